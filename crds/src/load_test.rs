@@ -1,0 +1,339 @@
+//! `LoadTest`: one k6 HTTP load test or stress-ng CPU/memory stress, run once as a Job in a
+//! managed cluster; its results land in status.
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{
+    ByteSize, Condition, DnsLabel, GoDuration, HttpLoad, ImageRef, ObjectName, Time,
+    conditions_list_type,
+};
+
+/// The namespace runner Jobs go to in the target cluster unless spec.runnerNamespace says
+/// otherwise.
+pub const DEFAULT_RUNNER_NAMESPACE: &str = "tart-loadtest";
+
+/// The desired test. The spec is immutable: a LoadTest runs once. To run it again, create a
+/// new object (for example with `metadata.generateName` and `kubectl create`).
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "tartinfra.dev",
+    version = "v1alpha1",
+    kind = "LoadTest",
+    namespaced,
+    shortname = "lt",
+    category = "tartinfra",
+    status = "LoadTestStatus",
+    derive = "PartialEq",
+    doc = "A k6 HTTP load test or a stress-ng CPU/memory stress, run once as a Job in a managed cluster, with its results in status.",
+    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster", description = "The ManagedCluster the test runs in"),
+    printcolumn(name = "Type", type_ = "string", json_path = ".status.testType", description = "http, cpu or memory"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "P95(ms)", type_ = "number", json_path = ".status.results.latencyMs.p95", description = "95th percentile request duration"),
+    printcolumn(name = "RPS", type_ = "number", json_path = ".status.results.rps", description = "Requests per second"),
+    printcolumn(name = "Errors", type_ = "number", json_path = ".status.results.errorRate", description = "Failed request ratio"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("(has(self.preset) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.stress) ? 1 : 0) == 1")
+    .message("set exactly one of preset, http or stress"))]
+#[x_kube(validation = kube::core::Rule::new("self == oldSelf")
+    .message("spec is immutable: a LoadTest runs once; create a new LoadTest (e.g. with metadata.generateName) to run again"))]
+pub struct LoadTestSpec {
+    /// The ManagedCluster (by name) the test runs in.
+    pub cluster: ObjectName,
+    /// A predefined test with the original dashboard's numbers: light-load (10 VUs, 15s),
+    /// standard-load (50 VUs, 30s), heavy-load (200 VUs, 60s), ramp-up (100 VUs, 10s ramp,
+    /// 30s sustain), httpbin-api (30 VUs, 20s on httpbin /get), strict-sla (50 VUs, 30s,
+    /// p95 < 500 ms, errors < 1%), cpu-stress-light (1 worker, 30s), cpu-stress-heavy
+    /// (2 workers, 60s), memory-stress-64m (1 × 64M, 30s), memory-stress-128m (2 × 128M, 60s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<LoadTestPreset>,
+    /// An HTTP load test run by k6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpLoad>,
+    /// A CPU or memory stress run by stress-ng.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stress: Option<StressLoad>,
+    /// The namespace of the runner Job in the target cluster; created (and labelled) when
+    /// missing. Default tart-loadtest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_namespace: Option<DnsLabel>,
+    /// CPU and memory of the runner container. The defaults fit the LimitRanges of the
+    /// lab's dev, staging and prod clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Overrides the runner image (k6 for http, stress-ng for stress). Must be pinned to a
+    /// tag other than latest or to a digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageRef>,
+    /// Fail the test with reason Timeout when its runner has not finished this many seconds
+    /// after it started (10 to 90000). Default: the test's duration plus 5 minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 10, max = 90000))]
+    pub timeout_seconds: Option<u32>,
+    /// Delete the runner Job, its pods and its ConfigMap from the target cluster this many
+    /// seconds after the test finished. The LoadTest and its results stay. Unset keeps them
+    /// until the LoadTest is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2592000))]
+    pub ttl_seconds_after_finished: Option<u32>,
+}
+
+/// The predefined tests (the original dashboard's presets, without the scaling and cascade
+/// ones, which are ScalingExperiment presets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadTestPreset {
+    LightLoad,
+    StandardLoad,
+    HeavyLoad,
+    RampUp,
+    HttpbinApi,
+    StrictSla,
+    CpuStressLight,
+    CpuStressHeavy,
+    #[serde(rename = "memory-stress-64m")]
+    MemoryStress64m,
+    #[serde(rename = "memory-stress-128m")]
+    MemoryStress128m,
+}
+
+impl LoadTestPreset {
+    /// Every preset, in the order the dashboard lists them.
+    pub const ALL: [LoadTestPreset; 10] = [
+        Self::LightLoad,
+        Self::StandardLoad,
+        Self::HeavyLoad,
+        Self::RampUp,
+        Self::HttpbinApi,
+        Self::StrictSla,
+        Self::CpuStressLight,
+        Self::CpuStressHeavy,
+        Self::MemoryStress64m,
+        Self::MemoryStress128m,
+    ];
+
+    /// The preset's name as written in a spec, e.g. `light-load`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LightLoad => "light-load",
+            Self::StandardLoad => "standard-load",
+            Self::HeavyLoad => "heavy-load",
+            Self::RampUp => "ramp-up",
+            Self::HttpbinApi => "httpbin-api",
+            Self::StrictSla => "strict-sla",
+            Self::CpuStressLight => "cpu-stress-light",
+            Self::CpuStressHeavy => "cpu-stress-heavy",
+            Self::MemoryStress64m => "memory-stress-64m",
+            Self::MemoryStress128m => "memory-stress-128m",
+        }
+    }
+}
+
+/// A stress-ng run: CPU workers, or memory workers that each allocate and touch vmBytes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.kind == 'memory' || !has(self.vmBytes)")
+    .message("vmBytes applies to kind memory only")
+    .field_path(".vmBytes"))]
+pub struct StressLoad {
+    /// `cpu` (stress-ng --cpu) or `memory` (stress-ng --vm).
+    pub kind: StressKind,
+    /// Number of stress-ng workers (1 to 64). Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub workers: Option<u32>,
+    /// How long stress-ng runs, e.g. `30s`. Default 30s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<GoDuration>,
+    /// Memory per worker for kind memory, e.g. `64M`. Default 64M.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_bytes: Option<ByteSize>,
+}
+
+/// What a stress test exercises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StressKind {
+    Cpu,
+    Memory,
+}
+
+/// The observed state of a LoadTest.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadTestStatus {
+    /// Pending (waiting or queued), Starting (runner scheduled, pulling), Running,
+    /// Succeeded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<LoadTestPhase>,
+    /// Why the test failed (or was cancelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<LoadTestReason>,
+    /// A human-readable explanation of the phase and reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// What runs: `http` (k6), `cpu` or `memory` (stress-ng).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_type: Option<TestType>,
+    /// When the runner container started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When the test reached Succeeded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// Elapsed time over expected duration while running, 0 to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub progress_percent: Option<u32>,
+    /// The measured results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<LoadTestResults>,
+    /// Where the runner Job lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<RunnerRef>,
+    /// Conditions: Queued, RunnerCreated, Complete, and others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = conditions_list_type())]
+    pub conditions: Vec<Condition>,
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// Phase of a LoadTest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum LoadTestPhase {
+    Pending,
+    Starting,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// Why a LoadTest failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum LoadTestReason {
+    /// k6 finished but at least one threshold failed; results are recorded.
+    ThresholdsBreached,
+    /// The runner ran past timeoutSeconds.
+    Timeout,
+    /// The runner exited non-zero for another reason.
+    PodFailed,
+    /// The runner ran out of memory.
+    #[serde(rename = "OOMKilled")]
+    OomKilled,
+    /// No node can run the runner pod.
+    Unschedulable,
+    /// The runner image cannot be pulled.
+    ImagePullFailed,
+    /// The target cluster stayed unreachable past the retry window.
+    ClusterUnavailable,
+    /// The runner exited 0 without a parseable result.
+    NoResults,
+    /// The test was stopped before it finished.
+    Cancelled,
+}
+
+/// What a LoadTest runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TestType {
+    Http,
+    Cpu,
+    Memory,
+}
+
+/// The measured results. HTTP fields come from k6's summary, bogo-ops from stress-ng.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadTestResults {
+    /// Completed HTTP requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    /// Requests per second, averaged over the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rps: Option<f64>,
+    /// Request duration statistics in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<LatencyMs>,
+    /// Ratio of failed requests, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<f64>,
+    /// The status-200 check's counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Checks>,
+    /// Each threshold with its verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdResult>,
+    /// stress-ng bogo operations (all workers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bogo_ops: Option<u64>,
+    /// stress-ng bogo operations per second of wall-clock time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bogo_ops_per_second: Option<f64>,
+}
+
+/// Request duration statistics in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyMs {
+    /// Mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg: Option<f64>,
+    /// Minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub med: Option<f64>,
+    /// 90th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90: Option<f64>,
+    /// 95th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<f64>,
+    /// Maximum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+/// Check counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Checks {
+    /// Passed checks.
+    pub passed: u64,
+    /// Failed checks.
+    pub failed: u64,
+}
+
+/// One threshold and its verdict.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThresholdResult {
+    /// The k6 metric, e.g. http_req_duration.
+    pub metric: String,
+    /// The expression, e.g. p(95)<2000.
+    pub expression: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+/// Where a runner Job lives.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunnerRef {
+    /// The ManagedCluster.
+    pub cluster: String,
+    /// The namespace in that cluster.
+    pub namespace: String,
+    /// The Job's name.
+    pub job: String,
+}

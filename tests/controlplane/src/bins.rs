@@ -1,0 +1,99 @@
+//! Where the control-plane binaries are: built by `scripts/build-kube-bins.sh` into a cache
+//! directory outside the repository, or a directory named by `TART_INFRA_KUBE_BINS`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Error;
+
+/// Names a directory holding every binary; overrides the build script's cache directory.
+pub const BINS_ENV: &str = "TART_INFRA_KUBE_BINS";
+
+/// Every binary the harness may start.
+pub const ALL: [&str; 6] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "metrics-server",
+];
+
+/// A directory with the control-plane binaries.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    dir: PathBuf,
+}
+
+impl Binaries {
+    /// Finds the binaries: `$TART_INFRA_KUBE_BINS`, else the directory the build script
+    /// prints for the current `tools/kube-bins` module. Missing binaries are an error that
+    /// says how to build them; the harness never falls back to anything else.
+    pub fn locate() -> Result<Self, Error> {
+        let dir = match std::env::var_os(BINS_ENV) {
+            Some(dir) => PathBuf::from(dir),
+            None => build_script_dir()?,
+        };
+        let missing: Vec<&str> = ALL
+            .iter()
+            .copied()
+            .filter(|b| !is_executable(&dir.join(b)))
+            .collect();
+        if missing.is_empty() {
+            Ok(Self { dir })
+        } else {
+            Err(Error::MissingBinaries {
+                dir,
+                missing: missing.join(", "),
+            })
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of one binary.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// kwok's stage and metric definitions, copied from its module by the build script.
+    pub fn kwok_stages(&self) -> PathBuf {
+        self.dir.join("kwok-stages")
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn build_script_dir() -> Result<PathBuf, Error> {
+    let script = workspace_root().join("scripts/build-kube-bins.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("--print")
+        .output()
+        .map_err(|source| Error::Io {
+            context: format!("running {} --print", script.display()),
+            source,
+        })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match stdout.lines().last() {
+        Some(line) if out.status.success() && !line.trim().is_empty() => {
+            Ok(PathBuf::from(line.trim()))
+        }
+        _ => Err(Error::Startup(format!(
+            "{} --print failed ({}): {}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

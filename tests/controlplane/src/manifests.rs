@@ -1,0 +1,120 @@
+//! Objects the harness creates (simulated nodes, kwok's configuration) and applying YAML
+//! manifests the way `kubectl apply --server-side` does.
+
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::Client;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{self, Scope};
+use serde::Deserialize;
+
+use crate::{Error, SimNode};
+
+/// The kwok stages the harness uses: nodes become Ready and heartbeat through leases, pods
+/// become Ready, Job pods complete, deleted pods go away.
+const STAGES: [&str; 5] = [
+    "node-initialize.yaml",
+    "node-heartbeat-with-lease.yaml",
+    "pod-ready.yaml",
+    "pod-complete.yaml",
+    "pod-delete.yaml",
+];
+
+/// kwok's `--config` file: the upstream stage definitions, concatenated.
+pub(crate) fn kwok_config(stages: &Path) -> Result<String, Error> {
+    let mut out = String::new();
+    for file in STAGES {
+        let path = stages.join(file);
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            context: format!("reading kwok stage {}", path.display()),
+            source,
+        })?;
+        out.push_str("---\n");
+        out.push_str(&text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// A Node object for kwok to manage: capacity from the spec, the kubelet-style metrics path
+/// metrics-server scrapes, and the control-plane role label and taint when asked.
+pub(crate) fn node(spec: &SimNode) -> Result<Node, Error> {
+    let mut labels = serde_json::json!({
+        "kubernetes.io/hostname": spec.name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "type": "kwok",
+    });
+    let mut taints = serde_json::json!([]);
+    if spec.control_plane {
+        labels["node-role.kubernetes.io/control-plane"] = "".into();
+        taints = serde_json::json!([{ "key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule" }]);
+    }
+    let resources = serde_json::json!({
+        "cpu": spec.cpu,
+        "memory": spec.memory,
+        "pods": spec.pods.to_string(),
+    });
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": spec.name,
+            "labels": labels,
+            "annotations": {
+                "kwok.x-k8s.io/node": "fake",
+                "node.alpha.kubernetes.io/ttl": "0",
+                "metrics.k8s.io/resource-metrics-path": format!("/metrics/nodes/{}/metrics/resource", spec.name),
+            },
+        },
+        "spec": { "taints": taints },
+        "status": { "allocatable": resources, "capacity": resources },
+    }))
+    .map_err(|e| Error::Startup(format!("building node {}: {e}", spec.name)))
+}
+
+/// Splits a multi-document YAML text into objects, skipping empty documents.
+pub fn parse_yaml_documents(text: &str) -> Result<Vec<DynamicObject>, serde_yaml::Error> {
+    let mut objects = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let value = serde_json::Value::deserialize(doc)?;
+        if value.is_null() {
+            continue;
+        }
+        objects.push(serde_json::from_value(value).map_err(<serde_yaml::Error as serde::de::Error>::custom)?);
+    }
+    Ok(objects)
+}
+
+/// Applies every object in `text` with server-side apply (field manager `tart-infra`),
+/// resolving kinds through discovery. Namespaced objects without a namespace go to
+/// `namespace`. Returns the applied objects, or the first error with the object named.
+pub async fn apply_yaml(
+    client: &Client,
+    text: &str,
+    namespace: &str,
+) -> Result<Vec<DynamicObject>, kube::Error> {
+    let objects = parse_yaml_documents(text).map_err(|e| kube::Error::Service(Box::new(e)))?;
+    let mut applied = Vec::new();
+    for obj in objects {
+        let types = obj.types.clone().unwrap_or_default();
+        let gvk = GroupVersionKind::try_from(&types).map_err(|e| kube::Error::Service(Box::new(e)))?;
+        let (resource, caps) = discovery::pinned_kind(client, &gvk).await?;
+        let name = obj.metadata.name.clone().unwrap_or_default();
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => Api::namespaced_with(
+                client.clone(),
+                obj.metadata.namespace.as_deref().unwrap_or(namespace),
+                &resource,
+            ),
+            Scope::Cluster => Api::all_with(client.clone(), &resource),
+        };
+        let params = PatchParams::apply("tart-infra").force();
+        applied.push(api.patch(&name, &params, &Patch::Apply(&obj)).await?);
+    }
+    Ok(applied)
+}

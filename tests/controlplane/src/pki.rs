@@ -1,0 +1,130 @@
+//! Certificates and keys for one control plane: a cluster CA and the API server's serving
+//! certificate (127.0.0.1 and localhost), a front-proxy CA and client certificate (for
+//! aggregated APIs such as metrics-server), and the service-account signing key.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
+};
+
+use crate::Error;
+
+/// The files written by [`write`].
+#[derive(Clone, Debug)]
+pub struct PkiFiles {
+    /// Cluster CA certificate (PEM); clients trust it.
+    pub ca_cert: PathBuf,
+    /// The CA certificate's PEM text.
+    pub ca_pem: String,
+    /// API server serving certificate and key.
+    pub apiserver_cert: PathBuf,
+    /// API server serving key.
+    pub apiserver_key: PathBuf,
+    /// Front-proxy CA (the API server's request-header CA).
+    pub front_proxy_ca: PathBuf,
+    /// Front-proxy client certificate the API server presents to aggregated APIs.
+    pub front_proxy_cert: PathBuf,
+    /// Front-proxy client key.
+    pub front_proxy_key: PathBuf,
+    /// Service-account signing key (ECDSA P-256, PKCS#8 PEM).
+    pub sa_key: PathBuf,
+    /// Its public key (SPKI PEM), which verifies service-account tokens.
+    pub sa_pub: PathBuf,
+}
+
+fn ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>, rcgen::Error> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    CertifiedIssuer::self_signed(params, KeyPair::generate()?)
+}
+
+fn leaf(
+    cn: &str,
+    sans: Vec<SanType>,
+    usage: ExtendedKeyUsagePurpose,
+    issuer: &CertifiedIssuer<'static, KeyPair>,
+) -> Result<(String, String), rcgen::Error> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.subject_alt_names = sans;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![usage];
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|source| Error::Io {
+            context: format!("writing {}", path.display()),
+            source,
+        })
+}
+
+/// Generates fresh keys and certificates into `dir`.
+pub fn write(dir: &Path) -> Result<PkiFiles, Error> {
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let dns = |s: &str| s.try_into().map(SanType::DnsName);
+    let cluster_ca = ca("tart-infra-test-ca")?;
+    let (apiserver_cert, apiserver_key) = leaf(
+        "kube-apiserver",
+        vec![
+            SanType::IpAddress(loopback),
+            dns("localhost")?,
+            dns("kubernetes")?,
+            dns("kubernetes.default")?,
+            dns("kubernetes.default.svc")?,
+        ],
+        ExtendedKeyUsagePurpose::ServerAuth,
+        &cluster_ca,
+    )?;
+    let proxy_ca = ca("tart-infra-test-front-proxy-ca")?;
+    let (proxy_cert, proxy_key) = leaf(
+        "front-proxy-client",
+        vec![],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        &proxy_ca,
+    )?;
+    let sa = KeyPair::generate()?;
+
+    let files = PkiFiles {
+        ca_cert: dir.join("ca.crt"),
+        ca_pem: cluster_ca.pem(),
+        apiserver_cert: dir.join("apiserver.crt"),
+        apiserver_key: dir.join("apiserver.key"),
+        front_proxy_ca: dir.join("front-proxy-ca.crt"),
+        front_proxy_cert: dir.join("front-proxy-client.crt"),
+        front_proxy_key: dir.join("front-proxy-client.key"),
+        sa_key: dir.join("sa.key"),
+        sa_pub: dir.join("sa.pub"),
+    };
+    write_file(&files.ca_cert, &files.ca_pem)?;
+    write_file(&files.apiserver_cert, &apiserver_cert)?;
+    write_file(&files.apiserver_key, &apiserver_key)?;
+    write_file(&files.front_proxy_ca, &proxy_ca.pem())?;
+    write_file(&files.front_proxy_cert, &proxy_cert)?;
+    write_file(&files.front_proxy_key, &proxy_key)?;
+    write_file(&files.sa_key, &sa.serialize_pem())?;
+    write_file(&files.sa_pub, &sa.public_key_pem())?;
+    Ok(files)
+}

@@ -305,9 +305,22 @@ mod tests {
     #[test]
     fn malformed_go_durations_are_errors() {
         for bad in [
-            "", "s", "30", "30x", "1s1m", "1m1m", "-5s", "1.5s", "99999999999h", " 5s", "5s ",
+            "",
+            "s",
+            "30",
+            "30x",
+            "1s1m",
+            "1m1m",
+            "-5s",
+            "1.5s",
+            "99999999999h",
+            " 5s",
+            "5s ",
         ] {
-            assert!(parse_go_duration(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                parse_go_duration(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 

@@ -11,6 +11,9 @@
 //! The pure helpers in [`plan`] turn a spec (preset or explicit) into the concrete numbers a
 //! runner needs.
 
+// `#[kube(printcolumn(...))]` repeats keys such as `type_` by design.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod common;
 pub mod load_test;
 pub mod managed_cluster;
@@ -23,8 +26,8 @@ pub use scaling_experiment::{
     ScalingExperiment, ScalingExperimentSpec, ScalingExperimentStatus, ScalingPreset,
 };
 
-use kube::core::CustomResourceExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::CustomResourceExt;
 
 /// The API group of every tart-infra resource.
 pub const GROUP: &str = "tartinfra.dev";

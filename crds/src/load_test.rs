@@ -28,13 +28,42 @@ pub const DEFAULT_RUNNER_NAMESPACE: &str = "tart-loadtest";
     status = "LoadTestStatus",
     derive = "PartialEq",
     doc = "A k6 HTTP load test or a stress-ng CPU/memory stress, run once as a Job in a managed cluster, with its results in status.",
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster", description = "The ManagedCluster the test runs in"),
-    printcolumn(name = "Type", type_ = "string", json_path = ".status.testType", description = "http, cpu or memory"),
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".spec.cluster",
+        description = "The ManagedCluster the test runs in"
+    ),
+    printcolumn(
+        name = "Type",
+        type_ = "string",
+        json_path = ".status.testType",
+        description = "http, cpu or memory"
+    ),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "P95(ms)", type_ = "number", json_path = ".status.results.latencyMs.p95", description = "95th percentile request duration"),
-    printcolumn(name = "RPS", type_ = "number", json_path = ".status.results.rps", description = "Requests per second"),
-    printcolumn(name = "Errors", type_ = "number", json_path = ".status.results.errorRate", description = "Failed request ratio"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "P95(ms)",
+        type_ = "number",
+        json_path = ".status.results.latencyMs.p95",
+        description = "95th percentile request duration"
+    ),
+    printcolumn(
+        name = "RPS",
+        type_ = "number",
+        json_path = ".status.results.rps",
+        description = "Requests per second"
+    ),
+    printcolumn(
+        name = "Errors",
+        type_ = "number",
+        json_path = ".status.results.errorRate",
+        description = "Failed request ratio"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("(has(self.preset) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.stress) ? 1 : 0) == 1")

@@ -21,12 +21,41 @@ use crate::common::{Condition, DnsLabel, ObjectName, Time, conditions_list_type}
     status = "ManagedClusterStatus",
     derive = "PartialEq",
     doc = "A Kubernetes cluster of the lab: created on Tart VMs by the operator (provider tart) or adopted from a kubeconfig Secret (provider external).",
-    printcolumn(name = "Tier", type_ = "string", json_path = ".spec.tier", description = "The cluster's role in the lab"),
-    printcolumn(name = "Provider", type_ = "string", json_path = ".spec.provider", description = "tart or external"),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
-    printcolumn(name = "Nodes", type_ = "string", json_path = ".status.readyNodes", description = "Ready nodes / all nodes"),
-    printcolumn(name = "Version", type_ = "string", json_path = ".status.kubernetesVersion", description = "The API server's version"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Tier",
+        type_ = "string",
+        json_path = ".spec.tier",
+        description = "The cluster's role in the lab"
+    ),
+    printcolumn(
+        name = "Provider",
+        type_ = "string",
+        json_path = ".spec.provider",
+        description = "tart or external"
+    ),
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Lifecycle phase"
+    ),
+    printcolumn(
+        name = "Nodes",
+        type_ = "string",
+        json_path = ".status.readyNodes",
+        description = "Ready nodes / all nodes"
+    ),
+    printcolumn(
+        name = "Version",
+        type_ = "string",
+        json_path = ".status.kubernetesVersion",
+        description = "The API server's version"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("self.provider != 'external' || has(self.kubeconfigSecretRef)")
@@ -87,7 +116,9 @@ pub struct ManagedClusterSpec {
 }
 
 /// The cluster's role in the lab.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Platform,

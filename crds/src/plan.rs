@@ -358,9 +358,18 @@ pub fn plan_http(http: &HttpLoad, field: &str) -> Result<HttpPlan, PlanError> {
                 Some(r) => {
                     let ramp = secs(&f("rampUp"), r)?;
                     LoadShape::Stages(vec![
-                        StagePlan { duration_secs: ramp, target: vus },
-                        StagePlan { duration_secs, target: vus },
-                        StagePlan { duration_secs: ramp, target: 0 },
+                        StagePlan {
+                            duration_secs: ramp,
+                            target: vus,
+                        },
+                        StagePlan {
+                            duration_secs,
+                            target: vus,
+                        },
+                        StagePlan {
+                            duration_secs: ramp,
+                            target: 0,
+                        },
                     ])
                 }
             }
@@ -369,7 +378,10 @@ pub fn plan_http(http: &HttpLoad, field: &str) -> Result<HttpPlan, PlanError> {
     let thresholds = http.thresholds.clone().unwrap_or_default();
     let error_rate = thresholds.error_rate.unwrap_or(DEFAULT_ERROR_RATE);
     if !(0.0..=1.0).contains(&error_rate) {
-        return Err(PlanError::new(&f("thresholds.errorRate"), "must be between 0 and 1"));
+        return Err(PlanError::new(
+            &f("thresholds.errorRate"),
+            "must be between 0 and 1",
+        ));
     }
     Ok(HttpPlan {
         urls,
@@ -390,10 +402,17 @@ pub fn plan_http(http: &HttpLoad, field: &str) -> Result<HttpPlan, PlanError> {
 pub fn plan_stress(stress: &StressLoad, field: &str) -> Result<StressPlan, PlanError> {
     let vm_bytes = match (stress.kind, &stress.vm_bytes) {
         (StressKind::Cpu, Some(_)) => {
-            return Err(PlanError::new(&format!("{field}.vmBytes"), "applies to kind memory only"));
+            return Err(PlanError::new(
+                &format!("{field}.vmBytes"),
+                "applies to kind memory only",
+            ));
         }
         (StressKind::Cpu, None) => None,
-        (StressKind::Memory, v) => Some(v.as_ref().map_or(DEFAULT_VM_BYTES, ByteSize::as_str).to_owned()),
+        (StressKind::Memory, v) => Some(
+            v.as_ref()
+                .map_or(DEFAULT_VM_BYTES, ByteSize::as_str)
+                .to_owned(),
+        ),
     };
     Ok(StressPlan {
         kind: stress.kind,
@@ -415,14 +434,19 @@ pub fn plan_load_test(spec: &LoadTestSpec) -> Result<Plan, PlanError> {
         },
         (None, Some(h), None) => plan_http(h, "spec.http").map(Plan::Http),
         (None, None, Some(s)) => plan_stress(s, "spec.stress").map(Plan::Stress),
-        _ => Err(PlanError::new("spec", "set exactly one of preset, http or stress")),
+        _ => Err(PlanError::new(
+            "spec",
+            "set exactly one of preset, http or stress",
+        )),
     }
 }
 
 /// The timeout of a test: the spec's, else its expected duration plus a margin.
 pub fn timeout_secs(spec: &LoadTestSpec, plan: &Plan) -> u64 {
-    spec.timeout_seconds
-        .map_or(plan.expected_duration_secs() + TIMEOUT_MARGIN_SECS, u64::from)
+    spec.timeout_seconds.map_or(
+        plan.expected_duration_secs() + TIMEOUT_MARGIN_SECS,
+        u64::from,
+    )
 }
 
 /// Which HPAs an experiment samples.
@@ -454,12 +478,24 @@ pub fn plan_experiment(spec: &ScalingExperimentSpec) -> Result<ExperimentPlan, P
     let (load, preset) = match (&spec.load.preset, &spec.load.http) {
         (Some(p), None) => (p.load(), Some(*p)),
         (None, Some(h)) => (h.clone(), None),
-        _ => return Err(PlanError::new("spec.load", "set exactly one of load.preset or load.http")),
+        _ => {
+            return Err(PlanError::new(
+                "spec.load",
+                "set exactly one of load.preset or load.http",
+            ));
+        }
     };
-    let field = if preset.is_some() { "spec.load.preset" } else { "spec.load.http" };
+    let field = if preset.is_some() {
+        "spec.load.preset"
+    } else {
+        "spec.load.http"
+    };
     let http = plan_http(&load, field)?;
     if spec.sample_interval_seconds == 0 {
-        return Err(PlanError::new("spec.sampleIntervalSeconds", "must be at least 1"));
+        return Err(PlanError::new(
+            "spec.sampleIntervalSeconds",
+            "must be at least 1",
+        ));
     }
     let targets = if !spec.targets.is_empty() {
         TargetSelection::Listed(spec.targets.clone())
@@ -517,17 +553,35 @@ mod tests {
     fn http_presets_keep_the_original_numbers() {
         let constant = |vus, duration_secs| LoadShape::Constant { vus, duration_secs };
         assert_eq!(http_plan(LoadTestPreset::LightLoad).shape, constant(10, 15));
-        assert_eq!(http_plan(LoadTestPreset::StandardLoad).shape, constant(50, 30));
-        assert_eq!(http_plan(LoadTestPreset::HeavyLoad).shape, constant(200, 60));
-        assert_eq!(http_plan(LoadTestPreset::HttpbinApi).shape, constant(30, 20));
-        assert_eq!(http_plan(LoadTestPreset::HttpbinApi).urls, vec![HTTPBIN_GET_URL]);
-        assert_eq!(http_plan(LoadTestPreset::LightLoad).urls, vec![DEFAULT_TARGET_URL]);
+        assert_eq!(
+            http_plan(LoadTestPreset::StandardLoad).shape,
+            constant(50, 30)
+        );
+        assert_eq!(
+            http_plan(LoadTestPreset::HeavyLoad).shape,
+            constant(200, 60)
+        );
+        assert_eq!(
+            http_plan(LoadTestPreset::HttpbinApi).shape,
+            constant(30, 20)
+        );
+        assert_eq!(
+            http_plan(LoadTestPreset::HttpbinApi).urls,
+            vec![HTTPBIN_GET_URL]
+        );
+        assert_eq!(
+            http_plan(LoadTestPreset::LightLoad).urls,
+            vec![DEFAULT_TARGET_URL]
+        );
     }
 
     #[test]
     fn ramp_up_is_ramp_sustain_ramp_down() {
         let plan = http_plan(LoadTestPreset::RampUp);
-        let stage = |duration_secs, target| StagePlan { duration_secs, target };
+        let stage = |duration_secs, target| StagePlan {
+            duration_secs,
+            target,
+        };
         assert_eq!(
             plan.shape,
             LoadShape::Stages(vec![stage(10, 100), stage(30, 100), stage(10, 0)])
@@ -556,8 +610,14 @@ mod tests {
             timeout_secs,
             vm_bytes: vm.map(str::to_owned),
         };
-        assert_eq!(stress_plan(LoadTestPreset::CpuStressLight), p(StressKind::Cpu, 1, 30, None));
-        assert_eq!(stress_plan(LoadTestPreset::CpuStressHeavy), p(StressKind::Cpu, 2, 60, None));
+        assert_eq!(
+            stress_plan(LoadTestPreset::CpuStressLight),
+            p(StressKind::Cpu, 1, 30, None)
+        );
+        assert_eq!(
+            stress_plan(LoadTestPreset::CpuStressHeavy),
+            p(StressKind::Cpu, 2, 60, None)
+        );
         assert_eq!(
             stress_plan(LoadTestPreset::MemoryStress64m),
             p(StressKind::Memory, 1, 30, Some("64M"))
@@ -587,17 +647,32 @@ mod tests {
         let plan = plan_http(&HttpLoad::default(), "spec.http");
         let plan = plan.expect("defaults plan");
         assert_eq!(plan.urls, vec![DEFAULT_TARGET_URL]);
-        assert_eq!(plan.shape, LoadShape::Constant { vus: DEFAULT_VUS, duration_secs: 30 });
+        assert_eq!(
+            plan.shape,
+            LoadShape::Constant {
+                vus: DEFAULT_VUS,
+                duration_secs: 30
+            }
+        );
         assert!(plan.headers.is_empty());
     }
 
     #[test]
     fn explicit_stages_and_several_targets_pass_through() {
         let load = HttpLoad {
-            targets: Some(vec!["http://a.example".into(), "https://b.example/x".into()]),
+            targets: Some(vec![
+                "http://a.example".into(),
+                "https://b.example/x".into(),
+            ]),
             stages: Some(vec![
-                Stage { duration: "1m".into(), target: 20 },
-                Stage { duration: "30s".into(), target: 0 },
+                Stage {
+                    duration: "1m".into(),
+                    target: 20,
+                },
+                Stage {
+                    duration: "30s".into(),
+                    target: 0,
+                },
             ]),
             method: Some(HttpMethod::Post),
             ..HttpLoad::default()
@@ -615,19 +690,31 @@ mod tests {
             targets: Some(vec!["http://b".into()]),
             ..HttpLoad::default()
         };
-        assert_eq!(plan_http(&both, "spec.http").map_err(|e| e.field), Err("spec.http".into()));
+        assert_eq!(
+            plan_http(&both, "spec.http").map_err(|e| e.field),
+            Err("spec.http".into())
+        );
         let stages_and_vus = HttpLoad {
             vus: Some(3),
-            stages: Some(vec![Stage { duration: "5s".into(), target: 1 }]),
+            stages: Some(vec![Stage {
+                duration: "5s".into(),
+                target: 1,
+            }]),
             ..HttpLoad::default()
         };
         assert!(plan_http(&stages_and_vus, "spec.http").is_err());
-        let bad_duration = HttpLoad { duration: Some("ten".into()), ..HttpLoad::default() };
+        let bad_duration = HttpLoad {
+            duration: Some("ten".into()),
+            ..HttpLoad::default()
+        };
         assert_eq!(
             plan_http(&bad_duration, "spec.http").map_err(|e| e.field),
             Err("spec.http.duration".into())
         );
-        let zero = HttpLoad { duration: Some("0s".into()), ..HttpLoad::default() };
+        let zero = HttpLoad {
+            duration: Some("0s".into()),
+            ..HttpLoad::default()
+        };
         assert!(plan_http(&zero, "spec.http").is_err());
         let cpu_bytes = StressLoad {
             kind: StressKind::Cpu,
@@ -641,7 +728,10 @@ mod tests {
         );
         let mut none = lt(LoadTestPreset::LightLoad);
         none.preset = None;
-        assert_eq!(plan_load_test(&none).map_err(|e| e.field), Err("spec".into()));
+        assert_eq!(
+            plan_load_test(&none).map_err(|e| e.field),
+            Err("spec".into())
+        );
     }
 
     #[test]
@@ -649,7 +739,10 @@ mod tests {
         let spec = lt(LoadTestPreset::HeavyLoad);
         let plan = plan_load_test(&spec).expect("plans");
         assert_eq!(timeout_secs(&spec, &plan), 60 + TIMEOUT_MARGIN_SECS);
-        let spec = LoadTestSpec { timeout_seconds: Some(42), ..spec };
+        let spec = LoadTestSpec {
+            timeout_seconds: Some(42),
+            ..spec
+        };
         assert_eq!(timeout_secs(&spec, &plan), 42);
     }
 
@@ -668,13 +761,25 @@ mod tests {
     #[test]
     fn scaling_presets_fix_the_cooldown_and_cascade_targets() {
         for p in ScalingPreset::ALL {
-            assert!(p.cooldown_seconds() > 120, "{p:?} cooldown must exceed the 120 s window");
+            assert!(
+                p.cooldown_seconds() > 120,
+                "{p:?} cooldown must exceed the 120 s window"
+            );
         }
-        let spec = experiment(ExperimentLoad { preset: Some(ScalingPreset::CascadeHeavy), http: None });
+        let spec = experiment(ExperimentLoad {
+            preset: Some(ScalingPreset::CascadeHeavy),
+            http: None,
+        });
         let plan = plan_experiment(&spec).expect("plans");
         assert_eq!(plan.cooldown_secs, 240);
         assert_eq!(plan.http.urls, vec![DEFAULT_TARGET_URL, HTTPBIN_GET_URL]);
-        assert_eq!(plan.http.shape, LoadShape::Constant { vus: 150, duration_secs: 120 });
+        assert_eq!(
+            plan.http.shape,
+            LoadShape::Constant {
+                vus: 150,
+                duration_secs: 120
+            }
+        );
         let names: Vec<_> = match &plan.targets {
             TargetSelection::Listed(t) => t.iter().map(|t| t.deployment.0.clone()).collect(),
             other => panic!("expected listed targets, got {other:?}"),
@@ -692,9 +797,15 @@ mod tests {
 
     #[test]
     fn experiment_spec_values_override_the_preset() {
-        let mut spec = experiment(ExperimentLoad { preset: Some(ScalingPreset::ScaleLight), http: None });
+        let mut spec = experiment(ExperimentLoad {
+            preset: Some(ScalingPreset::ScaleLight),
+            http: None,
+        });
         spec.cooldown_seconds = Some(30);
-        spec.targets = vec![ScalingTarget { namespace: "shop".into(), deployment: "cart".into() }];
+        spec.targets = vec![ScalingTarget {
+            namespace: "shop".into(),
+            deployment: "cart".into(),
+        }];
         let plan = plan_experiment(&spec).expect("plans");
         assert_eq!(plan.cooldown_secs, 30);
         assert_eq!(plan.targets, TargetSelection::Listed(spec.targets.clone()));
@@ -702,11 +813,20 @@ mod tests {
 
     #[test]
     fn an_http_experiment_without_targets_samples_the_whole_namespace() {
-        let spec = experiment(ExperimentLoad { preset: None, http: Some(HttpLoad::default()) });
+        let spec = experiment(ExperimentLoad {
+            preset: None,
+            http: Some(HttpLoad::default()),
+        });
         let plan = plan_experiment(&spec).expect("plans");
         assert_eq!(plan.targets, TargetSelection::AllHpasIn("demo".into()));
         assert_eq!(plan.cooldown_secs, DEFAULT_COOLDOWN_SECS);
-        let neither = experiment(ExperimentLoad { preset: None, http: None });
-        assert_eq!(plan_experiment(&neither).map_err(|e| e.field), Err("spec.load".into()));
+        let neither = experiment(ExperimentLoad {
+            preset: None,
+            http: None,
+        });
+        assert_eq!(
+            plan_experiment(&neither).map_err(|e| e.field),
+            Err("spec.load".into())
+        );
     }
 }

@@ -25,11 +25,30 @@ pub const MAX_STATUS_EVENTS: usize = 200;
     status = "ScalingExperimentStatus",
     derive = "PartialEq",
     doc = "Drives HTTP load at a managed cluster (through a child LoadTest) while sampling its HPAs, and records how they scaled.",
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster", description = "The ManagedCluster under test"),
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".spec.cluster",
+        description = "The ManagedCluster under test"
+    ),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "ScaleUp(s)", type_ = "number", json_path = ".status.kpis.scaleUpLatencySeconds", description = "Seconds from load start to the first scale-up"),
-    printcolumn(name = "Peak", type_ = "integer", json_path = ".status.kpis.peakReplicas", description = "Most replicas of all targets together"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "ScaleUp(s)",
+        type_ = "number",
+        json_path = ".status.kpis.scaleUpLatencySeconds",
+        description = "Seconds from load start to the first scale-up"
+    ),
+    printcolumn(
+        name = "Peak",
+        type_ = "integer",
+        json_path = ".status.kpis.peakReplicas",
+        description = "Most replicas of all targets together"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("self == oldSelf")

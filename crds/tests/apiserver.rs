@@ -60,8 +60,16 @@ fn api_for(client: &Client, kind: &str, ns: &str) -> Result<Api<DynamicObject>> 
 
 /// Creates `obj` the way `kubectl create` does: with strict field validation, so unknown
 /// fields are errors rather than silently dropped.
-async fn create_strict(client: &Client, ns: &str, obj: &DynamicObject) -> Result<DynamicObject, kube::Error> {
-    let kind = obj.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default();
+async fn create_strict(
+    client: &Client,
+    ns: &str,
+    obj: &DynamicObject,
+) -> Result<DynamicObject, kube::Error> {
+    let kind = obj
+        .types
+        .as_ref()
+        .map(|t| t.kind.clone())
+        .unwrap_or_default();
     let url = match kind.as_str() {
         "ManagedCluster" => "/apis/tartinfra.dev/v1alpha1/managedclusters".to_owned(),
         "LoadTest" => format!("/apis/tartinfra.dev/v1alpha1/namespaces/{ns}/loadtests"),
@@ -78,7 +86,9 @@ async fn create_strict(client: &Client, ns: &str, obj: &DynamicObject) -> Result
 /// Creates the object in `yaml` and returns the API server's error message, or None when
 /// it was accepted.
 async fn create(client: &Client, ns: &str, yaml: &str) -> Result<Option<String>> {
-    let obj = parse_yaml_documents(yaml)?.pop().context("no object in YAML")?;
+    let obj = parse_yaml_documents(yaml)?
+        .pop()
+        .context("no object in YAML")?;
     match create_strict(client, ns, &obj).await {
         Ok(_) => Ok(None),
         Err(kube::Error::Api(status)) => Ok(Some(status.message)),
@@ -109,8 +119,8 @@ async fn every_example_is_accepted_and_parses_into_the_rust_types() -> Result<()
     let (cp, client) = setup().await?;
     let ns = cp.namespace("examples").await?;
     let mut count = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(repo().join("manifests/examples"))?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut entries: Vec<_> =
+        std::fs::read_dir(repo().join("manifests/examples"))?.collect::<Result<Vec<_>, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
@@ -131,7 +141,10 @@ async fn every_example_is_accepted_and_parses_into_the_rust_types() -> Result<()
         }
         count += 1;
     }
-    assert!(count >= 22, "expected an example per preset plus custom ones, found {count}");
+    assert!(
+        count >= 22,
+        "expected an example per preset plus custom ones, found {count}"
+    );
     Ok(())
 }
 
@@ -149,15 +162,21 @@ struct Invalid {
 }
 
 fn lt(spec: &str) -> String {
-    format!("apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata:\n  generateName: bad-\nspec:\n{spec}")
+    format!(
+        "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata:\n  generateName: bad-\nspec:\n{spec}"
+    )
 }
 
 fn mc(name: &str, spec: &str) -> String {
-    format!("apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata:\n  name: {name}\nspec:\n{spec}")
+    format!(
+        "apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    )
 }
 
 fn se(spec: &str) -> String {
-    format!("apiVersion: tartinfra.dev/v1alpha1\nkind: ScalingExperiment\nmetadata:\n  generateName: bad-\nspec:\n{spec}")
+    format!(
+        "apiVersion: tartinfra.dev/v1alpha1\nkind: ScalingExperiment\nmetadata:\n  generateName: bad-\nspec:\n{spec}"
+    )
 }
 
 const TART_NODES: &str = "  nodes:\n  - {name: cp, role: controlPlane, cpu: 2, memoryMiB: 4096}\n";
@@ -166,52 +185,301 @@ const NET: &str = "  network: {podCidr: 10.20.0.0/16, serviceCidr: 10.97.0.0/16}
 fn invalid_objects() -> Vec<Invalid> {
     let case = |what, yaml, expect| Invalid { what, yaml, expect };
     vec![
-        case("unknown preset", lt("  cluster: dev\n  preset: super-load\n"), &["spec.preset", "Unsupported value", "light-load"]),
-        case("negative VUs", lt("  cluster: dev\n  http: {vus: -5}\n"), &["spec.http.vus", "greater than or equal to 1"]),
-        case("huge VUs", lt("  cluster: dev\n  http: {vus: 100000}\n"), &["spec.http.vus", "less than or equal to 1000"]),
-        case("bad duration", lt("  cluster: dev\n  http: {duration: 10x}\n"), &["spec.http.duration", "must be a duration such as 30s"]),
-        case("duration too long", lt("  cluster: dev\n  http: {duration: 25h}\n"), &["spec.http.duration", "between 1s and 24h"]),
-        case("zero duration", lt("  cluster: dev\n  http: {duration: 0s}\n"), &["spec.http.duration", "between 1s and 24h"]),
-        case("non-http URL", lt("  cluster: dev\n  http: {targetUrl: 'ftp://files.example'}\n"), &["spec.http.targetUrl", "absolute http:// or https:// URL"]),
-        case("URL without host", lt("  cluster: dev\n  http: {targetUrl: 'http://'}\n"), &["spec.http.targetUrl", "with a host"]),
-        case("bad URL in targets", lt("  cluster: dev\n  http: {targets: ['http://ok.example', 'not a url']}\n"), &["spec.http.targets[1]", "absolute http"]),
-        case("preset and http", lt("  cluster: dev\n  preset: light-load\n  http: {vus: 5}\n"), &["spec", "exactly one of preset, http or stress"]),
-        case("none of preset/http/stress", lt("  cluster: dev\n"), &["spec", "exactly one of preset, http or stress"]),
-        case("targetUrl and targets", lt("  cluster: dev\n  http: {targetUrl: 'http://a.example', targets: ['http://b.example']}\n"), &["spec.http", "not both"]),
-        case("stages with vus", lt("  cluster: dev\n  http: {vus: 5, stages: [{duration: 10s, target: 5}]}\n"), &["spec.http", "stages replace vus"]),
-        case("vmBytes on a CPU stress", lt("  cluster: dev\n  stress: {kind: cpu, vmBytes: 64M}\n"), &["spec.stress.vmBytes", "memory only"]),
-        case("malformed vmBytes", lt("  cluster: dev\n  stress: {kind: memory, vmBytes: 64MB}\n"), &["spec.stress.vmBytes", "such as 64M"]),
-        case("unknown stress kind", lt("  cluster: dev\n  stress: {kind: disk}\n"), &["spec.stress.kind", "Unsupported value"]),
-        case("image on latest", lt("  cluster: dev\n  preset: light-load\n  image: grafana/k6:latest\n"), &["spec.image", "pinned image"]),
-        case("untagged image", lt("  cluster: dev\n  preset: light-load\n  image: grafana/k6\n"), &["spec.image", "pinned image"]),
-        case("error rate above 1", lt("  cluster: dev\n  http: {thresholds: {errorRate: 1.5}}\n"), &["spec.http.thresholds.errorRate", "less than or equal to 1"]),
-        case("runner namespace not a DNS label", lt("  cluster: dev\n  preset: light-load\n  runnerNamespace: Load_Tests\n"), &["spec.runnerNamespace", "DNS label"]),
-        case("header value with a line break", lt("  cluster: dev\n  http: {headers: [{name: x-a, value: \"1\\r\\nInjected: yes\"}]}\n"), &["spec.http.headers[0].value", "line breaks"]),
-        case("header name with a colon", lt("  cluster: dev\n  http: {headers: [{name: 'x:a', value: b}]}\n"), &["spec.http.headers[0].name", "header names"]),
-        case("missing cluster", lt("  preset: light-load\n"), &["spec.cluster", "Required value"]),
-        case("bad cluster name", lt("  cluster: Dev_Cluster\n  preset: light-load\n"), &["spec.cluster", "object name"]),
-        case("timeout too short", lt("  cluster: dev\n  preset: light-load\n  timeoutSeconds: 1\n"), &["spec.timeoutSeconds", "greater than or equal to 10"]),
-        case("misspelt field", lt("  cluster: dev\n  http: {vuz: 5}\n"), &["spec.http.vuz", "unknown field"]),
-        case("unknown tier", mc("bad-tier", "  tier: qa\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: qa}\n"), &["spec.tier", "Unsupported value"]),
-        case("external without kubeconfig", mc("no-kubeconfig", "  tier: dev\n  provider: external\n"), &["spec.kubeconfigSecretRef", "required when provider is external"]),
-        case("tart without network", mc("no-network", &format!("  tier: dev\n  provider: tart\n{TART_NODES}")), &["spec.network", "required when provider is tart"]),
-        case("tart without nodes", mc("no-nodes", &format!("  tier: dev\n  provider: tart\n{NET}")), &["spec.nodes", "must list the cluster's VMs"]),
-        case("overlapping CIDRs", mc("overlap", &format!("  tier: dev\n  provider: tart\n  network: {{podCidr: 10.96.0.0/12, serviceCidr: 10.97.0.0/16}}\n{TART_NODES}")), &["spec.network.serviceCidr", "must not overlap"]),
-        case("CIDR with host bits", mc("host-bits", &format!("  tier: dev\n  provider: tart\n  network: {{podCidr: 10.20.0.5/16, serviceCidr: 10.97.0.0/16}}\n{TART_NODES}")), &["spec.network.podCidr", "host bits zero"]),
-        case("not a CIDR", mc("not-cidr", &format!("  tier: dev\n  provider: tart\n  network: {{podCidr: 10.20.0.0/33, serviceCidr: 10.97.0.0/16}}\n{TART_NODES}")), &["spec.network.podCidr", "CIDR network address"]),
-        case("two control-plane nodes", mc("two-cp", &format!("  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 2, memoryMiB: 4096}}\n  - {{name: b, role: controlPlane, cpu: 2, memoryMiB: 4096}}\n")), &["spec.nodes", "exactly one node with role controlPlane"]),
-        case("no control-plane node", mc("no-cp", &format!("  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: worker, cpu: 2, memoryMiB: 4096}}\n")), &["spec.nodes", "exactly one node with role controlPlane"]),
-        case("control plane with 1 CPU", mc("small-cp", &format!("  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 1, memoryMiB: 4096}}\n")), &["spec.nodes[0]", "at least 2 CPUs and 2048 MiB"]),
-        case("control plane with 1 GiB", mc("small-cp-mem", &format!("  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 2, memoryMiB: 1024}}\n")), &["spec.nodes[0]", "at least 2 CPUs and 2048 MiB"]),
-        case("duplicate node names", mc("dup-nodes", &format!("  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 2, memoryMiB: 4096}}\n  - {{name: a, role: worker, cpu: 2, memoryMiB: 4096}}\n")), &["spec.nodes[1]", "Duplicate value"]),
-        case("node name not a DNS label", mc("bad-node", &format!("  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: Master_1, role: controlPlane, cpu: 2, memoryMiB: 4096}}\n")), &["spec.nodes[0].name", "DNS label"]),
-        case("Kubernetes too old", mc("old-k8s", &format!("  tier: dev\n  provider: tart\n  kubernetesVersion: '1.20'\n{NET}{TART_NODES}")), &["spec.kubernetesVersion", "1.33 or newer"]),
-        case("experiment with preset and http", se("  cluster: dev\n  load: {preset: scale-light, http: {vus: 5}}\n"), &["spec.load", "exactly one of load.preset or load.http"]),
-        case("experiment without load", se("  cluster: dev\n  load: {}\n"), &["spec.load", "exactly one of load.preset or load.http"]),
-        case("unknown experiment preset", se("  cluster: dev\n  load: {preset: cascade-mega}\n"), &["spec.load.preset", "Unsupported value"]),
-        case("sample interval 0", se("  cluster: dev\n  load: {preset: scale-light}\n  sampleIntervalSeconds: 0\n"), &["spec.sampleIntervalSeconds", "greater than or equal to 1"]),
-        case("cooldown too long", se("  cluster: dev\n  load: {preset: scale-light}\n  cooldownSeconds: 99999\n"), &["spec.cooldownSeconds", "less than or equal to 3600"]),
-        case("duplicate experiment targets", se("  cluster: dev\n  load: {preset: scale-light}\n  targets:\n  - {namespace: demo, deployment: web}\n  - {namespace: demo, deployment: web}\n"), &["spec.targets[1]", "Duplicate value"]),
+        case(
+            "unknown preset",
+            lt("  cluster: dev\n  preset: super-load\n"),
+            &["spec.preset", "Unsupported value", "light-load"],
+        ),
+        case(
+            "negative VUs",
+            lt("  cluster: dev\n  http: {vus: -5}\n"),
+            &["spec.http.vus", "greater than or equal to 1"],
+        ),
+        case(
+            "huge VUs",
+            lt("  cluster: dev\n  http: {vus: 100000}\n"),
+            &["spec.http.vus", "less than or equal to 1000"],
+        ),
+        case(
+            "bad duration",
+            lt("  cluster: dev\n  http: {duration: 10x}\n"),
+            &["spec.http.duration", "must be a duration such as 30s"],
+        ),
+        case(
+            "duration too long",
+            lt("  cluster: dev\n  http: {duration: 25h}\n"),
+            &["spec.http.duration", "between 1s and 24h"],
+        ),
+        case(
+            "zero duration",
+            lt("  cluster: dev\n  http: {duration: 0s}\n"),
+            &["spec.http.duration", "between 1s and 24h"],
+        ),
+        case(
+            "non-http URL",
+            lt("  cluster: dev\n  http: {targetUrl: 'ftp://files.example'}\n"),
+            &["spec.http.targetUrl", "absolute http:// or https:// URL"],
+        ),
+        case(
+            "URL without host",
+            lt("  cluster: dev\n  http: {targetUrl: 'http://'}\n"),
+            &["spec.http.targetUrl", "with a host"],
+        ),
+        case(
+            "bad URL in targets",
+            lt("  cluster: dev\n  http: {targets: ['http://ok.example', 'not a url']}\n"),
+            &["spec.http.targets[1]", "absolute http"],
+        ),
+        case(
+            "preset and http",
+            lt("  cluster: dev\n  preset: light-load\n  http: {vus: 5}\n"),
+            &["spec", "exactly one of preset, http or stress"],
+        ),
+        case(
+            "none of preset/http/stress",
+            lt("  cluster: dev\n"),
+            &["spec", "exactly one of preset, http or stress"],
+        ),
+        case(
+            "targetUrl and targets",
+            lt(
+                "  cluster: dev\n  http: {targetUrl: 'http://a.example', targets: ['http://b.example']}\n",
+            ),
+            &["spec.http", "not both"],
+        ),
+        case(
+            "stages with vus",
+            lt("  cluster: dev\n  http: {vus: 5, stages: [{duration: 10s, target: 5}]}\n"),
+            &["spec.http", "stages replace vus"],
+        ),
+        case(
+            "vmBytes on a CPU stress",
+            lt("  cluster: dev\n  stress: {kind: cpu, vmBytes: 64M}\n"),
+            &["spec.stress.vmBytes", "memory only"],
+        ),
+        case(
+            "malformed vmBytes",
+            lt("  cluster: dev\n  stress: {kind: memory, vmBytes: 64MB}\n"),
+            &["spec.stress.vmBytes", "such as 64M"],
+        ),
+        case(
+            "unknown stress kind",
+            lt("  cluster: dev\n  stress: {kind: disk}\n"),
+            &["spec.stress.kind", "Unsupported value"],
+        ),
+        case(
+            "image on latest",
+            lt("  cluster: dev\n  preset: light-load\n  image: grafana/k6:latest\n"),
+            &["spec.image", "pinned image"],
+        ),
+        case(
+            "untagged image",
+            lt("  cluster: dev\n  preset: light-load\n  image: grafana/k6\n"),
+            &["spec.image", "pinned image"],
+        ),
+        case(
+            "error rate above 1",
+            lt("  cluster: dev\n  http: {thresholds: {errorRate: 1.5}}\n"),
+            &["spec.http.thresholds.errorRate", "less than or equal to 1"],
+        ),
+        case(
+            "runner namespace not a DNS label",
+            lt("  cluster: dev\n  preset: light-load\n  runnerNamespace: Load_Tests\n"),
+            &["spec.runnerNamespace", "DNS label"],
+        ),
+        case(
+            "header value with a line break",
+            lt(
+                "  cluster: dev\n  http: {headers: [{name: x-a, value: \"1\\r\\nInjected: yes\"}]}\n",
+            ),
+            &["spec.http.headers[0].value", "line breaks"],
+        ),
+        case(
+            "header name with a colon",
+            lt("  cluster: dev\n  http: {headers: [{name: 'x:a', value: b}]}\n"),
+            &["spec.http.headers[0].name", "header names"],
+        ),
+        case(
+            "missing cluster",
+            lt("  preset: light-load\n"),
+            &["spec.cluster", "Required value"],
+        ),
+        case(
+            "bad cluster name",
+            lt("  cluster: Dev_Cluster\n  preset: light-load\n"),
+            &["spec.cluster", "object name"],
+        ),
+        case(
+            "timeout too short",
+            lt("  cluster: dev\n  preset: light-load\n  timeoutSeconds: 1\n"),
+            &["spec.timeoutSeconds", "greater than or equal to 10"],
+        ),
+        case(
+            "misspelt field",
+            lt("  cluster: dev\n  http: {vuz: 5}\n"),
+            &["spec.http.vuz", "unknown field"],
+        ),
+        case(
+            "unknown tier",
+            mc(
+                "bad-tier",
+                "  tier: qa\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: qa}\n",
+            ),
+            &["spec.tier", "Unsupported value"],
+        ),
+        case(
+            "external without kubeconfig",
+            mc("no-kubeconfig", "  tier: dev\n  provider: external\n"),
+            &[
+                "spec.kubeconfigSecretRef",
+                "required when provider is external",
+            ],
+        ),
+        case(
+            "tart without network",
+            mc(
+                "no-network",
+                &format!("  tier: dev\n  provider: tart\n{TART_NODES}"),
+            ),
+            &["spec.network", "required when provider is tart"],
+        ),
+        case(
+            "tart without nodes",
+            mc("no-nodes", &format!("  tier: dev\n  provider: tart\n{NET}")),
+            &["spec.nodes", "must list the cluster's VMs"],
+        ),
+        case(
+            "overlapping CIDRs",
+            mc(
+                "overlap",
+                &format!(
+                    "  tier: dev\n  provider: tart\n  network: {{podCidr: 10.96.0.0/12, serviceCidr: 10.97.0.0/16}}\n{TART_NODES}"
+                ),
+            ),
+            &["spec.network.serviceCidr", "must not overlap"],
+        ),
+        case(
+            "CIDR with host bits",
+            mc(
+                "host-bits",
+                &format!(
+                    "  tier: dev\n  provider: tart\n  network: {{podCidr: 10.20.0.5/16, serviceCidr: 10.97.0.0/16}}\n{TART_NODES}"
+                ),
+            ),
+            &["spec.network.podCidr", "host bits zero"],
+        ),
+        case(
+            "not a CIDR",
+            mc(
+                "not-cidr",
+                &format!(
+                    "  tier: dev\n  provider: tart\n  network: {{podCidr: 10.20.0.0/33, serviceCidr: 10.97.0.0/16}}\n{TART_NODES}"
+                ),
+            ),
+            &["spec.network.podCidr", "CIDR network address"],
+        ),
+        case(
+            "two control-plane nodes",
+            mc(
+                "two-cp",
+                &format!(
+                    "  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 2, memoryMiB: 4096}}\n  - {{name: b, role: controlPlane, cpu: 2, memoryMiB: 4096}}\n"
+                ),
+            ),
+            &["spec.nodes", "exactly one node with role controlPlane"],
+        ),
+        case(
+            "no control-plane node",
+            mc(
+                "no-cp",
+                &format!(
+                    "  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: worker, cpu: 2, memoryMiB: 4096}}\n"
+                ),
+            ),
+            &["spec.nodes", "exactly one node with role controlPlane"],
+        ),
+        case(
+            "control plane with 1 CPU",
+            mc(
+                "small-cp",
+                &format!(
+                    "  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 1, memoryMiB: 4096}}\n"
+                ),
+            ),
+            &["spec.nodes[0]", "at least 2 CPUs and 2048 MiB"],
+        ),
+        case(
+            "control plane with 1 GiB",
+            mc(
+                "small-cp-mem",
+                &format!(
+                    "  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 2, memoryMiB: 1024}}\n"
+                ),
+            ),
+            &["spec.nodes[0]", "at least 2 CPUs and 2048 MiB"],
+        ),
+        case(
+            "duplicate node names",
+            mc(
+                "dup-nodes",
+                &format!(
+                    "  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 2, memoryMiB: 4096}}\n  - {{name: a, role: worker, cpu: 2, memoryMiB: 4096}}\n"
+                ),
+            ),
+            &["spec.nodes[1]", "Duplicate value"],
+        ),
+        case(
+            "node name not a DNS label",
+            mc(
+                "bad-node",
+                &format!(
+                    "  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: Master_1, role: controlPlane, cpu: 2, memoryMiB: 4096}}\n"
+                ),
+            ),
+            &["spec.nodes[0].name", "DNS label"],
+        ),
+        case(
+            "Kubernetes too old",
+            mc(
+                "old-k8s",
+                &format!(
+                    "  tier: dev\n  provider: tart\n  kubernetesVersion: '1.20'\n{NET}{TART_NODES}"
+                ),
+            ),
+            &["spec.kubernetesVersion", "1.33 or newer"],
+        ),
+        case(
+            "experiment with preset and http",
+            se("  cluster: dev\n  load: {preset: scale-light, http: {vus: 5}}\n"),
+            &["spec.load", "exactly one of load.preset or load.http"],
+        ),
+        case(
+            "experiment without load",
+            se("  cluster: dev\n  load: {}\n"),
+            &["spec.load", "exactly one of load.preset or load.http"],
+        ),
+        case(
+            "unknown experiment preset",
+            se("  cluster: dev\n  load: {preset: cascade-mega}\n"),
+            &["spec.load.preset", "Unsupported value"],
+        ),
+        case(
+            "sample interval 0",
+            se("  cluster: dev\n  load: {preset: scale-light}\n  sampleIntervalSeconds: 0\n"),
+            &["spec.sampleIntervalSeconds", "greater than or equal to 1"],
+        ),
+        case(
+            "cooldown too long",
+            se("  cluster: dev\n  load: {preset: scale-light}\n  cooldownSeconds: 99999\n"),
+            &["spec.cooldownSeconds", "less than or equal to 3600"],
+        ),
+        case(
+            "duplicate experiment targets",
+            se(
+                "  cluster: dev\n  load: {preset: scale-light}\n  targets:\n  - {namespace: demo, deployment: web}\n  - {namespace: demo, deployment: web}\n",
+            ),
+            &["spec.targets[1]", "Duplicate value"],
+        ),
     ]
 }
 
@@ -227,14 +495,27 @@ async fn invalid_objects_are_rejected_with_the_field_named() -> Result<()> {
             None => failures.push(format!("{}: accepted", case.what)),
             Some(message) => {
                 eprintln!("{}: {message}", case.what);
-                let missing: Vec<_> = case.expect.iter().filter(|e| !message.contains(**e)).collect();
+                let missing: Vec<_> = case
+                    .expect
+                    .iter()
+                    .filter(|e| !message.contains(**e))
+                    .collect();
                 if !missing.is_empty() {
-                    failures.push(format!("{}: message lacks {missing:?}: {message}", case.what));
+                    failures.push(format!(
+                        "{}: message lacks {missing:?}: {message}",
+                        case.what
+                    ));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     Ok(())
 }
 
@@ -250,22 +531,48 @@ async fn specs_of_tests_and_experiments_are_immutable() -> Result<()> {
     let name = obj.metadata.name.clone().unwrap_or_default();
     obj.data["spec"]["preset"] = "heavy-load".into();
     match lts.replace(&name, &PostParams::default(), &obj).await {
-        Err(kube::Error::Api(s)) => assert!(s.message.contains("spec is immutable"), "{}", s.message),
+        Err(kube::Error::Api(s)) => {
+            assert!(s.message.contains("spec is immutable"), "{}", s.message)
+        }
         other => bail!("changing a LoadTest spec should fail, got {other:?}"),
     }
 
     let mcs = api_for(&client, "ManagedCluster", &ns)?;
-    let text = mc("immutable-provider", "  tier: dev\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: dev}\n");
-    create_strict(&client, &ns, &parse_yaml_documents(&text)?.pop().context("object")?).await?;
+    let text = mc(
+        "immutable-provider",
+        "  tier: dev\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: dev}\n",
+    );
+    create_strict(
+        &client,
+        &ns,
+        &parse_yaml_documents(&text)?.pop().context("object")?,
+    )
+    .await?;
     let patch = serde_json::json!({ "spec": { "provider": "tart", "network": { "podCidr": "10.20.0.0/16", "serviceCidr": "10.97.0.0/16" },
         "nodes": [{ "name": "cp", "role": "controlPlane", "cpu": 2, "memoryMiB": 4096 }] } });
-    match mcs.patch("immutable-provider", &PatchParams::default(), &Patch::Merge(&patch)).await {
-        Err(kube::Error::Api(s)) => assert!(s.message.contains("provider cannot change"), "{}", s.message),
+    match mcs
+        .patch(
+            "immutable-provider",
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        Err(kube::Error::Api(s)) => assert!(
+            s.message.contains("provider cannot change"),
+            "{}",
+            s.message
+        ),
         other => bail!("changing the provider should fail, got {other:?}"),
     }
     // Other ManagedCluster fields may change (e.g. pausing it).
     let pause = serde_json::json!({ "spec": { "paused": true } });
-    mcs.patch("immutable-provider", &PatchParams::default(), &Patch::Merge(&pause)).await?;
+    mcs.patch(
+        "immutable-provider",
+        &PatchParams::default(),
+        &Patch::Merge(&pause),
+    )
+    .await?;
     Ok(())
 }
 
@@ -284,8 +591,16 @@ async fn schema_defaults_are_applied_by_the_api_server() -> Result<()> {
     assert!(!typed.spec.end_cooldown_when_baseline_restored);
 
     let mcs: Api<ManagedCluster> = Api::all(client.clone());
-    let text = mc("defaults", &format!("  tier: staging\n  provider: tart\n{NET}{TART_NODES}"));
-    create_strict(&client, &ns, &parse_yaml_documents(&text)?.pop().context("object")?).await?;
+    let text = mc(
+        "defaults",
+        &format!("  tier: staging\n  provider: tart\n{NET}{TART_NODES}"),
+    );
+    create_strict(
+        &client,
+        &ns,
+        &parse_yaml_documents(&text)?.pop().context("object")?,
+    )
+    .await?;
     let typed = mcs.get("defaults").await?;
     let nodes = typed.spec.nodes.unwrap_or_default();
     assert_eq!(nodes.first().map(|n| n.disk_gib), Some(50));
@@ -298,9 +613,22 @@ async fn schema_defaults_are_applied_by_the_api_server() -> Result<()> {
 async fn kubectl_get_shows_the_printer_columns() -> Result<()> {
     let (_, client) = setup().await?;
     for (plural, expected) in [
-        ("managedclusters", vec!["Name", "Tier", "Provider", "Phase", "Nodes", "Version", "Age"]),
-        ("loadtests", vec!["Name", "Cluster", "Type", "Phase", "P95(ms)", "RPS", "Errors", "Age"]),
-        ("scalingexperiments", vec!["Name", "Cluster", "Phase", "ScaleUp(s)", "Peak", "Age"]),
+        (
+            "managedclusters",
+            vec![
+                "Name", "Tier", "Provider", "Phase", "Nodes", "Version", "Age",
+            ],
+        ),
+        (
+            "loadtests",
+            vec![
+                "Name", "Cluster", "Type", "Phase", "P95(ms)", "RPS", "Errors", "Age",
+            ],
+        ),
+        (
+            "scalingexperiments",
+            vec!["Name", "Cluster", "Phase", "ScaleUp(s)", "Peak", "Age"],
+        ),
     ] {
         let req = http::Request::get(format!("/apis/tartinfra.dev/v1alpha1/{plural}"))
             .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
@@ -316,8 +644,14 @@ async fn kubectl_get_shows_the_printer_columns() -> Result<()> {
     }
     // Short names and the category resolve through discovery, as `kubectl get mc,lt,se` needs.
     let discovery = kube::Discovery::new(client).run().await?;
-    let group = discovery.get("tartinfra.dev").context("group tartinfra.dev not discovered")?;
-    let kinds: Vec<String> = group.recommended_resources().into_iter().map(|(ar, _)| ar.kind).collect();
+    let group = discovery
+        .get("tartinfra.dev")
+        .context("group tartinfra.dev not discovered")?;
+    let kinds: Vec<String> = group
+        .recommended_resources()
+        .into_iter()
+        .map(|(ar, _)| ar.kind)
+        .collect();
     assert_eq!(kinds.len(), 3, "{kinds:?}");
     Ok(())
 }
@@ -331,7 +665,8 @@ async fn kubectl_explain_gets_field_descriptions_from_openapi() -> Result<()> {
         let req = http::Request::get("/openapi/v3/apis/tartinfra.dev/v1alpha1").body(Vec::new())?;
         if let Ok(text) = client.request_text(req).await {
             let doc: serde_json::Value = serde_json::from_str(&text)?;
-            if doc["components"]["schemas"]["dev.tartinfra.v1alpha1.ScalingExperiment"].is_object() {
+            if doc["components"]["schemas"]["dev.tartinfra.v1alpha1.ScalingExperiment"].is_object()
+            {
                 break doc;
             }
         }
@@ -340,13 +675,29 @@ async fn kubectl_explain_gets_field_descriptions_from_openapi() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let spec = |kind: &str| doc["components"]["schemas"][format!("dev.tartinfra.v1alpha1.{kind}")]["properties"]["spec"].clone();
+    let spec = |kind: &str| {
+        doc["components"]["schemas"][format!("dev.tartinfra.v1alpha1.{kind}")]["properties"]["spec"]
+            .clone()
+    };
     let vus = spec("LoadTest")["properties"]["http"]["properties"]["vus"]["description"].clone();
-    assert!(vus.as_str().is_some_and(|d| d.contains("Concurrent virtual users")), "{vus}");
-    let cidr = spec("ManagedCluster")["properties"]["network"]["properties"]["podCidr"]["description"].clone();
-    assert!(cidr.as_str().is_some_and(|d| d.contains("pod network")), "{cidr}");
-    let cooldown = spec("ScalingExperiment")["properties"]["cooldownSeconds"]["description"].clone();
-    assert!(cooldown.as_str().is_some_and(|d| d.contains("scale-down")), "{cooldown}");
+    assert!(
+        vus.as_str()
+            .is_some_and(|d| d.contains("Concurrent virtual users")),
+        "{vus}"
+    );
+    let cidr =
+        spec("ManagedCluster")["properties"]["network"]["properties"]["podCidr"]["description"]
+            .clone();
+    assert!(
+        cidr.as_str().is_some_and(|d| d.contains("pod network")),
+        "{cidr}"
+    );
+    let cooldown =
+        spec("ScalingExperiment")["properties"]["cooldownSeconds"]["description"].clone();
+    assert!(
+        cooldown.as_str().is_some_and(|d| d.contains("scale-down")),
+        "{cooldown}"
+    );
     Ok(())
 }
 
@@ -361,18 +712,30 @@ async fn status_is_a_subresource_that_the_schema_bounds() -> Result<()> {
     let name = created.metadata.name.unwrap_or_default();
     let lts: Api<LoadTest> = Api::namespaced(client, &ns);
     let status = serde_json::json!({ "status": { "phase": "Running", "progressPercent": 40, "testType": "http" } });
-    let patched = lts.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await?;
+    let patched = lts
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
     assert_eq!(patched.status.and_then(|s| s.progress_percent), Some(40));
     let bad = serde_json::json!({ "status": { "progressPercent": 140 } });
-    match lts.patch_status(&name, &PatchParams::default(), &Patch::Merge(&bad)).await {
-        Err(kube::Error::Api(s)) => assert!(s.message.contains("status.progressPercent"), "{}", s.message),
+    match lts
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&bad))
+        .await
+    {
+        Err(kube::Error::Api(s)) => assert!(
+            s.message.contains("status.progressPercent"),
+            "{}",
+            s.message
+        ),
         other => bail!("progressPercent 140 should be rejected, got {other:?}"),
     }
     // Writing status through the main resource does not change it.
     let mut obj = lts.get(&name).await?;
     obj.status = None;
     let after = lts.replace(&name, &PostParams::default(), &obj).await?;
-    assert!(after.status.is_some(), "status must survive a spec-side replace");
+    assert!(
+        after.status.is_some(),
+        "status must survive a spec-side replace"
+    );
     assert_eq!(LoadTest::kind(&()), "LoadTest");
     Ok(())
 }

@@ -38,7 +38,9 @@ fn main() -> ExitCode {
             if std::fs::read_to_string(&path).ok().as_deref() != Some(yaml.as_str()) {
                 stale.push(path.display().to_string());
             }
-        } else if let Err(e) = std::fs::create_dir_all(&args.dir).and_then(|()| std::fs::write(&path, yaml)) {
+        } else if let Err(e) =
+            std::fs::create_dir_all(&args.dir).and_then(|()| std::fs::write(&path, yaml))
+        {
             eprintln!("crdgen: cannot write {}: {e}", path.display());
             return ExitCode::FAILURE;
         } else {

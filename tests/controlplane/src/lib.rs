@@ -439,7 +439,9 @@ impl ControlPlane {
         if !opts.nodes.is_empty() {
             let nodes: Api<Node> = Api::all(client.clone());
             for node in &opts.nodes {
-                nodes.create(&PostParams::default(), &manifests::node(node)?).await?;
+                nodes
+                    .create(&PostParams::default(), &manifests::node(node)?)
+                    .await?;
             }
             let names: Vec<String> = opts.nodes.iter().map(|n| n.name.clone()).collect();
             cp.wait_for("simulated nodes to be Ready", || {
@@ -448,7 +450,11 @@ impl ControlPlane {
                 async move {
                     let list = nodes.list(&ListParams::default()).await?;
                     let ready = list.items.iter().filter(|n| {
-                        n.metadata.name.as_ref().is_some_and(|name| names.contains(name)) && node_ready(n)
+                        n.metadata
+                            .name
+                            .as_ref()
+                            .is_some_and(|name| names.contains(name))
+                            && node_ready(n)
                     });
                     Ok(ready.count() == names.len())
                 }
@@ -457,10 +463,13 @@ impl ControlPlane {
         }
         if opts.controller_manager {
             let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-            cp.wait_for("kube-controller-manager to create the default service account", || {
-                let sas = sas.clone();
-                async move { Ok(sas.get_opt("default").await?.is_some()) }
-            })
+            cp.wait_for(
+                "kube-controller-manager to create the default service account",
+                || {
+                    let sas = sas.clone();
+                    async move { Ok(sas.get_opt("default").await?.is_some()) }
+                },
+            )
             .await?;
         }
         Ok(cp)
@@ -553,8 +562,8 @@ impl ControlPlane {
 
     /// The admin client configuration.
     pub async fn config(&self) -> Result<Config, Error> {
-        let kubeconfig =
-            Kubeconfig::from_yaml(&self.kubeconfig).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        let kubeconfig = Kubeconfig::from_yaml(&self.kubeconfig)
+            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
         Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| Error::Kubeconfig(e.to_string()))
@@ -646,7 +655,12 @@ impl ControlPlane {
     pub fn pids(&self) -> Vec<(&'static str, u32)> {
         self.procs
             .lock()
-            .map(|procs| procs.iter().filter_map(|p| Some((p.name, p.pid()?))).collect())
+            .map(|procs| {
+                procs
+                    .iter()
+                    .filter_map(|p| Some((p.name, p.pid()?)))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

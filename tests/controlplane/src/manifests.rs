@@ -85,7 +85,10 @@ pub fn parse_yaml_documents(text: &str) -> Result<Vec<DynamicObject>, serde_yaml
         if value.is_null() {
             continue;
         }
-        objects.push(serde_json::from_value(value).map_err(<serde_yaml::Error as serde::de::Error>::custom)?);
+        objects.push(
+            serde_json::from_value(value)
+                .map_err(<serde_yaml::Error as serde::de::Error>::custom)?,
+        );
     }
     Ok(objects)
 }
@@ -102,7 +105,8 @@ pub async fn apply_yaml(
     let mut applied = Vec::new();
     for obj in objects {
         let types = obj.types.clone().unwrap_or_default();
-        let gvk = GroupVersionKind::try_from(&types).map_err(|e| kube::Error::Service(Box::new(e)))?;
+        let gvk =
+            GroupVersionKind::try_from(&types).map_err(|e| kube::Error::Service(Box::new(e)))?;
         let (resource, caps) = discovery::pinned_kind(client, &gvk).await?;
         let name = obj.metadata.name.clone().unwrap_or_default();
         let api: Api<DynamicObject> = match caps.scope {

@@ -66,8 +66,8 @@ fn leaf(
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), Error> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -1,0 +1,127 @@
+//! The `tart-operator` binary against a real API server: it refuses to start without the
+//! CRDs (saying how to install them), becomes ready with them, and stops cleanly on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use controlplane::{ControlPlane, Options, apply_yaml};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn operator(cp: &ControlPlane, port: u16) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tart-operator"));
+    cmd.env("KUBECONFIG", cp.kubeconfig_path())
+        .env("RUST_LOG", "info")
+        .args([
+            "--http-addr",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "text",
+        ]);
+    cmd
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A minimal HTTP/1.0 GET on loopback; returns the status line and body.
+async fn get(port: u16, path: &str) -> Result<(String, String)> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    Ok((
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    ))
+}
+
+#[tokio::test]
+async fn without_crds_it_exits_with_the_install_command() -> Result<()> {
+    let cp = ControlPlane::start(Options::apiserver("no-crds")).await?;
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = operator(&cp, free_port()?);
+        move || cmd.output()
+    })
+    .await??;
+    ensure!(!out.status.success(), "the operator must fail without CRDs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in [
+        "managedclusters.tartinfra.dev",
+        "loadtests.tartinfra.dev",
+        "scalingexperiments.tartinfra.dev",
+    ] {
+        ensure!(
+            stderr.contains(name),
+            "stderr does not name {name}: {stderr}"
+        );
+    }
+    ensure!(
+        stderr.contains("kubectl apply -f manifests/crds/"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_crds_it_becomes_ready_and_stops_on_sigterm() -> Result<()> {
+    let cp = ControlPlane::start(Options::apiserver("with-crds")).await?;
+    let client = cp.client().await?;
+    for (file, _) in crds::all() {
+        let text = std::fs::read_to_string(format!(
+            "{}/../manifests/crds/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))?;
+        apply_yaml(&client, &text, "default").await?;
+    }
+    let port = free_port()?;
+    let mut child = operator(&cp, port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                std::io::Read::read_to_string(&mut e, &mut stderr)?;
+            }
+            bail!("operator exited early ({status}): {stderr}");
+        }
+        if let Ok((status, body)) = get(port, "/readyz").await
+            && status.contains(" 200 ")
+        {
+            ensure!(body == "ok");
+            break;
+        }
+        ensure!(Instant::now() < deadline, "/readyz never answered 200");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body) = get(port, "/metrics").await?;
+    ensure!(
+        status.contains(" 200 ") && body.contains("tart_operator_build_info"),
+        "{status}: {body}"
+    );
+
+    let pid = child.id().to_string();
+    ensure!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()?
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait()).await??;
+    ensure!(
+        status.success(),
+        "SIGTERM should stop the operator cleanly, got {status}"
+    );
+    Ok(())
+}

@@ -30,10 +30,14 @@ impl Binaries {
     /// prints for the current `tools/kube-bins` module. Missing binaries are an error that
     /// says how to build them; the harness never falls back to anything else.
     pub fn locate() -> Result<Self, Error> {
-        let dir = match std::env::var_os(BINS_ENV) {
-            Some(dir) => PathBuf::from(dir),
-            None => build_script_dir()?,
-        };
+        match std::env::var_os(BINS_ENV) {
+            Some(dir) => Self::in_dir(PathBuf::from(dir)),
+            None => Self::in_dir(build_script_dir()?),
+        }
+    }
+
+    /// Uses `dir`, failing (with the build command) when a binary is missing there.
+    pub fn in_dir(dir: PathBuf) -> Result<Self, Error> {
         let missing: Vec<&str> = ALL
             .iter()
             .copied()
@@ -96,4 +100,23 @@ fn build_script_dir() -> Result<PathBuf, Error> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_are_an_error_that_says_how_to_build_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("etcd"), "").expect("write");
+        let err = Binaries::in_dir(dir.path().to_path_buf()).expect_err("must fail");
+        let msg = err.to_string();
+        assert!(msg.contains("scripts/build-kube-bins.sh"), "{msg}");
+        // etcd exists but is not executable, so it is reported too.
+        assert!(
+            msg.contains("etcd, kube-apiserver, kube-controller-manager"),
+            "{msg}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use rcgen::{
     KeyPair, KeyUsagePurpose, SanType,
 };
 
-use crate::Error;
+use crate::{Error, write_private};
 
 /// The files written by [`write`].
 #[derive(Clone, Debug)]
@@ -65,22 +65,6 @@ fn leaf(
     Ok((cert.pem(), key.serialize_pem()))
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), Error> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|source| Error::Io {
-            context: format!("writing {}", path.display()),
-            source,
-        })
-}
-
 /// Generates fresh keys and certificates into `dir`.
 pub fn write(dir: &Path) -> Result<PkiFiles, Error> {
     let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
@@ -118,13 +102,13 @@ pub fn write(dir: &Path) -> Result<PkiFiles, Error> {
         sa_key: dir.join("sa.key"),
         sa_pub: dir.join("sa.pub"),
     };
-    write_file(&files.ca_cert, &files.ca_pem)?;
-    write_file(&files.apiserver_cert, &apiserver_cert)?;
-    write_file(&files.apiserver_key, &apiserver_key)?;
-    write_file(&files.front_proxy_ca, &proxy_ca.pem())?;
-    write_file(&files.front_proxy_cert, &proxy_cert)?;
-    write_file(&files.front_proxy_key, &proxy_key)?;
-    write_file(&files.sa_key, &sa.serialize_pem())?;
-    write_file(&files.sa_pub, &sa.public_key_pem())?;
+    write_private(&files.ca_cert, &files.ca_pem)?;
+    write_private(&files.apiserver_cert, &apiserver_cert)?;
+    write_private(&files.apiserver_key, &apiserver_key)?;
+    write_private(&files.front_proxy_ca, &proxy_ca.pem())?;
+    write_private(&files.front_proxy_cert, &proxy_cert)?;
+    write_private(&files.front_proxy_key, &proxy_key)?;
+    write_private(&files.sa_key, &sa.serialize_pem())?;
+    write_private(&files.sa_pub, &sa.public_key_pem())?;
     Ok(files)
 }

@@ -8,6 +8,7 @@
 pub mod http;
 pub mod metrics;
 pub mod preflight;
+pub mod results;
 pub mod telemetry;
 
 use std::net::SocketAddr;

@@ -1,0 +1,59 @@
+// tart-infra k6 runner. The operator ships this file unchanged for every HTTP LoadTest;
+// the test's parameters come from params.json (a ConfigMap key) as data, so nothing a user
+// writes ever becomes code. Results go to the termination message as compact JSON.
+import http from 'k6/http';
+import { check, sleep } from 'k6';
+import { compactSummary, textSummary, TREND_STATS } from './summary.js';
+
+const params = JSON.parse(open(__ENV.TART_PARAMS || '/etc/tart-loadtest/params.json'));
+
+function fail(message) {
+  throw new Error(`invalid params.json: ${message}`);
+}
+
+function validate(p) {
+  if (p.version !== 1) fail(`unsupported version ${p.version}`);
+  if (!Array.isArray(p.urls) || p.urls.length === 0) fail('urls must list at least one URL');
+  if (typeof p.method !== 'string') fail('method must be a string');
+  const t = p.thresholds || {};
+  if (!Number.isFinite(t.p95Ms) || !Number.isFinite(t.errorRate)) fail('thresholds must be numbers');
+  if (!Array.isArray(p.stages) && !(Number.isInteger(p.vus) && Number.isInteger(p.durationSeconds))) {
+    fail('give stages, or vus and durationSeconds');
+  }
+  return p;
+}
+
+function shape(p) {
+  if (Array.isArray(p.stages)) {
+    return { stages: p.stages.map((s) => ({ duration: `${s.durationSeconds}s`, target: s.target })) };
+  }
+  return { vus: p.vus, duration: `${p.durationSeconds}s` };
+}
+
+validate(params);
+
+export const options = Object.assign(shape(params), {
+  thresholds: {
+    http_req_duration: [`p(95)<${params.thresholds.p95Ms}`],
+    http_req_failed: [`rate<${params.thresholds.errorRate}`],
+  },
+  summaryTrendStats: TREND_STATS,
+});
+
+const requestParams = { headers: params.headers || {} };
+
+export default function () {
+  for (const url of params.urls) {
+    const res = http.request(params.method, url, null, requestParams);
+    check(res, { 'status is 200': (r) => r.status === 200 });
+  }
+  sleep(params.sleepSeconds || 0);
+}
+
+export function handleSummary(data) {
+  const result = compactSummary(data);
+  return {
+    [params.resultPath || '/dev/termination-log']: JSON.stringify(result),
+    stdout: textSummary(result),
+  };
+}

@@ -34,6 +34,11 @@ async fn main() -> anyhow::Result<()> {
         cp.url(),
         client.apiserver_version().await?.git_version,
     );
-    operator::run(operator::Config { http_addr }, client).await?;
+    let config = operator::Config {
+        http_addr,
+        secrets_namespace: "tart-system".into(),
+        settings: operator::context::Settings::default(),
+    };
+    operator::run(config, client).await?;
     Ok(())
 }

@@ -16,12 +16,12 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub struct State {
     ready: AtomicBool,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 }
 
 impl State {
     /// Not ready until [`State::set_ready`].
-    pub fn new(metrics: Metrics) -> Self {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
         Self {
             ready: AtomicBool::new(false),
             metrics,
@@ -88,7 +88,7 @@ mod tests {
 
     #[tokio::test]
     async fn readyz_follows_the_ready_flag() {
-        let state = Arc::new(State::new(Metrics::new()));
+        let state = Arc::new(State::new(Arc::new(Metrics::new())));
         assert_eq!(
             get(router(state.clone()), "/healthz").await.0,
             StatusCode::OK
@@ -106,7 +106,7 @@ mod tests {
 
     #[tokio::test]
     async fn metrics_expose_the_build_info() {
-        let state = Arc::new(State::new(Metrics::new()));
+        let state = Arc::new(State::new(Arc::new(Metrics::new())));
         let (status, body) = get(router(state), "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         assert!(

@@ -1,10 +1,16 @@
 //! tart-operator: runs in the platform cluster, reconciles the tartinfra.dev resources and
-//! serves the dashboard API and Prometheus metrics.
+//! serves Prometheus metrics (and, later, the dashboard API).
 //!
-//! This build checks its environment (Kubernetes version, CRDs installed and Established)
-//! and serves `/healthz`, `/readyz` and `/metrics`. The controllers arrive with the
-//! LoadTest, API and ScalingExperiment work (see the README's roadmap).
+//! - [`controllers::managed_cluster`]: connects to external clusters from kubeconfig
+//!   Secrets and keeps their status true.
+//! - [`controllers::load_test`]: runs each LoadTest as a Job in its target cluster and
+//!   follows the runner into status.
+//! - [`http`]: `/healthz`, `/readyz`, `/metrics`.
 
+pub mod clusters;
+pub mod conditions;
+pub mod context;
+pub mod controllers;
 pub mod http;
 pub mod metrics;
 pub mod preflight;
@@ -15,22 +21,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kube::Client;
+use kube::runtime::events::Reporter;
+
+use crate::context::{Context, Settings};
 
 /// Settings of one operator process.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     pub http_addr: SocketAddr,
+    /// The namespace whose Secrets are watched for kubeconfig changes.
+    pub secrets_namespace: String,
+    /// Controller settings.
+    pub settings: Settings,
 }
 
 /// Why the operator stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// No usable Kubernetes client configuration.
-    #[error(
-        "cannot configure a Kubernetes client (in-cluster service account or $KUBECONFIG): {0}"
-    )]
-    Client(#[source] kube::Error),
     /// The cluster is not ready for the operator.
     #[error(transparent)]
     Preflight(#[from] preflight::PreflightError),
@@ -47,7 +55,8 @@ pub enum Error {
 
 /// Runs the operator against the cluster `client` talks to, until SIGTERM or Ctrl-C.
 pub async fn run(config: Config, client: Client) -> Result<(), Error> {
-    let state = Arc::new(http::State::new(metrics::Metrics::new()));
+    let metrics = Arc::new(metrics::Metrics::new());
+    let state = Arc::new(http::State::new(metrics.clone()));
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .map_err(|source| Error::Http {
@@ -55,40 +64,71 @@ pub async fn run(config: Config, client: Client) -> Result<(), Error> {
             source,
         })?;
     tracing::info!(addr = %config.http_addr, "serving /healthz, /readyz and /metrics");
-    let server = axum::serve(listener, http::router(state.clone()))
-        .with_graceful_shutdown(shutdown_signal());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let server = tokio::spawn(
+        axum::serve(listener, http::router(state.clone()))
+            .with_graceful_shutdown(stopped())
+            .into_future(),
+    );
 
     let info = preflight::run(&client).await?;
     tracing::info!(kubernetes = %info.server_version, "preflight passed: tartinfra.dev CRDs are installed and Established");
+
+    let (wake, triggers) = futures::channel::mpsc::unbounded();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        settings: config.settings.clone(),
+        clusters: Arc::new(clusters::Registry::new(wake.clone())),
+        metrics,
+        reporter: Reporter {
+            controller: "tart-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    });
+    let clusters = tokio::spawn({
+        let (ctx, ns, stop) = (ctx.clone(), config.secrets_namespace.clone(), stopped());
+        async move { controllers::managed_cluster::run(ctx, &ns, stop).await }
+    });
+    let load_tests = tokio::spawn(controllers::load_test::run(
+        ctx.clone(),
+        triggers,
+        wake,
+        stopped(),
+    ));
     state.set_ready();
 
-    server.await.map_err(|source| Error::Http {
-        addr: config.http_addr,
-        source,
-    })?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = tokio::join!(clusters, load_tests);
+    if let Ok(Err(source)) = server.await {
+        return Err(Error::Http {
+            addr: config.http_addr,
+            source,
+        });
+    }
     tracing::info!("shut down");
     Ok(())
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; stopping on Ctrl-C only");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+            let _ = ctrl_c.await;
+            return;
         }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -1,7 +1,9 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
+use operator::context::{DEFAULT_K6_IMAGE, DEFAULT_STRESS_NG_IMAGE, Images, Settings};
 use operator::telemetry::LogFormat;
 
 /// The tart-infra operator: reconciles ManagedCluster, LoadTest and ScalingExperiment
@@ -20,12 +22,58 @@ struct Args {
     /// Filter with RUST_LOG.
     #[arg(long, env = "TART_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
     log_format: LogFormat,
+    /// The namespace of the kubeconfig Secrets; Secrets there are watched, so a changed
+    /// kubeconfig reconnects at once (others are re-read every --cluster-recheck-seconds).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "tart-system")]
+    secrets_namespace: String,
+    /// At most this many LoadTests run at once per managed cluster; the rest queue.
+    #[arg(long, env = "TART_OPERATOR_MAX_TESTS_PER_CLUSTER", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_tests_per_cluster: u32,
+    /// Seconds between health checks of a managed cluster.
+    #[arg(long, env = "TART_OPERATOR_CLUSTER_RECHECK_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    cluster_recheck_seconds: u64,
+    /// Seconds a LoadTest waits for an unreachable cluster before failing (ClusterUnavailable).
+    #[arg(long, env = "TART_OPERATOR_CLUSTER_UNAVAILABLE_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    cluster_unavailable_timeout_seconds: u64,
+    /// Seconds a runner pod may stay unschedulable before its test fails (Unschedulable).
+    #[arg(long, env = "TART_OPERATOR_UNSCHEDULABLE_GRACE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86400))]
+    unschedulable_grace_seconds: u64,
+    /// Seconds deleting a LoadTest keeps trying to remove its runner from an unreachable
+    /// cluster before giving up with a Warning event.
+    #[arg(long, env = "TART_OPERATOR_CLEANUP_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86400))]
+    cleanup_timeout_seconds: u64,
+    /// The k6 image for HTTP tests (pin a tag or digest).
+    #[arg(long, env = "TART_OPERATOR_K6_IMAGE", default_value = DEFAULT_K6_IMAGE)]
+    k6_image: String,
+    /// The stress-ng image for stress tests (pin a tag or digest).
+    #[arg(long, env = "TART_OPERATOR_STRESS_NG_IMAGE", default_value = DEFAULT_STRESS_NG_IMAGE)]
+    stress_ng_image: String,
+}
+
+fn pinned(flag: &str, image: &str) -> Result<(), String> {
+    let tag = image.rsplit('/').next().unwrap_or(image);
+    if image.contains("@sha256:") || (tag.contains(':') && !tag.ends_with(":latest")) {
+        Ok(())
+    } else {
+        Err(format!(
+            "--{flag} {image:?} must be pinned to a tag other than latest or to a digest"
+        ))
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
     operator::telemetry::init(args.log_format);
+    for (flag, image) in [
+        ("k6-image", &args.k6_image),
+        ("stress-ng-image", &args.stress_ng_image),
+    ] {
+        if let Err(e) = pinned(flag, image) {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    }
     let client = match kube::Client::try_default().await {
         Ok(client) => client,
         Err(e) => {
@@ -38,6 +86,20 @@ async fn main() -> ExitCode {
     };
     let config = operator::Config {
         http_addr: args.http_addr,
+        secrets_namespace: args.secrets_namespace,
+        settings: Settings {
+            max_tests_per_cluster: args.max_tests_per_cluster as usize,
+            cluster_recheck: Duration::from_secs(args.cluster_recheck_seconds),
+            cluster_unavailable_timeout: Duration::from_secs(
+                args.cluster_unavailable_timeout_seconds,
+            ),
+            unschedulable_grace: Duration::from_secs(args.unschedulable_grace_seconds),
+            cleanup_timeout: Duration::from_secs(args.cleanup_timeout_seconds),
+            images: Images {
+                k6: args.k6_image,
+                stress_ng: args.stress_ng_image,
+            },
+        },
     };
     match operator::run(config, client).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,118 @@
+//! Clients for the managed clusters, built from their kubeconfig Secrets and cached until
+//! the Secret changes. The ManagedCluster controller is the only writer (it connects,
+//! probes and reconnects); the LoadTest controller reads the cached clients. Each connected
+//! cluster also gets watchers on its runner Jobs and Pods, which wake the LoadTest
+//! controller when a runner changes (see [`remote`]).
+
+pub mod kubeconfig;
+pub mod remote;
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use crds::LoadTest;
+use futures::channel::mpsc::UnboundedSender;
+use kube::Client;
+use kube::runtime::reflector::ObjectRef;
+
+pub use kubeconfig::KubeconfigError;
+
+/// A connected managed cluster.
+#[derive(Clone)]
+pub struct ClusterClient {
+    /// The ManagedCluster's name.
+    pub name: String,
+    /// A client for its API server.
+    pub client: Client,
+    /// The API server URL.
+    pub endpoint: String,
+}
+
+struct Entry {
+    fingerprint: String,
+    cluster: ClusterClient,
+    _watchers: remote::Watchers,
+}
+
+/// The cached clients, by ManagedCluster name.
+pub struct Registry {
+    entries: RwLock<HashMap<String, Entry>>,
+    triggers: UnboundedSender<ObjectRef<LoadTest>>,
+}
+
+impl Registry {
+    /// An empty registry; runner changes in connected clusters are sent to `triggers`.
+    pub fn new(triggers: UnboundedSender<ObjectRef<LoadTest>>) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            triggers,
+        }
+    }
+
+    /// The client of a connected cluster.
+    pub fn get(&self, name: &str) -> Option<ClusterClient> {
+        self.entries
+            .read()
+            .ok()
+            .and_then(|e| e.get(name).map(|e| e.cluster.clone()))
+    }
+
+    /// Names of the connected clusters.
+    pub fn names(&self) -> Vec<String> {
+        self.entries
+            .read()
+            .map(|e| e.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The client for `name` built from `kubeconfig`. `fingerprint` identifies the Secret's
+    /// content (uid and resourceVersion): an unchanged Secret reuses the cached client, a
+    /// changed one replaces it (and its watchers).
+    pub async fn connect(
+        &self,
+        name: &str,
+        fingerprint: &str,
+        kubeconfig: &[u8],
+    ) -> Result<ClusterClient, KubeconfigError> {
+        if let Ok(entries) = self.entries.read()
+            && let Some(e) = entries.get(name)
+            && e.fingerprint == fingerprint
+        {
+            return Ok(e.cluster.clone());
+        }
+        let config = kubeconfig::config_from_bytes(kubeconfig).await?;
+        let endpoint = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned();
+        let client = Client::try_from(config).map_err(|e| KubeconfigError(e.to_string()))?;
+        let cluster = ClusterClient {
+            name: name.to_owned(),
+            client: client.clone(),
+            endpoint,
+        };
+        let watchers = remote::spawn(name, client, self.triggers.clone());
+        tracing::info!(cluster = name, endpoint = %cluster.endpoint, "connected to managed cluster");
+        if let Ok(mut entries) = self.entries.write() {
+            entries.insert(
+                name.to_owned(),
+                Entry {
+                    fingerprint: fingerprint.to_owned(),
+                    cluster: cluster.clone(),
+                    _watchers: watchers,
+                },
+            );
+        }
+        Ok(cluster)
+    }
+
+    /// Forgets a cluster (its ManagedCluster was deleted or can no longer be used).
+    pub fn remove(&self, name: &str) {
+        if let Ok(mut entries) = self.entries.write()
+            && entries.remove(name).is_some()
+        {
+            tracing::info!(cluster = name, "disconnected from managed cluster");
+        }
+    }
+}

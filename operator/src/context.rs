@@ -1,0 +1,75 @@
+//! What every controller shares: the platform client, settings, the managed-cluster
+//! registry and metrics. Built once in `run` and shared as an `Arc`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::Reporter;
+
+use crate::clusters::Registry;
+use crate::metrics::Metrics;
+
+/// Runner images, pinned (never `latest`).
+#[derive(Clone, Debug)]
+pub struct Images {
+    /// The k6 image for HTTP tests.
+    pub k6: String,
+    /// The stress-ng image for stress tests.
+    pub stress_ng: String,
+}
+
+/// Operator settings (from flags).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// At most this many LoadTests run at once in one managed cluster; the rest queue.
+    pub max_tests_per_cluster: usize,
+    /// How often a ManagedCluster is probed.
+    pub cluster_recheck: Duration,
+    /// How long a LoadTest waits for an unreachable cluster before it fails.
+    pub cluster_unavailable_timeout: Duration,
+    /// How long a runner pod may stay unschedulable before its test fails.
+    pub unschedulable_grace: Duration,
+    /// How long deleting a LoadTest keeps trying to remove its runner from an unreachable
+    /// cluster before giving up.
+    pub cleanup_timeout: Duration,
+    /// Runner images.
+    pub images: Images,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_tests_per_cluster: 1,
+            cluster_recheck: Duration::from_secs(30),
+            cluster_unavailable_timeout: Duration::from_secs(300),
+            unschedulable_grace: Duration::from_secs(60),
+            cleanup_timeout: Duration::from_secs(300),
+            images: Images {
+                k6: DEFAULT_K6_IMAGE.to_owned(),
+                stress_ng: DEFAULT_STRESS_NG_IMAGE.to_owned(),
+            },
+        }
+    }
+}
+
+/// The k6 image HTTP tests run by default.
+pub const DEFAULT_K6_IMAGE: &str = "grafana/k6:1.7.1";
+/// The stress-ng image stress tests run by default (the upstream project's image, pinned to
+/// a commit tag).
+pub const DEFAULT_STRESS_NG_IMAGE: &str =
+    "ghcr.io/colinianking/stress-ng:e2f96874f951a72c1c83ff49098661f0e013ac40";
+
+/// Shared state of the controllers.
+pub struct Context {
+    /// The platform cluster (where the custom resources live).
+    pub client: Client,
+    /// Settings.
+    pub settings: Settings,
+    /// Clients of the managed clusters.
+    pub clusters: Arc<Registry>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Who publishes events.
+    pub reporter: Reporter,
+}

@@ -1,0 +1,489 @@
+//! The runner objects of a LoadTest in its target cluster, as pure functions of the
+//! LoadTest and its plan: the runner namespace, the ConfigMap with the fixed k6 script and
+//! the test's parameters as JSON, and the Job.
+
+use std::collections::BTreeMap;
+
+use crds::LoadTest;
+use crds::common::HttpMethod;
+use crds::load_test::{DEFAULT_RUNNER_NAMESPACE, StressKind};
+use crds::plan::{HttpPlan, LoadShape, Plan, StressPlan};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::ResourceExt;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::clusters::remote::OWNER_ANNOTATION;
+use crate::context::Images;
+
+/// The k6 script, shipped unchanged with every HTTP test.
+pub const K6_SCRIPT: &str = include_str!("../../../assets/k6/loadtest.js");
+/// The summary module the script imports.
+pub const K6_SUMMARY: &str = include_str!("../../../assets/k6/summary.js");
+/// Where the ConfigMap is mounted in the runner.
+pub const SCRIPT_DIR: &str = "/etc/tart-loadtest";
+/// The container's name.
+pub const CONTAINER: &str = "runner";
+/// The k6 image's user.
+const K6_UID: i64 = 12345;
+/// `nobody`, for stress-ng.
+const STRESS_UID: i64 = 65534;
+/// The pause between iterations of each virtual user (the original's `sleep(0.1)`).
+const ITERATION_SLEEP_SECONDS: f64 = 0.1;
+
+/// Where a LoadTest's runner lives in the target cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunnerNames {
+    /// The runner namespace.
+    pub namespace: String,
+    /// The Job's name (also the ConfigMap's).
+    pub job: String,
+}
+
+/// The runner's names: deterministic in the LoadTest's namespace, name and uid, so a
+/// restarted operator finds the Job it created and never creates a second one.
+pub fn names(lt: &LoadTest) -> RunnerNames {
+    let ns = lt.namespace().unwrap_or_default();
+    let name = lt.name_any();
+    let uid = lt.uid().unwrap_or_default();
+    let digest = Sha256::digest(format!("{ns}/{name}/{uid}").as_bytes());
+    let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    // lt-<name, cut to fit>-<hash>: at most 63 characters (the job-name pod label).
+    let mut prefix: String = name.chars().take(63 - 3 - 1 - hash.len()).collect();
+    while prefix.ends_with(['-', '.']) {
+        prefix.pop();
+    }
+    RunnerNames {
+        namespace: lt
+            .spec
+            .runner_namespace
+            .as_ref()
+            .map_or(DEFAULT_RUNNER_NAMESPACE, |n| n.as_str())
+            .to_owned(),
+        job: format!("lt-{}-{hash}", prefix.replace('.', "-")),
+    }
+}
+
+/// Labels of every runner object.
+pub fn labels(lt: &LoadTest) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "app.kubernetes.io/name".to_owned(),
+            "tart-loadtest".to_owned(),
+        ),
+        (
+            "app.kubernetes.io/component".to_owned(),
+            "loadtest-runner".to_owned(),
+        ),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            "tart-operator".to_owned(),
+        ),
+        (
+            "tartinfra.dev/loadtest-uid".to_owned(),
+            lt.uid().unwrap_or_default(),
+        ),
+    ])
+}
+
+fn annotations(lt: &LoadTest) -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        OWNER_ANNOTATION.to_owned(),
+        format!("{}/{}", lt.namespace().unwrap_or_default(), lt.name_any()),
+    )])
+}
+
+/// The runner namespace, labelled as managed and held to the restricted Pod Security
+/// Standard (the runner pods comply).
+pub fn namespace(names: &RunnerNames) -> Namespace {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": names.namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": "tart-operator",
+                "app.kubernetes.io/component": "loadtest-runners",
+                "pod-security.kubernetes.io/enforce": "restricted",
+            },
+        },
+    }))
+    .unwrap_or_default()
+}
+
+fn method(m: HttpMethod) -> &'static str {
+    match m {
+        HttpMethod::Get => "GET",
+        HttpMethod::Head => "HEAD",
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Patch => "PATCH",
+        HttpMethod::Delete => "DELETE",
+        HttpMethod::Options => "OPTIONS",
+    }
+}
+
+/// The parameters the k6 script reads (`params.json`): data only, never code.
+pub fn k6_params(plan: &HttpPlan) -> serde_json::Value {
+    let mut params = json!({
+        "version": 1,
+        "urls": plan.urls,
+        "method": method(plan.method),
+        "headers": plan.headers,
+        "thresholds": { "p95Ms": plan.p95_ms, "errorRate": plan.error_rate },
+        "sleepSeconds": ITERATION_SLEEP_SECONDS,
+    });
+    match &plan.shape {
+        LoadShape::Constant { vus, duration_secs } => {
+            params["vus"] = json!(vus);
+            params["durationSeconds"] = json!(duration_secs);
+        }
+        LoadShape::Stages(stages) => {
+            params["stages"] = stages
+                .iter()
+                .map(|s| json!({ "durationSeconds": s.duration_secs, "target": s.target }))
+                .collect();
+        }
+    }
+    params
+}
+
+/// The ConfigMap of an HTTP test: the fixed script, its summary module and the parameters.
+pub fn config_map(lt: &LoadTest, plan: &HttpPlan, names: &RunnerNames) -> ConfigMap {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": names.job,
+            "namespace": names.namespace,
+            "labels": labels(lt),
+            "annotations": annotations(lt),
+        },
+        "data": {
+            "loadtest.js": K6_SCRIPT,
+            "summary.js": K6_SUMMARY,
+            "params.json": k6_params(plan).to_string(),
+        },
+    }))
+    .unwrap_or_default()
+}
+
+/// stress-ng's argument list (never a shell line). Metrics go to the termination message
+/// as YAML.
+pub fn stress_args(plan: &StressPlan) -> Vec<String> {
+    let mut args = match plan.kind {
+        StressKind::Cpu => vec!["--cpu".to_owned(), plan.workers.to_string()],
+        StressKind::Memory => vec![
+            "--vm".to_owned(),
+            plan.workers.to_string(),
+            "--vm-bytes".to_owned(),
+            plan.vm_bytes
+                .clone()
+                .unwrap_or_else(|| crds::plan::DEFAULT_VM_BYTES.to_owned()),
+        ],
+    };
+    args.extend([
+        "--timeout".to_owned(),
+        format!("{}s", plan.timeout_secs),
+        "--metrics".to_owned(),
+        "--yaml".to_owned(),
+        "/dev/termination-log".to_owned(),
+    ]);
+    args
+}
+
+/// Requests and limits that fit the LimitRanges of the lab's dev (min 50m/64Mi, max
+/// 2/2Gi), staging (max 1/1Gi) and prod (min 100m/128Mi, max 2/2Gi) namespaces.
+pub fn default_resources() -> ResourceRequirements {
+    let q = |s: &str| Quantity(s.to_owned());
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_owned(), q("250m")),
+            ("memory".to_owned(), q("256Mi")),
+        ])),
+        limits: Some(BTreeMap::from([
+            ("cpu".to_owned(), q("1")),
+            ("memory".to_owned(), q("512Mi")),
+        ])),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// The runner Job: one pod, no retries, bounded by the test's timeout, non-root and
+/// read-only, outside any service mesh, reporting through its termination message.
+pub fn job(
+    lt: &LoadTest,
+    plan: &Plan,
+    names: &RunnerNames,
+    images: &Images,
+    timeout_secs: u64,
+) -> Job {
+    let (image, uid, args, volumes, mounts) = match plan {
+        Plan::Http(_) => (
+            images.k6.clone(),
+            K6_UID,
+            json!([
+                "run",
+                "--no-usage-report",
+                format!("{SCRIPT_DIR}/loadtest.js")
+            ]),
+            json!([
+                { "name": "script", "configMap": { "name": names.job } },
+                { "name": "tmp", "emptyDir": { "sizeLimit": "64Mi" } },
+            ]),
+            json!([
+                { "name": "script", "mountPath": SCRIPT_DIR, "readOnly": true },
+                { "name": "tmp", "mountPath": "/tmp" },
+            ]),
+        ),
+        Plan::Stress(s) => (
+            images.stress_ng.clone(),
+            STRESS_UID,
+            json!(stress_args(s)),
+            json!([{ "name": "tmp", "emptyDir": { "sizeLimit": "64Mi" } }]),
+            json!([{ "name": "tmp", "mountPath": "/tmp" }]),
+        ),
+    };
+    let image = lt.spec.image.as_ref().map_or(image, |i| i.0.clone());
+    let command = match plan {
+        Plan::Http(_) => json!(null),
+        Plan::Stress(_) => json!(["stress-ng"]),
+    };
+    let resources = lt.spec.resources.clone().unwrap_or_else(default_resources);
+    let mut pod_annotations = annotations(lt);
+    pod_annotations.insert("sidecar.istio.io/inject".to_owned(), "false".to_owned());
+    let mut container = json!({
+        "name": CONTAINER,
+        "image": image,
+        "args": args,
+        "workingDir": "/tmp",
+        "resources": resources,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": mounts,
+        "securityContext": {
+            "allowPrivilegeEscalation": false,
+            "readOnlyRootFilesystem": true,
+            "capabilities": { "drop": ["ALL"] },
+        },
+    });
+    if !command.is_null() {
+        container["command"] = command;
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": names.job,
+            "namespace": names.namespace,
+            "labels": labels(lt),
+            "annotations": annotations(lt),
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": timeout_secs,
+            "template": {
+                "metadata": { "labels": labels(lt), "annotations": pod_annotations },
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": false,
+                    "enableServiceLinks": false,
+                    "securityContext": {
+                        "runAsNonRoot": true,
+                        "runAsUser": uid,
+                        "runAsGroup": uid,
+                        "seccompProfile": { "type": "RuntimeDefault" },
+                    },
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }))
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crds::LoadTestSpec;
+    use crds::load_test::LoadTestPreset;
+    use crds::plan::plan_load_test;
+
+    fn lt(name: &str, preset: LoadTestPreset) -> LoadTest {
+        let mut lt = LoadTest::new(
+            name,
+            LoadTestSpec {
+                cluster: "dev".into(),
+                preset: Some(preset),
+                http: None,
+                stress: None,
+                runner_namespace: None,
+                resources: None,
+                image: None,
+                timeout_seconds: None,
+                ttl_seconds_after_finished: None,
+            },
+        );
+        lt.metadata.namespace = Some("team-a".into());
+        lt.metadata.uid = Some("6a1f0c3e-0000-4000-8000-000000000001".into());
+        lt
+    }
+
+    fn images() -> Images {
+        Images {
+            k6: "grafana/k6:1.7.1".into(),
+            stress_ng: "stress:1".into(),
+        }
+    }
+
+    #[test]
+    fn names_are_deterministic_short_and_unique_per_uid() {
+        let a = lt("checkout", LoadTestPreset::LightLoad);
+        assert_eq!(names(&a), names(&a.clone()));
+        assert_eq!(names(&a).namespace, "tart-loadtest");
+        assert!(names(&a).job.starts_with("lt-checkout-"));
+        let mut b = a.clone();
+        b.metadata.uid = Some("other".into());
+        assert_ne!(
+            names(&a).job,
+            names(&b).job,
+            "a recreated LoadTest gets a new Job"
+        );
+        let long = lt(
+            &format!("{}.x-", "a".repeat(250)),
+            LoadTestPreset::LightLoad,
+        );
+        let n = names(&long).job;
+        assert!(n.len() <= 63 && !n.contains('.'), "{n}");
+    }
+
+    #[test]
+    fn an_http_job_runs_the_fixed_script_as_a_restricted_pod() {
+        let lt = lt("checkout", LoadTestPreset::StrictSla);
+        let plan = plan_load_test(&lt.spec).expect("plan");
+        let n = names(&lt);
+        let job = serde_json::to_value(job(&lt, &plan, &n, &images(), 330)).expect("json");
+        let spec = &job["spec"];
+        assert_eq!(spec["backoffLimit"], 0);
+        assert_eq!(spec["activeDeadlineSeconds"], 330);
+        let pod = &spec["template"];
+        assert_eq!(
+            pod["metadata"]["annotations"]["sidecar.istio.io/inject"],
+            "false"
+        );
+        assert_eq!(
+            pod["metadata"]["annotations"][OWNER_ANNOTATION],
+            "team-a/checkout"
+        );
+        assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(pod["spec"]["automountServiceAccountToken"], false);
+        let c = &pod["spec"]["containers"][0];
+        assert_eq!(c["image"], "grafana/k6:1.7.1");
+        assert_eq!(
+            c["args"],
+            json!(["run", "--no-usage-report", "/etc/tart-loadtest/loadtest.js"])
+        );
+        assert_eq!(c["terminationMessagePolicy"], "FallbackToLogsOnError");
+        assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+        assert_eq!(c["resources"]["requests"]["memory"], "256Mi");
+        assert_eq!(
+            job["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "tart-operator"
+        );
+    }
+
+    #[test]
+    fn user_strings_reach_k6_only_as_json_data() {
+        let mut t = lt("inject", LoadTestPreset::LightLoad);
+        t.spec.preset = None;
+        t.spec.http = Some(crds::common::HttpLoad {
+            target_url: Some("http://x.example/'); import exec from 'k6/x'; //".into()),
+            headers: Some(vec![crds::common::Header {
+                name: "x-a".into(),
+                value: "`${1}`".into(),
+            }]),
+            ..Default::default()
+        });
+        let Plan::Http(plan) = plan_load_test(&t.spec).expect("plan") else {
+            panic!("http")
+        };
+        let cm = config_map(&t, &plan, &names(&t));
+        let data = cm.data.unwrap_or_default();
+        assert_eq!(
+            data.get("loadtest.js").map(String::as_str),
+            Some(K6_SCRIPT),
+            "the script is never templated"
+        );
+        let params: serde_json::Value = serde_json::from_str(&data["params.json"]).expect("json");
+        assert_eq!(
+            params["urls"][0],
+            "http://x.example/'); import exec from 'k6/x'; //"
+        );
+        assert_eq!(params["headers"]["x-a"], "`${1}`");
+        assert_eq!(params["vus"], 50);
+        assert_eq!(
+            params["thresholds"],
+            json!({ "p95Ms": 2000, "errorRate": 0.5 })
+        );
+    }
+
+    #[test]
+    fn ramps_become_stages_in_the_params() {
+        let t = lt("ramp", LoadTestPreset::RampUp);
+        let Plan::Http(plan) = plan_load_test(&t.spec).expect("plan") else {
+            panic!("http")
+        };
+        assert_eq!(
+            k6_params(&plan)["stages"],
+            json!([{ "durationSeconds": 10, "target": 100 }, { "durationSeconds": 30, "target": 100 }, { "durationSeconds": 10, "target": 0 }])
+        );
+    }
+
+    #[test]
+    fn stress_jobs_pass_arguments_as_a_list() {
+        let t = lt("mem", LoadTestPreset::MemoryStress128m);
+        let plan = plan_load_test(&t.spec).expect("plan");
+        let Plan::Stress(s) = &plan else {
+            panic!("stress")
+        };
+        assert_eq!(
+            stress_args(s),
+            [
+                "--vm",
+                "2",
+                "--vm-bytes",
+                "128M",
+                "--timeout",
+                "60s",
+                "--metrics",
+                "--yaml",
+                "/dev/termination-log"
+            ]
+        );
+        let job = serde_json::to_value(job(&t, &plan, &names(&t), &images(), 360)).expect("json");
+        let c = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["command"], json!(["stress-ng"]));
+        assert_eq!(c["image"], "stress:1");
+        assert_eq!(
+            job["spec"]["template"]["spec"]["securityContext"]["runAsUser"],
+            65534
+        );
+    }
+
+    #[test]
+    fn the_spec_image_and_resources_override_the_defaults() {
+        let mut t = lt("custom", LoadTestPreset::LightLoad);
+        t.spec.image = Some("registry.local/k6:1.0.0".into());
+        t.spec.resources = Some(ResourceRequirements {
+            limits: Some(BTreeMap::from([("cpu".to_owned(), Quantity("2".into()))])),
+            ..ResourceRequirements::default()
+        });
+        let plan = plan_load_test(&t.spec).expect("plan");
+        let job = serde_json::to_value(job(&t, &plan, &names(&t), &images(), 60)).expect("json");
+        let c = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "registry.local/k6:1.0.0");
+        assert_eq!(c["resources"], json!({ "limits": { "cpu": "2" } }));
+    }
+}

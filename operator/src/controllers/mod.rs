@@ -1,0 +1,4 @@
+//! One module per controller.
+
+pub mod load_test;
+pub mod managed_cluster;

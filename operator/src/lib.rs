@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod preflight;
 pub mod results;
+pub mod status_patch;
 pub mod telemetry;
 
 use std::net::SocketAddr;
@@ -55,6 +56,15 @@ pub enum Error {
 
 /// Runs the operator against the cluster `client` talks to, until SIGTERM or Ctrl-C.
 pub async fn run(config: Config, client: Client) -> Result<(), Error> {
+    run_until(config, client, shutdown_signal()).await
+}
+
+/// Runs the operator until `shutdown` resolves.
+pub async fn run_until(
+    config: Config,
+    client: Client,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), Error> {
     let metrics = Arc::new(metrics::Metrics::new());
     let state = Arc::new(http::State::new(metrics.clone()));
     let listener = tokio::net::TcpListener::bind(config.http_addr)
@@ -103,7 +113,7 @@ pub async fn run(config: Config, client: Client) -> Result<(), Error> {
     ));
     state.set_ready();
 
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::join!(clusters, load_tests);

@@ -383,7 +383,8 @@ async fn apply(mc: Arc<ManagedCluster>, ctx: &Context) -> Result<Action, Error> 
     let new = desired_status(&old, &probe, mc.metadata.generation, Timestamp::now());
     if new != old {
         let api: Api<ManagedCluster> = Api::all(ctx.client.clone());
-        let patch = serde_json::json!({ "status": new });
+        let patch =
+            crate::status_patch::merge_patch(&old, &new).map_err(kube::Error::SerdeError)?;
         api.patch_status(
             &mc.name_any(),
             &PatchParams::default(),

@@ -131,6 +131,16 @@ impl SimNode {
     }
 }
 
+/// Who moves pods through their lifecycle (no kubelet runs here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodLifecycle {
+    /// kwok: pods become Running and Ready, Job pods complete with exit code 0.
+    Simulated,
+    /// The test writes pod status itself, as a kubelet would (running, terminated with an
+    /// exit code and a termination message); kwok only removes deleted pods.
+    Manual,
+}
+
 /// What to start.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -144,6 +154,8 @@ pub struct Options {
     pub scheduler: bool,
     /// Simulated nodes; kwok runs when this is not empty.
     pub nodes: Vec<SimNode>,
+    /// Who moves pods on the simulated nodes through their lifecycle.
+    pub pods: PodLifecycle,
     /// The service network (the API server's --service-cluster-ip-range).
     pub service_cidr: String,
     /// The pod network kwok assigns pod IPs from. These addresses are never dialled.
@@ -159,6 +171,7 @@ impl Options {
             controller_manager_args: Vec::new(),
             scheduler: false,
             nodes: Vec::new(),
+            pods: PodLifecycle::Simulated,
             service_cidr: "10.96.0.0/16".to_owned(),
             pod_cidr: "10.244.0.0/16".to_owned(),
         }
@@ -173,6 +186,12 @@ impl Options {
             nodes: vec![SimNode::worker(&format!("{name}-worker"), "4", "8Gi")],
             ..Self::apiserver(name)
         }
+    }
+
+    /// Sets who moves pods through their lifecycle.
+    pub fn with_pods(mut self, pods: PodLifecycle) -> Self {
+        self.pods = pods;
+        self
     }
 
     /// Replaces the simulated nodes.
@@ -394,7 +413,10 @@ impl ControlPlane {
         }
         if !opts.nodes.is_empty() {
             let config = dir.join("kwok.yaml");
-            write_private(&config, &manifests::kwok_config(&bins.kwok_stages())?)?;
+            write_private(
+                &config,
+                &manifests::kwok_config(&bins.kwok_stages(), opts.pods)?,
+            )?;
             procs.push(Proc::new(
                 "kwok",
                 bins.path("kwok"),

@@ -10,23 +10,33 @@ use kube::core::GroupVersionKind;
 use kube::discovery::{self, Scope};
 use serde::Deserialize;
 
-use crate::{Error, SimNode};
+use crate::{Error, PodLifecycle, SimNode};
 
-/// The kwok stages the harness uses: nodes become Ready and heartbeat through leases, pods
-/// become Ready, Job pods complete, deleted pods go away.
-const STAGES: [&str; 5] = [
-    "node-initialize.yaml",
-    "node-heartbeat-with-lease.yaml",
-    "pod-ready.yaml",
-    "pod-complete.yaml",
-    "pod-delete.yaml",
-];
+/// The kwok stages the harness uses: nodes become Ready and heartbeat through leases,
+/// deleted pods go away and, when pods are simulated, pods become Ready and Job pods
+/// complete.
+fn stages(pods: PodLifecycle) -> &'static [&'static str] {
+    match pods {
+        PodLifecycle::Simulated => &[
+            "node-initialize.yaml",
+            "node-heartbeat-with-lease.yaml",
+            "pod-ready.yaml",
+            "pod-complete.yaml",
+            "pod-delete.yaml",
+        ],
+        PodLifecycle::Manual => &[
+            "node-initialize.yaml",
+            "node-heartbeat-with-lease.yaml",
+            "pod-delete.yaml",
+        ],
+    }
+}
 
 /// kwok's `--config` file: the upstream stage definitions, concatenated.
-pub(crate) fn kwok_config(stages: &Path) -> Result<String, Error> {
+pub(crate) fn kwok_config(dir: &Path, pods: PodLifecycle) -> Result<String, Error> {
     let mut out = String::new();
-    for file in STAGES {
-        let path = stages.join(file);
+    for file in stages(pods) {
+        let path = dir.join(file);
         let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
             context: format!("reading kwok stage {}", path.display()),
             source,

@@ -189,10 +189,11 @@ impl State {
         }
         let api: Api<LoadTest> =
             Api::namespaced(self.ctx.client.clone(), &lt.namespace().unwrap_or_default());
+        let patch = crate::status_patch::merge_patch(old, new).map_err(kube::Error::SerdeError)?;
         api.patch_status(
             &lt.name_any(),
             &PatchParams::default(),
-            &Patch::Merge(&serde_json::json!({ "status": new })),
+            &Patch::Merge(&patch),
         )
         .await?;
         if old.phase != new.phase {

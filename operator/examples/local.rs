@@ -38,6 +38,11 @@ async fn main() -> anyhow::Result<()> {
         http_addr,
         secrets_namespace: "tart-system".into(),
         settings: operator::context::Settings::default(),
+        api: operator::api::ApiConfig {
+            platform_name: "platform".into(),
+            anonymous_read: true,
+            intervals: Default::default(),
+        },
     };
     operator::run(config, client).await?;
     Ok(())

@@ -5,14 +5,17 @@
 //!   Secrets and keeps their status true.
 //! - [`controllers::load_test`]: runs each LoadTest as a Job in its target cluster and
 //!   follows the runner into status.
-//! - [`http`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`collectors`]: watch caches and samplers per cluster.
+//! - [`api`]: the dashboard's `/api/v1`, `/healthz`, `/readyz`, `/metrics`.
 
+pub mod api;
 pub mod clusters;
+pub mod collectors;
 pub mod conditions;
 pub mod context;
 pub mod controllers;
-pub mod http;
 pub mod metrics;
+pub mod model;
 pub mod preflight;
 pub mod results;
 pub mod status_patch;
@@ -29,12 +32,14 @@ use crate::context::{Context, Settings};
 /// Settings of one operator process.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    /// Where the API, `/healthz`, `/readyz` and `/metrics` are served.
     pub http_addr: SocketAddr,
     /// The namespace whose Secrets are watched for kubeconfig changes.
     pub secrets_namespace: String,
     /// Controller settings.
     pub settings: Settings,
+    /// API settings.
+    pub api: api::ApiConfig,
 }
 
 /// Why the operator stopped.
@@ -65,15 +70,32 @@ pub async fn run_until(
     client: Client,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), Error> {
+    let info = preflight::run(&client).await?;
+    tracing::info!(kubernetes = %info.server_version, "preflight passed: tartinfra.dev CRDs are installed and Established");
     let metrics = Arc::new(metrics::Metrics::new());
-    let state = Arc::new(http::State::new(metrics.clone()));
+    let (wake, triggers) = futures::channel::mpsc::unbounded();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        settings: config.settings.clone(),
+        clusters: Arc::new(clusters::Registry::new(
+            wake.clone(),
+            config.api.intervals.clone(),
+        )),
+        metrics: metrics.clone(),
+        reporter: Reporter {
+            controller: "tart-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    });
+    let (state, api_tasks) = api::start(client.clone(), ctx.clusters.clone(), metrics, &config.api);
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .map_err(|source| Error::Http {
             addr: config.http_addr,
             source,
         })?;
-    tracing::info!(addr = %config.http_addr, "serving /healthz, /readyz and /metrics");
+    let addr = listener.local_addr().unwrap_or(config.http_addr);
+    tracing::info!(%addr, "serving /api/v1, /healthz, /readyz and /metrics");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -82,25 +104,10 @@ pub async fn run_until(
         }
     };
     let server = tokio::spawn(
-        axum::serve(listener, http::router(state.clone()))
+        axum::serve(listener, api::router(state))
             .with_graceful_shutdown(stopped())
             .into_future(),
     );
-
-    let info = preflight::run(&client).await?;
-    tracing::info!(kubernetes = %info.server_version, "preflight passed: tartinfra.dev CRDs are installed and Established");
-
-    let (wake, triggers) = futures::channel::mpsc::unbounded();
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        settings: config.settings.clone(),
-        clusters: Arc::new(clusters::Registry::new(wake.clone())),
-        metrics,
-        reporter: Reporter {
-            controller: "tart-operator".into(),
-            instance: std::env::var("POD_NAME").ok(),
-        },
-    });
     let clusters = tokio::spawn({
         let (ctx, ns, stop) = (ctx.clone(), config.secrets_namespace.clone(), stopped());
         async move { controllers::managed_cluster::run(ctx, &ns, stop).await }
@@ -111,17 +118,14 @@ pub async fn run_until(
         wake,
         stopped(),
     ));
-    state.set_ready();
 
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = tokio::join!(clusters, load_tests);
+    drop(api_tasks);
     if let Ok(Err(source)) = server.await {
-        return Err(Error::Http {
-            addr: config.http_addr,
-            source,
-        });
+        return Err(Error::Http { addr, source });
     }
     tracing::info!("shut down");
     Ok(())

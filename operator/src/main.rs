@@ -45,6 +45,18 @@ struct Args {
     /// The k6 image for HTTP tests (pin a tag or digest).
     #[arg(long, env = "TART_OPERATOR_K6_IMAGE", default_value = DEFAULT_K6_IMAGE)]
     k6_image: String,
+    /// The platform cluster's name in the API and dashboard.
+    #[arg(long, env = "TART_OPERATOR_PLATFORM_NAME", default_value = "platform")]
+    platform_name: String,
+    /// Allow API reads without a token (only for a lab on a trusted machine).
+    #[arg(long, env = "TART_OPERATOR_ANONYMOUS_READ")]
+    anonymous_read: bool,
+    /// Seconds between metrics-API polls per cluster.
+    #[arg(long, env = "TART_OPERATOR_USAGE_INTERVAL_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    usage_interval_seconds: u64,
+    /// Seconds between HPA samples per cluster (the history keeps 360 points).
+    #[arg(long, env = "TART_OPERATOR_SCALING_INTERVAL_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    scaling_interval_seconds: u64,
     /// The stress-ng image for stress tests (pin a tag or digest).
     #[arg(long, env = "TART_OPERATOR_STRESS_NG_IMAGE", default_value = DEFAULT_STRESS_NG_IMAGE)]
     stress_ng_image: String,
@@ -98,6 +110,14 @@ async fn main() -> ExitCode {
             images: Images {
                 k6: args.k6_image,
                 stress_ng: args.stress_ng_image,
+            },
+        },
+        api: operator::api::ApiConfig {
+            platform_name: args.platform_name,
+            anonymous_read: args.anonymous_read,
+            intervals: operator::collectors::Intervals {
+                usage: Duration::from_secs(args.usage_interval_seconds),
+                scaling: Duration::from_secs(args.scaling_interval_seconds),
             },
         },
     };

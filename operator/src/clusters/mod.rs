@@ -2,13 +2,14 @@
 //! the Secret changes. The ManagedCluster controller is the only writer (it connects,
 //! probes and reconnects); the LoadTest controller reads the cached clients. Each connected
 //! cluster also gets watchers on its runner Jobs and Pods, which wake the LoadTest
-//! controller when a runner changes (see [`remote`]).
+//! controller when a runner changes (see [`remote`]), and the collectors the API reads
+//! (started and stopped with the cluster's entry).
 
 pub mod kubeconfig;
 pub mod remote;
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crds::LoadTest;
 use futures::channel::mpsc::UnboundedSender;
@@ -16,6 +17,8 @@ use kube::Client;
 use kube::runtime::reflector::ObjectRef;
 
 pub use kubeconfig::KubeconfigError;
+
+use crate::collectors::{ClusterCollector, Intervals};
 
 /// A connected managed cluster.
 #[derive(Clone)]
@@ -31,6 +34,7 @@ pub struct ClusterClient {
 struct Entry {
     fingerprint: String,
     cluster: ClusterClient,
+    collector: Arc<ClusterCollector>,
     _watchers: remote::Watchers,
 }
 
@@ -38,15 +42,26 @@ struct Entry {
 pub struct Registry {
     entries: RwLock<HashMap<String, Entry>>,
     triggers: UnboundedSender<ObjectRef<LoadTest>>,
+    intervals: Intervals,
 }
 
 impl Registry {
-    /// An empty registry; runner changes in connected clusters are sent to `triggers`.
-    pub fn new(triggers: UnboundedSender<ObjectRef<LoadTest>>) -> Self {
+    /// An empty registry; runner changes in connected clusters are sent to `triggers`, and
+    /// each connected cluster gets collectors sampling at `intervals`.
+    pub fn new(triggers: UnboundedSender<ObjectRef<LoadTest>>, intervals: Intervals) -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
             triggers,
+            intervals,
         }
+    }
+
+    /// The collectors of a connected cluster.
+    pub fn collector(&self, name: &str) -> Option<Arc<ClusterCollector>> {
+        self.entries
+            .read()
+            .ok()
+            .and_then(|e| e.get(name).map(|e| e.collector.clone()))
     }
 
     /// The client of a connected cluster.
@@ -92,7 +107,8 @@ impl Registry {
             client: client.clone(),
             endpoint,
         };
-        let watchers = remote::spawn(name, client, self.triggers.clone());
+        let watchers = remote::spawn(name, client.clone(), self.triggers.clone());
+        let collector = ClusterCollector::start(name, client, self.intervals.clone());
         tracing::info!(cluster = name, endpoint = %cluster.endpoint, "connected to managed cluster");
         if let Ok(mut entries) = self.entries.write() {
             entries.insert(
@@ -100,6 +116,7 @@ impl Registry {
                 Entry {
                     fingerprint: fingerprint.to_owned(),
                     cluster: cluster.clone(),
+                    collector,
                     _watchers: watchers,
                 },
             );

@@ -119,6 +119,14 @@ impl Operator {
             http_addr: "127.0.0.1:0".parse()?,
             secrets_namespace: SECRETS_NS.into(),
             settings,
+            api: operator::api::ApiConfig {
+                platform_name: "platform".into(),
+                anonymous_read: false,
+                intervals: operator::collectors::Intervals {
+                    usage: Duration::from_secs(2),
+                    scaling: Duration::from_secs(1),
+                },
+            },
         };
         let task = tokio::spawn(operator::run_until(config, client, async {
             let _ = stopped.await;

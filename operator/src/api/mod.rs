@@ -1,0 +1,289 @@
+//! The operator's HTTP API (`/api/v1`), health endpoints and metrics.
+//!
+//! Handlers read from watch caches, never from the API server per request; writes go
+//! through the API server (so its validation applies). Every `/api/v1` route is
+//! authenticated with TokenReview and authorized with SubjectAccessReview (see [`auth`]).
+//! The route table in [`routes`] builds both the router and the OpenAPI document, so the
+//! two cannot drift apart.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod events;
+pub mod experiments;
+pub mod loadtests;
+pub mod openapi;
+pub mod read;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use crds::{LoadTest, ManagedCluster, ScalingExperiment};
+use kube::Client;
+use kube::runtime::reflector::Store;
+use tokio::sync::broadcast;
+
+use crate::clusters::Registry;
+use crate::collectors::{ClusterCollector, Intervals};
+use crate::metrics::Metrics;
+
+/// API settings.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// The platform cluster's name in the API.
+    pub platform_name: String,
+    /// Allow reads without a token (a lab on a trusted machine).
+    pub anonymous_read: bool,
+    /// How often collectors sample.
+    pub intervals: Intervals,
+}
+
+/// Background tasks of the API, stopped when dropped.
+pub struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+fn cache<K>(
+    client: &Client,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    on_change: impl Fn(&K, bool) + Send + 'static,
+) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, reflector, watcher};
+    let (reader, writer) = reflector::store();
+    let stream = watcher(
+        kube::Api::<K>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+    .reflect(writer);
+    tasks.push(tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(watcher::Event::Apply(obj)) => on_change(&obj, false),
+                Ok(watcher::Event::Delete(obj)) => on_change(&obj, true),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, kind = %K::kind(&()), "API cache watch interrupted")
+                }
+            }
+        }
+    }));
+    reader
+}
+
+fn phase_name<T: serde::Serialize>(phase: Option<T>) -> Option<String> {
+    phase.and_then(|p| serde_json::to_value(p).ok()?.as_str().map(str::to_owned))
+}
+
+/// Starts the API's caches and feeds: ManagedClusters, LoadTests and ScalingExperiments of
+/// the platform, the platform cluster's collectors, and the event stream.
+pub fn start(
+    client: Client,
+    clusters: Arc<Registry>,
+    metrics: Arc<Metrics>,
+    config: &ApiConfig,
+) -> (Arc<ApiState>, Tasks) {
+    let (events_tx, _) = broadcast::channel(1024);
+    let mut tasks = Vec::new();
+    let managed = cache::<ManagedCluster>(&client, &mut tasks, |_, _| {});
+    let tx = events_tx.clone();
+    let tests = cache::<LoadTest>(&client, &mut tasks, move |lt, deleted| {
+        let _ = tx.send(events::ApiEvent::Test {
+            namespace: lt.metadata.namespace.clone().unwrap_or_default(),
+            name: lt.metadata.name.clone().unwrap_or_default(),
+            phase: phase_name(lt.status.as_ref().and_then(|s| s.phase)),
+            deleted,
+        });
+    });
+    let tx = events_tx.clone();
+    let experiments = cache::<ScalingExperiment>(&client, &mut tasks, move |se, deleted| {
+        let _ = tx.send(events::ApiEvent::Experiment {
+            namespace: se.metadata.namespace.clone().unwrap_or_default(),
+            name: se.metadata.name.clone().unwrap_or_default(),
+            phase: phase_name(se.status.as_ref().and_then(|s| s.phase)),
+            deleted,
+        });
+    });
+    let state = Arc::new(ApiState {
+        platform_collector: ClusterCollector::start(
+            &config.platform_name,
+            client.clone(),
+            config.intervals.clone(),
+        ),
+        platform_name: config.platform_name.clone(),
+        auth: auth::Authenticator::new(client.clone(), config.anonymous_read),
+        platform: client,
+        clusters,
+        managed,
+        tests,
+        experiments,
+        events: events_tx.clone(),
+        metrics,
+        ready: AtomicBool::new(false),
+    });
+    // New cluster data lands continuously; tell listeners at the sampling pace.
+    let ticker = {
+        let every = config.intervals.scaling;
+        let tx = events_tx;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if tx.receiver_count() > 0 {
+                    let _ = tx.send(events::ApiEvent::Snapshot {
+                        collected_at: k8s_openapi::jiff::Timestamp::now().to_string(),
+                    });
+                }
+            }
+        })
+    };
+    tasks.push(ticker);
+    let ready_state = state.clone();
+    tasks.push(tokio::spawn(async move {
+        let (m, t, e) = (
+            ready_state.managed.clone(),
+            ready_state.tests.clone(),
+            ready_state.experiments.clone(),
+        );
+        if m.wait_until_ready().await.is_ok()
+            && t.wait_until_ready().await.is_ok()
+            && e.wait_until_ready().await.is_ok()
+        {
+            ready_state.ready.store(true, Ordering::Release);
+        }
+    }));
+    (state, Tasks(tasks))
+}
+
+/// Shared state of the handlers.
+pub struct ApiState {
+    /// The platform cluster.
+    pub platform: Client,
+    /// The platform cluster's name in the API.
+    pub platform_name: String,
+    /// The platform cluster's collectors.
+    pub platform_collector: Arc<ClusterCollector>,
+    /// Managed clusters and their collectors.
+    pub clusters: Arc<Registry>,
+    /// ManagedClusters (cache).
+    pub managed: Store<ManagedCluster>,
+    /// LoadTests (cache).
+    pub tests: Store<LoadTest>,
+    /// ScalingExperiments (cache).
+    pub experiments: Store<ScalingExperiment>,
+    /// Authentication and authorization.
+    pub auth: auth::Authenticator,
+    /// Changes pushed to `/api/v1/events`.
+    pub events: broadcast::Sender<events::ApiEvent>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Set once the platform caches have synced.
+    pub ready: AtomicBool,
+}
+
+impl ApiState {
+    /// Whether the operator is ready: its platform caches have listed once.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && self.platform_collector.synced()
+    }
+}
+
+/// One route: method, path, documentation and handler. The router and the OpenAPI
+/// document are both built from the list in [`routes`].
+pub struct Route {
+    /// GET, POST or DELETE.
+    pub method: &'static str,
+    /// The axum path, e.g. `/api/v1/tests/{namespace}/{name}`.
+    pub path: &'static str,
+    /// One line for the OpenAPI summary.
+    pub summary: &'static str,
+    /// The RBAC check, e.g. `list loadtests`; `None` for public routes.
+    pub permission: Option<&'static str>,
+    /// The request body schema and response schemas by status.
+    pub doc: openapi::Operation,
+    /// The handler.
+    pub handler: MethodRouter<Arc<ApiState>>,
+}
+
+/// Every route of the API.
+pub fn routes() -> Vec<Route> {
+    let mut all = read::routes();
+    all.extend(loadtests::routes());
+    all.extend(experiments::routes());
+    all.extend(events::routes());
+    all.push(openapi::route());
+    all
+}
+
+/// The router: `/api/v1` (from [`routes`]), `/healthz`, `/readyz` and `/metrics`.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let mut router = Router::new();
+    let mut by_path: Vec<(&'static str, MethodRouter<Arc<ApiState>>)> = Vec::new();
+    for route in routes() {
+        match by_path.iter_mut().find(|(p, _)| *p == route.path) {
+            Some((_, existing)) => {
+                let merged = std::mem::take(existing).merge(route.handler);
+                *existing = merged;
+            }
+            None => by_path.push((route.path, route.handler)),
+        }
+    }
+    for (path, handler) in by_path {
+        router = router.route(path, handler);
+    }
+    router
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
+    if state.is_ready() {
+        "ok".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the watch caches have not synced yet",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
+    match state.metrics.encode() {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics").into_response(),
+    }
+}

@@ -1,0 +1,431 @@
+//! Read-only routes over the collectors' caches: the snapshot, clusters, pods, services,
+//! HPA history and presets.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use crds::load_test::LoadTestPreset;
+use crds::plan::PresetLoad;
+use crds::scaling_experiment::ScalingPreset;
+use k8s_openapi::jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Resource;
+use super::error::ApiError;
+use super::openapi::Operation;
+use super::{ApiState, Route};
+use crate::collectors::ClusterCollector;
+use crate::collectors::snapshot::{self, ClusterMeta};
+use crate::model::{ClusterView, PodView, ScalingHistory, ServiceView, Snapshot, SourceError};
+
+/// A cluster without its pods, for lists.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSummary {
+    /// Name.
+    pub name: String,
+    /// Tier.
+    pub tier: Option<String>,
+    /// Phase.
+    pub phase: Option<String>,
+    /// Whether the API server answers.
+    pub reachable: bool,
+    /// Ready nodes.
+    pub nodes_ready: usize,
+    /// All nodes.
+    pub nodes_total: usize,
+    /// All pods.
+    pub pods_total: usize,
+    /// Running or completed pods.
+    pub pods_running: usize,
+    /// API server version.
+    pub kubernetes_version: Option<String>,
+}
+
+/// A predefined test or experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PresetView {
+    /// The name to put in spec.preset (LoadTest) or spec.load.preset (ScalingExperiment).
+    pub name: String,
+    /// `loadtest` or `experiment`.
+    pub kind: String,
+    /// HTTP, CPU, MEM, SCALE or CASCADE.
+    pub tag: String,
+    /// One line for humans.
+    pub description: String,
+    /// The explicit spec the preset stands for: an `http` or `stress` object.
+    pub spec: serde_json::Value,
+    /// Seconds of cooldown (experiments).
+    pub cooldown_seconds: Option<u32>,
+}
+
+const TIER_ORDER: [&str; 4] = ["platform", "dev", "staging", "prod"];
+
+fn tier_rank(tier: Option<&str>) -> usize {
+    tier.and_then(|t| TIER_ORDER.iter().position(|x| *x == t))
+        .unwrap_or(TIER_ORDER.len())
+}
+
+/// Every cluster: the platform first, then ManagedClusters by tier and name, each with its
+/// collector when connected.
+pub fn clusters(state: &ApiState) -> Vec<(ClusterMeta, Option<Arc<ClusterCollector>>)> {
+    let mut managed: Vec<_> = state
+        .managed
+        .state()
+        .iter()
+        .map(|mc| snapshot::meta(mc))
+        .filter(|m| m.name != state.platform_name)
+        .map(|m| {
+            let collector = state.clusters.collector(&m.name);
+            (m, collector)
+        })
+        .collect();
+    managed.sort_by(|(a, _), (b, _)| {
+        (tier_rank(a.tier.as_deref()), &a.name).cmp(&(tier_rank(b.tier.as_deref()), &b.name))
+    });
+    let platform_meta = state
+        .managed
+        .state()
+        .iter()
+        .find(|mc| mc.metadata.name.as_deref() == Some(state.platform_name.as_str()))
+        .map(|mc| snapshot::meta(mc))
+        .unwrap_or_else(|| ClusterMeta {
+            name: state.platform_name.clone(),
+            tier: Some("platform".into()),
+            ..ClusterMeta::default()
+        });
+    let platform_meta = ClusterMeta {
+        reachable: true,
+        ..platform_meta
+    };
+    let mut all = vec![(platform_meta, Some(state.platform_collector.clone()))];
+    all.extend(managed);
+    all
+}
+
+fn view(
+    meta: &ClusterMeta,
+    collector: Option<&Arc<ClusterCollector>>,
+    now: Timestamp,
+) -> ClusterView {
+    match collector {
+        Some(c) => snapshot::cluster_view(meta, &c.nodes.state(), &c.pods.state(), &c.usage(), now),
+        None => snapshot::cluster_view(meta, &[], &[], &Default::default(), now),
+    }
+}
+
+/// The whole snapshot.
+pub fn snapshot(state: &ApiState) -> Snapshot {
+    let now = Timestamp::now();
+    let mut errors: Vec<SourceError> = Vec::new();
+    let mut unsynced = false;
+    let clusters = clusters(state)
+        .iter()
+        .map(|(meta, collector)| {
+            if let Some(c) = collector {
+                errors.extend(c.errors());
+                unsynced |= !c.synced();
+            }
+            view(meta, collector.as_ref(), now)
+        })
+        .collect();
+    Snapshot {
+        collected_at: now.to_string(),
+        stale: unsynced || !errors.is_empty(),
+        clusters,
+        vms: Vec::new(),
+        errors,
+    }
+}
+
+fn find(
+    state: &ApiState,
+    name: &str,
+) -> Result<(ClusterMeta, Option<Arc<ClusterCollector>>), ApiError> {
+    clusters(state)
+        .into_iter()
+        .find(|(m, _)| m.name == name)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no cluster {name:?}; GET /api/v1/clusters lists them"
+            ))
+        })
+}
+
+fn connected(
+    name: &str,
+    collector: Option<Arc<ClusterCollector>>,
+) -> Result<Arc<ClusterCollector>, ApiError> {
+    collector.ok_or_else(|| {
+        ApiError::unavailable(format!(
+            "cluster {name} is not connected; see its ManagedCluster's Reachable condition"
+        ))
+    })
+}
+
+async fn get_snapshot(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> Result<Json<Snapshot>, ApiError> {
+    state
+        .auth
+        .authorize(&headers, "list", Resource::ManagedClusters, "")
+        .await?;
+    Ok(Json(snapshot(&state)))
+}
+
+async fn list_clusters(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ClusterSummary>>, ApiError> {
+    state
+        .auth
+        .authorize(&headers, "list", Resource::ManagedClusters, "")
+        .await?;
+    let now = Timestamp::now();
+    let list = clusters(&state)
+        .iter()
+        .map(|(meta, collector)| {
+            let v = view(meta, collector.as_ref(), now);
+            ClusterSummary {
+                nodes_ready: v.nodes.iter().filter(|n| n.status == "Ready").count(),
+                nodes_total: v.nodes.len(),
+                pods_total: v.pods.len(),
+                pods_running: v.namespaces.iter().map(|n| n.running).sum(),
+                name: v.name,
+                tier: v.tier,
+                phase: v.phase,
+                reachable: v.reachable,
+                kubernetes_version: v.kubernetes_version,
+            }
+        })
+        .collect();
+    Ok(Json(list))
+}
+
+async fn get_cluster(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<ClusterView>, ApiError> {
+    state
+        .auth
+        .authorize(&headers, "get", Resource::ManagedClusters, "")
+        .await?;
+    let (meta, collector) = find(&state, &name)?;
+    Ok(Json(view(&meta, collector.as_ref(), Timestamp::now())))
+}
+
+async fn cluster_pods(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<PodView>>, ApiError> {
+    state
+        .auth
+        .authorize(&headers, "get", Resource::ManagedClusters, "")
+        .await?;
+    let (meta, collector) = find(&state, &name)?;
+    let c = connected(&name, collector)?;
+    Ok(Json(view(&meta, Some(&c), Timestamp::now()).pods))
+}
+
+async fn cluster_services(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<ServiceView>>, ApiError> {
+    state
+        .auth
+        .authorize(&headers, "get", Resource::ManagedClusters, "")
+        .await?;
+    let (_, collector) = find(&state, &name)?;
+    let c = connected(&name, collector)?;
+    Ok(Json(snapshot::services(
+        &c.services.state(),
+        &c.slices.state(),
+    )))
+}
+
+async fn cluster_scaling(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<ScalingHistory>, ApiError> {
+    state
+        .auth
+        .authorize(&headers, "get", Resource::ManagedClusters, "")
+        .await?;
+    let (_, collector) = find(&state, &name)?;
+    let c = connected(&name, collector)?;
+    Ok(Json(ScalingHistory {
+        cluster: name,
+        interval_seconds: c.scaling_interval().as_secs(),
+        points: c.scaling(),
+    }))
+}
+
+/// Every preset with the spec it stands for.
+pub fn presets() -> Vec<PresetView> {
+    let mut out: Vec<PresetView> = LoadTestPreset::ALL
+        .iter()
+        .map(|p| {
+            let (tag, spec) = match p.load() {
+                PresetLoad::Http(h) => ("HTTP", serde_json::json!({ "http": h })),
+                PresetLoad::Stress(s) => {
+                    let tag = if s.kind == crds::load_test::StressKind::Cpu {
+                        "CPU"
+                    } else {
+                        "MEM"
+                    };
+                    (tag, serde_json::json!({ "stress": s }))
+                }
+            };
+            PresetView {
+                name: p.name().into(),
+                kind: "loadtest".into(),
+                tag: tag.into(),
+                description: p.description().into(),
+                spec,
+                cooldown_seconds: None,
+            }
+        })
+        .collect();
+    out.extend(ScalingPreset::ALL.iter().map(|p| {
+        PresetView {
+            name: p.name().into(),
+            kind: "experiment".into(),
+            tag: if p.name().starts_with("cascade") {
+                "CASCADE"
+            } else {
+                "SCALE"
+            }
+            .into(),
+            description: p.description().into(),
+            spec: serde_json::json!({ "http": p.load() }),
+            cooldown_seconds: Some(p.cooldown_seconds()),
+        }
+    }));
+    out
+}
+
+async fn list_presets() -> Json<Vec<PresetView>> {
+    Json(presets())
+}
+
+const CLUSTER: &str = "The cluster's name (GET /api/v1/clusters)";
+
+/// The read routes.
+pub fn routes() -> Vec<Route> {
+    let read = [401, 403, 503];
+    vec![
+        Route {
+            method: "GET",
+            path: "/api/v1/snapshot",
+            summary: "Every cluster with nodes, pods, usage and per-namespace counts",
+            permission: Some("list managedclusters"),
+            doc: Operation::new()
+                .json::<Snapshot>(200, "The snapshot")
+                .errors(&read),
+            handler: get(get_snapshot),
+        },
+        Route {
+            method: "GET",
+            path: "/api/v1/clusters",
+            summary: "The clusters, summarized",
+            permission: Some("list managedclusters"),
+            doc: Operation::new()
+                .json::<Vec<ClusterSummary>>(200, "The clusters")
+                .errors(&read),
+            handler: get(list_clusters),
+        },
+        Route {
+            method: "GET",
+            path: "/api/v1/clusters/{name}",
+            summary: "One cluster with its nodes and pods",
+            permission: Some("get managedclusters"),
+            doc: Operation::new()
+                .path("name", CLUSTER)
+                .json::<ClusterView>(200, "The cluster")
+                .errors(&[401, 403, 404, 503]),
+            handler: get(get_cluster),
+        },
+        Route {
+            method: "GET",
+            path: "/api/v1/clusters/{name}/pods",
+            summary: "A cluster's pods with status reasons, restarts, requests and usage",
+            permission: Some("get managedclusters"),
+            doc: Operation::new()
+                .path("name", CLUSTER)
+                .json::<Vec<PodView>>(200, "The pods")
+                .errors(&[401, 403, 404, 503]),
+            handler: get(cluster_pods),
+        },
+        Route {
+            method: "GET",
+            path: "/api/v1/clusters/{name}/services",
+            summary: "A cluster's Services with their endpoints",
+            permission: Some("get managedclusters"),
+            doc: Operation::new()
+                .path("name", CLUSTER)
+                .json::<Vec<ServiceView>>(200, "The Services")
+                .errors(&[401, 403, 404, 503]),
+            handler: get(cluster_services),
+        },
+        Route {
+            method: "GET",
+            path: "/api/v1/clusters/{name}/scaling",
+            summary: "A cluster's HPA history: one point every 5 s, the last 30 minutes",
+            permission: Some("get managedclusters"),
+            doc: Operation::new()
+                .path("name", CLUSTER)
+                .json::<ScalingHistory>(200, "The history")
+                .errors(&[401, 403, 404, 503]),
+            handler: get(cluster_scaling),
+        },
+        Route {
+            method: "GET",
+            path: "/api/v1/presets",
+            summary: "The predefined tests and experiments",
+            permission: None,
+            doc: Operation::new().json::<Vec<PresetView>>(200, "The presets"),
+            handler: get(list_presets),
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_cover_every_test_and_experiment_with_tags() {
+        let p = presets();
+        assert_eq!(p.len(), 16, "the original's 16 scenarios");
+        let tags: std::collections::BTreeSet<&str> = p.iter().map(|p| p.tag.as_str()).collect();
+        assert_eq!(
+            tags,
+            ["CASCADE", "CPU", "HTTP", "MEM", "SCALE"]
+                .into_iter()
+                .collect()
+        );
+        let ramp = p.iter().find(|p| p.name == "ramp-up").expect("ramp-up");
+        assert_eq!(ramp.spec["http"]["rampUp"], "10s");
+        assert!(
+            p.iter()
+                .filter(|p| p.kind == "experiment")
+                .all(|p| p.cooldown_seconds.is_some_and(|c| c > 120))
+        );
+    }
+
+    #[test]
+    fn tiers_sort_platform_first() {
+        assert!(tier_rank(Some("platform")) < tier_rank(Some("dev")));
+        assert!(tier_rank(Some("prod")) < tier_rank(None));
+    }
+}

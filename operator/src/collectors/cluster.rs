@@ -1,0 +1,306 @@
+//! The collectors of one cluster: watch caches (reflectors) of nodes, pods, HPAs, Services
+//! and EndpointSlices, the metrics-API poller and the HPA sampler. Each source reports its
+//! own errors; one failing source (or cluster) never stops the others. Dropping the
+//! collector stops its tasks.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::task::JoinHandle;
+
+use super::scaling;
+use super::usage::{self, UsageData};
+use crate::model::{ScalingPoint, SourceError};
+
+/// How often the collectors sample.
+#[derive(Clone, Debug)]
+pub struct Intervals {
+    /// Metrics API polls (the 15 s).
+    pub usage: Duration,
+    /// HPA samples (the original's 5 s).
+    pub scaling: Duration,
+}
+
+impl Default for Intervals {
+    fn default() -> Self {
+        Self {
+            usage: Duration::from_secs(15),
+            scaling: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct SourceHealth {
+    synced: bool,
+    error: Option<(String, Timestamp)>,
+}
+
+/// Per-source health of one cluster.
+#[derive(Clone, Debug, Default)]
+pub struct Health(Arc<Mutex<BTreeMap<&'static str, SourceHealth>>>);
+
+impl Health {
+    fn update(&self, source: &'static str, f: impl FnOnce(&mut SourceHealth)) {
+        if let Ok(mut map) = self.0.lock() {
+            f(map.entry(source).or_default());
+        }
+    }
+
+    /// The source works (again).
+    pub fn ok(&self, source: &'static str) {
+        self.update(source, |h| h.error = None);
+    }
+
+    /// The source has listed everything once.
+    pub fn synced(&self, source: &'static str) {
+        self.update(source, |h| {
+            h.synced = true;
+            h.error = None;
+        });
+    }
+
+    /// The source fails; the first failure time is kept.
+    pub fn failed(&self, source: &'static str, message: String) {
+        self.update(source, |h| {
+            let since = h.error.as_ref().map_or_else(Timestamp::now, |(_, t)| *t);
+            h.error = Some((message, since));
+        });
+    }
+
+    fn snapshot(&self) -> BTreeMap<&'static str, SourceHealth> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// The sources whose caches must list once before the cluster counts as synced.
+pub const CACHED_SOURCES: [&str; 5] = [
+    "nodes",
+    "pods",
+    "horizontalpodautoscalers",
+    "services",
+    "endpointslices",
+];
+
+/// The collectors of one cluster.
+pub struct ClusterCollector {
+    /// The cluster's name.
+    pub name: String,
+    /// Nodes.
+    pub nodes: Store<Node>,
+    /// Pods.
+    pub pods: Store<Pod>,
+    /// HorizontalPodAutoscalers.
+    pub hpas: Store<HorizontalPodAutoscaler>,
+    /// Services.
+    pub services: Store<Service>,
+    /// EndpointSlices.
+    pub slices: Store<EndpointSlice>,
+    health: Health,
+    usage: Arc<RwLock<UsageData>>,
+    scaling: Arc<Mutex<VecDeque<ScalingPoint>>>,
+    interval: Intervals,
+    _tasks: Tasks,
+}
+
+fn reflect<K>(
+    client: &Client,
+    source: &'static str,
+    health: &Health,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let api: Api<K> = Api::all(client.clone());
+    let health = health.clone();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(|obj: &mut K| obj.meta_mut().managed_fields = None)
+        .reflect(writer);
+    tasks.push(tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(watcher::Event::InitDone) => health.synced(source),
+                Ok(_) => health.ok(source),
+                Err(e) => health.failed(source, e.to_string()),
+            }
+        }
+    }));
+    reader
+}
+
+impl ClusterCollector {
+    /// Starts every collector of a cluster.
+    pub fn start(name: &str, client: Client, interval: Intervals) -> Arc<Self> {
+        let health = Health::default();
+        let mut tasks = Vec::new();
+        let nodes = reflect::<Node>(&client, "nodes", &health, &mut tasks);
+        let pods = reflect::<Pod>(&client, "pods", &health, &mut tasks);
+        let hpas = reflect::<HorizontalPodAutoscaler>(
+            &client,
+            "horizontalpodautoscalers",
+            &health,
+            &mut tasks,
+        );
+        let services = reflect::<Service>(&client, "services", &health, &mut tasks);
+        let slices = reflect::<EndpointSlice>(&client, "endpointslices", &health, &mut tasks);
+        let usage = Arc::new(RwLock::new(UsageData::default()));
+        let scaling = Arc::new(Mutex::new(VecDeque::new()));
+        tasks.push(tokio::spawn(poll_usage(
+            client,
+            usage.clone(),
+            health.clone(),
+            interval.usage,
+        )));
+        tasks.push(tokio::spawn(sample_hpas(
+            hpas.clone(),
+            scaling.clone(),
+            interval.scaling,
+        )));
+        Arc::new(Self {
+            name: name.to_owned(),
+            nodes,
+            pods,
+            hpas,
+            services,
+            slices,
+            health,
+            usage,
+            scaling,
+            interval,
+            _tasks: Tasks(tasks),
+        })
+    }
+
+    /// Whether every watch cache has listed once.
+    pub fn synced(&self) -> bool {
+        let health = self.health.snapshot();
+        CACHED_SOURCES
+            .iter()
+            .all(|s| health.get(s).is_some_and(|h| h.synced))
+    }
+
+    /// The failing sources.
+    pub fn errors(&self) -> Vec<SourceError> {
+        self.health
+            .snapshot()
+            .into_iter()
+            .filter_map(|(source, h)| {
+                let (message, since) = h.error?;
+                Some(SourceError {
+                    cluster: self.name.clone(),
+                    source: source.to_owned(),
+                    message,
+                    since: since.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The latest metrics-API reading.
+    pub fn usage(&self) -> UsageData {
+        self.usage.read().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    /// The HPA history, oldest first.
+    pub fn scaling(&self) -> Vec<ScalingPoint> {
+        self.scaling
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Seconds between HPA samples.
+    pub fn scaling_interval(&self) -> Duration {
+        self.interval.scaling
+    }
+
+    /// The health record, for sources run elsewhere (traffic).
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+}
+
+async fn poll_usage(
+    client: Client,
+    usage: Arc<RwLock<UsageData>>,
+    health: Health,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let reading = usage::fetch(&client).await;
+        let data = match reading {
+            Ok(Some(data)) => {
+                health.synced("metrics");
+                data
+            }
+            Ok(None) => {
+                health.ok("metrics");
+                UsageData::default()
+            }
+            Err(e) => {
+                health.failed("metrics", e);
+                UsageData::default()
+            }
+        };
+        if let Ok(mut u) = usage.write() {
+            *u = data;
+        }
+    }
+}
+
+async fn sample_hpas(
+    hpas: Store<HorizontalPodAutoscaler>,
+    history: Arc<Mutex<VecDeque<ScalingPoint>>>,
+    every: Duration,
+) {
+    if hpas.wait_until_ready().await.is_err() {
+        return;
+    }
+    // Interval ticks keep real wall-clock spacing: a slow sample does not shift the rest.
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let mut samples: Vec<_> = hpas
+            .state()
+            .iter()
+            .map(|h| scaling::hpa_sample(h))
+            .collect();
+        samples.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        let point = ScalingPoint {
+            timestamp: Timestamp::now().to_string(),
+            hpas: samples,
+        };
+        if let Ok(mut h) = history.lock() {
+            scaling::push(&mut h, point);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Collectors: per cluster, watch caches and samplers that feed the API (see
+//! [`cluster::ClusterCollector`]); pure view builders in [`views`] and [`snapshot`].
+
+pub mod cluster;
+pub mod scaling;
+pub mod snapshot;
+pub mod usage;
+pub mod views;
+
+pub use cluster::{ClusterCollector, Intervals};

@@ -1,0 +1,271 @@
+//! What the API serves: the dashboard's view of clusters, nodes, pods, services, scaling
+//! and traffic. Plain data with JSON schemas (they feed the OpenAPI document); the
+//! collectors build them, the handlers serve them.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Everything the overview page shows, in one document.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// When the snapshot was assembled (RFC 3339).
+    pub collected_at: String,
+    /// True when some source is failing, so part of the data may be old.
+    pub stale: bool,
+    /// The platform cluster and every managed cluster.
+    pub clusters: Vec<ClusterView>,
+    /// Tart VMs, when a host agent reports them (empty until then).
+    pub vms: Vec<VmView>,
+    /// Failing sources, by cluster.
+    pub errors: Vec<SourceError>,
+}
+
+/// A failing data source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceError {
+    /// The cluster.
+    pub cluster: String,
+    /// The source: nodes, pods, horizontalpodautoscalers, services, endpointslices,
+    /// metrics, hubble.
+    pub source: String,
+    /// What went wrong.
+    pub message: String,
+    /// Since when (RFC 3339).
+    pub since: String,
+}
+
+/// One cluster.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterView {
+    /// The ManagedCluster's name (or the platform cluster's).
+    pub name: String,
+    /// platform, dev, staging or prod.
+    pub tier: Option<String>,
+    /// tart or external (none for the platform cluster itself).
+    pub provider: Option<String>,
+    /// The ManagedCluster's phase.
+    pub phase: Option<String>,
+    /// Whether the API server answers.
+    pub reachable: bool,
+    /// The pod network.
+    pub pod_cidr: Option<String>,
+    /// The service network.
+    pub service_cidr: Option<String>,
+    /// The API server URL.
+    pub api_server_endpoint: Option<String>,
+    /// The API server version.
+    pub kubernetes_version: Option<String>,
+    /// Whether the metrics API (metrics.k8s.io) is served; usage is unknown otherwise.
+    pub metrics_available: bool,
+    /// Nodes.
+    pub nodes: Vec<NodeView>,
+    /// Pods.
+    pub pods: Vec<PodView>,
+    /// Pods per namespace, largest first.
+    pub namespaces: Vec<NamespaceCount>,
+}
+
+/// One node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeView {
+    /// Name.
+    pub name: String,
+    /// Roles from the node-role labels (worker when none).
+    pub roles: Vec<String>,
+    /// Ready, NotReady or Unknown.
+    pub status: String,
+    /// The kubelet's version.
+    pub kubelet_version: Option<String>,
+    /// The InternalIP.
+    pub internal_ip: Option<String>,
+    /// CPU capacity in millicores.
+    pub cpu_capacity_millis: Option<u64>,
+    /// Memory capacity in bytes.
+    pub memory_capacity_bytes: Option<u64>,
+    /// Allocatable CPU in millicores.
+    pub cpu_allocatable_millis: Option<u64>,
+    /// Allocatable memory in bytes.
+    pub memory_allocatable_bytes: Option<u64>,
+    /// Pod capacity.
+    pub pod_capacity: Option<u64>,
+    /// Pods scheduled here.
+    pub pod_count: usize,
+    /// Usage from the metrics API; absent when unknown.
+    pub usage: Option<Usage>,
+}
+
+/// Resource usage from the metrics API.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// CPU in millicores.
+    pub cpu_millis: u64,
+    /// Memory (working set) in bytes.
+    pub memory_bytes: u64,
+    /// CPU as a percentage of allocatable (nodes) or of requests (pods), when known.
+    pub cpu_percent: Option<f64>,
+    /// Memory as a percentage of allocatable (nodes) or of requests (pods), when known.
+    pub memory_percent: Option<f64>,
+}
+
+/// One pod, as `kubectl get pods` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodView {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The node it runs on.
+    pub node: Option<String>,
+    /// The pod phase.
+    pub phase: String,
+    /// What a user reads: Running, Completed, CrashLoopBackOff, ImagePullBackOff, OOMKilled,
+    /// Terminating, Pending, ...
+    pub status: String,
+    /// Ready containers over all containers, e.g. `1/1`.
+    pub ready: String,
+    /// Container restarts.
+    pub restarts: u32,
+    /// When it was created (RFC 3339).
+    pub created_at: Option<String>,
+    /// Age in seconds.
+    pub age_seconds: Option<i64>,
+    /// Summed CPU requests in millicores.
+    pub cpu_request_millis: Option<u64>,
+    /// Summed memory requests in bytes.
+    pub memory_request_bytes: Option<u64>,
+    /// Usage from the metrics API; absent when unknown.
+    pub usage: Option<Usage>,
+}
+
+/// Pods of one namespace by state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceCount {
+    /// Namespace.
+    pub namespace: String,
+    /// All pods.
+    pub total: usize,
+    /// Running or Completed.
+    pub running: usize,
+    /// Pending or starting.
+    pub pending: usize,
+    /// Failed, crash-looping or unable to pull.
+    pub failed: usize,
+}
+
+/// A Tart VM (from the host agent; none yet).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VmView {
+    /// VM name.
+    pub name: String,
+    /// The cluster it belongs to.
+    pub cluster: String,
+    /// running, stopped, ...
+    pub state: String,
+    /// Its IP.
+    pub ip: Option<String>,
+}
+
+/// One Service with its endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceView {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// ClusterIP, NodePort, LoadBalancer or ExternalName.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The ClusterIP ("None" for headless).
+    pub cluster_ip: Option<String>,
+    /// Ports.
+    pub ports: Vec<ServicePort>,
+    /// Ready and not-ready endpoints from the EndpointSlices.
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// A Service port.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    /// Name.
+    pub name: Option<String>,
+    /// Port.
+    pub port: i32,
+    /// Target port (number or name).
+    pub target_port: Option<String>,
+    /// Node port.
+    pub node_port: Option<i32>,
+    /// TCP, UDP or SCTP.
+    pub protocol: String,
+}
+
+/// One endpoint address.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointView {
+    /// The address.
+    pub address: String,
+    /// Whether it is ready.
+    pub ready: bool,
+    /// The pod behind it.
+    pub pod: Option<String>,
+    /// Its node.
+    pub node: Option<String>,
+}
+
+/// One HPA sample of one cluster.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingPoint {
+    /// When it was taken (RFC 3339).
+    pub timestamp: String,
+    /// Every HPA.
+    pub hpas: Vec<HpaSample>,
+}
+
+/// One HPA at one time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HpaSample {
+    /// Namespace.
+    pub namespace: String,
+    /// The HPA's name.
+    pub name: String,
+    /// The scaled workload's kind and name, e.g. `Deployment/nginx-web`.
+    pub target: String,
+    /// The deployment (scaleTargetRef name).
+    pub deployment: String,
+    /// status.currentReplicas.
+    pub current_replicas: i32,
+    /// status.desiredReplicas.
+    pub desired_replicas: i32,
+    /// spec.minReplicas.
+    pub min_replicas: i32,
+    /// spec.maxReplicas.
+    pub max_replicas: i32,
+    /// Current CPU utilisation in percent of requests, when reported.
+    pub current_cpu_percent: Option<i32>,
+    /// Target CPU utilisation, when the HPA scales on CPU utilisation.
+    pub target_cpu_percent: Option<i32>,
+}
+
+/// The HPA history of one cluster.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingHistory {
+    /// The cluster.
+    pub cluster: String,
+    /// Seconds between points.
+    pub interval_seconds: u64,
+    /// Oldest first, at most 360 (30 minutes).
+    pub points: Vec<ScalingPoint>,
+}

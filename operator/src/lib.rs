@@ -80,6 +80,7 @@ pub async fn run_until(
         clusters: Arc::new(clusters::Registry::new(
             wake.clone(),
             config.api.intervals.clone(),
+            metrics.clone(),
         )),
         metrics: metrics.clone(),
         reporter: Reporter {

@@ -108,9 +108,30 @@ pub fn start(
 ) -> (Arc<ApiState>, Tasks) {
     let (events_tx, _) = broadcast::channel(1024);
     let mut tasks = Vec::new();
-    let managed = cache::<ManagedCluster>(&client, &mut tasks, |_, _| {});
+    let m = metrics.clone();
+    let managed = cache::<ManagedCluster>(&client, &mut tasks, move |mc, deleted| {
+        let name = mc.metadata.name.clone().unwrap_or_default();
+        if deleted {
+            m.forget_cluster(&name);
+            return;
+        }
+        let status = mc.status.clone().unwrap_or_default();
+        let ready = status.phase == Some(crds::managed_cluster::ClusterPhase::Ready);
+        m.observe_cluster(
+            &name,
+            ready,
+            status.nodes.iter().filter(|n| n.ready).count(),
+            status.nodes.len(),
+        );
+    });
     let tx = events_tx.clone();
+    let m = metrics.clone();
     let tests = cache::<LoadTest>(&client, &mut tasks, move |lt, deleted| {
+        if deleted {
+            m.forget_loadtest(lt);
+        } else {
+            m.observe_loadtest(lt);
+        }
         let _ = tx.send(events::ApiEvent::Test {
             namespace: lt.metadata.namespace.clone().unwrap_or_default(),
             name: lt.metadata.name.clone().unwrap_or_default(),
@@ -132,6 +153,7 @@ pub fn start(
             &config.platform_name,
             client.clone(),
             config.intervals.clone(),
+            metrics.clone(),
         ),
         platform_name: config.platform_name.clone(),
         auth: auth::Authenticator::new(client.clone(), config.anonymous_read),

@@ -19,6 +19,7 @@ use kube::runtime::reflector::ObjectRef;
 pub use kubeconfig::KubeconfigError;
 
 use crate::collectors::{ClusterCollector, Intervals};
+use crate::metrics::Metrics;
 
 /// A connected managed cluster.
 #[derive(Clone)]
@@ -43,16 +44,22 @@ pub struct Registry {
     entries: RwLock<HashMap<String, Entry>>,
     triggers: UnboundedSender<ObjectRef<LoadTest>>,
     intervals: Intervals,
+    metrics: Arc<Metrics>,
 }
 
 impl Registry {
     /// An empty registry; runner changes in connected clusters are sent to `triggers`, and
     /// each connected cluster gets collectors sampling at `intervals`.
-    pub fn new(triggers: UnboundedSender<ObjectRef<LoadTest>>, intervals: Intervals) -> Self {
+    pub fn new(
+        triggers: UnboundedSender<ObjectRef<LoadTest>>,
+        intervals: Intervals,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
             triggers,
             intervals,
+            metrics,
         }
     }
 
@@ -108,7 +115,8 @@ impl Registry {
             endpoint,
         };
         let watchers = remote::spawn(name, client.clone(), self.triggers.clone());
-        let collector = ClusterCollector::start(name, client, self.intervals.clone());
+        let collector =
+            ClusterCollector::start(name, client, self.intervals.clone(), self.metrics.clone());
         tracing::info!(cluster = name, endpoint = %cluster.endpoint, "connected to managed cluster");
         if let Ok(mut entries) = self.entries.write() {
             entries.insert(
@@ -129,6 +137,7 @@ impl Registry {
         if let Ok(mut entries) = self.entries.write()
             && entries.remove(name).is_some()
         {
+            self.metrics.observe_hpas(name, &[]);
             tracing::info!(cluster = name, "disconnected from managed cluster");
         }
     }

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::scaling;
 use super::usage::{self, UsageData};
+use crate::metrics::Metrics;
 use crate::model::{ScalingPoint, SourceError};
 
 /// How often the collectors sample.
@@ -48,12 +49,24 @@ struct SourceHealth {
 }
 
 /// Per-source health of one cluster.
-#[derive(Clone, Debug, Default)]
-pub struct Health(Arc<Mutex<BTreeMap<&'static str, SourceHealth>>>);
+#[derive(Clone, Debug)]
+pub struct Health {
+    cluster: String,
+    sources: Arc<Mutex<BTreeMap<&'static str, SourceHealth>>>,
+    metrics: Arc<Metrics>,
+}
 
 impl Health {
+    fn new(cluster: &str, metrics: Arc<Metrics>) -> Self {
+        Self {
+            cluster: cluster.to_owned(),
+            sources: Arc::default(),
+            metrics,
+        }
+    }
+
     fn update(&self, source: &'static str, f: impl FnOnce(&mut SourceHealth)) {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut map) = self.sources.lock() {
             f(map.entry(source).or_default());
         }
     }
@@ -73,6 +86,7 @@ impl Health {
 
     /// The source fails; the first failure time is kept.
     pub fn failed(&self, source: &'static str, message: String) {
+        self.metrics.collector_error(&self.cluster, source);
         self.update(source, |h| {
             let since = h.error.as_ref().map_or_else(Timestamp::now, |(_, t)| *t);
             h.error = Some((message, since));
@@ -80,7 +94,7 @@ impl Health {
     }
 
     fn snapshot(&self) -> BTreeMap<&'static str, SourceHealth> {
-        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+        self.sources.lock().map(|m| m.clone()).unwrap_or_default()
     }
 }
 
@@ -155,8 +169,13 @@ where
 
 impl ClusterCollector {
     /// Starts every collector of a cluster.
-    pub fn start(name: &str, client: Client, interval: Intervals) -> Arc<Self> {
-        let health = Health::default();
+    pub fn start(
+        name: &str,
+        client: Client,
+        interval: Intervals,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        let health = Health::new(name, metrics.clone());
         let mut tasks = Vec::new();
         let nodes = reflect::<Node>(&client, "nodes", &health, &mut tasks);
         let pods = reflect::<Pod>(&client, "pods", &health, &mut tasks);

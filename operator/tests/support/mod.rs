@@ -113,10 +113,15 @@ pub struct Operator {
 impl Operator {
     /// Starts the operator against `platform`.
     pub async fn start(platform: &ControlPlane, settings: Settings) -> Result<Self> {
+        Self::start_on(platform, settings, 0).await
+    }
+
+    /// Starts the operator against `platform`, serving its API on `port` (0: any).
+    pub async fn start_on(platform: &ControlPlane, settings: Settings, port: u16) -> Result<Self> {
         let client = platform.client().await?;
         let (stop, stopped) = oneshot::channel();
         let config = operator::Config {
-            http_addr: "127.0.0.1:0".parse()?,
+            http_addr: format!("127.0.0.1:{port}").parse()?,
             secrets_namespace: SECRETS_NS.into(),
             settings,
             api: operator::api::ApiConfig {

@@ -196,9 +196,11 @@ impl ClusterCollector {
             interval.usage,
         )));
         tasks.push(tokio::spawn(sample_hpas(
+            name.to_owned(),
             hpas.clone(),
             scaling.clone(),
             interval.scaling,
+            metrics,
         )));
         Arc::new(Self {
             name: name.to_owned(),
@@ -296,9 +298,11 @@ async fn poll_usage(
 }
 
 async fn sample_hpas(
+    cluster: String,
     hpas: Store<HorizontalPodAutoscaler>,
     history: Arc<Mutex<VecDeque<ScalingPoint>>>,
     every: Duration,
+    metrics: Arc<Metrics>,
 ) {
     if hpas.wait_until_ready().await.is_err() {
         return;
@@ -314,6 +318,7 @@ async fn sample_hpas(
             .map(|h| scaling::hpa_sample(h))
             .collect();
         samples.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        metrics.observe_hpas(&cluster, &samples);
         let point = ScalingPoint {
             timestamp: Timestamp::now().to_string(),
             hpas: samples,

@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
         api: operator::api::ApiConfig {
             platform_name: "platform".into(),
             anonymous_read: true,
-            intervals: Default::default(),
+            collectors: Default::default(),
         },
     };
     operator::run(config, client).await?;

@@ -14,6 +14,13 @@ pub mod collectors;
 pub mod conditions;
 pub mod context;
 pub mod controllers;
+
+/// Hubble's Observer API, generated from `proto/observer.proto`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod hubble_api {
+    tonic::include_proto!("observer");
+}
+
 pub mod metrics;
 pub mod model;
 pub mod preflight;
@@ -79,7 +86,7 @@ pub async fn run_until(
         settings: config.settings.clone(),
         clusters: Arc::new(clusters::Registry::new(
             wake.clone(),
-            config.api.intervals.clone(),
+            config.api.collectors.clone(),
             metrics.clone(),
         )),
         metrics: metrics.clone(),

@@ -57,9 +57,29 @@ struct Args {
     /// Seconds between HPA samples per cluster (the history keeps 360 points).
     #[arg(long, env = "TART_OPERATOR_SCALING_INTERVAL_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
     scaling_interval_seconds: u64,
+    /// Reach a cluster's Hubble Relay at an address instead of through a port-forward to
+    /// its hubble-relay pod: CLUSTER=HOST:PORT (repeatable).
+    #[arg(long = "hubble-relay-address", env = "TART_OPERATOR_HUBBLE_RELAY_ADDRESSES", value_delimiter = ',', value_parser = cluster_address)]
+    hubble_relay_address: Vec<(String, String)>,
     /// The stress-ng image for stress tests (pin a tag or digest).
     #[arg(long, env = "TART_OPERATOR_STRESS_NG_IMAGE", default_value = DEFAULT_STRESS_NG_IMAGE)]
     stress_ng_image: String,
+}
+
+fn cluster_address(s: &str) -> Result<(String, String), String> {
+    let (cluster, address) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: use CLUSTER=HOST:PORT, e.g. dev=127.0.0.1:4245"))?;
+    match address.rsplit_once(':') {
+        Some((host, port))
+            if !cluster.is_empty() && !host.is_empty() && port.parse::<u16>().is_ok() =>
+        {
+            Ok((cluster.to_owned(), address.to_owned()))
+        }
+        _ => Err(format!(
+            "{s:?}: use CLUSTER=HOST:PORT, e.g. dev=127.0.0.1:4245"
+        )),
+    }
 }
 
 fn pinned(flag: &str, image: &str) -> Result<(), String> {
@@ -115,9 +135,10 @@ async fn main() -> ExitCode {
         api: operator::api::ApiConfig {
             platform_name: args.platform_name,
             anonymous_read: args.anonymous_read,
-            intervals: operator::collectors::Intervals {
+            collectors: operator::collectors::CollectorSettings {
                 usage: Duration::from_secs(args.usage_interval_seconds),
                 scaling: Duration::from_secs(args.scaling_interval_seconds),
+                hubble: args.hubble_relay_address.into_iter().collect(),
             },
         },
     };

@@ -269,3 +269,94 @@ pub struct ScalingHistory {
     /// Oldest first, at most 360 (30 minutes).
     pub points: Vec<ScalingPoint>,
 }
+
+/// The traffic of one cluster from Hubble Relay.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficView {
+    /// The cluster.
+    pub cluster: String,
+    /// Whether flows are being received.
+    pub available: bool,
+    /// Where flows come from, e.g. `port-forward kube-system/hubble-relay-7d9c…:4245`.
+    pub source: Option<String>,
+    /// Why there are no flows (no Hubble Relay, connection failing), when so.
+    pub message: Option<String>,
+    /// The last flows (at most 200), newest first.
+    pub flows: Vec<FlowView>,
+    /// Flows aggregated by service pair, busiest first (self-edges left out).
+    pub edges: Vec<EdgeView>,
+    /// Forwarded flows among `flows`.
+    pub forwarded: usize,
+    /// Dropped flows among `flows`.
+    pub dropped: usize,
+}
+
+/// One observed flow.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowView {
+    /// When it was observed (RFC 3339).
+    pub time: Option<String>,
+    /// The node that observed it.
+    pub node: String,
+    /// FORWARDED, DROPPED or ERROR (audit, redirect, trace and translation count as forwarded).
+    pub verdict: String,
+    /// The sender.
+    pub source: PeerView,
+    /// The receiver.
+    pub destination: PeerView,
+    /// TCP, UDP, ICMP, SCTP or UNKNOWN.
+    pub protocol: String,
+    /// The destination port (none for ICMP).
+    pub port: Option<u32>,
+    /// HTTP, DNS or Kafka when Cilium parsed the layer-7 protocol.
+    pub l7: Option<String>,
+    /// The HTTP status code.
+    pub http_status: Option<u32>,
+    /// The HTTP method.
+    pub http_method: Option<String>,
+    /// The HTTP URL.
+    pub http_url: Option<String>,
+    /// The DNS query.
+    pub dns_query: Option<String>,
+}
+
+/// One side of a flow.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerView {
+    /// Namespace; `cluster` for Cilium's reserved identities (host, world, ...).
+    pub namespace: String,
+    /// The service or workload: the pod's workload, its name without ReplicaSet suffixes, or
+    /// a reserved identity's name.
+    pub service: String,
+    /// The pod, when it is one.
+    pub pod: Option<String>,
+    /// Cilium's security identity.
+    pub identity: u32,
+    /// The IP address.
+    pub ip: Option<String>,
+}
+
+/// Flows between two services.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeView {
+    /// `namespace/service` of the sender.
+    pub source: String,
+    /// `namespace/service` of the receiver.
+    pub destination: String,
+    /// The sender's namespace.
+    pub source_namespace: String,
+    /// The receiver's namespace.
+    pub destination_namespace: String,
+    /// Flows.
+    pub flow_count: usize,
+    /// Forwarded flows.
+    pub forwarded_count: usize,
+    /// Dropped flows.
+    pub dropped_count: usize,
+    /// Protocols seen, e.g. `TCP/HTTP`, `UDP/DNS`.
+    pub protocols: Vec<String>,
+}

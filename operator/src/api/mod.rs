@@ -29,7 +29,7 @@ use kube::runtime::reflector::Store;
 use tokio::sync::broadcast;
 
 use crate::clusters::Registry;
-use crate::collectors::{ClusterCollector, Intervals};
+use crate::collectors::{ClusterCollector, CollectorSettings};
 use crate::metrics::Metrics;
 
 /// API settings.
@@ -39,8 +39,8 @@ pub struct ApiConfig {
     pub platform_name: String,
     /// Allow reads without a token (a lab on a trusted machine).
     pub anonymous_read: bool,
-    /// How often collectors sample.
-    pub intervals: Intervals,
+    /// How collectors sample (intervals, Hubble Relay addresses).
+    pub collectors: CollectorSettings,
 }
 
 /// Background tasks of the API, stopped when dropped.
@@ -152,7 +152,7 @@ pub fn start(
         platform_collector: ClusterCollector::start(
             &config.platform_name,
             client.clone(),
-            config.intervals.clone(),
+            config.collectors.clone(),
             metrics.clone(),
         ),
         platform_name: config.platform_name.clone(),
@@ -168,7 +168,7 @@ pub fn start(
     });
     // New cluster data lands continuously; tell listeners at the sampling pace.
     let ticker = {
-        let every = config.intervals.scaling;
+        let every = config.collectors.scaling;
         let tx = events_tx;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);

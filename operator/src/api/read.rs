@@ -20,7 +20,9 @@ use super::openapi::Operation;
 use super::{ApiState, Route};
 use crate::collectors::ClusterCollector;
 use crate::collectors::snapshot::{self, ClusterMeta};
-use crate::model::{ClusterView, PodView, ScalingHistory, ServiceView, Snapshot, SourceError};
+use crate::model::{
+    ClusterView, PodView, ScalingHistory, ServiceView, Snapshot, SourceError, TrafficView,
+};
 
 /// A cluster without its pods, for lists.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -270,6 +272,48 @@ async fn cluster_scaling(
     }))
 }
 
+fn traffic_of(name: &str, collector: Option<&Arc<ClusterCollector>>) -> TrafficView {
+    match collector {
+        Some(c) => c.traffic(),
+        None => TrafficView {
+            cluster: name.to_owned(),
+            message: Some(
+                "the cluster is not connected; see its ManagedCluster's Reachable condition".into(),
+            ),
+            ..TrafficView::default()
+        },
+    }
+}
+
+async fn cluster_traffic(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<TrafficView>, ApiError> {
+    state
+        .auth
+        .authorize(&headers, "get", Resource::ManagedClusters, "")
+        .await?;
+    let (_, collector) = find(&state, &name)?;
+    Ok(Json(traffic_of(&name, collector.as_ref())))
+}
+
+async fn all_traffic(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<TrafficView>>, ApiError> {
+    state
+        .auth
+        .authorize(&headers, "list", Resource::ManagedClusters, "")
+        .await?;
+    Ok(Json(
+        clusters(&state)
+            .iter()
+            .map(|(m, c)| traffic_of(&m.name, c.as_ref()))
+            .collect(),
+    ))
+}
+
 /// Every preset with the spec it stands for.
 pub fn presets() -> Vec<PresetView> {
     let mut out: Vec<PresetView> = LoadTestPreset::ALL
@@ -387,6 +431,27 @@ pub fn routes() -> Vec<Route> {
                 .json::<ScalingHistory>(200, "The history")
                 .errors(&[401, 403, 404, 503]),
             handler: get(cluster_scaling),
+        },
+        Route {
+            method: "GET",
+            path: "/api/v1/clusters/{name}/traffic",
+            summary: "A cluster's last 200 Hubble flows and their service-to-service edges",
+            permission: Some("get managedclusters"),
+            doc: Operation::new()
+                .path("name", CLUSTER)
+                .json::<TrafficView>(200, "The traffic")
+                .errors(&[401, 403, 404, 503]),
+            handler: get(cluster_traffic),
+        },
+        Route {
+            method: "GET",
+            path: "/api/v1/traffic",
+            summary: "Every cluster's traffic",
+            permission: Some("list managedclusters"),
+            doc: Operation::new()
+                .json::<Vec<TrafficView>>(200, "The traffic of every cluster")
+                .errors(&read),
+            handler: get(all_traffic),
         },
         Route {
             method: "GET",

@@ -18,7 +18,7 @@ use kube::runtime::reflector::ObjectRef;
 
 pub use kubeconfig::KubeconfigError;
 
-use crate::collectors::{ClusterCollector, Intervals};
+use crate::collectors::{ClusterCollector, CollectorSettings};
 use crate::metrics::Metrics;
 
 /// A connected managed cluster.
@@ -43,22 +43,22 @@ struct Entry {
 pub struct Registry {
     entries: RwLock<HashMap<String, Entry>>,
     triggers: UnboundedSender<ObjectRef<LoadTest>>,
-    intervals: Intervals,
+    collectors: CollectorSettings,
     metrics: Arc<Metrics>,
 }
 
 impl Registry {
     /// An empty registry; runner changes in connected clusters are sent to `triggers`, and
-    /// each connected cluster gets collectors sampling at `intervals`.
+    /// each connected cluster gets collectors sampling at `collectors`.
     pub fn new(
         triggers: UnboundedSender<ObjectRef<LoadTest>>,
-        intervals: Intervals,
+        collectors: CollectorSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
             triggers,
-            intervals,
+            collectors,
             metrics,
         }
     }
@@ -116,7 +116,7 @@ impl Registry {
         };
         let watchers = remote::spawn(name, client.clone(), self.triggers.clone());
         let collector =
-            ClusterCollector::start(name, client, self.intervals.clone(), self.metrics.clone());
+            ClusterCollector::start(name, client, self.collectors.clone(), self.metrics.clone());
         tracing::info!(cluster = name, endpoint = %cluster.endpoint, "connected to managed cluster");
         if let Ok(mut entries) = self.entries.write() {
             entries.insert(

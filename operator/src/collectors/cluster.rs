@@ -19,25 +19,30 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
+use super::hubble::{self, TrafficState};
 use super::scaling;
 use super::usage::{self, UsageData};
 use crate::metrics::Metrics;
-use crate::model::{ScalingPoint, SourceError};
+use crate::model::{ScalingPoint, SourceError, TrafficView};
 
-/// How often the collectors sample.
+/// How the collectors sample.
 #[derive(Clone, Debug)]
-pub struct Intervals {
+pub struct CollectorSettings {
     /// Metrics API polls (the 15 s).
     pub usage: Duration,
     /// HPA samples (the original's 5 s).
     pub scaling: Duration,
+    /// Hubble Relay addresses (`host:port`) by cluster; clusters without one are reached
+    /// through a port-forward to their hubble-relay pod.
+    pub hubble: std::collections::HashMap<String, String>,
 }
 
-impl Default for Intervals {
+impl Default for CollectorSettings {
     fn default() -> Self {
         Self {
             usage: Duration::from_secs(15),
             scaling: Duration::from_secs(5),
+            hubble: Default::default(),
         }
     }
 }
@@ -134,7 +139,8 @@ pub struct ClusterCollector {
     health: Health,
     usage: Arc<RwLock<UsageData>>,
     scaling: Arc<Mutex<VecDeque<ScalingPoint>>>,
-    interval: Intervals,
+    traffic: Arc<Mutex<TrafficState>>,
+    interval: CollectorSettings,
     _tasks: Tasks,
 }
 
@@ -172,7 +178,7 @@ impl ClusterCollector {
     pub fn start(
         name: &str,
         client: Client,
-        interval: Intervals,
+        interval: CollectorSettings,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         let health = Health::new(name, metrics.clone());
@@ -189,6 +195,14 @@ impl ClusterCollector {
         let slices = reflect::<EndpointSlice>(&client, "endpointslices", &health, &mut tasks);
         let usage = Arc::new(RwLock::new(UsageData::default()));
         let scaling = Arc::new(Mutex::new(VecDeque::new()));
+        let traffic = Arc::new(Mutex::new(TrafficState::default()));
+        tasks.push(tokio::spawn(hubble::run(
+            client.clone(),
+            pods.clone(),
+            interval.hubble.get(name).cloned(),
+            traffic.clone(),
+            health.clone(),
+        )));
         tasks.push(tokio::spawn(poll_usage(
             client,
             usage.clone(),
@@ -212,6 +226,7 @@ impl ClusterCollector {
             health,
             usage,
             scaling,
+            traffic,
             interval,
             _tasks: Tasks(tasks),
         })
@@ -252,6 +267,14 @@ impl ClusterCollector {
         self.scaling
             .lock()
             .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The traffic view.
+    pub fn traffic(&self) -> TrafficView {
+        self.traffic
+            .lock()
+            .map(|t| t.view(&self.name))
             .unwrap_or_default()
     }
 

@@ -2,9 +2,11 @@
 //! [`cluster::ClusterCollector`]); pure view builders in [`views`] and [`snapshot`].
 
 pub mod cluster;
+pub mod hubble;
 pub mod scaling;
 pub mod snapshot;
+pub mod traffic;
 pub mod usage;
 pub mod views;
 
-pub use cluster::{ClusterCollector, Intervals};
+pub use cluster::{ClusterCollector, CollectorSettings};

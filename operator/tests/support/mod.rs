@@ -118,6 +118,16 @@ impl Operator {
 
     /// Starts the operator against `platform`, serving its API on `port` (0: any).
     pub async fn start_on(platform: &ControlPlane, settings: Settings, port: u16) -> Result<Self> {
+        Self::start_with(platform, settings, port, Default::default()).await
+    }
+
+    /// As [`Operator::start_on`], reaching Hubble Relay at the given addresses by cluster.
+    pub async fn start_with(
+        platform: &ControlPlane,
+        settings: Settings,
+        port: u16,
+        hubble: std::collections::HashMap<String, String>,
+    ) -> Result<Self> {
         let client = platform.client().await?;
         let (stop, stopped) = oneshot::channel();
         let config = operator::Config {
@@ -127,9 +137,10 @@ impl Operator {
             api: operator::api::ApiConfig {
                 platform_name: "platform".into(),
                 anonymous_read: false,
-                intervals: operator::collectors::Intervals {
+                collectors: operator::collectors::CollectorSettings {
                     usage: Duration::from_secs(2),
                     scaling: Duration::from_secs(1),
+                    hubble,
                 },
             },
         };

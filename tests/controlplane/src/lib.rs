@@ -156,6 +156,9 @@ pub struct Options {
     pub nodes: Vec<SimNode>,
     /// Who moves pods on the simulated nodes through their lifecycle.
     pub pods: PodLifecycle,
+    /// More kwok configuration documents (YAML), e.g. a `PortForward` that connects
+    /// `kubectl port-forward` to a pod with a local server.
+    pub kwok_config: Vec<String>,
     /// The service network (the API server's --service-cluster-ip-range).
     pub service_cidr: String,
     /// The pod network kwok assigns pod IPs from. These addresses are never dialled.
@@ -172,6 +175,7 @@ impl Options {
             scheduler: false,
             nodes: Vec::new(),
             pods: PodLifecycle::Simulated,
+            kwok_config: Vec::new(),
             service_cidr: "10.96.0.0/16".to_owned(),
             pod_cidr: "10.244.0.0/16".to_owned(),
         }
@@ -413,10 +417,13 @@ impl ControlPlane {
         }
         if !opts.nodes.is_empty() {
             let config = dir.join("kwok.yaml");
-            write_private(
-                &config,
-                &manifests::kwok_config(&bins.kwok_stages(), opts.pods)?,
-            )?;
+            let mut text = manifests::kwok_config(&bins.kwok_stages(), opts.pods)?;
+            for extra in &opts.kwok_config {
+                text.push_str("---\n");
+                text.push_str(extra);
+                text.push('\n');
+            }
+            write_private(&config, &text)?;
             procs.push(Proc::new(
                 "kwok",
                 bins.path("kwok"),

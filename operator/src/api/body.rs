@@ -8,6 +8,42 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
+/// Whether `s` is a DNS label (namespace names): lowercase letters, digits and '-',
+/// starting and ending with a letter or digit, at most 63 characters.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Whether `s` is a DNS subdomain (most object names): DNS labels joined by dots, at most
+/// 253 characters.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// Checks a namespace and an object name from a path or a body.
+pub fn check_names(namespace: &str, name: Option<&str>) -> Result<(), ApiError> {
+    if !is_dns_label(namespace) {
+        return Err(ApiError::bad_request(format!(
+            "{namespace:?} is not a namespace name: use lowercase letters, digits and '-' (at most 63)"
+        ))
+        .with_field("namespace"));
+    }
+    if let Some(name) = name
+        && !is_dns_subdomain(name)
+    {
+        return Err(ApiError::bad_request(format!(
+            "{name:?} is not an object name: use lowercase letters, digits, '-' and '.' (at most 253)"
+        ))
+        .with_field("name"));
+    }
+    Ok(())
+}
+
 /// The largest body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -92,6 +128,30 @@ mod tests {
     #[allow(dead_code)]
     struct Inner {
         vus: u32,
+    }
+
+    #[test]
+    fn names_are_checked_like_kubernetes_does() {
+        assert!(
+            is_dns_label("team-a")
+                && !is_dns_label("Team")
+                && !is_dns_label("-a")
+                && !is_dns_label("")
+        );
+        assert!(
+            is_dns_subdomain("web.v2")
+                && !is_dns_subdomain("web..v2")
+                && !is_dns_subdomain("\u{17}x")
+        );
+        assert_eq!(check_names("ns", Some("ok")), Ok(()));
+        assert_eq!(
+            check_names("n s", None).map_err(|e| e.field),
+            Err(Some("namespace".into()))
+        );
+        assert_eq!(
+            check_names("ns", Some("")).map_err(|e| e.field),
+            Err(Some("name".into()))
+        );
     }
 
     #[test]

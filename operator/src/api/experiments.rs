@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Resource;
-use super::body::JsonBody;
+use super::body::{JsonBody, check_names};
 use super::error::ApiError;
 use super::loadtests::{NamespaceQuery, create_object};
 use super::openapi::Operation;
@@ -146,9 +146,7 @@ async fn create(
         .namespace
         .clone()
         .unwrap_or_else(|| "default".to_owned());
-    if ns.is_empty() {
-        return Err(ApiError::bad_request("namespace may not be empty").with_field("namespace"));
-    }
+    check_names(&ns, body.value.name.as_deref())?;
     state
         .auth
         .authorize(&headers, "create", Resource::ScalingExperiments, &ns)
@@ -193,6 +191,7 @@ async fn get_one(
     headers: HeaderMap,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<ExperimentView>, ApiError> {
+    check_names(&namespace, Some(&name))?;
     state
         .auth
         .authorize(&headers, "get", Resource::ScalingExperiments, &namespace)
@@ -207,6 +206,7 @@ async fn delete(
     headers: HeaderMap,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<ExperimentView>), ApiError> {
+    check_names(&namespace, Some(&name))?;
     state
         .auth
         .authorize(&headers, "delete", Resource::ScalingExperiments, &namespace)

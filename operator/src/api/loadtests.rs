@@ -21,7 +21,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Resource;
-use super::body::JsonBody;
+use super::body::{JsonBody, check_names};
 use super::error::ApiError;
 use super::openapi::Operation;
 use super::{ApiState, Route};
@@ -210,9 +210,7 @@ async fn create(
         .namespace
         .clone()
         .unwrap_or_else(|| "default".to_owned());
-    if ns.is_empty() {
-        return Err(ApiError::bad_request("namespace may not be empty").with_field("namespace"));
-    }
+    check_names(&ns, body.value.name.as_deref())?;
     state
         .auth
         .authorize(&headers, "create", Resource::LoadTests, &ns)
@@ -246,6 +244,7 @@ async fn get_one(
     headers: HeaderMap,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<Json<TestView>, ApiError> {
+    check_names(&namespace, Some(&name))?;
     state
         .auth
         .authorize(&headers, "get", Resource::LoadTests, &namespace)
@@ -258,6 +257,7 @@ async fn delete(
     headers: HeaderMap,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<TestView>), ApiError> {
+    check_names(&namespace, Some(&name))?;
     state
         .auth
         .authorize(&headers, "delete", Resource::LoadTests, &namespace)

@@ -1,0 +1,162 @@
+//! Benchmark: `/api/v1/snapshot` with 4 simulated clusters of 500 pods each, under wrk on
+//! loopback; the operator's memory; and, in the same run, one LIST of all those pods from
+//! the API servers (what the watch caches save per request). Run `bench/snapshot-load.sh`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use controlplane::{ControlPlane, Options, apply_yaml};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
+use kube::api::{Api, ListParams, PostParams};
+
+const CLUSTERS: [&str; 4] = ["dev", "staging", "prod", "qa"];
+const PODS: usize = 500;
+
+fn kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn populate(cp: &ControlPlane, cluster: &str) -> Result<()> {
+    let client = cp.client().await?;
+    for i in 0..2 {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": format!("{cluster}-node{i}"), "labels": { "node-role.kubernetes.io/worker": "" } },
+            "status": { "capacity": { "cpu": "8", "memory": "16Gi", "pods": "300" }, "allocatable": { "cpu": "8", "memory": "16Gi", "pods": "300" },
+                        "conditions": [{ "type": "Ready", "status": "True" }] },
+        }))?;
+        Api::<Node>::all(client.clone()).create(&PostParams::default(), &node).await?;
+    }
+    let ns: Namespace = serde_json::from_value(serde_json::json!({ "metadata": { "name": "demo" } }))?;
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
+    let pods: Api<Pod> = Api::namespaced(client, "demo");
+    futures::stream::iter(0..PODS)
+        .map(|i| {
+            let pods = pods.clone();
+            let pod: Pod = serde_json::from_value(serde_json::json!({
+                "metadata": { "name": format!("web-{i:04}"), "labels": { "app": "web", "tier": "frontend" } },
+                "spec": { "nodeName": format!("{cluster}-node{}", i % 2),
+                          "containers": [{ "name": "web", "image": "nginx:1.27-alpine",
+                                           "resources": { "requests": { "cpu": "50m", "memory": "64Mi" } } }] },
+            }))
+            .unwrap_or_default();
+            async move { pods.create(&PostParams::default(), &pod).await.map_err(anyhow::Error::from) }
+        })
+        .buffer_unordered(20)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
+
+fn wrk_number(output: &str, prefix: &str) -> Option<String> {
+    output.lines().find_map(|l| l.trim().strip_prefix(prefix)).map(|v| v.trim().to_owned())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let bin = std::env::var("TART_OPERATOR_BIN").context("set TART_OPERATOR_BIN to the tart-operator binary")?;
+    eprintln!("starting 1 platform and {} target control planes...", CLUSTERS.len());
+    let platform = ControlPlane::start(Options::apiserver("bench-platform")).await?;
+    let mut targets = Vec::new();
+    for c in CLUSTERS {
+        targets.push(ControlPlane::start(Options::apiserver(c)).await?);
+    }
+    let p = platform.client().await?;
+    for (file, _) in crds::all() {
+        let text = std::fs::read_to_string(format!("{}/../manifests/crds/{file}", env!("CARGO_MANIFEST_DIR")))?;
+        apply_yaml(&p, &text, "default").await?;
+    }
+    let ns: Namespace = serde_json::from_value(serde_json::json!({ "metadata": { "name": "tart-system" } }))?;
+    Api::<Namespace>::all(p.clone()).create(&PostParams::default(), &ns).await?;
+    eprintln!("creating {PODS} pods in each cluster...");
+    for (c, cp) in CLUSTERS.iter().zip(&targets) {
+        populate(cp, c).await?;
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": format!("{c}-kubeconfig") }, "stringData": { "kubeconfig": cp.kubeconfig() },
+        }))?;
+        Api::<Secret>::namespaced(p.clone(), "tart-system").create(&PostParams::default(), &secret).await?;
+        apply_yaml(
+            &p,
+            &format!(
+                "apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata: {{name: {c}}}\nspec:\n  tier: dev\n  provider: external\n  \
+                 kubeconfigSecretRef: {{namespace: tart-system, name: {c}-kubeconfig}}\n"
+            ),
+            "default",
+        )
+        .await?;
+    }
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let operator = Child(
+        Command::new(&bin)
+            .env("KUBECONFIG", platform.kubeconfig_path())
+            .env("RUST_LOG", "warn")
+            .args(["--http-addr", &format!("127.0.0.1:{port}"), "--log-format", "json"])
+            .stdout(std::process::Stdio::null())
+            .spawn()?,
+    );
+    let pid = operator.0.id();
+    let token = platform.admin_token().to_owned();
+    let url = format!("http://127.0.0.1:{port}/api/v1/snapshot");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let want = PODS * CLUSTERS.len();
+    let size = loop {
+        if let Ok(res) = http.get(&url).bearer_auth(&token).send().await
+            && let Ok(body) = res.text().await
+            && let Ok(s) = serde_json::from_str::<serde_json::Value>(&body)
+        {
+            let pods: usize = s["clusters"].as_array().map_or(0, |c| c.iter().map(|c| c["pods"].as_array().map_or(0, Vec::len)).sum());
+            if pods >= want {
+                break body.len();
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the snapshot never showed {want} pods");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let idle_rss = kib(pid, "VmRSS:");
+
+    eprintln!("running wrk for 20 s...");
+    let out = Command::new("wrk")
+        .args(["-t2", "-c8", "-d20s", "--latency", "-H", &format!("Authorization: Bearer {token}"), &url])
+        .output()
+        .context("wrk is not installed (apt-get install wrk)")?;
+    let wrk = String::from_utf8_lossy(&out.stdout).into_owned();
+    let peak_rss = kib(pid, "VmHWM:");
+
+    // One LIST of every pod from the API servers, for comparison.
+    let mut list_total = Duration::ZERO;
+    for cp in &targets {
+        let client = cp.client().await?;
+        let began = Instant::now();
+        let n = Api::<Pod>::all(client).list(&ListParams::default()).await?.items.len();
+        list_total += began.elapsed();
+        anyhow::ensure!(n >= PODS, "listed {n} pods");
+    }
+    drop(operator);
+
+    println!("/api/v1/snapshot, {} clusters x {PODS} pods + platform ({} KiB per answer), wrk -t2 -c8 -d20s:", CLUSTERS.len(), size / 1024);
+    println!("  requests/s          {}", wrk_number(&wrk, "Requests/sec:").unwrap_or_else(|| "?".into()));
+    println!("  latency p50         {}", wrk_number(&wrk, "50%").unwrap_or_else(|| "?".into()));
+    println!("  latency p99         {}", wrk_number(&wrk, "99%").unwrap_or_else(|| "?".into()));
+    println!("  operator RSS idle / peak   {} / {} MiB", idle_rss / 1024, peak_rss / 1024);
+    println!("  one LIST of all {} pods from the 4 API servers: {:.0} ms", want, list_total.as_secs_f64() * 1000.0);
+    Ok(())
+}

@@ -41,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         api: operator::api::ApiConfig {
             platform_name: "platform".into(),
             anonymous_read: true,
+            platform_version: None,
             collectors: Default::default(),
         },
     };

@@ -40,10 +40,15 @@ async fn populate(cp: &ControlPlane, cluster: &str) -> Result<()> {
             "status": { "capacity": { "cpu": "8", "memory": "16Gi", "pods": "300" }, "allocatable": { "cpu": "8", "memory": "16Gi", "pods": "300" },
                         "conditions": [{ "type": "Ready", "status": "True" }] },
         }))?;
-        Api::<Node>::all(client.clone()).create(&PostParams::default(), &node).await?;
+        Api::<Node>::all(client.clone())
+            .create(&PostParams::default(), &node)
+            .await?;
     }
-    let ns: Namespace = serde_json::from_value(serde_json::json!({ "metadata": { "name": "demo" } }))?;
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": "demo" } }))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
     let pods: Api<Pod> = Api::namespaced(client, "demo");
     futures::stream::iter(0..PODS)
         .map(|i| {
@@ -64,13 +69,20 @@ async fn populate(cp: &ControlPlane, cluster: &str) -> Result<()> {
 }
 
 fn wrk_number(output: &str, prefix: &str) -> Option<String> {
-    output.lines().find_map(|l| l.trim().strip_prefix(prefix)).map(|v| v.trim().to_owned())
+    output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(prefix))
+        .map(|v| v.trim().to_owned())
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let bin = std::env::var("TART_OPERATOR_BIN").context("set TART_OPERATOR_BIN to the tart-operator binary")?;
-    eprintln!("starting 1 platform and {} target control planes...", CLUSTERS.len());
+    let bin = std::env::var("TART_OPERATOR_BIN")
+        .context("set TART_OPERATOR_BIN to the tart-operator binary")?;
+    eprintln!(
+        "starting 1 platform and {} target control planes...",
+        CLUSTERS.len()
+    );
     let platform = ControlPlane::start(Options::apiserver("bench-platform")).await?;
     let mut targets = Vec::new();
     for c in CLUSTERS {
@@ -78,18 +90,26 @@ async fn main() -> Result<()> {
     }
     let p = platform.client().await?;
     for (file, _) in crds::all() {
-        let text = std::fs::read_to_string(format!("{}/../manifests/crds/{file}", env!("CARGO_MANIFEST_DIR")))?;
+        let text = std::fs::read_to_string(format!(
+            "{}/../manifests/crds/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))?;
         apply_yaml(&p, &text, "default").await?;
     }
-    let ns: Namespace = serde_json::from_value(serde_json::json!({ "metadata": { "name": "tart-system" } }))?;
-    Api::<Namespace>::all(p.clone()).create(&PostParams::default(), &ns).await?;
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": "tart-system" } }))?;
+    Api::<Namespace>::all(p.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
     eprintln!("creating {PODS} pods in each cluster...");
     for (c, cp) in CLUSTERS.iter().zip(&targets) {
         populate(cp, c).await?;
         let secret: Secret = serde_json::from_value(serde_json::json!({
             "metadata": { "name": format!("{c}-kubeconfig") }, "stringData": { "kubeconfig": cp.kubeconfig() },
         }))?;
-        Api::<Secret>::namespaced(p.clone(), "tart-system").create(&PostParams::default(), &secret).await?;
+        Api::<Secret>::namespaced(p.clone(), "tart-system")
+            .create(&PostParams::default(), &secret)
+            .await?;
         apply_yaml(
             &p,
             &format!(
@@ -101,12 +121,19 @@ async fn main() -> Result<()> {
         .await?;
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let operator = Child(
         Command::new(&bin)
             .env("KUBECONFIG", platform.kubeconfig_path())
             .env("RUST_LOG", "warn")
-            .args(["--http-addr", &format!("127.0.0.1:{port}"), "--log-format", "json"])
+            .args([
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                "json",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()?,
     );
@@ -121,7 +148,11 @@ async fn main() -> Result<()> {
             && let Ok(body) = res.text().await
             && let Ok(s) = serde_json::from_str::<serde_json::Value>(&body)
         {
-            let pods: usize = s["clusters"].as_array().map_or(0, |c| c.iter().map(|c| c["pods"].as_array().map_or(0, Vec::len)).sum());
+            let pods: usize = s["clusters"].as_array().map_or(0, |c| {
+                c.iter()
+                    .map(|c| c["pods"].as_array().map_or(0, Vec::len))
+                    .sum()
+            });
             if pods >= want {
                 break body.len();
             }
@@ -135,7 +166,15 @@ async fn main() -> Result<()> {
 
     eprintln!("running wrk for 20 s...");
     let out = Command::new("wrk")
-        .args(["-t2", "-c8", "-d20s", "--latency", "-H", &format!("Authorization: Bearer {token}"), &url])
+        .args([
+            "-t2",
+            "-c8",
+            "-d20s",
+            "--latency",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            &url,
+        ])
         .output()
         .context("wrk is not installed (apt-get install wrk)")?;
     let wrk = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -146,17 +185,42 @@ async fn main() -> Result<()> {
     for cp in &targets {
         let client = cp.client().await?;
         let began = Instant::now();
-        let n = Api::<Pod>::all(client).list(&ListParams::default()).await?.items.len();
+        let n = Api::<Pod>::all(client)
+            .list(&ListParams::default())
+            .await?
+            .items
+            .len();
         list_total += began.elapsed();
         anyhow::ensure!(n >= PODS, "listed {n} pods");
     }
     drop(operator);
 
-    println!("/api/v1/snapshot, {} clusters x {PODS} pods + platform ({} KiB per answer), wrk -t2 -c8 -d20s:", CLUSTERS.len(), size / 1024);
-    println!("  requests/s          {}", wrk_number(&wrk, "Requests/sec:").unwrap_or_else(|| "?".into()));
-    println!("  latency p50         {}", wrk_number(&wrk, "50%").unwrap_or_else(|| "?".into()));
-    println!("  latency p99         {}", wrk_number(&wrk, "99%").unwrap_or_else(|| "?".into()));
-    println!("  operator RSS idle / peak   {} / {} MiB", idle_rss / 1024, peak_rss / 1024);
-    println!("  one LIST of all {} pods from the 4 API servers: {:.0} ms", want, list_total.as_secs_f64() * 1000.0);
+    println!(
+        "/api/v1/snapshot, {} clusters x {PODS} pods + platform ({} KiB per answer), wrk -t2 -c8 -d20s:",
+        CLUSTERS.len(),
+        size / 1024
+    );
+    println!(
+        "  requests/s          {}",
+        wrk_number(&wrk, "Requests/sec:").unwrap_or_else(|| "?".into())
+    );
+    println!(
+        "  latency p50         {}",
+        wrk_number(&wrk, "50%").unwrap_or_else(|| "?".into())
+    );
+    println!(
+        "  latency p99         {}",
+        wrk_number(&wrk, "99%").unwrap_or_else(|| "?".into())
+    );
+    println!(
+        "  operator RSS idle / peak   {} / {} MiB",
+        idle_rss / 1024,
+        peak_rss / 1024
+    );
+    println!(
+        "  one LIST of all {} pods from the 4 API servers: {:.0} ms",
+        want,
+        list_total.as_secs_f64() * 1000.0
+    );
     Ok(())
 }

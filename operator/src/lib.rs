@@ -95,7 +95,11 @@ pub async fn run_until(
             instance: std::env::var("POD_NAME").ok(),
         },
     });
-    let (state, api_tasks) = api::start(client.clone(), ctx.clusters.clone(), metrics, &config.api);
+    let api_config = api::ApiConfig {
+        platform_version: Some(info.server_version.clone()),
+        ..config.api.clone()
+    };
+    let (state, api_tasks) = api::start(client.clone(), ctx.clusters.clone(), metrics, &api_config);
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .map_err(|source| Error::Http {

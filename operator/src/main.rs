@@ -135,6 +135,7 @@ async fn main() -> ExitCode {
         api: operator::api::ApiConfig {
             platform_name: args.platform_name,
             anonymous_read: args.anonymous_read,
+            platform_version: None,
             collectors: operator::collectors::CollectorSettings {
                 usage: Duration::from_secs(args.usage_interval_seconds),
                 scaling: Duration::from_secs(args.scaling_interval_seconds),

@@ -39,6 +39,8 @@ pub struct ApiConfig {
     pub platform_name: String,
     /// Allow reads without a token (a lab on a trusted machine).
     pub anonymous_read: bool,
+    /// The platform API server's version (the preflight learns it).
+    pub platform_version: Option<String>,
     /// How collectors sample (intervals, Hubble Relay addresses).
     pub collectors: CollectorSettings,
 }
@@ -156,6 +158,7 @@ pub fn start(
             metrics.clone(),
         ),
         platform_name: config.platform_name.clone(),
+        platform_version: config.platform_version.clone(),
         auth: auth::Authenticator::new(client.clone(), config.anonymous_read),
         platform: client,
         clusters,
@@ -208,6 +211,8 @@ pub struct ApiState {
     pub platform_name: String,
     /// The platform cluster's collectors.
     pub platform_collector: Arc<ClusterCollector>,
+    /// The platform API server's version.
+    pub platform_version: Option<String>,
     /// Managed clusters and their collectors.
     pub clusters: Arc<Registry>,
     /// ManagedClusters (cache).

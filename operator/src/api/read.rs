@@ -103,6 +103,10 @@ pub fn clusters(state: &ApiState) -> Vec<(ClusterMeta, Option<Arc<ClusterCollect
         });
     let platform_meta = ClusterMeta {
         reachable: true,
+        version: platform_meta
+            .version
+            .clone()
+            .or_else(|| state.platform_version.clone()),
         ..platform_meta
     };
     let mut all = vec![(platform_meta, Some(state.platform_collector.clone()))];

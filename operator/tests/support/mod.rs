@@ -137,6 +137,7 @@ impl Operator {
             api: operator::api::ApiConfig {
                 platform_name: "platform".into(),
                 anonymous_read: false,
+                platform_version: None,
                 collectors: operator::collectors::CollectorSettings {
                     usage: Duration::from_secs(2),
                     scaling: Duration::from_secs(1),

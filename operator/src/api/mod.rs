@@ -323,3 +323,177 @@ async fn metrics(State(state): State<Arc<ApiState>>, headers: axum::http::Header
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics").into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    /// A state whose platform client points at a closed port: the routes under test answer
+    /// without asking it (public routes, authentication failures, body checks).
+    fn state() -> (Arc<ApiState>, Tasks) {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("uri"));
+        let client = Client::try_from(config).expect("client");
+        let metrics = Arc::new(Metrics::new());
+        let (wake, _) = futures::channel::mpsc::unbounded();
+        let clusters = Arc::new(Registry::new(
+            wake,
+            CollectorSettings::default(),
+            metrics.clone(),
+        ));
+        let config = ApiConfig {
+            platform_name: "platform".into(),
+            anonymous_read: false,
+            platform_version: None,
+            collectors: CollectorSettings::default(),
+        };
+        start(client, clusters, metrics, &config)
+    }
+
+    async fn call(
+        state: &Arc<ApiState>,
+        req: axum::http::Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let res = router(state.clone())
+            .oneshot(req)
+            .await
+            .expect("infallible");
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    fn get(path: &str) -> axum::http::Request<Body> {
+        axum::http::Request::get(path)
+            .body(Body::empty())
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn health_and_readiness() {
+        let (state, _tasks) = state();
+        assert_eq!(call(&state, get("/healthz")).await.0, StatusCode::OK);
+        let (status, _, body) = call(&state, get("/readyz")).await;
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "caches cannot sync against a closed port"
+        );
+        assert!(body.contains("not synced"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn public_routes_answer_without_a_token() {
+        let (state, _tasks) = state();
+        let (status, _, body) = call(&state, get("/api/v1/presets")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            serde_json::from_str::<Vec<read::PresetView>>(&body)
+                .expect("presets")
+                .len(),
+            16
+        );
+        let (status, _, body) = call(&state, get("/api/v1/openapi.json")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("\"openapi\":\"3.1.0\""));
+        assert_eq!(
+            call(&state, get("/api/v1/nothing-here")).await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn protected_routes_need_a_bearer_token() {
+        let (state, _tasks) = state();
+        for path in [
+            "/api/v1/snapshot",
+            "/api/v1/clusters",
+            "/api/v1/tests",
+            "/api/v1/experiments",
+            "/api/v1/traffic",
+            "/api/v1/events",
+        ] {
+            let (status, _, body) = call(&state, get(path)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+            let err: error::ErrorBody = serde_json::from_str(&body).expect("error body");
+            assert_eq!(err.error.code, "Unauthorized");
+        }
+        let basic = axum::http::Request::get("/api/v1/snapshot")
+            .header("authorization", "Basic YTpi")
+            .body(Body::empty())
+            .expect("request");
+        assert_eq!(call(&state, basic).await.0, StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn bodies_are_checked_before_anything_else() {
+        let (state, _tasks) = state();
+        let post = |ct: &str, body: &'static str| {
+            axum::http::Request::post("/api/v1/tests")
+                .header("content-type", ct)
+                .body(Body::from(body))
+                .expect("request")
+        };
+        let (status, _, body) = call(&state, post("text/plain", "{}")).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+        let (status, _, body) = call(
+            &state,
+            post(
+                "application/json",
+                r#"{"spec":{"cluster":"dev","http":{"vus":"x"}}}"#,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains(r#""field":"spec.http.vus""#), "{body}");
+        let big = Box::leak(
+            format!("{{\"x\":\"{}\"}}", "a".repeat(body::MAX_BODY_BYTES)).into_boxed_str(),
+        );
+        let (status, _, _) = call(&state, post("application/json", big)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let (status, _, _) = call(
+            &state,
+            axum::http::Request::delete("/api/v1/tests/Bad%20NS/x")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "names are checked before authorization is asked"
+        );
+    }
+
+    #[tokio::test]
+    async fn metrics_follow_the_accept_header() {
+        let (state, _tasks) = state();
+        let (status, headers, body) = call(&state, get("/metrics")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap_or("")
+                .starts_with("text/plain; version=0.0.4")
+        );
+        assert!(!body.contains("# EOF"));
+        let om = axum::http::Request::get("/metrics")
+            .header("accept", "application/openmetrics-text; version=1.0.0")
+            .body(Body::empty())
+            .expect("request");
+        let (_, headers, body) = call(&state, om).await;
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap_or("")
+                .starts_with("application/openmetrics-text")
+        );
+        assert!(body.ends_with("# EOF\n"));
+    }
+}

@@ -675,7 +675,7 @@ fn malformed() -> Vec<(
             "bad name",
             "application/json",
             r#"{"name":"Not_OK","spec":{"cluster":"dev","preset":"light-load"}}"#.into(),
-            422,
+            400,
             Some("name"),
         ),
         (

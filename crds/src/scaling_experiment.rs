@@ -228,8 +228,10 @@ pub enum ExperimentReason {
     ClusterUnavailable,
     /// A target deployment has no HPA (or the namespace has none).
     NoHpa,
-    /// The experiment was stopped before it finished.
+    /// The experiment was stopped before it finished (its LoadTest was deleted).
     Cancelled,
+    /// The spec cannot be planned (e.g. an invalid load); the message names the field.
+    InvalidSpec,
 }
 
 /// The key results, in seconds from the load's start or end. Definitions are in the

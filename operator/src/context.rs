@@ -8,6 +8,7 @@ use kube::Client;
 use kube::runtime::events::Reporter;
 
 use crate::clusters::Registry;
+use crate::controllers::scaling_experiment::live::Live;
 use crate::metrics::Metrics;
 
 /// Runner images, pinned (never `latest`).
@@ -72,4 +73,6 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Who publishes events.
     pub reporter: Reporter,
+    /// The samplers of running ScalingExperiments.
+    pub samplers: Arc<Live>,
 }

@@ -5,6 +5,8 @@
 //!   Secrets and keeps their status true.
 //! - [`controllers::load_test`]: runs each LoadTest as a Job in its target cluster and
 //!   follows the runner into status.
+//! - [`controllers::scaling_experiment`]: runs a LoadTest while sampling the target HPAs
+//!   and records how they scaled.
 //! - [`collectors`]: watch caches and samplers per cluster.
 //! - [`api`]: the dashboard's `/api/v1`, `/healthz`, `/readyz`, `/metrics`.
 
@@ -94,12 +96,19 @@ pub async fn run_until(
             controller: "tart-operator".into(),
             instance: std::env::var("POD_NAME").ok(),
         },
+        samplers: Arc::default(),
     });
     let api_config = api::ApiConfig {
         platform_version: Some(info.server_version.clone()),
         ..config.api.clone()
     };
-    let (state, api_tasks) = api::start(client.clone(), ctx.clusters.clone(), metrics, &api_config);
+    let (state, api_tasks) = api::start(
+        client.clone(),
+        ctx.clusters.clone(),
+        ctx.samplers.clone(),
+        metrics,
+        &api_config,
+    );
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .map_err(|source| Error::Http {
@@ -131,10 +140,12 @@ pub async fn run_until(
         stopped(),
     ));
 
+    let experiments = tokio::spawn(controllers::scaling_experiment::run(ctx.clone(), stopped()));
+
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(clusters, load_tests);
+    let _ = tokio::join!(clusters, load_tests, experiments);
     drop(api_tasks);
     if let Ok(Err(source)) = server.await {
         return Err(Error::Http { addr, source });

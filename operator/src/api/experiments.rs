@@ -22,6 +22,9 @@ use super::error::ApiError;
 use super::loadtests::{NamespaceQuery, create_object};
 use super::openapi::Operation;
 use super::{ApiState, Route};
+use crate::controllers::scaling_experiment::kpis::Point;
+use crate::controllers::scaling_experiment::live::MAX_POINTS;
+use crate::controllers::scaling_experiment::with_series;
 
 /// A ScalingExperiment to create.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -81,9 +84,13 @@ pub struct ExperimentView {
     pub spec: ScalingExperimentSpec,
 }
 
-/// The dashboard's view of a ScalingExperiment (pure).
-pub fn experiment_view(se: &ScalingExperiment) -> ExperimentView {
-    let s = se.status.clone().unwrap_or_default();
+/// The dashboard's view of a ScalingExperiment (pure). `live` is the full series of a
+/// running experiment; its numbers replace the (downsampled, up to 10 s old) stored ones.
+pub fn experiment_view(se: &ScalingExperiment, live: Option<&[Point]>) -> ExperimentView {
+    let mut s = se.status.clone().unwrap_or_default();
+    if let Some(points) = live {
+        with_series(&mut s, points, None, MAX_POINTS, MAX_POINTS);
+    }
     let t = |t: Option<crds::common::Time>| t.map(|t| t.0.to_string());
     ExperimentView {
         namespace: se.metadata.namespace.clone().unwrap_or_default(),
@@ -111,6 +118,17 @@ pub fn experiment_view(se: &ScalingExperiment) -> ExperimentView {
     }
 }
 
+/// The view with the live series while the experiment samples.
+fn view(state: &ApiState, se: &ScalingExperiment) -> ExperimentView {
+    let run = se
+        .metadata
+        .uid
+        .as_deref()
+        .and_then(|uid| state.samplers.get(uid));
+    let points = run.map(|r| r.points());
+    experiment_view(se, points.as_deref())
+}
+
 async fn list(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
@@ -126,7 +144,7 @@ async fn list(
         .state()
         .iter()
         .filter(|se| ns.is_empty() || se.metadata.namespace.as_deref() == Some(ns.as_str()))
-        .map(|se| experiment_view(se))
+        .map(|se| view(&state, se))
         .collect();
     views.sort_by(|a, b| {
         b.started_at
@@ -172,7 +190,7 @@ async fn create(
     });
     let created: ScalingExperiment =
         create_object(&state, "scalingexperiments", &ns, object).await?;
-    Ok((StatusCode::CREATED, Json(experiment_view(&created))))
+    Ok((StatusCode::CREATED, Json(experiment_view(&created, None))))
 }
 
 fn lookup(
@@ -196,7 +214,8 @@ async fn get_one(
         .auth
         .authorize(&headers, "get", Resource::ScalingExperiments, &namespace)
         .await?;
-    Ok(Json(experiment_view(
+    Ok(Json(view(
+        &state,
         lookup(&state, &namespace, &name)?.as_ref(),
     )))
 }
@@ -217,8 +236,8 @@ async fn delete(
         .await
         .map_err(ApiError::from_kube)?
     {
-        either::Either::Left(se) => experiment_view(&se),
-        either::Either::Right(_) => experiment_view(lookup(&state, &namespace, &name)?.as_ref()),
+        either::Either::Left(se) => view(&state, &se),
+        either::Either::Right(_) => view(&state, lookup(&state, &namespace, &name)?.as_ref()),
     };
     Ok((StatusCode::ACCEPTED, Json(view)))
 }

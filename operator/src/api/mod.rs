@@ -30,6 +30,7 @@ use tokio::sync::broadcast;
 
 use crate::clusters::Registry;
 use crate::collectors::{ClusterCollector, CollectorSettings};
+use crate::controllers::scaling_experiment::live::Live;
 use crate::metrics::Metrics;
 
 /// API settings.
@@ -105,6 +106,7 @@ fn phase_name<T: serde::Serialize>(phase: Option<T>) -> Option<String> {
 pub fn start(
     client: Client,
     clusters: Arc<Registry>,
+    samplers: Arc<Live>,
     metrics: Arc<Metrics>,
     config: &ApiConfig,
 ) -> (Arc<ApiState>, Tasks) {
@@ -165,6 +167,7 @@ pub fn start(
         managed,
         tests,
         experiments,
+        samplers,
         events: events_tx.clone(),
         metrics,
         ready: AtomicBool::new(false),
@@ -221,6 +224,8 @@ pub struct ApiState {
     pub tests: Store<LoadTest>,
     /// ScalingExperiments (cache).
     pub experiments: Store<ScalingExperiment>,
+    /// The series of running experiments.
+    pub samplers: Arc<Live>,
     /// Authentication and authorization.
     pub auth: auth::Authenticator,
     /// Changes pushed to `/api/v1/events`.
@@ -349,7 +354,7 @@ mod tests {
             platform_version: None,
             collectors: CollectorSettings::default(),
         };
-        start(client, clusters, metrics, &config)
+        start(client, clusters, Arc::default(), metrics, &config)
     }
 
     async fn call(

@@ -240,6 +240,18 @@ impl ClusterCollector {
             .all(|s| health.get(s).is_some_and(|h| h.synced))
     }
 
+    /// Whether `source` has listed once and is not failing now; otherwise why not.
+    pub fn source_ready(&self, source: &str) -> Result<(), String> {
+        match self.health.snapshot().get(source) {
+            Some(SourceHealth {
+                error: Some((message, since)),
+                ..
+            }) => Err(format!("{source} failing since {since}: {message}")),
+            Some(h) if h.synced => Ok(()),
+            _ => Err(format!("{source} not listed yet")),
+        }
+    }
+
     /// The failing sources.
     pub fn errors(&self) -> Vec<SourceError> {
         self.health

@@ -2,3 +2,4 @@
 
 pub mod load_test;
 pub mod managed_cluster;
+pub mod scaling_experiment;

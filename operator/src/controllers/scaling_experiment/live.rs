@@ -1,0 +1,164 @@
+//! The samplers of running experiments: one task per experiment reads its targets' HPAs
+//! from the target cluster's watch cache every `sampleIntervalSeconds` (interval ticks, so
+//! timestamps are real and drift does not accumulate) and keeps the full series in memory,
+//! where the controller and the API read it. Status gets a downsampled copy.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::jiff::Timestamp;
+use tokio::task::JoinHandle;
+
+use super::kpis::{Point, Reading, Target};
+use crate::clusters::Registry;
+use crate::collectors::scaling::hpa_sample;
+
+/// The most points kept in memory per experiment (more than a day at one per second).
+pub const MAX_POINTS: usize = 100_000;
+
+/// The reading of one target from the HPAs in the cache (None when its HPA is gone).
+pub fn read(target: &Target, hpas: &[Arc<HorizontalPodAutoscaler>]) -> Reading {
+    hpas.iter()
+        .find(|h| {
+            h.metadata.namespace.as_deref() == Some(target.namespace.as_str())
+                && h.metadata.name.as_deref() == Some(target.hpa.as_str())
+        })
+        .map(|h| {
+            let s = hpa_sample(h);
+            Reading {
+                replicas: Some(s.current_replicas),
+                cpu: s.current_cpu_percent,
+            }
+        })
+        .unwrap_or_default()
+}
+
+/// One experiment's sampler and series.
+pub struct Run {
+    /// The targets, in sample order.
+    pub targets: Vec<Target>,
+    points: Arc<Mutex<Vec<Point>>>,
+    task: JoinHandle<()>,
+}
+
+impl Run {
+    /// The series so far.
+    pub fn points(&self) -> Vec<Point> {
+        self.points.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The running samplers, by experiment uid.
+#[derive(Default)]
+pub struct Live {
+    runs: Mutex<HashMap<String, Arc<Run>>>,
+}
+
+impl Live {
+    /// The run of `uid`, if sampling.
+    pub fn get(&self, uid: &str) -> Option<Arc<Run>> {
+        self.runs.lock().ok()?.get(uid).cloned()
+    }
+
+    /// The run of `uid`, started (from `seed`, e.g. after an operator restart) when missing.
+    pub fn ensure(
+        &self,
+        uid: &str,
+        cluster: &str,
+        targets: Vec<Target>,
+        every: Duration,
+        registry: Arc<Registry>,
+        seed: Vec<Point>,
+    ) -> Arc<Run> {
+        let Ok(mut runs) = self.runs.lock() else {
+            return Arc::new(Run {
+                targets,
+                points: Arc::default(),
+                task: tokio::spawn(async {}),
+            });
+        };
+        if let Some(run) = runs.get(uid) {
+            return run.clone();
+        }
+        let points = Arc::new(Mutex::new(seed));
+        let task = tokio::spawn(sample(
+            cluster.to_owned(),
+            targets.clone(),
+            every,
+            registry,
+            points.clone(),
+        ));
+        let run = Arc::new(Run {
+            targets,
+            points,
+            task,
+        });
+        runs.insert(uid.to_owned(), run.clone());
+        run
+    }
+
+    /// Stops sampling `uid`.
+    pub fn stop(&self, uid: &str) {
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.remove(uid);
+        }
+    }
+
+    /// Stops every run whose experiment is gone.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.retain(|uid, _| keep(uid));
+        }
+    }
+
+    /// How many experiments are sampling.
+    pub fn len(&self) -> usize {
+        self.runs.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+async fn sample(
+    cluster: String,
+    targets: Vec<Target>,
+    every: Duration,
+    registry: Arc<Registry>,
+    points: Arc<Mutex<Vec<Point>>>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        // Looked up each time: a removed cluster yields no data rather than a stale cache.
+        // A failing watch keeps its last state; its readings would be stale, so they count
+        // as missing.
+        let hpas = registry
+            .collector(&cluster)
+            .filter(|c| c.source_ready("horizontalpodautoscalers").is_ok())
+            .map(|c| c.hpas.state())
+            .unwrap_or_default();
+        let point = Point {
+            at: Timestamp::now(),
+            readings: targets.iter().map(|t| read(t, &hpas)).collect(),
+        };
+        if let Ok(mut p) = points.lock() {
+            p.push(point);
+            if p.len() > MAX_POINTS {
+                let excess = p.len() - MAX_POINTS;
+                p.drain(..excess);
+            }
+        }
+    }
+}

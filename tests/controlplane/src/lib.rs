@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -139,6 +140,9 @@ pub enum PodLifecycle {
     /// The test writes pod status itself, as a kubelet would (running, terminated with an
     /// exit code and a termination message); kwok only removes deleted pods.
     Manual,
+    /// kwok: every pod becomes Running and Ready and stays so, Job pods included; the test
+    /// ends Job pods itself by writing their status as a kubelet would.
+    Ready,
 }
 
 /// What to start.
@@ -163,6 +167,10 @@ pub struct Options {
     pub service_cidr: String,
     /// The pod network kwok assigns pod IPs from. These addresses are never dialled.
     pub pod_cidr: String,
+    /// Run metrics-server (registered as `v1beta1.metrics.k8s.io`), scraping the CPU and
+    /// memory usage kwok simulates for each pod: 1m CPU and 1Mi memory unless the pod's
+    /// `kwok.x-k8s.io/usage-cpu` / `kwok.x-k8s.io/usage-memory` annotations say otherwise.
+    pub metrics_server: bool,
 }
 
 impl Options {
@@ -178,6 +186,7 @@ impl Options {
             kwok_config: Vec::new(),
             service_cidr: "10.96.0.0/16".to_owned(),
             pod_cidr: "10.244.0.0/16".to_owned(),
+            metrics_server: false,
         }
     }
 
@@ -195,6 +204,18 @@ impl Options {
     /// Sets who moves pods through their lifecycle.
     pub fn with_pods(mut self, pods: PodLifecycle) -> Self {
         self.pods = pods;
+        self
+    }
+
+    /// Adds metrics-server, so HPAs see the pods' simulated CPU usage. The HPA controller
+    /// runs with test-speed periods: sync every 2 s, new pods' CPU counted after 1 s.
+    pub fn with_metrics_server(mut self) -> Self {
+        self.metrics_server = true;
+        self.controller_manager_args.extend([
+            "--horizontal-pod-autoscaler-sync-period=2s".to_owned(),
+            "--horizontal-pod-autoscaler-cpu-initialization-period=1s".to_owned(),
+            "--horizontal-pod-autoscaler-initial-readiness-delay=1s".to_owned(),
+        ]);
         self
     }
 
@@ -312,7 +333,7 @@ impl ControlPlane {
         let token = random_token()?;
         let tokens = dir.join("tokens.csv");
         write_private(&tokens, &format!("{token},admin,admin,system:masters\n"))?;
-        let [etcd_port, peer_port, api_port, kwok_port] = free_ports::<4>()?;
+        let [etcd_port, peer_port, api_port, kwok_port, metrics_port] = free_ports::<5>()?;
         let url = format!("https://127.0.0.1:{api_port}");
         let kubeconfig = kubeconfig_yaml(&opts.name, &url, &pki.ca_pem, &token);
         let kubeconfig_path = dir.join("kubeconfig");
@@ -417,7 +438,8 @@ impl ControlPlane {
         }
         if !opts.nodes.is_empty() {
             let config = dir.join("kwok.yaml");
-            let mut text = manifests::kwok_config(&bins.kwok_stages(), opts.pods)?;
+            let mut text =
+                manifests::kwok_config(&bins.kwok_stages(), opts.pods, opts.metrics_server)?;
             for extra in &opts.kwok_config {
                 text.push_str("---\n");
                 text.push_str(extra);
@@ -438,6 +460,29 @@ impl ControlPlane {
                     "--node-lease-duration-seconds=40".into(),
                 ],
                 dir.join("kwok.log"),
+            ));
+        }
+        if opts.metrics_server {
+            procs.push(Proc::new(
+                "metrics-server",
+                bins.path("metrics-server"),
+                vec![
+                    format!("--kubeconfig={kc}"),
+                    format!("--authentication-kubeconfig={kc}"),
+                    format!("--authorization-kubeconfig={kc}"),
+                    "--bind-address=127.0.0.1".into(),
+                    format!("--secure-port={metrics_port}"),
+                    format!("--cert-dir={}", p(&dir.join("metrics-server"))),
+                    // kwok serves the kubelet endpoints on the node's address and port.
+                    "--kubelet-preferred-address-types=InternalIP".into(),
+                    "--kubelet-use-node-status-port".into(),
+                    "--kubelet-insecure-tls".into(),
+                    // The smallest resolution metrics-server accepts; it must also exceed
+                    // the kubelet request timeout (default 10s).
+                    "--metric-resolution=10s".into(),
+                    "--kubelet-request-timeout=5s".into(),
+                ],
+                dir.join("metrics-server.log"),
             ));
         }
 
@@ -487,6 +532,26 @@ impl ControlPlane {
                             && node_ready(n)
                     });
                     Ok(ready.count() == names.len())
+                }
+            })
+            .await?;
+        }
+        if opts.metrics_server {
+            apply_yaml(
+                &client,
+                &manifests::metrics_api(metrics_port),
+                "kube-system",
+            )
+            .await?;
+            let services: Api<APIService> = Api::all(client.clone());
+            cp.wait_for("the metrics API (metrics-server) to be Available", || {
+                let services = services.clone();
+                async move {
+                    let s = services.get(manifests::METRICS_API_SERVICE).await?;
+                    Ok(s.status.and_then(|s| s.conditions).is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c.type_ == "Available" && c.status == "True")
+                    }))
                 }
             })
             .await?;

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use crate::{Error, PodLifecycle, SimNode};
 
 /// The kwok stages the harness uses: nodes become Ready and heartbeat through leases,
-/// deleted pods go away and, when pods are simulated, pods become Ready and Job pods
-/// complete.
+/// deleted pods go away and, when pods are simulated, pods become Ready (and Job pods
+/// complete unless the lifecycle is `Ready`).
 fn stages(pods: PodLifecycle) -> &'static [&'static str] {
     match pods {
         PodLifecycle::Simulated => &[
@@ -22,6 +22,12 @@ fn stages(pods: PodLifecycle) -> &'static [&'static str] {
             "node-heartbeat-with-lease.yaml",
             "pod-ready.yaml",
             "pod-complete.yaml",
+            "pod-delete.yaml",
+        ],
+        PodLifecycle::Ready => &[
+            "node-initialize.yaml",
+            "node-heartbeat-with-lease.yaml",
+            "pod-ready.yaml",
             "pod-delete.yaml",
         ],
         PodLifecycle::Manual => &[
@@ -32,10 +38,32 @@ fn stages(pods: PodLifecycle) -> &'static [&'static str] {
     }
 }
 
-/// kwok's `--config` file: the upstream stage definitions, concatenated.
-pub(crate) fn kwok_config(dir: &Path, pods: PodLifecycle) -> Result<String, Error> {
+/// kwok's usage simulation: kubelet-style `/metrics/resource` per node, with each pod's
+/// usage from its annotations.
+const USAGE: [&str; 2] = ["metrics-resource.yaml", "usage-from-annotation.yaml"];
+
+/// The APIService metrics-server serves.
+pub(crate) const METRICS_API_SERVICE: &str = "v1beta1.metrics.k8s.io";
+
+/// metrics-server's registration with the aggregator: an ExternalName Service pointing at
+/// loopback (no kube-proxy or endpoints needed) and the APIService. metrics-server's
+/// certificate is self-signed, so TLS verification is skipped (test clusters only).
+pub(crate) fn metrics_api(port: u16) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: metrics-server, namespace: kube-system}}\n\
+         spec: {{type: ExternalName, externalName: 127.0.0.1, ports: [{{name: https, port: {port}, targetPort: {port}}}]}}\n\
+         ---\napiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {{name: {METRICS_API_SERVICE}}}\n\
+         spec: {{group: metrics.k8s.io, version: v1beta1, groupPriorityMinimum: 100, versionPriority: 100, \
+         insecureSkipTLSVerify: true, service: {{name: metrics-server, namespace: kube-system, port: {port}}}}}\n"
+    )
+}
+
+/// kwok's `--config` file: the upstream stage definitions, concatenated, plus the usage
+/// simulation when metrics-server runs.
+pub(crate) fn kwok_config(dir: &Path, pods: PodLifecycle, usage: bool) -> Result<String, Error> {
     let mut out = String::new();
-    for file in stages(pods) {
+    let extra: &[&str] = if usage { &USAGE } else { &[] };
+    for file in stages(pods).iter().chain(extra) {
         let path = dir.join(file);
         let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
             context: format!("reading kwok stage {}", path.display()),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use controlplane::{ControlPlane, Options, SimNode, apply_yaml};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams};
@@ -165,6 +166,72 @@ spec:
     )
     .await
     .context("job once never completed")??;
+    Ok(())
+}
+
+#[tokio::test]
+async fn metrics_server_serves_simulated_usage_and_a_real_hpa_scales_on_it() -> Result<()> {
+    let cp = ControlPlane::start(Options::cluster("hpa").with_metrics_server()).await?;
+    let client = cp.client().await?;
+    let ns = cp.namespace("hpa").await?;
+    // 250m used of 100m requested: 250% against a 50% target, so the HPA wants the maximum.
+    apply_yaml(
+        &client,
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: busy}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: busy}}
+  template:
+    metadata:
+      labels: {app: busy}
+      annotations: {kwok.x-k8s.io/usage-cpu: 250m}
+    spec:
+      containers:
+      - {name: busy, image: "nginx:1.27-alpine", resources: {requests: {cpu: 100m}}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: busy}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: busy}
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+"#,
+        &ns,
+    )
+    .await?;
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns);
+    let scaled = |h: Option<&HorizontalPodAutoscaler>| {
+        h.and_then(|h| h.status.as_ref())
+            .is_some_and(|s| s.current_replicas == Some(4) && s.current_metrics.is_some())
+    };
+    tokio::time::timeout(
+        Duration::from_secs(180),
+        await_condition(hpas.clone(), "busy", scaled),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "the HPA never scaled busy to 4 replicas; see {}/metrics-server.log",
+            cp.dir().display()
+        )
+    })??;
+    let hpa = hpas.get("busy").await?;
+    let cpu = hpa
+        .status
+        .and_then(|s| s.current_metrics)
+        .and_then(|m| m.into_iter().find_map(|m| m.resource))
+        .and_then(|r| r.current.average_utilization);
+    ensure!(
+        cpu.is_some_and(|c| (200..=300).contains(&c)),
+        "the HPA should see about 250% CPU, saw {cpu:?}"
+    );
     Ok(())
 }
 

@@ -246,7 +246,8 @@ pub struct Kpis {
     /// The maximum over samples of the targets' summed current replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_replicas: Option<i32>,
-    /// First sample after load end where any target is below its peak, minus load end.
+    /// First sample after load end where any target is below its peak so far (since load
+    /// start), minus load end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_down_start_seconds: Option<f64>,
     /// First sample after load end where every target is at or below its baseline, minus

@@ -183,8 +183,22 @@ pub async fn wait_for<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static + serde::Serialize,
 {
+    wait_within(api, name, what, WAIT, cond).await
+}
+
+/// [`wait_for`] with another timeout.
+pub async fn wait_within<K>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    cond: impl Fn(&K) -> bool,
+) -> Result<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static + serde::Serialize,
+{
     let waited = tokio::time::timeout(
-        WAIT,
+        timeout,
         await_condition(api.clone(), name, |obj: Option<&K>| obj.is_some_and(&cond)),
     )
     .await;
@@ -201,7 +215,7 @@ where
                 .map(|v| v["status"].clone());
             bail!(
                 "timed out after {}s waiting for {name} to be {what}; last status: {status:#?}",
-                WAIT.as_secs()
+                timeout.as_secs()
             )
         }
     }
@@ -322,6 +336,22 @@ pub async fn kubelet_terminated(
         .as_ref()
         .map(|s| s.containers[0].image.clone())
         .unwrap_or_default();
+    // A container that ran keeps its start time.
+    let started = pod
+        .status
+        .as_ref()
+        .and_then(|s| {
+            s.container_statuses
+                .as_ref()?
+                .first()?
+                .state
+                .as_ref()?
+                .running
+                .as_ref()?
+                .started_at
+                .clone()
+        })
+        .map_or_else(now, |t| t.0.to_string());
     let phase = if exit_code == 0 {
         "Succeeded"
     } else {
@@ -335,7 +365,7 @@ pub async fn kubelet_terminated(
             "conditions": [{ "type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now() }],
             "containerStatuses": [{ "name": "runner", "image": image, "imageID": "", "ready": false, "restartCount": 0, "started": false,
                                     "state": { "terminated": { "exitCode": exit_code, "reason": reason, "message": message,
-                                                               "startedAt": now(), "finishedAt": now() } } }],
+                                                               "startedAt": started, "finishedAt": now() } } }],
         }),
     )
     .await

@@ -7,7 +7,8 @@
 //!   replicas exceed its baseline, minus load start;
 //! - `peakReplicas`: the largest sum of the targets' replicas over all samples;
 //! - `scaleDownStartSeconds`: the first sample after load end in which any target is below
-//!   its peak (its most replicas up to load end), minus load end;
+//!   its peak so far (its most replicas since load start, which may come after load end
+//!   since the HPA's metrics lag), minus load end;
 //! - `timeToBaselineSeconds`: the first sample after load end in which every target is at or
 //!   below its baseline, minus load end;
 //! - `avgRpsPerPod`: the load's requests per second over the mean summed replicas of the
@@ -119,25 +120,25 @@ pub fn kpis(points: &[Point], targets: usize, w: &Window, rps: Option<f64>) -> K
             .map(|p| secs(s, p.at))
     });
     let peak_replicas = points.iter().filter_map(sum).max();
-    let peaks: Vec<Option<i32>> = (0..targets)
-        .map(|i| {
-            points
-                .iter()
-                .filter(|p| w.load_end.is_none_or(|e| p.at <= e))
-                .filter_map(|p| p.readings.get(i)?.replicas)
-                .max()
-        })
-        .collect();
     let after_end = |e: Timestamp| points.iter().filter(move |p| p.at > e);
-    let scale_down_start_seconds = w.load_end.and_then(|e| {
-        after_end(e)
-            .find(|p| {
-                p.readings.iter().zip(&peaks).any(
-                    |(r, peak)| matches!((r.replicas, peak), (Some(r), Some(peak)) if r < *peak),
-                )
+    let scale_down_start_seconds = match (w.load_start, w.load_end) {
+        (Some(s), Some(e)) => {
+            // Each target's peak so far, from load start: the HPA may keep scaling up after
+            // the load ended (its metrics lag), and the scale-down starts from there.
+            let mut peaks: Vec<Option<i32>> = vec![None; targets];
+            points.iter().filter(|p| p.at >= s).find_map(|p| {
+                let below = p.at > e
+                    && p.readings.iter().zip(&peaks).any(|(r, peak)| {
+                        matches!((r.replicas, peak), (Some(r), Some(peak)) if r < *peak)
+                    });
+                for (peak, r) in peaks.iter_mut().zip(&p.readings) {
+                    *peak = (*peak).max(r.replicas);
+                }
+                below.then(|| secs(e, p.at))
             })
-            .map(|p| secs(e, p.at))
-    });
+        }
+        _ => None,
+    };
     let time_to_baseline_seconds = w.load_end.and_then(|e| {
         after_end(e)
             .find(|p| {
@@ -449,6 +450,24 @@ mod tests {
         p[3].at = t(47); // the sampler missed several intervals
         let k = kpis(&p, 1, &w(10, 60), None);
         assert_eq!(k.scale_up_latency_seconds, Some(37.0));
+    }
+
+    #[test]
+    fn a_scale_up_that_continues_after_the_load_counts_its_later_peak() {
+        // Load 5..10; the HPA keeps scaling to 8 after the end, then comes down.
+        let p = series(&[
+            &[Some(3)],
+            &[Some(3)],
+            &[Some(5)],
+            &[Some(8)],
+            &[Some(8)],
+            &[Some(6)],
+            &[Some(3)],
+        ]);
+        let k = kpis(&p, 1, &w(5, 10), None);
+        assert_eq!(k.peak_replicas, Some(8));
+        assert_eq!(k.scale_down_start_seconds, Some(15.0), "8 -> 6 at t=25");
+        assert_eq!(k.time_to_baseline_seconds, Some(20.0));
     }
 
     #[test]

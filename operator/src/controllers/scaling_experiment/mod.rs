@@ -505,7 +505,12 @@ impl State {
         let inputs = Inputs {
             phase: s.phase,
             child: Child::of(existing.as_ref(), s.load_test.is_some()),
-            samples: points.len(),
+            // Status times have whole seconds, so the runner's start can read up to a second
+            // early: only samples from before the current second surely precede the load.
+            samples: points
+                .iter()
+                .filter(|p| p.at.as_second() < now.as_second())
+                .count(),
             load_ended: window.load_end,
             cooldown: Duration::from_secs(plan.cooldown_secs.into()),
             restored: se.spec.end_cooldown_when_baseline_restored

@@ -71,7 +71,7 @@ pub struct Inputs {
     pub phase: Option<ExperimentPhase>,
     /// The child LoadTest.
     pub child: Child,
-    /// Samples taken so far.
+    /// Samples taken before the current second.
     pub samples: usize,
     /// When the load ended, if it did.
     pub load_ended: Option<Timestamp>,

@@ -257,8 +257,19 @@ impl State {
         }
     }
 
-    /// Writes `new` when it differs from `old`: at once when the phase or a condition
-    /// changed, otherwise at most every [`STATUS_EVERY`]. Publishes an event per phase change.
+    /// How long until the experiment's status may be written again (zero: now).
+    fn due_in(&self, uid: &str) -> Duration {
+        self.written
+            .lock()
+            .ok()
+            .and_then(|w| {
+                w.get(uid)
+                    .map(|at| STATUS_EVERY.saturating_sub(at.elapsed()))
+            })
+            .unwrap_or_default()
+    }
+
+    /// Writes `new` when it differs from `old`, with an event when the phase changes.
     async fn write(
         &self,
         se: &ScalingExperiment,
@@ -269,18 +280,6 @@ impl State {
             return Ok(());
         }
         let uid = se.uid().unwrap_or_default();
-        let urgent = old.phase != new.phase
-            || old.conditions != new.conditions
-            || old.load_test != new.load_test;
-        let recent = self
-            .written
-            .lock()
-            .ok()
-            .and_then(|w| w.get(&uid).map(|at| at.elapsed() < STATUS_EVERY))
-            .unwrap_or(false);
-        if !urgent && recent {
-            return Ok(());
-        }
         let api: Api<ScalingExperiment> =
             Api::namespaced(self.ctx.client.clone(), &se.namespace().unwrap_or_default());
         let patch = crate::status_patch::merge_patch(old, new).map_err(kube::Error::SerdeError)?;
@@ -513,12 +512,13 @@ impl State {
                 .count(),
             load_ended: window.load_end,
             cooldown: Duration::from_secs(plan.cooldown_secs.into()),
+            ends_at_baseline: se.spec.end_cooldown_when_baseline_restored,
             restored: se.spec.end_cooldown_when_baseline_restored
                 && kpis::restored(&points, targets.len(), &window),
             now,
         };
-        let mut next = POLL.min(every);
-        match phase::step(&inputs, POLL.min(every)) {
+        let mut next = STATUS_EVERY;
+        match phase::step(&inputs, every, STATUS_EVERY) {
             Step::Baseline => {
                 s.phase = Some(ExperimentPhase::Baseline);
                 s.started_at = Some(Time(now));
@@ -580,18 +580,28 @@ impl State {
             Step::Failed(reason, message) => self.finish(&se, &mut s, Some(reason), message, now),
         }
 
-        // The numbers, from every sample so far (the phase change above moved the window).
-        let rps = existing
-            .as_ref()
-            .and_then(|lt| lt.status.as_ref()?.results.as_ref()?.rps);
-        with_series(
-            &mut s,
-            &run.points(),
-            rps,
-            MAX_STATUS_SAMPLES,
-            MAX_STATUS_EVENTS,
-        );
-        self.write(&se, &old, &s).await?;
+        // The numbers, from every sample so far (the phase change above moved the window),
+        // written at once on a change of phase or condition, else at most every STATUS_EVERY.
+        let urgent = s.phase != old.phase
+            || s.conditions != old.conditions
+            || s.load_test != old.load_test
+            || s.message != old.message;
+        let due_in = self.due_in(&uid);
+        if urgent || due_in.is_zero() {
+            let rps = existing
+                .as_ref()
+                .and_then(|lt| lt.status.as_ref()?.results.as_ref()?.rps);
+            with_series(
+                &mut s,
+                &run.points(),
+                rps,
+                MAX_STATUS_SAMPLES,
+                MAX_STATUS_EVENTS,
+            );
+            self.write(&se, &old, &s).await?;
+        } else {
+            next = next.min(due_in);
+        }
         Ok(if finished(s.phase) {
             Action::await_change()
         } else {

@@ -77,7 +77,9 @@ pub struct Inputs {
     pub load_ended: Option<Timestamp>,
     /// The planned cooldown.
     pub cooldown: Duration,
-    /// `endCooldownWhenBaselineRestored` is set and every target is back at its baseline.
+    /// `endCooldownWhenBaselineRestored` is set.
+    pub ends_at_baseline: bool,
+    /// ... and every target is back at its baseline.
     pub restored: bool,
     /// Now.
     pub now: Timestamp,
@@ -107,21 +109,24 @@ fn remaining(ended: Timestamp, cooldown: Duration, now: Timestamp) -> Duration {
     cooldown.saturating_sub(elapsed)
 }
 
-/// Decides the next step.
-pub fn step(i: &Inputs, poll: Duration) -> Step {
+/// Decides the next step. Waits are `sample` while the next step depends on the samples
+/// (the baseline filling, a return to baseline being watched for) and `refresh` otherwise
+/// (changes of the child LoadTest wake the experiment anyway).
+pub fn step(i: &Inputs, sample: Duration, refresh: Duration) -> Step {
     use ExperimentPhase as P;
     match i.phase {
         None | Some(P::Pending) => Step::Baseline,
         Some(P::Completed | P::Failed) => Step::Stay(Duration::MAX),
         Some(P::Baseline | P::Loading) => match &i.child {
             Child::Missing if i.samples >= BASELINE_SAMPLES => Step::CreateLoad,
-            Child::Missing | Child::Waiting => Step::Stay(poll),
+            Child::Missing => Step::Stay(sample),
+            Child::Waiting => Step::Stay(refresh),
             Child::Deleted => Step::Failed(
                 ExperimentReason::Cancelled,
                 "the child LoadTest was deleted before the load finished".to_owned(),
             ),
             Child::Running { started } if i.phase == Some(P::Baseline) => Step::Loading(*started),
-            Child::Running { .. } => Step::Stay(poll),
+            Child::Running { .. } => Step::Stay(refresh),
             Child::Finished {
                 started: None,
                 failure,
@@ -156,7 +161,7 @@ pub fn step(i: &Inputs, poll: Duration) -> Step {
             } else if left.is_zero() {
                 Step::Completed(format!("cooldown of {}s over", i.cooldown.as_secs()))
             } else {
-                Step::Stay(left.min(poll))
+                Step::Stay(left.min(if i.ends_at_baseline { sample } else { refresh }))
             }
         }
     }
@@ -166,7 +171,12 @@ pub fn step(i: &Inputs, poll: Duration) -> Step {
 mod tests {
     use super::*;
 
-    const POLL: Duration = Duration::from_secs(5);
+    const SAMPLE: Duration = Duration::from_secs(1);
+    const REFRESH: Duration = Duration::from_secs(10);
+
+    fn step(i: &Inputs) -> Step {
+        super::step(i, SAMPLE, REFRESH)
+    }
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + s).expect("time")
@@ -179,6 +189,7 @@ mod tests {
             samples: 0,
             load_ended: None,
             cooldown: Duration::from_secs(180),
+            ends_at_baseline: false,
             restored: false,
             now: t(100),
         }
@@ -188,17 +199,21 @@ mod tests {
     fn the_load_waits_for_two_baseline_samples() {
         let mut i = inputs(ExperimentPhase::Baseline, Child::Missing);
         i.samples = 1;
-        assert_eq!(step(&i, POLL), Step::Stay(POLL));
+        assert_eq!(
+            step(&i),
+            Step::Stay(SAMPLE),
+            "look again at the next sample"
+        );
         i.samples = 2;
-        assert_eq!(step(&i, POLL), Step::CreateLoad);
+        assert_eq!(step(&i), Step::CreateLoad);
     }
 
     #[test]
     fn loading_starts_when_the_runner_runs_not_when_the_child_exists() {
         let i = inputs(ExperimentPhase::Baseline, Child::Waiting);
-        assert_eq!(step(&i, POLL), Step::Stay(POLL));
+        assert_eq!(step(&i), Step::Stay(REFRESH), "the child's changes wake it");
         let i = inputs(ExperimentPhase::Baseline, Child::Running { started: t(42) });
-        assert_eq!(step(&i, POLL), Step::Loading(t(42)));
+        assert_eq!(step(&i), Step::Loading(t(42)));
     }
 
     #[test]
@@ -209,9 +224,9 @@ mod tests {
             failure: None,
         };
         let i = inputs(ExperimentPhase::Baseline, child.clone());
-        assert_eq!(step(&i, POLL), Step::Loading(t(40)));
+        assert_eq!(step(&i), Step::Loading(t(40)));
         let i = inputs(ExperimentPhase::Loading, child);
-        assert_eq!(step(&i, POLL), Step::CoolingDown(t(70), None));
+        assert_eq!(step(&i), Step::CoolingDown(t(70), None));
     }
 
     #[test]
@@ -224,7 +239,7 @@ mod tests {
                 failure: Some("runner pod unschedulable".into()),
             },
         );
-        match step(&i, POLL) {
+        match step(&i) {
             Step::Failed(ExperimentReason::LoadTestFailed, m) => {
                 assert!(m.contains("unschedulable"), "{m}")
             }
@@ -243,7 +258,7 @@ mod tests {
             },
         );
         assert_eq!(
-            step(&i, POLL),
+            step(&i),
             Step::CoolingDown(t(50), Some("thresholds failed".into()))
         );
     }
@@ -252,7 +267,7 @@ mod tests {
     fn a_deleted_child_cancels() {
         let i = inputs(ExperimentPhase::Loading, Child::Deleted);
         assert!(matches!(
-            step(&i, POLL),
+            step(&i),
             Step::Failed(ExperimentReason::Cancelled, _)
         ));
     }
@@ -262,13 +277,15 @@ mod tests {
         let mut i = inputs(ExperimentPhase::CoolingDown, Child::Missing);
         i.load_ended = Some(t(0));
         i.now = t(178);
-        assert_eq!(step(&i, POLL), Step::Stay(Duration::from_secs(2)));
+        assert_eq!(step(&i), Step::Stay(Duration::from_secs(2)));
         i.now = t(180);
-        assert!(matches!(step(&i, POLL), Step::Completed(_)));
+        assert!(matches!(step(&i), Step::Completed(_)));
         i.now = t(20);
-        assert_eq!(step(&i, POLL), Step::Stay(POLL));
+        assert_eq!(step(&i), Step::Stay(REFRESH));
+        i.ends_at_baseline = true;
+        assert_eq!(step(&i), Step::Stay(SAMPLE), "watching for the baseline");
         i.restored = true;
-        match step(&i, POLL) {
+        match step(&i) {
             Step::Completed(m) => assert!(m.contains("baseline"), "{m}"),
             other => panic!("{other:?}"),
         }

@@ -487,11 +487,22 @@ async fn tests_are_created_listed_streamed_deleted_and_exported() -> Result<()> 
     );
     let lts: Api<LoadTest> = Api::namespaced(lab.platform.client().await?, &ns);
     wait_gone(&lts, "api-made").await?;
-    let (status, _) = lab
-        .http
-        .get(&format!("/api/v1/tests/{ns}/api-made"), Some(&token))
-        .await?;
-    ensure!(status == 404);
+    // The operator's cache follows the API server's deletion shortly.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = lab
+            .http
+            .get(&format!("/api/v1/tests/{ns}/api-made"), Some(&token))
+            .await?;
+        if status == 404 {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "still {status} after the deletion: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let (status, csv) = lab
         .http

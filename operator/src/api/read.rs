@@ -101,7 +101,20 @@ pub fn clusters(state: &ApiState) -> Vec<(ClusterMeta, Option<Arc<ClusterCollect
             tier: Some("platform".into()),
             ..ClusterMeta::default()
         });
+    // The operator runs in the platform cluster: without a ManagedCluster of its own, it is
+    // Ready once its watch caches have listed.
+    let platform_phase = platform_meta.phase.clone().or_else(|| {
+        Some(
+            if state.platform_collector.synced() {
+                "Ready"
+            } else {
+                "Pending"
+            }
+            .to_owned(),
+        )
+    });
     let platform_meta = ClusterMeta {
+        phase: platform_phase,
         reachable: true,
         version: platform_meta
             .version

@@ -13,7 +13,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -173,6 +173,9 @@ where
     reader
 }
 
+/// The annotation kwok puts on (or reads from) the nodes it simulates.
+pub const KWOK_NODE_ANNOTATION: &str = "kwok.x-k8s.io/node";
+
 impl ClusterCollector {
     /// Starts every collector of a cluster.
     pub fn start(
@@ -250,6 +253,17 @@ impl ClusterCollector {
             Some(h) if h.synced => Ok(()),
             _ => Err(format!("{source} not listed yet")),
         }
+    }
+
+    /// Whether `node` is simulated by kwok (annotation `kwok.x-k8s.io/node`): its pods do no
+    /// work. False when the node is unknown.
+    pub fn simulated_node(&self, node: &str) -> bool {
+        self.nodes.get(&ObjectRef::new(node)).is_some_and(|n| {
+            n.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(KWOK_NODE_ANNOTATION))
+        })
     }
 
     /// The failing sources.

@@ -17,6 +17,7 @@ mod bins;
 mod manifests;
 mod pki;
 mod process;
+mod state;
 
 use std::fmt::Write as _;
 
@@ -35,7 +36,7 @@ use kube::{Client, Config};
 
 pub use bins::{BINS_ENV, Binaries};
 pub use manifests::{apply_yaml, parse_yaml_documents};
-use process::{Proc, Watchdog};
+pub use process::{Proc, Watchdog, log_tail};
 
 /// Why a control plane could not start or be used.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +92,21 @@ pub enum Error {
     /// The generated kubeconfig was rejected.
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
+    /// A port the control plane needs is taken by another process.
+    #[error(
+        "127.0.0.1:{port} ({component} of control plane {name}) is in use by another process; \
+         stop that process, or delete {state} to choose new ports"
+    )]
+    PortInUse {
+        /// The control plane.
+        name: String,
+        /// The component that listens there.
+        component: &'static str,
+        /// The port.
+        port: u16,
+        /// The file that holds the ports.
+        state: PathBuf,
+    },
     /// Anything else during start-up.
     #[error("{0}")]
     Startup(String),
@@ -171,6 +187,10 @@ pub struct Options {
     /// memory usage kwok simulates for each pod: 1m CPU and 1Mi memory unless the pod's
     /// `kwok.x-k8s.io/usage-cpu` / `kwok.x-k8s.io/usage-memory` annotations say otherwise.
     pub metrics_server: bool,
+    /// Keep everything in this directory and reuse it on the next start (certificates,
+    /// token, ports, etcd data), as the local lab does; nothing is removed when the control
+    /// plane stops. `None` (tests): a temporary directory, removed on drop.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Options {
@@ -187,6 +207,7 @@ impl Options {
             service_cidr: "10.96.0.0/16".to_owned(),
             pod_cidr: "10.244.0.0/16".to_owned(),
             metrics_server: false,
+            state_dir: None,
         }
     }
 
@@ -231,7 +252,7 @@ impl Options {
 pub struct ControlPlane {
     name: String,
     dir: PathBuf,
-    _tempdir: tempfile::TempDir,
+    _tempdir: Option<tempfile::TempDir>,
     url: String,
     token: String,
     kubeconfig: String,
@@ -315,25 +336,40 @@ impl ControlPlane {
     pub async fn start(opts: Options) -> Result<Self, Error> {
         let began = Instant::now();
         let bins = Binaries::locate()?;
-        let tempdir = tempfile::Builder::new()
-            .prefix(&format!("tart-cp-{}-", opts.name))
-            .tempdir()
-            .map_err(|source| Error::Io {
-                context: "creating a temporary directory".to_owned(),
-                source,
-            })?;
-        let dir = tempdir.path().to_path_buf();
-        let watchdog = Watchdog::start(Some(&dir))?;
+        let (dir, tempdir) = match &opts.state_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let tempdir = tempfile::Builder::new()
+                    .prefix(&format!("tart-cp-{}-", opts.name))
+                    .tempdir()
+                    .map_err(|source| Error::Io {
+                        context: "creating a temporary directory".to_owned(),
+                        source,
+                    })?;
+                (tempdir.path().to_path_buf(), Some(tempdir))
+            }
+        };
         let pki_dir = dir.join("pki");
-        std::fs::create_dir(&pki_dir).map_err(|source| Error::Io {
+        std::fs::create_dir_all(&pki_dir).map_err(|source| Error::Io {
             context: format!("creating {}", pki_dir.display()),
             source,
         })?;
-        let pki = pki::write(&pki_dir)?;
-        let token = random_token()?;
+        let persistent = opts.state_dir.is_some();
+        let state = state::State::load_or_create(&dir)?;
+        state.check_ports_free(&opts.name)?;
+        let pki = pki::load_or_write(&pki_dir)?;
+        let token = state.token.clone();
         let tokens = dir.join("tokens.csv");
         write_private(&tokens, &format!("{token},admin,admin,system:masters\n"))?;
-        let [etcd_port, peer_port, api_port, kwok_port, metrics_port] = free_ports::<5>()?;
+        let state::Ports {
+            etcd: etcd_port,
+            peer: peer_port,
+            apiserver: api_port,
+            kwok: kwok_port,
+            metrics_server: metrics_port,
+        } = state.ports;
+        // Only a temporary directory is removed by the watchdog.
+        let watchdog = Watchdog::start(tempdir.as_ref().map(|_| dir.as_path()))?;
         let url = format!("https://127.0.0.1:{api_port}");
         let kubeconfig = kubeconfig_yaml(&opts.name, &url, &pki.ca_pem, &token);
         let kubeconfig_path = dir.join("kubeconfig");
@@ -514,9 +550,16 @@ impl ControlPlane {
         if !opts.nodes.is_empty() {
             let nodes: Api<Node> = Api::all(client.clone());
             for node in &opts.nodes {
-                nodes
+                match nodes
                     .create(&PostParams::default(), &manifests::node(node)?)
-                    .await?;
+                    .await
+                {
+                    // A reused state directory already has its nodes.
+                    Err(kube::Error::Api(e)) if e.code == 409 && persistent => {}
+                    other => {
+                        other?;
+                    }
+                }
             }
             let names: Vec<String> = opts.nodes.iter().map(|n| n.name.clone()).collect();
             cp.wait_for("simulated nodes to be Ready", || {
@@ -579,8 +622,8 @@ impl ControlPlane {
         Ok(())
     }
 
-    /// Fails when a component has exited.
-    fn check_alive(&self) -> Result<(), Error> {
+    /// Fails when a component has exited, naming it with the end of its log.
+    pub fn check_alive(&self) -> Result<(), Error> {
         let mut procs = self
             .procs
             .lock()
@@ -757,6 +800,18 @@ impl ControlPlane {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+impl ControlPlane {
+    /// Stops every component, newest first, each with SIGTERM and up to `grace` before
+    /// SIGKILL (etcd flushes its data). Dropping afterwards does nothing more.
+    pub fn shutdown(&self, grace: Duration) {
+        if let Ok(mut procs) = self.procs.lock() {
+            for proc in procs.iter_mut().rev() {
+                proc.terminate(&self.watchdog, grace);
+            }
+        }
     }
 }
 

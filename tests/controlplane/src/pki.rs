@@ -112,3 +112,37 @@ pub fn write(dir: &Path) -> Result<PkiFiles, Error> {
     write_private(&files.sa_pub, &sa.public_key_pem())?;
     Ok(files)
 }
+
+/// Reuses the files in `dir` when they are all there (a reused state directory), else
+/// generates fresh ones.
+pub fn load_or_write(dir: &Path) -> Result<PkiFiles, Error> {
+    let files = PkiFiles {
+        ca_cert: dir.join("ca.crt"),
+        ca_pem: String::new(),
+        apiserver_cert: dir.join("apiserver.crt"),
+        apiserver_key: dir.join("apiserver.key"),
+        front_proxy_ca: dir.join("front-proxy-ca.crt"),
+        front_proxy_cert: dir.join("front-proxy-client.crt"),
+        front_proxy_key: dir.join("front-proxy-client.key"),
+        sa_key: dir.join("sa.key"),
+        sa_pub: dir.join("sa.pub"),
+    };
+    let all = [
+        &files.ca_cert,
+        &files.apiserver_cert,
+        &files.apiserver_key,
+        &files.front_proxy_ca,
+        &files.front_proxy_cert,
+        &files.front_proxy_key,
+        &files.sa_key,
+        &files.sa_pub,
+    ];
+    if !all.iter().all(|f| f.is_file()) {
+        return write(dir);
+    }
+    let ca_pem = std::fs::read_to_string(&files.ca_cert).map_err(|source| Error::Io {
+        context: format!("reading {}", files.ca_cert.display()),
+        source,
+    })?;
+    Ok(PkiFiles { ca_pem, ..files })
+}

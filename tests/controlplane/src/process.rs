@@ -7,28 +7,41 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::Error;
 
-/// One control-plane component: how to start it and, while it runs, its process.
+/// One component: how to start it and, while it runs, its process.
 #[derive(Debug)]
-pub(crate) struct Proc {
+pub struct Proc {
+    /// The component's name, in errors.
     pub name: &'static str,
     program: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// Its log file (stdout and stderr, appended).
     pub log: PathBuf,
     child: Option<Child>,
 }
 
 impl Proc {
+    /// A component that runs `program` with `args`, logging to `log`.
     pub fn new(name: &'static str, program: PathBuf, args: Vec<String>, log: PathBuf) -> Self {
         Self {
             name,
             program,
             args,
+            env: Vec::new(),
             log,
             child: None,
         }
+    }
+
+    /// Adds an environment variable.
+    #[must_use]
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// Starts the process (appending to its log) and registers it with the watchdog.
@@ -44,6 +57,7 @@ impl Proc {
             .map_err(io(format!("opening {}", self.log.display())))?;
         let child = Command::new(&self.program)
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -73,6 +87,24 @@ impl Proc {
         }
     }
 
+    /// Asks the process to stop (SIGTERM), waits up to `grace`, then kills it.
+    pub fn terminate(&mut self, watchdog: &Watchdog, grace: Duration) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + grace;
+            while Instant::now() < deadline {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        self.stop(watchdog);
+    }
+
     /// The process id while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -84,7 +116,8 @@ impl Proc {
     }
 }
 
-pub(crate) fn log_tail(path: &Path, n: usize) -> String {
+/// The last `n` lines of a log file.
+pub fn log_tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -93,7 +126,7 @@ pub(crate) fn log_tail(path: &Path, n: usize) -> String {
 /// A `sh` process that reads `+pid` / `-pid` lines on stdin and, when stdin closes (its
 /// owner exited), SIGKILLs every pid still listed and removes the work directory.
 #[derive(Debug)]
-pub(crate) struct Watchdog {
+pub struct Watchdog {
     stdin: Mutex<Option<ChildStdin>>,
     child: Mutex<Child>,
 }
@@ -141,10 +174,12 @@ impl Watchdog {
         }
     }
 
+    /// Adds a process to kill when the owner goes away.
     pub fn watch(&self, pid: u32) {
         self.send(format!("+{pid}"));
     }
 
+    /// Removes a process (it has been stopped).
     pub fn forget(&self, pid: u32) {
         self.send(format!("-{pid}"));
     }

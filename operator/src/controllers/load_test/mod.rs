@@ -51,6 +51,7 @@ const RUNNER_CREATED: &str = "RunnerCreated";
 const CLUSTER_REACHABLE: &str = "ClusterReachable";
 const COMPLETE: &str = "Complete";
 const RUNNER_DELETED: &str = "RunnerDeleted";
+const RUNNER_SIMULATED: &str = "RunnerSimulated";
 
 /// Why a reconcile failed (retried with backoff).
 #[derive(Debug, thiserror::Error)]
@@ -608,6 +609,28 @@ impl State {
                 if stuck && let Err(e) = delete_runner(&cluster, &names).await {
                     tracing::warn!(loadtest = %key(&lt), error = %e, "cannot delete a stuck runner");
                 }
+                let simulated_on = (reason == Some(LoadTestReason::NoResults))
+                    .then(|| self.simulated_node(&cluster.name, &pods))
+                    .flatten();
+                let message = match &simulated_on {
+                    Some(node) => {
+                        let message = format!(
+                            "the runner ran on simulated node {node} in cluster {} (kwok): simulated pods do no work, so there are no latency, RPS or bogo-ops numbers",
+                            cluster.name
+                        );
+                        conditions::set(
+                            &mut s.conditions,
+                            RUNNER_SIMULATED,
+                            true,
+                            "SimulatedNode",
+                            message.clone(),
+                            generation,
+                            now,
+                        );
+                        message
+                    }
+                    None => message,
+                };
                 finish(&mut s, reason, message, now, generation);
                 s.phase = Some(phase);
                 s.finished_at = Some(Time(finished_at));
@@ -629,6 +652,14 @@ impl State {
                 Ok(Action::requeue(Duration::from_secs(1)))
             }
         }
+    }
+
+    /// The simulated (kwok) node one of the runner's pods ran on, if any.
+    fn simulated_node(&self, cluster: &str, pods: &[Pod]) -> Option<String> {
+        let collector = self.ctx.clusters.collector(cluster)?;
+        pods.iter()
+            .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+            .find(|node| collector.simulated_node(node))
     }
 
     /// Removes the runner before the LoadTest goes; gives up (with a Warning event) when

@@ -1,0 +1,266 @@
+//! What `lab up` writes into the clusters: on platform the CRDs, the operator's RBAC, the
+//! ManagedClusters and their kubeconfig Secrets, the tokens; on clusters that ask for demo
+//! apps, the demo workloads.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use controlplane::{ControlPlane, apply_yaml};
+use crds::ManagedCluster;
+use crds::managed_cluster::{ManagedClusterSpec, Provider, SecretKeyRef};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+use crate::config::{ClusterConfig, Config};
+
+/// Namespace of the operator, its Secrets and the lab user.
+pub const SYSTEM_NAMESPACE: &str = "tart-system";
+/// The label on everything the lab creates on platform.
+pub const LAB_LABEL: &str = "tartinfra.dev/lab";
+const FIELD_MANAGER: &str = "tart-infra-lab";
+/// The ServiceAccount whose token the lab prints for the dashboard and API.
+pub const USER_ACCOUNT: &str = "lab-user";
+const TOKEN_SECONDS: i64 = 7 * 24 * 3600;
+
+const OPERATOR_RBAC: &str = include_str!("../../../manifests/operator/rbac.yaml");
+const USER_ROLES: &str = include_str!("../../../manifests/operator/user-roles.yaml");
+/// The demo workloads, in apply order.
+pub const DEMO: [(&str, &str); 4] = [
+    (
+        "00-namespace.yaml",
+        include_str!("../../../manifests/demo/00-namespace.yaml"),
+    ),
+    (
+        "nginx-web.yaml",
+        include_str!("../../../manifests/demo/nginx-web.yaml"),
+    ),
+    (
+        "httpbin.yaml",
+        include_str!("../../../manifests/demo/httpbin.yaml"),
+    ),
+    (
+        "redis.yaml",
+        include_str!("../../../manifests/demo/redis.yaml"),
+    ),
+];
+
+/// Installs the CRDs and waits until the API server serves them.
+pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut names = Vec::new();
+    for (_, crd) in crds::all() {
+        names.push(crd.name_any());
+        api.patch(
+            &crd.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .with_context(|| format!("installing CRD {}", crd.name_any()))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for name in names {
+        loop {
+            let crd = api.get(&name).await?;
+            let established = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
+                c.iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
+            if established {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "CRD {name} not Established after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}
+
+/// The operator's RBAC, the user roles and the lab user bound to `tart-infra-tester`.
+pub async fn install_rbac(client: &Client) -> anyhow::Result<()> {
+    apply_yaml(client, OPERATOR_RBAC, SYSTEM_NAMESPACE)
+        .await
+        .context("applying manifests/operator/rbac.yaml")?;
+    apply_yaml(client, USER_ROLES, SYSTEM_NAMESPACE)
+        .await
+        .context("applying manifests/operator/user-roles.yaml")?;
+    let user = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {USER_ACCOUNT}, namespace: {SYSTEM_NAMESPACE}, labels: {{{LAB_LABEL}: \"true\"}}}}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: tart-infra-lab-user, labels: {{{LAB_LABEL}: \"true\"}}}}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tart-infra-tester}}\n\
+         subjects: [{{kind: ServiceAccount, name: {USER_ACCOUNT}, namespace: {SYSTEM_NAMESPACE}}}]\n"
+    );
+    apply_yaml(client, &user, SYSTEM_NAMESPACE)
+        .await
+        .context("creating the lab user")?;
+    Ok(())
+}
+
+/// A token for a ServiceAccount in tart-system (a week; `lab up` makes new ones each time).
+pub async fn token(client: &Client, account: &str) -> anyhow::Result<String> {
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: Vec::new(),
+            expiration_seconds: Some(TOKEN_SECONDS),
+            ..TokenRequestSpec::default()
+        },
+        ..TokenRequest::default()
+    };
+    let answer = Api::<ServiceAccount>::namespaced(client.clone(), SYSTEM_NAMESPACE)
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .with_context(|| format!("requesting a token for {SYSTEM_NAMESPACE}/{account}"))?;
+    answer
+        .status
+        .map(|s| s.token)
+        .filter(|t| !t.is_empty())
+        .with_context(|| format!("the API server returned no token for {account}"))
+}
+
+/// A kubeconfig for the platform with a bearer token (the operator's identity).
+pub fn kubeconfig(cp: &ControlPlane, user: &str, token: &str) -> String {
+    use std::fmt::Write as _;
+    let ca = base64::engine::general_purpose::STANDARD.encode(cp.ca_pem());
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\n\
+         users:\n- name: {user}\n  user:\n    token: {token}\n\
+         contexts:\n- name: {user}@{name}\n  context:\n    cluster: {name}\n    user: {user}\n\
+         current-context: {user}@{name}\n",
+        name = cp.name(),
+        url = cp.url(),
+    );
+    s
+}
+
+/// The ManagedCluster of a lab cluster: provider external, everything else from the
+/// configuration.
+pub fn managed_cluster(c: &ClusterConfig, kubernetes_version: &str) -> ManagedCluster {
+    let mut mc = ManagedCluster::new(
+        c.name.as_str(),
+        ManagedClusterSpec {
+            tier: c.tier,
+            provider: Provider::External,
+            kubernetes_version: Some(kubernetes_version.to_owned()),
+            base_image: None,
+            network: Some(c.network.clone()),
+            nodes: Some(c.nodes.clone()),
+            addons: c.addons.clone(),
+            kubeconfig_secret_ref: Some(secret_ref(c.name.as_str())),
+            paused: false,
+        },
+    );
+    mc.metadata.labels = Some([(LAB_LABEL.to_owned(), "true".to_owned())].into());
+    mc
+}
+
+fn secret_ref(cluster: &str) -> SecretKeyRef {
+    SecretKeyRef {
+        namespace: SYSTEM_NAMESPACE.into(),
+        name: format!("{cluster}-kubeconfig").as_str().into(),
+        key: "kubeconfig".to_owned(),
+    }
+}
+
+/// Registers the target clusters on platform (kubeconfig Secret + ManagedCluster) and
+/// removes lab ManagedClusters of clusters this run does not start.
+pub async fn register(
+    platform: &Client,
+    config: &Config,
+    targets: &[(&ClusterConfig, &ControlPlane)],
+) -> anyhow::Result<()> {
+    let secrets: Api<Secret> = Api::namespaced(platform.clone(), SYSTEM_NAMESPACE);
+    let clusters: Api<ManagedCluster> = Api::all(platform.clone());
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    for (c, cp) in targets {
+        let secret: Secret = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": format!("{}-kubeconfig", c.name),
+                "namespace": SYSTEM_NAMESPACE,
+                "labels": { LAB_LABEL: "true" },
+            },
+            "type": "Opaque",
+            "stringData": { "kubeconfig": cp.kubeconfig() },
+        }))?;
+        secrets
+            .patch(&secret.name_any(), &apply, &Patch::Apply(&secret))
+            .await
+            .with_context(|| format!("writing the kubeconfig Secret of {}", c.name))?;
+        let mut mc = managed_cluster(c, &config.kubernetes_version);
+        mc.metadata.managed_fields = None;
+        let mut body = serde_json::to_value(&mc)?;
+        body["apiVersion"] = json!("tartinfra.dev/v1alpha1");
+        body["kind"] = json!("ManagedCluster");
+        clusters
+            .patch(c.name.as_str(), &apply, &Patch::Apply(&body))
+            .await
+            .with_context(|| format!("writing ManagedCluster {}", c.name))?;
+    }
+    let started: Vec<&str> = targets.iter().map(|(c, _)| c.name.as_str()).collect();
+    let stale = clusters
+        .list(&ListParams::default().labels(&format!("{LAB_LABEL}=true")))
+        .await?;
+    for mc in stale.items {
+        if !started.contains(&mc.name_any().as_str()) {
+            clusters
+                .delete(&mc.name_any(), &DeleteParams::default())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies the demo workloads.
+pub async fn install_demo(client: &Client) -> anyhow::Result<()> {
+    for (file, text) in DEMO {
+        apply_yaml(client, text, "demo")
+            .await
+            .with_context(|| format!("applying manifests/demo/{file}"))?;
+    }
+    Ok(())
+}
+
+/// Writes a file only the owner can read.
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_demo_manifest_parses() {
+        for (file, text) in DEMO {
+            let docs =
+                controlplane::parse_yaml_documents(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(!docs.is_empty(), "{file}");
+        }
+        assert!(
+            !controlplane::parse_yaml_documents(OPERATOR_RBAC)
+                .expect("rbac")
+                .is_empty()
+        );
+    }
+}

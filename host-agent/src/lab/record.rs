@@ -1,0 +1,154 @@
+//! `lab.json` in the state directory: which processes a running `lab up` started, so that
+//! `lab down` and `lab status` in another shell find them. A process is identified by its
+//! pid *and* its start time, so a pid the system has reused for something else is never
+//! signalled.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+/// One process the lab started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Component {
+    /// The cluster it belongs to (empty for the operator and the lab itself).
+    pub cluster: String,
+    /// etcd, kube-apiserver, ..., tart-operator, lab.
+    pub name: String,
+    /// Process id.
+    pub pid: u32,
+    /// Its start time as `ps -o lstart=` prints it.
+    pub started: String,
+}
+
+/// The record of a running lab.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// The `lab up` process (it owns every other one).
+    pub supervisor: Option<Component>,
+    /// The processes it started.
+    pub components: Vec<Component>,
+    /// The operator's address (dashboard and API).
+    pub url: String,
+    /// Admin kubeconfig per cluster.
+    pub kubeconfigs: Vec<(String, PathBuf)>,
+}
+
+/// The record's path in a state directory.
+pub fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join("lab.json")
+}
+
+impl Record {
+    /// Reads the record; `None` when there is none.
+    pub fn load(state_dir: &Path) -> anyhow::Result<Option<Self>> {
+        let file = path(state_dir);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} is not a lab record ({e}); if no lab runs, delete it",
+                    file.display()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("reading {}: {e}", file.display())),
+        }
+    }
+
+    /// Writes the record (atomically: a reader never sees half of it).
+    pub fn save(&self, state_dir: &Path) -> anyhow::Result<()> {
+        let file = path(state_dir);
+        let tmp = file.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
+            .and_then(|()| std::fs::rename(&tmp, &file))
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", file.display()))
+    }
+
+    /// Removes the record.
+    pub fn remove(state_dir: &Path) {
+        let _ = std::fs::remove_file(path(state_dir));
+    }
+}
+
+/// The start time of a running process, or `None` when no process has that pid.
+pub fn start_time(pid: u32) -> Option<String> {
+    let out = Command::new("ps")
+        .args(["-o", "lstart=", "-p", &pid.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}
+
+impl Component {
+    /// Describes a running process.
+    pub fn of(cluster: &str, name: &str, pid: u32) -> Self {
+        Self {
+            cluster: cluster.to_owned(),
+            name: name.to_owned(),
+            pid,
+            started: start_time(pid).unwrap_or_default(),
+        }
+    }
+
+    /// Whether this very process still runs (same pid, same start time).
+    pub fn alive(&self) -> bool {
+        start_time(self.pid).is_some_and(|s| s == self.started)
+    }
+
+    /// Sends a signal (`TERM`, `KILL`) if this very process still runs.
+    pub fn signal(&self, signal: &str) -> bool {
+        self.alive()
+            && Command::new("kill")
+                .args([&format!("-{signal}"), &self.pid.to_string()])
+                .status()
+                .is_ok_and(|s| s.success())
+    }
+
+    /// `cluster/name` or `name`.
+    pub fn label(&self) -> String {
+        if self.cluster.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.cluster, self.name)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_is_its_pid_and_start_time() {
+        let me = Component::of("", "test", std::process::id());
+        assert!(!me.started.is_empty());
+        assert!(me.alive());
+        let reused = Component {
+            started: "Thu Jan  1 00:00:00 1970".to_owned(),
+            ..me.clone()
+        };
+        assert!(!reused.alive(), "a different start time is another process");
+        assert!(!reused.signal("TERM"));
+    }
+
+    #[test]
+    fn the_record_round_trips_and_a_broken_one_says_what_to_do() {
+        let dir = tempfile::tempdir().expect("dir");
+        assert_eq!(Record::load(dir.path()).expect("none"), None);
+        let record = Record {
+            supervisor: Some(Component::of("", "lab", std::process::id())),
+            url: "http://127.0.0.1:3000".into(),
+            ..Record::default()
+        };
+        record.save(dir.path()).expect("save");
+        assert_eq!(Record::load(dir.path()).expect("load"), Some(record));
+        std::fs::write(path(dir.path()), "{").expect("write");
+        let err = Record::load(dir.path()).expect_err("broken").to_string();
+        assert!(err.contains("if no lab runs, delete it"), "{err}");
+        Record::remove(dir.path());
+        assert_eq!(Record::load(dir.path()).expect("gone"), None);
+    }
+}

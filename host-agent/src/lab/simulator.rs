@@ -1,0 +1,245 @@
+//! Plays the parts of a lab cluster that simulated pods cannot: the load a running k6
+//! runner puts on the Services it targets (see [`load_model`]) and the runner's exit when
+//! its duration is over (written as a kubelet would). Every couple of seconds, per cluster.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+use super::load_model::{self, RunnerParams};
+
+/// The annotation kwok's usage simulation reads a pod's CPU usage from.
+pub const USAGE_CPU: &str = "kwok.x-k8s.io/usage-cpu";
+const RUNNER_SELECTOR: &str = "app.kubernetes.io/component=loadtest-runner";
+
+/// What a runner does in the model.
+#[derive(Clone, Debug)]
+enum Runner {
+    /// k6: load on Services.
+    Http(RunnerParams),
+    /// stress-ng: works in its own pod for this long.
+    Stress { secs: u64 },
+}
+
+impl Runner {
+    fn duration_secs(&self) -> u64 {
+        match self {
+            Self::Http(p) => p.duration_secs(),
+            Self::Stress { secs } => *secs,
+        }
+    }
+}
+
+/// One cluster's simulator state: runner parameters already read, by pod uid.
+#[derive(Default)]
+pub struct Simulator {
+    runners: HashMap<String, Runner>,
+}
+
+fn started_at(pod: &Pod) -> Option<Timestamp> {
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() != Some("Running") {
+        return None;
+    }
+    let state = status
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .state
+        .as_ref()?;
+    state.running.as_ref()?.started_at.as_ref().map(|t| t.0)
+}
+
+fn ready(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod.status.as_ref().is_some_and(|s| {
+            s.phase.as_deref() == Some("Running")
+                && s.conditions
+                    .as_ref()
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+}
+
+fn cpu_limit(pod: &Pod) -> Option<u64> {
+    let containers = &pod.spec.as_ref()?.containers;
+    let limits: Option<Vec<u64>> = containers
+        .iter()
+        .map(|c| {
+            let q = c.resources.as_ref()?.limits.as_ref()?.get("cpu")?;
+            load_model::millicores(&q.0)
+        })
+        .collect();
+    limits.map(|l| l.iter().sum())
+}
+
+/// `--timeout Ns` from stress-ng's arguments.
+fn stress_secs(pod: &Pod) -> Option<u64> {
+    let args = pod.spec.as_ref()?.containers.first()?.args.as_ref()?;
+    let i = args.iter().position(|a| a == "--timeout")?;
+    args.get(i + 1)?.trim_end_matches('s').parse().ok()
+}
+
+fn selects(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
+    let labels = pod.labels();
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+impl Simulator {
+    async fn runner(&mut self, client: &Client, pod: &Pod) -> Option<Runner> {
+        let uid = pod.uid()?;
+        if let Some(r) = self.runners.get(&uid) {
+            return Some(r.clone());
+        }
+        let ns = pod.namespace()?;
+        let job = pod.labels().get("job-name")?.clone();
+        let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns)
+            .get_opt(&job)
+            .await
+            .ok()?;
+        let runner = match cm.and_then(|cm| cm.data?.get("params.json").cloned()) {
+            Some(text) => Runner::Http(RunnerParams::parse(&text).ok()?),
+            None => Runner::Stress {
+                secs: stress_secs(pod)?,
+            },
+        };
+        self.runners.insert(uid, runner.clone());
+        Some(runner)
+    }
+
+    /// One round on one cluster: ends runners whose time is up, and sets the simulated
+    /// CPU usage of every pod behind a Service.
+    pub async fn step(&mut self, client: &Client) -> Result<(), kube::Error> {
+        let now = Timestamp::now();
+        let pods = Api::<Pod>::all(client.clone())
+            .list(&ListParams::default())
+            .await?
+            .items;
+        let runner_pods = Api::<Pod>::all(client.clone())
+            .list(&ListParams::default().labels(RUNNER_SELECTOR))
+            .await?
+            .items;
+        let mut running = Vec::new();
+        for pod in &runner_pods {
+            let Some(start) = started_at(pod) else {
+                continue;
+            };
+            let Some(runner) = self.runner(client, pod).await else {
+                continue;
+            };
+            let elapsed = now.duration_since(start).as_secs_f64();
+            if elapsed >= runner.duration_secs() as f64 {
+                exit(client, pod, start).await?;
+            } else if let Runner::Http(params) = runner {
+                running.push((params, elapsed));
+            }
+        }
+        let live: Vec<String> = runner_pods.iter().filter_map(|p| p.uid()).collect();
+        self.runners.retain(|uid, _| live.contains(uid));
+
+        let load = load_model::service_load(running.iter().map(|(p, e)| (p, *e)));
+        let services = Api::<Service>::all(client.clone())
+            .list(&ListParams::default())
+            .await?
+            .items;
+        let mut desired: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for svc in &services {
+            let ns = svc.namespace().unwrap_or_default();
+            if ns == "kube-system" {
+                continue;
+            }
+            let Some(selector) = svc.spec.as_ref().and_then(|s| s.selector.clone()) else {
+                continue;
+            };
+            let vus = load
+                .get(&(ns.clone(), svc.name_any()))
+                .copied()
+                .unwrap_or(0.0);
+            let behind: Vec<&Pod> = pods
+                .iter()
+                .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
+                .filter(|p| selects(&selector, p) && ready(p))
+                .collect();
+            for pod in &behind {
+                let m = load_model::pod_millicores(vus, behind.len(), cpu_limit(pod));
+                let slot = desired.entry((ns.clone(), pod.name_any())).or_insert(0);
+                // A pod behind two loaded Services carries both.
+                *slot = (*slot).max(m);
+            }
+        }
+        for pod in &pods {
+            let key = (pod.namespace().unwrap_or_default(), pod.name_any());
+            let Some(m) = desired.get(&key) else {
+                continue;
+            };
+            let value = format!("{m}m");
+            if pod.annotations().get(USAGE_CPU) == Some(&value) {
+                continue;
+            }
+            Api::<Pod>::namespaced(client.clone(), &key.0)
+                .patch(
+                    &key.1,
+                    &PatchParams::default(),
+                    &Patch::Merge(&json!({ "metadata": { "annotations": { USAGE_CPU: value } } })),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Ends a runner as a kubelet would when its container exits 0 without a result.
+async fn exit(client: &Client, pod: &Pod, started: Timestamp) -> Result<(), kube::Error> {
+    let now = Timestamp::now().to_string();
+    let name = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.first())
+        .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+        .unwrap_or_default();
+    let status = json!({ "status": {
+        "phase": "Succeeded",
+        "conditions": [{ "type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now }],
+        "containerStatuses": [{ "name": name.0, "image": name.1, "imageID": "", "ready": false, "restartCount": 0, "started": false,
+            "state": { "terminated": { "exitCode": 0, "reason": "Completed",
+                "startedAt": started.to_string(), "finishedAt": now } } }],
+    }});
+    Api::<Pod>::namespaced(client.clone(), &pod.namespace().unwrap_or_default())
+        .patch_status(
+            &pod.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&status),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Runs the simulator on every cluster until the task is dropped; errors are reported
+/// through `report` once per distinct message.
+pub async fn run(clusters: Vec<(String, Client)>, every: Duration, report: impl Fn(&str, &str)) {
+    let mut sims: Vec<(String, Client, Simulator, Option<String>)> = clusters
+        .into_iter()
+        .map(|(name, client)| (name, client, Simulator::default(), None))
+        .collect();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for (name, client, sim, last_error) in &mut sims {
+            match sim.step(client).await {
+                Ok(()) => *last_error = None,
+                Err(e) => {
+                    let message = e.to_string();
+                    if last_error.as_deref() != Some(message.as_str()) {
+                        report(name, &message);
+                        *last_error = Some(message);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! The local lab end to end: `tart-infra lab up --clusters platform,dev` with the real
+//! binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
+//! metrics-server, tart-operator), checked only through the operator's API, then `lab status`,
+//! `lab down`, and a second `lab up` on the same state directory.
+//!
+//! Needs `tart-operator` next to `tart-infra` (`cargo test --workspace` and `scripts/test`
+//! build it) and the Kubernetes binaries (`scripts/build-kube-bins.sh`); fails without them.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn tart_infra() -> &'static str {
+    env!("CARGO_BIN_EXE_tart-infra")
+}
+
+fn operator_bin() -> PathBuf {
+    let bin = Path::new(tart_infra()).with_file_name("tart-operator");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p operator` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running `lab up`; stopped with SIGTERM (as `lab down` would) when dropped.
+struct LabUp {
+    child: Child,
+    stderr: PathBuf,
+    ready: Value,
+}
+
+impl LabUp {
+    fn start(state: &Path, port: u16) -> Self {
+        let stderr = state.with_extension("stderr.log");
+        let mut child = Command::new(tart_infra())
+            .args(["lab", "up", "--clusters", "platform,dev", "--json"])
+            .arg("--config")
+            .arg(repo_file("config/clusters.yaml"))
+            .arg("--state-dir")
+            .arg(state)
+            .arg(format!("--http-addr=127.0.0.1:{port}"))
+            .arg("--operator-bin")
+            .arg(operator_bin())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start tart-infra lab up");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(300))
+            .unwrap_or_default();
+        let ready: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = child.kill();
+                panic!(
+                    "lab up printed no JSON ({e}: {line:?}); its stderr:\n{}",
+                    std::fs::read_to_string(&stderr).unwrap_or_default()
+                );
+            }
+        };
+        Self {
+            child,
+            stderr,
+            ready,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits for `lab up` to exit by itself (after `lab down`).
+    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lab up still runs {within:?} after lab down; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for LabUp {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+struct Api {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn of(ready: &Value) -> Self {
+        Self {
+            base: ready["url"].as_str().expect("url").to_owned(),
+            token: ready["token"].as_str().expect("token").to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let answer = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = answer.status();
+        let body: Value = answer.json().await.expect("JSON body");
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        body
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Value {
+        let answer = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = answer.status();
+        let body: Value = answer.json().await.expect("JSON body");
+        assert_eq!(status.as_u16(), 201, "POST {path}: {body}");
+        body
+    }
+
+    /// Polls `path` until `done` holds, failing with the last answer after `within`.
+    async fn until(&self, path: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let body = self.get(path).await;
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path} did not reach the expected state within {within:?}; last answer: {body}"
+            );
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+fn cli(args: &[&str], state: &Path) -> Output {
+    Command::new(tart_infra())
+        .args(["lab"])
+        .args(args)
+        .arg("--state-dir")
+        .arg(state)
+        .output()
+        .expect("run tart-infra")
+}
+
+fn pid_alive(pid: u64) -> bool {
+    Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn running_demo_pods(pods: &Value) -> Vec<String> {
+    pods.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["namespace"] == "demo" && p["phase"] == "Running")
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn count_prefix(names: &[String], deployment: &str) -> usize {
+    // Pod names are <deployment>-<replicaset hash>-<suffix>.
+    names
+        .iter()
+        .filter(|n| {
+            n.strip_prefix(deployment)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|rest| rest.matches('-').count() == 1)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("lab");
+    let port = free_port();
+    let mut lab = LabUp::start(&state, port);
+    let api = Api::of(&lab.ready);
+    assert_eq!(lab.ready["url"], format!("http://127.0.0.1:{port}"));
+    let log = lab.log();
+    assert!(
+        log.contains("cluster dev: demo workloads applied"),
+        "progress lines on stderr:\n{log}"
+    );
+
+    // Both clusters Ready, with the configured nodes.
+    let clusters = api.get("/api/v1/clusters").await;
+    let phases: Vec<(String, String)> = clusters
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_owned(),
+                c["phase"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        phases.contains(&("platform".into(), "Ready".into())),
+        "{phases:?}"
+    );
+    assert!(
+        phases.contains(&("dev".into(), "Ready".into())),
+        "{phases:?}"
+    );
+    let dev = api.get("/api/v1/clusters/dev").await;
+    let mut nodes: Vec<(String, Vec<Value>, Option<u64>)> = dev["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap_or("").to_owned(),
+                n["roles"].as_array().cloned().unwrap_or_default(),
+                n["cpuCapacityMillis"].as_u64(),
+            )
+        })
+        .collect();
+    nodes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        nodes,
+        vec![
+            (
+                "dev-master".into(),
+                vec![json!("control-plane")],
+                Some(2000)
+            ),
+            ("dev-worker1".into(), vec![], Some(2000)),
+        ],
+        "{dev}"
+    );
+    let platform = api.get("/api/v1/clusters/platform").await;
+    assert_eq!(
+        platform["nodes"].as_array().map(Vec::len),
+        Some(3),
+        "{platform}"
+    );
+
+    // The demo workloads run: nginx-web 3, httpbin 2, httpbin-v2 1, redis 1.
+    let pods = api
+        .until(
+            "/api/v1/clusters/dev/pods",
+            Duration::from_secs(90),
+            |pods| running_demo_pods(pods).len() >= 7,
+        )
+        .await;
+    let running = running_demo_pods(&pods);
+    assert_eq!(count_prefix(&running, "nginx-web"), 3, "{running:?}");
+    assert_eq!(count_prefix(&running, "httpbin"), 2, "{running:?}");
+    assert_eq!(count_prefix(&running, "httpbin-v2"), 1, "{running:?}");
+    assert_eq!(count_prefix(&running, "redis"), 1, "{running:?}");
+
+    // scale-light: the simulated load makes the real HPA controller scale nginx-web.
+    let created = api
+        .post(
+            "/api/v1/experiments",
+            &json!({
+                "namespace": "default",
+                "spec": { "cluster": "dev", "load": { "preset": "scale-light" },
+                          "endCooldownWhenBaselineRestored": true },
+            }),
+        )
+        .await;
+    let name = created["name"].as_str().expect("name").to_owned();
+    let path = format!("/api/v1/experiments/default/{name}");
+    let done = api
+        .until(&path, Duration::from_secs(600), |se| {
+            matches!(se["phase"].as_str(), Some("Completed" | "Failed"))
+        })
+        .await;
+    assert_eq!(done["phase"], "Completed", "{done}");
+    let kpis = &done["kpis"];
+    assert!(
+        kpis["scaleUpLatencySeconds"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0),
+        "{kpis}"
+    );
+    assert!(
+        kpis["peakReplicas"].as_i64().is_some_and(|p| p > 3),
+        "nginx-web scaled above its 3 baseline replicas: {kpis}"
+    );
+    assert!(kpis["scaleDownStartSeconds"].as_f64().is_some(), "{kpis}");
+    assert!(kpis["avgRpsPerPod"].is_null(), "no invented RPS: {kpis}");
+    let events = done["events"].as_array().expect("events");
+    assert!(
+        events.iter().any(|e| e["phase"] == "Load"),
+        "replica changes during the load: {events:?}"
+    );
+
+    // The child LoadTest ends without invented numbers, saying why.
+    let child = done["loadTest"].as_str().expect("child LoadTest");
+    let test = api.get(&format!("/api/v1/tests/default/{child}")).await;
+    assert_eq!(test["reason"], "NoResults", "{test}");
+    assert!(
+        test["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("simulated node")),
+        "{test}"
+    );
+    assert!(test["results"].is_null(), "{test}");
+
+    // lab status sees every process; lab down stops them all and lab up exits cleanly.
+    let status = cli(&["status", "--json"], &state);
+    assert!(status.status.success(), "{status:?}");
+    let status: Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    assert_eq!(status["running"], true, "{status}");
+    let pids: Vec<u64> = status["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| c["pid"].as_u64())
+        .collect();
+    // lab, 2 x (etcd, apiserver, controller-manager, scheduler, kwok, metrics-server), operator.
+    assert_eq!(pids.len(), 14, "{status}");
+    let down = cli(&["down"], &state);
+    assert!(down.status.success(), "{down:?}");
+    let exit = lab.wait_exit(Duration::from_secs(60));
+    assert!(
+        exit.success(),
+        "lab up after lab down: {exit}; log:\n{}",
+        lab.log()
+    );
+    let left: Vec<u64> = pids.into_iter().filter(|p| pid_alive(*p)).collect();
+    assert!(left.is_empty(), "still running after lab down: {left:?}");
+    let status = cli(&["status"], &state);
+    assert!(!status.status.success(), "status of a stopped lab exits 1");
+
+    // A second lab up reuses the state: same kubeconfig, the finished experiment is still there.
+    let kubeconfig = lab.ready["kubeconfigs"]["dev"].clone();
+    drop(lab);
+    let lab = LabUp::start(&state, port);
+    assert_eq!(lab.ready["kubeconfigs"]["dev"], kubeconfig);
+    let api = Api::of(&lab.ready);
+    let again = api.get(&path).await;
+    assert_eq!(again["phase"], "Completed", "{again}");
+    drop(lab);
+    assert!(
+        !state.join("lab.json").exists(),
+        "the record goes with the lab"
+    );
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_starts_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("lab");
+    let broken = dir.path().join("clusters.yaml");
+    let shipped = std::fs::read_to_string(repo_file("config/clusters.yaml")).expect("config");
+    std::fs::write(
+        &broken,
+        shipped.replacen("podCidr: 10.20.0.0/16", "podCidr: 10.10.0.0/16", 1),
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        Command::new(tart_infra())
+            .args(["lab", "up"])
+            .args(args)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--operator-bin")
+            .arg(operator_bin())
+            .output()
+            .expect("run")
+    };
+    let out = run(&["--config", broken.to_str().expect("path")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("overlap"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let config = repo_file("config/clusters.yaml");
+    let out = run(&[
+        "--config",
+        config.to_str().expect("path"),
+        "--clusters",
+        "qa",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("qa") && err.contains("dev"), "{err}");
+
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = run(&[
+        "--config",
+        config.to_str().expect("path"),
+        "--http-addr",
+        &addr,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&addr) && err.contains("in use"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!state.join("lab.json").exists(), "nothing recorded");
+
+    let out = Command::new(tart_infra())
+        .args([
+            "lab",
+            "up",
+            "--operator-bin",
+            "/nonexistent/tart-operator",
+            "--state-dir",
+        ])
+        .arg(&state)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("cargo build --release -p operator"), "{err}");
+
+    let out = cli(&["down"], &state);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no lab is running"),
+        "{out:?}"
+    );
+}

@@ -1,0 +1,151 @@
+//! What a control plane keeps between starts: its admin token (`tokens.csv`) and its ports
+//! (`ports.json`). A fresh directory gets a random token and free ports; a reused one (the
+//! local lab's) keeps both, so kubeconfigs stay valid across restarts.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, free_ports, random_token, write_private};
+
+/// The loopback ports of one control plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Ports {
+    pub etcd: u16,
+    pub peer: u16,
+    pub apiserver: u16,
+    pub kwok: u16,
+    pub metrics_server: u16,
+}
+
+impl Ports {
+    fn named(&self) -> [(&'static str, u16); 5] {
+        [
+            ("etcd", self.etcd),
+            ("etcd peer", self.peer),
+            ("kube-apiserver", self.apiserver),
+            ("kwok", self.kwok),
+            ("metrics-server", self.metrics_server),
+        ]
+    }
+}
+
+/// Token and ports, loaded from the directory or chosen now and saved there.
+#[derive(Clone, Debug)]
+pub(crate) struct State {
+    pub token: String,
+    pub ports: Ports,
+    ports_file: PathBuf,
+}
+
+fn read_token(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let token = text.lines().next()?.split(',').next()?.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+impl State {
+    pub fn load_or_create(dir: &Path) -> Result<Self, Error> {
+        let ports_file = dir.join("ports.json");
+        let token = match read_token(&dir.join("tokens.csv")) {
+            Some(token) => token,
+            None => random_token()?,
+        };
+        let ports = match std::fs::read_to_string(&ports_file) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                Error::Startup(format!(
+                    "{} is not valid ({e}); delete it to choose new ports",
+                    ports_file.display()
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let [etcd, peer, apiserver, kwok, metrics_server] = free_ports::<5>()?;
+                let ports = Ports {
+                    etcd,
+                    peer,
+                    apiserver,
+                    kwok,
+                    metrics_server,
+                };
+                let text = serde_json::to_string_pretty(&ports)
+                    .map_err(|e| Error::Startup(e.to_string()))?;
+                write_private(&ports_file, &text)?;
+                ports
+            }
+            Err(source) => {
+                return Err(Error::Io {
+                    context: format!("reading {}", ports_file.display()),
+                    source,
+                });
+            }
+        };
+        Ok(Self {
+            token,
+            ports,
+            ports_file,
+        })
+    }
+
+    /// Fails with the first port another process holds, naming the component.
+    pub fn check_ports_free(&self, name: &str) -> Result<(), Error> {
+        for (component, port) in self.ports.named() {
+            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                return Err(Error::PortInUse {
+                    name: name.to_owned(),
+                    component,
+                    port,
+                    state: self.ports_file.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_directory_keeps_token_and_ports() {
+        let dir = tempfile::tempdir().expect("dir");
+        let first = State::load_or_create(dir.path()).expect("first");
+        write_private(
+            &dir.path().join("tokens.csv"),
+            &format!("{},admin,admin,system:masters\n", first.token),
+        )
+        .expect("tokens");
+        let second = State::load_or_create(dir.path()).expect("second");
+        assert_eq!(first.token, second.token);
+        assert_eq!(first.ports, second.ports);
+    }
+
+    #[test]
+    fn a_taken_port_is_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let state = State::load_or_create(dir.path()).expect("state");
+        let _held = TcpListener::bind(("127.0.0.1", state.ports.apiserver)).expect("bind");
+        let err = state
+            .check_ports_free("dev")
+            .expect_err("port in use")
+            .to_string();
+        assert!(
+            err.contains(&format!("127.0.0.1:{}", state.ports.apiserver))
+                && err.contains("kube-apiserver of control plane dev")
+                && err.contains("ports.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_ports_file_says_how_to_recover() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("ports.json"), "{").expect("write");
+        let err = State::load_or_create(dir.path())
+            .expect_err("corrupt")
+            .to_string();
+        assert!(err.contains("delete it to choose new ports"), "{err}");
+    }
+}

@@ -262,7 +262,7 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
         "{phases:?}"
     );
     let dev = api.get("/api/v1/clusters/dev").await;
-    let mut nodes: Vec<(String, Vec<Value>, Option<u64>)> = dev["nodes"]
+    let mut nodes: Vec<(String, Vec<Value>, Option<u64>, Option<u64>)> = dev["nodes"]
         .as_array()
         .expect("nodes")
         .iter()
@@ -271,6 +271,7 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
                 n["name"].as_str().unwrap_or("").to_owned(),
                 n["roles"].as_array().cloned().unwrap_or_default(),
                 n["cpuCapacityMillis"].as_u64(),
+                n["memoryCapacityBytes"].as_u64(),
             )
         })
         .collect();
@@ -281,9 +282,15 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
             (
                 "dev-master".into(),
                 vec![json!("control-plane")],
-                Some(2000)
+                Some(2000),
+                Some(4096 << 20)
             ),
-            ("dev-worker1".into(), vec![], Some(2000)),
+            (
+                "dev-worker1".into(),
+                vec![json!("worker")],
+                Some(2000),
+                Some(8192 << 20)
+            ),
         ],
         "{dev}"
     );
@@ -369,8 +376,9 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
         .iter()
         .filter_map(|c| c["pid"].as_u64())
         .collect();
-    // lab, 2 x (etcd, apiserver, controller-manager, scheduler, kwok, metrics-server), operator.
-    assert_eq!(pids.len(), 14, "{status}");
+    // lab, 2 x (etcd, apiserver, controller-manager, scheduler, kwok), dev's metrics-server
+    // (platform's addons do not ask for one), operator.
+    assert_eq!(pids.len(), 13, "{status}");
     let down = cli(&["down"], &state);
     assert!(down.status.success(), "{down:?}");
     let exit = lab.wait_exit(Duration::from_secs(60));

@@ -72,14 +72,16 @@ impl Record {
     }
 }
 
-/// The start time of a running process, or `None` when no process has that pid.
+/// The start time of a running process, or `None` when no process has that pid or it has
+/// exited and waits to be reaped (a zombie).
 pub fn start_time(pid: u32) -> Option<String> {
     let out = Command::new("ps")
-        .args(["-o", "lstart=", "-p", &pid.to_string()])
+        .args(["-o", "stat=", "-o", "lstart=", "-p", &pid.to_string()])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    (out.status.success() && !text.is_empty()).then_some(text)
+    let (stat, started) = text.split_once(char::is_whitespace)?;
+    (out.status.success() && !stat.starts_with('Z')).then(|| started.trim().to_owned())
 }
 
 impl Component {
@@ -132,6 +134,19 @@ mod tests {
         };
         assert!(!reused.alive(), "a different start time is another process");
         assert!(!reused.signal("TERM"));
+    }
+
+    #[test]
+    fn an_exited_process_is_not_alive_even_before_it_is_reaped() {
+        let mut child = Command::new("true").spawn().expect("spawn");
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // The child exits at once; until `wait` it is a zombie.
+        while start_time(pid).is_some() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(start_time(pid), None);
+        child.wait().expect("reap");
     }
 
     #[test]

@@ -22,7 +22,7 @@ import json, sys
 total = 0
 for c in json.load(sys.stdin)["components"]:
     try:
-        for line in open(f"/proc/{c["pid"]}/status"):
+        for line in open("/proc/%d/status" % c["pid"]):
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
     except OSError:

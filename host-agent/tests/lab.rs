@@ -400,6 +400,31 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
     let api = Api::of(&lab.ready);
     let again = api.get(&path).await;
     assert_eq!(again["phase"], "Completed", "{again}");
+
+    // Ctrl-C (SIGINT to lab up alone, as a terminal sends it) stops everything too.
+    let mut lab = lab;
+    let status = cli(&["status", "--json"], &state);
+    let status: Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    let pids: Vec<u64> = status["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| c["pid"].as_u64())
+        .collect();
+    assert_eq!(pids.len(), 13, "{status}");
+    let interrupted = Command::new("kill")
+        .args(["-INT", &lab.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(interrupted.success());
+    let exit = lab.wait_exit(Duration::from_secs(60));
+    assert!(
+        exit.success(),
+        "lab up after Ctrl-C: {exit}; log:\n{}",
+        lab.log()
+    );
+    let left: Vec<u64> = pids.into_iter().filter(|p| pid_alive(*p)).collect();
+    assert!(left.is_empty(), "still running after Ctrl-C: {left:?}");
     drop(lab);
     assert!(
         !state.join("lab.json").exists(),

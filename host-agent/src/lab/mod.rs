@@ -60,6 +60,14 @@ pub fn default_state_dir() -> PathBuf {
     base.join("tart-infra/lab")
 }
 
+/// Prints a line on stdout; a closed stdout (`| head`) is not an error worth a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 struct Progress {
     start: Instant,
 }
@@ -404,7 +412,7 @@ async fn run(
         ready_after,
     };
     if opts.json {
-        println!("{}", summary.json());
+        say!("{}", summary.json());
     } else {
         eprintln!("{}", summary.text());
     }
@@ -605,7 +613,7 @@ pub fn down(state_dir: &Path) -> anyhow::Result<()> {
 pub async fn status(state_dir: &Path, as_json: bool) -> anyhow::Result<bool> {
     let Some(record) = Record::load(state_dir)? else {
         if as_json {
-            println!("{}", json!({ "running": false, "components": [] }));
+            say!("{}", json!({ "running": false, "components": [] }));
         } else {
             eprintln!("no lab is running from {}", state_dir.display());
         }
@@ -627,18 +635,18 @@ pub async fn status(state_dir: &Path, as_json: bool) -> anyhow::Result<bool> {
             .iter()
             .map(|(label, pid, alive)| json!({ "name": label, "pid": pid, "running": alive }))
             .collect();
-        println!(
+        say!(
             "{}",
             json!({ "running": all, "url": record.url, "operatorReady": ready, "components": components })
         );
     } else {
         for (label, pid, alive) in &rows {
-            println!(
+            say!(
                 "{label:<34} pid {pid:<8} {}",
                 if *alive { "running" } else { "stopped" }
             );
         }
-        println!(
+        say!(
             "{:<34} {:<12} {}",
             "operator API",
             record.url,

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
@@ -55,7 +56,10 @@ impl Proc {
         let log_err = log
             .try_clone()
             .map_err(io(format!("opening {}", self.log.display())))?;
+        // A process group of its own: Ctrl-C in a terminal reaches only the owner, which
+        // then stops its components in order.
         let child = Command::new(&self.program)
+            .process_group(0)
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -146,6 +150,7 @@ impl Watchdog {
     /// Starts the watchdog; `dir` is removed when it fires (None keeps everything on disk).
     pub fn start(dir: Option<&Path>) -> Result<Self, Error> {
         let mut child = Command::new("sh")
+            .process_group(0)
             .arg("-c")
             .arg(WATCHDOG)
             .arg("watchdog")

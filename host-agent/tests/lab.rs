@@ -262,7 +262,9 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
         "{phases:?}"
     );
     let dev = api.get("/api/v1/clusters/dev").await;
-    let mut nodes: Vec<(String, Vec<Value>, Option<u64>, Option<u64>)> = dev["nodes"]
+    // (name, roles, CPU millicores, memory bytes)
+    type NodeFacts = (String, Vec<Value>, Option<u64>, Option<u64>);
+    let mut nodes: Vec<NodeFacts> = dev["nodes"]
         .as_array()
         .expect("nodes")
         .iter()

@@ -23,7 +23,7 @@ pub const DEFAULT_PATH: &str = "config/clusters.yaml";
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
     /// The Tart image every VM is cloned from, pinned to a tag (not `latest`), e.g.
-    /// `ghcr.io/cirruslabs/ubuntu:22.04`, or the name of a local golden image.
+    /// `ghcr.io/cirruslabs/ubuntu:24.04`, or the name of a local golden image.
     pub base_image: String,
     /// The Kubernetes version kubeadm installs, e.g. `1.33` or `1.33.4` (1.33 or newer).
     pub kubernetes_version: String,
@@ -412,7 +412,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
         return Err(invalid(
             "baseImage",
             "is empty",
-            "name the Tart image the VMs are cloned from, e.g. ghcr.io/cirruslabs/ubuntu:22.04",
+            "name the Tart image the VMs are cloned from, e.g. ghcr.io/cirruslabs/ubuntu:24.04",
         ));
     }
     if !is_kubernetes_version(&config.kubernetes_version) {
@@ -789,7 +789,7 @@ mod tests {
             config.clusters.iter().map(|c| c.nodes.len()).sum::<usize>(),
             10
         );
-        assert_eq!(config.base_image, "ghcr.io/cirruslabs/ubuntu:22.04");
+        assert_eq!(config.base_image, "ghcr.io/cirruslabs/ubuntu:24.04");
         assert_eq!(config.kubernetes_version, "1.33");
         assert_eq!(config.ssh.user, "admin");
 

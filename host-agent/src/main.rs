@@ -63,6 +63,10 @@ enum LabCommand {
         /// The tart-operator binary [default: next to tart-infra].
         #[arg(long, env = "TART_OPERATOR_BIN")]
         operator_bin: Option<PathBuf>,
+        /// The built dashboard to serve at the API's address [default: dashboard/dist when it
+        /// has an index.html].
+        #[arg(long, env = "TART_INFRA_DASHBOARD_DIR")]
+        dashboard_dir: Option<PathBuf>,
         #[command(flatten)]
         state: StateArgs,
     },
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
                     http_addr,
                     json,
                     operator_bin,
+                    dashboard_dir,
                     state,
                 } => lab::up(lab::UpOptions {
                     config,
@@ -110,6 +115,14 @@ fn main() -> ExitCode {
                     http_addr,
                     json,
                     operator_bin,
+                    dashboard_dir: dashboard_dir.or_else(|| {
+                        let built = PathBuf::from("dashboard/dist");
+                        built
+                            .join("index.html")
+                            .is_file()
+                            .then(|| std::fs::canonicalize(&built).ok())
+                            .flatten()
+                    }),
                 })
                 .await
                 .map(|()| true),

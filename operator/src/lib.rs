@@ -49,6 +49,8 @@ pub struct Config {
     pub settings: Settings,
     /// API settings.
     pub api: api::ApiConfig,
+    /// The built dashboard (`dashboard/dist`), served at `/`; none: the API only.
+    pub dashboard_dir: Option<std::path::PathBuf>,
 }
 
 /// Why the operator stopped.
@@ -125,7 +127,7 @@ pub async fn run_until(
         }
     };
     let server = tokio::spawn(
-        axum::serve(listener, api::router(state))
+        axum::serve(listener, api::app(state, config.dashboard_dir.as_deref()))
             .with_graceful_shutdown(stopped())
             .into_future(),
     );

@@ -61,6 +61,9 @@ struct Args {
     /// its hubble-relay pod: CLUSTER=HOST:PORT (repeatable).
     #[arg(long = "hubble-relay-address", env = "TART_OPERATOR_HUBBLE_RELAY_ADDRESSES", value_delimiter = ',', value_parser = cluster_address)]
     hubble_relay_address: Vec<(String, String)>,
+    /// Serve the built dashboard (`npm run build` in dashboard/ writes dashboard/dist) at `/`.
+    #[arg(long, env = "TART_OPERATOR_DASHBOARD_DIR", value_parser = dashboard_dir)]
+    dashboard_dir: Option<std::path::PathBuf>,
     /// The stress-ng image for stress tests (pin a tag or digest).
     #[arg(long, env = "TART_OPERATOR_STRESS_NG_IMAGE", default_value = DEFAULT_STRESS_NG_IMAGE)]
     stress_ng_image: String,
@@ -142,6 +145,7 @@ async fn main() -> ExitCode {
                 hubble: args.hubble_relay_address.into_iter().collect(),
             },
         },
+        dashboard_dir: args.dashboard_dir,
     };
     match operator::run(config, client).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,5 +153,17 @@ async fn main() -> ExitCode {
             tracing::error!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A directory with the built dashboard's `index.html`.
+fn dashboard_dir(value: &str) -> Result<std::path::PathBuf, String> {
+    let dir = std::path::PathBuf::from(value);
+    if dir.join("index.html").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "{value} has no index.html; build the dashboard first (cd dashboard && npm ci && npm run build) and pass its dist directory"
+        ))
     }
 }

@@ -48,6 +48,8 @@ pub struct UpOptions {
     pub json: bool,
     /// The tart-operator binary (default: next to this one).
     pub operator_bin: Option<PathBuf>,
+    /// The built dashboard the operator serves at `/` (none: the API only).
+    pub dashboard_dir: Option<PathBuf>,
 }
 
 /// The default state directory: `$XDG_STATE_HOME/tart-infra/lab`, else
@@ -377,7 +379,14 @@ async fn run(
             format!("--secrets-namespace={}", platform::SYSTEM_NAMESPACE),
             format!("--platform-name={}", platform_config.name),
             "--log-format=json".to_owned(),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            opts.dashboard_dir
+                .iter()
+                .map(|d| format!("--dashboard-dir={}", d.display())),
+        )
+        .collect(),
         opts.state_dir.join("operator.log"),
     )
     .with_env("KUBECONFIG", &operator_kubeconfig.display().to_string());
@@ -410,6 +419,7 @@ async fn run(
         state_dir: &opts.state_dir,
         kubeconfigs: &record.kubeconfigs,
         ready_after,
+        dashboard: opts.dashboard_dir.is_some(),
     };
     if opts.json {
         say!("{}", summary.json());
@@ -526,6 +536,7 @@ struct Summary<'a> {
     state_dir: &'a Path,
     kubeconfigs: &'a [(String, PathBuf)],
     ready_after: f64,
+    dashboard: bool,
 }
 
 impl Summary<'_> {
@@ -536,6 +547,7 @@ impl Summary<'_> {
             "tokenFile": self.token_file,
             "stateDir": self.state_dir,
             "readyAfterSeconds": (self.ready_after * 10.0).round() / 10.0,
+            "dashboard": self.dashboard,
             "kubeconfigs": self.kubeconfigs.iter().map(|(n, p)| (n.clone(), json!(p))).collect::<serde_json::Map<_, _>>(),
         })
     }
@@ -543,8 +555,13 @@ impl Summary<'_> {
     fn text(&self) -> String {
         use std::fmt::Write as _;
         let mut s = format!(
-            "\nlab ready in {:.1} s\n  dashboard and API  {}\n  access token       {}\n                     (also in {}, valid 7 days; the tart-infra-tester role)\n  kubeconfigs\n",
+            "\nlab ready in {:.1} s\n  {}  {}\n  access token       {}\n                     (also in {}, valid 7 days; the tart-infra-tester role)\n  kubeconfigs\n",
             self.ready_after,
+            if self.dashboard {
+                "dashboard and API"
+            } else {
+                "API (no dashboard)"
+            },
             self.url,
             self.token,
             self.token_file.display()

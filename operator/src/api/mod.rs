@@ -270,6 +270,28 @@ pub fn routes() -> Vec<Route> {
     all
 }
 
+/// The whole HTTP application: [`router`], plus the dashboard's files from `dashboard` at
+/// `/` when given (any path that is not a file gets `index.html`, so deep links work on
+/// reload). Unknown `/api/` paths stay JSON 404s.
+pub fn app(state: Arc<ApiState>, dashboard: Option<&std::path::Path>) -> Router {
+    let router = router(state);
+    match dashboard {
+        Some(dir) => router.fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
+        ),
+        None => router,
+    }
+}
+
+async fn no_such_route(uri: axum::http::Uri) -> Response {
+    error::ApiError::not_found(format!(
+        "no API route {}; the routes are listed in /api/v1/openapi.json",
+        uri.path()
+    ))
+    .into_response()
+}
+
 /// The router: `/api/v1` (from [`routes`]), `/healthz`, `/readyz` and `/metrics`.
 pub fn router(state: Arc<ApiState>) -> Router {
     let mut router = Router::new();
@@ -287,6 +309,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         router = router.route(path, handler);
     }
     router
+        .route("/api/{*rest}", axum::routing::any(no_such_route))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -144,6 +144,7 @@ impl Operator {
                     hubble,
                 },
             },
+            dashboard_dir: None,
         };
         let task = tokio::spawn(operator::run_until(config, client, async {
             let _ = stopped.await;

@@ -1,0 +1,49 @@
+// Keeps the query caches fresh: server-sent events invalidate what changed; while the stream
+// is down, queries poll instead.
+import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
+import { useQueryClient } from "@tanstack/react-query";
+import { follow, type StreamState } from "./events";
+
+const LiveContext = createContext<StreamState>("connecting");
+
+export function LiveProvider({ children, enabled }: { children: ReactNode; enabled: boolean }) {
+  const client = useQueryClient();
+  const [state, setState] = useState<StreamState>("connecting");
+  useEffect(() => {
+    if (!enabled) return;
+    const abort = new AbortController();
+    void follow(
+      (e) => {
+        switch (e.type) {
+          case "test":
+            void client.invalidateQueries({ queryKey: ["tests"] });
+            break;
+          case "experiment":
+            void client.invalidateQueries({ queryKey: ["experiments"] });
+            break;
+          case "snapshot":
+            void client.invalidateQueries({ queryKey: ["snapshot"] });
+            void client.invalidateQueries({ queryKey: ["cluster"] });
+            break;
+          case "resync":
+            void client.invalidateQueries();
+            break;
+        }
+      },
+      setState,
+      abort.signal,
+    );
+    return () => abort.abort();
+  }, [client, enabled]);
+  return <LiveContext.Provider value={state}>{children}</LiveContext.Provider>;
+}
+
+/** The event stream's state. */
+export function useLive(): StreamState {
+  return useContext(LiveContext);
+}
+
+/** How often a query polls: rarely while events flow, often while they do not. */
+export function usePollInterval(whenDown: number): number {
+  return useLive() === "open" ? Math.max(whenDown * 6, 30_000) : whenDown;
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { render, screen, within } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MemoryRouter } from "react-router";
+import type { ClusterView, Snapshot } from "../api/client";
+import { Overview } from "./Overview";
+
+const pod = (name: string, status: string, phase = "Running") => ({
+  namespace: "demo",
+  name,
+  phase,
+  status,
+  ready: "1/1",
+  restarts: 0,
+});
+
+const cluster = (over: Partial<ClusterView>): ClusterView =>
+  ({
+    name: "dev",
+    tier: "dev",
+    phase: "Ready",
+    reachable: true,
+    metricsAvailable: true,
+    nodes: [
+      { name: "dev-master", roles: ["control-plane"], status: "Ready", podCount: 0, cpuAllocatableMillis: 2000, usage: { cpuMillis: 1900, memoryBytes: 1 } },
+      { name: "dev-worker1", roles: ["worker"], status: "NotReady", podCount: 3 },
+    ],
+    pods: [pod("a", "Running"), pod("b", "CrashLoopBackOff"), pod("c", "Pending", "Pending")],
+    namespaces: [{ namespace: "demo", total: 3, running: 2, pending: 1, failed: 0 }],
+    ...over,
+  }) as ClusterView;
+
+function renderWith(snapshot: Snapshot) {
+  const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
+  client.setQueryData(["snapshot"], snapshot);
+  return render(
+    <QueryClientProvider client={client}>
+      <MemoryRouter>
+        <Overview />
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
+}
+
+describe("Overview", () => {
+  it("shows a card per cluster with nodes, pod reasons and usage thresholds", () => {
+    renderWith({
+      collectedAt: "2026-11-28T18:00:00Z",
+      stale: false,
+      errors: [],
+      vms: [],
+      clusters: [cluster({}), cluster({ name: "platform", tier: "platform", metricsAvailable: false, nodes: [], pods: [] })],
+    } as Snapshot);
+    const dev = screen.getByRole("link", { name: "dev" }).closest("section") as HTMLElement;
+    expect(within(dev).getByText("1/2 nodes")).toBeTruthy();
+    expect(within(dev).getByText("1 CrashLoopBackOff")).toBeTruthy();
+    expect(within(dev).getByText("1 Pending")).toBeTruthy();
+    // 1900m of 2000m allocatable on the only reporting node: above the 90% threshold.
+    expect(within(dev).getByText("95%").className).toContain("text-red");
+    const platform = screen.getByRole("link", { name: "platform" }).closest("section") as HTMLElement;
+    expect(within(platform).getAllByText("unknown").length).toBe(2);
+    expect(within(platform).getByText(/usage is unknown/)).toBeTruthy();
+  });
+
+  it("says when data is stale and which source fails", () => {
+    renderWith({
+      collectedAt: "2026-11-28T18:00:00Z",
+      stale: true,
+      errors: [{ cluster: "prod", source: "pods", message: "connection refused", since: "2026-11-28T17:59:00Z" }],
+      vms: [],
+      clusters: [],
+    } as Snapshot);
+    expect(screen.getByText(/prod pods: connection refused/)).toBeTruthy();
+    expect(screen.getByText(/No clusters yet/)).toBeTruthy();
+  });
+});

@@ -1,0 +1,125 @@
+import { useState } from "react";
+import { Link } from "react-router";
+import type { ClusterView } from "../api/client";
+import { useSnapshot } from "../api/queries";
+import { Badge, Card, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
+import { clusterLevel, clusterUsage, readyNodes } from "../lib/cluster";
+import { bytes, podCounts, TIER_COLOURS, usageLevel } from "../lib/format";
+
+function ClusterCard({ cluster }: { cluster: ClusterView }) {
+  const [open, setOpen] = useState(false);
+  const nodes = readyNodes(cluster);
+  const pods = podCounts(cluster.pods);
+  const usage = clusterUsage(cluster.nodes);
+  const colour = TIER_COLOURS[cluster.tier ?? ""] ?? "#64748b";
+  return (
+    <Card className="border-l-4" style={{ borderLeftColor: colour }}>
+      <div className="flex items-center gap-2">
+        <Dot level={clusterLevel(cluster)} />
+        <h2 className="text-lg font-semibold">
+          <Link to={`/clusters/${encodeURIComponent(cluster.name)}`} className="hover:underline">
+            {cluster.name}
+          </Link>
+        </h2>
+        <span className="text-sm text-slate-400">{cluster.tier}</span>
+        <span className="ml-auto flex gap-2">
+          <Badge tone={cluster.phase === "Ready" ? "green" : "yellow"}>{cluster.phase ?? "Unknown"}</Badge>
+          <Badge tone={nodes.ready === nodes.total ? "green" : "yellow"}>
+            {nodes.ready}/{nodes.total} nodes
+          </Badge>
+        </span>
+      </div>
+      {!cluster.reachable && <p className="mt-2 text-sm text-red-300">The API server does not answer.</p>}
+      <div className="mt-3 flex flex-wrap gap-2" aria-label="Pods">
+        <Badge tone="green">{pods.running} Running</Badge>
+        {pods.pending > 0 && <Badge tone="yellow">{pods.pending} Pending</Badge>}
+        {pods.failed > 0 && <Badge tone="red">{pods.failed} Failed</Badge>}
+        {pods.crashLooping > 0 && <Badge tone="red">{pods.crashLooping} CrashLoopBackOff</Badge>}
+        <Badge>{pods.total} total</Badge>
+      </div>
+      <div className="mt-3 space-y-2">
+        <UsageBar label="CPU" value={usage.cpuPercent} level={usageLevel(usage.cpuPercent)} />
+        <UsageBar
+          label="Memory"
+          value={usage.memoryPercent}
+          level={usageLevel(usage.memoryPercent)}
+          detail={usage.memoryTotal ? `${bytes(usage.memoryUsed)} / ${bytes(usage.memoryTotal)}` : undefined}
+        />
+        {!cluster.metricsAvailable && <p className="text-xs text-slate-400">No metrics API in this cluster: usage is unknown.</p>}
+      </div>
+      <button
+        type="button"
+        className="mt-3 text-sm text-blue-300 hover:underline"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+      >
+        {cluster.namespaces.length} namespaces
+      </button>
+      {open && (
+        <table className="mt-2 w-full text-sm">
+          <thead className="text-left text-slate-400">
+            <tr>
+              <th className="font-normal">Namespace</th>
+              <th className="font-normal">Total</th>
+              <th className="font-normal">Running</th>
+              <th className="font-normal">Pending</th>
+              <th className="font-normal">Failed</th>
+            </tr>
+          </thead>
+          <tbody>
+            {cluster.namespaces.map((n) => (
+              <tr key={n.namespace} className="border-t border-slate-800">
+                <td>{n.namespace}</td>
+                <td>{n.total}</td>
+                <td>{n.running}</td>
+                <td>{n.pending}</td>
+                <td>{n.failed}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Card>
+  );
+}
+
+export function Overview() {
+  const snapshot = useSnapshot();
+  if (snapshot.isPending) return <Loading what="clusters" />;
+  if (snapshot.isError && !snapshot.data) return <ErrorBox error={snapshot.error} />;
+  const data = snapshot.data;
+  if (!data) return null;
+  return (
+    <div className="space-y-4">
+      <h1 className="text-xl font-semibold">Overview</h1>
+      {snapshot.isError && <ErrorBox error={snapshot.error} />}
+      {data.stale && (
+        <div role="status" className="rounded border border-yellow-800 bg-yellow-950/50 p-3 text-sm text-yellow-100">
+          Some sources are failing, so part of this is old:
+          <ul className="mt-1 list-disc pl-5">
+            {data.errors.map((e) => (
+              <li key={`${e.cluster}/${e.source}`}>
+                {e.cluster} {e.source}: {e.message}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {data.clusters.length === 0 ? (
+        <Empty>No clusters yet: apply a ManagedCluster, or start the lab with scripts/lab up.</Empty>
+      ) : (
+        <div className="grid gap-4 xl:grid-cols-2">
+          {data.clusters.map((c) => (
+            <ClusterCard key={c.name} cluster={c} />
+          ))}
+        </div>
+      )}
+      {data.vms.length > 0 && (
+        <Card>
+          <h2 className="font-semibold">VMs</h2>
+          <p className="text-sm text-slate-300">{data.vms.length} VMs reported by the host agent.</p>
+        </Card>
+      )}
+    </div>
+  );
+}

@@ -37,11 +37,9 @@ export function UsageBar({ label, value, level, detail }: { label: string; value
       </div>
       <div
         className="mt-1 h-2 rounded bg-slate-800"
-        role="meter"
-        aria-label={label}
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={value ?? undefined}
+        {...(value == null
+          ? { "aria-hidden": true }
+          : { role: "meter", "aria-label": label, "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": Math.round(value) })}
       >
         {value != null && level && <div className={`h-2 rounded ${LEVEL_BG[level]}`} style={{ width: `${Math.min(100, value)}%` }} />}
       </div>

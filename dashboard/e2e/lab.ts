@@ -1,0 +1,128 @@
+// Starts the local lab (platform + dev) with the real tart-infra and tart-operator binaries
+// and the built dashboard, and Debian's Chromium through playwright-core.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, mkdirSync, existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, "../..");
+export const outDir = resolve(here, "../test-results");
+
+function binary(env: string, name: string): string {
+  const given = process.env[env];
+  const target = process.env.CARGO_TARGET_DIR ?? join(repo, "target");
+  const path = given ?? join(target, "debug", name);
+  if (!existsSync(path)) {
+    throw new Error(`${path} is missing: build it with \`cargo build -p host-agent -p operator\` (scripts/test does), or set ${env}`);
+  }
+  return path;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => ok(port));
+    });
+  });
+}
+
+export interface Lab {
+  url: string;
+  token: string;
+  kubeconfigs: Record<string, string>;
+  process: ChildProcess;
+  stderr: string[];
+}
+
+/** `tart-infra lab up --clusters platform,dev --json`, resolved when it prints its JSON. */
+export async function startLab(): Promise<Lab> {
+  const dist = join(repo, "dashboard/dist");
+  if (!existsSync(join(dist, "index.html"))) throw new Error("dashboard/dist is missing: run `npm run build` first");
+  const state = join(mkdtempSync(join(tmpdir(), "tart-e2e-")), "lab");
+  const port = await freePort();
+  const child = spawn(
+    binary("TART_INFRA_BIN", "tart-infra"),
+    [
+      "lab", "up", "--clusters", "platform,dev", "--json",
+      "--config", join(repo, "config/clusters.yaml"),
+      "--state-dir", state,
+      `--http-addr=127.0.0.1:${port}`,
+      "--operator-bin", binary("TART_OPERATOR_BIN", "tart-operator"),
+      "--dashboard-dir", dist,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const stderr: string[] = [];
+  createInterface({ input: child.stderr! }).on("line", (l) => stderr.push(l));
+  const line = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`lab up printed nothing in 300 s:\n${stderr.join("\n")}`)), 300_000);
+    createInterface({ input: child.stdout! }).once("line", (l) => {
+      clearTimeout(timer);
+      ok(l);
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      fail(new Error(`lab up exited (${code}):\n${stderr.join("\n")}`));
+    });
+  });
+  const ready = JSON.parse(line) as { url: string; token: string; kubeconfigs: Record<string, string> };
+  return { ...ready, process: child, stderr };
+}
+
+/** Stops the lab as Ctrl-C would and waits for it. */
+export async function stopLab(lab: Lab | undefined): Promise<void> {
+  if (!lab || lab.process.exitCode !== null) return;
+  const exited = new Promise((ok) => lab.process.once("exit", ok));
+  lab.process.kill("SIGINT");
+  await Promise.race([exited, new Promise((ok) => setTimeout(ok, 60_000))]);
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+}
+
+/** A browser context that already holds the API token. */
+export async function signedIn(browser: Browser, lab: Lab): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  await context.addInitScript((token) => localStorage.setItem("tart-infra.token", token), lab.token);
+  return context;
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  await page.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
+}
+
+const require = createRequire(import.meta.url);
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core's serious and critical violations on the page. */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  const violations = (await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: unknown[] }> } }).axe;
+    return (await axe.run(document, { resultTypes: ["violations"] })).violations;
+  })) as AxeViolation[];
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}

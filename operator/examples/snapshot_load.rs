@@ -1,6 +1,10 @@
 //! Benchmark: `/api/v1/snapshot` with 4 simulated clusters of 500 pods each, under wrk on
 //! loopback; the operator's memory; and, in the same run, one LIST of all those pods from
 //! the API servers (what the watch caches save per request). Run `bench/snapshot-load.sh`.
+//!
+//! With `TART_BENCH_DASHBOARD=<dashboard dir>` it measures the dashboard instead: the operator
+//! serves `<dir>/dist` and `<dir>/bench/first-render.mjs` loads the Overview in headless
+//! Chromium (run `bench/dashboard.sh`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -124,19 +128,22 @@ async fn main() -> Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let operator = Child(
-        Command::new(&bin)
-            .env("KUBECONFIG", platform.kubeconfig_path())
-            .env("RUST_LOG", "warn")
-            .args([
-                "--http-addr",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()?,
-    );
+    let dashboard = std::env::var_os("TART_BENCH_DASHBOARD").map(std::path::PathBuf::from);
+    let mut command = Command::new(&bin);
+    command
+        .env("KUBECONFIG", platform.kubeconfig_path())
+        .env("RUST_LOG", "warn")
+        .args([
+            "--http-addr",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::null());
+    if let Some(dir) = &dashboard {
+        command.arg("--dashboard-dir").arg(dir.join("dist"));
+    }
+    let operator = Child(command.spawn()?);
     let pid = operator.0.id();
     let token = platform.admin_token().to_owned();
     let url = format!("http://127.0.0.1:{port}/api/v1/snapshot");
@@ -163,6 +170,21 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let idle_rss = kib(pid, "VmRSS:");
+    if let Some(dir) = &dashboard {
+        let status = Command::new("node")
+            .current_dir(dir)
+            .args([
+                "bench/first-render.mjs",
+                &format!("http://127.0.0.1:{port}/"),
+                &token,
+                &CLUSTERS.len().to_string(),
+                &PODS.to_string(),
+            ])
+            .status()
+            .context("running node bench/first-render.mjs")?;
+        anyhow::ensure!(status.success(), "the dashboard benchmark failed");
+        return Ok(());
+    }
 
     eprintln!("running wrk for 20 s...");
     let out = Command::new("wrk")

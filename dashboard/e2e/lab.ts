@@ -1,7 +1,7 @@
 // Starts the local lab (platform + dev) with the real tart-infra and tart-operator binaries
 // and the built dashboard, and Debian's Chromium through playwright-core.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, mkdirSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -42,13 +42,16 @@ export interface Lab {
   kubeconfigs: Record<string, string>;
   process: ChildProcess;
   stderr: string[];
+  /** The temporary directory holding the lab's state, removed by stopLab. */
+  workDir: string;
 }
 
 /** `tart-infra lab up --clusters platform,dev --json`, resolved when it prints its JSON. */
 export async function startLab(): Promise<Lab> {
   const dist = join(repo, "dashboard/dist");
   if (!existsSync(join(dist, "index.html"))) throw new Error("dashboard/dist is missing: run `npm run build` first");
-  const state = join(mkdtempSync(join(tmpdir(), "tart-e2e-")), "lab");
+  const workDir = mkdtempSync(join(tmpdir(), "tart-e2e-"));
+  const state = join(workDir, "lab");
   const port = await freePort();
   const child = spawn(
     binary("TART_INFRA_BIN", "tart-infra"),
@@ -65,7 +68,10 @@ export async function startLab(): Promise<Lab> {
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on("line", (l) => stderr.push(l));
   const line = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`lab up printed nothing in 300 s:\n${stderr.join("\n")}`)), 300_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGINT");
+      fail(new Error(`lab up printed nothing in 300 s:\n${stderr.join("\n")}`));
+    }, 300_000);
     createInterface({ input: child.stdout! }).once("line", (l) => {
       clearTimeout(timer);
       ok(l);
@@ -76,15 +82,18 @@ export async function startLab(): Promise<Lab> {
     });
   });
   const ready = JSON.parse(line) as { url: string; token: string; kubeconfigs: Record<string, string> };
-  return { ...ready, process: child, stderr };
+  return { ...ready, process: child, stderr, workDir };
 }
 
 /** Stops the lab as Ctrl-C would and waits for it. */
 export async function stopLab(lab: Lab | undefined): Promise<void> {
-  if (!lab || lab.process.exitCode !== null) return;
-  const exited = new Promise((ok) => lab.process.once("exit", ok));
-  lab.process.kill("SIGINT");
-  await Promise.race([exited, new Promise((ok) => setTimeout(ok, 60_000))]);
+  if (!lab) return;
+  if (lab.process.exitCode === null) {
+    const exited = new Promise((ok) => lab.process.once("exit", ok));
+    lab.process.kill("SIGINT");
+    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 60_000))]);
+  }
+  rmSync(lab.workDir, { recursive: true, force: true });
 }
 
 export async function launchBrowser(): Promise<Browser> {

@@ -60,4 +60,15 @@ describe("dashboard in the lab", () => {
     await page.getByText(/Cluster “nowhere” not found/).waitFor();
     await page.close();
   });
+
+  it("scaling: defaults to the cluster with HPAs and shows the demo HPAs", async () => {
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/scaling`);
+    await page.waitForURL(/cluster=dev/);
+    await page.getByText("nginx-web-hpa").first().waitFor();
+    await page.getByText("httpbin-hpa").first().waitFor();
+    await screenshot(page, "scaling");
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.close();
+  });
 });

@@ -1,12 +1,15 @@
-import { useState, type FormEvent, type ReactNode } from "react";
+import { lazy, Suspense, useState, type FormEvent, type ReactNode } from "react";
 import { QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { BrowserRouter, NavLink, Route, Routes } from "react-router";
 import { ApiError, setToken } from "./api/client";
 import { LiveProvider, useLive } from "./api/live";
 import { useSnapshot } from "./api/queries";
-import { Badge, Dot } from "./components/ui";
+import { Badge, Dot, Loading } from "./components/ui";
 import { Overview } from "./pages/Overview";
 import { ClusterDetail } from "./pages/ClusterDetail";
+
+// Chart pages load on first visit, keeping Recharts out of the initial bundle.
+const Scaling = lazy(() => import("./pages/Scaling").then((m) => ({ default: m.Scaling })));
 
 function makeClient(onUnauthorized: () => void) {
   return new QueryClient({
@@ -63,6 +66,7 @@ function TokenPrompt({ onSaved }: { onSaved: () => void }) {
 
 const NAV = [
   ["/", "Overview"],
+  ["/scaling", "Scaling"],
 ] as const;
 
 function Shell({ children }: { children: ReactNode }) {
@@ -131,11 +135,14 @@ export function App() {
       <LiveProvider enabled={!needsToken}>
         <BrowserRouter>
           <Shell>
+            <Suspense fallback={<Loading what="the page" />}>
             <Routes>
               <Route path="/" element={<Overview />} />
               <Route path="/clusters/:name" element={<ClusterDetail />} />
+              <Route path="/scaling" element={<Scaling />} />
               <Route path="*" element={<p className="p-6">No such page.</p>} />
             </Routes>
+            </Suspense>
           </Shell>
         </BrowserRouter>
       </LiveProvider>

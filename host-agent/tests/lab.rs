@@ -197,6 +197,16 @@ fn cli(args: &[&str], state: &Path) -> Output {
         .expect("run tart-infra")
 }
 
+/// The pids `lab status --json` lists.
+fn component_pids(status: &Value) -> Vec<u64> {
+    status["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| c["pid"].as_u64())
+        .collect()
+}
+
 fn pid_alive(pid: u64) -> bool {
     Command::new("kill")
         .args(["-0", &pid.to_string()])
@@ -372,12 +382,7 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
     assert!(status.status.success(), "{status:?}");
     let status: Value = serde_json::from_slice(&status.stdout).expect("status JSON");
     assert_eq!(status["running"], true, "{status}");
-    let pids: Vec<u64> = status["components"]
-        .as_array()
-        .expect("components")
-        .iter()
-        .filter_map(|c| c["pid"].as_u64())
-        .collect();
+    let pids = component_pids(&status);
     // lab, 2 x (etcd, apiserver, controller-manager, scheduler, kwok), dev's metrics-server
     // (platform's addons do not ask for one), operator.
     assert_eq!(pids.len(), 13, "{status}");
@@ -407,12 +412,7 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
     let mut lab = lab;
     let status = cli(&["status", "--json"], &state);
     let status: Value = serde_json::from_slice(&status.stdout).expect("status JSON");
-    let pids: Vec<u64> = status["components"]
-        .as_array()
-        .expect("components")
-        .iter()
-        .filter_map(|c| c["pid"].as_u64())
-        .collect();
+    let pids = component_pids(&status);
     assert_eq!(pids.len(), 13, "{status}");
     let interrupted = Command::new("kill")
         .args(["-INT", &lab.child.id().to_string()])

@@ -343,12 +343,12 @@ async fn run(
     let operator_dir = opts.state_dir.join("operator");
     std::fs::create_dir_all(&operator_dir)?;
     let operator_kubeconfig = operator_dir.join("kubeconfig");
-    platform::write_private(
+    controlplane::write_private(
         &operator_kubeconfig,
         &platform::kubeconfig(platform, "tart-operator", &operator_token),
     )?;
     let token_file = opts.state_dir.join("user-token");
-    platform::write_private(&token_file, &user_token)?;
+    controlplane::write_private(&token_file, &user_token)?;
     let targets: Vec<(&ClusterConfig, &ControlPlane)> = lab
         .clusters
         .iter()

@@ -2,7 +2,6 @@
 //! ManagedClusters and their kubeconfig Secrets, the tokens; on clusters that ask for demo
 //! apps, the demo workloads.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -230,20 +229,6 @@ pub async fn install_demo(client: &Client) -> anyhow::Result<()> {
             .with_context(|| format!("applying manifests/demo/{file}"))?;
     }
     Ok(())
-}
-
-/// Writes a file only the owner can read.
-pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]

@@ -304,7 +304,7 @@ fn random_token() -> Result<String, Error> {
 }
 
 /// Writes a file readable by the owner only (keys, tokens, kubeconfigs).
-fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+pub fn write_private(path: &Path, text: &str) -> Result<(), Error> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()

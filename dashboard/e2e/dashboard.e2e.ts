@@ -2,7 +2,9 @@
 // the token prompt, screenshots under test-results/, and an axe-core scan per page.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext } from "playwright-core";
-import { launchBrowser, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
+import { kubeGet, launchBrowser, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
+
+const GROUP = "/apis/tartinfra.dev/v1alpha1/namespaces/default";
 
 let lab: Lab | undefined;
 let browser: Browser | undefined;
@@ -68,6 +70,60 @@ describe("dashboard in the lab", () => {
     await page.getByText("nginx-web-hpa").first().waitFor();
     await page.getByText("httpbin-hpa").first().waitFor();
     await screenshot(page, "scaling");
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.close();
+  });
+
+  it("testing: the form checks input, starts a real LoadTest, follows it to its end and deletes it", async () => {
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/testing`);
+    await page.getByRole("button", { name: /^Run / }).first().waitFor();
+    await page.getByLabel("Virtual users").fill("0");
+    await page.getByRole("button", { name: "Start test" }).click();
+    await page.getByText("must be a whole number from 1 to 1000").waitFor();
+    await page.getByLabel("Virtual users").fill("5");
+    await page.getByLabel("Duration", { exact: true }).fill("5s");
+    await page.getByRole("button", { name: "Start test" }).click();
+    const started = await page.getByText(/ started on dev\.$/).textContent();
+    const name = started!.split(" ")[0]!;
+    const object = await kubeGet(lab!, "platform", `${GROUP}/loadtests/${name}`);
+    expect(object.status).toBe(200);
+    expect(object.body.spec).toMatchObject({ cluster: "dev", http: { vus: 5, duration: "5s" } });
+    // The lab ends runner pods without k6's output, so the test ends NoResults.
+    const card = page.locator("li", { has: page.getByRole("heading", { name: `default/${name}` }) });
+    await card.getByText("NoResults").waitFor({ timeout: 120_000 });
+    await screenshot(page, "testing");
+    expect(await seriousViolations(page)).toEqual([]);
+    await card.getByRole("button", { name: `Delete ${name}` }).click();
+    await card.getByRole("button", { name: "Delete", exact: true }).click();
+    await card.waitFor({ state: "detached", timeout: 60_000 });
+    expect((await kubeGet(lab!, "platform", `${GROUP}/loadtests/${name}`)).status).toBe(404);
+    await page.close();
+  });
+
+  it("load analysis: an experiment started from the page runs to Completed on its own cluster", async () => {
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/analysis`);
+    // No experiment exists yet: the page says so and opens the start form.
+    await page.getByText(/^No experiments yet/).waitFor();
+    const form = page.getByRole("form", { name: "Start experiment" });
+    await form.getByLabel("Custom HTTP load").check();
+    await form.getByLabel("Virtual users").fill("40");
+    await form.getByLabel("Duration").fill("20s");
+    await form.getByLabel("Cooldown (seconds)").fill("30");
+    await form.getByRole("button", { name: "Start experiment" }).click();
+    await page.waitForURL(/experiment=default%2F/);
+    const name = decodeURIComponent(new URL(page.url()).searchParams.get("experiment")!).split("/")[1]!;
+    const object = await kubeGet(lab!, "platform", `${GROUP}/scalingexperiments/${name}`);
+    expect(object.status).toBe(200);
+    expect(object.body.spec).toMatchObject({ cluster: "dev", cooldownSeconds: 30, load: { http: { vus: 40, duration: "20s" } } });
+    // The phase badge sits next to the experiment's heading.
+    const header = page.getByRole("heading", { name, exact: true }).locator("..");
+    await header.getByText("Completed", { exact: true }).waitFor({ timeout: 300_000 });
+    await page.getByRole("heading", { name: "Peak replicas" }).waitFor();
+    const done = await kubeGet(lab!, "platform", `${GROUP}/scalingexperiments/${name}`);
+    expect((done.body.status as { phase?: string }).phase).toBe("Completed");
+    await screenshot(page, "analysis");
     expect(await seriousViolations(page)).toEqual([]);
     await page.close();
   });

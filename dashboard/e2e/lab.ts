@@ -1,7 +1,8 @@
 // Starts the local lab (platform + dev) with the real tart-infra and tart-operator binaries
 // and the built dashboard, and Debian's Chromium through playwright-core.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -134,4 +135,28 @@ export async function seriousViolations(page: Page): Promise<string[]> {
   return violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+/** GET `path` from a lab cluster's kube-apiserver with its admin kubeconfig (the lab's own
+ * format: server, certificate-authority-data, token): the status code and the JSON body. */
+export async function kubeGet(lab: Lab, cluster: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const file = lab.kubeconfigs[cluster];
+  if (!file) throw new Error(`the lab has no cluster ${cluster}: ${Object.keys(lab.kubeconfigs).join(", ")}`);
+  const text = readFileSync(file, "utf8");
+  const field = (name: string) => {
+    const value = new RegExp(`${name}: (\\S+)`).exec(text)?.[1];
+    if (!value) throw new Error(`${file} has no ${name}`);
+    return value;
+  };
+  const url = new URL(path, field("server"));
+  const ca = Buffer.from(field("certificate-authority-data"), "base64");
+  return new Promise((ok, fail) => {
+    const req = request(url, { ca, headers: { Authorization: `Bearer ${field("token")}`, Accept: "application/json" } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => ok({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown> }));
+    });
+    req.on("error", fail);
+    req.end();
+  });
 }

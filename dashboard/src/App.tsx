@@ -1,5 +1,5 @@
 import { lazy, Suspense, useState, type FormEvent, type ReactNode } from "react";
-import { QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { BrowserRouter, NavLink, Route, Routes } from "react-router";
 import { ApiError, setToken } from "./api/client";
 import { LiveProvider, useLive } from "./api/live";
@@ -9,15 +9,19 @@ import { Overview } from "./pages/Overview";
 import { ClusterDetail } from "./pages/ClusterDetail";
 
 // Chart pages load on first visit, keeping Recharts out of the initial bundle.
+const Testing = lazy(() => import("./pages/Testing").then((m) => ({ default: m.Testing })));
+const Traffic = lazy(() => import("./pages/Traffic").then((m) => ({ default: m.Traffic })));
 const Scaling = lazy(() => import("./pages/Scaling").then((m) => ({ default: m.Scaling })));
+const Analysis = lazy(() => import("./pages/Analysis").then((m) => ({ default: m.Analysis })));
 
 function makeClient(onUnauthorized: () => void) {
+  // A 401 on a read or a write asks for a token again.
+  const onError = (e: Error) => {
+    if (e instanceof ApiError && e.unauthorized) onUnauthorized();
+  };
   return new QueryClient({
-    queryCache: new QueryCache({
-      onError: (e) => {
-        if (e instanceof ApiError && e.unauthorized) onUnauthorized();
-      },
-    }),
+    queryCache: new QueryCache({ onError }),
+    mutationCache: new MutationCache({ onError }),
     defaultOptions: {
       queries: {
         retry: (count, e) => !(e instanceof ApiError && e.status < 500) && count < 3,
@@ -66,7 +70,10 @@ function TokenPrompt({ onSaved }: { onSaved: () => void }) {
 
 const NAV = [
   ["/", "Overview"],
+  ["/testing", "Testing"],
+  ["/traffic", "Traffic"],
   ["/scaling", "Scaling"],
+  ["/analysis", "Load analysis"],
 ] as const;
 
 function Shell({ children }: { children: ReactNode }) {
@@ -139,7 +146,10 @@ export function App() {
             <Routes>
               <Route path="/" element={<Overview />} />
               <Route path="/clusters/:name" element={<ClusterDetail />} />
+              <Route path="/testing" element={<Testing />} />
+              <Route path="/traffic" element={<Traffic />} />
               <Route path="/scaling" element={<Scaling />} />
+              <Route path="/analysis" element={<Analysis />} />
               <Route path="*" element={<p className="p-6">No such page.</p>} />
             </Routes>
             </Suspense>

@@ -77,3 +77,50 @@ export function Card({ children, className = "", style }: { children: ReactNode;
     </section>
   );
 }
+
+export interface Choice {
+  value: string;
+  label: string;
+}
+
+/** A labelled select for the page's subject (cluster, experiment). A value that is not among
+ * the choices (a deep link to something gone) stays selectable, marked unknown; with no value,
+ * the placeholder asks for one. */
+export function Picker({
+  id,
+  label,
+  value,
+  choices,
+  placeholder,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  choices: Choice[];
+  placeholder?: string;
+  onChange: (value: string) => void;
+}) {
+  const known = choices.some((c) => c.value === value);
+  return (
+    <div className="flex min-w-0 items-center gap-2 text-sm">
+      <label htmlFor={id} className="text-slate-300">
+        {label}
+      </label>
+      <select
+        id={id}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        className="min-w-0 max-w-full rounded border border-slate-700 bg-slate-900 px-2 py-1 text-slate-100"
+      >
+        {!value && !known && placeholder && <option value="">{placeholder}</option>}
+        {value && !known && <option value={value}>{value} (unknown)</option>}
+        {choices.map((c) => (
+          <option key={c.value} value={c.value}>
+            {c.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}

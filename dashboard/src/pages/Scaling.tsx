@@ -5,7 +5,7 @@ import { useSearchParams } from "react-router";
 import { Area, AreaChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { get, type ClusterView, type ScalingHistory, type Schemas } from "../api/client";
 import { useScaling, useSnapshot } from "../api/queries";
-import { Badge, Card, Empty, ErrorBox, Loading } from "../components/ui";
+import { Badge, Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
 import { percent } from "../lib/format";
 import {
   candidateClusters,
@@ -51,29 +51,6 @@ function useDefaultCluster(clusters: ClusterView[] | undefined, enabled: boolean
   });
 }
 
-function ClusterSelect({ clusters, value, onChange }: { clusters: string[]; value: string; onChange: (name: string) => void }) {
-  const names = value && !clusters.includes(value) ? [value, ...clusters] : clusters;
-  return (
-    <div className="flex items-center gap-2 text-sm">
-      <label htmlFor="scaling-cluster" className="text-slate-300">
-        Cluster
-      </label>
-      <select
-        id="scaling-cluster"
-        value={value}
-        onChange={(e) => onChange(e.target.value)}
-        className="rounded border border-slate-700 bg-slate-900 px-2 py-1 text-slate-100"
-      >
-        {!value && <option value="">Choose a cluster</option>}
-        {names.map((n) => (
-          <option key={n} value={n}>
-            {n}
-          </option>
-        ))}
-      </select>
-    </div>
-  );
-}
 
 function HpaCard({ hpa, colour }: { hpa: HpaSample; colour: string }) {
   const badge = hpaBadge(hpa);
@@ -373,7 +350,7 @@ export function Scaling() {
     <div className="flex flex-wrap items-center gap-4">
       <h1 className="text-xl font-semibold">Scaling</h1>
       {(clusters || chosen) && (
-        <ClusterSelect clusters={clusters?.map((c) => c.name) ?? []} value={chosen} onChange={(name) => setParams({ cluster: name })} />
+        <Picker id="scaling-cluster" label="Cluster" placeholder="Choose a cluster" value={chosen} choices={clusters?.map((c) => ({ value: c.name, label: c.name })) ?? []} onChange={(name) => setParams({ cluster: name })} />
       )}
     </div>
   );

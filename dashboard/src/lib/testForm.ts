@@ -1,0 +1,167 @@
+// The custom-test form: client-side checks that mirror the LoadTest CRD's schema
+// (crds/src/load_test.rs, crds/src/common.rs) and the `spec` they build for POST /api/v1/tests.
+// Errors are keyed by the server's field paths (`spec.http.vus`), so the API's own errors land
+// next to the same inputs.
+import type { Schemas } from "../api/client";
+import { BYTE_SIZE, DEFAULT_TARGET_URL, goDurationSeconds, isHttpUrl, isObjectName } from "./fields";
+
+export type LoadTestSpec = Schemas["CreateTest"]["spec"];
+export type TestKind = "http" | "cpu" | "memory";
+
+/** The form's raw text, one string per input. Empty optional inputs are left out of the spec
+ * (the server then applies its default). */
+export interface TestForm {
+  cluster: string;
+  kind: TestKind;
+  vus: string;
+  duration: string;
+  targetUrl: string;
+  rampUp: string;
+  p95Ms: string;
+  errorRate: string;
+  workers: string;
+  timeout: string;
+  vmBytes: string;
+}
+
+export type FormField = Exclude<keyof TestForm, "kind">;
+/** The inputs of the form itself (the cluster is chosen elsewhere on the page). */
+export type InputField = Exclude<FormField, "cluster">;
+export type FieldErrors = Partial<Record<string, string>>;
+export type Validation = { spec: LoadTestSpec; errors?: undefined } | { errors: FieldErrors; spec?: undefined };
+
+/** The server's defaults (crds/src/plan.rs), pre-filled like the original form. */
+export const DEFAULT_FORM: Omit<TestForm, "cluster"> = {
+  kind: "http",
+  vus: "50",
+  duration: "30s",
+  targetUrl: DEFAULT_TARGET_URL,
+  rampUp: "",
+  p95Ms: "2000",
+  errorRate: "",
+  workers: "1",
+  timeout: "30s",
+  vmBytes: "64M",
+};
+
+/** The request field each input fills. */
+export const FIELD_PATHS: Record<FormField, string> = {
+  cluster: "spec.cluster",
+  vus: "spec.http.vus",
+  duration: "spec.http.duration",
+  targetUrl: "spec.http.targetUrl",
+  rampUp: "spec.http.rampUp",
+  p95Ms: "spec.http.thresholds.p95Ms",
+  errorRate: "spec.http.thresholds.errorRate",
+  workers: "spec.stress.workers",
+  timeout: "spec.stress.timeout",
+  vmBytes: "spec.stress.vmBytes",
+};
+
+/** The inputs shown for each kind of test (cluster is chosen above the form). */
+export const KIND_FIELDS: Record<TestKind, InputField[]> = {
+  http: ["vus", "duration", "targetUrl", "rampUp", "p95Ms", "errorRate"],
+  cpu: ["workers", "timeout"],
+  memory: ["workers", "timeout", "vmBytes"],
+};
+
+// The CRD's messages (crds/src/common.rs), word for word.
+export const MESSAGES = {
+  duration: "must be a duration such as 30s, 5m or 1h30m, between 1s and 24h",
+  url: "must be an absolute http:// or https:// URL with a host, e.g. http://nginx-web.demo.svc.cluster.local",
+  byteSize: "must be a size such as 64M, 512K or 1G (a number of 1 to 5 digits and a K, M or G suffix)",
+  objectName:
+    "must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+  cluster: "choose a cluster",
+  vus: "must be a whole number from 1 to 1000",
+  p95Ms: "must be a whole number of milliseconds from 1 to 600000",
+  errorRate: "must be a number from 0 to 1 (0.01 means 1%)",
+  workers: "must be a whole number from 1 to 64",
+} as const;
+
+/** A whole number within [min, max], or null. */
+function wholeNumber(value: string, min: number, max: number): number | null {
+  if (!/^[0-9]+$/.test(value)) return null;
+  const n = Number(value);
+  return n >= min && n <= max ? n : null;
+}
+
+/** Checks the form as the API server would and builds the LoadTest spec, or says what is wrong
+ * with each field (keyed by its request path, e.g. `spec.http.vus`). */
+export function validate(form: TestForm): Validation {
+  const errors: FieldErrors = {};
+  const value = (field: FormField) => form[field].trim();
+  const fail = (field: FormField, message: string) => {
+    errors[FIELD_PATHS[field]] = message;
+  };
+
+  const cluster = value("cluster");
+  if (cluster === "") fail("cluster", MESSAGES.cluster);
+  else if (!isObjectName(cluster)) fail("cluster", MESSAGES.objectName);
+
+  /** An optional whole number: undefined when empty. */
+  const number = (field: FormField, min: number, max: number, message: string): number | undefined => {
+    const v = value(field);
+    if (v === "") return undefined;
+    const n = wholeNumber(v, min, max);
+    if (n === null) fail(field, message);
+    return n ?? undefined;
+  };
+  const duration = (field: FormField): string | undefined => {
+    const v = value(field);
+    if (v === "") return undefined;
+    if (goDurationSeconds(v) === null) fail(field, MESSAGES.duration);
+    return v;
+  };
+
+  let spec: LoadTestSpec;
+  if (form.kind === "http") {
+    const http: NonNullable<LoadTestSpec["http"]> = {};
+    const targetUrl = value("targetUrl");
+    if (targetUrl !== "") {
+      if (!isHttpUrl(targetUrl)) fail("targetUrl", MESSAGES.url);
+      http.targetUrl = targetUrl;
+    }
+    const vus = number("vus", 1, 1000, MESSAGES.vus);
+    if (vus !== undefined) http.vus = vus;
+    const d = duration("duration");
+    if (d !== undefined) http.duration = d;
+    const ramp = duration("rampUp");
+    if (ramp !== undefined) http.rampUp = ramp;
+    const thresholds: NonNullable<NonNullable<LoadTestSpec["http"]>["thresholds"]> = {};
+    const p95 = number("p95Ms", 1, 600_000, MESSAGES.p95Ms);
+    if (p95 !== undefined) thresholds.p95Ms = p95;
+    const rate = value("errorRate");
+    if (rate !== "") {
+      const r = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)$/.test(rate) ? Number(rate) : NaN;
+      if (!(r >= 0 && r <= 1)) fail("errorRate", MESSAGES.errorRate);
+      thresholds.errorRate = r;
+    }
+    if (Object.keys(thresholds).length > 0) http.thresholds = thresholds;
+    spec = { cluster, http };
+  } else {
+    const stress: NonNullable<LoadTestSpec["stress"]> = { kind: form.kind };
+    const workers = number("workers", 1, 64, MESSAGES.workers);
+    if (workers !== undefined) stress.workers = workers;
+    const t = duration("timeout");
+    if (t !== undefined) stress.timeout = t;
+    // vmBytes applies to kind memory only (the CRD's CEL rule): never sent for cpu.
+    const bytes = value("vmBytes");
+    if (form.kind === "memory" && bytes !== "") {
+      if (bytes.length > 8 || !BYTE_SIZE.test(bytes)) fail("vmBytes", MESSAGES.byteSize);
+      stress.vmBytes = bytes;
+    }
+    spec = { cluster, stress };
+  }
+  return Object.keys(errors).length > 0 ? { errors } : { spec };
+}
+
+/** The input a server error's `field` belongs to, or null when none of the shown inputs
+ * matches (the error is then shown above the form). */
+export function inputForField(field: string | undefined | null, kind: TestKind): FormField | null {
+  if (!field) return null;
+  for (const input of ["cluster" as const, ...KIND_FIELDS[kind]]) {
+    if (FIELD_PATHS[input] === field) return input;
+  }
+  return null;
+}

@@ -1,0 +1,287 @@
+import { cloneElement, type ReactElement } from "react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MemoryRouter, useLocation } from "react-router";
+import type { ClusterView, ExperimentView, PresetView, Snapshot, TestView, TrafficView } from "../api/client";
+import { Analysis } from "./Analysis";
+
+// jsdom has no layout: give the charts a size so they draw.
+vi.mock("recharts", async (original) => {
+  const recharts = await original<typeof import("recharts")>();
+  return {
+    ...recharts,
+    ResponsiveContainer: ({ children }: { children: ReactElement<{ width?: number; height?: number }> }) => cloneElement(children, { width: 800, height: 300 }),
+  };
+});
+
+beforeEach(() => {
+  // Anything not seeded stays loading.
+  vi.stubGlobal("fetch", vi.fn(() => new Promise(() => {})));
+});
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+const T0 = Date.now() - 600_000;
+const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+
+const completed: ExperimentView = {
+  namespace: "default",
+  name: "scale-light-abcde",
+  cluster: "dev",
+  live: false,
+  deleting: false,
+  phase: "Completed",
+  preset: "scale-light",
+  loadTest: "scale-light-abcde-load",
+  startedAt: at(0),
+  loadStartedAt: at(10),
+  loadEndedAt: at(70),
+  finishedAt: at(250),
+  kpis: { scaleUpLatencySeconds: 18.4, peakReplicas: 7, scaleDownStartSeconds: null, timeToBaselineSeconds: 175, avgRpsPerPod: null },
+  deployments: [
+    { namespace: "demo", name: "nginx-web", hpa: "nginx-web-hpa", baselineReplicas: 2, peakReplicas: 5, finalReplicas: 2, baselineCpuPercent: 10, peakCpuPercent: 140, finalCpuPercent: 12 },
+    { namespace: "demo", name: "httpbin", hpa: "httpbin-hpa", baselineReplicas: 1, peakReplicas: 2, finalReplicas: 2 },
+  ],
+  events: [
+    { time: at(25), phase: "Load", namespace: "demo", deployment: "nginx-web", fromReplicas: 2, toReplicas: 5, cpuPercent: 140 },
+    { time: at(200), phase: "Cooldown", namespace: "demo", deployment: "nginx-web", fromReplicas: 5, toReplicas: 2, cpuPercent: 11 },
+  ],
+  samples: [
+    { time: at(0), phase: "Baseline", replicas: [2, 1], cpuPercent: [10, 5] },
+    { time: at(25), phase: "Load", replicas: [5, 2], cpuPercent: [140, 60] },
+    { time: at(200), phase: "Cooldown", replicas: [2, 2], cpuPercent: [11, 5] },
+  ],
+  spec: { cluster: "dev", load: { preset: "scale-light" }, sampleIntervalSeconds: 5, targetNamespace: "demo", endCooldownWhenBaselineRestored: false },
+};
+
+const live: ExperimentView = {
+  ...completed,
+  name: "scale-heavy-xyz",
+  cluster: "staging",
+  live: true,
+  phase: "Loading",
+  preset: "scale-heavy",
+  loadTest: "scale-heavy-xyz-load",
+  startedAt: new Date(Date.now() - 30_000).toISOString(),
+  loadStartedAt: new Date(Date.now() - 20_000).toISOString(),
+  loadEndedAt: null,
+  finishedAt: null,
+  kpis: null,
+  events: [],
+  samples: [{ time: new Date(Date.now() - 2_000).toISOString(), phase: "Load", replicas: [3], cpuPercent: [90] }],
+  spec: { ...completed.spec, cluster: "staging", load: { preset: "scale-heavy" } },
+};
+
+const loadTest = {
+  namespace: "default",
+  name: "scale-light-abcde-load",
+  cluster: "dev",
+  queued: false,
+  deleting: false,
+  phase: "Failed",
+  reason: "NoResults",
+  message: "the runner ran on simulated node dev-worker1 in cluster dev (kwok): simulated pods do no work, so there are no latency, RPS or bogo-ops numbers",
+  spec: { cluster: "dev" },
+} as TestView;
+
+const cluster = (name: string, tier: string): ClusterView =>
+  ({
+    name,
+    tier,
+    reachable: true,
+    metricsAvailable: true,
+    nodes: [{ name: `${name}-worker1`, roles: ["worker"], status: "Ready", podCount: 4, cpuAllocatableMillis: 2000, memoryAllocatableBytes: 4 * 1024 ** 3, usage: { cpuMillis: 1500, memoryBytes: 1024 ** 3 } }],
+    pods: [],
+    namespaces: [],
+  }) as ClusterView;
+
+const traffic = (name: string, source: string): TrafficView => ({
+  cluster: name,
+  available: true,
+  flows: [],
+  forwarded: 10,
+  dropped: 2,
+  edges: [{ source, destination: "demo/nginx-web", sourceNamespace: "demo", destinationNamespace: "demo", flowCount: 12, forwardedCount: 10, droppedCount: 2, protocols: ["TCP/HTTP"] }],
+});
+
+const snapshot = { collectedAt: new Date().toISOString(), stale: false, errors: [], vms: [], clusters: [cluster("platform", "platform"), cluster("dev", "dev"), cluster("staging", "staging")] } as Snapshot;
+
+const presets: PresetView[] = [
+  { name: "light-load", kind: "loadtest", tag: "HTTP", description: "30 VUs", spec: {} },
+  { name: "scale-light", kind: "experiment", tag: "SCALE", description: "30 VUs for 60s on nginx-web", spec: {}, cooldownSeconds: 180 },
+  { name: "scale-heavy", kind: "experiment", tag: "SCALE", description: "200 VUs for 120s on nginx-web", spec: {}, cooldownSeconds: 240 },
+];
+
+function Where() {
+  return <p data-testid="location">{useLocation().search}</p>;
+}
+
+function renderAt(url: string, experiments: ExperimentView[] | undefined, extra: [unknown[], unknown][] = []) {
+  const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
+  if (experiments) {
+    client.setQueryData(["experiments"], experiments);
+    for (const e of experiments) client.setQueryData(["experiments", e.namespace, e.name], e);
+  }
+  client.setQueryData(["snapshot"], snapshot);
+  client.setQueryData(["presets"], presets);
+  client.setQueryData(["tests"], [loadTest]);
+  client.setQueryData(["traffic", "dev"], traffic("dev", "demo/dev-client"));
+  client.setQueryData(["traffic", "staging"], traffic("staging", "demo/staging-client"));
+  client.setQueryData(["cluster", "dev"], cluster("dev", "dev"));
+  client.setQueryData(["cluster", "staging"], cluster("staging", "staging"));
+  for (const [key, data] of extra) client.setQueryData(key, data);
+  render(
+    <QueryClientProvider client={client}>
+      <MemoryRouter initialEntries={[url]}>
+        <Analysis />
+        <Where />
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
+  return client;
+}
+
+const location = () => new URLSearchParams(screen.getByTestId("location").textContent ?? "");
+const card = (title: string) => screen.getByRole("heading", { name: title }).closest("section") as HTMLElement;
+
+describe("Analysis", () => {
+  it("shows the selected experiment's KPIs, deployments, events and its own cluster's traffic and nodes", () => {
+    renderAt("/analysis?experiment=default/scale-light-abcde", [live, completed]);
+    expect((screen.getByLabelText("Experiment") as HTMLSelectElement).value).toBe("default/scale-light-abcde");
+    expect(screen.getByRole("option", { name: /scale-light-abcde — dev — Completed — 10m ago/ })).toBeTruthy();
+    expect(screen.getByRole("option", { name: /scale-heavy-xyz — staging — Loading — .* \(live\)/ })).toBeTruthy();
+    // Completed: no LIVE badge.
+    expect(screen.queryByText("LIVE")).toBeNull();
+
+    expect(within(card("Scale-up latency")).getByText("18.4 s")).toBeTruthy();
+    expect(within(card("Peak replicas")).getByText("7 pods")).toBeTruthy();
+    expect(within(card("Time to baseline")).getByText("2 m 55 s")).toBeTruthy();
+    expect(within(card("Scale-down start")).getByText(/scale-down window/)).toBeTruthy();
+    // No RPS: the child LoadTest says why.
+    expect(within(card("Avg RPS per pod")).getByText(/No RPS: the runner ran on simulated node dev-worker1/)).toBeTruthy();
+    expect(within(card("Total duration")).getByText("4 m 10 s")).toBeTruthy();
+    expect(within(card("Throughput vs pods")).getByText(/No requests per second: the runner ran on simulated/)).toBeTruthy();
+
+    const deployments = within(card("Per deployment")).getAllByRole("row");
+    expect(deployments[1]?.textContent).toContain("demo/nginx-web");
+    expect(deployments[1]?.textContent).toContain("2 → 5 → 2");
+    expect(deployments[1]?.textContent).toContain("10% → 140% → 12%");
+    expect(deployments[2]?.textContent).toContain("no");
+
+    const events = within(card("HPA event log")).getAllByRole("row");
+    expect(events).toHaveLength(3);
+    expect(within(events[1] as HTMLElement).getByText("Load")).toBeTruthy();
+    expect(events[1]?.textContent).toContain("2 → 5");
+    expect(within(events[2] as HTMLElement).getByText("Cooldown")).toBeTruthy();
+
+    // The experiment's own cluster (dev), not another one.
+    const trafficCard = card("Traffic in dev now");
+    expect(within(trafficCard).getByText("demo/dev-client")).toBeTruthy();
+    expect(screen.queryByText("demo/staging-client")).toBeNull();
+    // The timeline shades the load and the cooldown; one area per deployment.
+    const timeline = within(card("Scaling timeline")).getByRole("figure");
+    expect(timeline.querySelectorAll(".recharts-reference-area")).toHaveLength(2);
+    expect(timeline.querySelectorAll(".recharts-area")).toHaveLength(2);
+    expect(within(card("Infrastructure impact: dev nodes now")).getByRole("meter", { name: "dev-worker1 CPU" }).getAttribute("aria-valuenow")).toBe("75");
+  });
+
+  it("selects the live experiment by default, in the URL, with a LIVE badge", async () => {
+    renderAt("/analysis", [completed, live]);
+    await waitFor(() => expect(location().get("experiment")).toBe("default/scale-heavy-xyz"));
+    expect(screen.getByText("LIVE")).toBeTruthy();
+    expect(within(card("Scale-up latency")).getByText(/Not yet/)).toBeTruthy();
+    expect(screen.getByRole("heading", { name: "Traffic in staging now" })).toBeTruthy();
+    fireEvent.change(screen.getByLabelText("Experiment"), { target: { value: "default/scale-light-abcde" } });
+    expect(location().get("experiment")).toBe("default/scale-light-abcde");
+    expect(screen.getByRole("heading", { name: "Traffic in dev now" })).toBeTruthy();
+  });
+
+  it("says when there are no experiments and pre-fills the start form from the URL", () => {
+    renderAt("/analysis?preset=scale-heavy&cluster=staging", []);
+    expect(screen.getByText(/No experiments yet/)).toBeTruthy();
+    expect((screen.getByLabelText("Cluster") as HTMLSelectElement).value).toBe("staging");
+    const presetSelect = screen.getByLabelText("Scaling preset") as HTMLSelectElement;
+    expect(presetSelect.value).toBe("scale-heavy");
+    // Only experiment presets, and the platform cluster is not offered.
+    expect(within(presetSelect).queryByText(/light-load/)).toBeNull();
+    expect(within(screen.getByLabelText("Cluster")).queryByText("platform")).toBeNull();
+    expect(screen.getByText(/empty: 240 s/)).toBeTruthy();
+  });
+
+  it("starts an experiment and selects it", async () => {
+    const created: ExperimentView = { ...live, name: "scale-heavy-new", startedAt: null, phase: null, samples: [], deployments: [], loadTest: null };
+    const fetchMock = vi.fn((_url: string, init?: RequestInit) =>
+      init?.method === "POST"
+        ? Promise.resolve(new Response(JSON.stringify(created), { status: 201, headers: { "Content-Type": "application/json" } }))
+        : new Promise<Response>(() => {}),
+    );
+    vi.stubGlobal("fetch", fetchMock);
+    renderAt("/analysis?preset=scale-heavy&cluster=staging", [completed]);
+    fireEvent.change(screen.getByLabelText("Cooldown (seconds)"), { target: { value: "300" } });
+    fireEvent.click(screen.getByLabelText(/End the cooldown/));
+    fireEvent.click(screen.getByRole("button", { name: "Start experiment" }));
+    await waitFor(() => expect(location().get("experiment")).toBe("default/scale-heavy-new"));
+    const postCall = fetchMock.mock.calls.find((c) => c[1]?.method === "POST");
+    expect(postCall?.[0]).toBe("/api/v1/experiments");
+    expect(JSON.parse(String(postCall?.[1]?.body))).toEqual({
+      namespace: "default",
+      spec: { cluster: "staging", load: { preset: "scale-heavy" }, cooldownSeconds: 300, endCooldownWhenBaselineRestored: true },
+    });
+    expect(location().get("preset")).toBeNull();
+    expect(await screen.findByRole("heading", { name: "scale-heavy-new" })).toBeTruthy();
+  });
+
+  it("checks the form before sending and shows the API's field error next to its input", async () => {
+    const fetchMock = vi.fn((_url: string, init?: RequestInit) =>
+      init?.method === "POST"
+        ? Promise.resolve(
+            new Response(JSON.stringify({ error: { code: "Invalid", message: "spec.load.http.vus: must be at most 500 here", field: "spec.load.http.vus" } }), {
+              status: 422,
+              headers: { "Content-Type": "application/json" },
+            }),
+          )
+        : new Promise<Response>(() => {}),
+    );
+    vi.stubGlobal("fetch", fetchMock);
+    renderAt("/analysis", []);
+    fireEvent.click(screen.getByLabelText("Custom HTTP load"));
+    const vus = screen.getByLabelText("Virtual users");
+    fireEvent.change(vus, { target: { value: "0" } });
+    fireEvent.click(screen.getByRole("button", { name: "Start experiment" }));
+    expect(screen.getByText("A whole number from 1 to 1000.")).toBeTruthy();
+    expect(vus.getAttribute("aria-invalid")).toBe("true");
+    expect(fetchMock.mock.calls.some((c) => c[1]?.method === "POST")).toBe(false);
+
+    fireEvent.change(vus, { target: { value: "800" } });
+    fireEvent.click(screen.getByRole("button", { name: "Start experiment" }));
+    const fieldError = await screen.findByText("spec.load.http.vus: must be at most 500 here");
+    expect(vus.getAttribute("aria-describedby")).toBe(fieldError.id);
+    const alert = screen.getByRole("alert");
+    expect(alert.textContent).toContain("Invalid");
+    const body = JSON.parse(String(fetchMock.mock.calls.find((c) => c[1]?.method === "POST")?.[1]?.body));
+    expect(body.spec).toEqual({ cluster: "dev", load: { http: { vus: 800, duration: "60s", targetUrl: "http://nginx-web.demo.svc.cluster.local" } } });
+  });
+
+  it("says it is loading, and shows a list error", async () => {
+    renderAt("/analysis", undefined);
+    expect(screen.getByText("Loading experiments…")).toBeTruthy();
+    cleanup();
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => new Response(JSON.stringify({ error: { code: "Forbidden", message: "may not list scalingexperiments" } }), { status: 403 })),
+    );
+    renderAt("/analysis", undefined);
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("Forbidden: may not list scalingexperiments");
+  });
+
+  it("warns when a live experiment's samples stop coming", () => {
+    const stuck = { ...live, samples: [{ time: new Date(Date.now() - 120_000).toISOString(), phase: "Load" as const, replicas: [3], cpuPercent: [90] }] };
+    renderAt("/analysis?experiment=default/scale-heavy-xyz", [stuck]);
+    expect(screen.getByRole("status").textContent).toMatch(/not sampling staging's HPAs/);
+  });
+});

@@ -1,0 +1,910 @@
+// Load analysis: one ScalingExperiment's KPIs, replica timeline, throughput, per-deployment
+// results and replica events, its cluster's traffic and nodes now, and a form to start another.
+import { useEffect, useId, useMemo, useState, type FormEvent, type ReactNode } from "react";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useSearchParams } from "react-router";
+import {
+  Area,
+  AreaChart,
+  CartesianGrid,
+  ComposedChart,
+  Legend,
+  Line,
+  ReferenceArea,
+  ReferenceLine,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
+import { ApiError, post, type ExperimentView, type Schemas, type TestView } from "../api/client";
+import { useCluster, useExperiment, useExperiments, usePresets, useSnapshot, useTests, useTraffic } from "../api/queries";
+import { Badge, Card, Empty, ErrorBox, Loading, Picker, UsageBar } from "../components/ui";
+import {
+  childLoadTest,
+  DEFAULT_COOLDOWN_SECONDS,
+  defaultExperiment,
+  describeLoad,
+  efficiency,
+  experimentId,
+  experimentLabel,
+  experimentSpec,
+  formatKpis,
+  formFieldOf,
+  isScalingPreset,
+  kpiSeconds,
+  parseExperimentId,
+  phaseWindows,
+  rpsMissingReason,
+  sampleLag,
+  SCALING_PRESETS,
+  sortExperiments,
+  timelineRows,
+  totalDuration,
+  type ExperimentForm,
+  type FormField,
+  type PhaseWindows,
+  type SamplePhase,
+  type TimelineRow,
+} from "../lib/analysis";
+import { clusterUsage } from "../lib/cluster";
+import { bytes, duration, latencyMs, PALETTE, ratio, usageLevel } from "../lib/format";
+import { DEFAULT_TARGET_URL } from "../lib/fields";
+
+const AXIS = "#94a3b8";
+const TOOLTIP = { contentStyle: { backgroundColor: "#0f172a", borderColor: "#334155" }, labelStyle: { color: "#e2e8f0" } };
+const LOAD_FILL = "#3b82f6";
+const COOLDOWN_FILL = "#eab308";
+const seconds = (v: number) => `${Math.round(v)} s`;
+const clock = (t: string | null | undefined) => (t ? new Date(t).toLocaleTimeString() : "—");
+const num = (v: number | null | undefined) => (v == null ? "—" : String(v));
+const pct = (v: number | null | undefined) => (v == null ? "—" : `${v}%`);
+
+type Phase = Schemas["ExperimentPhase"];
+const PHASE_TONE: Record<Phase, "green" | "yellow" | "red" | "blue" | "slate"> = {
+  Pending: "slate",
+  Baseline: "slate",
+  Loading: "blue",
+  CoolingDown: "yellow",
+  Completed: "green",
+  Failed: "red",
+};
+const SAMPLE_TONE: Record<SamplePhase, "slate" | "blue" | "yellow"> = { Baseline: "slate", Load: "blue", Cooldown: "yellow" };
+
+function LiveBadge() {
+  return (
+    <span className="inline-flex items-center gap-1 rounded bg-emerald-900/60 px-2 py-0.5 text-xs font-semibold text-emerald-200 ring-1 ring-emerald-700">
+      <span aria-hidden className="h-2 w-2 rounded-full bg-emerald-400 motion-safe:animate-pulse" />
+      LIVE
+    </span>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selector
+
+
+// ---------------------------------------------------------------------------------------------
+// One experiment
+
+function ExperimentHeader({ e }: { e: ExperimentView }) {
+  const presets = usePresets();
+  const presetCooldown = presets.data?.find((p) => p.kind === "experiment" && p.name === e.preset)?.cooldownSeconds;
+  const cooldown =
+    e.spec.cooldownSeconds != null
+      ? `${e.spec.cooldownSeconds} s`
+      : e.preset
+        ? presetCooldown != null
+          ? `${presetCooldown} s (the preset's)`
+          : "the preset's"
+        : `${DEFAULT_COOLDOWN_SECONDS} s (default)`;
+  return (
+    <Card>
+      <div className="flex flex-wrap items-center gap-2">
+        <h2 className="text-lg font-semibold">{e.name}</h2>
+        <span className="text-sm text-slate-400">{e.namespace}</span>
+        <Badge tone={e.phase ? PHASE_TONE[e.phase] : "slate"}>{e.phase ?? "Pending"}</Badge>
+        {e.reason && <Badge tone="red">{e.reason}</Badge>}
+        {e.deleting && <Badge tone="yellow">Deleting</Badge>}
+      </div>
+      <dl className="mt-2 grid gap-x-6 gap-y-1 text-sm sm:grid-cols-2 xl:grid-cols-4">
+        <div>
+          <dt className="inline text-slate-400">Cluster </dt>
+          <dd className="inline">{e.cluster}</dd>
+        </div>
+        <div>
+          <dt className="inline text-slate-400">Load </dt>
+          <dd className="inline break-all">{describeLoad(e.spec)}</dd>
+        </div>
+        <div>
+          <dt className="inline text-slate-400">Cooldown </dt>
+          <dd className="inline">
+            {cooldown}
+            {e.spec.endCooldownWhenBaselineRestored ? ", ends at baseline" : ""}
+          </dd>
+        </div>
+        <div>
+          <dt className="inline text-slate-400">Started </dt>
+          <dd className="inline">{clock(e.startedAt)}</dd>
+        </div>
+      </dl>
+      {e.message && <p className={`mt-2 text-sm ${e.phase === "Failed" ? "text-red-300" : "text-slate-300"}`}>{e.message}</p>}
+    </Card>
+  );
+}
+
+function KpiGrid({ e, rpsMissing, now }: { e: ExperimentView; rpsMissing: string | null; now: number }) {
+  const cards = formatKpis(e.kpis, { live: e.live, rpsMissing });
+  const total = totalDuration(e, now);
+  const all = [
+    ...cards,
+    {
+      id: "totalDuration",
+      label: "Total duration",
+      value: total == null ? "—" : duration(total),
+      detail: e.live ? "Sampling so far (still running)." : "From the start of sampling to the end.",
+      missing: total == null ? "Sampling has not started." : null,
+    },
+  ];
+  return (
+    <section aria-labelledby="kpis-heading">
+      <h2 id="kpis-heading" className="sr-only">
+        Key results
+      </h2>
+      <div className="grid gap-3 sm:grid-cols-2 lg:grid-cols-3 2xl:grid-cols-6">
+        {all.map((c) => (
+          <Card key={c.id}>
+            <h3 className="text-sm text-slate-300">{c.label}</h3>
+            <p className="mt-1 text-2xl font-bold text-slate-100">{c.value}</p>
+            <p className="mt-1 text-xs text-slate-400">{c.missing ?? c.detail}</p>
+          </Card>
+        ))}
+      </div>
+    </section>
+  );
+}
+
+function PhaseAreas({ windows }: { windows: PhaseWindows }) {
+  return (
+    <>
+      {windows.load && (
+        <ReferenceArea
+          x1={windows.load.from}
+          x2={windows.load.to}
+          fill={LOAD_FILL}
+          fillOpacity={0.15}
+          ifOverflow="extendDomain"
+          label={{ value: windows.load.open ? "load (running)" : "load", fill: AXIS, fontSize: 11, position: "insideTopLeft" }}
+        />
+      )}
+      {windows.cooldown && (
+        <ReferenceArea
+          x1={windows.cooldown.from}
+          x2={windows.cooldown.to}
+          fill={COOLDOWN_FILL}
+          fillOpacity={0.08}
+          ifOverflow="extendDomain"
+          label={{ value: "cooldown", fill: AXIS, fontSize: 11, position: "insideTopLeft" }}
+        />
+      )}
+    </>
+  );
+}
+
+const deploymentName = (e: ExperimentView, i: number) => {
+  const d = e.deployments[i];
+  return d ? `${d.namespace}/${d.name}` : `target ${i + 1}`;
+};
+
+function TimelineChart({ e, rows, windows }: { e: ExperimentView; rows: TimelineRow[]; windows: PhaseWindows }) {
+  const columns = Math.max(e.deployments.length, ...rows.map((r) => r.replicas.length));
+  const names = Array.from({ length: columns }, (_, i) => deploymentName(e, i));
+  return (
+    <Card>
+      <h2 className="mb-2 font-semibold">Scaling timeline</h2>
+      {rows.length === 0 ? (
+        <Empty>{e.live ? "No samples yet: sampling starts in the Baseline phase." : "No samples were taken."}</Empty>
+      ) : (
+        <>
+          <figure
+            aria-label={`Replicas of ${names.join(", ")} over ${Math.round(rows[rows.length - 1]?.t ?? 0)} seconds since the start, with the load window shaded blue and the cooldown shaded yellow`}
+          >
+            <ResponsiveContainer width="100%" height={280}>
+              <AreaChart data={rows} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
+                <CartesianGrid stroke="#1e293b" />
+                <XAxis dataKey="t" type="number" domain={[0, "dataMax"]} tickFormatter={seconds} stroke={AXIS} />
+                <YAxis allowDecimals={false} stroke={AXIS} />
+                <Tooltip labelFormatter={(t) => `${Number(t).toFixed(0)} s since start`} {...TOOLTIP} />
+                <Legend />
+                <PhaseAreas windows={windows} />
+                {names.map((name, i) => (
+                  <Area
+                    key={name}
+                    name={name}
+                    dataKey={(r: TimelineRow) => r.replicas[i] ?? null}
+                    type="stepAfter"
+                    stroke={PALETTE[i % PALETTE.length]}
+                    fill={PALETTE[i % PALETTE.length]}
+                    fillOpacity={0.15}
+                    isAnimationActive={false}
+                  />
+                ))}
+              </AreaChart>
+            </ResponsiveContainer>
+          </figure>
+          <p className="mt-1 text-xs text-slate-400">
+            Seconds since sampling started. <span className="text-blue-300">Blue</span>: the load ({clock(e.loadStartedAt)} to{" "}
+            {e.loadEndedAt ? clock(e.loadEndedAt) : "now"}); <span className="text-yellow-300">yellow</span>: the cooldown.
+            {e.live ? "" : " A finished experiment's series is downsampled (at most 240 points, replica changes kept)."}
+          </p>
+        </>
+      )}
+    </Card>
+  );
+}
+
+function Stat({ label, value }: { label: string; value: string }) {
+  return (
+    <div>
+      <dt className="text-xs text-slate-400">{label}</dt>
+      <dd className="text-lg font-semibold">{value}</dd>
+    </div>
+  );
+}
+
+function Throughput({
+  e,
+  rows,
+  windows,
+  test,
+  rpsMissing,
+}: {
+  e: ExperimentView;
+  rows: TimelineRow[];
+  windows: PhaseWindows;
+  test: TestView | undefined;
+  rpsMissing: string | null;
+}) {
+  const results = test?.results;
+  const rps = results?.rps ?? null;
+  const eff = efficiency(rps, rows, windows.load);
+  const perPod = e.kpis?.avgRpsPerPod ?? eff.rpsPerPod;
+  return (
+    <Card>
+      <h2 className="mb-2 font-semibold">Throughput vs pods</h2>
+      <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3 xl:grid-cols-6">
+        <Stat label="Load RPS (k6 average)" value={rps == null ? "—" : `${rps.toFixed(1)} req/s`} />
+        <Stat label="Mean replicas during load" value={eff.meanReplicas == null ? "—" : eff.meanReplicas.toFixed(1)} />
+        <Stat label="RPS per pod" value={perPod == null ? "—" : `${perPod.toFixed(1)} req/s`} />
+        <Stat label="Requests" value={num(results?.requests)} />
+        <Stat label="p95 latency" value={latencyMs(results?.latencyMs?.p95)} />
+        <Stat label="Error rate" value={ratio(results?.errorRate)} />
+      </dl>
+      {rpsMissing && <p className="mt-2 text-sm text-slate-300">No requests per second: {rpsMissing}</p>}
+      {test && (
+        <p className="mt-1 text-xs text-slate-400">
+          From LoadTest {test.namespace}/{test.name} ({test.phase ?? "Pending"}). k6 gives one average over the whole run, so the per-pod line shows how that
+          load spreads over the replicas of each sample.
+        </p>
+      )}
+      {eff.points.length === 0 ? (
+        <div className="mt-3">
+          <Empty>{windows.load ? "No samples with replica data during the load yet." : "The load has not started, so there is nothing to compare."}</Empty>
+        </div>
+      ) : (
+        <figure
+          className="mt-3"
+          aria-label={`Summed replicas during the load${rps == null ? "" : " and the load's requests per second per pod"}, by seconds since the start`}
+        >
+          <ResponsiveContainer width="100%" height={240}>
+            <ComposedChart data={eff.points} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
+              <CartesianGrid stroke="#1e293b" />
+              <XAxis dataKey="t" type="number" domain={["dataMin", "dataMax"]} tickFormatter={seconds} stroke={AXIS} />
+              <YAxis yAxisId="pods" allowDecimals={false} stroke={AXIS} />
+              {rps != null && <YAxis yAxisId="rps" orientation="right" stroke={AXIS} tickFormatter={(v: number) => v.toFixed(0)} />}
+              <Tooltip labelFormatter={(t) => `${Number(t).toFixed(0)} s since start`} {...TOOLTIP} />
+              <Legend />
+              <Area yAxisId="pods" name="Replicas (all targets)" dataKey="replicas" type="stepAfter" stroke="#06b6d4" fill="#06b6d4" fillOpacity={0.15} isAnimationActive={false} />
+              {rps != null && (
+                <Line yAxisId="rps" name="req/s per pod" dataKey="rpsPerPod" type="stepAfter" stroke="#22c55e" dot={false} isAnimationActive={false} />
+              )}
+              {rps != null && perPod != null && (
+                <ReferenceLine
+                  yAxisId="rps"
+                  y={perPod}
+                  stroke="#22c55e"
+                  strokeDasharray="6 4"
+                  label={{ value: `mean ${perPod.toFixed(1)}`, fill: AXIS, fontSize: 11, position: "insideTopRight" }}
+                />
+              )}
+            </ComposedChart>
+          </ResponsiveContainer>
+        </figure>
+      )}
+    </Card>
+  );
+}
+
+function DeploymentTable({ e }: { e: ExperimentView }) {
+  return (
+    <Card>
+      <h2 id="deployments-heading" className="mb-2 font-semibold">
+        Per deployment
+      </h2>
+      {e.deployments.length === 0 ? (
+        <Empty>{e.live ? "The targets are resolved when sampling starts." : "No target deployments were resolved."}</Empty>
+      ) : (
+        <div className="overflow-x-auto">
+          <table aria-labelledby="deployments-heading" className="w-full text-sm">
+            <thead className="text-left text-slate-400">
+              <tr>
+                <th className="font-normal">Deployment</th>
+                <th className="font-normal">HPA</th>
+                <th className="font-normal">Replicas (baseline → peak → final)</th>
+                <th className="font-normal">CPU (baseline → peak → final)</th>
+                <th className="font-normal">Back at baseline</th>
+              </tr>
+            </thead>
+            <tbody>
+              {e.deployments.map((d, i) => {
+                const back = d.finalReplicas != null && d.baselineReplicas != null ? d.finalReplicas <= d.baselineReplicas : null;
+                return (
+                  <tr key={`${d.namespace}/${d.name}`} className="border-t border-slate-800">
+                    <td className="py-1">
+                      <span aria-hidden className="mr-2 inline-block h-2.5 w-2.5 rounded-full" style={{ backgroundColor: PALETTE[i % PALETTE.length] }} />
+                      {d.namespace}/{d.name}
+                    </td>
+                    <td>{d.hpa ?? "—"}</td>
+                    <td>
+                      {num(d.baselineReplicas)} → <span className="font-semibold">{num(d.peakReplicas)}</span> → {num(d.finalReplicas)}
+                    </td>
+                    <td>
+                      {pct(d.baselineCpuPercent)} → <span className="font-semibold">{pct(d.peakCpuPercent)}</span> → {pct(d.finalCpuPercent)}
+                    </td>
+                    <td className={back == null ? "text-slate-400" : back ? "text-emerald-300" : "text-yellow-300"}>
+                      {back == null ? "unknown" : back ? "yes" : e.live ? "not yet" : "no"}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+function EventLog({ e, origin }: { e: ExperimentView; origin: number | null }) {
+  const since = (t: string) => (origin == null ? null : (Date.parse(t) - origin) / 1000);
+  return (
+    <Card>
+      <h2 id="events-heading" className="mb-2 font-semibold">
+        HPA event log
+      </h2>
+      {e.events.length === 0 ? (
+        <Empty>{e.live ? "No replica changes yet." : "No target changed its replicas during the experiment."}</Empty>
+      ) : (
+        <div className="max-h-96 overflow-auto" tabIndex={0} role="region" aria-labelledby="events-heading">
+          <table className="w-full text-sm">
+            <thead className="sticky top-0 bg-slate-900 text-left text-slate-400">
+              <tr>
+                <th className="font-normal">Time</th>
+                <th className="font-normal">Phase</th>
+                <th className="font-normal">Deployment</th>
+                <th className="font-normal">Replicas</th>
+                <th className="font-normal">CPU</th>
+              </tr>
+            </thead>
+            <tbody>
+              {e.events.map((ev, i) => {
+                const s = since(ev.time);
+                return (
+                  <tr key={`${ev.time}-${ev.namespace}/${ev.deployment}-${i}`} className="border-t border-slate-800">
+                    <td className="py-1">
+                      {clock(ev.time)}
+                      {s != null && Number.isFinite(s) && <span className="text-slate-400"> (+{kpiSeconds(s)})</span>}
+                    </td>
+                    <td>
+                      <Badge tone={SAMPLE_TONE[ev.phase]}>{ev.phase}</Badge>
+                    </td>
+                    <td>
+                      {ev.namespace}/{ev.deployment}
+                    </td>
+                    <td>
+                      {ev.fromReplicas} → <span className={ev.toReplicas > ev.fromReplicas ? "text-emerald-300" : "text-yellow-300"}>{ev.toReplicas}</span>
+                    </td>
+                    <td>{pct(ev.cpuPercent)}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+function TrafficNow({ cluster }: { cluster: string }) {
+  const traffic = useTraffic(cluster);
+  const t = traffic.data;
+  return (
+    <Card>
+      <h2 id="traffic-heading" className="font-semibold">
+        Traffic in {cluster} now
+      </h2>
+      <p className="mb-2 text-xs text-slate-400">Hubble's latest flows in the experiment's cluster; they are not recorded with the experiment.</p>
+      {traffic.isPending ? (
+        <Loading what={`traffic of ${cluster}`} />
+      ) : !t ? (
+        <ErrorBox error={traffic.error} />
+      ) : !t.available ? (
+        <Empty>No flows from {cluster}{t.message ? `: ${t.message}` : "."}</Empty>
+      ) : (
+        <>
+          {traffic.isError && <p className="text-xs text-yellow-200">Could not refresh; showing flows received at {new Date(traffic.dataUpdatedAt).toLocaleTimeString()}.</p>}
+          <p className="text-sm text-slate-300">
+            {t.forwarded} forwarded, <span className={t.dropped > 0 ? "text-red-300" : ""}>{t.dropped} dropped</span> of the last {t.flows.length} flows.
+          </p>
+          {t.edges.length === 0 ? (
+            <p className="mt-2 text-sm text-slate-400">No flows between services.</p>
+          ) : (
+            <div className="mt-2 overflow-x-auto">
+              <table aria-labelledby="traffic-heading" className="w-full text-sm">
+                <thead className="text-left text-slate-400">
+                  <tr>
+                    <th className="font-normal">From</th>
+                    <th className="font-normal">To</th>
+                    <th className="font-normal">Flows</th>
+                    <th className="font-normal">Dropped</th>
+                    <th className="font-normal">Protocols</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {t.edges.slice(0, 20).map((edge) => (
+                    <tr key={`${edge.source}->${edge.destination}`} className="border-t border-slate-800">
+                      <td className="py-1 break-all">{edge.source}</td>
+                      <td className="break-all">{edge.destination}</td>
+                      <td>{edge.flowCount}</td>
+                      <td className={edge.droppedCount > 0 ? "text-red-300" : ""}>{edge.droppedCount}</td>
+                      <td>{edge.protocols.join(", ")}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </>
+      )}
+    </Card>
+  );
+}
+
+function NodesNow({ cluster }: { cluster: string }) {
+  const view = useCluster(cluster);
+  const c = view.data;
+  return (
+    <Card>
+      <h2 className="font-semibold">Infrastructure impact: {cluster} nodes now</h2>
+      <p className="mb-2 text-xs text-slate-400">CPU and memory in use against allocatable, from the metrics API.</p>
+      {view.isPending ? (
+        <Loading what={`nodes of ${cluster}`} />
+      ) : !c ? (
+        <ErrorBox error={view.error} />
+      ) : (
+        <>
+          {view.isError && <p className="text-xs text-yellow-200">Could not refresh; showing usage received at {new Date(view.dataUpdatedAt).toLocaleTimeString()}.</p>}
+          {!c.reachable && <p className="text-sm text-red-300">The API server of {cluster} does not answer.</p>}
+          {!c.metricsAvailable && <p className="text-sm text-slate-300">No metrics API in {cluster}: usage is unknown.</p>}
+          {c.nodes.length === 0 ? (
+            <Empty>No nodes reported.</Empty>
+          ) : (
+            <ul className="grid gap-3 sm:grid-cols-2">
+              {c.nodes.map((n) => {
+                const u = clusterUsage([n]);
+                return (
+                  <li key={n.name} className="rounded border border-slate-800 p-2">
+                    <p className="mb-1 text-sm font-medium">
+                      {n.name} <span className="text-xs text-slate-400">{n.roles.join(", ")} · {n.status}</span>
+                    </p>
+                    <div className="space-y-1">
+                      <UsageBar label={`${n.name} CPU`} value={u.cpuPercent} level={usageLevel(u.cpuPercent)} />
+                      <UsageBar
+                        label={`${n.name} memory`}
+                        value={u.memoryPercent}
+                        level={usageLevel(u.memoryPercent)}
+                        detail={u.memoryTotal ? `${bytes(u.memoryUsed)} / ${bytes(u.memoryTotal)}` : undefined}
+                      />
+                    </div>
+                  </li>
+                );
+              })}
+            </ul>
+          )}
+        </>
+      )}
+    </Card>
+  );
+}
+
+function StaleNotes({ e, receivedAt, refreshError }: { e: ExperimentView; receivedAt: number; refreshError: unknown }) {
+  const snapshot = useSnapshot();
+  const lag = sampleLag(e, receivedAt);
+  const sourceErrors = (snapshot.data?.errors ?? []).filter((s) => s.cluster === e.cluster);
+  if (!refreshError && !lag.stale && sourceErrors.length === 0) return null;
+  return (
+    <div className="space-y-2">
+      {refreshError != null && <ErrorBox error={refreshError} />}
+      <div role="status" className="rounded border border-yellow-800 bg-yellow-950/50 p-3 text-sm text-yellow-100">
+        {refreshError != null && <p>Could not refresh: showing what was received at {new Date(receivedAt).toLocaleTimeString()}.</p>}
+        {lag.stale && (
+          <p>
+            The newest sample is {Math.round(lag.seconds ?? 0)} s old although the experiment samples every {e.spec.sampleIntervalSeconds} s: the operator is not
+            sampling {e.cluster}'s HPAs right now, so this is old.
+          </p>
+        )}
+        {sourceErrors.map((s) => (
+          <p key={`${s.source}-${s.since}`}>
+            {e.cluster} {s.source} failing since {new Date(s.since).toLocaleTimeString()}: {s.message}
+          </p>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+function ExperimentDetail({ id, listed, listReceivedAt }: { id: { namespace: string; name: string }; listed: ExperimentView | undefined; listReceivedAt: number }) {
+  const detail = useExperiment(id.namespace, id.name);
+  const tests = useTests();
+  const e = detail.data ?? listed;
+  const rows = useMemo(() => (e ? timelineRows(e.samples, e.startedAt) : []), [e]);
+  if (!e) {
+    if (detail.isError) return <ErrorBox error={detail.error} />;
+    return <Loading what={`experiment ${id.namespace}/${id.name}`} />;
+  }
+  const receivedAt = detail.data ? detail.dataUpdatedAt : listReceivedAt;
+  const windows = phaseWindows(e);
+  const test = childLoadTest(e, tests.data);
+  const rpsMissing = rpsMissingReason(e, test, tests.isError && !tests.data ? [] : tests.data);
+  return (
+    <div className="space-y-4">
+      <StaleNotes e={e} receivedAt={receivedAt} refreshError={detail.isError ? detail.error : null} />
+      <ExperimentHeader e={e} />
+      <KpiGrid e={e} rpsMissing={rpsMissing} now={receivedAt} />
+      <TimelineChart e={e} rows={rows} windows={windows} />
+      {tests.isError && !tests.data && <ErrorBox error={tests.error} />}
+      <Throughput e={e} rows={rows} windows={windows} test={test} rpsMissing={rpsMissing} />
+      <div className="grid gap-4 2xl:grid-cols-2">
+        <DeploymentTable e={e} />
+        <EventLog e={e} origin={windows.origin} />
+      </div>
+      <div className="grid gap-4 xl:grid-cols-2">
+        <TrafficNow cluster={e.cluster} />
+        <NodesNow cluster={e.cluster} />
+      </div>
+    </div>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The start form
+
+const INPUT = "w-full rounded border border-slate-700 bg-slate-950 px-2 py-1 text-slate-100 aria-[invalid=true]:border-red-500";
+
+function Field({ id, label, error, hint, children }: { id: string; label: string; error?: string; hint?: string; children: ReactNode }) {
+  return (
+    <div>
+      <label htmlFor={id} className="block text-sm text-slate-300">
+        {label}
+      </label>
+      {children}
+      {hint && !error && (
+        <p id={`${id}-hint`} className="mt-0.5 text-xs text-slate-400">
+          {hint}
+        </p>
+      )}
+      {error && (
+        <p id={`${id}-error`} className="mt-0.5 text-xs text-red-300">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** aria attributes tying an input to its error or hint. */
+const described = (id: string, error: string | undefined, hint?: boolean) => ({
+  "aria-invalid": error ? true : undefined,
+  "aria-describedby": error ? `${id}-error` : hint ? `${id}-hint` : undefined,
+});
+
+function StartExperiment({
+  initialPreset,
+  initialCluster,
+  onCreated,
+}: {
+  initialPreset: string | null;
+  initialCluster: string | null;
+  onCreated: (e: ExperimentView) => void;
+}) {
+  const uid = useId();
+  const ids = (f: FormField) => `${uid}-${f}`;
+  const client = useQueryClient();
+  const snapshot = useSnapshot();
+  const presets = usePresets();
+  const [form, setForm] = useState<ExperimentForm>({
+    cluster: initialCluster ?? "",
+    mode: "preset",
+    preset: isScalingPreset(initialPreset) ? initialPreset : "scale-light",
+    vus: "50",
+    duration: "60s",
+    targetUrl: DEFAULT_TARGET_URL,
+    targets: "",
+    cooldownSeconds: "",
+    endCooldownWhenBaselineRestored: false,
+  });
+  const [errors, setErrors] = useState<Partial<Record<FormField, string>>>({});
+  const create = useMutation({
+    mutationFn: (spec: unknown) => post<ExperimentView>("/experiments", { namespace: "default", spec }),
+    onSuccess: (created) => {
+      client.setQueryData(["experiments", created.namespace, created.name], created);
+      void client.invalidateQueries({ queryKey: ["experiments"], exact: true });
+      setErrors({});
+      onCreated(created);
+    },
+    onError: (err) => {
+      const field = err instanceof ApiError ? formFieldOf(err.field) : null;
+      if (field) setErrors({ [field]: err.message });
+    },
+  });
+
+  const clusters = (snapshot.data?.clusters ?? []).filter((c) => c.tier !== "platform").map((c) => c.name);
+  const cluster = form.cluster || clusters[0] || "";
+  const clusterOptions = cluster && !clusters.includes(cluster) ? [cluster, ...clusters] : clusters;
+  const experimentPresets = (presets.data ?? []).filter((p) => p.kind === "experiment");
+  const presetOptions = experimentPresets.length
+    ? experimentPresets.map((p) => ({ name: p.name, label: `${p.name} (${p.tag})`, description: p.description, cooldown: p.cooldownSeconds ?? null }))
+    : SCALING_PRESETS.map((name) => ({ name, label: name, description: null, cooldown: null }));
+  const chosenPreset = presetOptions.find((p) => p.name === form.preset);
+  const cooldownDefault = form.mode === "preset" ? (chosenPreset?.cooldown ?? null) : DEFAULT_COOLDOWN_SECONDS;
+
+  const set = <K extends keyof ExperimentForm>(key: K, value: ExperimentForm[K]) => setForm((f) => ({ ...f, [key]: value }));
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault();
+    const result = experimentSpec({ ...form, cluster });
+    if (!result.ok) {
+      setErrors(result.errors);
+      return;
+    }
+    setErrors({});
+    create.mutate(result.spec);
+  };
+
+  return (
+    <form onSubmit={submit} noValidate className="space-y-3" aria-label="Start experiment">
+      <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-4">
+        <Field id={ids("cluster")} label="Cluster" error={errors.cluster} hint={snapshot.isError && !snapshot.data ? "Could not list clusters." : undefined}>
+          <select id={ids("cluster")} value={cluster} onChange={(e) => set("cluster", e.target.value)} className={INPUT} {...described(ids("cluster"), errors.cluster, snapshot.isError && !snapshot.data)}>
+            {clusterOptions.length === 0 && <option value="">{snapshot.isPending ? "Loading clusters…" : "No managed clusters"}</option>}
+            {clusterOptions.map((c) => (
+              <option key={c} value={c}>
+                {c}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <fieldset className="sm:col-span-1 xl:col-span-3">
+          <legend className="text-sm text-slate-300">Load</legend>
+          <div className="mt-1 flex gap-4 text-sm">
+            <label className="flex items-center gap-1">
+              <input type="radio" name={`${uid}-mode`} checked={form.mode === "preset"} onChange={() => set("mode", "preset")} /> Preset
+            </label>
+            <label className="flex items-center gap-1">
+              <input type="radio" name={`${uid}-mode`} checked={form.mode === "custom"} onChange={() => set("mode", "custom")} /> Custom HTTP load
+            </label>
+          </div>
+        </fieldset>
+      </div>
+
+      {form.mode === "preset" ? (
+        <Field id={ids("preset")} label="Scaling preset" error={errors.preset} hint={chosenPreset?.description ?? undefined}>
+          <select
+            id={ids("preset")}
+            value={form.preset}
+            onChange={(e) => set("preset", e.target.value)}
+            className={INPUT}
+            {...described(ids("preset"), errors.preset, Boolean(chosenPreset?.description))}
+          >
+            {presetOptions.map((p) => (
+              <option key={p.name} value={p.name}>
+                {p.label}
+              </option>
+            ))}
+          </select>
+        </Field>
+      ) : (
+        <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-4">
+          <Field id={ids("vus")} label="Virtual users" error={errors.vus} hint="1 to 1000; empty: 50.">
+            <input id={ids("vus")} inputMode="numeric" value={form.vus} onChange={(e) => set("vus", e.target.value)} className={INPUT} {...described(ids("vus"), errors.vus, true)} />
+          </Field>
+          <Field id={ids("duration")} label="Duration" error={errors.duration} hint="e.g. 30s, 5m, 1h30m; empty: 30s.">
+            <input id={ids("duration")} value={form.duration} onChange={(e) => set("duration", e.target.value)} className={INPUT} {...described(ids("duration"), errors.duration, true)} />
+          </Field>
+          <div className="sm:col-span-2">
+            <Field id={ids("targetUrl")} label="Target URL" error={errors.targetUrl} hint="Empty: nginx-web in demo.">
+              <input
+                id={ids("targetUrl")}
+                type="url"
+                value={form.targetUrl}
+                onChange={(e) => set("targetUrl", e.target.value)}
+                className={INPUT}
+                {...described(ids("targetUrl"), errors.targetUrl, true)}
+              />
+            </Field>
+          </div>
+        </div>
+      )}
+
+      <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-4">
+        <div className="sm:col-span-2">
+          <Field
+            id={ids("targets")}
+            label="Target deployments (namespace/deployment)"
+            error={errors.targets}
+            hint={form.mode === "preset" ? "Empty: the preset's targets." : "Empty: every HPA in namespace demo."}
+          >
+            <input
+              id={ids("targets")}
+              value={form.targets}
+              placeholder="demo/nginx-web, demo/httpbin"
+              onChange={(e) => set("targets", e.target.value)}
+              className={INPUT}
+              {...described(ids("targets"), errors.targets, true)}
+            />
+          </Field>
+        </div>
+        <Field
+          id={ids("cooldownSeconds")}
+          label="Cooldown (seconds)"
+          error={errors.cooldownSeconds}
+          hint={cooldownDefault != null ? `0 to 3600; empty: ${cooldownDefault} s.` : "0 to 3600; empty: the preset's cooldown."}
+        >
+          <input
+            id={ids("cooldownSeconds")}
+            inputMode="numeric"
+            value={form.cooldownSeconds}
+            onChange={(e) => set("cooldownSeconds", e.target.value)}
+            className={INPUT}
+            {...described(ids("cooldownSeconds"), errors.cooldownSeconds, true)}
+          />
+        </Field>
+        <div className="flex flex-col justify-end">
+          <label className="flex items-center gap-2 text-sm text-slate-300">
+            <input
+              type="checkbox"
+              checked={form.endCooldownWhenBaselineRestored}
+              onChange={(e) => set("endCooldownWhenBaselineRestored", e.target.checked)}
+              {...described(ids("endCooldown"), errors.endCooldown)}
+            />
+            End the cooldown once every target is back at baseline
+          </label>
+          {errors.endCooldown && (
+            <p id={`${ids("endCooldown")}-error`} className="mt-0.5 text-xs text-red-300">
+              {errors.endCooldown}
+            </p>
+          )}
+        </div>
+      </div>
+
+      {create.isError && <ErrorBox error={create.error} />}
+      <div className="flex items-center gap-3">
+        <button
+          type="submit"
+          disabled={create.isPending || !cluster}
+          className="rounded bg-blue-600 px-4 py-2 font-medium text-white hover:bg-blue-500 disabled:cursor-not-allowed disabled:opacity-60"
+        >
+          {create.isPending ? "Starting…" : "Start experiment"}
+        </button>
+        <span className="text-xs text-slate-400">Created in namespace default; the load runs in {cluster || "the chosen cluster"}.</span>
+      </div>
+    </form>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page
+
+export function Analysis() {
+  const [params, setParams] = useSearchParams();
+  const experiments = useExperiments();
+  const sorted = useMemo(() => sortExperiments(experiments.data ?? []), [experiments.data]);
+  const chosen = params.get("experiment") ?? "";
+  const fallback = defaultExperiment(sorted);
+  const fallbackId = fallback ? experimentId(fallback) : "";
+  const prefill = params.has("preset") || params.has("cluster");
+  const [formOpen, setFormOpen] = useState(prefill);
+
+  useEffect(() => {
+    if (chosen || !fallbackId) return;
+    setParams(
+      (prev) => {
+        const next = new URLSearchParams(prev);
+        next.set("experiment", fallbackId);
+        return next;
+      },
+      { replace: true },
+    );
+  }, [chosen, fallbackId, setParams]);
+
+  const select = (id: string) =>
+    setParams((prev) => {
+      const next = new URLSearchParams(prev);
+      next.set("experiment", id);
+      return next;
+    });
+  const created = (e: ExperimentView) => {
+    setFormOpen(false);
+    setParams({ experiment: experimentId(e) });
+  };
+
+  const id = parseExperimentId(chosen);
+  const empty = experiments.data !== undefined && sorted.length === 0;
+  const showForm = formOpen || empty;
+
+  let body: ReactNode;
+  if (chosen && !id) body = <ErrorBox error={`"${chosen}" is not namespace/name.`} />;
+  else if (id) body = <ExperimentDetail key={chosen} id={id} listed={sorted.find((e) => experimentId(e) === chosen)} listReceivedAt={experiments.dataUpdatedAt} />;
+  else if (experiments.isPending) body = <Loading what="experiments" />;
+  else if (experiments.isError && !experiments.data) body = <ErrorBox error={experiments.error} />;
+  else if (empty) body = <Empty>No experiments yet: start one below, or apply a ScalingExperiment (manifests/examples/scalingexperiment-*.yaml).</Empty>;
+  else body = null;
+
+  const selected = sorted.find((e) => experimentId(e) === chosen);
+  return (
+    <div className="space-y-4">
+      <div className="flex flex-wrap items-center gap-4">
+        <h1 className="text-xl font-semibold">Load analysis</h1>
+        {sorted.length > 0 && (
+          <Picker
+            id="analysis-experiment"
+            label="Experiment"
+            placeholder="Choose an experiment"
+            value={chosen}
+            choices={sorted.map((e) => ({ value: experimentId(e), label: `${experimentLabel(e, experiments.dataUpdatedAt)}${e.live ? " (live)" : ""}` }))}
+            onChange={select}
+          />
+        )}
+        {selected?.live && !selected.deleting && <LiveBadge />}
+        {!empty && (
+          <button
+            type="button"
+            aria-expanded={showForm}
+            aria-controls="start-experiment"
+            onClick={() => setFormOpen(!formOpen)}
+            className="ml-auto rounded border border-blue-700 px-3 py-1 text-sm text-blue-200 hover:bg-blue-950"
+          >
+            {showForm ? "Hide the start form" : "Start experiment"}
+          </button>
+        )}
+      </div>
+      {experiments.isError && experiments.data && (
+        <div className="space-y-1">
+          <ErrorBox error={experiments.error} />
+          <p role="status" className="text-sm text-yellow-200">
+            Could not refresh the list: showing what was received at {new Date(experiments.dataUpdatedAt).toLocaleTimeString()}.
+          </p>
+        </div>
+      )}
+      {showForm && (
+        <Card>
+          <div id="start-experiment">
+            <h2 className="mb-2 font-semibold">Start experiment</h2>
+            <StartExperiment initialPreset={params.get("preset")} initialCluster={params.get("cluster")} onCreated={created} />
+          </div>
+        </Card>
+      )}
+      {body}
+    </div>
+  );
+}

@@ -1,0 +1,197 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MemoryRouter } from "react-router";
+import type { ClusterView, PresetView, Snapshot, TestView } from "../api/client";
+import { Testing } from "./Testing";
+
+const cluster = (name: string, tier: string, phase: string) =>
+  ({ name, tier, phase, reachable: true, metricsAvailable: true, nodes: [], pods: [], namespaces: [] }) as ClusterView;
+
+const snapshot = (clusters: ClusterView[]): Snapshot =>
+  ({ collectedAt: "2026-11-28T18:00:00Z", stale: false, errors: [], vms: [], clusters }) as Snapshot;
+
+const PRESETS = [
+  { name: "light-load", kind: "loadtest", tag: "HTTP", description: "10 VUs for 15s against nginx-web", spec: { http: { vus: 10, duration: "15s" } } },
+  { name: "cpu-stress-light", kind: "loadtest", tag: "CPU", description: "1 CPU worker for 30s", spec: { stress: { kind: "cpu", workers: 1, timeout: "30s" } } },
+  { name: "scale-light", kind: "experiment", tag: "SCALE", description: "30 VUs for 60s against nginx-web, 180s cooldown", spec: {}, cooldownSeconds: 180 },
+  { name: "cascade-light", kind: "experiment", tag: "CASCADE", description: "through nginx-web and httpbin", spec: {}, cooldownSeconds: 180 },
+] as PresetView[];
+
+const base = { namespace: "default", deleting: false, queued: false } as const;
+
+const TESTS = [
+  {
+    ...base,
+    name: "strict-sla-x7k2p",
+    cluster: "staging",
+    preset: "strict-sla",
+    testType: "http",
+    phase: "Failed",
+    reason: "ThresholdsBreached",
+    message: "thresholds breached: http_req_duration p(95)<500",
+    createdAt: "2026-11-28T10:00:00Z",
+    startedAt: "2026-11-28T10:00:05Z",
+    finishedAt: "2026-11-28T10:00:36Z",
+    spec: { cluster: "staging", preset: "strict-sla" },
+    results: {
+      requests: 1500,
+      rps: 49.6,
+      errorRate: 0.004,
+      latencyMs: { p95: 1204.77, p99: 2850.1, avg: 612.5 },
+      thresholds: [
+        { metric: "http_req_duration", expression: "p(95)<500", passed: false },
+        { metric: "http_req_failed", expression: "rate<0.01", passed: true },
+      ],
+    },
+  },
+  {
+    ...base,
+    name: "memory-stress-abcde",
+    cluster: "staging",
+    testType: "memory",
+    phase: "Succeeded",
+    createdAt: "2026-11-28T11:00:00Z",
+    spec: { cluster: "staging", stress: { kind: "memory", workers: 2, timeout: "45s", vmBytes: "96M" } },
+    results: { bogoOps: 123456, bogoOpsPerSecond: 2743.5, thresholds: [] },
+  },
+  {
+    ...base,
+    name: "heavy-load-q1w2e",
+    cluster: "staging",
+    preset: "heavy-load",
+    testType: "http",
+    phase: "Pending",
+    queued: true,
+    message: "queued: 1 test(s) running on cluster staging (at most 1 at once); position 2 in line",
+    createdAt: "2026-11-28T12:00:00Z",
+    spec: { cluster: "staging", preset: "heavy-load" },
+  },
+  {
+    ...base,
+    name: "light-load-r4t5y",
+    cluster: "staging",
+    preset: "light-load",
+    phase: "Running",
+    progressPercent: 40,
+    createdAt: "2026-11-28T11:30:00Z",
+    spec: { cluster: "staging", preset: "light-load" },
+  },
+] as TestView[];
+
+afterEach(() => {
+  cleanup();
+});
+
+function renderWith({ clusters, tests = TESTS, url = "/testing" }: { clusters: ClusterView[]; tests?: TestView[]; url?: string }) {
+  const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
+  client.setQueryData(["snapshot"], snapshot(clusters));
+  client.setQueryData(["presets"], PRESETS);
+  client.setQueryData(["tests"], tests);
+  return render(
+    <QueryClientProvider client={client}>
+      <MemoryRouter initialEntries={[url]}>
+        <Testing />
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
+}
+
+const CLUSTERS = [cluster("platform", "platform", "Ready"), cluster("dev", "dev", "Provisioning"), cluster("staging", "staging", "Ready")];
+
+describe("Testing", () => {
+  it("defaults to the first Ready managed cluster and lists presets with tags", () => {
+    renderWith({ clusters: CLUSTERS });
+    const select = screen.getByLabelText("Cluster") as HTMLSelectElement;
+    expect(select.value).toBe("staging");
+    expect(within(select).queryByText("platform")).toBeNull();
+    expect(within(select).getByText("dev (Provisioning)")).toBeTruthy();
+
+    const light = screen.getByRole("heading", { name: "light-load" }).closest("li") as HTMLElement;
+    expect(within(light).getByText("HTTP")).toBeTruthy();
+    expect((within(light).getByRole("button", { name: "Run light-load" }) as HTMLButtonElement).disabled).toBe(false);
+    const cpu = screen.getByRole("heading", { name: "cpu-stress-light" }).closest("li") as HTMLElement;
+    expect(within(cpu).getByText("CPU")).toBeTruthy();
+
+    // Scaling presets are ScalingExperiments: a link to Load analysis, no run button.
+    const scale = screen.getByRole("heading", { name: "scale-light" }).closest("li") as HTMLElement;
+    expect(within(scale).queryByRole("button")).toBeNull();
+    expect(within(scale).getByRole("link").getAttribute("href")).toBe("/analysis?preset=scale-light&cluster=staging");
+    const cascade = screen.getByRole("heading", { name: "cascade-light" }).closest("li") as HTMLElement;
+    expect(within(cascade).getByText("CASCADE")).toBeTruthy();
+  });
+
+  it("keeps the cluster of the URL and warns when it is not Ready", () => {
+    renderWith({ clusters: CLUSTERS, url: "/testing?cluster=dev" });
+    expect((screen.getByLabelText("Cluster") as HTMLSelectElement).value).toBe("dev");
+    expect(screen.getByText(/dev is Provisioning, not Ready/)).toBeTruthy();
+    const scale = screen.getByRole("heading", { name: "scale-light" }).closest("li") as HTMLElement;
+    expect(within(scale).getByRole("link").getAttribute("href")).toBe("/analysis?preset=scale-light&cluster=dev");
+  });
+
+  it("shows a finished test's results and threshold verdicts", () => {
+    renderWith({ clusters: CLUSTERS });
+    const card = screen.getByRole("heading", { name: "default/strict-sla-x7k2p" }).closest("li") as HTMLElement;
+    expect(within(card).getByText("Failed")).toBeTruthy();
+    expect(within(card).getByText("ThresholdsBreached")).toBeTruthy();
+    expect(within(card).getByText(/ran 31 s/)).toBeTruthy();
+    expect(within(card).getByText("1.2 s").className).toContain("text-red"); // p95 breached its threshold
+    expect(within(card).getByText("2.9 s")).toBeTruthy(); // p99
+    expect(within(card).getByText("613 ms")).toBeTruthy(); // avg
+    expect(within(card).getByText("49.6")).toBeTruthy(); // RPS
+    expect(within(card).getByText("0.40%").className).toContain("text-emerald"); // error rate within its threshold
+    const thresholds = within(card).getByRole("list", { name: "Thresholds" });
+    expect(within(thresholds).getByText("failed")).toBeTruthy();
+    expect(within(thresholds).getByText("passed")).toBeTruthy();
+    expect(within(card).getByText(/thresholds breached: http_req_duration/)).toBeTruthy();
+
+    const stress = screen.getByRole("heading", { name: "default/memory-stress-abcde" }).closest("li") as HTMLElement;
+    expect(within(stress).getByText("Custom Memory stress", { exact: false })).toBeTruthy();
+    expect(within(stress).getByText((123456).toLocaleString())).toBeTruthy();
+    expect(within(stress).getByText("2743.5")).toBeTruthy();
+  });
+
+  it("lists tests newest first with the queue position and progress", () => {
+    renderWith({ clusters: CLUSTERS });
+    const names = screen.getAllByRole("heading", { level: 3, name: /^default\// }).map((h) => h.textContent);
+    expect(names).toEqual(["default/heavy-load-q1w2e", "default/light-load-r4t5y", "default/memory-stress-abcde", "default/strict-sla-x7k2p"]);
+    const queued = screen.getByRole("heading", { name: "default/heavy-load-q1w2e" }).closest("li") as HTMLElement;
+    expect(within(queued).getByText("Queued (#2 in line)")).toBeTruthy();
+    const running = screen.getByRole("heading", { name: "default/light-load-r4t5y" }).closest("li") as HTMLElement;
+    expect(within(running).getByText("10 VUs · 15s")).toBeTruthy(); // the preset's spec
+    expect(within(running).getByRole("progressbar").getAttribute("aria-valuenow")).toBe("40");
+    // Delete asks first.
+    fireEvent.click(within(running).getByRole("button", { name: "Delete light-load-r4t5y" }));
+    expect(within(running).getByRole("group", { name: "Delete light-load-r4t5y?" })).toBeTruthy();
+  });
+
+  it("shows a test being deleted as such, without a Delete button", () => {
+    renderWith({ clusters: CLUSTERS, tests: [{ ...TESTS[1]!, deleting: true }] });
+    const card = screen.getByRole("heading", { name: "default/memory-stress-abcde" }).closest("li") as HTMLElement;
+    expect(within(card).getByText("Deleting")).toBeTruthy();
+    expect(within(card).queryByRole("button", { name: /Delete/ })).toBeNull();
+  });
+
+  it("shows form errors next to their inputs", () => {
+    renderWith({ clusters: CLUSTERS });
+    const vus = screen.getByLabelText("Virtual users");
+    fireEvent.change(vus, { target: { value: "0" } });
+    fireEvent.change(screen.getByLabelText("Duration"), { target: { value: "30" } });
+    fireEvent.click(screen.getByRole("button", { name: "Start test" }));
+    expect(vus.getAttribute("aria-invalid")).toBe("true");
+    const described = (vus.getAttribute("aria-describedby") ?? "").split(" ").map((id) => document.getElementById(id)?.textContent);
+    expect(described).toContain("must be a whole number from 1 to 1000");
+    expect(screen.getByText("must be a duration such as 30s, 5m or 1h30m, between 1s and 24h")).toBeTruthy();
+
+    fireEvent.change(screen.getByLabelText("Test type"), { target: { value: "memory" } });
+    expect(screen.queryByLabelText("Virtual users")).toBeNull();
+    expect(screen.getByLabelText("Memory per worker")).toBeTruthy();
+  });
+
+  it("says when no cluster is Ready and when there are no tests", () => {
+    renderWith({ clusters: [cluster("platform", "platform", "Ready"), cluster("dev", "dev", "Provisioning")], tests: [] });
+    expect(screen.getByText(/No cluster is Ready/)).toBeTruthy();
+    expect(screen.getByText(/No tests yet/)).toBeTruthy();
+    expect((screen.getByRole("button", { name: "Run light-load" }) as HTMLButtonElement).disabled).toBe(true);
+  });
+});

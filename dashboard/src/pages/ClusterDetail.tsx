@@ -33,6 +33,7 @@ function NodeCard({ node }: { node: NodeView }) {
         <UsageBar label="CPU" value={node.usage?.cpuPercent ?? null} level={usageLevel(node.usage?.cpuPercent)} />
         <UsageBar label="Memory" value={node.usage?.memoryPercent ?? null} level={usageLevel(node.usage?.memoryPercent)} />
       </div>
+      <p className="mt-2 text-xs text-slate-400">Disk and network: not collected (the metrics API reports CPU and memory only).</p>
     </Card>
   );
 }

@@ -25,12 +25,11 @@ pub fn read(target: &Target, hpas: &[Arc<HorizontalPodAutoscaler>]) -> Reading {
             h.metadata.namespace.as_deref() == Some(target.namespace.as_str())
                 && h.metadata.name.as_deref() == Some(target.hpa.as_str())
         })
-        .map(|h| {
-            let s = hpa_sample(h);
-            Reading {
-                replicas: Some(s.current_replicas),
-                cpu: s.current_cpu_percent,
-            }
+        .map(|h| Reading {
+            // An HPA the controller has not updated yet has no currentReplicas: unknown, not 0
+            // (a 0 would read as a scale-up from nothing at the start of the baseline).
+            replicas: h.status.as_ref().and_then(|s| s.current_replicas),
+            cpu: hpa_sample(h).current_cpu_percent,
         })
         .unwrap_or_default()
 }
@@ -160,5 +159,46 @@ async fn sample(
                 p.drain(..excess);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hpa(status: serde_json::Value) -> Arc<HorizontalPodAutoscaler> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "metadata": { "name": "nginx-web-hpa", "namespace": "demo" },
+                "spec": { "scaleTargetRef": { "kind": "Deployment", "name": "nginx-web" }, "maxReplicas": 10 },
+                "status": status,
+            }))
+            .expect("hpa"),
+        )
+    }
+
+    #[test]
+    fn an_hpa_without_status_reads_as_unknown_not_zero() {
+        let target = Target {
+            namespace: "demo".into(),
+            deployment: "nginx-web".into(),
+            hpa: "nginx-web-hpa".into(),
+        };
+        assert_eq!(
+            read(&target, &[hpa(json!({ "desiredReplicas": 0 }))]),
+            Reading::default()
+        );
+        assert_eq!(
+            read(
+                &target,
+                &[hpa(json!({ "currentReplicas": 3, "desiredReplicas": 3 }))]
+            ),
+            Reading {
+                replicas: Some(3),
+                cpu: None
+            }
+        );
+        assert_eq!(read(&target, &[]), Reading::default());
     }
 }

@@ -127,4 +127,25 @@ describe("dashboard in the lab", () => {
     expect(await seriousViolations(page)).toEqual([]);
     await page.close();
   });
+
+  it("traffic: a card per cluster, then dev's service map from the lab's simulated Hubble Relay", async () => {
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/traffic`);
+    const cards = page.getByRole("list", { name: "Clusters" });
+    await cards.getByRole("button").filter({ hasText: /^platform/ }).waitFor();
+    const dev = cards.getByRole("button").filter({ hasText: /^dev/ });
+    await dev.filter({ hasText: /^dev\s*[1-9]\d* flows captured/ }).waitFor({ timeout: 60_000 });
+    await screenshot(page, "traffic-all");
+    expect(await seriousViolations(page)).toEqual([]);
+    await dev.click();
+    await page.waitForURL(/cluster=dev/);
+    await page.reload();
+    await page.getByRole("img", { name: /^Service map of dev: [1-9]\d* services?/ }).waitFor();
+    // Probes come from Cilium's reserved identity host to the demo pods.
+    await page.getByRole("img", { name: /^Service map of dev/ }).getByText("host", { exact: true }).waitFor();
+    await page.getByRole("img", { name: /^Service map of dev/ }).getByText("nginx-web", { exact: true }).waitFor();
+    await screenshot(page, "traffic-dev");
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.close();
+  });
 });

@@ -1,7 +1,8 @@
 //! The local lab end to end: `tart-infra lab up --clusters platform,dev` with the real
 //! binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
-//! metrics-server, tart-operator), checked only through the operator's API, then `lab status`,
-//! `lab down`, and a second `lab up` on the same state directory.
+//! metrics-server, tart-operator), checked only through the operator's API (including dev's
+//! traffic from its simulated Hubble Relay), then `lab status`, `lab down`, and a second
+//! `lab up` on the same state directory.
 //!
 //! Needs `tart-operator` next to `tart-infra` (`cargo test --workspace` and `scripts/test`
 //! build it) and the Kubernetes binaries (`scripts/build-kube-bins.sh`); fails without them.
@@ -224,6 +225,26 @@ fn running_demo_pods(pods: &Value) -> Vec<String> {
         .collect()
 }
 
+fn edges(traffic: &Value) -> Vec<Value> {
+    traffic["edges"].as_array().cloned().unwrap_or_default()
+}
+
+/// Flows from the kubelet (Cilium's reserved host identity) to demo pods.
+fn probes_of_demo_pods(traffic: &Value) -> Vec<Value> {
+    traffic["flows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            f["source"]["namespace"] == "cluster"
+                && f["source"]["service"] == "host"
+                && f["destination"]["namespace"] == "demo"
+                && f["destination"]["pod"].is_string()
+        })
+        .cloned()
+        .collect()
+}
+
 fn count_prefix(names: &[String], deployment: &str) -> usize {
     // Pod names are <deployment>-<replicaset hash>-<suffix>.
     names
@@ -327,6 +348,40 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
     assert_eq!(count_prefix(&running, "httpbin-v2"), 1, "{running:?}");
     assert_eq!(count_prefix(&running, "redis"), 1, "{running:?}");
 
+    // dev's simulated Hubble Relay: the operator streams its flows, starting with the
+    // kubelet's probes of the demo pods (from Cilium's reserved host identity).
+    let relay = lab.ready["simulatedHubbleRelays"]["dev"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no simulated relay for dev: {}", lab.ready))
+        .to_owned();
+    assert!(relay.starts_with("127.0.0.1:"), "{relay}");
+    assert!(
+        lab.ready["simulatedHubbleRelays"]["platform"].is_string(),
+        "{}",
+        lab.ready
+    );
+    let traffic = api
+        .until(
+            "/api/v1/clusters/dev/traffic",
+            Duration::from_secs(60),
+            |t| t["available"] == true && !probes_of_demo_pods(t).is_empty(),
+        )
+        .await;
+    assert_eq!(traffic["source"], format!("address {relay}"), "{traffic}");
+    let probed = probes_of_demo_pods(&traffic);
+    assert!(
+        probed.iter().all(|f| f["verdict"] == "FORWARDED"
+            && f["protocol"] == "TCP"
+            && f["node"] == "dev-worker1"),
+        "{probed:?}"
+    );
+    assert!(
+        edges(&traffic)
+            .iter()
+            .any(|e| e["source"] == "cluster/host" && e["destinationNamespace"] == "demo"),
+        "{traffic}"
+    );
+
     // scale-light: the simulated load makes the real HPA controller scale nginx-web.
     let created = api
         .post(
@@ -340,12 +395,38 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
         .await;
     let name = created["name"].as_str().expect("name").to_owned();
     let path = format!("/api/v1/experiments/default/{name}");
-    let done = api
-        .until(&path, Duration::from_secs(600), |se| {
-            matches!(se["phase"].as_str(), Some("Completed" | "Failed"))
-        })
-        .await;
+    // While it runs, the runner's simulated requests show as an edge from the runner to
+    // nginx-web (the operator keeps the last 200 flows, so the edge is looked for during the
+    // run, not only at its end).
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut load_edge = None;
+    let done = loop {
+        let se = api.get(&path).await;
+        if load_edge.is_none() {
+            let traffic = api.get("/api/v1/clusters/dev/traffic").await;
+            load_edge = edges(&traffic).into_iter().find(|e| {
+                e["source"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("tart-loadtest/lt-"))
+                    && e["destination"] == "demo/nginx-web"
+            });
+        }
+        if matches!(se["phase"].as_str(), Some("Completed" | "Failed")) {
+            break se;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the experiment did not end within 600 s: {se}"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
     assert_eq!(done["phase"], "Completed", "{done}");
+    let load_edge = load_edge.expect("an edge from the runner to demo/nginx-web during the load");
+    assert!(
+        load_edge["forwardedCount"].as_u64().is_some_and(|n| n > 0)
+            && load_edge["protocols"] == json!(["TCP/HTTP"]),
+        "{load_edge}"
+    );
     let kpis = &done["kpis"];
     assert!(
         kpis["scaleUpLatencySeconds"]
@@ -384,8 +465,29 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
     assert_eq!(status["running"], true, "{status}");
     let pids = component_pids(&status);
     // lab, 2 x (etcd, apiserver, controller-manager, scheduler, kwok), dev's metrics-server
-    // (platform's addons do not ask for one), operator.
+    // (platform's addons do not ask for one), operator. The simulated Hubble Relays run
+    // inside lab up and are listed apart, without a pid.
     assert_eq!(pids.len(), 13, "{status}");
+    let mut simulated: Vec<(String, bool)> = status["simulated"]
+        .as_array()
+        .expect("simulated")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("").to_owned(),
+                s["running"] == true && s["simulated"] == true,
+            )
+        })
+        .collect();
+    simulated.sort();
+    assert_eq!(
+        simulated,
+        [
+            ("dev/hubble-sim".into(), true),
+            ("platform/hubble-sim".into(), true)
+        ],
+        "{status}"
+    );
     let down = cli(&["down"], &state);
     assert!(down.status.success(), "{down:?}");
     let exit = lab.wait_exit(Duration::from_secs(60));

@@ -17,11 +17,8 @@ pub mod conditions;
 pub mod context;
 pub mod controllers;
 
-/// Hubble's Observer API, generated from `proto/observer.proto`.
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
-pub mod hubble_api {
-    tonic::include_proto!("observer");
-}
+/// Hubble's Observer API (the `hubble-api` crate, shared with the lab's simulated relay).
+pub use hubble_api;
 
 pub mod metrics;
 pub mod model;

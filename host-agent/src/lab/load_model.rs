@@ -29,6 +29,9 @@ pub const PER_VU_MILLICORES: u64 = 10;
 pub struct RunnerParams {
     /// The URLs each iteration requests.
     pub urls: Vec<String>,
+    /// The HTTP method of every request (GET when absent).
+    #[serde(default)]
+    pub method: Option<String>,
     /// Constant VUs.
     #[serde(default)]
     pub vus: Option<u64>,
@@ -110,6 +113,21 @@ pub fn service_of(url: &str) -> Option<(String, String)> {
         .then(|| (namespace.to_owned(), service.to_owned()))
 }
 
+/// The port a URL connects to: the one it names, else 80 for http and 443 for https.
+pub fn port_of(url: &str) -> Option<u16> {
+    let (default, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        (80, rest)
+    } else {
+        (443, url.strip_prefix("https://")?)
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host.split_once(':') {
+        Some((_, port)) => port.parse().ok(),
+        None => Some(default),
+    }
+}
+
 /// VUs per Service from the runners running now: `(params, elapsed seconds)` each.
 pub fn service_load<'a>(
     runners: impl IntoIterator<Item = (&'a RunnerParams, f64)>,
@@ -158,6 +176,7 @@ mod tests {
     fn constant(vus: u64, secs: u64, urls: &[&str]) -> RunnerParams {
         RunnerParams {
             urls: urls.iter().map(|u| (*u).to_owned()).collect(),
+            method: None,
             vus: Some(vus),
             duration_seconds: Some(secs),
             stages: Vec::new(),
@@ -173,6 +192,7 @@ mod tests {
         .expect("params");
         assert_eq!(p.duration_secs(), 60);
         assert_eq!(p.vus_at(10.0), 30.0);
+        assert_eq!(p.method.as_deref(), Some("GET"));
         let ramp = RunnerParams::parse(
             r#"{"urls":["http://a.b"],"stages":[{"durationSeconds":10,"target":100},{"durationSeconds":30,"target":100},{"durationSeconds":10,"target":0}]}"#,
         )
@@ -186,6 +206,7 @@ mod tests {
     fn stages_ramp_linearly_from_zero() {
         let p = RunnerParams {
             urls: vec![],
+            method: None,
             vus: None,
             duration_seconds: None,
             stages: vec![
@@ -230,6 +251,11 @@ mod tests {
         assert_eq!(service_of("http://example.com.au/"), None);
         assert_eq!(service_of("http://localhost/"), None);
         assert_eq!(service_of("ftp://a.b/"), None);
+        assert_eq!(port_of("http://nginx-web.demo.svc.cluster.local"), Some(80));
+        assert_eq!(port_of("https://httpbin.demo/get"), Some(443));
+        assert_eq!(port_of("http://u:p@httpbin.demo:8080/x?y"), Some(8080));
+        assert_eq!(port_of("http://httpbin.demo:http/"), None);
+        assert_eq!(port_of("ftp://a.b/"), None);
     }
 
     #[test]

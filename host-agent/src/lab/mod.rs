@@ -1,16 +1,21 @@
 //! The local lab: the whole multi-cluster system on one machine without Tart. Every cluster
 //! of `config/clusters.yaml` becomes a simulated control plane (etcd, kube-apiserver,
 //! kube-controller-manager, kube-scheduler, kwok nodes and, where the addons ask, metrics-server)
-//! from the cached binaries; the operator runs as a child process against platform.
+//! from the cached binaries; the operator runs as a child process against platform. Inside
+//! this process the lab plays what simulated pods cannot: the load of k6 runners
+//! ([`simulator`]) and, for clusters whose addons ask for Hubble, a simulated Hubble Relay
+//! ([`hubble`]) the operator reads flows from.
 //!
 //! `lab up` runs in the foreground and owns every process it starts (a watchdog kills them
 //! if it dies by any route); `lab down` signals it from another shell by the pid in
 //! `lab.json`; `lab status` reads the same record.
 
+mod hubble;
 pub mod load_model;
 mod platform;
 mod record;
 mod simulator;
+mod traffic_model;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -24,7 +29,7 @@ use futures::StreamExt as _;
 use serde_json::json;
 
 use crate::config::{self, ClusterConfig};
-use record::{Component, Record};
+use record::{Component, Record, Simulated};
 
 /// How the HPA controller runs in lab clusters: a sync every 5 s (the default is 15 s) so
 /// experiments react quickly; the demo HPAs' own behaviour (120 s scale-down window) applies.
@@ -164,6 +169,7 @@ struct Lab {
     clusters: Vec<(ClusterConfig, ControlPlane)>,
     operator: Option<(Proc, Watchdog)>,
     simulator: Option<tokio::task::JoinHandle<()>>,
+    relays: Vec<hubble::Relay>,
 }
 
 impl Lab {
@@ -183,6 +189,17 @@ impl Lab {
         all
     }
 
+    fn simulated(&self) -> Vec<Simulated> {
+        self.relays
+            .iter()
+            .map(|r| Simulated {
+                cluster: r.cluster.clone(),
+                name: hubble::COMPONENT.to_owned(),
+                address: r.addr.to_string(),
+            })
+            .collect()
+    }
+
     /// Why the lab cannot go on: a component has exited.
     fn failure(&mut self) -> Option<String> {
         if let Some((proc, _)) = self.operator.as_mut()
@@ -192,6 +209,14 @@ impl Lab {
                 "tart-operator exited ({status}); last lines of {}:\n{}",
                 proc.log.display(),
                 proc.log_tail(20)
+            ));
+        }
+        if let Some(relay) = self.relays.iter().find(|r| r.stopped()) {
+            return Some(format!(
+                "cluster {}: the simulated Hubble Relay ({}) on {} stopped",
+                relay.cluster,
+                hubble::COMPONENT,
+                relay.addr
             ));
         }
         self.clusters.iter().find_map(|(c, cp)| {
@@ -205,6 +230,7 @@ impl Lab {
         if let Some(task) = self.simulator.take() {
             task.abort();
         }
+        self.relays.clear();
         if let Some((mut proc, watchdog)) = self.operator.take() {
             proc.terminate(&watchdog, GRACE);
             watchdog.fire();
@@ -285,6 +311,7 @@ async fn run(
         clusters: Vec::new(),
         operator: None,
         simulator: None,
+        relays: Vec::new(),
     };
     let mut starting: futures::stream::FuturesUnordered<_> = selected
         .iter()
@@ -370,6 +397,32 @@ async fn run(
         }
     }
 
+    // The load simulator and, where the addons ask for Hubble, a simulated relay fed by it;
+    // the relays listen before the operator starts, which is pointed at them.
+    let mut simulators = Vec::new();
+    for (c, cp) in &lab.clusters {
+        let sim = simulator::Simulator::default();
+        if c.addons.cilium.hubble {
+            let relay = hubble::Relay::start(c.name.as_str(), sim.subscribe())
+                .await
+                .with_context(|| format!("starting the simulated Hubble Relay of {}", c.name))?;
+            progress.step(&format!(
+                "cluster {}: simulated Hubble Relay ({}) on {}: flows generated from probes and simulated load, not observed",
+                c.name,
+                hubble::COMPONENT,
+                relay.addr
+            ));
+            lab.relays.push(relay);
+        }
+        simulators.push((c.name.to_string(), cp.client().await?, sim));
+    }
+    lab.simulator = Some(tokio::spawn(simulator::run(
+        simulators,
+        SIMULATOR_EVERY,
+        |cluster, e| eprintln!("lab: load simulation in cluster {cluster}: {e}"),
+    )));
+    record.simulated = lab.simulated();
+
     let watchdog = Watchdog::start(None)?;
     let mut operator = Proc::new(
         "tart-operator",
@@ -386,6 +439,11 @@ async fn run(
                 .iter()
                 .map(|d| format!("--dashboard-dir={}", d.display())),
         )
+        .chain(
+            lab.relays
+                .iter()
+                .map(|r| format!("--hubble-relay-address={}={}", r.cluster, r.addr)),
+        )
         .collect(),
         opts.state_dir.join("operator.log"),
     )
@@ -394,16 +452,6 @@ async fn run(
     lab.operator = Some((operator, watchdog));
     record.components = lab.components();
     record.save(&opts.state_dir)?;
-
-    let mut clients = Vec::new();
-    for (c, cp) in &lab.clusters {
-        clients.push((c.name.to_string(), cp.client().await?));
-    }
-    lab.simulator = Some(tokio::spawn(simulator::run(
-        clients,
-        SIMULATOR_EVERY,
-        |cluster, e| eprintln!("lab: load simulation in cluster {cluster}: {e}"),
-    )));
 
     let api = Api {
         base: format!("http://{}", opts.http_addr),
@@ -418,6 +466,7 @@ async fn run(
         token_file: &token_file,
         state_dir: &opts.state_dir,
         kubeconfigs: &record.kubeconfigs,
+        simulated: &record.simulated,
         ready_after,
         dashboard: opts.dashboard_dir.is_some(),
     };
@@ -535,6 +584,7 @@ struct Summary<'a> {
     token_file: &'a Path,
     state_dir: &'a Path,
     kubeconfigs: &'a [(String, PathBuf)],
+    simulated: &'a [Simulated],
     ready_after: f64,
     dashboard: bool,
 }
@@ -549,6 +599,7 @@ impl Summary<'_> {
             "readyAfterSeconds": (self.ready_after * 10.0).round() / 10.0,
             "dashboard": self.dashboard,
             "kubeconfigs": self.kubeconfigs.iter().map(|(n, p)| (n.clone(), json!(p))).collect::<serde_json::Map<_, _>>(),
+            "simulatedHubbleRelays": self.simulated.iter().map(|s| (s.cluster.clone(), json!(s.address))).collect::<serde_json::Map<_, _>>(),
         })
     }
 
@@ -568,6 +619,14 @@ impl Summary<'_> {
         );
         for (name, path) in self.kubeconfigs {
             let _ = writeln!(s, "    {name:<10} {}", path.display());
+        }
+        if !self.simulated.is_empty() {
+            s.push_str(
+                "  simulated traffic  Hubble Relays inside this process (hubble-sim): the Traffic page's\n                     flows are generated from kubelet probes and the simulated load, not observed\n",
+            );
+            for sim in self.simulated {
+                let _ = writeln!(s, "    {:<10} {}", sim.cluster, sim.address);
+            }
         }
         let platform = self
             .kubeconfigs
@@ -640,27 +699,51 @@ pub async fn status(state_dir: &Path, as_json: bool) -> anyhow::Result<bool> {
     for c in record.supervisor.iter().chain(&record.components) {
         rows.push((c.label(), c.pid, c.alive()));
     }
+    let supervisor_alive = record.supervisor.as_ref().is_some_and(Component::alive);
+    let simulated: Vec<(String, &str, bool)> = record
+        .simulated
+        .iter()
+        .map(|s| {
+            (
+                s.label(),
+                s.address.as_str(),
+                supervisor_alive && s.answers(),
+            )
+        })
+        .collect();
     let ready = reqwest::Client::new()
         .get(format!("{}/readyz", record.url))
         .timeout(Duration::from_secs(3))
         .send()
         .await
         .is_ok_and(|r| r.status().is_success());
-    let all = rows.iter().all(|r| r.2) && ready;
+    let all = rows.iter().all(|r| r.2) && simulated.iter().all(|s| s.2) && ready;
     if as_json {
         let components: Vec<_> = rows
             .iter()
             .map(|(label, pid, alive)| json!({ "name": label, "pid": pid, "running": alive }))
             .collect();
+        let simulated: Vec<_> = simulated
+            .iter()
+            .map(|(label, address, answers)| {
+                json!({ "name": label, "address": address, "running": answers, "simulated": true })
+            })
+            .collect();
         say!(
             "{}",
-            json!({ "running": all, "url": record.url, "operatorReady": ready, "components": components })
+            json!({ "running": all, "url": record.url, "operatorReady": ready, "components": components, "simulated": simulated })
         );
     } else {
         for (label, pid, alive) in &rows {
             say!(
                 "{label:<34} pid {pid:<8} {}",
                 if *alive { "running" } else { "stopped" }
+            );
+        }
+        for (label, address, answers) in &simulated {
+            say!(
+                "{label:<34} {address:<21} {} (simulated flows, inside lab up)",
+                if *answers { "running" } else { "stopped" }
             );
         }
         say!(

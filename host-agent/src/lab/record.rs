@@ -22,6 +22,37 @@ pub struct Component {
     pub started: String,
 }
 
+/// A simulated component that runs inside the `lab up` process (no process of its own),
+/// such as a cluster's simulated Hubble Relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Simulated {
+    /// The cluster it belongs to.
+    pub cluster: String,
+    /// `hubble-sim`.
+    pub name: String,
+    /// Where it listens (loopback).
+    pub address: String,
+}
+
+impl Simulated {
+    /// `cluster/name`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.cluster, self.name)
+    }
+
+    /// Whether it accepts connections (it runs inside `lab up`, so this is a loopback
+    /// connect, not a pid).
+    pub fn answers(&self) -> bool {
+        self.address
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|addr| {
+                std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1))
+                    .is_ok()
+            })
+    }
+}
+
 /// The record of a running lab.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,6 +61,9 @@ pub struct Record {
     pub supervisor: Option<Component>,
     /// The processes it started.
     pub components: Vec<Component>,
+    /// What it simulates inside its own process.
+    #[serde(default)]
+    pub simulated: Vec<Simulated>,
     /// The operator's address (dashboard and API).
     pub url: String,
     /// Admin kubeconfig per cluster.
@@ -156,6 +190,11 @@ mod tests {
         let record = Record {
             supervisor: Some(Component::of("", "lab", std::process::id())),
             url: "http://127.0.0.1:3000".into(),
+            simulated: vec![Simulated {
+                cluster: "dev".into(),
+                name: "hubble-sim".into(),
+                address: "127.0.0.1:40000".into(),
+            }],
             ..Record::default()
         };
         record.save(dir.path()).expect("save");
@@ -165,5 +204,37 @@ mod tests {
         assert!(err.contains("if no lab runs, delete it"), "{err}");
         Record::remove(dir.path());
         assert_eq!(Record::load(dir.path()).expect("gone"), None);
+        // A record written before simulated components were recorded still loads.
+        std::fs::write(
+            path(dir.path()),
+            r#"{"supervisor":null,"components":[],"url":"u","kubeconfigs":[]}"#,
+        )
+        .expect("write");
+        assert!(
+            Record::load(dir.path())
+                .expect("old")
+                .is_some_and(|r| r.simulated.is_empty())
+        );
+    }
+
+    #[test]
+    fn a_simulated_component_answers_on_its_loopback_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let sim = Simulated {
+            cluster: "dev".into(),
+            name: "hubble-sim".into(),
+            address: listener.local_addr().expect("addr").to_string(),
+        };
+        assert_eq!(sim.label(), "dev/hubble-sim");
+        assert!(sim.answers());
+        drop(listener);
+        assert!(!sim.answers());
+        assert!(
+            !Simulated {
+                address: "not an address".into(),
+                ..sim
+            }
+            .answers()
+        );
     }
 }

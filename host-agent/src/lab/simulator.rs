@@ -1,8 +1,12 @@
 //! Plays the parts of a lab cluster that simulated pods cannot: the load a running k6
 //! runner puts on the Services it targets (see [`load_model`]) and the runner's exit when
 //! its duration is over (written as a kubelet would). Every couple of seconds, per cluster.
+//! What it saw in each round (pods, Services, running k6 runners with their parameters) is
+//! published as an [`Observed`] for the simulated Hubble Relay ([`super::hubble`]), so the
+//! flows it shows follow the very runners and parameters the CPU load follows.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
@@ -35,10 +39,42 @@ impl Runner {
     }
 }
 
-/// One cluster's simulator state: runner parameters already read, by pod uid.
-#[derive(Default)]
+/// A k6 runner running now.
+#[derive(Clone, Debug)]
+pub struct RunningRunner {
+    /// Its pod.
+    pub pod: Pod,
+    /// Its parameters (`params.json`).
+    pub params: RunnerParams,
+    /// When its container started.
+    pub started: Timestamp,
+}
+
+/// What the simulator saw in one cluster in its last round.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// Every pod.
+    pub pods: Vec<Pod>,
+    /// Every Service outside kube-system.
+    pub services: Vec<Service>,
+    /// The k6 runners whose time is not up.
+    pub runners: Vec<RunningRunner>,
+}
+
+/// One cluster's simulator state: runner parameters already read, by pod uid, and what the
+/// last round saw.
 pub struct Simulator {
     runners: HashMap<String, Runner>,
+    observed: tokio::sync::watch::Sender<Arc<Observed>>,
+}
+
+impl Default for Simulator {
+    fn default() -> Self {
+        Self {
+            runners: HashMap::new(),
+            observed: tokio::sync::watch::Sender::new(Arc::default()),
+        }
+    }
 }
 
 fn started_at(pod: &Pod) -> Option<Timestamp> {
@@ -55,7 +91,8 @@ fn started_at(pod: &Pod) -> Option<Timestamp> {
     state.running.as_ref()?.started_at.as_ref().map(|t| t.0)
 }
 
-fn ready(pod: &Pod) -> bool {
+/// Running, Ready and not being deleted: a Service's endpoint.
+pub fn ready(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none()
         && pod.status.as_ref().is_some_and(|s| {
             s.phase.as_deref() == Some("Running")
@@ -84,12 +121,18 @@ fn stress_secs(pod: &Pod) -> Option<u64> {
     args.get(i + 1)?.trim_end_matches('s').parse().ok()
 }
 
-fn selects(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
+/// Whether a Service's selector selects the pod (an empty selector selects nothing).
+pub fn selects(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
     let labels = pod.labels();
     !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 impl Simulator {
+    /// What each round sees, from the next round on.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<Observed>> {
+        self.observed.subscribe()
+    }
+
     async fn runner(&mut self, client: &Client, pod: &Pod) -> Option<Runner> {
         let uid = pod.uid()?;
         if let Some(r) = self.runners.get(&uid) {
@@ -135,23 +178,31 @@ impl Simulator {
             if elapsed >= runner.duration_secs() as f64 {
                 exit(client, pod, start).await?;
             } else if let Runner::Http(params) = runner {
-                running.push((params, elapsed));
+                running.push(RunningRunner {
+                    pod: pod.clone(),
+                    params,
+                    started: start,
+                });
             }
         }
         let live: Vec<String> = runner_pods.iter().filter_map(|p| p.uid()).collect();
         self.runners.retain(|uid, _| live.contains(uid));
 
-        let load = load_model::service_load(running.iter().map(|(p, e)| (p, *e)));
-        let services = Api::<Service>::all(client.clone())
+        let load = load_model::service_load(
+            running
+                .iter()
+                .map(|r| (&r.params, now.duration_since(r.started).as_secs_f64())),
+        );
+        let services: Vec<Service> = Api::<Service>::all(client.clone())
             .list(&ListParams::default())
             .await?
-            .items;
+            .items
+            .into_iter()
+            .filter(|s| s.namespace().as_deref() != Some("kube-system"))
+            .collect();
         let mut desired: BTreeMap<(String, String), u64> = BTreeMap::new();
         for svc in &services {
             let ns = svc.namespace().unwrap_or_default();
-            if ns == "kube-system" {
-                continue;
-            }
             let Some(selector) = svc.spec.as_ref().and_then(|s| s.selector.clone()) else {
                 continue;
             };
@@ -188,6 +239,11 @@ impl Simulator {
                 )
                 .await?;
         }
+        self.observed.send_replace(Arc::new(Observed {
+            pods,
+            services,
+            runners: running,
+        }));
         Ok(())
     }
 }
@@ -218,12 +274,16 @@ async fn exit(client: &Client, pod: &Pod, started: Timestamp) -> Result<(), kube
         .map(|_| ())
 }
 
-/// Runs the simulator on every cluster until the task is dropped; errors are reported
+/// Runs the simulators of every cluster until the task is dropped; errors are reported
 /// through `report` once per distinct message.
-pub async fn run(clusters: Vec<(String, Client)>, every: Duration, report: impl Fn(&str, &str)) {
+pub async fn run(
+    clusters: Vec<(String, Client, Simulator)>,
+    every: Duration,
+    report: impl Fn(&str, &str),
+) {
     let mut sims: Vec<(String, Client, Simulator, Option<String>)> = clusters
         .into_iter()
-        .map(|(name, client)| (name, client, Simulator::default(), None))
+        .map(|(name, client, sim)| (name, client, sim, None))
         .collect();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

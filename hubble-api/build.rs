@@ -1,5 +1,5 @@
-//! Generates the Hubble Observer client and (for tests) server from `proto/observer.proto`,
-//! compiled by protox (no protoc needed).
+//! Generates the Hubble Observer client and server from `proto/observer.proto`, compiled by
+//! protox (no protoc needed).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/observer.proto");

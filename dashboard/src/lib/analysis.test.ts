@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ExperimentView, TestView } from "../api/client";
+import type { TestView } from "../api/client";
 import {
   childLoadTest,
   defaultExperiment,
@@ -18,38 +18,8 @@ import {
   timelineRows,
   totalDuration,
   type ExperimentForm,
-  type Sample,
 } from "./analysis";
-
-const T0 = Date.parse("2026-11-28T18:00:00Z");
-const at = (s: number) => new Date(T0 + s * 1000).toISOString();
-
-const sample = (s: number, phase: Sample["phase"], replicas: (number | null)[], cpu: (number | null)[] = replicas.map(() => 40)): Sample => ({
-  time: at(s),
-  phase,
-  replicas,
-  cpuPercent: cpu,
-});
-
-const experiment = (over: Partial<ExperimentView> = {}): ExperimentView => ({
-  namespace: "default",
-  name: "scale-light-abcde",
-  cluster: "dev",
-  live: false,
-  deleting: false,
-  phase: "Completed",
-  preset: "scale-light",
-  loadTest: "scale-light-abcde-load",
-  startedAt: at(0),
-  loadStartedAt: at(10),
-  loadEndedAt: at(70),
-  finishedAt: at(250),
-  deployments: [],
-  events: [],
-  samples: [sample(0, "Baseline", [2]), sample(5, "Baseline", [2]), sample(10, "Load", [2]), sample(30, "Load", [4]), sample(70, "Cooldown", [6]), sample(250, "Cooldown", [2])],
-  spec: { cluster: "dev", load: { preset: "scale-light" }, sampleIntervalSeconds: 5, targetNamespace: "demo", endCooldownWhenBaselineRestored: false },
-  ...over,
-});
+import { at, experiment, sample, T0 } from "./analysis.fixtures";
 
 const form = (over: Partial<ExperimentForm> = {}): ExperimentForm => ({
   cluster: "dev",

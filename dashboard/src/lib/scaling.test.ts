@@ -13,20 +13,8 @@ import {
   type ScalingPoint,
 } from "./scaling";
 import { PALETTE } from "./format";
+import { hpa } from "./scaling.fixtures";
 
-const hpa = (over: Partial<HpaSample> = {}): HpaSample => ({
-  namespace: "demo",
-  name: "web-hpa",
-  target: "Deployment/web",
-  deployment: "web",
-  currentReplicas: 3,
-  desiredReplicas: 3,
-  minReplicas: 2,
-  maxReplicas: 10,
-  currentCpuPercent: 40,
-  targetCpuPercent: 50,
-  ...over,
-});
 
 const at = (second: number, hpas: HpaSample[]): ScalingPoint => ({
   timestamp: new Date(Date.UTC(2026, 10, 28, 18, 0, second)).toISOString(),

@@ -4,6 +4,7 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-li
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter, useLocation } from "react-router";
 import type { ClusterView, ExperimentView, PresetView, Snapshot, TestView, TrafficView } from "../api/client";
+import { experiment } from "../lib/analysis.fixtures";
 import { Analysis } from "./Analysis";
 
 // jsdom has no layout: give the charts a size so they draw.
@@ -28,35 +29,25 @@ afterEach(() => {
 const T0 = Date.now() - 600_000;
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();
 
-const completed: ExperimentView = {
-  namespace: "default",
-  name: "scale-light-abcde",
-  cluster: "dev",
-  live: false,
-  deleting: false,
-  phase: "Completed",
-  preset: "scale-light",
-  loadTest: "scale-light-abcde-load",
-  startedAt: at(0),
-  loadStartedAt: at(10),
-  loadEndedAt: at(70),
-  finishedAt: at(250),
-  kpis: { scaleUpLatencySeconds: 18.4, peakReplicas: 7, scaleDownStartSeconds: null, timeToBaselineSeconds: 175, avgRpsPerPod: null },
-  deployments: [
-    { namespace: "demo", name: "nginx-web", hpa: "nginx-web-hpa", baselineReplicas: 2, peakReplicas: 5, finalReplicas: 2, baselineCpuPercent: 10, peakCpuPercent: 140, finalCpuPercent: 12 },
-    { namespace: "demo", name: "httpbin", hpa: "httpbin-hpa", baselineReplicas: 1, peakReplicas: 2, finalReplicas: 2 },
-  ],
-  events: [
-    { time: at(25), phase: "Load", namespace: "demo", deployment: "nginx-web", fromReplicas: 2, toReplicas: 5, cpuPercent: 140 },
-    { time: at(200), phase: "Cooldown", namespace: "demo", deployment: "nginx-web", fromReplicas: 5, toReplicas: 2, cpuPercent: 11 },
-  ],
-  samples: [
-    { time: at(0), phase: "Baseline", replicas: [2, 1], cpuPercent: [10, 5] },
-    { time: at(25), phase: "Load", replicas: [5, 2], cpuPercent: [140, 60] },
-    { time: at(200), phase: "Cooldown", replicas: [2, 2], cpuPercent: [11, 5] },
-  ],
-  spec: { cluster: "dev", load: { preset: "scale-light" }, sampleIntervalSeconds: 5, targetNamespace: "demo", endCooldownWhenBaselineRestored: false },
-};
+const completed = experiment(
+  {
+    kpis: { scaleUpLatencySeconds: 18.4, peakReplicas: 7, scaleDownStartSeconds: null, timeToBaselineSeconds: 175, avgRpsPerPod: null },
+    deployments: [
+      { namespace: "demo", name: "nginx-web", hpa: "nginx-web-hpa", baselineReplicas: 2, peakReplicas: 5, finalReplicas: 2, baselineCpuPercent: 10, peakCpuPercent: 140, finalCpuPercent: 12 },
+      { namespace: "demo", name: "httpbin", hpa: "httpbin-hpa", baselineReplicas: 1, peakReplicas: 2, finalReplicas: 2 },
+    ],
+    events: [
+      { time: at(25), phase: "Load", namespace: "demo", deployment: "nginx-web", fromReplicas: 2, toReplicas: 5, cpuPercent: 140 },
+      { time: at(200), phase: "Cooldown", namespace: "demo", deployment: "nginx-web", fromReplicas: 5, toReplicas: 2, cpuPercent: 11 },
+    ],
+    samples: [
+      { time: at(0), phase: "Baseline", replicas: [2, 1], cpuPercent: [10, 5] },
+      { time: at(25), phase: "Load", replicas: [5, 2], cpuPercent: [140, 60] },
+      { time: at(200), phase: "Cooldown", replicas: [2, 2], cpuPercent: [11, 5] },
+    ],
+  },
+  T0,
+);
 
 const live: ExperimentView = {
   ...completed,

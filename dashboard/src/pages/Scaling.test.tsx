@@ -4,6 +4,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter, useLocation } from "react-router";
 import type { ClusterView, ScalingHistory, Snapshot } from "../api/client";
 import type { HpaSample } from "../lib/scaling";
+import { hpa } from "../lib/scaling.fixtures";
 import { Scaling } from "./Scaling";
 
 afterEach(() => {
@@ -11,19 +12,6 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-const hpa = (over: Partial<HpaSample> = {}): HpaSample => ({
-  namespace: "demo",
-  name: "web-hpa",
-  target: "Deployment/web",
-  deployment: "web",
-  currentReplicas: 3,
-  desiredReplicas: 3,
-  minReplicas: 2,
-  maxReplicas: 10,
-  currentCpuPercent: 40,
-  targetCpuPercent: 50,
-  ...over,
-});
 
 /** A history whose points end `endAgo` seconds before now, 5 s apart. */
 const history = (cluster: string, samples: HpaSample[][], endAgo = 2): ScalingHistory => ({

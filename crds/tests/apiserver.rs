@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use controlplane::{ControlPlane, apply_yaml, parse_yaml_documents};
+use local_control_plane::{ControlPlane, apply_yaml, parse_yaml_documents};
 use crds::{LoadTest, ManagedCluster, ScalingExperiment};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
@@ -21,7 +21,7 @@ static CRDS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 
 /// The shared control plane with the committed CRD manifests installed and Established.
 async fn setup() -> Result<(&'static ControlPlane, Client)> {
-    let cp = controlplane::shared_apiserver().await?;
+    let cp = local_control_plane::shared_apiserver().await?;
     let client = cp.client().await?;
     CRDS.get_or_try_init(|| async {
         let install = cp.client().await?;

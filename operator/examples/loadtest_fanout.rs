@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use controlplane::{ControlPlane, Options, apply_yaml};
+use local_control_plane::{ControlPlane, Options, apply_yaml};
 use crds::LoadTest;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;

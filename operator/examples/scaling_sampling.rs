@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use controlplane::{ControlPlane, Options, apply_yaml};
+use local_control_plane::{ControlPlane, Options, apply_yaml};
 use crds::ScalingExperiment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Namespace, Secret};

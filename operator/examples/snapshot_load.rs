@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use controlplane::{ControlPlane, Options, apply_yaml};
+use local_control_plane::{ControlPlane, Options, apply_yaml};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
 use kube::api::{Api, ListParams, PostParams};

@@ -11,7 +11,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use controlplane::{ControlPlane, Options, SimNode, apply_yaml};
+use local_control_plane::{ControlPlane, Options, SimNode, apply_yaml};
 use crds::LoadTest;
 use futures::StreamExt;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};

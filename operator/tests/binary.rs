@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use controlplane::{ControlPlane, Options, apply_yaml};
+use local_control_plane::{ControlPlane, Options, apply_yaml};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn operator(cp: &ControlPlane, port: u16) -> Command {

@@ -100,7 +100,7 @@ async fn unusable_clusters_say_why() -> Result<()> {
 
     // No Secret yet: SecretMissing, with the command to create it. Then the Secret
     // appears and the cluster becomes Ready without touching the ManagedCluster.
-    controlplane::apply_yaml(
+    local_control_plane::apply_yaml(
         &p,
         &format!(
             "apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata: {{name: late}}\nspec:\n  tier: staging\n  provider: external\n  \
@@ -149,7 +149,7 @@ async fn unusable_clusters_say_why() -> Result<()> {
     wait_for(&mcs, "badtoken", "Unauthorized", reason_is("Unauthorized")).await?;
 
     // Tart clusters are not provisioned by this build; the condition says so.
-    controlplane::apply_yaml(
+    local_control_plane::apply_yaml(
         &p,
         "apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata: {name: prod}\nspec:\n  tier: prod\n  provider: tart\n  \
          network: {podCidr: 10.40.0.0/16, serviceCidr: 10.99.0.0/16}\n  nodes: [{name: prod-master, role: controlPlane, cpu: 2, memoryMiB: 4096}]\n",

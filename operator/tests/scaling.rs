@@ -13,7 +13,7 @@ mod support;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use controlplane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
+use local_control_plane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
 use crds::scaling_experiment::{ExperimentPhase, ExperimentReason, SamplePhase};
 use crds::{LoadTest, ScalingExperiment};
 use futures::TryStreamExt;

@@ -142,7 +142,7 @@ async fn flows_stream_from_hubble_relay_into_edges() -> Result<()> {
     .await?;
 
     let platform = platform().await?;
-    let dev = controlplane::ControlPlane::start(controlplane::Options::apiserver("dev")).await?;
+    let dev = local_control_plane::ControlPlane::start(local_control_plane::Options::apiserver("dev")).await?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -287,11 +287,11 @@ async fn hubble_relay_is_reached_through_a_port_forward() -> Result<()> {
          spec:\n  forwards:\n  - ports: [4245]\n    target: {{port: {}, address: 127.0.0.1}}\n",
         relay.port()
     );
-    let mut options = controlplane::Options::cluster("dev");
+    let mut options = local_control_plane::Options::cluster("dev");
     options.kwok_config.push(forward);
     let platform = platform().await?;
-    let dev = controlplane::ControlPlane::start(options).await?;
-    controlplane::apply_yaml(
+    let dev = local_control_plane::ControlPlane::start(options).await?;
+    local_control_plane::apply_yaml(
         &dev.client().await?,
         "apiVersion: v1\nkind: Pod\nmetadata: {name: hubble-relay-test, namespace: kube-system, labels: {k8s-app: hubble-relay}}\n\
          spec:\n  containers: [{name: hubble-relay, image: 'quay.io/cilium/hubble-relay:v1.16.5', ports: [{containerPort: 4245}]}]\n",

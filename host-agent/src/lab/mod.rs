@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use controlplane::{Binaries, ControlPlane, Options, PodLifecycle, Proc, SimNode, Watchdog};
+use local_control_plane::{Binaries, ControlPlane, Options, PodLifecycle, Proc, SimNode, Watchdog};
 use crds::managed_cluster::NodeRole;
 use futures::StreamExt as _;
 use serde_json::json;
@@ -110,7 +110,7 @@ fn workspace_script() -> PathBuf {
 fn binaries(progress: &Progress) -> anyhow::Result<Binaries> {
     match Binaries::locate() {
         Ok(b) => Ok(b),
-        Err(controlplane::Error::MissingBinaries { .. }) if workspace_script().is_file() => {
+        Err(local_control_plane::Error::MissingBinaries { .. }) if workspace_script().is_file() => {
             progress.step(
                 "building the Kubernetes binaries from their Go modules (first run only, about 7 minutes)",
             );
@@ -370,12 +370,12 @@ async fn run(
     let operator_dir = opts.state_dir.join("operator");
     std::fs::create_dir_all(&operator_dir)?;
     let operator_kubeconfig = operator_dir.join("kubeconfig");
-    controlplane::write_private(
+    local_control_plane::write_private(
         &operator_kubeconfig,
         &platform::kubeconfig(platform, "tart-operator", &operator_token),
     )?;
     let token_file = opts.state_dir.join("user-token");
-    controlplane::write_private(&token_file, &user_token)?;
+    local_control_plane::write_private(&token_file, &user_token)?;
     let targets: Vec<(&ClusterConfig, &ControlPlane)> = lab
         .clusters
         .iter()

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use controlplane::{ControlPlane, apply_yaml};
+use local_control_plane::{ControlPlane, apply_yaml};
 use crds::ManagedCluster;
 use crds::managed_cluster::{ManagedClusterSpec, Provider, SecretKeyRef};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -239,11 +239,11 @@ mod tests {
     fn every_shipped_demo_manifest_parses() {
         for (file, text) in DEMO {
             let docs =
-                controlplane::parse_yaml_documents(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+                local_control_plane::parse_yaml_documents(text).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(!docs.is_empty(), "{file}");
         }
         assert!(
-            !controlplane::parse_yaml_documents(OPERATOR_RBAC)
+            !local_control_plane::parse_yaml_documents(OPERATOR_RBAC)
                 .expect("rbac")
                 .is_empty()
         );

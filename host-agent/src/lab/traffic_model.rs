@@ -1036,7 +1036,7 @@ status: {phase: Running, podIP: 10.20.1.30, hostIP: 192.168.1.11}
     fn demo() -> (Vec<Pod>, Vec<Service>) {
         let (mut pods, mut services) = (Vec::new(), Vec::new());
         for (file, text) in crate::lab::platform::DEMO {
-            for (i, obj) in controlplane::parse_yaml_documents(text)
+            for (i, obj) in local_control_plane::parse_yaml_documents(text)
                 .unwrap_or_else(|e| panic!("{file}: {e}"))
                 .into_iter()
                 .enumerate()

@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use controlplane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
+use local_control_plane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
 use crds::{LoadTest, ManagedCluster};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};

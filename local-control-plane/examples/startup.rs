@@ -1,10 +1,10 @@
 //! Benchmark: how long the harness takes until the API server is ready (etcd +
 //! kube-apiserver), and until a whole cluster tier is usable, and how much memory the
-//! processes use. Run with `bench/controlplane-startup.sh` (release build, several runs).
+//! processes use. Run with `bench/local-control-plane-startup.sh` (release build, several runs).
 
 use std::time::Instant;
 
-use controlplane::{ControlPlane, Options};
+use local_control_plane::{ControlPlane, Options};
 
 fn kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

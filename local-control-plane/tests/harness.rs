@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use controlplane::{ControlPlane, Options, SimNode, apply_yaml};
+use local_control_plane::{ControlPlane, Options, SimNode, apply_yaml};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
@@ -35,7 +35,7 @@ async fn wait_until(what: &str, mut check: impl FnMut() -> bool) -> Result<()> {
 
 #[tokio::test]
 async fn the_apiserver_reports_the_built_version() -> Result<()> {
-    let cp = controlplane::shared_apiserver().await?;
+    let cp = local_control_plane::shared_apiserver().await?;
     let client = cp.client().await?;
     let version = client.apiserver_version().await?;
     ensure!(

@@ -70,7 +70,7 @@ impl Binaries {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn build_script_dir() -> Result<PathBuf, Error> {

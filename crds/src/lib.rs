@@ -15,6 +15,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 pub mod common;
+pub mod conditions;
 pub mod load_test;
 pub mod managed_cluster;
 pub mod plan;

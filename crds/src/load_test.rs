@@ -243,6 +243,13 @@ pub enum LoadTestPhase {
     Failed,
 }
 
+impl LoadTestPhase {
+    /// Succeeded or Failed: the test is over.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
 /// Why a LoadTest failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum LoadTestReason {
@@ -265,6 +272,47 @@ pub enum LoadTestReason {
     NoResults,
     /// The test was stopped before it finished.
     Cancelled,
+    /// The spec cannot be planned (the API server's schema lets it through, the planner
+    /// does not); the message names the field.
+    InvalidSpec,
+    /// The target cluster refused the runner for good (forbidden, invalid, over a quota, or
+    /// a Job of that name belongs to another LoadTest); the message has the API server's
+    /// words.
+    RunnerRejected,
+}
+
+impl LoadTestReason {
+    /// Every reason.
+    pub const ALL: &[LoadTestReason] = &[
+        Self::ThresholdsBreached,
+        Self::Timeout,
+        Self::PodFailed,
+        Self::OomKilled,
+        Self::Unschedulable,
+        Self::ImagePullFailed,
+        Self::ClusterUnavailable,
+        Self::NoResults,
+        Self::Cancelled,
+        Self::InvalidSpec,
+        Self::RunnerRejected,
+    ];
+
+    /// The reason as written in status.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::ThresholdsBreached => "ThresholdsBreached",
+            Self::Timeout => "Timeout",
+            Self::PodFailed => "PodFailed",
+            Self::OomKilled => "OOMKilled",
+            Self::Unschedulable => "Unschedulable",
+            Self::ImagePullFailed => "ImagePullFailed",
+            Self::ClusterUnavailable => "ClusterUnavailable",
+            Self::NoResults => "NoResults",
+            Self::Cancelled => "Cancelled",
+            Self::InvalidSpec => "InvalidSpec",
+            Self::RunnerRejected => "RunnerRejected",
+        }
+    }
 }
 
 /// What a LoadTest runs.

@@ -219,6 +219,13 @@ pub enum ExperimentPhase {
     Failed,
 }
 
+impl ExperimentPhase {
+    /// Completed or Failed: the experiment is over.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed)
+    }
+}
+
 /// Why a ScalingExperiment failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ExperimentReason {
@@ -232,6 +239,28 @@ pub enum ExperimentReason {
     Cancelled,
     /// The spec cannot be planned (e.g. an invalid load); the message names the field.
     InvalidSpec,
+}
+
+impl ExperimentReason {
+    /// Every reason.
+    pub const ALL: &[ExperimentReason] = &[
+        Self::LoadTestFailed,
+        Self::ClusterUnavailable,
+        Self::NoHpa,
+        Self::Cancelled,
+        Self::InvalidSpec,
+    ];
+
+    /// The reason as written in status.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::LoadTestFailed => "LoadTestFailed",
+            Self::ClusterUnavailable => "ClusterUnavailable",
+            Self::NoHpa => "NoHpa",
+            Self::Cancelled => "Cancelled",
+            Self::InvalidSpec => "InvalidSpec",
+        }
+    }
 }
 
 /// The key results, in seconds from the load's start or end. Definitions are in the

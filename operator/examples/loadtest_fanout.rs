@@ -6,13 +6,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use local_control_plane::{ControlPlane, Options, apply_yaml};
 use crds::LoadTest;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
+use local_control_plane::{ControlPlane, Options, apply_yaml};
 
 const TESTS: usize = 200;
 const CONCURRENCY: usize = 20;

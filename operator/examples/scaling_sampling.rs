@@ -8,11 +8,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use local_control_plane::{ControlPlane, Options, apply_yaml};
 use crds::ScalingExperiment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use local_control_plane::{ControlPlane, Options, apply_yaml};
 
 const CLUSTERS: [&str; 3] = ["dev", "staging", "prod"];
 const HPAS: usize = 20;

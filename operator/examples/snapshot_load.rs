@@ -10,10 +10,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use local_control_plane::{ControlPlane, Options, apply_yaml};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
 use kube::api::{Api, ListParams, PostParams};
+use local_control_plane::{ControlPlane, Options, apply_yaml};
 
 const CLUSTERS: [&str; 4] = ["dev", "staging", "prod", "qa"];
 const PODS: usize = 500;

@@ -1,11 +1,11 @@
 //! What every controller shares: the platform client, settings, the managed-cluster
-//! registry and metrics. Built once in `run` and shared as an `Arc`.
+//! registry, metrics and the event recorder. Built once in `run` and shared as an `Arc`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
-use kube::runtime::events::Reporter;
+use kube::runtime::events::Recorder;
 
 use crate::clusters::Registry;
 use crate::controllers::scaling_experiment::live::Live;
@@ -71,8 +71,8 @@ pub struct Context {
     pub clusters: Arc<Registry>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Who publishes events.
-    pub reporter: Reporter,
+    /// Publishes events (one recorder, so repeated events become a series).
+    pub recorder: Recorder,
     /// The samplers of running ScalingExperiments.
     pub samplers: Arc<Live>,
 }

@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kube::Client;
-use kube::runtime::events::Reporter;
+use kube::runtime::events::{Recorder, Reporter};
 
 use crate::context::{Context, Settings};
 
@@ -91,10 +91,13 @@ pub async fn run_until(
             metrics.clone(),
         )),
         metrics: metrics.clone(),
-        reporter: Reporter {
-            controller: "tart-operator".into(),
-            instance: std::env::var("POD_NAME").ok(),
-        },
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "tart-operator".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        ),
         samplers: Arc::default(),
     });
     let api_config = api::ApiConfig {

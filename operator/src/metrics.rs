@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crds::LoadTest;
 use crds::load_test::LoadTestPhase;
@@ -36,6 +36,8 @@ pub struct ErrorLabels {
     pub controller: String,
     /// The kind of error, e.g. `kube`, `finalizer`.
     pub error: String,
+    /// `transient` (retried with backoff) or `permanent` (needs a change to succeed).
+    pub class: String,
 }
 
 /// Labels of per-LoadTest series.
@@ -104,6 +106,21 @@ const PHASES: [LoadTestPhase; 5] = [
     LoadTestPhase::Failed,
 ];
 
+/// Records a reconcile run's duration when dropped (see [`Metrics::reconcile_timer`]).
+#[must_use = "the run is recorded when the timer drops"]
+pub struct ReconcileTimer<'a> {
+    metrics: &'a Metrics,
+    controller: &'static str,
+    started: Instant,
+}
+
+impl Drop for ReconcileTimer<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .reconciled(self.controller, self.started.elapsed());
+    }
+}
+
 /// The operator's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -153,7 +170,7 @@ impl Metrics {
             ),
             reconcile_errors: reg!(
                 "reconcile_errors",
-                "Reconcile runs that failed, by controller and kind of error",
+                "Reconcile runs that failed, by controller, kind of error and class (transient or permanent)",
                 Family::default()
             ),
             reconcile_duration: reg!(
@@ -221,6 +238,16 @@ impl Metrics {
         }
     }
 
+    /// Times one reconcile run of `controller`: the run is recorded when the guard drops,
+    /// on every path out of the reconcile.
+    pub fn reconcile_timer(&self, controller: &'static str) -> ReconcileTimer<'_> {
+        ReconcileTimer {
+            metrics: self,
+            controller,
+            started: Instant::now(),
+        }
+    }
+
     /// Records one reconcile run.
     pub fn reconciled(&self, controller: &str, took: Duration) {
         let labels = ControllerLabels {
@@ -232,12 +259,13 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Records one failed reconcile run.
-    pub fn reconcile_failed(&self, controller: &str, error: &str) {
+    /// Records one failed reconcile run: the kind of error and its class.
+    pub fn reconcile_failed(&self, controller: &str, error: &str, class: &str) {
         self.reconcile_errors
             .get_or_create(&ErrorLabels {
                 controller: controller.to_owned(),
                 error: error.to_owned(),
+                class: class.to_owned(),
             })
             .inc();
     }
@@ -419,8 +447,8 @@ mod tests {
     #[test]
     fn controller_series_follow_prometheus_naming() {
         let m = Metrics::new();
-        m.reconciled("loadtest", Duration::from_millis(12));
-        m.reconcile_failed("loadtest", "kube");
+        drop(m.reconcile_timer("loadtest"));
+        m.reconcile_failed("loadtest", "kube", "transient");
         let text = m.encode().expect("encodes");
         assert!(
             text.contains("tart_operator_reconciliations_total{controller=\"loadtest\"} 1"),
@@ -428,7 +456,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "tart_operator_reconcile_errors_total{controller=\"loadtest\",error=\"kube\"} 1"
+                "tart_operator_reconcile_errors_total{controller=\"loadtest\",error=\"kube\",class=\"transient\"} 1"
             ),
             "{text}"
         );

@@ -11,12 +11,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use local_control_plane::{ControlPlane, Options, SimNode, apply_yaml};
 use crds::LoadTest;
 use futures::StreamExt;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use kube::api::{Api, PostParams};
+use local_control_plane::{ControlPlane, Options, SimNode, apply_yaml};
 use serde_json::{Value, json};
 use support::*;
 

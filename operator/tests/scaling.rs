@@ -13,7 +13,6 @@ mod support;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use local_control_plane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
 use crds::scaling_experiment::{ExperimentPhase, ExperimentReason, SamplePhase};
 use crds::{LoadTest, ScalingExperiment};
 use futures::TryStreamExt;
@@ -22,6 +21,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
+use local_control_plane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
 use support::*;
 
 const DEMO: &str = r#"

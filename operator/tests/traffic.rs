@@ -142,7 +142,9 @@ async fn flows_stream_from_hubble_relay_into_edges() -> Result<()> {
     .await?;
 
     let platform = platform().await?;
-    let dev = local_control_plane::ControlPlane::start(local_control_plane::Options::apiserver("dev")).await?;
+    let dev =
+        local_control_plane::ControlPlane::start(local_control_plane::Options::apiserver("dev"))
+            .await?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

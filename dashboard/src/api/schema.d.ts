@@ -1070,7 +1070,7 @@ export interface components {
          */
         LoadTestPreset: "light-load" | "standard-load" | "heavy-load" | "ramp-up" | "httpbin-api" | "strict-sla" | "cpu-stress-light" | "cpu-stress-heavy" | "memory-stress-64m" | "memory-stress-128m";
         /** @description Why a LoadTest failed. */
-        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled";
+        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled" | "InvalidSpec" | "RunnerRejected";
         /** @description The measured results. HTTP fields come from k6's summary, bogo-ops from stress-ng. */
         LoadTestResults: {
             /**

@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use local_control_plane::{Binaries, ControlPlane, Options, PodLifecycle, Proc, SimNode, Watchdog};
 use crds::managed_cluster::NodeRole;
 use futures::StreamExt as _;
+use local_control_plane::{Binaries, ControlPlane, Options, PodLifecycle, Proc, SimNode, Watchdog};
 use serde_json::json;
 
 use crate::config::{self, ClusterConfig};

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use local_control_plane::{ControlPlane, apply_yaml};
 use crds::ManagedCluster;
 use crds::managed_cluster::{ManagedClusterSpec, Provider, SecretKeyRef};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -14,6 +13,7 @@ use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
+use local_control_plane::{ControlPlane, apply_yaml};
 use serde_json::json;
 
 use crate::config::{ClusterConfig, Config};
@@ -238,8 +238,8 @@ mod tests {
     #[test]
     fn every_shipped_demo_manifest_parses() {
         for (file, text) in DEMO {
-            let docs =
-                local_control_plane::parse_yaml_documents(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let docs = local_control_plane::parse_yaml_documents(text)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(!docs.is_empty(), "{file}");
         }
         assert!(

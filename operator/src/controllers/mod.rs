@@ -1,5 +1,85 @@
-//! One module per controller.
+//! One module per controller, each in three parts: `observe` (every read: the object, its
+//! cluster, its children), a pure `decide` (what was observed, the settings and the time →
+//! the next status, one effect, an event and when to look again) and `act` (carry out the
+//! effect, write the status, publish the event). When the effect fails, the controller
+//! decides again with the failure observed, so what a failure means is a decision too.
+//!
+//! What they share: [`error`] (classified errors and backoff), [`status`] (the status
+//! writer and events) and [`Next`].
 
+pub mod error;
 pub mod load_test;
 pub mod managed_cluster;
 pub mod scaling_experiment;
+pub mod status;
+
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+
+use self::error::Error;
+use self::status::{Note, Reported};
+use crate::context::Context;
+
+/// When a controller looks at an object again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// After this long (or sooner, on a change).
+    Requeue(Duration),
+    /// On the next change of the object or what it watches.
+    AwaitChange,
+    /// The step did not succeed yet and will be retried with backoff; why.
+    Retry(String),
+}
+
+impl Next {
+    /// The controller runtime's action; a retry is an error, so the error policy backs off.
+    pub fn into_action(self) -> Result<Action, Error> {
+        match self {
+            Self::Requeue(after) => Ok(Action::requeue(after)),
+            Self::AwaitChange => Ok(Action::await_change()),
+            Self::Retry(why) => Err(Error::Retry(why)),
+        }
+    }
+}
+
+/// The end of every reconcile: writes the decided status (when it changed), publishes the
+/// decided event, and says when to look again. Returns whether status was written.
+pub async fn conclude<K: Reported>(
+    ctx: &Context,
+    obj: &K,
+    status: &K::Status,
+    event: Option<&Note>,
+) -> Result<bool, Error> {
+    let old = obj.current();
+    let written = old != *status;
+    status::write(ctx, obj, &old, status).await?;
+    if let Some(note) = event {
+        status::publish(ctx, obj, note).await;
+    }
+    Ok(written)
+}
+
+/// The error policy of every controller: logs, counts the error by kind and class, and
+/// retries with backoff (transient) or at the slowest pace (permanent).
+pub fn retry_after_error<K: kube::Resource>(
+    controller: &'static str,
+    obj: &K,
+    error: &Error,
+    ctx: &Context,
+    backoff: &error::Backoff,
+) -> Action {
+    let class = error.class();
+    let key = status::key(obj);
+    match class {
+        error::Class::Transient => {
+            tracing::warn!(object = %key, %error, "reconcile failed; retrying with backoff")
+        }
+        error::Class::Permanent => {
+            tracing::error!(object = %key, %error, "reconcile failed and will fail again until something changes (RBAC, the object, a quota)")
+        }
+    }
+    ctx.metrics
+        .reconcile_failed(controller, error.label(), class.label());
+    backoff.retry(&key, class)
+}

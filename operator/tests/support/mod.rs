@@ -9,12 +9,12 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use local_control_plane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
 use crds::{LoadTest, ManagedCluster};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::{Client, Resource};
+use local_control_plane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
 use operator::context::Settings;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;

@@ -1,7 +1,17 @@
 //! Admission: at most N runners per target cluster at once; the other tests wait, first
-//! come first served (by creation time, then namespace and name).
+//! come first served (by creation time, then namespace and name). [`admit`] decides (pure);
+//! [`Slots`] holds the reservations of tests admitted whose runner may not show in the
+//! controller's cache yet, and wakes the waiting tests when a slot frees.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use crds::LoadTest;
+use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::jiff::Timestamp;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use crate::controllers::status::key;
 
 /// A test that wants to run, or runs, on one cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +57,90 @@ pub fn admit(entries: &[Entry], me: &str, limit: usize) -> Admission {
         Admission::Queued {
             position: index - slots + 1,
             running,
+        }
+    }
+}
+
+/// Whether `lt` still competes for a slot: not finished and not being deleted.
+fn active(lt: &LoadTest) -> bool {
+    let phase = lt.status.as_ref().and_then(|s| s.phase);
+    !phase.is_some_and(|p| p.is_finished()) && lt.metadata.deletion_timestamp.is_none()
+}
+
+fn has_runner(lt: &LoadTest) -> bool {
+    lt.status.as_ref().is_some_and(|s| s.runner.is_some())
+}
+
+/// The slots of every cluster, read from the controller's cache of LoadTests.
+pub struct Slots {
+    store: Store<LoadTest>,
+    /// Tests admitted whose runner may not show in the store yet.
+    reserved: Mutex<HashSet<String>>,
+    wake: UnboundedSender<ObjectRef<LoadTest>>,
+}
+
+impl Slots {
+    /// Slots over `store`; `wake` triggers a reconcile of a waiting test.
+    pub fn new(store: Store<LoadTest>, wake: UnboundedSender<ObjectRef<LoadTest>>) -> Self {
+        Self {
+            store,
+            reserved: Mutex::default(),
+            wake,
+        }
+    }
+
+    /// Decides whether `lt` may create its runner now, and on [`Admission::Start`]
+    /// reserves its slot at once, so two tests reconciled together cannot both take the
+    /// last one.
+    pub fn admit(&self, lt: &LoadTest, limit: usize) -> Admission {
+        let me = key(lt);
+        let Ok(mut reserved) = self.reserved.lock() else {
+            return Admission::Queued {
+                position: 1,
+                running: 0,
+            };
+        };
+        let state = self.store.state();
+        reserved.retain(|k| {
+            state
+                .iter()
+                .any(|o| key(o.as_ref()) == *k && active(o) && !has_runner(o))
+        });
+        let mut entries: Vec<Entry> = state
+            .iter()
+            .filter(|o| o.spec.cluster == lt.spec.cluster && active(o))
+            .map(|o| {
+                let k = key(o.as_ref());
+                Entry {
+                    created: o.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                    active: has_runner(o) || reserved.contains(&k),
+                    key: k,
+                }
+            })
+            .collect();
+        if !entries.iter().any(|e| e.key == me) {
+            entries.push(Entry {
+                key: me.clone(),
+                created: lt.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                active: false,
+            });
+        }
+        let decision = admit(&entries, &me, limit);
+        if decision == Admission::Start {
+            reserved.insert(me);
+        }
+        decision
+    }
+
+    /// Frees the slot of `lt` and wakes the tests waiting on its cluster.
+    pub fn release(&self, lt: &LoadTest) {
+        if let Ok(mut r) = self.reserved.lock() {
+            r.remove(&key(lt));
+        }
+        for o in self.store.state() {
+            if o.spec.cluster == lt.spec.cluster && active(&o) && !has_runner(&o) {
+                let _ = self.wake.unbounded_send(ObjectRef::from_obj(o.as_ref()));
+            }
         }
     }
 }

@@ -26,6 +26,8 @@ pub const K6_SUMMARY: &str = include_str!("../../../assets/k6/summary.js");
 pub const SCRIPT_DIR: &str = "/etc/tart-loadtest";
 /// The container's name.
 pub const CONTAINER: &str = "runner";
+/// The label that ties runner objects to their LoadTest's uid.
+pub const UID_LABEL: &str = "tartinfra.dev/loadtest-uid";
 /// The k6 image's user.
 const K6_UID: i64 = 12345;
 /// `nobody`, for stress-ng.
@@ -66,6 +68,40 @@ pub fn names(lt: &LoadTest) -> RunnerNames {
     }
 }
 
+/// Everything a runner needs in its target cluster, created in this order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunnerObjects {
+    /// The runner namespace (applied).
+    pub namespace: Namespace,
+    /// The k6 script and parameters (applied; HTTP tests only).
+    pub config_map: Option<ConfigMap>,
+    /// The Job (created).
+    pub job: Job,
+}
+
+/// The runner objects of a test (pure).
+pub fn objects(
+    lt: &LoadTest,
+    plan: &Plan,
+    names: &RunnerNames,
+    images: &Images,
+    timeout_secs: u64,
+) -> RunnerObjects {
+    RunnerObjects {
+        namespace: namespace(names),
+        config_map: match plan {
+            Plan::Http(http) => Some(config_map(lt, http, names)),
+            Plan::Stress(_) => None,
+        },
+        job: job(lt, plan, names, images, timeout_secs),
+    }
+}
+
+/// Whether a runner Job found in the target cluster was created for `lt`.
+pub fn belongs_to(job: &Job, lt: &LoadTest) -> bool {
+    job.labels().get(UID_LABEL).cloned() == lt.uid()
+}
+
 /// Labels of every runner object.
 pub fn labels(lt: &LoadTest) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -81,10 +117,7 @@ pub fn labels(lt: &LoadTest) -> BTreeMap<String, String> {
             "app.kubernetes.io/managed-by".to_owned(),
             "tart-operator".to_owned(),
         ),
-        (
-            "tartinfra.dev/loadtest-uid".to_owned(),
-            lt.uid().unwrap_or_default(),
-        ),
+        (UID_LABEL.to_owned(), lt.uid().unwrap_or_default()),
     ])
 }
 

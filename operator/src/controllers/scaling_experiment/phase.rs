@@ -38,8 +38,8 @@ pub enum Child {
 
 impl Child {
     /// The child's state from the LoadTest (None: not found); `created` says whether the
-    /// experiment created it before.
-    pub fn of(lt: Option<&LoadTest>, created: bool) -> Self {
+    /// experiment created it before. A finished child without a finish time ended `now`.
+    pub fn of(lt: Option<&LoadTest>, created: bool, now: Timestamp) -> Self {
         let Some(lt) = lt else {
             return if created {
                 Self::Deleted
@@ -50,9 +50,9 @@ impl Child {
         let s = lt.status.clone().unwrap_or_default();
         let started = s.started_at.map(|t| t.0);
         match (s.phase, started) {
-            (Some(p @ (LoadTestPhase::Succeeded | LoadTestPhase::Failed)), _) => Self::Finished {
+            (Some(p), _) if p.is_finished() => Self::Finished {
                 started,
-                finished: s.finished_at.map_or_else(Timestamp::now, |t| t.0),
+                finished: s.finished_at.map_or(now, |t| t.0),
                 failure: (p == LoadTestPhase::Failed).then(|| {
                     s.message
                         .unwrap_or_else(|| "the LoadTest failed".to_owned())
@@ -301,15 +301,18 @@ mod tests {
             "spec": { "cluster": "dev", "preset": "light-load" }
         }))
         .expect("loadtest");
-        assert_eq!(Child::of(None, false), Child::Missing);
-        assert_eq!(Child::of(None, true), Child::Deleted);
-        assert_eq!(Child::of(Some(&lt), true), Child::Waiting);
+        assert_eq!(Child::of(None, false, t(0)), Child::Missing);
+        assert_eq!(Child::of(None, true, t(0)), Child::Deleted);
+        assert_eq!(Child::of(Some(&lt), true, t(0)), Child::Waiting);
         lt.status = Some(LoadTestStatus {
             phase: Some(LoadTestPhase::Running),
             started_at: Some(Time(t(5))),
             ..LoadTestStatus::default()
         });
-        assert_eq!(Child::of(Some(&lt), true), Child::Running { started: t(5) });
+        assert_eq!(
+            Child::of(Some(&lt), true, t(0)),
+            Child::Running { started: t(5) }
+        );
         lt.status = Some(LoadTestStatus {
             phase: Some(LoadTestPhase::Failed),
             message: Some("boom".into()),
@@ -318,7 +321,7 @@ mod tests {
             ..LoadTestStatus::default()
         });
         assert_eq!(
-            Child::of(Some(&lt), true),
+            Child::of(Some(&lt), true, t(0)),
             Child::Finished {
                 started: Some(t(5)),
                 finished: t(9),

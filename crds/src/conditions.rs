@@ -1,0 +1,249 @@
+//! The condition types and reasons each kind writes into `status.conditions`, as typed
+//! names: a controller cannot misspell one, and a reader (the API, the dashboard's
+//! generator, a test) finds them all here.
+
+/// A name written into a condition's `type` or `reason`.
+pub trait ConditionName: Copy {
+    /// The name as it appears in status.
+    fn as_str(self) -> &'static str;
+}
+
+macro_rules! names {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// Every name, in declaration order.
+            pub const ALL: &[$name] = &[$(Self::$variant),+];
+
+            /// The name as it appears in status.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => stringify!($variant)),+
+                }
+            }
+        }
+
+        impl ConditionName for $name {
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+names! {
+    /// The conditions of a LoadTest.
+    LoadTestCondition {
+        /// True while the test waits for a free slot on its cluster.
+        Queued,
+        /// The runner Job was created in the target cluster.
+        RunnerCreated,
+        /// Whether the target cluster could be used at the last attempt.
+        ClusterReachable,
+        /// The test is over (reason Succeeded or Failed).
+        Complete,
+        /// The runner was removed after ttlSecondsAfterFinished.
+        RunnerDeleted,
+        /// The runner ran on a simulated (kwok) node, so it measured nothing.
+        RunnerSimulated,
+    }
+}
+
+names! {
+    /// The reasons of a LoadTest's conditions.
+    LoadTestConditionReason {
+        /// Queued: the cluster has no free slot.
+        WaitingForSlot,
+        /// Queued turned False: a slot is free.
+        Admitted,
+        /// RunnerCreated.
+        JobCreated,
+        /// ClusterReachable is True.
+        Reachable,
+        /// ClusterReachable is False.
+        ClusterUnavailable,
+        /// Complete, without a failure.
+        Succeeded,
+        /// Complete, with a failure (status.reason says which).
+        Failed,
+        /// RunnerDeleted.
+        TTLExpired,
+        /// RunnerSimulated.
+        SimulatedNode,
+    }
+}
+
+names! {
+    /// The conditions of a ScalingExperiment.
+    ExperimentCondition {
+        /// Every target resolved to the HPA that scales it.
+        TargetsResolved,
+        /// The cooldown is long enough to see the targets scale down.
+        CooldownSufficient,
+        /// Whether the cluster's HPAs could be read at the last attempt.
+        ClusterReachable,
+        /// The experiment is over (reason Completed or the failure reason).
+        Complete,
+    }
+}
+
+names! {
+    /// The reasons of a ScalingExperiment's conditions (Complete's failures use
+    /// [`crate::scaling_experiment::ExperimentReason`]).
+    ExperimentConditionReason {
+        /// TargetsResolved is True.
+        Resolved,
+        /// TargetsResolved is False.
+        NoHpa,
+        /// CooldownSufficient is False.
+        ShorterThanStabilizationWindow,
+        /// CooldownSufficient is True.
+        ExceedsStabilizationWindow,
+        /// ClusterReachable is True.
+        Reachable,
+        /// ClusterReachable is False.
+        ClusterUnavailable,
+        /// Complete, without a failure.
+        Completed,
+    }
+}
+
+names! {
+    /// The conditions of a ManagedCluster.
+    ClusterCondition {
+        /// The API server answered with the kubeconfig's credentials.
+        Reachable,
+        /// Every node is Ready.
+        NodesReady,
+        /// spec.paused is true.
+        Paused,
+        /// The cluster's machines exist (provider tart).
+        Provisioned,
+    }
+}
+
+names! {
+    /// The reasons of a ManagedCluster's conditions.
+    ClusterConditionReason {
+        /// Paused is True.
+        Paused,
+        /// Paused turned False.
+        Resumed,
+        /// Provisioned is False: the provider is not in this build.
+        ProviderNotSupported,
+        /// Reachable is True.
+        Connected,
+        /// The kubeconfig Secret does not exist.
+        SecretMissing,
+        /// The operator may not read the kubeconfig Secret.
+        SecretForbidden,
+        /// Reading the kubeconfig Secret failed otherwise.
+        SecretUnreadable,
+        /// The kubeconfig is missing, malformed or unsupported.
+        KubeconfigInvalid,
+        /// The API server did not answer.
+        Unreachable,
+        /// The API server refused the credentials or their permissions.
+        Unauthorized,
+        /// NodesReady is unknown: the cluster cannot be reached.
+        Unknown,
+        /// NodesReady is False: the cluster has no nodes.
+        NoNodes,
+        /// NodesReady is True.
+        AllNodesReady,
+        /// NodesReady is False: some nodes are not Ready.
+        NodesNotReady,
+    }
+}
+
+impl ConditionName for crate::load_test::LoadTestReason {
+    fn as_str(self) -> &'static str {
+        self.name()
+    }
+}
+
+impl ConditionName for crate::scaling_experiment::ExperimentReason {
+    fn as_str(self) -> &'static str {
+        self.name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load_test::LoadTestReason;
+    use crate::scaling_experiment::ExperimentReason;
+
+    /// A name must be a PascalCase word: the API server and `kubectl wait --for=condition=`
+    /// compare them literally.
+    fn pascal(name: &str) -> bool {
+        name.starts_with(|c: char| c.is_ascii_uppercase())
+            && name.chars().all(|c| c.is_ascii_alphanumeric())
+    }
+
+    #[test]
+    fn names_are_pascal_case_and_unique_per_kind() {
+        let lists: [Vec<&str>; 6] = [
+            LoadTestCondition::ALL.iter().map(|n| n.as_str()).collect(),
+            LoadTestConditionReason::ALL
+                .iter()
+                .map(|n| n.as_str())
+                .collect(),
+            ExperimentCondition::ALL
+                .iter()
+                .map(|n| n.as_str())
+                .collect(),
+            ExperimentConditionReason::ALL
+                .iter()
+                .map(|n| n.as_str())
+                .collect(),
+            ClusterCondition::ALL.iter().map(|n| n.as_str()).collect(),
+            ClusterConditionReason::ALL
+                .iter()
+                .map(|n| n.as_str())
+                .collect(),
+        ];
+        for list in lists {
+            let mut unique = list.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), list.len(), "{list:?}");
+            assert!(list.iter().all(|n| pascal(n)), "{list:?}");
+        }
+        assert_eq!(
+            LoadTestConditionReason::TTLExpired.to_string(),
+            "TTLExpired"
+        );
+    }
+
+    #[test]
+    fn failure_reasons_read_as_in_status() {
+        for r in LoadTestReason::ALL {
+            assert_eq!(
+                serde_json::to_value(r).expect("serializes"),
+                serde_json::json!(ConditionName::as_str(*r))
+            );
+        }
+        for r in ExperimentReason::ALL {
+            assert_eq!(
+                serde_json::to_value(r).expect("serializes"),
+                serde_json::json!(ConditionName::as_str(*r))
+            );
+        }
+        assert_eq!(
+            ConditionName::as_str(LoadTestReason::OomKilled),
+            "OOMKilled"
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Carries out a LoadTest decision: the effect in the target cluster, then the status, the
+//! event and the slot. No decisions here: what a failed effect means is decided again.
+
+use crds::LoadTest;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+
+use super::decide::{Decision, Effect};
+use super::queue::Slots;
+use super::runner::{RunnerNames, RunnerObjects};
+use crate::clusters::ClusterClient;
+use crate::context::Context;
+use crate::controllers::conclude;
+use crate::controllers::error::{Class, Error, Failure};
+
+/// The field manager of everything the controller applies in target clusters.
+const FIELD_MANAGER: &str = "tart-operator";
+
+/// Carries out `effect` for `lt`.
+pub async fn effect(effect: &Effect, lt: &LoadTest, ctx: &Context) -> Result<(), Failure> {
+    let cluster = || {
+        ctx.clusters
+            .get(lt.spec.cluster.as_str())
+            .ok_or_else(|| Failure {
+                class: Class::Transient,
+                message: format!("cluster {} is not connected", lt.spec.cluster),
+            })
+    };
+    let result = match effect {
+        Effect::None => return Ok(()),
+        Effect::CreateRunner(objects) => create_runner(&cluster()?, objects).await,
+        Effect::DeleteRunner(names) => delete_runner(&cluster()?, names).await,
+    };
+    result.map_err(|e| Failure::of(&e))
+}
+
+/// Writes the decided status, publishes the decided event and gives back the slot.
+pub async fn conclude_decision(
+    decision: Decision,
+    lt: &LoadTest,
+    ctx: &Context,
+    slots: &Slots,
+) -> Result<Action, Error> {
+    let written = conclude(ctx, lt, &decision.status, decision.event.as_ref()).await;
+    if decision.release_slot {
+        slots.release(lt);
+    }
+    written?;
+    decision.next.into_action()
+}
+
+async fn create_runner(cluster: &ClusterClient, o: &RunnerObjects) -> Result<(), kube::Error> {
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    let name = |m: &kube::core::ObjectMeta| m.name.clone().unwrap_or_default();
+    Api::<Namespace>::all(cluster.client.clone())
+        .patch(
+            &name(o.namespace.meta()),
+            &apply,
+            &Patch::Apply(&o.namespace),
+        )
+        .await?;
+    let namespace = o.job.namespace().unwrap_or_default();
+    if let Some(cm) = &o.config_map {
+        Api::<ConfigMap>::namespaced(cluster.client.clone(), &namespace)
+            .patch(&name(cm.meta()), &apply, &Patch::Apply(cm))
+            .await?;
+    }
+    Api::<Job>::namespaced(cluster.client.clone(), &namespace)
+        .create(&PostParams::default(), &o.job)
+        .await?;
+    Ok(())
+}
+
+async fn delete_runner(cluster: &ClusterClient, names: &RunnerNames) -> Result<(), kube::Error> {
+    let ok_if_gone = |r: Result<(), kube::Error>| match r {
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        other => other,
+    };
+    ok_if_gone(
+        Api::<Job>::namespaced(cluster.client.clone(), &names.namespace)
+            .delete(&names.job, &DeleteParams::background())
+            .await
+            .map(|_| ()),
+    )?;
+    ok_if_gone(
+        Api::<ConfigMap>::namespaced(cluster.client.clone(), &names.namespace)
+            .delete(&names.job, &DeleteParams::default())
+            .await
+            .map(|_| ()),
+    )
+}

@@ -1,0 +1,505 @@
+//! The LoadTest controller's decisions: a pure function of what was observed, the
+//! operator's settings and the time, to the next status, one effect in the target cluster,
+//! an event, whether the test gives back its slot, and when to look again.
+
+use std::time::Duration;
+
+use crds::LoadTest;
+use crds::common::Time;
+use crds::conditions::{LoadTestCondition as C, LoadTestConditionReason as R};
+use crds::load_test::{LoadTestPhase, LoadTestReason, LoadTestStatus, RunnerRef};
+use crds::plan::{self, Plan};
+use k8s_openapi::jiff::Timestamp;
+
+use super::observe::{Observed, Runner};
+use super::queue::Admission;
+use super::runner::{self, RunnerNames, RunnerObjects};
+use super::runner_state::{self, Inputs, Observation};
+use crate::conditions::{self, Stamp};
+use crate::context::Settings;
+use crate::controllers::Next;
+use crate::controllers::error::Class;
+use crate::controllers::status::Note;
+
+/// How often a test waiting for its cluster, its slot or its runner looks again.
+pub const POLL: Duration = Duration::from_secs(5);
+/// The first look at a runner just created.
+const AFTER_CREATE: Duration = Duration::from_secs(2);
+/// The look after a test finished, which schedules its TTL.
+const AFTER_FINISH: Duration = Duration::from_secs(1);
+/// How soon a runner whose TTL is over is tried again when its cluster cannot be used.
+const TTL_RETRY: Duration = Duration::from_secs(30);
+
+/// What to do in the target cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Nothing.
+    None,
+    /// Create the runner: apply the namespace and ConfigMap, create the Job.
+    CreateRunner(Box<RunnerObjects>),
+    /// Delete the runner Job (and its pods) and ConfigMap; gone already is fine.
+    DeleteRunner(RunnerNames),
+}
+
+impl Effect {
+    /// The effect's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::None => "None",
+            Self::CreateRunner(_) => "CreateRunner",
+            Self::DeleteRunner(_) => "DeleteRunner",
+        }
+    }
+}
+
+/// The next step of one LoadTest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The status to write (nothing is written when it equals the current one).
+    pub status: LoadTestStatus,
+    /// The effect, carried out before the status is written.
+    pub effect: Effect,
+    /// An event besides the phase change's own.
+    pub event: Option<Note>,
+    /// The test gives back its slot on the cluster (and the tests waiting there wake).
+    pub release_slot: bool,
+    /// When to look again.
+    pub next: Next,
+}
+
+impl Decision {
+    fn new(status: LoadTestStatus, next: Next) -> Self {
+        Self {
+            status,
+            effect: Effect::None,
+            event: None,
+            release_slot: false,
+            next,
+        }
+    }
+
+    fn with_effect(mut self, effect: Effect) -> Self {
+        self.effect = effect;
+        self
+    }
+
+    fn with_event(mut self, event: Option<Note>) -> Self {
+        self.event = event;
+        self
+    }
+
+    fn releasing(mut self) -> Self {
+        self.release_slot = true;
+        self
+    }
+}
+
+/// Decides the next step of the observed test (pure).
+pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
+    let lt = o.test.as_ref();
+    let old = lt.status.clone().unwrap_or_default();
+    let at = Stamp {
+        generation: lt.metadata.generation,
+        now,
+    };
+    if lt.metadata.deletion_timestamp.is_some() {
+        return deleting(o, old, settings, now);
+    }
+    if old.phase.is_some_and(LoadTestPhase::is_finished) {
+        return expire(o, old, at);
+    }
+    let mut s = old.clone();
+    s.observed_generation = lt.metadata.generation;
+    let plan = match plan::plan_load_test(&lt.spec) {
+        Ok(plan) => plan,
+        Err(e) => {
+            finish(
+                &mut s,
+                Some(LoadTestReason::InvalidSpec),
+                format!("invalid spec: {e}"),
+                at,
+            );
+            return Decision::new(s, Next::AwaitChange).releasing();
+        }
+    };
+    s.test_type = Some(plan.test_type());
+    let Some(cluster) = o.cluster.as_deref() else {
+        let message = format!(
+            "ManagedCluster {name} is not connected; see `kubectl get managedcluster {name}`",
+            name = lt.spec.cluster
+        );
+        return unavailable(o, &old, s, message, settings, at);
+    };
+    if s.runner.is_none() {
+        start(o, &old, s, cluster, &plan, settings, at)
+    } else {
+        follow(o, &old, s, cluster, &plan, settings, at)
+    }
+}
+
+/// Ends the test: Succeeded without a reason, else Failed.
+fn finish(s: &mut LoadTestStatus, reason: Option<LoadTestReason>, message: String, at: Stamp) {
+    s.phase = Some(if reason.is_some() {
+        LoadTestPhase::Failed
+    } else {
+        LoadTestPhase::Succeeded
+    });
+    s.reason = reason;
+    let outcome = if reason.is_some() {
+        R::Failed
+    } else {
+        R::Succeeded
+    };
+    at.set(
+        &mut s.conditions,
+        C::Complete,
+        true,
+        outcome,
+        message.clone(),
+    );
+    s.message = Some(message);
+    s.finished_at = Some(Time(at.now));
+}
+
+/// The target cluster cannot be used right now: wait, or fail once the window is over.
+fn unavailable(
+    o: &Observed,
+    old: &LoadTestStatus,
+    mut s: LoadTestStatus,
+    message: String,
+    settings: &Settings,
+    at: Stamp,
+) -> Decision {
+    let cluster = o.test.spec.cluster.as_str();
+    at.set(
+        &mut s.conditions,
+        C::ClusterReachable,
+        false,
+        R::ClusterUnavailable,
+        message.clone(),
+    );
+    // A slot taken in this reconcile goes back: the runner was not created.
+    let took_slot = o.admission == Some(Admission::Start);
+    let window = settings.cluster_unavailable_timeout;
+    if conditions::since(&s.conditions, C::ClusterReachable, at.now) >= window {
+        let message = format!(
+            "cluster {cluster} stayed unavailable for more than {}s: {message}",
+            window.as_secs()
+        );
+        finish(
+            &mut s,
+            Some(LoadTestReason::ClusterUnavailable),
+            message,
+            at,
+        );
+        return Decision::new(s, Next::Requeue(POLL)).releasing();
+    }
+    if old.phase.is_none() {
+        s.phase = Some(LoadTestPhase::Pending);
+    }
+    s.message = Some(format!("waiting for cluster {cluster}: {message}"));
+    let first_time =
+        conditions::get(&old.conditions, C::ClusterReachable).is_none_or(|c| c.status != "False");
+    let d = Decision::new(s, Next::Requeue(POLL))
+        .with_event(first_time.then(|| Note::warning(R::ClusterUnavailable.as_str(), message)));
+    if took_slot { d.releasing() } else { d }
+}
+
+/// A test without a runner: wait for a slot, or create the runner (or adopt the one a
+/// previous run of the operator created).
+fn start(
+    o: &Observed,
+    old: &LoadTestStatus,
+    mut s: LoadTestStatus,
+    cluster: &str,
+    plan: &Plan,
+    settings: &Settings,
+    at: Stamp,
+) -> Decision {
+    let lt = o.test.as_ref();
+    let (position, running) = match o.admission {
+        Some(Admission::Start) => (0, 0),
+        Some(Admission::Queued { position, running }) => (position, running),
+        None => (1, 0),
+    };
+    if position > 0 {
+        s.phase = Some(LoadTestPhase::Pending);
+        let message = format!(
+            "queued: {running} test(s) running on cluster {cluster} (at most {} at once); position {position} in line",
+            settings.max_tests_per_cluster
+        );
+        at.set(
+            &mut s.conditions,
+            C::Queued,
+            true,
+            R::WaitingForSlot,
+            message.clone(),
+        );
+        s.message = Some(message);
+        return Decision::new(s, Next::Requeue(POLL));
+    }
+    let names = runner::names(lt);
+    let rejected = |mut s: LoadTestStatus, message: String| {
+        finish(&mut s, Some(LoadTestReason::RunnerRejected), message, at);
+        Decision::new(s, Next::AwaitChange).releasing()
+    };
+    match (&o.runner, &o.failure) {
+        (Runner::Unreadable(e), _) => {
+            let message = format!("cannot read the runner in cluster {cluster}: {e}");
+            unavailable(o, old, s, message, settings, at)
+        }
+        (Runner::Found { job: Some(job), .. }, _) if !runner::belongs_to(job, lt) => rejected(
+            s,
+            format!(
+                "a Job {}/{} exists in cluster {cluster} and belongs to another LoadTest: delete it, or create this test again under another name",
+                names.namespace, names.job
+            ),
+        ),
+        // Created before the operator restarted: adopt it.
+        (Runner::Found { job: Some(_), .. }, _) => created(s, names, cluster, at),
+        (_, Some(f)) if f.class == Class::Permanent => rejected(
+            s,
+            format!("cluster {cluster} refused the runner: {}", f.message),
+        ),
+        (_, Some(f)) => {
+            let message = format!(
+                "cannot create the runner in cluster {cluster}: {}",
+                f.message
+            );
+            unavailable(o, old, s, message, settings, at)
+        }
+        _ => {
+            let timeout = plan::timeout_secs(&lt.spec, plan);
+            let objects = runner::objects(lt, plan, &names, &settings.images, timeout);
+            created(s, names, cluster, at).with_effect(Effect::CreateRunner(Box::new(objects)))
+        }
+    }
+}
+
+/// The runner exists (or is created by this decision's effect).
+fn created(mut s: LoadTestStatus, names: RunnerNames, cluster: &str, at: Stamp) -> Decision {
+    s.phase = Some(LoadTestPhase::Pending);
+    let message = format!(
+        "Job {}/{} created in cluster {cluster}",
+        names.namespace, names.job
+    );
+    s.runner = Some(RunnerRef {
+        cluster: cluster.to_owned(),
+        namespace: names.namespace,
+        job: names.job,
+    });
+    if conditions::get(&s.conditions, C::Queued).is_some() {
+        at.set(
+            &mut s.conditions,
+            C::Queued,
+            false,
+            R::Admitted,
+            "a slot is free",
+        );
+    }
+    at.set(
+        &mut s.conditions,
+        C::RunnerCreated,
+        true,
+        R::JobCreated,
+        message.clone(),
+    );
+    at.set(
+        &mut s.conditions,
+        C::ClusterReachable,
+        true,
+        R::Reachable,
+        "",
+    );
+    s.message = Some(message.clone());
+    Decision::new(s, Next::Requeue(AFTER_CREATE))
+        .with_event(Some(Note::normal(C::RunnerCreated.as_str(), message)))
+}
+
+/// A test with a runner: follow it into status.
+fn follow(
+    o: &Observed,
+    old: &LoadTestStatus,
+    mut s: LoadTestStatus,
+    cluster: &str,
+    plan: &Plan,
+    settings: &Settings,
+    at: Stamp,
+) -> Decision {
+    let lt = o.test.as_ref();
+    let (job, pods) = match &o.runner {
+        Runner::Found { job, pods } => (job.as_deref(), pods.as_slice()),
+        Runner::Unreadable(e) => {
+            let message = format!("cannot read the runner in cluster {cluster}: {e}");
+            return unavailable(o, old, s, message, settings, at);
+        }
+        Runner::NotRead => (None, &[][..]),
+    };
+    at.set(
+        &mut s.conditions,
+        C::ClusterReachable,
+        true,
+        R::Reachable,
+        "",
+    );
+    let observation = runner_state::observe(&Inputs {
+        job,
+        pods,
+        plan,
+        timeout_secs: plan::timeout_secs(&lt.spec, plan),
+        unschedulable_grace: settings.unschedulable_grace,
+        now: at.now,
+    });
+    let names = runner::names(lt);
+    match observation {
+        Observation::Gone => {
+            let message = format!(
+                "the runner Job {}/{} was deleted before the test finished",
+                names.namespace, names.job
+            );
+            finish(&mut s, Some(LoadTestReason::Cancelled), message, at);
+            Decision::new(s, Next::Requeue(AFTER_FINISH)).releasing()
+        }
+        Observation::Waiting { phase, message } => {
+            s.phase = Some(phase);
+            s.message = Some(message);
+            Decision::new(s, Next::Requeue(POLL))
+        }
+        Observation::Running {
+            started_at,
+            progress,
+        } => {
+            s.phase = Some(LoadTestPhase::Running);
+            s.started_at = Some(Time(started_at));
+            s.progress_percent = Some(progress);
+            s.message = Some(format!("running on cluster {cluster}"));
+            Decision::new(s, Next::Requeue(POLL))
+        }
+        Observation::Finished {
+            phase,
+            reason,
+            message,
+            results,
+            started_at,
+            finished_at,
+            delete_runner,
+        } => {
+            let message = match (&o.simulated_node, reason) {
+                (Some(node), Some(LoadTestReason::NoResults)) => {
+                    let message = format!(
+                        "the runner ran on simulated node {node} in cluster {cluster} (kwok): simulated pods do no work, so there are no latency, RPS or bogo-ops numbers"
+                    );
+                    at.set(
+                        &mut s.conditions,
+                        C::RunnerSimulated,
+                        true,
+                        R::SimulatedNode,
+                        message.clone(),
+                    );
+                    message
+                }
+                _ => message,
+            };
+            finish(&mut s, reason, message, at);
+            s.phase = Some(phase);
+            s.finished_at = Some(Time(finished_at));
+            s.started_at = started_at.map(Time).or(s.started_at);
+            s.results = results.map(|r| *r).or(s.results);
+            if phase == LoadTestPhase::Succeeded {
+                s.progress_percent = Some(100);
+            }
+            // A runner stuck before it ran is removed; if that fails the test is over
+            // anyway (the next decision sees the failure and only writes status).
+            let effect = if delete_runner && o.failure.is_none() {
+                Effect::DeleteRunner(names)
+            } else {
+                Effect::None
+            };
+            Decision::new(s, Next::Requeue(AFTER_FINISH))
+                .with_effect(effect)
+                .releasing()
+        }
+    }
+}
+
+/// A finished test: remove the runner once ttlSecondsAfterFinished has passed.
+fn expire(o: &Observed, old: LoadTestStatus, at: Stamp) -> Decision {
+    let lt = o.test.as_ref();
+    let Some(ttl) = lt.spec.ttl_seconds_after_finished else {
+        return Decision::new(old, Next::AwaitChange);
+    };
+    if conditions::is_true(&old.conditions, C::RunnerDeleted) || old.runner.is_none() {
+        return Decision::new(old, Next::AwaitChange);
+    }
+    let finished_at = old.finished_at.as_ref().map_or(at.now, |t| t.0);
+    let age = Duration::try_from(at.now.duration_since(finished_at)).unwrap_or_default();
+    let ttl = Duration::from_secs(ttl.into());
+    if age < ttl {
+        return Decision::new(old, Next::Requeue(ttl - age));
+    }
+    if o.cluster.is_none() || o.failure.is_some() {
+        return Decision::new(old, Next::Requeue(TTL_RETRY));
+    }
+    let mut s = old;
+    let message = format!(
+        "runner removed from cluster {} after ttlSecondsAfterFinished={}s; the results stay here",
+        lt.spec.cluster,
+        ttl.as_secs()
+    );
+    at.set(
+        &mut s.conditions,
+        C::RunnerDeleted,
+        true,
+        R::TTLExpired,
+        message.clone(),
+    );
+    Decision::new(s, Next::AwaitChange)
+        .with_effect(Effect::DeleteRunner(runner::names(lt)))
+        .with_event(Some(Note::normal(C::RunnerDeleted.as_str(), message)))
+}
+
+/// A test being deleted: remove its runner, or give up (with a Warning event) when its
+/// cluster stays unusable past the cleanup timeout.
+fn deleting(o: &Observed, old: LoadTestStatus, settings: &Settings, now: Timestamp) -> Decision {
+    let lt: &LoadTest = o.test.as_ref();
+    let names = runner::names(lt);
+    let problem = match (o.cluster.as_deref(), &o.failure) {
+        (Some(_), None) => {
+            return Decision::new(old, Next::AwaitChange)
+                .with_effect(Effect::DeleteRunner(names))
+                .releasing();
+        }
+        (None, _) if old.runner.is_none() => {
+            return Decision::new(old, Next::AwaitChange).releasing();
+        }
+        (Some(cluster), Some(f)) => format!(
+            "cannot delete Job {}/{} in cluster {cluster}: {}",
+            names.namespace, names.job, f.message
+        ),
+        (None, _) => format!("cluster {} is not connected", lt.spec.cluster),
+    };
+    let deleting_for = lt
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .and_then(|t| Duration::try_from(now.duration_since(t.0)).ok())
+        .unwrap_or_default();
+    if deleting_for >= settings.cleanup_timeout {
+        let note = Note::warning(
+            "CleanupAbandoned",
+            format!(
+                "{problem}; gave up after {}s: delete the runner by hand",
+                deleting_for.as_secs()
+            ),
+        );
+        Decision::new(old, Next::AwaitChange)
+            .with_event(Some(note))
+            .releasing()
+    } else {
+        Decision::new(old, Next::Retry(problem)).releasing()
+    }
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -1,0 +1,672 @@
+//! What the runner Job and its pod say about a test, as a pure function: the phase, the
+//! failure reason, progress and parsed results.
+
+use std::time::Duration;
+
+use crds::load_test::{LoadTestPhase, LoadTestReason, LoadTestResults};
+use crds::plan::Plan;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
+use k8s_openapi::jiff::Timestamp;
+
+use super::runner::CONTAINER;
+use crate::results::{self, ReportError};
+
+/// k6's exit code when thresholds failed.
+pub const K6_THRESHOLDS_FAILED: i32 = 99;
+/// How long past its deadline a Job may stay unfinished before the operator calls it a
+/// timeout itself (normally the Job controller does it first).
+const DEADLINE_SLACK: i64 = 30;
+
+/// What the observation is based on.
+pub struct Inputs<'a> {
+    /// The runner Job, if it exists.
+    pub job: Option<&'a Job>,
+    /// Its pods.
+    pub pods: &'a [Pod],
+    /// The test's plan.
+    pub plan: &'a Plan,
+    /// The timeout the Job was created with.
+    pub timeout_secs: u64,
+    /// How long a pod may stay unschedulable.
+    pub unschedulable_grace: Duration,
+    /// The current time.
+    pub now: Timestamp,
+}
+
+/// The state of a test according to its runner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// The runner Job does not exist.
+    Gone,
+    /// Not running yet: Pending (no pod, or not scheduled) or Starting (scheduled, pulling,
+    /// creating the container).
+    Waiting {
+        /// Pending or Starting.
+        phase: LoadTestPhase,
+        /// What the runner is waiting for.
+        message: String,
+    },
+    /// The runner container runs.
+    Running {
+        /// When it started.
+        started_at: Timestamp,
+        /// Elapsed over expected duration, 0 to 99.
+        progress: u32,
+    },
+    /// The test is over.
+    Finished {
+        /// Succeeded or Failed.
+        phase: LoadTestPhase,
+        /// Why it failed.
+        reason: Option<LoadTestReason>,
+        /// For humans.
+        message: String,
+        /// What the runner reported.
+        results: Option<Box<LoadTestResults>>,
+        /// When the runner started, if it did.
+        started_at: Option<Timestamp>,
+        /// When it ended.
+        finished_at: Timestamp,
+        /// The runner is still around (e.g. a pod stuck pending) and must be deleted.
+        delete_runner: bool,
+    },
+}
+
+fn failed(
+    reason: LoadTestReason,
+    message: String,
+    now: Timestamp,
+    delete_runner: bool,
+) -> Observation {
+    Observation::Finished {
+        phase: LoadTestPhase::Failed,
+        reason: Some(reason),
+        message,
+        results: None,
+        started_at: None,
+        finished_at: now,
+        delete_runner,
+    }
+}
+
+fn job_condition<'a>(
+    job: &'a Job,
+    type_: &str,
+) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == "True")
+}
+
+fn secs_since(now: Timestamp, t: Timestamp) -> i64 {
+    now.duration_since(t).as_secs()
+}
+
+/// Parses what the runner reported for its plan.
+pub fn parse_report(plan: &Plan, text: &str) -> Result<LoadTestResults, ReportError> {
+    match plan {
+        Plan::Http(_) => results::k6::parse(text),
+        Plan::Stress(_) => results::stress_ng::parse(text).map(|r| LoadTestResults {
+            bogo_ops: Some(r.bogo_ops),
+            bogo_ops_per_second: Some(r.bogo_ops_per_second),
+            ..LoadTestResults::default()
+        }),
+    }
+}
+
+fn last_line(text: &str) -> &str {
+    text.trim().lines().last().unwrap_or("").trim()
+}
+
+/// The outcome of a terminated runner container.
+pub fn terminated(plan: &Plan, t: &ContainerStateTerminated, now: Timestamp) -> Observation {
+    let report = t.message.as_deref().unwrap_or("");
+    let parsed = parse_report(plan, report);
+    let results = parsed.as_ref().ok().cloned().map(Box::new);
+    let started_at = t.started_at.as_ref().map(|s| s.0);
+    let finished_at = t.finished_at.as_ref().map_or(now, |f| f.0);
+    let finish = |phase, reason, message: String, results| Observation::Finished {
+        phase,
+        reason,
+        message,
+        results,
+        started_at,
+        finished_at,
+        delete_runner: false,
+    };
+    if t.reason.as_deref() == Some("OOMKilled") {
+        return finish(
+            LoadTestPhase::Failed,
+            Some(LoadTestReason::OomKilled),
+            "the runner ran out of memory; raise spec.resources.limits.memory or lower the load"
+                .into(),
+            results,
+        );
+    }
+    let is_http = matches!(plan, Plan::Http(_));
+    match (t.exit_code, parsed) {
+        (0, Ok(r)) => finish(
+            LoadTestPhase::Succeeded,
+            None,
+            "the test finished and every threshold held".into(),
+            Some(Box::new(r)),
+        ),
+        (K6_THRESHOLDS_FAILED, Ok(r)) if is_http => {
+            let breached: Vec<String> = r
+                .thresholds
+                .iter()
+                .filter(|t| !t.passed)
+                .map(|t| format!("{} {}", t.metric, t.expression))
+                .collect();
+            finish(
+                LoadTestPhase::Failed,
+                Some(LoadTestReason::ThresholdsBreached),
+                format!("thresholds breached: {}", breached.join(", ")),
+                Some(Box::new(r)),
+            )
+        }
+        (0, Err(e)) => finish(
+            LoadTestPhase::Failed,
+            Some(LoadTestReason::NoResults),
+            format!("the runner exited 0 but left no readable result: {e}"),
+            None,
+        ),
+        (code, Ok(r)) => finish(
+            LoadTestPhase::Failed,
+            Some(LoadTestReason::PodFailed),
+            format!("the runner exited with code {code}"),
+            Some(Box::new(r)),
+        ),
+        (code, Err(_)) => finish(
+            LoadTestPhase::Failed,
+            Some(LoadTestReason::PodFailed),
+            format!("the runner exited with code {code}: {}", last_line(report)),
+            None,
+        ),
+    }
+}
+
+/// Observes a test from its runner (pure).
+pub fn observe(i: &Inputs<'_>) -> Observation {
+    let Some(job) = i.job else {
+        return Observation::Gone;
+    };
+    if let Some(c) = job_condition(job, "Failed")
+        && c.reason.as_deref() == Some("DeadlineExceeded")
+    {
+        return failed(
+            LoadTestReason::Timeout,
+            format!(
+                "the runner did not finish within {}s (spec.timeoutSeconds)",
+                i.timeout_secs
+            ),
+            i.now,
+            false,
+        );
+    }
+    let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let overdue =
+        created.is_some_and(|c| secs_since(i.now, c) > i.timeout_secs as i64 + DEADLINE_SLACK);
+    let pod = i
+        .pods
+        .iter()
+        .filter(|p| {
+            p.metadata.deletion_timestamp.is_none() || p.status.as_ref().is_some_and(has_terminated)
+        })
+        .max_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    let Some(pod) = pod else {
+        if let Some(c) = job_condition(job, "Failed") {
+            return failed(
+                LoadTestReason::PodFailed,
+                format!(
+                    "the runner Job failed: {}",
+                    c.message.clone().unwrap_or_default()
+                ),
+                i.now,
+                false,
+            );
+        }
+        if overdue {
+            return failed(
+                LoadTestReason::Timeout,
+                "the runner pod was never created".into(),
+                i.now,
+                true,
+            );
+        }
+        return Observation::Waiting {
+            phase: LoadTestPhase::Pending,
+            message: "waiting for the runner pod to be created".into(),
+        };
+    };
+    let status = pod.status.clone().unwrap_or_default();
+    let container = status
+        .container_statuses
+        .as_ref()
+        .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER));
+    let state = container.and_then(|c| c.state.clone()).unwrap_or_default();
+    if let Some(t) = &state.terminated {
+        return terminated(i.plan, t, i.now);
+    }
+    if matches!(status.phase.as_deref(), Some("Failed" | "Succeeded")) {
+        return failed(
+            LoadTestReason::PodFailed,
+            format!(
+                "the runner pod ended {} without a container result: {}",
+                status.reason.unwrap_or_default(),
+                status.message.unwrap_or_default()
+            ),
+            i.now,
+            false,
+        );
+    }
+    if overdue {
+        return failed(
+            LoadTestReason::Timeout,
+            format!(
+                "the runner did not finish within {}s (spec.timeoutSeconds)",
+                i.timeout_secs
+            ),
+            i.now,
+            true,
+        );
+    }
+    if let Some(w) = &state.waiting {
+        let reason = w.reason.clone().unwrap_or_default();
+        let message = w.message.clone().unwrap_or_default();
+        match reason.as_str() {
+            "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull" => {
+                return failed(
+                    LoadTestReason::ImagePullFailed,
+                    format!("{reason}: {message}"),
+                    i.now,
+                    true,
+                );
+            }
+            "CreateContainerConfigError" | "CreateContainerError" | "RunContainerError" => {
+                return failed(
+                    LoadTestReason::PodFailed,
+                    format!("{reason}: {message}"),
+                    i.now,
+                    true,
+                );
+            }
+            _ => {
+                return Observation::Waiting {
+                    phase: LoadTestPhase::Starting,
+                    message: if message.is_empty() {
+                        reason
+                    } else {
+                        format!("{reason}: {message}")
+                    },
+                };
+            }
+        }
+    }
+    if let Some(r) = &state.running {
+        let started_at = r.started_at.as_ref().map_or(i.now, |t| t.0);
+        let expected = i.plan.expected_duration_secs().max(1) as i64;
+        let elapsed = secs_since(i.now, started_at).max(0);
+        return Observation::Running {
+            started_at,
+            progress: (elapsed * 100 / expected).clamp(0, 99) as u32,
+        };
+    }
+    let scheduled = status
+        .conditions
+        .as_ref()
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"));
+    if let Some(c) = scheduled
+        && c.status == "False"
+        && c.reason.as_deref() == Some("Unschedulable")
+    {
+        let since = c.last_transition_time.as_ref().map_or(i.now, |t| t.0);
+        let message = format!(
+            "the runner pod cannot be scheduled: {}",
+            c.message.clone().unwrap_or_default()
+        );
+        return if secs_since(i.now, since) >= i.unschedulable_grace.as_secs() as i64 {
+            failed(LoadTestReason::Unschedulable, message, i.now, true)
+        } else {
+            Observation::Waiting {
+                phase: LoadTestPhase::Pending,
+                message,
+            }
+        };
+    }
+    match pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+        Some(node) => Observation::Waiting {
+            phase: LoadTestPhase::Starting,
+            message: format!("scheduled on {node}; starting the runner"),
+        },
+        None => Observation::Waiting {
+            phase: LoadTestPhase::Pending,
+            message: "waiting for the runner pod to be scheduled".into(),
+        },
+    }
+}
+
+fn has_terminated(s: &k8s_openapi::api::core::v1::PodStatus) -> bool {
+    s.container_statuses.as_ref().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c.state.as_ref().is_some_and(|st| st.terminated.is_some()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crds::plan::{HttpPlan, LoadShape, StressPlan};
+    use serde_json::json;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).expect("time")
+    }
+
+    fn iso(secs: i64) -> String {
+        t(secs).to_string()
+    }
+
+    fn http() -> Plan {
+        Plan::Http(HttpPlan {
+            urls: vec!["http://a".into()],
+            method: crds::common::HttpMethod::Get,
+            headers: Default::default(),
+            shape: LoadShape::Constant {
+                vus: 10,
+                duration_secs: 100,
+            },
+            p95_ms: 500,
+            error_rate: 0.01,
+        })
+    }
+
+    fn stress() -> Plan {
+        Plan::Stress(StressPlan {
+            kind: crds::load_test::StressKind::Cpu,
+            workers: 1,
+            timeout_secs: 30,
+            vm_bytes: None,
+        })
+    }
+
+    fn job(conditions: serde_json::Value) -> Job {
+        serde_json::from_value(json!({
+            "metadata": { "name": "lt-x", "creationTimestamp": iso(0) },
+            "status": { "conditions": conditions },
+        }))
+        .expect("job")
+    }
+
+    fn pod(status: serde_json::Value, node: Option<&str>) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": { "name": "lt-x-abc", "creationTimestamp": iso(1) },
+            "spec": { "nodeName": node, "containers": [{ "name": "runner" }] },
+            "status": status,
+        }))
+        .expect("pod")
+    }
+
+    fn container(state: serde_json::Value) -> serde_json::Value {
+        json!({ "phase": "Running", "containerStatuses": [{ "name": "runner", "image": "i", "imageID": "", "ready": true, "restartCount": 0, "state": state }] })
+    }
+
+    fn observe_at(plan: &Plan, job: Option<&Job>, pods: &[Pod], now: i64) -> Observation {
+        observe(&Inputs {
+            job,
+            pods,
+            plan,
+            timeout_secs: 400,
+            unschedulable_grace: Duration::from_secs(60),
+            now: t(now),
+        })
+    }
+
+    const K6_OK: &str = r#"{"version":1,"requests":100,"rps":10,"latencyMs":{"p95":120},"errorRate":0,"checks":{"passed":100,"failed":0},"thresholds":[{"metric":"http_req_duration","expression":"p(95)<500","passed":true}]}"#;
+
+    fn terminated_with(code: i32, message: &str, reason: &str) -> serde_json::Value {
+        container(
+            json!({ "terminated": { "exitCode": code, "reason": reason, "message": message, "startedAt": iso(10), "finishedAt": iso(110) } }),
+        )
+    }
+
+    #[test]
+    fn no_job_and_no_pod() {
+        assert_eq!(observe_at(&http(), None, &[], 5), Observation::Gone);
+        let j = job(json!([]));
+        assert!(matches!(
+            observe_at(&http(), Some(&j), &[], 5),
+            Observation::Waiting {
+                phase: LoadTestPhase::Pending,
+                ..
+            }
+        ));
+        assert!(matches!(
+            observe_at(&http(), Some(&j), &[], 1000),
+            Observation::Finished {
+                reason: Some(LoadTestReason::Timeout),
+                delete_runner: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn progress_runs_from_the_container_start() {
+        let j = job(json!([]));
+        let p = pod(
+            container(json!({ "running": { "startedAt": iso(10) } })),
+            Some("n1"),
+        );
+        assert_eq!(
+            observe_at(&http(), Some(&j), std::slice::from_ref(&p), 60),
+            Observation::Running {
+                started_at: t(10),
+                progress: 50
+            }
+        );
+        assert_eq!(
+            observe_at(&http(), Some(&j), &[p], 300),
+            Observation::Running {
+                started_at: t(10),
+                progress: 99
+            }
+        );
+    }
+
+    #[test]
+    fn a_clean_k6_exit_succeeds_with_results() {
+        let j = job(json!([]));
+        let p = pod(terminated_with(0, K6_OK, "Completed"), Some("n1"));
+        match observe_at(&http(), Some(&j), &[p], 120) {
+            Observation::Finished {
+                phase,
+                reason,
+                results,
+                started_at,
+                finished_at,
+                ..
+            } => {
+                assert_eq!((phase, reason), (LoadTestPhase::Succeeded, None));
+                assert_eq!(results.and_then(|r| r.requests), Some(100));
+                assert_eq!((started_at, finished_at), (Some(t(10)), t(110)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exit_99_is_a_threshold_breach_that_keeps_the_results() {
+        let breached = K6_OK.replace("\"passed\":true", "\"passed\":false");
+        let p = pod(terminated_with(99, &breached, "Error"), Some("n1"));
+        match observe_at(&http(), Some(&job(json!([]))), &[p], 120) {
+            Observation::Finished {
+                phase,
+                reason,
+                results,
+                message,
+                ..
+            } => {
+                assert_eq!(
+                    (phase, reason),
+                    (
+                        LoadTestPhase::Failed,
+                        Some(LoadTestReason::ThresholdsBreached)
+                    )
+                );
+                assert!(results.is_some());
+                assert_eq!(message, "thresholds breached: http_req_duration p(95)<500");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exits_without_a_result_and_other_failures() {
+        let j = job(json!([]));
+        let no_result = pod(terminated_with(0, "", "Completed"), Some("n1"));
+        assert!(matches!(
+            observe_at(&http(), Some(&j), &[no_result], 120),
+            Observation::Finished {
+                reason: Some(LoadTestReason::NoResults),
+                ..
+            }
+        ));
+        let crashed = pod(
+            terminated_with(
+                107,
+                "level=error msg=\"GoError: invalid params.json\"",
+                "Error",
+            ),
+            Some("n1"),
+        );
+        match observe_at(&http(), Some(&j), &[crashed], 120) {
+            Observation::Finished {
+                reason: Some(LoadTestReason::PodFailed),
+                message,
+                ..
+            } => {
+                assert!(
+                    message.contains("code 107") && message.contains("invalid params.json"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let oom = pod(terminated_with(137, "", "OOMKilled"), Some("n1"));
+        assert!(matches!(
+            observe_at(&stress(), Some(&j), &[oom], 120),
+            Observation::Finished {
+                reason: Some(LoadTestReason::OomKilled),
+                ..
+            }
+        ));
+        let yaml =
+            "metrics:\n  - stressor: cpu\n    bogo-ops: 10\n    bogo-ops-per-second-real-time: 1\n";
+        match observe_at(
+            &stress(),
+            Some(&j),
+            &[pod(terminated_with(0, yaml, "Completed"), Some("n1"))],
+            120,
+        ) {
+            Observation::Finished {
+                phase: LoadTestPhase::Succeeded,
+                results,
+                ..
+            } => {
+                assert_eq!(results.and_then(|r| r.bogo_ops), Some(10));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn image_pull_failures_and_pending_pods() {
+        let j = job(json!([]));
+        let pulling = pod(
+            container(json!({ "waiting": { "reason": "ErrImagePull", "message": "rpc error" } })),
+            Some("n1"),
+        );
+        assert!(matches!(
+            observe_at(&http(), Some(&j), &[pulling], 20),
+            Observation::Waiting {
+                phase: LoadTestPhase::Starting,
+                ..
+            }
+        ));
+        let backoff = pod(
+            container(
+                json!({ "waiting": { "reason": "ImagePullBackOff", "message": "Back-off pulling image \"grafana/k6:9\"" } }),
+            ),
+            Some("n1"),
+        );
+        match observe_at(&http(), Some(&j), &[backoff], 20) {
+            Observation::Finished {
+                reason: Some(LoadTestReason::ImagePullFailed),
+                message,
+                delete_runner,
+                ..
+            } => {
+                assert!(
+                    message.contains("grafana/k6:9") && delete_runner,
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let scheduled = pod(json!({ "phase": "Pending" }), Some("n1"));
+        assert!(matches!(
+            observe_at(&http(), Some(&j), &[scheduled], 20),
+            Observation::Waiting {
+                phase: LoadTestPhase::Starting,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_unschedulable_pod_fails_after_the_grace_period() {
+        let j = job(json!([]));
+        let p = pod(
+            json!({ "phase": "Pending", "conditions": [{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 Insufficient cpu.", "lastTransitionTime": iso(2) }] }),
+            None,
+        );
+        assert!(matches!(
+            observe_at(&http(), Some(&j), std::slice::from_ref(&p), 30),
+            Observation::Waiting {
+                phase: LoadTestPhase::Pending,
+                ..
+            }
+        ));
+        match observe_at(&http(), Some(&j), &[p], 62) {
+            Observation::Finished {
+                reason: Some(LoadTestReason::Unschedulable),
+                message,
+                delete_runner: true,
+                ..
+            } => {
+                assert!(message.contains("Insufficient cpu"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_job_deadline_is_a_timeout() {
+        let j = job(
+            json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline" }]),
+        );
+        assert!(matches!(
+            observe_at(&http(), Some(&j), &[], 500),
+            Observation::Finished {
+                reason: Some(LoadTestReason::Timeout),
+                ..
+            }
+        ));
+    }
+}

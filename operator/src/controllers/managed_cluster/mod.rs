@@ -1,0 +1,152 @@
+//! The ManagedCluster controller. For `provider: external` it [`observe`]s the cluster (loads
+//! the kubeconfig Secret, connects, reads the server version and nodes), [`decide`]s its
+//! status (pure: phase Ready or Degraded and a `Reachable` condition with a reason) and
+//! whether its cached client stays, then writes. It rechecks periodically and whenever a
+//! Secret in the kubeconfig namespace changes. `provider: tart` gets a clear "not supported
+//! by this build" condition.
+
+pub mod decide;
+pub mod observe;
+
+use std::sync::Arc;
+
+use crds::ManagedCluster;
+use crds::managed_cluster::{ClusterPhase, ManagedClusterStatus};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+
+use self::decide::Effect;
+use crate::context::Context;
+use crate::controllers::error::{Backoff, Error};
+use crate::controllers::status::{Note, Reported, key};
+use crate::controllers::{conclude, retry_after_error};
+
+/// The controller's name in metrics and logs.
+pub const NAME: &str = "managedcluster";
+/// Removes the cluster's cached client when the ManagedCluster is deleted.
+pub const FINALIZER: &str = "tartinfra.dev/managedcluster";
+
+/// The controller's state.
+pub struct State {
+    ctx: Arc<Context>,
+    backoff: Backoff,
+}
+
+impl Reported for ManagedCluster {
+    type Status = ManagedClusterStatus;
+
+    fn api(&self, client: kube::Client) -> Api<Self> {
+        Api::all(client)
+    }
+
+    fn current(&self) -> ManagedClusterStatus {
+        self.status.clone().unwrap_or_default()
+    }
+
+    fn transition(old: &ManagedClusterStatus, new: &ManagedClusterStatus) -> Option<Note> {
+        if old.phase == new.phase {
+            return None;
+        }
+        let phase = new.phase?;
+        // The first condition that is not True says why; a Ready cluster says how many nodes.
+        let message = new
+            .conditions
+            .iter()
+            .find(|c| c.status != "True")
+            .map(|c| c.message.clone())
+            .unwrap_or_else(|| {
+                format!("{} nodes Ready", new.ready_nodes.as_deref().unwrap_or("no"))
+            });
+        Some(match phase {
+            ClusterPhase::Degraded | ClusterPhase::Failed => {
+                Note::warning(format!("{phase:?}"), message)
+            }
+            _ => Note::normal(format!("{phase:?}"), message),
+        })
+    }
+}
+
+/// One pass: observe, decide, act.
+async fn step(mc: Arc<ManagedCluster>, ctx: &Context) -> Result<Action, Error> {
+    let probe = if mc.metadata.deletion_timestamp.is_some() {
+        observe::Probe::Paused
+    } else {
+        observe::probe(&mc, ctx).await
+    };
+    let decision = decide::decide(&mc, &probe, ctx.settings.cluster_recheck, Timestamp::now());
+    if decision.effect == Effect::Disconnect {
+        ctx.clusters.remove(&mc.name_any());
+    }
+    conclude(ctx, mc.as_ref(), &decision.status, None).await?;
+    decision.next.into_action()
+}
+
+/// Reconciles one ManagedCluster.
+#[tracing::instrument(skip_all, fields(cluster = %key(mc.as_ref())))]
+pub async fn reconcile(mc: Arc<ManagedCluster>, state: Arc<State>) -> Result<Action, Error> {
+    let _timer = state.ctx.metrics.reconcile_timer(NAME);
+    let api: Api<ManagedCluster> = Api::all(state.ctx.client.clone());
+    let object = key(mc.as_ref());
+    let result = finalizer(&api, FINALIZER, mc, |event| async {
+        match event {
+            Finalizer::Apply(mc) | Finalizer::Cleanup(mc) => step(mc, &state.ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    if result.is_ok() {
+        state.backoff.reset(&object);
+    }
+    result
+}
+
+fn error_policy(mc: Arc<ManagedCluster>, error: &Error, state: Arc<State>) -> Action {
+    retry_after_error(NAME, mc.as_ref(), error, &state.ctx, &state.backoff)
+}
+
+/// Runs the controller until `shutdown` resolves. Secrets in `secrets_namespace` are
+/// watched, so a changed kubeconfig is picked up at once.
+pub async fn run(
+    ctx: Arc<Context>,
+    secrets_namespace: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let clusters: Api<ManagedCluster> = Api::all(ctx.client.clone());
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), secrets_namespace);
+    let controller = Controller::new(clusters, watcher::Config::default());
+    let store = controller.store();
+    let state = Arc::new(State {
+        ctx,
+        backoff: Backoff::default(),
+    });
+    controller
+        .watches(
+            secrets,
+            watcher::Config::default(),
+            move |secret: Secret| {
+                let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|mc| {
+                        mc.spec
+                            .kubeconfig_secret_ref
+                            .as_ref()
+                            .is_some_and(|r| r.namespace.as_str() == ns && r.name.as_str() == name)
+                    })
+                    .map(|mc| ObjectRef::from_obj(mc.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, state)
+        .for_each(|_| async {})
+        .await;
+}

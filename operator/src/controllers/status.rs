@@ -1,0 +1,110 @@
+//! The one status writer every controller uses: a merge patch of what changed (fields that
+//! went away become nulls), and an event when the phase changes.
+
+use std::fmt::Debug;
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::error::Error;
+use crate::conditions;
+use crate::context::Context;
+
+/// An event to publish about an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// Normal or Warning.
+    pub type_: EventType,
+    /// PascalCase, e.g. `RunnerCreated`.
+    pub reason: String,
+    /// For humans.
+    pub message: String,
+}
+
+impl Note {
+    /// A Normal event.
+    pub fn normal(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            type_: EventType::Normal,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A Warning event.
+    pub fn warning(reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            type_: EventType::Warning,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A kind whose status a controller writes.
+pub trait Reported:
+    Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static
+{
+    /// Its status type.
+    type Status: Serialize + PartialEq + Clone + Debug + Default + Send + Sync;
+
+    /// Its status, or the default when it has none yet.
+    fn current(&self) -> Self::Status;
+
+    /// The API its status is written through (namespaced or cluster-wide).
+    fn api(&self, client: kube::Client) -> Api<Self>;
+
+    /// The event a change from `old` to `new` publishes: one per phase change, none
+    /// otherwise (pure).
+    fn transition(old: &Self::Status, new: &Self::Status) -> Option<Note>;
+}
+
+/// `namespace/name`, or `name` for cluster-scoped objects: the key in logs and backoff.
+pub fn key<K: Resource>(obj: &K) -> String {
+    match obj.meta().namespace.as_deref() {
+        Some(ns) => format!("{ns}/{}", obj.name_any()),
+        None => obj.name_any(),
+    }
+}
+
+/// Writes `new` when it differs from `old`, and publishes the phase change's event.
+pub async fn write<K: Reported>(
+    ctx: &Context,
+    obj: &K,
+    old: &K::Status,
+    new: &K::Status,
+) -> Result<(), Error> {
+    if old == new {
+        return Ok(());
+    }
+    let patch = crate::status_patch::merge_patch(old, new).map_err(kube::Error::SerdeError)?;
+    obj.api(ctx.client.clone())
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    if let Some(note) = K::transition(old, new) {
+        tracing::info!(reason = %note.reason, "{}", note.message);
+        publish(ctx, obj, &note).await;
+    }
+    Ok(())
+}
+
+/// Publishes `note` about `obj`; a failure is logged, never fatal (events are best effort).
+pub async fn publish<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, note: &Note) {
+    let event = Event {
+        type_: note.type_,
+        reason: note.reason.clone(),
+        note: Some(conditions::truncate(note.message.clone(), 1000)),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::warn!(error = %e, reason = %note.reason, "cannot publish event");
+    }
+}

@@ -11,6 +11,7 @@
 //! - [`api`]: the dashboard's `/api/v1`, `/healthz`, `/readyz`, `/metrics`.
 
 pub mod api;
+pub mod cli;
 pub mod clusters;
 pub mod collectors;
 pub mod conditions;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crds::ManagedCluster;
 use crds::conditions::{ClusterCondition as C, ClusterConditionReason as R};
-use crds::managed_cluster::{ClusterPhase, ManagedClusterStatus};
+use crds::managed_cluster::{ClusterPhase, ManagedClusterStatus, NodeStatus};
 use k8s_openapi::jiff::Timestamp;
 
 pub use super::observe::Probe;
@@ -71,35 +71,28 @@ pub fn desired_status(
     let mut s = old.clone();
     s.observed_generation = generation;
     let at = Stamp { generation, now };
-    let set = |s: &mut ManagedClusterStatus, t: C, ok: bool, reason: R, msg: String| {
-        at.set(&mut s.conditions, t, ok, reason, msg);
-    };
     match probe {
         Probe::Paused => {
-            set(
-                &mut s,
-                C::Paused,
-                true,
-                R::Paused,
-                "spec.paused is true: the operator does not touch this cluster".into(),
-            );
+            let message = "spec.paused is true: the operator does not touch this cluster";
+            at.set(&mut s.conditions, C::Paused, true, R::Paused, message);
             return s;
         }
         Probe::ProviderNotSupported(p) => {
             s.phase = Some(ClusterPhase::Pending);
-            set(
-                &mut s,
+            let provider = serde_json::to_value(p)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let message = format!(
+                "provider {provider} is not yet supported by this operator build; adopt an existing cluster \
+                 with provider external and a kubeconfig Secret instead"
+            );
+            at.set(
+                &mut s.conditions,
                 C::Provisioned,
                 false,
                 R::ProviderNotSupported,
-                format!(
-                    "provider {} is not yet supported by this operator build; adopt an existing cluster \
-                     with provider external and a kubeconfig Secret instead",
-                    serde_json::to_value(p)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                ),
+                message,
             );
         }
         Probe::Failed {
@@ -112,75 +105,86 @@ pub fn desired_status(
             // Node data would be stale: say unknown rather than keep old values.
             s.nodes.clear();
             s.ready_nodes = None;
-            set(&mut s, C::Reachable, false, *reason, message.clone());
-            set(
-                &mut s,
-                C::NodesReady,
+            at.set(
+                &mut s.conditions,
+                C::Reachable,
                 false,
-                R::Unknown,
-                "the cluster cannot be reached".into(),
+                *reason,
+                message.clone(),
             );
+            let unknown = "the cluster cannot be reached";
+            at.set(&mut s.conditions, C::NodesReady, false, R::Unknown, unknown);
         }
         Probe::Connected {
             endpoint,
             version,
             nodes,
-        } => {
-            let ready = nodes.iter().filter(|n| n.ready).count();
-            let all_ready = !nodes.is_empty() && ready == nodes.len();
-            s.phase = Some(if all_ready {
-                ClusterPhase::Ready
-            } else {
-                ClusterPhase::Degraded
-            });
-            s.api_server_endpoint = Some(endpoint.clone());
-            s.kubernetes_version = Some(version.clone());
-            s.nodes = nodes.clone();
-            s.ready_nodes = Some(format!("{ready}/{}", nodes.len()));
-            set(
-                &mut s,
-                C::Reachable,
-                true,
-                R::Connected,
-                format!("API server {endpoint} answered ({version})"),
-            );
-            let (reason, msg) = if nodes.is_empty() {
-                (R::NoNodes, "the cluster has no nodes".to_owned())
-            } else if all_ready {
-                (
-                    R::AllNodesReady,
-                    format!("{ready} of {} nodes are Ready", nodes.len()),
-                )
-            } else {
-                let not_ready: Vec<&str> = nodes
-                    .iter()
-                    .filter(|n| !n.ready)
-                    .map(|n| n.name.as_str())
-                    .collect();
-                (
-                    R::NodesNotReady,
-                    format!("not Ready: {}", not_ready.join(", ")),
-                )
-            };
-            set(&mut s, C::NodesReady, all_ready, reason, msg);
-        }
+        } => connected(&mut s, endpoint, version, nodes, at),
     }
     if !matches!(probe, Probe::Paused) && conditions::get(&s.conditions, C::Paused).is_some() {
-        set(
-            &mut s,
+        at.set(
+            &mut s.conditions,
             C::Paused,
             false,
             R::Resumed,
-            "spec.paused is false".into(),
+            "spec.paused is false",
         );
     }
     s
 }
 
+/// The API server answered: Ready when every node is, else Degraded with the nodes named.
+fn connected(
+    s: &mut ManagedClusterStatus,
+    endpoint: &str,
+    version: &str,
+    nodes: &[NodeStatus],
+    at: Stamp,
+) {
+    let ready = nodes.iter().filter(|n| n.ready).count();
+    let all_ready = !nodes.is_empty() && ready == nodes.len();
+    s.phase = Some(if all_ready {
+        ClusterPhase::Ready
+    } else {
+        ClusterPhase::Degraded
+    });
+    s.api_server_endpoint = Some(endpoint.to_owned());
+    s.kubernetes_version = Some(version.to_owned());
+    s.nodes = nodes.to_vec();
+    s.ready_nodes = Some(format!("{ready}/{}", nodes.len()));
+    let answered = format!("API server {endpoint} answered ({version})");
+    at.set(
+        &mut s.conditions,
+        C::Reachable,
+        true,
+        R::Connected,
+        answered,
+    );
+    let (reason, message) = if nodes.is_empty() {
+        (R::NoNodes, "the cluster has no nodes".to_owned())
+    } else if all_ready {
+        (
+            R::AllNodesReady,
+            format!("{ready} of {} nodes are Ready", nodes.len()),
+        )
+    } else {
+        let not_ready: Vec<&str> = nodes
+            .iter()
+            .filter(|n| !n.ready)
+            .map(|n| n.name.as_str())
+            .collect();
+        (
+            R::NodesNotReady,
+            format!("not Ready: {}", not_ready.join(", ")),
+        )
+    };
+    at.set(&mut s.conditions, C::NodesReady, all_ready, reason, message);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crds::managed_cluster::{NodeStatus, Provider};
+    use crds::managed_cluster::Provider;
 
     fn now() -> Timestamp {
         Timestamp::from_second(1_800_000_000).expect("time")

@@ -288,16 +288,13 @@ fn progress(
     at: Stamp,
 ) -> Decision {
     let se = o.experiment.as_ref();
-    let (namespace, name) = (
-        se.namespace().unwrap_or_default(),
-        child_name(&se.name_any()),
-    );
     let uid = se.metadata.uid.clone().unwrap_or_default();
     if let Some(lt) = &o.child
         && !lt.owner_references().iter().any(|r| r.uid == uid)
     {
         let message = format!(
-            "LoadTest {namespace}/{name} exists and does not belong to this experiment: delete it, or give the experiment another name"
+            "LoadTest {} exists and does not belong to this experiment: delete it, or give the experiment another name",
+            child_key(o)
         );
         return finished(s, Some(ExperimentReason::LoadTestFailed), message, at);
     }
@@ -305,7 +302,6 @@ fn progress(
         .series
         .clone()
         .unwrap_or_else(|| kpis::from_samples(&old.samples));
-    let targets = targets_of(&s.deployments);
     let window = window_of(&s);
     let ends_at_baseline = se.spec.end_cooldown_when_baseline_restored;
     let inputs = Inputs {
@@ -320,47 +316,55 @@ fn progress(
         load_ended: window.load_end,
         cooldown: Duration::from_secs(plan.cooldown_secs.into()),
         ends_at_baseline,
-        restored: ends_at_baseline && kpis::restored(&points, targets.len(), &window),
+        restored: ends_at_baseline && kpis::restored(&points, s.deployments.len(), &window),
         now: at.now,
     };
     let every = Duration::from_secs(plan.sample_interval_secs.into());
-    let mut next = STATUS_EVERY;
-    let mut effect = Effect::None;
-    match phase::step(&inputs, every, STATUS_EVERY) {
+    let step = phase::step(&inputs, every, STATUS_EVERY);
+    let (effect, next) = match take(step, o, old, &mut s, plan, at) {
+        Ok(taken) => taken,
+        Err(decision) => return *decision,
+    };
+    let rps = o
+        .child
+        .as_ref()
+        .and_then(|lt| lt.status.as_ref()?.results.as_ref()?.rps);
+    numbers(o, old, s, &points, rps, effect, next)
+}
+
+/// `namespace/name` of the experiment's child.
+fn child_key(o: &Observed) -> String {
+    let se = o.experiment.as_ref();
+    format!(
+        "{}/{}",
+        se.namespace().unwrap_or_default(),
+        child_name(&se.name_any())
+    )
+}
+
+/// Takes `step` into `s`: the effect and the longest wait before the next look, or a whole
+/// decision when the step ends here (a child that cannot be created).
+fn take(
+    step: Step,
+    o: &Observed,
+    old: &ScalingExperimentStatus,
+    s: &mut ScalingExperimentStatus,
+    plan: &ExperimentPlan,
+    at: Stamp,
+) -> Result<(Effect, Duration), Box<Decision>> {
+    let name = child_name(&o.experiment.name_any());
+    match step {
         Step::Baseline => {
             s.phase = Some(ExperimentPhase::Baseline);
             s.started_at = Some(Time(at.now));
             s.message = Some(format!(
                 "sampling {} target(s) every {}s for a baseline",
-                targets.len(),
+                s.deployments.len(),
                 plan.sample_interval_secs
             ));
         }
-        Step::Stay(after) => next = after.min(STATUS_EVERY),
-        Step::CreateLoad => match (&o.failure, child(se, plan)) {
-            (Some(f), _) if f.class == Class::Permanent => {
-                let message = format!("cannot create LoadTest {namespace}/{name}: {}", f.message);
-                return finished(s, Some(ExperimentReason::LoadTestFailed), message, at);
-            }
-            (Some(f), _) => {
-                return Decision::new(
-                    old.clone(),
-                    Next::Retry(format!(
-                        "cannot create LoadTest {namespace}/{name}: {}",
-                        f.message
-                    )),
-                );
-            }
-            // No uid yet to own the child by: look again.
-            (None, None) => return Decision::new(old.clone(), Next::Requeue(POLL)),
-            (None, Some(lt)) => {
-                effect = Effect::CreateChild(Box::new(lt));
-                s.load_test = Some(name.clone());
-                s.message = Some(format!(
-                    "baseline taken; LoadTest {name} created, waiting for its runner to run"
-                ));
-            }
-        },
+        Step::Stay(after) => return Ok((Effect::None, after.min(STATUS_EVERY))),
+        Step::CreateLoad => return create_load(o, old, s, plan, at).map(|e| (e, STATUS_EVERY)),
         Step::Loading(started) => {
             s.phase = Some(ExperimentPhase::Loading);
             s.load_started_at = Some(Time(started));
@@ -370,24 +374,57 @@ fn progress(
             s.phase = Some(ExperimentPhase::CoolingDown);
             s.load_ended_at = Some(Time(ended));
             let how = failure.map_or_else(String::new, |f| format!(" (the LoadTest failed: {f})"));
+            let early = if o.experiment.spec.end_cooldown_when_baseline_restored {
+                ", or until every target is back at its baseline"
+            } else {
+                ""
+            };
             s.message = Some(format!(
-                "load ended{how}; sampling for up to {}s of cooldown{}",
-                plan.cooldown_secs,
-                if ends_at_baseline {
-                    ", or until every target is back at its baseline"
-                } else {
-                    ""
-                }
+                "load ended{how}; sampling for up to {}s of cooldown{early}",
+                plan.cooldown_secs
             ));
         }
-        Step::Completed(message) => finish(&mut s, None, message, at),
-        Step::Failed(reason, message) => finish(&mut s, Some(reason), message, at),
+        Step::Completed(message) => finish(s, None, message, at),
+        Step::Failed(reason, message) => finish(s, Some(reason), message, at),
     }
-    let rps = o
-        .child
-        .as_ref()
-        .and_then(|lt| lt.status.as_ref()?.results.as_ref()?.rps);
-    numbers(o, old, s, &points, rps, effect, next)
+    Ok((Effect::None, STATUS_EVERY))
+}
+
+/// The baseline is taken: create the child LoadTest, or decide what its failed creation
+/// means.
+fn create_load(
+    o: &Observed,
+    old: &ScalingExperimentStatus,
+    s: &mut ScalingExperimentStatus,
+    plan: &ExperimentPlan,
+    at: Stamp,
+) -> Result<Effect, Box<Decision>> {
+    let name = child_name(&o.experiment.name_any());
+    match (&o.failure, child(&o.experiment, plan)) {
+        (Some(f), _) if f.class == Class::Permanent => {
+            let message = format!("cannot create LoadTest {}: {}", child_key(o), f.message);
+            let failed = finished(
+                s.clone(),
+                Some(ExperimentReason::LoadTestFailed),
+                message,
+                at,
+            );
+            Err(Box::new(failed))
+        }
+        (Some(f), _) => {
+            let why = format!("cannot create LoadTest {}: {}", child_key(o), f.message);
+            Err(Box::new(Decision::new(old.clone(), Next::Retry(why))))
+        }
+        // No uid yet to own the child by: look again.
+        (None, None) => Err(Box::new(Decision::new(old.clone(), Next::Requeue(POLL)))),
+        (None, Some(lt)) => {
+            s.load_test = Some(name.clone());
+            s.message = Some(format!(
+                "baseline taken; LoadTest {name} created, waiting for its runner to run"
+            ));
+            Ok(Effect::CreateChild(Box::new(lt)))
+        }
+    }
 }
 
 /// The numbers, from every sample so far (a phase change moved the window), go into status

@@ -1,0 +1,289 @@
+//! The operator's command line: every flag also reads an environment variable, every value
+//! is checked where it is parsed (so a bad one stops the operator with the flag's name and
+//! the fix, before it connects anywhere), and [`Args::config`] turns them into the
+//! library's [`Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::Config;
+use crate::api::ApiConfig;
+use crate::collectors::CollectorSettings;
+use crate::context::{DEFAULT_K6_IMAGE, DEFAULT_STRESS_NG_IMAGE, Images, Settings};
+use crate::telemetry::LogFormat;
+
+/// The tart-infra operator: reconciles ManagedCluster, LoadTest and ScalingExperiment
+/// resources. Connects with the in-cluster service account or $KUBECONFIG.
+#[derive(Parser, Debug)]
+#[command(name = "tart-operator", version)]
+pub struct Args {
+    /// Address for the API, /healthz, /readyz and /metrics.
+    #[arg(
+        long,
+        env = "TART_OPERATOR_HTTP_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub http_addr: SocketAddr,
+    /// Log format (on stderr): auto (JSON unless stderr is a terminal), json or text.
+    /// Filter with RUST_LOG.
+    #[arg(long, env = "TART_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+    /// The namespace of the kubeconfig Secrets; Secrets there are watched, so a changed
+    /// kubeconfig reconnects at once (others are re-read every --cluster-recheck-seconds).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "tart-system")]
+    pub secrets_namespace: String,
+    /// At most this many LoadTests run at once per managed cluster; the rest queue.
+    #[arg(long, env = "TART_OPERATOR_MAX_TESTS_PER_CLUSTER", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_tests_per_cluster: u32,
+    /// Seconds between health checks of a managed cluster.
+    #[arg(long, env = "TART_OPERATOR_CLUSTER_RECHECK_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub cluster_recheck_seconds: u64,
+    /// Seconds a LoadTest waits for an unreachable cluster before failing (ClusterUnavailable).
+    #[arg(long, env = "TART_OPERATOR_CLUSTER_UNAVAILABLE_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub cluster_unavailable_timeout_seconds: u64,
+    /// Seconds a runner pod may stay unschedulable before its test fails (Unschedulable).
+    #[arg(long, env = "TART_OPERATOR_UNSCHEDULABLE_GRACE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86400))]
+    pub unschedulable_grace_seconds: u64,
+    /// Seconds deleting a LoadTest keeps trying to remove its runner from an unreachable
+    /// cluster before giving up with a Warning event.
+    #[arg(long, env = "TART_OPERATOR_CLEANUP_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86400))]
+    pub cleanup_timeout_seconds: u64,
+    /// The k6 image for HTTP tests (pinned to a tag other than latest, or a digest).
+    #[arg(long, env = "TART_OPERATOR_K6_IMAGE", default_value = DEFAULT_K6_IMAGE, value_parser = pinned_image)]
+    pub k6_image: String,
+    /// The stress-ng image for stress tests (pinned to a tag other than latest, or a digest).
+    #[arg(long, env = "TART_OPERATOR_STRESS_NG_IMAGE", default_value = DEFAULT_STRESS_NG_IMAGE, value_parser = pinned_image)]
+    pub stress_ng_image: String,
+    /// The platform cluster's name in the API and dashboard.
+    #[arg(long, env = "TART_OPERATOR_PLATFORM_NAME", default_value = "platform")]
+    pub platform_name: String,
+    /// Allow API reads without a token (only for a lab on a trusted machine).
+    #[arg(long, env = "TART_OPERATOR_ANONYMOUS_READ")]
+    pub anonymous_read: bool,
+    /// Seconds between metrics-API polls per cluster.
+    #[arg(long, env = "TART_OPERATOR_USAGE_INTERVAL_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub usage_interval_seconds: u64,
+    /// Seconds between HPA samples per cluster (the history keeps 360 points).
+    #[arg(long, env = "TART_OPERATOR_SCALING_INTERVAL_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub scaling_interval_seconds: u64,
+    /// Reach a cluster's Hubble Relay at an address instead of through a port-forward to
+    /// its hubble-relay pod: CLUSTER=HOST:PORT (repeatable).
+    #[arg(long = "hubble-relay-address", env = "TART_OPERATOR_HUBBLE_RELAY_ADDRESSES", value_delimiter = ',', value_parser = cluster_address)]
+    pub hubble_relay_address: Vec<(String, String)>,
+    /// Serve the built dashboard (`npm run build` in dashboard/ writes dashboard/dist) at `/`.
+    #[arg(long, env = "TART_OPERATOR_DASHBOARD_DIR", value_parser = dashboard_dir)]
+    pub dashboard_dir: Option<PathBuf>,
+}
+
+/// A flag value that cannot be used, with the fix.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FlagError {
+    /// Not CLUSTER=HOST:PORT.
+    #[error("{0:?}: use CLUSTER=HOST:PORT, e.g. dev=127.0.0.1:4245")]
+    ClusterAddress(String),
+    /// An image without a tag, on latest, or without a digest.
+    #[error(
+        "{0:?} must be pinned to a tag other than latest or to a digest, e.g. grafana/k6:1.7.1"
+    )]
+    Unpinned(String),
+    /// A dashboard directory without index.html.
+    #[error(
+        "{0} has no index.html; build the dashboard first (cd dashboard && npm ci && npm run build) and pass its dist directory"
+    )]
+    NoDashboard(String),
+}
+
+/// `CLUSTER=HOST:PORT`.
+pub fn cluster_address(s: &str) -> Result<(String, String), FlagError> {
+    let bad = || FlagError::ClusterAddress(s.to_owned());
+    let (cluster, address) = s.split_once('=').ok_or_else(bad)?;
+    match address.rsplit_once(':') {
+        Some((host, port))
+            if !cluster.is_empty() && !host.is_empty() && port.parse::<u16>().is_ok() =>
+        {
+            Ok((cluster.to_owned(), address.to_owned()))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// An image reference pinned to a tag other than `latest`, or to a digest.
+pub fn pinned_image(image: &str) -> Result<String, FlagError> {
+    // The tag follows the last `/`, so a registry port (`host:5000/k6`) is not a tag.
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let tagged = last
+        .split_once(':')
+        .is_some_and(|(name, tag)| !name.is_empty() && !tag.is_empty() && tag != "latest");
+    if image.contains("@sha256:") || tagged {
+        Ok(image.to_owned())
+    } else {
+        Err(FlagError::Unpinned(image.to_owned()))
+    }
+}
+
+/// A directory with the built dashboard's `index.html`.
+pub fn dashboard_dir(value: &str) -> Result<PathBuf, FlagError> {
+    let dir = PathBuf::from(value);
+    if dir.join("index.html").is_file() {
+        Ok(dir)
+    } else {
+        Err(FlagError::NoDashboard(value.to_owned()))
+    }
+}
+
+impl Args {
+    /// The operator's configuration.
+    pub fn config(self) -> Config {
+        Config {
+            http_addr: self.http_addr,
+            secrets_namespace: self.secrets_namespace,
+            settings: Settings {
+                max_tests_per_cluster: self.max_tests_per_cluster as usize,
+                cluster_recheck: Duration::from_secs(self.cluster_recheck_seconds),
+                cluster_unavailable_timeout: Duration::from_secs(
+                    self.cluster_unavailable_timeout_seconds,
+                ),
+                unschedulable_grace: Duration::from_secs(self.unschedulable_grace_seconds),
+                cleanup_timeout: Duration::from_secs(self.cleanup_timeout_seconds),
+                images: Images {
+                    k6: self.k6_image,
+                    stress_ng: self.stress_ng_image,
+                },
+            },
+            api: ApiConfig {
+                platform_name: self.platform_name,
+                anonymous_read: self.anonymous_read,
+                platform_version: None,
+                collectors: CollectorSettings {
+                    usage: Duration::from_secs(self.usage_interval_seconds),
+                    scaling: Duration::from_secs(self.scaling_interval_seconds),
+                    hubble: self.hubble_relay_address.into_iter().collect(),
+                },
+            },
+            dashboard_dir: self.dashboard_dir,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("tart-operator").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cluster_addresses_need_a_cluster_a_host_and_a_port() {
+        assert_eq!(
+            cluster_address("dev=127.0.0.1:4245"),
+            Ok(("dev".into(), "127.0.0.1:4245".into()))
+        );
+        assert_eq!(
+            cluster_address("dev=[::1]:4245").map(|(c, _)| c),
+            Ok("dev".into())
+        );
+        for bad in [
+            "dev",
+            "dev=",
+            "=127.0.0.1:1",
+            "dev=127.0.0.1",
+            "dev=:80",
+            "dev=h:99999",
+            "dev=h:x",
+        ] {
+            assert_eq!(
+                cluster_address(bad),
+                Err(FlagError::ClusterAddress(bad.into())),
+                "{bad}"
+            );
+        }
+        assert!(
+            FlagError::ClusterAddress("x".into())
+                .to_string()
+                .contains("CLUSTER=HOST:PORT")
+        );
+    }
+
+    #[test]
+    fn images_must_be_pinned() {
+        for ok in [
+            "grafana/k6:1.7.1",
+            "registry.local:5000/k6:1.7.1",
+            "grafana/k6@sha256:0123456789abcdef",
+        ] {
+            assert_eq!(pinned_image(ok), Ok(ok.to_owned()), "{ok}");
+        }
+        for bad in [
+            "grafana/k6",
+            "grafana/k6:latest",
+            "registry.local:5000/k6",
+            "k6:",
+            "",
+        ] {
+            assert_eq!(
+                pinned_image(bad),
+                Err(FlagError::Unpinned(bad.into())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_dashboard_dir_needs_its_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_string_lossy().into_owned();
+        let err = dashboard_dir(&path).expect_err("empty");
+        assert!(err.to_string().contains("npm run build"), "{err}");
+        std::fs::write(dir.path().join("index.html"), "<!doctype html>").expect("write");
+        assert_eq!(dashboard_dir(&path), Ok(dir.path().to_path_buf()));
+    }
+
+    #[test]
+    fn flags_become_the_config_with_their_defaults() {
+        let config = parse(&[
+            "--max-tests-per-cluster",
+            "3",
+            "--hubble-relay-address",
+            "dev=127.0.0.1:4245,prod=127.0.0.2:4245",
+        ])
+        .expect("valid")
+        .config();
+        assert_eq!(config.settings.max_tests_per_cluster, 3);
+        assert_eq!(
+            config.settings.cluster_unavailable_timeout,
+            Duration::from_secs(300)
+        );
+        assert_eq!(config.settings.images.k6, DEFAULT_K6_IMAGE);
+        assert_eq!(config.api.collectors.hubble.len(), 2);
+        assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.secrets_namespace, "tart-system");
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        for (args, flag) in [
+            (
+                vec!["--max-tests-per-cluster", "0"],
+                "--max-tests-per-cluster",
+            ),
+            (vec!["--k6-image", "grafana/k6:latest"], "--k6-image"),
+            (vec!["--stress-ng-image", "stress-ng"], "--stress-ng-image"),
+            (
+                vec!["--hubble-relay-address", "dev"],
+                "--hubble-relay-address",
+            ),
+            (vec!["--http-addr", "localhost"], "--http-addr"),
+            (
+                vec!["--cluster-recheck-seconds", "0"],
+                "--cluster-recheck-seconds",
+            ),
+        ] {
+            let err = parse(&args).expect_err("invalid").to_string();
+            assert!(err.contains(flag), "{args:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Tests of the planner: presets, defaults and the errors that name the field.
+
+use super::*;
+use crate::load_test::LoadTestPreset;
+use crate::scaling_experiment::ExperimentLoad;
+
+fn lt(preset: LoadTestPreset) -> LoadTestSpec {
+    LoadTestSpec {
+        cluster: "dev".into(),
+        preset: Some(preset),
+        http: None,
+        stress: None,
+        runner_namespace: None,
+        resources: None,
+        image: None,
+        timeout_seconds: None,
+        ttl_seconds_after_finished: None,
+    }
+}
+
+fn http_plan(preset: LoadTestPreset) -> HttpPlan {
+    match plan_load_test(&lt(preset)) {
+        Ok(Plan::Http(h)) => h,
+        other => panic!("{preset:?} should plan as http, got {other:?}"),
+    }
+}
+
+fn stress_plan(preset: LoadTestPreset) -> StressPlan {
+    match plan_load_test(&lt(preset)) {
+        Ok(Plan::Stress(s)) => s,
+        other => panic!("{preset:?} should plan as stress, got {other:?}"),
+    }
+}
+
+#[test]
+fn http_presets_keep_the_original_numbers() {
+    let constant = |vus, duration_secs| LoadShape::Constant { vus, duration_secs };
+    assert_eq!(http_plan(LoadTestPreset::LightLoad).shape, constant(10, 15));
+    assert_eq!(
+        http_plan(LoadTestPreset::StandardLoad).shape,
+        constant(50, 30)
+    );
+    assert_eq!(
+        http_plan(LoadTestPreset::HeavyLoad).shape,
+        constant(200, 60)
+    );
+    assert_eq!(
+        http_plan(LoadTestPreset::HttpbinApi).shape,
+        constant(30, 20)
+    );
+    assert_eq!(
+        http_plan(LoadTestPreset::HttpbinApi).urls,
+        vec![HTTPBIN_GET_URL]
+    );
+    assert_eq!(
+        http_plan(LoadTestPreset::LightLoad).urls,
+        vec![DEFAULT_TARGET_URL]
+    );
+}
+
+#[test]
+fn ramp_up_is_ramp_sustain_ramp_down() {
+    let plan = http_plan(LoadTestPreset::RampUp);
+    let stage = |duration_secs, target| StagePlan {
+        duration_secs,
+        target,
+    };
+    assert_eq!(
+        plan.shape,
+        LoadShape::Stages(vec![stage(10, 100), stage(30, 100), stage(10, 0)])
+    );
+    assert_eq!(plan.shape.total_secs(), 50);
+    assert_eq!(plan.shape.max_vus(), 100);
+}
+
+#[test]
+fn strict_sla_tightens_the_thresholds_and_others_keep_the_defaults() {
+    let strict = http_plan(LoadTestPreset::StrictSla);
+    assert_eq!((strict.p95_ms, strict.error_rate), (500, 0.01));
+    let standard = http_plan(LoadTestPreset::StandardLoad);
+    assert_eq!(
+        (standard.p95_ms, standard.error_rate),
+        (DEFAULT_P95_MS, DEFAULT_ERROR_RATE)
+    );
+    assert_eq!(standard.method, HttpMethod::Get);
+}
+
+#[test]
+fn stress_presets_keep_the_original_numbers() {
+    let p = |kind, workers, timeout_secs, vm: Option<&str>| StressPlan {
+        kind,
+        workers,
+        timeout_secs,
+        vm_bytes: vm.map(str::to_owned),
+    };
+    assert_eq!(
+        stress_plan(LoadTestPreset::CpuStressLight),
+        p(StressKind::Cpu, 1, 30, None)
+    );
+    assert_eq!(
+        stress_plan(LoadTestPreset::CpuStressHeavy),
+        p(StressKind::Cpu, 2, 60, None)
+    );
+    assert_eq!(
+        stress_plan(LoadTestPreset::MemoryStress64m),
+        p(StressKind::Memory, 1, 30, Some("64M"))
+    );
+    assert_eq!(
+        stress_plan(LoadTestPreset::MemoryStress128m),
+        p(StressKind::Memory, 2, 60, Some("128M"))
+    );
+}
+
+#[test]
+fn every_preset_plans_and_has_a_description() {
+    for p in LoadTestPreset::ALL {
+        assert!(plan_load_test(&lt(p)).is_ok(), "{p:?}");
+        assert!(!p.description().is_empty());
+        let json = serde_json::to_value(p).unwrap_or_default();
+        assert_eq!(json, p.name(), "serialized name of {p:?}");
+    }
+    for p in ScalingPreset::ALL {
+        assert!(plan_http(&p.load(), "x").is_ok(), "{p:?}");
+        assert_eq!(serde_json::to_value(p).unwrap_or_default(), p.name());
+    }
+}
+
+#[test]
+fn an_empty_http_spec_gets_the_original_defaults() {
+    let plan = plan_http(&HttpLoad::default(), "spec.http");
+    let plan = plan.expect("defaults plan");
+    assert_eq!(plan.urls, vec![DEFAULT_TARGET_URL]);
+    assert_eq!(
+        plan.shape,
+        LoadShape::Constant {
+            vus: DEFAULT_VUS,
+            duration_secs: 30
+        }
+    );
+    assert!(plan.headers.is_empty());
+}
+
+#[test]
+fn explicit_stages_and_several_targets_pass_through() {
+    let load = HttpLoad {
+        targets: Some(vec![
+            "http://a.example".into(),
+            "https://b.example/x".into(),
+        ]),
+        stages: Some(vec![
+            Stage {
+                duration: "1m".into(),
+                target: 20,
+            },
+            Stage {
+                duration: "30s".into(),
+                target: 0,
+            },
+        ]),
+        method: Some(HttpMethod::Post),
+        ..HttpLoad::default()
+    };
+    let plan = plan_http(&load, "spec.http").expect("plans");
+    assert_eq!(plan.urls.len(), 2);
+    assert_eq!(plan.shape.total_secs(), 90);
+    assert_eq!(plan.method, HttpMethod::Post);
+}
+
+#[test]
+fn contradictions_name_the_field() {
+    let both = HttpLoad {
+        target_url: Some("http://a".into()),
+        targets: Some(vec!["http://b".into()]),
+        ..HttpLoad::default()
+    };
+    assert_eq!(
+        plan_http(&both, "spec.http").map_err(|e| e.field),
+        Err("spec.http".into())
+    );
+    let stages_and_vus = HttpLoad {
+        vus: Some(3),
+        stages: Some(vec![Stage {
+            duration: "5s".into(),
+            target: 1,
+        }]),
+        ..HttpLoad::default()
+    };
+    assert!(plan_http(&stages_and_vus, "spec.http").is_err());
+    let bad_duration = HttpLoad {
+        duration: Some("ten".into()),
+        ..HttpLoad::default()
+    };
+    assert_eq!(
+        plan_http(&bad_duration, "spec.http").map_err(|e| e.field),
+        Err("spec.http.duration".into())
+    );
+    let zero = HttpLoad {
+        duration: Some("0s".into()),
+        ..HttpLoad::default()
+    };
+    assert!(plan_http(&zero, "spec.http").is_err());
+    let cpu_bytes = StressLoad {
+        kind: StressKind::Cpu,
+        workers: None,
+        timeout: None,
+        vm_bytes: Some("64M".into()),
+    };
+    assert_eq!(
+        plan_stress(&cpu_bytes, "spec.stress").map_err(|e| e.field),
+        Err("spec.stress.vmBytes".into())
+    );
+    let mut none = lt(LoadTestPreset::LightLoad);
+    none.preset = None;
+    assert_eq!(
+        plan_load_test(&none).map_err(|e| e.field),
+        Err("spec".into())
+    );
+}
+
+#[test]
+fn the_default_timeout_adds_a_margin_to_the_expected_duration() {
+    let spec = lt(LoadTestPreset::HeavyLoad);
+    let plan = plan_load_test(&spec).expect("plans");
+    assert_eq!(timeout_secs(&spec, &plan), 60 + TIMEOUT_MARGIN_SECS);
+    let spec = LoadTestSpec {
+        timeout_seconds: Some(42),
+        ..spec
+    };
+    assert_eq!(timeout_secs(&spec, &plan), 42);
+}
+
+fn experiment(load: ExperimentLoad) -> ScalingExperimentSpec {
+    ScalingExperimentSpec {
+        cluster: "dev".into(),
+        load,
+        target_namespace: "demo".into(),
+        targets: vec![],
+        sample_interval_seconds: 5,
+        cooldown_seconds: None,
+        end_cooldown_when_baseline_restored: false,
+    }
+}
+
+#[test]
+fn scaling_presets_fix_the_cooldown_and_cascade_targets() {
+    for p in ScalingPreset::ALL {
+        assert!(
+            p.cooldown_seconds() > 120,
+            "{p:?} cooldown must exceed the 120 s window"
+        );
+    }
+    let spec = experiment(ExperimentLoad {
+        preset: Some(ScalingPreset::CascadeHeavy),
+        http: None,
+    });
+    let plan = plan_experiment(&spec).expect("plans");
+    assert_eq!(plan.cooldown_secs, 240);
+    assert_eq!(plan.http.urls, vec![DEFAULT_TARGET_URL, HTTPBIN_GET_URL]);
+    assert_eq!(
+        plan.http.shape,
+        LoadShape::Constant {
+            vus: 150,
+            duration_secs: 120
+        }
+    );
+    let names: Vec<_> = match &plan.targets {
+        TargetSelection::Listed(t) => t.iter().map(|t| t.deployment.0.clone()).collect(),
+        other => panic!("expected listed targets, got {other:?}"),
+    };
+    assert_eq!(names, ["nginx-web", "httpbin"]);
+
+    let ramp = plan_experiment(&experiment(ExperimentLoad {
+        preset: Some(ScalingPreset::ScaleRamp),
+        http: None,
+    }))
+    .expect("plans");
+    assert_eq!(ramp.http.shape.max_vus(), 150);
+    assert_eq!(ramp.http.shape.total_secs(), 30 + 60 + 30);
+}
+
+#[test]
+fn experiment_spec_values_override_the_preset() {
+    let mut spec = experiment(ExperimentLoad {
+        preset: Some(ScalingPreset::ScaleLight),
+        http: None,
+    });
+    spec.cooldown_seconds = Some(30);
+    spec.targets = vec![ScalingTarget {
+        namespace: "shop".into(),
+        deployment: "cart".into(),
+    }];
+    let plan = plan_experiment(&spec).expect("plans");
+    assert_eq!(plan.cooldown_secs, 30);
+    assert_eq!(plan.targets, TargetSelection::Listed(spec.targets.clone()));
+}
+
+#[test]
+fn an_http_experiment_without_targets_samples_the_whole_namespace() {
+    let spec = experiment(ExperimentLoad {
+        preset: None,
+        http: Some(HttpLoad::default()),
+    });
+    let plan = plan_experiment(&spec).expect("plans");
+    assert_eq!(plan.targets, TargetSelection::AllHpasIn("demo".into()));
+    assert_eq!(plan.cooldown_secs, DEFAULT_COOLDOWN_SECS);
+    let neither = experiment(ExperimentLoad {
+        preset: None,
+        http: None,
+    });
+    assert_eq!(
+        plan_experiment(&neither).map_err(|e| e.field),
+        Err("spec.load".into())
+    );
+}

@@ -5,13 +5,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use local_control_plane::{ControlPlane, Options, SimNode, apply_yaml};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams};
 use kube::runtime::wait::{await_condition, conditions};
+use local_control_plane::{ControlPlane, Options, SimNode, apply_yaml};
 
 const WAIT: Duration = Duration::from_secs(90);
 

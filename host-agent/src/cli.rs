@@ -47,29 +47,7 @@ impl StateArgs {
 #[derive(Debug, Subcommand)]
 enum LabCommand {
     /// Starts the lab and runs it in the foreground until Ctrl-C or `lab down`.
-    Up {
-        /// The clusters file.
-        #[arg(long, env = "TART_INFRA_CONFIG", default_value = config::DEFAULT_PATH)]
-        config: PathBuf,
-        /// Clusters to start, comma-separated (platform is always started) [default: all].
-        #[arg(long, env = "TART_INFRA_LAB_CLUSTERS", value_delimiter = ',', value_parser = cluster_name)]
-        clusters: Vec<String>,
-        /// The operator's dashboard and API address.
-        #[arg(long, env = "TART_INFRA_LAB_HTTP_ADDR", default_value = "127.0.0.1:3000", value_parser = http_addr)]
-        http_addr: SocketAddr,
-        /// Print one JSON object (URL, token, kubeconfigs) on stdout when ready.
-        #[arg(long, env = "TART_INFRA_LAB_JSON", value_parser = BoolishValueParser::new())]
-        json: bool,
-        /// The tart-operator binary [default: next to tart-infra].
-        #[arg(long, env = "TART_OPERATOR_BIN")]
-        operator_bin: Option<PathBuf>,
-        /// The built dashboard to serve at the API's address [default: dashboard/dist when it
-        /// has an index.html].
-        #[arg(long, env = "TART_INFRA_DASHBOARD_DIR", value_parser = dashboard_dir)]
-        dashboard_dir: Option<PathBuf>,
-        #[command(flatten)]
-        state: StateArgs,
-    },
+    Up(UpArgs),
     /// Stops a running lab (the processes it started, by process id, and nothing else).
     Down {
         #[command(flatten)]
@@ -85,32 +63,55 @@ enum LabCommand {
     },
 }
 
+#[derive(Debug, clap::Args)]
+struct UpArgs {
+    /// The clusters file.
+    #[arg(long, env = "TART_INFRA_CONFIG", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// Clusters to start, comma-separated (platform is always started) [default: all].
+    #[arg(long, env = "TART_INFRA_LAB_CLUSTERS", value_delimiter = ',', value_parser = cluster_name)]
+    clusters: Vec<String>,
+    /// The operator's dashboard and API address.
+    #[arg(long, env = "TART_INFRA_LAB_HTTP_ADDR", default_value = "127.0.0.1:3000", value_parser = http_addr)]
+    http_addr: SocketAddr,
+    /// Print one JSON object (URL, token, kubeconfigs) on stdout when ready.
+    #[arg(long, env = "TART_INFRA_LAB_JSON", value_parser = BoolishValueParser::new())]
+    json: bool,
+    /// The tart-operator binary [default: next to tart-infra].
+    #[arg(long, env = "TART_OPERATOR_BIN")]
+    operator_bin: Option<PathBuf>,
+    /// The built dashboard to serve at the API's address [default: dashboard/dist when it
+    /// has an index.html].
+    #[arg(long, env = "TART_INFRA_DASHBOARD_DIR", value_parser = dashboard_dir)]
+    dashboard_dir: Option<PathBuf>,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+impl UpArgs {
+    /// What `lab up` starts, with the defaults that depend on the machine filled in.
+    fn options(self) -> lab::UpOptions {
+        lab::UpOptions {
+            config: self.config,
+            clusters: self.clusters,
+            state_dir: self.state.dir(),
+            http_addr: self.http_addr,
+            json: self.json,
+            operator_bin: self.operator_bin,
+            dashboard_dir: self
+                .dashboard_dir
+                .or_else(|| built_dashboard(Path::new("dashboard/dist"))),
+        }
+    }
+}
+
 impl Cli {
     /// Runs the command. `Ok(false)` means it ran and the answer is no (`lab status` of a
     /// lab that does not fully run): exit 1 without an error message.
     pub async fn run(self) -> Result<bool, lab::Error> {
         let Command::Lab { command } = self.command;
         match command {
-            LabCommand::Up {
-                config,
-                clusters,
-                http_addr,
-                json,
-                operator_bin,
-                dashboard_dir,
-                state,
-            } => lab::up(lab::UpOptions {
-                config,
-                clusters,
-                state_dir: state.dir(),
-                http_addr,
-                json,
-                operator_bin,
-                dashboard_dir: dashboard_dir
-                    .or_else(|| built_dashboard(Path::new("dashboard/dist"))),
-            })
-            .await
-            .map(|()| true),
+            LabCommand::Up(args) => lab::up(args.options()).await.map(|()| true),
             LabCommand::Down { state } => lab::down(&state.dir()).map(|()| true),
             LabCommand::Status { json, state } => lab::status(&state.dir(), json).await,
         }
@@ -223,11 +224,14 @@ mod tests {
         Cli::try_parse_from(std::iter::once("tart-infra").chain(args.iter().copied()))
     }
 
-    fn up(args: &[&str]) -> LabCommand {
+    fn up(args: &[&str]) -> UpArgs {
         let mut all = vec!["lab", "up"];
         all.extend(args);
         match parse(&all).expect("parses").command {
-            Command::Lab { command } => command,
+            Command::Lab {
+                command: LabCommand::Up(args),
+            } => args,
+            other => panic!("not up: {other:?}"),
         }
     }
 
@@ -253,31 +257,27 @@ mod tests {
 
     #[test]
     fn up_has_the_documented_defaults() {
-        let LabCommand::Up {
-            config,
-            clusters,
-            http_addr,
-            json,
-            operator_bin,
-            dashboard_dir,
-            state,
-        } = up(&[])
-        else {
-            panic!("not up");
-        };
-        assert_eq!(config, PathBuf::from("config/clusters.yaml"));
-        assert!(clusters.is_empty());
-        assert_eq!(http_addr, SocketAddr::from(([127, 0, 0, 1], 3000)));
-        assert!(!json && operator_bin.is_none() && dashboard_dir.is_none());
-        assert!(state.state_dir.is_none());
+        let args = up(&["--state-dir", "/tmp/lab"]);
+        assert_eq!(args.config, PathBuf::from("config/clusters.yaml"));
+        assert!(args.clusters.is_empty());
+        assert_eq!(args.http_addr, SocketAddr::from(([127, 0, 0, 1], 3000)));
+        assert!(!args.json && args.operator_bin.is_none() && args.dashboard_dir.is_none());
+        let options = args.options();
+        assert_eq!(options.state_dir, PathBuf::from("/tmp/lab"));
+        assert_eq!(
+            up(&[]).options().state_dir,
+            lab::default_state_dir(),
+            "the state directory defaults to the user's"
+        );
+        assert_eq!(options.http_addr.port(), 3000);
     }
 
     #[test]
     fn clusters_are_comma_separated_dns_labels() {
-        let LabCommand::Up { clusters, .. } = up(&["--clusters", "platform,dev"]) else {
-            panic!("not up");
-        };
-        assert_eq!(clusters, ["platform", "dev"]);
+        assert_eq!(
+            up(&["--clusters", "platform,dev"]).clusters,
+            ["platform", "dev"]
+        );
         assert_eq!(cluster_name("qa").expect("label"), "qa");
         for bad in ["Dev", "", "dev_1", "-dev"] {
             let err = cluster_name(bad).expect_err(bad).to_string();

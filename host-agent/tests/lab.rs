@@ -105,6 +105,18 @@ impl LabUp {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+
+    /// `lab up` exits cleanly after `how` (lab down, Ctrl-C) and none of `pids` runs.
+    fn assert_stopped(&mut self, how: &str, pids: &[u64]) {
+        let exit = self.wait_exit(Duration::from_secs(60));
+        assert!(
+            exit.success(),
+            "lab up after {how}: {exit}; log:\n{}",
+            self.log()
+        );
+        let left: Vec<u64> = pids.iter().copied().filter(|p| pid_alive(*p)).collect();
+        assert!(left.is_empty(), "still running after {how}: {left:?}");
+    }
 }
 
 impl Drop for LabUp {
@@ -476,14 +488,7 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
     );
     let down = cli(&["down"], &state);
     assert!(down.status.success(), "{down:?}");
-    let exit = lab.wait_exit(Duration::from_secs(60));
-    assert!(
-        exit.success(),
-        "lab up after lab down: {exit}; log:\n{}",
-        lab.log()
-    );
-    let left: Vec<u64> = pids.into_iter().filter(|p| pid_alive(*p)).collect();
-    assert!(left.is_empty(), "still running after lab down: {left:?}");
+    lab.assert_stopped("lab down", &pids);
     let status = cli(&["status"], &state);
     assert!(!status.status.success(), "status of a stopped lab exits 1");
 
@@ -507,14 +512,7 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
         .status()
         .expect("kill");
     assert!(interrupted.success());
-    let exit = lab.wait_exit(Duration::from_secs(60));
-    assert!(
-        exit.success(),
-        "lab up after Ctrl-C: {exit}; log:\n{}",
-        lab.log()
-    );
-    let left: Vec<u64> = pids.into_iter().filter(|p| pid_alive(*p)).collect();
-    assert!(left.is_empty(), "still running after Ctrl-C: {left:?}");
+    lab.assert_stopped("Ctrl-C", &pids);
     drop(lab);
     assert!(
         !state.join("lab.json").exists(),

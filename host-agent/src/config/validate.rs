@@ -57,13 +57,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
     for (i, cluster) in config.clusters.iter().enumerate() {
         let at = format!("clusters[{i}]");
         let name = cluster.name.as_str();
-        if !is_dns_label(name) {
-            return Err(invalid(
-                format!("{at}.name"),
-                format!("`{name}` is not a DNS label"),
-                DNS_LABEL_FIX,
-            ));
-        }
+        check_label(&at, name)?;
         if let Some(first) = cluster_names.insert(name, i) {
             return Err(invalid(
                 format!("{at}.name"),
@@ -112,7 +106,17 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-const DNS_LABEL_FIX: &str = "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+/// `<at>.name` must be a DNS label (cluster and node names are host and VM names).
+fn check_label(at: &str, name: &str) -> Result<(), ConfigError> {
+    if is_dns_label(name) {
+        return Ok(());
+    }
+    Err(invalid(
+        format!("{at}.name"),
+        format!("`{name}` is not a DNS label"),
+        "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+    ))
+}
 
 fn validate_ssh(ssh: &SshConfig) -> Result<(), ConfigError> {
     if ssh.user.trim().is_empty() {
@@ -159,13 +163,7 @@ fn validate_nodes<'a>(
     for (j, node) in nodes.iter().enumerate() {
         let at = format!("{at}.nodes[{j}]");
         let name = node.name.as_str();
-        if !is_dns_label(name) {
-            return Err(invalid(
-                format!("{at}.name"),
-                format!("`{name}` is not a DNS label"),
-                DNS_LABEL_FIX,
-            ));
-        }
+        check_label(&at, name)?;
         if let Some(first) = node_names.insert(name, at.clone()) {
             return Err(invalid(
                 format!("{at}.name"),
@@ -203,25 +201,24 @@ fn validate_nodes<'a>(
         ));
     };
     let node = &nodes[j];
-    if node.cpu < CONTROL_PLANE_MIN_CPU {
-        return Err(invalid(
-            format!("{at}.nodes[{j}].cpu"),
-            format!(
-                "a controlPlane node needs at least {CONTROL_PLANE_MIN_CPU} CPUs (kubeadm's minimum), found {}",
-                node.cpu
-            ),
-            format!("set cpu: {CONTROL_PLANE_MIN_CPU} or more"),
-        ));
-    }
-    if node.memory_mib < CONTROL_PLANE_MIN_MEMORY_MIB {
-        return Err(invalid(
-            format!("{at}.nodes[{j}].memoryMiB"),
-            format!(
-                "a controlPlane node needs at least {CONTROL_PLANE_MIN_MEMORY_MIB} MiB (kubeadm's minimum), found {}",
-                node.memory_mib
-            ),
-            format!("set memoryMiB: {CONTROL_PLANE_MIN_MEMORY_MIB} or more"),
-        ));
+    for (field, value, min, unit) in [
+        ("cpu", node.cpu, CONTROL_PLANE_MIN_CPU, "CPUs"),
+        (
+            "memoryMiB",
+            node.memory_mib,
+            CONTROL_PLANE_MIN_MEMORY_MIB,
+            "MiB",
+        ),
+    ] {
+        if value < min {
+            return Err(invalid(
+                format!("{at}.nodes[{j}].{field}"),
+                format!(
+                    "a controlPlane node needs at least {min} {unit} (kubeadm's minimum), found {value}"
+                ),
+                format!("set {field}: {min} or more"),
+            ));
+        }
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
 //! metrics-server, tart-operator), checked only through the operator's API (including dev's
 //! traffic from its simulated Hubble Relay), then `lab status`, `lab down`, and a second
-//! `lab up` on the same state directory.
+//! `lab up` on the same state directory. What `lab up` refuses before it starts anything is
+//! in `lab_preflight.rs`.
 //!
 //! Needs `tart-operator` next to `tart-infra` (`cargo test --workspace` and `scripts/test`
 //! build it) and the Kubernetes binaries (`scripts/build-kube-bins.sh`); fails without them.
@@ -10,14 +11,13 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::{cli, repo_file, tart_infra};
 
-fn tart_infra() -> &'static str {
-    env!("CARGO_BIN_EXE_tart-infra")
-}
+mod support;
 
 fn operator_bin() -> PathBuf {
     let bin = Path::new(tart_infra()).with_file_name("tart-operator");
@@ -27,10 +27,6 @@ fn operator_bin() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
 fn free_port() -> u16 {
@@ -109,6 +105,18 @@ impl LabUp {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+
+    /// `lab up` exits cleanly after `how` (lab down, Ctrl-C) and none of `pids` runs.
+    fn assert_stopped(&mut self, how: &str, pids: &[u64]) {
+        let exit = self.wait_exit(Duration::from_secs(60));
+        assert!(
+            exit.success(),
+            "lab up after {how}: {exit}; log:\n{}",
+            self.log()
+        );
+        let left: Vec<u64> = pids.iter().copied().filter(|p| pid_alive(*p)).collect();
+        assert!(left.is_empty(), "still running after {how}: {left:?}");
+    }
 }
 
 impl Drop for LabUp {
@@ -186,16 +194,6 @@ impl Api {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
-}
-
-fn cli(args: &[&str], state: &Path) -> Output {
-    Command::new(tart_infra())
-        .args(["lab"])
-        .args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .output()
-        .expect("run tart-infra")
 }
 
 /// The pids `lab status --json` lists.
@@ -490,14 +488,7 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
     );
     let down = cli(&["down"], &state);
     assert!(down.status.success(), "{down:?}");
-    let exit = lab.wait_exit(Duration::from_secs(60));
-    assert!(
-        exit.success(),
-        "lab up after lab down: {exit}; log:\n{}",
-        lab.log()
-    );
-    let left: Vec<u64> = pids.into_iter().filter(|p| pid_alive(*p)).collect();
-    assert!(left.is_empty(), "still running after lab down: {left:?}");
+    lab.assert_stopped("lab down", &pids);
     let status = cli(&["status"], &state);
     assert!(!status.status.success(), "status of a stopped lab exits 1");
 
@@ -521,95 +512,10 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
         .status()
         .expect("kill");
     assert!(interrupted.success());
-    let exit = lab.wait_exit(Duration::from_secs(60));
-    assert!(
-        exit.success(),
-        "lab up after Ctrl-C: {exit}; log:\n{}",
-        lab.log()
-    );
-    let left: Vec<u64> = pids.into_iter().filter(|p| pid_alive(*p)).collect();
-    assert!(left.is_empty(), "still running after Ctrl-C: {left:?}");
+    lab.assert_stopped("Ctrl-C", &pids);
     drop(lab);
     assert!(
         !state.join("lab.json").exists(),
         "the record goes with the lab"
-    );
-}
-
-#[test]
-fn bad_input_is_one_clear_line_and_starts_nothing() {
-    let dir = tempfile::tempdir().expect("dir");
-    let state = dir.path().join("lab");
-    let broken = dir.path().join("clusters.yaml");
-    let shipped = std::fs::read_to_string(repo_file("config/clusters.yaml")).expect("config");
-    std::fs::write(
-        &broken,
-        shipped.replacen("podCidr: 10.20.0.0/16", "podCidr: 10.10.0.0/16", 1),
-    )
-    .expect("write");
-    let run = |args: &[&str]| {
-        Command::new(tart_infra())
-            .args(["lab", "up"])
-            .args(args)
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--operator-bin")
-            .arg(operator_bin())
-            .output()
-            .expect("run")
-    };
-    let out = run(&["--config", broken.to_str().expect("path")]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains("overlap"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-
-    let config = repo_file("config/clusters.yaml");
-    let out = run(&[
-        "--config",
-        config.to_str().expect("path"),
-        "--clusters",
-        "qa",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains("qa") && err.contains("dev"), "{err}");
-
-    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = taken.local_addr().expect("addr").to_string();
-    let out = run(&[
-        "--config",
-        config.to_str().expect("path"),
-        "--http-addr",
-        &addr,
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains(&addr) && err.contains("in use"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(!state.join("lab.json").exists(), "nothing recorded");
-
-    let out = Command::new(tart_infra())
-        .args([
-            "lab",
-            "up",
-            "--operator-bin",
-            "/nonexistent/tart-operator",
-            "--state-dir",
-        ])
-        .arg(&state)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .expect("run");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains("cargo build --release -p operator"), "{err}");
-
-    let out = cli(&["down"], &state);
-    assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no lab is running"),
-        "{out:?}"
     );
 }

@@ -88,12 +88,11 @@ fn build_script_dir() -> Result<PathBuf, Error> {
         Some(line) if out.status.success() && !line.trim().is_empty() => {
             Ok(PathBuf::from(line.trim()))
         }
-        _ => Err(Error::Startup(format!(
-            "{} --print failed ({}): {}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))),
+        _ => Err(Error::BuildScript {
+            script,
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        }),
     }
 }
 

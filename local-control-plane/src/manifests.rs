@@ -112,7 +112,10 @@ pub(crate) fn node(spec: &SimNode) -> Result<Node, Error> {
         "spec": { "taints": taints },
         "status": { "allocatable": resources, "capacity": resources },
     }))
-    .map_err(|e| Error::Startup(format!("building node {}: {e}", spec.name)))
+    .map_err(|source| Error::Encode {
+        what: format!("node {}", spec.name),
+        source,
+    })
 }
 
 /// Splits a multi-document YAML text into objects, skipping empty documents.

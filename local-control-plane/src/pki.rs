@@ -34,6 +34,36 @@ pub struct PkiFiles {
     pub sa_pub: PathBuf,
 }
 
+impl PkiFiles {
+    /// The files' places in `dir`.
+    pub(crate) fn in_dir(dir: &Path, ca_pem: String) -> Self {
+        Self {
+            ca_cert: dir.join("ca.crt"),
+            ca_pem,
+            apiserver_cert: dir.join("apiserver.crt"),
+            apiserver_key: dir.join("apiserver.key"),
+            front_proxy_ca: dir.join("front-proxy-ca.crt"),
+            front_proxy_cert: dir.join("front-proxy-client.crt"),
+            front_proxy_key: dir.join("front-proxy-client.key"),
+            sa_key: dir.join("sa.key"),
+            sa_pub: dir.join("sa.pub"),
+        }
+    }
+
+    fn paths(&self) -> [&Path; 8] {
+        [
+            &self.ca_cert,
+            &self.apiserver_cert,
+            &self.apiserver_key,
+            &self.front_proxy_ca,
+            &self.front_proxy_cert,
+            &self.front_proxy_key,
+            &self.sa_key,
+            &self.sa_pub,
+        ]
+    }
+}
+
 fn ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>, rcgen::Error> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -91,17 +121,7 @@ pub fn write(dir: &Path) -> Result<PkiFiles, Error> {
     )?;
     let sa = KeyPair::generate()?;
 
-    let files = PkiFiles {
-        ca_cert: dir.join("ca.crt"),
-        ca_pem: cluster_ca.pem(),
-        apiserver_cert: dir.join("apiserver.crt"),
-        apiserver_key: dir.join("apiserver.key"),
-        front_proxy_ca: dir.join("front-proxy-ca.crt"),
-        front_proxy_cert: dir.join("front-proxy-client.crt"),
-        front_proxy_key: dir.join("front-proxy-client.key"),
-        sa_key: dir.join("sa.key"),
-        sa_pub: dir.join("sa.pub"),
-    };
+    let files = PkiFiles::in_dir(dir, cluster_ca.pem());
     write_private(&files.ca_cert, &files.ca_pem)?;
     write_private(&files.apiserver_cert, &apiserver_cert)?;
     write_private(&files.apiserver_key, &apiserver_key)?;
@@ -116,28 +136,8 @@ pub fn write(dir: &Path) -> Result<PkiFiles, Error> {
 /// Reuses the files in `dir` when they are all there (a reused state directory), else
 /// generates fresh ones.
 pub fn load_or_write(dir: &Path) -> Result<PkiFiles, Error> {
-    let files = PkiFiles {
-        ca_cert: dir.join("ca.crt"),
-        ca_pem: String::new(),
-        apiserver_cert: dir.join("apiserver.crt"),
-        apiserver_key: dir.join("apiserver.key"),
-        front_proxy_ca: dir.join("front-proxy-ca.crt"),
-        front_proxy_cert: dir.join("front-proxy-client.crt"),
-        front_proxy_key: dir.join("front-proxy-client.key"),
-        sa_key: dir.join("sa.key"),
-        sa_pub: dir.join("sa.pub"),
-    };
-    let all = [
-        &files.ca_cert,
-        &files.apiserver_cert,
-        &files.apiserver_key,
-        &files.front_proxy_ca,
-        &files.front_proxy_cert,
-        &files.front_proxy_key,
-        &files.sa_key,
-        &files.sa_pub,
-    ];
-    if !all.iter().all(|f| f.is_file()) {
+    let files = PkiFiles::in_dir(dir, String::new());
+    if !files.paths().iter().all(|f| f.is_file()) {
         return write(dir);
     }
     let ca_pem = std::fs::read_to_string(&files.ca_cert).map_err(|source| Error::Io {
@@ -145,4 +145,21 @@ pub fn load_or_write(dir: &Path) -> Result<PkiFiles, Error> {
         source,
     })?;
     Ok(PkiFiles { ca_pem, ..files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_complete_directory_is_reused_and_an_incomplete_one_regenerated() {
+        let dir = tempfile::tempdir().expect("dir");
+        let first = write(dir.path()).expect("write");
+        let reused = load_or_write(dir.path()).expect("reuse");
+        assert_eq!(reused.ca_pem, first.ca_pem, "the same CA");
+        std::fs::remove_file(&first.sa_pub).expect("remove");
+        let fresh = load_or_write(dir.path()).expect("regenerate");
+        assert_ne!(fresh.ca_pem, first.ca_pem, "a new CA");
+        assert!(fresh.paths().iter().all(|f| f.is_file()));
+    }
 }

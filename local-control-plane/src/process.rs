@@ -109,6 +109,12 @@ impl Proc {
         self.stop(watchdog);
     }
 
+    /// The arguments it is started with.
+    #[cfg(test)]
+    pub(crate) fn args(&self) -> &[String] {
+        &self.args
+    }
+
     /// The process id while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

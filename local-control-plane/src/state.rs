@@ -2,12 +2,13 @@
 //! (`ports.json`). A fresh directory gets a random token and free ports; a reused one (the
 //! local lab's) keeps both, so kubeconfigs stay valid across restarts.
 
+use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, free_ports, random_token, write_private};
+use crate::{Error, write_private};
 
 /// The loopback ports of one control plane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +41,45 @@ pub(crate) struct State {
     ports_file: PathBuf,
 }
 
+/// `N` distinct free loopback ports.
+fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
+    // Hold every listener until all ports are chosen so they are distinct.
+    let listeners = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| Error::Io {
+            context: "choosing free loopback ports".to_owned(),
+            source,
+        })?;
+    let mut ports = [0u16; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener
+            .local_addr()
+            .map_err(|source| Error::Io {
+                context: "reading a loopback port".to_owned(),
+                source,
+            })?
+            .port();
+    }
+    Ok(ports)
+}
+
+/// 24 random bytes in hex: the admin token of a fresh control plane.
+fn random_token() -> Result<String, Error> {
+    use std::io::Read;
+    let mut bytes = [0u8; 24];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|source| Error::Io {
+            context: "reading /dev/urandom".to_owned(),
+            source,
+        })?;
+    Ok(bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
+}
+
 fn read_token(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let token = text.lines().next()?.split(',').next()?.trim();
@@ -54,11 +94,9 @@ impl State {
             None => random_token()?,
         };
         let ports = match std::fs::read_to_string(&ports_file) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                Error::Startup(format!(
-                    "{} is not valid ({e}); delete it to choose new ports",
-                    ports_file.display()
-                ))
+            Ok(text) => serde_json::from_str(&text).map_err(|source| Error::PortsFile {
+                path: ports_file.clone(),
+                source,
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let [etcd, peer, apiserver, kwok, metrics_server] = free_ports::<5>()?;
@@ -69,8 +107,11 @@ impl State {
                     kwok,
                     metrics_server,
                 };
-                let text = serde_json::to_string_pretty(&ports)
-                    .map_err(|e| Error::Startup(e.to_string()))?;
+                let text =
+                    serde_json::to_string_pretty(&ports).map_err(|source| Error::Encode {
+                        what: ports_file.display().to_string(),
+                        source,
+                    })?;
                 write_private(&ports_file, &text)?;
                 ports
             }
@@ -107,6 +148,24 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_ports_are_distinct() {
+        let ports = free_ports::<8>().expect("ports");
+        let mut sorted = ports.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 8);
+        assert!(ports.iter().all(|p| *p > 0));
+    }
+
+    #[test]
+    fn tokens_are_random_hex() {
+        let (a, b) = (random_token().expect("a"), random_token().expect("b"));
+        assert_eq!(a.len(), 48);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn a_reused_directory_keeps_token_and_ports() {

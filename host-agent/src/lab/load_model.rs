@@ -53,12 +53,23 @@ pub struct Stage {
     pub target: u64,
 }
 
+/// Why a runner's `params.json` gives no load.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamsError {
+    /// Not JSON of the expected shape.
+    #[error("params.json is not the operator's runner parameters: {0}")]
+    Format(#[from] serde_json::Error),
+    /// Neither constant VUs nor stages.
+    #[error("params.json sets neither vus nor stages, so the runner has no virtual users")]
+    NoLoad,
+}
+
 impl RunnerParams {
     /// Parses `params.json`; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let params: Self = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, ParamsError> {
+        let params: Self = serde_json::from_str(text)?;
         if params.vus.is_none() && params.stages.is_empty() {
-            return Err("neither vus nor stages".to_owned());
+            return Err(ParamsError::NoLoad);
         }
         Ok(params)
     }
@@ -198,8 +209,14 @@ mod tests {
         )
         .expect("stages");
         assert_eq!(ramp.duration_secs(), 50);
-        assert!(RunnerParams::parse(r#"{"urls":[]}"#).is_err());
-        assert!(RunnerParams::parse("{").is_err());
+        assert!(matches!(
+            RunnerParams::parse(r#"{"urls":[]}"#),
+            Err(ParamsError::NoLoad)
+        ));
+        assert!(matches!(
+            RunnerParams::parse("{"),
+            Err(ParamsError::Format(_))
+        ));
     }
 
     #[test]

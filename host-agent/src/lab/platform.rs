@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use base64::Engine as _;
 use crds::ManagedCluster;
 use crds::managed_cluster::{ManagedClusterSpec, Provider, SecretKeyRef};
@@ -49,24 +48,72 @@ pub const DEMO: [(&str, &str); 4] = [
     ),
 ];
 
+/// Why something could not be installed on a lab cluster.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    /// The API server refused or failed a request.
+    #[error("{action}: {source}")]
+    Api {
+        /// What was being done, naming the object or manifest.
+        action: String,
+        /// The cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// A CRD was accepted but not served in time.
+    #[error(
+        "CRD {name} not Established after 60 s; see kube-apiserver.log of the platform cluster in the state directory"
+    )]
+    NotEstablished {
+        /// The CRD.
+        name: String,
+    },
+    /// A TokenRequest was answered without a token.
+    #[error("the API server returned no token for {SYSTEM_NAMESPACE}/{account}")]
+    NoToken {
+        /// The ServiceAccount.
+        account: String,
+    },
+    /// An object the lab builds could not be encoded (a bug, not bad input).
+    #[error("building {what}: {source}")]
+    Encode {
+        /// The object.
+        what: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Adds what was being done to a client error.
+fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> PlatformError {
+    let action = action.into();
+    move |source| PlatformError::Api { action, source }
+}
+
 /// Installs the CRDs and waits until the API server serves them.
-pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
+    let definitions: Api<CustomResourceDefinition> = Api::all(client.clone());
     let mut names = Vec::new();
     for (_, crd) in crds::all() {
         names.push(crd.name_any());
-        api.patch(
-            &crd.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .with_context(|| format!("installing CRD {}", crd.name_any()))?;
+        definitions
+            .patch(
+                &crd.name_any(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&crd),
+            )
+            .await
+            .map_err(api(format!("installing CRD {}", crd.name_any())))?;
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     for name in names {
         loop {
-            let crd = api.get(&name).await?;
+            let crd = definitions
+                .get(&name)
+                .await
+                .map_err(api(format!("reading CRD {name}")))?;
             let established = crd.status.and_then(|s| s.conditions).is_some_and(|c| {
                 c.iter()
                     .any(|c| c.type_ == "Established" && c.status == "True")
@@ -74,10 +121,9 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
             if established {
                 break;
             }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "CRD {name} not Established after 60 s"
-            );
+            if Instant::now() >= deadline {
+                return Err(PlatformError::NotEstablished { name });
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -85,13 +131,13 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
 }
 
 /// The operator's RBAC, the user roles and the lab user bound to `tart-infra-tester`.
-pub async fn install_rbac(client: &Client) -> anyhow::Result<()> {
+pub async fn install_rbac(client: &Client) -> Result<(), PlatformError> {
     apply_yaml(client, OPERATOR_RBAC, SYSTEM_NAMESPACE)
         .await
-        .context("applying manifests/operator/rbac.yaml")?;
+        .map_err(api("applying manifests/operator/rbac.yaml"))?;
     apply_yaml(client, USER_ROLES, SYSTEM_NAMESPACE)
         .await
-        .context("applying manifests/operator/user-roles.yaml")?;
+        .map_err(api("applying manifests/operator/user-roles.yaml"))?;
     let user = format!(
         "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {USER_ACCOUNT}, namespace: {SYSTEM_NAMESPACE}, labels: {{{LAB_LABEL}: \"true\"}}}}\n---\n\
          apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: tart-infra-lab-user, labels: {{{LAB_LABEL}: \"true\"}}}}\n\
@@ -100,12 +146,12 @@ pub async fn install_rbac(client: &Client) -> anyhow::Result<()> {
     );
     apply_yaml(client, &user, SYSTEM_NAMESPACE)
         .await
-        .context("creating the lab user")?;
+        .map_err(api("creating the lab user"))?;
     Ok(())
 }
 
 /// A token for a ServiceAccount in tart-system (a week; `lab up` makes new ones each time).
-pub async fn token(client: &Client, account: &str) -> anyhow::Result<String> {
+pub async fn token(client: &Client, account: &str) -> Result<String, PlatformError> {
     let request = TokenRequest {
         spec: TokenRequestSpec {
             audiences: Vec::new(),
@@ -117,12 +163,16 @@ pub async fn token(client: &Client, account: &str) -> anyhow::Result<String> {
     let answer = Api::<ServiceAccount>::namespaced(client.clone(), SYSTEM_NAMESPACE)
         .create_token_request(account, &PostParams::default(), &request)
         .await
-        .with_context(|| format!("requesting a token for {SYSTEM_NAMESPACE}/{account}"))?;
+        .map_err(api(format!(
+            "requesting a token for {SYSTEM_NAMESPACE}/{account}"
+        )))?;
     answer
         .status
         .map(|s| s.token)
         .filter(|t| !t.is_empty())
-        .with_context(|| format!("the API server returned no token for {account}"))
+        .ok_or_else(|| PlatformError::NoToken {
+            account: account.to_owned(),
+        })
 }
 
 /// A kubeconfig for the platform with a bearer token (the operator's identity).
@@ -177,7 +227,7 @@ pub async fn register(
     platform: &Client,
     config: &Config,
     targets: &[(&ClusterConfig, &ControlPlane)],
-) -> anyhow::Result<()> {
+) -> Result<(), PlatformError> {
     let secrets: Api<Secret> = Api::namespaced(platform.clone(), SYSTEM_NAMESPACE);
     let clusters: Api<ManagedCluster> = Api::all(platform.clone());
     let apply = PatchParams::apply(FIELD_MANAGER).force();
@@ -192,41 +242,53 @@ pub async fn register(
             },
             "type": "Opaque",
             "stringData": { "kubeconfig": cp.kubeconfig() },
-        }))?;
+        }))
+        .map_err(|source| PlatformError::Encode {
+            what: format!("the kubeconfig Secret of {}", c.name),
+            source,
+        })?;
         secrets
             .patch(&secret.name_any(), &apply, &Patch::Apply(&secret))
             .await
-            .with_context(|| format!("writing the kubeconfig Secret of {}", c.name))?;
+            .map_err(api(format!("writing the kubeconfig Secret of {}", c.name)))?;
         let mut mc = managed_cluster(c, &config.kubernetes_version);
         mc.metadata.managed_fields = None;
-        let mut body = serde_json::to_value(&mc)?;
+        let mut body = serde_json::to_value(&mc).map_err(|source| PlatformError::Encode {
+            what: format!("ManagedCluster {}", c.name),
+            source,
+        })?;
         body["apiVersion"] = json!("tartinfra.dev/v1alpha1");
         body["kind"] = json!("ManagedCluster");
         clusters
             .patch(c.name.as_str(), &apply, &Patch::Apply(&body))
             .await
-            .with_context(|| format!("writing ManagedCluster {}", c.name))?;
+            .map_err(api(format!("writing ManagedCluster {}", c.name)))?;
     }
     let started: Vec<&str> = targets.iter().map(|(c, _)| c.name.as_str()).collect();
     let stale = clusters
         .list(&ListParams::default().labels(&format!("{LAB_LABEL}=true")))
-        .await?;
+        .await
+        .map_err(api("listing the lab's ManagedClusters"))?;
     for mc in stale.items {
         if !started.contains(&mc.name_any().as_str()) {
             clusters
                 .delete(&mc.name_any(), &DeleteParams::default())
-                .await?;
+                .await
+                .map_err(api(format!(
+                    "deleting ManagedCluster {} (its cluster is not started)",
+                    mc.name_any()
+                )))?;
         }
     }
     Ok(())
 }
 
 /// Applies the demo workloads.
-pub async fn install_demo(client: &Client) -> anyhow::Result<()> {
+pub async fn install_demo(client: &Client) -> Result<(), PlatformError> {
     for (file, text) in DEMO {
         apply_yaml(client, text, "demo")
             .await
-            .with_context(|| format!("applying manifests/demo/{file}"))?;
+            .map_err(api(format!("applying manifests/demo/{file}")))?;
     }
     Ok(())
 }

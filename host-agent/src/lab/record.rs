@@ -70,6 +70,38 @@ pub struct Record {
     pub kubeconfigs: Vec<(String, PathBuf)>,
 }
 
+/// Why the record cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The file is not a record.
+    #[error("{} is not a lab record ({source}); if no lab runs, delete it", .path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why it does not parse.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file could not be read.
+    #[error("reading {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file could not be written.
+    #[error("writing {}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The record's path in a state directory.
 pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join("lab.json")
@@ -77,27 +109,26 @@ pub fn path(state_dir: &Path) -> PathBuf {
 
 impl Record {
     /// Reads the record; `None` when there is none.
-    pub fn load(state_dir: &Path) -> anyhow::Result<Option<Self>> {
-        let file = path(state_dir);
-        match std::fs::read_to_string(&file) {
-            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-                anyhow::anyhow!(
-                    "{} is not a lab record ({e}); if no lab runs, delete it",
-                    file.display()
-                )
-            }),
+    pub fn load(state_dir: &Path) -> Result<Option<Self>, RecordError> {
+        let path = path(state_dir);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|source| RecordError::Corrupt { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(anyhow::anyhow!("reading {}: {e}", file.display())),
+            Err(source) => Err(RecordError::Read { path, source }),
         }
     }
 
     /// Writes the record (atomically: a reader never sees half of it).
-    pub fn save(&self, state_dir: &Path) -> anyhow::Result<()> {
-        let file = path(state_dir);
-        let tmp = file.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
-            .and_then(|()| std::fs::rename(&tmp, &file))
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", file.display()))
+    pub fn save(&self, state_dir: &Path) -> Result<(), RecordError> {
+        let path = path(state_dir);
+        let tmp = path.with_extension("json.tmp");
+        // Only a path that is not UTF-8 cannot be written as JSON: a write error too.
+        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::from);
+        text.and_then(|text| std::fs::write(&tmp, text))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|source| RecordError::Write { path, source })
     }
 
     /// Removes the record.

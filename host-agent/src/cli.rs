@@ -1,0 +1,379 @@
+//! The `tart-infra` command line: its subcommands and flags (each flag also read from an
+//! environment variable), the checks of their values, and running what they ask for.
+//! Values are checked here, before anything starts, with messages that say what to give.
+
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::builder::BoolishValueParser;
+use clap::{Parser, Subcommand};
+
+use crate::{config, lab};
+
+/// The tart-infra host agent: the local lab today; Tart VMs and the platform bootstrap later.
+#[derive(Debug, Parser)]
+#[command(name = "tart-infra", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The local lab: every configured cluster simulated on this machine, with the operator.
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct StateArgs {
+    /// Where the lab keeps certificates, etcd data, kubeconfigs and logs between runs
+    /// [default: $XDG_STATE_HOME/tart-infra/lab or ~/.local/state/tart-infra/lab].
+    #[arg(long, env = "TART_INFRA_LAB_DIR", value_parser = state_dir)]
+    state_dir: Option<PathBuf>,
+}
+
+impl StateArgs {
+    fn dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(lab::default_state_dir)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum LabCommand {
+    /// Starts the lab and runs it in the foreground until Ctrl-C or `lab down`.
+    Up(UpArgs),
+    /// Stops a running lab (the processes it started, by process id, and nothing else).
+    Down {
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Shows each process of the lab and whether the operator answers; exits 1 unless all run.
+    Status {
+        /// Print JSON.
+        #[arg(long, env = "TART_INFRA_LAB_JSON", value_parser = BoolishValueParser::new())]
+        json: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct UpArgs {
+    /// The clusters file.
+    #[arg(long, env = "TART_INFRA_CONFIG", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// Clusters to start, comma-separated (platform is always started) [default: all].
+    #[arg(long, env = "TART_INFRA_LAB_CLUSTERS", value_delimiter = ',', value_parser = cluster_name)]
+    clusters: Vec<String>,
+    /// The operator's dashboard and API address.
+    #[arg(long, env = "TART_INFRA_LAB_HTTP_ADDR", default_value = "127.0.0.1:3000", value_parser = http_addr)]
+    http_addr: SocketAddr,
+    /// Print one JSON object (URL, token, kubeconfigs) on stdout when ready.
+    #[arg(long, env = "TART_INFRA_LAB_JSON", value_parser = BoolishValueParser::new())]
+    json: bool,
+    /// The tart-operator binary [default: next to tart-infra].
+    #[arg(long, env = "TART_OPERATOR_BIN")]
+    operator_bin: Option<PathBuf>,
+    /// The built dashboard to serve at the API's address [default: dashboard/dist when it
+    /// has an index.html].
+    #[arg(long, env = "TART_INFRA_DASHBOARD_DIR", value_parser = dashboard_dir)]
+    dashboard_dir: Option<PathBuf>,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+impl UpArgs {
+    /// What `lab up` starts, with the defaults that depend on the machine filled in.
+    fn options(self) -> lab::UpOptions {
+        lab::UpOptions {
+            config: self.config,
+            clusters: self.clusters,
+            state_dir: self.state.dir(),
+            http_addr: self.http_addr,
+            json: self.json,
+            operator_bin: self.operator_bin,
+            dashboard_dir: self
+                .dashboard_dir
+                .or_else(|| built_dashboard(Path::new("dashboard/dist"))),
+        }
+    }
+}
+
+impl Cli {
+    /// Runs the command. `Ok(false)` means it ran and the answer is no (`lab status` of a
+    /// lab that does not fully run): exit 1 without an error message.
+    pub async fn run(self) -> Result<bool, lab::Error> {
+        let Command::Lab { command } = self.command;
+        match command {
+            LabCommand::Up(args) => lab::up(args.options()).await.map(|()| true),
+            LabCommand::Down { state } => lab::down(&state.dir()).map(|()| true),
+            LabCommand::Status { json, state } => lab::status(&state.dir(), json).await,
+        }
+    }
+}
+
+/// `dir` (made absolute) when it holds a built dashboard: how `lab up` finds
+/// `dashboard/dist` when run from the repository.
+fn built_dashboard(dir: &Path) -> Option<PathBuf> {
+    dir.join("index.html")
+        .is_file()
+        .then(|| std::fs::canonicalize(dir).ok())
+        .flatten()
+}
+
+/// Why a flag's value is refused. Shown by clap after the flag and the value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArgError {
+    /// Not a cluster name.
+    #[error(
+        "`{0}` is not a cluster name (a DNS label: lowercase letters, digits and '-'); name clusters of config/clusters.yaml, e.g. platform,dev"
+    )]
+    ClusterName(String),
+    /// Not an address.
+    #[error("`{0}` is not an address; give an IP address and port, e.g. 127.0.0.1:3000")]
+    Address(String),
+    /// Port 0.
+    #[error(
+        "`{0}` has port 0, but the lab must know the port to reach the operator; give a port, e.g. 127.0.0.1:3000"
+    )]
+    PortZero(String),
+    /// A dashboard directory without `index.html`.
+    #[error(
+        "{} has no index.html; build the dashboard first (cd dashboard && npm ci && npm run build) and pass its dist directory",
+        .0.display()
+    )]
+    NotADashboard(PathBuf),
+    /// An empty path.
+    #[error("is empty; name a directory, e.g. ~/.local/state/tart-infra/lab")]
+    EmptyPath,
+    /// A path that exists and is not a directory.
+    #[error("{} is not a directory; name a directory (it is created when missing)", .0.display())]
+    NotADirectory(PathBuf),
+}
+
+/// `--clusters`: each a DNS label (whether the file lists it is checked with the file).
+pub fn cluster_name(value: &str) -> Result<String, ArgError> {
+    if config::is_dns_label(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(ArgError::ClusterName(value.to_owned()))
+    }
+}
+
+/// `--http-addr`: an IP address and a port other than 0.
+pub fn http_addr(value: &str) -> Result<SocketAddr, ArgError> {
+    let addr: SocketAddr = value
+        .parse()
+        .map_err(|_| ArgError::Address(value.to_owned()))?;
+    if addr.port() == 0 {
+        return Err(ArgError::PortZero(value.to_owned()));
+    }
+    Ok(addr)
+}
+
+/// `--dashboard-dir`: a directory with the built dashboard's `index.html`.
+pub fn dashboard_dir(value: &str) -> Result<PathBuf, ArgError> {
+    let dir = PathBuf::from(value);
+    if dir.join("index.html").is_file() {
+        Ok(dir)
+    } else {
+        Err(ArgError::NotADashboard(dir))
+    }
+}
+
+/// `--state-dir`: a directory, or a path where one can be created.
+pub fn state_dir(value: &str) -> Result<PathBuf, ArgError> {
+    let dir = PathBuf::from(value);
+    if value.is_empty() {
+        Err(ArgError::EmptyPath)
+    } else if dir.exists() && !dir.is_dir() {
+        Err(ArgError::NotADirectory(dir))
+    } else {
+        Ok(dir)
+    }
+}
+
+/// An error and its causes on one line, leaving out a cause the message already quotes.
+pub fn report(error: &dyn StdError) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tart-infra").chain(args.iter().copied()))
+    }
+
+    fn up(args: &[&str]) -> UpArgs {
+        let mut all = vec!["lab", "up"];
+        all.extend(args);
+        match parse(&all).expect("parses").command {
+            Command::Lab {
+                command: LabCommand::Up(args),
+            } => args,
+            other => panic!("not up: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent_and_every_flag_has_an_environment_variable() {
+        let command = Cli::command();
+        command.clone().debug_assert();
+        let lab = command.find_subcommand("lab").expect("lab");
+        for sub in lab.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(
+                    arg.get_env().is_some(),
+                    "lab {} --{id} has no environment variable",
+                    sub.get_name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn up_has_the_documented_defaults() {
+        let args = up(&["--state-dir", "/tmp/lab"]);
+        assert_eq!(args.config, PathBuf::from("config/clusters.yaml"));
+        assert!(args.clusters.is_empty());
+        assert_eq!(args.http_addr, SocketAddr::from(([127, 0, 0, 1], 3000)));
+        assert!(!args.json && args.operator_bin.is_none() && args.dashboard_dir.is_none());
+        let options = args.options();
+        assert_eq!(options.state_dir, PathBuf::from("/tmp/lab"));
+        assert_eq!(
+            up(&[]).options().state_dir,
+            lab::default_state_dir(),
+            "the state directory defaults to the user's"
+        );
+        assert_eq!(options.http_addr.port(), 3000);
+    }
+
+    #[test]
+    fn clusters_are_comma_separated_dns_labels() {
+        assert_eq!(
+            up(&["--clusters", "platform,dev"]).clusters,
+            ["platform", "dev"]
+        );
+        assert_eq!(cluster_name("qa").expect("label"), "qa");
+        for bad in ["Dev", "", "dev_1", "-dev"] {
+            let err = cluster_name(bad).expect_err(bad).to_string();
+            assert!(
+                err.contains(&format!("`{bad}`")) && err.contains("e.g. platform,dev"),
+                "{err}"
+            );
+        }
+        let err = parse(&["lab", "up", "--clusters", "platform,,dev"])
+            .expect_err("empty name")
+            .to_string();
+        assert!(
+            err.contains("--clusters") && err.contains("not a cluster name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_address_needs_a_port() {
+        assert_eq!(
+            http_addr("0.0.0.0:8080").expect("addr"),
+            SocketAddr::from(([0, 0, 0, 0], 8080))
+        );
+        let err = http_addr("localhost:3000").expect_err("a name").to_string();
+        assert!(err.contains("e.g. 127.0.0.1:3000"), "{err}");
+        assert!(matches!(http_addr("127.0.0.1"), Err(ArgError::Address(_))));
+        let err = http_addr("127.0.0.1:0").expect_err("port 0").to_string();
+        assert!(err.contains("port 0"), "{err}");
+    }
+
+    #[test]
+    fn a_dashboard_dir_must_hold_a_built_dashboard() {
+        let dir = tempfile::tempdir().expect("dir");
+        let value = dir.path().to_str().expect("utf-8");
+        let err = dashboard_dir(value).expect_err("empty").to_string();
+        assert!(
+            err.contains("has no index.html") && err.contains("npm run build"),
+            "{err}"
+        );
+        assert_eq!(built_dashboard(dir.path()), None);
+        std::fs::write(dir.path().join("index.html"), "<html>").expect("write");
+        assert_eq!(dashboard_dir(value).expect("built"), dir.path());
+        assert_eq!(
+            built_dashboard(dir.path()),
+            Some(std::fs::canonicalize(dir.path()).expect("canonical"))
+        );
+    }
+
+    #[test]
+    fn a_state_dir_is_a_directory_or_not_yet_there() {
+        let dir = tempfile::tempdir().expect("dir");
+        let existing = dir.path().to_str().expect("utf-8");
+        assert_eq!(state_dir(existing).expect("dir"), dir.path());
+        let missing = dir.path().join("lab");
+        assert_eq!(
+            state_dir(missing.to_str().expect("utf-8")).expect("created later"),
+            missing
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").expect("write");
+        let err = state_dir(file.to_str().expect("utf-8"))
+            .expect_err("a file")
+            .to_string();
+        assert!(err.contains("is not a directory"), "{err}");
+        assert!(matches!(state_dir(""), Err(ArgError::EmptyPath)));
+        let err = parse(&["lab", "down", "--state-dir", ""])
+            .expect_err("empty")
+            .to_string();
+        assert!(err.contains("--state-dir"), "{err}");
+    }
+
+    #[test]
+    fn down_and_status_take_the_state_dir() {
+        let cli = parse(&["lab", "status", "--json", "--state-dir", "/tmp/lab"]).expect("status");
+        let Command::Lab {
+            command: LabCommand::Status { json, state },
+        } = cli.command
+        else {
+            panic!("not status");
+        };
+        assert!(json);
+        assert_eq!(state.dir(), PathBuf::from("/tmp/lab"));
+        assert!(parse(&["lab", "down"]).is_ok());
+        assert!(parse(&["lab", "restart"]).is_err());
+    }
+
+    #[test]
+    fn a_report_is_one_line_without_repeating_a_quoted_cause() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer: {0}")]
+        struct Quoting(#[source] std::io::Error);
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Wrapping(#[source] std::io::Error);
+        let cause = || std::io::Error::other("the cause");
+        assert_eq!(report(&Quoting(cause())), "outer: the cause");
+        assert_eq!(report(&Wrapping(cause())), "outer: the cause");
+    }
+}

@@ -176,6 +176,27 @@ where
 /// The annotation kwok puts on (or reads from) the nodes it simulates.
 pub const KWOK_NODE_ANNOTATION: &str = "kwok.x-k8s.io/node";
 
+/// Why a data source of a cluster cannot be used yet.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    /// Its watch or poll is failing.
+    #[error("{data} failing since {since}: {message}")]
+    Failing {
+        /// The source, e.g. `horizontalpodautoscalers`.
+        data: &'static str,
+        /// Since when.
+        since: Timestamp,
+        /// The last error.
+        message: String,
+    },
+    /// It has not listed once yet.
+    #[error("{data} not listed yet")]
+    NotListed {
+        /// The source.
+        data: &'static str,
+    },
+}
+
 impl ClusterCollector {
     /// Starts every collector of a cluster.
     pub fn start(
@@ -244,14 +265,18 @@ impl ClusterCollector {
     }
 
     /// Whether `source` has listed once and is not failing now; otherwise why not.
-    pub fn source_ready(&self, source: &str) -> Result<(), String> {
+    pub fn source_ready(&self, source: &'static str) -> Result<(), NotReady> {
         match self.health.snapshot().get(source) {
             Some(SourceHealth {
                 error: Some((message, since)),
                 ..
-            }) => Err(format!("{source} failing since {since}: {message}")),
+            }) => Err(NotReady::Failing {
+                data: source,
+                since: *since,
+                message: message.clone(),
+            }),
             Some(h) if h.synced => Ok(()),
-            _ => Err(format!("{source} not listed yet")),
+            _ => Err(NotReady::NotListed { data: source }),
         }
     }
 
@@ -336,7 +361,7 @@ async fn poll_usage(
                 UsageData::default()
             }
             Err(e) => {
-                health.failed("metrics", e);
+                health.failed("metrics", e.to_string());
                 UsageData::default()
             }
         };

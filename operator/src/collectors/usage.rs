@@ -89,17 +89,37 @@ pub fn parse_pods(json: &str) -> Result<PodUsage, serde_json::Error> {
         .collect())
 }
 
+/// Why the metrics API could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// The request failed.
+    #[error("metrics API: {0}")]
+    Request(#[source] kube::Error),
+    /// The request could not be built.
+    #[error("metrics API request: {0}")]
+    Build(#[source] http::Error),
+    /// An answer that is not a metrics list.
+    #[error("metrics API {what}: {source}")]
+    Unreadable {
+        /// `nodes` or `pods`.
+        what: &'static str,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// Reads the metrics API: `Ok(None)` when it is not served (404), an error when it is
 /// registered but failing.
-pub async fn fetch(client: &kube::Client) -> Result<Option<UsageData>, String> {
+pub async fn fetch(client: &kube::Client) -> Result<Option<UsageData>, UsageError> {
     let get = |path: &'static str| async move {
         let req = http::Request::get(path)
             .body(Vec::new())
-            .map_err(|e| e.to_string())?;
+            .map_err(UsageError::Build)?;
         match client.request_text(req).await {
             Ok(text) => Ok(Some(text)),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-            Err(e) => Err(format!("metrics API: {e}")),
+            Err(e) => Err(UsageError::Request(e)),
         }
     };
     let Some(nodes) = get("/apis/metrics.k8s.io/v1beta1/nodes").await? else {
@@ -108,10 +128,11 @@ pub async fn fetch(client: &kube::Client) -> Result<Option<UsageData>, String> {
     let pods = get("/apis/metrics.k8s.io/v1beta1/pods")
         .await?
         .unwrap_or_else(|| r#"{"items":[]}"#.into());
+    let unreadable = |what| move |source| UsageError::Unreadable { what, source };
     Ok(Some(UsageData {
         available: true,
-        nodes: parse_nodes(&nodes).map_err(|e| format!("metrics API nodes: {e}"))?,
-        pods: parse_pods(&pods).map_err(|e| format!("metrics API pods: {e}"))?,
+        nodes: parse_nodes(&nodes).map_err(unreadable("nodes"))?,
+        pods: parse_pods(&pods).map_err(unreadable("pods"))?,
     }))
 }
 

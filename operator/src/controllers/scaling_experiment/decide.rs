@@ -20,7 +20,7 @@ use super::kpis::{self, Point, Target, Window};
 use super::observe::Observed;
 use super::phase::{self, Child, Inputs, Step};
 use super::series::{targets_of, window_of, with_series};
-use super::targets::{COOLDOWN_MARGIN_SECS, cooldown_warning, resolve, windows};
+use super::targets::{COOLDOWN_MARGIN_SECS, TargetsError, cooldown_warning, resolve, windows};
 use crate::conditions::{self, Stamp};
 use crate::context::Settings;
 use crate::controllers::Next;
@@ -122,7 +122,7 @@ pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
             return finished(s, Some(ExperimentReason::InvalidSpec), message, at);
         }
     };
-    if let Err(message) = &o.cluster {
+    if let Some(message) = &o.unusable {
         return unavailable(o, s, message, settings, at);
     }
     at.set(
@@ -136,8 +136,8 @@ pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
     if s.deployments.is_empty() {
         match targets(o, &mut s, &plan, at) {
             Ok(warning) => event = warning,
-            Err(message) => {
-                return finished(s, Some(ExperimentReason::NoHpa), message, at);
+            Err(e) => {
+                return finished(s, Some(ExperimentReason::NoHpa), e.to_string(), at);
             }
         }
     }
@@ -227,7 +227,7 @@ fn targets(
     s: &mut ScalingExperimentStatus,
     plan: &ExperimentPlan,
     at: Stamp,
-) -> Result<Option<Note>, String> {
+) -> Result<Option<Note>, TargetsError> {
     let cluster = o.experiment.spec.cluster.as_str();
     let found = match resolve(&plan.targets, &o.hpas, cluster) {
         Ok(found) => found,
@@ -238,9 +238,9 @@ fn targets(
                 C::TargetsResolved,
                 false,
                 R::NoHpa,
-                message.clone(),
+                message,
             );
-            return Err(message);
+            return Err(e);
         }
     };
     let list: Vec<String> = found

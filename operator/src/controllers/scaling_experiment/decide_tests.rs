@@ -111,7 +111,7 @@ fn series(points: &[(i64, i32)]) -> Vec<Point> {
 fn observed(se: ScalingExperiment) -> Observed {
     Observed {
         experiment: Arc::new(se),
-        cluster: Ok(()),
+        unusable: None,
         hpas: vec![],
         series: Some(vec![]),
         child: None,
@@ -274,7 +274,7 @@ fn decisions() {
         (
             "an unusable cluster: wait and say why",
             with(observed(new()), |o| {
-                o.cluster = Err("ManagedCluster dev is not connected".into())
+                o.unusable = Some("ManagedCluster dev is not connected".into())
             }),
             Expect {
                 phase: Some(P::Pending),
@@ -293,7 +293,7 @@ fn decisions() {
                     json!({}),
                     json!({ "phase": "Baseline", "conditions": [{ "type": "ClusterReachable", "status": "False", "reason": "ClusterUnavailable", "message": "x", "lastTransitionTime": iso(100) }] }),
                 )),
-                |o| o.cluster = Err("gone".into()),
+                |o| o.unusable = Some("gone".into()),
             ),
             Expect {
                 phase: Some(P::Failed),

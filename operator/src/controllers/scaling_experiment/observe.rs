@@ -24,8 +24,8 @@ const HPAS: &str = "horizontalpodautoscalers";
 pub struct Observed {
     /// The experiment.
     pub experiment: Arc<ScalingExperiment>,
-    /// Whether the cluster's HPAs can be read; why not.
-    pub cluster: Result<(), String>,
+    /// Why the cluster's HPAs cannot be read, when they cannot.
+    pub unusable: Option<String>,
     /// The cluster's HPAs, read while the targets are unresolved.
     pub hpas: Vec<Arc<HorizontalPodAutoscaler>>,
     /// The sampler's series; None when no sampler runs.
@@ -80,7 +80,7 @@ pub async fn observe(
 ) -> Result<Observed, Error> {
     let uid = se.uid().unwrap_or_default();
     let mut o = Observed {
-        cluster: Ok(()),
+        unusable: None,
         hpas: Vec::new(),
         series: ctx.samplers.get(&uid).map(|run| run.points()),
         child: None,
@@ -109,7 +109,7 @@ pub async fn observe(
     let collector = match collector {
         Ok(c) => c,
         Err(message) => {
-            o.cluster = Err(message);
+            o.unusable = Some(message);
             return Ok(o);
         }
     };

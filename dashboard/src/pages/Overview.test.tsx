@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { render, screen, within } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, render, screen, within } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import type { ClusterView, Snapshot } from "../api/client";
@@ -25,10 +25,23 @@ const cluster = (over: Partial<ClusterView>): ClusterView =>
       { name: "dev-master", roles: ["control-plane"], status: "Ready", podCount: 0, cpuAllocatableMillis: 2000, usage: { cpuMillis: 1900, memoryBytes: 1 } },
       { name: "dev-worker1", roles: ["worker"], status: "NotReady", podCount: 3 },
     ],
-    pods: [pod("a", "Running"), pod("b", "CrashLoopBackOff"), pod("c", "Pending", "Pending")],
-    namespaces: [{ namespace: "demo", total: 3, running: 2, pending: 1, failed: 0 }],
+    // Every count differs, so a badge showing the wrong count fails the test.
+    pods: [
+      pod("a", "Running"),
+      pod("b", "Running"),
+      pod("c", "Completed", "Succeeded"),
+      pod("d", "CrashLoopBackOff"),
+      pod("e", "ImagePullBackOff", "Pending"),
+      pod("f", "Pending", "Pending"),
+      pod("g", "ContainerCreating", "Pending"),
+      pod("h", "Pending", "Pending"),
+      pod("i", "Pending", "Pending"),
+    ],
+    namespaces: [{ namespace: "demo", total: 9, running: 3, pending: 4, failed: 2 }],
     ...over,
   }) as ClusterView;
+
+afterEach(cleanup);
 
 function renderWith(snapshot: Snapshot) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
@@ -53,8 +66,11 @@ describe("Overview", () => {
     } as Snapshot);
     const dev = screen.getByRole("link", { name: "dev" }).closest("section") as HTMLElement;
     expect(within(dev).getByText("1/2 nodes")).toBeTruthy();
+    expect(within(dev).getByText("3 Running")).toBeTruthy();
+    expect(within(dev).getByText("4 Pending")).toBeTruthy();
+    expect(within(dev).getByText("2 Failed")).toBeTruthy();
     expect(within(dev).getByText("1 CrashLoopBackOff")).toBeTruthy();
-    expect(within(dev).getByText("1 Pending")).toBeTruthy();
+    expect(within(dev).getByText("9 total")).toBeTruthy();
     // 1900m of 2000m allocatable on the only reporting node: above the 90% threshold.
     expect(within(dev).getByText("95%").className).toContain("text-red");
     const platform = screen.getByRole("link", { name: "platform" }).closest("section") as HTMLElement;

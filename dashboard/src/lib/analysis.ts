@@ -1,7 +1,7 @@
 // ScalingExperiment transforms for the Load analysis page (pure, unit-tested).
 import type { ExperimentView, Schemas, TestView } from "../api/client";
 import { DEFAULT_TARGET_URL, goDurationSeconds, isHttpUrl, isObjectName } from "./fields";
-import { age, duration } from "./format";
+import { age, preciseDuration } from "./format";
 
 export type Sample = Schemas["Sample"];
 export type SamplePhase = Schemas["SamplePhase"];
@@ -200,12 +200,6 @@ export interface KpiCard {
   missing: string | null;
 }
 
-/** KPI seconds: "18.4 s" below a minute, else as duration(). */
-export function kpiSeconds(s: number | null | undefined): string {
-  if (s == null || !Number.isFinite(s)) return "—";
-  return s < 60 ? `${s.toFixed(1)} s` : duration(s);
-}
-
 /** The five KPIs as cards. `live`: still running (a missing value is "not yet"); `rpsMissing`:
  * why there is no RPS (the child LoadTest's message). */
 export function formatKpis(
@@ -233,7 +227,7 @@ export function formatKpis(
     card(
       "scaleUpLatencySeconds",
       "Scale-up latency",
-      up == null ? null : kpiSeconds(up),
+      up == null ? null : preciseDuration(up),
       "From load start to the first sample with a target above its baseline.",
       why("No target scaled above its baseline replicas during the experiment."),
     ),
@@ -247,14 +241,14 @@ export function formatKpis(
     card(
       "scaleDownStartSeconds",
       "Scale-down start",
-      down == null ? null : kpiSeconds(down),
+      down == null ? null : preciseDuration(down),
       "From load end to the first sample with a target below its peak.",
       why("No target scaled down before the experiment ended: the cooldown may be shorter than the HPAs' scale-down window."),
     ),
     card(
       "timeToBaselineSeconds",
       "Time to baseline",
-      base == null ? null : kpiSeconds(base),
+      base == null ? null : preciseDuration(base),
       "From load end until every target is back at its baseline.",
       why("The targets were not all back at their baseline when the experiment ended."),
     ),

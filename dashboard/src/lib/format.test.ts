@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { age, bytes, duration, latencyMs, meanKnown, millicores, percent, podCounts, ratio, usageLevel } from "./format";
+import { age, bytes, clockTime, dateTime, duration, latencyMs, meanKnown, millicores, percent, podCounts, preciseDuration, ratio, usageLevel, wholeSeconds } from "./format";
 
 describe("formatters", () => {
   it("formats durations and ages", () => {
@@ -9,6 +9,31 @@ describe("formatters", () => {
     expect(duration(null)).toBe("—");
     expect(age(45)).toBe("45s");
     expect(age(3 * 86400 + 5)).toBe("3d");
+  });
+
+  it("keeps a tenth of a second below a minute only where asked", () => {
+    expect(preciseDuration(18.44)).toBe("18.4 s");
+    expect(preciseDuration(0)).toBe("0.0 s");
+    expect(preciseDuration(59.9)).toBe("59.9 s");
+    expect(preciseDuration(175)).toBe("2 m 55 s");
+    expect(preciseDuration(null)).toBe("—");
+    expect(preciseDuration(Number.NaN)).toBe("—");
+    expect(wholeSeconds(119.6)).toBe("120 s");
+    expect(wholeSeconds(0)).toBe("0 s");
+  });
+
+  it("formats wall-clock times from the API's strings and from epoch milliseconds alike", () => {
+    // Minutes and seconds do not depend on the time zone (all of today's offsets are whole minutes).
+    const iso = "2026-11-28T18:07:09Z";
+    expect(clockTime(iso)).toMatch(/07:09/);
+    expect(clockTime(Date.parse(iso))).toBe(clockTime(iso));
+    expect(clockTime(iso)).not.toMatch(/2026/);
+    expect(dateTime(iso)).toMatch(/2026/);
+    expect(dateTime(iso)).toMatch(/07:09/);
+    for (const missing of [null, undefined, "", "yesterday", Number.NaN]) {
+      expect(clockTime(missing)).toBe("—");
+      expect(dateTime(missing)).toBe("—");
+    }
   });
 
   it("formats sizes, CPU, latency and ratios", () => {

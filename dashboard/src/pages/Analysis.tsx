@@ -32,7 +32,6 @@ import {
   formatKpis,
   formFieldOf,
   isScalingPreset,
-  kpiSeconds,
   parseExperimentId,
   phaseWindows,
   rpsMissingReason,
@@ -48,15 +47,13 @@ import {
   type TimelineRow,
 } from "../lib/analysis";
 import { clusterUsage } from "../lib/cluster";
-import { bytes, duration, latencyMs, PALETTE, ratio, usageLevel } from "../lib/format";
+import { bytes, clockTime, duration, latencyMs, PALETTE, preciseDuration, ratio, usageLevel, wholeSeconds } from "../lib/format";
 import { DEFAULT_TARGET_URL } from "../lib/fields";
 
 const AXIS = "#94a3b8";
 const TOOLTIP = { contentStyle: { backgroundColor: "#0f172a", borderColor: "#334155" }, labelStyle: { color: "#e2e8f0" } };
 const LOAD_FILL = "#3b82f6";
 const COOLDOWN_FILL = "#eab308";
-const seconds = (v: number) => `${Math.round(v)} s`;
-const clock = (t: string | null | undefined) => (t ? new Date(t).toLocaleTimeString() : "—");
 const num = (v: number | null | undefined) => (v == null ? "—" : String(v));
 const pct = (v: number | null | undefined) => (v == null ? "—" : `${v}%`);
 
@@ -125,7 +122,7 @@ function ExperimentHeader({ e }: { e: ExperimentView }) {
         </div>
         <div>
           <dt className="inline text-slate-400">Started </dt>
-          <dd className="inline">{clock(e.startedAt)}</dd>
+          <dd className="inline">{clockTime(e.startedAt)}</dd>
         </div>
       </dl>
       {e.message && <p className={`mt-2 text-sm ${e.phase === "Failed" ? "text-red-300" : "text-slate-300"}`}>{e.message}</p>}
@@ -212,9 +209,9 @@ function TimelineChart({ e, rows, windows }: { e: ExperimentView; rows: Timeline
             <ResponsiveContainer width="100%" height={280}>
               <AreaChart data={rows} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
                 <CartesianGrid stroke="#1e293b" />
-                <XAxis dataKey="t" type="number" domain={[0, "dataMax"]} tickFormatter={seconds} stroke={AXIS} />
+                <XAxis dataKey="t" type="number" domain={[0, "dataMax"]} tickFormatter={wholeSeconds} stroke={AXIS} />
                 <YAxis allowDecimals={false} stroke={AXIS} />
-                <Tooltip labelFormatter={(t) => `${Number(t).toFixed(0)} s since start`} {...TOOLTIP} />
+                <Tooltip labelFormatter={(t) => `${wholeSeconds(Number(t))} since start`} {...TOOLTIP} />
                 <Legend />
                 <PhaseAreas windows={windows} />
                 {names.map((name, i) => (
@@ -233,8 +230,8 @@ function TimelineChart({ e, rows, windows }: { e: ExperimentView; rows: Timeline
             </ResponsiveContainer>
           </figure>
           <p className="mt-1 text-xs text-slate-400">
-            Seconds since sampling started. <span className="text-blue-300">Blue</span>: the load ({clock(e.loadStartedAt)} to{" "}
-            {e.loadEndedAt ? clock(e.loadEndedAt) : "now"}); <span className="text-yellow-300">yellow</span>: the cooldown.
+            Seconds since sampling started. <span className="text-blue-300">Blue</span>: the load ({clockTime(e.loadStartedAt)} to{" "}
+            {e.loadEndedAt ? clockTime(e.loadEndedAt) : "now"}); <span className="text-yellow-300">yellow</span>: the cooldown.
             {e.live ? "" : " A finished experiment's series is downsampled (at most 240 points, replica changes kept)."}
           </p>
         </>
@@ -299,10 +296,10 @@ function Throughput({
           <ResponsiveContainer width="100%" height={240}>
             <ComposedChart data={eff.points} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
               <CartesianGrid stroke="#1e293b" />
-              <XAxis dataKey="t" type="number" domain={["dataMin", "dataMax"]} tickFormatter={seconds} stroke={AXIS} />
+              <XAxis dataKey="t" type="number" domain={["dataMin", "dataMax"]} tickFormatter={wholeSeconds} stroke={AXIS} />
               <YAxis yAxisId="pods" allowDecimals={false} stroke={AXIS} />
               {rps != null && <YAxis yAxisId="rps" orientation="right" stroke={AXIS} tickFormatter={(v: number) => v.toFixed(0)} />}
-              <Tooltip labelFormatter={(t) => `${Number(t).toFixed(0)} s since start`} {...TOOLTIP} />
+              <Tooltip labelFormatter={(t) => `${wholeSeconds(Number(t))} since start`} {...TOOLTIP} />
               <Legend />
               <Area yAxisId="pods" name="Replicas (all targets)" dataKey="replicas" type="stepAfter" stroke="#06b6d4" fill="#06b6d4" fillOpacity={0.15} isAnimationActive={false} />
               {rps != null && (
@@ -402,8 +399,8 @@ function EventLog({ e, origin }: { e: ExperimentView; origin: number | null }) {
                 return (
                   <tr key={`${ev.time}-${ev.namespace}/${ev.deployment}-${i}`} className="border-t border-slate-800">
                     <td className="py-1">
-                      {clock(ev.time)}
-                      {s != null && Number.isFinite(s) && <span className="text-slate-400"> (+{kpiSeconds(s)})</span>}
+                      {clockTime(ev.time)}
+                      {s != null && Number.isFinite(s) && <span className="text-slate-400"> (+{preciseDuration(s)})</span>}
                     </td>
                     <td>
                       <Badge tone={SAMPLE_TONE[ev.phase]}>{ev.phase}</Badge>
@@ -443,7 +440,7 @@ function TrafficNow({ cluster }: { cluster: string }) {
         <Empty>No flows from {cluster}{t.message ? `: ${t.message}` : "."}</Empty>
       ) : (
         <>
-          {traffic.isError && <p className="text-xs text-yellow-200">Could not refresh; showing flows received at {new Date(traffic.dataUpdatedAt).toLocaleTimeString()}.</p>}
+          {traffic.isError && <p className="text-xs text-yellow-200">Could not refresh; showing flows received at {clockTime(traffic.dataUpdatedAt)}.</p>}
           <p className="text-sm text-slate-300">
             {t.forwarded} forwarded, <span className={t.dropped > 0 ? "text-red-300" : ""}>{t.dropped} dropped</span> of the last {t.flows.length} flows.
           </p>
@@ -494,7 +491,7 @@ function NodesNow({ cluster }: { cluster: string }) {
         <ErrorBox error={view.error} />
       ) : (
         <>
-          {view.isError && <p className="text-xs text-yellow-200">Could not refresh; showing usage received at {new Date(view.dataUpdatedAt).toLocaleTimeString()}.</p>}
+          {view.isError && <p className="text-xs text-yellow-200">Could not refresh; showing usage received at {clockTime(view.dataUpdatedAt)}.</p>}
           {!c.reachable && <p className="text-sm text-red-300">The API server of {cluster} does not answer.</p>}
           {!c.metricsAvailable && <p className="text-sm text-slate-300">No metrics API in {cluster}: usage is unknown.</p>}
           {c.nodes.length === 0 ? (
@@ -537,16 +534,16 @@ function StaleNotes({ e, receivedAt, refreshError }: { e: ExperimentView; receiv
     <div className="space-y-2">
       {refreshError != null && <ErrorBox error={refreshError} />}
       <div role="status" className="rounded border border-yellow-800 bg-yellow-950/50 p-3 text-sm text-yellow-100">
-        {refreshError != null && <p>Could not refresh: showing what was received at {new Date(receivedAt).toLocaleTimeString()}.</p>}
+        {refreshError != null && <p>Could not refresh: showing what was received at {clockTime(receivedAt)}.</p>}
         {lag.stale && (
           <p>
-            The newest sample is {Math.round(lag.seconds ?? 0)} s old although the experiment samples every {e.spec.sampleIntervalSeconds} s: the operator is not
+            The newest sample is {duration(lag.seconds)} old although the experiment samples every {e.spec.sampleIntervalSeconds} s: the operator is not
             sampling {e.cluster}'s HPAs right now, so this is old.
           </p>
         )}
         {sourceErrors.map((s) => (
           <p key={`${s.source}-${s.since}`}>
-            {e.cluster} {s.source} failing since {new Date(s.since).toLocaleTimeString()}: {s.message}
+            {e.cluster} {s.source} failing since {clockTime(s.since)}: {s.message}
           </p>
         ))}
       </div>
@@ -892,7 +889,7 @@ export function Analysis() {
         <div className="space-y-1">
           <ErrorBox error={experiments.error} />
           <p role="status" className="text-sm text-yellow-200">
-            Could not refresh the list: showing what was received at {new Date(experiments.dataUpdatedAt).toLocaleTimeString()}.
+            Could not refresh the list: showing what was received at {clockTime(experiments.dataUpdatedAt)}.
           </p>
         </div>
       )}

@@ -6,7 +6,7 @@ import { Area, AreaChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine,
 import { get, type ClusterView, type ScalingHistory, type Schemas } from "../api/client";
 import { useScaling, useSnapshot } from "../api/queries";
 import { Badge, Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
-import { percent } from "../lib/format";
+import { clockTime, duration, percent } from "../lib/format";
 import {
   candidateClusters,
   firstWithHpas,
@@ -27,7 +27,6 @@ type SourceError = Schemas["SourceError"];
 
 const AXIS = "#94a3b8";
 const TOOLTIP = { contentStyle: { backgroundColor: "#0f172a", borderColor: "#334155" }, labelStyle: { color: "#e2e8f0" } };
-const time = (t: number) => new Date(t).toLocaleTimeString();
 
 /** The default cluster when the URL names none: the first with HPAs (managed clusters in the
  * snapshot's order, the platform last), asked one at a time through the shared ["scaling", name]
@@ -124,9 +123,9 @@ function ReplicaChart({ series, rows }: { series: Series[]; rows: Row[] }) {
         <ResponsiveContainer width="100%" height={300}>
           <AreaChart data={rows} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
             <CartesianGrid stroke="#1e293b" />
-            <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={time} stroke={AXIS} />
+            <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={clockTime} stroke={AXIS} />
             <YAxis allowDecimals={false} stroke={AXIS} />
-            <Tooltip labelFormatter={(t) => time(Number(t))} {...TOOLTIP} />
+            <Tooltip labelFormatter={(t) => clockTime(Number(t))} {...TOOLTIP} />
             <Legend />
             {series.map((s) => (
               <Area
@@ -171,9 +170,9 @@ function CpuChart({ history }: { history: ScalingHistory }) {
           <ResponsiveContainer width="100%" height={250}>
             <LineChart data={rows} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
               <CartesianGrid stroke="#1e293b" />
-              <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={time} stroke={AXIS} />
+              <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={clockTime} stroke={AXIS} />
               <YAxis domain={[0, yMax]} tickFormatter={(v: number) => `${v}%`} stroke={AXIS} />
-              <Tooltip labelFormatter={(t) => time(Number(t))} formatter={(v) => percent(typeof v === "number" ? v : null)} {...TOOLTIP} />
+              <Tooltip labelFormatter={(t) => clockTime(Number(t))} formatter={(v) => percent(typeof v === "number" ? v : null)} {...TOOLTIP} />
               <Legend />
               {reported.map((s) => (
                 <Line key={s.key} name={legendName(s)} dataKey={column(s.key)} stroke={s.colour} dot={false} isAnimationActive={false} />
@@ -249,13 +248,13 @@ function StaleNotes({ history, receivedAt, hpaErrors }: { history: ScalingHistor
     <div role="status" className="rounded border border-yellow-800 bg-yellow-950/50 p-3 text-sm text-yellow-100">
       {lag.stale && last && (
         <p>
-          The newest sample is from {new Date(last.timestamp).toLocaleTimeString()}, {Math.round(lag.seconds ?? 0)} s before it was received: the
+          The newest sample is from {clockTime(last.timestamp)}, {duration(lag.seconds)} before it was received: the
           operator has stopped sampling this cluster's HPAs, so this is old.
         </p>
       )}
       {hpaErrors.map((e) => (
         <p key={`${e.source}-${e.since}`}>
-          Watching HorizontalPodAutoscalers fails since {new Date(e.since).toLocaleTimeString()}: {e.message}. Samples repeat the last known state.
+          Watching HorizontalPodAutoscalers fails since {clockTime(e.since)}: {e.message}. Samples repeat the last known state.
         </p>
       ))}
     </div>
@@ -279,7 +278,7 @@ function ScalingView({ cluster, sourceErrors }: { cluster: string; sourceErrors:
         <div className="space-y-1">
           <ErrorBox error={scaling.error} />
           <p role="status" className="text-sm text-yellow-200">
-            Could not refresh: showing what was received at {new Date(scaling.dataUpdatedAt).toLocaleTimeString()}.
+            Could not refresh: showing what was received at {clockTime(scaling.dataUpdatedAt)}.
           </p>
         </div>
       )}

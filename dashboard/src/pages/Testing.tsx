@@ -6,7 +6,7 @@ import { Link, useSearchParams } from "react-router";
 import { ApiError, authHeaders, del, errorFrom, post, type ClusterView, type PresetView, type TestView } from "../api/client";
 import { usePresets, useSnapshot, useTests } from "../api/queries";
 import { Badge, Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
-import { duration, latencyMs, ratio } from "../lib/format";
+import { dateTime, duration, latencyMs, ratio } from "../lib/format";
 import {
   DEFAULT_FORM,
   FIELD_PATHS,
@@ -389,7 +389,7 @@ function TestCard({ test, presets }: { test: TestView; presets: PresetView[] | u
           </h3>
           <p className="text-sm text-slate-300">
             {testLabel(test)} on {test.cluster}
-            {test.createdAt && <> · created {new Date(test.createdAt).toLocaleString()}</>}
+            {test.createdAt && <> · created {dateTime(test.createdAt)}</>}
             {ran != null && <> · ran {duration(ran)}</>}
           </p>
         </div>

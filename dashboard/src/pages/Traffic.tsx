@@ -3,6 +3,7 @@ import { useSearchParams } from "react-router";
 import type { TrafficView } from "../api/client";
 import { useAllTraffic, useSnapshot, useTraffic } from "../api/queries";
 import { Badge, Card, Dot, Empty, ErrorBox, Loading, Picker } from "../components/ui";
+import { clockTime } from "../lib/format";
 import {
   clusterSummary,
   flowDetail,
@@ -25,7 +26,6 @@ const TH = "py-1 pr-3 font-normal";
 const TD = "py-1 pr-3";
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-const time = (t: string | null | undefined) => (t ? new Date(t).toLocaleTimeString() : "—");
 
 
 function Peer({ peer }: { peer: PeerView }) {
@@ -305,7 +305,7 @@ function RecentFlows({ flows }: { flows: FlowView[] }) {
           <tbody>
             {flows.slice(0, 50).map((f, i) => (
               <tr key={i} className="border-t border-slate-800">
-                <td className={`${TD} whitespace-nowrap`}>{time(f.time)}</td>
+                <td className={`${TD} whitespace-nowrap`}>{clockTime(f.time)}</td>
                 <td className={TD}>
                   <Peer peer={f.source} />
                 </td>

@@ -19,6 +19,7 @@ import {
 } from "recharts";
 import { ApiError, post, type ExperimentView, type Schemas, type TestView } from "../api/client";
 import { useCluster, useExperiment, useExperiments, usePresets, useSnapshot, useTests, useTraffic } from "../api/queries";
+import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../components/chartTheme";
 import { Badge, Card, Empty, ErrorBox, Loading, Picker, UsageBar } from "../components/ui";
 import {
   childLoadTest,
@@ -50,8 +51,6 @@ import { clusterUsage } from "../lib/cluster";
 import { bytes, clockTime, duration, latencyMs, PALETTE, preciseDuration, ratio, usageLevel, wholeSeconds } from "../lib/format";
 import { DEFAULT_TARGET_URL } from "../lib/fields";
 
-const AXIS = "#94a3b8";
-const TOOLTIP = { contentStyle: { backgroundColor: "#0f172a", borderColor: "#334155" }, labelStyle: { color: "#e2e8f0" } };
 const LOAD_FILL = "#3b82f6";
 const COOLDOWN_FILL = "#eab308";
 const num = (v: number | null | undefined) => (v == null ? "—" : String(v));
@@ -171,7 +170,7 @@ function PhaseAreas({ windows }: { windows: PhaseWindows }) {
           fill={LOAD_FILL}
           fillOpacity={0.15}
           ifOverflow="extendDomain"
-          label={{ value: windows.load.open ? "load (running)" : "load", fill: AXIS, fontSize: 11, position: "insideTopLeft" }}
+          label={refLabel(windows.load.open ? "load (running)" : "load", "insideTopLeft")}
         />
       )}
       {windows.cooldown && (
@@ -181,7 +180,7 @@ function PhaseAreas({ windows }: { windows: PhaseWindows }) {
           fill={COOLDOWN_FILL}
           fillOpacity={0.08}
           ifOverflow="extendDomain"
-          label={{ value: "cooldown", fill: AXIS, fontSize: 11, position: "insideTopLeft" }}
+          label={refLabel("cooldown", "insideTopLeft")}
         />
       )}
     </>
@@ -207,8 +206,8 @@ function TimelineChart({ e, rows, windows }: { e: ExperimentView; rows: Timeline
             aria-label={`Replicas of ${names.join(", ")} over ${Math.round(rows[rows.length - 1]?.t ?? 0)} seconds since the start, with the load window shaded blue and the cooldown shaded yellow`}
           >
             <ResponsiveContainer width="100%" height={280}>
-              <AreaChart data={rows} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
-                <CartesianGrid stroke="#1e293b" />
+              <AreaChart data={rows} margin={MARGIN}>
+                <CartesianGrid stroke={GRID} />
                 <XAxis dataKey="t" type="number" domain={[0, "dataMax"]} tickFormatter={wholeSeconds} stroke={AXIS} />
                 <YAxis allowDecimals={false} stroke={AXIS} />
                 <Tooltip labelFormatter={(t) => `${wholeSeconds(Number(t))} since start`} {...TOOLTIP} />
@@ -219,11 +218,9 @@ function TimelineChart({ e, rows, windows }: { e: ExperimentView; rows: Timeline
                     key={name}
                     name={name}
                     dataKey={(r: TimelineRow) => r.replicas[i] ?? null}
-                    type="stepAfter"
                     stroke={PALETTE[i % PALETTE.length]}
                     fill={PALETTE[i % PALETTE.length]}
-                    fillOpacity={0.15}
-                    isAnimationActive={false}
+                    {...STEP_AREA}
                   />
                 ))}
               </AreaChart>
@@ -294,16 +291,16 @@ function Throughput({
           aria-label={`Summed replicas during the load${rps == null ? "" : " and the load's requests per second per pod"}, by seconds since the start`}
         >
           <ResponsiveContainer width="100%" height={240}>
-            <ComposedChart data={eff.points} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
-              <CartesianGrid stroke="#1e293b" />
+            <ComposedChart data={eff.points} margin={MARGIN}>
+              <CartesianGrid stroke={GRID} />
               <XAxis dataKey="t" type="number" domain={["dataMin", "dataMax"]} tickFormatter={wholeSeconds} stroke={AXIS} />
               <YAxis yAxisId="pods" allowDecimals={false} stroke={AXIS} />
               {rps != null && <YAxis yAxisId="rps" orientation="right" stroke={AXIS} tickFormatter={(v: number) => v.toFixed(0)} />}
               <Tooltip labelFormatter={(t) => `${wholeSeconds(Number(t))} since start`} {...TOOLTIP} />
               <Legend />
-              <Area yAxisId="pods" name="Replicas (all targets)" dataKey="replicas" type="stepAfter" stroke="#06b6d4" fill="#06b6d4" fillOpacity={0.15} isAnimationActive={false} />
+              <Area yAxisId="pods" name="Replicas (all targets)" dataKey="replicas" stroke="#06b6d4" fill="#06b6d4" {...STEP_AREA} />
               {rps != null && (
-                <Line yAxisId="rps" name="req/s per pod" dataKey="rpsPerPod" type="stepAfter" stroke="#22c55e" dot={false} isAnimationActive={false} />
+                <Line yAxisId="rps" name="req/s per pod" dataKey="rpsPerPod" type="stepAfter" stroke="#22c55e" {...LINE} />
               )}
               {rps != null && perPod != null && (
                 <ReferenceLine
@@ -311,7 +308,7 @@ function Throughput({
                   y={perPod}
                   stroke="#22c55e"
                   strokeDasharray="6 4"
-                  label={{ value: `mean ${perPod.toFixed(1)}`, fill: AXIS, fontSize: 11, position: "insideTopRight" }}
+                  label={refLabel(`mean ${perPod.toFixed(1)}`, "insideTopRight")}
                 />
               )}
             </ComposedChart>

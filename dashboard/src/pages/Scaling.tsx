@@ -5,6 +5,7 @@ import { useSearchParams } from "react-router";
 import { Area, AreaChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { get, type ClusterView, type ScalingHistory, type Schemas } from "../api/client";
 import { useScaling, useSnapshot } from "../api/queries";
+import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../components/chartTheme";
 import { Badge, Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
 import { clockTime, duration, percent } from "../lib/format";
 import {
@@ -25,8 +26,6 @@ import {
 
 type SourceError = Schemas["SourceError"];
 
-const AXIS = "#94a3b8";
-const TOOLTIP = { contentStyle: { backgroundColor: "#0f172a", borderColor: "#334155" }, labelStyle: { color: "#e2e8f0" } };
 
 /** The default cluster when the URL names none: the first with HPAs (managed clusters in the
  * snapshot's order, the platform last), asked one at a time through the shared ["scaling", name]
@@ -121,8 +120,8 @@ function ReplicaChart({ series, rows }: { series: Series[]; rows: Row[] }) {
       <h2 className="mb-2 font-semibold">Replicas over time</h2>
       <figure aria-label={`Replicas of ${series.map((s) => s.key).join(", ")} over the last ${rows.length} samples, with each HPA's max as a dashed line`}>
         <ResponsiveContainer width="100%" height={300}>
-          <AreaChart data={rows} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
-            <CartesianGrid stroke="#1e293b" />
+          <AreaChart data={rows} margin={MARGIN}>
+            <CartesianGrid stroke={GRID} />
             <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={clockTime} stroke={AXIS} />
             <YAxis allowDecimals={false} stroke={AXIS} />
             <Tooltip labelFormatter={(t) => clockTime(Number(t))} {...TOOLTIP} />
@@ -132,11 +131,9 @@ function ReplicaChart({ series, rows }: { series: Series[]; rows: Row[] }) {
                 key={s.key}
                 name={legendName(s)}
                 dataKey={column(s.key)}
-                type="stepAfter"
                 stroke={s.colour}
                 fill={s.colour}
-                fillOpacity={0.15}
-                isAnimationActive={false}
+                {...STEP_AREA}
               />
             ))}
             {series.map((s) => (
@@ -146,7 +143,7 @@ function ReplicaChart({ series, rows }: { series: Series[]; rows: Row[] }) {
                 stroke={s.colour}
                 strokeDasharray="6 4"
                 ifOverflow="extendDomain"
-                label={labelled.has(s.key) ? { value: `max ${s.max}`, fill: AXIS, fontSize: 11, position: "insideTopRight" } : undefined}
+                label={labelled.has(s.key) ? refLabel(`max ${s.max}`, "insideTopRight") : undefined}
               />
             ))}
           </AreaChart>
@@ -168,14 +165,14 @@ function CpuChart({ history }: { history: ScalingHistory }) {
       ) : (
         <figure aria-label={`CPU utilisation of ${reported.map((s) => s.key).join(", ")} in percent of requests, with each target as a dashed line`}>
           <ResponsiveContainer width="100%" height={250}>
-            <LineChart data={rows} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
-              <CartesianGrid stroke="#1e293b" />
+            <LineChart data={rows} margin={MARGIN}>
+              <CartesianGrid stroke={GRID} />
               <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={clockTime} stroke={AXIS} />
               <YAxis domain={[0, yMax]} tickFormatter={(v: number) => `${v}%`} stroke={AXIS} />
               <Tooltip labelFormatter={(t) => clockTime(Number(t))} formatter={(v) => percent(typeof v === "number" ? v : null)} {...TOOLTIP} />
               <Legend />
               {reported.map((s) => (
-                <Line key={s.key} name={legendName(s)} dataKey={column(s.key)} stroke={s.colour} dot={false} isAnimationActive={false} />
+                <Line key={s.key} name={legendName(s)} dataKey={column(s.key)} stroke={s.colour} {...LINE} />
               ))}
               {series.map((s) =>
                 s.target == null ? null : (
@@ -184,7 +181,7 @@ function CpuChart({ history }: { history: ScalingHistory }) {
                     y={s.target}
                     stroke={s.colour}
                     strokeDasharray="6 4"
-                    label={labelled.has(s.key) ? { value: `target ${s.target}%`, fill: AXIS, fontSize: 11, position: "insideTopRight" } : undefined}
+                    label={labelled.has(s.key) ? refLabel(`target ${s.target}%`, "insideTopRight") : undefined}
                   />
                 ),
               )}

@@ -24,6 +24,11 @@ export function Dot({ level }: { level: Level | null }) {
   return <span role="img" aria-label={label} className={`inline-block h-2.5 w-2.5 rounded-full ${colour}`} />;
 }
 
+/** The colour of a series or namespace, next to its name (the name says it; the dot is decoration). */
+export function Swatch({ colour }: { colour: string | undefined }) {
+  return <span aria-hidden className="mr-2 inline-block h-2.5 w-2.5 rounded-full" style={{ backgroundColor: colour }} />;
+}
+
 /** A usage bar; unknown usage is said, never drawn as zero. */
 export function UsageBar({ label, value, level, detail }: { label: string; value: number | null; level: Level | null; detail?: string }) {
   return (

@@ -17,10 +17,11 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
-import { ApiError, post, type ExperimentView, type Schemas, type TestView } from "../api/client";
+import { ApiError, post, type ExperimentView, type Schemas, type TestView, type TrafficView } from "../api/client";
 import { useCluster, useExperiment, useExperiments, usePresets, useSnapshot, useTests, useTraffic } from "../api/queries";
 import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../components/chartTheme";
-import { Badge, Card, Empty, ErrorBox, Loading, Picker, UsageBar } from "../components/ui";
+import { Table, type Column } from "../components/Table";
+import { Badge, Card, Empty, ErrorBox, Loading, Picker, Swatch, UsageBar } from "../components/ui";
 import {
   childLoadTest,
   DEFAULT_COOLDOWN_SECONDS,
@@ -319,7 +320,53 @@ function Throughput({
   );
 }
 
+type DeploymentResult = ExperimentView["deployments"][number];
+type ReplicaEvent = ExperimentView["events"][number];
+type Edge = TrafficView["edges"][number];
+
+/** Whether a target ended at or below its baseline replicas; null when either is unknown. */
+const backAtBaseline = (d: DeploymentResult) => (d.finalReplicas != null && d.baselineReplicas != null ? d.finalReplicas <= d.baselineReplicas : null);
+
 function DeploymentTable({ e }: { e: ExperimentView }) {
+  const columns: Column<DeploymentResult>[] = [
+    {
+      header: "Deployment",
+      cell: (d, i) => (
+        <>
+          <Swatch colour={PALETTE[i % PALETTE.length]} />
+          {d.namespace}/{d.name}
+        </>
+      ),
+    },
+    { header: "HPA", cell: (d) => d.hpa ?? "—" },
+    {
+      header: "Replicas (baseline → peak → final)",
+      cell: (d) => (
+        <>
+          {num(d.baselineReplicas)} → <span className="font-semibold">{num(d.peakReplicas)}</span> → {num(d.finalReplicas)}
+        </>
+      ),
+    },
+    {
+      header: "CPU (baseline → peak → final)",
+      cell: (d) => (
+        <>
+          {pct(d.baselineCpuPercent)} → <span className="font-semibold">{pct(d.peakCpuPercent)}</span> → {pct(d.finalCpuPercent)}
+        </>
+      ),
+    },
+    {
+      header: "Back at baseline",
+      cell: (d) => {
+        const back = backAtBaseline(d);
+        return back == null ? "unknown" : back ? "yes" : e.live ? "not yet" : "no";
+      },
+      className: (d) => {
+        const back = backAtBaseline(d);
+        return back == null ? "text-slate-400" : back ? "text-emerald-300" : "text-yellow-300";
+      },
+    },
+  ];
   return (
     <Card>
       <h2 id="deployments-heading" className="mb-2 font-semibold">
@@ -328,42 +375,7 @@ function DeploymentTable({ e }: { e: ExperimentView }) {
       {e.deployments.length === 0 ? (
         <Empty>{e.live ? "The targets are resolved when sampling starts." : "No target deployments were resolved."}</Empty>
       ) : (
-        <div className="overflow-x-auto">
-          <table aria-labelledby="deployments-heading" className="w-full text-sm">
-            <thead className="text-left text-slate-400">
-              <tr>
-                <th className="font-normal">Deployment</th>
-                <th className="font-normal">HPA</th>
-                <th className="font-normal">Replicas (baseline → peak → final)</th>
-                <th className="font-normal">CPU (baseline → peak → final)</th>
-                <th className="font-normal">Back at baseline</th>
-              </tr>
-            </thead>
-            <tbody>
-              {e.deployments.map((d, i) => {
-                const back = d.finalReplicas != null && d.baselineReplicas != null ? d.finalReplicas <= d.baselineReplicas : null;
-                return (
-                  <tr key={`${d.namespace}/${d.name}`} className="border-t border-slate-800">
-                    <td className="py-1">
-                      <span aria-hidden className="mr-2 inline-block h-2.5 w-2.5 rounded-full" style={{ backgroundColor: PALETTE[i % PALETTE.length] }} />
-                      {d.namespace}/{d.name}
-                    </td>
-                    <td>{d.hpa ?? "—"}</td>
-                    <td>
-                      {num(d.baselineReplicas)} → <span className="font-semibold">{num(d.peakReplicas)}</span> → {num(d.finalReplicas)}
-                    </td>
-                    <td>
-                      {pct(d.baselineCpuPercent)} → <span className="font-semibold">{pct(d.peakCpuPercent)}</span> → {pct(d.finalCpuPercent)}
-                    </td>
-                    <td className={back == null ? "text-slate-400" : back ? "text-emerald-300" : "text-yellow-300"}>
-                      {back == null ? "unknown" : back ? "yes" : e.live ? "not yet" : "no"}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+        <Table labelledBy="deployments-heading" columns={columns} rows={e.deployments} rowKey={(d) => `${d.namespace}/${d.name}`} />
       )}
     </Card>
   );
@@ -371,6 +383,31 @@ function DeploymentTable({ e }: { e: ExperimentView }) {
 
 function EventLog({ e, origin }: { e: ExperimentView; origin: number | null }) {
   const since = (t: string) => (origin == null ? null : (Date.parse(t) - origin) / 1000);
+  const columns: Column<ReplicaEvent>[] = [
+    {
+      header: "Time",
+      cell: (ev) => {
+        const s = since(ev.time);
+        return (
+          <>
+            {clockTime(ev.time)}
+            {s != null && Number.isFinite(s) && <span className="text-slate-400"> (+{preciseDuration(s)})</span>}
+          </>
+        );
+      },
+    },
+    { header: "Phase", cell: (ev) => <Badge tone={SAMPLE_TONE[ev.phase]}>{ev.phase}</Badge> },
+    { header: "Deployment", cell: (ev) => `${ev.namespace}/${ev.deployment}` },
+    {
+      header: "Replicas",
+      cell: (ev) => (
+        <>
+          {ev.fromReplicas} → <span className={ev.toReplicas > ev.fromReplicas ? "text-emerald-300" : "text-yellow-300"}>{ev.toReplicas}</span>
+        </>
+      ),
+    },
+    { header: "CPU", cell: (ev) => pct(ev.cpuPercent), numeric: true },
+  ];
   return (
     <Card>
       <h2 id="events-heading" className="mb-2 font-semibold">
@@ -379,46 +416,25 @@ function EventLog({ e, origin }: { e: ExperimentView; origin: number | null }) {
       {e.events.length === 0 ? (
         <Empty>{e.live ? "No replica changes yet." : "No target changed its replicas during the experiment."}</Empty>
       ) : (
-        <div className="max-h-96 overflow-auto" tabIndex={0} role="region" aria-labelledby="events-heading">
-          <table className="w-full text-sm">
-            <thead className="sticky top-0 bg-slate-900 text-left text-slate-400">
-              <tr>
-                <th className="font-normal">Time</th>
-                <th className="font-normal">Phase</th>
-                <th className="font-normal">Deployment</th>
-                <th className="font-normal">Replicas</th>
-                <th className="font-normal">CPU</th>
-              </tr>
-            </thead>
-            <tbody>
-              {e.events.map((ev, i) => {
-                const s = since(ev.time);
-                return (
-                  <tr key={`${ev.time}-${ev.namespace}/${ev.deployment}-${i}`} className="border-t border-slate-800">
-                    <td className="py-1">
-                      {clockTime(ev.time)}
-                      {s != null && Number.isFinite(s) && <span className="text-slate-400"> (+{preciseDuration(s)})</span>}
-                    </td>
-                    <td>
-                      <Badge tone={SAMPLE_TONE[ev.phase]}>{ev.phase}</Badge>
-                    </td>
-                    <td>
-                      {ev.namespace}/{ev.deployment}
-                    </td>
-                    <td>
-                      {ev.fromReplicas} → <span className={ev.toReplicas > ev.fromReplicas ? "text-emerald-300" : "text-yellow-300"}>{ev.toReplicas}</span>
-                    </td>
-                    <td>{pct(ev.cpuPercent)}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          labelledBy="events-heading"
+          scroll="both"
+          columns={columns}
+          rows={e.events}
+          rowKey={(ev, i) => `${ev.time}-${ev.namespace}/${ev.deployment}-${i}`}
+        />
       )}
     </Card>
   );
 }
+
+const EDGE_COLUMNS: Column<Edge>[] = [
+  { header: "From", cell: (edge) => edge.source, className: "break-all" },
+  { header: "To", cell: (edge) => edge.destination, className: "break-all" },
+  { header: "Flows", cell: (edge) => edge.flowCount, numeric: true },
+  { header: "Dropped", cell: (edge) => edge.droppedCount, numeric: true, className: (edge) => (edge.droppedCount > 0 ? "text-red-300" : "") },
+  { header: "Protocols", cell: (edge) => edge.protocols.join(", ") },
+];
 
 function TrafficNow({ cluster }: { cluster: string }) {
   const traffic = useTraffic(cluster);
@@ -444,29 +460,8 @@ function TrafficNow({ cluster }: { cluster: string }) {
           {t.edges.length === 0 ? (
             <p className="mt-2 text-sm text-slate-400">No flows between services.</p>
           ) : (
-            <div className="mt-2 overflow-x-auto">
-              <table aria-labelledby="traffic-heading" className="w-full text-sm">
-                <thead className="text-left text-slate-400">
-                  <tr>
-                    <th className="font-normal">From</th>
-                    <th className="font-normal">To</th>
-                    <th className="font-normal">Flows</th>
-                    <th className="font-normal">Dropped</th>
-                    <th className="font-normal">Protocols</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {t.edges.slice(0, 20).map((edge) => (
-                    <tr key={`${edge.source}->${edge.destination}`} className="border-t border-slate-800">
-                      <td className="py-1 break-all">{edge.source}</td>
-                      <td className="break-all">{edge.destination}</td>
-                      <td>{edge.flowCount}</td>
-                      <td className={edge.droppedCount > 0 ? "text-red-300" : ""}>{edge.droppedCount}</td>
-                      <td>{edge.protocols.join(", ")}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+            <div className="mt-2">
+              <Table labelledBy="traffic-heading" columns={EDGE_COLUMNS} rows={t.edges.slice(0, 20)} rowKey={(edge) => `${edge.source}->${edge.destination}`} />
             </div>
           )}
         </>

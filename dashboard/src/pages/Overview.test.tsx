@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, render, screen, within } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import type { ClusterView, Snapshot } from "../api/client";
@@ -76,6 +76,33 @@ describe("Overview", () => {
     const platform = screen.getByRole("link", { name: "platform" }).closest("section") as HTMLElement;
     expect(within(platform).getAllByText("unknown").length).toBe(2);
     expect(within(platform).getByText(/usage is unknown/)).toBeTruthy();
+  });
+
+  it("lists pods per namespace on demand", () => {
+    renderWith({
+      collectedAt: "2026-11-28T18:00:00Z",
+      stale: false,
+      errors: [],
+      vms: [],
+      clusters: [
+        cluster({
+          namespaces: [
+            { namespace: "demo", total: 9, running: 3, pending: 4, failed: 2 },
+            { namespace: "kube-system", total: 7, running: 6, pending: 0, failed: 1 },
+          ],
+        }),
+      ],
+    } as Snapshot);
+    const toggle = screen.getByRole("button", { name: "2 namespaces" });
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    expect(screen.queryByRole("table")).toBeNull();
+    fireEvent.click(toggle);
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    const rows = within(screen.getByRole("table", { name: "Pods per namespace in dev" })).getAllByRole("row");
+    const texts = (row: number, role: "columnheader" | "cell") => within(rows[row] as HTMLElement).getAllByRole(role).map((c) => c.textContent);
+    expect(texts(0, "columnheader")).toEqual(["Namespace", "Total", "Running", "Pending", "Failed"]);
+    expect(texts(1, "cell")).toEqual(["demo", "9", "3", "4", "2"]);
+    expect(texts(2, "cell")).toEqual(["kube-system", "7", "6", "0", "1"]);
   });
 
   it("says when data is stale and which source fails", () => {

@@ -6,7 +6,8 @@ import { Area, AreaChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine,
 import { get, type ClusterView, type ScalingHistory, type Schemas } from "../api/client";
 import { useScaling, useSnapshot } from "../api/queries";
 import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../components/chartTheme";
-import { Badge, Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
+import { Table, type Column } from "../components/Table";
+import { Badge, Card, Empty, ErrorBox, Loading, Picker, Swatch } from "../components/ui";
 import { clockTime, duration, percent } from "../lib/format";
 import {
   candidateClusters,
@@ -197,42 +198,29 @@ function CpuChart({ history }: { history: ScalingHistory }) {
 }
 
 function ConfigTable({ hpas, colours }: { hpas: HpaSample[]; colours: Map<string, string> }) {
+  const columns: Column<HpaSample>[] = [
+    {
+      header: "HPA",
+      cell: (h) => (
+        <>
+          <Swatch colour={colours.get(seriesKey(h))} />
+          {hpaId(h)}
+        </>
+      ),
+    },
+    { header: "Target", cell: (h) => h.target },
+    { header: "Min", cell: (h) => h.minReplicas, numeric: true },
+    { header: "Max", cell: (h) => h.maxReplicas, numeric: true },
+    { header: "Target CPU", cell: (h) => (h.targetCpuPercent == null ? "none" : `${h.targetCpuPercent}%`), numeric: true },
+    { header: "Current", cell: (h) => h.currentReplicas, numeric: true },
+    { header: "Desired", cell: (h) => h.desiredReplicas, numeric: true, className: (h) => (h.desiredReplicas !== h.currentReplicas ? "text-yellow-300" : "") },
+  ];
   return (
     <Card>
       <h2 id="hpa-config" className="mb-2 font-semibold">
         Configuration
       </h2>
-      <div className="overflow-x-auto">
-        <table aria-labelledby="hpa-config" className="w-full text-sm">
-          <thead className="text-left text-slate-400">
-            <tr>
-              <th className="font-normal">HPA</th>
-              <th className="font-normal">Target</th>
-              <th className="font-normal">Min</th>
-              <th className="font-normal">Max</th>
-              <th className="font-normal">Target CPU</th>
-              <th className="font-normal">Current</th>
-              <th className="font-normal">Desired</th>
-            </tr>
-          </thead>
-          <tbody>
-            {hpas.map((h) => (
-              <tr key={hpaId(h)} className="border-t border-slate-800">
-                <td className="py-1">
-                  <span aria-hidden className="mr-2 inline-block h-2.5 w-2.5 rounded-full" style={{ backgroundColor: colours.get(seriesKey(h)) }} />
-                  {hpaId(h)}
-                </td>
-                <td>{h.target}</td>
-                <td>{h.minReplicas}</td>
-                <td>{h.maxReplicas}</td>
-                <td>{h.targetCpuPercent == null ? "none" : `${h.targetCpuPercent}%`}</td>
-                <td>{h.currentReplicas}</td>
-                <td className={h.desiredReplicas !== h.currentReplicas ? "text-yellow-300" : ""}>{h.desiredReplicas}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table labelledBy="hpa-config" columns={columns} rows={hpas} rowKey={hpaId} />
     </Card>
   );
 }

@@ -21,7 +21,7 @@ import { ApiError, post, type ExperimentView, type Schemas, type TestView, type 
 import { useCluster, useExperiment, useExperiments, usePresets, useSnapshot, useTests, useTraffic } from "../api/queries";
 import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../components/chartTheme";
 import { Table, type Column } from "../components/Table";
-import { Badge, Card, Empty, ErrorBox, Loading, Picker, Swatch, UsageBar } from "../components/ui";
+import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker, Swatch, UsageBar } from "../components/ui";
 import {
   childLoadTest,
   DEFAULT_COOLDOWN_SECONDS,
@@ -453,7 +453,7 @@ function TrafficNow({ cluster }: { cluster: string }) {
         <Empty>No flows from {cluster}{t.message ? `: ${t.message}` : "."}</Empty>
       ) : (
         <>
-          {traffic.isError && <p className="text-xs text-yellow-200">Could not refresh; showing flows received at {clockTime(traffic.dataUpdatedAt)}.</p>}
+          <CouldNotRefresh error={traffic.error} receivedAt={traffic.dataUpdatedAt} what="the flows" />
           <p className="text-sm text-slate-300">
             {t.forwarded} forwarded, <span className={t.dropped > 0 ? "text-red-300" : ""}>{t.dropped} dropped</span> of the last {t.flows.length} flows.
           </p>
@@ -483,7 +483,7 @@ function NodesNow({ cluster }: { cluster: string }) {
         <ErrorBox error={view.error} />
       ) : (
         <>
-          {view.isError && <p className="text-xs text-yellow-200">Could not refresh; showing usage received at {clockTime(view.dataUpdatedAt)}.</p>}
+          <CouldNotRefresh error={view.error} receivedAt={view.dataUpdatedAt} what="the nodes" />
           {!c.reachable && <p className="text-sm text-red-300">The API server of {cluster} does not answer.</p>}
           {!c.metricsAvailable && <p className="text-sm text-slate-300">No metrics API in {cluster}: usage is unknown.</p>}
           {c.nodes.length === 0 ? (
@@ -521,25 +521,25 @@ function StaleNotes({ e, receivedAt, refreshError }: { e: ExperimentView; receiv
   const snapshot = useSnapshot();
   const lag = sampleLag(e, receivedAt);
   const sourceErrors = (snapshot.data?.errors ?? []).filter((s) => s.cluster === e.cluster);
-  if (!refreshError && !lag.stale && sourceErrors.length === 0) return null;
   return (
-    <div className="space-y-2">
-      {refreshError != null && <ErrorBox error={refreshError} />}
-      <div role="status" className="rounded border border-yellow-800 bg-yellow-950/50 p-3 text-sm text-yellow-100">
-        {refreshError != null && <p>Could not refresh: showing what was received at {clockTime(receivedAt)}.</p>}
-        {lag.stale && (
-          <p>
-            The newest sample is {duration(lag.seconds)} old although the experiment samples every {e.spec.sampleIntervalSeconds} s: the operator is not
-            sampling {e.cluster}'s HPAs right now, so this is old.
-          </p>
-        )}
-        {sourceErrors.map((s) => (
-          <p key={`${s.source}-${s.since}`}>
-            {e.cluster} {s.source} failing since {clockTime(s.since)}: {s.message}
-          </p>
-        ))}
-      </div>
-    </div>
+    <>
+      <CouldNotRefresh error={refreshError} receivedAt={receivedAt} what="the experiment" />
+      {(lag.stale || sourceErrors.length > 0) && (
+        <div role="status" className="rounded border border-yellow-800 bg-yellow-950/50 p-3 text-sm text-yellow-100">
+          {lag.stale && (
+            <p>
+              The newest sample is {duration(lag.seconds)} old although the experiment samples every {e.spec.sampleIntervalSeconds} s: the operator is
+              not sampling {e.cluster}'s HPAs right now, so this is old.
+            </p>
+          )}
+          {sourceErrors.map((s) => (
+            <p key={`${s.source}-${s.since}`}>
+              {e.cluster} {s.source} failing since {clockTime(s.since)}: {s.message}
+            </p>
+          ))}
+        </div>
+      )}
+    </>
   );
 }
 
@@ -558,7 +558,7 @@ function ExperimentDetail({ id, listed, listReceivedAt }: { id: { namespace: str
   const rpsMissing = rpsMissingReason(e, test, tests.isError && !tests.data ? [] : tests.data);
   return (
     <div className="space-y-4">
-      <StaleNotes e={e} receivedAt={receivedAt} refreshError={detail.isError ? detail.error : null} />
+      <StaleNotes e={e} receivedAt={receivedAt} refreshError={detail.error} />
       <ExperimentHeader e={e} />
       <KpiGrid e={e} rpsMissing={rpsMissing} now={receivedAt} />
       <TimelineChart e={e} rows={rows} windows={windows} />
@@ -877,14 +877,7 @@ export function Analysis() {
           </button>
         )}
       </div>
-      {experiments.isError && experiments.data && (
-        <div className="space-y-1">
-          <ErrorBox error={experiments.error} />
-          <p role="status" className="text-sm text-yellow-200">
-            Could not refresh the list: showing what was received at {clockTime(experiments.dataUpdatedAt)}.
-          </p>
-        </div>
-      )}
+      {experiments.data && <CouldNotRefresh error={experiments.error} receivedAt={experiments.dataUpdatedAt} what="the list" />}
       {showForm && (
         <Card>
           <div id="start-experiment">

@@ -2,7 +2,7 @@ import { Link, useParams } from "react-router";
 import { ApiError, type NodeView, type PodView, type ServiceView } from "../api/client";
 import { useCluster, useServices } from "../api/queries";
 import { Table, type Column } from "../components/Table";
-import { Badge, Card, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
+import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
 import { clusterLevel, readyNodes } from "../lib/cluster";
 import { age, bytes, millicores, usageLevel } from "../lib/format";
 
@@ -85,7 +85,7 @@ export function ClusterDetail() {
           {nodes.ready}/{nodes.total} nodes
         </Badge>
       </div>
-      {cluster.isError && <ErrorBox error={cluster.error} />}
+      <CouldNotRefresh error={cluster.error} receivedAt={cluster.dataUpdatedAt} />
       <p className="text-sm text-slate-400">
         Pod CIDR {c.podCidr ?? "—"} · Service CIDR {c.serviceCidr ?? "—"} · {c.apiServerEndpoint ?? ""} · {c.kubernetesVersion ?? ""}
       </p>
@@ -104,12 +104,17 @@ export function ClusterDetail() {
       </h2>
       {services.isPending ? (
         <Loading what="services" />
-      ) : services.isError ? (
+      ) : !services.data ? (
         <ErrorBox error={services.error} />
-      ) : services.data.length === 0 ? (
-        <Empty>No services.</Empty>
       ) : (
-        <Table labelledBy="cluster-services" columns={SERVICE_COLUMNS} rows={services.data} rowKey={(s) => `${s.namespace}/${s.name}`} />
+        <>
+          <CouldNotRefresh error={services.error} receivedAt={services.dataUpdatedAt} what="the services" />
+          {services.data.length === 0 ? (
+            <Empty>No services.</Empty>
+          ) : (
+            <Table labelledBy="cluster-services" columns={SERVICE_COLUMNS} rows={services.data} rowKey={(s) => `${s.namespace}/${s.name}`} />
+          )}
+        </>
       )}
     </div>
   );

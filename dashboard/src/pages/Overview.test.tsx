@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { act, cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import type { ClusterView, Snapshot } from "../api/client";
@@ -41,18 +41,22 @@ const cluster = (over: Partial<ClusterView>): ClusterView =>
     ...over,
   }) as ClusterView;
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
 
 function renderWith(snapshot: Snapshot) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
   client.setQueryData(["snapshot"], snapshot);
-  return render(
+  render(
     <QueryClientProvider client={client}>
       <MemoryRouter>
         <Overview />
       </MemoryRouter>
     </QueryClientProvider>,
   );
+  return client;
 }
 
 describe("Overview", () => {
@@ -103,6 +107,19 @@ describe("Overview", () => {
     expect(texts(0, "columnheader")).toEqual(["Namespace", "Total", "Running", "Pending", "Failed"]);
     expect(texts(1, "cell")).toEqual(["demo", "9", "3", "4", "2"]);
     expect(texts(2, "cell")).toEqual(["kube-system", "7", "6", "0", "1"]);
+  });
+
+  it("keeps the clusters on screen when a refresh fails, and says what it shows", async () => {
+    const client = renderWith({ collectedAt: "2026-11-28T18:00:00Z", stale: false, errors: [], vms: [], clusters: [cluster({})] } as Snapshot);
+    expect(screen.queryByRole("alert")).toBeNull();
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => new Response(JSON.stringify({ error: { code: "Unavailable", message: "caches not synced" } }), { status: 503 })),
+    );
+    await act(() => client.refetchQueries({ queryKey: ["snapshot"] }));
+    expect((await screen.findByRole("alert")).textContent).toContain("Unavailable: caches not synced");
+    expect(screen.getByRole("status").textContent).toMatch(/^Could not refresh: showing what was received at /);
+    expect(screen.getByRole("link", { name: "dev" })).toBeTruthy();
   });
 
   it("says when data is stale and which source fails", () => {

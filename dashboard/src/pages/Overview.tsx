@@ -3,7 +3,7 @@ import { Link } from "react-router";
 import type { ClusterView } from "../api/client";
 import { useSnapshot } from "../api/queries";
 import { Table, type Column } from "../components/Table";
-import { Badge, Card, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
+import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
 import { clusterLevel, clusterUsage, readyNodes } from "../lib/cluster";
 import { bytes, podCounts, TIER_COLOURS, usageLevel } from "../lib/format";
 
@@ -82,7 +82,7 @@ export function Overview() {
   return (
     <div className="space-y-4">
       <h1 className="text-xl font-semibold">Overview</h1>
-      {snapshot.isError && <ErrorBox error={snapshot.error} />}
+      <CouldNotRefresh error={snapshot.error} receivedAt={snapshot.dataUpdatedAt} />
       {data.stale && (
         <div role="status" className="rounded border border-yellow-800 bg-yellow-950/50 p-3 text-sm text-yellow-100">
           Some sources are failing, so part of this is old:

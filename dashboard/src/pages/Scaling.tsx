@@ -7,7 +7,7 @@ import { get, type ClusterView, type ScalingHistory, type Schemas } from "../api
 import { useScaling, useSnapshot } from "../api/queries";
 import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../components/chartTheme";
 import { Table, type Column } from "../components/Table";
-import { Badge, Card, Empty, ErrorBox, Loading, Picker, Swatch } from "../components/ui";
+import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker, Swatch } from "../components/ui";
 import { clockTime, duration, percent } from "../lib/format";
 import {
   candidateClusters,
@@ -259,14 +259,7 @@ function ScalingView({ cluster, sourceErrors }: { cluster: string; sourceErrors:
   const hpaErrors = sourceErrors.filter((e) => e.cluster === cluster && e.source === "horizontalpodautoscalers");
   return (
     <div className="space-y-4">
-      {scaling.isError && (
-        <div className="space-y-1">
-          <ErrorBox error={scaling.error} />
-          <p role="status" className="text-sm text-yellow-200">
-            Could not refresh: showing what was received at {clockTime(scaling.dataUpdatedAt)}.
-          </p>
-        </div>
-      )}
+      <CouldNotRefresh error={scaling.error} receivedAt={scaling.dataUpdatedAt} />
       <StaleNotes history={history} receivedAt={scaling.dataUpdatedAt} hpaErrors={hpaErrors} />
       {!point ? (
         <Empty>No samples of {cluster} yet: the operator samples its HPAs every {history.intervalSeconds} s once their watch is ready.</Empty>

@@ -5,7 +5,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
 import { ApiError, authHeaders, del, errorFrom, post, type ClusterView, type PresetView, type TestView } from "../api/client";
 import { usePresets, useSnapshot, useTests } from "../api/queries";
-import { Badge, Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
+import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker } from "../components/ui";
 import { dateTime, duration, latencyMs, ratio } from "../lib/format";
 import {
   DEFAULT_FORM,
@@ -453,12 +453,9 @@ function Tests() {
         <ErrorBox error={tests.error} />
       ) : (
         <>
-          {tests.isError && (
-            <div className="mt-2 space-y-1">
-              <ErrorBox error={tests.error} />
-              <p className="text-sm text-yellow-200">Showing the list from the last successful update.</p>
-            </div>
-          )}
+          <div className="mt-2">
+            <CouldNotRefresh error={tests.error} receivedAt={tests.dataUpdatedAt} what="the tests" />
+          </div>
           {tests.data.length === 0 ? (
             <div className="mt-3">
               <Empty>No tests yet: run a preset or a custom test above.</Empty>
@@ -514,7 +511,7 @@ export function Testing() {
         <ErrorBox error={snapshot.error} />
       ) : (
         <>
-          {snapshot.isError && <ErrorBox error={snapshot.error} />}
+          <CouldNotRefresh error={snapshot.error} receivedAt={snapshot.dataUpdatedAt} what="the clusters" />
           <ClusterNote clusters={clusters} cluster={cluster} stale={snapshot.data.stale} />
         </>
       )}

@@ -3,7 +3,7 @@ import { useSearchParams } from "react-router";
 import type { TrafficView } from "../api/client";
 import { useAllTraffic, useSnapshot, useTraffic } from "../api/queries";
 import { Table, type Column } from "../components/Table";
-import { Badge, Card, Dot, Empty, ErrorBox, Loading, Picker, Swatch } from "../components/ui";
+import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, Picker, Swatch } from "../components/ui";
 import { clockTime } from "../lib/format";
 import {
   clusterSummary,
@@ -126,7 +126,7 @@ function AllClusters({ onSelect }: { onSelect: (cluster: string) => void }) {
   if (views.length === 0) return <Empty>No clusters yet: apply a ManagedCluster, or start the lab with scripts/lab up.</Empty>;
   return (
     <div className="space-y-4">
-      {traffic.isError && <ErrorBox error={traffic.error} />}
+      <CouldNotRefresh error={traffic.error} receivedAt={traffic.dataUpdatedAt} />
       <ul aria-label="Clusters" className="grid gap-4 sm:grid-cols-2 xl:grid-cols-4">
         {views.map((v) => (
           <li key={v.cluster}>
@@ -288,7 +288,7 @@ function ClusterTraffic({ cluster }: { cluster: string }) {
   const empty = view.flows.length === 0 && view.edges.length === 0;
   return (
     <div className="space-y-4">
-      {traffic.isError && <ErrorBox error={traffic.error} />}
+      <CouldNotRefresh error={traffic.error} receivedAt={traffic.dataUpdatedAt} />
       <Counts view={view} />
       {empty ? (
         <Empty>{NO_TRAFFIC}</Empty>

@@ -21,7 +21,9 @@ import { ApiError, post, type ExperimentView, type Schemas, type TestView, type 
 import { useCluster, useExperiment, useExperiments, usePresets, useSnapshot, useTests, useTraffic } from "../api/queries";
 import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../components/chartTheme";
 import { Table, type Column } from "../components/Table";
+import { controlProps, FieldError, FormControl, INPUT } from "../components/FormControl";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker, Swatch, UsageBar } from "../components/ui";
+import { Field, Stat } from "../components/values";
 import {
   childLoadTest,
   DEFAULT_COOLDOWN_SECONDS,
@@ -105,25 +107,13 @@ function ExperimentHeader({ e }: { e: ExperimentView }) {
         {e.deleting && <Badge tone="yellow">Deleting</Badge>}
       </div>
       <dl className="mt-2 grid gap-x-6 gap-y-1 text-sm sm:grid-cols-2 xl:grid-cols-4">
-        <div>
-          <dt className="inline text-slate-400">Cluster </dt>
-          <dd className="inline">{e.cluster}</dd>
-        </div>
-        <div>
-          <dt className="inline text-slate-400">Load </dt>
-          <dd className="inline break-all">{describeLoad(e.spec)}</dd>
-        </div>
-        <div>
-          <dt className="inline text-slate-400">Cooldown </dt>
-          <dd className="inline">
-            {cooldown}
-            {e.spec.endCooldownWhenBaselineRestored ? ", ends at baseline" : ""}
-          </dd>
-        </div>
-        <div>
-          <dt className="inline text-slate-400">Started </dt>
-          <dd className="inline">{clockTime(e.startedAt)}</dd>
-        </div>
+        <Field label="Cluster">{e.cluster}</Field>
+        <Field label="Load">{describeLoad(e.spec)}</Field>
+        <Field label="Cooldown">
+          {cooldown}
+          {e.spec.endCooldownWhenBaselineRestored ? ", ends at baseline" : ""}
+        </Field>
+        <Field label="Started">{clockTime(e.startedAt)}</Field>
       </dl>
       {e.message && <p className={`mt-2 text-sm ${e.phase === "Failed" ? "text-red-300" : "text-slate-300"}`}>{e.message}</p>}
     </Card>
@@ -235,15 +225,6 @@ function TimelineChart({ e, rows, windows }: { e: ExperimentView; rows: Timeline
         </>
       )}
     </Card>
-  );
-}
-
-function Stat({ label, value }: { label: string; value: string }) {
-  return (
-    <div>
-      <dt className="text-xs text-slate-400">{label}</dt>
-      <dd className="text-lg font-semibold">{value}</dd>
-    </div>
   );
 }
 
@@ -579,35 +560,6 @@ function ExperimentDetail({ id, listed, listReceivedAt }: { id: { namespace: str
 // ---------------------------------------------------------------------------------------------
 // The start form
 
-const INPUT = "w-full rounded border border-slate-700 bg-slate-950 px-2 py-1 text-slate-100 aria-[invalid=true]:border-red-500";
-
-function Field({ id, label, error, hint, children }: { id: string; label: string; error?: string; hint?: string; children: ReactNode }) {
-  return (
-    <div>
-      <label htmlFor={id} className="block text-sm text-slate-300">
-        {label}
-      </label>
-      {children}
-      {hint && !error && (
-        <p id={`${id}-hint`} className="mt-0.5 text-xs text-slate-400">
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p id={`${id}-error`} className="mt-0.5 text-xs text-red-300">
-          {error}
-        </p>
-      )}
-    </div>
-  );
-}
-
-/** aria attributes tying an input to its error or hint. */
-const described = (id: string, error: string | undefined, hint?: boolean) => ({
-  "aria-invalid": error ? true : undefined,
-  "aria-describedby": error ? `${id}-error` : hint ? `${id}-hint` : undefined,
-});
-
 function StartExperiment({
   initialPreset,
   initialCluster,
@@ -673,16 +625,18 @@ function StartExperiment({
   return (
     <form onSubmit={submit} noValidate className="space-y-3" aria-label="Start experiment">
       <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-4">
-        <Field id={ids("cluster")} label="Cluster" error={errors.cluster} hint={snapshot.isError && !snapshot.data ? "Could not list clusters." : undefined}>
-          <select id={ids("cluster")} value={cluster} onChange={(e) => set("cluster", e.target.value)} className={INPUT} {...described(ids("cluster"), errors.cluster, snapshot.isError && !snapshot.data)}>
-            {clusterOptions.length === 0 && <option value="">{snapshot.isPending ? "Loading clusters…" : "No managed clusters"}</option>}
-            {clusterOptions.map((c) => (
-              <option key={c} value={c}>
-                {c}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <FormControl id={ids("cluster")} label="Cluster" error={errors.cluster} hint={snapshot.isError && !snapshot.data ? "Could not list clusters." : undefined}>
+          {(props) => (
+            <select {...props} value={cluster} onChange={(e) => set("cluster", e.target.value)} className={INPUT}>
+              {clusterOptions.length === 0 && <option value="">{snapshot.isPending ? "Loading clusters…" : "No managed clusters"}</option>}
+              {clusterOptions.map((c) => (
+                <option key={c} value={c}>
+                  {c}
+                </option>
+              ))}
+            </select>
+          )}
+        </FormControl>
         <fieldset className="sm:col-span-1 xl:col-span-3">
           <legend className="text-sm text-slate-300">Load</legend>
           <div className="mt-1 flex gap-4 text-sm">
@@ -697,92 +651,65 @@ function StartExperiment({
       </div>
 
       {form.mode === "preset" ? (
-        <Field id={ids("preset")} label="Scaling preset" error={errors.preset} hint={chosenPreset?.description ?? undefined}>
-          <select
-            id={ids("preset")}
-            value={form.preset}
-            onChange={(e) => set("preset", e.target.value)}
-            className={INPUT}
-            {...described(ids("preset"), errors.preset, Boolean(chosenPreset?.description))}
-          >
-            {presetOptions.map((p) => (
-              <option key={p.name} value={p.name}>
-                {p.label}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <FormControl id={ids("preset")} label="Scaling preset" error={errors.preset} hint={chosenPreset?.description ?? undefined}>
+          {(props) => (
+            <select {...props} value={form.preset} onChange={(e) => set("preset", e.target.value)} className={INPUT}>
+              {presetOptions.map((p) => (
+                <option key={p.name} value={p.name}>
+                  {p.label}
+                </option>
+              ))}
+            </select>
+          )}
+        </FormControl>
       ) : (
         <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-4">
-          <Field id={ids("vus")} label="Virtual users" error={errors.vus} hint="1 to 1000; empty: 50.">
-            <input id={ids("vus")} inputMode="numeric" value={form.vus} onChange={(e) => set("vus", e.target.value)} className={INPUT} {...described(ids("vus"), errors.vus, true)} />
-          </Field>
-          <Field id={ids("duration")} label="Duration" error={errors.duration} hint="e.g. 30s, 5m, 1h30m; empty: 30s.">
-            <input id={ids("duration")} value={form.duration} onChange={(e) => set("duration", e.target.value)} className={INPUT} {...described(ids("duration"), errors.duration, true)} />
-          </Field>
+          <FormControl id={ids("vus")} label="Virtual users" error={errors.vus} hint="1 to 1000; empty: 50.">
+            {(props) => <input {...props} inputMode="numeric" value={form.vus} onChange={(e) => set("vus", e.target.value)} className={INPUT} />}
+          </FormControl>
+          <FormControl id={ids("duration")} label="Duration" error={errors.duration} hint="e.g. 30s, 5m, 1h30m; empty: 30s.">
+            {(props) => <input {...props} value={form.duration} onChange={(e) => set("duration", e.target.value)} className={INPUT} />}
+          </FormControl>
           <div className="sm:col-span-2">
-            <Field id={ids("targetUrl")} label="Target URL" error={errors.targetUrl} hint="Empty: nginx-web in demo.">
-              <input
-                id={ids("targetUrl")}
-                type="url"
-                value={form.targetUrl}
-                onChange={(e) => set("targetUrl", e.target.value)}
-                className={INPUT}
-                {...described(ids("targetUrl"), errors.targetUrl, true)}
-              />
-            </Field>
+            <FormControl id={ids("targetUrl")} label="Target URL" error={errors.targetUrl} hint="Empty: nginx-web in demo.">
+              {(props) => <input {...props} type="url" value={form.targetUrl} onChange={(e) => set("targetUrl", e.target.value)} className={INPUT} />}
+            </FormControl>
           </div>
         </div>
       )}
 
       <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-4">
         <div className="sm:col-span-2">
-          <Field
+          <FormControl
             id={ids("targets")}
             label="Target deployments (namespace/deployment)"
             error={errors.targets}
             hint={form.mode === "preset" ? "Empty: the preset's targets." : "Empty: every HPA in namespace demo."}
           >
-            <input
-              id={ids("targets")}
-              value={form.targets}
-              placeholder="demo/nginx-web, demo/httpbin"
-              onChange={(e) => set("targets", e.target.value)}
-              className={INPUT}
-              {...described(ids("targets"), errors.targets, true)}
-            />
-          </Field>
+            {(props) => (
+              <input {...props} value={form.targets} placeholder="demo/nginx-web, demo/httpbin" onChange={(e) => set("targets", e.target.value)} className={INPUT} />
+            )}
+          </FormControl>
         </div>
-        <Field
+        <FormControl
           id={ids("cooldownSeconds")}
           label="Cooldown (seconds)"
           error={errors.cooldownSeconds}
           hint={cooldownDefault != null ? `0 to 3600; empty: ${cooldownDefault} s.` : "0 to 3600; empty: the preset's cooldown."}
         >
-          <input
-            id={ids("cooldownSeconds")}
-            inputMode="numeric"
-            value={form.cooldownSeconds}
-            onChange={(e) => set("cooldownSeconds", e.target.value)}
-            className={INPUT}
-            {...described(ids("cooldownSeconds"), errors.cooldownSeconds, true)}
-          />
-        </Field>
+          {(props) => <input {...props} inputMode="numeric" value={form.cooldownSeconds} onChange={(e) => set("cooldownSeconds", e.target.value)} className={INPUT} />}
+        </FormControl>
         <div className="flex flex-col justify-end">
           <label className="flex items-center gap-2 text-sm text-slate-300">
             <input
               type="checkbox"
               checked={form.endCooldownWhenBaselineRestored}
               onChange={(e) => set("endCooldownWhenBaselineRestored", e.target.checked)}
-              {...described(ids("endCooldown"), errors.endCooldown)}
+              {...controlProps(ids("endCooldown"), errors.endCooldown)}
             />
             End the cooldown once every target is back at baseline
           </label>
-          {errors.endCooldown && (
-            <p id={`${ids("endCooldown")}-error`} className="mt-0.5 text-xs text-red-300">
-              {errors.endCooldown}
-            </p>
-          )}
+          <FieldError id={ids("endCooldown")} error={errors.endCooldown} />
         </div>
       </div>
 

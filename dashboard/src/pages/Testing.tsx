@@ -5,7 +5,9 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
 import { ApiError, authHeaders, del, errorFrom, post, type ClusterView, type PresetView, type TestView } from "../api/client";
 import { usePresets, useSnapshot, useTests } from "../api/queries";
+import { FormControl, INPUT } from "../components/FormControl";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker } from "../components/ui";
+import { Stat } from "../components/values";
 import { dateTime, duration, latencyMs, ratio } from "../lib/format";
 import {
   DEFAULT_FORM,
@@ -174,34 +176,12 @@ const KINDS: [TestKind, string][] = [
   ["memory", "Memory stress (stress-ng)"],
 ];
 
-function Field({ field, value, error, onChange }: { field: InputField; value: string; error?: string; onChange: (v: string) => void }) {
-  const id = `test-${field}`;
+function TextInput({ field, value, error, onChange }: { field: InputField; value: string; error?: string; onChange: (v: string) => void }) {
   const input = INPUTS[field];
   return (
-    <div>
-      <label htmlFor={id} className="block text-sm text-slate-200">
-        {input.label}
-      </label>
-      <input
-        id={id}
-        name={field}
-        type="text"
-        inputMode={input.inputMode}
-        value={value}
-        onChange={(e) => onChange(e.target.value)}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={`${id}-hint${error ? ` ${id}-error` : ""}`}
-        className={`mt-1 w-full rounded border bg-slate-950 px-2 py-1 text-slate-100 ${error ? "border-red-500" : "border-slate-700"}`}
-      />
-      <p id={`${id}-hint`} className="mt-1 text-xs text-slate-400">
-        {input.hint}
-      </p>
-      {error && (
-        <p id={`${id}-error`} className="mt-1 text-sm text-red-300">
-          {error}
-        </p>
-      )}
-    </div>
+    <FormControl id={`test-${field}`} label={input.label} hint={input.hint} error={error}>
+      {(props) => <input {...props} name={field} type="text" inputMode={input.inputMode} value={value} onChange={(e) => onChange(e.target.value)} className={INPUT} />}
+    </FormControl>
   );
 }
 
@@ -243,26 +223,22 @@ function CustomTest({ cluster }: { cluster: string }) {
             Cluster: {clusterError}
           </p>
         )}
-        <div>
-          <label htmlFor="test-kind" className="block text-sm text-slate-200">
-            Test type
-          </label>
-          <select
-            id="test-kind"
-            value={form.kind}
-            onChange={(e) => setForm({ ...form, kind: e.target.value as TestKind })}
-            className="mt-1 rounded border border-slate-700 bg-slate-950 px-2 py-1 text-slate-100"
-          >
-            {KINDS.map(([k, label]) => (
-              <option key={k} value={k}>
-                {label}
-              </option>
-            ))}
-          </select>
+        <div className="max-w-xs">
+          <FormControl id="test-kind" label="Test type">
+            {(props) => (
+              <select {...props} value={form.kind} onChange={(e) => setForm({ ...form, kind: e.target.value as TestKind })} className={INPUT}>
+                {KINDS.map(([k, label]) => (
+                  <option key={k} value={k}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            )}
+          </FormControl>
         </div>
         <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-3">
           {KIND_FIELDS[form.kind].map((f) => (
-            <Field key={f} field={f} value={form[f]} error={errorOf(f)} onChange={(v) => setForm({ ...form, [f]: v })} />
+            <TextInput key={f} field={f} value={form[f]} error={errorOf(f)} onChange={(v) => setForm({ ...form, [f]: v })} />
           ))}
         </div>
         <div className="flex items-center gap-3">
@@ -282,16 +258,6 @@ function CustomTest({ cluster }: { cluster: string }) {
 
 // ---------------------------------------------------------------- tests
 
-function Stat({ label, value, level }: { label: string; value: string; level?: boolean | null }) {
-  const colour = level === true ? "text-emerald-300" : level === false ? "text-red-300" : "text-slate-100";
-  return (
-    <div className="rounded border border-slate-800 bg-slate-950 px-3 py-2">
-      <dt className="text-xs text-slate-400">{label}</dt>
-      <dd className={`text-lg font-semibold ${colour}`}>{value}</dd>
-    </div>
-  );
-}
-
 function Results({ test }: { test: TestView }) {
   const r = test.results;
   if (!r) return isFinished(test) ? <p className="mt-2 text-sm text-slate-400">No results were recorded.</p> : null;
@@ -303,11 +269,11 @@ function Results({ test }: { test: TestView }) {
     <div className="mt-3 space-y-2">
       {http && (
         <dl className="grid grid-cols-2 gap-2 sm:grid-cols-3 lg:grid-cols-6" aria-label="HTTP results">
-          <Stat label="p95 latency" value={latencyMs(r.latencyMs?.p95)} level={latency} />
+          <Stat label="p95 latency" value={latencyMs(r.latencyMs?.p95)} passed={latency} />
           <Stat label="p99 latency" value={latencyMs(r.latencyMs?.p99)} />
           <Stat label="Avg latency" value={latencyMs(r.latencyMs?.avg)} />
           <Stat label="Requests/s" value={r.rps == null ? "—" : r.rps.toFixed(1)} />
-          <Stat label="Error rate" value={ratio(r.errorRate)} level={errors} />
+          <Stat label="Error rate" value={ratio(r.errorRate)} passed={errors} />
           <Stat label="Requests" value={r.requests == null ? "—" : r.requests.toLocaleString()} />
         </dl>
       )}

@@ -1,5 +1,5 @@
 // ScalingExperiment transforms for the Load analysis page (pure, unit-tested).
-import type { ExperimentView, Schemas, TestView } from "../api/client";
+import type { ExperimentSpec, ExperimentView, Schemas, TestView } from "../api/client";
 import { DEFAULT_TARGET_URL, goDurationSeconds, isHttpUrl, isObjectName } from "./fields";
 import { age, preciseDuration } from "./format";
 
@@ -7,10 +7,6 @@ export type Sample = Schemas["Sample"];
 export type SamplePhase = Schemas["SamplePhase"];
 export type Kpis = Schemas["Kpis"];
 export type ScalingPreset = Schemas["ScalingPreset"];
-type FullSpec = Schemas["CreateExperiment"]["spec"];
-/** A ScalingExperiment spec as sent: the fields with server-side defaults may be left out. */
-export type ExperimentSpec = Omit<FullSpec, "endCooldownWhenBaselineRestored" | "sampleIntervalSeconds" | "targetNamespace"> &
-  Partial<Pick<FullSpec, "endCooldownWhenBaselineRestored" | "sampleIntervalSeconds" | "targetNamespace">>;
 
 /** The predefined experiment loads (the ScalingPreset enum of the API). */
 export const SCALING_PRESETS: readonly ScalingPreset[] = [

@@ -2,10 +2,9 @@
 // (crds/src/load_test.rs, crds/src/common.rs) and the `spec` they build for POST /api/v1/tests.
 // Errors are keyed by the server's field paths (`spec.http.vus`), so the API's own errors land
 // next to the same inputs.
-import type { Schemas } from "../api/client";
+import type { LoadTestSpec } from "../api/client";
 import { BYTE_SIZE, DEFAULT_TARGET_URL, goDurationSeconds, isHttpUrl, isObjectName } from "./fields";
 
-export type LoadTestSpec = Schemas["CreateTest"]["spec"];
 export type TestKind = "http" | "cpu" | "memory";
 
 /** The form's raw text, one string per input. Empty optional inputs are left out of the spec

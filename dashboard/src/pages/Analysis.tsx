@@ -1,7 +1,6 @@
 // Load analysis: one ScalingExperiment's KPIs, replica timeline, throughput, per-deployment
 // results and replica events, its cluster's traffic and nodes now, and a form to start another.
 import { useEffect, useId, useMemo, useState, type FormEvent, type ReactNode } from "react";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import {
   Area,
@@ -17,7 +16,8 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
-import { ApiError, post, type ExperimentView, type Schemas, type TestView, type TrafficView } from "../api/client";
+import { ApiError, type ExperimentView, type Schemas, type TestView, type TrafficView } from "../api/client";
+import { NAMESPACE, useCreateExperiment } from "../api/mutations";
 import { useCluster, useExperiment, useExperiments, usePresets, useSnapshot, useTests, useTraffic } from "../api/queries";
 import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../components/chartTheme";
 import { Table, type Column } from "../components/Table";
@@ -571,7 +571,6 @@ function StartExperiment({
 }) {
   const uid = useId();
   const ids = (f: FormField) => `${uid}-${f}`;
-  const client = useQueryClient();
   const snapshot = useSnapshot();
   const presets = usePresets();
   const [form, setForm] = useState<ExperimentForm>({
@@ -586,19 +585,7 @@ function StartExperiment({
     endCooldownWhenBaselineRestored: false,
   });
   const [errors, setErrors] = useState<Partial<Record<FormField, string>>>({});
-  const create = useMutation({
-    mutationFn: (spec: unknown) => post<ExperimentView>("/experiments", { namespace: "default", spec }),
-    onSuccess: (created) => {
-      client.setQueryData(["experiments", created.namespace, created.name], created);
-      void client.invalidateQueries({ queryKey: ["experiments"], exact: true });
-      setErrors({});
-      onCreated(created);
-    },
-    onError: (err) => {
-      const field = err instanceof ApiError ? formFieldOf(err.field) : null;
-      if (field) setErrors({ [field]: err.message });
-    },
-  });
+  const create = useCreateExperiment();
 
   const clusters = (snapshot.data?.clusters ?? []).filter((c) => c.tier !== "platform").map((c) => c.name);
   const cluster = form.cluster || clusters[0] || "";
@@ -619,7 +606,13 @@ function StartExperiment({
       return;
     }
     setErrors({});
-    create.mutate(result.spec);
+    create.mutate(result.spec, {
+      onSuccess: onCreated,
+      onError: (err) => {
+        const field = err instanceof ApiError ? formFieldOf(err.field) : null;
+        if (field) setErrors({ [field]: err.message });
+      },
+    });
   };
 
   return (
@@ -722,7 +715,7 @@ function StartExperiment({
         >
           {create.isPending ? "Starting…" : "Start experiment"}
         </button>
-        <span className="text-xs text-slate-400">Created in namespace default; the load runs in {cluster || "the chosen cluster"}.</span>
+        <span className="text-xs text-slate-400">Created in namespace {NAMESPACE}; the load runs in {cluster || "the chosen cluster"}.</span>
       </div>
     </form>
   );

@@ -1,9 +1,10 @@
 // Load and stress tests: run a preset or a custom test on a cluster, follow the queue and the
 // runs, read the results, export them as CSV.
 import { useState, type FormEvent } from "react";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
-import { ApiError, authHeaders, del, errorFrom, post, type ClusterView, type PresetView, type TestView } from "../api/client";
+import { ApiError, authHeaders, errorFrom, type ClusterView, type LoadTestSpec, type PresetView, type TestView } from "../api/client";
+import { NAMESPACE, useCreateTest, useDeleteTest } from "../api/mutations";
 import { usePresets, useSnapshot, useTests } from "../api/queries";
 import { FormControl, INPUT } from "../components/FormControl";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker } from "../components/ui";
@@ -18,7 +19,6 @@ import {
   type FieldErrors,
   type FormField,
   type InputField,
-  type LoadTestSpec,
   type TestForm,
   type TestKind,
 } from "../lib/testForm";
@@ -38,19 +38,9 @@ import {
   verdict,
 } from "../lib/testView";
 
-const NAMESPACE = "default";
 const BUTTON = "rounded px-3 py-1.5 text-sm font-medium disabled:cursor-not-allowed disabled:opacity-50";
 const PRIMARY = `${BUTTON} bg-blue-700 text-white hover:bg-blue-600`;
 const SECONDARY = `${BUTTON} border border-slate-600 text-slate-100 hover:bg-slate-800`;
-
-/** Starts a LoadTest; the list refreshes when it is created. */
-function useCreateTest() {
-  const client = useQueryClient();
-  return useMutation({
-    mutationFn: (spec: LoadTestSpec) => post<TestView>("/tests", { namespace: NAMESPACE, spec }),
-    onSuccess: () => client.invalidateQueries({ queryKey: ["tests"] }),
-  });
-}
 
 // ---------------------------------------------------------------- cluster
 
@@ -312,20 +302,15 @@ function Progress({ percent }: { percent: number }) {
 }
 
 function DeleteTest({ test }: { test: TestView }) {
-  const client = useQueryClient();
   const [confirming, setConfirming] = useState(false);
-  const remove = useMutation({
-    mutationFn: () => del(`/tests/${encodeURIComponent(test.namespace)}/${encodeURIComponent(test.name)}`),
-    onSettled: () => client.invalidateQueries({ queryKey: ["tests"] }),
-    onSuccess: () => setConfirming(false),
-  });
+  const remove = useDeleteTest(test);
   if (test.deleting) return null;
   return (
     <div className="flex flex-col items-end gap-1">
       {confirming ? (
         <div className="flex items-center gap-2 text-sm" role="group" aria-label={`Delete ${test.name}?`}>
           <span className="text-slate-200">Delete {test.name}?</span>
-          <button type="button" className={`${BUTTON} bg-red-700 text-white hover:bg-red-600`} disabled={remove.isPending} onClick={() => remove.mutate()}>
+          <button type="button" className={`${BUTTON} bg-red-700 text-white hover:bg-red-600`} disabled={remove.isPending} onClick={() => remove.mutate(undefined, { onSuccess: () => setConfirming(false) })}>
             {remove.isPending ? "Deleting…" : "Delete"}
           </button>
           <button type="button" className={SECONDARY} onClick={() => setConfirming(false)}>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { age, bytes, clockTime, dateTime, duration, latencyMs, meanKnown, millicores, percent, podCounts, preciseDuration, ratio, usageLevel, wholeSeconds } from "./format";
+import { age, bytes, clockTime, count, dateTime, duration, latencyMs, meanKnown, millicores, percent, podCounts, preciseDuration, ratio, usageLevel, wholeSeconds } from "./format";
 
 describe("formatters", () => {
   it("formats durations and ages", () => {
@@ -40,6 +40,9 @@ describe("formatters", () => {
     expect(bytes(512)).toBe("512 B");
     expect(bytes(64 * 1024 * 1024)).toBe("64 MiB");
     expect(bytes(1.5 * 1024 ** 3)).toBe("1.5 GiB");
+    expect(count(12)).toBe("12");
+    expect(count(123456)).toBe((123456).toLocaleString());
+    expect(count(null)).toBe("—");
     expect(millicores(250)).toBe("250m");
     expect(millicores(2000)).toBe("2 cores");
     expect(latencyMs(850.4)).toBe("850 ms");

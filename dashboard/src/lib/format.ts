@@ -74,6 +74,11 @@ export function percent(p: number | null | undefined, digits = 0): string {
   return p == null || !Number.isFinite(p) ? "unknown" : `${p.toFixed(digits)}%`;
 }
 
+/** A count with the locale's digit grouping ("12,345"); "—" when unknown. */
+export function count(n: number | null | undefined): string {
+  return n == null || !Number.isFinite(n) ? "—" : n.toLocaleString();
+}
+
 /** Latency in ms as "850 ms" or "1.2 s". */
 export function latencyMs(ms: number | null | undefined): string {
   if (ms == null || !Number.isFinite(ms)) return "—";

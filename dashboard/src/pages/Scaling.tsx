@@ -27,7 +27,6 @@ import {
 
 type SourceError = Schemas["SourceError"];
 
-
 /** The default cluster when the URL names none: the first with HPAs (managed clusters in the
  * snapshot's order, the platform last), asked one at a time through the shared ["scaling", name]
  * cache, so the usual case costs one request and the chosen cluster renders from cache. Polls
@@ -49,7 +48,6 @@ function useDefaultCluster(clusters: ClusterView[] | undefined, enabled: boolean
     refetchInterval: (q) => (q.state.data && q.state.data.cluster === null ? 30_000 : false),
   });
 }
-
 
 function HpaCard({ hpa, colour }: { hpa: HpaSample; colour: string }) {
   const badge = hpaBadge(hpa);

@@ -9,7 +9,7 @@ import { usePresets, useSnapshot, useTests } from "../api/queries";
 import { FormControl, INPUT } from "../components/FormControl";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker } from "../components/ui";
 import { Stat } from "../components/values";
-import { dateTime, duration, latencyMs, ratio } from "../lib/format";
+import { count, dateTime, duration, latencyMs, ratio } from "../lib/format";
 import {
   DEFAULT_FORM,
   FIELD_PATHS,
@@ -43,7 +43,6 @@ const PRIMARY = `${BUTTON} bg-blue-700 text-white hover:bg-blue-600`;
 const SECONDARY = `${BUTTON} border border-slate-600 text-slate-100 hover:bg-slate-800`;
 
 // ---------------------------------------------------------------- cluster
-
 
 /** Says when the chosen cluster cannot run a test right now. */
 function ClusterNote({ clusters, cluster, stale }: { clusters: ClusterView[]; cluster: string; stale: boolean }) {
@@ -264,12 +263,12 @@ function Results({ test }: { test: TestView }) {
           <Stat label="Avg latency" value={latencyMs(r.latencyMs?.avg)} />
           <Stat label="Requests/s" value={r.rps == null ? "—" : r.rps.toFixed(1)} />
           <Stat label="Error rate" value={ratio(r.errorRate)} passed={errors} />
-          <Stat label="Requests" value={r.requests == null ? "—" : r.requests.toLocaleString()} />
+          <Stat label="Requests" value={count(r.requests)} />
         </dl>
       )}
       {stress && (
         <dl className="grid grid-cols-2 gap-2 sm:grid-cols-4" aria-label="Stress results">
-          <Stat label="Bogo-ops" value={r.bogoOps == null ? "—" : r.bogoOps.toLocaleString()} />
+          <Stat label="Bogo-ops" value={count(r.bogoOps)} />
           <Stat label="Bogo-ops/s" value={r.bogoOpsPerSecond == null ? "—" : r.bogoOpsPerSecond.toFixed(1)} />
         </dl>
       )}

@@ -27,7 +27,6 @@ const NO_TRAFFIC = "No traffic yet. Run a load test to generate flows.";
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-
 function Peer({ peer }: { peer: PeerView }) {
   return (
     <span className="whitespace-nowrap">

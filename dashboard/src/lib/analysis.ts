@@ -1,6 +1,6 @@
 // ScalingExperiment transforms for the Load analysis page (pure, unit-tested).
 import type { ExperimentSpec, ExperimentView, Schemas, TestView } from "../api/client";
-import { DEFAULT_TARGET_URL, goDurationSeconds, isHttpUrl, isObjectName } from "./fields";
+import { DEFAULT_TARGET_URL, goDurationSeconds, isDnsLabel, isHttpUrl, isObjectName, LIMITS, MAX_TARGETS } from "./fields";
 import { age, preciseDuration } from "./format";
 
 export type Sample = Schemas["Sample"];
@@ -329,10 +329,6 @@ export interface ExperimentForm {
 
 export type SpecResult = { ok: true; spec: ExperimentSpec } | { ok: false; errors: Partial<Record<FormField, string>> };
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-const isDnsLabel = (s: string) => s.length <= 63 && DNS_LABEL.test(s);
-
 /** `namespace/deployment` entries; an error names the first bad one. */
 export function parseTargets(text: string): { targets: { namespace: string; deployment: string }[]; error: string | null } {
   const targets: { namespace: string; deployment: string }[] = [];
@@ -346,7 +342,7 @@ export function parseTargets(text: string): { targets: { namespace: string; depl
     seen.add(entry);
     targets.push({ namespace, deployment });
   }
-  if (targets.length > 20) return { targets, error: "At most 20 targets." };
+  if (targets.length > MAX_TARGETS) return { targets, error: `At most ${MAX_TARGETS} targets.` };
   return { targets, error: null };
 }
 
@@ -369,7 +365,7 @@ export function experimentSpec(form: ExperimentForm): SpecResult {
     const vusText = form.vus.trim();
     if (vusText) {
       const vus = wholeNumber(vusText);
-      if (vus == null || vus < 1 || vus > 1000) errors.vus = "A whole number from 1 to 1000.";
+      if (vus == null || vus < LIMITS.vus.min || vus > LIMITS.vus.max) errors.vus = `A whole number from ${LIMITS.vus.min} to ${LIMITS.vus.max}.`;
       else http.vus = vus;
     }
     const durText = form.duration.trim();
@@ -392,7 +388,8 @@ export function experimentSpec(form: ExperimentForm): SpecResult {
   const cooldownText = form.cooldownSeconds.trim();
   if (cooldownText) {
     const c = wholeNumber(cooldownText);
-    if (c == null || c > 3600) errors.cooldownSeconds = "Whole seconds from 0 to 3600.";
+    const { min, max } = LIMITS.cooldownSeconds;
+    if (c == null || c < min || c > max) errors.cooldownSeconds = `Whole seconds from ${min} to ${max}.`;
     else cooldownSeconds = c;
   }
 

@@ -9,12 +9,14 @@ import { usePresets, useSnapshot, useTests } from "../api/queries";
 import { FormControl, INPUT } from "../components/FormControl";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker } from "../components/ui";
 import { Stat } from "../components/values";
+import { LIMITS } from "../lib/fields";
 import { count, dateTime, duration, latencyMs, ratio } from "../lib/format";
 import {
   DEFAULT_FORM,
   FIELD_PATHS,
   inputForField,
   KIND_FIELDS,
+  KIND_LABELS,
   validate,
   type FieldErrors,
   type FormField,
@@ -148,22 +150,16 @@ function Presets({ cluster }: { cluster: string }) {
 // ---------------------------------------------------------------- custom form
 
 const INPUTS: Record<InputField, { label: string; hint: string; inputMode?: "numeric" | "decimal" | "url" }> = {
-  vus: { label: "Virtual users", hint: "1 to 1000; empty means 50.", inputMode: "numeric" },
+  vus: { label: "Virtual users", hint: `${LIMITS.vus.min} to ${LIMITS.vus.max}; empty means 50.`, inputMode: "numeric" },
   duration: { label: "Duration", hint: "Time at full load, e.g. 30s, 5m or 1h30m (1s to 24h); empty means 30s." },
   targetUrl: { label: "Target URL", hint: "An http:// or https:// URL; empty means http://nginx-web.demo.svc.cluster.local.", inputMode: "url" },
   rampUp: { label: "Ramp-up (optional)", hint: "Ramp from 0 to the VUs over this long before the duration, and back after it." },
   p95Ms: { label: "p95 threshold (ms)", hint: "The test fails when the 95th percentile reaches this; empty means 2000.", inputMode: "numeric" },
   errorRate: { label: "Error-rate threshold", hint: "A ratio from 0 to 1 (0.01 means 1%); empty means 0.5.", inputMode: "decimal" },
-  workers: { label: "Workers", hint: "stress-ng workers, 1 to 64; empty means 1.", inputMode: "numeric" },
+  workers: { label: "Workers", hint: `stress-ng workers, ${LIMITS.workers.min} to ${LIMITS.workers.max}; empty means 1.`, inputMode: "numeric" },
   timeout: { label: "Duration", hint: "How long stress-ng runs, e.g. 30s or 5m (1s to 24h); empty means 30s." },
   vmBytes: { label: "Memory per worker", hint: "A number of 1 to 5 digits with K, M or G, e.g. 64M; empty means 64M.", inputMode: "numeric" },
 };
-
-const KINDS: [TestKind, string][] = [
-  ["http", "HTTP load (k6)"],
-  ["cpu", "CPU stress (stress-ng)"],
-  ["memory", "Memory stress (stress-ng)"],
-];
 
 function TextInput({ field, value, error, onChange }: { field: InputField; value: string; error?: string; onChange: (v: string) => void }) {
   const input = INPUTS[field];
@@ -216,7 +212,7 @@ function CustomTest({ cluster }: { cluster: string }) {
           <FormControl id="test-kind" label="Test type">
             {(props) => (
               <select {...props} value={form.kind} onChange={(e) => setForm({ ...form, kind: e.target.value as TestKind })} className={INPUT}>
-                {KINDS.map(([k, label]) => (
+                {Object.entries(KIND_LABELS).map(([k, label]) => (
                   <option key={k} value={k}>
                     {label}
                   </option>

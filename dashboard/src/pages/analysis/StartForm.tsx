@@ -15,7 +15,7 @@ import {
   type ExperimentForm,
   type FormField,
 } from "../../lib/analysis";
-import { DEFAULT_TARGET_URL } from "../../lib/fields";
+import { DEFAULT_TARGET_URL, LIMITS } from "../../lib/fields";
 
 export function StartForm({
   initialPreset,
@@ -52,6 +52,7 @@ export function StartForm({
     ? experimentPresets.map((p) => ({ name: p.name, label: `${p.name} (${p.tag})`, description: p.description, cooldown: p.cooldownSeconds ?? null }))
     : SCALING_PRESETS.map((name) => ({ name, label: name, description: null, cooldown: null }));
   const chosenPreset = presetOptions.find((p) => p.name === form.preset);
+  const cooldownRange = `${LIMITS.cooldownSeconds.min} to ${LIMITS.cooldownSeconds.max}`;
   const cooldownDefault = form.mode === "preset" ? (chosenPreset?.cooldown ?? null) : DEFAULT_COOLDOWN_SECONDS;
 
   const set = <K extends keyof ExperimentForm>(key: K, value: ExperimentForm[K]) => setForm((f) => ({ ...f, [key]: value }));
@@ -114,7 +115,7 @@ export function StartForm({
         </FormControl>
       ) : (
         <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-4">
-          <FormControl id={ids("vus")} label="Virtual users" error={errors.vus} hint="1 to 1000; empty: 50.">
+          <FormControl id={ids("vus")} label="Virtual users" error={errors.vus} hint={`${LIMITS.vus.min} to ${LIMITS.vus.max}; empty: 50.`}>
             {(props) => <input {...props} inputMode="numeric" value={form.vus} onChange={(e) => set("vus", e.target.value)} className={INPUT} />}
           </FormControl>
           <FormControl id={ids("duration")} label="Duration" error={errors.duration} hint="e.g. 30s, 5m, 1h30m; empty: 30s.">
@@ -145,7 +146,7 @@ export function StartForm({
           id={ids("cooldownSeconds")}
           label="Cooldown (seconds)"
           error={errors.cooldownSeconds}
-          hint={cooldownDefault != null ? `0 to 3600; empty: ${cooldownDefault} s.` : "0 to 3600; empty: the preset's cooldown."}
+          hint={`${cooldownRange}; empty: ${cooldownDefault != null ? `${cooldownDefault} s` : "the preset's cooldown"}.`}
         >
           {(props) => <input {...props} inputMode="numeric" value={form.cooldownSeconds} onChange={(e) => set("cooldownSeconds", e.target.value)} className={INPUT} />}
         </FormControl>

@@ -14,7 +14,7 @@ export function controlProps(id: string, error: string | undefined, hint?: strin
   } as const;
 }
 
-export type ControlProps = ReturnType<typeof controlProps>;
+type ControlProps = ReturnType<typeof controlProps>;
 
 /** The error of the control `id`, where controlProps points to it. */
 export function FieldError({ id, error }: { id: string; error: string | undefined }) {

@@ -15,7 +15,7 @@ export interface Column<T> {
  * readers (where the page shows no heading for it). */
 type Name = { labelledBy: string; caption?: never } | { caption: string; labelledBy?: never };
 
-export type TableProps<T> = Name & {
+type TableProps<T> = Name & {
   columns: Column<T>[];
   rows: readonly T[];
   rowKey: (row: T, index: number) => string;

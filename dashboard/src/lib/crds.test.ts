@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { experimentSpec, parseTargets, SCALING_PRESETS, type ExperimentForm } from "./analysis";
+import { experimentForm } from "./analysis.fixtures";
 import { BYTE_SIZE, DNS_LABEL, GO_DURATION, goDurationSeconds, isHttpUrl, LIMITS, MAX_LENGTH, MAX_TARGETS, OBJECT_NAME } from "./fields";
 import { DEFAULT_FORM, KIND_FIELDS, KIND_LABELS, MESSAGES, validate, type TestForm } from "./testForm";
 
@@ -82,20 +83,9 @@ function durationBounds(rule: string): [number, number] {
 const testForm = (over: Partial<TestForm>): TestForm => ({ ...DEFAULT_FORM, cluster: "dev", ...over });
 const errorsOf = (over: Partial<TestForm>) => validate(testForm(over)).errors ?? {};
 
-const experimentForm = (over: Partial<ExperimentForm>): ExperimentForm => ({
-  cluster: "dev",
-  mode: "custom",
-  preset: "scale-light",
-  vus: "",
-  duration: "",
-  targetUrl: "",
-  targets: "",
-  cooldownSeconds: "",
-  endCooldownWhenBaselineRestored: false,
-  ...over,
-});
+/** The start form's errors for a custom HTTP load (unless `over` says otherwise). */
 const experimentErrors = (over: Partial<ExperimentForm>) => {
-  const result = experimentSpec(experimentForm(over));
+  const result = experimentSpec(experimentForm({ mode: "custom", ...over }));
   return result.ok ? {} : result.errors;
 };
 

@@ -155,7 +155,7 @@ const INPUTS: Record<InputField, { label: string; hint: string; inputMode?: "num
   targetUrl: { label: "Target URL", hint: "An http:// or https:// URL; empty means http://nginx-web.demo.svc.cluster.local.", inputMode: "url" },
   rampUp: { label: "Ramp-up (optional)", hint: "Ramp from 0 to the VUs over this long before the duration, and back after it." },
   p95Ms: { label: "p95 threshold (ms)", hint: "The test fails when the 95th percentile reaches this; empty means 2000.", inputMode: "numeric" },
-  errorRate: { label: "Error-rate threshold", hint: "A ratio from 0 to 1 (0.01 means 1%); empty means 0.5.", inputMode: "decimal" },
+  errorRate: { label: "Error-rate threshold", hint: `A ratio from ${LIMITS.errorRate.min} to ${LIMITS.errorRate.max} (0.01 means 1%); empty means 0.5.`, inputMode: "decimal" },
   workers: { label: "Workers", hint: `stress-ng workers, ${LIMITS.workers.min} to ${LIMITS.workers.max}; empty means 1.`, inputMode: "numeric" },
   timeout: { label: "Duration", hint: "How long stress-ng runs, e.g. 30s or 5m (1s to 24h); empty means 30s." },
   vmBytes: { label: "Memory per worker", hint: "A number of 1 to 5 digits with K, M or G, e.g. 64M; empty means 64M.", inputMode: "numeric" },

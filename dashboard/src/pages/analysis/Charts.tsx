@@ -5,35 +5,20 @@ import type { ExperimentView, TestView } from "../../api/client";
 import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../../components/chartTheme";
 import { Card, Empty } from "../../components/ui";
 import { Stat } from "../../components/values";
-import { efficiency, type PhaseWindows, type TimelineRow } from "../../lib/analysis";
+import { efficiency, type PhaseWindows, type TimelineRow, type Window as PhaseWindow } from "../../lib/analysis";
 import { clockTime, count, latencyMs, PALETTE, ratio, wholeSeconds } from "../../lib/format";
 
-const LOAD_FILL = "#3b82f6";
-const COOLDOWN_FILL = "#eab308";
+/** One shaded phase window, labelled at its top left. */
+function PhaseArea({ window, fill, opacity, label }: { window: PhaseWindow; fill: string; opacity: number; label: string }) {
+  return <ReferenceArea x1={window.from} x2={window.to} fill={fill} fillOpacity={opacity} ifOverflow="extendDomain" label={refLabel(label, "insideTopLeft")} />;
+}
 
+// The load is the window to read, so it is shaded more than the cooldown.
 function PhaseAreas({ windows }: { windows: PhaseWindows }) {
   return (
     <>
-      {windows.load && (
-        <ReferenceArea
-          x1={windows.load.from}
-          x2={windows.load.to}
-          fill={LOAD_FILL}
-          fillOpacity={0.15}
-          ifOverflow="extendDomain"
-          label={refLabel(windows.load.open ? "load (running)" : "load", "insideTopLeft")}
-        />
-      )}
-      {windows.cooldown && (
-        <ReferenceArea
-          x1={windows.cooldown.from}
-          x2={windows.cooldown.to}
-          fill={COOLDOWN_FILL}
-          fillOpacity={0.08}
-          ifOverflow="extendDomain"
-          label={refLabel("cooldown", "insideTopLeft")}
-        />
-      )}
+      {windows.load && <PhaseArea window={windows.load} fill="#3b82f6" opacity={0.15} label={windows.load.open ? "load (running)" : "load"} />}
+      {windows.cooldown && <PhaseArea window={windows.cooldown} fill="#eab308" opacity={0.08} label="cooldown" />}
     </>
   );
 }

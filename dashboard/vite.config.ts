@@ -18,5 +18,8 @@ export default defineConfig({
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.{ts,tsx}"],
+    // A page test renders whole pages with Recharts in jsdom: seconds on a busy 2-CPU machine,
+    // past Vitest's 5 s default, although nothing waits on time.
+    testTimeout: 20_000,
   },
 });

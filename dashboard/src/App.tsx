@@ -5,6 +5,7 @@ import { ApiError, setToken } from "./api/client";
 import { LiveProvider, useLive } from "./api/live";
 import { useSnapshot } from "./api/queries";
 import { Badge, Dot, Loading } from "./components/ui";
+import { clockTime } from "./lib/format";
 import { Overview } from "./pages/Overview";
 import { ClusterDetail } from "./pages/ClusterDetail";
 
@@ -96,7 +97,7 @@ function Shell({ children }: { children: ReactNode }) {
           {snapshot.isError ? "API unreachable" : snapshot.data?.stale ? "stale data" : snapshot.data ? "live" : "connecting"}
           <span className="text-slate-400">
             · updates {live === "open" ? "streamed" : "polled"}
-            {snapshot.data && ` · ${new Date(snapshot.data.collectedAt).toLocaleTimeString()}`}
+            {snapshot.data && ` · ${clockTime(snapshot.data.collectedAt)}`}
           </span>
         </span>
       </header>

@@ -14,6 +14,12 @@ export type ScalingHistory = Schemas["ScalingHistory"];
 export type TestView = Schemas["TestView"];
 export type ExperimentView = Schemas["ExperimentView"];
 export type PresetView = Schemas["PresetView"];
+/** A LoadTest spec as POST /tests takes it. */
+export type LoadTestSpec = Schemas["CreateTest"]["spec"];
+type FullExperimentSpec = Schemas["CreateExperiment"]["spec"];
+/** A ScalingExperiment spec as sent: the fields with server-side defaults may be left out. */
+export type ExperimentSpec = Omit<FullExperimentSpec, "endCooldownWhenBaselineRestored" | "sampleIntervalSeconds" | "targetNamespace"> &
+  Partial<Pick<FullExperimentSpec, "endCooldownWhenBaselineRestored" | "sampleIntervalSeconds" | "targetNamespace">>;
 
 const TOKEN_KEY = "tart-infra.token";
 

@@ -1,7 +1,7 @@
 // Small shared pieces: badges, bars, states.
 import type { ReactNode } from "react";
 import { ApiError } from "../api/client";
-import type { Level } from "../lib/format";
+import { clockTime, type Level } from "../lib/format";
 
 const LEVEL_TEXT: Record<Level, string> = { ok: "text-emerald-300", warn: "text-yellow-300", bad: "text-red-300" };
 const LEVEL_BG: Record<Level, string> = { ok: "bg-emerald-500", warn: "bg-yellow-500", bad: "bg-red-500" };
@@ -22,6 +22,11 @@ export function Dot({ level }: { level: Level | null }) {
   const colour = level ? LEVEL_BG[level] : "bg-slate-500";
   const label = level === "ok" ? "healthy" : level === "warn" ? "degraded" : level === "bad" ? "down" : "unknown";
   return <span role="img" aria-label={label} className={`inline-block h-2.5 w-2.5 rounded-full ${colour}`} />;
+}
+
+/** The colour of a series or namespace, next to its name (the name says it; the dot is decoration). */
+export function Swatch({ colour }: { colour: string | undefined }) {
+  return <span aria-hidden className="mr-2 inline-block h-2.5 w-2.5 rounded-full" style={{ backgroundColor: colour }} />;
 }
 
 /** A usage bar; unknown usage is said, never drawn as zero. */
@@ -66,6 +71,21 @@ export function ErrorBox({ error }: { error: unknown }) {
     <div role="alert" className="rounded border border-red-800 bg-red-950/60 p-4 text-red-100">
       <p className="font-medium">{e ? `${e.code}: ${e.message}` : String(error)}</p>
       {e?.field && <p className="mt-1 text-sm">Field: <code>{e.field}</code></p>}
+    </div>
+  );
+}
+
+/** Above data that a refresh failed to replace: the error, and when the data shown was received
+ * (`receivedAt`, ms). Nothing while refreshes succeed (`error` null, as a query's is then).
+ * `what` names the data where a page shows several. */
+export function CouldNotRefresh({ error, receivedAt, what }: { error: unknown; receivedAt: number; what?: string }) {
+  if (error == null) return null;
+  return (
+    <div className="space-y-1">
+      <ErrorBox error={error} />
+      <p role="status" className="text-sm text-yellow-200">
+        Could not refresh{what ? ` ${what}` : ""}: showing what was received at {clockTime(receivedAt)}.
+      </p>
     </div>
   );
 }

@@ -1,7 +1,7 @@
 // A ScalingExperiment shaped like the API's ExperimentView, for the analysis tests: a
-// completed scale-light run whose times count from `t0`.
+// completed scale-light run whose times count from `t0`; and the start form, filled in.
 import type { ExperimentView } from "../api/client";
-import type { Sample } from "./analysis";
+import type { ExperimentForm, Sample } from "./analysis";
 
 export const T0 = Date.parse("2026-11-28T18:00:00Z");
 
@@ -34,5 +34,19 @@ export const experiment = (over: Partial<ExperimentView> = {}, t0 = T0): Experim
     sample(s, s < 10 ? "Baseline" : s < 70 ? "Load" : "Cooldown", [[2, 2, 2, 4, 6, 2][i] ?? null], undefined, t0),
   ),
   spec: { cluster: "dev", load: { preset: "scale-light" }, sampleIntervalSeconds: 5, targetNamespace: "demo", endCooldownWhenBaselineRestored: false },
+  ...over,
+});
+
+/** The start form with a preset on dev and every optional input empty. */
+export const experimentForm = (over: Partial<ExperimentForm> = {}): ExperimentForm => ({
+  cluster: "dev",
+  mode: "preset",
+  preset: "scale-light",
+  vus: "",
+  duration: "",
+  targetUrl: "",
+  targets: "",
+  cooldownSeconds: "",
+  endCooldownWhenBaselineRestored: false,
   ...over,
 });

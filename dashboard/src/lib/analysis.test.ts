@@ -17,22 +17,8 @@ import {
   sortExperiments,
   timelineRows,
   totalDuration,
-  type ExperimentForm,
 } from "./analysis";
-import { at, experiment, sample, T0 } from "./analysis.fixtures";
-
-const form = (over: Partial<ExperimentForm> = {}): ExperimentForm => ({
-  cluster: "dev",
-  mode: "preset",
-  preset: "scale-light",
-  vus: "",
-  duration: "",
-  targetUrl: "",
-  targets: "",
-  cooldownSeconds: "",
-  endCooldownWhenBaselineRestored: false,
-  ...over,
-});
+import { at, experiment, experimentForm as form, sample, T0 } from "./analysis.fixtures";
 
 describe("selection", () => {
   it("sorts newest first, not-yet-started first, and defaults to a live one", () => {

@@ -1,16 +1,12 @@
 // ScalingExperiment transforms for the Load analysis page (pure, unit-tested).
-import type { ExperimentView, Schemas, TestView } from "../api/client";
-import { DEFAULT_TARGET_URL, goDurationSeconds, isHttpUrl, isObjectName } from "./fields";
-import { age, duration } from "./format";
+import type { ExperimentSpec, ExperimentView, Schemas, TestView } from "../api/client";
+import { DEFAULT_TARGET_URL, goDurationSeconds, isDnsLabel, isHttpUrl, isObjectName, LIMITS, MAX_TARGETS } from "./fields";
+import { age, preciseDuration } from "./format";
 
 export type Sample = Schemas["Sample"];
 export type SamplePhase = Schemas["SamplePhase"];
 export type Kpis = Schemas["Kpis"];
 export type ScalingPreset = Schemas["ScalingPreset"];
-type FullSpec = Schemas["CreateExperiment"]["spec"];
-/** A ScalingExperiment spec as sent: the fields with server-side defaults may be left out. */
-export type ExperimentSpec = Omit<FullSpec, "endCooldownWhenBaselineRestored" | "sampleIntervalSeconds" | "targetNamespace"> &
-  Partial<Pick<FullSpec, "endCooldownWhenBaselineRestored" | "sampleIntervalSeconds" | "targetNamespace">>;
 
 /** The predefined experiment loads (the ScalingPreset enum of the API). */
 export const SCALING_PRESETS: readonly ScalingPreset[] = [
@@ -200,12 +196,6 @@ export interface KpiCard {
   missing: string | null;
 }
 
-/** KPI seconds: "18.4 s" below a minute, else as duration(). */
-export function kpiSeconds(s: number | null | undefined): string {
-  if (s == null || !Number.isFinite(s)) return "—";
-  return s < 60 ? `${s.toFixed(1)} s` : duration(s);
-}
-
 /** The five KPIs as cards. `live`: still running (a missing value is "not yet"); `rpsMissing`:
  * why there is no RPS (the child LoadTest's message). */
 export function formatKpis(
@@ -233,7 +223,7 @@ export function formatKpis(
     card(
       "scaleUpLatencySeconds",
       "Scale-up latency",
-      up == null ? null : kpiSeconds(up),
+      up == null ? null : preciseDuration(up),
       "From load start to the first sample with a target above its baseline.",
       why("No target scaled above its baseline replicas during the experiment."),
     ),
@@ -247,14 +237,14 @@ export function formatKpis(
     card(
       "scaleDownStartSeconds",
       "Scale-down start",
-      down == null ? null : kpiSeconds(down),
+      down == null ? null : preciseDuration(down),
       "From load end to the first sample with a target below its peak.",
       why("No target scaled down before the experiment ended: the cooldown may be shorter than the HPAs' scale-down window."),
     ),
     card(
       "timeToBaselineSeconds",
       "Time to baseline",
-      base == null ? null : kpiSeconds(base),
+      base == null ? null : preciseDuration(base),
       "From load end until every target is back at its baseline.",
       why("The targets were not all back at their baseline when the experiment ended."),
     ),
@@ -339,10 +329,6 @@ export interface ExperimentForm {
 
 export type SpecResult = { ok: true; spec: ExperimentSpec } | { ok: false; errors: Partial<Record<FormField, string>> };
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-const isDnsLabel = (s: string) => s.length <= 63 && DNS_LABEL.test(s);
-
 /** `namespace/deployment` entries; an error names the first bad one. */
 export function parseTargets(text: string): { targets: { namespace: string; deployment: string }[]; error: string | null } {
   const targets: { namespace: string; deployment: string }[] = [];
@@ -356,7 +342,7 @@ export function parseTargets(text: string): { targets: { namespace: string; depl
     seen.add(entry);
     targets.push({ namespace, deployment });
   }
-  if (targets.length > 20) return { targets, error: "At most 20 targets." };
+  if (targets.length > MAX_TARGETS) return { targets, error: `At most ${MAX_TARGETS} targets.` };
   return { targets, error: null };
 }
 
@@ -379,7 +365,7 @@ export function experimentSpec(form: ExperimentForm): SpecResult {
     const vusText = form.vus.trim();
     if (vusText) {
       const vus = wholeNumber(vusText);
-      if (vus == null || vus < 1 || vus > 1000) errors.vus = "A whole number from 1 to 1000.";
+      if (vus == null || vus < LIMITS.vus.min || vus > LIMITS.vus.max) errors.vus = `A whole number from ${LIMITS.vus.min} to ${LIMITS.vus.max}.`;
       else http.vus = vus;
     }
     const durText = form.duration.trim();
@@ -402,7 +388,8 @@ export function experimentSpec(form: ExperimentForm): SpecResult {
   const cooldownText = form.cooldownSeconds.trim();
   if (cooldownText) {
     const c = wholeNumber(cooldownText);
-    if (c == null || c > 3600) errors.cooldownSeconds = "Whole seconds from 0 to 3600.";
+    const { min, max } = LIMITS.cooldownSeconds;
+    if (c == null || c < min || c > max) errors.cooldownSeconds = `Whole seconds from ${min} to ${max}.`;
     else cooldownSeconds = c;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { age, bytes, duration, latencyMs, meanKnown, millicores, percent, podCounts, ratio, usageLevel } from "./format";
+import { age, bytes, clockTime, count, dateTime, duration, latencyMs, meanKnown, millicores, percent, podCounts, preciseDuration, ratio, usageLevel, wholeSeconds } from "./format";
 
 describe("formatters", () => {
   it("formats durations and ages", () => {
@@ -11,10 +11,38 @@ describe("formatters", () => {
     expect(age(3 * 86400 + 5)).toBe("3d");
   });
 
+  it("keeps a tenth of a second below a minute only where asked", () => {
+    expect(preciseDuration(18.44)).toBe("18.4 s");
+    expect(preciseDuration(0)).toBe("0.0 s");
+    expect(preciseDuration(59.9)).toBe("59.9 s");
+    expect(preciseDuration(175)).toBe("2 m 55 s");
+    expect(preciseDuration(null)).toBe("—");
+    expect(preciseDuration(Number.NaN)).toBe("—");
+    expect(wholeSeconds(119.6)).toBe("120 s");
+    expect(wholeSeconds(0)).toBe("0 s");
+  });
+
+  it("formats wall-clock times from the API's strings and from epoch milliseconds alike", () => {
+    // Minutes and seconds do not depend on the time zone (all of today's offsets are whole minutes).
+    const iso = "2026-11-28T18:07:09Z";
+    expect(clockTime(iso)).toMatch(/07:09/);
+    expect(clockTime(Date.parse(iso))).toBe(clockTime(iso));
+    expect(clockTime(iso)).not.toMatch(/2026/);
+    expect(dateTime(iso)).toMatch(/2026/);
+    expect(dateTime(iso)).toMatch(/07:09/);
+    for (const missing of [null, undefined, "", "yesterday", Number.NaN]) {
+      expect(clockTime(missing)).toBe("—");
+      expect(dateTime(missing)).toBe("—");
+    }
+  });
+
   it("formats sizes, CPU, latency and ratios", () => {
     expect(bytes(512)).toBe("512 B");
     expect(bytes(64 * 1024 * 1024)).toBe("64 MiB");
     expect(bytes(1.5 * 1024 ** 3)).toBe("1.5 GiB");
+    expect(count(12)).toBe("12");
+    expect(count(123456)).toBe((123456).toLocaleString());
+    expect(count(null)).toBe("—");
     expect(millicores(250)).toBe("250m");
     expect(millicores(2000)).toBe("2 cores");
     expect(latencyMs(850.4)).toBe("850 ms");

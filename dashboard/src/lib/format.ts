@@ -9,6 +9,37 @@ export function duration(seconds: number | null | undefined): string {
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} m`;
 }
 
+/** Seconds with a tenth below a minute ("18.4 s"), where a tenth matters (scaling latencies);
+ * else as duration(). */
+export function preciseDuration(seconds: number | null | undefined): string {
+  if (seconds == null || !Number.isFinite(seconds)) return "—";
+  return seconds < 60 ? `${Math.max(0, seconds).toFixed(1)} s` : duration(seconds);
+}
+
+/** Whole seconds, "120 s": chart axes of seconds since a start stay short and comparable. */
+export function wholeSeconds(seconds: number): string {
+  return `${Math.round(seconds)} s`;
+}
+
+/** A wall-clock time in the browser's locale; "—" when there is none. Takes the API's RFC 3339
+ * strings and milliseconds since the epoch (when a query's data arrived, chart times). */
+export function clockTime(t: string | number | null | undefined): string {
+  const d = toDate(t);
+  return d ? d.toLocaleTimeString() : "—";
+}
+
+/** A date and time in the browser's locale, for what may be days old; "—" when there is none. */
+export function dateTime(t: string | number | null | undefined): string {
+  const d = toDate(t);
+  return d ? d.toLocaleString() : "—";
+}
+
+function toDate(t: string | number | null | undefined): Date | null {
+  if (t == null || t === "") return null;
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
 /** An age like kubectl's: 45s, 12m, 3h, 5d. */
 export function age(seconds: number | null | undefined): string {
   if (seconds == null || !Number.isFinite(seconds)) return "—";
@@ -41,6 +72,11 @@ export function millicores(m: number | null | undefined): string {
 /** A percentage, or "unknown" when the metrics API gave none (never 0). */
 export function percent(p: number | null | undefined, digits = 0): string {
   return p == null || !Number.isFinite(p) ? "unknown" : `${p.toFixed(digits)}%`;
+}
+
+/** A count with the locale's digit grouping ("12,345"); "—" when unknown. */
+export function count(n: number | null | undefined): string {
+  return n == null || !Number.isFinite(n) ? "—" : n.toLocaleString();
 }
 
 /** Latency in ms as "850 ms" or "1.2 s". */

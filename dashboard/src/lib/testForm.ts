@@ -2,11 +2,18 @@
 // (crds/src/load_test.rs, crds/src/common.rs) and the `spec` they build for POST /api/v1/tests.
 // Errors are keyed by the server's field paths (`spec.http.vus`), so the API's own errors land
 // next to the same inputs.
-import type { Schemas } from "../api/client";
-import { BYTE_SIZE, DEFAULT_TARGET_URL, goDurationSeconds, isHttpUrl, isObjectName } from "./fields";
+import type { LoadTestSpec } from "../api/client";
+import { DEFAULT_TARGET_URL, goDurationSeconds, isByteSize, isHttpUrl, isObjectName, LIMITS } from "./fields";
 
-export type LoadTestSpec = Schemas["CreateTest"]["spec"];
-export type TestKind = "http" | "cpu" | "memory";
+/** HTTP load, or one of the CRD's stress kinds. */
+export type TestKind = "http" | NonNullable<LoadTestSpec["stress"]>["kind"];
+
+/** The kinds of test the form offers, in its order. */
+export const KIND_LABELS: Record<TestKind, string> = {
+  http: "HTTP load (k6)",
+  cpu: "CPU stress (stress-ng)",
+  memory: "Memory stress (stress-ng)",
+};
 
 /** The form's raw text, one string per input. Empty optional inputs are left out of the spec
  * (the server then applies its default). */
@@ -65,7 +72,10 @@ export const KIND_FIELDS: Record<TestKind, InputField[]> = {
   memory: ["workers", "timeout", "vmBytes"],
 };
 
-// The CRD's messages (crds/src/common.rs), word for word.
+type Range = { readonly min: number; readonly max: number };
+
+// The CRD's messages (crds/src/common.rs) word for word, then the form's own for the bounds
+// that the API server reports in its own words.
 export const MESSAGES = {
   duration: "must be a duration such as 30s, 5m or 1h30m, between 1s and 24h",
   url: "must be an absolute http:// or https:// URL with a host, e.g. http://nginx-web.demo.svc.cluster.local",
@@ -73,17 +83,17 @@ export const MESSAGES = {
   objectName:
     "must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
   cluster: "choose a cluster",
-  vus: "must be a whole number from 1 to 1000",
-  p95Ms: "must be a whole number of milliseconds from 1 to 600000",
-  errorRate: "must be a number from 0 to 1 (0.01 means 1%)",
-  workers: "must be a whole number from 1 to 64",
+  vus: `must be a whole number from ${LIMITS.vus.min} to ${LIMITS.vus.max}`,
+  p95Ms: `must be a whole number of milliseconds from ${LIMITS.p95Ms.min} to ${LIMITS.p95Ms.max}`,
+  errorRate: `must be a number from ${LIMITS.errorRate.min} to ${LIMITS.errorRate.max} (0.01 means 1%)`,
+  workers: `must be a whole number from ${LIMITS.workers.min} to ${LIMITS.workers.max}`,
 } as const;
 
-/** A whole number within [min, max], or null. */
-function wholeNumber(value: string, min: number, max: number): number | null {
+/** A whole number within the range, or null. */
+function wholeNumber(value: string, range: Range): number | null {
   if (!/^[0-9]+$/.test(value)) return null;
   const n = Number(value);
-  return n >= min && n <= max ? n : null;
+  return n >= range.min && n <= range.max ? n : null;
 }
 
 /** Checks the form as the API server would and builds the LoadTest spec, or says what is wrong
@@ -100,10 +110,10 @@ export function validate(form: TestForm): Validation {
   else if (!isObjectName(cluster)) fail("cluster", MESSAGES.objectName);
 
   /** An optional whole number: undefined when empty. */
-  const number = (field: FormField, min: number, max: number, message: string): number | undefined => {
+  const number = (field: FormField, range: Range, message: string): number | undefined => {
     const v = value(field);
     if (v === "") return undefined;
-    const n = wholeNumber(v, min, max);
+    const n = wholeNumber(v, range);
     if (n === null) fail(field, message);
     return n ?? undefined;
   };
@@ -122,33 +132,33 @@ export function validate(form: TestForm): Validation {
       if (!isHttpUrl(targetUrl)) fail("targetUrl", MESSAGES.url);
       http.targetUrl = targetUrl;
     }
-    const vus = number("vus", 1, 1000, MESSAGES.vus);
+    const vus = number("vus", LIMITS.vus, MESSAGES.vus);
     if (vus !== undefined) http.vus = vus;
     const d = duration("duration");
     if (d !== undefined) http.duration = d;
     const ramp = duration("rampUp");
     if (ramp !== undefined) http.rampUp = ramp;
     const thresholds: NonNullable<NonNullable<LoadTestSpec["http"]>["thresholds"]> = {};
-    const p95 = number("p95Ms", 1, 600_000, MESSAGES.p95Ms);
+    const p95 = number("p95Ms", LIMITS.p95Ms, MESSAGES.p95Ms);
     if (p95 !== undefined) thresholds.p95Ms = p95;
     const rate = value("errorRate");
     if (rate !== "") {
       const r = /^([0-9]+(\.[0-9]*)?|\.[0-9]+)$/.test(rate) ? Number(rate) : NaN;
-      if (!(r >= 0 && r <= 1)) fail("errorRate", MESSAGES.errorRate);
+      if (!(r >= LIMITS.errorRate.min && r <= LIMITS.errorRate.max)) fail("errorRate", MESSAGES.errorRate);
       thresholds.errorRate = r;
     }
     if (Object.keys(thresholds).length > 0) http.thresholds = thresholds;
     spec = { cluster, http };
   } else {
     const stress: NonNullable<LoadTestSpec["stress"]> = { kind: form.kind };
-    const workers = number("workers", 1, 64, MESSAGES.workers);
+    const workers = number("workers", LIMITS.workers, MESSAGES.workers);
     if (workers !== undefined) stress.workers = workers;
     const t = duration("timeout");
     if (t !== undefined) stress.timeout = t;
     // vmBytes applies to kind memory only (the CRD's CEL rule): never sent for cpu.
     const bytes = value("vmBytes");
     if (form.kind === "memory" && bytes !== "") {
-      if (bytes.length > 8 || !BYTE_SIZE.test(bytes)) fail("vmBytes", MESSAGES.byteSize);
+      if (!isByteSize(bytes)) fail("vmBytes", MESSAGES.byteSize);
       stress.vmBytes = bytes;
     }
     spec = { cluster, stress };

@@ -1,6 +1,5 @@
 // How the Testing page reads clusters, presets and LoadTests (pure, unit-tested).
-import type { ClusterView, PresetView, Schemas, TestView } from "../api/client";
-import type { LoadTestSpec } from "./testForm";
+import type { ClusterView, LoadTestSpec, PresetView, Schemas, TestView } from "../api/client";
 
 type Tone = "green" | "yellow" | "red" | "blue" | "purple" | "slate";
 type LoadTestResults = Schemas["LoadTestResults"];

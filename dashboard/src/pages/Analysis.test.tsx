@@ -161,7 +161,13 @@ describe("Analysis", () => {
     expect(deployments[1]?.textContent).toContain("demo/nginx-web");
     expect(deployments[1]?.textContent).toContain("2 → 5 → 2");
     expect(deployments[1]?.textContent).toContain("10% → 140% → 12%");
-    expect(deployments[2]?.textContent).toContain("no");
+    const backColumn = within(deployments[0] as HTMLElement)
+      .getAllByRole("columnheader")
+      .findIndex((h) => h.textContent === "Back at baseline");
+    const backAtBaseline = (row: number) => within(deployments[row] as HTMLElement).getAllByRole("cell")[backColumn]?.textContent;
+    // nginx-web ended at its baseline (2); httpbin ended above it (2 > 1) and the experiment is over.
+    expect(backAtBaseline(1)).toBe("yes");
+    expect(backAtBaseline(2)).toBe("no");
 
     const events = within(card("HPA event log")).getAllByRole("row");
     expect(events).toHaveLength(3);

@@ -1,7 +1,8 @@
 import { Link, useParams } from "react-router";
-import { ApiError, type NodeView, type PodView } from "../api/client";
+import { ApiError, type NodeView, type PodView, type ServiceView } from "../api/client";
 import { useCluster, useServices } from "../api/queries";
-import { Badge, Card, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
+import { Table, type Column } from "../components/Table";
+import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
 import { clusterLevel, readyNodes } from "../lib/cluster";
 import { age, bytes, millicores, usageLevel } from "../lib/format";
 
@@ -38,41 +39,29 @@ function NodeCard({ node }: { node: NodeView }) {
   );
 }
 
-function PodTable({ pods }: { pods: PodView[] }) {
-  if (pods.length === 0) return <Empty>No pods.</Empty>;
-  return (
-    <table className="w-full text-sm">
-      <thead className="text-left text-slate-400">
-        <tr>
-          <th className="font-normal">Pod</th>
-          <th className="font-normal">Namespace</th>
-          <th className="font-normal">Status</th>
-          <th className="font-normal">Ready</th>
-          <th className="font-normal">Restarts</th>
-          <th className="font-normal">CPU</th>
-          <th className="font-normal">Node</th>
-          <th className="font-normal">Age</th>
-        </tr>
-      </thead>
-      <tbody>
-        {pods.map((p) => (
-          <tr key={`${p.namespace}/${p.name}`} className="border-t border-slate-800">
-            <td className="py-1 font-mono text-xs">{p.name}</td>
-            <td>{p.namespace}</td>
-            <td>
-              <Badge tone={podTone(p.status)}>{p.status}</Badge>
-            </td>
-            <td>{p.ready}</td>
-            <td className={p.restarts > 0 ? "text-yellow-300" : ""}>{p.restarts}</td>
-            <td>{p.usage ? millicores(p.usage.cpuMillis) : "unknown"}</td>
-            <td className="text-xs">{p.node ?? "—"}</td>
-            <td>{age(p.ageSeconds)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
+const POD_COLUMNS: Column<PodView>[] = [
+  { header: "Pod", cell: (p) => p.name, className: "font-mono text-xs" },
+  { header: "Namespace", cell: (p) => p.namespace },
+  { header: "Status", cell: (p) => <Badge tone={podTone(p.status)}>{p.status}</Badge> },
+  { header: "Ready", cell: (p) => p.ready },
+  { header: "Restarts", cell: (p) => p.restarts, numeric: true, className: (p) => (p.restarts > 0 ? "text-yellow-300" : "") },
+  { header: "CPU", cell: (p) => (p.usage ? millicores(p.usage.cpuMillis) : "unknown"), numeric: true },
+  { header: "Node", cell: (p) => p.node ?? "—", className: "text-xs" },
+  { header: "Age", cell: (p) => age(p.ageSeconds), numeric: true },
+];
+
+const SERVICE_TONE: Record<string, "blue" | "purple"> = { NodePort: "blue", LoadBalancer: "purple" };
+
+const SERVICE_COLUMNS: Column<ServiceView>[] = [
+  { header: "Service", cell: (s) => s.name },
+  { header: "Namespace", cell: (s) => s.namespace },
+  { header: "Type", cell: (s) => <Badge tone={SERVICE_TONE[s.type] ?? "slate"}>{s.type}</Badge> },
+  { header: "Cluster IP", cell: (s) => s.clusterIp ?? "—", className: "font-mono text-xs" },
+  { header: "Ports", cell: (s) => s.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ""}/${p.protocol}`).join(", "), className: "text-xs" },
+  { header: "Endpoints", cell: (s) => `${s.endpoints.filter((e) => e.ready).length}/${s.endpoints.length} ready` },
+];
+
+const podKey = (p: PodView) => `${p.namespace}/${p.name}`;
 
 export function ClusterDetail() {
   const { name = "" } = useParams();
@@ -96,7 +85,7 @@ export function ClusterDetail() {
           {nodes.ready}/{nodes.total} nodes
         </Badge>
       </div>
-      {cluster.isError && <ErrorBox error={cluster.error} />}
+      <CouldNotRefresh error={cluster.error} receivedAt={cluster.dataUpdatedAt} />
       <p className="text-sm text-slate-400">
         Pod CIDR {c.podCidr ?? "—"} · Service CIDR {c.serviceCidr ?? "—"} · {c.apiServerEndpoint ?? ""} · {c.kubernetesVersion ?? ""}
       </p>
@@ -106,46 +95,26 @@ export function ClusterDetail() {
           <NodeCard key={n.name} node={n} />
         ))}
       </div>
-      <h2 className="text-lg font-semibold">Pods</h2>
-      <PodTable pods={c.pods} />
-      <h2 className="text-lg font-semibold">Services</h2>
+      <h2 id="cluster-pods" className="text-lg font-semibold">
+        Pods
+      </h2>
+      {c.pods.length === 0 ? <Empty>No pods.</Empty> : <Table labelledBy="cluster-pods" columns={POD_COLUMNS} rows={c.pods} rowKey={podKey} />}
+      <h2 id="cluster-services" className="text-lg font-semibold">
+        Services
+      </h2>
       {services.isPending ? (
         <Loading what="services" />
-      ) : services.isError ? (
+      ) : !services.data ? (
         <ErrorBox error={services.error} />
-      ) : services.data.length === 0 ? (
-        <Empty>No services.</Empty>
       ) : (
-        <table className="w-full text-sm">
-          <thead className="text-left text-slate-400">
-            <tr>
-              <th className="font-normal">Service</th>
-              <th className="font-normal">Namespace</th>
-              <th className="font-normal">Type</th>
-              <th className="font-normal">Cluster IP</th>
-              <th className="font-normal">Ports</th>
-              <th className="font-normal">Endpoints</th>
-            </tr>
-          </thead>
-          <tbody>
-            {services.data.map((s) => (
-              <tr key={`${s.namespace}/${s.name}`} className="border-t border-slate-800">
-                <td className="py-1">{s.name}</td>
-                <td>{s.namespace}</td>
-                <td>
-                  <Badge tone={s.type === "NodePort" ? "blue" : s.type === "LoadBalancer" ? "purple" : "slate"}>{s.type}</Badge>
-                </td>
-                <td className="font-mono text-xs">{s.clusterIp ?? "—"}</td>
-                <td className="text-xs">
-                  {s.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ""}/${p.protocol}`).join(", ")}
-                </td>
-                <td>
-                  {s.endpoints.filter((e) => e.ready).length}/{s.endpoints.length} ready
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <>
+          <CouldNotRefresh error={services.error} receivedAt={services.dataUpdatedAt} what="the services" />
+          {services.data.length === 0 ? (
+            <Empty>No services.</Empty>
+          ) : (
+            <Table labelledBy="cluster-services" columns={SERVICE_COLUMNS} rows={services.data} rowKey={(s) => `${s.namespace}/${s.name}`} />
+          )}
+        </>
       )}
     </div>
   );

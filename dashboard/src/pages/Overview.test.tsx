@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { render, screen, within } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { act, cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import type { ClusterView, Snapshot } from "../api/client";
@@ -25,21 +25,38 @@ const cluster = (over: Partial<ClusterView>): ClusterView =>
       { name: "dev-master", roles: ["control-plane"], status: "Ready", podCount: 0, cpuAllocatableMillis: 2000, usage: { cpuMillis: 1900, memoryBytes: 1 } },
       { name: "dev-worker1", roles: ["worker"], status: "NotReady", podCount: 3 },
     ],
-    pods: [pod("a", "Running"), pod("b", "CrashLoopBackOff"), pod("c", "Pending", "Pending")],
-    namespaces: [{ namespace: "demo", total: 3, running: 2, pending: 1, failed: 0 }],
+    // Every count differs, so a badge showing the wrong count fails the test.
+    pods: [
+      pod("a", "Running"),
+      pod("b", "Running"),
+      pod("c", "Completed", "Succeeded"),
+      pod("d", "CrashLoopBackOff"),
+      pod("e", "ImagePullBackOff", "Pending"),
+      pod("f", "Pending", "Pending"),
+      pod("g", "ContainerCreating", "Pending"),
+      pod("h", "Pending", "Pending"),
+      pod("i", "Pending", "Pending"),
+    ],
+    namespaces: [{ namespace: "demo", total: 9, running: 3, pending: 4, failed: 2 }],
     ...over,
   }) as ClusterView;
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
 
 function renderWith(snapshot: Snapshot) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
   client.setQueryData(["snapshot"], snapshot);
-  return render(
+  render(
     <QueryClientProvider client={client}>
       <MemoryRouter>
         <Overview />
       </MemoryRouter>
     </QueryClientProvider>,
   );
+  return client;
 }
 
 describe("Overview", () => {
@@ -53,13 +70,56 @@ describe("Overview", () => {
     } as Snapshot);
     const dev = screen.getByRole("link", { name: "dev" }).closest("section") as HTMLElement;
     expect(within(dev).getByText("1/2 nodes")).toBeTruthy();
+    expect(within(dev).getByText("3 Running")).toBeTruthy();
+    expect(within(dev).getByText("4 Pending")).toBeTruthy();
+    expect(within(dev).getByText("2 Failed")).toBeTruthy();
     expect(within(dev).getByText("1 CrashLoopBackOff")).toBeTruthy();
-    expect(within(dev).getByText("1 Pending")).toBeTruthy();
+    expect(within(dev).getByText("9 total")).toBeTruthy();
     // 1900m of 2000m allocatable on the only reporting node: above the 90% threshold.
     expect(within(dev).getByText("95%").className).toContain("text-red");
     const platform = screen.getByRole("link", { name: "platform" }).closest("section") as HTMLElement;
     expect(within(platform).getAllByText("unknown").length).toBe(2);
     expect(within(platform).getByText(/usage is unknown/)).toBeTruthy();
+  });
+
+  it("lists pods per namespace on demand", () => {
+    renderWith({
+      collectedAt: "2026-11-28T18:00:00Z",
+      stale: false,
+      errors: [],
+      vms: [],
+      clusters: [
+        cluster({
+          namespaces: [
+            { namespace: "demo", total: 9, running: 3, pending: 4, failed: 2 },
+            { namespace: "kube-system", total: 7, running: 6, pending: 0, failed: 1 },
+          ],
+        }),
+      ],
+    } as Snapshot);
+    const toggle = screen.getByRole("button", { name: "2 namespaces" });
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    expect(screen.queryByRole("table")).toBeNull();
+    fireEvent.click(toggle);
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    const rows = within(screen.getByRole("table", { name: "Pods per namespace in dev" })).getAllByRole("row");
+    const texts = (row: number, role: "columnheader" | "cell") => within(rows[row] as HTMLElement).getAllByRole(role).map((c) => c.textContent);
+    expect(texts(0, "columnheader")).toEqual(["Namespace", "Total", "Running", "Pending", "Failed"]);
+    expect(texts(1, "cell")).toEqual(["demo", "9", "3", "4", "2"]);
+    expect(texts(2, "cell")).toEqual(["kube-system", "7", "6", "0", "1"]);
+  });
+
+  it("keeps the clusters on screen when a refresh fails, and says what it shows", async () => {
+    const client = renderWith({ collectedAt: "2026-11-28T18:00:00Z", stale: false, errors: [], vms: [], clusters: [cluster({})] } as Snapshot);
+    expect(screen.queryByRole("alert")).toBeNull();
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => new Response(JSON.stringify({ error: { code: "Unavailable", message: "caches not synced" } }), { status: 503 })),
+    );
+    await act(() => client.refetchQueries({ queryKey: ["snapshot"] }));
+    expect((await screen.findByRole("alert")).textContent).toContain("Unavailable: caches not synced");
+    expect(screen.getByRole("status").textContent).toMatch(/^Could not refresh: showing what was received at /);
+    expect(screen.getByRole("link", { name: "dev" })).toBeTruthy();
   });
 
   it("says when data is stale and which source fails", () => {

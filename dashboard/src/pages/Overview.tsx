@@ -2,9 +2,18 @@ import { useState } from "react";
 import { Link } from "react-router";
 import type { ClusterView } from "../api/client";
 import { useSnapshot } from "../api/queries";
-import { Badge, Card, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
+import { Table, type Column } from "../components/Table";
+import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
 import { clusterLevel, clusterUsage, readyNodes } from "../lib/cluster";
 import { bytes, podCounts, TIER_COLOURS, usageLevel } from "../lib/format";
+
+const NAMESPACE_COLUMNS: Column<ClusterView["namespaces"][number]>[] = [
+  { header: "Namespace", cell: (n) => n.namespace },
+  { header: "Total", cell: (n) => n.total, numeric: true },
+  { header: "Running", cell: (n) => n.running, numeric: true },
+  { header: "Pending", cell: (n) => n.pending, numeric: true },
+  { header: "Failed", cell: (n) => n.failed, numeric: true },
+];
 
 function ClusterCard({ cluster }: { cluster: ClusterView }) {
   const [open, setOpen] = useState(false);
@@ -56,28 +65,9 @@ function ClusterCard({ cluster }: { cluster: ClusterView }) {
         {cluster.namespaces.length} namespaces
       </button>
       {open && (
-        <table className="mt-2 w-full text-sm">
-          <thead className="text-left text-slate-400">
-            <tr>
-              <th className="font-normal">Namespace</th>
-              <th className="font-normal">Total</th>
-              <th className="font-normal">Running</th>
-              <th className="font-normal">Pending</th>
-              <th className="font-normal">Failed</th>
-            </tr>
-          </thead>
-          <tbody>
-            {cluster.namespaces.map((n) => (
-              <tr key={n.namespace} className="border-t border-slate-800">
-                <td>{n.namespace}</td>
-                <td>{n.total}</td>
-                <td>{n.running}</td>
-                <td>{n.pending}</td>
-                <td>{n.failed}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <div className="mt-2">
+          <Table caption={`Pods per namespace in ${cluster.name}`} columns={NAMESPACE_COLUMNS} rows={cluster.namespaces} rowKey={(n) => n.namespace} />
+        </div>
       )}
     </Card>
   );
@@ -92,7 +82,7 @@ export function Overview() {
   return (
     <div className="space-y-4">
       <h1 className="text-xl font-semibold">Overview</h1>
-      {snapshot.isError && <ErrorBox error={snapshot.error} />}
+      <CouldNotRefresh error={snapshot.error} receivedAt={snapshot.dataUpdatedAt} />
       {data.stale && (
         <div role="status" className="rounded border border-yellow-800 bg-yellow-950/50 p-3 text-sm text-yellow-100">
           Some sources are failing, so part of this is old:

@@ -5,8 +5,10 @@ import { useSearchParams } from "react-router";
 import { Area, AreaChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { get, type ClusterView, type ScalingHistory, type Schemas } from "../api/client";
 import { useScaling, useSnapshot } from "../api/queries";
-import { Badge, Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
-import { percent } from "../lib/format";
+import { AXIS, GRID, LINE, MARGIN, refLabel, STEP_AREA, TOOLTIP } from "../components/chartTheme";
+import { Table, type Column } from "../components/Table";
+import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker, Swatch } from "../components/ui";
+import { clockTime, duration, percent } from "../lib/format";
 import {
   candidateClusters,
   firstWithHpas,
@@ -24,10 +26,6 @@ import {
 } from "../lib/scaling";
 
 type SourceError = Schemas["SourceError"];
-
-const AXIS = "#94a3b8";
-const TOOLTIP = { contentStyle: { backgroundColor: "#0f172a", borderColor: "#334155" }, labelStyle: { color: "#e2e8f0" } };
-const time = (t: number) => new Date(t).toLocaleTimeString();
 
 /** The default cluster when the URL names none: the first with HPAs (managed clusters in the
  * snapshot's order, the platform last), asked one at a time through the shared ["scaling", name]
@@ -50,7 +48,6 @@ function useDefaultCluster(clusters: ClusterView[] | undefined, enabled: boolean
     refetchInterval: (q) => (q.state.data && q.state.data.cluster === null ? 30_000 : false),
   });
 }
-
 
 function HpaCard({ hpa, colour }: { hpa: HpaSample; colour: string }) {
   const badge = hpaBadge(hpa);
@@ -122,22 +119,20 @@ function ReplicaChart({ series, rows }: { series: Series[]; rows: Row[] }) {
       <h2 className="mb-2 font-semibold">Replicas over time</h2>
       <figure aria-label={`Replicas of ${series.map((s) => s.key).join(", ")} over the last ${rows.length} samples, with each HPA's max as a dashed line`}>
         <ResponsiveContainer width="100%" height={300}>
-          <AreaChart data={rows} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
-            <CartesianGrid stroke="#1e293b" />
-            <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={time} stroke={AXIS} />
+          <AreaChart data={rows} margin={MARGIN}>
+            <CartesianGrid stroke={GRID} />
+            <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={clockTime} stroke={AXIS} />
             <YAxis allowDecimals={false} stroke={AXIS} />
-            <Tooltip labelFormatter={(t) => time(Number(t))} {...TOOLTIP} />
+            <Tooltip labelFormatter={(t) => clockTime(Number(t))} {...TOOLTIP} />
             <Legend />
             {series.map((s) => (
               <Area
                 key={s.key}
                 name={legendName(s)}
                 dataKey={column(s.key)}
-                type="stepAfter"
                 stroke={s.colour}
                 fill={s.colour}
-                fillOpacity={0.15}
-                isAnimationActive={false}
+                {...STEP_AREA}
               />
             ))}
             {series.map((s) => (
@@ -147,7 +142,7 @@ function ReplicaChart({ series, rows }: { series: Series[]; rows: Row[] }) {
                 stroke={s.colour}
                 strokeDasharray="6 4"
                 ifOverflow="extendDomain"
-                label={labelled.has(s.key) ? { value: `max ${s.max}`, fill: AXIS, fontSize: 11, position: "insideTopRight" } : undefined}
+                label={labelled.has(s.key) ? refLabel(`max ${s.max}`, "insideTopRight") : undefined}
               />
             ))}
           </AreaChart>
@@ -169,14 +164,14 @@ function CpuChart({ history }: { history: ScalingHistory }) {
       ) : (
         <figure aria-label={`CPU utilisation of ${reported.map((s) => s.key).join(", ")} in percent of requests, with each target as a dashed line`}>
           <ResponsiveContainer width="100%" height={250}>
-            <LineChart data={rows} margin={{ top: 10, right: 20, bottom: 0, left: 0 }}>
-              <CartesianGrid stroke="#1e293b" />
-              <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={time} stroke={AXIS} />
+            <LineChart data={rows} margin={MARGIN}>
+              <CartesianGrid stroke={GRID} />
+              <XAxis dataKey="t" type="number" scale="time" domain={["dataMin", "dataMax"]} tickFormatter={clockTime} stroke={AXIS} />
               <YAxis domain={[0, yMax]} tickFormatter={(v: number) => `${v}%`} stroke={AXIS} />
-              <Tooltip labelFormatter={(t) => time(Number(t))} formatter={(v) => percent(typeof v === "number" ? v : null)} {...TOOLTIP} />
+              <Tooltip labelFormatter={(t) => clockTime(Number(t))} formatter={(v) => percent(typeof v === "number" ? v : null)} {...TOOLTIP} />
               <Legend />
               {reported.map((s) => (
-                <Line key={s.key} name={legendName(s)} dataKey={column(s.key)} stroke={s.colour} dot={false} isAnimationActive={false} />
+                <Line key={s.key} name={legendName(s)} dataKey={column(s.key)} stroke={s.colour} {...LINE} />
               ))}
               {series.map((s) =>
                 s.target == null ? null : (
@@ -185,7 +180,7 @@ function CpuChart({ history }: { history: ScalingHistory }) {
                     y={s.target}
                     stroke={s.colour}
                     strokeDasharray="6 4"
-                    label={labelled.has(s.key) ? { value: `target ${s.target}%`, fill: AXIS, fontSize: 11, position: "insideTopRight" } : undefined}
+                    label={labelled.has(s.key) ? refLabel(`target ${s.target}%`, "insideTopRight") : undefined}
                   />
                 ),
               )}
@@ -201,42 +196,29 @@ function CpuChart({ history }: { history: ScalingHistory }) {
 }
 
 function ConfigTable({ hpas, colours }: { hpas: HpaSample[]; colours: Map<string, string> }) {
+  const columns: Column<HpaSample>[] = [
+    {
+      header: "HPA",
+      cell: (h) => (
+        <>
+          <Swatch colour={colours.get(seriesKey(h))} />
+          {hpaId(h)}
+        </>
+      ),
+    },
+    { header: "Target", cell: (h) => h.target },
+    { header: "Min", cell: (h) => h.minReplicas, numeric: true },
+    { header: "Max", cell: (h) => h.maxReplicas, numeric: true },
+    { header: "Target CPU", cell: (h) => (h.targetCpuPercent == null ? "none" : `${h.targetCpuPercent}%`), numeric: true },
+    { header: "Current", cell: (h) => h.currentReplicas, numeric: true },
+    { header: "Desired", cell: (h) => h.desiredReplicas, numeric: true, className: (h) => (h.desiredReplicas !== h.currentReplicas ? "text-yellow-300" : "") },
+  ];
   return (
     <Card>
       <h2 id="hpa-config" className="mb-2 font-semibold">
         Configuration
       </h2>
-      <div className="overflow-x-auto">
-        <table aria-labelledby="hpa-config" className="w-full text-sm">
-          <thead className="text-left text-slate-400">
-            <tr>
-              <th className="font-normal">HPA</th>
-              <th className="font-normal">Target</th>
-              <th className="font-normal">Min</th>
-              <th className="font-normal">Max</th>
-              <th className="font-normal">Target CPU</th>
-              <th className="font-normal">Current</th>
-              <th className="font-normal">Desired</th>
-            </tr>
-          </thead>
-          <tbody>
-            {hpas.map((h) => (
-              <tr key={hpaId(h)} className="border-t border-slate-800">
-                <td className="py-1">
-                  <span aria-hidden className="mr-2 inline-block h-2.5 w-2.5 rounded-full" style={{ backgroundColor: colours.get(seriesKey(h)) }} />
-                  {hpaId(h)}
-                </td>
-                <td>{h.target}</td>
-                <td>{h.minReplicas}</td>
-                <td>{h.maxReplicas}</td>
-                <td>{h.targetCpuPercent == null ? "none" : `${h.targetCpuPercent}%`}</td>
-                <td>{h.currentReplicas}</td>
-                <td className={h.desiredReplicas !== h.currentReplicas ? "text-yellow-300" : ""}>{h.desiredReplicas}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table labelledBy="hpa-config" columns={columns} rows={hpas} rowKey={hpaId} />
     </Card>
   );
 }
@@ -249,13 +231,13 @@ function StaleNotes({ history, receivedAt, hpaErrors }: { history: ScalingHistor
     <div role="status" className="rounded border border-yellow-800 bg-yellow-950/50 p-3 text-sm text-yellow-100">
       {lag.stale && last && (
         <p>
-          The newest sample is from {new Date(last.timestamp).toLocaleTimeString()}, {Math.round(lag.seconds ?? 0)} s before it was received: the
+          The newest sample is from {clockTime(last.timestamp)}, {duration(lag.seconds)} before it was received: the
           operator has stopped sampling this cluster's HPAs, so this is old.
         </p>
       )}
       {hpaErrors.map((e) => (
         <p key={`${e.source}-${e.since}`}>
-          Watching HorizontalPodAutoscalers fails since {new Date(e.since).toLocaleTimeString()}: {e.message}. Samples repeat the last known state.
+          Watching HorizontalPodAutoscalers fails since {clockTime(e.since)}: {e.message}. Samples repeat the last known state.
         </p>
       ))}
     </div>
@@ -275,14 +257,7 @@ function ScalingView({ cluster, sourceErrors }: { cluster: string; sourceErrors:
   const hpaErrors = sourceErrors.filter((e) => e.cluster === cluster && e.source === "horizontalpodautoscalers");
   return (
     <div className="space-y-4">
-      {scaling.isError && (
-        <div className="space-y-1">
-          <ErrorBox error={scaling.error} />
-          <p role="status" className="text-sm text-yellow-200">
-            Could not refresh: showing what was received at {new Date(scaling.dataUpdatedAt).toLocaleTimeString()}.
-          </p>
-        </div>
-      )}
+      <CouldNotRefresh error={scaling.error} receivedAt={scaling.dataUpdatedAt} />
       <StaleNotes history={history} receivedAt={scaling.dataUpdatedAt} hpaErrors={hpaErrors} />
       {!point ? (
         <Empty>No samples of {cluster} yet: the operator samples its HPAs every {history.intervalSeconds} s once their watch is ready.</Empty>

@@ -1,22 +1,26 @@
 // Load and stress tests: run a preset or a custom test on a cluster, follow the queue and the
 // runs, read the results, export them as CSV.
 import { useState, type FormEvent } from "react";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
-import { ApiError, authHeaders, del, errorFrom, post, type ClusterView, type PresetView, type TestView } from "../api/client";
+import { ApiError, authHeaders, errorFrom, type ClusterView, type LoadTestSpec, type PresetView, type TestView } from "../api/client";
+import { NAMESPACE, useCreateTest, useDeleteTest } from "../api/mutations";
 import { usePresets, useSnapshot, useTests } from "../api/queries";
-import { Badge, Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
-import { duration, latencyMs, ratio } from "../lib/format";
+import { FormControl, INPUT } from "../components/FormControl";
+import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker } from "../components/ui";
+import { Stat } from "../components/values";
+import { LIMITS } from "../lib/fields";
+import { count, dateTime, duration, latencyMs, ratio } from "../lib/format";
 import {
   DEFAULT_FORM,
   FIELD_PATHS,
   inputForField,
   KIND_FIELDS,
+  KIND_LABELS,
   validate,
   type FieldErrors,
   type FormField,
   type InputField,
-  type LoadTestSpec,
   type TestForm,
   type TestKind,
 } from "../lib/testForm";
@@ -36,22 +40,11 @@ import {
   verdict,
 } from "../lib/testView";
 
-const NAMESPACE = "default";
 const BUTTON = "rounded px-3 py-1.5 text-sm font-medium disabled:cursor-not-allowed disabled:opacity-50";
 const PRIMARY = `${BUTTON} bg-blue-700 text-white hover:bg-blue-600`;
 const SECONDARY = `${BUTTON} border border-slate-600 text-slate-100 hover:bg-slate-800`;
 
-/** Starts a LoadTest; the list refreshes when it is created. */
-function useCreateTest() {
-  const client = useQueryClient();
-  return useMutation({
-    mutationFn: (spec: LoadTestSpec) => post<TestView>("/tests", { namespace: NAMESPACE, spec }),
-    onSuccess: () => client.invalidateQueries({ queryKey: ["tests"] }),
-  });
-}
-
 // ---------------------------------------------------------------- cluster
-
 
 /** Says when the chosen cluster cannot run a test right now. */
 function ClusterNote({ clusters, cluster, stale }: { clusters: ClusterView[]; cluster: string; stale: boolean }) {
@@ -157,51 +150,23 @@ function Presets({ cluster }: { cluster: string }) {
 // ---------------------------------------------------------------- custom form
 
 const INPUTS: Record<InputField, { label: string; hint: string; inputMode?: "numeric" | "decimal" | "url" }> = {
-  vus: { label: "Virtual users", hint: "1 to 1000; empty means 50.", inputMode: "numeric" },
+  vus: { label: "Virtual users", hint: `${LIMITS.vus.min} to ${LIMITS.vus.max}; empty means 50.`, inputMode: "numeric" },
   duration: { label: "Duration", hint: "Time at full load, e.g. 30s, 5m or 1h30m (1s to 24h); empty means 30s." },
   targetUrl: { label: "Target URL", hint: "An http:// or https:// URL; empty means http://nginx-web.demo.svc.cluster.local.", inputMode: "url" },
   rampUp: { label: "Ramp-up (optional)", hint: "Ramp from 0 to the VUs over this long before the duration, and back after it." },
   p95Ms: { label: "p95 threshold (ms)", hint: "The test fails when the 95th percentile reaches this; empty means 2000.", inputMode: "numeric" },
-  errorRate: { label: "Error-rate threshold", hint: "A ratio from 0 to 1 (0.01 means 1%); empty means 0.5.", inputMode: "decimal" },
-  workers: { label: "Workers", hint: "stress-ng workers, 1 to 64; empty means 1.", inputMode: "numeric" },
+  errorRate: { label: "Error-rate threshold", hint: `A ratio from ${LIMITS.errorRate.min} to ${LIMITS.errorRate.max} (0.01 means 1%); empty means 0.5.`, inputMode: "decimal" },
+  workers: { label: "Workers", hint: `stress-ng workers, ${LIMITS.workers.min} to ${LIMITS.workers.max}; empty means 1.`, inputMode: "numeric" },
   timeout: { label: "Duration", hint: "How long stress-ng runs, e.g. 30s or 5m (1s to 24h); empty means 30s." },
   vmBytes: { label: "Memory per worker", hint: "A number of 1 to 5 digits with K, M or G, e.g. 64M; empty means 64M.", inputMode: "numeric" },
 };
 
-const KINDS: [TestKind, string][] = [
-  ["http", "HTTP load (k6)"],
-  ["cpu", "CPU stress (stress-ng)"],
-  ["memory", "Memory stress (stress-ng)"],
-];
-
-function Field({ field, value, error, onChange }: { field: InputField; value: string; error?: string; onChange: (v: string) => void }) {
-  const id = `test-${field}`;
+function TextInput({ field, value, error, onChange }: { field: InputField; value: string; error?: string; onChange: (v: string) => void }) {
   const input = INPUTS[field];
   return (
-    <div>
-      <label htmlFor={id} className="block text-sm text-slate-200">
-        {input.label}
-      </label>
-      <input
-        id={id}
-        name={field}
-        type="text"
-        inputMode={input.inputMode}
-        value={value}
-        onChange={(e) => onChange(e.target.value)}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={`${id}-hint${error ? ` ${id}-error` : ""}`}
-        className={`mt-1 w-full rounded border bg-slate-950 px-2 py-1 text-slate-100 ${error ? "border-red-500" : "border-slate-700"}`}
-      />
-      <p id={`${id}-hint`} className="mt-1 text-xs text-slate-400">
-        {input.hint}
-      </p>
-      {error && (
-        <p id={`${id}-error`} className="mt-1 text-sm text-red-300">
-          {error}
-        </p>
-      )}
-    </div>
+    <FormControl id={`test-${field}`} label={input.label} hint={input.hint} error={error}>
+      {(props) => <input {...props} name={field} type="text" inputMode={input.inputMode} value={value} onChange={(e) => onChange(e.target.value)} className={INPUT} />}
+    </FormControl>
   );
 }
 
@@ -243,26 +208,22 @@ function CustomTest({ cluster }: { cluster: string }) {
             Cluster: {clusterError}
           </p>
         )}
-        <div>
-          <label htmlFor="test-kind" className="block text-sm text-slate-200">
-            Test type
-          </label>
-          <select
-            id="test-kind"
-            value={form.kind}
-            onChange={(e) => setForm({ ...form, kind: e.target.value as TestKind })}
-            className="mt-1 rounded border border-slate-700 bg-slate-950 px-2 py-1 text-slate-100"
-          >
-            {KINDS.map(([k, label]) => (
-              <option key={k} value={k}>
-                {label}
-              </option>
-            ))}
-          </select>
+        <div className="max-w-xs">
+          <FormControl id="test-kind" label="Test type">
+            {(props) => (
+              <select {...props} value={form.kind} onChange={(e) => setForm({ ...form, kind: e.target.value as TestKind })} className={INPUT}>
+                {Object.entries(KIND_LABELS).map(([k, label]) => (
+                  <option key={k} value={k}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            )}
+          </FormControl>
         </div>
         <div className="grid gap-3 sm:grid-cols-2 xl:grid-cols-3">
           {KIND_FIELDS[form.kind].map((f) => (
-            <Field key={f} field={f} value={form[f]} error={errorOf(f)} onChange={(v) => setForm({ ...form, [f]: v })} />
+            <TextInput key={f} field={f} value={form[f]} error={errorOf(f)} onChange={(v) => setForm({ ...form, [f]: v })} />
           ))}
         </div>
         <div className="flex items-center gap-3">
@@ -282,16 +243,6 @@ function CustomTest({ cluster }: { cluster: string }) {
 
 // ---------------------------------------------------------------- tests
 
-function Stat({ label, value, level }: { label: string; value: string; level?: boolean | null }) {
-  const colour = level === true ? "text-emerald-300" : level === false ? "text-red-300" : "text-slate-100";
-  return (
-    <div className="rounded border border-slate-800 bg-slate-950 px-3 py-2">
-      <dt className="text-xs text-slate-400">{label}</dt>
-      <dd className={`text-lg font-semibold ${colour}`}>{value}</dd>
-    </div>
-  );
-}
-
 function Results({ test }: { test: TestView }) {
   const r = test.results;
   if (!r) return isFinished(test) ? <p className="mt-2 text-sm text-slate-400">No results were recorded.</p> : null;
@@ -303,17 +254,17 @@ function Results({ test }: { test: TestView }) {
     <div className="mt-3 space-y-2">
       {http && (
         <dl className="grid grid-cols-2 gap-2 sm:grid-cols-3 lg:grid-cols-6" aria-label="HTTP results">
-          <Stat label="p95 latency" value={latencyMs(r.latencyMs?.p95)} level={latency} />
+          <Stat label="p95 latency" value={latencyMs(r.latencyMs?.p95)} passed={latency} />
           <Stat label="p99 latency" value={latencyMs(r.latencyMs?.p99)} />
           <Stat label="Avg latency" value={latencyMs(r.latencyMs?.avg)} />
           <Stat label="Requests/s" value={r.rps == null ? "—" : r.rps.toFixed(1)} />
-          <Stat label="Error rate" value={ratio(r.errorRate)} level={errors} />
-          <Stat label="Requests" value={r.requests == null ? "—" : r.requests.toLocaleString()} />
+          <Stat label="Error rate" value={ratio(r.errorRate)} passed={errors} />
+          <Stat label="Requests" value={count(r.requests)} />
         </dl>
       )}
       {stress && (
         <dl className="grid grid-cols-2 gap-2 sm:grid-cols-4" aria-label="Stress results">
-          <Stat label="Bogo-ops" value={r.bogoOps == null ? "—" : r.bogoOps.toLocaleString()} />
+          <Stat label="Bogo-ops" value={count(r.bogoOps)} />
           <Stat label="Bogo-ops/s" value={r.bogoOpsPerSecond == null ? "—" : r.bogoOpsPerSecond.toFixed(1)} />
         </dl>
       )}
@@ -346,20 +297,15 @@ function Progress({ percent }: { percent: number }) {
 }
 
 function DeleteTest({ test }: { test: TestView }) {
-  const client = useQueryClient();
   const [confirming, setConfirming] = useState(false);
-  const remove = useMutation({
-    mutationFn: () => del(`/tests/${encodeURIComponent(test.namespace)}/${encodeURIComponent(test.name)}`),
-    onSettled: () => client.invalidateQueries({ queryKey: ["tests"] }),
-    onSuccess: () => setConfirming(false),
-  });
+  const remove = useDeleteTest(test);
   if (test.deleting) return null;
   return (
     <div className="flex flex-col items-end gap-1">
       {confirming ? (
         <div className="flex items-center gap-2 text-sm" role="group" aria-label={`Delete ${test.name}?`}>
           <span className="text-slate-200">Delete {test.name}?</span>
-          <button type="button" className={`${BUTTON} bg-red-700 text-white hover:bg-red-600`} disabled={remove.isPending} onClick={() => remove.mutate()}>
+          <button type="button" className={`${BUTTON} bg-red-700 text-white hover:bg-red-600`} disabled={remove.isPending} onClick={() => remove.mutate(undefined, { onSuccess: () => setConfirming(false) })}>
             {remove.isPending ? "Deleting…" : "Delete"}
           </button>
           <button type="button" className={SECONDARY} onClick={() => setConfirming(false)}>
@@ -389,7 +335,7 @@ function TestCard({ test, presets }: { test: TestView; presets: PresetView[] | u
           </h3>
           <p className="text-sm text-slate-300">
             {testLabel(test)} on {test.cluster}
-            {test.createdAt && <> · created {new Date(test.createdAt).toLocaleString()}</>}
+            {test.createdAt && <> · created {dateTime(test.createdAt)}</>}
             {ran != null && <> · ran {duration(ran)}</>}
           </p>
         </div>
@@ -453,12 +399,9 @@ function Tests() {
         <ErrorBox error={tests.error} />
       ) : (
         <>
-          {tests.isError && (
-            <div className="mt-2 space-y-1">
-              <ErrorBox error={tests.error} />
-              <p className="text-sm text-yellow-200">Showing the list from the last successful update.</p>
-            </div>
-          )}
+          <div className="mt-2">
+            <CouldNotRefresh error={tests.error} receivedAt={tests.dataUpdatedAt} what="the tests" />
+          </div>
           {tests.data.length === 0 ? (
             <div className="mt-3">
               <Empty>No tests yet: run a preset or a custom test above.</Empty>
@@ -514,7 +457,7 @@ export function Testing() {
         <ErrorBox error={snapshot.error} />
       ) : (
         <>
-          {snapshot.isError && <ErrorBox error={snapshot.error} />}
+          <CouldNotRefresh error={snapshot.error} receivedAt={snapshot.dataUpdatedAt} what="the clusters" />
           <ClusterNote clusters={clusters} cluster={cluster} stale={snapshot.data.stale} />
         </>
       )}

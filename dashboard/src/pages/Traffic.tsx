@@ -2,7 +2,9 @@
 import { useSearchParams } from "react-router";
 import type { TrafficView } from "../api/client";
 import { useAllTraffic, useSnapshot, useTraffic } from "../api/queries";
-import { Badge, Card, Dot, Empty, ErrorBox, Loading, Picker } from "../components/ui";
+import { Table, type Column } from "../components/Table";
+import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, Picker, Swatch } from "../components/ui";
+import { clockTime } from "../lib/format";
 import {
   clusterSummary,
   flowDetail,
@@ -12,6 +14,7 @@ import {
   namespaceColour,
   protocolLabel,
   TONE_COLOURS,
+  type ClusterFlow,
   type EdgeView,
   type FlowView,
   type MapEdge,
@@ -21,17 +24,13 @@ import {
 } from "../lib/traffic";
 
 const NO_TRAFFIC = "No traffic yet. Run a load test to generate flows.";
-const TH = "py-1 pr-3 font-normal";
-const TD = "py-1 pr-3";
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
-const time = (t: string | null | undefined) => (t ? new Date(t).toLocaleTimeString() : "—");
-
 
 function Peer({ peer }: { peer: PeerView }) {
   return (
     <span className="whitespace-nowrap">
-      <span aria-hidden className="mr-1.5 inline-block h-2.5 w-2.5 rounded-full" style={{ backgroundColor: namespaceColour(peer.namespace) }} />
+      <Swatch colour={namespaceColour(peer.namespace)} />
       {peer.service} <span className="text-slate-400">({peer.namespace})</span>
     </span>
   );
@@ -40,6 +39,35 @@ function Peer({ peer }: { peer: PeerView }) {
 function Verdict({ verdict }: { verdict: string }) {
   return <Badge tone={verdict === FORWARDED ? "green" : "red"}>{verdict}</Badge>;
 }
+
+/** The columns of one flow, for tables whose rows hold a flow (`flowOf`). */
+function flowColumns<T>(flowOf: (row: T) => FlowView): Column<T>[] {
+  return [
+    { header: "Source", cell: (r) => <Peer peer={flowOf(r).source} /> },
+    { header: "Destination", cell: (r) => <Peer peer={flowOf(r).destination} /> },
+    { header: "Port", cell: (r) => flowOf(r).port ?? "—", numeric: true },
+    { header: "Protocol", cell: (r) => protocolLabel(flowOf(r)) },
+    { header: "Verdict", cell: (r) => <Verdict verdict={flowOf(r).verdict} /> },
+  ];
+}
+
+const ALL_FLOW_COLUMNS: Column<ClusterFlow>[] = [{ header: "Cluster", cell: (r) => r.cluster }, ...flowColumns<ClusterFlow>((r) => r.flow)];
+
+const RECENT_FLOW_COLUMNS: Column<FlowView>[] = [
+  { header: "Time", cell: (f) => clockTime(f.time), className: "whitespace-nowrap" },
+  ...flowColumns<FlowView>((f) => f),
+  { header: "Details", cell: flowDetail, className: "break-all text-slate-300" },
+];
+
+const EDGE_COLUMNS: Column<EdgeView>[] = [
+  { header: "Source → Destination", cell: (e) => `${e.source} → ${e.destination}` },
+  { header: "Flows", cell: (e) => e.flowCount, numeric: true },
+  { header: "Forwarded", cell: (e) => e.forwardedCount, numeric: true, className: "text-emerald-300" },
+  { header: "Dropped", cell: (e) => e.droppedCount, numeric: true, className: (e) => (e.droppedCount > 0 ? "text-red-300" : "") },
+  { header: "Protocols", cell: (e) => e.protocols.join(", ") },
+];
+
+const edgeKey = (e: EdgeView) => `${e.source}->${e.destination}`;
 
 function ClusterCard({ view, onSelect }: { view: TrafficView; onSelect: () => void }) {
   const s = clusterSummary(view);
@@ -83,38 +111,7 @@ function AllFlowsTable({ views }: { views: TrafficView[] }) {
       {rows.length === 0 ? (
         <Empty>{NO_TRAFFIC}</Empty>
       ) : (
-        <div className="overflow-x-auto">
-          <table aria-labelledby="traffic-all-flows" className="w-full text-sm">
-            <thead className="text-left text-slate-400">
-              <tr>
-                <th className={TH}>Cluster</th>
-                <th className={TH}>Source</th>
-                <th className={TH}>Destination</th>
-                <th className={TH}>Port</th>
-                <th className={TH}>Protocol</th>
-                <th className={TH}>Verdict</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map(({ cluster, flow }, i) => (
-                <tr key={`${cluster}-${i}`} className="border-t border-slate-800">
-                  <td className={TD}>{cluster}</td>
-                  <td className={TD}>
-                    <Peer peer={flow.source} />
-                  </td>
-                  <td className={TD}>
-                    <Peer peer={flow.destination} />
-                  </td>
-                  <td className={TD}>{flow.port ?? "—"}</td>
-                  <td className={TD}>{protocolLabel(flow)}</td>
-                  <td className={TD}>
-                    <Verdict verdict={flow.verdict} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table labelledBy="traffic-all-flows" columns={ALL_FLOW_COLUMNS} rows={rows} rowKey={(r, i) => `${r.cluster}-${i}`} />
       )}
     </Card>
   );
@@ -128,7 +125,7 @@ function AllClusters({ onSelect }: { onSelect: (cluster: string) => void }) {
   if (views.length === 0) return <Empty>No clusters yet: apply a ManagedCluster, or start the lab with scripts/lab up.</Empty>;
   return (
     <div className="space-y-4">
-      {traffic.isError && <ErrorBox error={traffic.error} />}
+      <CouldNotRefresh error={traffic.error} receivedAt={traffic.dataUpdatedAt} />
       <ul aria-label="Clusters" className="grid gap-4 sm:grid-cols-2 xl:grid-cols-4">
         {views.map((v) => (
           <li key={v.cluster}>
@@ -253,32 +250,7 @@ function TopConnections({ edges }: { edges: EdgeView[] }) {
       <h2 id="traffic-top" className="mb-2 font-semibold">
         Top connections
       </h2>
-      <div className="overflow-x-auto">
-        <table aria-labelledby="traffic-top" className="w-full text-sm">
-          <thead className="text-left text-slate-400">
-            <tr>
-              <th className={TH}>Source → Destination</th>
-              <th className={TH}>Flows</th>
-              <th className={TH}>Forwarded</th>
-              <th className={TH}>Dropped</th>
-              <th className={TH}>Protocols</th>
-            </tr>
-          </thead>
-          <tbody>
-            {edges.slice(0, 15).map((e) => (
-              <tr key={`${e.source}->${e.destination}`} className="border-t border-slate-800">
-                <td className={TD}>
-                  {e.source} → {e.destination}
-                </td>
-                <td className={TD}>{e.flowCount}</td>
-                <td className={`${TD} text-emerald-300`}>{e.forwardedCount}</td>
-                <td className={`${TD} ${e.droppedCount > 0 ? "text-red-300" : ""}`}>{e.droppedCount}</td>
-                <td className={TD}>{e.protocols.join(", ")}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table labelledBy="traffic-top" columns={EDGE_COLUMNS} rows={edges.slice(0, 15)} rowKey={edgeKey} />
     </Card>
   );
 }
@@ -289,40 +261,7 @@ function RecentFlows({ flows }: { flows: FlowView[] }) {
       <h2 id="traffic-recent" className="mb-2 font-semibold">
         Recent flows
       </h2>
-      <div className="overflow-x-auto">
-        <table aria-labelledby="traffic-recent" className="w-full text-sm">
-          <thead className="text-left text-slate-400">
-            <tr>
-              <th className={TH}>Time</th>
-              <th className={TH}>Source</th>
-              <th className={TH}>Destination</th>
-              <th className={TH}>Port</th>
-              <th className={TH}>Protocol</th>
-              <th className={TH}>Verdict</th>
-              <th className={TH}>Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {flows.slice(0, 50).map((f, i) => (
-              <tr key={i} className="border-t border-slate-800">
-                <td className={`${TD} whitespace-nowrap`}>{time(f.time)}</td>
-                <td className={TD}>
-                  <Peer peer={f.source} />
-                </td>
-                <td className={TD}>
-                  <Peer peer={f.destination} />
-                </td>
-                <td className={TD}>{f.port ?? "—"}</td>
-                <td className={TD}>{protocolLabel(f)}</td>
-                <td className={TD}>
-                  <Verdict verdict={f.verdict} />
-                </td>
-                <td className={`${TD} break-all text-slate-300`}>{flowDetail(f)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table labelledBy="traffic-recent" columns={RECENT_FLOW_COLUMNS} rows={flows.slice(0, 50)} rowKey={(_, i) => String(i)} />
     </Card>
   );
 }
@@ -348,7 +287,7 @@ function ClusterTraffic({ cluster }: { cluster: string }) {
   const empty = view.flows.length === 0 && view.edges.length === 0;
   return (
     <div className="space-y-4">
-      {traffic.isError && <ErrorBox error={traffic.error} />}
+      <CouldNotRefresh error={traffic.error} receivedAt={traffic.dataUpdatedAt} />
       <Counts view={view} />
       {empty ? (
         <Empty>{NO_TRAFFIC}</Empty>

@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { cleanup, render, screen, within } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MemoryRouter, Route, Routes } from "react-router";
+import type { ClusterView, PodView, ServiceView } from "../api/client";
+import { ClusterDetail } from "./ClusterDetail";
+
+beforeEach(() => {
+  // Anything not seeded stays loading.
+  vi.stubGlobal("fetch", vi.fn(() => new Promise(() => {})));
+});
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+const pod = (over: Partial<PodView>): PodView => ({ namespace: "demo", name: "web", phase: "Running", status: "Running", ready: "1/1", restarts: 0, ...over });
+
+const dev = {
+  name: "dev",
+  tier: "dev",
+  phase: "Ready",
+  reachable: true,
+  metricsAvailable: true,
+  nodes: [{ name: "dev-worker1", roles: ["worker"], status: "Ready", podCount: 2 }],
+  pods: [
+    pod({ name: "nginx-web-7d9f", node: "dev-worker1", ageSeconds: 3 * 3600 + 5, usage: { cpuMillis: 250, memoryBytes: 1 } }),
+    pod({ name: "httpbin-5c4b", status: "CrashLoopBackOff", ready: "0/1", restarts: 4, ageSeconds: 45 }),
+  ],
+  namespaces: [],
+} as unknown as ClusterView;
+
+const services: ServiceView[] = [
+  {
+    namespace: "demo",
+    name: "nginx-web",
+    type: "NodePort",
+    clusterIp: "10.96.0.20",
+    ports: [{ port: 80, nodePort: 30080, protocol: "TCP" }],
+    endpoints: [
+      { address: "10.244.1.5", ready: true },
+      { address: "10.244.1.6", ready: false },
+    ],
+  },
+];
+
+function renderAt(seed: [unknown[], unknown][]) {
+  const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
+  for (const [key, data] of seed) client.setQueryData(key, data);
+  render(
+    <QueryClientProvider client={client}>
+      <MemoryRouter initialEntries={["/clusters/dev"]}>
+        <Routes>
+          <Route path="/clusters/:name" element={<ClusterDetail />} />
+        </Routes>
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
+}
+
+const rowTexts = (table: HTMLElement) =>
+  within(table)
+    .getAllByRole("row")
+    .map((r) => within(r).queryAllByRole("columnheader").concat(within(r).queryAllByRole("cell")).map((c) => c.textContent));
+
+describe("ClusterDetail", () => {
+  it("lists the pods with their real status reasons, restarts, CPU, node and age", () => {
+    renderAt([
+      [["cluster", "dev"], dev],
+      [["cluster", "dev", "services"], services],
+    ]);
+    const pods = screen.getByRole("table", { name: "Pods" });
+    expect(rowTexts(pods)).toEqual([
+      ["Pod", "Namespace", "Status", "Ready", "Restarts", "CPU", "Node", "Age"],
+      ["nginx-web-7d9f", "demo", "Running", "1/1", "0", "250m", "dev-worker1", "3h"],
+      ["httpbin-5c4b", "demo", "CrashLoopBackOff", "0/1", "4", "unknown", "—", "45s"],
+    ]);
+    const crashing = within(pods).getAllByRole("row")[2] as HTMLElement;
+    expect(within(crashing).getByText("CrashLoopBackOff").className).toContain("text-red");
+    expect(within(crashing).getByRole("cell", { name: "4" }).className).toContain("text-yellow");
+  });
+
+  it("lists the services with ports and ready endpoints", () => {
+    renderAt([
+      [["cluster", "dev"], dev],
+      [["cluster", "dev", "services"], services],
+    ]);
+    expect(rowTexts(screen.getByRole("table", { name: "Services" }))).toEqual([
+      ["Service", "Namespace", "Type", "Cluster IP", "Ports", "Endpoints"],
+      ["nginx-web", "demo", "NodePort", "10.96.0.20", "80:30080/TCP", "1/2 ready"],
+    ]);
+  });
+
+  it("says when there are no pods and while the services load", () => {
+    renderAt([[["cluster", "dev"], { ...dev, pods: [] }]]);
+    expect(screen.getByText("No pods.")).toBeTruthy();
+    expect(screen.queryByRole("table", { name: "Pods" })).toBeNull();
+    expect(screen.getByText("Loading services…")).toBeTruthy();
+  });
+});

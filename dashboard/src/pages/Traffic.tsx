@@ -11,6 +11,7 @@ import {
   layoutServiceMap,
   namespaceColour,
   protocolLabel,
+  simulatedCount,
   TONE_COLOURS,
   type EdgeView,
   type FlowView,
@@ -41,6 +42,26 @@ function Verdict({ verdict }: { verdict: string }) {
   return <Badge tone={verdict === FORWARDED ? "green" : "red"}>{verdict}</Badge>;
 }
 
+const SIMULATED = "Made up by the local lab's simulated Hubble Relay from its load model, not observed by Cilium";
+
+/** Marks what the lab's simulated Hubble Relay made up (the API says so per flow and per cluster). */
+function Simulated() {
+  return (
+    <span title={SIMULATED} className="ml-1">
+      <Badge tone="purple">simulated</Badge>
+    </span>
+  );
+}
+
+function SimulatedNote({ flows }: { flows: FlowView[] }) {
+  return (
+    <p role="note" className="rounded border border-purple-800 bg-purple-950/40 p-3 text-sm text-purple-100">
+      {simulatedCount(flows)} of {plural(flows.length, "flow")} are simulated: the local lab's Hubble Relay makes them up from its load model, and Cilium
+      observed none of them (an HTTP status such as GET 200 is what the model assumed).
+    </p>
+  );
+}
+
 function ClusterCard({ view, onSelect }: { view: TrafficView; onSelect: () => void }) {
   const s = clusterSummary(view);
   return (
@@ -52,6 +73,7 @@ function ClusterCard({ view, onSelect }: { view: TrafficView; onSelect: () => vo
       <span className="flex items-center gap-2">
         <Dot level={view.available ? "ok" : "bad"} />
         <span className="text-lg font-semibold">{view.cluster}</span>
+        {view.simulated && <Simulated />}
       </span>
       <span className="mt-2 block">
         <span className="text-2xl font-bold">{s.total}</span> <span className="text-slate-300">flows captured</span>
@@ -109,6 +131,7 @@ function AllFlowsTable({ views }: { views: TrafficView[] }) {
                   <td className={TD}>{protocolLabel(flow)}</td>
                   <td className={TD}>
                     <Verdict verdict={flow.verdict} />
+                    {flow.simulated && <Simulated />}
                   </td>
                 </tr>
               ))}
@@ -317,7 +340,10 @@ function RecentFlows({ flows }: { flows: FlowView[] }) {
                 <td className={TD}>
                   <Verdict verdict={f.verdict} />
                 </td>
-                <td className={`${TD} break-all text-slate-300`}>{flowDetail(f)}</td>
+                <td className={`${TD} break-all text-slate-300`}>
+                  {flowDetail(f)}
+                  {f.simulated && <Simulated />}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -350,6 +376,7 @@ function ClusterTraffic({ cluster }: { cluster: string }) {
     <div className="space-y-4">
       {traffic.isError && <ErrorBox error={traffic.error} />}
       <Counts view={view} />
+      {view.simulated && <SimulatedNote flows={view.flows} />}
       {empty ? (
         <Empty>{NO_TRAFFIC}</Empty>
       ) : (

@@ -9,7 +9,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::RequestExt;
+use axum::extract::{Path, Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
@@ -162,11 +163,10 @@ impl Guard {
         let namespace = match rule.scope {
             Scope::Cluster => String::new(),
             Scope::Path => {
-                let (mut parts, body) = req.into_parts();
-                let path = Path::<ObjectPath>::from_request_parts(&mut parts, &())
+                let path = req
+                    .extract_parts::<Path<ObjectPath>>()
                     .await
                     .map_err(IntoResponse::into_response)?;
-                req = Request::from_parts(parts, body);
                 check_names(&path.namespace, Some(&path.name))
                     .map_err(IntoResponse::into_response)?;
                 path.0.namespace

@@ -185,7 +185,8 @@ describe("Traffic", () => {
     });
     renderAt("/traffic");
     const lab = await screen.findByRole("button", { name: /lab/ });
-    expect(within(lab).getByText("simulated")).toBeTruthy();
+    // After the count, so the card still reads "lab 4 flows captured" first.
+    expect(lab.textContent).toMatch(/^lab\s*4 flows captured\s*simulated/);
     expect(within(screen.getByRole("button", { name: /dev/ })).queryByText("simulated")).toBeNull();
     const all = within(screen.getByRole("table", { name: "All flows (latest per cluster)" })).getAllByRole("row");
     const marked = all.filter((r) => within(r).queryByText("simulated"));

@@ -73,10 +73,10 @@ function ClusterCard({ view, onSelect }: { view: TrafficView; onSelect: () => vo
       <span className="flex items-center gap-2">
         <Dot level={view.available ? "ok" : "bad"} />
         <span className="text-lg font-semibold">{view.cluster}</span>
-        {view.simulated && <Simulated />}
       </span>
       <span className="mt-2 block">
         <span className="text-2xl font-bold">{s.total}</span> <span className="text-slate-300">flows captured</span>
+        {view.simulated && <Simulated />}
       </span>
       <span aria-hidden className="mt-2 block h-2 rounded bg-slate-800">
         <span className="block h-2 rounded bg-emerald-500" style={{ width: `${s.forwardedPct}%` }} />

@@ -32,8 +32,12 @@ async fn schemathesis_finds_no_server_errors() -> Result<()> {
     register(&platform.client().await?, "dev", &dev).await?;
     let token = platform.admin_token().to_owned();
     let bin = schemathesis();
+    // schemathesis keeps a cache in its working directory; not in the repository.
+    let workdir = tempfile::tempdir()?;
+    let cwd = workdir.path().to_owned();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(&bin)
+            .current_dir(cwd)
             .args([
                 "run",
                 &format!("http://127.0.0.1:{port}/api/v1/openapi.json"),

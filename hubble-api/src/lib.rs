@@ -7,3 +7,14 @@
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
 
 tonic::include_proto!("observer");
+
+/// The node label the lab's simulated Hubble Relay puts in `Flow.node_labels` of every
+/// flow it makes up. Cilium fills that field with the observing node's Kubernetes labels
+/// (`key=value`); no real node carries a label in tartinfra.dev's name space, so flows from
+/// a real relay never have it, and the operator shows the flows that do as simulated.
+pub const SIMULATED_NODE_LABEL: &str = "tartinfra.dev/simulated=true";
+
+/// Whether a flow was made up by the lab's simulated relay (see [`SIMULATED_NODE_LABEL`]).
+pub fn is_simulated(node_labels: &[String]) -> bool {
+    node_labels.iter().any(|l| l == SIMULATED_NODE_LABEL)
+}

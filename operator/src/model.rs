@@ -282,6 +282,10 @@ pub struct TrafficView {
     pub source: Option<String>,
     /// Why there are no flows (no Hubble Relay, connection failing), when so.
     pub message: Option<String>,
+    /// Whether any of `flows` is simulated (made up by the local lab's Hubble Relay); absent
+    /// when none is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
     /// The last flows (at most 200), newest first.
     pub flows: Vec<FlowView>,
     /// Flows aggregated by service pair, busiest first (self-edges left out).
@@ -320,6 +324,11 @@ pub struct FlowView {
     pub http_url: Option<String>,
     /// The DNS query.
     pub dns_query: Option<String>,
+    /// Made up by the local lab's simulated Hubble Relay (its node labels carry
+    /// `tartinfra.dev/simulated=true`), not observed by Cilium: its HTTP status, for one,
+    /// is what the lab's load model assumed. Absent on flows Cilium observed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
 }
 
 /// One side of a flow.

@@ -933,6 +933,12 @@ export interface components {
             port?: number | null;
             /** @description TCP, UDP, ICMP, SCTP or UNKNOWN. */
             protocol: string;
+            /**
+             * @description Made up by the local lab's simulated Hubble Relay (its node labels carry
+             *     `tartinfra.dev/simulated=true`), not observed by Cilium: its HTTP status, for one,
+             *     is what the lab's load model assumed. Absent on flows Cilium observed.
+             */
+            simulated?: boolean;
             /** @description The sender. */
             source: components["schemas"]["PeerView"];
             /** @description When it was observed (RFC 3339). */
@@ -1585,6 +1591,11 @@ export interface components {
             forwarded: number;
             /** @description Why there are no flows (no Hubble Relay, connection failing), when so. */
             message?: string | null;
+            /**
+             * @description Whether any of `flows` is simulated (made up by the local lab's Hubble Relay); absent
+             *     when none is.
+             */
+            simulated?: boolean;
             /** @description Where flows come from, e.g. `port-forward kube-system/hubble-relay-7d9c…:4245`. */
             source?: string | null;
         };

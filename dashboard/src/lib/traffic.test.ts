@@ -9,6 +9,7 @@ import {
   MAP,
   namespaceColour,
   protocolLabel,
+  simulatedCount,
   truncateName,
   type EdgeView,
   type FlowView,
@@ -90,6 +91,14 @@ describe("clusterSummary", () => {
   });
 });
 
+describe("simulatedCount", () => {
+  it("counts only the flows the API marks simulated", () => {
+    expect(simulatedCount([flow(), flow({ simulated: true }), flow({ simulated: false }), flow({ simulated: true })])).toBe(2);
+    expect(simulatedCount([flow()])).toBe(0);
+    expect(simulatedCount([])).toBe(0);
+  });
+});
+
 describe("latestFlows", () => {
   const many = (n: number, port: number) => Array.from({ length: n }, (_, i) => flow({ port: port + i }));
 
@@ -109,6 +118,26 @@ describe("latestFlows", () => {
     expect(rows.filter((r) => r.cluster === "a")).toHaveLength(30);
     expect(rows.filter((r) => r.cluster === "d")).toHaveLength(10);
     expect(latestFlows([])).toEqual([]);
+  });
+});
+
+type Bezier = [number, number, number, number, number, number, number, number];
+
+/** The 8 numbers of "M x1 y1 C c1x c1y, c2x c2y, x2 y2": exactly that shape, or it throws. */
+function bezier(path: string): Bezier {
+  const n = String.raw`(-?\d+(?:\.\d+)?)`;
+  const match = new RegExp(`^M ${n} ${n} C ${n} ${n}, ${n} ${n}, ${n} ${n}$`).exec(path);
+  if (!match) throw new Error(`not one cubic Bézier with 8 numbers: ${path}`);
+  return match.slice(1).map(Number) as Bezier;
+}
+
+describe("bezier (the bounds test's reading of a path)", () => {
+  it("reads the 8 numbers of a whole curve and refuses a truncated or padded one", () => {
+    expect(bezier("M 1 2 C 3 4, 5.5 -6, 7 8")).toEqual([1, 2, 3, 4, 5.5, -6, 7, 8]);
+    expect(() => bezier("M 1 2 C 3 4, 5 6, 7")).toThrow("8 numbers");
+    expect(() => bezier("M 1 2 C 3 4, 5 6")).toThrow();
+    expect(() => bezier("M 1 2 C 3 4, 5 6, 7 8 9")).toThrow();
+    expect(() => bezier("")).toThrow();
   });
 });
 
@@ -203,9 +232,9 @@ describe("layoutServiceMap", () => {
     expect(map.nodes.get("demo/d")?.x).toBe(36 + 3 * 170);
     expect(map.edges).toHaveLength(5);
     for (const e of map.edges) {
-      const [x1, y1, c1x, c1y, c2x, c2y, x2, y2] = (e.path.match(/-?[\d.]+/g) ?? []).map(Number) as number[];
+      const [x1, y1, c1x, c1y, c2x, c2y, x2, y2] = bezier(e.path);
       for (let t = 0; t <= 1; t += 0.01) {
-        const at = (a = 0, b = 0, c = 0, d = 0) => (1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t ** 2 * c + t ** 3 * d;
+        const at = (a: number, b: number, c: number, d: number) => (1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t ** 2 * c + t ** 3 * d;
         const x = at(x1, c1x, c2x, x2);
         const y = at(y1, c1y, c2y, y2);
         expect(x).toBeGreaterThanOrEqual(0);

@@ -72,6 +72,11 @@ export function clusterSummary(view: Pick<TrafficView, "flows" | "edges">): Clus
   };
 }
 
+/** How many of the flows the local lab's simulated Hubble Relay made up (the API marks them; Cilium observed none). */
+export function simulatedCount(flows: Pick<FlowView, "simulated">[]): number {
+  return flows.filter((f) => f.simulated === true).length;
+}
+
 export interface ClusterFlow {
   cluster: string;
   flow: FlowView;

@@ -176,6 +176,47 @@ describe("Traffic", () => {
     expect(within(rows[4] as HTMLElement).getByText("UDP/DNS")).toBeTruthy();
   });
 
+  it("marks simulated flows and the clusters that have them, and nothing else", async () => {
+    const LAB: TrafficView = { ...DEV, cluster: "lab", simulated: true, flows: [{ ...flow(DEV.flows[0]), simulated: true }, ...DEV.flows.slice(1)] };
+    stubApi({
+      "/snapshot": () => json(snapshot(["dev", "lab"])),
+      "/traffic": () => json([DEV, LAB]),
+      "/clusters/lab/traffic": () => json(LAB),
+    });
+    renderAt("/traffic");
+    const lab = await screen.findByRole("button", { name: /lab/ });
+    // After the count, so the card still reads "lab 4 flows captured" first.
+    expect(lab.textContent).toMatch(/^lab\s*4 flows captured\s*simulated/);
+    expect(within(screen.getByRole("button", { name: /dev/ })).queryByText("simulated")).toBeNull();
+    const all = within(screen.getByRole("table", { name: "All flows (latest per cluster)" })).getAllByRole("row");
+    const marked = all.filter((r) => within(r).queryByText("simulated"));
+    expect(marked).toHaveLength(1);
+    expect(within(marked[0] as HTMLElement).getAllByRole("cell").map((c) => c.textContent)).toEqual([
+      "lab",
+      "nginx-web (demo)",
+      "httpbin (demo)",
+      "80",
+      "TCP/HTTP",
+      "FORWARDEDsimulated",
+    ]);
+
+    fireEvent.click(lab);
+    const note = await screen.findByRole("note");
+    expect(note.textContent).toContain("1 of 4 flows are simulated");
+    expect(note.textContent).toContain("Cilium observed none of them");
+    const recent = within(screen.getByRole("table", { name: "Recent flows" })).getAllByRole("row");
+    expect(within(recent[1] as HTMLElement).getByText("simulated").closest("[title]")?.getAttribute("title")).toContain("not observed by Cilium");
+    expect(recent.slice(2).every((r) => within(r).queryByText("simulated") === null)).toBe(true);
+  });
+
+  it("marks nothing in a cluster whose flows Cilium observed", async () => {
+    stubApi({ "/clusters/dev/traffic": () => json(DEV) });
+    renderAt("/traffic?cluster=dev");
+    expect(await screen.findByRole("table", { name: "Recent flows" })).toBeTruthy();
+    expect(screen.queryByRole("note")).toBeNull();
+    expect(screen.queryByText("simulated")).toBeNull();
+  });
+
   it("shows an API error with the field at fault", async () => {
     stubApi({ "/clusters/nope/traffic": () => json({ error: { code: "not_found", message: "no cluster nope", field: "name" } }, 404) });
     renderAt("/traffic?cluster=nope");

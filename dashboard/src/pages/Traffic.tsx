@@ -13,6 +13,7 @@ import {
   layoutServiceMap,
   namespaceColour,
   protocolLabel,
+  simulatedCount,
   TONE_COLOURS,
   type ClusterFlow,
   type EdgeView,
@@ -40,6 +41,26 @@ function Verdict({ verdict }: { verdict: string }) {
   return <Badge tone={verdict === FORWARDED ? "green" : "red"}>{verdict}</Badge>;
 }
 
+const SIMULATED = "Made up by the local lab's simulated Hubble Relay from its load model, not observed by Cilium";
+
+/** Marks what the lab's simulated Hubble Relay made up (the API says so per flow and per cluster). */
+function Simulated() {
+  return (
+    <span title={SIMULATED} className="ml-1">
+      <Badge tone="purple">simulated</Badge>
+    </span>
+  );
+}
+
+function SimulatedNote({ flows }: { flows: FlowView[] }) {
+  return (
+    <p role="note" className="rounded border border-purple-800 bg-purple-950/40 p-3 text-sm text-purple-100">
+      {simulatedCount(flows)} of {plural(flows.length, "flow")} are simulated: the local lab's Hubble Relay makes them up from its load model, and Cilium
+      observed none of them (an HTTP status such as GET 200 is what the model assumed).
+    </p>
+  );
+}
+
 /** The columns of one flow, for tables whose rows hold a flow (`flowOf`). */
 function flowColumns<T>(flowOf: (row: T) => FlowView): Column<T>[] {
   return [
@@ -47,7 +68,15 @@ function flowColumns<T>(flowOf: (row: T) => FlowView): Column<T>[] {
     { header: "Destination", cell: (r) => <Peer peer={flowOf(r).destination} /> },
     { header: "Port", cell: (r) => flowOf(r).port ?? "—", numeric: true },
     { header: "Protocol", cell: (r) => protocolLabel(flowOf(r)) },
-    { header: "Verdict", cell: (r) => <Verdict verdict={flowOf(r).verdict} /> },
+    {
+      header: "Verdict",
+      cell: (r) => (
+        <>
+          <Verdict verdict={flowOf(r).verdict} />
+          {flowOf(r).simulated && <Simulated />}
+        </>
+      ),
+    },
   ];
 }
 
@@ -83,6 +112,7 @@ function ClusterCard({ view, onSelect }: { view: TrafficView; onSelect: () => vo
       </span>
       <span className="mt-2 block">
         <span className="text-2xl font-bold">{s.total}</span> <span className="text-slate-300">flows captured</span>
+        {view.simulated && <Simulated />}
       </span>
       <span aria-hidden className="mt-2 block h-2 rounded bg-slate-800">
         <span className="block h-2 rounded bg-emerald-500" style={{ width: `${s.forwardedPct}%` }} />
@@ -289,6 +319,7 @@ function ClusterTraffic({ cluster }: { cluster: string }) {
     <div className="space-y-4">
       <CouldNotRefresh error={traffic.error} receivedAt={traffic.dataUpdatedAt} />
       <Counts view={view} />
+      {view.simulated && <SimulatedNote flows={view.flows} />}
       {empty ? (
         <Empty>{NO_TRAFFIC}</Empty>
       ) : (

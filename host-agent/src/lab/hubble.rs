@@ -3,7 +3,10 @@
 //! reads with), whose flows are generated every second by [`super::traffic_model`] from what
 //! the load simulator last saw in the cluster. The operator is pointed at it with
 //! `--hubble-relay-address`, so its Traffic page shows the lab's probes and simulated load.
-//! The flows are simulated; the lab says so where it lists the relay.
+//! The flows are simulated: the lab says so where it lists the relay, and every flow says
+//! so itself, with [`SIMULATED_NODE_LABEL`] among its node labels (a field Cilium fills with
+//! the observing node's labels, so the flows stay wire-compatible with a real relay's), which
+//! the operator's traffic view and the dashboard show as simulated.
 //!
 //! `GetFlows` sends the last `number` flows kept (a ring of [`RING`], like Hubble's per-node
 //! buffer), then, with `follow`, every new flow as it is generated; without `follow` the
@@ -17,7 +20,9 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt as _};
 use hubble_api::observer_server::{Observer, ObserverServer};
-use hubble_api::{self as pb, GetFlowsRequest, GetFlowsResponse, get_flows_response};
+use hubble_api::{
+    self as pb, GetFlowsRequest, GetFlowsResponse, SIMULATED_NODE_LABEL, get_flows_response,
+};
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -49,11 +54,12 @@ impl Hub {
         }
     }
 
+    /// Keeps and sends `flows`, each marked as simulated.
     fn publish(&self, flows: Vec<pb::Flow>) {
         let Ok(mut ring) = self.ring.lock() else {
             return;
         };
-        for flow in flows {
+        for flow in flows.into_iter().map(simulated) {
             // No follower is not an error.
             let _ = self.live.send(flow.clone());
             ring.push_back(flow);
@@ -74,6 +80,14 @@ impl Hub {
             self.live.subscribe(),
         )
     }
+}
+
+/// `flow` marked as made up by this relay.
+fn simulated(mut flow: pb::Flow) -> pb::Flow {
+    if !pb::is_simulated(&flow.node_labels) {
+        flow.node_labels.push(SIMULATED_NODE_LABEL.to_owned());
+    }
+    flow
 }
 
 fn response(flow: pb::Flow) -> GetFlowsResponse {
@@ -197,6 +211,12 @@ mod tests {
             .filter_map(|f| f.time.map(|t| t.seconds))
             .collect();
         assert_eq!(seconds, [RING as i64 + 7, RING as i64 + 8, RING as i64 + 9]);
+        assert!(
+            history
+                .iter()
+                .all(|f| f.node_labels == [SIMULATED_NODE_LABEL]),
+            "every flow is marked simulated, once"
+        );
         assert_eq!(hub.subscribe(u64::MAX).0.len(), RING);
         assert!(hub.subscribe(0).0.is_empty());
         hub.publish(vec![flow("n", -1)]);
@@ -205,6 +225,19 @@ mod tests {
             Some(-1)
         );
         assert!(live.try_recv().is_err());
+    }
+
+    #[test]
+    fn flows_are_marked_simulated_once_keeping_their_node_labels() {
+        let mut f = flow("dev-worker1", 1);
+        f.node_labels = vec!["kubernetes.io/hostname=dev-worker1".into()];
+        assert!(!pb::is_simulated(&f.node_labels), "a real node's labels");
+        let marked = simulated(simulated(f));
+        assert_eq!(
+            marked.node_labels,
+            ["kubernetes.io/hostname=dev-worker1", SIMULATED_NODE_LABEL]
+        );
+        assert!(pb::is_simulated(&marked.node_labels));
     }
 
     /// The relay over gRPC with the generated client: history first, then follow.
@@ -265,7 +298,12 @@ mod tests {
         assert_eq!(next.time.map(|t| t.seconds), Some(6));
         match next.response_types {
             Some(get_flows_response::ResponseTypes::Flow(f)) => {
-                assert_eq!(f.node_name, "dev-worker1")
+                assert_eq!(f.node_name, "dev-worker1");
+                assert!(
+                    pb::is_simulated(&f.node_labels),
+                    "the mark crosses the wire: {:?}",
+                    f.node_labels
+                );
             }
             None => panic!("no flow"),
         }

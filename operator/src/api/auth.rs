@@ -16,6 +16,7 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use sha2::{Digest, Sha256};
 
+use super::access::Verb;
 use super::error::ApiError;
 
 /// How long an authentication or authorization answer is reused.
@@ -34,7 +35,8 @@ pub enum Resource {
 }
 
 impl Resource {
-    fn name(self) -> &'static str {
+    /// The plural name RBAC rules use.
+    pub fn name(self) -> &'static str {
         match self {
             Self::ManagedClusters => "managedclusters",
             Self::LoadTests => "loadtests",
@@ -55,7 +57,7 @@ pub enum Caller {
 /// A cache of answers with the time they were given.
 type Cache<K, V> = Mutex<HashMap<K, (V, Instant)>>;
 /// Who, which verb, which resource, which namespace.
-type DecisionKey = (String, &'static str, Resource, String);
+type DecisionKey = (String, Verb, Resource, String);
 
 /// Authenticates and authorizes API callers.
 pub struct Authenticator {
@@ -124,13 +126,11 @@ impl Authenticator {
             },
             ..TokenReview::default()
         };
-        let answer = Api::<TokenReview>::all(self.client.clone())
-            .create(&PostParams::default(), &review)
-            .await
-            .map_err(|e| {
-                ApiError::unavailable(format!("cannot check the token with the API server: {e}"))
-            })?;
-        let status = answer.status.unwrap_or_default();
+        let status = self
+            .review(&review, "the token")
+            .await?
+            .status
+            .unwrap_or_default();
         let user = if status.authenticated == Some(true) {
             status.user
         } else {
@@ -140,10 +140,27 @@ impl Authenticator {
         Ok(user)
     }
 
+    /// Creates a review and returns the API server's answer.
+    async fn review<K>(&self, review: &K, what: &str) -> Result<K, ApiError>
+    where
+        K: kube::Resource<Scope = kube::core::ClusterResourceScope, DynamicType = ()>
+            + Clone
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::<K>::all(self.client.clone())
+            .create(&PostParams::default(), review)
+            .await
+            .map_err(|e| {
+                ApiError::unavailable(format!("cannot check {what} with the API server: {e}"))
+            })
+    }
+
     async fn allowed(
         &self,
         user: &UserInfo,
-        verb: &'static str,
+        verb: Verb,
         resource: Resource,
         namespace: &str,
     ) -> Result<bool, ApiError> {
@@ -161,7 +178,7 @@ impl Authenticator {
                 resource_attributes: Some(ResourceAttributes {
                     group: Some(crds::GROUP.to_owned()),
                     resource: Some(resource.name().to_owned()),
-                    verb: Some(verb.to_owned()),
+                    verb: Some(verb.as_str().to_owned()),
                     namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
                     ..ResourceAttributes::default()
                 }),
@@ -169,13 +186,11 @@ impl Authenticator {
             },
             ..SubjectAccessReview::default()
         };
-        let answer = Api::<SubjectAccessReview>::all(self.client.clone())
-            .create(&PostParams::default(), &review)
-            .await
-            .map_err(|e| {
-                ApiError::unavailable(format!("cannot check permissions with the API server: {e}"))
-            })?;
-        let allowed = answer.status.is_some_and(|s| s.allowed);
+        let allowed = self
+            .review(&review, "permissions")
+            .await?
+            .status
+            .is_some_and(|s| s.allowed);
         remember(&self.decisions, key, allowed);
         Ok(allowed)
     }
@@ -185,12 +200,12 @@ impl Authenticator {
     pub async fn authorize(
         &self,
         headers: &HeaderMap,
-        verb: &'static str,
+        verb: Verb,
         resource: Resource,
         namespace: &str,
     ) -> Result<Caller, ApiError> {
         let Some(token) = bearer(headers)? else {
-            if self.anonymous_read && matches!(verb, "get" | "list" | "watch") {
+            if self.anonymous_read && verb.reads() {
                 return Ok(Caller::Anonymous);
             }
             return Err(ApiError::unauthorized(
@@ -212,7 +227,8 @@ impl Authenticator {
                 format!("in namespace {namespace}")
             };
             Err(ApiError::forbidden(format!(
-                "{name} may not {verb} {}.{} {scope}",
+                "{name} may not {} {}.{} {scope}",
+                verb.as_str(),
                 resource.name(),
                 crds::GROUP
             )))

@@ -1,9 +1,15 @@
 //! Typed request bodies: JSON only, size-limited (by the router), unknown top-level fields
-//! rejected, and errors that name the field.
+//! rejected, and errors that name the field. A route declares its body type in its
+//! [`Operation`](super::openapi::Operation); the route's guard checks the body (and the
+//! names in it) before anything else and hands the parsed body on to the handler.
 
-use axum::body::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -48,6 +54,7 @@ pub fn check_names(namespace: &str, name: Option<&str>) -> Result<(), ApiError> 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A JSON body as a typed value and as the raw JSON it came from.
+#[derive(Clone, Debug)]
 pub struct JsonBody<T> {
     /// The typed value.
     pub value: T,
@@ -74,10 +81,55 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<JsonBody<T>, ApiError>
     Ok(JsonBody { value, raw })
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+/// The namespace and name of the object a body is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Namespace.
+    pub namespace: String,
+    /// Name, when the body gives one.
+    pub name: Option<String>,
+}
+
+/// A request body a route can declare: typed, documented, and naming its object.
+pub trait RequestBody: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static {
+    /// The object it is about (authorized in that namespace).
+    fn target(&self) -> Target;
+}
+
+/// A body the guard has checked, waiting in the request's extensions for the handler.
+#[derive(Clone)]
+struct Checked<T>(JsonBody<T>);
+
+/// The request (its body now in its extensions) and the body's object, or why not.
+pub type CheckFuture = Pin<Box<dyn Future<Output = Result<(Request, Target), ApiError>> + Send>>;
+
+/// Checks a request's body of one type: parses it, checks the names in it, and keeps the
+/// parsed body for the handler's [`JsonBody`].
+pub type BodyCheck = fn(Request) -> CheckFuture;
+
+/// The [`BodyCheck`] of `T`.
+pub fn check_body<T: RequestBody>(req: Request) -> CheckFuture {
+    Box::pin(async move {
+        let (parts, body) = req.into_parts();
+        let parsed =
+            JsonBody::<T>::from_request(Request::from_parts(parts.clone(), body), &()).await?;
+        let target = parsed.value.target();
+        check_names(&target.namespace, target.name.as_deref())?;
+        let mut req = Request::from_parts(parts, Body::empty());
+        req.extensions_mut().insert(Checked(parsed));
+        Ok((req, target))
+    })
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Clone + Send + Sync + 'static> FromRequest<S>
+    for JsonBody<T>
+{
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(mut req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(checked) = req.extensions_mut().remove::<Checked<T>>() {
+            return Ok(checked.0);
+        }
         let json = req
             .headers()
             .get(CONTENT_TYPE)
@@ -156,15 +208,12 @@ mod tests {
 
     #[test]
     fn errors_name_the_json_path() {
-        let e = parse::<Body>(br#"{"name": "a", "inner": {"vus": "many"}}"#)
-            .err()
-            .expect("error");
+        let e = parse::<Body>(br#"{"name": "a", "inner": {"vus": "many"}}"#).expect_err("error");
         assert_eq!(e.field.as_deref(), Some("inner.vus"));
-        let e = parse::<Body>(br#"{"name": "a", "inner": {"vus": 1}, "extra": 1}"#)
-            .err()
-            .expect("error");
+        let e =
+            parse::<Body>(br#"{"name": "a", "inner": {"vus": 1}, "extra": 1}"#).expect_err("error");
         assert!(e.message.contains("unknown field `extra`"), "{}", e.message);
-        let e = parse::<Body>(b"{nope").err().expect("error");
+        let e = parse::<Body>(b"{nope").expect_err("error");
         assert!(e.message.contains("not valid JSON"));
         assert!(parse::<Body>(b"[1]").is_err());
     }

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use futures::{Stream, StreamExt};
@@ -15,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use super::access::{Permission, Verb};
 use super::auth::Resource;
-use super::error::ApiError;
 use super::openapi::Operation;
 use super::{ApiState, Route};
 
@@ -77,14 +76,9 @@ fn to_sse(item: Result<ApiEvent, BroadcastStreamRecvError>) -> Result<Event, Inf
 
 async fn events(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    state
-        .auth
-        .authorize(&headers, "list", Resource::LoadTests, "")
-        .await?;
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let stream = BroadcastStream::new(state.events.subscribe()).map(to_sse);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// The route.
@@ -93,7 +87,7 @@ pub fn routes() -> Vec<Route> {
         method: "GET",
         path: "/api/v1/events",
         summary: "Server-sent events: test, experiment and snapshot changes",
-        permission: Some("list loadtests"),
+        permission: Permission::rbac(Verb::List, Resource::LoadTests),
         doc: Operation::new()
             .text(
                 200,

@@ -1,19 +1,22 @@
 //! The operator's HTTP API (`/api/v1`), health endpoints and metrics.
 //!
 //! Handlers read from watch caches, never from the API server per request; writes go
-//! through the API server (so its validation applies). Every `/api/v1` route is
-//! authenticated with TokenReview and authorized with SubjectAccessReview (see [`auth`]).
-//! The route table in [`routes`] builds both the router and the OpenAPI document, so the
-//! two cannot drift apart.
+//! through the API server (so its validation applies). The route table in [`routes`]
+//! builds the router, the checks the router enforces before each handler (request body,
+//! names, then the route's [`access::Permission`] with TokenReview and SubjectAccessReview,
+//! see [`auth`]) and the OpenAPI document, so the three cannot drift apart.
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod events;
 pub mod experiments;
+pub mod export;
 pub mod loadtests;
 pub mod openapi;
 pub mod read;
+pub mod resources;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -243,8 +246,9 @@ impl ApiState {
     }
 }
 
-/// One route: method, path, documentation and handler. The router and the OpenAPI
-/// document are both built from the list in [`routes`].
+/// One route: method, path, permission, documentation and handler. The router (with the
+/// guard that enforces the permission) and the OpenAPI document are both built from the
+/// list in [`routes`].
 pub struct Route {
     /// GET, POST or DELETE.
     pub method: &'static str,
@@ -252,8 +256,8 @@ pub struct Route {
     pub path: &'static str,
     /// One line for the OpenAPI summary.
     pub summary: &'static str,
-    /// The RBAC check, e.g. `list loadtests`; `None` for public routes.
-    pub permission: Option<&'static str>,
+    /// What the caller needs; the router enforces it.
+    pub permission: access::Permission,
     /// The request body schema and response schemas by status.
     pub doc: openapi::Operation,
     /// The handler.
@@ -263,8 +267,9 @@ pub struct Route {
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
     let mut all = read::routes();
-    all.extend(loadtests::routes());
-    all.extend(experiments::routes());
+    all.extend(resources::routes::<LoadTest>());
+    all.push(export::route());
+    all.extend(resources::routes::<ScalingExperiment>());
     all.extend(events::routes());
     all.push(openapi::route());
     all
@@ -292,17 +297,20 @@ async fn no_such_route(uri: axum::http::Uri) -> Response {
     .into_response()
 }
 
-/// The router: `/api/v1` (from [`routes`]), `/healthz`, `/readyz` and `/metrics`.
+/// The router: `/api/v1` (from [`routes`], each route behind its guard), `/healthz`,
+/// `/readyz` and `/metrics`.
 pub fn router(state: Arc<ApiState>) -> Router {
     let mut router = Router::new();
     let mut by_path: Vec<(&'static str, MethodRouter<Arc<ApiState>>)> = Vec::new();
     for route in routes() {
+        let body = route.doc.body_check();
+        let handler = access::guarded(route.handler, state.clone(), route.permission, body);
         match by_path.iter_mut().find(|(p, _)| *p == route.path) {
             Some((_, existing)) => {
-                let merged = std::mem::take(existing).merge(route.handler);
+                let merged = std::mem::take(existing).merge(handler);
                 *existing = merged;
             }
-            None => by_path.push((route.path, route.handler)),
+            None => by_path.push((route.path, handler)),
         }
     }
     for (path, handler) in by_path {
@@ -353,15 +361,19 @@ async fn metrics(State(state): State<Arc<ApiState>>, headers: axum::http::Header
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use axum::body::Body;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
+    fn state() -> (Arc<ApiState>, Tasks) {
+        state_with(false)
+    }
+
     /// A state whose platform client points at a closed port: the routes under test answer
     /// without asking it (public routes, authentication failures, body checks).
-    fn state() -> (Arc<ApiState>, Tasks) {
+    pub(crate) fn state_with(anonymous_read: bool) -> (Arc<ApiState>, Tasks) {
         let config = kube::Config::new("http://127.0.0.1:9".parse().expect("uri"));
         let client = Client::try_from(config).expect("client");
         let metrics = Arc::new(Metrics::new());
@@ -373,7 +385,7 @@ mod tests {
         ));
         let config = ApiConfig {
             platform_name: "platform".into(),
-            anonymous_read: false,
+            anonymous_read,
             platform_version: None,
             collectors: CollectorSettings::default(),
         };

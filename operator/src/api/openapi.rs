@@ -9,6 +9,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use super::Route;
+use super::access::Permission;
+use super::body::{BodyCheck, RequestBody, check_body};
 use super::error::ErrorBody;
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -28,7 +30,7 @@ pub struct Param {
 /// Request and responses of one route.
 #[derive(Default)]
 pub struct Operation {
-    request: Option<SchemaFn>,
+    request: Option<(SchemaFn, BodyCheck)>,
     responses: Vec<(u16, &'static str, Option<SchemaFn>, &'static str)>,
     params: Vec<Param>,
 }
@@ -39,10 +41,15 @@ impl Operation {
         Self::default()
     }
 
-    /// Takes a JSON body of type `T`.
-    pub fn request<T: JsonSchema>(mut self) -> Self {
-        self.request = Some(schema_of::<T>);
+    /// Takes a JSON body of type `T`, which the route's guard checks before authorizing.
+    pub fn request<T: RequestBody>(mut self) -> Self {
+        self.request = Some((schema_of::<T>, check_body::<T>));
         self
+    }
+
+    /// How the declared request body is checked, when there is one.
+    pub fn body_check(&self) -> Option<BodyCheck> {
+        self.request.map(|(_, check)| check)
     }
 
     /// Answers `status` with a JSON `T`.
@@ -130,14 +137,14 @@ pub fn document(routes: &[Route]) -> Value {
             json!(format!("{} {}", route.method, route.path)),
         );
         let mut description = String::new();
-        match route.permission {
-            Some(p) => {
+        match &route.permission {
+            Permission::Rbac(rule) => {
                 description.push_str(&format!(
-                    "Requires a bearer token whose identity may `{p}` (group tartinfra.dev)."
+                    "Requires a bearer token whose identity may `{rule}` (group tartinfra.dev)."
                 ));
                 op.insert("security".into(), json!([{ "bearer": [] }]));
             }
-            None => {
+            Permission::Public => {
                 description.push_str("Public.");
                 op.insert("security".into(), json!([]));
             }
@@ -152,7 +159,7 @@ pub fn document(routes: &[Route]) -> Value {
                 .collect();
             op.insert("parameters".into(), Value::Array(params));
         }
-        if let Some(request) = route.doc.request {
+        if let Some((request, _)) = route.doc.request {
             op.insert(
                 "requestBody".into(),
                 json!({ "required": true, "content": { "application/json": { "schema": request(&mut generator) } } }),
@@ -193,7 +200,7 @@ pub fn route() -> Route {
         method: "GET",
         path: "/api/v1/openapi.json",
         summary: "This OpenAPI document",
-        permission: None,
+        permission: Permission::Public,
         doc: Operation::new().json::<Value>(200, "The OpenAPI 3.1 document"),
         handler: get(|| async { Json(document(&super::routes())) }),
     }

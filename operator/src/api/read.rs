@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use crds::load_test::LoadTestPreset;
 use crds::plan::PresetLoad;
 use crds::scaling_experiment::ScalingPreset;
@@ -14,6 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::access::{Permission, Verb};
 use super::auth::Resource;
 use super::error::ApiError;
 use super::openapi::Operation;
@@ -162,6 +162,7 @@ pub fn snapshot(state: &ApiState) -> Snapshot {
     }
 }
 
+/// A cluster by name, with its collector when it is connected.
 fn find(
     state: &ApiState,
     name: &str,
@@ -176,36 +177,25 @@ fn find(
         })
 }
 
+/// A cluster by name and its collector, which the cluster must have.
 fn connected(
+    state: &ApiState,
     name: &str,
-    collector: Option<Arc<ClusterCollector>>,
-) -> Result<Arc<ClusterCollector>, ApiError> {
-    collector.ok_or_else(|| {
+) -> Result<(ClusterMeta, Arc<ClusterCollector>), ApiError> {
+    let (meta, collector) = find(state, name)?;
+    let collector = collector.ok_or_else(|| {
         ApiError::unavailable(format!(
             "cluster {name} is not connected; see its ManagedCluster's Reachable condition"
         ))
-    })
+    })?;
+    Ok((meta, collector))
 }
 
-async fn get_snapshot(
-    State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-) -> Result<Json<Snapshot>, ApiError> {
-    state
-        .auth
-        .authorize(&headers, "list", Resource::ManagedClusters, "")
-        .await?;
-    Ok(Json(snapshot(&state)))
+async fn get_snapshot(State(state): State<Arc<ApiState>>) -> Json<Snapshot> {
+    Json(snapshot(&state))
 }
 
-async fn list_clusters(
-    State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<ClusterSummary>>, ApiError> {
-    state
-        .auth
-        .authorize(&headers, "list", Resource::ManagedClusters, "")
-        .await?;
+async fn list_clusters(State(state): State<Arc<ApiState>>) -> Json<Vec<ClusterSummary>> {
     let now = Timestamp::now();
     let list = clusters(&state)
         .iter()
@@ -224,47 +214,30 @@ async fn list_clusters(
             }
         })
         .collect();
-    Ok(Json(list))
+    Json(list)
 }
 
 async fn get_cluster(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Json<ClusterView>, ApiError> {
-    state
-        .auth
-        .authorize(&headers, "get", Resource::ManagedClusters, "")
-        .await?;
     let (meta, collector) = find(&state, &name)?;
     Ok(Json(view(&meta, collector.as_ref(), Timestamp::now())))
 }
 
 async fn cluster_pods(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<PodView>>, ApiError> {
-    state
-        .auth
-        .authorize(&headers, "get", Resource::ManagedClusters, "")
-        .await?;
-    let (meta, collector) = find(&state, &name)?;
-    let c = connected(&name, collector)?;
+    let (meta, c) = connected(&state, &name)?;
     Ok(Json(view(&meta, Some(&c), Timestamp::now()).pods))
 }
 
 async fn cluster_services(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<ServiceView>>, ApiError> {
-    state
-        .auth
-        .authorize(&headers, "get", Resource::ManagedClusters, "")
-        .await?;
-    let (_, collector) = find(&state, &name)?;
-    let c = connected(&name, collector)?;
+    let (_, c) = connected(&state, &name)?;
     Ok(Json(snapshot::services(
         &c.services.state(),
         &c.slices.state(),
@@ -273,15 +246,9 @@ async fn cluster_services(
 
 async fn cluster_scaling(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Json<ScalingHistory>, ApiError> {
-    state
-        .auth
-        .authorize(&headers, "get", Resource::ManagedClusters, "")
-        .await?;
-    let (_, collector) = find(&state, &name)?;
-    let c = connected(&name, collector)?;
+    let (_, c) = connected(&state, &name)?;
     Ok(Json(ScalingHistory {
         cluster: name,
         interval_seconds: c.scaling_interval().as_secs(),
@@ -304,31 +271,19 @@ fn traffic_of(name: &str, collector: Option<&Arc<ClusterCollector>>) -> TrafficV
 
 async fn cluster_traffic(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Json<TrafficView>, ApiError> {
-    state
-        .auth
-        .authorize(&headers, "get", Resource::ManagedClusters, "")
-        .await?;
     let (_, collector) = find(&state, &name)?;
     Ok(Json(traffic_of(&name, collector.as_ref())))
 }
 
-async fn all_traffic(
-    State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<TrafficView>>, ApiError> {
-    state
-        .auth
-        .authorize(&headers, "list", Resource::ManagedClusters, "")
-        .await?;
-    Ok(Json(
+async fn all_traffic(State(state): State<Arc<ApiState>>) -> Json<Vec<TrafficView>> {
+    Json(
         clusters(&state)
             .iter()
             .map(|(m, c)| traffic_of(&m.name, c.as_ref()))
             .collect(),
-    ))
+    )
 }
 
 /// Every preset with the spec it stands for.
@@ -381,100 +336,86 @@ async fn list_presets() -> Json<Vec<PresetView>> {
 
 const CLUSTER: &str = "The cluster's name (GET /api/v1/clusters)";
 
+/// A `GET` of cluster data: of the cluster `{name}` when the path names one (needs `get
+/// managedclusters`, answers 404 for an unknown name), else of every cluster (`list`).
+fn cluster_read<T: JsonSchema>(
+    path: &'static str,
+    summary: &'static str,
+    answer: &'static str,
+    handler: MethodRouter<Arc<ApiState>>,
+) -> Route {
+    let (verb, doc, errors): (_, _, &[u16]) = if path.contains("{name}") {
+        let doc = Operation::new().path("name", CLUSTER);
+        (Verb::Get, doc, &[401, 403, 404, 503])
+    } else {
+        (Verb::List, Operation::new(), &[401, 403, 503])
+    };
+    Route {
+        method: "GET",
+        path,
+        summary,
+        permission: Permission::rbac(verb, Resource::ManagedClusters),
+        doc: doc.json::<T>(200, answer).errors(errors),
+        handler,
+    }
+}
+
 /// The read routes.
 pub fn routes() -> Vec<Route> {
-    let read = [401, 403, 503];
     vec![
-        Route {
-            method: "GET",
-            path: "/api/v1/snapshot",
-            summary: "Every cluster with nodes, pods, usage and per-namespace counts",
-            permission: Some("list managedclusters"),
-            doc: Operation::new()
-                .json::<Snapshot>(200, "The snapshot")
-                .errors(&read),
-            handler: get(get_snapshot),
-        },
-        Route {
-            method: "GET",
-            path: "/api/v1/clusters",
-            summary: "The clusters, summarized",
-            permission: Some("list managedclusters"),
-            doc: Operation::new()
-                .json::<Vec<ClusterSummary>>(200, "The clusters")
-                .errors(&read),
-            handler: get(list_clusters),
-        },
-        Route {
-            method: "GET",
-            path: "/api/v1/clusters/{name}",
-            summary: "One cluster with its nodes and pods",
-            permission: Some("get managedclusters"),
-            doc: Operation::new()
-                .path("name", CLUSTER)
-                .json::<ClusterView>(200, "The cluster")
-                .errors(&[401, 403, 404, 503]),
-            handler: get(get_cluster),
-        },
-        Route {
-            method: "GET",
-            path: "/api/v1/clusters/{name}/pods",
-            summary: "A cluster's pods with status reasons, restarts, requests and usage",
-            permission: Some("get managedclusters"),
-            doc: Operation::new()
-                .path("name", CLUSTER)
-                .json::<Vec<PodView>>(200, "The pods")
-                .errors(&[401, 403, 404, 503]),
-            handler: get(cluster_pods),
-        },
-        Route {
-            method: "GET",
-            path: "/api/v1/clusters/{name}/services",
-            summary: "A cluster's Services with their endpoints",
-            permission: Some("get managedclusters"),
-            doc: Operation::new()
-                .path("name", CLUSTER)
-                .json::<Vec<ServiceView>>(200, "The Services")
-                .errors(&[401, 403, 404, 503]),
-            handler: get(cluster_services),
-        },
-        Route {
-            method: "GET",
-            path: "/api/v1/clusters/{name}/scaling",
-            summary: "A cluster's HPA history: one point every 5 s, the last 30 minutes",
-            permission: Some("get managedclusters"),
-            doc: Operation::new()
-                .path("name", CLUSTER)
-                .json::<ScalingHistory>(200, "The history")
-                .errors(&[401, 403, 404, 503]),
-            handler: get(cluster_scaling),
-        },
-        Route {
-            method: "GET",
-            path: "/api/v1/clusters/{name}/traffic",
-            summary: "A cluster's last 200 Hubble flows and their service-to-service edges",
-            permission: Some("get managedclusters"),
-            doc: Operation::new()
-                .path("name", CLUSTER)
-                .json::<TrafficView>(200, "The traffic")
-                .errors(&[401, 403, 404, 503]),
-            handler: get(cluster_traffic),
-        },
-        Route {
-            method: "GET",
-            path: "/api/v1/traffic",
-            summary: "Every cluster's traffic",
-            permission: Some("list managedclusters"),
-            doc: Operation::new()
-                .json::<Vec<TrafficView>>(200, "The traffic of every cluster")
-                .errors(&read),
-            handler: get(all_traffic),
-        },
+        cluster_read::<Snapshot>(
+            "/api/v1/snapshot",
+            "Every cluster with nodes, pods, usage and per-namespace counts",
+            "The snapshot",
+            get(get_snapshot),
+        ),
+        cluster_read::<Vec<ClusterSummary>>(
+            "/api/v1/clusters",
+            "The clusters, summarized",
+            "The clusters",
+            get(list_clusters),
+        ),
+        cluster_read::<ClusterView>(
+            "/api/v1/clusters/{name}",
+            "One cluster with its nodes and pods",
+            "The cluster",
+            get(get_cluster),
+        ),
+        cluster_read::<Vec<PodView>>(
+            "/api/v1/clusters/{name}/pods",
+            "A cluster's pods with status reasons, restarts, requests and usage",
+            "The pods",
+            get(cluster_pods),
+        ),
+        cluster_read::<Vec<ServiceView>>(
+            "/api/v1/clusters/{name}/services",
+            "A cluster's Services with their endpoints",
+            "The Services",
+            get(cluster_services),
+        ),
+        cluster_read::<ScalingHistory>(
+            "/api/v1/clusters/{name}/scaling",
+            "A cluster's HPA history: one point every 5 s, the last 30 minutes",
+            "The history",
+            get(cluster_scaling),
+        ),
+        cluster_read::<TrafficView>(
+            "/api/v1/clusters/{name}/traffic",
+            "A cluster's last 200 Hubble flows and their service-to-service edges",
+            "The traffic",
+            get(cluster_traffic),
+        ),
+        cluster_read::<Vec<TrafficView>>(
+            "/api/v1/traffic",
+            "Every cluster's traffic",
+            "The traffic of every cluster",
+            get(all_traffic),
+        ),
         Route {
             method: "GET",
             path: "/api/v1/presets",
             summary: "The predefined tests and experiments",
-            permission: None,
+            permission: Permission::Public,
             doc: Operation::new().json::<Vec<PresetView>>(200, "The presets"),
             handler: get(list_presets),
         },

@@ -138,6 +138,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn auth_provider_users_are_refused() {
+        // An OIDC provider would have the operator refresh tokens against an issuer the
+        // Secret names; refused even with an inline token beside it.
+        let user = "    token: abc\n    auth-provider:\n      name: oidc\n      config: {idp-issuer-url: https://issuer.example, client-id: tart}\n";
+        let err = check(&kubeconfig(user, ""))
+            .await
+            .expect_err("auth-provider");
+        assert_eq!(
+            err.0,
+            "user.auth-provider is not allowed: the operator only uses self-contained kubeconfigs \
+             (inline certificate-authority-data, client-certificate-data/client-key-data or token)"
+        );
+    }
+
+    #[tokio::test]
     async fn broken_kubeconfigs_say_what_is_wrong() {
         assert!(
             check("not: [yaml")

@@ -43,6 +43,7 @@ impl TrafficState {
             available: self.available,
             source: self.source.clone(),
             message: self.message.clone(),
+            simulated: flows.iter().any(|f| f.simulated),
             forwarded: flows.iter().filter(|f| f.verdict == "FORWARDED").count(),
             dropped: flows.iter().filter(|f| f.verdict == "DROPPED").count(),
             edges: edges(&flows),
@@ -199,5 +200,39 @@ pub async fn run(
         set(&state, false, Some(source), failure);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(verdict: &str, simulated: bool) -> FlowView {
+        FlowView {
+            verdict: verdict.into(),
+            simulated,
+            ..FlowView::default()
+        }
+    }
+
+    #[test]
+    fn a_cluster_shows_simulated_traffic_while_it_keeps_a_simulated_flow() {
+        let mut state = TrafficState::default();
+        state.push(flow("FORWARDED", false));
+        state.push(flow("DROPPED", false));
+        let view = state.view("dev");
+        assert!(!view.simulated, "a real relay's flows");
+        assert_eq!((view.forwarded, view.dropped), (1, 1));
+        state.push(flow("FORWARDED", true));
+        let view = state.view("dev");
+        assert!(view.simulated);
+        assert!(view.flows[0].simulated, "newest first");
+        for _ in 0..FLOWS_KEPT {
+            state.push(flow("FORWARDED", false));
+        }
+        assert!(
+            !state.view("dev").simulated,
+            "once the simulated flow is no longer kept"
+        );
     }
 }

@@ -50,10 +50,10 @@ pub fn meta(mc: &ManagedCluster) -> ClusterMeta {
         phase: status.phase.as_ref().and_then(enum_name),
         pod_cidr: mc.spec.network.as_ref().map(|n| n.pod_cidr.clone()),
         service_cidr: mc.spec.network.as_ref().map(|n| n.service_cidr.clone()),
-        reachable: status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Reachable" && c.status == "True"),
+        reachable: crate::conditions::is_true(
+            &status.conditions,
+            crds::conditions::ClusterCondition::Reachable,
+        ),
         endpoint: status.api_server_endpoint,
         version: status.kubernetes_version,
     }

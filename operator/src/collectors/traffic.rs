@@ -2,7 +2,8 @@
 //! edges (seed inventory §6.3, §7.4), as pure functions.
 //!
 //! Flows come from Hubble Relay over gRPC ([`super::hubble`]) and, in tests and tools, as
-//! `hubble observe -o json` lines; both become a [`FlowRecord`] first.
+//! `hubble observe -o json` lines; both become a [`FlowRecord`] first. Flows the local lab's
+//! simulated relay made up carry [`pb::SIMULATED_NODE_LABEL`] and are shown as simulated.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +31,8 @@ pub struct FlowRecord {
     pub destination: Option<EndpointRecord>,
     /// Observing node.
     pub node_name: String,
+    /// The observing node's labels, `key=value`.
+    pub node_labels: Vec<String>,
     /// Layer 7.
     pub l7: Option<L7Record>,
 }
@@ -216,6 +219,7 @@ pub fn record_from_proto(f: &pb::Flow) -> FlowRecord {
         source: endpoint(&f.source),
         destination: endpoint(&f.destination),
         node_name: f.node_name.clone(),
+        node_labels: f.node_labels.clone(),
         l7,
     }
 }
@@ -336,6 +340,7 @@ pub fn flow_view(r: &FlowRecord) -> FlowView {
         http_method: l7.http.as_ref().and_then(|h| opt(&h.method)),
         http_url: l7.http.as_ref().and_then(|h| opt(&h.url)),
         dns_query: l7.dns.as_ref().and_then(|d| opt(&d.query)),
+        simulated: pb::is_simulated(&r.node_labels),
     }
 }
 
@@ -491,6 +496,29 @@ not json at all
         assert_eq!(strip_pod_suffix("keycloak"), "keycloak");
         assert_eq!(reserved_identity(2), "world");
         assert_eq!(reserved_identity(9999), "id:9999");
+    }
+
+    #[test]
+    fn only_flows_marked_by_the_lab_are_simulated() {
+        let real: Vec<FlowView> = parse_observe_json(OBSERVE).iter().map(flow_view).collect();
+        assert!(real.iter().all(|f| !f.simulated), "Cilium's own flows");
+        let labelled = r#"{"flow":{"verdict":"FORWARDED","node_name":"n1","node_labels":["kubernetes.io/hostname=n1","tartinfra.dev/simulated=true"]}}
+{"flow":{"verdict":"FORWARDED","node_name":"n1","node_labels":["kubernetes.io/hostname=n1","tartinfra.dev/simulated=false"]}}"#;
+        let flows: Vec<FlowView> = parse_observe_json(labelled).iter().map(flow_view).collect();
+        assert_eq!(
+            flows.iter().map(|f| f.simulated).collect::<Vec<_>>(),
+            [true, false]
+        );
+        let mut flow = pb::Flow {
+            node_name: "n1".into(),
+            node_labels: vec!["kubernetes.io/hostname=n1".into()],
+            ..Default::default()
+        };
+        assert!(!flow_view(&record_from_proto(&flow)).simulated);
+        flow.node_labels.push(pb::SIMULATED_NODE_LABEL.into());
+        let view = flow_view(&record_from_proto(&flow));
+        assert!(view.simulated);
+        assert_eq!(view.node, "n1", "the rest of the flow reads as before");
     }
 
     #[test]

@@ -501,5 +501,5 @@ fn deleting(o: &Observed, old: LoadTestStatus, settings: &Settings, now: Timesta
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
+#[path = "decide_tests/mod.rs"]
 mod tests;

@@ -1,0 +1,384 @@
+//! Decisions while the runner runs and after: its pod's state, every way it ends, the TTL
+//! and deletion.
+
+use super::*;
+
+pub(super) fn cases() -> Vec<Case> {
+    let unschedulable = |since: i64| {
+        pod(
+            json!({ "phase": "Pending", "conditions": [{ "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/2 nodes are available: Insufficient cpu", "lastTransitionTime": iso(since) }] }),
+            None,
+        )
+    };
+    let image_backoff = pod(
+        container(
+            json!({ "waiting": { "reason": "ImagePullBackOff", "message": "Back-off pulling image \"grafana/k6:9\"" } }),
+        ),
+        Some("dev-worker1"),
+    );
+    vec![
+        (
+            "a runner Job deleted behind the operator's back cancels the test",
+            running(test(json!({}), with_runner(), json!({})), None, vec![]),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::Cancelled),
+                next: Some(Next::Requeue(Duration::from_secs(1))),
+                release: true,
+                message: "was deleted before the test finished",
+                ..Expect::default()
+            },
+        ),
+        (
+            "no pod yet: pending",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![],
+            ),
+            Expect {
+                phase: Some(P::Pending),
+                next: poll(),
+                message: "waiting for the runner pod to be created",
+                condition: Some(("ClusterReachable", "True", "Reachable")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "scheduled and pulling: starting",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![pod(json!({ "phase": "Pending" }), Some("dev-worker1"))],
+            ),
+            Expect {
+                phase: Some(P::Starting),
+                next: poll(),
+                message: "scheduled on dev-worker1",
+                ..Expect::default()
+            },
+        ),
+        (
+            "running: progress from the container's start",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![pod(
+                    container(json!({ "running": { "startedAt": iso(950) } })),
+                    Some("dev-worker1"),
+                )],
+            ),
+            Expect {
+                phase: Some(P::Running),
+                next: poll(),
+                message: "running on cluster dev",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a clean k6 exit succeeds with results",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![pod(terminated(0, "Completed", K6_OK), Some("dev-worker1"))],
+            ),
+            Expect {
+                phase: Some(P::Succeeded),
+                next: Some(Next::Requeue(Duration::from_secs(1))),
+                release: true,
+                message: "every threshold held",
+                condition: Some(("Complete", "True", "Succeeded")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "k6 exit 99: thresholds breached, results kept",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![pod(
+                    terminated(
+                        99,
+                        "Error",
+                        &K6_OK.replace("\"passed\":true", "\"passed\":false"),
+                    ),
+                    Some("dev-worker1"),
+                )],
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::ThresholdsBreached),
+                release: true,
+                message: "thresholds breached: http_req_duration p(95)<500",
+                ..Expect::default()
+            },
+        ),
+        (
+            "out of memory",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![pod(terminated(137, "OOMKilled", ""), Some("dev-worker1"))],
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::OomKilled),
+                release: true,
+                message: "ran out of memory",
+                ..Expect::default()
+            },
+        ),
+        (
+            "unschedulable within the grace period: still pending",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![unschedulable(990)],
+            ),
+            Expect {
+                phase: Some(P::Pending),
+                next: poll(),
+                message: "cannot be scheduled",
+                ..Expect::default()
+            },
+        ),
+        (
+            "unschedulable past the grace period: failed, and the stuck runner goes",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![unschedulable(900)],
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::Unschedulable),
+                effect: "DeleteRunner",
+                release: true,
+                message: "Insufficient cpu",
+                ..Expect::default()
+            },
+        ),
+        (
+            "an image that cannot be pulled fails the test and removes the runner",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![image_backoff.clone()],
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::ImagePullFailed),
+                effect: "DeleteRunner",
+                release: true,
+                message: "grafana/k6:9",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a failed removal of a stuck runner does not hold the result back",
+            failing(
+                running(
+                    test(json!({}), with_runner(), json!({})),
+                    Some(job("uid-1", json!([]))),
+                    vec![image_backoff],
+                ),
+                Class::Transient,
+                "timeout",
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::ImagePullFailed),
+                effect: "None",
+                release: true,
+                message: "grafana/k6:9",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a crashing runner: PodFailed with its last words",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![pod(
+                    terminated(107, "Error", "level=error msg=\"GoError: bad params\""),
+                    Some("dev-worker1"),
+                )],
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::PodFailed),
+                release: true,
+                message: "exited with code 107: level=error",
+                ..Expect::default()
+            },
+        ),
+        (
+            "the Job's deadline: Timeout",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job(
+                    "uid-1",
+                    json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded" }]),
+                )),
+                vec![],
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::Timeout),
+                release: true,
+                message: "did not finish within 400s",
+                ..Expect::default()
+            },
+        ),
+        (
+            "no result from a real node: NoResults",
+            running(
+                test(json!({}), with_runner(), json!({})),
+                Some(job("uid-1", json!([]))),
+                vec![pod(terminated(0, "Completed", ""), Some("dev-worker1"))],
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::NoResults),
+                release: true,
+                message: "left no readable result",
+                ..Expect::default()
+            },
+        ),
+        (
+            "no result from a simulated node says why",
+            Observed {
+                simulated_node: Some("dev-worker1".into()),
+                ..running(
+                    test(json!({}), with_runner(), json!({})),
+                    Some(job("uid-1", json!([]))),
+                    vec![pod(terminated(0, "Completed", ""), Some("dev-worker1"))],
+                )
+            },
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::NoResults),
+                release: true,
+                message: "simulated node dev-worker1",
+                condition: Some(("RunnerSimulated", "True", "SimulatedNode")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "finished without a TTL: nothing more to do",
+            observed(test(json!({}), finished(json!({})), json!({}))),
+            Expect {
+                phase: Some(P::Succeeded),
+                next: Some(Next::AwaitChange),
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+        (
+            "finished, TTL not over: look again when it is",
+            observed(test(
+                json!({ "ttlSecondsAfterFinished": 600 }),
+                finished(json!({})),
+                json!({}),
+            )),
+            Expect {
+                next: Some(Next::Requeue(Duration::from_secs(100))),
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+        (
+            "finished, TTL over: the runner goes, the results stay",
+            observed(test(
+                json!({ "ttlSecondsAfterFinished": 60 }),
+                finished(json!({})),
+                json!({}),
+            )),
+            Expect {
+                effect: "DeleteRunner",
+                next: Some(Next::AwaitChange),
+                event: Some("RunnerDeleted"),
+                condition: Some(("RunnerDeleted", "True", "TTLExpired")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "finished, TTL over, removal failed: try again later",
+            failing(
+                observed(test(
+                    json!({ "ttlSecondsAfterFinished": 60 }),
+                    finished(json!({})),
+                    json!({}),
+                )),
+                Class::Transient,
+                "timeout",
+            ),
+            Expect {
+                next: Some(Next::Requeue(Duration::from_secs(30))),
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+        (
+            "finished, TTL over, runner already removed",
+            observed(test(
+                json!({ "ttlSecondsAfterFinished": 60 }),
+                finished(
+                    json!({ "conditions": [{ "type": "RunnerDeleted", "status": "True", "reason": "TTLExpired", "message": "", "lastTransitionTime": iso(600) }] }),
+                ),
+                json!({}),
+            )),
+            Expect {
+                next: Some(Next::AwaitChange),
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+        (
+            "deleted: the runner is removed first",
+            observed(deleted(with_runner(), 990)),
+            Expect {
+                effect: "DeleteRunner",
+                next: Some(Next::AwaitChange),
+                release: true,
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+        (
+            "deleted before it had a runner, cluster gone: nothing to clean",
+            no_cluster(observed(deleted(json!({ "phase": "Pending" }), 990))),
+            Expect {
+                next: Some(Next::AwaitChange),
+                release: true,
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+        (
+            "deleted while its cluster is gone: retried with backoff",
+            no_cluster(observed(deleted(with_runner(), 990))),
+            Expect {
+                next: Some(Next::Retry("cluster dev is not connected".into())),
+                release: true,
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+        (
+            "deleted, removal failing past the cleanup timeout: give up loudly",
+            failing(
+                observed(deleted(with_runner(), 800)),
+                Class::Transient,
+                "connection refused",
+            ),
+            Expect {
+                next: Some(Next::AwaitChange),
+                release: true,
+                event: Some("CleanupAbandoned"),
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+    ]
+}

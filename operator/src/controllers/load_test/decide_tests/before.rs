@@ -1,0 +1,184 @@
+//! Decisions before the runner runs: the cluster, the spec, the queue, creating or adopting
+//! the runner.
+
+use super::*;
+
+pub(super) fn cases() -> Vec<Case> {
+    let unavailable_since = |secs: i64| {
+        test(
+            json!({}),
+            json!({ "phase": "Pending", "conditions": [{ "type": "ClusterReachable", "status": "False", "reason": "ClusterUnavailable", "message": "x", "lastTransitionTime": iso(secs) }] }),
+            json!({}),
+        )
+    };
+    let queued_before = test(
+        json!({}),
+        json!({ "phase": "Pending", "conditions": [{ "type": "Queued", "status": "True", "reason": "WaitingForSlot", "message": "x", "lastTransitionTime": iso(5) }] }),
+        json!({}),
+    );
+    vec![
+        (
+            "a new test on a cluster the operator has no client for waits",
+            no_cluster(observed(new_test())),
+            Expect {
+                phase: Some(P::Pending),
+                next: poll(),
+                event: Some("ClusterUnavailable"),
+                message: "ManagedCluster dev is not connected",
+                condition: Some(("ClusterReachable", "False", "ClusterUnavailable")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "a test already waiting for its cluster does not repeat the warning",
+            no_cluster(observed(unavailable_since(900))),
+            Expect {
+                phase: Some(P::Pending),
+                next: poll(),
+                message: "waiting for cluster dev",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a cluster unavailable past the window fails the test",
+            no_cluster(observed(unavailable_since(600))),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::ClusterUnavailable),
+                next: poll(),
+                release: true,
+                message: "stayed unavailable for more than 300s",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a spec the planner refuses is InvalidSpec, not PodFailed",
+            observed(test(
+                json!({ "stress": { "kind": "cpu" } }),
+                json!(null),
+                json!({}),
+            )),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::InvalidSpec),
+                next: Some(Next::AwaitChange),
+                release: true,
+                message: "invalid spec: spec: set exactly one of preset, http or stress",
+                condition: Some(("Complete", "True", "Failed")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "no free slot: queued with its place in line",
+            Observed {
+                admission: Some(Admission::Queued {
+                    position: 2,
+                    running: 2,
+                }),
+                ..observed(new_test())
+            },
+            Expect {
+                phase: Some(P::Pending),
+                next: poll(),
+                message: "queued: 2 test(s) running on cluster dev (at most 2 at once); position 2 in line",
+                condition: Some(("Queued", "True", "WaitingForSlot")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "admitted: the runner is created",
+            admitted(new_test(), None),
+            Expect {
+                phase: Some(P::Pending),
+                effect: "CreateRunner",
+                next: Some(Next::Requeue(Duration::from_secs(2))),
+                event: Some("RunnerCreated"),
+                message: "created in cluster dev",
+                condition: Some(("RunnerCreated", "True", "JobCreated")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "admitted after waiting: Queued turns False",
+            admitted(queued_before.clone(), None),
+            Expect {
+                phase: Some(P::Pending),
+                effect: "CreateRunner",
+                event: Some("RunnerCreated"),
+                message: "created",
+                condition: Some(("Queued", "False", "Admitted")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "a runner created before a restart is adopted, not created twice",
+            admitted(new_test(), Some(job("uid-1", json!([])))),
+            Expect {
+                phase: Some(P::Pending),
+                effect: "None",
+                event: Some("RunnerCreated"),
+                message: "created in cluster dev",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a Job of the same name owned by another test is a permanent rejection",
+            admitted(new_test(), Some(job("uid-other", json!([])))),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::RunnerRejected),
+                next: Some(Next::AwaitChange),
+                release: true,
+                message: "belongs to another LoadTest",
+                ..Expect::default()
+            },
+        ),
+        (
+            "the cluster refusing the runner for good (403, quota) fails at once",
+            failing(
+                admitted(new_test(), None),
+                Class::Permanent,
+                "jobs.batch is forbidden (HTTP 403)",
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::RunnerRejected),
+                next: Some(Next::AwaitChange),
+                release: true,
+                message: "cluster dev refused the runner: jobs.batch is forbidden",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a transient creation failure waits for the cluster and frees the slot",
+            failing(
+                admitted(queued_before, None),
+                Class::Transient,
+                "connection refused",
+            ),
+            Expect {
+                phase: Some(P::Pending),
+                next: poll(),
+                release: true,
+                event: Some("ClusterUnavailable"),
+                message: "cannot create the runner in cluster dev: connection refused",
+                condition: Some(("ClusterReachable", "False", "ClusterUnavailable")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "a runner that cannot be read waits for the cluster",
+            Observed {
+                runner: Runner::Unreadable("timed out".into()),
+                ..observed(test(json!({}), with_runner(), json!({})))
+            },
+            Expect {
+                phase: Some(P::Pending),
+                next: poll(),
+                event: Some("ClusterUnavailable"),
+                message: "cannot read the runner in cluster dev: timed out",
+                ..Expect::default()
+            },
+        ),
+    ]
+}

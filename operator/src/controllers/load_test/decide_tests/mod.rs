@@ -1,0 +1,301 @@
+//! Table tests of the LoadTest decisions: each case is an observation (built from YAML-like
+//! JSON of the test, its runner Job and pod) and what the decision must be. No cluster, no
+//! clock: the time is a parameter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crds::LoadTest;
+use crds::load_test::{LoadTestPhase as P, LoadTestReason as Why};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::controllers::error::Failure;
+
+mod after;
+mod before;
+
+/// One row: a name, what was observed, what the decision must be.
+type Case = (&'static str, Observed, Expect);
+
+const T0: i64 = 1_800_000_000;
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_second(T0 + secs).expect("time")
+}
+
+fn iso(secs: i64) -> String {
+    t(secs).to_string()
+}
+
+/// The decision time of every case.
+const NOW: i64 = 1_000;
+
+fn settings() -> Settings {
+    Settings {
+        max_tests_per_cluster: 2,
+        cluster_unavailable_timeout: Duration::from_secs(300),
+        unschedulable_grace: Duration::from_secs(60),
+        cleanup_timeout: Duration::from_secs(120),
+        ..Settings::default()
+    }
+}
+
+/// A LoadTest `team/web` on cluster dev: 10 VUs for 100 s unless `spec` says otherwise.
+fn test(spec: Value, status: Value, meta: Value) -> LoadTest {
+    let mut spec_all = json!({ "cluster": "dev", "http": { "targetUrl": "http://web", "vus": 10, "duration": "100s" } });
+    merge(&mut spec_all, spec);
+    let mut metadata = json!({ "name": "web", "namespace": "team", "uid": "uid-1", "generation": 1, "creationTimestamp": iso(0) });
+    merge(&mut metadata, meta);
+    serde_json::from_value(json!({
+        "apiVersion": "tartinfra.dev/v1alpha1", "kind": "LoadTest",
+        "metadata": metadata, "spec": spec_all, "status": status,
+    }))
+    .expect("loadtest")
+}
+
+fn merge(base: &mut Value, over: Value) {
+    if let (Value::Object(b), Value::Object(o)) = (base, over) {
+        for (k, v) in o {
+            if v.is_null() {
+                b.remove(&k);
+            } else {
+                b.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The status of a test whose runner was created at t=10.
+fn with_runner() -> Value {
+    json!({ "phase": "Pending", "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } })
+}
+
+/// A finished test (at t=500) with its runner.
+fn finished(extra: Value) -> Value {
+    let mut s = json!({ "phase": "Succeeded", "finishedAt": iso(500), "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } });
+    merge(&mut s, extra);
+    s
+}
+
+fn job(uid: &str, conditions: Value) -> Box<Job> {
+    Box::new(
+        serde_json::from_value(json!({
+            "metadata": { "name": "lt-web-x", "creationTimestamp": iso(900), "labels": { "tartinfra.dev/loadtest-uid": uid } },
+            "status": { "conditions": conditions },
+        }))
+        .expect("job"),
+    )
+}
+
+fn pod(status: Value, node: Option<&str>) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": { "name": "lt-web-x-abc", "creationTimestamp": iso(11) },
+        "spec": { "nodeName": node, "containers": [{ "name": "runner" }] },
+        "status": status,
+    }))
+    .expect("pod")
+}
+
+fn container(state: Value) -> Value {
+    json!({ "phase": "Running", "containerStatuses": [{ "name": "runner", "image": "i", "imageID": "", "ready": true, "restartCount": 0, "state": state }] })
+}
+
+fn terminated(code: i32, reason: &str, message: &str) -> Value {
+    container(
+        json!({ "terminated": { "exitCode": code, "reason": reason, "message": message, "startedAt": iso(20), "finishedAt": iso(120) } }),
+    )
+}
+
+const K6_OK: &str = r#"{"version":1,"requests":100,"rps":10,"latencyMs":{"p95":120},"errorRate":0,"checks":{"passed":100,"failed":0},"thresholds":[{"metric":"http_req_duration","expression":"p(95)<500","passed":true}]}"#;
+
+fn observed(lt: LoadTest) -> Observed {
+    Observed {
+        test: Arc::new(lt),
+        cluster: Some("dev".into()),
+        admission: None,
+        runner: Runner::NotRead,
+        simulated_node: None,
+        failure: None,
+    }
+}
+
+fn running(lt: LoadTest, job: Option<Box<Job>>, pods: Vec<Pod>) -> Observed {
+    Observed {
+        runner: Runner::Found { job, pods },
+        ..observed(lt)
+    }
+}
+
+fn admitted(lt: LoadTest, existing: Option<Box<Job>>) -> Observed {
+    Observed {
+        admission: Some(Admission::Start),
+        runner: Runner::Found {
+            job: existing,
+            pods: vec![],
+        },
+        ..observed(lt)
+    }
+}
+
+fn failing(o: Observed, class: Class, message: &str) -> Observed {
+    o.failed(Failure {
+        class,
+        message: message.into(),
+    })
+}
+
+fn no_cluster(o: Observed) -> Observed {
+    Observed { cluster: None, ..o }
+}
+
+fn new_test() -> LoadTest {
+    test(json!({}), json!(null), json!({}))
+}
+
+fn deleted(status: Value, since: i64) -> LoadTest {
+    test(
+        json!({}),
+        status,
+        json!({ "deletionTimestamp": iso(since), "finalizers": ["tartinfra.dev/loadtest-runner"] }),
+    )
+}
+
+/// What a decision must be; `None` fields are not checked.
+#[derive(Default)]
+struct Expect {
+    phase: Option<P>,
+    reason: Option<Why>,
+    effect: &'static str,
+    next: Option<Next>,
+    release: bool,
+    event: Option<&'static str>,
+    message: &'static str,
+    condition: Option<(&'static str, &'static str, &'static str)>,
+    unchanged: bool,
+}
+
+fn check(name: &str, o: &Observed, want: &Expect) {
+    let d = decide(o, &settings(), t(NOW));
+    let again = decide(o, &settings(), t(NOW));
+    assert_eq!(d, again, "{name}: a decision depends only on its inputs");
+    let s = &d.status;
+    if want.unchanged {
+        assert_eq!(
+            Some(s),
+            o.test.status.as_ref(),
+            "{name}: status must not change"
+        );
+    }
+    if let Some(phase) = want.phase {
+        assert_eq!(s.phase, Some(phase), "{name}: phase ({:?})", s.message);
+        assert_eq!(s.reason, want.reason, "{name}: reason ({:?})", s.message);
+    }
+    let effect = if want.effect.is_empty() {
+        "None"
+    } else {
+        want.effect
+    };
+    assert_eq!(d.effect.name(), effect, "{name}: effect");
+    if let Some(next) = &want.next {
+        assert_eq!(&d.next, next, "{name}: next");
+    }
+    assert_eq!(d.release_slot, want.release, "{name}: release_slot");
+    assert_eq!(
+        d.event.as_ref().map(|e| e.reason.as_str()),
+        want.event,
+        "{name}: event"
+    );
+    let message = s.message.clone().unwrap_or_default();
+    assert!(
+        message.contains(want.message),
+        "{name}: message {message:?} lacks {:?}",
+        want.message
+    );
+    if let Some((type_, status, reason)) = want.condition {
+        let c = s
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .unwrap_or_else(|| panic!("{name}: no condition {type_}"));
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            (status, reason),
+            "{name}: condition {type_}"
+        );
+    }
+}
+
+fn poll() -> Option<Next> {
+    Some(Next::Requeue(POLL))
+}
+
+#[test]
+fn decisions() {
+    let cases: Vec<Case> = before::cases().into_iter().chain(after::cases()).collect();
+    assert!(cases.len() >= 25, "{} cases", cases.len());
+    for (name, o, want) in &cases {
+        check(name, o, want);
+    }
+}
+
+#[test]
+fn running_progress_and_times_come_from_the_runner() {
+    let o = running(
+        test(json!({}), with_runner(), json!({})),
+        Some(job("uid-1", json!([]))),
+        vec![pod(
+            container(json!({ "running": { "startedAt": iso(950) } })),
+            Some("w"),
+        )],
+    );
+    let d = decide(&o, &settings(), t(NOW));
+    assert_eq!(d.status.progress_percent, Some(50));
+    assert_eq!(d.status.started_at.map(|t| t.0), Some(t(950)));
+    let done = running(
+        test(json!({}), with_runner(), json!({})),
+        Some(job("uid-1", json!([]))),
+        vec![pod(terminated(0, "Completed", K6_OK), Some("w"))],
+    );
+    let d = decide(&done, &settings(), t(NOW));
+    assert_eq!(d.status.progress_percent, Some(100));
+    assert_eq!(
+        (
+            d.status.started_at.map(|t| t.0),
+            d.status.finished_at.map(|t| t.0)
+        ),
+        (Some(t(20)), Some(t(120)))
+    );
+    assert_eq!(d.status.results.and_then(|r| r.requests), Some(100));
+}
+
+#[test]
+fn the_created_runner_is_the_one_the_builders_make() {
+    let lt = new_test();
+    let d = decide(&admitted(lt.clone(), None), &settings(), t(NOW));
+    let Effect::CreateRunner(objects) = &d.effect else {
+        panic!("{:?}", d.effect)
+    };
+    let names = runner::names(&lt);
+    assert_eq!(
+        objects.job.metadata.name.as_deref(),
+        Some(names.job.as_str())
+    );
+    assert!(
+        objects.config_map.is_some(),
+        "HTTP tests ship the k6 script"
+    );
+    assert!(runner::belongs_to(&objects.job, &lt));
+    let runner = d.status.runner.expect("runner ref");
+    assert_eq!(
+        (
+            runner.cluster.as_str(),
+            runner.namespace.as_str(),
+            runner.job
+        ),
+        ("dev", "tart-loadtest", names.job)
+    );
+    assert_eq!(d.status.observed_generation, Some(1));
+}

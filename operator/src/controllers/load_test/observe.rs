@@ -565,8 +565,7 @@ mod tests {
                 ..
             }
         ));
-        let yaml =
-            "metrics:\n  - stressor: cpu\n    bogo-ops: 10\n    bogo-ops-per-second-real-time: 1\n";
+        let yaml = "metrics:\n  - stressor: cpu\n    bogo-ops: 10\n    bogo-ops-per-second-real-time: 1\n...\n";
         match observe_at(
             &stress(),
             Some(&j),

@@ -32,6 +32,51 @@ fn loadtest(i: usize) -> Result<LoadTest> {
     }))?)
 }
 
+/// A copy of the operator's runner Job `template`, as a plain client would create it.
+fn direct_job(template: &Job, namespace: &str, i: usize) -> Job {
+    let mut job = template.clone();
+    job.metadata = kube::api::ObjectMeta {
+        name: Some(format!("direct-{i:03}")),
+        namespace: Some(namespace.to_owned()),
+        labels: job.metadata.labels.clone(),
+        ..Default::default()
+    };
+    if let Some(spec) = job.spec.as_mut() {
+        spec.selector = None;
+        if let Some(labels) = spec
+            .template
+            .metadata
+            .as_mut()
+            .and_then(|m| m.labels.as_mut())
+        {
+            labels.retain(|k, _| !k.contains("controller-uid") && !k.contains("job-name"));
+        }
+    }
+    job.status = None;
+    job
+}
+
+/// Creates `make(i)` for every i below TESTS, CONCURRENCY requests in flight.
+async fn create_all<K>(api: &Api<K>, make: impl Fn(usize) -> Result<K>) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    futures::stream::iter(0..TESTS)
+        .map(|i| {
+            let api = api.clone();
+            let object = make(i);
+            async move {
+                api.create(&PostParams::default(), &object?)
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
+
 /// Waits until `want` Jobs exist in `namespace`, watching, and reports progress.
 async fn jobs_exist(api: Api<Job>, want: usize, began: Instant) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
@@ -84,18 +129,7 @@ async fn main() -> Result<()> {
     let runner_jobs: Api<Job> = Api::namespaced(t.clone(), "tart-loadtest");
     let began = Instant::now();
     let watch = tokio::spawn(jobs_exist(runner_jobs, TESTS, began));
-    futures::stream::iter(0..TESTS)
-        .map(|i| {
-            let lts = lts.clone();
-            async move {
-                lts.create(&PostParams::default(), &loadtest(i)?)
-                    .await
-                    .map_err(anyhow::Error::from)
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
+    create_all(&lts, loadtest).await?;
     let created = began.elapsed();
     tokio::time::timeout(Duration::from_secs(600), watch)
         .await
@@ -116,38 +150,7 @@ async fn main() -> Result<()> {
         .context("no runner Job to copy")?;
     let direct: Api<Job> = Api::namespaced(t.clone(), &direct_ns);
     let began = Instant::now();
-    futures::stream::iter(0..TESTS)
-        .map(|i| {
-            let direct = direct.clone();
-            let mut job = template.clone();
-            job.metadata = kube::api::ObjectMeta {
-                name: Some(format!("direct-{i:03}")),
-                namespace: Some(direct_ns.clone()),
-                labels: job.metadata.labels.clone(),
-                ..Default::default()
-            };
-            if let Some(spec) = job.spec.as_mut() {
-                spec.selector = None;
-                if let Some(labels) = spec
-                    .template
-                    .metadata
-                    .as_mut()
-                    .and_then(|m| m.labels.as_mut())
-                {
-                    labels.retain(|k, _| !k.contains("controller-uid") && !k.contains("job-name"));
-                }
-            }
-            job.status = None;
-            async move {
-                direct
-                    .create(&PostParams::default(), &job)
-                    .await
-                    .map_err(anyhow::Error::from)
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
+    create_all(&direct, |i| Ok(direct_job(&template, &direct_ns, i))).await?;
     let plain = began.elapsed();
 
     println!("{TESTS} LoadTests created at once ({CONCURRENCY} client requests in flight):");

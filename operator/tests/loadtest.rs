@@ -190,21 +190,11 @@ async fn a_threshold_breach_fails_the_test_and_keeps_the_results() -> Result<()>
         &k6_result("k6-summary-breached.json")?,
     )
     .await?;
-    let lt = wait_phase(&lts, &name, LoadTestPhase::Failed).await?;
-    let s = lt.status.clone().context("status")?;
-    ensure!(
-        s.reason == Some(LoadTestReason::ThresholdsBreached),
-        "{}",
-        describe(&lt)
-    );
-    ensure!(
-        s.message
-            .as_deref()
-            .is_some_and(|m| m.contains("p(95)<500")),
-        "{}",
-        describe(&lt)
-    );
-    let r = s.results.context("results are kept")?;
+    let lt = loadtest_failed(&lts, &name, LoadTestReason::ThresholdsBreached, "p(95)<500").await?;
+    let r = lt
+        .status
+        .and_then(|s| s.results)
+        .context("results are kept")?;
     ensure!(r.error_rate == Some(0.08) && r.thresholds.iter().filter(|t| !t.passed).count() == 2);
     env.operator.stop().await
 }
@@ -230,33 +220,20 @@ async fn unschedulable_runners_and_image_pull_failures_give_their_reasons() -> R
     )
     .await?;
     let huge_job = runner_job(&lts, &huge, d).await?.name_any();
-    let lt = wait_phase(&lts, &huge, LoadTestPhase::Failed).await?;
-    ensure!(
-        lt.status.as_ref().and_then(|s| s.reason) == Some(LoadTestReason::Unschedulable),
-        "{}",
-        describe(&lt)
-    );
-    ensure!(
-        describe(&lt).contains("Insufficient cpu"),
-        "{}",
-        describe(&lt)
-    );
+    loadtest_failed(
+        &lts,
+        &huge,
+        LoadTestReason::Unschedulable,
+        "Insufficient cpu",
+    )
+    .await?;
     wait_gone(&Api::<Job>::namespaced(d.clone(), RUNNERS_NS), &huge_job).await?;
 
     let pull_job = runner_job(&lts, &pull, d).await?;
     let runner = scheduled_pod(d, RUNNERS_NS, &pull_job.name_any()).await?;
     kubelet_image_pull_backoff(d, &runner).await?;
-    let lt = wait_phase(&lts, &pull, LoadTestPhase::Failed).await?;
-    ensure!(
-        lt.status.as_ref().and_then(|s| s.reason) == Some(LoadTestReason::ImagePullFailed),
-        "{}",
-        describe(&lt)
-    );
-    ensure!(
-        describe(&lt).contains("registry.invalid/k6:0.0.1"),
-        "{}",
-        describe(&lt)
-    );
+    let image = "registry.invalid/k6:0.0.1";
+    loadtest_failed(&lts, &pull, LoadTestReason::ImagePullFailed, image).await?;
     env.operator.stop().await
 }
 
@@ -364,17 +341,14 @@ async fn an_unreachable_cluster_pauses_a_test_which_recovers_or_fails_after_the_
         has_condition(lt, "ClusterReachable", "False")
     })
     .await?;
-    let lt = wait_phase(&lts, &ghost, LoadTestPhase::Failed).await?;
-    ensure!(
-        lt.status.as_ref().and_then(|s| s.reason) == Some(LoadTestReason::ClusterUnavailable),
-        "{}",
-        describe(&lt)
-    );
-    ensure!(
-        describe(&lt).contains("ManagedCluster nowhere is not connected"),
-        "{}",
-        describe(&lt)
-    );
+    let not_connected = "ManagedCluster nowhere is not connected";
+    loadtest_failed(
+        &lts,
+        &ghost,
+        LoadTestReason::ClusterUnavailable,
+        not_connected,
+    )
+    .await?;
     env.operator.stop().await?;
 
     // A running test whose cluster goes away and comes back within the window recovers.

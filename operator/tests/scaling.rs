@@ -13,7 +13,9 @@ mod support;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use crds::scaling_experiment::{ExperimentPhase, ExperimentReason, SamplePhase};
+use crds::scaling_experiment::{
+    ExperimentPhase, ExperimentReason, SamplePhase, ScalingExperimentStatus,
+};
 use crds::{LoadTest, ScalingExperiment};
 use futures::TryStreamExt;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -410,6 +412,30 @@ async fn a_target_without_hpa_fails_with_a_clear_condition() -> Result<()> {
     Ok(())
 }
 
+/// Waits until the experiment has Failed, and checks that it failed for `reason` with a
+/// message containing every one of `words`.
+async fn experiment_failed(
+    experiments: &Api<ScalingExperiment>,
+    name: &str,
+    reason: ExperimentReason,
+    words: &[&str],
+) -> Result<ScalingExperimentStatus> {
+    let failed = wait_for(experiments, name, "Failed", |se| {
+        phase(se) == Some(ExperimentPhase::Failed)
+    })
+    .await?;
+    let s = failed.status.unwrap_or_default();
+    ensure!(s.reason == Some(reason), "{:?}: {:?}", s.reason, s.message);
+    ensure!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| words.iter().all(|w| m.contains(w))),
+        "{:?}",
+        s.message
+    );
+    Ok(s)
+}
+
 fn experiment(name: &str) -> String {
     format!(
         "apiVersion: tartinfra.dev/v1alpha1\nkind: ScalingExperiment\nmetadata: {{name: {name}}}\nspec:\n  cluster: dev\n  \
@@ -463,24 +489,13 @@ async fn a_load_that_never_runs_and_a_vanished_cluster_fail_the_experiment_with_
     let runner = lt.status.and_then(|s| s.runner).context("runner")?;
     let pod = scheduled_pod(tc, &runner.namespace, &runner.job).await?;
     kubelet_image_pull_backoff(tc, &pod).await?;
-    let failed = wait_for(&experiments, "pull", "Failed", |se| {
-        phase(se) == Some(ExperimentPhase::Failed)
-    })
+    let s = experiment_failed(
+        &experiments,
+        "pull",
+        ExperimentReason::LoadTestFailed,
+        &["never ran", "grafana/k6:1.7.1"],
+    )
     .await?;
-    let s = failed.status.unwrap_or_default();
-    ensure!(
-        s.reason == Some(ExperimentReason::LoadTestFailed),
-        "{:?}: {:?}",
-        s.reason,
-        s.message
-    );
-    ensure!(
-        s.message
-            .as_deref()
-            .is_some_and(|m| m.contains("never ran") && m.contains("grafana/k6:1.7.1")),
-        "{:?}",
-        s.message
-    );
     ensure!(
         s.load_started_at.is_none() && s.finished_at.is_some(),
         "no load clock: {s:?}"
@@ -492,24 +507,13 @@ async fn a_load_that_never_runs_and_a_vanished_cluster_fail_the_experiment_with_
     Api::<crds::ManagedCluster>::all(pc.clone())
         .delete("dev", &Default::default())
         .await?;
-    let failed = wait_for(&experiments, "gone", "Failed", |se| {
-        phase(se) == Some(ExperimentPhase::Failed)
-    })
+    let s = experiment_failed(
+        &experiments,
+        "gone",
+        ExperimentReason::ClusterUnavailable,
+        &["dev", "not connected"],
+    )
     .await?;
-    let s = failed.status.unwrap_or_default();
-    ensure!(
-        s.reason == Some(ExperimentReason::ClusterUnavailable),
-        "{:?}: {:?}",
-        s.reason,
-        s.message
-    );
-    ensure!(
-        s.message
-            .as_deref()
-            .is_some_and(|m| m.contains("dev") && m.contains("not connected")),
-        "{:?}",
-        s.message
-    );
     ensure!(!s.samples.is_empty(), "the baseline samples are kept");
     Ok(())
 }

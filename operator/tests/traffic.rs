@@ -53,11 +53,11 @@ fn endpoint(namespace: &str, pod: &str, identity: u32) -> Option<pb::Endpoint> {
     })
 }
 
+/// A TCP flow to port 80, with an HTTP record when `http`.
 fn flow(
-    src: Option<pb::Endpoint>,
-    dst: Option<pb::Endpoint>,
+    src: &Option<pb::Endpoint>,
+    dst: &Option<pb::Endpoint>,
     verdict: pb::Verdict,
-    port: u32,
     http: bool,
 ) -> GetFlowsResponse {
     GetFlowsResponse {
@@ -71,7 +71,7 @@ fn flow(
             l4: Some(pb::Layer4 {
                 protocol: Some(pb::layer4::Protocol::Tcp(pb::Tcp {
                     source_port: 40000,
-                    destination_port: port,
+                    destination_port: 80,
                 })),
             }),
             l7: http.then(|| pb::Layer7 {
@@ -84,8 +84,8 @@ fn flow(
                     protocol: "HTTP/1.1".into(),
                 })),
             }),
-            source: src,
-            destination: dst,
+            source: src.clone(),
+            destination: dst.clone(),
             ..Default::default()
         })),
         node_name: "dev-worker1".into(),
@@ -156,41 +156,11 @@ async fn flows_stream_from_hubble_relay_into_edges() -> Result<()> {
     let nginx = endpoint("demo", "nginx-web-5d8f9c7b6d-x2x9q", 40001);
     let httpbin = endpoint("demo", "httpbin-7b9c5f6d8-qw3er", 40002);
     for f in [
-        flow(
-            runner.clone(),
-            nginx.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            false,
-        ),
-        flow(
-            runner.clone(),
-            nginx.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            false,
-        ),
-        flow(
-            nginx.clone(),
-            httpbin.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            true,
-        ),
-        flow(
-            runner.clone(),
-            httpbin.clone(),
-            pb::Verdict::Dropped,
-            80,
-            false,
-        ),
-        flow(
-            endpoint("", "", 2),
-            nginx.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            false,
-        ),
+        flow(&runner, &nginx, pb::Verdict::Forwarded, false),
+        flow(&runner, &nginx, pb::Verdict::Forwarded, false),
+        flow(&nginx, &httpbin, pb::Verdict::Forwarded, true),
+        flow(&runner, &httpbin, pb::Verdict::Dropped, false),
+        flow(&endpoint("", "", 2), &nginx, pb::Verdict::Forwarded, false),
     ] {
         relay.flows.send(Ok(f)).await?;
     }
@@ -232,13 +202,7 @@ async fn flows_stream_from_hubble_relay_into_edges() -> Result<()> {
     // New flows keep arriving on the same stream (follow).
     relay
         .flows
-        .send(Ok(flow(
-            nginx.clone(),
-            httpbin.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            true,
-        )))
+        .send(Ok(flow(&nginx, &httpbin, pb::Verdict::Forwarded, true)))
         .await?;
     traffic(&env, "dev", |v| {
         v["flows"].as_array().is_some_and(|f| f.len() == 6)
@@ -292,7 +256,7 @@ async fn hubble_relay_is_reached_through_a_port_forward() -> Result<()> {
     let httpbin = endpoint("demo", "httpbin-7b9c5f6d8-qw3er", 40002);
     relay
         .flows
-        .send(Ok(flow(nginx, httpbin, pb::Verdict::Forwarded, 80, true)))
+        .send(Ok(flow(&nginx, &httpbin, pb::Verdict::Forwarded, true)))
         .await?;
     let view = traffic(&env, "dev", |v| {
         v["flows"].as_array().is_some_and(|f| f.len() == 1)

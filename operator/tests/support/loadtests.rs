@@ -1,9 +1,9 @@
 //! LoadTests on the platform: creating them, reading their status, and waiting for their
 //! runner.
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, ensure};
 use crds::LoadTest;
-use crds::load_test::LoadTestPhase;
+use crds::load_test::{LoadTestPhase, LoadTestReason};
 use k8s_openapi::api::batch::v1::Job;
 use kube::Client;
 use kube::api::{Api, ListParams};
@@ -51,6 +51,31 @@ pub async fn wait_phase(lts: &Api<LoadTest>, name: &str, want: LoadTestPhase) ->
         phase(lt) == Some(want)
     })
     .await
+}
+
+/// Waits until the LoadTest has Failed, and checks that it failed for `reason` with a
+/// message containing `words`.
+pub async fn loadtest_failed(
+    lts: &Api<LoadTest>,
+    name: &str,
+    reason: LoadTestReason,
+    words: &str,
+) -> Result<LoadTest> {
+    let lt = wait_phase(lts, name, LoadTestPhase::Failed).await?;
+    let status = lt.status.as_ref();
+    ensure!(
+        status.and_then(|s| s.reason) == Some(reason),
+        "{}",
+        describe(&lt)
+    );
+    ensure!(
+        status
+            .and_then(|s| s.message.as_deref())
+            .is_some_and(|m| m.contains(words)),
+        "{}",
+        describe(&lt)
+    );
+    Ok(lt)
 }
 
 /// The name of the LoadTest's runner Job, once it has one.

@@ -2,22 +2,20 @@
 //! kube-apiserver), and until a whole cluster tier is usable, and how much memory the
 //! processes use. Run with `bench/local-control-plane-startup.sh` (release build, several runs).
 
+#[path = "../../bench/measure.rs"]
+mod measure;
+
 use std::time::Instant;
 
 use local_control_plane::{ControlPlane, Options};
-
-fn kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
+use measure::status_kib;
 
 fn memory(cp: &ControlPlane) -> (u64, u64) {
     cp.pids().iter().fold((0, 0), |(rss, hwm), (_, pid)| {
-        (rss + kib(*pid, "VmRSS:"), hwm + kib(*pid, "VmHWM:"))
+        (
+            rss + status_kib(*pid, "VmRSS:"),
+            hwm + status_kib(*pid, "VmHWM:"),
+        )
     })
 }
 

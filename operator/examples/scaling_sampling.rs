@@ -4,53 +4,26 @@
 //! writes happen too. Prints the operator's CPU time and memory over time: the in-memory
 //! series are bounded, so memory must level off. Run `bench/scaling-sampling.sh [minutes]`.
 
-use std::process::Command;
+#[path = "../../bench/measure.rs"]
+mod measure;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use crds::ScalingExperiment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use local_control_plane::{ControlPlane, Options, apply_yaml};
+use local_control_plane::{ControlPlane, apply_yaml};
+use measure::{cpu_seconds, rss_mib};
+use support::{
+    Running, create_namespace, operator_bin_from_env, operator_command, platform_and_clusters,
+};
 
 const CLUSTERS: [&str; 3] = ["dev", "staging", "prod"];
 const HPAS: usize = 20;
-
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// CPU seconds (user + system) the process has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after ") ".
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name and state.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 fn hpa_status(replicas: i32) -> serde_json::Value {
     serde_json::json!({ "status": {
@@ -61,11 +34,7 @@ fn hpa_status(replicas: i32) -> serde_json::Value {
 
 async fn populate(cp: &ControlPlane) -> Result<Api<HorizontalPodAutoscaler>> {
     let client = cp.client().await?;
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({ "metadata": { "name": "demo" } }))?;
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await?;
+    create_namespace(&client, "demo").await?;
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client, "demo");
     for i in 0..HPAS {
         let hpa: HorizontalPodAutoscaler = serde_json::from_value(serde_json::json!({
@@ -88,8 +57,7 @@ async fn populate(cp: &ControlPlane) -> Result<Api<HorizontalPodAutoscaler>> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let bin = std::env::var("TART_OPERATOR_BIN")
-        .context("set TART_OPERATOR_BIN to the tart-operator binary")?;
+    let bin = operator_bin_from_env()?;
     let minutes: u64 = std::env::args()
         .nth(1)
         .map(|m| m.parse())
@@ -99,61 +67,16 @@ async fn main() -> Result<()> {
         "starting 1 platform and {} target control planes...",
         CLUSTERS.len()
     );
-    let platform = ControlPlane::start(Options::apiserver("bench-platform")).await?;
-    let mut targets = Vec::new();
-    for c in CLUSTERS {
-        targets.push(ControlPlane::start(Options::apiserver(c)).await?);
-    }
+    let (platform, targets) = platform_and_clusters(&CLUSTERS).await?;
     let p = platform.client().await?;
-    for (file, _) in crds::all() {
-        let text = std::fs::read_to_string(format!(
-            "{}/../manifests/crds/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))?;
-        apply_yaml(&p, &text, "default").await?;
-    }
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({ "metadata": { "name": "tart-system" } }))?;
-    Api::<Namespace>::all(p.clone())
-        .create(&PostParams::default(), &ns)
-        .await?;
     let mut hpa_apis = Vec::new();
-    for (c, cp) in CLUSTERS.iter().zip(&targets) {
+    for cp in &targets {
         hpa_apis.push(populate(cp).await?);
-        let secret: Secret = serde_json::from_value(serde_json::json!({
-            "metadata": { "name": format!("{c}-kubeconfig") }, "stringData": { "kubeconfig": cp.kubeconfig() },
-        }))?;
-        Api::<Secret>::namespaced(p.clone(), "tart-system")
-            .create(&PostParams::default(), &secret)
-            .await?;
-        apply_yaml(
-            &p,
-            &format!(
-                "apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata: {{name: {c}}}\nspec:\n  tier: dev\n  provider: external\n  \
-                 kubeconfigSecretRef: {{namespace: tart-system, name: {c}-kubeconfig}}\n"
-            ),
-            "default",
-        )
-        .await?;
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let operator = Child(
-        Command::new(&bin)
-            .env("KUBECONFIG", platform.kubeconfig_path())
-            .env("RUST_LOG", "warn")
-            .args([
-                "--http-addr",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()?,
-    );
-    let pid = operator.0.id();
+    let operator =
+        Running::spawn(operator_command(&bin, &platform, 0, "warn", "json").stdout(Stdio::null()))?;
+    let pid = operator.pid();
 
     // Replica churn: every second one HPA per cluster changes between 3 and 10 replicas.
     let churn = tokio::spawn(async move {

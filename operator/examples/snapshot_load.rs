@@ -6,35 +6,27 @@
 //! serves `<dir>/dist` and `<dir>/bench/first-render.mjs` loads the Overview in headless
 //! Chromium (run `bench/dashboard.sh`).
 
-use std::process::Command;
+#[path = "../../bench/measure.rs"]
+mod measure;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams, PostParams};
-use local_control_plane::{ControlPlane, Options, apply_yaml};
+use local_control_plane::ControlPlane;
+use measure::status_kib;
+use support::{
+    Running, create_namespace, free_port, operator_bin_from_env, operator_command,
+    platform_and_clusters,
+};
 
 const CLUSTERS: [&str; 4] = ["dev", "staging", "prod", "qa"];
 const PODS: usize = 500;
-
-fn kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn populate(cp: &ControlPlane, cluster: &str) -> Result<()> {
     let client = cp.client().await?;
@@ -48,11 +40,7 @@ async fn populate(cp: &ControlPlane, cluster: &str) -> Result<()> {
             .create(&PostParams::default(), &node)
             .await?;
     }
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({ "metadata": { "name": "demo" } }))?;
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await?;
+    create_namespace(&client, "demo").await?;
     let pods: Api<Pod> = Api::namespaced(client, "demo");
     futures::stream::iter(0..PODS)
         .map(|i| {
@@ -81,70 +69,26 @@ fn wrk_number(output: &str, prefix: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let bin = std::env::var("TART_OPERATOR_BIN")
-        .context("set TART_OPERATOR_BIN to the tart-operator binary")?;
+    let bin = operator_bin_from_env()?;
     eprintln!(
         "starting 1 platform and {} target control planes...",
         CLUSTERS.len()
     );
-    let platform = ControlPlane::start(Options::apiserver("bench-platform")).await?;
-    let mut targets = Vec::new();
-    for c in CLUSTERS {
-        targets.push(ControlPlane::start(Options::apiserver(c)).await?);
-    }
-    let p = platform.client().await?;
-    for (file, _) in crds::all() {
-        let text = std::fs::read_to_string(format!(
-            "{}/../manifests/crds/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))?;
-        apply_yaml(&p, &text, "default").await?;
-    }
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({ "metadata": { "name": "tart-system" } }))?;
-    Api::<Namespace>::all(p.clone())
-        .create(&PostParams::default(), &ns)
-        .await?;
+    let (platform, targets) = platform_and_clusters(&CLUSTERS).await?;
     eprintln!("creating {PODS} pods in each cluster...");
     for (c, cp) in CLUSTERS.iter().zip(&targets) {
         populate(cp, c).await?;
-        let secret: Secret = serde_json::from_value(serde_json::json!({
-            "metadata": { "name": format!("{c}-kubeconfig") }, "stringData": { "kubeconfig": cp.kubeconfig() },
-        }))?;
-        Api::<Secret>::namespaced(p.clone(), "tart-system")
-            .create(&PostParams::default(), &secret)
-            .await?;
-        apply_yaml(
-            &p,
-            &format!(
-                "apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata: {{name: {c}}}\nspec:\n  tier: dev\n  provider: external\n  \
-                 kubeconfigSecretRef: {{namespace: tart-system, name: {c}-kubeconfig}}\n"
-            ),
-            "default",
-        )
-        .await?;
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let dashboard = std::env::var_os("TART_BENCH_DASHBOARD").map(std::path::PathBuf::from);
-    let mut command = Command::new(&bin);
-    command
-        .env("KUBECONFIG", platform.kubeconfig_path())
-        .env("RUST_LOG", "warn")
-        .args([
-            "--http-addr",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-        ])
-        .stdout(std::process::Stdio::null());
+    let mut command = operator_command(&bin, &platform, port, "warn", "json");
+    command.stdout(Stdio::null());
     if let Some(dir) = &dashboard {
         command.arg("--dashboard-dir").arg(dir.join("dist"));
     }
-    let operator = Child(command.spawn()?);
-    let pid = operator.0.id();
+    let operator = Running::spawn(&mut command)?;
+    let pid = operator.pid();
     let token = platform.admin_token().to_owned();
     let url = format!("http://127.0.0.1:{port}/api/v1/snapshot");
     let http = reqwest::Client::new();
@@ -169,7 +113,7 @@ async fn main() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let idle_rss = kib(pid, "VmRSS:");
+    let idle_rss = status_kib(pid, "VmRSS:");
     if let Some(dir) = &dashboard {
         let status = Command::new("node")
             .current_dir(dir)
@@ -200,7 +144,7 @@ async fn main() -> Result<()> {
         .output()
         .context("wrk is not installed (apt-get install wrk)")?;
     let wrk = String::from_utf8_lossy(&out.stdout).into_owned();
-    let peak_rss = kib(pid, "VmHWM:");
+    let peak_rss = status_kib(pid, "VmHWM:");
 
     // One LIST of every pod from the API servers, for comparison.
     let mut list_total = Duration::ZERO;

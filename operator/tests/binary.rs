@@ -1,30 +1,24 @@
 //! The `tart-operator` binary against a real API server: it refuses to start without the
 //! CRDs (saying how to install them), becomes ready with them, and stops cleanly on SIGTERM.
 
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use local_control_plane::{ControlPlane, Options, apply_yaml};
+use local_control_plane::{ControlPlane, Options};
+use support::{free_port, install_crds, operator_command};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn operator(cp: &ControlPlane, port: u16) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tart-operator"));
-    cmd.env("KUBECONFIG", cp.kubeconfig_path())
-        .env("RUST_LOG", "info")
-        .args([
-            "--http-addr",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "text",
-        ]);
-    cmd
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    operator_command(
+        env!("CARGO_BIN_EXE_tart-operator"),
+        cp,
+        port,
+        "info",
+        "text",
+    )
 }
 
 /// A minimal HTTP/1.0 GET on loopback; returns the status line and body.
@@ -74,14 +68,7 @@ async fn without_crds_it_exits_with_the_install_command() -> Result<()> {
 #[tokio::test]
 async fn with_crds_it_becomes_ready_and_stops_on_sigterm() -> Result<()> {
     let cp = ControlPlane::start(Options::apiserver("with-crds")).await?;
-    let client = cp.client().await?;
-    for (file, _) in crds::all() {
-        let text = std::fs::read_to_string(format!(
-            "{}/../manifests/crds/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))?;
-        apply_yaml(&client, &text, "default").await?;
-    }
+    install_crds(&cp.client().await?).await?;
     let port = free_port()?;
     let mut child = operator(&cp, port)
         .stdout(Stdio::null())

@@ -23,14 +23,8 @@ fn schemathesis() -> String {
 
 #[tokio::test]
 async fn schemathesis_finds_no_server_errors() -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let _operator = Operator::start_on(&platform, fast_settings(), port).await?;
-    register(&platform.client().await?, "dev", &dev).await?;
-    let token = platform.admin_token().to_owned();
+    let env = Env::start(fast_settings()).await?;
+    let (port, token) = (env.port, env.token().to_owned());
     let bin = schemathesis();
     // schemathesis keeps a cache in its working directory; not in the repository.
     let workdir = tempfile::tempdir()?;

@@ -12,46 +12,11 @@ use anyhow::{Context, Result, ensure};
 use crds::LoadTest;
 use crds::load_test::{LoadTestPhase, LoadTestReason};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
+use operator::context::Settings;
 use support::*;
-
-fn phase(lt: &LoadTest) -> Option<LoadTestPhase> {
-    lt.status.as_ref().and_then(|s| s.phase)
-}
-
-fn job_name(lt: &LoadTest) -> Option<String> {
-    lt.status
-        .as_ref()
-        .and_then(|s| s.runner.as_ref())
-        .map(|r| r.job.clone())
-}
-
-fn has_condition(lt: &LoadTest, type_: &str, status: &str) -> bool {
-    lt.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == type_ && c.status == status)
-    })
-}
-
-/// Waits for the LoadTest's runner Job and returns it with its name.
-async fn runner_job(lts: &Api<LoadTest>, name: &str, target: &Client) -> Result<Job> {
-    let lt = wait_for(lts, name, "given a runner", |lt| job_name(lt).is_some()).await?;
-    let job = job_name(&lt).context("runner")?;
-    Ok(Api::<Job>::namespaced(target.clone(), "tart-loadtest")
-        .get(&job)
-        .await?)
-}
-
-async fn jobs_in(target: &Client) -> Result<usize> {
-    Ok(Api::<Job>::namespaced(target.clone(), "tart-loadtest")
-        .list(&ListParams::default())
-        .await?
-        .items
-        .len())
-}
 
 const CUSTOM: &str = r#"
 apiVersion: tartinfra.dev/v1alpha1
@@ -67,24 +32,42 @@ spec:
     thresholds: {p95Ms: 2000, errorRate: 0.5}
 "#;
 
+/// Waits for the LoadTest's runner Job and its scheduled pod, and starts the runner
+/// container as a kubelet would; returns the Job's name and the pod.
+async fn start_runner(lts: &Api<LoadTest>, name: &str, d: &Client) -> Result<(String, Pod)> {
+    let job = runner_job(lts, name, d).await?.name_any();
+    let runner = scheduled_pod(d, RUNNERS_NS, &job).await?;
+    kubelet_running(d, &runner).await?;
+    Ok((job, runner))
+}
+
+/// The Events in a platform namespace.
+async fn events(p: &Client, ns: &str) -> Result<Vec<Event>> {
+    Ok(Api::<Event>::namespaced(p.clone(), ns)
+        .list(&ListParams::default())
+        .await?
+        .items)
+}
+
+/// Settings that let five tests run at once in a cluster.
+fn five_at_once() -> Settings {
+    Settings {
+        max_tests_per_cluster: 5,
+        ..fast_settings()
+    }
+}
+
 #[tokio::test]
 async fn an_http_test_runs_its_job_and_records_the_results() -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let p = platform.client().await?;
-    let operator = Operator::start(&platform, fast_settings()).await?;
-    register(&p, "dev", &dev).await?;
-    let ns = platform.namespace("team").await?;
-    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
-    let name = create_loadtest(&p, &ns, CUSTOM).await?;
-    let d = dev.client().await?;
+    let env = Env::start(fast_settings()).await?;
+    let (p, d) = (&env.p, &env.d);
+    let (ns, lts) = env.loadtests("team").await?;
+    let name = create_loadtest(p, &ns, CUSTOM).await?;
 
     // The runner: a labelled namespace, the ConfigMap with the fixed script and the
     // parameters as data, and exactly one Job as the issue describes.
-    let job = runner_job(&lts, &name, &d).await?;
-    let runner_ns = Api::<Namespace>::all(d.clone())
-        .get("tart-loadtest")
-        .await?;
+    let job = runner_job(&lts, &name, d).await?;
+    let runner_ns = Api::<Namespace>::all(d.clone()).get(RUNNERS_NS).await?;
     ensure!(
         runner_ns
             .labels()
@@ -134,7 +117,7 @@ async fn an_http_test_runs_its_job_and_records_the_results() -> Result<()> {
         requests.get("memory").map(|q| q.0.as_str()) == Some("256Mi"),
         "{requests:?}"
     );
-    let cm = Api::<ConfigMap>::namespaced(d.clone(), "tart-loadtest")
+    let cm = Api::<ConfigMap>::namespaced(d.clone(), RUNNERS_NS)
         .get(&job.name_any())
         .await?;
     let data = cm.data.unwrap_or_default();
@@ -154,19 +137,13 @@ async fn an_http_test_runs_its_job_and_records_the_results() -> Result<()> {
         data.get("loadtest.js")
             .is_some_and(|s| s.contains("handleSummary"))
     );
-    ensure!(jobs_in(&d).await? == 1);
+    ensure!(jobs_in(d).await? == 1);
 
     // Scheduled, not started: Starting. Running: progress. Terminated with the k6 result.
-    let runner = scheduled_pod(&d, "tart-loadtest", &job.name_any()).await?;
-    wait_for(&lts, &name, "Starting", |lt| {
-        phase(lt) == Some(LoadTestPhase::Starting)
-    })
-    .await?;
-    kubelet_running(&d, &runner).await?;
-    let running = wait_for(&lts, &name, "Running", |lt| {
-        phase(lt) == Some(LoadTestPhase::Running)
-    })
-    .await?;
+    let runner = scheduled_pod(d, RUNNERS_NS, &job.name_any()).await?;
+    wait_phase(&lts, &name, LoadTestPhase::Starting).await?;
+    kubelet_running(d, &runner).await?;
+    let running = wait_phase(&lts, &name, LoadTestPhase::Running).await?;
     ensure!(
         running
             .status
@@ -174,18 +151,8 @@ async fn an_http_test_runs_its_job_and_records_the_results() -> Result<()> {
             .and_then(|s| s.started_at.as_ref())
             .is_some()
     );
-    kubelet_terminated(
-        &d,
-        &runner,
-        0,
-        "Completed",
-        &k6_result("k6-summary-passed.json")?,
-    )
-    .await?;
-    let done = wait_for(&lts, &name, "Succeeded", |lt| {
-        phase(lt) == Some(LoadTestPhase::Succeeded)
-    })
-    .await?;
+    kubelet_k6_passed(d, &runner).await?;
+    let done = wait_phase(&lts, &name, LoadTestPhase::Succeeded).await?;
     let s = done.status.clone().context("status")?;
     let r = s.results.context("results")?;
     ensure!(r.requests == Some(16510) && r.rps == Some(549.996), "{r:?}");
@@ -194,11 +161,8 @@ async fn an_http_test_runs_its_job_and_records_the_results() -> Result<()> {
     ensure!(s.test_type == Some(crds::load_test::TestType::Http));
 
     // Events on the transitions, in the LoadTest's namespace.
-    let events = Api::<Event>::namespaced(p.clone(), &ns)
-        .list(&ListParams::default())
-        .await?;
-    let reasons: Vec<String> = events
-        .items
+    let reasons: Vec<String> = events(p, &ns)
+        .await?
         .iter()
         .filter_map(|e| e.reason.clone())
         .collect();
@@ -208,155 +172,80 @@ async fn an_http_test_runs_its_job_and_records_the_results() -> Result<()> {
             "no {expected} event in {reasons:?}"
         );
     }
-    operator.stop().await
+    env.operator.stop().await
 }
 
 #[tokio::test]
 async fn a_threshold_breach_fails_the_test_and_keeps_the_results() -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let p = platform.client().await?;
-    let operator = Operator::start(&platform, fast_settings()).await?;
-    register(&p, "dev", &dev).await?;
-    let ns = platform.namespace("sla").await?;
-    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
-    let name = create_loadtest(
-        &p,
-        &ns,
-        "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: strict}\nspec: {cluster: dev, preset: strict-sla}\n",
-    )
-    .await?;
-    let d = dev.client().await?;
-    let job = runner_job(&lts, &name, &d).await?;
-    let runner = scheduled_pod(&d, "tart-loadtest", &job.name_any()).await?;
-    kubelet_running(&d, &runner).await?;
+    let env = Env::start(fast_settings()).await?;
+    let (p, d) = (&env.p, &env.d);
+    let (ns, lts) = env.loadtests("sla").await?;
+    let name = create_loadtest(p, &ns, &preset_loadtest("strict", "dev", "strict-sla")).await?;
+    let (_, runner) = start_runner(&lts, &name, d).await?;
     kubelet_terminated(
-        &d,
+        d,
         &runner,
         99,
         "Error",
         &k6_result("k6-summary-breached.json")?,
     )
     .await?;
-    let lt = wait_for(&lts, &name, "Failed", |lt| {
-        phase(lt) == Some(LoadTestPhase::Failed)
-    })
-    .await?;
-    let s = lt.status.clone().context("status")?;
-    ensure!(
-        s.reason == Some(LoadTestReason::ThresholdsBreached),
-        "{}",
-        describe(&lt)
-    );
-    ensure!(
-        s.message
-            .as_deref()
-            .is_some_and(|m| m.contains("p(95)<500")),
-        "{}",
-        describe(&lt)
-    );
-    let r = s.results.context("results are kept")?;
+    let lt = loadtest_failed(&lts, &name, LoadTestReason::ThresholdsBreached, "p(95)<500").await?;
+    let r = lt
+        .status
+        .and_then(|s| s.results)
+        .context("results are kept")?;
     ensure!(r.error_rate == Some(0.08) && r.thresholds.iter().filter(|t| !t.passed).count() == 2);
-    operator.stop().await
+    env.operator.stop().await
 }
 
 #[tokio::test]
 async fn unschedulable_runners_and_image_pull_failures_give_their_reasons() -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let p = platform.client().await?;
-    let settings = operator::context::Settings {
-        max_tests_per_cluster: 5,
-        ..fast_settings()
-    };
-    let operator = Operator::start(&platform, settings).await?;
-    register(&p, "dev", &dev).await?;
-    let ns = platform.namespace("broken").await?;
-    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
-    let d = dev.client().await?;
+    let env = Env::start(five_at_once()).await?;
+    let (p, d) = (&env.p, &env.d);
+    let (ns, lts) = env.loadtests("broken").await?;
 
     // 64 CPUs fit no node.
     let huge = create_loadtest(
-        &p,
+        p,
         &ns,
         "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: huge}\nspec:\n  cluster: dev\n  preset: cpu-stress-light\n  \
          resources: {requests: {cpu: '64', memory: 256Mi}, limits: {cpu: '64', memory: 256Mi}}\n",
     )
     .await?;
     let pull = create_loadtest(
-        &p,
+        p,
         &ns,
         "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: pull}\nspec: {cluster: dev, preset: light-load, image: 'registry.invalid/k6:0.0.1'}\n",
     )
     .await?;
-    let huge_job = runner_job(&lts, &huge, &d).await?.name_any();
-    let lt = wait_for(&lts, &huge, "Failed", |lt| {
-        phase(lt) == Some(LoadTestPhase::Failed)
-    })
-    .await?;
-    ensure!(
-        lt.status.as_ref().and_then(|s| s.reason) == Some(LoadTestReason::Unschedulable),
-        "{}",
-        describe(&lt)
-    );
-    ensure!(
-        describe(&lt).contains("Insufficient cpu"),
-        "{}",
-        describe(&lt)
-    );
-    wait_gone(
-        &Api::<Job>::namespaced(d.clone(), "tart-loadtest"),
-        &huge_job,
+    let huge_job = runner_job(&lts, &huge, d).await?.name_any();
+    loadtest_failed(
+        &lts,
+        &huge,
+        LoadTestReason::Unschedulable,
+        "Insufficient cpu",
     )
     .await?;
+    wait_gone(&Api::<Job>::namespaced(d.clone(), RUNNERS_NS), &huge_job).await?;
 
-    let pull_job = runner_job(&lts, &pull, &d).await?;
-    let runner = scheduled_pod(&d, "tart-loadtest", &pull_job.name_any()).await?;
-    kubelet_status(
-        &d,
-        &runner,
-        serde_json::json!({
-            "phase": "Pending",
-            "containerStatuses": [{ "name": "runner", "image": "registry.invalid/k6:0.0.1", "imageID": "", "ready": false, "restartCount": 0,
-                "state": { "waiting": { "reason": "ImagePullBackOff", "message": "Back-off pulling image \"registry.invalid/k6:0.0.1\"" } } }],
-        }),
-    )
-    .await?;
-    let lt = wait_for(&lts, &pull, "Failed", |lt| {
-        phase(lt) == Some(LoadTestPhase::Failed)
-    })
-    .await?;
-    ensure!(
-        lt.status.as_ref().and_then(|s| s.reason) == Some(LoadTestReason::ImagePullFailed),
-        "{}",
-        describe(&lt)
-    );
-    ensure!(
-        describe(&lt).contains("registry.invalid/k6:0.0.1"),
-        "{}",
-        describe(&lt)
-    );
-    operator.stop().await
+    let pull_job = runner_job(&lts, &pull, d).await?;
+    let runner = scheduled_pod(d, RUNNERS_NS, &pull_job.name_any()).await?;
+    kubelet_image_pull_backoff(d, &runner).await?;
+    let image = "registry.invalid/k6:0.0.1";
+    loadtest_failed(&lts, &pull, LoadTestReason::ImagePullFailed, image).await?;
+    env.operator.stop().await
 }
 
 #[tokio::test]
 async fn a_restarted_operator_adopts_the_job_it_created() -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let p = platform.client().await?;
-    let first = Operator::start(&platform, fast_settings()).await?;
-    register(&p, "dev", &dev).await?;
-    let ns = platform.namespace("restart").await?;
-    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
-    let d = dev.client().await?;
-    let name = create_loadtest(
-        &p,
-        &ns,
-        "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: adopt}\nspec: {cluster: dev, preset: cpu-stress-light}\n",
-    )
-    .await?;
-    let job = runner_job(&lts, &name, &d).await?;
-    first.stop().await?;
+    let env = Env::start(fast_settings()).await?;
+    let (p, d) = (&env.p, &env.d);
+    let (ns, lts) = env.loadtests("restart").await?;
+    let name =
+        create_loadtest(p, &ns, &preset_loadtest("adopt", "dev", "cpu-stress-light")).await?;
+    let job = runner_job(&lts, &name, d).await?;
+    env.operator.stop().await?;
     // As if the operator died after creating the Job but before recording it.
     lts.patch_status(
         &name,
@@ -364,7 +253,7 @@ async fn a_restarted_operator_adopts_the_job_it_created() -> Result<()> {
         &Patch::Merge(serde_json::json!({ "status": { "runner": null } })),
     )
     .await?;
-    let second = Operator::start(&platform, fast_settings()).await?;
+    let second = Operator::start(&env.platform, fast_settings()).await?;
     let lt = wait_for(&lts, &name, "given a runner again", |lt| {
         job_name(lt).is_some()
     })
@@ -375,75 +264,54 @@ async fn a_restarted_operator_adopts_the_job_it_created() -> Result<()> {
         job.name_any()
     );
     ensure!(
-        jobs_in(&d).await? == 1,
+        jobs_in(d).await? == 1,
         "a restart must never create a second Job"
     );
-    let runner = scheduled_pod(&d, "tart-loadtest", &job.name_any()).await?;
-    kubelet_running(&d, &runner).await?;
+    let runner = scheduled_pod(d, RUNNERS_NS, &job.name_any()).await?;
+    kubelet_running(d, &runner).await?;
     let yaml = "---\nmetrics:\n    - stressor: cpu\n      bogo-ops: 1657\n      bogo-ops-per-second-real-time: 828.099801\n...\n";
-    kubelet_terminated(&d, &runner, 0, "Completed", yaml).await?;
-    let lt = wait_for(&lts, &name, "Succeeded", |lt| {
-        phase(lt) == Some(LoadTestPhase::Succeeded)
-    })
-    .await?;
+    kubelet_terminated(d, &runner, 0, "Completed", yaml).await?;
+    let lt = wait_phase(&lts, &name, LoadTestPhase::Succeeded).await?;
     let r = lt.status.and_then(|s| s.results).context("results")?;
     ensure!(
         r.bogo_ops == Some(1657) && r.bogo_ops_per_second == Some(828.1),
         "{r:?}"
     );
-    ensure!(jobs_in(&d).await? == 1);
+    ensure!(jobs_in(d).await? == 1);
     second.stop().await
 }
 
 #[tokio::test]
 async fn deleting_a_test_removes_its_runner_and_ttl_removes_it_while_results_stay() -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let p = platform.client().await?;
-    let settings = operator::context::Settings {
-        max_tests_per_cluster: 5,
-        ..fast_settings()
-    };
-    let operator = Operator::start(&platform, settings).await?;
-    register(&p, "dev", &dev).await?;
-    let ns = platform.namespace("cleanup").await?;
-    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
-    let d = dev.client().await?;
-    let jobs: Api<Job> = Api::namespaced(d.clone(), "tart-loadtest");
-    let cms: Api<ConfigMap> = Api::namespaced(d.clone(), "tart-loadtest");
+    let env = Env::start(five_at_once()).await?;
+    let (p, d) = (&env.p, &env.d);
+    let (ns, lts) = env.loadtests("cleanup").await?;
+    let jobs: Api<Job> = Api::namespaced(d.clone(), RUNNERS_NS);
+    let cms: Api<ConfigMap> = Api::namespaced(d.clone(), RUNNERS_NS);
 
-    let doomed = create_loadtest(&p, &ns, "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: doomed}\nspec: {cluster: dev, preset: light-load}\n").await?;
-    let job = runner_job(&lts, &doomed, &d).await?.name_any();
+    let doomed = create_loadtest(p, &ns, &preset_loadtest("doomed", "dev", "light-load")).await?;
+    let job = runner_job(&lts, &doomed, d).await?.name_any();
     ensure!(cms.get_opt(&job).await?.is_some());
-    let runner = scheduled_pod(&d, "tart-loadtest", &job).await?;
+    let runner = scheduled_pod(d, RUNNERS_NS, &job).await?;
     lts.delete(&doomed, &DeleteParams::default()).await?;
     wait_gone(&lts, &doomed).await?;
     wait_gone(&jobs, &job).await?;
     wait_gone(&cms, &job).await?;
     // The Job's pods go with it (garbage collector, background propagation).
     wait_gone(
-        &Api::<k8s_openapi::api::core::v1::Pod>::namespaced(d.clone(), "tart-loadtest"),
+        &Api::<Pod>::namespaced(d.clone(), RUNNERS_NS),
         &runner.name_any(),
     )
     .await?;
 
     let kept = create_loadtest(
-        &p,
+        p,
         &ns,
         "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: kept}\nspec: {cluster: dev, preset: light-load, ttlSecondsAfterFinished: 1}\n",
     )
     .await?;
-    let job = runner_job(&lts, &kept, &d).await?.name_any();
-    let runner = scheduled_pod(&d, "tart-loadtest", &job).await?;
-    kubelet_running(&d, &runner).await?;
-    kubelet_terminated(
-        &d,
-        &runner,
-        0,
-        "Completed",
-        &k6_result("k6-summary-passed.json")?,
-    )
-    .await?;
+    let (job, runner) = start_runner(&lts, &kept, d).await?;
+    kubelet_k6_passed(d, &runner).await?;
     wait_for(&lts, &kept, "RunnerDeleted", |lt| {
         has_condition(lt, "RunnerDeleted", "True")
     })
@@ -453,63 +321,46 @@ async fn deleting_a_test_removes_its_runner_and_ttl_removes_it_while_results_sta
     ensure!(
         phase(&lt) == Some(LoadTestPhase::Succeeded) && lt.status.and_then(|s| s.results).is_some()
     );
-    operator.stop().await
+    env.operator.stop().await
 }
 
 #[tokio::test]
 async fn an_unreachable_cluster_pauses_a_test_which_recovers_or_fails_after_the_window()
 -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let p = platform.client().await?;
-    let settings = operator::context::Settings {
-        max_tests_per_cluster: 5,
+    let settings = Settings {
         cluster_unavailable_timeout: Duration::from_secs(5),
-        ..fast_settings()
+        ..five_at_once()
     };
-    let operator = Operator::start(&platform, settings.clone()).await?;
-    register(&p, "dev", &dev).await?;
-    let ns = platform.namespace("outage").await?;
-    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
-    let d = dev.client().await?;
+    let env = Env::start(settings.clone()).await?;
+    let p = &env.p;
+    let (ns, lts) = env.loadtests("outage").await?;
 
     // A cluster that never comes: Failed/ClusterUnavailable once the window is over.
-    let ghost = create_loadtest(&p, &ns, "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: ghost}\nspec: {cluster: nowhere, preset: light-load}\n").await?;
+    let ghost = create_loadtest(p, &ns, &preset_loadtest("ghost", "nowhere", "light-load")).await?;
     wait_for(&lts, &ghost, "waiting for its cluster", |lt| {
         has_condition(lt, "ClusterReachable", "False")
     })
     .await?;
-    let lt = wait_for(&lts, &ghost, "Failed", |lt| {
-        phase(lt) == Some(LoadTestPhase::Failed)
-    })
+    let not_connected = "ManagedCluster nowhere is not connected";
+    loadtest_failed(
+        &lts,
+        &ghost,
+        LoadTestReason::ClusterUnavailable,
+        not_connected,
+    )
     .await?;
-    ensure!(
-        lt.status.as_ref().and_then(|s| s.reason) == Some(LoadTestReason::ClusterUnavailable),
-        "{}",
-        describe(&lt)
-    );
-    ensure!(
-        describe(&lt).contains("ManagedCluster nowhere is not connected"),
-        "{}",
-        describe(&lt)
-    );
-    operator.stop().await?;
+    env.operator.stop().await?;
 
     // A running test whose cluster goes away and comes back within the window recovers.
-    let settings = operator::context::Settings {
+    let settings = Settings {
         cluster_unavailable_timeout: Duration::from_secs(120),
         ..settings
     };
-    let operator = Operator::start(&platform, settings).await?;
-    let name = create_loadtest(&p, &ns, "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: outage}\nspec: {cluster: dev, preset: light-load}\n").await?;
-    let job = runner_job(&lts, &name, &d).await?.name_any();
-    let runner = scheduled_pod(&d, "tart-loadtest", &job).await?;
-    kubelet_running(&d, &runner).await?;
-    wait_for(&lts, &name, "Running", |lt| {
-        phase(lt) == Some(LoadTestPhase::Running)
-    })
-    .await?;
-    dev.stop_apiserver()?;
+    let operator = Operator::start(&env.platform, settings).await?;
+    let name = create_loadtest(p, &ns, &preset_loadtest("outage", "dev", "light-load")).await?;
+    let (_, runner) = start_runner(&lts, &name, &env.d).await?;
+    wait_phase(&lts, &name, LoadTestPhase::Running).await?;
+    env.dev.stop_apiserver()?;
     let lt = wait_for(&lts, &name, "ClusterReachable=False", |lt| {
         has_condition(lt, "ClusterReachable", "False")
     })
@@ -519,48 +370,29 @@ async fn an_unreachable_cluster_pauses_a_test_which_recovers_or_fails_after_the_
         "a short outage must not end the test: {}",
         describe(&lt)
     );
-    dev.start_apiserver().await?;
+    env.dev.start_apiserver().await?;
     wait_for(&lts, &name, "ClusterReachable=True", |lt| {
         has_condition(lt, "ClusterReachable", "True")
     })
     .await?;
-    let d = dev.client().await?;
-    kubelet_terminated(
-        &d,
-        &runner,
-        0,
-        "Completed",
-        &k6_result("k6-summary-passed.json")?,
-    )
-    .await?;
-    wait_for(&lts, &name, "Succeeded", |lt| {
-        phase(lt) == Some(LoadTestPhase::Succeeded)
-    })
-    .await?;
+    let d = env.dev.client().await?;
+    kubelet_k6_passed(&d, &runner).await?;
+    wait_phase(&lts, &name, LoadTestPhase::Succeeded).await?;
     operator.stop().await
 }
 
 #[tokio::test]
 async fn tests_queue_per_cluster_and_run_in_parallel_across_clusters() -> Result<()> {
-    let platform = platform().await?;
-    let (dev, staging) = tokio::join!(target("dev"), target("staging"));
-    let (dev, staging) = (dev?, staging?);
-    let p = platform.client().await?;
-    let operator = Operator::start(&platform, fast_settings()).await?;
-    register(&p, "dev", &dev).await?;
-    register(&p, "staging", &staging).await?;
-    let ns = platform.namespace("queue").await?;
-    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
-    let (d, s) = (dev.client().await?, staging.client().await?);
-    let lt = |name: &str, cluster: &str| {
-        format!(
-            "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {{name: {name}}}\nspec: {{cluster: {cluster}, preset: light-load}}\n"
-        )
-    };
-    let first = create_loadtest(&p, &ns, &lt("first", "dev")).await?;
-    runner_job(&lts, &first, &d).await?;
-    let other = create_loadtest(&p, &ns, &lt("other", "staging")).await?;
-    let third = create_loadtest(&p, &ns, &lt("third", "dev")).await?;
+    let (env, staging) = tokio::join!(Env::start(fast_settings()), target("staging"));
+    let (env, staging) = (env?, staging?);
+    let (p, d) = (&env.p, &env.d);
+    register(p, "staging", &staging).await?;
+    let (ns, lts) = env.loadtests("queue").await?;
+    let s = staging.client().await?;
+    let first = create_loadtest(p, &ns, &preset_loadtest("first", "dev", "light-load")).await?;
+    runner_job(&lts, &first, d).await?;
+    let other = create_loadtest(p, &ns, &preset_loadtest("other", "staging", "light-load")).await?;
+    let third = create_loadtest(p, &ns, &preset_loadtest("third", "dev", "light-load")).await?;
     runner_job(&lts, &other, &s).await?;
     let queued = wait_for(&lts, &third, "Queued", |lt| {
         has_condition(lt, "Queued", "True")
@@ -576,53 +408,33 @@ async fn tests_queue_per_cluster_and_run_in_parallel_across_clusters() -> Result
         "{}",
         describe(&queued)
     );
-    ensure!(jobs_in(&d).await? == 1 && jobs_in(&s).await? == 1);
+    ensure!(jobs_in(d).await? == 1 && jobs_in(&s).await? == 1);
 
-    let first_job = job_name(&lts.get(&first).await?).context("runner")?;
-    let runner = scheduled_pod(&d, "tart-loadtest", &first_job).await?;
-    kubelet_running(&d, &runner).await?;
-    kubelet_terminated(
-        &d,
-        &runner,
-        0,
-        "Completed",
-        &k6_result("k6-summary-passed.json")?,
-    )
-    .await?;
-    wait_for(&lts, &first, "Succeeded", |lt| {
-        phase(lt) == Some(LoadTestPhase::Succeeded)
-    })
-    .await?;
+    let (_, runner) = start_runner(&lts, &first, d).await?;
+    kubelet_k6_passed(d, &runner).await?;
+    wait_phase(&lts, &first, LoadTestPhase::Succeeded).await?;
     let third = wait_for(&lts, &third, "admitted", |lt| job_name(lt).is_some()).await?;
     ensure!(
         has_condition(&third, "Queued", "False"),
         "{}",
         describe(&third)
     );
-    operator.stop().await
+    env.operator.stop().await
 }
 
 #[tokio::test]
 async fn deleting_a_test_whose_cluster_is_gone_gives_up_with_an_event() -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let p = platform.client().await?;
-    let operator = Operator::start(&platform, fast_settings()).await?;
-    register(&p, "dev", &dev).await?;
-    let ns = platform.namespace("gone").await?;
-    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
-    let d = dev.client().await?;
-    let name = create_loadtest(&p, &ns, "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: stranded}\nspec: {cluster: dev, preset: light-load}\n").await?;
-    runner_job(&lts, &name, &d).await?;
-    dev.stop_apiserver()?;
+    let env = Env::start(fast_settings()).await?;
+    let p = &env.p;
+    let (ns, lts) = env.loadtests("gone").await?;
+    let name = create_loadtest(p, &ns, &preset_loadtest("stranded", "dev", "light-load")).await?;
+    runner_job(&lts, &name, &env.d).await?;
+    env.dev.stop_apiserver()?;
     lts.delete(&name, &DeleteParams::default()).await?;
     // fast_settings gives up after 10 s; the LoadTest then goes, with a Warning event.
     wait_gone(&lts, &name).await?;
-    let events = Api::<Event>::namespaced(p.clone(), &ns)
-        .list(&ListParams::default())
-        .await?;
+    let events = events(p, &ns).await?;
     let abandoned = events
-        .items
         .iter()
         .find(|e| e.reason.as_deref() == Some("CleanupAbandoned"))
         .context("no CleanupAbandoned event")?;
@@ -635,5 +447,5 @@ async fn deleting_a_test_whose_cluster_is_gone_gives_up_with_an_event() -> Resul
         "{:?}",
         abandoned.message
     );
-    operator.stop().await
+    env.operator.stop().await
 }

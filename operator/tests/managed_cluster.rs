@@ -26,14 +26,11 @@ fn reason_is(reason: &'static str) -> impl Fn(&ManagedCluster) -> bool {
 
 #[tokio::test]
 async fn an_external_cluster_reports_nodes_and_follows_its_secret() -> Result<()> {
-    let platform = platform().await?;
-    let (dev, other) = tokio::join!(target("dev"), target("other"));
-    let (dev, other) = (dev?, other?);
-    let p = platform.client().await?;
-    let operator = Operator::start(&platform, fast_settings()).await?;
+    let (env, other) = tokio::join!(Env::start(fast_settings()), target("other"));
+    let (env, other) = (env?, other?);
+    let (p, dev) = (&env.p, &env.dev);
     let mcs: Api<ManagedCluster> = Api::all(p.clone());
 
-    register(&p, "dev", &dev).await?;
     let mc = mcs.get("dev").await?;
     let s = mc.status.clone().context("status")?;
     ensure!(s.phase == Some(ClusterPhase::Ready));
@@ -65,7 +62,7 @@ async fn an_external_cluster_reports_nodes_and_follows_its_secret() -> Result<()
     ensure!(reachable(&mc) == Some(("True".into(), "Connected".into())));
 
     // The Secret now names another cluster: the client is rebuilt at once (Secret watch).
-    register_kubeconfig(&p, "dev", other.kubeconfig()).await?;
+    register_kubeconfig(p, "dev", other.kubeconfig()).await?;
     let mc = wait_for(&mcs, "dev", "connected to the other cluster", |mc| {
         mc.status
             .as_ref()
@@ -87,7 +84,7 @@ async fn an_external_cluster_reports_nodes_and_follows_its_secret() -> Result<()
         mc.status.as_ref().and_then(|s| s.phase) == Some(ClusterPhase::Ready)
     })
     .await?;
-    operator.stop().await
+    env.operator.stop().await
 }
 
 #[tokio::test]

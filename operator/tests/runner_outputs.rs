@@ -29,7 +29,7 @@ fn tool(name: &str, install: &str) -> Result<()> {
         .output()?;
     ensure!(
         found.status.success(),
-        "`{name}` is not installed; {install} (.ci/run installs it)"
+        "`{name}` is not installed; {install} (scripts/install-test-deps installs it)"
     );
     Ok(())
 }
@@ -73,6 +73,38 @@ fn real_stress_ng_memory_metrics_parse() -> Result<()> {
     let yaml = run_stress_ng(&["--vm", "1", "--vm-bytes", "16M"])?;
     let r = stress_ng::parse(&yaml)?;
     ensure!(r.bogo_ops > 0, "{r:?} from {yaml}");
+    Ok(())
+}
+
+/// `report[..cut]` parses to what the whole report does when the cut lost only trailing
+/// whitespace, and is an error otherwise (never a smaller number).
+fn cut_is_an_error<T: PartialEq + std::fmt::Debug>(
+    report: &str,
+    cut: usize,
+    parse: impl Fn(&str) -> Result<T, ReportError>,
+) -> Result<()> {
+    let part = &report[..cut.min(report.len())];
+    let parsed = parse(part);
+    if part.trim_end() == report.trim_end() {
+        ensure!(parsed == parse(report), "cut at {cut}: {parsed:?}");
+    } else {
+        ensure!(parsed.is_err(), "cut at {cut} parsed: {parsed:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn real_reports_cut_at_any_byte_are_errors() -> Result<()> {
+    let stress = run_stress_ng(&["--cpu", "1", "--vm", "1", "--vm-bytes", "16M"])?;
+    ensure!(stress_ng::parse(&stress).is_ok(), "{stress}");
+    for cut in 0..=stress.len() {
+        cut_is_an_error(&stress, cut, stress_ng::parse)?;
+    }
+    let (k6_result, _) = summarize(&fixture("k6-summary-passed.json"))?;
+    ensure!(k6::parse(&k6_result).is_ok(), "{k6_result}");
+    for cut in 0..=k6_result.len() {
+        cut_is_an_error(&k6_result, cut, k6::parse)?;
+    }
     Ok(())
 }
 
@@ -177,12 +209,11 @@ proptest! {
     #[test]
     fn truncated_reports_are_errors_not_panics(cut in 0usize..400) {
         let k6_report = r#"{"version":1,"requests":10,"rps":1.5,"latencyMs":{"avg":1,"p95":2},"errorRate":0,"checks":{"passed":10,"failed":0},"thresholds":[]}"#;
-        let end = cut.min(k6_report.len());
-        if end < k6_report.len() {
-            prop_assert!(k6::parse(&k6_report[..end]).is_err());
-        }
-        let yaml = "metrics:\n  - stressor: cpu\n    bogo-ops: 1657\n    bogo-ops-per-second-real-time: 828.1\n";
-        let _ = stress_ng::parse(&yaml[..cut.min(yaml.len())]);
+        let k6_cut = cut_is_an_error(k6_report, cut, k6::parse);
+        prop_assert!(k6_cut.is_ok(), "{:?}", k6_cut);
+        let yaml = "---\nmetrics:\n    - stressor: cpu\n      bogo-ops: 1657\n      bogo-ops-per-second-real-time: 828.1\n...\n";
+        let stress_cut = cut_is_an_error(yaml, cut, stress_ng::parse);
+        prop_assert!(stress_cut.is_ok(), "{:?}", stress_cut);
     }
 
     #[test]

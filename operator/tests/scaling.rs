@@ -13,7 +13,9 @@ mod support;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use crds::scaling_experiment::{ExperimentPhase, ExperimentReason, SamplePhase};
+use crds::scaling_experiment::{
+    ExperimentPhase, ExperimentReason, SamplePhase, ScalingExperimentStatus,
+};
 use crds::{LoadTest, ScalingExperiment};
 use futures::TryStreamExt;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -21,14 +23,11 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use local_control_plane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
+use local_control_plane::{Options, PodLifecycle, SimNode, apply_yaml};
 use support::*;
 
-const DEMO: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: demo}
----
+/// The demo workload: 3 nginx-web replicas requesting 100m CPU each.
+const NGINX_WEB: &str = r#"
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: nginx-web, namespace: demo}
@@ -40,20 +39,20 @@ spec:
     spec:
       containers:
       - {name: nginx, image: "nginx:1.27-alpine", resources: {requests: {cpu: 100m}}}
----
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: nginx-web, namespace: demo}
-spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: nginx-web}
-  minReplicas: 3
-  maxReplicas: 10
-  metrics:
-  - type: Resource
-    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
-  behavior:
-    scaleDown: {stabilizationWindowSeconds: 5}
 "#;
+
+/// Namespace demo with nginx-web and an HPA `hpa` keeping it between 3 and 10 replicas at
+/// 50% CPU, with the HPA's `behavior` (YAML, may be empty).
+async fn deploy_nginx_web(target: &Client, hpa: &str, behavior: &str) -> Result<()> {
+    create_namespace(target, "demo").await?;
+    let hpa = format!(
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: {hpa}, namespace: demo}}\nspec:\n  \
+         scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: nginx-web}}\n  minReplicas: 3\n  maxReplicas: 10\n  \
+         metrics: [{{type: Resource, resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 50}}}}}}]\n{behavior}"
+    );
+    apply_yaml(target, &format!("{NGINX_WEB}---\n{hpa}"), "demo").await?;
+    Ok(())
+}
 
 /// How long the HPA may take to react (metrics-server needs two 10 s scrapes for a rate).
 const HPA_WAIT: Duration = Duration::from_secs(150);
@@ -94,32 +93,6 @@ impl Drop for Usage {
     }
 }
 
-/// GETs `url` until `check` accepts the answer (polling, with a timeout).
-async fn api_until(
-    url: &str,
-    token: &str,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> Result<serde_json::Value> {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let view: serde_json::Value = reqwest::Client::new()
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if check(&view) {
-            return Ok(view);
-        }
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "timed out polling {url}; last answer: {view:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// The CPU utilisation the HPA saw last (an HPA whose metrics failed lists an empty metric).
 fn hpa_cpu(h: &HorizontalPodAutoscaler) -> Option<i32> {
     h.status
@@ -143,8 +116,7 @@ fn phase(se: &ScalingExperiment) -> Option<ExperimentPhase> {
 
 #[tokio::test]
 async fn an_experiment_measures_a_real_hpa_scaling_up_under_load_and_back_down() -> Result<()> {
-    let platform = platform().await?;
-    let dev = ControlPlane::start(
+    let env = Env::with_dev(
         Options::cluster("dev")
             .with_nodes(vec![
                 SimNode::control_plane("dev-master", "2", "4Gi"),
@@ -152,16 +124,16 @@ async fn an_experiment_measures_a_real_hpa_scaling_up_under_load_and_back_down()
             ])
             .with_pods(PodLifecycle::Ready)
             .with_metrics_server(),
+        fast_settings(),
     )
     .await?;
-    let pc = platform.client().await?;
-    let tc = dev.client().await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let _operator = Operator::start_on(&platform, fast_settings(), port).await?;
-    register(&pc, "dev", &dev).await?;
-    apply_yaml(&tc, DEMO, "demo").await?;
+    let (pc, tc) = (&env.p, &env.d);
+    deploy_nginx_web(
+        tc,
+        "nginx-web",
+        "  behavior:\n    scaleDown: {stabilizationWindowSeconds: 5}\n",
+    )
+    .await?;
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(tc.clone(), "demo");
     // A real baseline: 3 replicas and a CPU figure from metrics-server.
     wait_within(
@@ -173,9 +145,9 @@ async fn an_experiment_measures_a_real_hpa_scaling_up_under_load_and_back_down()
     )
     .await?;
 
-    let ns = platform.namespace("se").await?;
+    let ns = env.platform.namespace("se").await?;
     apply_yaml(
-        &pc,
+        pc,
         r#"
 apiVersion: tartinfra.dev/v1alpha1
 kind: ScalingExperiment
@@ -246,13 +218,16 @@ spec:
 
     // The API serves the live series while the experiment runs (the operator's HPA cache
     // and its 1 s sampler follow the cluster within a few seconds).
-    let url = format!("http://127.0.0.1:{port}/api/v1/experiments/{ns}/web");
+    let http = Http::new(env.port);
+    let path = format!("/api/v1/experiments/{ns}/web");
     let scaled_up = |v: &serde_json::Value| {
         v["samples"]
             .as_array()
             .is_some_and(|s| s.iter().any(|s| s["replicas"][0].as_i64() > Some(3)))
     };
-    let view = api_until(&url, platform.admin_token(), scaled_up).await?;
+    let view = http
+        .eventually(&path, env.token(), "a scaled-up sample", scaled_up)
+        .await?;
     ensure!(
         view["live"] == true,
         "live while loading: {}",
@@ -288,18 +263,11 @@ spec:
         .status
         .and_then(|s| s.runner)
         .context("the child LoadTest has a runner")?;
-    let pod = scheduled_pod(&tc, &runner.namespace, &runner.job).await?;
+    let pod = scheduled_pod(tc, &runner.namespace, &runner.job).await?;
     let pod = Api::<Pod>::namespaced(tc.clone(), &runner.namespace)
         .get(&pod.name_any())
         .await?;
-    kubelet_terminated(
-        &tc,
-        &pod,
-        0,
-        "Completed",
-        &k6_result("k6-summary-passed.json")?,
-    )
-    .await?;
+    kubelet_k6_passed(tc, &pod).await?;
     drop(usage);
     let _idle = Usage::drive(tc.clone(), "1m");
 
@@ -393,7 +361,11 @@ spec:
         "samples in time order"
     );
 
-    let view = api_until(&url, platform.admin_token(), |v| v["live"] == false).await?;
+    let view = http
+        .eventually(&path, env.token(), "the stored series", |v| {
+            v["live"] == false
+        })
+        .await?;
     ensure!(
         view["live"] == false && view["samples"].as_array().map(Vec::len) == Some(s.samples.len()),
         "the stored series after completion"
@@ -403,14 +375,11 @@ spec:
 
 #[tokio::test]
 async fn a_target_without_hpa_fails_with_a_clear_condition() -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let pc = platform.client().await?;
-    let _operator = Operator::start(&platform, fast_settings()).await?;
-    register(&pc, "dev", &dev).await?;
-    let ns = platform.namespace("se").await?;
+    let env = Env::start(fast_settings()).await?;
+    let pc = &env.p;
+    let ns = env.platform.namespace("se").await?;
     apply_yaml(
-        &pc,
+        pc,
         "apiVersion: tartinfra.dev/v1alpha1\nkind: ScalingExperiment\nmetadata: {name: nohpa}\nspec:\n  cluster: dev\n  load: {preset: scale-light}\n",
         &ns,
     )
@@ -434,7 +403,7 @@ async fn a_target_without_hpa_fails_with_a_clear_condition() -> Result<()> {
         "{c:?}"
     );
     ensure!(
-        Api::<LoadTest>::namespaced(pc, &ns)
+        Api::<LoadTest>::namespaced(pc.clone(), &ns)
             .get_opt("nohpa-load")
             .await?
             .is_none(),
@@ -443,34 +412,29 @@ async fn a_target_without_hpa_fails_with_a_clear_condition() -> Result<()> {
     Ok(())
 }
 
-const HPA_ONLY: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: demo}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: nginx-web, namespace: demo}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: nginx-web}}
-  template:
-    metadata: {labels: {app: nginx-web}}
-    spec:
-      containers:
-      - {name: nginx, image: "nginx:1.27-alpine", resources: {requests: {cpu: 100m}}}
----
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: web-hpa, namespace: demo}
-spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: nginx-web}
-  minReplicas: 3
-  maxReplicas: 10
-  metrics:
-  - type: Resource
-    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
-"#;
+/// Waits until the experiment has Failed, and checks that it failed for `reason` with a
+/// message containing every one of `words`.
+async fn experiment_failed(
+    experiments: &Api<ScalingExperiment>,
+    name: &str,
+    reason: ExperimentReason,
+    words: &[&str],
+) -> Result<ScalingExperimentStatus> {
+    let failed = wait_for(experiments, name, "Failed", |se| {
+        phase(se) == Some(ExperimentPhase::Failed)
+    })
+    .await?;
+    let s = failed.status.unwrap_or_default();
+    ensure!(s.reason == Some(reason), "{:?}: {:?}", s.reason, s.message);
+    ensure!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| words.iter().all(|w| m.contains(w))),
+        "{:?}",
+        s.message
+    );
+    Ok(s)
+}
 
 fn experiment(name: &str) -> String {
     format!(
@@ -482,23 +446,19 @@ fn experiment(name: &str) -> String {
 #[tokio::test]
 async fn a_load_that_never_runs_and_a_vanished_cluster_fail_the_experiment_with_their_reason()
 -> Result<()> {
-    let platform = platform().await?;
-    let dev = target("dev").await?;
-    let pc = platform.client().await?;
-    let tc = dev.client().await?;
     let settings = operator::context::Settings {
         cluster_unavailable_timeout: Duration::from_secs(3),
         ..fast_settings()
     };
-    let _operator = Operator::start(&platform, settings).await?;
-    register(&pc, "dev", &dev).await?;
-    apply_yaml(&tc, HPA_ONLY, "demo").await?;
-    let ns = platform.namespace("se").await?;
+    let env = Env::start(settings).await?;
+    let (pc, tc) = (&env.p, &env.d);
+    deploy_nginx_web(tc, "web-hpa", "").await?;
+    let ns = env.platform.namespace("se").await?;
     let experiments: Api<ScalingExperiment> = Api::namespaced(pc.clone(), &ns);
     let tests: Api<LoadTest> = Api::namespaced(pc.clone(), &ns);
 
     // The runner's image cannot be pulled: the load never starts.
-    apply_yaml(&pc, &experiment("pull"), &ns).await?;
+    apply_yaml(pc, &experiment("pull"), &ns).await?;
     let lt = wait_for(&tests, "pull-load", "given a runner", |lt| {
         lt.status.as_ref().is_some_and(|s| s.runner.is_some())
     })
@@ -527,64 +487,33 @@ async fn a_load_that_never_runs_and_a_vanished_cluster_fail_the_experiment_with_
         "scale-light's 180 s cooldown is shorter than the default 300 s window: {cooldown:?}"
     );
     let runner = lt.status.and_then(|s| s.runner).context("runner")?;
-    let pod = scheduled_pod(&tc, &runner.namespace, &runner.job).await?;
-    kubelet_status(
-        &tc,
-        &pod,
-        serde_json::json!({
-            "phase": "Pending",
-            "containerStatuses": [{ "name": "runner", "image": "grafana/k6:1.7.1", "imageID": "", "ready": false, "restartCount": 0,
-                "state": { "waiting": { "reason": "ImagePullBackOff", "message": "Back-off pulling image \"grafana/k6:1.7.1\"" } } }],
-        }),
+    let pod = scheduled_pod(tc, &runner.namespace, &runner.job).await?;
+    kubelet_image_pull_backoff(tc, &pod).await?;
+    let s = experiment_failed(
+        &experiments,
+        "pull",
+        ExperimentReason::LoadTestFailed,
+        &["never ran", "grafana/k6:1.7.1"],
     )
     .await?;
-    let failed = wait_for(&experiments, "pull", "Failed", |se| {
-        phase(se) == Some(ExperimentPhase::Failed)
-    })
-    .await?;
-    let s = failed.status.unwrap_or_default();
-    ensure!(
-        s.reason == Some(ExperimentReason::LoadTestFailed),
-        "{:?}: {:?}",
-        s.reason,
-        s.message
-    );
-    ensure!(
-        s.message
-            .as_deref()
-            .is_some_and(|m| m.contains("never ran") && m.contains("grafana/k6:1.7.1")),
-        "{:?}",
-        s.message
-    );
     ensure!(
         s.load_started_at.is_none() && s.finished_at.is_some(),
         "no load clock: {s:?}"
     );
 
     // The cluster goes away while the experiment samples its baseline.
-    apply_yaml(&pc, &experiment("gone"), &ns).await?;
+    apply_yaml(pc, &experiment("gone"), &ns).await?;
     wait_for(&tests, "gone-load", "created", |_| true).await?;
     Api::<crds::ManagedCluster>::all(pc.clone())
         .delete("dev", &Default::default())
         .await?;
-    let failed = wait_for(&experiments, "gone", "Failed", |se| {
-        phase(se) == Some(ExperimentPhase::Failed)
-    })
+    let s = experiment_failed(
+        &experiments,
+        "gone",
+        ExperimentReason::ClusterUnavailable,
+        &["dev", "not connected"],
+    )
     .await?;
-    let s = failed.status.unwrap_or_default();
-    ensure!(
-        s.reason == Some(ExperimentReason::ClusterUnavailable),
-        "{:?}: {:?}",
-        s.reason,
-        s.message
-    );
-    ensure!(
-        s.message
-            .as_deref()
-            .is_some_and(|m| m.contains("dev") && m.contains("not connected")),
-        "{:?}",
-        s.message
-    );
     ensure!(!s.samples.is_empty(), "the baseline samples are kept");
     Ok(())
 }

@@ -4,12 +4,13 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Result, ensure};
 use futures::Stream;
+use local_control_plane::{ControlPlane, Options, apply_yaml};
 use operator::hubble_api::observer_server::{Observer, ObserverServer};
 use operator::hubble_api::{self as pb, GetFlowsRequest, GetFlowsResponse, get_flows_response};
 use serde_json::Value;
@@ -52,11 +53,11 @@ fn endpoint(namespace: &str, pod: &str, identity: u32) -> Option<pb::Endpoint> {
     })
 }
 
+/// A TCP flow to port 80, with an HTTP record when `http`.
 fn flow(
-    src: Option<pb::Endpoint>,
-    dst: Option<pb::Endpoint>,
+    src: &Option<pb::Endpoint>,
+    dst: &Option<pb::Endpoint>,
     verdict: pb::Verdict,
-    port: u32,
     http: bool,
 ) -> GetFlowsResponse {
     GetFlowsResponse {
@@ -70,7 +71,7 @@ fn flow(
             l4: Some(pb::Layer4 {
                 protocol: Some(pb::layer4::Protocol::Tcp(pb::Tcp {
                     source_port: 40000,
-                    destination_port: port,
+                    destination_port: 80,
                 })),
             }),
             l7: http.then(|| pb::Layer7 {
@@ -83,8 +84,8 @@ fn flow(
                     protocol: "HTTP/1.1".into(),
                 })),
             }),
-            source: src,
-            destination: dst,
+            source: src.clone(),
+            destination: dst.clone(),
             ..Default::default()
         })),
         node_name: "dev-worker1".into(),
@@ -92,7 +93,20 @@ fn flow(
     }
 }
 
-async fn serve(observer: TestObserver) -> Result<SocketAddr> {
+/// A test Observer serving on loopback: the test sends it flows and sees its requests.
+struct Relay {
+    addr: SocketAddr,
+    flows: mpsc::Sender<Result<GetFlowsResponse, Status>>,
+    requests: mpsc::UnboundedReceiver<GetFlowsRequest>,
+}
+
+async fn start_relay() -> Result<Relay> {
+    let (flows, flows_rx) = mpsc::channel(16);
+    let (requests_tx, requests) = mpsc::unbounded_channel();
+    let observer = TestObserver {
+        flows: std::sync::Mutex::new(Some(flows_rx)),
+        requests: requests_tx,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(
@@ -100,60 +114,33 @@ async fn serve(observer: TestObserver) -> Result<SocketAddr> {
             .add_service(ObserverServer::new(observer))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
-    Ok(addr)
+    Ok(Relay {
+        addr,
+        flows,
+        requests,
+    })
 }
 
-async fn traffic(
-    port: u16,
-    token: &str,
-    cluster: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Result<Value> {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let body: Value = client
-            .get(format!(
-                "http://127.0.0.1:{port}/api/v1/clusters/{cluster}/traffic"
-            ))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if check(&body) {
-            return Ok(body);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out; last traffic of {cluster}: {body:#}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Polls a cluster's traffic view until `check` accepts it.
+async fn traffic(env: &Env, cluster: &str, check: impl Fn(&Value) -> bool) -> Result<Value> {
+    Http::new(env.port)
+        .eventually(
+            &format!("/api/v1/clusters/{cluster}/traffic"),
+            env.token(),
+            &format!("the traffic of {cluster}"),
+            check,
+        )
+        .await
 }
 
 #[tokio::test]
 async fn flows_stream_from_hubble_relay_into_edges() -> Result<()> {
-    let (flows_tx, flows_rx) = mpsc::channel(16);
-    let (requests_tx, mut requests) = mpsc::unbounded_channel();
-    let relay = serve(TestObserver {
-        flows: std::sync::Mutex::new(Some(flows_rx)),
-        requests: requests_tx,
-    })
-    .await?;
+    let mut relay = start_relay().await?;
+    let dev = ControlPlane::start(Options::apiserver("dev")).await?;
+    let hubble = HashMap::from([("dev".to_owned(), relay.addr.to_string())]);
+    let env = Env::around(dev, fast_settings(), hubble).await?;
 
-    let platform = platform().await?;
-    let dev =
-        local_control_plane::ControlPlane::start(local_control_plane::Options::apiserver("dev"))
-            .await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let hubble = std::collections::HashMap::from([("dev".to_owned(), relay.to_string())]);
-    let _operator = Operator::start_with(&platform, fast_settings(), port, hubble).await?;
-    register_kubeconfig(&platform.client().await?, "dev", dev.kubeconfig()).await?;
-    let token = platform.admin_token().to_owned();
-
-    let request = tokio::time::timeout(WAIT, requests.recv()).await?;
+    let request = tokio::time::timeout(WAIT, relay.requests.recv()).await?;
     ensure!(
         request
             .as_ref()
@@ -169,50 +156,20 @@ async fn flows_stream_from_hubble_relay_into_edges() -> Result<()> {
     let nginx = endpoint("demo", "nginx-web-5d8f9c7b6d-x2x9q", 40001);
     let httpbin = endpoint("demo", "httpbin-7b9c5f6d8-qw3er", 40002);
     for f in [
-        flow(
-            runner.clone(),
-            nginx.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            false,
-        ),
-        flow(
-            runner.clone(),
-            nginx.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            false,
-        ),
-        flow(
-            nginx.clone(),
-            httpbin.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            true,
-        ),
-        flow(
-            runner.clone(),
-            httpbin.clone(),
-            pb::Verdict::Dropped,
-            80,
-            false,
-        ),
-        flow(
-            endpoint("", "", 2),
-            nginx.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            false,
-        ),
+        flow(&runner, &nginx, pb::Verdict::Forwarded, false),
+        flow(&runner, &nginx, pb::Verdict::Forwarded, false),
+        flow(&nginx, &httpbin, pb::Verdict::Forwarded, true),
+        flow(&runner, &httpbin, pb::Verdict::Dropped, false),
+        flow(&endpoint("", "", 2), &nginx, pb::Verdict::Forwarded, false),
     ] {
-        flows_tx.send(Ok(f)).await?;
+        relay.flows.send(Ok(f)).await?;
     }
-    let view = traffic(port, &token, "dev", |v| {
+    let view = traffic(&env, "dev", |v| {
         v["flows"].as_array().is_some_and(|f| f.len() == 5)
     })
     .await?;
     ensure!(
-        view["available"] == true && view["source"] == format!("address {relay}"),
+        view["available"] == true && view["source"] == format!("address {}", relay.addr),
         "{view:#}"
     );
     ensure!(view["forwarded"] == 4 && view["dropped"] == 1, "{view:#}");
@@ -243,22 +200,17 @@ async fn flows_stream_from_hubble_relay_into_edges() -> Result<()> {
     );
 
     // New flows keep arriving on the same stream (follow).
-    flows_tx
-        .send(Ok(flow(
-            nginx.clone(),
-            httpbin.clone(),
-            pb::Verdict::Forwarded,
-            80,
-            true,
-        )))
+    relay
+        .flows
+        .send(Ok(flow(&nginx, &httpbin, pb::Verdict::Forwarded, true)))
         .await?;
-    traffic(port, &token, "dev", |v| {
+    traffic(&env, "dev", |v| {
         v["flows"].as_array().is_some_and(|f| f.len() == 6)
     })
     .await?;
 
     // The platform cluster has no Hubble Relay here: it says so.
-    let platform_traffic = traffic(port, &token, "platform", |v| v["message"].is_string()).await?;
+    let platform_traffic = traffic(&env, "platform", |v| v["message"].is_string()).await?;
     ensure!(
         platform_traffic["available"] == false,
         "{platform_traffic:#}"
@@ -274,50 +226,39 @@ async fn flows_stream_from_hubble_relay_into_edges() -> Result<()> {
 
 #[tokio::test]
 async fn hubble_relay_is_reached_through_a_port_forward() -> Result<()> {
-    let (flows_tx, flows_rx) = mpsc::channel(16);
-    let (requests_tx, mut requests) = mpsc::unbounded_channel();
-    let relay = serve(TestObserver {
-        flows: std::sync::Mutex::new(Some(flows_rx)),
-        requests: requests_tx,
-    })
-    .await?;
+    let mut relay = start_relay().await?;
 
     // kwok plays the kubelet: a port-forward to kube-system/hubble-relay-test:4245 reaches
     // the test Observer on loopback.
     let forward = format!(
         "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: PortForward\nmetadata: {{name: hubble-relay-test, namespace: kube-system}}\n\
          spec:\n  forwards:\n  - ports: [4245]\n    target: {{port: {}, address: 127.0.0.1}}\n",
-        relay.port()
+        relay.addr.port()
     );
-    let mut options = local_control_plane::Options::cluster("dev");
+    let mut options = Options::cluster("dev");
     options.kwok_config.push(forward);
-    let platform = platform().await?;
-    let dev = local_control_plane::ControlPlane::start(options).await?;
-    local_control_plane::apply_yaml(
+    let dev = ControlPlane::start(options).await?;
+    apply_yaml(
         &dev.client().await?,
         "apiVersion: v1\nkind: Pod\nmetadata: {name: hubble-relay-test, namespace: kube-system, labels: {k8s-app: hubble-relay}}\n\
          spec:\n  containers: [{name: hubble-relay, image: 'quay.io/cilium/hubble-relay:v1.16.5', ports: [{containerPort: 4245}]}]\n",
         "kube-system",
     )
     .await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let _operator = Operator::start_on(&platform, fast_settings(), port).await?;
-    register_kubeconfig(&platform.client().await?, "dev", dev.kubeconfig()).await?;
-    let token = platform.admin_token().to_owned();
+    let env = Env::around(dev, fast_settings(), HashMap::new()).await?;
 
-    let request = tokio::time::timeout(WAIT, requests.recv()).await?;
+    let request = tokio::time::timeout(WAIT, relay.requests.recv()).await?;
     ensure!(
         request.is_some_and(|r| r.follow),
         "the relay was never asked for flows"
     );
     let nginx = endpoint("demo", "nginx-web-5d8f9c7b6d-x2x9q", 40001);
     let httpbin = endpoint("demo", "httpbin-7b9c5f6d8-qw3er", 40002);
-    flows_tx
-        .send(Ok(flow(nginx, httpbin, pb::Verdict::Forwarded, 80, true)))
+    relay
+        .flows
+        .send(Ok(flow(&nginx, &httpbin, pb::Verdict::Forwarded, true)))
         .await?;
-    let view = traffic(port, &token, "dev", |v| {
+    let view = traffic(&env, "dev", |v| {
         v["flows"].as_array().is_some_and(|f| f.len() == 1)
     })
     .await?;

@@ -135,4 +135,15 @@ mod tests {
         );
         assert!(matches!(parse(&huge), Err(ReportError::TooLarge(_))));
     }
+
+    /// A cut inside the last number (`"rps":12` of `"rps":123.4}`) must not read as a
+    /// smaller value: the compact result is one JSON object, and every prefix of an object
+    /// misses its closing brace, which serde_json refuses.
+    #[test]
+    fn a_result_cut_at_any_byte_is_an_error() {
+        for cut in 0..PASSED.len() {
+            let parsed = parse(&PASSED[..cut]);
+            assert!(parsed.is_err(), "cut at {cut} gave {parsed:?}");
+        }
+    }
 }

@@ -21,6 +21,10 @@ pub enum ReportError {
     /// The report is not in the expected format.
     #[error("the report is not valid: {0}")]
     Malformed(String),
+    /// The report stops before the end its format requires: the runner was cut off while
+    /// writing it, or the kubelet cut the termination message at 4 KiB.
+    #[error("the report is cut short: {0}")]
+    Truncated(&'static str),
 }
 
 fn check_size(text: &str) -> Result<&str, ReportError> {

@@ -1,5 +1,9 @@
 //! The result of a stress test: stress-ng's `--yaml` metrics, written to the termination
 //! message. Bogo-ops and real-time bogo-ops/s are summed over the stressors.
+//!
+//! stress-ng closes the document with YAML's end marker `...`. A report without it was cut
+//! short, and a cut YAML document is often still valid YAML with smaller numbers (a number
+//! cut in half, a stressor missing), so the marker is required.
 
 use serde::Deserialize;
 
@@ -28,9 +32,17 @@ struct Metric {
     per_second: f64,
 }
 
+/// The line stress-ng writes last: YAML's document end marker.
+const DOCUMENT_END: &str = "...";
+
 /// Parses stress-ng's YAML metrics output.
 pub fn parse(text: &str) -> Result<StressResult, ReportError> {
     let text = check_size(text)?;
+    if text.lines().next_back().map(str::trim_end) != Some(DOCUMENT_END) {
+        return Err(ReportError::Truncated(
+            "stress-ng's YAML does not end with its `...` line",
+        ));
+    }
     let report: Report =
         serde_yaml::from_str(text).map_err(|e| ReportError::Malformed(e.to_string()))?;
     let metrics = report.metrics.filter(|m| !m.is_empty()).ok_or_else(|| {
@@ -95,14 +107,18 @@ mod tests {
     fn bad_reports_are_errors() {
         assert_eq!(parse(""), Err(ReportError::Empty));
         assert!(
-            matches!(parse("---\nsystem-info:\n  cpus: 2\n"), Err(ReportError::Malformed(m)) if m.contains("--metrics"))
+            matches!(parse("---\nsystem-info:\n  cpus: 2\n...\n"), Err(ReportError::Malformed(m)) if m.contains("--metrics"))
         );
         assert!(matches!(
             parse(&CPU[..CPU.len() / 2]),
-            Err(ReportError::Malformed(_))
+            Err(ReportError::Truncated(_))
         ));
+        // A log line (the kubelet's fallback when the runner wrote nothing) is no report,
+        // with or without an end marker.
+        let log = "stress-ng: info: [1] dispatching hogs: 1 cpu";
+        assert!(matches!(parse(log), Err(ReportError::Truncated(_))));
         assert!(matches!(
-            parse("stress-ng: info: [1] dispatching hogs: 1 cpu"),
+            parse(&format!("{log}\n...\n")),
             Err(ReportError::Malformed(_))
         ));
         assert!(matches!(
@@ -113,9 +129,29 @@ mod tests {
             parse(&CPU.replace("bogo-ops: 1657", "bogo-ops: .nan")),
             Err(ReportError::Malformed(_))
         ));
-        let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert!(parse(&deep).is_err());
-        let aliases = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\nmetrics: [*d, *d, *d, *d, *d, *d, *d, *d]\n";
-        assert!(parse(aliases).is_err());
+        // Hostile documents reach the YAML parser (they carry the end marker) and fail there.
+        let deep = format!("{}1{}\n...\n", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(matches!(parse(&deep), Err(ReportError::Malformed(_))));
+        let aliases = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\nmetrics: [*d, *d, *d, *d, *d, *d, *d, *d]\n...\n";
+        assert!(matches!(parse(aliases), Err(ReportError::Malformed(_))));
+    }
+
+    /// Every cut that loses more than trailing whitespace is an error, never smaller
+    /// numbers: the cut may fall inside the last number, or drop a whole stressor.
+    #[test]
+    fn a_report_cut_at_any_byte_is_an_error() {
+        let two = CPU.replace("...\n", "    - stressor: vm\n      bogo-ops: 343\n      bogo-ops-per-second-real-time: 171.5\n\n...\n");
+        for report in [CPU, two.as_str()] {
+            let whole = parse(report).expect("the whole report parses");
+            for cut in 0..report.len() {
+                let part = &report[..cut];
+                let parsed = parse(part);
+                if part.trim_end() == report.trim_end() {
+                    assert_eq!(parsed, Ok(whole.clone()), "cut at {cut}");
+                } else {
+                    assert!(parsed.is_err(), "cut at {cut} gave {parsed:?}");
+                }
+            }
+        }
     }
 }

@@ -206,8 +206,7 @@ fn exits_without_a_result_and_other_failures() {
             ..
         }
     ));
-    let yaml =
-        "metrics:\n  - stressor: cpu\n    bogo-ops: 10\n    bogo-ops-per-second-real-time: 1\n";
+    let yaml = "metrics:\n  - stressor: cpu\n    bogo-ops: 10\n    bogo-ops-per-second-real-time: 1\n...\n";
     match observe_at(
         &stress(),
         Some(&j),

@@ -111,6 +111,24 @@ pub struct LoadTestSpec {
     pub ttl_seconds_after_finished: Option<u32>,
 }
 
+impl LoadTestSpec {
+    /// A spec on `cluster` with nothing else set yet: set one of `preset`, `http` or
+    /// `stress` (with struct update syntax) before using it.
+    pub fn on(cluster: ObjectName) -> Self {
+        Self {
+            cluster,
+            preset: None,
+            http: None,
+            stress: None,
+            runner_namespace: None,
+            resources: None,
+            image: None,
+            timeout_seconds: None,
+            ttl_seconds_after_finished: None,
+        }
+    }
+}
+
 /// The predefined tests (the original dashboard's presets, without the scaling and cascade
 /// ones, which are ScalingExperiment presets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

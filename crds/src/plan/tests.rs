@@ -6,15 +6,8 @@ use crate::scaling_experiment::ExperimentLoad;
 
 fn lt(preset: LoadTestPreset) -> LoadTestSpec {
     LoadTestSpec {
-        cluster: "dev".into(),
         preset: Some(preset),
-        http: None,
-        stress: None,
-        runner_namespace: None,
-        resources: None,
-        image: None,
-        timeout_seconds: None,
-        ttl_seconds_after_finished: None,
+        ..LoadTestSpec::on("dev".into())
     }
 }
 

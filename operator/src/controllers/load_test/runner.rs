@@ -348,15 +348,8 @@ mod tests {
         let mut lt = LoadTest::new(
             name,
             LoadTestSpec {
-                cluster: "dev".into(),
                 preset: Some(preset),
-                http: None,
-                stress: None,
-                runner_namespace: None,
-                resources: None,
-                image: None,
-                timeout_seconds: None,
-                ttl_seconds_after_finished: None,
+                ..LoadTestSpec::on("dev".into())
             },
         );
         lt.metadata.namespace = Some("team-a".into());

@@ -23,15 +23,8 @@ pub fn child(se: &ScalingExperiment, plan: &ExperimentPlan) -> Option<LoadTest> 
     let mut lt = LoadTest::new(
         &name,
         LoadTestSpec {
-            cluster: se.spec.cluster.clone(),
-            preset: None,
             http: Some(plan.load.clone()),
-            stress: None,
-            runner_namespace: None,
-            resources: None,
-            image: None,
-            timeout_seconds: None,
-            ttl_seconds_after_finished: None,
+            ..LoadTestSpec::on(se.spec.cluster.clone())
         },
     );
     lt.metadata.namespace = se.namespace();

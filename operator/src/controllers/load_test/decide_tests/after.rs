@@ -31,11 +31,7 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "no pod yet: pending",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![],
-            ),
+            with_pods(vec![]),
             Expect {
                 phase: Some(P::Pending),
                 next: poll(),
@@ -46,11 +42,10 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "scheduled and pulling: starting",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![pod(json!({ "phase": "Pending" }), Some("dev-worker1"))],
-            ),
+            with_pods(vec![pod(
+                json!({ "phase": "Pending" }),
+                Some("dev-worker1"),
+            )]),
             Expect {
                 phase: Some(P::Starting),
                 next: poll(),
@@ -60,14 +55,10 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "running: progress from the container's start",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![pod(
-                    container(json!({ "running": { "startedAt": iso(950) } })),
-                    Some("dev-worker1"),
-                )],
-            ),
+            with_pods(vec![pod(
+                container(json!({ "running": { "startedAt": iso(950) } })),
+                Some("dev-worker1"),
+            )]),
             Expect {
                 phase: Some(P::Running),
                 next: poll(),
@@ -77,11 +68,10 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "a clean k6 exit succeeds with results",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![pod(terminated(0, "Completed", K6_OK), Some("dev-worker1"))],
-            ),
+            with_pods(vec![pod(
+                terminated(0, "Completed", K6_OK),
+                Some("dev-worker1"),
+            )]),
             Expect {
                 phase: Some(P::Succeeded),
                 next: Some(Next::Requeue(Duration::from_secs(1))),
@@ -93,18 +83,14 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "k6 exit 99: thresholds breached, results kept",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![pod(
-                    terminated(
-                        99,
-                        "Error",
-                        &K6_OK.replace("\"passed\":true", "\"passed\":false"),
-                    ),
-                    Some("dev-worker1"),
-                )],
-            ),
+            with_pods(vec![pod(
+                terminated(
+                    99,
+                    "Error",
+                    &K6_OK.replace("\"passed\":true", "\"passed\":false"),
+                ),
+                Some("dev-worker1"),
+            )]),
             Expect {
                 phase: Some(P::Failed),
                 reason: Some(Why::ThresholdsBreached),
@@ -115,11 +101,10 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "out of memory",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![pod(terminated(137, "OOMKilled", ""), Some("dev-worker1"))],
-            ),
+            with_pods(vec![pod(
+                terminated(137, "OOMKilled", ""),
+                Some("dev-worker1"),
+            )]),
             Expect {
                 phase: Some(P::Failed),
                 reason: Some(Why::OomKilled),
@@ -130,11 +115,7 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "unschedulable within the grace period: still pending",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![unschedulable(990)],
-            ),
+            with_pods(vec![unschedulable(990)]),
             Expect {
                 phase: Some(P::Pending),
                 next: poll(),
@@ -144,11 +125,7 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "unschedulable past the grace period: failed, and the stuck runner goes",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![unschedulable(900)],
-            ),
+            with_pods(vec![unschedulable(900)]),
             Expect {
                 phase: Some(P::Failed),
                 reason: Some(Why::Unschedulable),
@@ -160,11 +137,7 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "an image that cannot be pulled fails the test and removes the runner",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![image_backoff.clone()],
-            ),
+            with_pods(vec![image_backoff.clone()]),
             Expect {
                 phase: Some(P::Failed),
                 reason: Some(Why::ImagePullFailed),
@@ -176,15 +149,7 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "a failed removal of a stuck runner does not hold the result back",
-            failing(
-                running(
-                    test(json!({}), with_runner(), json!({})),
-                    Some(job("uid-1", json!([]))),
-                    vec![image_backoff],
-                ),
-                Class::Transient,
-                "timeout",
-            ),
+            failing(with_pods(vec![image_backoff]), Class::Transient, "timeout"),
             Expect {
                 phase: Some(P::Failed),
                 reason: Some(Why::ImagePullFailed),
@@ -196,14 +161,10 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "a crashing runner: PodFailed with its last words",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![pod(
-                    terminated(107, "Error", "level=error msg=\"GoError: bad params\""),
-                    Some("dev-worker1"),
-                )],
-            ),
+            with_pods(vec![pod(
+                terminated(107, "Error", "level=error msg=\"GoError: bad params\""),
+                Some("dev-worker1"),
+            )]),
             Expect {
                 phase: Some(P::Failed),
                 reason: Some(Why::PodFailed),
@@ -232,11 +193,10 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         (
             "no result from a real node: NoResults",
-            running(
-                test(json!({}), with_runner(), json!({})),
-                Some(job("uid-1", json!([]))),
-                vec![pod(terminated(0, "Completed", ""), Some("dev-worker1"))],
-            ),
+            with_pods(vec![pod(
+                terminated(0, "Completed", ""),
+                Some("dev-worker1"),
+            )]),
             Expect {
                 phase: Some(P::Failed),
                 reason: Some(Why::NoResults),
@@ -249,11 +209,10 @@ pub(super) fn cases() -> Vec<Case> {
             "no result from a simulated node says why",
             Observed {
                 simulated_node: Some("dev-worker1".into()),
-                ..running(
-                    test(json!({}), with_runner(), json!({})),
-                    Some(job("uid-1", json!([]))),
-                    vec![pod(terminated(0, "Completed", ""), Some("dev-worker1"))],
-                )
+                ..with_pods(vec![pod(
+                    terminated(0, "Completed", ""),
+                    Some("dev-worker1"),
+                )])
             },
             Expect {
                 phase: Some(P::Failed),

@@ -129,6 +129,15 @@ fn running(lt: LoadTest, job: Option<Box<Job>>, pods: Vec<Pod>) -> Observed {
     }
 }
 
+/// A test whose runner Job (created at t=900, ours) has these pods.
+fn with_pods(pods: Vec<Pod>) -> Observed {
+    running(
+        test(json!({}), with_runner(), json!({})),
+        Some(job("uid-1", json!([]))),
+        pods,
+    )
+}
+
 fn admitted(lt: LoadTest, existing: Option<Box<Job>>) -> Observed {
     Observed {
         admission: Some(Admission::Start),

@@ -83,3 +83,45 @@ pub fn retry_after_error<K: kube::Resource>(
         .reconcile_failed(controller, error.label(), class.label());
     backoff.retry(&key, class)
 }
+
+/// What the decide tables of every controller check alike.
+#[cfg(test)]
+pub(crate) mod expect {
+    use crds::common::Condition;
+
+    use super::status::Note;
+
+    /// The decision's event reason, that its message holds `message`, and one condition's
+    /// status and reason (`type`, `status`, `reason`).
+    pub fn common(
+        name: &str,
+        event: Option<&Note>,
+        want_event: Option<&str>,
+        message: Option<&str>,
+        want_message: &str,
+        conditions: &[Condition],
+        want_condition: Option<(&str, &str, &str)>,
+    ) {
+        assert_eq!(
+            event.map(|e| e.reason.as_str()),
+            want_event,
+            "{name}: event"
+        );
+        let message = message.unwrap_or_default();
+        assert!(
+            message.contains(want_message),
+            "{name}: message {message:?} lacks {want_message:?}"
+        );
+        if let Some((type_, status, reason)) = want_condition {
+            let c = conditions
+                .iter()
+                .find(|c| c.type_ == type_)
+                .unwrap_or_else(|| panic!("{name}: no condition {type_}"));
+            assert_eq!(
+                (c.status.as_str(), c.reason.as_str()),
+                (status, reason),
+                "{name}: condition {type_}"
+            );
+        }
+    }
+}

@@ -178,29 +178,15 @@ fn check(name: &str, o: &Observed, want: &Expect) {
     if let Some(next) = &want.next {
         assert_eq!(&d.next, next, "{name}: next");
     }
-    assert_eq!(
-        d.event.as_ref().map(|e| e.reason.as_str()),
+    crate::controllers::expect::common(
+        name,
+        d.event.as_ref(),
         want.event,
-        "{name}: event"
+        s.message.as_deref(),
+        want.message,
+        &s.conditions,
+        want.condition,
     );
-    let message = s.message.clone().unwrap_or_default();
-    assert!(
-        message.contains(want.message),
-        "{name}: message {message:?} lacks {:?}",
-        want.message
-    );
-    if let Some((type_, status, reason)) = want.condition {
-        let c = s
-            .conditions
-            .iter()
-            .find(|c| c.type_ == type_)
-            .unwrap_or_else(|| panic!("{name}: no condition {type_}"));
-        assert_eq!(
-            (c.status.as_str(), c.reason.as_str()),
-            (status, reason),
-            "{name}: {type_}"
-        );
-    }
 }
 
 fn requeue(secs: u64) -> Option<Next> {

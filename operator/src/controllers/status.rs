@@ -62,6 +62,26 @@ pub trait Reported:
     fn transition(old: &Self::Status, new: &Self::Status) -> Option<Note>;
 }
 
+/// The event of a phase change from `old` to `new` (none when the phase stays): a Warning
+/// named for the failure reason when the new phase carries one, else a Normal event named
+/// for the phase (pure).
+pub fn phase_change<P: PartialEq + Debug>(
+    old: Option<P>,
+    new: Option<P>,
+    failure: Option<&str>,
+    message: Option<&str>,
+) -> Option<Note> {
+    if old == new {
+        return None;
+    }
+    let message = message.unwrap_or_default();
+    Some(match (new, failure) {
+        (_, Some(reason)) => Note::warning(reason, message),
+        (Some(p), None) => Note::normal(format!("{p:?}"), message),
+        (None, None) => Note::normal("Updated", message),
+    })
+}
+
 /// `namespace/name`, or `name` for cluster-scoped objects: the key in logs and backoff.
 pub fn key<K: Resource>(obj: &K) -> String {
     match obj.meta().namespace.as_deref() {
@@ -106,5 +126,27 @@ pub async fn publish<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, note
     };
     if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
         tracing::warn!(error = %e, reason = %note.reason, "cannot publish event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phase_change_is_one_event_and_a_failure_a_warning() {
+        assert_eq!(phase_change(Some(1), Some(1), None, Some("same")), None);
+        assert_eq!(
+            phase_change(None, Some("Running"), None, Some("running on dev")),
+            Some(Note::normal("\"Running\"", "running on dev"))
+        );
+        assert_eq!(
+            phase_change(Some("Running"), Some("Failed"), Some("OOMKilled"), None),
+            Some(Note::warning("OOMKilled", ""))
+        );
+        assert_eq!(
+            phase_change::<u8>(Some(1), None, None, None),
+            Some(Note::normal("Updated", ""))
+        );
     }
 }

@@ -18,7 +18,7 @@ pub mod runner_state;
 use std::sync::Arc;
 
 use crds::LoadTest;
-use crds::load_test::LoadTestStatus;
+use crds::load_test::{LoadTestPhase, LoadTestStatus};
 use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use k8s_openapi::jiff::Timestamp;
@@ -33,7 +33,7 @@ use self::queue::Slots;
 use crate::context::Context;
 use crate::controllers::error::{Backoff, Error};
 use crate::controllers::retry_after_error;
-use crate::controllers::status::{Note, Reported, key};
+use crate::controllers::status::{Note, Reported, key, phase_change};
 
 /// The controller's name in metrics, events and logs.
 pub const NAME: &str = "loadtest";
@@ -59,17 +59,9 @@ impl Reported for LoadTest {
     }
 
     fn transition(old: &LoadTestStatus, new: &LoadTestStatus) -> Option<Note> {
-        if old.phase == new.phase {
-            return None;
-        }
-        let message = new.message.clone().unwrap_or_default();
-        Some(match (new.phase, new.reason) {
-            (Some(crds::load_test::LoadTestPhase::Failed), Some(r)) => {
-                Note::warning(r.name(), message)
-            }
-            (Some(p), _) => Note::normal(format!("{p:?}"), message),
-            (None, _) => Note::normal("Updated", message),
-        })
+        let failed = new.phase == Some(LoadTestPhase::Failed);
+        let failure = new.reason.filter(|_| failed).map(|r| r.name());
+        phase_change(old.phase, new.phase, failure, new.message.as_deref())
     }
 }
 

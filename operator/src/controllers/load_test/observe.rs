@@ -9,7 +9,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 
-use super::queue::{Admission, Slots};
+use super::queue::{Admission, Slots, active};
 use super::runner::{self, RunnerNames};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
@@ -57,26 +57,17 @@ impl Observed {
     }
 }
 
-fn unfinished(lt: &LoadTest) -> bool {
-    lt.metadata.deletion_timestamp.is_none()
-        && !lt
-            .status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .is_some_and(|p| p.is_finished())
-}
-
 /// Reads what the decision needs: the queue only for a test without a runner (taking its
 /// slot when admitted), the runner only for a test that has one or may create one.
 pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observed {
     let cluster = ctx.clusters.get(lt.spec.cluster.as_str());
     let has_runner = lt.status.as_ref().is_some_and(|s| s.runner.is_some());
-    let admission = (cluster.is_some() && unfinished(&lt) && !has_runner)
+    let admission = (cluster.is_some() && active(&lt) && !has_runner)
         .then(|| slots.admit(&lt, ctx.settings.max_tests_per_cluster));
     let mut runner = Runner::NotRead;
     let mut simulated_node = None;
     if let Some(cluster) = &cluster
-        && unfinished(&lt)
+        && active(&lt)
         && (has_runner || admission == Some(Admission::Start))
     {
         runner = match read_runner(cluster, &runner::names(&lt)).await {

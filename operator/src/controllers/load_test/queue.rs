@@ -62,7 +62,7 @@ pub fn admit(entries: &[Entry], me: &str, limit: usize) -> Admission {
 }
 
 /// Whether `lt` still competes for a slot: not finished and not being deleted.
-fn active(lt: &LoadTest) -> bool {
+pub fn active(lt: &LoadTest) -> bool {
     let phase = lt.status.as_ref().and_then(|s| s.phase);
     !phase.is_some_and(|p| p.is_finished()) && lt.metadata.deletion_timestamp.is_none()
 }

@@ -34,15 +34,21 @@ pub struct Decision {
 }
 
 /// Decides from the probe (pure): rechecks every `recheck` unless paused or unsupported.
-pub fn decide(mc: &ManagedCluster, probe: &Probe, recheck: Duration, now: Timestamp) -> Decision {
+/// A cluster being deleted (it has no probe) only loses its client.
+pub fn decide(
+    mc: &ManagedCluster,
+    probe: Option<&Probe>,
+    recheck: Duration,
+    now: Timestamp,
+) -> Decision {
     let old = mc.status.clone().unwrap_or_default();
-    if mc.metadata.deletion_timestamp.is_some() {
+    let (Some(probe), None) = (probe, &mc.metadata.deletion_timestamp) else {
         return Decision {
             status: old,
             effect: Effect::Disconnect,
             next: Next::AwaitChange,
         };
-    }
+    };
     let status = desired_status(&old, probe, mc.metadata.generation, now);
     let (effect, next) = match probe {
         Probe::Paused => (Effect::Keep, Next::AwaitChange),
@@ -352,7 +358,7 @@ mod tests {
             ),
         ];
         for (probe, effect, next) in cases {
-            let d = decide(&mc, &probe, recheck, now());
+            let d = decide(&mc, Some(&probe), recheck, now());
             assert_eq!((d.effect, &d.next), (effect, &next), "{probe:?}");
             assert_eq!(
                 d.status,
@@ -362,7 +368,7 @@ mod tests {
         let deleting = cluster(
             serde_json::json!({ "deletionTimestamp": "2027-01-15T08:00:00Z", "finalizers": ["tartinfra.dev/managedcluster"] }),
         );
-        let d = decide(&deleting, &Probe::Paused, recheck, now());
+        let d = decide(&deleting, None, recheck, now());
         assert_eq!((d.effect, d.next), (Effect::Disconnect, Next::AwaitChange));
         assert_eq!(
             d.status,

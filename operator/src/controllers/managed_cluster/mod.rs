@@ -75,12 +75,17 @@ impl Reported for ManagedCluster {
 
 /// One pass: observe, decide, act.
 async fn step(mc: Arc<ManagedCluster>, ctx: &Context) -> Result<Action, Error> {
-    let probe = if mc.metadata.deletion_timestamp.is_some() {
-        observe::Probe::Paused
-    } else {
-        observe::probe(&mc, ctx).await
+    // A cluster being deleted is not probed: its client goes whatever the probe says.
+    let probe = match mc.metadata.deletion_timestamp {
+        Some(_) => None,
+        None => Some(observe::probe(&mc, ctx).await),
     };
-    let decision = decide::decide(&mc, &probe, ctx.settings.cluster_recheck, Timestamp::now());
+    let decision = decide::decide(
+        &mc,
+        probe.as_ref(),
+        ctx.settings.cluster_recheck,
+        Timestamp::now(),
+    );
     if decision.effect == Effect::Disconnect {
         ctx.clusters.remove(&mc.name_any());
     }

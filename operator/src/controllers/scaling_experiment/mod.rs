@@ -38,7 +38,7 @@ pub use self::series::with_series;
 use crate::context::Context;
 use crate::controllers::error::{Backoff, Error};
 use crate::controllers::retry_after_error;
-use crate::controllers::status::{Note, Reported, key};
+use crate::controllers::status::{Note, Reported, key, phase_change};
 
 /// The controller's name in metrics, events and logs.
 pub const NAME: &str = "scalingexperiment";
@@ -62,15 +62,9 @@ impl Reported for ScalingExperiment {
     }
 
     fn transition(old: &ScalingExperimentStatus, new: &ScalingExperimentStatus) -> Option<Note> {
-        if old.phase == new.phase {
-            return None;
-        }
-        let message = new.message.clone().unwrap_or_default();
-        Some(match (new.phase, new.reason) {
-            (Some(ExperimentPhase::Failed), Some(r)) => Note::warning(r.name(), message),
-            (Some(p), _) => Note::normal(format!("{p:?}"), message),
-            (None, _) => Note::normal("Updated", message),
-        })
+        let failed = new.phase == Some(ExperimentPhase::Failed);
+        let failure = new.reason.filter(|_| failed).map(|r| r.name());
+        phase_change(old.phase, new.phase, failure, new.message.as_deref())
     }
 }
 

@@ -128,8 +128,15 @@ names! {
         NodesReady,
         /// spec.paused is true.
         Paused,
-        /// The cluster's machines exist (provider tart).
+        /// The cluster's VMs exist, run and have addresses (provider tart).
         Provisioned,
+        /// `kubeadm init` ran on the control plane and the kubeconfig Secret is written
+        /// (provider tart).
+        Bootstrapped,
+        /// Every worker passed the network preflight and joined (provider tart).
+        Joined,
+        /// Every addon of spec.addons is installed and Ready in the cluster (provider tart).
+        AddonsReady,
     }
 }
 
@@ -142,6 +149,55 @@ names! {
         Resumed,
         /// Provisioned is False: the provider is not in this build.
         ProviderNotSupported,
+        /// The host agent's VM API is not configured (its Secret is missing or invalid).
+        HostAgentMissing,
+        /// The host agent's VM API did not answer.
+        HostAgentUnreachable,
+        /// The host agent refused the operator's token.
+        HostAgentUnauthorized,
+        /// Provisioned is False: the host refused a VM that would overcommit it.
+        CapacityExceeded,
+        /// Provisioned is False: the hypervisor's VM limit is reached.
+        VmLimitReached,
+        /// Provisioned is False: a VM exists with other resources than spec.nodes asks.
+        VmSpecMismatch,
+        /// Provisioned is False: a VM operation failed otherwise.
+        VmFailed,
+        /// Provisioned is False: VMs are being created.
+        CreatingVms,
+        /// Provisioned is False: VMs are being started.
+        StartingVms,
+        /// Provisioned is False: a VM has no IP address yet.
+        WaitingForAddress,
+        /// Provisioned is True.
+        VmsRunning,
+        /// Bootstrapped is False: the operator's SSH key Secret is missing.
+        SshKeyMissing,
+        /// Bootstrapped or Joined is False: a VM has no guest agent for the first contact.
+        GuestAgentMissing,
+        /// Bootstrapped or Joined is False: SSH to a VM failed (refused, timed out, key
+        /// not accepted).
+        SshFailed,
+        /// Bootstrapped or Joined is False: a VM presented another host key than pinned.
+        HostKeyChanged,
+        /// Bootstrapped is False: SSH access is being set up or kubeadm init runs.
+        Initializing,
+        /// Bootstrapped is False: kubeadm init failed; the message ends with its stderr.
+        KubeadmFailed,
+        /// Bootstrapped is True.
+        Initialized,
+        /// Joined is False: workers are joining.
+        Joining,
+        /// Joined is False: a worker cannot reach the control plane.
+        PreflightFailed,
+        /// Joined is False: kubeadm join failed; the message ends with its stderr.
+        JoinFailed,
+        /// Joined is True.
+        AllJoined,
+        /// AddonsReady is False: the addons are being installed or are not Ready yet.
+        AddonsNotReady,
+        /// AddonsReady is True.
+        AddonsInstalled,
         /// Reachable is True.
         Connected,
         /// The kubeconfig Secret does not exist.

@@ -284,13 +284,24 @@ pub struct ManagedClusterStatus {
 /// Lifecycle phase of a ManagedCluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ClusterPhase {
+    /// Nothing done yet, or waiting for something outside the operator (the host agent).
     Pending,
-    Provisioning,
+    /// tart: the cluster's VMs are being created and started through the host agent.
+    #[serde(rename = "ProvisioningVMs")]
+    ProvisioningVms,
+    /// tart: SSH access is set up and `kubeadm init` runs on the control plane.
     Bootstrapping,
+    /// tart: the workers pass the network preflight and `kubeadm join`.
+    Joining,
+    /// tart: the cluster is registered with ArgoCD, whose ApplicationSets install its addons.
     InstallingAddons,
+    /// Every node is Ready (tart: and every addon of spec.addons).
     Ready,
+    /// The cluster answers but something is wrong; the conditions say what.
     Degraded,
+    /// Being deleted: nodes reset, VMs deleted, Secrets removed.
     Deleting,
+    /// A step failed in a way that retrying cannot fix; the conditions say what to change.
     Failed,
 }
 
@@ -315,6 +326,26 @@ pub struct NodeStatus {
     /// The kubelet's version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubelet_version: Option<String>,
+    /// How far the node is in its bring-up (tart only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<NodeStage>,
+}
+
+/// How far a tart node is in its bring-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum NodeStage {
+    /// Its VM is being created.
+    Creating,
+    /// Its VM is stopped and being started.
+    Starting,
+    /// Its VM runs and has no address yet.
+    Booting,
+    /// SSH access is being set up (key authorised, host key pinned).
+    Connecting,
+    /// Waiting for kubeadm init (control plane) or join (worker).
+    Joining,
+    /// The node is registered in the cluster.
+    Joined,
 }
 
 /// The step the operator is working on.

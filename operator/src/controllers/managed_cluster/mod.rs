@@ -7,6 +7,7 @@
 
 pub mod decide;
 pub mod observe;
+pub mod tart;
 
 use std::sync::Arc;
 

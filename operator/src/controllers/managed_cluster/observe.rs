@@ -88,6 +88,7 @@ pub fn node_status(node: &Node) -> NodeStatus {
         kubelet_version: status
             .and_then(|s| s.node_info.as_ref())
             .map(|i| i.kubelet_version.clone()),
+        stage: None,
     }
 }
 

@@ -173,15 +173,17 @@ pub async fn probe(mc: &ManagedCluster, ctx: &Context) -> Probe {
             endpoint: None,
         };
     };
+    probe_kubeconfig(&mc.name_any(), secret_ref, ctx).await
+}
+
+/// Probes a cluster through the kubeconfig in `secret_ref`: connects (clients are cached
+/// until the Secret changes) and asks for the server version and the nodes.
+pub async fn probe_kubeconfig(name: &str, secret_ref: &SecretKeyRef, ctx: &Context) -> Probe {
     let (fingerprint, bytes) = match read_kubeconfig(&ctx.client, secret_ref).await {
         Ok(k) => k,
         Err(p) => return p,
     };
-    let cluster = match ctx
-        .clusters
-        .connect(&mc.name_any(), &fingerprint, &bytes)
-        .await
-    {
+    let cluster = match ctx.clusters.connect(name, &fingerprint, &bytes).await {
         Ok(c) => c,
         Err(e) => {
             return Probe::Failed {

@@ -6,3 +6,5 @@ pub mod addons;
 pub mod decide;
 #[cfg(test)]
 mod decide_tests;
+pub mod names;
+pub mod observe;

@@ -13,6 +13,7 @@ use crate::Config;
 use crate::api::ApiConfig;
 use crate::collectors::CollectorSettings;
 use crate::context::{DEFAULT_K6_IMAGE, DEFAULT_STRESS_NG_IMAGE, Images, Settings};
+use crate::controllers::managed_cluster::tart::names::TartSettings;
 use crate::telemetry::LogFormat;
 
 /// The tart-infra operator: reconciles ManagedCluster, LoadTest and ScalingExperiment
@@ -73,6 +74,20 @@ pub struct Args {
     /// its hubble-relay pod: CLUSTER=HOST:PORT (repeatable).
     #[arg(long = "hubble-relay-address", env = "TART_OPERATOR_HUBBLE_RELAY_ADDRESSES", value_delimiter = ',', value_parser = cluster_address)]
     pub hubble_relay_address: Vec<(String, String)>,
+    /// ArgoCD's namespace: where the cluster Secrets of tart clusters go.
+    #[arg(long, env = "TART_OPERATOR_ARGOCD_NAMESPACE", default_value = "argocd", value_parser = dns_label)]
+    pub argocd_namespace: String,
+    /// The Secret (in --secrets-namespace) with the host agent's VM API: keys url, token,
+    /// ca.crt. `tart-infra up` writes it.
+    #[arg(long, env = "TART_OPERATOR_HOST_AGENT_SECRET", default_value = "host-agent", value_parser = dns_label)]
+    pub host_agent_secret: String,
+    /// The Secret (in --secrets-namespace, type kubernetes.io/ssh-auth) with the SSH key
+    /// the operator logs in to tart VMs with. `tart-infra up` writes it.
+    #[arg(long, env = "TART_OPERATOR_SSH_KEY_SECRET", default_value = "tart-operator-ssh", value_parser = dns_label)]
+    pub ssh_key_secret: String,
+    /// The login user of the tart VMs' image.
+    #[arg(long, env = "TART_OPERATOR_VM_SSH_USER", default_value = "admin", value_parser = unix_user)]
+    pub vm_ssh_user: String,
     /// Serve the built dashboard (`npm run build` in dashboard/ writes dashboard/dist) at `/`.
     #[arg(long, env = "TART_OPERATOR_DASHBOARD_DIR", value_parser = dashboard_dir)]
     pub dashboard_dir: Option<PathBuf>,
@@ -89,6 +104,16 @@ pub enum FlagError {
         "{0:?} must be pinned to a tag other than latest or to a digest, e.g. grafana/k6:1.7.1"
     )]
     Unpinned(String),
+    /// Not a DNS label.
+    #[error(
+        "{0:?} must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit"
+    )]
+    DnsLabel(String),
+    /// Not a Unix user name.
+    #[error(
+        "{0:?} must be a Unix user name: lowercase letters, digits, '_' and '-', starting with a letter or '_'"
+    )]
+    UnixUser(String),
     /// A dashboard directory without index.html.
     #[error(
         "{0} has no index.html; build the dashboard first (cd dashboard && npm ci && npm run build) and pass its dist directory"
@@ -124,6 +149,33 @@ pub fn pinned_image(image: &str) -> Result<String, FlagError> {
     }
 }
 
+/// A DNS label (a namespace or a Secret name).
+pub fn dns_label(value: &str) -> Result<String, FlagError> {
+    let ok = !value.is_empty()
+        && value.len() <= 63
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    ok.then(|| value.to_owned())
+        .ok_or_else(|| FlagError::DnsLabel(value.to_owned()))
+}
+
+/// A Unix login name, as Debian's adduser accepts it.
+pub fn unix_user(value: &str) -> Result<String, FlagError> {
+    let ok = value.len() <= 32
+        && value
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    ok.then(|| value.to_owned())
+        .ok_or_else(|| FlagError::UnixUser(value.to_owned()))
+}
+
 /// A directory with the built dashboard's `index.html`.
 pub fn dashboard_dir(value: &str) -> Result<PathBuf, FlagError> {
     let dir = PathBuf::from(value);
@@ -139,7 +191,7 @@ impl Args {
     pub fn config(self) -> Config {
         Config {
             http_addr: self.http_addr,
-            secrets_namespace: self.secrets_namespace,
+            secrets_namespace: self.secrets_namespace.clone(),
             settings: Settings {
                 max_tests_per_cluster: self.max_tests_per_cluster as usize,
                 cluster_recheck: Duration::from_secs(self.cluster_recheck_seconds),
@@ -151,6 +203,13 @@ impl Args {
                 images: Images {
                     k6: self.k6_image,
                     stress_ng: self.stress_ng_image,
+                },
+                tart: TartSettings {
+                    namespace: self.secrets_namespace.clone(),
+                    argocd_namespace: self.argocd_namespace,
+                    host_agent_secret: self.host_agent_secret,
+                    ssh_key_secret: self.ssh_key_secret,
+                    ssh_user: self.vm_ssh_user,
                 },
             },
             api: ApiConfig {
@@ -261,6 +320,7 @@ mod tests {
         assert_eq!(config.api.collectors.hubble.len(), 2);
         assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.secrets_namespace, "tart-system");
+        assert_eq!(config.settings.tart, TartSettings::default());
     }
 
     #[test]
@@ -277,6 +337,9 @@ mod tests {
                 "--hubble-relay-address",
             ),
             (vec!["--http-addr", "localhost"], "--http-addr"),
+            (vec!["--argocd-namespace", "Argo CD"], "--argocd-namespace"),
+            (vec!["--host-agent-secret=x-"], "--host-agent-secret"),
+            (vec!["--vm-ssh-user", "Admin"], "--vm-ssh-user"),
             (
                 vec!["--cluster-recheck-seconds", "0"],
                 "--cluster-recheck-seconds",

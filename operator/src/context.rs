@@ -8,6 +8,7 @@ use kube::Client;
 use kube::runtime::events::Recorder;
 
 use crate::clusters::Registry;
+use crate::controllers::managed_cluster::tart::names::TartSettings;
 use crate::controllers::scaling_experiment::live::Live;
 use crate::metrics::Metrics;
 
@@ -36,6 +37,8 @@ pub struct Settings {
     pub cleanup_timeout: Duration,
     /// Runner images.
     pub images: Images,
+    /// Where tart clusters' objects live and how their VMs are reached.
+    pub tart: TartSettings,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
                 k6: DEFAULT_K6_IMAGE.to_owned(),
                 stress_ng: DEFAULT_STRESS_NG_IMAGE.to_owned(),
             },
+            tart: TartSettings::default(),
         }
     }
 }

@@ -96,9 +96,12 @@ impl Script {
         self.inputs.iter().map(|input| input.name.as_str())
     }
 
-    /// The program sent to `bash -s`: the exported inputs, the libraries, then the body.
+    /// The program sent to `bash -s`: the exported inputs, the libraries, then the body,
+    /// in one `{ ...; } </dev/null` group. bash reads the whole group before it runs any of
+    /// it, and the commands inside read `/dev/null`: a command that reads stdin cannot eat
+    /// the rest of the script.
     pub fn render(&self) -> String {
-        let mut out = format!("# tart-infra script: {}\n", self.name);
+        let mut out = format!("# tart-infra script: {}\n{{\n", self.name);
         for input in &self.inputs {
             out.push_str("export ");
             out.push_str(&input.name);
@@ -116,6 +119,7 @@ impl Script {
         if !self.body.ends_with('\n') {
             out.push('\n');
         }
+        out.push_str("} </dev/null\n");
         out
     }
 
@@ -273,9 +277,15 @@ mod tests {
             .library("greet() { echo \"hello $WHO\"; }");
         assert_eq!(
             script.render(),
-            "# tart-infra script: order\nexport WHO='world'\ngreet() { echo \"hello $WHO\"; }\nset -euo pipefail\ngreet\n"
+            "# tart-infra script: order\n{\nexport WHO='world'\ngreet() { echo \"hello $WHO\"; }\nset -euo pipefail\ngreet\n} </dev/null\n"
         );
         assert_eq!(bash(&script.render()), b"hello world\n");
+    }
+
+    #[test]
+    fn commands_in_the_script_cannot_read_the_rest_of_it() {
+        let script = Script::new("stdin", "set -euo pipefail\ncat\necho after\n");
+        assert_eq!(bash(&script.render()), b"after\n");
     }
 
     #[test]

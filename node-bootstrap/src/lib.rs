@@ -14,3 +14,4 @@ pub mod keys;
 pub mod kubeadm;
 pub mod script;
 pub mod ssh;
+pub mod steps;

@@ -160,14 +160,15 @@ pub fn check_mode(path: &Path, mode: u32) -> Result<(), KeyError> {
 }
 
 fn generate_key(path: &Path) -> Result<SshKey, KeyError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.exists() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .map_err(|e| io_error("create the directory", parent, e))?;
-        }
+    let missing_parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists());
+    if let Some(parent) = missing_parent {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| io_error("create the directory", parent, e))?;
     }
     let mut private = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).map_err(|e| {
         KeyError::Generate {

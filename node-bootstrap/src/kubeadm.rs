@@ -452,7 +452,8 @@ mod tests {
 
     #[test]
     fn invalid_inputs_name_the_field() {
-        let cases: Vec<(fn(&mut ClusterParams), &str)> = vec![
+        type Case = (fn(&mut ClusterParams), &'static str);
+        let cases: Vec<Case> = vec![
             (|p| p.cluster = "Dev".into(), "cluster"),
             (|p| p.cluster = "dev\nkind: Evil".into(), "cluster"),
             (|p| p.cluster = String::new(), "cluster"),

@@ -265,18 +265,20 @@ impl KnownHostsFile {
         &self,
         change: impl FnOnce(&KnownHosts) -> Result<KnownHosts, KnownHostsError>,
     ) -> Result<(), KnownHostsError> {
-        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.exists() {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(parent)
-                    .map_err(|source| KnownHostsError::Io {
-                        action: "create the directory",
-                        path: parent.to_owned(),
-                        source,
-                    })?;
-            }
+        let missing_parent = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty() && !p.exists());
+        if let Some(parent) = missing_parent {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|source| KnownHostsError::Io {
+                    action: "create the directory",
+                    path: parent.to_owned(),
+                    source,
+                })?;
         }
         let lock_path = self.sibling(".lock");
         let lock = OpenOptions::new()

@@ -89,7 +89,7 @@ async fn a_failing_script_is_an_error_with_the_tail_of_its_stderr() {
     assert_eq!(lines.first(), Some(&"stderr line 31"));
     assert_eq!(lines.last(), Some(&"stderr line 50"));
     assert!(err.to_string().starts_with(
-        "script `noisy-failure` failed on VM `dev-worker1` (exit code 1). Last lines of its output:\nstderr line 31\n"
+        "script `noisy-failure` failed on VM `dev-worker1` (exit code 1). Last lines of its stderr:\nstderr line 31\n"
     ));
 }
 

@@ -136,7 +136,7 @@ impl SshClient {
         )
         .await
         .map_err(|_| timed_out())?
-        .map_err(|e| connect_error(target, &address, &e))?;
+        .map_err(|e| connect_error(target, &address, connect_secs, &e))?;
         let _ = stream.set_nodelay(true);
 
         let verdict = Arc::new(Mutex::new(None));
@@ -405,16 +405,12 @@ fn client_config(pinned: &[Algorithm]) -> client::Config {
     }
 }
 
-fn connect_error(target: &SshTarget, address: &str, error: &io::Error) -> SshError {
+fn connect_error(target: &SshTarget, address: &str, secs: u64, error: &io::Error) -> SshError {
     let vm = target.vm.clone();
     let address = address.to_owned();
     match error.kind() {
         io::ErrorKind::ConnectionRefused => SshError::ConnectionRefused { vm, address },
-        io::ErrorKind::TimedOut => SshError::ConnectTimeout {
-            vm,
-            address,
-            secs: 0,
-        },
+        io::ErrorKind::TimedOut => SshError::ConnectTimeout { vm, address, secs },
         _ => SshError::Connect {
             vm,
             address,

@@ -73,7 +73,7 @@ pub enum SshError {
         stderr_tail: String,
     },
     /// A script exited non-zero (or was killed).
-    #[error("script `{script}` failed on VM `{vm}` ({status}). Last lines of its output:\n{stderr_tail}", status = describe_status(*.exit_code, .signal.as_deref()))]
+    #[error("script `{script}` failed on VM `{vm}` ({status}). Last lines of its stderr:\n{stderr_tail}", status = describe_status(*.exit_code, .signal.as_deref()))]
     CommandFailed {
         vm: String,
         script: String,

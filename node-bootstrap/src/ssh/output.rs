@@ -34,14 +34,11 @@ impl Output {
         describe_status(self.exit_code, self.signal.as_deref())
     }
 
-    /// The last [`TAIL_LINES`] lines of stderr, or of stdout when stderr is empty.
+    /// The last [`TAIL_LINES`] lines of stderr. Never stdout: the scripts write progress
+    /// and errors to stderr, and stdout can hold a credential (admin.conf, a join token)
+    /// that must not end up in an error or a Kubernetes condition.
     pub fn tail(&self) -> String {
-        let source = if self.stderr.trim().is_empty() {
-            &self.stdout
-        } else {
-            &self.stderr
-        };
-        tail(source, TAIL_LINES, TAIL_BYTES)
+        tail(&self.stderr, TAIL_LINES, TAIL_BYTES)
     }
 
     /// This output when the script exited 0, else [`SshError::CommandFailed`] with the tail
@@ -120,15 +117,18 @@ mod tests {
             .expect_err("failed");
         assert_eq!(
             err.to_string(),
-            "script `kubeadm-init` failed on VM `dev-master` (exit code 3). Last lines of its output:\npreflight\n[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: not 1"
+            "script `kubeadm-init` failed on VM `dev-master` (exit code 3). Last lines of its stderr:\npreflight\n[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: not 1"
         );
         let killed = Output {
             signal: Some("KILL".into()),
-            stdout: "only stdout\n".into(),
+            stdout: "apiVersion: v1\nkind: Config\n# a credential\n".into(),
             ..Output::default()
         };
         let err = killed.check("vm", "s").expect_err("killed");
         assert!(err.to_string().contains("(killed by signal KILL)"), "{err}");
-        assert!(err.to_string().ends_with("only stdout"), "{err}");
+        assert!(
+            !err.to_string().contains("credential"),
+            "stdout leaked: {err}"
+        );
     }
 }

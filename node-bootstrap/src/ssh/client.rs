@@ -213,72 +213,47 @@ impl Session {
         let limit = script.timeout_override().unwrap_or(self.command_timeout);
         let deadline = Deadline::now() + limit;
         let started = Instant::now();
-        let mut output = Output::default();
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
 
-        let mut channel = self
-            .step(
-                deadline,
-                limit,
-                script,
-                &stderr,
-                self.handle.channel_open_session(),
-            )
-            .await?;
-        self.step(
-            deadline,
-            limit,
-            script,
-            &stderr,
-            channel.exec(true, remote_command(&self.target.user)),
-        )
-        .await?;
-        self.step(
-            deadline,
-            limit,
-            script,
-            &stderr,
-            channel.data(script.render().as_bytes()),
-        )
-        .await?;
-        self.step(deadline, limit, script, &stderr, channel.eof())
-            .await?;
+        let start = async {
+            let channel = self.handle.channel_open_session().await?;
+            channel
+                .exec(true, remote_command(&self.target.user))
+                .await?;
+            channel.data(script.render().as_bytes()).await?;
+            channel.eof().await?;
+            Ok::<_, russh::Error>(channel)
+        };
+        let mut channel = match timeout_at(deadline, start).await {
+            Ok(Ok(channel)) => channel,
+            Ok(Err(e)) => return Err(session_error(&self.target, &self.address, &e)),
+            Err(_) => return Err(self.timeout_error(script, limit, &[])),
+        };
 
-        loop {
-            let message = match timeout_at(deadline, channel.wait()).await {
-                Ok(Some(message)) => message,
-                Ok(None) => break,
-                Err(_) => {
-                    let _ = channel.signal(Sig::TERM).await;
-                    let _ = channel.close().await;
-                    return Err(self.timeout_error(script, limit, &stderr));
-                }
-            };
-            match message {
-                ChannelMsg::Data { data } => append(&mut stdout, &data),
-                ChannelMsg::ExtendedData { data, ext: 1 } => append(&mut stderr, &data),
-                ChannelMsg::ExitStatus { exit_status } => output.exit_code = Some(exit_status),
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    output.signal = Some(signal_name_of(&signal_name));
-                }
-                ChannelMsg::Failure => {
-                    return Err(SshError::Session {
-                        vm: self.target.vm.clone(),
-                        address: self.address.clone(),
-                        detail: "the server refused to run `bash -s`".to_owned(),
-                    });
-                }
-                ChannelMsg::Close => break,
-                _ => {}
-            }
+        let mut collected = Collected::default();
+        if timeout_at(deadline, collected.read(&mut channel))
+            .await
+            .is_err()
+        {
+            let _ = channel.signal(Sig::TERM).await;
+            let _ = channel.close().await;
+            return Err(self.timeout_error(script, limit, &collected.stderr));
         }
-        output.stdout = String::from_utf8_lossy(&stdout).into_owned();
-        output.stderr = String::from_utf8_lossy(&stderr).into_owned();
+        if collected.refused {
+            return Err(SshError::Session {
+                vm: self.target.vm.clone(),
+                address: self.address.clone(),
+                detail: format!(
+                    "the server refused to run `{}`",
+                    remote_command(&self.target.user)
+                ),
+            });
+        }
+        let output = collected.into_output();
         tracing::info!(
             vm = %self.target.vm,
             script = script.name(),
             status = %output.status(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "script finished"
         );
         Ok(output)
@@ -300,28 +275,50 @@ impl Session {
             .map_err(|e| session_error(&self.target, &self.address, &e))
     }
 
-    /// Awaits one step of sending the script, within the script's deadline.
-    async fn step<T>(
-        &self,
-        deadline: Deadline,
-        limit: Duration,
-        script: &Script,
-        stderr: &[u8],
-        step: impl Future<Output = Result<T, russh::Error>>,
-    ) -> Result<T, SshError> {
-        match timeout_at(deadline, step).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(session_error(&self.target, &self.address, &e)),
-            Err(_) => Err(self.timeout_error(script, limit, stderr)),
-        }
-    }
-
     fn timeout_error(&self, script: &Script, limit: Duration, stderr: &[u8]) -> SshError {
         SshError::CommandTimeout {
             vm: self.target.vm.clone(),
             script: script.name().to_owned(),
             secs: limit.as_secs(),
             stderr_tail: tail(&String::from_utf8_lossy(stderr), TAIL_LINES, TAIL_BYTES),
+        }
+    }
+}
+
+/// What a script's channel delivered so far.
+#[derive(Default)]
+struct Collected {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    exit_code: Option<u32>,
+    signal: Option<String>,
+    refused: bool,
+}
+
+impl Collected {
+    /// Reads the channel until the server closes it.
+    async fn read(&mut self, channel: &mut russh::Channel<client::Msg>) {
+        while let Some(message) = channel.wait().await {
+            match message {
+                ChannelMsg::Data { data } => append(&mut self.stdout, &data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => append(&mut self.stderr, &data),
+                ChannelMsg::ExitStatus { exit_status } => self.exit_code = Some(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    self.signal = Some(signal_name_of(&signal_name));
+                }
+                ChannelMsg::Failure => self.refused = true,
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+    }
+
+    fn into_output(self) -> Output {
+        Output {
+            exit_code: self.exit_code,
+            signal: self.signal,
+            stdout: String::from_utf8_lossy(&self.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&self.stderr).into_owned(),
         }
     }
 }

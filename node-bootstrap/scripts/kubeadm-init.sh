@@ -6,10 +6,8 @@ config_dir=/etc/tart-infra
 config=$config_dir/kubeadm-init.yaml
 done_marker=$config_dir/kubeadm-init.done
 
-install -d -m 0700 "$config_dir"
-umask 077
-printf '%s\n' "$KUBEADM_CONFIG" >"$config.new"
-mv -f "$config.new" "$config"
+[[ -d $config_dir ]] || install -d -m 0700 "$config_dir"
+ensure_file "$config" "$KUBEADM_CONFIG" 0600
 
 if [[ ! -f /etc/kubernetes/admin.conf ]]; then
   # No admin.conf means no init got as far as its kubeconfig phase; what an earlier,

@@ -267,10 +267,10 @@ async fn a_script_past_its_timeout_is_stopped_with_what_it_printed() {
         .await
         .expect("connected");
     let script = Script::new("slow", "set -euo pipefail\necho waiting >&2\nsleep 30\n")
-        .timeout(Duration::from_secs(2));
+        .timeout(Duration::from_secs(4));
     let err = session.run(&script).await.expect_err("times out");
     assert!(
-        matches!(&err, SshError::CommandTimeout { script, secs: 2, stderr_tail, .. } if script == "slow" && stderr_tail == "waiting"),
+        matches!(&err, SshError::CommandTimeout { script, secs: 4, stderr_tail, .. } if script == "slow" && stderr_tail == "waiting"),
         "{err}"
     );
     // The connection is still good for the next script.

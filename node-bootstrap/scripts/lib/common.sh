@@ -15,7 +15,7 @@ ensure_file() {
   if [[ -f $path && "$(cat "$path")" == "$content" ]]; then
     return 0
   fi
-  install -d -m 0755 "$(dirname "$path")"
+  [[ -d $(dirname "$path") ]] || install -d -m 0755 "$(dirname "$path")"
   tmp=$(mktemp "$path.tart-infra.XXXXXX")
   printf '%s\n' "$content" >"$tmp"
   chmod "$mode" "$tmp"

@@ -139,7 +139,8 @@ pub fn ensure_key(path: &Path) -> Result<SshKey, KeyError> {
     }
 }
 
-/// Loads the key at `path` without ever generating one.
+/// Loads the key at `path` without ever generating one. (A key from a Kubernetes Secret:
+/// read it and use [`SshKey::from_openssh`], as a mounted Secret's files are often 0644.)
 pub fn load_key(path: &Path) -> Result<SshKey, KeyError> {
     let metadata = fs::metadata(path).map_err(|e| io_error("read", path, e))?;
     check_mode(path, metadata.permissions().mode())?;

@@ -1,0 +1,262 @@
+//! The bootstrap steps of a kubeadm node, as [`Script`]s (the bash is in `scripts/`).
+//!
+//! Each script starts with `set -euo pipefail`, checks whether its work is done before
+//! doing it, and writes progress to stderr; stdout carries only its result. Written for
+//! Ubuntu 24.04, run as root (through `sudo -n` for another login user).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::kubeadm::API_PORT;
+use crate::script::{Script, ScriptError};
+
+/// The exit code of `join-preflight` when the VM cannot reach the API server.
+pub const EXIT_API_UNREACHABLE: u32 = 75;
+
+const COMMON: &str = include_str!("../scripts/lib/common.sh");
+
+/// Every step's name and bash body, for checks that cover them all.
+pub const BODIES: &[(&str, &str)] = &[
+    ("node-prepare", include_str!("../scripts/node-prepare.sh")),
+    ("kubeadm-init", include_str!("../scripts/kubeadm-init.sh")),
+    ("join-command", include_str!("../scripts/join-command.sh")),
+    (
+        "join-preflight",
+        include_str!("../scripts/join-preflight.sh"),
+    ),
+    ("kubeadm-join", include_str!("../scripts/kubeadm-join.sh")),
+    (
+        "update-endpoint",
+        include_str!("../scripts/update-endpoint.sh"),
+    ),
+    ("kubeadm-reset", include_str!("../scripts/kubeadm-reset.sh")),
+];
+
+/// The shared functions (`log`, `fail`, `ensure_file`, `ensure_hosts_entry`).
+pub fn common_library() -> &'static str {
+    COMMON
+}
+
+fn step(name: &'static str) -> Script {
+    let body = BODIES
+        .iter()
+        .find(|(step, _)| *step == name)
+        .map_or("", |(_, body)| body);
+    Script::new(name, body).library(COMMON)
+}
+
+/// Hostname, the stable API name in `/etc/hosts`, kernel modules, sysctls, swap off, the
+/// conntrack tool, containerd's systemd cgroup driver, containerd and kubelet enabled.
+/// Prints `changed` or `unchanged`.
+pub fn node_prepare(
+    node_name: &str,
+    api_name: &str,
+    api_address: IpAddr,
+) -> Result<Script, ScriptError> {
+    step("node-prepare")
+        .input("NODE_NAME", node_name)?
+        .input("API_NAME", api_name)?
+        .input("API_ADDRESS", api_address.to_string())
+}
+
+/// `kubeadm init --config` with `kubeadm_config` (see [`crate::kubeadm::render_init_config`])
+/// unless the control plane is initialised; prints `/etc/kubernetes/admin.conf` (a
+/// cluster-admin credential: keep it out of logs).
+pub fn kubeadm_init(kubeadm_config: &str) -> Result<Script, ScriptError> {
+    Ok(step("kubeadm-init")
+        .input("KUBEADM_CONFIG", kubeadm_config)?
+        .timeout(Duration::from_secs(20 * 60)))
+}
+
+/// On the control plane: prints a `kubeadm join` command with a fresh one-hour token (a
+/// secret; parse it with [`crate::kubeadm::parse_join_command`]).
+pub fn join_command() -> Script {
+    step("join-command")
+}
+
+/// On a worker: a TCP connection to `api_name:6443` within `timeout`; exits
+/// [`EXIT_API_UNREACHABLE`] with one line naming the VM and the address when it fails.
+pub fn join_preflight(
+    node_name: &str,
+    api_name: &str,
+    timeout: Duration,
+) -> Result<Script, ScriptError> {
+    step("join-preflight")
+        .input("NODE_NAME", node_name)?
+        .input("API_NAME", api_name)?
+        .input("API_PORT", API_PORT.to_string())?
+        .input("TIMEOUT_SECS", timeout.as_secs().max(1).to_string())
+}
+
+/// `kubeadm join --config` with `join_config` (see [`crate::kubeadm::render_join_config`];
+/// it holds the bootstrap token) unless the node has joined.
+pub fn kubeadm_join(join_config: &str) -> Result<Script, ScriptError> {
+    Ok(step("kubeadm-join")
+        .secret_input("KUBEADM_JOIN_CONFIG", join_config)?
+        .timeout(Duration::from_secs(10 * 60)))
+}
+
+/// Points `api_name` at `api_address` in the node's `/etc/hosts` (at boot, when the control
+/// plane may have a new address). Prints `changed` or `unchanged`.
+pub fn update_endpoint(api_name: &str, api_address: IpAddr) -> Result<Script, ScriptError> {
+    step("update-endpoint")
+        .input("API_NAME", api_name)?
+        .input("API_ADDRESS", api_address.to_string())
+}
+
+/// `kubeadm reset -f` and the state it leaves behind; nothing on a node without any.
+pub fn kubeadm_reset() -> Script {
+    step("kubeadm-reset")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    fn run_bash(program: &str) -> std::process::Output {
+        let mut child = Command::new("bash")
+            .arg("-s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bash runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(program.as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("bash finishes")
+    }
+
+    #[test]
+    fn every_script_starts_with_strict_mode_and_parses() {
+        for (name, body) in BODIES {
+            assert!(
+                body.starts_with("set -euo pipefail\n"),
+                "{name} does not start with set -euo pipefail"
+            );
+            let check = Command::new("bash")
+                .args(["-n", "-c", body])
+                .output()
+                .expect("bash runs");
+            assert!(
+                check.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+        let check = Command::new("bash")
+            .args(["-n", "-c", COMMON])
+            .output()
+            .expect("bash runs");
+        assert!(check.status.success());
+    }
+
+    #[test]
+    fn every_step_gets_its_body() {
+        let scripts = [
+            node_prepare("n", "api", "10.0.0.1".parse().expect("ip")).expect("valid"),
+            kubeadm_init("kind: x").expect("valid"),
+            join_command(),
+            join_preflight("n", "api", Duration::from_secs(5)).expect("valid"),
+            kubeadm_join("kind: x").expect("valid"),
+            update_endpoint("api", "10.0.0.1".parse().expect("ip")).expect("valid"),
+            kubeadm_reset(),
+        ];
+        for script in scripts {
+            assert!(
+                script.render().contains("set -euo pipefail\n"),
+                "{} has no body",
+                script.name()
+            );
+        }
+    }
+
+    #[test]
+    fn join_config_is_a_secret_input() {
+        let script = kubeadm_join("token: abcdef.0123456789abcdef").expect("valid");
+        assert!(!format!("{script:?}").contains("0123456789abcdef"));
+    }
+
+    /// update-endpoint on a copy of a hosts file (HOSTS_FILE is how the tests point the
+    /// script at a file of their own): the first run writes the block and drops the stale
+    /// line, the second changes nothing, a new address rewrites only the block.
+    #[test]
+    fn update_endpoint_rewrites_only_its_block_and_only_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hosts = dir.path().join("hosts");
+        std::fs::write(
+            &hosts,
+            "127.0.0.1 localhost\n# a comment naming api.dev.tart-infra.internal\n10.9.9.9 api.dev.tart-infra.internal\n",
+        )
+        .expect("write");
+        let run = |address: &str| {
+            let script =
+                update_endpoint("api.dev.tart-infra.internal", address.parse().expect("ip"))
+                    .and_then(|s| s.input("HOSTS_FILE", hosts.display().to_string()))
+                    .expect("valid");
+            let out = run_bash(&script.render());
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        assert_eq!(run("192.168.64.5"), "changed");
+        let first = std::fs::read_to_string(&hosts).expect("read");
+        assert_eq!(
+            first,
+            "127.0.0.1 localhost\n# a comment naming api.dev.tart-infra.internal\n\
+             # BEGIN tart-infra (managed by tart-infra: the cluster API name)\n\
+             192.168.64.5 api.dev.tart-infra.internal\n# END tart-infra\n"
+        );
+        assert_eq!(run("192.168.64.5"), "unchanged");
+        assert_eq!(std::fs::read_to_string(&hosts).expect("read"), first);
+        assert_eq!(run("192.168.64.9"), "changed");
+        let moved = std::fs::read_to_string(&hosts).expect("read");
+        assert!(
+            moved.contains("\n192.168.64.9 api.dev.tart-infra.internal\n"),
+            "{moved}"
+        );
+        assert_eq!(moved.matches("BEGIN tart-infra").count(), 1, "{moved}");
+    }
+
+    #[test]
+    fn join_preflight_passes_on_an_open_port_and_names_vm_and_address_on_a_closed_one() {
+        let preflight = |port: u16| {
+            let script = step("join-preflight")
+                .input("NODE_NAME", "dev-worker1")
+                .and_then(|s| s.input("API_NAME", "127.0.0.1"))
+                .and_then(|s| s.input("API_PORT", port.to_string()))
+                .and_then(|s| s.input("TIMEOUT_SECS", "2"))
+                .expect("valid");
+            run_bash(&script.render())
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let open = preflight(port);
+        assert!(
+            open.status.success(),
+            "{}",
+            String::from_utf8_lossy(&open.stderr)
+        );
+
+        drop(listener);
+        let closed = preflight(port);
+        assert_eq!(closed.status.code(), Some(EXIT_API_UNREACHABLE as i32));
+        let stderr = String::from_utf8_lossy(&closed.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "VM dev-worker1 cannot reach the API server at 127.0.0.1:{port}"
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("--net-softnet-allow=0.0.0.0/0"), "{stderr}");
+    }
+}

@@ -107,8 +107,7 @@ async fn a_changed_host_key_is_refused_naming_the_vm_and_the_forget_command() {
         .expect("ssh-keygen");
     assert!(keygen.success());
     let other_key = read_host_key(&dir.path().join("other_host_key.pub")).expect("key");
-    client
-        .known_hosts()
+    node_bootstrap::ssh::KnownHostsFile::new(dir.path().join("client/known_hosts"))
         .pin("dev-master", std::slice::from_ref(&other_key))
         .expect("pin");
 
@@ -120,6 +119,7 @@ async fn a_changed_host_key_is_refused_naming_the_vm_and_the_forget_command() {
         vm,
         expected,
         presented,
+        ..
     } = &err
     else {
         panic!("unexpected error: {err}");

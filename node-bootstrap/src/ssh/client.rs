@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant as Deadline, timeout, timeout_at};
 
 use super::error::SshError;
-use super::known_hosts::{KnownHosts, KnownHostsFile};
+use super::known_hosts::{KnownHosts, KnownHostsFile, PinOrigin};
 use super::output::{Output, TAIL_BYTES, TAIL_LINES, tail};
 use crate::keys::SshKey;
 use crate::script::Script;
@@ -82,11 +82,20 @@ impl Default for ClientConfig {
     }
 }
 
-/// Connects to VMs with one client key and one known hosts file.
+/// Where a client's pins come from.
+#[derive(Clone, Debug)]
+enum Pins {
+    /// A known hosts file, read on every connection.
+    File(KnownHostsFile),
+    /// A table read elsewhere (the operator's ConfigMap of a cluster's pins).
+    Table(KnownHosts, PinOrigin),
+}
+
+/// Connects to VMs with one client key and one set of pinned host keys.
 #[derive(Clone, Debug)]
 pub struct SshClient {
     key: SshKey,
-    known_hosts: KnownHostsFile,
+    pins: Pins,
     config: ClientConfig,
 }
 
@@ -95,7 +104,16 @@ impl SshClient {
     pub fn new(key: SshKey, known_hosts: KnownHostsFile) -> Self {
         Self {
             key,
-            known_hosts,
+            pins: Pins::File(known_hosts),
+            config: ClientConfig::default(),
+        }
+    }
+
+    /// A client checking host keys against `pins`, kept at `origin`.
+    pub fn with_pins(key: SshKey, pins: KnownHosts, origin: PinOrigin) -> Self {
+        Self {
+            key,
+            pins: Pins::Table(pins, origin),
             config: ClientConfig::default(),
         }
     }
@@ -106,20 +124,18 @@ impl SshClient {
         self
     }
 
-    /// The known hosts file the client checks against.
-    pub fn known_hosts(&self) -> &KnownHostsFile {
-        &self.known_hosts
-    }
-
-    /// Opens an authenticated session to `target`. The known hosts file is read on every
+    /// Opens an authenticated session to `target`. A known hosts file is read on every
     /// call; a VM with no pin is refused before any connection is made.
     pub async fn connect(&self, target: &SshTarget) -> Result<Session, SshError> {
-        let pins = self.known_hosts.load()?;
+        let (pins, origin) = match &self.pins {
+            Pins::File(file) => (file.load()?, file.origin()),
+            Pins::Table(table, origin) => (table.clone(), origin.clone()),
+        };
         let algorithms = pins.algorithms(&target.vm);
         if algorithms.is_empty() {
             return Err(SshError::NotPinned {
                 vm: target.vm.clone(),
-                known_hosts: self.known_hosts.path().to_owned(),
+                place: origin.place,
             });
         }
         let address = target.socket_addr().to_string();
@@ -143,7 +159,7 @@ impl SshClient {
         let verifier = HostKeyVerifier {
             vm: target.vm.clone(),
             pins,
-            known_hosts_path: self.known_hosts.path().to_owned(),
+            origin,
             verdict: Arc::clone(&verdict),
         };
         let config = Arc::new(client_config(&algorithms));
@@ -337,7 +353,7 @@ pub fn remote_command(user: &str) -> &'static str {
 struct HostKeyVerifier {
     vm: String,
     pins: KnownHosts,
-    known_hosts_path: std::path::PathBuf,
+    origin: PinOrigin,
     verdict: Arc<Mutex<Option<SshError>>>,
 }
 
@@ -350,12 +366,12 @@ impl client::Handler for HostKeyVerifier {
     ) -> Result<bool, Self::Error> {
         let result = match server_public_key {
             russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => {
-                self.pins.verify(&self.vm, key, &self.known_hosts_path)
+                self.pins.verify(&self.vm, key, &self.origin)
             }
             // Host certificates are not used; a certificate is checked as its bare key.
             russh::keys::PublicKeyOrCertificate::Certificate(certificate) => {
                 let key = PublicKey::from(certificate.public_key().clone());
-                self.pins.verify(&self.vm, &key, &self.known_hosts_path)
+                self.pins.verify(&self.vm, &key, &self.origin)
             }
         };
         match result {

@@ -33,16 +33,20 @@ pub enum SshError {
     },
     /// The VM presented a host key that is not pinned for it.
     #[error(
-        "the SSH host key of VM `{vm}` is not the pinned one (pinned {expected}, presented {presented}); if the VM was re-created, accept its new key with `tart-infra ssh forget {vm}` and run `tart-infra up` again, which pins the new key through the guest agent; otherwise something is intercepting the connection"
+        "the SSH host key of VM `{vm}` is not the pinned one (pinned {expected}, presented {presented}); if the VM was re-created, accept its new key: {accept}; otherwise something is intercepting the connection"
     )]
     HostKeyChanged {
         vm: String,
         expected: String,
         presented: String,
+        /// How to accept the new key where the pins are kept.
+        accept: String,
     },
     /// No host key is pinned for the VM, so its identity cannot be checked.
-    #[error("no SSH host key is pinned for VM `{vm}` in `{}`; tart-infra pins a VM's key through the guest agent when it creates or first contacts it (`tart-infra up`), and never trusts a key on first use", known_hosts.display())]
-    NotPinned { vm: String, known_hosts: PathBuf },
+    #[error(
+        "no SSH host key is pinned for VM `{vm}` in {place}; tart-infra pins a VM's key through the guest agent when it creates or first contacts it, and never trusts a key on first use"
+    )]
+    NotPinned { vm: String, place: String },
     /// The VM refused the client key.
     #[error(
         "VM `{vm}` refused SSH key {fingerprint} (`{key}`) for user `{user}`; its public key must be in `{user}`'s ~/.ssh/authorized_keys in the VM (`tart-infra up` puts it there through the guest agent), and sshd must allow public-key login for `{user}`"

@@ -170,13 +170,18 @@ impl KnownHosts {
 
     /// Accepts `presented` if it is one of `vm`'s pinned keys. Otherwise
     /// [`SshError::HostKeyChanged`], or [`SshError::NotPinned`] when `vm` has no pin;
-    /// `path` names the file in that error.
-    pub fn verify(&self, vm: &str, presented: &PublicKey, path: &Path) -> Result<(), SshError> {
+    /// `origin` says in those errors where the pins are kept and how to accept a new key.
+    pub fn verify(
+        &self,
+        vm: &str,
+        presented: &PublicKey,
+        origin: &PinOrigin,
+    ) -> Result<(), SshError> {
         let pins: Vec<&PinnedKey> = self.pins(vm).collect();
         if pins.is_empty() {
             return Err(SshError::NotPinned {
                 vm: vm.to_owned(),
-                known_hosts: path.to_owned(),
+                place: origin.place.clone(),
             });
         }
         if pins
@@ -202,6 +207,7 @@ impl KnownHosts {
             vm: vm.to_owned(),
             expected,
             presented: format!("{} {}", presented.algorithm(), fingerprint(presented)),
+            accept: origin.accept(vm),
         })
     }
 
@@ -215,6 +221,31 @@ impl KnownHosts {
             }
         }
         out
+    }
+}
+
+/// Where pins are kept, for the messages of [`SshError::NotPinned`] and
+/// [`SshError::HostKeyChanged`]: the place, and how a person accepts a VM's new key there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinOrigin {
+    /// E.g. `` `~/.config/tart-infra/known_hosts` `` or `ConfigMap tart-system/dev-ssh-host-keys`.
+    pub place: String,
+    /// What accepts a new key, with `<vm>` standing for the VM's name.
+    pub accept: String,
+}
+
+impl PinOrigin {
+    /// The pins of a known hosts file, which `tart-infra ssh forget` edits.
+    pub fn file(path: &Path) -> Self {
+        Self {
+            place: format!("`{}`", path.display()),
+            accept: "`tart-infra ssh forget <vm>`, then run `tart-infra up` again, which pins the new key through the guest agent".to_owned(),
+        }
+    }
+
+    /// How to accept `vm`'s new key.
+    pub fn accept(&self, vm: &str) -> String {
+        self.accept.replace("<vm>", vm)
     }
 }
 
@@ -234,6 +265,11 @@ impl KnownHostsFile {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file as the origin of its pins, for messages.
+    pub fn origin(&self) -> PinOrigin {
+        PinOrigin::file(&self.path)
     }
 
     /// The pins as they are in the file now.
@@ -448,21 +484,25 @@ mod tests {
         let table = KnownHosts::default()
             .with_pins("dev-master", &[host_key("ssh-ed25519", ED_A)])
             .expect("valid pin");
-        assert!(table.verify("dev-master", &public(ED_A), path()).is_ok());
+        assert!(
+            table
+                .verify("dev-master", &public(ED_A), &PinOrigin::file(path()))
+                .is_ok()
+        );
 
         let changed = table
-            .verify("dev-master", &public(ED_B), path())
+            .verify("dev-master", &public(ED_B), &PinOrigin::file(path()))
             .expect_err("changed");
         assert_eq!(
             changed.to_string(),
             format!(
-                "the SSH host key of VM `dev-master` is not the pinned one (pinned {ED_A_FP}, presented ssh-ed25519 {ED_B_FP}); if the VM was re-created, accept its new key with `tart-infra ssh forget dev-master` and run `tart-infra up` again, which pins the new key through the guest agent; otherwise something is intercepting the connection"
+                "the SSH host key of VM `dev-master` is not the pinned one (pinned {ED_A_FP}, presented ssh-ed25519 {ED_B_FP}); if the VM was re-created, accept its new key: `tart-infra ssh forget dev-master`, then run `tart-infra up` again, which pins the new key through the guest agent; otherwise something is intercepting the connection"
             )
         );
 
         // The same key under another VM name is not a pin for this VM.
         let unpinned = table
-            .verify("dev-worker1", &public(ED_A), path())
+            .verify("dev-worker1", &public(ED_A), &PinOrigin::file(path()))
             .expect_err("unpinned");
         assert!(matches!(unpinned, SshError::NotPinned { .. }));
         assert!(

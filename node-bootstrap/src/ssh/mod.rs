@@ -8,5 +8,7 @@ mod output;
 
 pub use client::{ClientConfig, DEFAULT_PORT, Session, SshClient, SshTarget, remote_command};
 pub use error::SshError;
-pub use known_hosts::{KnownHosts, KnownHostsError, KnownHostsFile, PinnedKey, fingerprint};
+pub use known_hosts::{
+    KnownHosts, KnownHostsError, KnownHostsFile, PinOrigin, PinnedKey, fingerprint,
+};
 pub use output::{Output, TAIL_BYTES, TAIL_LINES, tail};

@@ -1,8 +1,6 @@
 //! Typed SSH errors. Each message names the VM (and the address, user or key involved) and
 //! says what fixes it.
 
-use std::path::PathBuf;
-
 use super::known_hosts::KnownHostsError;
 
 /// Why talking to a VM over SSH failed.

@@ -15,6 +15,7 @@
 pub mod first_contact;
 pub mod keys;
 pub mod kubeadm;
+pub mod kubeconfig;
 pub mod script;
 pub mod ssh;
 pub mod steps;

@@ -41,6 +41,11 @@ pub enum KubeadmError {
         "`kubeadm token create --print-join-command` printed something unexpected ({problem}); run it on the control plane by hand to see why"
     )]
     JoinCommand { problem: &'static str },
+    /// The VM's kubeadm is not the version the cluster asks for.
+    #[error(
+        "the VM has kubeadm {installed}, the cluster asks for Kubernetes {wanted}; build the golden image for {wanted} (`tart-infra image build`) and use it as baseImage"
+    )]
+    VersionMismatch { wanted: String, installed: String },
     /// serde_yaml could not serialize the configuration (a bug, not an input problem).
     #[error("cannot serialize the kubeadm configuration: {0}")]
     Serialize(String),
@@ -303,6 +308,24 @@ fn dns_label<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Kubeadm
     }
 }
 
+/// The version to initialise: the installed kubeadm's (`kubeadm version -o short`), which
+/// must be the one `wanted` names (`1.33` or `1.33.4`, with or without `v`).
+pub fn resolve_version(wanted: &str, installed: &str) -> Result<String, KubeadmError> {
+    let installed = kubernetes_version(installed.trim())?;
+    let bare = |v: &str| v.trim().trim_start_matches('v').to_owned();
+    let (wanted_bare, installed_bare) = (bare(wanted), bare(&installed));
+    let matches =
+        installed_bare == wanted_bare || installed_bare.starts_with(&format!("{wanted_bare}."));
+    if matches {
+        Ok(installed)
+    } else {
+        Err(KubeadmError::VersionMismatch {
+            wanted: wanted.to_owned(),
+            installed,
+        })
+    }
+}
+
 /// `v<major>.<minor>.<patch>`, accepting the version with or without its `v`.
 fn kubernetes_version(value: &str) -> Result<String, KubeadmError> {
     let bare = value.strip_prefix('v').unwrap_or(value);
@@ -524,5 +547,27 @@ mod tests {
             join.ca_cert_hashes[0].as_str()
         );
         assert_eq!(at(&doc, &["nodeRegistration", "name"]), "dev-worker1");
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn the_installed_kubeadm_must_be_the_asked_version() {
+        assert_eq!(resolve_version("1.33", "v1.33.4\n"), Ok("v1.33.4".into()));
+        assert_eq!(resolve_version("1.33.4", "v1.33.4"), Ok("v1.33.4".into()));
+        assert_eq!(resolve_version("v1.33", "1.33.0"), Ok("v1.33.0".into()));
+        let err = resolve_version("1.33", "v1.32.9").expect_err("older");
+        assert_eq!(
+            err.to_string(),
+            "the VM has kubeadm v1.32.9, the cluster asks for Kubernetes 1.33; build the golden image for 1.33 (`tart-infra image build`) and use it as baseImage"
+        );
+        assert!(
+            resolve_version("1.3", "v1.33.1").is_err(),
+            "1.3 is not 1.33"
+        );
+        assert!(resolve_version("1.33", "kubeadm: command not found").is_err());
     }
 }

@@ -12,6 +12,7 @@
 //! - [`kubeadm`]: the kubeadm configuration on the stable API name
 //!   `api.<cluster>.tart-infra.internal:6443`.
 
+pub mod bring_up;
 pub mod first_contact;
 pub mod keys;
 pub mod kubeadm;

@@ -30,6 +30,14 @@ pub const BODIES: &[(&str, &str)] = &[
         include_str!("../scripts/update-endpoint.sh"),
     ),
     ("kubeadm-reset", include_str!("../scripts/kubeadm-reset.sh")),
+    (
+        "kubeadm-version",
+        include_str!("../scripts/kubeadm-version.sh"),
+    ),
+    (
+        "control-plane-readdress",
+        include_str!("../scripts/control-plane-readdress.sh"),
+    ),
 ];
 
 /// The shared functions (`log`, `fail`, `ensure_file`, `ensure_hosts_entry`).
@@ -102,6 +110,17 @@ pub fn update_endpoint(api_name: &str, api_address: IpAddr) -> Result<Script, Sc
     step("update-endpoint")
         .input("API_NAME", api_name)?
         .input("API_ADDRESS", api_address.to_string())
+}
+
+/// Prints the installed kubeadm's version (`v1.33.4`).
+pub fn kubeadm_version() -> Script {
+    step("kubeadm-version")
+}
+
+/// On a control plane: moves kubeadm's static pods to `api_address` when the node's address
+/// changed, and restarts the kubelet. Prints `changed` or `unchanged`.
+pub fn control_plane_readdress(api_address: IpAddr) -> Result<Script, ScriptError> {
+    step("control-plane-readdress").input("API_ADDRESS", api_address.to_string())
 }
 
 /// `kubeadm reset -f` and the state it leaves behind; nothing on a node without any.

@@ -91,13 +91,22 @@ pub enum Step {
         ip: Ipv4Addr,
     },
     /// The control plane's address changed (a reboot with a new DHCP lease): point the
-    /// stable name on every node and the kubeconfig Secret at `ip`.
+    /// stable name on every node, the control plane's static pods and the kubeconfig Secret
+    /// at the control plane's new address.
     UpdateEndpoint {
-        /// The control plane's new address.
-        ip: Ipv4Addr,
+        /// The control-plane node and its new address.
+        control_plane: (String, Ipv4Addr),
+        /// Every node with its address (the control plane included).
+        nodes: Vec<(String, Ipv4Addr)>,
     },
-    /// Preflight and `kubeadm join` for these workers (name and address).
-    Join(Vec<(String, Ipv4Addr)>),
+    /// Preflight and `kubeadm join` for these workers (name and address), with a join
+    /// command from the control plane.
+    Join {
+        /// The control-plane node and its address.
+        control_plane: (String, Ipv4Addr),
+        /// The workers to join.
+        workers: Vec<(String, Ipv4Addr)>,
+    },
     /// Write the ArgoCD cluster Secret whose labels select the addons.
     Register,
     /// The ManagedCluster is being deleted: reset the nodes, delete the VMs and Secrets.
@@ -311,7 +320,13 @@ fn bootstrap(
     };
     if endpoint_ip(target).is_some_and(|ip| ip != cp_ip) {
         let message = format!("the control plane {cp} moved to {cp_ip}; updating the API name");
-        let step = Step::UpdateEndpoint { ip: cp_ip };
+        let step = Step::UpdateEndpoint {
+            control_plane: (cp.to_owned(), cp_ip),
+            nodes: vms
+                .iter()
+                .filter_map(|v| Some((v.name.clone(), v.ip?)))
+                .collect(),
+        };
         return bootstrapping(s, R::Initializing, message, step);
     }
     let message = format!("kubeadm init done on {cp}; the kubeconfig Secret is written");
@@ -341,11 +356,12 @@ fn bootstrap(
         });
         return wait(s, true);
     };
-    join_and_install(nodes, vms, seen, obs, s, at)
+    join_and_install((cp, cp_ip), nodes, vms, seen, obs, s, at)
 }
 
 /// The cluster answers: join the missing workers, then register and wait for the addons.
 fn join_and_install(
+    (cp, cp_ip): (&str, Ipv4Addr),
     nodes: &[NodeSpec],
     vms: &[VmView],
     seen: &[NodeStatus],
@@ -366,7 +382,10 @@ fn join_and_install(
         progress(&mut s, C::Joined, R::Joining, message, at);
         return Decision {
             status: s,
-            step: Step::Join(joining),
+            step: Step::Join {
+                control_plane: (cp.to_owned(), cp_ip),
+                workers: joining,
+            },
             soon: true,
         };
     }
@@ -436,7 +455,7 @@ pub fn record(
     let type_ = match step {
         Step::CreateVms(_) | Step::StartVms(_) | Step::Wait => C::Provisioned,
         Step::AuthorizeSsh(_) | Step::Init { .. } | Step::UpdateEndpoint { .. } => C::Bootstrapped,
-        Step::Join(_) => C::Joined,
+        Step::Join { .. } => C::Joined,
         Step::Register => C::AddonsReady,
         Step::Teardown => C::Provisioned,
     };

@@ -232,7 +232,11 @@ fn rows() -> Vec<Row> {
             },
             phase: ClusterPhase::Bootstrapping,
             step: Step::UpdateEndpoint {
-                ip: Ipv4Addr::new(127, 0, 0, 21),
+                control_plane: ("dev-master".into(), Ipv4Addr::new(127, 0, 0, 21)),
+                nodes: vec![
+                    ("dev-master".into(), Ipv4Addr::new(127, 0, 0, 21)),
+                    ("dev-worker1".into(), WORKER_IP),
+                ],
             },
             condition: (C::Bootstrapped, false, R::Initializing),
             message: "moved to 127.0.0.21",
@@ -260,7 +264,10 @@ fn rows() -> Vec<Row> {
                 ..ready()
             },
             phase: ClusterPhase::Joining,
-            step: Step::Join(vec![("dev-worker1".into(), WORKER_IP)]),
+            step: Step::Join {
+                control_plane: ("dev-master".into(), CP_IP),
+                workers: vec![("dev-worker1".into(), WORKER_IP)],
+            },
             condition: (C::Joined, false, R::Joining),
             message: "joining dev-worker1",
         },
@@ -466,7 +473,10 @@ fn failures_a_person_must_fix_fail_the_cluster() {
             ClusterPhase::Failed,
         ),
         (
-            Step::Join(vec![]),
+            Step::Join {
+                control_plane: ("dev-master".into(), CP_IP),
+                workers: vec![],
+            },
             R::PreflightFailed,
             C::Joined,
             ClusterPhase::Joining,

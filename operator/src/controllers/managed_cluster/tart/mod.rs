@@ -2,6 +2,7 @@
 //! is bootstrapped over SSH with kubeadm, registered with ArgoCD and watched until its addons
 //! are Ready. [`decide`] is the pure part; `observe` and `act` its edges.
 
+pub mod act;
 pub mod addons;
 pub mod decide;
 #[cfg(test)]

@@ -57,6 +57,9 @@ pub const KUBERNETES_VERSION_MAX_LEN: usize = 16;
 /// The longest Secret key.
 pub const SECRET_KEY_MAX_LEN: usize = 253;
 
+/// How to write a DNS label.
+pub const DNS_LABEL_FIX: &str = "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+
 /// Every broken rule of `spec`, in the order of the spec's fields, with paths relative to
 /// the spec (`nodes[1].cpu`). Empty when the API server would accept the spec.
 pub fn validate_spec(spec: &ManagedClusterSpec) -> Vec<FieldError> {
@@ -248,9 +251,6 @@ fn check_secret_ref(secret: &SecretKeyRef) -> Vec<FieldError> {
     }
     errors
 }
-
-/// How to write a DNS label.
-pub const DNS_LABEL_FIX: &str = "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
 
 #[cfg(test)]
 mod tests {

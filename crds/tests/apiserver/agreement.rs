@@ -223,13 +223,18 @@ async fn server_fields(
     match create_strict(client, "default", &obj).await {
         Ok(_) => Ok(None),
         Err(kube::Error::Api(status)) => {
+            eprintln!("{name}: {}", status.message);
             let causes = status.details.map(|d| d.causes).unwrap_or_default();
             if causes.is_empty() {
                 bail!("{name}: rejected without field causes: {}", status.message);
             }
+            // A cause without a field is the API server's note that it skipped the CEL
+            // rules after a schema error (`<nil>: ... some validation rules were not
+            // checked`), not a rule of its own.
             Ok(Some(
                 causes
                     .iter()
+                    .filter(|c| !c.field.is_empty() && c.field != "<nil>")
                     .map(|c| c.field.strip_prefix("spec.").unwrap_or(&c.field).to_owned())
                     .collect(),
             ))

@@ -83,7 +83,7 @@ pub fn validate_spec(spec: &ManagedClusterSpec) -> Vec<FieldError> {
     if nodes.is_empty() && spec.provider == Provider::Tart {
         errors.push(FieldError::new(
             "nodes",
-            "lists no nodes; provider tart needs the cluster's VMs",
+            "lists no nodes, and provider tart needs one VM per node",
             nodes_fix(),
         ));
     }

@@ -161,12 +161,14 @@ fn check_nodes(nodes: &[NodeSpec]) -> Vec<FieldError> {
             ));
         }
         // The API server reports a repeated key of a list-map at the item, not its key.
-        if let Some(first) = names.insert(name, j) {
+        if let Some(&first) = names.get(name) {
             errors.push(FieldError::new(
                 at.clone(),
                 format!("node name `{name}` is already used by nodes[{first}]"),
                 "node names are VM names and hostnames; give every node its own",
             ));
+        } else {
+            names.insert(name, j);
         }
         for (field, value, bounds) in [
             ("cpu", node.cpu, CPU),
@@ -479,6 +481,7 @@ mod tests {
         if let Some(n) = &mut spec.nodes {
             n[1].cpu = 40;
             n[1].name = "cp".into();
+            n.push(node("cp", NodeRole::Worker, 2, 4096));
         }
         let messages: Vec<String> = validate_spec(&spec)
             .iter()
@@ -489,6 +492,7 @@ mod tests {
             [
                 "nodes[1]: node name `cp` is already used by nodes[0]; node names are VM names and hostnames; give every node its own",
                 "nodes[1].cpu: 40 is out of range; set 1 to 32 virtual CPUs",
+                "nodes[2]: node name `cp` is already used by nodes[0]; node names are VM names and hostnames; give every node its own",
             ]
         );
         let mut spec = tart();

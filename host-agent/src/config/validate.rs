@@ -50,12 +50,14 @@ fn field_errors(config: &Config) -> Vec<FieldError> {
                 DNS_LABEL_FIX,
             ));
         }
-        if let Some(first) = cluster_names.insert(name, i) {
+        if let Some(&first) = cluster_names.get(name) {
             rest.push(FieldError::new(
                 format!("{at}.name"),
                 format!("cluster name `{name}` is already used by clusters[{first}]"),
                 "give every cluster its own name",
             ));
+        } else {
+            cluster_names.insert(name, i);
         }
         for e in validate_spec(&config.spec(cluster)) {
             // baseImage and kubernetesVersion are the file's, shared by every cluster.

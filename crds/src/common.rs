@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use crate::pattern::is_match;
+
 /// Declares a string newtype whose OpenAPI schema is a string with a length limit and one
 /// CEL rule (with its message).
 macro_rules! validated_string {
@@ -114,6 +116,31 @@ validated_string!(
     rule = "self.matches('^[1-9][0-9]{0,4}[KMG]$')",
     message = "must be a size such as 64M, 512K or 1G (a number of 1 to 5 digits and a K, M or G suffix)"
 );
+
+impl DnsLabel {
+    /// The pattern of [`Self::RULE`].
+    pub const PATTERN: &'static str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+    /// The longest DNS label.
+    pub const MAX_LEN: usize = 63;
+
+    /// Whether `s` is a DNS label: what the schema accepts.
+    pub fn is_valid(s: &str) -> bool {
+        s.len() <= Self::MAX_LEN && is_match(Self::PATTERN, s)
+    }
+}
+
+impl ObjectName {
+    /// The pattern of [`Self::RULE`].
+    pub const PATTERN: &'static str =
+        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    /// The longest object name.
+    pub const MAX_LEN: usize = 253;
+
+    /// Whether `s` is a Kubernetes object name: what the schema accepts.
+    pub fn is_valid(s: &str) -> bool {
+        s.len() <= Self::MAX_LEN && is_match(Self::PATTERN, s)
+    }
+}
 
 impl GoDuration {
     /// The duration in whole seconds. The schema guarantees the format on objects that came
@@ -293,6 +320,26 @@ pub(crate) fn conditions_list_type() -> kube::core::ListMerge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_rules_are_the_patterns_of_the_rust_checks() {
+        use crate::pattern::cel_matches;
+        assert_eq!(DnsLabel::RULE, cel_matches(DnsLabel::PATTERN));
+        assert_eq!(ObjectName::RULE, cel_matches(ObjectName::PATTERN));
+        for (label, ok) in [
+            ("dev", true),
+            ("dev-worker1", true),
+            ("-dev", false),
+            ("dev-", false),
+            ("dev_1", false),
+            ("Dev", false),
+            ("", false),
+        ] {
+            assert_eq!(DnsLabel::is_valid(label), ok, "{label:?}");
+        }
+        assert!(!DnsLabel::is_valid(&"a".repeat(64)));
+        assert!(ObjectName::is_valid("dev.kubeconfig") && !ObjectName::is_valid("dev..x"));
+    }
 
     #[test]
     fn go_durations_parse_in_order() {

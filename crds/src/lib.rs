@@ -8,7 +8,9 @@
 //!
 //! Validation lives in the generated OpenAPI schema (ranges, enums, CEL rules), so the API
 //! server rejects bad objects for every client: kubectl, ArgoCD and the dashboard alike.
-//! The pure helpers in [`plan`] turn a spec (preset or explicit) into the concrete numbers a
+//! [`managed_cluster::validate_spec`] applies the ManagedCluster rules in Rust, from the same
+//! limits and patterns, for specs the API server has not seen (the host agent's cluster
+//! file). The pure helpers in [`plan`] turn a spec (preset or explicit) into the concrete numbers a
 //! runner needs.
 
 // `#[kube(printcolumn(...))]` repeats keys such as `type_` by design.
@@ -16,11 +18,14 @@
 
 pub mod common;
 pub mod conditions;
+pub mod field_error;
 pub mod load_test;
 pub mod managed_cluster;
+pub mod pattern;
 pub mod plan;
 pub mod scaling_experiment;
 
+pub use field_error::FieldError;
 pub use load_test::{LoadTest, LoadTestPreset, LoadTestSpec, LoadTestStatus};
 pub use managed_cluster::{ManagedCluster, ManagedClusterSpec, ManagedClusterStatus};
 pub use scaling_experiment::{

@@ -3,12 +3,24 @@
 //! With `provider: tart` the operator creates the cluster's VMs through the host agent and
 //! bootstraps it with kubeadm; with `provider: external` it adopts an existing cluster from a
 //! kubeconfig Secret (how the local lab, tests and non-Mac users point it at clusters).
+//!
+//! The spec's rules live in one place: the limits and patterns of [`validate`] feed both the
+//! CRD's schema and CEL rules (the API server) and [`validate_spec`] (Rust callers: the host
+//! agent's cluster file, the operator).
+
+pub mod cidr;
+pub mod image;
+pub mod validate;
 
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{Condition, DnsLabel, ObjectName, Time, conditions_list_type};
+use crate::pattern::cel_matches;
+
+pub use cidr::{CidrError, Ipv4Cidr};
+pub use validate::validate_spec;
 
 /// The desired state of a ManagedCluster.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -84,14 +96,17 @@ pub struct ManagedClusterSpec {
     /// (1.33 or newer). Default 1.33. For external clusters the observed version is in
     /// status.kubernetesVersion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^1\\\\.(3[3-9]|[4-9][0-9])(\\\\.[0-9]{1,3})?$')")
+    #[x_kube(validation = kube::core::Rule::new(cel_matches(validate::KUBERNETES_VERSION))
         .message("must be a Kubernetes version 1.33 or newer, such as 1.33 or 1.33.4"))]
-    #[schemars(length(max = 16))]
+    #[schemars(length(max = validate::KUBERNETES_VERSION_MAX_LEN))]
     pub kubernetes_version: Option<String>,
-    /// The Tart image the VMs are cloned from (tart only), e.g. a golden image built by
-    /// `tart-infra golden-image`. Default ghcr.io/cirruslabs/ubuntu:24.04.
+    /// The Tart image the VMs are cloned from (tart only), pinned: a tag other than latest
+    /// (ghcr.io/cirruslabs/ubuntu:24.04), a digest (...@sha256:...), or the name of a local
+    /// image such as a golden image built by `tart-infra golden-image` (tart-infra-k8s-1.33;
+    /// no '/' or ':'). Default ghcr.io/cirruslabs/ubuntu:24.04.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[schemars(length(min = 1, max = image::MAX_LEN))]
+    #[x_kube(validation = kube::core::Rule::new(image::cel_rule()).message(image::MESSAGE))]
     pub base_image: Option<String>,
     /// The cluster's pod and service address ranges. Required for tart; for external
     /// clusters it documents the ranges the cluster uses.
@@ -100,7 +115,7 @@ pub struct ManagedClusterSpec {
     /// The cluster's nodes (tart: one VM each). Exactly one has role controlPlane. For
     /// external clusters it may be left empty; the observed nodes are in status.nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 16))]
+    #[schemars(length(max = validate::MAX_NODES))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub nodes: Option<Vec<NodeSpec>>,
     /// Which addons the cluster gets (tart) or has (external).
@@ -144,36 +159,40 @@ pub enum Provider {
 pub struct Network {
     /// The pod network, e.g. `10.20.0.0/16` (Cilium cluster-pool IPAM).
     #[schemars(length(max = 43))]
-    #[x_kube(validation = kube::core::Rule::new("isCIDR(self) && cidr(self) == cidr(self).masked()")
-        .message("must be a CIDR network address with the host bits zero, e.g. 10.20.0.0/16"))]
+    #[x_kube(validation = kube::core::Rule::new("isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self) == cidr(self).masked()")
+        .message("must be an IPv4 CIDR network address with the host bits zero, e.g. 10.20.0.0/16"))]
     pub pod_cidr: String,
     /// The service network, e.g. `10.97.0.0/16` (kubeadm --service-cidr).
     #[schemars(length(max = 43))]
-    #[x_kube(validation = kube::core::Rule::new("isCIDR(self) && cidr(self) == cidr(self).masked()")
-        .message("must be a CIDR network address with the host bits zero, e.g. 10.97.0.0/16"))]
+    #[x_kube(validation = kube::core::Rule::new("isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self) == cidr(self).masked()")
+        .message("must be an IPv4 CIDR network address with the host bits zero, e.g. 10.97.0.0/16"))]
     pub service_cidr: String,
 }
 
 /// One node of the cluster (for tart: one VM).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new("self.role != 'controlPlane' || (self.cpu >= 2 && self.memoryMiB >= 2048)")
-    .message("a controlPlane node needs at least 2 CPUs and 2048 MiB of memory (kubeadm's minimum)"))]
+#[x_kube(validation = kube::core::Rule::new(format!("self.role != 'controlPlane' || self.cpu >= {}", validate::CONTROL_PLANE_MIN_CPU))
+    .message(format!("a controlPlane node needs at least {} CPUs (kubeadm's minimum)", validate::CONTROL_PLANE_MIN_CPU).as_str())
+    .field_path(".cpu"))]
+#[x_kube(validation = kube::core::Rule::new(format!("self.role != 'controlPlane' || self.memoryMiB >= {}", validate::CONTROL_PLANE_MIN_MEMORY_MIB))
+    .message(format!("a controlPlane node needs at least {} MiB of memory (kubeadm's minimum)", validate::CONTROL_PLANE_MIN_MEMORY_MIB).as_str())
+    .field_path(".memoryMiB"))]
 pub struct NodeSpec {
     /// The node name, also the VM name and hostname. A DNS label, unique in the cluster.
     pub name: DnsLabel,
     /// `controlPlane` (kubeadm init, tainted) or `worker` (kubeadm join).
     pub role: NodeRole,
     /// Virtual CPUs (1 to 32).
-    #[schemars(range(min = 1, max = 32))]
+    #[schemars(range(min = validate::CPU.min, max = validate::CPU.max))]
     pub cpu: u32,
     /// Memory in MiB (512 to 262144).
     #[serde(rename = "memoryMiB")]
-    #[schemars(range(min = 512, max = 262144))]
+    #[schemars(range(min = validate::MEMORY_MIB.min, max = validate::MEMORY_MIB.max))]
     pub memory_mib: u32,
     /// Disk size in GiB (10 to 2048). Default 50.
     #[serde(rename = "diskGiB", default = "default_disk_gib")]
-    #[schemars(range(min = 10, max = 2048))]
+    #[schemars(range(min = validate::DISK_GIB.min, max = validate::DISK_GIB.max))]
     pub disk_gib: u32,
 }
 
@@ -242,7 +261,7 @@ pub struct SecretKeyRef {
     pub name: ObjectName,
     /// The key holding the kubeconfig. Default `kubeconfig`.
     #[serde(default = "default_kubeconfig_key")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = validate::SECRET_KEY_MAX_LEN))]
     pub key: String,
 }
 

@@ -14,6 +14,8 @@ use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, Resource};
 use local_control_plane::{ControlPlane, apply_yaml, parse_yaml_documents};
 
+#[path = "apiserver/agreement.rs"]
+mod agreement;
 #[path = "apiserver/invalid.rs"]
 mod invalid;
 

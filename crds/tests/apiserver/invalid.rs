@@ -237,7 +237,7 @@ fn invalid_objects() -> Vec<Invalid> {
                     "  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 1, memoryMiB: 4096}}\n"
                 ),
             ),
-            &["spec.nodes[0]", "at least 2 CPUs and 2048 MiB"],
+            &["spec.nodes[0].cpu", "at least 2 CPUs"],
         ),
         case(
             "control plane with 1 GiB",
@@ -247,7 +247,7 @@ fn invalid_objects() -> Vec<Invalid> {
                     "  tier: dev\n  provider: tart\n{NET}  nodes:\n  - {{name: a, role: controlPlane, cpu: 2, memoryMiB: 1024}}\n"
                 ),
             ),
-            &["spec.nodes[0]", "at least 2 CPUs and 2048 MiB"],
+            &["spec.nodes[0].memoryMiB", "at least 2048 MiB"],
         ),
         case(
             "duplicate node names",

@@ -6,7 +6,6 @@
 //! reading it is editing that file. The network, addon and node types are the
 //! `ManagedCluster` spec's, so a cluster of this file becomes a ManagedCluster as it is.
 
-mod cidr;
 mod error;
 #[cfg(test)]
 mod fixtures;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crds::managed_cluster::{Addons, Network, NodeSpec, Tier};
+use crds::managed_cluster::{Addons, ManagedClusterSpec, Network, NodeSpec, Provider, Tier};
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
@@ -55,6 +55,23 @@ pub struct ClusterConfig {
 }
 
 impl Config {
+    /// The ManagedCluster spec `cluster` becomes on the Tart path: provider tart, with the
+    /// file's base image and Kubernetes version. The file's per-cluster rules are this spec's
+    /// rules ([`crds::managed_cluster::validate_spec`]).
+    pub fn spec(&self, cluster: &ClusterConfig) -> ManagedClusterSpec {
+        ManagedClusterSpec {
+            tier: cluster.tier,
+            provider: Provider::Tart,
+            kubernetes_version: Some(self.kubernetes_version.clone()),
+            base_image: Some(self.base_image.clone()),
+            network: Some(cluster.network.clone()),
+            nodes: Some(cluster.nodes.clone()),
+            addons: cluster.addons.clone(),
+            kubeconfig_secret_ref: None,
+            paused: false,
+        }
+    }
+
     /// The cluster with this name, if the file lists it.
     pub fn cluster(&self, name: &str) -> Option<&ClusterConfig> {
         self.clusters.iter().find(|c| c.name == name)

@@ -1,254 +1,189 @@
-//! The rules of the cluster file that its types cannot express.
+//! The rules of the cluster file that its types cannot express: each cluster's spec by the
+//! ManagedCluster rules of the crds crate (the rules the API server applies to the CRD, so
+//! the file and `kubectl apply` cannot disagree), then the rules of the file as a whole.
 
 use std::collections::HashMap;
 
-use crds::managed_cluster::{NodeRole, NodeSpec, Tier};
+use crds::FieldError;
+use crds::managed_cluster::validate::DNS_LABEL_FIX;
+use crds::managed_cluster::{Ipv4Cidr, Tier, validate_spec};
 
-use super::cidr::Cidr;
 use super::error::invalid;
 use super::{Config, ConfigError, SshConfig};
 
-/// Node sizes: the ranges of the ManagedCluster schema (`NodeSpec`).
-const CPU_RANGE: (u32, u32) = (1, 32);
-const MEMORY_MIB_RANGE: (u32, u32) = (512, 262_144);
-const DISK_GIB_RANGE: (u32, u32) = (10, 2048);
-/// kubeadm's minimum for a control-plane node.
-const CONTROL_PLANE_MIN_CPU: u32 = 2;
-const CONTROL_PLANE_MIN_MEMORY_MIB: u32 = 2048;
-/// The ManagedCluster schema's limit on nodes per cluster.
-const MAX_NODES: usize = 16;
-
-/// Checks the rules the types cannot express (pure; the first broken rule is returned):
-/// at least one cluster, exactly one of tier platform; cluster names DNS labels and unique;
-/// CIDRs IPv4 network addresses, none overlapping another anywhere in the file; node names DNS
-/// labels, unique across the file (they are VM names); exactly one controlPlane per cluster
-/// with at least 2 CPUs and 2048 MiB; node sizes within the ManagedCluster ranges; the SSH
-/// user and paths, the base image and a Kubernetes version 1.33 or newer set.
+/// Checks the rules the types cannot express (pure; the first broken rule is returned).
+///
+/// Per cluster, the ManagedCluster rules ([`crds::managed_cluster::validate_spec`]) on the
+/// spec the cluster becomes ([`Config::spec`]): base image pinned, Kubernetes 1.33 or newer,
+/// IPv4 network CIDRs with the pod and service ranges apart, one to 16 nodes with DNS-label
+/// names unique in the cluster, sizes within range, exactly one controlPlane with at least
+/// 2 CPUs and 2048 MiB. For the file: the SSH user and paths set; at least one cluster;
+/// cluster names DNS labels and unique; node names unique across the file (they are VM
+/// names); exactly one cluster of tier platform; no CIDR overlapping another cluster's.
 pub fn validate(config: &Config) -> Result<(), ConfigError> {
-    if config.base_image.trim().is_empty() {
-        return Err(invalid(
-            "baseImage",
-            "is empty",
-            "name the Tart image the VMs are cloned from, e.g. ghcr.io/cirruslabs/ubuntu:24.04",
-        ));
+    match field_errors(config).into_iter().next() {
+        Some(e) => Err(invalid(e.path, e.problem, e.fix)),
+        None => Ok(()),
     }
-    if !is_kubernetes_version(&config.kubernetes_version) {
-        return Err(invalid(
-            "kubernetesVersion",
-            format!(
-                "`{}` is not a Kubernetes version 1.33 or newer",
-                config.kubernetes_version
-            ),
-            "write it quoted, e.g. \"1.33\" or \"1.33.4\"",
-        ));
-    }
-    validate_ssh(&config.ssh)?;
+}
+
+/// Every broken rule with its path in the file: the file-wide fields first, then each
+/// cluster's, then the rules across clusters.
+fn field_errors(config: &Config) -> Vec<FieldError> {
+    let mut top: Vec<FieldError> = Vec::new();
+    let mut rest: Vec<FieldError> = check_ssh(&config.ssh);
     if config.clusters.is_empty() {
-        return Err(invalid(
+        rest.push(FieldError::new(
             "clusters",
             "no clusters are listed",
             "list at least the platform cluster, as in the repository's config/clusters.yaml",
         ));
     }
-
     let mut cluster_names: HashMap<&str, usize> = HashMap::new();
-    let mut node_names: HashMap<&str, String> = HashMap::new();
-    let mut cidrs: Vec<(String, Cidr)> = Vec::new();
     for (i, cluster) in config.clusters.iter().enumerate() {
         let at = format!("clusters[{i}]");
         let name = cluster.name.as_str();
-        check_label(&at, name)?;
-        if let Some(first) = cluster_names.insert(name, i) {
-            return Err(invalid(
+        if !crds::common::DnsLabel::is_valid(name) {
+            rest.push(FieldError::new(
+                format!("{at}.name"),
+                format!("`{name}` is not a DNS label"),
+                DNS_LABEL_FIX,
+            ));
+        }
+        if let Some(&first) = cluster_names.get(name) {
+            rest.push(FieldError::new(
                 format!("{at}.name"),
                 format!("cluster name `{name}` is already used by clusters[{first}]"),
                 "give every cluster its own name",
             ));
-        }
-        for (field, text) in [
-            ("podCidr", &cluster.network.pod_cidr),
-            ("serviceCidr", &cluster.network.service_cidr),
-        ] {
-            let path = format!("{at}.network.{field}");
-            let cidr = Cidr::parse(text).map_err(|e| e.into_config_error(&path, text))?;
-            cidrs.push((path, cidr));
-        }
-        validate_nodes(&at, &cluster.nodes, &mut node_names)?;
-    }
-
-    let platforms: Vec<String> = (config.clusters.iter().enumerate())
-        .filter(|(_, c)| c.tier == Tier::Platform)
-        .map(|(i, c)| format!("clusters[{i}] ({})", c.name))
-        .collect();
-    if platforms.len() != 1 {
-        let found = if platforms.is_empty() {
-            "none".to_owned()
         } else {
-            platforms.join(", ")
-        };
-        return Err(invalid(
-            "clusters",
-            format!("exactly one cluster must have tier platform (found {found})"),
-            "set `tier: platform` on the one cluster that runs the operator, ArgoCD and monitoring",
-        ));
-    }
-
-    for (k, (path, cidr)) in cidrs.iter().enumerate() {
-        if let Some((other_path, other)) = cidrs[..k].iter().find(|(_, other)| other.overlaps(cidr))
-        {
-            return Err(invalid(
-                path.clone(),
-                format!("{cidr} overlaps {other_path} ({other})"),
-                "give every pod and service range its own block, e.g. 10.<n>0.0.0/16 for pods and 10.9<n>.0.0/16 for services (traffic is routed between the clusters)",
-            ));
+            cluster_names.insert(name, i);
+        }
+        for e in validate_spec(&config.spec(cluster)) {
+            // baseImage and kubernetesVersion are the file's, shared by every cluster.
+            if matches!(e.path.as_str(), "baseImage" | "kubernetesVersion") {
+                if !top.contains(&e) {
+                    top.push(e);
+                }
+            } else {
+                rest.push(e.under(&at));
+            }
         }
     }
-    Ok(())
+    rest.extend(check_one_platform(config));
+    rest.extend(check_node_names_across_clusters(config));
+    rest.extend(check_cidrs_across_clusters(config));
+    top.extend(rest);
+    top
 }
 
-/// `<at>.name` must be a DNS label (cluster and node names are host and VM names).
-fn check_label(at: &str, name: &str) -> Result<(), ConfigError> {
-    if is_dns_label(name) {
-        return Ok(());
-    }
-    Err(invalid(
-        format!("{at}.name"),
-        format!("`{name}` is not a DNS label"),
-        "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
-    ))
-}
-
-fn validate_ssh(ssh: &SshConfig) -> Result<(), ConfigError> {
+fn check_ssh(ssh: &SshConfig) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     if ssh.user.trim().is_empty() {
-        return Err(invalid(
+        errors.push(FieldError::new(
             "ssh.user",
             "is empty",
             "set the VMs' login user (`admin` on the Cirrus Labs images)",
         ));
     }
     if ssh.private_key_path.as_os_str().is_empty() {
-        return Err(invalid(
+        errors.push(FieldError::new(
             "ssh.privateKeyPath",
             "is empty",
             "set the path of the SSH private key, e.g. ~/.ssh/tart-infra_ed25519",
         ));
     }
     if ssh.known_hosts_path.as_os_str().is_empty() {
-        return Err(invalid(
+        errors.push(FieldError::new(
             "ssh.knownHostsPath",
             "is empty",
             "set the path of the known_hosts file that pins the VMs' host keys, e.g. ~/.config/tart-infra/known_hosts",
         ));
     }
-    Ok(())
+    errors
 }
 
-/// The node rules of one cluster; `node_names` maps the names seen so far in the file to
-/// their paths.
-fn validate_nodes<'a>(
-    at: &str,
-    nodes: &'a [NodeSpec],
-    node_names: &mut HashMap<&'a str, String>,
-) -> Result<(), ConfigError> {
-    if nodes.is_empty() || nodes.len() > MAX_NODES {
-        return Err(invalid(
-            format!("{at}.nodes"),
-            format!("lists {} nodes", nodes.len()),
-            format!(
-                "list one controlPlane node and up to {} workers",
-                MAX_NODES - 1
-            ),
-        ));
+fn check_one_platform(config: &Config) -> Option<FieldError> {
+    let platforms: Vec<String> = (config.clusters.iter().enumerate())
+        .filter(|(_, c)| c.tier == Tier::Platform)
+        .map(|(i, c)| format!("clusters[{i}] ({})", c.name))
+        .collect();
+    if platforms.len() == 1 || config.clusters.is_empty() {
+        return None;
     }
-    for (j, node) in nodes.iter().enumerate() {
-        let at = format!("{at}.nodes[{j}]");
-        let name = node.name.as_str();
-        check_label(&at, name)?;
-        if let Some(first) = node_names.insert(name, at.clone()) {
-            return Err(invalid(
-                format!("{at}.name"),
-                format!("node name `{name}` is already used by {first}"),
-                "node names are VM names and must be unique across all clusters; rename one of them",
-            ));
-        }
-        for (field, value, (min, max), unit) in [
-            ("cpu", node.cpu, CPU_RANGE, "virtual CPUs"),
-            ("memoryMiB", node.memory_mib, MEMORY_MIB_RANGE, "MiB"),
-            ("diskGiB", node.disk_gib, DISK_GIB_RANGE, "GiB"),
-        ] {
-            if !(min..=max).contains(&value) {
-                return Err(invalid(
-                    format!("{at}.{field}"),
-                    format!("{value} is out of range"),
-                    format!("set {min} to {max} {unit}"),
-                ));
+    let found = if platforms.is_empty() {
+        "none".to_owned()
+    } else {
+        platforms.join(", ")
+    };
+    Some(FieldError::new(
+        "clusters",
+        format!("exactly one cluster must have tier platform (found {found})"),
+        "set `tier: platform` on the one cluster that runs the operator, ArgoCD and monitoring",
+    ))
+}
+
+/// Node names are VM names: unique across the file. (Within a cluster, the spec's rule.)
+fn check_node_names_across_clusters(config: &Config) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (i, cluster) in config.clusters.iter().enumerate() {
+        for (j, node) in cluster.nodes.iter().enumerate() {
+            match seen.get(node.name.as_str()) {
+                Some(&(fi, fj)) if fi != i => errors.push(FieldError::new(
+                    format!("clusters[{i}].nodes[{j}].name"),
+                    format!(
+                        "node name `{}` is already used by clusters[{fi}].nodes[{fj}]",
+                        node.name
+                    ),
+                    "node names are VM names and must be unique across all clusters; rename one of them",
+                )),
+                Some(_) => {}
+                None => {
+                    seen.insert(node.name.as_str(), (i, j));
+                }
             }
         }
     }
+    errors
+}
 
-    let control_planes: Vec<usize> = (nodes.iter().enumerate())
-        .filter(|(_, n)| n.role == NodeRole::ControlPlane)
-        .map(|(j, _)| j)
-        .collect();
-    let &[j] = control_planes.as_slice() else {
-        return Err(invalid(
-            format!("{at}.nodes"),
-            format!(
-                "exactly one node must have role controlPlane (found {})",
-                control_planes.len()
-            ),
-            "give one node `role: controlPlane` and the others `role: worker`",
-        ));
-    };
-    let node = &nodes[j];
-    for (field, value, min, unit) in [
-        ("cpu", node.cpu, CONTROL_PLANE_MIN_CPU, "CPUs"),
-        (
-            "memoryMiB",
-            node.memory_mib,
-            CONTROL_PLANE_MIN_MEMORY_MIB,
-            "MiB",
-        ),
-    ] {
-        if value < min {
-            return Err(invalid(
-                format!("{at}.nodes[{j}].{field}"),
-                format!(
-                    "a controlPlane node needs at least {min} {unit} (kubeadm's minimum), found {value}"
-                ),
-                format!("set {field}: {min} or more"),
+/// Traffic is routed between the clusters: no range may overlap another cluster's. (A
+/// cluster's own pod and service ranges are the spec's rule; a CIDR that does not parse
+/// was reported there.)
+fn check_cidrs_across_clusters(config: &Config) -> Vec<FieldError> {
+    let mut cidrs: Vec<(usize, String, Ipv4Cidr)> = Vec::new();
+    for (i, cluster) in config.clusters.iter().enumerate() {
+        for (field, text) in [
+            ("podCidr", &cluster.network.pod_cidr),
+            ("serviceCidr", &cluster.network.service_cidr),
+        ] {
+            if let Ok(cidr) = Ipv4Cidr::parse(text) {
+                cidrs.push((i, format!("clusters[{i}].network.{field}"), cidr));
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    for (k, (i, path, cidr)) in cidrs.iter().enumerate() {
+        let earlier = cidrs[..k]
+            .iter()
+            .find(|(other_i, _, other)| other_i != i && other.overlaps(cidr));
+        if let Some((_, other_path, other)) = earlier {
+            errors.push(FieldError::new(
+                path.clone(),
+                format!("{cidr} overlaps {other_path} ({other})"),
+                "give every pod and service range its own block, e.g. 10.<n>0.0.0/16 for pods and 10.9<n>.0.0/16 for services (traffic is routed between the clusters)",
             ));
         }
     }
-    Ok(())
+    errors
 }
 
 /// A DNS label (RFC 1123): 1 to 63 lowercase letters, digits and '-', not starting or ending
-/// with '-'.
+/// with '-' (the CRD's rule for names).
 pub fn is_dns_label(s: &str) -> bool {
-    (1..=63).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
+    crds::common::DnsLabel::is_valid(s)
 }
-
-/// `1.MM` or `1.MM.P` with MM from 33 to 99: the ManagedCluster schema's rule.
-fn is_kubernetes_version(s: &str) -> bool {
-    let digits = |p: &str, len: std::ops::RangeInclusive<usize>| {
-        len.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
-    };
-    let mut parts = s.split('.');
-    let (Some("1"), Some(minor), patch, None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    digits(minor, 2..=2)
-        && minor.parse::<u32>().is_ok_and(|m| m >= 33)
-        && patch.is_none_or(|p| digits(p, 1..=3))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,12 +199,54 @@ mod tests {
             &["overlaps clusters[0].network.podCidr (10.10.0.0/16)"],
         );
 
-        // A cluster's own pod and service ranges count too.
+        // A cluster's own pod and service ranges count too (the ManagedCluster rule).
         let text = shipped_with("serviceCidr: 10.99.0.0/16", "serviceCidr: 10.40.0.0/24");
         assert_error(
             &parse_err(&text),
             "clusters[3].network.serviceCidr",
-            &["overlaps clusters[3].network.podCidr"],
+            &["10.40.0.0/24 overlaps network.podCidr (10.40.0.0/16)"],
+        );
+    }
+
+    #[test]
+    fn an_unpinned_base_image_is_rejected_once_for_the_whole_file() {
+        for (image, words) in [
+            ("ghcr.io/cirruslabs/ubuntu:latest", "uses the tag latest"),
+            ("ghcr.io/cirruslabs/ubuntu", "has no tag"),
+            ("ubuntu:24.04", "not an image reference"),
+        ] {
+            let text = shipped_with(
+                "baseImage: ghcr.io/cirruslabs/ubuntu:24.04",
+                &format!("baseImage: {image}"),
+            );
+            assert_error(
+                &parse_err(&text),
+                "baseImage",
+                &[words, "pin a release tag"],
+            );
+            let mut config = shipped();
+            config.base_image = image.to_owned();
+            assert_eq!(
+                field_errors(&config).len(),
+                1,
+                "{image}: one error, not one per cluster"
+            );
+        }
+        let mut config = shipped();
+        config.base_image = "tart-infra-k8s-1.33".to_owned();
+        assert!(
+            validate(&config).is_ok(),
+            "a local golden image counts as pinned"
+        );
+    }
+
+    #[test]
+    fn a_node_name_used_twice_in_a_cluster_is_the_spec_rule() {
+        let text = shipped_with("{name: prod-worker2,", "{name: prod-worker1,");
+        assert_error(
+            &parse_err(&text),
+            "clusters[3].nodes[2]",
+            &["node name `prod-worker1` is already used by nodes[1]"],
         );
     }
 
@@ -420,7 +397,11 @@ mod tests {
             ("2.0", false),
             ("1.3", false),
         ] {
-            assert_eq!(is_kubernetes_version(version), ok, "{version}");
+            assert_eq!(
+                crds::managed_cluster::validate::is_kubernetes_version(version),
+                ok,
+                "{version}"
+            );
         }
         let text = shipped_with("kubernetesVersion: \"1.33\"", "kubernetesVersion: 1.30");
         assert_error(&parse_err(&text), "kubernetesVersion", &["`1.30`"]);

@@ -1,35 +1,36 @@
-//! IPv4 CIDRs as the cluster file writes them: network addresses only, checked for overlap.
+//! IPv4 CIDRs as the ManagedCluster spec writes them: network addresses only, checked for
+//! overlap. The CRD's CEL rule (`isCIDR`, family 4, `masked()`) accepts the same strings.
 
 use std::fmt;
 
-use super::ConfigError;
-use super::error::invalid;
+use crate::FieldError;
 
 /// An IPv4 network: the address (host bits zero) and the prefix length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Cidr {
+pub struct Ipv4Cidr {
     addr: u32,
     prefix: u8,
 }
 
 /// Why a CIDR does not parse.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum CidrError {
-    /// Not `a.b.c.d/n` with octets 0-255 and n 0-32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CidrError {
+    /// Not `a.b.c.d/n` with octets 0-255 (no leading zeros) and n 0-32.
     Malformed,
-    /// The address has host bits set; the network address is given.
-    HostBits(Cidr),
+    /// The address has host bits set; this is the network address.
+    HostBits(Ipv4Cidr),
 }
 
 impl CidrError {
-    pub(super) fn into_config_error(self, path: &str, text: &str) -> ConfigError {
+    /// The error of the field at `path` that holds `text`.
+    pub fn at(self, path: &str, text: &str) -> FieldError {
         match self {
-            Self::Malformed => invalid(
+            Self::Malformed => FieldError::new(
                 path,
                 format!("`{text}` is not an IPv4 CIDR"),
                 "write a network address and prefix length, e.g. 10.20.0.0/16",
             ),
-            Self::HostBits(network) => invalid(
+            Self::HostBits(network) => FieldError::new(
                 path,
                 format!("`{text}` has host bits set"),
                 format!("write the network address, {network}"),
@@ -38,8 +39,9 @@ impl CidrError {
     }
 }
 
-impl Cidr {
-    pub(super) fn parse(s: &str) -> Result<Self, CidrError> {
+impl Ipv4Cidr {
+    /// Parses `a.b.c.d/n`, a network address.
+    pub fn parse(s: &str) -> Result<Self, CidrError> {
         let (addr, prefix) = s.split_once('/').ok_or(CidrError::Malformed)?;
         let prefix = decimal(prefix, 2)
             .filter(|&p| p <= 32)
@@ -57,7 +59,6 @@ impl Cidr {
         if octets.next().is_some() {
             return Err(CidrError::Malformed);
         }
-        // Both checked above to fit.
         let prefix = u8::try_from(prefix).map_err(|_| CidrError::Malformed)?;
         let network = Self {
             addr: value & mask(prefix),
@@ -71,13 +72,13 @@ impl Cidr {
     }
 
     /// Whether the two networks share an address: one contains the other.
-    pub(super) fn overlaps(&self, other: &Self) -> bool {
+    pub fn overlaps(&self, other: &Self) -> bool {
         let m = mask(self.prefix.min(other.prefix));
         self.addr & m == other.addr & m
     }
 }
 
-impl fmt::Display for Cidr {
+impl fmt::Display for Ipv4Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [a, b, c, d] = self.addr.to_be_bytes();
         write!(f, "{a}.{b}.{c}.{d}/{}", self.prefix)
@@ -103,15 +104,18 @@ mod tests {
     #[test]
     fn the_cidr_parser_accepts_network_addresses_only() {
         assert_eq!(
-            Cidr::parse("10.96.0.0/12"),
-            Ok(Cidr {
+            Ipv4Cidr::parse("10.96.0.0/12"),
+            Ok(Ipv4Cidr {
                 addr: 0x0a60_0000,
                 prefix: 12
             })
         );
-        assert_eq!(Cidr::parse("0.0.0.0/0"), Ok(Cidr { addr: 0, prefix: 0 }));
         assert_eq!(
-            Cidr::parse("192.168.64.7/32").map(|c| c.to_string()),
+            Ipv4Cidr::parse("0.0.0.0/0"),
+            Ok(Ipv4Cidr { addr: 0, prefix: 0 })
+        );
+        assert_eq!(
+            Ipv4Cidr::parse("192.168.64.7/32").map(|c| c.to_string()),
             Ok("192.168.64.7/32".to_owned())
         );
         for bad in [
@@ -130,15 +134,18 @@ mod tests {
             " 10.0.0.0/8",
             "10.0.0.0/8/8",
         ] {
-            assert_eq!(Cidr::parse(bad), Err(CidrError::Malformed), "{bad:?}");
+            assert_eq!(Ipv4Cidr::parse(bad), Err(CidrError::Malformed), "{bad:?}");
         }
-        let network = Cidr {
+        let network = Ipv4Cidr {
             addr: 0x0a00_0000,
             prefix: 8,
         };
-        assert_eq!(Cidr::parse("10.1.2.3/8"), Err(CidrError::HostBits(network)));
+        assert_eq!(
+            Ipv4Cidr::parse("10.1.2.3/8"),
+            Err(CidrError::HostBits(network))
+        );
 
-        let parse = |s| Cidr::parse(s).expect(s);
+        let parse = |s| Ipv4Cidr::parse(s).expect(s);
         assert!(parse("10.0.0.0/8").overlaps(&parse("10.255.0.0/16")));
         assert!(parse("10.255.0.0/16").overlaps(&parse("10.0.0.0/8")));
         assert!(parse("0.0.0.0/0").overlaps(&parse("192.168.0.0/16")));

@@ -320,7 +320,10 @@ mod tests {
         assert!(has(&procs[1], "--advertise-address=127.0.0.9"));
         assert!(has(&procs[1], "--enable-bootstrap-token-auth=true"));
         let kwok = &procs[4];
-        assert!(has(kwok, "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"));
+        assert!(has(
+            kwok,
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"
+        ));
         assert!(!has(kwok, "--manage-all-nodes=true"));
         assert!(has(kwok, "--node-ip=127.0.0.9"));
     }

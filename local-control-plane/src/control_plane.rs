@@ -104,13 +104,7 @@ impl ControlPlane {
         // On an own address the certificate was made for the address of the first start;
         // `localhost` is in it whatever the address is now.
         let server_name = opts.on_address.as_ref().map(|_| "localhost");
-        let kubeconfig = kubeconfig_yaml(
-            &opts.name,
-            &url,
-            &layout.pki.ca_pem,
-            &token,
-            server_name,
-        );
+        let kubeconfig = kubeconfig_yaml(&opts.name, &url, &layout.pki.ca_pem, &token, server_name);
         write_private(&layout.kubeconfig, &kubeconfig)?;
         let procs = components::plan(&bins, &layout, &opts)?;
         // Only a temporary directory is removed by the watchdog.

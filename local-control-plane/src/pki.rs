@@ -108,9 +108,15 @@ fn san(name: &str) -> Result<SanType, rcgen::Error> {
 pub fn write(dir: &Path, extra_sans: &[String]) -> Result<PkiFiles, Error> {
     let cluster_ca = ca("tart-infra-test-ca")?;
     let mut sans = Vec::new();
-    for name in ["127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
-        .into_iter()
-        .chain(extra_sans.iter().map(String::as_str))
+    for name in [
+        "127.0.0.1",
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+    ]
+    .into_iter()
+    .chain(extra_sans.iter().map(String::as_str))
     {
         sans.push(san(name)?);
     }
@@ -176,7 +182,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let files = write(
             dir.path(),
-            &["api.dev.tart-infra.internal".to_owned(), "127.0.0.9".to_owned()],
+            &[
+                "api.dev.tart-infra.internal".to_owned(),
+                "127.0.0.9".to_owned(),
+            ],
         )
         .expect("write");
         let pem = std::fs::read_to_string(&files.apiserver_cert).expect("read");

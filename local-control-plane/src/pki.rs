@@ -202,7 +202,7 @@ mod tests {
             .collect::<Vec<_>>()
             .join(",");
         assert!(san.contains("api.dev.tart-infra.internal"), "{san}");
-        assert!(san.contains("127.0.0.9"), "{san}");
+        assert!(san.contains("7f:00:00:09"), "{san}");
         assert!(san.contains("localhost"), "{san}");
     }
 

@@ -45,6 +45,7 @@ struct Doc {
     api_version: String,
     kind: String,
     // InitConfiguration
+    #[serde(rename = "localAPIEndpoint")]
     local_api_endpoint: Option<Endpoint>,
     node_registration: Option<NodeRegistration>,
     bootstrap_tokens: Vec<Token>,
@@ -78,6 +79,7 @@ struct Token {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct ApiServer {
+    #[serde(rename = "certSANs")]
     cert_sans: Vec<String>,
 }
 
@@ -305,7 +307,7 @@ cgroupDriver: systemd
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         let cert = params.self_signed(&key).expect("cert");
-        let want = sha2::Sha256::digest(key.public_key_der());
+        let want = sha2::Sha256::digest(rcgen::PublicKeyData::subject_public_key_info(&key));
         let want: String = want.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             ca_cert_hash(&cert.pem()).expect("hash"),

@@ -25,3 +25,28 @@ pub mod home;
 pub mod lease;
 pub mod netiso;
 pub mod vm;
+
+/// The `tart` binary of the double for tests of other crates: `$TART_DOUBLE_BIN`, else
+/// `tart` next to the running test's directory (`target/<profile>/tart`, built by
+/// `cargo build -p tart-double`, or by `cargo test --workspace`). Give every `tart` call
+/// `TART_HOME` (a temporary directory) and `TART_DOUBLE_SUBNET` (a `/24` of your own).
+pub fn binary() -> Result<std::path::PathBuf, String> {
+    if let Some(path) = std::env::var_os("TART_DOUBLE_BIN") {
+        return Ok(path.into());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("finding the test binary: {e}"))?;
+    // target/<profile>/deps/<test> → target/<profile>/tart
+    let candidate = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("tart"))
+        .ok_or("the test binary has no target directory")?;
+    if candidate.is_file() {
+        Ok(candidate)
+    } else {
+        Err(format!(
+            "{} is missing; build the tart double first: cargo build -p tart-double (or set TART_DOUBLE_BIN)",
+            candidate.display()
+        ))
+    }
+}

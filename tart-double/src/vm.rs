@@ -312,6 +312,13 @@ async fn boot_and_own(
         _ = sigint.recv() => return Ok(0),
         _ = sigterm.recv() => return Ok(0),
     }
+    // Something else on port 22 of every address (a system sshd) would answer for the VM.
+    if std::net::TcpListener::bind((state.ip, 22)).is_err() {
+        return Err(TartError::Double(format!(
+            "{}:22 is taken, by a system sshd listening on every address? Stop it (systemctl disable --now ssh); each VM of the double runs its own sshd",
+            state.ip
+        )));
+    }
     let console = dir.join("console.log");
     let log = std::fs::File::create(&console).map_err(TartError::io("creating", &console))?;
     let log2 = log

@@ -264,3 +264,9 @@ fn vms_are_isolated_unless_softnet_allows_everything() {
         || (!reachable(nat, 22)).then_some(()),
     );
 }
+
+#[test]
+fn other_crates_find_the_binary() {
+    let path = tart_double::binary().expect("the tart binary next to the tests");
+    assert_eq!(path, std::path::Path::new(support::TART));
+}

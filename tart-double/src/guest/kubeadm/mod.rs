@@ -442,13 +442,12 @@ async fn create_token(client: &Client, token: &str) -> Result<(), String> {
 }
 
 async fn token_create(args: &[&str]) -> Result<(), PhaseError> {
-    let text = std::fs::read_to_string(kubelet::control_plane_dir().join("../control-plane.json"))
-        .map_err(|_| {
-            fail(
-                "token",
-                "this node is not a control-plane node initialised by kubeadm init",
-            )
-        })?;
+    let text = std::fs::read_to_string(state_path("control-plane.json")).map_err(|_| {
+        fail(
+            "token",
+            "this node is not a control-plane node initialised by kubeadm init",
+        )
+    })?;
     let spec: ControlPlaneSpec =
         serde_json::from_str(&text).map_err(|e| fail("token", e.to_string()))?;
     let client = local_admin().await.map_err(|e| fail("token", e))?;

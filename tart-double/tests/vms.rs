@@ -105,7 +105,10 @@ fn clone_set_run_ip_list_get_stop_delete_round_trip() {
 
     let host_hosts = std::fs::read_to_string("/etc/hosts").expect("hosts");
     let ip = lab.run("dev-cp-0", &[]);
-    assert_eq!(&ip.octets()[..3], &[127, 91, 0]);
+    assert_eq!(
+        format!("{}.{}.{}", ip.octets()[0], ip.octets()[1], ip.octets()[2]),
+        lab.subnet
+    );
     let l = map(&lab.ok(&["list", "--format", "json"]));
     assert_eq!(
         (l[0]["Running"].as_bool(), l[0]["State"].as_str()),

@@ -65,7 +65,8 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// A lab on `127.<octet>.0.N`.
+    /// A lab on `127.<octet>.<p>.N`, `p` from the test process's id, so the same tests run
+    /// by two checkouts at once do not share addresses.
     pub fn new(octet: u8) -> Self {
         let home = tempfile::Builder::new()
             .prefix("tart-double-")
@@ -80,7 +81,7 @@ impl Lab {
         assert!(out.status.success(), "{out:?}");
         let known_hosts = home.path().join("known_hosts");
         Self {
-            subnet: format!("127.{octet}.0"),
+            subnet: format!("127.{octet}.{}", std::process::id() % 250),
             home,
             env: Vec::new(),
             runs: Mutex::new(Vec::new()),

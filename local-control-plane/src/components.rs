@@ -1,6 +1,7 @@
 //! The processes of a control plane, one function per component: how each is started (its
 //! binary, flags and log file) from the control plane's [`Layout`] and [`Options`].
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use crate::manifests;
@@ -22,6 +23,8 @@ pub(crate) struct Layout {
     pub tokens: PathBuf,
     /// The admin kubeconfig the other components use.
     pub kubeconfig: PathBuf,
+    /// The address every listener binds (127.0.0.1 unless [`crate::OnAddress`]).
+    pub address: Ipv4Addr,
 }
 
 impl Layout {
@@ -30,7 +33,7 @@ impl Layout {
     }
 
     fn etcd_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.ports.etcd)
+        format!("http://{}:{}", self.address, self.ports.etcd)
     }
 
     fn kubeconfig_flag(&self) -> String {
@@ -65,7 +68,7 @@ pub(crate) fn plan(bins: &Binaries, layout: &Layout, opts: &Options) -> Result<V
 /// A single-member etcd on loopback; fsync is off (test and lab data, not production).
 fn etcd(bins: &Binaries, layout: &Layout) -> Proc {
     let client = layout.etcd_url();
-    let peer = format!("http://127.0.0.1:{}", layout.ports.peer);
+    let peer = format!("http://{}:{}", layout.address, layout.ports.peer);
     Proc::new(
         "etcd",
         bins.path("etcd"),
@@ -94,14 +97,18 @@ fn kube_apiserver(bins: &Binaries, layout: &Layout, opts: &Options) -> Proc {
         bins.path("kube-apiserver"),
         vec![
             format!("--etcd-servers={}", layout.etcd_url()),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
+            format!("--bind-address={}", layout.address),
+            format!("--advertise-address={}", layout.address),
             format!("--secure-port={}", layout.ports.apiserver),
             format!("--tls-cert-file={}", p(&pki.apiserver_cert)),
             format!("--tls-private-key-file={}", p(&pki.apiserver_key)),
             format!("--client-ca-file={}", p(&pki.ca_cert)),
             format!("--token-auth-file={}", p(&layout.tokens)),
             "--authorization-mode=RBAC".into(),
+            format!(
+                "--enable-bootstrap-token-auth={}",
+                opts.on_address.is_some()
+            ),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
             format!("--service-account-key-file={}", p(&pki.sa_pub)),
             format!("--service-account-signing-key-file={}", p(&pki.sa_key)),
@@ -189,10 +196,16 @@ fn kwok(bins: &Binaries, layout: &Layout, opts: &Options) -> Result<Proc, Error>
         vec![
             layout.kubeconfig_flag(),
             format!("--config={}", p(&config)),
-            "--manage-all-nodes=true".into(),
-            "--node-ip=127.0.0.1".into(),
+            // With an own address, nodes joined later are simulated too, and only those
+            // carrying kwok's annotation (as a kubeadm cluster with kwok would).
+            if opts.on_address.is_some() {
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into()
+            } else {
+                "--manage-all-nodes=true".into()
+            },
+            format!("--node-ip={}", layout.address),
             format!("--node-port={port}"),
-            format!("--server-address=127.0.0.1:{port}"),
+            format!("--server-address={}:{port}", layout.address),
             format!("--cidr={}", opts.pod_cidr),
             "--node-lease-duration-seconds=40".into(),
         ],
@@ -210,7 +223,7 @@ fn metrics_server(bins: &Binaries, layout: &Layout) -> Proc {
             format!("--kubeconfig={kc}"),
             format!("--authentication-kubeconfig={kc}"),
             format!("--authorization-kubeconfig={kc}"),
-            "--bind-address=127.0.0.1".into(),
+            format!("--bind-address={}", layout.address),
             format!("--secure-port={}", layout.ports.metrics_server),
             format!("--cert-dir={}", p(&layout.dir.join("metrics-server"))),
             // kwok serves the kubelet endpoints on the node's address and port.
@@ -263,6 +276,7 @@ mod tests {
             pki: PkiFiles::in_dir(&dir.join("pki"), String::new()),
             tokens: dir.join("tokens.csv"),
             kubeconfig: dir.join("kubeconfig"),
+            address: Ipv4Addr::LOCALHOST,
         };
         (Binaries::in_dir(dir.to_path_buf()).expect("bins"), layout)
     }
@@ -291,6 +305,27 @@ mod tests {
             "nothing would create the default service accounts"
         );
         assert!(!dir.path().join("kwok.yaml").exists(), "no kwok, no config");
+        assert!(has(apiserver, "--enable-bootstrap-token-auth=false"));
+    }
+
+    #[test]
+    fn a_control_plane_on_an_address_binds_there_and_simulates_annotated_nodes_only() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (bins, mut layout) = fixture(dir.path());
+        layout.address = Ipv4Addr::new(127, 0, 0, 9);
+        let opts = Options::cluster("t").on_address(layout.address, vec![]);
+        let procs = plan(&bins, &layout, &opts).expect("plan");
+        assert!(has(&procs[0], "--listen-client-urls=http://127.0.0.9:2379"));
+        assert!(has(&procs[1], "--bind-address=127.0.0.9"));
+        assert!(has(&procs[1], "--advertise-address=127.0.0.9"));
+        assert!(has(&procs[1], "--enable-bootstrap-token-auth=true"));
+        let kwok = &procs[4];
+        assert!(has(
+            kwok,
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake"
+        ));
+        assert!(!has(kwok, "--manage-all-nodes=true"));
+        assert!(has(kwok, "--node-ip=127.0.0.9"));
     }
 
     #[test]

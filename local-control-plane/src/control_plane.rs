@@ -1,6 +1,7 @@
 //! A running control plane: started component by component ([`crate::components`]), waited
 //! for until usable, then handed out as clients; stopped in reverse order on shutdown or drop.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -57,15 +58,23 @@ fn work_dir(opts: &Options) -> Result<(PathBuf, Option<tempfile::TempDir>), Erro
 /// Loads or creates what the components need in `dir`: token, ports (checked free),
 /// certificates, the token file and the admin kubeconfig. Returns the layout and the
 /// admin token.
-fn prepare(dir: &Path, name: &str) -> Result<(Layout, String), Error> {
+fn prepare(dir: &Path, opts: &Options) -> Result<(Layout, String), Error> {
     let pki_dir = dir.join("pki");
     std::fs::create_dir_all(&pki_dir).map_err(|source| Error::Io {
         context: format!("creating {}", pki_dir.display()),
         source,
     })?;
-    let state = state::State::load_or_create(dir)?;
-    state.check_ports_free(name)?;
-    let pki = pki::load_or_write(&pki_dir)?;
+    let (address, fixed, sans) = match &opts.on_address {
+        Some(on) => {
+            let mut sans = vec![on.address.to_string()];
+            sans.extend(on.sans.iter().cloned());
+            (on.address, Some(state::Ports::KUBEADM), sans)
+        }
+        None => (Ipv4Addr::LOCALHOST, None, Vec::new()),
+    };
+    let state = state::State::load_or_create(dir, fixed)?;
+    state.check_ports_free(&opts.name, address)?;
+    let pki = pki::load_or_write(&pki_dir, &sans)?;
     let tokens = dir.join("tokens.csv");
     write_private(
         &tokens,
@@ -77,6 +86,7 @@ fn prepare(dir: &Path, name: &str) -> Result<(Layout, String), Error> {
         pki,
         tokens,
         kubeconfig: dir.join("kubeconfig"),
+        address,
     };
     Ok((layout, state.token))
 }
@@ -89,9 +99,12 @@ impl ControlPlane {
         let began = Instant::now();
         let bins = Binaries::locate()?;
         let (dir, tempdir) = work_dir(&opts)?;
-        let (layout, token) = prepare(&dir, &opts.name)?;
-        let url = format!("https://127.0.0.1:{}", layout.ports.apiserver);
-        let kubeconfig = kubeconfig_yaml(&opts.name, &url, &layout.pki.ca_pem, &token);
+        let (layout, token) = prepare(&dir, &opts)?;
+        let url = format!("https://{}:{}", layout.address, layout.ports.apiserver);
+        // On an own address the certificate was made for the address of the first start;
+        // `localhost` is in it whatever the address is now.
+        let server_name = opts.on_address.as_ref().map(|_| "localhost");
+        let kubeconfig = kubeconfig_yaml(&opts.name, &url, &layout.pki.ca_pem, &token, server_name);
         write_private(&layout.kubeconfig, &kubeconfig)?;
         let procs = components::plan(&bins, &layout, &opts)?;
         // Only a temporary directory is removed by the watchdog.
@@ -337,7 +350,7 @@ impl ControlPlane {
         self.wait_apiserver_ready().await
     }
 
-    /// The API server URL (`https://127.0.0.1:<port>`).
+    /// The API server URL (`https://127.0.0.1:<port>`, or `https://<address>:6443`).
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -93,10 +93,12 @@ pub enum Error {
     Kubeconfig(#[from] kube::config::KubeconfigError),
     /// A port the control plane needs is taken by another process.
     #[error(
-        "127.0.0.1:{port} ({component} of control plane {name}) is in use by another process; \
+        "{address}:{port} ({component} of control plane {name}) is in use by another process; \
          stop that process, or delete {state} to choose new ports"
     )]
     PortInUse {
+        /// The address the component binds.
+        address: std::net::Ipv4Addr,
         /// The control plane.
         name: String,
         /// The component that listens there.

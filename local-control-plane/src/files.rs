@@ -23,11 +23,21 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), Error> {
         })
 }
 
-/// An admin kubeconfig: the CA inline and a bearer token (member of system:masters).
-pub(crate) fn kubeconfig_yaml(name: &str, url: &str, ca_pem: &str, token: &str) -> String {
+/// An admin kubeconfig: the CA inline and a bearer token (member of system:masters), and
+/// the TLS server name to check when it is not the URL's host.
+pub fn kubeconfig_yaml(
+    name: &str,
+    url: &str,
+    ca_pem: &str,
+    token: &str,
+    tls_server_name: Option<&str>,
+) -> String {
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let server_name = tls_server_name
+        .map(|n| format!("    tls-server-name: {n}\n"))
+        .unwrap_or_default();
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\n\
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\n{server_name}\
          users:\n- name: {name}-admin\n  user:\n    token: {token}\n\
          contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}-admin\n\
          current-context: {name}\n"
@@ -54,7 +64,7 @@ mod tests {
 
     #[test]
     fn the_kubeconfig_is_self_contained() {
-        let text = kubeconfig_yaml("dev", "https://127.0.0.1:6443", "PEM", "t0k3n");
+        let text = kubeconfig_yaml("dev", "https://127.0.0.1:6443", "PEM", "t0k3n", None);
         let parsed = kube::config::Kubeconfig::from_yaml(&text).expect("kubeconfig");
         assert_eq!(parsed.current_context.as_deref(), Some("dev"));
         let cluster = parsed.clusters[0].cluster.as_ref().expect("cluster");
@@ -62,5 +72,10 @@ mod tests {
         assert_eq!(cluster.certificate_authority_data.as_deref(), Some("UEVN"));
         let user = parsed.auth_infos[0].auth_info.as_ref().expect("user");
         assert!(user.token.is_some());
+        assert_eq!(cluster.tls_server_name, None);
+        let named = kubeconfig_yaml("dev", "https://127.0.0.9:6443", "PEM", "t", Some("api.dev"));
+        let parsed = kube::config::Kubeconfig::from_yaml(&named).expect("kubeconfig");
+        let cluster = parsed.clusters[0].cluster.as_ref().expect("cluster");
+        assert_eq!(cluster.tls_server_name.as_deref(), Some("api.dev"));
     }
 }

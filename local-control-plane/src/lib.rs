@@ -28,9 +28,9 @@ mod state;
 pub use bins::{BINS_ENV, Binaries};
 pub use control_plane::ControlPlane;
 pub use error::Error;
-pub use files::write_private;
-pub use manifests::{apply_yaml, parse_yaml_documents};
-pub use options::{Options, PodLifecycle, SimNode};
+pub use files::{kubeconfig_yaml, write_private};
+pub use manifests::{apply_yaml, node as node_object, parse_yaml_documents};
+pub use options::{OnAddress, Options, PodLifecycle, SimNode};
 pub use process::{Proc, Watchdog, log_tail};
 
 static SHARED_APISERVER: tokio::sync::OnceCell<ControlPlane> = tokio::sync::OnceCell::const_new();

@@ -80,7 +80,7 @@ pub(crate) fn kwok_config(dir: &Path, pods: PodLifecycle, usage: bool) -> Result
 
 /// A Node object for kwok to manage: capacity from the spec, the kubelet-style metrics path
 /// metrics-server scrapes, and the control-plane role label and taint when asked.
-pub(crate) fn node(spec: &SimNode) -> Result<Node, Error> {
+pub fn node(spec: &SimNode) -> Result<Node, Error> {
     let mut labels = serde_json::json!({
         "kubernetes.io/hostname": spec.name,
         "kubernetes.io/os": "linux",

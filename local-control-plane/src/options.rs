@@ -1,6 +1,7 @@
 //! What a control plane runs: the components, the simulated nodes and who moves their pods
 //! through their lifecycle, the networks, and where it keeps its files.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 /// A simulated node run by kwok.
@@ -52,6 +53,24 @@ pub enum PodLifecycle {
     Ready,
 }
 
+/// A control plane placed like a kubeadm node's: on one address with kubeadm's ports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnAddress {
+    /// Every component binds here (etcd 2379/2380, kube-apiserver 6443, kwok's kubelet
+    /// port 10250, metrics-server 4443) instead of free ports on 127.0.0.1.
+    pub address: Ipv4Addr,
+    /// More names and addresses for the API server's certificate (a stable
+    /// `controlPlaneEndpoint` name, certSANs); `address` is always in it. The certificate is
+    /// made once, so when the address later changes clients connect with TLS server name
+    /// set to one of these names (the components themselves use `localhost`).
+    pub sans: Vec<String>,
+}
+
+impl OnAddress {
+    /// The kubeadm ports.
+    pub const APISERVER_PORT: u16 = 6443;
+}
+
 /// What to start.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -82,6 +101,11 @@ pub struct Options {
     /// token, ports, etcd data), as the local lab does; nothing is removed when the control
     /// plane stops. `None` (tests): a temporary directory, removed on drop.
     pub state_dir: Option<PathBuf>,
+    /// Place the control plane like a kubeadm node's (one address, kubeadm's ports), with
+    /// bootstrap-token authentication on and kwok managing only nodes annotated
+    /// `kwok.x-k8s.io/node: fake`, so nodes joined later are simulated too. `None`: free
+    /// ports on 127.0.0.1, kwok managing every node.
+    pub on_address: Option<OnAddress>,
 }
 
 impl Options {
@@ -99,6 +123,7 @@ impl Options {
             pod_cidr: "10.244.0.0/16".to_owned(),
             metrics_server: false,
             state_dir: None,
+            on_address: None,
         }
     }
 
@@ -128,6 +153,13 @@ impl Options {
             "--horizontal-pod-autoscaler-cpu-initialization-period=1s".to_owned(),
             "--horizontal-pod-autoscaler-initial-readiness-delay=1s".to_owned(),
         ]);
+        self
+    }
+
+    /// Places the control plane on `address` with kubeadm's ports and `sans` in its
+    /// certificate ([`OnAddress`]).
+    pub fn on_address(mut self, address: Ipv4Addr, sans: Vec<String>) -> Self {
+        self.on_address = Some(OnAddress { address, sans });
         self
     }
 

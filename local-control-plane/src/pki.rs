@@ -95,20 +95,34 @@ fn leaf(
     Ok((cert.pem(), key.serialize_pem()))
 }
 
-/// Generates fresh keys and certificates into `dir`.
-pub fn write(dir: &Path) -> Result<PkiFiles, Error> {
-    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
-    let dns = |s: &str| s.try_into().map(SanType::DnsName);
+/// A subject alternative name: an IP address when `name` parses as one, else a DNS name.
+fn san(name: &str) -> Result<SanType, rcgen::Error> {
+    match name.parse::<std::net::IpAddr>() {
+        Ok(ip) => Ok(SanType::IpAddress(ip)),
+        Err(_) => name.try_into().map(SanType::DnsName),
+    }
+}
+
+/// Generates fresh keys and certificates into `dir`; the API server's certificate is for
+/// loopback, `localhost`, the in-cluster `kubernetes` names and `extra_sans`.
+pub fn write(dir: &Path, extra_sans: &[String]) -> Result<PkiFiles, Error> {
     let cluster_ca = ca("tart-infra-test-ca")?;
+    let mut sans = Vec::new();
+    for name in [
+        "127.0.0.1",
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+    ]
+    .into_iter()
+    .chain(extra_sans.iter().map(String::as_str))
+    {
+        sans.push(san(name)?);
+    }
     let (apiserver_cert, apiserver_key) = leaf(
         "kube-apiserver",
-        vec![
-            SanType::IpAddress(loopback),
-            dns("localhost")?,
-            dns("kubernetes")?,
-            dns("kubernetes.default")?,
-            dns("kubernetes.default.svc")?,
-        ],
+        sans,
         ExtendedKeyUsagePurpose::ServerAuth,
         &cluster_ca,
     )?;
@@ -134,11 +148,11 @@ pub fn write(dir: &Path) -> Result<PkiFiles, Error> {
 }
 
 /// Reuses the files in `dir` when they are all there (a reused state directory), else
-/// generates fresh ones.
-pub fn load_or_write(dir: &Path) -> Result<PkiFiles, Error> {
+/// generates fresh ones (with `extra_sans`, see [`write`]).
+pub fn load_or_write(dir: &Path, extra_sans: &[String]) -> Result<PkiFiles, Error> {
     let files = PkiFiles::in_dir(dir, String::new());
     if !files.paths().iter().all(|f| f.is_file()) {
-        return write(dir);
+        return write(dir, extra_sans);
     }
     let ca_pem = std::fs::read_to_string(&files.ca_cert).map_err(|source| Error::Io {
         context: format!("reading {}", files.ca_cert.display()),
@@ -154,12 +168,49 @@ mod tests {
     #[test]
     fn a_complete_directory_is_reused_and_an_incomplete_one_regenerated() {
         let dir = tempfile::tempdir().expect("dir");
-        let first = write(dir.path()).expect("write");
-        let reused = load_or_write(dir.path()).expect("reuse");
+        let first = write(dir.path(), &[]).expect("write");
+        let reused = load_or_write(dir.path(), &[]).expect("reuse");
         assert_eq!(reused.ca_pem, first.ca_pem, "the same CA");
         std::fs::remove_file(&first.sa_pub).expect("remove");
-        let fresh = load_or_write(dir.path()).expect("regenerate");
+        let fresh = load_or_write(dir.path(), &[]).expect("regenerate");
         assert_ne!(fresh.ca_pem, first.ca_pem, "a new CA");
         assert!(fresh.paths().iter().all(|f| f.is_file()));
+    }
+
+    #[test]
+    fn extra_names_and_addresses_are_in_the_serving_certificate() {
+        let dir = tempfile::tempdir().expect("dir");
+        let files = write(
+            dir.path(),
+            &[
+                "api.dev.tart-infra.internal".to_owned(),
+                "127.0.0.9".to_owned(),
+            ],
+        )
+        .expect("write");
+        let pem = std::fs::read_to_string(&files.apiserver_cert).expect("read");
+        let der = rustls_pki_der(&pem);
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("parse");
+        let san = cert
+            .subject_alternative_name()
+            .expect("ext")
+            .expect("san")
+            .value
+            .general_names
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(san.contains("api.dev.tart-infra.internal"), "{san}");
+        assert!(san.contains("7f:00:00:09"), "{san}");
+        assert!(san.contains("localhost"), "{san}");
+    }
+
+    fn rustls_pki_der(pem: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("base64")
     }
 }

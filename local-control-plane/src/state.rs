@@ -3,7 +3,7 @@
 //! local lab's) keeps both, so kubeconfigs stay valid across restarts.
 
 use std::fmt::Write as _;
-use std::net::TcpListener;
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,16 @@ pub(crate) struct Ports {
 }
 
 impl Ports {
+    /// kubeadm's ports, for a control plane with an address of its own: etcd 2379/2380,
+    /// kube-apiserver 6443, kwok's kubelet endpoints 10250, metrics-server 4443.
+    pub(crate) const KUBEADM: Ports = Ports {
+        etcd: 2379,
+        peer: 2380,
+        apiserver: 6443,
+        kwok: 10250,
+        metrics_server: 4443,
+    };
+
     fn named(&self) -> [(&'static str, u16); 5] {
         [
             ("etcd", self.etcd),
@@ -87,12 +97,20 @@ fn read_token(path: &Path) -> Option<String> {
 }
 
 impl State {
-    pub fn load_or_create(dir: &Path) -> Result<Self, Error> {
+    /// `fixed` ports (an own address) are used as they are and never saved.
+    pub fn load_or_create(dir: &Path, fixed: Option<Ports>) -> Result<Self, Error> {
         let ports_file = dir.join("ports.json");
         let token = match read_token(&dir.join("tokens.csv")) {
             Some(token) => token,
             None => random_token()?,
         };
+        if let Some(ports) = fixed {
+            return Ok(Self {
+                token,
+                ports,
+                ports_file,
+            });
+        }
         let ports = match std::fs::read_to_string(&ports_file) {
             Ok(text) => serde_json::from_str(&text).map_err(|source| Error::PortsFile {
                 path: ports_file.clone(),
@@ -130,10 +148,11 @@ impl State {
     }
 
     /// Fails with the first port another process holds, naming the component.
-    pub fn check_ports_free(&self, name: &str) -> Result<(), Error> {
+    pub fn check_ports_free(&self, name: &str, address: Ipv4Addr) -> Result<(), Error> {
         for (component, port) in self.ports.named() {
-            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            if TcpListener::bind((address, port)).is_err() {
                 return Err(Error::PortInUse {
+                    address,
                     name: name.to_owned(),
                     component,
                     port,
@@ -170,13 +189,13 @@ mod tests {
     #[test]
     fn a_reused_directory_keeps_token_and_ports() {
         let dir = tempfile::tempdir().expect("dir");
-        let first = State::load_or_create(dir.path()).expect("first");
+        let first = State::load_or_create(dir.path(), None).expect("first");
         write_private(
             &dir.path().join("tokens.csv"),
             &format!("{},admin,admin,system:masters\n", first.token),
         )
         .expect("tokens");
-        let second = State::load_or_create(dir.path()).expect("second");
+        let second = State::load_or_create(dir.path(), None).expect("second");
         assert_eq!(first.token, second.token);
         assert_eq!(first.ports, second.ports);
     }
@@ -184,10 +203,10 @@ mod tests {
     #[test]
     fn a_taken_port_is_named() {
         let dir = tempfile::tempdir().expect("dir");
-        let state = State::load_or_create(dir.path()).expect("state");
+        let state = State::load_or_create(dir.path(), None).expect("state");
         let _held = TcpListener::bind(("127.0.0.1", state.ports.apiserver)).expect("bind");
         let err = state
-            .check_ports_free("dev")
+            .check_ports_free("dev", Ipv4Addr::LOCALHOST)
             .expect_err("port in use")
             .to_string();
         assert!(
@@ -202,7 +221,7 @@ mod tests {
     fn a_corrupt_ports_file_says_how_to_recover() {
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(dir.path().join("ports.json"), "{").expect("write");
-        let err = State::load_or_create(dir.path())
+        let err = State::load_or_create(dir.path(), None)
             .expect_err("corrupt")
             .to_string();
         assert!(err.contains("delete it to choose new ports"), "{err}");

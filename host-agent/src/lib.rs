@@ -6,3 +6,5 @@
 pub mod cli;
 pub mod config;
 pub mod lab;
+pub mod serve;
+pub mod vm;

@@ -31,6 +31,9 @@ pub enum VmError {
         host_cpu: u32,
         host_memory_mib: u64,
     },
+    /// The VM's hypervisor process (`tart run`) exited without being asked to stop.
+    #[error("VM `{vm}` exited unexpectedly ({detail}); start it again (`tart-infra boot`), and if it exits again read its log")]
+    Exited { vm: String, detail: String },
     /// The VM exists with other resources than asked.
     #[error("VM `{vm}` exists with {have_cpu} CPUs, {have_memory_mib} MiB and {have_disk_gib} GiB, not the {want_cpu} CPUs, {want_memory_mib} MiB and {want_disk_gib} GiB asked; delete it (`tart-infra destroy`) or change the config back")]
     SpecMismatch {

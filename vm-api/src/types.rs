@@ -67,6 +67,10 @@ pub struct Vm {
     /// CPUs, memory and disk as configured.
     #[serde(flatten)]
     pub resources: Resources,
+    /// Why the VM stopped when nobody asked it to: its hypervisor process exited
+    /// unexpectedly (with the end of its log). Cleared by the next start, stop or delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// An SSH host key of a VM, in OpenSSH's public key format.

@@ -6,7 +6,7 @@ use crate::Resources;
 
 /// Why a VM operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "reason")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "reason")]
 pub enum VmError {
     /// The VM does not exist.
     #[error("VM `{vm}` does not exist; create it first (tart-infra up creates every VM of the config)")]

@@ -126,7 +126,7 @@ fn json_body<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
 
 /// `VmSpec` as the body of `PUT /v1/vms/{name}`, read without serde's `flatten` (which
 /// loses the path of a bad field, so the 400 could not name it).
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SpecBody {
     name: String,

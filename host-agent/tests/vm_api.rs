@@ -11,10 +11,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use host_agent::vm::{TartCli, TartOptions};
-use vm_api::{AgentClient, Fingerprint, Networking, Resources, VmBackend, VmError, VmSpec, VmState};
+use vm_api::{
+    AgentClient, Fingerprint, Networking, Resources, VmBackend, VmError, VmSpec, VmState,
+};
 
 const STANDIN: &str = include_str!("support/tart_standin.sh");
-const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk7cE1xdFhO0oZb2iHfTw1F7q3m6vQ5cZ0zZ0zZ0zZ0 tart-infra";
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk7cE1xdFhO0oZb2iHfTw1F7q3m6vQ5cZ0zZ0zZ0zZ0 tart-infra";
 
 /// A temporary directory with the stand-in `tart` in `bin/` and Tart's home in `tart/`.
 struct Sandbox {
@@ -128,7 +131,8 @@ impl Agent {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!(
                     "serve exited with {status}: {}",
-                    std::fs::read_to_string(sandbox.dir.path().join("serve.log")).unwrap_or_default()
+                    std::fs::read_to_string(sandbox.dir.path().join("serve.log"))
+                        .unwrap_or_default()
                 );
             }
             assert!(Instant::now() < deadline, "no serve.json after 60 s");
@@ -195,9 +199,16 @@ async fn a_vm_goes_through_its_life_over_the_api() {
     let mut agent = Agent::start();
     let api = &agent.client;
     let sandbox = &agent.sandbox;
-    assert_eq!(api.list().await.expect("list"), vec![], "the OCI image is not a VM");
+    assert_eq!(
+        api.list().await.expect("list"),
+        vec![],
+        "the OCI image is not a VM"
+    );
 
-    let created = api.create(&spec("dev-cp-0", 1, 1024)).await.expect("create");
+    let created = api
+        .create(&spec("dev-cp-0", 1, 1024))
+        .await
+        .expect("create");
     assert_eq!(created.state, VmState::Stopped);
     assert_eq!(
         created.resources,
@@ -213,7 +224,10 @@ async fn a_vm_goes_through_its_life_over_the_api() {
             && calls.contains("set dev-cp-0 --cpu 1 --memory 1024 --disk-size 30 --random-mac"),
         "{calls}"
     );
-    assert_eq!(api.create(&spec("dev-cp-0", 1, 1024)).await.expect("again"), created);
+    assert_eq!(
+        api.create(&spec("dev-cp-0", 1, 1024)).await.expect("again"),
+        created
+    );
     match api.create(&spec("dev-cp-0", 1, 2048)).await {
         Err(VmError::SpecMismatch {
             have_memory_mib: 1024,
@@ -222,7 +236,10 @@ async fn a_vm_goes_through_its_life_over_the_api() {
         }) => {}
         other => panic!("not a mismatch: {other:?}"),
     }
-    assert_eq!(api.get("dev-cp-0").await.expect("get"), Some(created.clone()));
+    assert_eq!(
+        api.get("dev-cp-0").await.expect("get"),
+        Some(created.clone())
+    );
     assert_eq!(api.get("nope").await.expect("get"), None);
 
     api.start("dev-cp-0").await.expect("start");
@@ -230,34 +247,58 @@ async fn a_vm_goes_through_its_life_over_the_api() {
         sandbox.read("dev-cp-0", "run-args").trim(),
         "--no-graphics --net-softnet --net-softnet-allow=0.0.0.0/0 dev-cp-0"
     );
-    assert!(sandbox.state().join("vms/dev-cp-0.log").is_file(), "run's output goes to its log");
-    api.start("dev-cp-0").await.expect("starting a running VM does nothing");
+    assert!(
+        sandbox.state().join("vms/dev-cp-0.log").is_file(),
+        "run's output goes to its log"
+    );
+    api.start("dev-cp-0")
+        .await
+        .expect("starting a running VM does nothing");
     let listed = api.list().await.expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].state, VmState::Running);
 
-    let ip = api.ip("dev-cp-0", Duration::from_secs(5)).await.expect("ip");
+    let ip = api
+        .ip("dev-cp-0", Duration::from_secs(5))
+        .await
+        .expect("ip");
     assert_eq!(ip.to_string(), "127.0.0.10");
     assert_eq!(sandbox.read("dev-cp-0", "resolver").trim(), "dhcp");
 
-    let keys = api.authorize_ssh("dev-cp-0", "admin", KEY).await.expect("authorize");
+    let keys = api
+        .authorize_ssh("dev-cp-0", "admin", KEY)
+        .await
+        .expect("authorize");
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[0].algorithm, "ssh-ed25519");
-    api.authorize_ssh("dev-cp-0", "admin", KEY).await.expect("again");
-    assert_eq!(sandbox.read("dev-cp-0", "authorized_keys.admin"), format!("{KEY}\n"), "once");
+    api.authorize_ssh("dev-cp-0", "admin", KEY)
+        .await
+        .expect("again");
+    assert_eq!(
+        sandbox.read("dev-cp-0", "authorized_keys.admin"),
+        format!("{KEY}\n"),
+        "once"
+    );
 
     let capacity = api.capacity().await.expect("capacity");
     assert_eq!(capacity.allocated.cpu, 1);
     assert_eq!(capacity.allocated.memory_mib, 1024);
     assert!(capacity.host.cpu >= 1);
 
-    api.stop("dev-cp-0", Duration::from_secs(5)).await.expect("stop");
+    api.stop("dev-cp-0", Duration::from_secs(5))
+        .await
+        .expect("stop");
     assert_eq!(
-        api.get("dev-cp-0").await.expect("get").map(|v| (v.state, v.failure)),
+        api.get("dev-cp-0")
+            .await
+            .expect("get")
+            .map(|v| (v.state, v.failure)),
         Some((VmState::Stopped, None)),
         "a stop asked for is no failure"
     );
-    api.stop("dev-cp-0", Duration::from_secs(5)).await.expect("stopping a stopped VM does nothing");
+    api.stop("dev-cp-0", Duration::from_secs(5))
+        .await
+        .expect("stopping a stopped VM does nothing");
     assert!(matches!(
         api.ip("dev-cp-0", Duration::ZERO).await,
         Err(VmError::NotRunning { .. })
@@ -269,8 +310,13 @@ async fn a_vm_goes_through_its_life_over_the_api() {
 
     api.delete("dev-cp-0").await.expect("delete");
     assert_eq!(api.get("dev-cp-0").await.expect("get"), None);
-    api.delete("dev-cp-0").await.expect("deleting a missing VM does nothing");
-    assert!(matches!(api.start("dev-cp-0").await, Err(VmError::NotFound { .. })));
+    api.delete("dev-cp-0")
+        .await
+        .expect("deleting a missing VM does nothing");
+    assert!(matches!(
+        api.start("dev-cp-0").await,
+        Err(VmError::NotFound { .. })
+    ));
 
     // Shutdown leaves VMs running and removes serve.json.
     api.create(&spec("dev-w-0", 1, 1024)).await.expect("create");
@@ -279,18 +325,30 @@ async fn a_vm_goes_through_its_life_over_the_api() {
     let status = agent.terminate();
     assert!(status.success(), "serve exits 0 on SIGTERM: {status}");
     assert!(!agent.sandbox.state().join("serve.json").exists());
-    let alive = Command::new("kill").args(["-0", pid.trim()]).status().expect("kill -0");
-    assert!(alive.success(), "the VM keeps running after the agent stops");
+    let alive = Command::new("kill")
+        .args(["-0", pid.trim()])
+        .status()
+        .expect("kill -0");
+    assert!(
+        alive.success(),
+        "the VM keeps running after the agent stops"
+    );
 }
 
 #[tokio::test]
 async fn only_the_token_and_the_pinned_certificate_are_trusted() {
     let agent = Agent::start();
     let wrong = AgentClient::new(&agent.url, "not-the-token", agent.fingerprint).expect("client");
-    assert!(matches!(wrong.list().await, Err(VmError::Unauthorized { .. })));
+    assert!(matches!(
+        wrong.list().await,
+        Err(VmError::Unauthorized { .. })
+    ));
     let almost = &agent.token[..agent.token.len() - 1];
     let almost = AgentClient::new(&agent.url, almost, agent.fingerprint).expect("client");
-    assert!(matches!(almost.capacity().await, Err(VmError::Unauthorized { .. })));
+    assert!(matches!(
+        almost.capacity().await,
+        Err(VmError::Unauthorized { .. })
+    ));
 
     // Without a token (curl, not the client, which always sends one): 401, but /healthz answers.
     let code = |path: &str| {
@@ -316,7 +374,10 @@ async fn only_the_token_and_the_pinned_certificate_are_trusted() {
     }
     let pem = std::fs::read_to_string(agent.sandbox.state().join("serve-cert.pem")).expect("pem");
     let by_pem = AgentClient::with_certificate_pem(&agent.url, &agent.token, &pem).expect("client");
-    by_pem.list().await.expect("the PEM pins the same certificate");
+    by_pem
+        .list()
+        .await
+        .expect("the PEM pins the same certificate");
 }
 
 #[tokio::test]
@@ -338,11 +399,19 @@ async fn a_vm_that_would_overcommit_the_host_is_refused_with_the_numbers() {
         }
         other => panic!("not refused: {other:?}"),
     }
-    assert_eq!(api.get("too-big").await.expect("get"), None, "nothing was created");
+    assert_eq!(
+        api.get("too-big").await.expect("get"),
+        None,
+        "nothing was created"
+    );
 
     // Both fit while nothing runs; once the first runs, the second no longer does.
-    api.create(&spec("big", host.cpu, 1024)).await.expect("create big");
-    api.create(&spec("small", 1, 1024)).await.expect("create small");
+    api.create(&spec("big", host.cpu, 1024))
+        .await
+        .expect("create big");
+    api.create(&spec("small", 1, 1024))
+        .await
+        .expect("create small");
     api.start("big").await.expect("start big");
     match api.start("small").await {
         Err(VmError::CapacityExceeded {
@@ -353,7 +422,10 @@ async fn a_vm_that_would_overcommit_the_host_is_refused_with_the_numbers() {
         other => panic!("not refused: {other:?}"),
     }
     let memory = api.create(&spec("hungry", 1, host.memory_mib + 1)).await;
-    assert!(matches!(memory, Err(VmError::CapacityExceeded { .. })), "{memory:?}");
+    assert!(
+        matches!(memory, Err(VmError::CapacityExceeded { .. })),
+        "{memory:?}"
+    );
 }
 
 #[tokio::test]
@@ -412,7 +484,10 @@ async fn tarts_failures_come_back_as_typed_errors() {
     // Starting again clears the failure.
     std::fs::remove_file(sandbox.vm_file("a", "die")).expect("rm");
     api.start("a").await.expect("start again");
-    assert_eq!(api.get("a").await.expect("get").and_then(|v| v.failure), None);
+    assert_eq!(
+        api.get("a").await.expect("get").and_then(|v| v.failure),
+        None
+    );
 
     // Bad input is refused before tart is called, naming the field.
     let mut bad = spec("b", 0, 1024);
@@ -427,7 +502,11 @@ async fn tarts_failures_come_back_as_typed_errors() {
             other => panic!("{field}: {other:?}"),
         }
     }
-    assert_eq!(sandbox.calls().lines().count(), calls, "tart was not called");
+    assert_eq!(
+        sandbox.calls().lines().count(),
+        calls,
+        "tart was not called"
+    );
 }
 
 #[tokio::test]
@@ -443,13 +522,19 @@ async fn a_missing_or_old_tart_is_refused_at_start() {
         })
     );
     options.bin = old.bin().join("missing");
-    assert_eq!(TartCli::new(options).await.err(), Some(VmError::TartMissing));
+    assert_eq!(
+        TartCli::new(options).await.err(),
+        Some(VmError::TartMissing)
+    );
 
     // The agent does not start without a usable tart, and says why.
     let out = old.serve(&[]).output().expect("serve");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("tart 2.20.0 is too old") && stderr.contains("2.27.0"), "{stderr}");
+    assert!(
+        stderr.contains("tart 2.20.0 is too old") && stderr.contains("2.27.0"),
+        "{stderr}"
+    );
     let out = old
         .serve(&["--tart-bin", "/nonexistent/tart"])
         .output()
@@ -458,5 +543,8 @@ async fn a_missing_or_old_tart_is_refused_at_start() {
     assert!(!out.status.success());
     assert!(stderr.contains("not installed"), "{stderr}");
     assert!(!old.state().join("serve.json").exists());
-    assert!(Path::new(&old.state()).join("token").exists(), "the token is made first");
+    assert!(
+        Path::new(&old.state()).join("token").exists(),
+        "the token is made first"
+    );
 }

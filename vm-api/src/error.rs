@@ -6,22 +6,36 @@ use crate::Resources;
 
 /// Why a VM operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "reason")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "reason"
+)]
 pub enum VmError {
     /// The VM does not exist.
-    #[error("VM `{vm}` does not exist; create it first (tart-infra up creates every VM of the config)")]
+    #[error(
+        "VM `{vm}` does not exist; create it first (tart-infra up creates every VM of the config)"
+    )]
     NotFound { vm: String },
     /// The VM is not running when the operation needs it running.
-    #[error("VM `{vm}` is not running; start it with `tart-infra boot` (or `tart run --no-graphics {vm}`)")]
+    #[error(
+        "VM `{vm}` is not running; start it with `tart-infra boot` (or `tart run --no-graphics {vm}`)"
+    )]
     NotRunning { vm: String },
     /// The guest got no IP address in time.
-    #[error("VM `{vm}` has no IP address after {waited_secs} s; is it running? An Ubuntu image needs `dhcp-identifier: mac` in its netplan (tart#912), and a full DHCP lease table needs a shorter lease time (see the README's On a Mac section)")]
+    #[error(
+        "VM `{vm}` has no IP address after {waited_secs} s; is it running? An Ubuntu image needs `dhcp-identifier: mac` in its netplan (tart#912), and a full DHCP lease table needs a shorter lease time (see the README's On a Mac section)"
+    )]
     NoIp { vm: String, waited_secs: u64 },
     /// The hypervisor refused to start another VM.
-    #[error("VM `{vm}` cannot start: the host's VM limit is reached ({detail}); stop another VM, or reboot the Mac if no VM runs (tart#445)")]
+    #[error(
+        "VM `{vm}` cannot start: the host's VM limit is reached ({detail}); stop another VM, or reboot the Mac if no VM runs (tart#445)"
+    )]
     LimitReached { vm: String, detail: String },
     /// Starting the VM would take more than the host has.
-    #[error("VM `{vm}` would overcommit the host: it needs {need_cpu} CPUs and {need_memory_mib} MiB, and {free_cpu} CPUs and {free_memory_mib} MiB are left of the host's {host_cpu} CPUs and {host_memory_mib} MiB; make the VMs smaller in config/clusters.yaml or delete VMs you no longer need")]
+    #[error(
+        "VM `{vm}` would overcommit the host: it needs {need_cpu} CPUs and {need_memory_mib} MiB, and {free_cpu} CPUs and {free_memory_mib} MiB are left of the host's {host_cpu} CPUs and {host_memory_mib} MiB; make the VMs smaller in config/clusters.yaml or delete VMs you no longer need"
+    )]
     CapacityExceeded {
         vm: String,
         need_cpu: u32,
@@ -32,10 +46,14 @@ pub enum VmError {
         host_memory_mib: u64,
     },
     /// The VM's hypervisor process (`tart run`) exited without being asked to stop.
-    #[error("VM `{vm}` exited unexpectedly ({detail}); start it again (`tart-infra boot`), and if it exits again read its log")]
+    #[error(
+        "VM `{vm}` exited unexpectedly ({detail}); start it again (`tart-infra boot`), and if it exits again read its log"
+    )]
     Exited { vm: String, detail: String },
     /// The VM exists with other resources than asked.
-    #[error("VM `{vm}` exists with {have_cpu} CPUs, {have_memory_mib} MiB and {have_disk_gib} GiB, not the {want_cpu} CPUs, {want_memory_mib} MiB and {want_disk_gib} GiB asked; delete it (`tart-infra destroy`) or change the config back")]
+    #[error(
+        "VM `{vm}` exists with {have_cpu} CPUs, {have_memory_mib} MiB and {have_disk_gib} GiB, not the {want_cpu} CPUs, {want_memory_mib} MiB and {want_disk_gib} GiB asked; delete it (`tart-infra destroy`) or change the config back"
+    )]
     SpecMismatch {
         vm: String,
         have_cpu: u32,
@@ -46,13 +64,19 @@ pub enum VmError {
         want_disk_gib: u64,
     },
     /// The VM has no guest agent, so no first contact without a password is possible.
-    #[error("VM `{vm}` has no guest agent (`tart exec` failed: {detail}); use an image that ships tart-guest-agent, such as the golden image `tart-infra image build` makes")]
+    #[error(
+        "VM `{vm}` has no guest agent (`tart exec` failed: {detail}); use an image that ships tart-guest-agent, such as the golden image `tart-infra image build` makes"
+    )]
     NoGuestAgent { vm: String, detail: String },
     /// The `tart` binary is missing.
-    #[error("`tart` is not installed or not on PATH; install it with `brew install cirruslabs/cli/tart`")]
+    #[error(
+        "`tart` is not installed or not on PATH; install it with `brew install cirruslabs/cli/tart`"
+    )]
     TartMissing,
     /// The installed `tart` is older than the backend needs.
-    #[error("tart {found} is too old; tart-infra needs {required} or newer: `brew upgrade cirruslabs/cli/tart`")]
+    #[error(
+        "tart {found} is too old; tart-infra needs {required} or newer: `brew upgrade cirruslabs/cli/tart`"
+    )]
     TartTooOld { found: String, required: String },
     /// Any other failure of a `tart` command, with the end of its stderr.
     #[error("`tart {command}` failed (exit {code}): {stderr_tail}")]
@@ -62,10 +86,14 @@ pub enum VmError {
         stderr_tail: String,
     },
     /// The backend could not be reached (host agent API down, connection refused, TLS).
-    #[error("the VM backend at {endpoint} is unreachable: {detail}; is `tart-infra serve` running on the Mac?")]
+    #[error(
+        "the VM backend at {endpoint} is unreachable: {detail}; is `tart-infra serve` running on the Mac?"
+    )]
     Unreachable { endpoint: String, detail: String },
     /// The backend refused the credentials.
-    #[error("the VM backend at {endpoint} refused the token; use the token of the Secret tart-infra wrote (tart-system/host-agent)")]
+    #[error(
+        "the VM backend at {endpoint} refused the token; use the token of the Secret tart-infra wrote (tart-system/host-agent)"
+    )]
     Unauthorized { endpoint: String },
     /// The request was malformed (a bad VM name, an image not pinned, ...).
     #[error("{field}: {message}")]
@@ -95,5 +123,31 @@ impl VmError {
             host_cpu: host.cpu,
             host_memory_mib: host.memory_mib,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_form_is_tagged_by_reason_with_camel_case_fields() {
+        let error = VmError::NoIp {
+            vm: "a".into(),
+            waited_secs: 5,
+        };
+        let json = serde_json::to_value(&error).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"reason": "noIp", "vm": "a", "waitedSecs": 5})
+        );
+        assert_eq!(
+            serde_json::from_value::<VmError>(json).expect("back"),
+            error
+        );
+        assert_eq!(
+            serde_json::to_value(VmError::TartMissing).expect("json"),
+            serde_json::json!({"reason": "tartMissing"})
+        );
     }
 }

@@ -56,9 +56,11 @@ impl FromStr for Fingerprint {
             .or_else(|| text.strip_prefix("SHA256:"))
             .unwrap_or(text);
         let hex: Vec<u8> = text.bytes().filter(|&b| b != b':').collect();
-        let bad = || VmError::Invalid {
+        let bad = || {
+            VmError::Invalid {
             field: "fingerprint".to_owned(),
             message: "is not a SHA-256 fingerprint; give the 64 hex digits serve.json shows (colons optional)".to_owned(),
+        }
         };
         if hex.len() != 64 {
             return Err(bad());
@@ -99,11 +101,16 @@ mod tests {
         let plain = shown.replace(':', "").to_lowercase();
         assert_eq!(plain.parse::<Fingerprint>().expect("plain"), fp);
         assert_eq!(
-            format!("sha256:{plain}").parse::<Fingerprint>().expect("prefixed"),
+            format!("sha256:{plain}")
+                .parse::<Fingerprint>()
+                .expect("prefixed"),
             fp
         );
         let json = serde_json::to_string(&fp).expect("json");
-        assert_eq!(serde_json::from_str::<Fingerprint>(&json).expect("back"), fp);
+        assert_eq!(
+            serde_json::from_str::<Fingerprint>(&json).expect("back"),
+            fp
+        );
     }
 
     #[test]

@@ -49,13 +49,19 @@ pub trait VmBackend: Send + Sync {
 
     /// The VM's IPv4 address, waiting up to `wait` for the guest to get one
     /// ([`VmError::NoIp`] after that).
-    fn ip(&self, name: &str, wait: Duration)
-    -> impl Future<Output = Result<Ipv4Addr, VmError>> + Send;
+    fn ip(
+        &self,
+        name: &str,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Ipv4Addr, VmError>> + Send;
 
     /// Stops the VM: a clean shutdown, forced after `timeout`. Stopping a stopped VM does
     /// nothing.
-    fn stop(&self, name: &str, timeout: Duration)
-    -> impl Future<Output = Result<(), VmError>> + Send;
+    fn stop(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), VmError>> + Send;
 
     /// Deletes the VM and its disk (stopping it first). Deleting a missing VM does nothing.
     fn delete(&self, name: &str) -> impl Future<Output = Result<(), VmError>> + Send;

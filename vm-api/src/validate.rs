@@ -45,7 +45,10 @@ pub fn vm_spec(spec: &VmSpec) -> Result<(), VmError> {
     vm_name(&spec.name)?;
     if spec.image.is_empty()
         || spec.image.starts_with('-')
-        || spec.image.chars().any(|c| c.is_whitespace() || c.is_control())
+        || spec
+            .image
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(invalid(
             "image",
@@ -143,7 +146,11 @@ pub fn public_key(key: &str) -> Result<(), VmError> {
 
 /// `value` shortened and with control characters escaped, for quoting in a message.
 fn printable(value: &str) -> String {
-    let mut out: String = value.chars().take(80).flat_map(char::escape_default).collect();
+    let mut out: String = value
+        .chars()
+        .take(80)
+        .flat_map(char::escape_default)
+        .collect();
     if value.chars().count() > 80 {
         out.push('…');
     }
@@ -180,17 +187,31 @@ mod tests {
         for good in ["a", "dev-cp-0", &"x".repeat(63)] {
             vm_name(good).expect(good);
         }
-        for bad in ["", "-a", "a-", "Dev", "a_b", "a.b", "--help", &"x".repeat(64), "a\nb"] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "Dev",
+            "a_b",
+            "a.b",
+            "--help",
+            &"x".repeat(64),
+            "a\nb",
+        ] {
             assert_eq!(field(vm_name(bad).expect_err(bad)), "name");
         }
         let msg = vm_name("a\u{1b}[31m").expect_err("escape").to_string();
-        assert!(!msg.contains('\u{1b}') && msg.contains("e.g. dev-cp-0"), "{msg}");
+        assert!(
+            !msg.contains('\u{1b}') && msg.contains("e.g. dev-cp-0"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn a_spec_names_the_field_that_is_wrong() {
         vm_spec(&spec()).expect("valid");
-        let cases: Vec<(&str, Box<dyn Fn(&mut VmSpec)>)> = vec![
+        type Change = Box<dyn Fn(&mut VmSpec)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("image", Box::new(|s| s.image = "--net-host".into())),
             ("image", Box::new(|s| s.image = "a b".into())),
             ("image", Box::new(|s| s.image.clear())),
@@ -230,7 +251,13 @@ mod tests {
         }
         public_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk/x+= tart-infra").expect("key");
         public_key("ecdsa-sha2-nistp256 AAAAE2Vj").expect("no comment");
-        for bad in ["", "ssh-ed25519", "rsa AAAA", "ssh-ed25519 AA\nAA", "ssh-ed25519 AA$(x)"] {
+        for bad in [
+            "",
+            "ssh-ed25519",
+            "rsa AAAA",
+            "ssh-ed25519 AA\nAA",
+            "ssh-ed25519 AA$(x)",
+        ] {
             assert_eq!(field(public_key(bad).expect_err(bad)), "publicKey");
         }
     }

@@ -37,13 +37,21 @@ pub fn admit(
     let used_memory = running
         .iter()
         .fold(0u64, |sum, r| sum.saturating_add(r.memory_mib));
-    let free_cpu = host.cpu.saturating_sub(reserve.cpu).saturating_sub(used_cpu);
+    let free_cpu = host
+        .cpu
+        .saturating_sub(reserve.cpu)
+        .saturating_sub(used_cpu);
     let free_memory = host
         .memory_mib
         .saturating_sub(reserve.memory_mib)
         .saturating_sub(used_memory);
     if need.cpu > free_cpu || need.memory_mib > free_memory {
-        return Err(VmError::capacity_exceeded(vm, need, (free_cpu, free_memory), host));
+        return Err(VmError::capacity_exceeded(
+            vm,
+            need,
+            (free_cpu, free_memory),
+            host,
+        ));
     }
     Ok(())
 }
@@ -70,8 +78,8 @@ mod tests {
     fn a_vm_fits_until_the_reserve() {
         let reserve = Reserve::default();
         admit("a", r(4, 8192), HOST, &[r(4, 8192)], reserve).expect("8 of 8 CPUs");
-        let err = admit("a", r(4, 8192), HOST, &[r(4, 8192), r(1, 1024)], reserve)
-            .expect_err("9 of 8");
+        let err =
+            admit("a", r(4, 8192), HOST, &[r(4, 8192), r(1, 1024)], reserve).expect_err("9 of 8");
         assert_eq!(
             err,
             VmError::CapacityExceeded {

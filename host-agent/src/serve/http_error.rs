@@ -87,7 +87,10 @@ mod tests {
             let back: VmError = serde_json::from_value(body).expect("same error");
             assert_eq!(back, error);
         }
-        assert_eq!(status(&VmError::NotFound { vm: "a".into() }), StatusCode::NOT_FOUND);
+        assert_eq!(
+            status(&VmError::NotFound { vm: "a".into() }),
+            StatusCode::NOT_FOUND
+        );
         assert_eq!(
             status(&VmError::capacity_exceeded(
                 "a",

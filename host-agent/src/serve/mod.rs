@@ -82,7 +82,9 @@ pub enum Error {
     #[error("the TLS certificate: {0}")]
     Certificate(String),
     /// The address cannot be listened on.
-    #[error("cannot listen on {addr}: {source}; is another `tart-infra serve` running? (see serve.json in the state directory) Or pass --listen with another port")]
+    #[error(
+        "cannot listen on {addr}: {source}; is another `tart-infra serve` running? (see serve.json in the state directory) Or pass --listen with another port"
+    )]
     Listen {
         addr: SocketAddr,
         #[source]
@@ -160,7 +162,12 @@ pub async fn serve(
         .map_err(|e| Error::Certificate(e.to_string()))?;
     let tls = RustlsConfig::from_config(Arc::new(tls));
 
-    let state = Arc::new(routes::AppState::new(backend, token, options.reserve, url.clone()));
+    let state = Arc::new(routes::AppState::new(
+        backend,
+        token,
+        options.reserve,
+        url.clone(),
+    ));
     let app = routes::router(state);
 
     let handle = axum_server::Handle::new();

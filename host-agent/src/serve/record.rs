@@ -71,7 +71,10 @@ mod tests {
         record.save(dir.path()).expect("save");
         assert_eq!(ServeRecord::load(dir.path()), Some(record.clone()));
         ServeRecord::remove_own(dir.path());
-        assert!(ServeRecord::load(dir.path()).is_some(), "another pid's record stays");
+        assert!(
+            ServeRecord::load(dir.path()).is_some(),
+            "another pid's record stays"
+        );
         ServeRecord {
             pid: std::process::id(),
             ..record

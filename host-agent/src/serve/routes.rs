@@ -186,7 +186,10 @@ async fn list<B: VmBackend>(State(state): Shared<B>) -> ApiResult<Json<Vec<Vm>>>
     Ok(Json(state.backend.list().await?))
 }
 
-async fn get_vm<B: VmBackend>(State(state): Shared<B>, Path(vm): Path<String>) -> ApiResult<Json<Vm>> {
+async fn get_vm<B: VmBackend>(
+    State(state): Shared<B>,
+    Path(vm): Path<String>,
+) -> ApiResult<Json<Vm>> {
     name(&vm)?;
     match state.backend.get(&vm).await? {
         Some(found) => Ok(Json(found)),
@@ -195,7 +198,10 @@ async fn get_vm<B: VmBackend>(State(state): Shared<B>, Path(vm): Path<String>) -
 }
 
 /// The resources of the VMs that run, other than `vm`.
-async fn running_besides<B: VmBackend>(state: &AppState<B>, vm: &str) -> ApiResult<Vec<vm_api::Resources>> {
+async fn running_besides<B: VmBackend>(
+    state: &AppState<B>,
+    vm: &str,
+) -> ApiResult<Vec<vm_api::Resources>> {
     Ok(state
         .backend
         .list()
@@ -206,7 +212,11 @@ async fn running_besides<B: VmBackend>(state: &AppState<B>, vm: &str) -> ApiResu
         .collect())
 }
 
-async fn admit<B: VmBackend>(state: &AppState<B>, vm: &str, need: vm_api::Resources) -> ApiResult<()> {
+async fn admit<B: VmBackend>(
+    state: &AppState<B>,
+    vm: &str,
+    need: vm_api::Resources,
+) -> ApiResult<()> {
     let capacity = state.backend.capacity().await?;
     let running = running_besides(state, vm).await?;
     admission::admit(vm, need, capacity.host, &running, state.reserve).map_err(ApiError)
@@ -222,7 +232,10 @@ async fn create<B: VmBackend>(
     if spec.name != vm {
         return Err(invalid(
             "name",
-            format!("the body names `{}` but the path `{vm}`; make them the same", spec.name),
+            format!(
+                "the body names `{}` but the path `{vm}`; make them the same",
+                spec.name
+            ),
         ));
     }
     validate::vm_spec(&spec)?;
@@ -231,7 +244,10 @@ async fn create<B: VmBackend>(
     Ok(Json(state.backend.create(&spec).await?))
 }
 
-async fn start<B: VmBackend>(State(state): Shared<B>, Path(vm): Path<String>) -> ApiResult<StatusCode> {
+async fn start<B: VmBackend>(
+    State(state): Shared<B>,
+    Path(vm): Path<String>,
+) -> ApiResult<StatusCode> {
     name(&vm)?;
     let _one_at_a_time = state.start_lock.lock().await;
     let found = state
@@ -259,7 +275,10 @@ async fn stop<B: VmBackend>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete<B: VmBackend>(State(state): Shared<B>, Path(vm): Path<String>) -> ApiResult<StatusCode> {
+async fn delete<B: VmBackend>(
+    State(state): Shared<B>,
+    Path(vm): Path<String>,
+) -> ApiResult<StatusCode> {
     name(&vm)?;
     tracing::info!(vm, "delete");
     state.backend.delete(&vm).await?;
@@ -304,8 +323,14 @@ mod tests {
 
     #[test]
     fn seconds_are_bounded_whole_numbers() {
-        assert_eq!(seconds("wait", None, 7, 10).expect("default"), Duration::from_secs(7));
-        assert_eq!(seconds("wait", Some("10"), 0, 10).expect("max"), Duration::from_secs(10));
+        assert_eq!(
+            seconds("wait", None, 7, 10).expect("default"),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            seconds("wait", Some("10"), 0, 10).expect("max"),
+            Duration::from_secs(10)
+        );
         for bad in ["11", "-1", "1.5", "", "x"] {
             match seconds("wait", Some(bad), 0, 10) {
                 Err(ApiError(VmError::Invalid { field, .. })) => assert_eq!(field, "wait"),
@@ -326,10 +351,15 @@ mod tests {
             "cpu"
         );
         assert_eq!(
-            field(r#"{"name":"a","image":"i","cpu":1,"memoryMiB":1,"diskGiB":1,"networking":{"mode":"bridged"}}"#),
+            field(
+                r#"{"name":"a","image":"i","cpu":1,"memoryMiB":1,"diskGiB":1,"networking":{"mode":"bridged"}}"#
+            ),
             "networking"
         );
-        assert_eq!(field(r#"{"name":"a","image":"i","cpu":1,"diskGiB":1}"#), "body");
+        assert_eq!(
+            field(r#"{"name":"a","image":"i","cpu":1,"diskGiB":1}"#),
+            "body"
+        );
         let spec = VmSpec {
             name: "a".into(),
             image: "i".into(),

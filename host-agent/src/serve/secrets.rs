@@ -73,7 +73,10 @@ fn create_private(path: &Path, content: &[u8]) -> Result<(), Error> {
 fn read_private(path: &Path) -> Result<Option<String>, Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let mode = std::fs::metadata(path).map_err(|e| io(path, e))?.permissions().mode();
+            let mode = std::fs::metadata(path)
+                .map_err(|e| io(path, e))?
+                .permissions()
+                .mode();
             if mode & 0o077 != 0 {
                 tracing::warn!(path = %path.display(), "a secret file was readable by others; set back to 0600");
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
@@ -111,7 +114,10 @@ pub fn token(dir: &Path) -> Result<Token, Error> {
 pub fn identity(dir: &Path) -> Result<Identity, Error> {
     let cert_path = dir.join(CERT_FILE);
     let key_path = dir.join(KEY_FILE);
-    let (cert_pem, key_pem) = match (read_private(&key_path)?, std::fs::read_to_string(&cert_path)) {
+    let (cert_pem, key_pem) = match (
+        read_private(&key_path)?,
+        std::fs::read_to_string(&cert_path),
+    ) {
         (Some(key), Ok(cert)) => (cert, key),
         (None, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             let names = ["localhost", "127.0.0.1", "host.tart-infra.internal"].map(str::to_owned);
@@ -165,8 +171,11 @@ mod tests {
         assert!(!token.matches(""));
         assert!(!token.matches(&token.expose()[..42]));
         assert!(!format!("{token:?}").contains(token.expose()));
-        std::fs::set_permissions(dir.path().join(TOKEN_FILE), std::fs::Permissions::from_mode(0o644))
-            .expect("chmod");
+        std::fs::set_permissions(
+            dir.path().join(TOKEN_FILE),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
         super::token(dir.path()).expect("narrowed");
         assert_eq!(mode(&dir.path().join(TOKEN_FILE)), 0o600);
         std::fs::write(dir.path().join(TOKEN_FILE), "short").expect("write");

@@ -132,7 +132,10 @@ mod tests {
         let bridged = Networking::Bridged {
             interface: "en0".into(),
         };
-        assert_eq!(run("n", &bridged).join(" "), "run --no-graphics --net-bridged=en0 n");
+        assert_eq!(
+            run("n", &bridged).join(" "),
+            "run --no-graphics --net-bridged=en0 n"
+        );
         assert_eq!(
             ip("n", &Networking::Softnet, Duration::from_secs(60)).join(" "),
             "ip --wait 60 --resolver dhcp n"
@@ -141,7 +144,10 @@ mod tests {
             ip("n", &bridged, Duration::from_secs(1 << 20)).join(" "),
             "ip --wait 65535 --resolver arp n"
         );
-        assert_eq!(stop("n", Duration::from_secs(5)).join(" "), "stop --timeout 5 n");
+        assert_eq!(
+            stop("n", Duration::from_secs(5)).join(" "),
+            "stop --timeout 5 n"
+        );
     }
 
     #[test]

@@ -83,7 +83,11 @@ mod tests {
     fn tarts_own_messages_become_typed_errors() {
         // IP.swift: NoIPAddressFound, exit 1.
         assert_eq!(
-            failed("ip --wait 60 dev-cp-0", 1, "no IP address found, is your VM running?\n"),
+            failed(
+                "ip --wait 60 dev-cp-0",
+                1,
+                "no IP address found, is your VM running?\n"
+            ),
             VmError::NoIp {
                 vm: "dev-cp-0".into(),
                 waited_secs: 60
@@ -99,14 +103,22 @@ mod tests {
         ));
         // Stop.swift / Exec.swift: VMNotRunning, exit 2.
         assert_eq!(
-            failed("stop --timeout 5 dev-cp-0", 2, "VM \"dev-cp-0\" is not running\n"),
+            failed(
+                "stop --timeout 5 dev-cp-0",
+                2,
+                "VM \"dev-cp-0\" is not running\n"
+            ),
             VmError::NotRunning {
                 vm: "dev-cp-0".into()
             }
         );
         // VMStorageHelper.swift: VMDoesNotExist, exit 2.
         assert_eq!(
-            failed("get dev-cp-0 --format json", 2, "the specified VM \"dev-cp-0\" does not exist\n"),
+            failed(
+                "get dev-cp-0 --format json",
+                2,
+                "the specified VM \"dev-cp-0\" does not exist\n"
+            ),
             VmError::NotFound {
                 vm: "dev-cp-0".into()
             }

@@ -55,7 +55,8 @@ async fn memory_mib() -> Result<u64, VmError> {
         let out = command_output("sysctl", &["-n", "hw.memsize"])
             .await
             .map_err(|e| host_error("memory", e))?;
-        memsize_mib(&out).ok_or_else(|| host_error("memory", format!("sysctl printed `{}`", out.trim())))
+        memsize_mib(&out)
+            .ok_or_else(|| host_error("memory", format!("sysctl printed `{}`", out.trim())))
     } else {
         let text = tokio::fs::read_to_string("/proc/meminfo")
             .await

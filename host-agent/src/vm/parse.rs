@@ -30,12 +30,21 @@ pub fn version(stdout: &str) -> Result<Option<Version>, String> {
     if text == "SNAPSHOT" {
         return Ok(None);
     }
-    let bad = || format!("`tart --version` printed `{}`, not a version", shorten(text, 80));
+    let bad = || {
+        format!(
+            "`tart --version` printed `{}`, not a version",
+            shorten(text, 80)
+        )
+    };
     let mut parts = text.trim_start_matches('v').split('.');
     let mut next = || -> Result<u32, String> {
         parts
             .next()
-            .map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>())
+            .map(|p| {
+                p.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
             .and_then(|digits| digits.parse().ok())
             .ok_or_else(bad)
     };
@@ -135,9 +144,17 @@ fn state(state: Option<&str>, running: Option<bool>) -> Result<VmState, String> 
 
 /// `tart ip` prints the address alone on a line.
 pub fn ip(stdout: &str) -> Result<Ipv4Addr, String> {
-    let line = stdout.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    line.parse()
-        .map_err(|_| format!("`tart ip` printed `{}`, not an IPv4 address", shorten(line, 80)))
+    let line = stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    line.parse().map_err(|_| {
+        format!(
+            "`tart ip` printed `{}`, not an IPv4 address",
+            shorten(line, 80)
+        )
+    })
 }
 
 /// The host keys among the lines `authorize_ssh`'s script prints (the content of
@@ -174,7 +191,11 @@ pub fn shorten(text: &str, max: usize) -> String {
 /// The last `lines` lines of `text` (at most 2000 characters), trimmed, on one line
 /// joined by ` | ` so a message stays one line.
 pub fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let all: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let joined = all[all.len().saturating_sub(lines)..].join(" | ");
     let count = joined.chars().count();
     if count > 2000 {
@@ -268,9 +289,11 @@ mod tests {
         );
         assert_eq!(list("[]\n"), Ok(vec![]));
         assert!(list("").is_err());
-        assert!(list(r#"[{"Source":"local","Name":"x","State":"paused"}]"#)
-            .expect_err("unknown state")
-            .contains("paused"));
+        assert!(
+            list(r#"[{"Source":"local","Name":"x","State":"paused"}]"#)
+                .expect_err("unknown state")
+                .contains("paused")
+        );
         assert!(list(r#"{"Name":"x"}"#).is_err());
     }
 
@@ -321,8 +344,16 @@ mod tests {
 
     #[test]
     fn no_input_panics() {
-        for text in ["", "\u{0}", "[", "{}", "[{}]", "null", "1.", "..", "ü.ü", LIST, GET] {
-            let _ = (version(text), list(text), get(text), ip(text), host_keys(text));
+        for text in [
+            "", "\u{0}", "[", "{}", "[{}]", "null", "1.", "..", "ü.ü", LIST, GET,
+        ] {
+            let _ = (
+                version(text),
+                list(text),
+                get(text),
+                ip(text),
+                host_keys(text),
+            );
             for cut in 0..text.len() {
                 if let Some(prefix) = text.get(..cut) {
                     let _ = (list(prefix), get(prefix), version(prefix));

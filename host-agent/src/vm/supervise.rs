@@ -73,7 +73,9 @@ pub struct Supervisor {
 impl Supervisor {
     fn lock(&self) -> MutexGuard<'_, Runs> {
         // A panic while holding the lock leaves plain data behind: still usable.
-        self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.runs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts `command` (a `tart run`) for `vm` as a supervised child writing to `log`.
@@ -209,7 +211,9 @@ impl Supervisor {
 /// What a log holds from `offset` on (empty when it cannot be read).
 async fn read_from(path: &Path, offset: u64) -> String {
     let bytes = tokio::fs::read(path).await.unwrap_or_default();
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 

@@ -188,7 +188,11 @@ pub fn matches(want: Resources, have: Resources) -> bool {
 
 impl VmBackend for TartCli {
     async fn list(&self) -> Result<Vec<Vm>, VmError> {
-        let call = Call::new("", &["list", "--source", "local", "--format", "json"], QUICK);
+        let call = Call::new(
+            "",
+            &["list", "--source", "local", "--format", "json"],
+            QUICK,
+        );
         let listed = parse::list(&self.tart.ok(&call).await?)
             .map_err(|detail| VmError::Protocol { detail })?;
         let mut vms = Vec::with_capacity(listed.len());
@@ -237,7 +241,10 @@ impl VmBackend for TartCli {
         };
         if let Err(e) = self.tart.ok(&set_call).await {
             // A half-made VM would be a SpecMismatch on the next try: remove it.
-            let _ = self.tart.ok(&Call::new(name, &["delete", name], QUICK)).await;
+            let _ = self
+                .tart
+                .ok(&Call::new(name, &["delete", name], QUICK))
+                .await;
             return Err(e);
         }
         self.files.save_networking(name, &spec.networking)?;
@@ -314,7 +321,11 @@ impl VmBackend for TartCli {
         if got.state != VmState::Stopped || self.runs.alive(name) {
             self.stop(name, STOP_SLACK).await?;
         }
-        match self.tart.ok(&Call::new(name, &["delete", name], QUICK)).await {
+        match self
+            .tart
+            .ok(&Call::new(name, &["delete", name], QUICK))
+            .await
+        {
             Ok(_) | Err(VmError::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -345,7 +356,9 @@ impl VmBackend for TartCli {
             return Err(VmError::Tart {
                 command: format!("exec -i {name} sh -c <authorize script> sh {user}"),
                 code: 0,
-                stderr_tail: "the VM has no SSH host key in /etc/ssh; install openssh-server in the image".to_owned(),
+                stderr_tail:
+                    "the VM has no SSH host key in /etc/ssh; install openssh-server in the image"
+                        .to_owned(),
             });
         }
         Ok(keys)
@@ -353,15 +366,18 @@ impl VmBackend for TartCli {
 
     async fn capacity(&self) -> Result<Capacity, VmError> {
         let host = host::size(&self.options.home).await?;
-        let allocated = self
-            .list()
-            .await?
-            .iter()
-            .fold(Resources { cpu: 0, memory_mib: 0, disk_gib: 0 }, |sum, vm| Resources {
+        let allocated = self.list().await?.iter().fold(
+            Resources {
+                cpu: 0,
+                memory_mib: 0,
+                disk_gib: 0,
+            },
+            |sum, vm| Resources {
                 cpu: sum.cpu.saturating_add(vm.resources.cpu),
                 memory_mib: sum.memory_mib.saturating_add(vm.resources.memory_mib),
                 disk_gib: sum.disk_gib.saturating_add(vm.resources.disk_gib),
-            });
+            },
+        );
         Ok(Capacity { host, allocated })
     }
 }
@@ -381,7 +397,10 @@ mod tests {
     #[test]
     fn an_existing_vm_matches_with_the_same_cpu_and_memory_and_enough_disk() {
         assert!(matches(r(2, 4096, 20), r(2, 4096, 20)));
-        assert!(matches(r(2, 4096, 20), r(2, 4096, 50)), "an image's larger disk");
+        assert!(
+            matches(r(2, 4096, 20), r(2, 4096, 50)),
+            "an image's larger disk"
+        );
         assert!(!matches(r(2, 4096, 20), r(4, 4096, 20)));
         assert!(!matches(r(2, 4096, 20), r(2, 2048, 20)));
         assert!(!matches(r(2, 4096, 60), r(2, 4096, 50)));
@@ -392,6 +411,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let mut options = TartOptions::new(dir.path().to_owned());
         options.bin = dir.path().join("no-such-tart");
-        assert_eq!(TartCli::new(options).await.err(), Some(VmError::TartMissing));
+        assert_eq!(
+            TartCli::new(options).await.err(),
+            Some(VmError::TartMissing)
+        );
     }
 }

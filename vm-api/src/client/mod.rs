@@ -9,7 +9,13 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use bytes::Bytes;
+use http::{Method, Request, StatusCode, header};
+use http_body_util::{BodyExt as _, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -23,12 +29,19 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Starting waits for the VM to run; deleting may stop it first.
 const LONG_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The client of one host agent. Cloning is cheap (one connection pool).
+///
+/// Built on hyper with rustls (ring), not reqwest: reqwest's rustls features either build
+/// aws-lc or, without a provider, panic in every `reqwest::Client::new()` of the workspace
+/// once the feature is unified in.
 #[derive(Clone)]
 pub struct AgentClient {
     endpoint: String,
     token: String,
-    http: reqwest::Client,
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl fmt::Debug for AgentClient {
@@ -64,14 +77,15 @@ impl AgentClient {
         let tls = pin::client_config(pin).map_err(|e| VmError::Protocol {
             detail: format!("building the TLS configuration: {e}"),
         })?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(Duration::from_secs(10))
-            .no_proxy()
-            .build()
-            .map_err(|e| VmError::Protocol {
-                detail: format!("building the HTTP client: {}", chain(&e)),
-            })?;
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let http = Client::builder(TokioExecutor::new()).build(https);
         Ok(Self {
             endpoint: endpoint.to_owned(),
             token: token.to_owned(),
@@ -102,22 +116,49 @@ impl AgentClient {
         body: Option<&B>,
         timeout: Duration,
     ) -> Result<(StatusCode, Vec<u8>), VmError> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.endpoint))
-            .bearer_auth(&self.token)
-            .timeout(timeout);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let unreachable = |e: reqwest::Error| VmError::Unreachable {
+        let unreachable = |detail: String| VmError::Unreachable {
             endpoint: self.endpoint.clone(),
-            detail: chain(&e),
+            detail,
         };
-        let response = request.send().await.map_err(unreachable)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(unreachable)?;
-        Ok((status, bytes.to_vec()))
+        let body = match body {
+            Some(body) => serde_json::to_vec(body).map_err(|e| VmError::Protocol {
+                detail: format!("encoding the request: {e}"),
+            })?,
+            None => Vec::new(),
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.endpoint))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| VmError::Protocol {
+                detail: format!("building the request for {path}: {e}"),
+            })?;
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| unreachable(chain(&e)))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| unreachable(chain(&e)))?
+                .to_bytes();
+            Ok((status, bytes.to_vec()))
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(unreachable(format!(
+                    "no answer to {path} within {} s",
+                    timeout.as_secs()
+                )))
+            })
     }
 
     /// A call whose answer is `T`; a failure is the server's typed error.
@@ -161,18 +202,16 @@ fn answer_error(endpoint: &str, status: StatusCode, body: &[u8]) -> Option<VmErr
             endpoint: endpoint.to_owned(),
         });
     }
-    Some(
-        serde_json::from_slice::<VmError>(body).unwrap_or_else(|_| {
-            let text = String::from_utf8_lossy(body);
-            let tail: String = text.chars().take(300).collect();
-            VmError::Protocol {
-                detail: format!("HTTP {status}: {tail}"),
-            }
-        }),
-    )
+    Some(serde_json::from_slice::<VmError>(body).unwrap_or_else(|_| {
+        let text = String::from_utf8_lossy(body);
+        let tail: String = text.chars().take(300).collect();
+        VmError::Protocol {
+            detail: format!("HTTP {status}: {tail}"),
+        }
+    }))
 }
 
-/// An error and its causes, on one line (reqwest's own message hides the TLS reason).
+/// An error and its causes, on one line (hyper's own message hides the TLS reason).
 fn chain(error: &dyn std::error::Error) -> String {
     let mut line = error.to_string();
     let mut source = error.source();
@@ -194,11 +233,15 @@ fn vm_path(name: &str) -> Result<String, VmError> {
 
 impl VmBackend for AgentClient {
     async fn list(&self) -> Result<Vec<Vm>, VmError> {
-        self.call::<_, ()>(Method::GET, "/v1/vms", None, SLACK).await
+        self.call::<_, ()>(Method::GET, "/v1/vms", None, SLACK)
+            .await
     }
 
     async fn get(&self, name: &str) -> Result<Option<Vm>, VmError> {
-        match self.call::<_, ()>(Method::GET, &vm_path(name)?, None, SLACK).await {
+        match self
+            .call::<_, ()>(Method::GET, &vm_path(name)?, None, SLACK)
+            .await
+        {
             Ok(vm) => Ok(Some(vm)),
             Err(VmError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -248,9 +291,7 @@ impl VmBackend for AgentClient {
             user: user.to_owned(),
             public_key: public_key.to_owned(),
         };
-        let answer: HostKeys = self
-            .call(Method::POST, &path, Some(&body), SLACK)
-            .await?;
+        let answer: HostKeys = self.call(Method::POST, &path, Some(&body), SLACK).await?;
         Ok(answer.host_keys)
     }
 
@@ -292,7 +333,10 @@ mod tests {
         else {
             panic!("not a protocol error");
         };
-        assert!(detail.contains("502") && detail.contains("proxy"), "{detail}");
+        assert!(
+            detail.contains("502") && detail.contains("proxy"),
+            "{detail}"
+        );
     }
 
     #[test]
@@ -334,7 +378,9 @@ mod tests {
         let client =
             AgentClient::new(&format!("https://127.0.0.1:{port}"), "t", pin()).expect("ok");
         match client.list().await {
-            Err(VmError::Unreachable { endpoint, .. }) => assert!(endpoint.contains(&port.to_string())),
+            Err(VmError::Unreachable { endpoint, .. }) => {
+                assert!(endpoint.contains(&port.to_string()))
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -159,6 +159,12 @@ pub enum Error {
 }
 
 impl Cli {
+    /// Whether the command logs through `tracing` (the agent does; the lab prints progress
+    /// lines of its own).
+    pub fn logs(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
     /// Runs the command. `Ok(false)` means it ran and the answer is no (`lab status` of a
     /// lab that does not fully run): exit 1 without an error message.
     pub async fn run(self) -> Result<bool, Error> {

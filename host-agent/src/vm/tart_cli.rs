@@ -58,6 +58,8 @@ pub struct TartCli {
     options: TartOptions,
     files: VmFiles,
     runs: Supervisor,
+    /// One start at a time: two at once could both spawn a `tart run` for one VM.
+    starting: tokio::sync::Mutex<()>,
     version: Option<Version>,
 }
 
@@ -83,6 +85,7 @@ impl TartCli {
             files,
             options,
             runs: Supervisor::default(),
+            starting: tokio::sync::Mutex::new(()),
             version,
         })
     }
@@ -254,6 +257,7 @@ impl VmBackend for TartCli {
 
     async fn start(&self, name: &str) -> Result<(), VmError> {
         validate::vm_name(name)?;
+        let _one_at_a_time = self.starting.lock().await;
         let got = self.existing(name).await?;
         if got.state == VmState::Running {
             return Ok(());

@@ -361,4 +361,24 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_output_gives_a_value_or_an_error(text in ".{0,400}") {
+            let _ = (version(&text), list(&text), get(&text), ip(&text), host_keys(&text));
+            let _ = (tail(&text, 3), shorten(&text, 5));
+            let _ = crate::vm::errors::map(crate::vm::errors::Failed {
+                command: "x",
+                vm: "v",
+                code: None,
+                stderr: &text,
+                waited_secs: 0,
+            });
+        }
+
+        #[test]
+        fn json_shaped_noise_does_not_panic(text in r#"[\[\]{}":, a-zA-Z0-9.\-]{0,200}"#) {
+            let _ = (list(&text), get(&text));
+        }
+    }
 }

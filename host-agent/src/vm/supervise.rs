@@ -39,14 +39,19 @@ pub struct Exit {
 }
 
 impl Exit {
-    /// The failure to report for the VM.
-    pub fn failure(&self) -> String {
+    /// How it ended and the end of its log, for [`vm_api::VmError::Exited`].
+    pub fn detail(&self) -> String {
         format!(
-            "VM exited unexpectedly ({}); the end of {}: {}",
+            "{}; the end of {}: {}",
             self.status,
             self.log.display(),
             tail(&self.output, 10)
         )
+    }
+
+    /// The failure to report for the VM ([`vm_api::Vm::failure`]).
+    pub fn failure(&self) -> String {
+        format!("VM exited unexpectedly: {}", self.detail())
     }
 }
 
@@ -161,10 +166,10 @@ impl Supervisor {
         matches!(self.state(vm), Some(RunState::Alive { .. }))
     }
 
-    /// The VM's failure, if its child exited unexpectedly.
-    pub fn failure(&self, vm: &str) -> Option<String> {
+    /// How the VM's child ended, if it exited unexpectedly.
+    pub fn exit(&self, vm: &str) -> Option<Exit> {
         match self.state(vm) {
-            Some(RunState::Exited(exit)) => Some(exit.failure()),
+            Some(RunState::Exited(exit)) => Some(exit),
             _ => None,
         }
     }
@@ -246,7 +251,7 @@ mod tests {
         sup.spawn("a", sh("echo booting; echo kernel panic >&2; exit 3"), &log)
             .expect("spawn");
         until(&sup, "a", |s| matches!(s, Some(RunState::Exited(_)))).await;
-        let failure = sup.failure("a").expect("failure");
+        let failure = sup.exit("a").expect("failure").failure();
         assert!(
             failure.contains("exit status: 3")
                 && failure.contains("booting | kernel panic")
@@ -285,6 +290,6 @@ mod tests {
         assert!(killed.success());
         assert!(sup.wait_gone("b", Duration::from_secs(10)).await);
         assert_eq!(sup.state("b"), None);
-        assert_eq!(sup.failure("b"), None);
+        assert_eq!(sup.exit("b"), None);
     }
 }

@@ -128,7 +128,7 @@ impl TartCli {
                 disk_gib: got.disk_gib,
             },
             failure: (got.state != VmState::Running)
-                .then(|| self.runs.failure(name))
+                .then(|| self.runs.exit(name).map(|e| e.failure()))
                 .flatten(),
         }
     }
@@ -139,10 +139,10 @@ impl TartCli {
         if got.state == VmState::Running {
             return Ok(());
         }
-        match self.runs.failure(name) {
-            Some(detail) => Err(VmError::Exited {
+        match self.runs.exit(name) {
+            Some(exit) => Err(VmError::Exited {
                 vm: name.to_owned(),
-                detail,
+                detail: exit.detail(),
             }),
             None => Err(VmError::NotRunning {
                 vm: name.to_owned(),

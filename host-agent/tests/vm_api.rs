@@ -283,6 +283,10 @@ async fn a_vm_goes_through_its_life_over_the_api() {
     let capacity = api.capacity().await.expect("capacity");
     assert_eq!(capacity.allocated.cpu, 1);
     assert_eq!(capacity.allocated.memory_mib, 1024);
+    assert_eq!(
+        (capacity.running.cpu, capacity.running.memory_mib),
+        (1, 1024)
+    );
     assert!(capacity.host.cpu >= 1);
 
     api.stop("dev-cp-0", Duration::from_secs(5))

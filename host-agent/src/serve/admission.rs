@@ -22,29 +22,23 @@ impl Default for Reserve {
     }
 }
 
-/// Whether `vm` needing `need` fits next to the `running` VMs (not counting itself) on
-/// `host` with `reserve` kept; [`VmError::CapacityExceeded`] with the numbers otherwise.
+/// Whether `vm` (not running) needing `need` fits next to what the `running` VMs take of
+/// `host`, with `reserve` kept; [`VmError::CapacityExceeded`] with the numbers otherwise.
 pub fn admit(
     vm: &str,
     need: Resources,
     host: Resources,
-    running: &[Resources],
+    running: Resources,
     reserve: Reserve,
 ) -> Result<(), VmError> {
-    let used_cpu = running
-        .iter()
-        .fold(0u32, |sum, r| sum.saturating_add(r.cpu));
-    let used_memory = running
-        .iter()
-        .fold(0u64, |sum, r| sum.saturating_add(r.memory_mib));
     let free_cpu = host
         .cpu
         .saturating_sub(reserve.cpu)
-        .saturating_sub(used_cpu);
+        .saturating_sub(running.cpu);
     let free_memory = host
         .memory_mib
         .saturating_sub(reserve.memory_mib)
-        .saturating_sub(used_memory);
+        .saturating_sub(running.memory_mib);
     if need.cpu > free_cpu || need.memory_mib > free_memory {
         return Err(VmError::capacity_exceeded(
             vm,
@@ -77,9 +71,9 @@ mod tests {
     #[test]
     fn a_vm_fits_until_the_reserve() {
         let reserve = Reserve::default();
-        admit("a", r(4, 8192), HOST, &[r(4, 8192)], reserve).expect("8 of 8 CPUs");
+        admit("a", r(4, 8192), HOST, r(4, 8192), reserve).expect("8 of 8 CPUs");
         let err =
-            admit("a", r(4, 8192), HOST, &[r(4, 8192), r(1, 1024)], reserve).expect_err("9 of 8");
+            admit("a", r(4, 8192), HOST, r(4, 8192).plus(r(1, 1024)), reserve).expect_err("9 of 8");
         assert_eq!(
             err,
             VmError::CapacityExceeded {
@@ -101,14 +95,14 @@ mod tests {
             cpu: 0,
             memory_mib: 0,
         };
-        assert!(admit("a", r(1, 32_769), HOST, &[], reserve).is_err());
-        admit("a", r(1, 32_768), HOST, &[], reserve).expect("exactly the host");
-        let huge = [r(u32::MAX, u64::MAX), r(u32::MAX, u64::MAX)];
-        assert!(admit("a", r(1, 1), HOST, &huge, reserve).is_err());
+        assert!(admit("a", r(1, 32_769), HOST, Resources::zero(), reserve).is_err());
+        admit("a", r(1, 32_768), HOST, Resources::zero(), reserve).expect("exactly the host");
+        let huge = r(u32::MAX, u64::MAX).plus(r(u32::MAX, u64::MAX));
+        assert!(admit("a", r(1, 1), HOST, huge, reserve).is_err());
         let big_reserve = Reserve {
             cpu: 64,
             memory_mib: u64::MAX,
         };
-        assert!(admit("a", r(1, 1), HOST, &[], big_reserve).is_err());
+        assert!(admit("a", r(1, 1), HOST, Resources::zero(), big_reserve).is_err());
     }
 }

@@ -370,19 +370,17 @@ impl VmBackend for TartCli {
 
     async fn capacity(&self) -> Result<Capacity, VmError> {
         let host = host::size(&self.options.home).await?;
-        let allocated = self.list().await?.iter().fold(
-            Resources {
-                cpu: 0,
-                memory_mib: 0,
-                disk_gib: 0,
-            },
-            |sum, vm| Resources {
-                cpu: sum.cpu.saturating_add(vm.resources.cpu),
-                memory_mib: sum.memory_mib.saturating_add(vm.resources.memory_mib),
-                disk_gib: sum.disk_gib.saturating_add(vm.resources.disk_gib),
-            },
-        );
-        Ok(Capacity { host, allocated })
+        let vms = self.list().await?;
+        let sum = |running_only: bool| {
+            vms.iter()
+                .filter(|vm| !running_only || vm.state == VmState::Running)
+                .fold(Resources::zero(), |sum, vm| sum.plus(vm.resources))
+        };
+        Ok(Capacity {
+            host,
+            allocated: sum(false),
+            running: sum(true),
+        })
     }
 }
 

@@ -309,6 +309,162 @@ async fn capacity<B: VmBackend>(State(state): Shared<B>) -> ApiResult<Json<Capac
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use std::net::Ipv4Addr;
+    use tower::ServiceExt as _;
+    use vm_api::{HostKey, Resources};
+
+    /// A backend with one stopped VM `a` (2 CPUs, 2 GiB) on a host of 4 CPUs and 8 GiB of
+    /// which `running` is taken; it records the VMs started.
+    struct Fake {
+        running: Resources,
+        started: std::sync::Mutex<Vec<String>>,
+    }
+
+    const A: Resources = Resources {
+        cpu: 2,
+        memory_mib: 2048,
+        disk_gib: 20,
+    };
+
+    impl VmBackend for Fake {
+        async fn list(&self) -> Result<Vec<Vm>, VmError> {
+            Ok(vec![])
+        }
+        async fn get(&self, name: &str) -> Result<Option<Vm>, VmError> {
+            Ok((name == "a").then(|| Vm {
+                name: "a".into(),
+                state: VmState::Stopped,
+                resources: A,
+                failure: None,
+            }))
+        }
+        async fn create(&self, _: &VmSpec) -> Result<Vm, VmError> {
+            Err(VmError::TartMissing)
+        }
+        async fn start(&self, name: &str) -> Result<(), VmError> {
+            self.started
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(name.to_owned());
+            Ok(())
+        }
+        async fn ip(&self, _: &str, _: Duration) -> Result<Ipv4Addr, VmError> {
+            Ok(Ipv4Addr::LOCALHOST)
+        }
+        async fn stop(&self, _: &str, _: Duration) -> Result<(), VmError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> Result<(), VmError> {
+            Ok(())
+        }
+        async fn authorize_ssh(&self, _: &str, _: &str, _: &str) -> Result<Vec<HostKey>, VmError> {
+            Ok(vec![])
+        }
+        async fn capacity(&self) -> Result<Capacity, VmError> {
+            let host = Resources {
+                cpu: 4,
+                memory_mib: 8192,
+                disk_gib: 100,
+            };
+            Ok(Capacity {
+                host,
+                allocated: self.running,
+                running: self.running,
+            })
+        }
+    }
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef-token";
+
+    fn fake_app(running: Resources) -> (Router, Arc<AppState<Fake>>) {
+        let state = Arc::new(AppState::new(
+            Fake {
+                running,
+                started: std::sync::Mutex::new(vec![]),
+            },
+            Token::for_tests(TOKEN),
+            Reserve {
+                cpu: 0,
+                memory_mib: 0,
+            },
+            "https://test".into(),
+        ));
+        (router(state.clone()), state)
+    }
+
+    async fn call(app: &Router, method: &str, uri: &str, token: Option<&str>) -> StatusCode {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request.body(Body::empty()).expect("request");
+        app.clone().oneshot(request).await.expect("answer").status()
+    }
+
+    #[tokio::test]
+    async fn every_api_route_needs_the_token_and_healthz_does_not() {
+        let (app, _) = fake_app(Resources::zero());
+        let routes = [
+            ("GET", "/v1/vms"),
+            ("GET", "/v1/vms/a"),
+            ("PUT", "/v1/vms/a"),
+            ("DELETE", "/v1/vms/a"),
+            ("POST", "/v1/vms/a/start"),
+            ("POST", "/v1/vms/a/stop"),
+            ("GET", "/v1/vms/a/ip"),
+            ("POST", "/v1/vms/a/authorize-ssh"),
+            ("GET", "/v1/capacity"),
+        ];
+        for (method, uri) in routes {
+            for token in [None, Some("wrong"), Some(&TOKEN[1..])] {
+                assert_eq!(
+                    call(&app, method, uri, token).await,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {uri} with {token:?}"
+                );
+            }
+            assert_ne!(
+                call(&app, method, uri, Some(TOKEN)).await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(call(&app, "GET", "/healthz", None).await, StatusCode::OK);
+        assert_eq!(
+            call(&app, "GET", "/v1/vms/Bad_Name", Some(TOKEN)).await,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            call(&app, "GET", "/v1/vms/b", Some(TOKEN)).await,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn a_start_is_admitted_against_what_runs() {
+        let (app, state) = fake_app(Resources {
+            cpu: 2,
+            memory_mib: 1024,
+            disk_gib: 0,
+        });
+        assert_eq!(
+            call(&app, "POST", "/v1/vms/a/start", Some(TOKEN)).await,
+            StatusCode::NO_CONTENT,
+            "2 + 2 of 4 CPUs"
+        );
+        let (full, full_state) = fake_app(Resources {
+            cpu: 3,
+            memory_mib: 0,
+            disk_gib: 0,
+        });
+        assert_eq!(
+            call(&full, "POST", "/v1/vms/a/start", Some(TOKEN)).await,
+            StatusCode::CONFLICT,
+            "3 + 2 of 4 CPUs"
+        );
+        let started = |s: &AppState<Fake>| s.backend.started.lock().map(|v| v.len()).unwrap_or(0);
+        assert_eq!((started(&state), started(&full_state)), (1, 0));
+    }
 
     #[test]
     fn seconds_are_bounded_whole_numbers() {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use vm_api::Fingerprint;
+use vm_api::{AgentClient, Fingerprint, VmError};
 
 /// The record's file name.
 pub const FILE: &str = "serve.json";
@@ -45,6 +45,19 @@ impl ServeRecord {
         std::fs::rename(&tmp, &path)
     }
 
+    /// A client of this agent, with the token read from its file (how `tart-infra up`
+    /// talks to a running agent).
+    pub fn client(&self) -> Result<AgentClient, VmError> {
+        let token = std::fs::read_to_string(&self.token_file).map_err(|e| VmError::Invalid {
+            field: "tokenFile".to_owned(),
+            message: format!(
+                "{}: {e}; run as the user who runs `tart-infra serve`",
+                self.token_file.display()
+            ),
+        })?;
+        AgentClient::new(&self.url, token.trim(), self.fingerprint)
+    }
+
     /// Removes the record if it is this process's.
     pub fn remove_own(dir: &Path) {
         if Self::load(dir).is_some_and(|r| r.pid == std::process::id()) {
@@ -70,6 +83,12 @@ mod tests {
         };
         record.save(dir.path()).expect("save");
         assert_eq!(ServeRecord::load(dir.path()), Some(record.clone()));
+        assert!(
+            matches!(record.client(), Err(VmError::Invalid { field, .. }) if field == "tokenFile")
+        );
+        std::fs::write(&record.token_file, "a-token\n").expect("token");
+        let client = record.client().expect("client");
+        assert_eq!(client.endpoint(), "https://127.0.0.1:7443");
         ServeRecord::remove_own(dir.path());
         assert!(
             ServeRecord::load(dir.path()).is_some(),

@@ -493,6 +493,17 @@ async fn tarts_failures_come_back_as_typed_errors() {
         None
     );
 
+    // An image Tart cannot find is a bad image, not a missing VM.
+    let mut missing = spec("c", 1, 1024);
+    missing.image = "missing-image".into();
+    match api.create(&missing).await {
+        Err(VmError::Invalid { field, message }) => {
+            assert_eq!(field, "image");
+            assert!(message.contains("missing-image"), "{message}");
+        }
+        other => panic!("not a bad image: {other:?}"),
+    }
+
     // Bad input is refused before tart is called, naming the field.
     let mut bad = spec("b", 0, 1024);
     bad.image = "--net-host".into();

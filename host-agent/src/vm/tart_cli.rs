@@ -233,9 +233,21 @@ impl VmBackend for TartCli {
             self.files.save_networking(name, &spec.networking)?;
             return Ok(have);
         }
-        self.tart
-            .ok(&Call::new(name, &["clone", &spec.image, name], CLONE))
-            .await?;
+        let clone = Call::new(name, &["clone", &spec.image, name], CLONE);
+        match self.tart.ok(&clone).await {
+            Ok(_) => {}
+            // Tart's "does not exist" is about the source here, not the new VM.
+            Err(VmError::NotFound { .. }) => {
+                return Err(VmError::Invalid {
+                    field: "image".to_owned(),
+                    message: format!(
+                        "`{}` is neither a local VM nor an image tart can pull; check the name (`tart list`) or build the golden image first",
+                        spec.image
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        }
         let cloned = self.existing(name).await?;
         let set = args::set(name, want, cloned.disk_gib);
         let set_call = Call {

@@ -32,6 +32,7 @@ verb="${1:-}"
 case "$verb" in
 clone)
   src="$1"; name="$2"; dir="$(vm_dir "$name")"
+  case "$src" in missing*) die 2 "the specified VM \"$src\" does not exist" ;; esac
   [ -d "$dir" ] && die 1 "VM \"$name\" already exists"
   mkdir -p "$dir"
   echo 4 > "$dir/cpu"; echo 8192 > "$dir/memory"; echo 20 > "$dir/disk"

@@ -1,5 +1,5 @@
 //! The VM API's routes (documented in [`vm_api::wire`]): each checks the bearer token
-//! ([`require_token`]), validates its inputs (400 naming the field), admits creates and
+//! (`require_token`), validates its inputs (400 naming the field), admits creates and
 //! starts against the host's capacity ([`super::admission`]) and calls the backend.
 
 use std::sync::Arc;

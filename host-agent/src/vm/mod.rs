@@ -17,7 +17,7 @@
 //! - `capacity`: the host's CPUs, memory and free disk of Tart's home ([`host`]), and
 //!   what the local VMs are configured with.
 //!
-//! Every command runs through `tokio::process` with a timeout ([`command`]); a failure is
+//! Every command runs through `tokio::process` with a timeout (`command.rs`); a failure is
 //! a typed error mapped from Tart's own messages ([`errors`]).
 
 pub mod args;

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 
-use crate::{config, lab};
+use crate::{config, lab, serve, vm};
 
-/// The tart-infra host agent: the local lab today; Tart VMs and the platform bootstrap later.
+/// The tart-infra host agent: the local lab, and the VM API over Tart on a Mac.
 #[derive(Debug, Parser)]
 #[command(name = "tart-infra", version)]
 pub struct Cli {
@@ -26,6 +26,47 @@ enum Command {
         #[command(subcommand)]
         command: LabCommand,
     },
+    /// The VM API: Tart VMs over HTTPS for the operator and `up` (runs until SIGTERM or
+    /// Ctrl-C; VMs keep running after it stops).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Where to listen: every address by default, since VMs reach the Mac at their
+    /// network's gateway (port 0 picks a free port, written to serve.json).
+    #[arg(long, env = "TART_INFRA_SERVE_LISTEN", default_value = serve::DEFAULT_LISTEN, value_parser = listen_addr)]
+    listen: SocketAddr,
+    /// Where the agent keeps its token, certificate, serve.json and the VMs' logs
+    /// [default: $XDG_STATE_HOME/tart-infra/serve or ~/.local/state/tart-infra/serve].
+    #[arg(long, env = "TART_INFRA_SERVE_DIR", value_parser = state_dir)]
+    state_dir: Option<PathBuf>,
+    /// The tart binary (a path, or a name looked up on PATH).
+    #[arg(long, env = "TART_INFRA_TART_BIN", default_value = "tart")]
+    tart_bin: PathBuf,
+    /// CPUs kept for macOS: admission refuses VMs that would take them.
+    #[arg(long, env = "TART_INFRA_RESERVE_CPU", default_value_t = serve::Reserve::default().cpu)]
+    reserve_cpu: u32,
+    /// Memory kept for macOS, in MiB.
+    #[arg(long, env = "TART_INFRA_RESERVE_MEMORY_MIB", default_value_t = serve::Reserve::default().memory_mib)]
+    reserve_memory_mib: u64,
+}
+
+impl ServeArgs {
+    fn options(self) -> serve::ServeOptions {
+        let state_dir = self.state_dir.unwrap_or_else(serve::default_state_dir);
+        let mut tart = vm::TartOptions::new(state_dir.clone());
+        tart.bin = self.tart_bin;
+        serve::ServeOptions {
+            listen: self.listen,
+            state_dir,
+            tart,
+            reserve: serve::Reserve {
+                cpu: self.reserve_cpu,
+                memory_mib: self.reserve_memory_mib,
+            },
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,17 +146,47 @@ impl UpArgs {
     }
 }
 
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The lab.
+    #[error(transparent)]
+    Lab(#[from] lab::Error),
+    /// The VM API.
+    #[error(transparent)]
+    Serve(#[from] serve::Error),
+}
+
 impl Cli {
+    /// Whether the command logs through `tracing` (the agent does; the lab prints progress
+    /// lines of its own).
+    pub fn logs(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+
     /// Runs the command. `Ok(false)` means it ran and the answer is no (`lab status` of a
     /// lab that does not fully run): exit 1 without an error message.
-    pub async fn run(self) -> Result<bool, lab::Error> {
-        let Command::Lab { command } = self.command;
-        match command {
-            LabCommand::Up(args) => lab::up(args.options()).await.map(|()| true),
-            LabCommand::Down { state } => lab::down(&state.dir()).map(|()| true),
-            LabCommand::Status { json, state } => lab::status(&state.dir(), json).await,
+    pub async fn run(self) -> Result<bool, Error> {
+        match self.command {
+            Command::Lab { command } => Ok(match command {
+                LabCommand::Up(args) => lab::up(args.options()).await.map(|()| true)?,
+                LabCommand::Down { state } => lab::down(&state.dir()).map(|()| true)?,
+                LabCommand::Status { json, state } => lab::status(&state.dir(), json).await?,
+            }),
+            Command::Serve(args) => {
+                serve::run(args.options()).await?;
+                Ok(true)
+            }
         }
     }
+}
+
+/// `--listen`: an IP address and a port (0 for any free one).
+pub fn listen_addr(value: &str) -> Result<SocketAddr, ArgError> {
+    value
+        .parse()
+        .map_err(|_| ArgError::Address(value.to_owned()))
 }
 
 /// `dir` (made absolute) when it holds a built dashboard: how `lab up` finds
@@ -240,7 +311,8 @@ mod tests {
         let command = Cli::command();
         command.clone().debug_assert();
         let lab = command.find_subcommand("lab").expect("lab");
-        for sub in lab.get_subcommands() {
+        let serve = command.find_subcommand("serve").expect("serve");
+        for sub in lab.get_subcommands().chain([serve]) {
             for arg in sub.get_arguments() {
                 let id = arg.get_id().as_str();
                 if id == "help" || id == "version" {
@@ -362,6 +434,41 @@ mod tests {
         assert_eq!(state.dir(), PathBuf::from("/tmp/lab"));
         assert!(parse(&["lab", "down"]).is_ok());
         assert!(parse(&["lab", "restart"]).is_err());
+    }
+
+    #[test]
+    fn serve_has_the_documented_defaults() {
+        let Command::Serve(args) = parse(&["serve"]).expect("serve").command else {
+            panic!("not serve");
+        };
+        let options = args.options();
+        assert_eq!(options.listen, SocketAddr::from(([0, 0, 0, 0], 7443)));
+        assert_eq!(options.state_dir, serve::default_state_dir());
+        assert_eq!(options.tart.bin, PathBuf::from("tart"));
+        assert_eq!(options.reserve, serve::Reserve::default());
+        let Command::Serve(args) = parse(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            "/tmp/s",
+            "--tart-bin",
+            "/opt/tart",
+            "--reserve-cpu",
+            "0",
+            "--reserve-memory-mib",
+            "0",
+        ])
+        .expect("serve")
+        .command
+        else {
+            panic!("not serve");
+        };
+        let options = args.options();
+        assert_eq!(options.listen.port(), 0);
+        assert_eq!(options.tart.state_dir, PathBuf::from("/tmp/s"));
+        assert_eq!(options.reserve.cpu, 0);
+        assert!(parse(&["serve", "--listen", "localhost:1"]).is_err());
     }
 
     #[test]

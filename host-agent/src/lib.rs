@@ -1,9 +1,13 @@
 //! `tart-infra`, the host agent, as a library: the binary (`src/main.rs`) only parses its
 //! command line ([`cli`]) and runs it. Today the agent runs the local lab ([`lab`]): every
 //! cluster of `config/clusters.yaml` ([`config`]) as a simulated control plane on this
-//! machine, with the operator. Creating Tart VMs and bootstrapping them over SSH come later.
+//! machine, with the operator; and, on a Mac, the VM API over Tart ([`vm`], [`serve`]).
+//! Bootstrapping the VMs over SSH comes later.
 
 pub mod cli;
 pub mod config;
 pub mod host;
 pub mod lab;
+pub mod serve;
+pub mod telemetry;
+pub mod vm;

@@ -6,7 +6,11 @@ use crate::Resources;
 
 /// Why a VM operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "reason")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "reason"
+)]
 pub enum VmError {
     /// The VM does not exist.
     #[error(
@@ -41,6 +45,11 @@ pub enum VmError {
         host_cpu: u32,
         host_memory_mib: u64,
     },
+    /// The VM's hypervisor process (`tart run`) exited without being asked to stop.
+    #[error(
+        "VM `{vm}` exited unexpectedly ({detail}); start it again (`tart-infra boot`), and if it exits again read its log"
+    )]
+    Exited { vm: String, detail: String },
     /// The VM exists with other resources than asked.
     #[error(
         "VM `{vm}` exists with {have_cpu} CPUs, {have_memory_mib} MiB and {have_disk_gib} GiB, not the {want_cpu} CPUs, {want_memory_mib} MiB and {want_disk_gib} GiB asked; delete it (`tart-infra destroy`) or change the config back"
@@ -114,5 +123,31 @@ impl VmError {
             host_cpu: host.cpu,
             host_memory_mib: host.memory_mib,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_form_is_tagged_by_reason_with_camel_case_fields() {
+        let error = VmError::NoIp {
+            vm: "a".into(),
+            waited_secs: 5,
+        };
+        let json = serde_json::to_value(&error).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"reason": "noIp", "vm": "a", "waitedSecs": 5})
+        );
+        assert_eq!(
+            serde_json::from_value::<VmError>(json).expect("back"),
+            error
+        );
+        assert_eq!(
+            serde_json::to_value(VmError::TartMissing).expect("json"),
+            serde_json::json!({"reason": "tartMissing"})
+        );
     }
 }

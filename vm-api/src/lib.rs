@@ -12,14 +12,22 @@
 //! one all succeed), so a controller or `tart-infra up` can re-run a step after a crash.
 //! Errors are typed ([`VmError`]) and their messages say what to do.
 
+#[cfg(feature = "client")]
+mod client;
 mod error;
+mod fingerprint;
 mod types;
+pub mod validate;
+pub mod wire;
 
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+#[cfg(feature = "client")]
+pub use client::AgentClient;
 pub use error::VmError;
+pub use fingerprint::Fingerprint;
 pub use types::{Capacity, HostKey, Networking, Resources, Vm, VmSpec, VmState};
 
 /// A hypervisor that creates, runs and removes Linux VMs for kubeadm nodes.

@@ -67,6 +67,10 @@ pub struct Vm {
     /// CPUs, memory and disk as configured.
     #[serde(flatten)]
     pub resources: Resources,
+    /// Why the VM stopped when nobody asked it to: its hypervisor process exited
+    /// unexpectedly (with the end of its log). Cleared by the next start, stop or delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// An SSH host key of a VM, in OpenSSH's public key format.
@@ -87,4 +91,53 @@ pub struct Capacity {
     pub host: Resources,
     /// What every existing VM is configured with (running or not).
     pub allocated: Resources,
+    /// What the running VMs are configured with: what admission counts.
+    #[serde(default = "Resources::zero")]
+    pub running: Resources,
+}
+
+impl Resources {
+    /// Nothing.
+    pub const fn zero() -> Self {
+        Self {
+            cpu: 0,
+            memory_mib: 0,
+            disk_gib: 0,
+        }
+    }
+
+    /// The sum, saturating.
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            cpu: self.cpu.saturating_add(other.cpu),
+            memory_mib: self.memory_mib.saturating_add(other.memory_mib),
+            disk_gib: self.disk_gib.saturating_add(other.disk_gib),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_without_running_reads_as_nothing_running() {
+        let json = r#"{"host":{"cpu":8,"memoryMiB":1,"diskGiB":1},"allocated":{"cpu":2,"memoryMiB":1,"diskGiB":1}}"#;
+        let capacity: Capacity = serde_json::from_str(json).expect("older answer");
+        assert_eq!(capacity.running, Resources::zero());
+        let sum = Resources {
+            cpu: u32::MAX,
+            memory_mib: 1,
+            disk_gib: 2,
+        }
+        .plus(capacity.host);
+        assert_eq!(
+            sum,
+            Resources {
+                cpu: u32::MAX,
+                memory_mib: 2,
+                disk_gib: 3
+            }
+        );
+    }
 }

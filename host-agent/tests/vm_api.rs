@@ -1,0 +1,565 @@
+//! The VM API end to end: `AgentClient` → HTTPS → `tart-infra serve` (the real binary) →
+//! `TartCli` → a `tart` on PATH.
+//!
+//! That `tart` is a STAND-IN (`support/tart_standin.sh`), not Tart and not the tart test
+//! double: a shell script honouring the CLI contract `TartCli` relies on, with Tart's real
+//! JSON formats and error texts; its VMs are directories and `run` sleeps until signalled.
+//! It is here until `tart-double/` merges; these tests then switch to the double.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use host_agent::vm::{TartCli, TartOptions};
+use vm_api::{
+    AgentClient, Fingerprint, Networking, Resources, VmBackend, VmError, VmSpec, VmState,
+};
+
+const STANDIN: &str = include_str!("support/tart_standin.sh");
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk7cE1xdFhO0oZb2iHfTw1F7q3m6vQ5cZ0zZ0zZ0zZ0 tart-infra";
+
+/// A temporary directory with the stand-in `tart` in `bin/` and Tart's home in `tart/`.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new(version: &str) -> Self {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("dir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).expect("bin");
+        std::fs::create_dir_all(dir.path().join("tart")).expect("home");
+        let tart = bin.join("tart");
+        std::fs::write(&tart, STANDIN).expect("write stand-in");
+        std::fs::set_permissions(&tart, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::write(bin.join("tart.version"), version).expect("version");
+        Self { dir }
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("tart")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn vm_file(&self, vm: &str, file: &str) -> PathBuf {
+        self.home().join("vms").join(vm).join(file)
+    }
+
+    fn read(&self, vm: &str, file: &str) -> String {
+        std::fs::read_to_string(self.vm_file(vm, file)).unwrap_or_default()
+    }
+
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.home().join("calls")).unwrap_or_default()
+    }
+
+    /// `tart-infra serve` with the stand-in first on PATH and no reserve.
+    fn serve(&self, extra: &[&str]) -> Command {
+        let path = format!(
+            "{}:{}",
+            self.bin().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tart-infra"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--reserve-cpu", "0"])
+            .args(["--reserve-memory-mib", "0", "--state-dir"])
+            .arg(self.state())
+            .args(extra)
+            .env("PATH", path)
+            .env("TART_HOME", self.home())
+            .env_remove("TART_INFRA_SERVE_DIR")
+            .env_remove("TART_INFRA_TART_BIN")
+            .stdin(Stdio::null());
+        command
+    }
+}
+
+impl Drop for Sandbox {
+    /// VMs outlive the agent by design: stop the stand-in's `run` processes this test
+    /// started, by the pids they wrote.
+    fn drop(&mut self) {
+        let Ok(vms) = std::fs::read_dir(self.home().join("vms")) else {
+            return;
+        };
+        for vm in vms.flatten() {
+            if let Ok(pid) = std::fs::read_to_string(vm.path().join("pid")) {
+                let _ = Command::new("kill").args(["-TERM", pid.trim()]).status();
+            }
+        }
+    }
+}
+
+/// A running agent and a client of it.
+struct Agent {
+    child: Child,
+    client: AgentClient,
+    url: String,
+    token: String,
+    fingerprint: Fingerprint,
+    sandbox: Sandbox,
+}
+
+impl Agent {
+    fn start() -> Self {
+        let sandbox = Sandbox::new("2.32.1");
+        let log = std::fs::File::create(sandbox.dir.path().join("serve.log")).expect("log");
+        let mut child = sandbox
+            .serve(&[])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start tart-infra serve");
+        let record = sandbox.state().join("serve.json");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let record: serde_json::Value = loop {
+            if let Some(value) = std::fs::read(&record)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+            {
+                break value;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "serve exited with {status}: {}",
+                    std::fs::read_to_string(sandbox.dir.path().join("serve.log"))
+                        .unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "no serve.json after 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let url = record["url"].as_str().expect("url").to_owned();
+        let fingerprint: Fingerprint = record["fingerprint"]
+            .as_str()
+            .expect("fingerprint")
+            .parse()
+            .expect("a fingerprint");
+        assert_eq!(record["pid"].as_u64(), Some(u64::from(child.id())));
+        let token = std::fs::read_to_string(sandbox.state().join("token")).expect("token");
+        let client = AgentClient::new(&url, &token, fingerprint).expect("client");
+        Self {
+            child,
+            client,
+            url,
+            token,
+            fingerprint,
+            sandbox,
+        }
+    }
+
+    /// SIGTERM, and how it ended.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+    }
+}
+
+fn spec(name: &str, cpu: u32, memory_mib: u64) -> VmSpec {
+    VmSpec {
+        name: name.to_owned(),
+        image: "ghcr.io/cirruslabs/ubuntu:latest".to_owned(),
+        resources: Resources {
+            cpu,
+            memory_mib,
+            disk_gib: 30,
+        },
+        networking: Networking::Softnet,
+    }
+}
+
+#[tokio::test]
+async fn a_vm_goes_through_its_life_over_the_api() {
+    let mut agent = Agent::start();
+    let api = &agent.client;
+    let sandbox = &agent.sandbox;
+    assert_eq!(
+        api.list().await.expect("list"),
+        vec![],
+        "the OCI image is not a VM"
+    );
+
+    let created = api
+        .create(&spec("dev-cp-0", 1, 1024))
+        .await
+        .expect("create");
+    assert_eq!(created.state, VmState::Stopped);
+    assert_eq!(
+        created.resources,
+        Resources {
+            cpu: 1,
+            memory_mib: 1024,
+            disk_gib: 30
+        }
+    );
+    let calls = sandbox.calls();
+    assert!(
+        calls.contains("clone ghcr.io/cirruslabs/ubuntu:latest dev-cp-0")
+            && calls.contains("set dev-cp-0 --cpu 1 --memory 1024 --disk-size 30 --random-mac"),
+        "{calls}"
+    );
+    assert_eq!(
+        api.create(&spec("dev-cp-0", 1, 1024)).await.expect("again"),
+        created
+    );
+    match api.create(&spec("dev-cp-0", 1, 2048)).await {
+        Err(VmError::SpecMismatch {
+            have_memory_mib: 1024,
+            want_memory_mib: 2048,
+            ..
+        }) => {}
+        other => panic!("not a mismatch: {other:?}"),
+    }
+    assert_eq!(
+        api.get("dev-cp-0").await.expect("get"),
+        Some(created.clone())
+    );
+    assert_eq!(api.get("nope").await.expect("get"), None);
+
+    api.start("dev-cp-0").await.expect("start");
+    assert_eq!(
+        sandbox.read("dev-cp-0", "run-args").trim(),
+        "--no-graphics --net-softnet --net-softnet-allow=0.0.0.0/0 dev-cp-0"
+    );
+    assert!(
+        sandbox.state().join("vms/dev-cp-0.log").is_file(),
+        "run's output goes to its log"
+    );
+    api.start("dev-cp-0")
+        .await
+        .expect("starting a running VM does nothing");
+    let listed = api.list().await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, VmState::Running);
+
+    let ip = api
+        .ip("dev-cp-0", Duration::from_secs(5))
+        .await
+        .expect("ip");
+    assert_eq!(ip.to_string(), "127.0.0.10");
+    assert_eq!(sandbox.read("dev-cp-0", "resolver").trim(), "dhcp");
+
+    let keys = api
+        .authorize_ssh("dev-cp-0", "admin", KEY)
+        .await
+        .expect("authorize");
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].algorithm, "ssh-ed25519");
+    api.authorize_ssh("dev-cp-0", "admin", KEY)
+        .await
+        .expect("again");
+    assert_eq!(
+        sandbox.read("dev-cp-0", "authorized_keys.admin"),
+        format!("{KEY}\n"),
+        "once"
+    );
+
+    let capacity = api.capacity().await.expect("capacity");
+    assert_eq!(capacity.allocated.cpu, 1);
+    assert_eq!(capacity.allocated.memory_mib, 1024);
+    assert_eq!(
+        (capacity.running.cpu, capacity.running.memory_mib),
+        (1, 1024)
+    );
+    assert!(capacity.host.cpu >= 1);
+
+    api.stop("dev-cp-0", Duration::from_secs(5))
+        .await
+        .expect("stop");
+    assert_eq!(
+        api.get("dev-cp-0")
+            .await
+            .expect("get")
+            .map(|v| (v.state, v.failure)),
+        Some((VmState::Stopped, None)),
+        "a stop asked for is no failure"
+    );
+    api.stop("dev-cp-0", Duration::from_secs(5))
+        .await
+        .expect("stopping a stopped VM does nothing");
+    assert!(matches!(
+        api.ip("dev-cp-0", Duration::ZERO).await,
+        Err(VmError::NotRunning { .. })
+    ));
+    assert!(matches!(
+        api.authorize_ssh("dev-cp-0", "admin", KEY).await,
+        Err(VmError::NotRunning { .. })
+    ));
+
+    api.delete("dev-cp-0").await.expect("delete");
+    assert_eq!(api.get("dev-cp-0").await.expect("get"), None);
+    api.delete("dev-cp-0")
+        .await
+        .expect("deleting a missing VM does nothing");
+    assert!(matches!(
+        api.start("dev-cp-0").await,
+        Err(VmError::NotFound { .. })
+    ));
+
+    // Shutdown leaves VMs running and removes serve.json.
+    api.create(&spec("dev-w-0", 1, 1024)).await.expect("create");
+    api.start("dev-w-0").await.expect("start");
+    let pid = sandbox.read("dev-w-0", "pid");
+    let status = agent.terminate();
+    assert!(status.success(), "serve exits 0 on SIGTERM: {status}");
+    assert!(!agent.sandbox.state().join("serve.json").exists());
+    let alive = Command::new("kill")
+        .args(["-0", pid.trim()])
+        .status()
+        .expect("kill -0");
+    assert!(
+        alive.success(),
+        "the VM keeps running after the agent stops"
+    );
+}
+
+#[tokio::test]
+async fn only_the_token_and_the_pinned_certificate_are_trusted() {
+    let agent = Agent::start();
+    let wrong = AgentClient::new(&agent.url, "not-the-token", agent.fingerprint).expect("client");
+    assert!(matches!(
+        wrong.list().await,
+        Err(VmError::Unauthorized { .. })
+    ));
+    let almost = &agent.token[..agent.token.len() - 1];
+    let almost = AgentClient::new(&agent.url, almost, agent.fingerprint).expect("client");
+    assert!(matches!(
+        almost.capacity().await,
+        Err(VmError::Unauthorized { .. })
+    ));
+
+    // Without a token (curl, not the client, which always sends one): 401, but /healthz answers.
+    let code = |path: &str| {
+        let out = Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{}{path}", agent.url))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(code("/v1/vms"), "401");
+    assert_eq!(code("/v1/capacity"), "401");
+    assert_eq!(code("/healthz"), "200");
+
+    // Another certificate is refused, whatever the token.
+    let other = Fingerprint::of_der(b"another certificate");
+    let pinned_elsewhere = AgentClient::new(&agent.url, &agent.token, other).expect("client");
+    match pinned_elsewhere.list().await {
+        Err(VmError::Unreachable { detail, .. }) => {
+            assert!(detail.contains("not the pinned"), "{detail}")
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    let pem = std::fs::read_to_string(agent.sandbox.state().join("serve-cert.pem")).expect("pem");
+    let by_pem = AgentClient::with_certificate_pem(&agent.url, &agent.token, &pem).expect("client");
+    by_pem
+        .list()
+        .await
+        .expect("the PEM pins the same certificate");
+}
+
+#[tokio::test]
+async fn a_vm_that_would_overcommit_the_host_is_refused_with_the_numbers() {
+    let agent = Agent::start();
+    let api = &agent.client;
+    let host = api.capacity().await.expect("capacity").host;
+
+    match api.create(&spec("too-big", host.cpu + 1, 1024)).await {
+        Err(VmError::CapacityExceeded {
+            vm,
+            need_cpu,
+            free_cpu,
+            host_cpu,
+            ..
+        }) => {
+            assert_eq!((vm.as_str(), need_cpu), ("too-big", host.cpu + 1));
+            assert_eq!((free_cpu, host_cpu), (host.cpu, host.cpu));
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    assert_eq!(
+        api.get("too-big").await.expect("get"),
+        None,
+        "nothing was created"
+    );
+
+    // Both fit while nothing runs; once the first runs, the second no longer does.
+    api.create(&spec("big", host.cpu, 1024))
+        .await
+        .expect("create big");
+    api.create(&spec("small", 1, 1024))
+        .await
+        .expect("create small");
+    api.start("big").await.expect("start big");
+    match api.start("small").await {
+        Err(VmError::CapacityExceeded {
+            need_cpu: 1,
+            free_cpu: 0,
+            ..
+        }) => {}
+        other => panic!("not refused: {other:?}"),
+    }
+    let memory = api.create(&spec("hungry", 1, host.memory_mib + 1)).await;
+    assert!(
+        matches!(memory, Err(VmError::CapacityExceeded { .. })),
+        "{memory:?}"
+    );
+}
+
+#[tokio::test]
+async fn tarts_failures_come_back_as_typed_errors() {
+    let agent = Agent::start();
+    let api = &agent.client;
+    let sandbox = &agent.sandbox;
+    api.create(&spec("a", 1, 1024)).await.expect("create");
+
+    // The VM limit of Virtualization.framework, from `tart run`'s own output.
+    std::fs::write(sandbox.home().join("limit"), "").expect("limit");
+    match api.start("a").await {
+        Err(VmError::LimitReached { vm, detail }) => {
+            assert_eq!(vm, "a");
+            assert!(detail.contains("other running VMs"), "{detail}");
+        }
+        other => panic!("not the limit: {other:?}"),
+    }
+    std::fs::remove_file(sandbox.home().join("limit")).expect("rm");
+
+    api.start("a").await.expect("start");
+    std::fs::write(sandbox.vm_file("a", "noip"), "").expect("noip");
+    assert_eq!(
+        api.ip("a", Duration::from_secs(1)).await,
+        Err(VmError::NoIp {
+            vm: "a".into(),
+            waited_secs: 1
+        })
+    );
+    api.stop("a", Duration::from_secs(5)).await.expect("stop");
+
+    // A `tart run` that dies on its own is the VM's failure, with the end of its log.
+    std::fs::write(sandbox.vm_file("a", "die"), "1").expect("die");
+    api.start("a").await.expect("start");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let failure = loop {
+        let vm = api.get("a").await.expect("get").expect("exists");
+        if let Some(failure) = vm.failure {
+            assert_eq!(vm.state, VmState::Stopped);
+            break failure;
+        }
+        assert!(Instant::now() < deadline, "the exit was not noticed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        failure.contains("exited unexpectedly") && failure.contains("guest crashed"),
+        "{failure}"
+    );
+    match api.ip("a", Duration::ZERO).await {
+        Err(VmError::Exited { vm, detail }) => {
+            assert_eq!(vm, "a");
+            assert!(detail.contains("guest crashed"), "{detail}");
+        }
+        other => panic!("not Exited: {other:?}"),
+    }
+    // Starting again clears the failure.
+    std::fs::remove_file(sandbox.vm_file("a", "die")).expect("rm");
+    api.start("a").await.expect("start again");
+    assert_eq!(
+        api.get("a").await.expect("get").and_then(|v| v.failure),
+        None
+    );
+
+    // An image Tart cannot find is a bad image, not a missing VM.
+    let mut missing = spec("c", 1, 1024);
+    missing.image = "missing-image".into();
+    match api.create(&missing).await {
+        Err(VmError::Invalid { field, message }) => {
+            assert_eq!(field, "image");
+            assert!(message.contains("missing-image"), "{message}");
+        }
+        other => panic!("not a bad image: {other:?}"),
+    }
+
+    // Bad input is refused before tart is called, naming the field.
+    let mut bad = spec("b", 0, 1024);
+    bad.image = "--net-host".into();
+    let calls = sandbox.calls().lines().count();
+    for (result, field) in [
+        (api.create(&spec("b", 1, 100)).await.err(), "memoryMiB"),
+        (api.authorize_ssh("a", "root; rm", KEY).await.err(), "user"),
+    ] {
+        match result {
+            Some(VmError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        sandbox.calls().lines().count(),
+        calls,
+        "tart was not called"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_or_old_tart_is_refused_at_start() {
+    let old = Sandbox::new("2.20.0");
+    let mut options = TartOptions::new(old.state());
+    options.bin = old.bin().join("tart");
+    assert_eq!(
+        TartCli::new(options.clone()).await.err(),
+        Some(VmError::TartTooOld {
+            found: "2.20.0".into(),
+            required: "2.27.0".into()
+        })
+    );
+    options.bin = old.bin().join("missing");
+    assert_eq!(
+        TartCli::new(options).await.err(),
+        Some(VmError::TartMissing)
+    );
+
+    // The agent does not start without a usable tart, and says why.
+    let out = old.serve(&[]).output().expect("serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("tart 2.20.0 is too old") && stderr.contains("2.27.0"),
+        "{stderr}"
+    );
+    let out = old
+        .serve(&["--tart-bin", "/nonexistent/tart"])
+        .output()
+        .expect("serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("not installed"), "{stderr}");
+    assert!(!old.state().join("serve.json").exists());
+    assert!(
+        Path::new(&old.state()).join("token").exists(),
+        "the token is made first"
+    );
+}

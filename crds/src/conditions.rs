@@ -147,8 +147,6 @@ names! {
         Paused,
         /// Paused turned False.
         Resumed,
-        /// Provisioned is False: the provider is not in this build.
-        ProviderNotSupported,
         /// The host agent's VM API is not configured (its Secret is missing or invalid).
         HostAgentMissing,
         /// The host agent's VM API did not answer.

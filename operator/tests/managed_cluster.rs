@@ -1,7 +1,7 @@
 //! The ManagedCluster controller against real control planes: an external cluster becomes
 //! Ready with its nodes; a missing Secret, a refused kubeconfig, bad credentials and an
-//! unreachable API server each give their reason; a changed Secret reconnects; tart
-//! clusters say they are not supported yet.
+//! unreachable API server each give their reason; a changed Secret reconnects; a tart
+//! cluster without the host agent's Secret says what to do (tart_cluster.rs builds one).
 
 mod support;
 
@@ -145,7 +145,7 @@ async fn unusable_clusters_say_why() -> Result<()> {
     register_kubeconfig(&p, "badtoken", &bad).await?;
     wait_for(&mcs, "badtoken", "Unauthorized", reason_is("Unauthorized")).await?;
 
-    // Tart clusters are not provisioned by this build; the condition says so.
+    // A tart cluster needs the host agent; without its Secret the condition says what to do.
     local_control_plane::apply_yaml(
         &p,
         "apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata: {name: prod}\nspec:\n  tier: prod\n  provider: tart\n  \
@@ -153,15 +153,27 @@ async fn unusable_clusters_say_why() -> Result<()> {
         "default",
     )
     .await?;
-    let mc = wait_for(&mcs, "prod", "ProviderNotSupported", |mc| {
+    let mc = wait_for(&mcs, "prod", "HostAgentMissing", |mc| {
         mc.status.as_ref().is_some_and(|s| {
             s.conditions
                 .iter()
-                .any(|c| c.type_ == "Provisioned" && c.reason == "ProviderNotSupported")
+                .any(|c| c.type_ == "Provisioned" && c.reason == "HostAgentMissing")
         })
     })
     .await?;
-    ensure!(mc.status.and_then(|s| s.phase) == Some(ClusterPhase::Pending));
+    let s = mc.status.context("status")?;
+    ensure!(s.phase == Some(ClusterPhase::Pending));
+    let message = &s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Provisioned")
+        .context("condition")?
+        .message;
+    ensure!(
+        message.contains("Secret tart-system/host-agent does not exist")
+            && message.contains("tart-infra up"),
+        "{message}"
+    );
 
     // Deleting a ManagedCluster goes through (the finalizer only forgets the client).
     mcs.delete("late", &DeleteParams::default()).await?;

@@ -52,7 +52,6 @@ pub fn decide(
     let status = desired_status(&old, probe, mc.metadata.generation, now);
     let (effect, next) = match probe {
         Probe::Paused => (Effect::Keep, Next::AwaitChange),
-        Probe::ProviderNotSupported(_) => (Effect::Disconnect, Next::AwaitChange),
         Probe::Failed {
             reason:
                 R::SecretMissing | R::SecretForbidden | R::SecretUnreadable | R::KubeconfigInvalid,
@@ -82,24 +81,6 @@ pub fn desired_status(
             let message = "spec.paused is true: the operator does not touch this cluster";
             at.set(&mut s.conditions, C::Paused, true, R::Paused, message);
             return s;
-        }
-        Probe::ProviderNotSupported(p) => {
-            s.phase = Some(ClusterPhase::Pending);
-            let provider = serde_json::to_value(p)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let message = format!(
-                "provider {provider} is not yet supported by this operator build; adopt an existing cluster \
-                 with provider external and a kubeconfig Secret instead"
-            );
-            at.set(
-                &mut s.conditions,
-                C::Provisioned,
-                false,
-                R::ProviderNotSupported,
-                message,
-            );
         }
         Probe::Failed {
             reason,
@@ -190,7 +171,6 @@ fn connected(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crds::managed_cluster::Provider;
 
     fn now() -> Timestamp {
         Timestamp::from_second(1_800_000_000).expect("time")
@@ -273,25 +253,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn tart_clusters_say_the_provider_is_not_supported() {
-        let s = desired_status(
-            &ManagedClusterStatus::default(),
-            &Probe::ProviderNotSupported(Provider::Tart),
-            None,
-            now(),
-        );
-        assert_eq!(s.phase, Some(ClusterPhase::Pending));
-        let c = conditions::get(&s.conditions, C::Provisioned).expect("condition");
-        assert_eq!(c.reason, "ProviderNotSupported");
-        assert!(
-            c.message
-                .contains("provider tart is not yet supported by this operator build"),
-            "{}",
-            c.message
-        );
-    }
-
     fn cluster(meta: serde_json::Value) -> ManagedCluster {
         let mut metadata = serde_json::json!({ "name": "dev", "generation": 2 });
         if let (Some(m), Some(extra)) = (metadata.as_object_mut(), meta.as_object()) {
@@ -342,11 +303,6 @@ mod tests {
                 Next::Requeue(recheck),
             ),
             (Probe::Paused, Effect::Keep, Next::AwaitChange),
-            (
-                Probe::ProviderNotSupported(Provider::Tart),
-                Effect::Disconnect,
-                Next::AwaitChange,
-            ),
             (
                 Probe::Connected {
                     endpoint: "e".into(),

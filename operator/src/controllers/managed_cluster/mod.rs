@@ -2,8 +2,8 @@
 //! the kubeconfig Secret, connects, reads the server version and nodes), [`decide`]s its
 //! status (pure: phase Ready or Degraded and a `Reachable` condition with a reason) and
 //! whether its cached client stays, then writes. It rechecks periodically and whenever a
-//! Secret in the kubeconfig namespace changes. `provider: tart` gets a clear "not supported
-//! by this build" condition.
+//! Secret in the kubeconfig namespace changes. `provider: tart` clusters are built by
+//! [`tart`]: VMs through the host agent, kubeadm over SSH, then the addons.
 
 pub mod decide;
 pub mod observe;
@@ -12,7 +12,7 @@ pub mod tart;
 use std::sync::Arc;
 
 use crds::ManagedCluster;
-use crds::managed_cluster::{ClusterPhase, ManagedClusterStatus};
+use crds::managed_cluster::{ClusterPhase, ManagedClusterStatus, Provider};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
@@ -74,8 +74,13 @@ impl Reported for ManagedCluster {
     }
 }
 
-/// One pass: observe, decide, act.
+/// One pass: observe, decide, act. A tart cluster has its own pass, also when paused if it
+/// is being deleted (its VMs must go).
 async fn step(mc: Arc<ManagedCluster>, ctx: &Context) -> Result<Action, Error> {
+    let deleting = mc.metadata.deletion_timestamp.is_some();
+    if mc.spec.provider == Provider::Tart && (deleting || !mc.spec.paused) {
+        return tart::step(&mc, ctx).await;
+    }
     // A cluster being deleted is not probed: its client goes whatever the probe says.
     let probe = match mc.metadata.deletion_timestamp {
         Some(_) => None,

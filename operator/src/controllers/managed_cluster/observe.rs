@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crds::ManagedCluster;
 use crds::conditions::ClusterConditionReason as R;
-use crds::managed_cluster::{NodeRole, NodeStatus, Provider, SecretKeyRef};
+use crds::managed_cluster::{NodeRole, NodeStatus, SecretKeyRef};
 use k8s_openapi::api::core::v1::{Node, Secret};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
@@ -20,8 +20,6 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Probe {
     /// spec.paused is true.
     Paused,
-    /// The provider is not implemented in this build.
-    ProviderNotSupported(Provider),
     /// The cluster cannot be used; `reason` is a condition reason.
     Failed {
         /// SecretMissing, SecretForbidden, SecretUnreadable, KubeconfigInvalid, Unreachable
@@ -162,9 +160,6 @@ async fn read_kubeconfig(client: &Client, r: &SecretKeyRef) -> Result<(String, V
 pub async fn probe(mc: &ManagedCluster, ctx: &Context) -> Probe {
     if mc.spec.paused {
         return Probe::Paused;
-    }
-    if mc.spec.provider != Provider::External {
-        return Probe::ProviderNotSupported(mc.spec.provider);
     }
     let Some(secret_ref) = &mc.spec.kubeconfig_secret_ref else {
         return Probe::Failed {

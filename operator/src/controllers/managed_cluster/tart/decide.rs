@@ -512,7 +512,7 @@ fn endpoint_ip(target: &Probe) -> Option<Ipv4Addr> {
     let endpoint = match target {
         Probe::Connected { endpoint, .. } => Some(endpoint.as_str()),
         Probe::Failed { endpoint, .. } => endpoint.as_deref(),
-        Probe::Paused | Probe::ProviderNotSupported(_) => None,
+        Probe::Paused => None,
     }?;
     let host = endpoint
         .strip_prefix("https://")?

@@ -1,0 +1,356 @@
+//! A `provider: tart` ManagedCluster built end to end: the operator in this process, the
+//! host agent's VM API (`tart-infra serve`, its binary) in front of the TART TEST DOUBLE
+//! (`tart-double/`, standing in for Tart and macOS, which cannot run here), whose VMs are
+//! real sshd servers on 127.0.0.N where `kubeadm init` starts a real etcd + kube-apiserver.
+//! The operator creates the VMs, pins their host keys through the guest agent (`tart exec`),
+//! runs kubeadm over real SSH, joins the worker, writes the kubeconfig and ArgoCD Secrets,
+//! and reports Ready once the addon workloads are Ready (this test plays ArgoCD: it creates
+//! them in the new cluster and marks them ready, as no controller-manager runs there).
+//! Deleting the ManagedCluster deletes its VMs and Secrets.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use crds::ManagedCluster;
+use crds::managed_cluster::ClusterPhase;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::core::v1::{Node, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, Config};
+use support::*;
+
+/// The test's own /24 of loopback addresses for the double's VMs.
+const SUBNET: &str = "127.91.0";
+/// Building a cluster (VMs, two real API servers' worth of kubeadm) takes longer than the
+/// usual wait.
+const BUILD: Duration = Duration::from_secs(240);
+/// Host facts for the double: this machine has 2 CPUs, too few for a control plane and a
+/// worker under the agent's admission (TEST ONLY: see docs/mac-lab.md).
+const HOST_FACTS: &str =
+    r#"{"os":"macos","arch":"aarch64","cpus":16,"memoryMiB":65536,"freeDiskGiB":500}"#;
+
+/// A binary next to this test's (`cargo test --workspace` builds them all).
+fn sibling(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join(name))
+        .context("no target directory")?;
+    ensure!(
+        path.is_file(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// `tart-infra serve` in front of the double, stopped (and its VMs' double state removed)
+/// on drop.
+struct Agent {
+    child: Child,
+    dir: tempfile::TempDir,
+    tart: PathBuf,
+}
+
+impl Agent {
+    fn start() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let tart = sibling("tart")?;
+        let child = Command::new(sibling("tart-infra")?)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--reserve-cpu",
+                "0",
+                "--reserve-memory-mib",
+                "0",
+            ])
+            .arg("--state-dir")
+            .arg(dir.path().join("serve"))
+            .arg("--tart-bin")
+            .arg(&tart)
+            .env("TART_HOME", dir.path().join("tart-home"))
+            .env("TART_DOUBLE_SUBNET", SUBNET)
+            .env("TART_INFRA_TEST_HOST_FACTS", HOST_FACTS)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("serve.log"))?)
+            .spawn()?;
+        Ok(Self { child, dir, tart })
+    }
+
+    /// serve.json, once written.
+    async fn record(&self) -> Result<serde_json::Value> {
+        let path = self.dir.path().join("serve/serve.json");
+        let began = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                return Ok(serde_json::from_str(&text)?);
+            }
+            if began.elapsed() > WAIT {
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default();
+                bail!("tart-infra serve did not start: {log}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The names of the double's VMs (`tart list -q`).
+    fn vms(&self) -> Result<Vec<String>> {
+        let out = Command::new(&self.tart)
+            .args(["list", "--source", "local", "-q"])
+            .env("TART_HOME", self.dir.path().join("tart-home"))
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "tart list: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        for vm in self.vms().unwrap_or_default() {
+            let _ = Command::new(&self.tart)
+                .args(["stop", "--timeout", "2", &vm])
+                .env("TART_HOME", self.dir.path().join("tart-home"))
+                .output();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Secrets `tart-infra up` writes for the operator: the agent's URL, token and
+/// certificate, and an SSH key.
+async fn hand_off(p: &Client, agent: &Agent) -> Result<()> {
+    let record = agent.record().await?;
+    let field = |k: &str| record[k].as_str().map(str::to_owned).context(k.to_owned());
+    let token = std::fs::read_to_string(field("token_file")?)?;
+    let cert = std::fs::read_to_string(field("cert_file")?)?;
+    let key_path = agent.dir.path().join("operator_ed25519");
+    node_bootstrap::keys::ensure_key(&key_path)?;
+    let key = std::fs::read_to_string(&key_path)?;
+    let secrets: Api<Secret> = Api::namespaced(p.clone(), SECRETS_NS);
+    for secret in [
+        serde_json::json!({
+            "metadata": { "name": "host-agent" },
+            "stringData": { "url": field("url")?, "token": token.trim(), "ca.crt": cert },
+        }),
+        serde_json::json!({
+            "metadata": { "name": "tart-operator-ssh" },
+            "type": "kubernetes.io/ssh-auth",
+            "stringData": { "ssh-privatekey": key },
+        }),
+    ] {
+        secrets
+            .create(&PostParams::default(), &serde_json::from_value(secret)?)
+            .await?;
+    }
+    Ok(())
+}
+
+fn condition(mc: &ManagedCluster, type_: &str) -> Option<(String, String, String)> {
+    mc.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+fn describe(mc: &ManagedCluster) -> String {
+    format!("{:#?}", mc.status)
+}
+
+/// Waits for `want`, failing early (with the status) when a condition reports a failure
+/// that needs a person.
+async fn wait_phase(mcs: &Api<ManagedCluster>, want: ClusterPhase) -> Result<ManagedCluster> {
+    let began = Instant::now();
+    loop {
+        let mc = mcs.get("dev").await?;
+        let phase = mc.status.as_ref().and_then(|s| s.phase);
+        if phase == Some(want) {
+            return Ok(mc);
+        }
+        if phase == Some(ClusterPhase::Failed) || began.elapsed() > BUILD {
+            bail!("waiting for {want:?}: {}", describe(&mc));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A client of the new cluster from the kubeconfig Secret the operator wrote.
+async fn dev_client(p: &Client) -> Result<Client> {
+    let secret = Api::<Secret>::namespaced(p.clone(), SECRETS_NS)
+        .get("dev-kubeconfig")
+        .await?;
+    let bytes = secret
+        .data
+        .and_then(|d| d.get("kubeconfig").cloned())
+        .context("kubeconfig key")?;
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(std::str::from_utf8(&bytes.0)?)?;
+    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    Ok(Client::try_from(config)?)
+}
+
+/// Plays ArgoCD and the kubelet: the addon workloads of spec.addons (Cilium with Hubble),
+/// created and marked Ready in the new cluster.
+async fn install_addons(d: &Client) -> Result<()> {
+    let ds: DaemonSet = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "cilium", "namespace": "kube-system" },
+        "spec": {
+            "selector": { "matchLabels": { "k8s-app": "cilium" } },
+            "template": { "metadata": { "labels": { "k8s-app": "cilium" } },
+                          "spec": { "containers": [{ "name": "cilium-agent", "image": "quay.io/cilium/cilium:v1.18.4" }] } },
+        },
+    }))?;
+    let daemonsets: Api<DaemonSet> = Api::namespaced(d.clone(), "kube-system");
+    daemonsets.create(&PostParams::default(), &ds).await?;
+    let ready = serde_json::json!({ "status": {
+        "desiredNumberScheduled": 2, "currentNumberScheduled": 2, "numberReady": 2,
+        "numberMisscheduled": 0, "numberAvailable": 2, "updatedNumberScheduled": 2 } });
+    daemonsets
+        .patch_status("cilium", &PatchParams::default(), &Patch::Merge(&ready))
+        .await?;
+    let deployments: Api<Deployment> = Api::namespaced(d.clone(), "kube-system");
+    for name in ["cilium-operator", "hubble-relay"] {
+        let deployment: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": name, "namespace": "kube-system" },
+            "spec": {
+                "replicas": 1,
+                "selector": { "matchLabels": { "app": name } },
+                "template": { "metadata": { "labels": { "app": name } },
+                              "spec": { "containers": [{ "name": name, "image": "quay.io/cilium/operator:v1.18.4" }] } },
+            },
+        }))?;
+        deployments
+            .create(&PostParams::default(), &deployment)
+            .await?;
+        let ready = serde_json::json!({ "status": { "replicas": 1, "readyReplicas": 1, "availableReplicas": 1 } });
+        deployments
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&ready))
+            .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
+    let agent = Agent::start()?;
+    let platform = platform().await?;
+    let p = platform.client().await?;
+    create_namespace(&p, "argocd").await?;
+    hand_off(&p, &agent).await?;
+    let settings = operator::context::Settings {
+        tart: operator::controllers::managed_cluster::tart::names::TartSettings {
+            ssh_user: "root".into(),
+            ..Default::default()
+        },
+        ..fast_settings()
+    };
+    let operator = Operator::start(&platform, settings).await?;
+    let version = platform
+        .client()
+        .await?
+        .apiserver_version()
+        .await?
+        .git_version;
+    // The double's kubeadm is the version of the Kubernetes binaries it runs.
+    let minor = version
+        .trim_start_matches('v')
+        .rsplit_once('.')
+        .map(|(m, _)| m.to_owned())
+        .context("version")?;
+    local_control_plane::apply_yaml(
+        &p,
+        &format!(
+            "apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata: {{name: dev}}\nspec:\n  tier: dev\n  provider: tart\n  \
+             kubernetesVersion: \"{minor}\"\n  baseImage: ghcr.io/cirruslabs/ubuntu:24.04\n  \
+             network: {{podCidr: 10.20.0.0/16, serviceCidr: 10.97.0.0/16}}\n  \
+             nodes:\n  - {{name: dev-master, role: controlPlane, cpu: 2, memoryMiB: 2048, diskGiB: 10}}\n  \
+             - {{name: dev-worker1, role: worker, cpu: 1, memoryMiB: 1024, diskGiB: 10}}\n"
+        ),
+        "default",
+    )
+    .await?;
+    let mcs: Api<ManagedCluster> = Api::all(p.clone());
+
+    // VMs, SSH, kubeadm init, join, registration: the cluster waits for its addons.
+    let mc = wait_phase(&mcs, ClusterPhase::InstallingAddons).await?;
+    for type_ in ["Provisioned", "Bootstrapped", "Joined"] {
+        let (status, _, message) = condition(&mc, type_).context(type_)?;
+        ensure!(status == "True", "{type_}: {message}");
+    }
+    let mut vms = agent.vms()?;
+    vms.sort();
+    ensure!(vms == ["dev-master", "dev-worker1"], "{vms:?}");
+    let argocd = Api::<Secret>::namespaced(p.clone(), "argocd")
+        .get("cluster-dev")
+        .await?;
+    let labels = argocd.metadata.labels.clone().unwrap_or_default();
+    ensure!(
+        labels
+            .get("argocd.argoproj.io/secret-type")
+            .map(String::as_str)
+            == Some("cluster")
+    );
+    ensure!(
+        labels
+            .get("addons.tartinfra.dev/cilium")
+            .map(String::as_str)
+            == Some("true")
+    );
+
+    // The new cluster answers with the written kubeconfig (its server is the control
+    // plane's address, its TLS name the stable API name) and has both nodes.
+    let d = dev_client(&p).await?;
+    let nodes = Api::<Node>::all(d.clone())
+        .list(&ListParams::default())
+        .await?;
+    let mut names: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
+    names.sort();
+    ensure!(names == ["dev-master", "dev-worker1"], "{names:?}");
+
+    install_addons(&d).await?;
+    let mc = wait_phase(&mcs, ClusterPhase::Ready).await?;
+    let s = mc.status.clone().context("status")?;
+    ensure!(s.ready_nodes.as_deref() == Some("2/2"), "{}", describe(&mc));
+    ensure!(condition(&mc, "AddonsReady").is_some_and(|(st, _, _)| st == "True"));
+    ensure!(
+        s.nodes
+            .iter()
+            .all(|n| n.vm_state.as_deref() == Some("running")
+                && n.ip.as_deref().is_some_and(|ip| ip.starts_with(SUBNET))),
+        "{}",
+        describe(&mc)
+    );
+
+    // Deleting it deletes its VMs and the Secrets it wrote.
+    mcs.delete("dev", &DeleteParams::default()).await?;
+    wait_gone(&mcs, "dev").await?;
+    ensure!(agent.vms()?.is_empty(), "VMs left: {:?}", agent.vms()?);
+    let secrets: Api<Secret> = Api::namespaced(p.clone(), SECRETS_NS);
+    ensure!(secrets.get_opt("dev-kubeconfig").await?.is_none());
+    ensure!(
+        Api::<Secret>::namespaced(p.clone(), "argocd")
+            .get_opt("cluster-dev")
+            .await?
+            .is_none()
+    );
+    operator.stop().await
+}

@@ -1,5 +1,7 @@
-//! TEST DOUBLE, NOT SHIPPED. `apt-get`, `apt-mark`, `modprobe` and `sysctl` inside a VM:
-//! every call is recorded in `/var/lib/tart-double/record.log` and succeeds. Installing
+//! TEST DOUBLE, NOT SHIPPED. `apt-get`, `apt-mark`, `modprobe`, `sysctl`, `swapon`,
+//! `swapoff` and `containerd config` inside a VM: every call is recorded in
+//! `/var/lib/tart-double/record.log` and succeeds (the VM has no swap: the real tools
+//! would act on the host's). Installing
 //! `kubelet` or `containerd` (re)writes their units, as the packages do.
 
 use super::record;
@@ -48,13 +50,86 @@ pub fn modprobe(args: &[String]) -> i32 {
     0
 }
 
-/// `sysctl`: records; `-w k=v` / `k=v` echo `k = v` as sysctl does, `--system` is quiet.
+/// `sysctl`: records; `-n <key>` prints the value (read from `/proc/sys`: reading is
+/// harmless), `-w k=v` / `k=v` echo `k = v` as sysctl does unless `-q`, `--system` is quiet.
+/// Nothing is written: the VM shares the host's kernel.
 pub fn sysctl(args: &[String]) -> i32 {
     record("sysctl", args);
+    let quiet = args.iter().any(|a| a == "-q" || a == "--quiet");
+    let values_only = args.iter().any(|a| a == "-n" || a == "--values");
     for a in args.iter().filter(|a| !a.starts_with('-')) {
         if let Some((k, v)) = a.split_once('=') {
-            println!("{k} = {v}");
+            if !quiet {
+                println!("{k} = {v}");
+            }
+        } else {
+            let path = format!("/proc/sys/{}", a.replace('.', "/"));
+            match std::fs::read_to_string(&path) {
+                Ok(v) if values_only => println!("{}", v.trim()),
+                Ok(v) => println!("{a} = {}", v.trim()),
+                Err(_) => {
+                    eprintln!("sysctl: cannot stat {path}: No such file or directory");
+                    return 255;
+                }
+            }
         }
     }
     0
 }
+
+/// `swapon`: records; the VM has no swap, so `--show` prints nothing (as on a Cirrus Labs
+/// image).
+pub fn swapon(args: &[String]) -> i32 {
+    record("swapon", args);
+    0
+}
+
+/// `swapoff`: records (the real one would turn off the host's swap).
+pub fn swapoff(args: &[String]) -> i32 {
+    record("swapoff", args);
+    0
+}
+
+/// `containerd config default|dump`: the part of containerd 1.7's default config (Ubuntu
+/// 24.04's package) that node scripts edit: runc with `SystemdCgroup = false`.
+pub fn containerd_config(args: &[String]) -> i32 {
+    record("containerd", args);
+    match args.get(1).map(String::as_str) {
+        Some("default" | "dump") => {
+            print!("{CONTAINERD_DEFAULT_CONFIG}");
+            0
+        }
+        _ => {
+            eprintln!("containerd (tart-double): supported: config default");
+            1
+        }
+    }
+}
+
+const CONTAINERD_DEFAULT_CONFIG: &str = r#"disabled_plugins = []
+imports = []
+oom_score = 0
+root = "/var/lib/containerd"
+state = "/run/containerd"
+version = 2
+
+[grpc]
+  address = "/run/containerd/containerd.sock"
+
+[plugins]
+
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "registry.k8s.io/pause:3.8"
+
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      default_runtime_name = "runc"
+
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes]
+
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+          runtime_type = "io.containerd.runc.v2"
+
+          [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+            BinaryName = ""
+            SystemdCgroup = false
+"#;

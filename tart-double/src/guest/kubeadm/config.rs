@@ -325,6 +325,40 @@ cgroupDriver: systemd
         assert_eq!(parse("").expect("empty"), InitConfig::default());
     }
 
+    /// What node-bootstrap's `render_join_config` writes (kubeadm v1beta4).
+    #[test]
+    fn a_join_configuration_is_the_flags_it_stands_for() {
+        let text = "apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: api.dev.tart-infra.internal:6443
+    token: abcdef.0123456789abcdef
+    caCertHashes:
+    - sha256:00ff
+nodeRegistration:
+  name: dev-worker1
+  criSocket: unix:///run/containerd/containerd.sock
+";
+        assert_eq!(
+            join_args(text).expect("parses"),
+            [
+                "api.dev.tart-infra.internal:6443",
+                "--token",
+                "abcdef.0123456789abcdef",
+                "--discovery-token-ca-cert-hash",
+                "sha256:00ff",
+                "--node-name",
+                "dev-worker1"
+            ]
+        );
+        assert!(join_args("apiVersion: v1\nkind: JoinConfiguration\n").is_err());
+        assert!(
+            join_args("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n").is_err()
+        );
+        assert!(join_args("kind: InitConfiguration\n").is_err());
+    }
+
     #[test]
     fn bad_configs_are_errors() {
         assert!(parse("kind: [").is_err());

@@ -10,8 +10,11 @@
 //! (`TART_INFRA_KUBE_BINS=$(scripts/build-kube-bins.sh)`) and the double's binary
 //! (`cargo build -p tart-double`). With `CI=true` a missing one fails the test.
 
+#[path = "support/double.rs"]
+mod double;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,48 +34,8 @@ const CP: &str = "dev-cp-0";
 const WORKERS: [&str; 2] = ["dev-w-0", "dev-w-1"];
 const ISOLATED: &str = "dev-w-iso";
 
-/// The machine has what the double needs; `CI=true` turns a gap into a failure.
-fn prerequisites() -> Option<PathBuf> {
-    let mut missing = Vec::new();
-    for (what, path) in [
-        ("openssh-server", "/usr/sbin/sshd"),
-        ("util-linux unshare", "/usr/bin/unshare"),
-        ("util-linux nsenter", "/usr/bin/nsenter"),
-    ] {
-        if !Path::new(path).exists() {
-            missing.push(format!("{what} ({path})"));
-        }
-    }
-    if Command::new("iptables").arg("-V").output().is_err() {
-        missing.push("iptables".to_owned());
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
-        missing.push("root (mount namespaces, bind mounts, iptables)".to_owned());
-    }
-    if let Err(e) = local_control_plane::Binaries::locate() {
-        missing.push(e.to_string());
-    }
-    let tart = tart_double::binary().map_err(|e| missing.push(e)).ok();
-    if missing.is_empty() {
-        return tart;
-    }
-    let msg = format!(
-        "the bring-up test on the tart double needs: {}; run scripts/install-test-deps, scripts/build-kube-bins.sh and cargo build -p tart-double",
-        missing.join("; ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED (not CI): {msg}");
-    None
-}
-
-/// A `TART_HOME` of this test, and a `tart` wrapper that gives every call (TartCli's
-/// included) the home, the test's own subnet and the DHCP policy in the file `dhcp`.
+/// A `TART_HOME` of this test and the `tart` wrapper around the double
+/// (`support/double.rs`); `dhcp` in the directory is the DHCP policy.
 struct Lab {
     dir: tempfile::TempDir,
     runs: Vec<Child>,
@@ -80,22 +43,18 @@ struct Lab {
 
 impl Lab {
     fn new(tart: &Path) -> Self {
-        use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::Builder::new()
             .prefix("bring-up-")
             .tempdir()
             .expect("tempdir");
-        let subnet = format!("127.93.{}", std::process::id() % 250);
         let d = dir.path();
-        let wrapper = format!(
-            "#!/bin/sh\nexport TART_HOME='{home}' TART_DOUBLE_SUBNET='{subnet}'\nif [ -f '{d}/dhcp' ]; then TART_DOUBLE_DHCP=$(cat '{d}/dhcp'); export TART_DOUBLE_DHCP; fi\nexec '{tart}' \"$@\"\n",
-            home = d.join("tart").display(),
-            d = d.display(),
-            tart = tart.display(),
+        double::write_wrapper(
+            &d.join("tart.sh"),
+            tart,
+            &d.join("tart"),
+            &double::subnet(),
+            d,
         );
-        std::fs::write(d.join("tart.sh"), wrapper).expect("wrapper");
-        std::fs::set_permissions(d.join("tart.sh"), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
         Self {
             dir,
             runs: Vec::new(),
@@ -136,15 +95,7 @@ impl Lab {
 impl Drop for Lab {
     /// VMs outlive TartCli by design: stop every VM of this home.
     fn drop(&mut self) {
-        if let Ok(out) = self
-            .tart()
-            .args(["list", "-q", "--source", "local"])
-            .output()
-        {
-            for vm in String::from_utf8_lossy(&out.stdout).lines() {
-                let _ = self.tart().args(["stop", vm, "--timeout", "10"]).output();
-            }
-        }
+        double::stop_all(&self.path().join("tart.sh"));
         for child in &mut self.runs {
             let _ = child.kill();
             let _ = child.wait();
@@ -228,7 +179,7 @@ async fn sh(session: &Session, body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_comes_up_over_ssh_and_follows_its_control_plane_to_a_new_address() {
-    let Some(tart) = prerequisites() else {
+    let Some(tart) = double::prerequisites(true) else {
         return;
     };
     let began = Instant::now();

@@ -48,6 +48,11 @@ pub fn prerequisites(kube: bool) -> Option<PathBuf> {
         missing.push(e.to_string());
     }
     let tart = tart_double::binary().map_err(|e| missing.push(e)).ok();
+    if let Some(tart) = &tart
+        && let Some(stale) = stale(tart)
+    {
+        missing.push(stale);
+    }
     if missing.is_empty() {
         return tart;
     }
@@ -60,6 +65,37 @@ pub fn prerequisites(kube: bool) -> Option<PathBuf> {
     }
     eprintln!("SKIPPED (not CI): {msg}");
     None
+}
+
+/// Why the double's binary is older than its sources, if it is: `cargo test -p host-agent`
+/// does not rebuild another package's binary, and a stale double tests yesterday's
+/// behaviour.
+fn stale(tart: &Path) -> Option<String> {
+    fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                if meta.is_dir() {
+                    newest(&e.path())
+                } else {
+                    meta.modified().ok()
+                }
+            })
+            .max()
+    }
+    if std::env::var_os("TART_DOUBLE_BIN").is_some() {
+        return None;
+    }
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tart-double/src");
+    let built = std::fs::metadata(tart).and_then(|m| m.modified()).ok()?;
+    (newest(&sources)? > built).then(|| {
+        format!(
+            "{} is older than tart-double/src (rebuild it: cargo build -p tart-double)",
+            tart.display()
+        )
+    })
 }
 
 /// A `/24` of 127.0.0.0/8 of its own for each home of this test process (homes sharing a

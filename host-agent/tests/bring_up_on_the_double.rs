@@ -230,6 +230,15 @@ async fn a_cluster_comes_up_over_ssh_and_follows_its_control_plane_to_a_new_addr
         ready_nodes(&kube, 1, Duration::from_secs(60)).await,
         vec![CP]
     );
+    // node-prepare's checks see what it did: a second run changes nothing.
+    let prepare = node_bootstrap::steps::node_prepare(
+        CP,
+        &node_bootstrap::kubeadm::stable_name(CLUSTER),
+        IpAddr::V4(cp_ip),
+    )
+    .expect("script");
+    let again = cp.run_checked(&prepare).await.expect("node-prepare");
+    assert_eq!(again.stdout.trim(), "unchanged", "{}", again.stderr);
     // A second init changes nothing and hands out the same credential.
     assert_eq!(
         bring_up::init_control_plane(&cp, &control_plane)

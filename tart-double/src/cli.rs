@@ -250,6 +250,7 @@ pub async fn main(args: Vec<String>) -> i32 {
         "sysctl" => crate::guest::record::sysctl(&rest),
         "swapon" => crate::guest::record::swapon(&rest),
         "swapoff" => crate::guest::record::swapoff(&rest),
+        "conntrack" => crate::guest::record::conntrack(&rest),
         _ => tart(args).await,
     }
 }

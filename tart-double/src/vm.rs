@@ -19,7 +19,7 @@ use crate::netiso;
 /// Guest paths replaced by per-VM copies inside the VM (directories unless marked file).
 /// The two files are bind-mounted only where `/etc` cannot be an overlay ([`boot`]); a
 /// bind-mounted file cannot be replaced by `mv`, which scripts do to `/etc/hosts`.
-pub const BINDS: [(&str, bool); 17] = [
+pub const BINDS: [(&str, bool); 18] = [
     ("/etc/hosts", true),
     ("/etc/hostname", true),
     ("/etc/ssh", false),
@@ -37,6 +37,8 @@ pub const BINDS: [(&str, bool); 17] = [
     ("/var/lib/etcd", false),
     ("/var/lib/tart-double", false),
     ("/usr/local/sbin", false),
+    // The VM's kernel modules (`modprobe` marks one loaded there); empty on every boot.
+    ("/sys/module", false),
 ];
 
 /// The names the `tart` binary answers to inside a VM (symlinks in `/usr/local/sbin`).
@@ -129,6 +131,8 @@ pub fn prepare_root(
 ) -> Result<(), TartError> {
     let root = dir.join("root");
     mkdir(&dir.join(ETC_WORK))?;
+    // A fresh kernel: no module of the last boot is loaded.
+    let _ = std::fs::remove_dir_all(root.join("sys/module"));
     for (guest, file) in BINDS {
         let path = root.join(guest.trim_start_matches('/'));
         if file {
@@ -500,6 +504,7 @@ pub fn boot(home: &Home, name: &str) -> Result<i32, TartError> {
         }
     }
     let _ = std::fs::write("/proc/sys/kernel/hostname", name);
+    crate::guest::record::boot_kernel();
     if let Err(e) = crate::guest::systemctl::boot() {
         eprintln!("starting units: {e}");
     }

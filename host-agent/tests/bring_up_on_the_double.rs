@@ -201,6 +201,27 @@ async fn a_cluster_comes_up_over_ssh_and_follows_its_control_plane_to_a_new_addr
         ips.push(ip);
     }
     let cp_ip = ips[0];
+    let calls = std::fs::read_to_string(lab.path().join("calls")).expect("calls");
+    for vm in std::iter::once(CP).chain(WORKERS) {
+        for (verb, tail) in [
+            ("clone ", format!(" {vm}")),
+            ("set ", " --random-mac".to_owned()),
+            (
+                "run ",
+                format!(" --net-softnet --net-softnet-allow=0.0.0.0/0 {vm}"),
+            ),
+            ("ip ", format!(" --resolver dhcp {vm}")),
+            // First contact: the authorize script through the guest agent.
+            ("exec -i ", String::new()),
+        ] {
+            assert!(
+                calls
+                    .lines()
+                    .any(|l| l.starts_with(verb) && l.ends_with(&tail) && l.contains(vm)),
+                "no `{verb}… {tail}` for {vm} in:\n{calls}"
+            );
+        }
+    }
     eprintln!("VMs up after {:?}", began.elapsed());
 
     // The control plane: node-prepare, kubeadm-version, kubeadm-init.
@@ -281,6 +302,13 @@ async fn a_cluster_comes_up_over_ssh_and_follows_its_control_plane_to_a_new_addr
     first_contact(&backend, &known_hosts, ISOLATED, "root", &key)
         .await
         .expect("first contact");
+    let calls = std::fs::read_to_string(lab.path().join("calls")).expect("calls");
+    assert!(
+        calls
+            .lines()
+            .any(|l| l == format!("run {ISOLATED} --no-graphics --net-softnet")),
+        "{calls}"
+    );
     let iso = connect(&client, ISOLATED, iso_ip).await;
     let join = bring_up::join_command(&cp).await.expect("join command");
     match bring_up::join_worker(&iso, CLUSTER, ISOLATED, IpAddr::V4(cp_ip), &join).await {

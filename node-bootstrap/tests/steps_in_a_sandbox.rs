@@ -440,3 +440,117 @@ fn join_command_needs_an_initialised_control_plane() {
     );
     assert!(sandbox.calls().is_empty());
 }
+
+/// kube-apiserver.yaml as kubeadm v1.33 writes it (the parts with addresses).
+const APISERVER_MANIFEST: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  annotations:
+    kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: 192.168.64.5:6443
+  labels:
+    component: kube-apiserver
+    tier: control-plane
+  name: kube-apiserver
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - kube-apiserver
+    - --advertise-address=192.168.64.5
+    - --allow-privileged=true
+    - --etcd-servers=https://127.0.0.1:2379
+    - --service-cluster-ip-range=10.96.0.0/12
+    livenessProbe:
+      httpGet:
+        host: 192.168.64.5
+        path: /livez
+        port: 6443
+";
+
+/// etcd.yaml as kubeadm v1.33 writes it (the parts with addresses), and a neighbour's
+/// address that only starts like the old one.
+const ETCD_MANIFEST: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  annotations:
+    kubeadm.kubernetes.io/etcd.advertise-client-urls: https://192.168.64.5:2379
+  name: etcd
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - etcd
+    - --advertise-client-urls=https://192.168.64.5:2379
+    - --initial-advertise-peer-urls=https://192.168.64.5:2380
+    - --initial-cluster=dev-master=https://192.168.64.5:2380,dev-other=https://192.168.64.50:2380
+    - --listen-client-urls=https://127.0.0.1:2379,https://192.168.64.5:2379
+    - --listen-metrics-urls=http://127.0.0.1:2381
+    - --listen-peer-urls=https://192.168.64.5:2380
+";
+
+#[test]
+fn control_plane_readdress_moves_the_static_pods_once() {
+    let Some(sandbox) = Sandbox::new() else {
+        return;
+    };
+    let script = steps::control_plane_readdress([192, 168, 64, 9].into()).expect("valid");
+
+    // Not a control plane (no kube-apiserver manifest): nothing to move.
+    assert_eq!(sandbox.run(&script).trim(), "unchanged");
+    assert_eq!(sandbox.calls(), Vec::<String>::new());
+
+    let manifests = sandbox.path("upper/kubernetes/manifests");
+    std::fs::create_dir_all(&manifests).expect("mkdir");
+    sandbox.write(
+        "upper/kubernetes/manifests/kube-apiserver.yaml",
+        APISERVER_MANIFEST,
+    );
+    sandbox.write("upper/kubernetes/manifests/etcd.yaml", ETCD_MANIFEST);
+
+    assert_eq!(sandbox.run(&script).trim(), "changed");
+    let moved = |text: &str| {
+        text.replace("192.168.64.5:", "192.168.64.9:")
+            .replace("192.168.64.5\n", "192.168.64.9\n")
+    };
+    let apiserver = sandbox.read("upper/kubernetes/manifests/kube-apiserver.yaml");
+    assert_eq!(apiserver, moved(APISERVER_MANIFEST));
+    assert!(apiserver.contains("- --advertise-address=192.168.64.9\n"));
+    assert!(apiserver.contains("host: 192.168.64.9\n"));
+    let etcd = sandbox.read("upper/kubernetes/manifests/etcd.yaml");
+    assert_eq!(etcd, moved(ETCD_MANIFEST));
+    assert!(
+        etcd.contains("dev-other=https://192.168.64.50:2380"),
+        "a longer address that starts like the old one is kept: {etcd}"
+    );
+    assert!(etcd.contains("--listen-client-urls=https://127.0.0.1:2379,https://192.168.64.9:2379"));
+    assert_eq!(sandbox.calls(), ["systemctl restart kubelet"]);
+    let mut files: Vec<String> = std::fs::read_dir(&manifests)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["etcd.yaml", "kube-apiserver.yaml"],
+        "no temporary file left"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(manifests.join("kube-apiserver.yaml"))
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "kubeadm's mode for static pod manifests"
+    );
+
+    // Already at the address: nothing changes, the kubelet is left alone.
+    assert_eq!(sandbox.run(&script).trim(), "unchanged");
+    assert_eq!(sandbox.calls(), ["systemctl restart kubelet"]);
+    assert_eq!(
+        sandbox.read("upper/kubernetes/manifests/kube-apiserver.yaml"),
+        apiserver
+    );
+    assert_eq!(sandbox.read("upper/kubernetes/manifests/etcd.yaml"), etcd);
+}

@@ -235,16 +235,22 @@ pub async fn main(args: Vec<String>) -> i32 {
     match program.as_str() {
         "kubeadm" => crate::guest::kubeadm::main(&rest).await,
         "kubelet" => crate::guest::kubelet::main().await,
-        "containerd" => {
-            // Nothing to run: pods are simulated by kwok.
-            let _ = tokio::signal::ctrl_c().await;
-            0
-        }
+        "containerd" => match rest.first().map(String::as_str) {
+            Some("config") => crate::guest::record::containerd_config(&rest),
+            _ => {
+                // Nothing to run: pods are simulated by kwok.
+                let _ = tokio::signal::ctrl_c().await;
+                0
+            }
+        },
         "systemctl" => crate::guest::systemctl::main(&rest),
         "apt-get" | "apt" => crate::guest::record::apt_get(&rest),
         "apt-mark" => crate::guest::record::apt_mark(&rest),
         "modprobe" => crate::guest::record::modprobe(&rest),
         "sysctl" => crate::guest::record::sysctl(&rest),
+        "swapon" => crate::guest::record::swapon(&rest),
+        "swapoff" => crate::guest::record::swapoff(&rest),
+        "conntrack" => crate::guest::record::conntrack(&rest),
         _ => tart(args).await,
     }
 }

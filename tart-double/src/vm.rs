@@ -17,7 +17,9 @@ use crate::lease::{self, Policy};
 use crate::netiso;
 
 /// Guest paths replaced by per-VM copies inside the VM (directories unless marked file).
-pub const BINDS: [(&str, bool); 17] = [
+/// The two files are bind-mounted only where `/etc` cannot be an overlay ([`boot`]); a
+/// bind-mounted file cannot be replaced by `mv`, which scripts do to `/etc/hosts`.
+pub const BINDS: [(&str, bool); 18] = [
     ("/etc/hosts", true),
     ("/etc/hostname", true),
     ("/etc/ssh", false),
@@ -35,10 +37,12 @@ pub const BINDS: [(&str, bool); 17] = [
     ("/var/lib/etcd", false),
     ("/var/lib/tart-double", false),
     ("/usr/local/sbin", false),
+    // The VM's kernel modules (`modprobe` marks one loaded there); empty on every boot.
+    ("/sys/module", false),
 ];
 
 /// The names the `tart` binary answers to inside a VM (symlinks in `/usr/local/sbin`).
-pub const GUEST_TOOLS: [&str; 8] = [
+pub const GUEST_TOOLS: [&str; 10] = [
     "kubeadm",
     "kubelet",
     "containerd",
@@ -47,6 +51,8 @@ pub const GUEST_TOOLS: [&str; 8] = [
     "apt-mark",
     "modprobe",
     "sysctl",
+    "swapon",
+    "swapoff",
 ];
 
 /// How `tart run` was asked to network the VM.
@@ -124,6 +130,9 @@ pub fn prepare_root(
     config: &VmConfig,
 ) -> Result<(), TartError> {
     let root = dir.join("root");
+    mkdir(&dir.join(ETC_WORK))?;
+    // A fresh kernel: no module of the last boot is loaded.
+    let _ = std::fs::remove_dir_all(root.join("sys/module"));
     for (guest, file) in BINDS {
         let path = root.join(guest.trim_start_matches('/'));
         if file {
@@ -434,6 +443,29 @@ pub fn teardown(dir: &Path, state: &RunState) {
     let _ = std::fs::remove_file(dir.join("run.json"));
 }
 
+/// The overlay's work directory beside `root/` (same filesystem as `root/etc`, its upper).
+const ETC_WORK: &str = "etc-work";
+
+/// Mounts the VM's `/etc`: the host's as the lower layer, the VM's `root/etc` as the upper
+/// one, so what the guest writes anywhere in `/etc` (`/etc/hosts` replaced by `mv`,
+/// `/etc/tart-infra`, `/etc/fstab`) stays in the VM, with a real file system's semantics.
+fn mount_etc_overlay(dir: &Path) -> Result<(), String> {
+    let options = format!(
+        "lowerdir=/etc,upperdir={},workdir={}",
+        dir.join("root/etc").display(),
+        dir.join(ETC_WORK).display()
+    );
+    let out = Command::new("mount")
+        .args(["-t", "overlay", "tart-double-etc", "-o", &options, "/etc"])
+        .output()
+        .map_err(|e| format!("running mount: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
 /// `tart __boot <name>` (hidden): the VM's first process, inside the new namespaces.
 /// Joins the cgroup, bind-mounts the VM's files, sets the hostname, starts the enabled
 /// units and becomes sshd.
@@ -445,7 +477,17 @@ pub fn boot(home: &Home, name: &str) -> Result<i32, TartError> {
         serde_json::from_str(&text).map_err(|e| TartError::Double(format!("run.json: {e}")))?;
     netiso::enter(&state.cgroup, std::process::id())?;
     let root = dir.join("root");
-    for (guest, _) in BINDS {
+    // Without overlayfs (TART_HOME on an overlay itself) the two files are bind-mounted
+    // instead, and guest writes elsewhere in /etc reach the host's.
+    let overlay = mount_etc_overlay(&dir)
+        .inspect_err(|e| {
+            eprintln!("no overlay on /etc ({e}); bind-mounting /etc/hosts and /etc/hostname")
+        })
+        .is_ok();
+    for (guest, file) in BINDS {
+        if overlay && file {
+            continue;
+        }
         let src = root.join(guest.trim_start_matches('/'));
         let out = Command::new("mount")
             .arg("--bind")
@@ -462,6 +504,7 @@ pub fn boot(home: &Home, name: &str) -> Result<i32, TartError> {
         }
     }
     let _ = std::fs::write("/proc/sys/kernel/hostname", name);
+    crate::guest::record::boot_kernel();
     if let Err(e) = crate::guest::systemctl::boot() {
         eprintln!("starting units: {e}");
     }

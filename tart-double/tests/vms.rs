@@ -150,6 +150,34 @@ fn clone_set_run_ip_list_get_stop_delete_round_trip() {
             .expect("copy")
             .contains("api.dev.tart-infra.internal")
     );
+    // What Ubuntu does and node-bootstrap's scripts rely on: /etc is the VM's (a file
+    // replaced by `mv`, a new directory), the VM has its own kernel settings and modules,
+    // and the tools answer as the real ones.
+    let marker = format!("tart-double-test-{}", std::process::id());
+    let out = lab.ssh_ok(
+        ip,
+        &format!(
+            "set -e; cp /etc/hosts /etc/hosts.new; echo '127.0.0.8 moved' >> /etc/hosts.new; mv -f /etc/hosts.new /etc/hosts; grep -c moved /etc/hosts; \
+             mkdir /etc/{marker}; \
+             sysctl -q -w net.ipv4.ip_forward=1; sysctl -n net.ipv4.ip_forward; \
+             modprobe br_netfilter; test -d /sys/module/br_netfilter && echo module; \
+             swapon --show; kubeadm version -o short; \
+             containerd config default | grep -c 'SystemdCgroup = false'; \
+             systemctl is-enabled --quiet kubelet || echo quiet-and-disabled"
+        ),
+    );
+    assert_eq!(
+        out, "1\n1\nmodule\nv1.33.0\n1\nquiet-and-disabled\n",
+        "{out}"
+    );
+    assert!(!std::path::Path::new("/etc").join(&marker).exists());
+    assert!(
+        lab.home
+            .path()
+            .join("vms/dev-cp-0/root/etc")
+            .join(&marker)
+            .is_dir()
+    );
     let password = std::process::Command::new("ssh")
         .args([
             "-o",

@@ -29,9 +29,10 @@ use super::facts::{Arch, HostFacts, KeyState, Os};
 use super::parse::{Version, tart_version};
 use crate::config::Config;
 
-/// The oldest `tart` the Tart backend supports (`exec` through the guest agent,
-/// `--net-softnet-allow`, `ip --resolver`). Shared with the Tart backend (`host-agent/src/vm`).
-pub const MIN_TART_VERSION: &str = "2.28.0";
+/// The oldest `tart` tart-infra supports: the one constant the preflight and the Tart
+/// backend (`TartCli::new`) both check, [`crate::vm::parse::MIN_VERSION`] (2.27.0, the first
+/// release with `tart exec`; its doc says why).
+pub use crate::vm::parse::MIN_VERSION as MIN_TART_VERSION;
 /// CPUs left to macOS, Tart and the host agent.
 pub const MACOS_RESERVED_CPUS: u32 = 2;
 /// How many virtual CPUs the VMs may have together per host CPU left to them.
@@ -145,7 +146,11 @@ fn tart(version_line: Option<&str>) -> Option<Problem> {
             install,
         ));
     };
-    let min = Version::parse(MIN_TART_VERSION)?;
+    let min = Version {
+        major: MIN_TART_VERSION.0,
+        minor: MIN_TART_VERSION.1,
+        patch: MIN_TART_VERSION.2,
+    };
     (found < min).then(|| {
         problem(
             "tart",
@@ -386,7 +391,7 @@ mod tests {
                 &[
                     "tart: is not installed",
                     "brew install cirruslabs/cli/tart",
-                    MIN_TART_VERSION,
+                    "2.27.0",
                 ],
             ),
             (
@@ -396,7 +401,7 @@ mod tests {
                     ..mac()
                 },
                 &[
-                    "tart: version 2.9.1 is older than 2.28.0",
+                    "tart: version 2.9.1 is older than 2.27.0",
                     "brew upgrade cirruslabs/cli/tart",
                 ],
             ),
@@ -474,6 +479,19 @@ mod tests {
                 );
             }
             assert!(!lines[0].contains('\n'), "{what}: one line");
+        }
+    }
+
+    /// The preflight and `TartCli::new` agree: the oldest tart the backend accepts passes.
+    #[test]
+    fn the_oldest_tart_the_backend_accepts_passes_the_preflight() {
+        assert_eq!(MIN_TART_VERSION.to_string(), "2.27.0");
+        for (version, ok) in [("2.27.0", true), ("2.26.9", false)] {
+            let facts = HostFacts {
+                tart_version: Some(version.to_owned()),
+                ..mac()
+            };
+            assert_eq!(messages(&facts).is_empty(), ok, "{version}");
         }
     }
 

@@ -8,9 +8,13 @@ use std::net::Ipv4Addr;
 use serde::Deserialize;
 use vm_api::{HostKey, VmState};
 
-/// The oldest `tart` the backend works with: 2.27.0 introduced `tart exec` (tart#1074, May
-/// 2025), which `authorize_ssh` needs for first contact without a password; everything else
-/// used (`--net-softnet-allow` since 2.7.1, `list`/`get --format json` with `State`) is older.
+/// The oldest `tart` tart-infra works with, the one minimum of the host preflight
+/// (`host::MIN_TART_VERSION` is this constant) and of [`crate::vm::TartCli::new`]: 2.27.0
+/// introduced `tart exec` (tart#1074, May 2025), which `authorize_ssh` needs for first
+/// contact without a password; everything else used (`--net-softnet-allow` since 2.7.1,
+/// `ip --resolver`, `list`/`get --format json` with `State`) is older. The preflight once
+/// asked for 2.28.0 with no feature of 2.28 behind it; one constant keeps `up` from refusing
+/// a tart the backend accepts (or the other way round).
 pub const MIN_VERSION: Version = Version(2, 27, 0);
 
 /// A `tart` release number.

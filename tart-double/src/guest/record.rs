@@ -1,6 +1,10 @@
-//! TEST DOUBLE, NOT SHIPPED. `apt-get`, `apt-mark`, `modprobe` and `sysctl` inside a VM:
-//! every call is recorded in `/var/lib/tart-double/record.log` and succeeds. Installing
-//! `kubelet` or `containerd` (re)writes their units, as the packages do.
+//! TEST DOUBLE, NOT SHIPPED. `apt-get`, `apt-mark`, `modprobe`, `sysctl`, `swapon`,
+//! `swapoff`, `conntrack` and `containerd config` inside a VM: every call is recorded in
+//! `/var/lib/tart-double/record.log` and succeeds (the VM has no swap: the real tools
+//! would act on the host's). Installing `kubelet` or `containerd` (re)writes their units,
+//! and installing `conntrack` puts its command on the PATH, as the packages do. The VM has
+//! a kernel of its own for `sysctl`: what it sets is kept in the VM
+//! (`/var/lib/tart-double/sysctl/<key>`), never written to the host's.
 
 use super::record;
 
@@ -15,6 +19,14 @@ pub fn apt_get(args: &[String]) -> i32 {
                 .any(|a| a == pkg || a.starts_with(&format!("{pkg}=")))
             {
                 let _ = std::fs::write(format!("/etc/systemd/system/{unit}"), text);
+            }
+        }
+        if args.iter().any(|a| a == "conntrack") {
+            let link = std::path::Path::new("/usr/local/sbin/conntrack");
+            if let Ok(exe) = std::env::current_exe()
+                && !link.exists()
+            {
+                let _ = std::os::unix::fs::symlink(exe, link);
             }
         }
         println!("Reading package lists... Done");
@@ -45,16 +57,155 @@ pub fn apt_mark(args: &[String]) -> i32 {
 /// `modprobe <module>`: records.
 pub fn modprobe(args: &[String]) -> i32 {
     record("modprobe", args);
+    for module in args.iter().filter(|a| !a.starts_with('-')) {
+        load_module(module);
+    }
     0
 }
 
-/// `sysctl`: records; `-w k=v` / `k=v` echo `k = v` as sysctl does, `--system` is quiet.
-pub fn sysctl(args: &[String]) -> i32 {
-    record("sysctl", args);
-    for a in args.iter().filter(|a| !a.starts_with('-')) {
-        if let Some((k, v)) = a.split_once('=') {
-            println!("{k} = {v}");
+/// Marks `module` loaded in the VM's own `/sys/module` (a per-VM directory).
+fn load_module(module: &str) {
+    let _ = std::fs::create_dir_all(std::path::Path::new("/sys/module").join(module));
+}
+
+/// What a fresh kernel does at boot (systemd-modules-load, systemd-sysctl): forget the
+/// last boot's settings, then load the modules of `/etc/modules-load.d/*.conf` and apply
+/// the settings of `/etc/sysctl.d/*.conf`. Runs inside the VM, before its units start.
+pub fn boot_kernel() {
+    let _ = std::fs::remove_dir_all(super::state_path("sysctl"));
+    let lines = |dir: &str| -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "conf"))
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .flat_map(|t| {
+                t.lines()
+                    .map(str::trim)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+            .collect()
+    };
+    for module in lines("/etc/modules-load.d") {
+        load_module(&module);
+    }
+    for setting in lines("/etc/sysctl.d") {
+        if let Some((k, v)) = setting.split_once('=') {
+            let path = sysctl_path(k.trim().trim_start_matches('-'));
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = std::fs::write(path, v.trim());
         }
     }
+}
+
+/// Where the VM's own value of a sysctl key is kept once set.
+fn sysctl_path(key: &str) -> std::path::PathBuf {
+    super::state_path("sysctl").join(key)
+}
+
+/// `sysctl`: records; `-w k=v` / `k=v` set the key in the VM (kept in its state, echoed as
+/// `k = v` unless `-q`), `-n <key>` prints the VM's value, else the host kernel's (read
+/// from `/proc/sys`); `--system` is quiet. The host's kernel is never written.
+pub fn sysctl(args: &[String]) -> i32 {
+    record("sysctl", args);
+    let quiet = args.iter().any(|a| a == "-q" || a == "--quiet");
+    let values_only = args.iter().any(|a| a == "-n" || a == "--values");
+    for a in args.iter().filter(|a| !a.starts_with('-')) {
+        if let Some((k, v)) = a.split_once('=') {
+            let path = sysctl_path(k.trim());
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Err(e) = std::fs::write(&path, v.trim()) {
+                eprintln!("sysctl: setting key \"{k}\": {e}");
+                return 255;
+            }
+            if !quiet {
+                println!("{k} = {v}");
+            }
+        } else {
+            let host = format!("/proc/sys/{}", a.replace('.', "/"));
+            let value =
+                std::fs::read_to_string(sysctl_path(a)).or_else(|_| std::fs::read_to_string(&host));
+            match value {
+                Ok(v) if values_only => println!("{}", v.trim()),
+                Ok(v) => println!("{a} = {}", v.trim()),
+                Err(_) => {
+                    eprintln!("sysctl: cannot stat {host}: No such file or directory");
+                    return 255;
+                }
+            }
+        }
+    }
+    0
+}
+
+/// `swapon`: records; the VM has no swap, so `--show` prints nothing (as on a Cirrus Labs
+/// image).
+pub fn swapon(args: &[String]) -> i32 {
+    record("swapon", args);
+    0
+}
+
+/// `swapoff`: records (the real one would turn off the host's swap).
+pub fn swapoff(args: &[String]) -> i32 {
+    record("swapoff", args);
+    0
+}
+
+/// `containerd config default|dump`: the part of containerd 1.7's default config (Ubuntu
+/// 24.04's package) that node scripts edit: runc with `SystemdCgroup = false`.
+pub fn containerd_config(args: &[String]) -> i32 {
+    record("containerd", args);
+    match args.get(1).map(String::as_str) {
+        Some("default" | "dump") => {
+            print!("{CONTAINERD_DEFAULT_CONFIG}");
+            0
+        }
+        _ => {
+            eprintln!("containerd (tart-double): supported: config default");
+            1
+        }
+    }
+}
+
+const CONTAINERD_DEFAULT_CONFIG: &str = r#"disabled_plugins = []
+imports = []
+oom_score = 0
+root = "/var/lib/containerd"
+state = "/run/containerd"
+version = 2
+
+[grpc]
+  address = "/run/containerd/containerd.sock"
+
+[plugins]
+
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "registry.k8s.io/pause:3.8"
+
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      default_runtime_name = "runc"
+
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes]
+
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+          runtime_type = "io.containerd.runc.v2"
+
+          [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+            BinaryName = ""
+            SystemdCgroup = false
+"#;
+
+/// `conntrack` (after `apt-get install conntrack`): records.
+pub fn conntrack(args: &[String]) -> i32 {
+    record("conntrack", args);
     0
 }

@@ -185,6 +185,7 @@ pub fn main(args: &[String]) -> i32 {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let now = args.iter().any(|a| a == "--now");
+    let quiet = args.iter().any(|a| a == "--quiet" || a == "-q");
     let Some((verb, names)) = words.split_first() else {
         return 0;
     };
@@ -221,7 +222,9 @@ pub fn main(args: &[String]) -> i32 {
             let mut code = 0;
             for u in &units {
                 let active = main_pid(u).is_some();
-                println!("{}", if active { "active" } else { "inactive" });
+                if !quiet {
+                    println!("{}", if active { "active" } else { "inactive" });
+                }
                 if !active {
                     code = 3;
                 }
@@ -232,7 +235,9 @@ pub fn main(args: &[String]) -> i32 {
             let mut code = 0;
             for u in &units {
                 let on = is_enabled(u);
-                println!("{}", if on { "enabled" } else { "disabled" });
+                if !quiet {
+                    println!("{}", if on { "enabled" } else { "disabled" });
+                }
                 if !on {
                     code = 1;
                 }

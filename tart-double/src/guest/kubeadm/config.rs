@@ -147,6 +147,66 @@ pub fn parse(text: &str) -> Result<InitConfig, String> {
     Ok(cfg)
 }
 
+/// A `JoinConfiguration` (v1beta3/v1beta4) as the `kubeadm join` flags it stands for:
+/// `<apiServerEndpoint> --token T --discovery-token-ca-cert-hash H... [--node-name N]
+/// [--discovery-token-unsafe-skip-ca-verification]`.
+pub fn join_args(text: &str) -> Result<Vec<String>, String> {
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase", default)]
+    struct JoinDoc {
+        api_version: String,
+        kind: String,
+        discovery: Discovery,
+        node_registration: NodeRegistration,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase", default)]
+    struct Discovery {
+        bootstrap_token: Option<BootstrapToken>,
+        tls_bootstrap_token: Option<String>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase", default)]
+    struct BootstrapToken {
+        api_server_endpoint: String,
+        token: String,
+        ca_cert_hashes: Vec<String>,
+        unsafe_skip_ca_verification: bool,
+    }
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let value = serde_yaml::Value::deserialize(doc)
+            .map_err(|e| format!("couldn't parse kubeadm config: {e}"))?;
+        let doc: JoinDoc = serde_yaml::from_value(value)
+            .map_err(|e| format!("couldn't parse kubeadm config: {e}"))?;
+        if doc.kind != "JoinConfiguration" {
+            continue;
+        }
+        if !doc.api_version.starts_with("kubeadm.k8s.io/") {
+            return Err(format!(
+                "no kind \"JoinConfiguration\" is registered for version \"{}\"",
+                doc.api_version
+            ));
+        }
+        let bt = doc
+            .discovery
+            .bootstrap_token
+            .ok_or("discovery: Invalid value: \"\": bootstrapToken or file must be set")?;
+        let token = doc.discovery.tls_bootstrap_token.unwrap_or(bt.token);
+        let mut args = vec![bt.api_server_endpoint, "--token".to_owned(), token];
+        for hash in bt.ca_cert_hashes {
+            args.extend(["--discovery-token-ca-cert-hash".to_owned(), hash]);
+        }
+        if bt.unsafe_skip_ca_verification {
+            args.push("--discovery-token-unsafe-skip-ca-verification".to_owned());
+        }
+        if let Some(name) = doc.node_registration.name {
+            args.extend(["--node-name".to_owned(), name]);
+        }
+        return Ok(args);
+    }
+    Err("couldn't parse kubeadm config: no JoinConfiguration in it".to_owned())
+}
+
 /// `host[:port]` → host and port (`default_port` when none).
 pub fn split_endpoint(endpoint: &str, default_port: u16) -> Result<(String, u16), String> {
     let endpoint = endpoint.trim().trim_start_matches("https://");
@@ -263,6 +323,40 @@ cgroupDriver: systemd
         assert_eq!(c.node_name.as_deref(), Some("dev-cp-0"));
         assert_eq!(c.tokens, ["abcdef.0123456789abcdef"]);
         assert_eq!(parse("").expect("empty"), InitConfig::default());
+    }
+
+    /// What node-bootstrap's `render_join_config` writes (kubeadm v1beta4).
+    #[test]
+    fn a_join_configuration_is_the_flags_it_stands_for() {
+        let text = "apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: api.dev.tart-infra.internal:6443
+    token: abcdef.0123456789abcdef
+    caCertHashes:
+    - sha256:00ff
+nodeRegistration:
+  name: dev-worker1
+  criSocket: unix:///run/containerd/containerd.sock
+";
+        assert_eq!(
+            join_args(text).expect("parses"),
+            [
+                "api.dev.tart-infra.internal:6443",
+                "--token",
+                "abcdef.0123456789abcdef",
+                "--discovery-token-ca-cert-hash",
+                "sha256:00ff",
+                "--node-name",
+                "dev-worker1"
+            ]
+        );
+        assert!(join_args("apiVersion: v1\nkind: JoinConfiguration\n").is_err());
+        assert!(
+            join_args("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n").is_err()
+        );
+        assert!(join_args("kind: InitConfiguration\n").is_err());
     }
 
     #[test]

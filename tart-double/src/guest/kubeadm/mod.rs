@@ -57,7 +57,15 @@ pub async fn main(args: &[String]) -> i32 {
     record("kubeadm", args);
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match words.as_slice() {
-        ["version", ..] => {
+        ["version", rest @ ..] => {
+            // `-o short` (node-bootstrap's kubeadm-version step) prints the bare version.
+            if matches!(
+                rest,
+                ["-o", "short"] | ["-o=short"] | ["--output", "short"] | ["--output=short"]
+            ) {
+                println!("{VERSION}");
+                return 0;
+            }
             println!(
                 "kubeadm version: &version.Info{{Major:\"1\", Minor:\"33\", GitVersion:\"{VERSION}\"}} (tart-double)"
             );
@@ -282,8 +290,9 @@ fn spec_of(cfg: &config::InitConfig, info: &GuestInfo) -> Result<ControlPlaneSpe
 
 fn apiserver_manifest(spec: &ControlPlaneSpec, info: &GuestInfo) -> String {
     format!(
-        "# Written by the kubeadm TEST DOUBLE (tart-double): the kubelet double runs a real\n# kube-apiserver from TART_INFRA_KUBE_BINS with these settings.\napiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\n  annotations:\n    kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: {}:6443\nspec:\n  hostNetwork: true\n  containers:\n  - name: kube-apiserver\n    command:\n    - kube-apiserver\n    - --secure-port=6443\n    - --service-cluster-ip-range={}\n",
-        info.ip, spec.service_subnet
+        "# Written by the kubeadm TEST DOUBLE (tart-double): the kubelet double runs a real\n# kube-apiserver from TART_INFRA_KUBE_BINS with these settings.\napiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\n  annotations:\n    kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint: {ip}:6443\nspec:\n  hostNetwork: true\n  containers:\n  - name: kube-apiserver\n    command:\n    - kube-apiserver\n    - --advertise-address={ip}\n    - --secure-port=6443\n    - --service-cluster-ip-range={}\n",
+        spec.service_subnet,
+        ip = info.ip
     )
 }
 
@@ -453,7 +462,14 @@ async fn token_create(args: &[&str]) -> Result<(), PhaseError> {
     let client = local_admin().await.map_err(|e| fail("token", e))?;
     let token = match positional(
         args,
-        &["--ttl", "--description", "--usages", "--groups", "--config"],
+        &[
+            "--ttl",
+            "--description",
+            "--usages",
+            "--groups",
+            "--config",
+            "--kubeconfig",
+        ],
     )
     .first()
     {
@@ -492,6 +508,23 @@ async fn token_create(args: &[&str]) -> Result<(), PhaseError> {
 }
 
 async fn join(args: &[&str]) -> Result<(), PhaseError> {
+    // `--config` (a JoinConfiguration, as node-bootstrap's kubeadm-join step passes):
+    // the same discovery as the flags it stands for.
+    let from_config;
+    let args = match flag(args, "--config") {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                fail(
+                    "preflight",
+                    format!("unable to read config from \"{path}\": {e}"),
+                )
+            })?;
+            from_config = config::join_args(&text).map_err(|e| fail("preflight", e))?;
+            from_config.iter().map(String::as_str).collect::<Vec<_>>()
+        }
+        None => args.to_vec(),
+    };
+    let args = args.as_slice();
     let with_values = [
         "--token",
         "--discovery-token",

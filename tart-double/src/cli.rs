@@ -235,6 +235,9 @@ pub async fn main(args: Vec<String>) -> i32 {
     match program.as_str() {
         "kubeadm" => crate::guest::kubeadm::main(&rest).await,
         "kubelet" => crate::guest::kubelet::main().await,
+        "containerd" if rest.first().is_some_and(|a| a == "config") => {
+            crate::guest::record::containerd_config(&rest)
+        }
         "containerd" => {
             // Nothing to run: pods are simulated by kwok.
             let _ = tokio::signal::ctrl_c().await;
@@ -245,6 +248,8 @@ pub async fn main(args: Vec<String>) -> i32 {
         "apt-mark" => crate::guest::record::apt_mark(&rest),
         "modprobe" => crate::guest::record::modprobe(&rest),
         "sysctl" => crate::guest::record::sysctl(&rest),
+        "crictl" => crate::guest::record::crictl(&rest),
+        "curl" => crate::guest::record::curl(&rest),
         _ => tart(args).await,
     }
 }

@@ -17,9 +17,11 @@ use crate::lease::{self, Policy};
 use crate::netiso;
 
 /// Guest paths replaced by per-VM copies inside the VM (directories unless marked file).
-pub const BINDS: [(&str, bool); 17] = [
+pub const BINDS: [(&str, bool); 19] = [
     ("/etc/hosts", true),
     ("/etc/hostname", true),
+    ("/etc/machine-id", true),
+    ("/etc/netplan", false),
     ("/etc/ssh", false),
     ("/root/.ssh", false),
     ("/etc/kubernetes", false),
@@ -38,7 +40,7 @@ pub const BINDS: [(&str, bool); 17] = [
 ];
 
 /// The names the `tart` binary answers to inside a VM (symlinks in `/usr/local/sbin`).
-pub const GUEST_TOOLS: [&str; 8] = [
+pub const GUEST_TOOLS: [&str; 10] = [
     "kubeadm",
     "kubelet",
     "containerd",
@@ -47,6 +49,8 @@ pub const GUEST_TOOLS: [&str; 8] = [
     "apt-mark",
     "modprobe",
     "sysctl",
+    "crictl",
+    "curl",
 ];
 
 /// How `tart run` was asked to network the VM.
@@ -138,6 +142,15 @@ pub fn prepare_root(
         &root.join("etc/hosts"),
         &format!("127.0.0.1 localhost\n127.0.1.1 {name}\n"),
     )?;
+    // A machine id of its own, as a first boot gives (the image may have emptied it).
+    let machine_id = root.join("etc/machine-id");
+    if std::fs::read_to_string(&machine_id).map_or(true, |id| id.trim().is_empty()) {
+        let mut id = [0u8; 16];
+        home::random_bytes(&mut id)?;
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(&machine_id, format!("{hex}\n"))
+            .map_err(TartError::io("writing", &machine_id))?;
+    }
     std::fs::write(root.join("etc/hostname"), format!("{name}\n"))
         .map_err(TartError::io("writing", &root.join("etc/hostname")))?;
     for (unit, text) in UNITS {
@@ -196,7 +209,11 @@ fn ensure_mount_points() -> Result<(), TartError> {
     for (guest, file) in BINDS {
         let path = Path::new(guest);
         if file {
-            if !path.exists() {
+            if guest == "/etc/machine-id" && !path.exists() {
+                // Minimal containers may lack it; an empty file is what systemd expects
+                // of an image that has not booted yet.
+                std::fs::write(path, "").map_err(TartError::io("creating", path))?;
+            } else if !path.exists() {
                 return Err(TartError::Double(format!(
                     "{guest} is missing on the host; the VM's copy is bind-mounted over it"
                 )));

@@ -159,7 +159,10 @@ pub fn image_provision(inputs: &ImageProvision) -> Result<Script, ScriptError> {
         .input("K8S_MINOR", inputs.kubernetes_minor.as_str())?
         .input("K8S_VERSION", inputs.kubernetes_version.as_str())?
         .input("KUBE_DEB_VERSION", inputs.kube_deb_version.as_str())?
-        .input("CRI_TOOLS_DEB_VERSION", inputs.cri_tools_deb_version.as_str())?
+        .input(
+            "CRI_TOOLS_DEB_VERSION",
+            inputs.cri_tools_deb_version.as_str(),
+        )?
         .input(
             "CONTAINERD_VERSION",
             inputs.containerd_version.clone().unwrap_or_default(),

@@ -114,7 +114,12 @@ pub fn crictl(args: &[String]) -> i32 {
             a => words.push(a.to_owned()),
         }
     }
-    match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["pull", image] => {
             add_image(image);
             println!("Image is up to date for {image} (tart-double)");
@@ -151,12 +156,16 @@ pub fn crictl(args: &[String]) -> i32 {
 /// else fails as an unresolvable host does.
 pub fn curl(args: &[String]) -> i32 {
     record("curl", args);
-    let url = args.iter().find(|a| a.starts_with("https://") || a.starts_with("http://"));
+    let url = args
+        .iter()
+        .find(|a| a.starts_with("https://") || a.starts_with("http://"));
     let out = args
         .iter()
         .position(|a| a == "-o" || a == "--output")
         .and_then(|i| args.get(i + 1));
-    let Some(url) = url.filter(|u| u.starts_with("https://pkgs.k8s.io/") && u.ends_with("/Release.key")) else {
+    let Some(url) =
+        url.filter(|u| u.starts_with("https://pkgs.k8s.io/") && u.ends_with("/Release.key"))
+    else {
         eprintln!("curl: (6) Could not resolve host (tart-double: VMs have no internet)");
         return 6;
     };

@@ -743,6 +743,53 @@ fn reset(args: &[&str]) -> Result<(), PhaseError> {
     Ok(())
 }
 
+/// The control-plane images of `version`, as `kubeadm config images list` names them.
+pub fn control_plane_images(version: &str) -> Vec<String> {
+    let mut images: Vec<String> = [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kube-proxy",
+    ]
+    .iter()
+    .map(|c| format!("registry.k8s.io/{c}:{version}"))
+    .collect();
+    images.extend(
+        ["coredns/coredns:v1.12.0", "pause:3.10", "etcd:3.5.21-0"]
+            .iter()
+            .map(|i| format!("registry.k8s.io/{i}")),
+    );
+    images
+}
+
+/// `kubeadm config images pull|list [--kubernetes-version V] [--cri-socket S]`: lists the
+/// images; `pull` adds them to the VM's image list (no registry is contacted).
+fn config_images(verb: &str, args: &[&str]) -> i32 {
+    let version = args
+        .iter()
+        .position(|a| *a == "--kubernetes-version")
+        .and_then(|i| args.get(i + 1).copied())
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.strip_prefix("--kubernetes-version="))
+        })
+        .unwrap_or(VERSION);
+    let version = if version.starts_with('v') {
+        version.to_owned()
+    } else {
+        format!("v{version}")
+    };
+    for image in control_plane_images(&version) {
+        if verb == "pull" {
+            super::record::add_image(&image);
+            println!("[config/images] Pulled {image}");
+        } else {
+            println!("{image}");
+        }
+    }
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -784,52 +831,4 @@ mod tests {
             "kubeadm join api.dev:6443 --token abcdef.0123456789abcdef \\\n\t--discovery-token-ca-cert-hash sha256:00 "
         );
     }
-}
-
-/// The control-plane images of `version`, as `kubeadm config images list` names them.
-pub fn control_plane_images(version: &str) -> Vec<String> {
-    let mut images: Vec<String> = [
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "kube-proxy",
-    ]
-    .iter()
-    .map(|c| format!("registry.k8s.io/{c}:{version}"))
-    .collect();
-    images.extend(
-        ["coredns/coredns:v1.12.0", "pause:3.10", "etcd:3.5.21-0"]
-            .iter()
-            .map(|i| format!("registry.k8s.io/{i}")),
-    );
-    images
-}
-
-/// `kubeadm config images pull|list [--kubernetes-version V] [--cri-socket S]`: lists the
-/// images; `pull` adds them to the VM's image list (no registry is contacted).
-fn config_images(verb: &str, args: &[&str]) -> i32 {
-    let version = args
-        .iter()
-        .position(|a| *a == "--kubernetes-version")
-        .and_then(|i| args.get(i + 1))
-        .or_else(|| {
-            args.iter()
-                .find_map(|a| a.strip_prefix("--kubernetes-version=").map(|_| a))
-        })
-        .map(|v| v.trim_start_matches("--kubernetes-version="))
-        .unwrap_or(VERSION);
-    let version = if version.starts_with('v') {
-        version.to_owned()
-    } else {
-        format!("v{version}")
-    };
-    for image in control_plane_images(&version) {
-        if verb == "pull" {
-            super::record::add_image(&image);
-            println!("[config/images] Pulled {image}");
-        } else {
-            println!("{image}");
-        }
-    }
-    0
 }

@@ -193,8 +193,10 @@ if compgen -G '/etc/ssh/ssh_host_*' >/dev/null; then
   CHANGED=1
   log "removed the SSH host keys (each clone makes its own at boot)"
 fi
-# An empty machine id makes systemd generate a new one at the clone's first boot (and with
-# it the DHCP DUID and the kubelet's node identity); /var/lib/dbus/machine-id links to it.
+# An empty machine id makes systemd generate a new one at the clone's first boot and commit
+# it (and with it a DHCP DUID of its own); empty, not missing or "uninitialized", so the boot
+# is not a "first boot" and systemd does not re-apply unit presets over what is enabled
+# here (machine-id(5)). /var/lib/dbus/machine-id links to it on Ubuntu.
 if [[ -s /etc/machine-id ]]; then
   truncate -s 0 /etc/machine-id
   CHANGED=1

@@ -86,7 +86,8 @@ pub async fn build(options: BuildOptions) -> Result<Outcome, Error> {
     )?;
     let report = Reporter::new(options.json, &plan.image);
     let result = run(&options, &config, &plan, &report).await;
-    if let Err(e) = &result {
+    // People read the error on stderr; a program reading the JSON lines gets it there too.
+    if let (Err(e), true) = (&result, options.json) {
         report.emit(Event::Failed, "failed", &crate::cli::report(e));
     }
     result

@@ -377,3 +377,64 @@ fn a_failed_provisioning_leaves_no_image_and_no_build_vm() {
     );
     assert_eq!(lab.local_vms(), ["broken-base"], "no image, no build VM");
 }
+
+#[test]
+fn an_interrupted_build_removes_its_build_vm() {
+    use std::io::{BufRead as _, BufReader};
+    let Some(tart) = prerequisites() else { return };
+    let lab = Lab::new(tart, 83, "ghcr.io/cirruslabs/ubuntu:24.04");
+    let config = lab.dir.path().join("clusters.yaml");
+    let state = lab.state();
+    // A slow boot (the double's per-step delay), so the signal lands while the build waits
+    // for the VM's address.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tart-infra"))
+        .args(["image", "build", "--config"])
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--tart-bin")
+        .arg(&lab.tart)
+        .env("TART_HOME", lab.home())
+        .env("TART_DOUBLE_SUBNET", &lab.subnet)
+        .env("TART_DOUBLE_DELAYS", "boot=30")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tart-infra runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        let waiting = line.contains(": ip: ");
+        seen.push(line);
+        if waiting {
+            break;
+        }
+    }
+    assert!(
+        seen.last().is_some_and(|l| l.contains(": ip: ")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        lab.local_vms(),
+        [BUILD_VM],
+        "the build VM exists while it boots"
+    );
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = child.wait_with_output().expect("exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("clean up: deleting the build VM")),
+        "{rest:?}"
+    );
+    assert!(lab.local_vms().is_empty(), "no build VM, no image");
+}

@@ -32,61 +32,8 @@ enum Command {
     /// Golden images: one Tart VM per Kubernetes version that every node VM is cloned from.
     Image {
         #[command(subcommand)]
-        command: ImageCommand,
+        command: image::Command,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum ImageCommand {
-    /// Builds the image of the cluster file's kubernetesVersion (`tart-infra-k8s-<version>`)
-    /// from its baseImage, unless it exists.
-    Build(ImageBuildArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct ImageBuildArgs {
-    /// The clusters file (baseImage, kubernetesVersion, ssh).
-    #[arg(long, env = "TART_INFRA_CONFIG", default_value = config::DEFAULT_PATH)]
-    config: PathBuf,
-    /// Print one JSON object per line.
-    #[arg(long, env = "TART_INFRA_IMAGE_JSON", value_parser = BoolishValueParser::new())]
-    json: bool,
-    /// Build even when the image exists (the old one is replaced once the new one is made).
-    #[arg(long, env = "TART_INFRA_IMAGE_REBUILD", value_parser = BoolishValueParser::new())]
-    rebuild: bool,
-    /// The Kubernetes patch to pin, e.g. 1.33.5 [default: the one pinned for the file's minor].
-    #[arg(long, env = "TART_INFRA_KUBERNETES_PATCH")]
-    kubernetes_patch: Option<String>,
-    /// The Ubuntu containerd package version to pin [default: the archive's, held].
-    #[arg(long, env = "TART_INFRA_CONTAINERD_VERSION")]
-    containerd_version: Option<String>,
-    /// The image to build from [default: the file's baseImage].
-    #[arg(long, env = "TART_INFRA_IMAGE_BASE")]
-    base_image: Option<String>,
-    /// Where the build keeps its known hosts, tart run logs and the images' records
-    /// [default: $XDG_STATE_HOME/tart-infra/image or ~/.local/state/tart-infra/image].
-    #[arg(long, env = "TART_INFRA_IMAGE_DIR", value_parser = state_dir)]
-    state_dir: Option<PathBuf>,
-    /// The tart binary (a path, or a name looked up on PATH).
-    #[arg(long, env = "TART_INFRA_TART_BIN", default_value = "tart")]
-    tart_bin: PathBuf,
-}
-
-impl ImageBuildArgs {
-    fn options(self) -> image::BuildOptions {
-        image::BuildOptions {
-            config: self.config,
-            overrides: image::Overrides {
-                kubernetes_patch: self.kubernetes_patch,
-                base_image: self.base_image,
-                containerd_version: self.containerd_version,
-            },
-            rebuild: self.rebuild,
-            json: self.json,
-            state_dir: self.state_dir.unwrap_or_else(image::default_state_dir),
-            tart_bin: self.tart_bin,
-        }
-    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -239,12 +186,7 @@ impl Cli {
                 serve::run(args.options()).await?;
                 Ok(true)
             }
-            Command::Image {
-                command: ImageCommand::Build(args),
-            } => image::build(args.options())
-                .await
-                .map(|_| true)
-                .map_err(Error::from),
+            Command::Image { command } => Ok(image::run(command).await.map(|_| true)?),
         }
     }
 }
@@ -541,43 +483,6 @@ mod tests {
         assert_eq!(options.tart.state_dir, PathBuf::from("/tmp/s"));
         assert_eq!(options.reserve.cpu, 0);
         assert!(parse(&["serve", "--listen", "localhost:1"]).is_err());
-    }
-
-    #[test]
-    fn image_build_has_the_documented_defaults() {
-        let Command::Image {
-            command: ImageCommand::Build(args),
-        } = parse(&["image", "build"]).expect("image build").command
-        else {
-            panic!("not image build");
-        };
-        let options = args.options();
-        assert_eq!(options.config, PathBuf::from("config/clusters.yaml"));
-        assert!(!options.json && !options.rebuild);
-        assert_eq!(options.overrides, image::Overrides::default());
-        assert_eq!(options.state_dir, image::default_state_dir());
-        assert_eq!(options.tart_bin, PathBuf::from("tart"));
-        let Command::Image {
-            command: ImageCommand::Build(args),
-        } = parse(&[
-            "image",
-            "build",
-            "--json",
-            "--rebuild",
-            "--kubernetes-patch",
-            "1.33.5",
-        ])
-        .expect("flags")
-        .command
-        else {
-            panic!("not image build");
-        };
-        let options = args.options();
-        assert!(options.json && options.rebuild);
-        assert_eq!(
-            options.overrides.kubernetes_patch.as_deref(),
-            Some("1.33.5")
-        );
     }
 
     #[test]

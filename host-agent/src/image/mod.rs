@@ -8,6 +8,7 @@
 //!   stop, clone to the image's name, delete the build VM. An existing image is left alone
 //!   unless `--rebuild`.
 //! - [`progress`]: a line per step with the elapsed time, or JSON lines.
+//! - [`Command`]: the subcommands and flags (`cli.rs` only adds the `image` variant).
 //!
 //! It runs on the Mac with [`crate::vm::TartCli`] directly (not through the VM API): the
 //! [`vm_api::VmBackend`] trait keeps to what a bring-up needs, and saving an image under a
@@ -15,11 +16,13 @@
 //!
 //! [`TartCli::clone_image`]: crate::vm::TartCli::clone_image
 
+mod args;
 pub mod build;
 mod error;
 pub mod plan;
 pub mod progress;
 
+pub use args::{BuildArgs, Command, run};
 pub use build::{BuildOptions, Outcome, build, default_state_dir};
 pub use error::Error;
 pub use plan::{CILIUM_VERSION, KUBERNETES, Overrides, Plan};

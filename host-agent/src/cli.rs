@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 
-use crate::{config, lab, serve, vm};
+use crate::{config, image, lab, serve, vm};
 
 /// The tart-infra host agent: the local lab, and the VM API over Tart on a Mac.
 #[derive(Debug, Parser)]
@@ -29,6 +29,11 @@ enum Command {
     /// The VM API: Tart VMs over HTTPS for the operator and `up` (runs until SIGTERM or
     /// Ctrl-C; VMs keep running after it stops).
     Serve(ServeArgs),
+    /// Golden images: one Tart VM per Kubernetes version that every node VM is cloned from.
+    Image {
+        #[command(subcommand)]
+        command: image::Command,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -156,6 +161,9 @@ pub enum Error {
     /// The VM API.
     #[error(transparent)]
     Serve(#[from] serve::Error),
+    /// A golden image.
+    #[error(transparent)]
+    Image(#[from] image::Error),
 }
 
 impl Cli {
@@ -178,6 +186,7 @@ impl Cli {
                 serve::run(args.options()).await?;
                 Ok(true)
             }
+            Command::Image { command } => Ok(image::run(command).await.map(|_| true)?),
         }
     }
 }
@@ -312,7 +321,12 @@ mod tests {
         command.clone().debug_assert();
         let lab = command.find_subcommand("lab").expect("lab");
         let serve = command.find_subcommand("serve").expect("serve");
-        for sub in lab.get_subcommands().chain([serve]) {
+        let image = command.find_subcommand("image").expect("image");
+        for sub in lab
+            .get_subcommands()
+            .chain([serve])
+            .chain(image.get_subcommands())
+        {
             for arg in sub.get_arguments() {
                 let id = arg.get_id().as_str();
                 if id == "help" || id == "version" {

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod host;
+pub mod image;
 pub mod lab;
 pub mod serve;
 pub mod telemetry;

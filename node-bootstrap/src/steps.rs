@@ -38,6 +38,10 @@ pub const BODIES: &[(&str, &str)] = &[
         "control-plane-readdress",
         include_str!("../scripts/control-plane-readdress.sh"),
     ),
+    (
+        "image-provision",
+        include_str!("../scripts/image-provision.sh"),
+    ),
 ];
 
 /// The shared functions (`log`, `fail`, `ensure_file`, `ensure_hosts_entry`).
@@ -123,6 +127,50 @@ pub fn control_plane_readdress(api_address: IpAddr) -> Result<Script, ScriptErro
     step("control-plane-readdress").input("API_ADDRESS", api_address.to_string())
 }
 
+/// What the golden image pins: the inputs of [`image_provision`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageProvision {
+    /// The minor version, e.g. `1.33`: the pkgs.k8s.io repository.
+    pub kubernetes_minor: String,
+    /// The patch version, e.g. `1.33.4`: the control-plane images.
+    pub kubernetes_version: String,
+    /// The Debian version of kubelet, kubeadm and kubectl, e.g. `1.33.4-1.1`.
+    pub kube_deb_version: String,
+    /// The Debian version of cri-tools, e.g. `1.33.0-1.1`.
+    pub cri_tools_deb_version: String,
+    /// An Ubuntu version of containerd, or `None` for the archive's current one (held
+    /// either way).
+    pub containerd_version: Option<String>,
+    /// More images to pre-pull (Cilium's), as full references.
+    pub extra_images: Vec<String>,
+}
+
+/// How long provisioning may take: package downloads and image pulls on a slow network.
+pub const IMAGE_PROVISION_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+
+/// Makes a running VM the golden image of one Kubernetes version: the Kubernetes apt
+/// repository and pinned, held packages (kubelet, kubeadm, kubectl, cri-tools, containerd,
+/// conntrack), kernel modules and sysctls, swap out of fstab, `dhcp-identifier: mac`,
+/// containerd's systemd cgroup driver, the control-plane and extra images pulled, then
+/// no SSH host keys (a unit regenerates them in each clone) and an empty machine id.
+/// Prints `changed` or `unchanged`.
+pub fn image_provision(inputs: &ImageProvision) -> Result<Script, ScriptError> {
+    Ok(step("image-provision")
+        .input("K8S_MINOR", inputs.kubernetes_minor.as_str())?
+        .input("K8S_VERSION", inputs.kubernetes_version.as_str())?
+        .input("KUBE_DEB_VERSION", inputs.kube_deb_version.as_str())?
+        .input(
+            "CRI_TOOLS_DEB_VERSION",
+            inputs.cri_tools_deb_version.as_str(),
+        )?
+        .input(
+            "CONTAINERD_VERSION",
+            inputs.containerd_version.clone().unwrap_or_default(),
+        )?
+        .input("EXTRA_IMAGES", inputs.extra_images.join("\n"))?
+        .timeout(IMAGE_PROVISION_TIMEOUT))
+}
+
 /// `kubeadm reset -f` and the state it leaves behind; nothing on a node without any.
 pub fn kubeadm_reset() -> Script {
     step("kubeadm-reset")
@@ -185,6 +233,15 @@ mod tests {
             kubeadm_join("kind: x").expect("valid"),
             update_endpoint("api", "10.0.0.1".parse().expect("ip")).expect("valid"),
             kubeadm_reset(),
+            image_provision(&ImageProvision {
+                kubernetes_minor: "1.33".into(),
+                kubernetes_version: "1.33.4".into(),
+                kube_deb_version: "1.33.4-1.1".into(),
+                cri_tools_deb_version: "1.33.0-1.1".into(),
+                containerd_version: None,
+                extra_images: vec!["quay.io/cilium/cilium:v1.18.1".into()],
+            })
+            .expect("valid"),
         ];
         for script in scripts {
             assert!(
@@ -193,6 +250,63 @@ mod tests {
                 script.name()
             );
         }
+    }
+
+    /// shellcheck, when installed, finds no warning in any script (with the library in front,
+    /// as the scripts run).
+    #[test]
+    fn every_script_passes_shellcheck_when_it_is_installed() {
+        let Ok(version) = Command::new("shellcheck").arg("--version").output() else {
+            eprintln!("SKIPPED: shellcheck is not installed (apt-get install shellcheck)");
+            return;
+        };
+        assert!(version.status.success());
+        for (name, body) in BODIES {
+            let program = format!("{COMMON}\n{body}");
+            let mut child = Command::new("shellcheck")
+                .args(["-s", "bash", "-S", "warning", "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("shellcheck runs");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(program.as_bytes())
+                .expect("write");
+            let out = child.wait_with_output().expect("shellcheck finishes");
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+
+    #[test]
+    fn image_provision_gets_every_pinned_version_and_the_images_one_a_line() {
+        let script = image_provision(&ImageProvision {
+            kubernetes_minor: "1.33".into(),
+            kubernetes_version: "1.33.4".into(),
+            kube_deb_version: "1.33.4-1.1".into(),
+            cri_tools_deb_version: "1.33.0-1.1".into(),
+            containerd_version: Some("1.7.28-0ubuntu1~24.04.1".into()),
+            extra_images: vec!["quay.io/a:v1".into(), "quay.io/b:v1".into()],
+        })
+        .expect("valid");
+        let text = script.render();
+        for line in [
+            "export K8S_MINOR='1.33'\n",
+            "export K8S_VERSION='1.33.4'\n",
+            "export KUBE_DEB_VERSION='1.33.4-1.1'\n",
+            "export CRI_TOOLS_DEB_VERSION='1.33.0-1.1'\n",
+            "export CONTAINERD_VERSION='1.7.28-0ubuntu1~24.04.1'\n",
+            "export EXTRA_IMAGES='quay.io/a:v1\nquay.io/b:v1'\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing");
+        }
+        assert_eq!(script.timeout_override(), Some(IMAGE_PROVISION_TIMEOUT));
     }
 
     #[test]

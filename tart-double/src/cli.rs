@@ -251,6 +251,8 @@ pub async fn main(args: Vec<String>) -> i32 {
         "swapon" => crate::guest::record::swapon(&rest),
         "swapoff" => crate::guest::record::swapoff(&rest),
         "conntrack" => crate::guest::record::conntrack(&rest),
+        "crictl" => crate::guest::record::crictl(&rest),
+        "curl" => crate::guest::record::curl(&rest),
         _ => tart(args).await,
     }
 }

@@ -19,9 +19,11 @@ use crate::netiso;
 /// Guest paths replaced by per-VM copies inside the VM (directories unless marked file).
 /// The two files are bind-mounted only where `/etc` cannot be an overlay ([`boot`]); a
 /// bind-mounted file cannot be replaced by `mv`, which scripts do to `/etc/hosts`.
-pub const BINDS: [(&str, bool); 18] = [
+pub const BINDS: [(&str, bool); 20] = [
     ("/etc/hosts", true),
     ("/etc/hostname", true),
+    ("/etc/machine-id", true),
+    ("/etc/netplan", false),
     ("/etc/ssh", false),
     ("/root/.ssh", false),
     ("/etc/kubernetes", false),
@@ -42,7 +44,7 @@ pub const BINDS: [(&str, bool); 18] = [
 ];
 
 /// The names the `tart` binary answers to inside a VM (symlinks in `/usr/local/sbin`).
-pub const GUEST_TOOLS: [&str; 10] = [
+pub const GUEST_TOOLS: [&str; 12] = [
     "kubeadm",
     "kubelet",
     "containerd",
@@ -53,6 +55,8 @@ pub const GUEST_TOOLS: [&str; 10] = [
     "sysctl",
     "swapon",
     "swapoff",
+    "crictl",
+    "curl",
 ];
 
 /// How `tart run` was asked to network the VM.
@@ -147,6 +151,15 @@ pub fn prepare_root(
         &root.join("etc/hosts"),
         &format!("127.0.0.1 localhost\n127.0.1.1 {name}\n"),
     )?;
+    // A machine id of its own, as a first boot gives (the image may have emptied it).
+    let machine_id = root.join("etc/machine-id");
+    if std::fs::read_to_string(&machine_id).map_or(true, |id| id.trim().is_empty()) {
+        let mut id = [0u8; 16];
+        home::random_bytes(&mut id)?;
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(&machine_id, format!("{hex}\n"))
+            .map_err(TartError::io("writing", &machine_id))?;
+    }
     std::fs::write(root.join("etc/hostname"), format!("{name}\n"))
         .map_err(TartError::io("writing", &root.join("etc/hostname")))?;
     for (unit, text) in UNITS {
@@ -205,7 +218,11 @@ fn ensure_mount_points() -> Result<(), TartError> {
     for (guest, file) in BINDS {
         let path = Path::new(guest);
         if file {
-            if !path.exists() {
+            if guest == "/etc/machine-id" && !path.exists() {
+                // Minimal containers may lack it; an empty file is what systemd expects
+                // of an image that has not booted yet.
+                std::fs::write(path, "").map_err(TartError::io("creating", path))?;
+            } else if !path.exists() {
                 return Err(TartError::Double(format!(
                     "{guest} is missing on the host; the VM's copy is bind-mounted over it"
                 )));

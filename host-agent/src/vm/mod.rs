@@ -29,4 +29,4 @@ pub mod parse;
 pub mod supervise;
 mod tart_cli;
 
-pub use tart_cli::{TartCli, TartOptions, matches};
+pub use tart_cli::{TartCli, TartOptions, local_image_name, matches};

@@ -183,6 +183,70 @@ impl TartCli {
     }
 }
 
+/// A local image name `tart` takes (`tart-infra-k8s-1.33`): unlike a VM name it may hold
+/// dots, but not `/` (a remote reference), whitespace, or a leading `-` or `.`.
+pub fn local_image_name(name: &str) -> Result<(), VmError> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with(['-', '.'])
+        && !name.contains('/')
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(VmError::Invalid {
+            field: "image".to_owned(),
+            message: format!(
+                "`{}` is not a local image name; use letters, digits, '.', '-' and '_', e.g. tart-infra-k8s-1.33",
+                name.escape_debug()
+            ),
+        })
+    }
+}
+
+/// Local images (golden images), beyond the [`VmBackend`] contract: `image build` runs only
+/// on the Mac, with the Tart CLI, so the trait stays what a bring-up needs.
+impl TartCli {
+    /// `tart clone <source> <target>` of a stopped local VM into a local image. A clone
+    /// that fails part-way is deleted, so `target` is either whole or absent.
+    pub async fn clone_image(&self, source: &str, target: &str) -> Result<(), VmError> {
+        local_image_name(source)?;
+        local_image_name(target)?;
+        let call = Call::new(target, &["clone", source, target], CLONE);
+        if let Err(e) = self.tart.ok(&call).await {
+            let _ = self.delete_image(target).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// `tart delete <name>` of a local image; a missing one is not an error.
+    pub async fn delete_image(&self, name: &str) -> Result<(), VmError> {
+        local_image_name(name)?;
+        match self
+            .tart
+            .ok(&Call::new(name, &["delete", name], QUICK))
+            .await
+        {
+            Ok(_) | Err(VmError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether a local VM or image called `name` exists.
+    pub async fn has_local(&self, name: &str) -> Result<bool, VmError> {
+        local_image_name(name)?;
+        let call = Call::new(
+            "",
+            &["list", "--source", "local", "--format", "json"],
+            QUICK,
+        );
+        let listed = parse::list(&self.tart.ok(&call).await?)
+            .map_err(|detail| VmError::Protocol { detail })?;
+        Ok(listed.iter().any(|entry| entry.name == name))
+    }
+}
+
 /// Whether an existing VM is what was asked: the same CPUs and memory, and at least the
 /// disk (Tart cannot shrink a disk, and an image's may be larger than asked).
 pub fn matches(want: Resources, have: Resources) -> bool {
@@ -418,6 +482,14 @@ mod tests {
         assert!(!matches(r(2, 4096, 20), r(4, 4096, 20)));
         assert!(!matches(r(2, 4096, 20), r(2, 2048, 20)));
         assert!(!matches(r(2, 4096, 60), r(2, 4096, 50)));
+    }
+
+    #[test]
+    fn local_image_names_may_have_dots_but_no_slash_or_leading_dash() {
+        assert!(local_image_name("tart-infra-k8s-1.33").is_ok());
+        for bad in ["", "-rf", ".hidden", "ghcr.io/x", "a b", "a\nb"] {
+            assert!(local_image_name(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[tokio::test]

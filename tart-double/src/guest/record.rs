@@ -209,3 +209,117 @@ pub fn conntrack(args: &[String]) -> i32 {
     record("conntrack", args);
     0
 }
+
+/// The images "pulled" into the VM's containerd, one reference a line.
+const IMAGES: &str = "images.list";
+
+fn pulled() -> Vec<String> {
+    std::fs::read_to_string(super::state_path(IMAGES))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Records `image` as present in the VM's image store (used by `kubeadm config images pull`).
+pub fn add_image(image: &str) {
+    use std::io::Write as _;
+    if pulled().iter().any(|i| i == image) {
+        return;
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(super::state_path(IMAGES))
+    {
+        let _ = writeln!(f, "{image}");
+    }
+}
+
+/// `crictl [--runtime-endpoint E] pull|inspecti|images [REF]`: records; `pull` adds the
+/// reference to the VM's image list, `inspecti` succeeds only for a listed one.
+pub fn crictl(args: &[String]) -> i32 {
+    record("crictl", args);
+    let mut words = Vec::new();
+    let mut iter = args.iter();
+    while let Some(a) = iter.next() {
+        match a.as_str() {
+            "-r" | "--runtime-endpoint" | "-i" | "--image-endpoint" | "-t" | "--timeout" => {
+                iter.next();
+            }
+            a if a.starts_with('-') => {}
+            a => words.push(a.to_owned()),
+        }
+    }
+    match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["pull", image] => {
+            add_image(image);
+            println!("Image is up to date for {image} (tart-double)");
+            0
+        }
+        ["inspecti", image] => {
+            if pulled().iter().any(|i| i == image) {
+                println!("{{\"status\": {{\"repoTags\": [\"{image}\"]}}}}");
+                0
+            } else {
+                eprintln!("FATA[0000] no such image \"{image}\" present");
+                1
+            }
+        }
+        ["version" | "info"] => {
+            println!("RuntimeName:  containerd (tart-double)");
+            0
+        }
+        ["images", ..] => {
+            for image in pulled() {
+                println!("{image}");
+            }
+            0
+        }
+        _ => {
+            eprintln!("crictl (tart-double): supported: pull, inspecti, images, version, info");
+            1
+        }
+    }
+}
+
+/// `curl`: records. The double's VMs have no internet: the Kubernetes package signing key
+/// (`https://pkgs.k8s.io/.../Release.key`) is answered with a stand-in key block, anything
+/// else fails as an unresolvable host does.
+pub fn curl(args: &[String]) -> i32 {
+    record("curl", args);
+    let url = args
+        .iter()
+        .find(|a| a.starts_with("https://") || a.starts_with("http://"));
+    let out = args
+        .iter()
+        .position(|a| a == "-o" || a == "--output")
+        .and_then(|i| args.get(i + 1));
+    let Some(url) =
+        url.filter(|u| u.starts_with("https://pkgs.k8s.io/") && u.ends_with("/Release.key"))
+    else {
+        eprintln!("curl: (6) Could not resolve host (tart-double: VMs have no internet)");
+        return 6;
+    };
+    let body = format!(
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\ntart-double stand-in for {url}\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    );
+    match out {
+        Some(path) => match std::fs::write(path, body) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("curl: (23) Failure writing output to destination: {e}");
+                23
+            }
+        },
+        None => {
+            print!("{body}");
+            0
+        }
+    }
+}

@@ -71,13 +71,16 @@ pub async fn main(args: &[String]) -> i32 {
             );
             return 0;
         }
+        ["config", "images", verb @ ("pull" | "list"), rest @ ..] => {
+            return config_images(verb, rest);
+        }
         ["init", rest @ ..] => init(rest).await,
         ["join", rest @ ..] => join(rest).await,
         ["token", "create", rest @ ..] => token_create(rest).await,
         ["reset", rest @ ..] => reset(rest),
         _ => {
             eprintln!(
-                "kubeadm (tart-double): supported: init --config, join, token create --print-join-command, reset [-f], version"
+                "kubeadm (tart-double): supported: init --config, join, token create --print-join-command, reset [-f], version, config images pull|list"
             );
             return 1;
         }
@@ -771,6 +774,53 @@ fn reset(args: &[&str]) -> Result<(), PhaseError> {
     let _ = std::fs::remove_file(state_path("control-plane.json"));
     println!("[reset] Deleting files: [{ADMIN_CONF} {KUBELET_CONF}]");
     Ok(())
+}
+
+/// The control-plane images of `version`, as `kubeadm config images list` names them.
+pub fn control_plane_images(version: &str) -> Vec<String> {
+    let mut images: Vec<String> = [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kube-proxy",
+    ]
+    .iter()
+    .map(|c| format!("registry.k8s.io/{c}:{version}"))
+    .collect();
+    images.extend(
+        ["coredns/coredns:v1.12.0", "pause:3.10", "etcd:3.5.21-0"]
+            .iter()
+            .map(|i| format!("registry.k8s.io/{i}")),
+    );
+    images
+}
+
+/// `kubeadm config images pull|list [--kubernetes-version V] [--cri-socket S]`: lists the
+/// images; `pull` adds them to the VM's image list (no registry is contacted).
+fn config_images(verb: &str, args: &[&str]) -> i32 {
+    let version = args
+        .iter()
+        .position(|a| *a == "--kubernetes-version")
+        .and_then(|i| args.get(i + 1).copied())
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.strip_prefix("--kubernetes-version="))
+        })
+        .unwrap_or(VERSION);
+    let version = if version.starts_with('v') {
+        version.to_owned()
+    } else {
+        format!("v{version}")
+    };
+    for image in control_plane_images(&version) {
+        if verb == "pull" {
+            super::record::add_image(&image);
+            println!("[config/images] Pulled {image}");
+        } else {
+            println!("{image}");
+        }
+    }
+    0
 }
 
 #[cfg(test)]

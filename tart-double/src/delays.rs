@@ -1,12 +1,13 @@
 //! TEST DOUBLE, NOT SHIPPED. Optional per-step delays, so a bring-up benchmark can run
 //! against the double with a Mac's timings: `TART_DOUBLE_DELAYS="pull=60,clone=20,boot=30"`
 //! (seconds, fractions allowed). Steps: `pull` (first use of an OCI image), `clone`, `set`,
-//! `boot` (from `tart run` until the VM has an address and sshd answers), `stop`.
+//! `boot` (from `tart run` until the VM has an address and sshd answers), `stop`, and inside
+//! the VM (the delays of its `tart run`) `init` (`kubeadm init`) and `join` (`kubeadm join`).
 
 use std::time::Duration;
 
 /// The steps that can be delayed.
-pub const STEPS: [&str; 5] = ["pull", "clone", "set", "boot", "stop"];
+pub const STEPS: [&str; 7] = ["pull", "clone", "set", "boot", "stop", "init", "join"];
 
 /// Parsed delays.
 #[derive(Clone, Debug, Default, PartialEq)]

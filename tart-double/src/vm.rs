@@ -208,6 +208,7 @@ pub fn prepare_root(
         cpu: config.cpu_count,
         memory_mib: config.memory_mb(),
         kube_bins: std::env::var(local_control_plane::BINS_ENV).ok(),
+        delays: std::env::var("TART_DOUBLE_DELAYS").unwrap_or_default(),
     };
     home::write_json(&root.join("var/lib/tart-double/vm.json"), &info)
 }

@@ -31,6 +31,9 @@ pub struct GuestInfo {
     pub memory_mib: u64,
     /// The Kubernetes binaries (`TART_INFRA_KUBE_BINS` of `tart run`), if set.
     pub kube_bins: Option<String>,
+    /// `TART_DOUBLE_DELAYS` of `tart run`, for the guest's steps (`init`, `join`).
+    #[serde(default)]
+    pub delays: String,
 }
 
 /// A path inside the VM's state directory.

@@ -52,6 +52,14 @@ fn env_secs(var: &str, default: u64) -> Duration {
     )
 }
 
+/// Waits the delay `TART_DOUBLE_DELAYS` of the VM's `tart run` gives `step` (a bring-up
+/// benchmark's model of how long the real kubeadm takes).
+async fn modelled_delay(info: &super::GuestInfo, step: &str) -> Result<(), PhaseError> {
+    let delays = crate::delays::Delays::parse(&info.delays).map_err(|e| fail("preflight", e))?;
+    tokio::time::sleep(delays.of(step)).await;
+    Ok(())
+}
+
 /// The `kubeadm` command line. Returns the exit code.
 pub async fn main(args: &[String]) -> i32 {
     record("kubeadm", args);
@@ -195,6 +203,7 @@ async fn init(args: &[&str]) -> Result<(), PhaseError> {
         None => config::InitConfig::default(),
     };
     let info = super::info().map_err(|e| fail("preflight", e))?;
+    modelled_delay(&info, "init").await?;
     println!(
         "[init] Using Kubernetes version: {}",
         cfg.kubernetes_version.as_deref().unwrap_or(VERSION)
@@ -582,6 +591,7 @@ async fn join(args: &[&str]) -> Result<(), PhaseError> {
         ));
     }
     let info = super::info().map_err(|e| fail("preflight", e))?;
+    modelled_delay(&info, "join").await?;
     let node_name = flag(args, "--node-name").unwrap_or_else(|| info.name.clone());
     println!("[preflight] Running pre-flight checks");
     for (path, check) in [

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 
-use crate::{config, lab, serve, vm};
+use crate::{config, lab, mac, serve, vm};
 
 /// The tart-infra host agent: the local lab, and the VM API over Tart on a Mac.
 #[derive(Debug, Parser)]
@@ -29,6 +29,88 @@ enum Command {
     /// The VM API: Tart VMs over HTTPS for the operator and `up` (runs until SIGTERM or
     /// Ctrl-C; VMs keep running after it stops).
     Serve(ServeArgs),
+    /// Builds the lab on this Mac: preflight, the VM API, the platform cluster over SSH,
+    /// then the hand-off to the operator (one ManagedCluster per other cluster). Re-run it
+    /// after a failure: it continues where it stopped.
+    Up(MacUpArgs),
+    /// Shows the VM API, every VM, each cluster, the kubeconfig and the platform's service
+    /// URLs; exits 1 unless everything runs.
+    Status(MacArgs),
+    /// Drains the workers (PodDisruptionBudgets respected) and stops every VM, the
+    /// platform's last.
+    Down(MacArgs),
+    /// Starts the VMs, follows the platform control plane's new address, uncordons.
+    Boot(MacArgs),
+    /// Deletes every VM of the file and the state directory's kubeconfigs, token and pins.
+    Destroy {
+        /// Do not ask (required when stdin is not a terminal).
+        #[arg(long, env = "TART_INFRA_DESTROY_YES", value_parser = BoolishValueParser::new())]
+        yes: bool,
+        #[command(flatten)]
+        mac: MacArgs,
+    },
+    /// SSH host key pins.
+    Ssh {
+        #[command(subcommand)]
+        command: SshCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SshCommand {
+    /// Forgets a VM's pinned host keys (after re-creating it on purpose); the next `up`
+    /// pins its current keys through the guest agent.
+    Forget {
+        /// The VM name.
+        #[arg(env = "TART_INFRA_SSH_VM", value_parser = cluster_name)]
+        vm: String,
+        #[command(flatten)]
+        mac: MacArgs,
+    },
+}
+
+/// What every Mac lifecycle command takes.
+#[derive(Debug, clap::Args)]
+struct MacArgs {
+    /// The clusters file.
+    #[arg(long, env = "TART_INFRA_CONFIG", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// The state directory (kubeconfigs, the VM API's state, the operator's key)
+    /// [default: $XDG_STATE_HOME/tart-infra/mac or ~/.local/state/tart-infra/mac].
+    #[arg(long, env = "TART_INFRA_STATE_DIR", value_parser = state_dir)]
+    state_dir: Option<PathBuf>,
+    /// The tart binary (a path, or a name looked up on PATH).
+    #[arg(long, env = "TART_INFRA_TART_BIN", default_value = "tart")]
+    tart_bin: PathBuf,
+    /// Where a `tart-infra serve` started by this command listens.
+    #[arg(long, env = "TART_INFRA_SERVE_LISTEN", default_value = serve::DEFAULT_LISTEN, value_parser = listen_addr)]
+    serve_listen: SocketAddr,
+    /// One JSON object per line per event, and a final summary object.
+    #[arg(long, env = "TART_INFRA_JSON", value_parser = BoolishValueParser::new())]
+    json: bool,
+}
+
+impl MacArgs {
+    fn options(self) -> mac::MacOptions {
+        mac::MacOptions {
+            config: self.config,
+            state_dir: self.state_dir.unwrap_or_else(mac::default_state_dir),
+            tart_bin: self.tart_bin,
+            listen: self.serve_listen,
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct MacUpArgs {
+    /// The URL the VMs (the operator on the platform) reach the VM API at, written into the
+    /// Secret tart-system/host-agent [default: the agent's own URL]. On a Mac with softnet
+    /// this is the gateway: https://192.168.64.1:7443.
+    #[arg(long, env = "TART_INFRA_AGENT_URL")]
+    agent_url: Option<String>,
+    #[command(flatten)]
+    mac: MacArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -156,6 +238,9 @@ pub enum Error {
     /// The VM API.
     #[error(transparent)]
     Serve(#[from] serve::Error),
+    /// A Mac lifecycle command.
+    #[error(transparent)]
+    Mac(#[from] mac::MacError),
 }
 
 impl Cli {
@@ -178,6 +263,20 @@ impl Cli {
                 serve::run(args.options()).await?;
                 Ok(true)
             }
+            Command::Up(args) => Ok(mac::up::up(mac::up::UpOptions {
+                mac: args.mac.options(),
+                agent_url: args.agent_url,
+            })
+            .await?),
+            Command::Status(args) => Ok(mac::status::status(&args.options()).await?),
+            Command::Down(args) => Ok(mac::lifecycle::down(&args.options()).await?),
+            Command::Boot(args) => Ok(mac::lifecycle::boot(&args.options()).await?),
+            Command::Destroy { yes, mac: args } => {
+                Ok(mac::destroy::destroy(&args.options(), yes).await?)
+            }
+            Command::Ssh {
+                command: SshCommand::Forget { vm, mac: args },
+            } => Ok(mac::destroy::forget(&args.options(), &vm)?),
         }
     }
 }
@@ -312,7 +411,15 @@ mod tests {
         command.clone().debug_assert();
         let lab = command.find_subcommand("lab").expect("lab");
         let serve = command.find_subcommand("serve").expect("serve");
-        for sub in lab.get_subcommands().chain([serve]) {
+        let ssh = command.find_subcommand("ssh").expect("ssh");
+        let mac = ["up", "status", "down", "boot", "destroy"]
+            .map(|name| command.find_subcommand(name).expect(name));
+        for sub in lab
+            .get_subcommands()
+            .chain([serve])
+            .chain(mac)
+            .chain(ssh.get_subcommands())
+        {
             for arg in sub.get_arguments() {
                 let id = arg.get_id().as_str();
                 if id == "help" || id == "version" {

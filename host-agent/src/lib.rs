@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod host;
 pub mod lab;
+pub mod mac;
 pub mod serve;
 pub mod telemetry;
 pub mod vm;

@@ -223,6 +223,17 @@ pub async fn tart(args: Vec<String>) -> i32 {
     }
 }
 
+/// What `containerd config default` prints (an excerpt of containerd 1.7's, with the line
+/// the bootstrap turns on).
+const CONTAINERD_DEFAULT_CONFIG: &str = "disabled_plugins = []
+version = 2
+
+[plugins]
+  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]
+    runtime_type = \"io.containerd.runc.v2\"
+    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]
+      SystemdCgroup = false";
+
 /// Runs the program named by `argv[0]`: `tart`, or an in-VM double.
 pub async fn main(args: Vec<String>) -> i32 {
     let program = args
@@ -235,6 +246,12 @@ pub async fn main(args: Vec<String>) -> i32 {
     match program.as_str() {
         "kubeadm" => crate::guest::kubeadm::main(&rest).await,
         "kubelet" => crate::guest::kubelet::main().await,
+        "containerd" if rest.first().map(String::as_str) == Some("config") => {
+            // `containerd config default`: the part of containerd 1.7's default config the
+            // bootstrap edits (the runc runtime's cgroup driver).
+            println!("{CONTAINERD_DEFAULT_CONFIG}");
+            0
+        }
         "containerd" => {
             // Nothing to run: pods are simulated by kwok.
             let _ = tokio::signal::ctrl_c().await;

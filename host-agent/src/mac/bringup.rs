@@ -93,13 +93,15 @@ pub async fn start_all(
     Ok(addresses.into_iter().collect())
 }
 
-/// Every result's value, or the first error after reporting every error.
+/// Every result's value, or the first error after reporting the others (the caller
+/// reports the one returned).
 pub fn first_error<T>(ctx: &Ctx, results: Vec<Result<T, MacError>>) -> Result<Vec<T>, MacError> {
     let mut values = Vec::new();
     let mut first = None;
     for result in results {
         match result {
             Ok(v) => values.push(v),
+            Err(e) if first.is_none() => first = Some(e),
             Err(e) => {
                 if let MacError::Step {
                     subject,
@@ -109,7 +111,6 @@ pub fn first_error<T>(ctx: &Ctx, results: Vec<Result<T, MacError>>) -> Result<Ve
                 {
                     ctx.report.step(subject, step, Status::Failed, message.clone());
                 }
-                first.get_or_insert(e);
             }
         }
     }

@@ -54,7 +54,7 @@ pub fn line(e: &Event) -> String {
         Status::Failed => "FAILED",
         Status::Info => "",
     };
-    let mut out = format!("[{secs:>6.1}s] {:<20} {:<16} {status}", e.subject, e.step);
+    let mut out = format!("[{secs:>6.1}s] {:<20} {:<24} {status}", e.subject, e.step);
     if !e.message.is_empty() {
         if !status.is_empty() {
             out.push_str(": ");
@@ -176,11 +176,11 @@ mod tests {
     fn a_line_shows_the_elapsed_time_the_subject_the_step_and_the_status() {
         let l = line(&event(Status::Done, ""));
         assert!(l.starts_with("[  12.3s] platform-master"), "{l}");
-        assert!(l.ends_with("kubeadm-init     done"), "{l}");
+        assert!(l.ends_with("kubeadm-init             done"), "{l}");
         let l = line(&event(Status::Failed, "exit 1; fix it"));
         assert!(l.ends_with("FAILED: exit 1; fix it"), "{l}");
         let l = line(&event(Status::Info, "hello"));
-        assert!(l.ends_with("kubeadm-init     hello"), "{l}");
+        assert!(l.ends_with("kubeadm-init             hello"), "{l}");
     }
 
     #[test]

@@ -26,10 +26,12 @@ ensure_file() {
 
 # Makes the managed block of the hosts file (HOSTS_FILE, default /etc/hosts) map the name
 # $2 to the address $1, and drops any other line for that name; sets CHANGED=1 when it
-# wrote. Everything outside the block is kept as it is.
+# wrote. Everything outside the block is kept as it is. The file is rewritten in place
+# (not renamed over): /etc/hosts is often a bind mount (containers, the tart test double),
+# where a rename fails with "Device or resource busy".
 ensure_hosts_entry() {
   local address=$1 name=$2 hosts=${HOSTS_FILE:-/etc/hosts} tmp
-  tmp=$(mktemp "$hosts.tart-infra.XXXXXX")
+  tmp=$(mktemp)
   awk -v name="$name" '
     /^# BEGIN tart-infra/ { skip = 1; next }
     /^# END tart-infra/   { skip = 0; next }
@@ -43,8 +45,8 @@ ensure_hosts_entry() {
     rm -f "$tmp"
     return 0
   fi
-  chmod 0644 "$tmp"
-  mv -f "$tmp" "$hosts"
+  cat "$tmp" >"$hosts"
+  rm -f "$tmp"
   CHANGED=1
   log "$name now resolves to $address in $hosts"
 }

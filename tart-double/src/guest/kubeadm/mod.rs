@@ -13,6 +13,7 @@
 
 pub mod config;
 
+use serde::Deserialize as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,10 @@ pub async fn main(args: &[String]) -> i32 {
     record("kubeadm", args);
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match words.as_slice() {
+        ["version", "-o", "short"] | ["version", "--output=short"] | ["version", "-o=short"] => {
+            println!("{VERSION}");
+            return 0;
+        }
         ["version", ..] => {
             println!(
                 "kubeadm version: &version.Info{{Major:\"1\", Minor:\"33\", GitVersion:\"{VERSION}\"}} (tart-double)"
@@ -453,7 +458,7 @@ async fn token_create(args: &[&str]) -> Result<(), PhaseError> {
     let client = local_admin().await.map_err(|e| fail("token", e))?;
     let token = match positional(
         args,
-        &["--ttl", "--description", "--usages", "--groups", "--config"],
+        &["--ttl", "--description", "--usages", "--groups", "--config", "--kubeconfig"],
     )
     .first()
     {
@@ -491,7 +496,50 @@ async fn token_create(args: &[&str]) -> Result<(), PhaseError> {
     Ok(())
 }
 
+/// `kubeadm join --config <file>`: the JoinConfiguration's discovery and node name as the
+/// equivalent flags (kubeadm's own precedence: the file replaces the flags).
+fn join_config_args(path: &str) -> Result<Vec<String>, PhaseError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail("preflight", format!("unable to read config from \"{path}\": {e}")))?;
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let value = serde_yaml::Value::deserialize(doc)
+            .map_err(|e| fail("preflight", format!("{path}: {e}")))?;
+        if value.get("kind").and_then(serde_yaml::Value::as_str) != Some("JoinConfiguration") {
+            continue;
+        }
+        let bt = &value["discovery"]["bootstrapToken"];
+        if let Some(endpoint) = bt["apiServerEndpoint"].as_str() {
+            out.push(endpoint.to_owned());
+        }
+        if let Some(token) = bt["token"].as_str() {
+            out.extend(["--token".to_owned(), token.to_owned()]);
+        }
+        for hash in bt["caCertHashes"].as_sequence().into_iter().flatten() {
+            if let Some(h) = hash.as_str() {
+                out.extend(["--discovery-token-ca-cert-hash".to_owned(), h.to_owned()]);
+            }
+        }
+        if bt["unsafeSkipCAVerification"].as_bool() == Some(true) {
+            out.push("--discovery-token-unsafe-skip-ca-verification".to_owned());
+        }
+        if let Some(name) = value["nodeRegistration"]["name"].as_str() {
+            out.extend(["--node-name".to_owned(), name.to_owned()]);
+        }
+    }
+    Ok(out)
+}
+
 async fn join(args: &[&str]) -> Result<(), PhaseError> {
+    if let Some(path) = flag(args, "--config") {
+        let from_file = join_config_args(&path)?;
+        let words: Vec<&str> = from_file.iter().map(String::as_str).collect();
+        return join_flags(&words).await;
+    }
+    join_flags(args).await
+}
+
+async fn join_flags(args: &[&str]) -> Result<(), PhaseError> {
     let with_values = [
         "--token",
         "--discovery-token",

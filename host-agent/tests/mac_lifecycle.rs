@@ -253,7 +253,13 @@ async fn observe(state: &Path) -> (usize, String, bool, Vec<String>, String) {
         .get("tart-operator-ssh")
         .await
         .expect("Secret tart-operator-ssh");
-    (ready, uid, dev.is_some(), keys, ssh.type_.unwrap_or_default())
+    (
+        ready,
+        uid,
+        dev.is_some(),
+        keys,
+        ssh.type_.unwrap_or_default(),
+    )
 }
 
 /// Runs `up`, killing it once its progress shows `step` started; returns whether it was
@@ -291,12 +297,18 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
     // Preflight failures create nothing: a host too small, tart too old, tart missing.
     let out = lab
         .command(&["up"])
-        .env("TART_INFRA_TEST_HOST_FACTS", r#"{"os":"macos","arch":"arm64","cpus":2,"memoryMiB":4096,"freeDiskGiB":500}"#)
+        .env(
+            "TART_INFRA_TEST_HOST_FACTS",
+            r#"{"os":"macos","arch":"arm64","cpus":2,"memoryMiB":4096,"freeDiskGiB":500}"#,
+        )
         .output()
         .expect("up");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("CPU") && stderr.contains("memory"), "{stderr}");
+    assert!(
+        stderr.contains("CPU") && stderr.contains("memory"),
+        "{stderr}"
+    );
     assert!(stderr.contains("TEST ONLY"), "the override warns: {stderr}");
     let out = lab
         .command(&["up"])
@@ -311,7 +323,10 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
         .output()
         .expect("up");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("not installed"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("not installed"),
+        "{stderr}"
+    );
     assert!(lab.vms().is_empty(), "a failed preflight created VMs");
     assert!(
         !lab.state().join("serve/serve.json").exists(),
@@ -319,7 +334,13 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
     );
 
     // Killed mid-way, then re-run: it continues without duplicates.
-    let steps = ["create", "first-contact", "kubeadm-init", "kubeadm-join", "crds+rbac"];
+    let steps = [
+        "create",
+        "first-contact",
+        "kubeadm-init",
+        "kubeadm-join",
+        "crds+rbac",
+    ];
     let pick = std::env::var("TART_INFRA_TEST_KILL_AT").unwrap_or_else(|_| {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -363,7 +384,11 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
     lab.ok(&["up"]);
     assert_eq!(lab.vms(), vms, "same VMs");
     let (ready, uid2, ..) = rt.block_on(observe(&lab.state()));
-    assert_eq!((ready, &uid2), (2, &uid), "same cluster, not re-initialised");
+    assert_eq!(
+        (ready, &uid2),
+        (2, &uid),
+        "same cluster, not re-initialised"
+    );
     assert_eq!(lab.kubeadm_inits(), 1, "still one kubeadm init");
 
     // Status: the platform is reachable with 2/2 nodes (dev waits for the operator).
@@ -373,18 +398,25 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
     assert_eq!(status["clusters"][0]["reachable"], true);
     assert_eq!(status["clusters"][0]["readyNodes"], "2/2");
     assert_eq!(status["contexts"][0], "tart-platform");
-    assert!(!out.status.success(), "dev is not built without the operator: exit 1");
+    assert!(
+        !out.status.success(),
+        "dev is not built without the operator: exit 1"
+    );
 
     // Down: every VM stopped.
     lab.ok(&["down"]);
-    assert!(lab.vms().iter().all(|(_, s)| s == "stopped"), "{:?}", lab.vms());
+    assert!(
+        lab.vms().iter().all(|(_, s)| s == "stopped"),
+        "{:?}",
+        lab.vms()
+    );
 
     // Boot: new addresses (rotate); the rewritten kubeconfig reaches the platform.
-    let before = std::fs::read_to_string(lab.state().join("kubeconfigs/platform.yaml"))
-        .expect("kubeconfig");
+    let before =
+        std::fs::read_to_string(lab.state().join("kubeconfigs/platform.yaml")).expect("kubeconfig");
     lab.ok(&["boot"]);
-    let after = std::fs::read_to_string(lab.state().join("kubeconfigs/platform.yaml"))
-        .expect("kubeconfig");
+    let after =
+        std::fs::read_to_string(lab.state().join("kubeconfigs/platform.yaml")).expect("kubeconfig");
     assert_ne!(before, after, "the server address changed");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -399,7 +431,10 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
 
     // Destroy: no VM, no agent, no state left.
     let out = lab.run(&["destroy"]);
-    assert!(!out.status.success(), "not a terminal: refuses without --yes");
+    assert!(
+        !out.status.success(),
+        "not a terminal: refuses without --yes"
+    );
     assert_eq!(lab.vms().len(), 2, "nothing deleted without --yes");
     lab.ok(&["destroy", "--yes"]);
     assert!(lab.vms().is_empty(), "{:?}", lab.vms());

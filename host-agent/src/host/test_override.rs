@@ -123,11 +123,25 @@ mod tests {
         let o = parse(r#"{"os":"macos","arch":"arm64","cpus":16,"memoryMiB":65536}"#).expect("ok");
         let mut f = facts();
         o.apply(&mut f);
-        assert_eq!((f.os, f.arch, f.cpus, f.memory_mib), (Os::MacOs, Arch::Arm64, 16, 65536));
+        assert_eq!(
+            (f.os, f.arch, f.cpus, f.memory_mib),
+            (Os::MacOs, Arch::Arm64, 16, 65536)
+        );
         assert_eq!(f.free_disk_gib, 10, "not named: kept");
-        let mut size = Resources { cpu: 2, memory_mib: 4096, disk_gib: 10 };
+        let mut size = Resources {
+            cpu: 2,
+            memory_mib: 4096,
+            disk_gib: 10,
+        };
         o.apply_resources(&mut size);
-        assert_eq!(size, Resources { cpu: 16, memory_mib: 65536, disk_gib: 10 });
+        assert_eq!(
+            size,
+            Resources {
+                cpu: 16,
+                memory_mib: 65536,
+                disk_gib: 10
+            }
+        );
     }
 
     #[test]

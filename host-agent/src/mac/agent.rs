@@ -122,7 +122,12 @@ pub async fn ensure(state: &StateDir, options: &AgentOptions) -> Result<Agent, M
 fn last_line(path: &Path) -> String {
     std::fs::read_to_string(path)
         .ok()
-        .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_owned))
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+        })
         .unwrap_or_default()
 }
 

@@ -109,7 +109,8 @@ pub fn first_error<T>(ctx: &Ctx, results: Vec<Result<T, MacError>>) -> Result<Ve
                     message,
                 } = &e
                 {
-                    ctx.report.step(subject, step, Status::Failed, message.clone());
+                    ctx.report
+                        .step(subject, step, Status::Failed, message.clone());
                 }
             }
         }
@@ -124,7 +125,8 @@ pub fn first_error<T>(ctx: &Ctx, results: Vec<Result<T, MacError>>) -> Result<Ve
 /// directory's `kubeconfig`.
 pub fn write_kubeconfig(ctx: &Ctx, cluster: &str, text: &str) -> Result<(), MacError> {
     let path = ctx.state.cluster_kubeconfig(cluster);
-    kubeconfigs::write_private(&path, text).map_err(|e| MacError::step(cluster, "kubeconfig", e))?;
+    kubeconfigs::write_private(&path, text)
+        .map_err(|e| MacError::step(cluster, "kubeconfig", e))?;
     merge_kubeconfigs(&ctx.state, &ctx.config)
 }
 
@@ -147,7 +149,8 @@ pub fn merge_kubeconfigs(
         let _ = std::fs::remove_file(&merged_path);
         return Ok(());
     }
-    let merged = kubeconfigs::merge(&found).map_err(|e| MacError::step("kubeconfig", "merge", e))?;
+    let merged =
+        kubeconfigs::merge(&found).map_err(|e| MacError::step("kubeconfig", "merge", e))?;
     kubeconfigs::write_private(&merged_path, &merged)
         .map_err(|e| MacError::step("kubeconfig", "merge", e))
 }

@@ -39,7 +39,9 @@ fn confirm(names: &[String], yes: bool) -> Result<(), MacError> {
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(MacError::Refused("not confirmed; nothing was deleted".to_owned()))
+        Err(MacError::Refused(
+            "not confirmed; nothing was deleted".to_owned(),
+        ))
     }
 }
 
@@ -67,9 +69,23 @@ pub async fn destroy(mac: &MacOptions, yes: bool) -> Result<bool, MacError> {
             .map_err(|e| MacError::step(name, "forget", e))?;
     }
     let stopped = agent::stop(&ctx.state).await?;
-    r.step("serve", "stop", if stopped { Status::Done } else { Status::Skipped }, "");
+    r.step(
+        "serve",
+        "stop",
+        if stopped {
+            Status::Done
+        } else {
+            Status::Skipped
+        },
+        "",
+    );
     clean(&ctx.state)?;
-    r.step("state", "clean", Status::Done, ctx.state.root().display().to_string());
+    r.step(
+        "state",
+        "clean",
+        Status::Done,
+        ctx.state.root().display().to_string(),
+    );
     r.summary("destroy", true, json!({}));
     Ok(true)
 }
@@ -77,11 +93,15 @@ pub async fn destroy(mac: &MacOptions, yes: bool) -> Result<bool, MacError> {
 /// Removes the kubeconfigs, the agent's token, certificate and records, and the operator key.
 pub fn clean(state: &StateDir) -> Result<(), MacError> {
     let remove_dir = |p: std::path::PathBuf| match std::fs::remove_dir_all(&p) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(MacError::Io { path: p, source: e }),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(MacError::Io { path: p, source: e })
+        }
         _ => Ok(()),
     };
     let remove_file = |p: std::path::PathBuf| match std::fs::remove_file(&p) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(MacError::Io { path: p, source: e }),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(MacError::Io { path: p, source: e })
+        }
         _ => Ok(()),
     };
     remove_dir(state.kubeconfigs_dir())?;
@@ -97,7 +117,9 @@ pub fn clean(state: &StateDir) -> Result<(), MacError> {
 pub fn forget(mac: &MacOptions, vm: &str) -> Result<bool, MacError> {
     let config = config::load(&mac.config)?;
     let file = super::known_hosts(&config);
-    let forgotten = file.forget(vm).map_err(|e| MacError::step(vm, "forget", e))?;
+    let forgotten = file
+        .forget(vm)
+        .map_err(|e| MacError::step(vm, "forget", e))?;
     if forgotten {
         eprintln!("{vm}: host keys forgotten; the next `tart-infra up` pins the VM's current keys");
     } else {

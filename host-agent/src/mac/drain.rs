@@ -81,7 +81,11 @@ pub async fn drain(client: &Client, node: &str, timeout: Duration) -> Result<usi
                     ));
                 }
                 Err(e) => {
-                    return Err(MacError::step(node, "drain", format!("evicting {ns}/{name}: {e}")));
+                    return Err(MacError::step(
+                        node,
+                        "drain",
+                        format!("evicting {ns}/{name}: {e}"),
+                    ));
                 }
             }
         }
@@ -106,7 +110,9 @@ mod tests {
         assert!(!evictable(&pod(
             "metadata: {name: etcd, annotations: {kubernetes.io/config.mirror: x}}\n"
         )));
-        assert!(!evictable(&pod("metadata: {name: job}\nstatus: {phase: Succeeded}\n")));
+        assert!(!evictable(&pod(
+            "metadata: {name: job}\nstatus: {phase: Succeeded}\n"
+        )));
         assert!(evictable(&pod(
             "metadata: {name: web, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web, uid: u}]}\nstatus: {phase: Running}\n"
         )));

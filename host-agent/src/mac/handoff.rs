@@ -115,10 +115,17 @@ pub async fn install_base(client: &Client) -> Result<(), MacError> {
 
 /// Applies a Secret server-side.
 pub async fn apply_secret(client: &Client, body: &Value) -> Result<(), MacError> {
-    let name = body["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let name = body["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     secrets
-        .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(body),
+        )
         .await
         .map_err(|e| MacError::step("platform", &format!("secret {SYSTEM_NAMESPACE}/{name}"), e))?;
     Ok(())
@@ -126,10 +133,17 @@ pub async fn apply_secret(client: &Client, body: &Value) -> Result<(), MacError>
 
 /// Applies a ManagedCluster server-side.
 pub async fn apply_managed_cluster(client: &Client, body: &Value) -> Result<(), MacError> {
-    let name = body["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let name = body["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let clusters: Api<crds::ManagedCluster> = Api::all(client.clone());
     clusters
-        .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(body))
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(body),
+        )
         .await
         .map_err(|e| MacError::step(&name, "managed-cluster", e))?;
     Ok(())

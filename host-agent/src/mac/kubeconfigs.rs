@@ -35,8 +35,11 @@ fn invalid(origin: &str, problem: impl Into<String>) -> KubeconfigFileError {
 /// order); the current context is the first file's. An entry of a later file with a name
 /// already taken is left out.
 pub fn merge(configs: &[(String, String)]) -> Result<String, KubeconfigFileError> {
-    let mut lists: [(&str, Vec<Value>); 3] =
-        [("clusters", vec![]), ("users", vec![]), ("contexts", vec![])];
+    let mut lists: [(&str, Vec<Value>); 3] = [
+        ("clusters", vec![]),
+        ("users", vec![]),
+        ("contexts", vec![]),
+    ];
     let mut current: Option<Value> = None;
     for (origin, text) in configs {
         let doc: Value =
@@ -144,8 +147,14 @@ mod tests {
         ])
         .expect("merged");
         assert_eq!(contexts(&merged), ["tart-platform", "tart-dev"]);
-        assert!(merged.contains("current-context: tart-platform"), "{merged}");
-        assert!(!merged.contains("127.0.0.9"), "a duplicate name is left out");
+        assert!(
+            merged.contains("current-context: tart-platform"),
+            "{merged}"
+        );
+        assert!(
+            !merged.contains("127.0.0.9"),
+            "a duplicate name is left out"
+        );
         let err = merge(&[("x.yaml".into(), "kind: Config\n".into())])
             .expect_err("no lists")
             .to_string();
@@ -155,8 +164,14 @@ mod tests {
     #[test]
     fn the_server_address_is_read_back() {
         assert_eq!(server_ip(&kc("p", "127.0.0.2")), "127.0.0.2".parse().ok());
-        assert_eq!(server_ip("clusters: [{cluster: {server: 'https://[::1]:6443'}}]"), "::1".parse().ok());
-        assert_eq!(server_ip("clusters: [{cluster: {server: 'https://api:6443'}}]"), None);
+        assert_eq!(
+            server_ip("clusters: [{cluster: {server: 'https://[::1]:6443'}}]"),
+            "::1".parse().ok()
+        );
+        assert_eq!(
+            server_ip("clusters: [{cluster: {server: 'https://api:6443'}}]"),
+            None
+        );
         assert_eq!(server_ip("{"), None);
         assert!(contexts("{").is_empty());
     }

@@ -35,13 +35,17 @@ pub async fn down(mac: &MacOptions) -> Result<bool, MacError> {
     let ctx = ctx(mac).await?;
     let r = &ctx.report;
     for cluster in &ctx.config.clusters {
-        let Ok(text) = std::fs::read_to_string(ctx.state.cluster_kubeconfig(&cluster.name))
-        else {
+        let Ok(text) = std::fs::read_to_string(ctx.state.cluster_kubeconfig(&cluster.name)) else {
             continue;
         };
         let running = is_running(&ctx, vms::control_plane(cluster).map(|n| n.name.as_str())).await;
         if !running {
-            r.step(&cluster.name, "drain", Status::Skipped, "control plane not running");
+            r.step(
+                &cluster.name,
+                "drain",
+                Status::Skipped,
+                "control plane not running",
+            );
             continue;
         }
         let client = handoff::client(&text, &cluster.name).await?;
@@ -88,7 +92,12 @@ pub async fn boot(mac: &MacOptions) -> Result<bool, MacError> {
                 let ip = vms::start(&ctx, &name).await?;
                 addresses.insert(name, ip);
             }
-            Ok(None) => r.step(&name, "start", Status::Skipped, "does not exist (run `tart-infra up`)"),
+            Ok(None) => r.step(
+                &name,
+                "start",
+                Status::Skipped,
+                "does not exist (run `tart-infra up`)",
+            ),
             Err(e) => return Err(MacError::step(&name, "start", e)),
         }
     }
@@ -104,7 +113,11 @@ pub async fn boot(mac: &MacOptions) -> Result<bool, MacError> {
             );
         }
     }
-    r.summary("boot", true, json!({"kubeconfig": ctx.state.merged_kubeconfig()}));
+    r.summary(
+        "boot",
+        true,
+        json!({"kubeconfig": ctx.state.merged_kubeconfig()}),
+    );
     Ok(true)
 }
 
@@ -117,14 +130,24 @@ async fn readdress_platform(
     let name = cluster.name.as_str();
     let path = ctx.state.cluster_kubeconfig(name);
     let Ok(text) = std::fs::read_to_string(&path) else {
-        r.step(name, "endpoint", Status::Skipped, "no kubeconfig (run `tart-infra up`)");
+        r.step(
+            name,
+            "endpoint",
+            Status::Skipped,
+            "no kubeconfig (run `tart-infra up`)",
+        );
         return Ok(());
     };
     let Some(cp) = vms::control_plane(cluster) else {
         return Ok(());
     };
     let Some(cp_ip) = addresses.get(cp.name.as_str()).copied() else {
-        r.step(name, "endpoint", Status::Skipped, "the control plane VM does not exist");
+        r.step(
+            name,
+            "endpoint",
+            Status::Skipped,
+            "the control plane VM does not exist",
+        );
         return Ok(());
     };
     let cp_ip = IpAddr::V4(cp_ip);
@@ -150,7 +173,11 @@ async fn readdress_platform(
         r.step(
             vm,
             "update-endpoint",
-            if changed { Status::Done } else { Status::Skipped },
+            if changed {
+                Status::Done
+            } else {
+                Status::Skipped
+            },
             if changed { "moved" } else { "unchanged" },
         );
     }
@@ -185,7 +212,9 @@ async fn wait_api(client: &kube::Client, cluster: &str) -> Result<(), MacError> 
                 return Err(MacError::step(
                     cluster,
                     "api",
-                    format!("the API server does not answer after boot: {e}; see `tart-infra status`"),
+                    format!(
+                        "the API server does not answer after boot: {e}; see `tart-infra status`"
+                    ),
                 ));
             }
         }

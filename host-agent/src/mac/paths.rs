@@ -75,7 +75,10 @@ mod tests {
     fn the_layout_is_the_documented_one() {
         let s = StateDir::new("/s");
         assert_eq!(s.serve_dir(), Path::new("/s/serve"));
-        assert_eq!(s.cluster_kubeconfig("dev"), Path::new("/s/kubeconfigs/dev.yaml"));
+        assert_eq!(
+            s.cluster_kubeconfig("dev"),
+            Path::new("/s/kubeconfigs/dev.yaml")
+        );
         assert_eq!(s.merged_kubeconfig(), Path::new("/s/kubeconfig"));
         assert_eq!(s.operator_key(), Path::new("/s/operator_ed25519"));
         assert!(default_state_dir().ends_with("tart-infra/mac"));

@@ -148,11 +148,7 @@ impl Reporter {
         } else {
             let verdict = if ok { "done" } else { "FAILED" };
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(
-                err,
-                "{command}: {verdict} in {:.1}s",
-                elapsed.as_secs_f64()
-            );
+            let _ = writeln!(err, "{command}: {verdict} in {:.1}s", elapsed.as_secs_f64());
         }
     }
 }

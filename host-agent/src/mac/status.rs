@@ -71,26 +71,47 @@ pub struct ServiceLink {
 /// The services `status` looks for: (title, service name, credential command template with
 /// `{ns}` and `{ctx}`).
 const SERVICES: [(&str, &str, Option<&str>); 5] = [
-    ("Grafana", "grafana", Some("kubectl --context {ctx} -n {ns} get secret grafana -o jsonpath='{.data.admin-password}' | base64 -d")),
-    ("ArgoCD", "argocd-server", Some("kubectl --context {ctx} -n {ns} get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d")),
-    ("Jenkins", "jenkins", Some("kubectl --context {ctx} -n {ns} get secret jenkins -o jsonpath='{.data.jenkins-admin-password}' | base64 -d")),
+    (
+        "Grafana",
+        "grafana",
+        Some(
+            "kubectl --context {ctx} -n {ns} get secret grafana -o jsonpath='{.data.admin-password}' | base64 -d",
+        ),
+    ),
+    (
+        "ArgoCD",
+        "argocd-server",
+        Some(
+            "kubectl --context {ctx} -n {ns} get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d",
+        ),
+    ),
+    (
+        "Jenkins",
+        "jenkins",
+        Some(
+            "kubectl --context {ctx} -n {ns} get secret jenkins -o jsonpath='{.data.jenkins-admin-password}' | base64 -d",
+        ),
+    ),
     ("AlertManager", "alertmanager", None),
     ("Hubble UI", "hubble-ui", None),
 ];
 
 /// The links of the known services among `(namespace, name, nodePort)` (pure).
-pub fn service_links(found: &[(String, String, i32)], host: IpAddr, context: &str) -> Vec<ServiceLink> {
+pub fn service_links(
+    found: &[(String, String, i32)],
+    host: IpAddr,
+    context: &str,
+) -> Vec<ServiceLink> {
     let mut links = Vec::new();
     for (title, wanted, credential) in SERVICES {
-        let hit = found.iter().find(|(_, name, _)| {
-            name == wanted || name.ends_with(&format!("-{wanted}"))
-        });
+        let hit = found
+            .iter()
+            .find(|(_, name, _)| name == wanted || name.ends_with(&format!("-{wanted}")));
         if let Some((ns, _, port)) = hit {
             links.push(ServiceLink {
                 name: title.to_owned(),
                 url: format!("http://{host}:{port}"),
-                credential: credential
-                    .map(|c| c.replace("{ns}", ns).replace("{ctx}", context)),
+                credential: credential.map(|c| c.replace("{ns}", ns).replace("{ctx}", context)),
             });
         }
     }
@@ -103,7 +124,10 @@ pub fn healthy(report: &Report) -> bool {
         && !report.vms.is_empty()
         && report.vms.iter().all(|v| v.state == "running")
         && !report.clusters.is_empty()
-        && report.clusters.iter().all(|c| c.reachable && ready(c.ready_nodes.as_deref()))
+        && report
+            .clusters
+            .iter()
+            .all(|c| c.reachable && ready(c.ready_nodes.as_deref()))
 }
 
 fn ready(nodes: Option<&str>) -> bool {
@@ -140,7 +164,11 @@ pub fn render(report: &Report) -> String {
             s,
             "  {:<10} {:<13} nodes {:<6} via {} {}",
             c.name,
-            if c.reachable { "reachable" } else { "unreachable" },
+            if c.reachable {
+                "reachable"
+            } else {
+                "unreachable"
+            },
             c.ready_nodes.as_deref().unwrap_or("-"),
             c.via,
             c.detail
@@ -148,7 +176,11 @@ pub fn render(report: &Report) -> String {
     }
     match &report.kubeconfig {
         Some(k) => {
-            let _ = writeln!(s, "kubeconfig: {k} (contexts: {})", report.contexts.join(", "));
+            let _ = writeln!(
+                s,
+                "kubeconfig: {k} (contexts: {})",
+                report.contexts.join(", ")
+            );
         }
         None => {
             let _ = writeln!(s, "kubeconfig: none yet (tart-infra up writes it)");
@@ -185,11 +217,21 @@ pub async fn observe(mac: &MacOptions) -> Result<Report, MacError> {
                     Ok(None) => ("missing".to_owned(), None),
                     Ok(Some(vm)) => {
                         let ip = if vm.state == VmState::Running {
-                            a.client.ip(name, Duration::from_secs(1)).await.ok().map(|i| i.to_string())
+                            a.client
+                                .ip(name, Duration::from_secs(1))
+                                .await
+                                .ok()
+                                .map(|i| i.to_string())
                         } else {
                             None
                         };
-                        (serde_json::to_value(vm.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), ip)
+                        (
+                            serde_json::to_value(vm.state)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
+                            ip,
+                        )
                     }
                     Err(_) => ("unknown".to_owned(), None),
                 },
@@ -208,9 +250,15 @@ pub async fn observe(mac: &MacOptions) -> Result<Report, MacError> {
         let (status, client) = observe_platform(&state, p).await;
         report.clusters.push(status);
         platform_client = client;
-        if let (Some(client), Some(text)) = (&platform_client, std::fs::read_to_string(state.cluster_kubeconfig(&p.name)).ok()) {
+        if let (Some(client), Some(text)) = (
+            &platform_client,
+            std::fs::read_to_string(state.cluster_kubeconfig(&p.name)).ok(),
+        ) {
             let services: Api<Service> = Api::all(client.clone());
-            if let (Ok(list), Some(host)) = (services.list(&ListParams::default()).await, kubeconfigs::server_ip(&text)) {
+            if let (Ok(list), Some(host)) = (
+                services.list(&ListParams::default()).await,
+                kubeconfigs::server_ip(&text),
+            ) {
                 let found: Vec<(String, String, i32)> = list
                     .items
                     .iter()
@@ -220,15 +268,25 @@ pub async fn observe(mac: &MacOptions) -> Result<Report, MacError> {
                             return None;
                         }
                         let port = spec.ports.as_ref()?.first()?.node_port?;
-                        Some((s.metadata.namespace.clone()?, s.metadata.name.clone()?, port))
+                        Some((
+                            s.metadata.namespace.clone()?,
+                            s.metadata.name.clone()?,
+                            port,
+                        ))
                     })
                     .collect();
-                report.services = service_links(&found, host, &node_bootstrap::kubeconfig::context_name(&p.name));
+                report.services = service_links(
+                    &found,
+                    host,
+                    &node_bootstrap::kubeconfig::context_name(&p.name),
+                );
             }
         }
     }
     for c in handoff::managed(&config) {
-        report.clusters.push(observe_managed(platform_client.as_ref(), &c.name).await);
+        report
+            .clusters
+            .push(observe_managed(platform_client.as_ref(), &c.name).await);
     }
     let merged = state.merged_kubeconfig();
     if let Ok(text) = std::fs::read_to_string(&merged) {
@@ -282,7 +340,9 @@ async fn observe_platform(
             (status, None)
         }
         Err(_) => {
-            status.detail = "no answer within 15s; is the control plane VM running? (tart-infra boot)".to_owned();
+            status.detail =
+                "no answer within 15s; is the control plane VM running? (tart-infra boot)"
+                    .to_owned();
             (status, None)
         }
     }
@@ -305,7 +365,10 @@ async fn observe_managed(platform: Option<&kube::Client>, name: &str) -> Cluster
         Ok(Some(mc)) => {
             let s = mc.status.unwrap_or_default();
             status.ready_nodes = s.ready_nodes.clone();
-            status.reachable = s.conditions.iter().any(|c| c.type_ == "Reachable" && c.status == "True");
+            status.reachable = s
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Reachable" && c.status == "True");
             status.detail = s
                 .phase
                 .and_then(|p| serde_json::to_value(p).ok())
@@ -338,7 +401,11 @@ mod tests {
     #[test]
     fn services_are_linked_by_node_port_with_the_credential_command() {
         let found = vec![
-            ("monitoring".to_owned(), "kube-prometheus-grafana".to_owned(), 30080),
+            (
+                "monitoring".to_owned(),
+                "kube-prometheus-grafana".to_owned(),
+                30080,
+            ),
             ("argocd".to_owned(), "argocd-server".to_owned(), 30443),
             ("x".to_owned(), "unrelated".to_owned(), 30000),
         ];
@@ -347,16 +414,38 @@ mod tests {
         assert_eq!(links[0].name, "Grafana");
         assert_eq!(links[0].url, "http://192.168.64.5:30080");
         let cmd = links[0].credential.as_deref().expect("cmd");
-        assert!(cmd.contains("-n monitoring") && cmd.contains("--context tart-platform"), "{cmd}");
-        assert!(links[1].credential.as_deref().is_some_and(|c| c.contains("argocd-initial-admin-secret")));
+        assert!(
+            cmd.contains("-n monitoring") && cmd.contains("--context tart-platform"),
+            "{cmd}"
+        );
+        assert!(
+            links[1]
+                .credential
+                .as_deref()
+                .is_some_and(|c| c.contains("argocd-initial-admin-secret"))
+        );
     }
 
     #[test]
     fn healthy_only_when_everything_runs() {
         let mut r = Report {
-            serve: ServeStatus { running: true, url: Some("u".into()) },
-            vms: vec![VmStatus { name: "a".into(), cluster: "p".into(), state: "running".into(), ip: None }],
-            clusters: vec![ClusterStatus { name: "p".into(), reachable: true, ready_nodes: Some("2/2".into()), via: "kubeconfig".into(), detail: String::new() }],
+            serve: ServeStatus {
+                running: true,
+                url: Some("u".into()),
+            },
+            vms: vec![VmStatus {
+                name: "a".into(),
+                cluster: "p".into(),
+                state: "running".into(),
+                ip: None,
+            }],
+            clusters: vec![ClusterStatus {
+                name: "p".into(),
+                reachable: true,
+                ready_nodes: Some("2/2".into()),
+                via: "kubeconfig".into(),
+                detail: String::new(),
+            }],
             ..Report::default()
         };
         assert!(healthy(&r));
@@ -366,6 +455,9 @@ mod tests {
         r.vms[0].state = "stopped".into();
         assert!(!healthy(&r));
         let text = render(&r);
-        assert!(text.contains("serve: running at u") && text.contains("stopped"), "{text}");
+        assert!(
+            text.contains("serve: running at u") && text.contains("stopped"),
+            "{text}"
+        );
     }
 }

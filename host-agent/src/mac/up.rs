@@ -38,7 +38,12 @@ pub fn preflight(mac: &MacOptions, report: &Reporter) -> Result<Config, MacError
         return Ok(config);
     }
     for p in &problems {
-        report.step(&p.subject, "preflight", Status::Failed, format!("{}; {}", p.problem, p.fix));
+        report.step(
+            &p.subject,
+            "preflight",
+            Status::Failed,
+            format!("{}; {}", p.problem, p.fix),
+        );
     }
     Err(MacError::Preflight {
         count: problems.len(),
@@ -60,8 +65,8 @@ pub async fn context(mac: &MacOptions, config: Config, report: Reporter) -> Resu
     let state = StateDir::new(&mac.state_dir);
     ensure_state_dir(state.root())?;
     let key_path = host::expand_home_path(&config.ssh.private_key_path);
-    let key = node_bootstrap::keys::ensure_key(&key_path)
-        .map_err(|e| MacError::step("ssh", "key", e))?;
+    let key =
+        node_bootstrap::keys::ensure_key(&key_path).map_err(|e| MacError::step("ssh", "key", e))?;
     report.step("ssh", "key", Status::Done, key_path.display().to_string());
     let agent = agent::ensure(
         &state,
@@ -98,8 +103,7 @@ pub async fn up(options: UpOptions) -> Result<bool, MacError> {
             return Err(e);
         }
     };
-    let result = run(&options, config, report).await;
-    result
+    run(&options, config, report).await
 }
 
 async fn run(options: &UpOptions, config: Config, report: Reporter) -> Result<bool, MacError> {
@@ -129,7 +133,8 @@ async fn run(options: &UpOptions, config: Config, report: Reporter) -> Result<bo
                 message,
             } = &e
             {
-                ctx.report.step(subject, step, Status::Failed, message.clone());
+                ctx.report
+                    .step(subject, step, Status::Failed, message.clone());
             }
             ctx.report.summary("up", false, json!({}));
             Err(e)
@@ -160,8 +165,8 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
     handoff::install_base(&client).await?;
     r.step(&platform.name, "crds+rbac", Status::Done, "");
 
-    let record = crate::serve::ServeRecord::load(&ctx.state.serve_dir())
-        .ok_or_else(|| MacError::Agent {
+    let record =
+        crate::serve::ServeRecord::load(&ctx.state.serve_dir()).ok_or_else(|| MacError::Agent {
             message: "serve.json disappeared; run `tart-infra up` again".to_owned(),
         })?;
     let read = |path: &Path| {
@@ -186,7 +191,12 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
     for cluster in handoff::managed(&ctx.config) {
         let body = handoff::managed_cluster(&ctx.config, cluster)?;
         handoff::apply_managed_cluster(&client, &body).await?;
-        r.step(&cluster.name, "managed-cluster", Status::Done, "provider tart");
+        r.step(
+            &cluster.name,
+            "managed-cluster",
+            Status::Done,
+            "provider tart",
+        );
     }
     r.step(
         &platform.name,

@@ -139,7 +139,8 @@ pub async fn first_contact(ctx: &Ctx, name: &str) -> Result<(), MacError> {
     )
     .await
     .map_err(|e| MacError::step(name, "first-contact", e))?;
-    ctx.report.step(name, "first-contact", Status::Done, "host keys pinned");
+    ctx.report
+        .step(name, "first-contact", Status::Done, "host keys pinned");
     Ok(())
 }
 
@@ -188,7 +189,12 @@ clusters:
         let config = crate::config::parse(FILE, "test").expect("config");
         assert_eq!(
             stop_order(&config),
-            ["dev-worker1", "dev-master", "platform-worker1", "platform-master"]
+            [
+                "dev-worker1",
+                "dev-master",
+                "platform-worker1",
+                "platform-master"
+            ]
         );
         assert_eq!(start_order(&config)[0], "platform-master");
     }

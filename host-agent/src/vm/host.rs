@@ -29,12 +29,11 @@ pub async fn size(home: &Path) -> Result<Resources, VmError> {
         disk_gib,
     };
     // TEST ONLY (the tart double on a small Linux machine): see `crate::host::test_override`.
-    let test_override = crate::host::test_override::from_env().map_err(|detail| {
-        VmError::Invalid {
+    let test_override =
+        crate::host::test_override::from_env().map_err(|detail| VmError::Invalid {
             field: crate::host::test_override::ENV.to_owned(),
             message: detail,
-        }
-    })?;
+        })?;
     if let Some(o) = test_override {
         o.apply_resources(&mut size);
     }

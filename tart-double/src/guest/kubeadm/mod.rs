@@ -458,7 +458,14 @@ async fn token_create(args: &[&str]) -> Result<(), PhaseError> {
     let client = local_admin().await.map_err(|e| fail("token", e))?;
     let token = match positional(
         args,
-        &["--ttl", "--description", "--usages", "--groups", "--config", "--kubeconfig"],
+        &[
+            "--ttl",
+            "--description",
+            "--usages",
+            "--groups",
+            "--config",
+            "--kubeconfig",
+        ],
     )
     .first()
     {
@@ -499,8 +506,12 @@ async fn token_create(args: &[&str]) -> Result<(), PhaseError> {
 /// `kubeadm join --config <file>`: the JoinConfiguration's discovery and node name as the
 /// equivalent flags (kubeadm's own precedence: the file replaces the flags).
 fn join_config_args(path: &str) -> Result<Vec<String>, PhaseError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| fail("preflight", format!("unable to read config from \"{path}\": {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        fail(
+            "preflight",
+            format!("unable to read config from \"{path}\": {e}"),
+        )
+    })?;
     let mut out = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(&text) {
         let value = serde_yaml::Value::deserialize(doc)

@@ -579,6 +579,33 @@ mod tests {
     }
 
     #[test]
+    fn the_mac_commands_have_the_documented_defaults() {
+        let Command::Up(args) = parse(&["up"]).expect("up").command else {
+            panic!("not up");
+        };
+        assert!(args.agent_url.is_none());
+        let options = args.mac.options();
+        assert_eq!(options.state_dir, mac::default_state_dir());
+        assert_eq!(options.config, PathBuf::from("config/clusters.yaml"));
+        assert_eq!(options.tart_bin, PathBuf::from("tart"));
+        assert_eq!(options.listen, SocketAddr::from(([0, 0, 0, 0], 7443)));
+        assert!(!options.json);
+        let Command::Destroy { yes, mac } = parse(&["destroy", "--yes", "--state-dir", "/tmp/m"])
+            .expect("destroy")
+            .command
+        else {
+            panic!("not destroy");
+        };
+        assert!(yes);
+        assert_eq!(mac.options().state_dir, PathBuf::from("/tmp/m"));
+        assert!(parse(&["ssh", "forget", "platform-master"]).is_ok());
+        assert!(parse(&["ssh", "forget", "Not_A_Vm"]).is_err());
+        for command in ["status", "down", "boot"] {
+            assert!(parse(&[command, "--json"]).is_ok(), "{command}");
+        }
+    }
+
+    #[test]
     fn a_report_is_one_line_without_repeating_a_quoted_cause() {
         #[derive(Debug, thiserror::Error)]
         #[error("outer: {0}")]

@@ -59,7 +59,9 @@ pub fn line(e: &Event) -> String {
         if !status.is_empty() {
             out.push_str(": ");
         }
-        out.push_str(&e.message);
+        // One line per event: a script's stderr tail is joined with ` | `.
+        let one_line: Vec<&str> = e.message.lines().map(str::trim_end).collect();
+        out.push_str(&one_line.join(" | "));
     }
     out.trim_end().to_owned()
 }
@@ -175,6 +177,14 @@ mod tests {
         assert!(l.ends_with("kubeadm-init             done"), "{l}");
         let l = line(&event(Status::Failed, "exit 1; fix it"));
         assert!(l.ends_with("FAILED: exit 1; fix it"), "{l}");
+        let l = line(&event(
+            Status::Failed,
+            "script failed. Last lines:\nerror one\nerror two\n",
+        ));
+        assert!(
+            l.ends_with("FAILED: script failed. Last lines: | error one | error two"),
+            "{l}"
+        );
         let l = line(&event(Status::Info, "hello"));
         assert!(l.ends_with("kubeadm-init             hello"), "{l}");
     }

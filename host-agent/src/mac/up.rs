@@ -127,6 +127,7 @@ async fn run(options: &UpOptions, config: Config, report: Reporter) -> Result<bo
             Ok(true)
         }
         Err(e) => {
+            let e = with_rerun_hint(e);
             if let MacError::Step {
                 subject,
                 step,
@@ -139,6 +140,25 @@ async fn run(options: &UpOptions, config: Config, report: Reporter) -> Result<bo
             ctx.report.summary("up", false, json!({}));
             Err(e)
         }
+    }
+}
+
+/// A failed step's error, ending with what to do once its cause is fixed.
+fn with_rerun_hint(e: MacError) -> MacError {
+    match e {
+        MacError::Step {
+            subject,
+            step,
+            message,
+        } => MacError::Step {
+            subject,
+            step,
+            message: format!(
+                "{}; once fixed, run `tart-infra up` again: it continues where it stopped",
+                message.trim_end()
+            ),
+        },
+        other => other,
     }
 }
 

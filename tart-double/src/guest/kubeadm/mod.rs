@@ -804,6 +804,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_join_configuration_becomes_the_join_flags() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("join.yaml");
+        // What node_bootstrap::kubeadm::render_join_config writes.
+        std::fs::write(
+            &path,
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: api.dev.tart-infra.internal:6443\n    token: abcdef.0123456789abcdef\n    caCertHashes:\n    - sha256:aa\nnodeRegistration:\n  name: dev-worker1\n  criSocket: unix:///var/run/containerd/containerd.sock\n",
+        )
+        .expect("write");
+        let Ok(args) = join_config_args(path.to_str().expect("utf-8")) else {
+            panic!("the JoinConfiguration does not parse");
+        };
+        assert_eq!(
+            args,
+            [
+                "api.dev.tart-infra.internal:6443",
+                "--token",
+                "abcdef.0123456789abcdef",
+                "--discovery-token-ca-cert-hash",
+                "sha256:aa",
+                "--node-name",
+                "dev-worker1"
+            ]
+        );
+        assert!(join_config_args("/nonexistent/join.yaml").is_err());
+    }
+
+    #[test]
     fn flags_and_positionals() {
         let args = [
             "api.x:6443",

@@ -38,7 +38,13 @@ enum Command {
     Status(MacArgs),
     /// Drains the workers (PodDisruptionBudgets respected) and stops every VM, the
     /// platform's last.
-    Down(MacArgs),
+    Down {
+        /// How long a drain retries evictions a PodDisruptionBudget refuses, in seconds.
+        #[arg(long, env = "TART_INFRA_DRAIN_TIMEOUT_SECONDS", default_value_t = 120)]
+        drain_timeout_seconds: u64,
+        #[command(flatten)]
+        mac: MacArgs,
+    },
     /// Starts the VMs, follows the platform control plane's new address, uncordons.
     Boot(MacArgs),
     /// Deletes every VM of the file and the state directory's kubeconfigs, token and pins.
@@ -269,7 +275,14 @@ impl Cli {
             })
             .await?),
             Command::Status(args) => Ok(mac::status::status(&args.options()).await?),
-            Command::Down(args) => Ok(mac::lifecycle::down(&args.options()).await?),
+            Command::Down {
+                drain_timeout_seconds,
+                mac: args,
+            } => Ok(mac::lifecycle::down(
+                &args.options(),
+                std::time::Duration::from_secs(drain_timeout_seconds),
+            )
+            .await?),
             Command::Boot(args) => Ok(mac::lifecycle::boot(&args.options()).await?),
             Command::Destroy { yes, mac: args } => {
                 Ok(mac::destroy::destroy(&args.options(), yes).await?)

@@ -262,6 +262,48 @@ async fn observe(state: &Path) -> (usize, String, bool, Vec<String>, String) {
     )
 }
 
+/// Puts the pod `default/blocker` on platform-worker1 with a PodDisruptionBudget that
+/// allows no eviction (`with_budget`), or removes the budget.
+async fn blocking_pod(state: &Path, with_budget: bool) {
+    use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    use kube::api::{DeleteParams, PostParams};
+    let client = platform_client(state).await;
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "default");
+    if !with_budget {
+        pdbs.delete("blocker", &DeleteParams::default())
+            .await
+            .expect("delete the budget");
+        return;
+    }
+    let sa: ServiceAccount =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "default"}})).expect("sa");
+    let _ = Api::<ServiceAccount>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &sa)
+        .await;
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "blocker", "labels": {"app": "blocker"}},
+        "spec": {
+            "nodeName": "platform-worker1",
+            "automountServiceAccountToken": false,
+            "containers": [{"name": "web", "image": "nginx:1.27"}],
+        },
+    }))
+    .expect("pod");
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("create the pod");
+    let pdb: PodDisruptionBudget = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "blocker"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "blocker"}}},
+    }))
+    .expect("pdb");
+    pdbs.create(&PostParams::default(), &pdb)
+        .await
+        .expect("create the budget");
+}
+
 /// Runs `up`, killing it once its progress shows `step` started; returns whether it was
 /// killed there (false: it finished first).
 fn up_killed_at(lab: &Lab, step: &str) -> bool {
@@ -403,8 +445,27 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
         "dev is not built without the operator: exit 1"
     );
 
+    // Down respects PodDisruptionBudgets: a pod on the worker whose budget allows no
+    // eviction blocks the drain (named), and nothing is stopped; without the budget it goes.
+    rt.block_on(blocking_pod(&lab.state(), true));
+    let out = lab.run(&["down", "--drain-timeout-seconds", "3"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("default/blocker blocks the drain"),
+        "{stderr}"
+    );
+    assert!(
+        lab.vms().iter().all(|(_, s)| s == "running"),
+        "{:?}",
+        lab.vms()
+    );
+    rt.block_on(blocking_pod(&lab.state(), false));
+
     // Down: every VM stopped.
-    lab.ok(&["down"]);
+    let out = lab.ok(&["down"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 pod(s) evicted"), "{stderr}");
     assert!(
         lab.vms().iter().all(|(_, s)| s == "stopped"),
         "{:?}",

@@ -19,8 +19,6 @@ use super::progress::{Reporter, Status};
 use super::{Ctx, MacError, MacOptions, bringup, drain, handoff, kubeconfigs, up, vms};
 use crate::config::{self, ClusterConfig};
 
-/// How long a drain may wait for PodDisruptionBudgets.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long `stop` gives a VM to shut down.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -31,7 +29,7 @@ async fn ctx(mac: &MacOptions) -> Result<Ctx, MacError> {
 }
 
 /// `tart-infra down`.
-pub async fn down(mac: &MacOptions) -> Result<bool, MacError> {
+pub async fn down(mac: &MacOptions, drain_timeout: Duration) -> Result<bool, MacError> {
     let ctx = ctx(mac).await?;
     let r = &ctx.report;
     for cluster in &ctx.config.clusters {
@@ -53,7 +51,7 @@ pub async fn down(mac: &MacOptions) -> Result<bool, MacError> {
             let node = w.name.as_str();
             drain::cordon(&client, node, true).await?;
             r.step(node, "cordon", Status::Done, "");
-            let n = drain::drain(&client, node, DRAIN_TIMEOUT).await?;
+            let n = drain::drain(&client, node, drain_timeout).await?;
             r.step(node, "drain", Status::Done, format!("{n} pod(s) evicted"));
         }
     }

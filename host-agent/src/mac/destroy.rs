@@ -51,8 +51,13 @@ pub async fn destroy(mac: &MacOptions, yes: bool) -> Result<bool, MacError> {
     let names = vm_names(&config);
     confirm(&names, yes)?;
     let ctx = up::context(mac, config, Reporter::new(mac.json)).await?;
+    let result = destroy_steps(&ctx, &names).await;
+    super::finish(&ctx, "destroy", result, json!({}))
+}
+
+async fn destroy_steps(ctx: &super::Ctx, names: &[String]) -> Result<(), MacError> {
     let r = &ctx.report;
-    for name in &names {
+    for name in names {
         match ctx.client.get(name).await {
             Ok(None) => r.step(name, "delete", Status::Skipped, "does not exist"),
             Ok(Some(_)) => match ctx.client.delete(name).await {
@@ -86,8 +91,7 @@ pub async fn destroy(mac: &MacOptions, yes: bool) -> Result<bool, MacError> {
         Status::Done,
         ctx.state.root().display().to_string(),
     );
-    r.summary("destroy", true, json!({}));
-    Ok(true)
+    Ok(())
 }
 
 /// Removes the kubeconfigs, the agent's token, certificate and records, and the operator key.

@@ -28,6 +28,16 @@ const OPERATOR_RBAC: &str = include_str!("../../../manifests/operator/rbac.yaml"
 
 /// A client of the cluster a kubeconfig points at.
 pub async fn client(kubeconfig: &str, cluster: &str) -> Result<Client, MacError> {
+    client_with_retry(kubeconfig, cluster, true).await
+}
+
+/// A client that does not retry 429/503 answers itself when `retry` is false: the drain
+/// retries refused evictions on its own schedule, bounded by its timeout.
+pub async fn client_with_retry(
+    kubeconfig: &str,
+    cluster: &str,
+    retry: bool,
+) -> Result<Client, MacError> {
     let fail = |e: &dyn std::fmt::Display| {
         MacError::step(
             cluster,
@@ -41,6 +51,7 @@ pub async fn client(kubeconfig: &str, cluster: &str) -> Result<Client, MacError>
         .map_err(|e| fail(&e))?;
     config.connect_timeout = Some(Duration::from_secs(5));
     config.read_timeout = Some(Duration::from_secs(30));
+    config.default_retry = retry;
     Client::try_from(config).map_err(|e| fail(&e))
 }
 

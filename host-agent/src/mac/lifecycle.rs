@@ -31,12 +31,17 @@ async fn ctx(mac: &MacOptions) -> Result<Ctx, MacError> {
 /// `tart-infra down`.
 pub async fn down(mac: &MacOptions, drain_timeout: Duration) -> Result<bool, MacError> {
     let ctx = ctx(mac).await?;
+    let result = down_steps(&ctx, drain_timeout).await;
+    super::finish(&ctx, "down", result, json!({}))
+}
+
+async fn down_steps(ctx: &Ctx, drain_timeout: Duration) -> Result<(), MacError> {
     let r = &ctx.report;
     for cluster in &ctx.config.clusters {
         let Ok(text) = std::fs::read_to_string(ctx.state.cluster_kubeconfig(&cluster.name)) else {
             continue;
         };
-        let running = is_running(&ctx, vms::control_plane(cluster).map(|n| n.name.as_str())).await;
+        let running = is_running(ctx, vms::control_plane(cluster).map(|n| n.name.as_str())).await;
         if !running {
             r.step(
                 &cluster.name,
@@ -46,7 +51,7 @@ pub async fn down(mac: &MacOptions, drain_timeout: Duration) -> Result<bool, Mac
             );
             continue;
         }
-        let client = handoff::client(&text, &cluster.name).await?;
+        let client = handoff::client_with_retry(&text, &cluster.name, false).await?;
         for w in vms::workers(cluster) {
             let node = w.name.as_str();
             drain::cordon(&client, node, true).await?;
@@ -70,8 +75,7 @@ pub async fn down(mac: &MacOptions, drain_timeout: Duration) -> Result<bool, Mac
             Err(e) => return Err(MacError::step(&name, "stop", e)),
         }
     }
-    r.summary("down", true, json!({}));
-    Ok(true)
+    Ok(())
 }
 
 async fn is_running(ctx: &Ctx, vm: Option<&str>) -> bool {
@@ -82,12 +86,18 @@ async fn is_running(ctx: &Ctx, vm: Option<&str>) -> bool {
 /// `tart-infra boot`.
 pub async fn boot(mac: &MacOptions) -> Result<bool, MacError> {
     let ctx = ctx(mac).await?;
+    let result = boot_steps(&ctx).await;
+    let extra = json!({"kubeconfig": ctx.state.merged_kubeconfig()});
+    super::finish(&ctx, "boot", result, extra)
+}
+
+async fn boot_steps(ctx: &Ctx) -> Result<(), MacError> {
     let r = &ctx.report;
     let mut addresses = std::collections::BTreeMap::new();
     for name in vms::start_order(&ctx.config) {
         match ctx.client.get(&name).await {
             Ok(Some(_)) => {
-                let ip = vms::start(&ctx, &name).await?;
+                let ip = vms::start(ctx, &name).await?;
                 addresses.insert(name, ip);
             }
             Ok(None) => r.step(
@@ -101,7 +111,7 @@ pub async fn boot(mac: &MacOptions) -> Result<bool, MacError> {
     }
     for cluster in &ctx.config.clusters {
         if cluster.tier == Tier::Platform {
-            readdress_platform(&ctx, cluster, &addresses).await?;
+            readdress_platform(ctx, cluster, &addresses).await?;
         } else {
             r.step(
                 &cluster.name,
@@ -111,12 +121,7 @@ pub async fn boot(mac: &MacOptions) -> Result<bool, MacError> {
             );
         }
     }
-    r.summary(
-        "boot",
-        true,
-        json!({"kubeconfig": ctx.state.merged_kubeconfig()}),
-    );
-    Ok(true)
+    Ok(())
 }
 
 async fn readdress_platform(

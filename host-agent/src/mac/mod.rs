@@ -117,3 +117,32 @@ impl Ctx {
 pub fn known_hosts(config: &Config) -> KnownHostsFile {
     KnownHostsFile::new(expand_home_path(&config.ssh.known_hosts_path))
 }
+
+/// Ends a command: on success the summary; on failure the failed step (one progress line)
+/// and the summary, then the error for the final `error:` line.
+pub fn finish(
+    ctx: &Ctx,
+    command: &str,
+    result: Result<(), MacError>,
+    extra: serde_json::Value,
+) -> Result<bool, MacError> {
+    match result {
+        Ok(()) => {
+            ctx.report.summary(command, true, extra);
+            Ok(true)
+        }
+        Err(e) => {
+            if let MacError::Step {
+                subject,
+                step,
+                message,
+            } = &e
+            {
+                ctx.report
+                    .step(subject, step, progress::Status::Failed, message.clone());
+            }
+            ctx.report.summary(command, false, serde_json::json!({}));
+            Err(e)
+        }
+    }
+}

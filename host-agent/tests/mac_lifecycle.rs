@@ -422,8 +422,27 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
         .expect("kubeconfig");
     assert_eq!(mode, 0o600);
 
+    // No secret in the output: not the agent's token, not the operator's key.
+    let token = std::fs::read_to_string(lab.state().join("serve/token")).expect("token");
+    let key = std::fs::read_to_string(lab.state().join("operator_ed25519")).expect("key");
+    let key_body = key.lines().nth(1).expect("a key line");
+    for text in [
+        stdout.as_ref(),
+        String::from_utf8_lossy(&out.stderr).as_ref(),
+    ] {
+        assert!(!text.contains(token.trim()), "the token was printed");
+        assert!(!text.contains(key_body), "the operator's key was printed");
+    }
+
+    // `ssh forget` drops a VM's pins; the next `up` pins it again through the guest agent.
+    let pins = || std::fs::read_to_string(lab.dir.path().join("known_hosts")).unwrap_or_default();
+    lab.ok(&["ssh", "forget", "platform-worker1"]);
+    assert!(!pins().contains("platform-worker1"), "{}", pins());
+    assert!(pins().contains("platform-master"), "{}", pins());
+
     // Again: nothing duplicated, no second init.
     lab.ok(&["up"]);
+    assert!(pins().contains("platform-worker1"), "{}", pins());
     assert_eq!(lab.vms(), vms, "same VMs");
     let (ready, uid2, ..) = rt.block_on(observe(&lab.state()));
     assert_eq!(

@@ -3,7 +3,7 @@
 //! - `down`: on each cluster the host has a kubeconfig for, cordon and drain the workers
 //!   (Eviction API, PDBs respected), then stop the VMs: workers first, control planes last,
 //!   the platform's last of all. Clusters built by the operator are drained by it, not here.
-//! - `boot`: start the VMs (the platform's control plane first), wait for their addresses,
+//! - `boot`: start the VMs (control planes first, the platform's first), wait for their addresses,
 //!   point every platform node at its control plane's address (`update_endpoint`; the
 //!   control plane moves its static pods too), rewrite the kubeconfigs, uncordon. The other
 //!   clusters' endpoints are the operator's job once the platform runs.

@@ -70,10 +70,26 @@ pub fn stop_order(config: &Config) -> Vec<String> {
     names
 }
 
-/// The order VMs start in: the reverse of [`stop_order`].
+/// The order VMs start in: control planes first, then workers, the platform's before the
+/// others' in each group (pure).
 pub fn start_order(config: &Config) -> Vec<String> {
-    let mut names = stop_order(config);
-    names.reverse();
+    let mut names = Vec::new();
+    for role in [NodeRole::ControlPlane, NodeRole::Worker] {
+        for platform in [true, false] {
+            for c in config
+                .clusters
+                .iter()
+                .filter(|c| (c.tier == crds::managed_cluster::Tier::Platform) == platform)
+            {
+                names.extend(
+                    c.nodes
+                        .iter()
+                        .filter(|n| n.role == role)
+                        .map(|n| n.name.as_str().to_owned()),
+                );
+            }
+        }
+    }
     names
 }
 
@@ -196,7 +212,15 @@ clusters:
                 "platform-master"
             ]
         );
-        assert_eq!(start_order(&config)[0], "platform-master");
+        assert_eq!(
+            start_order(&config),
+            [
+                "platform-master",
+                "dev-master",
+                "platform-worker1",
+                "dev-worker1"
+            ]
+        );
     }
 
     #[test]

@@ -70,12 +70,18 @@ pub enum MacError {
 }
 
 impl MacError {
-    /// A step's error.
+    /// A step's error, on one line (a script's stderr tail is joined with ` | `).
     pub fn step(subject: &str, step: &str, message: impl std::fmt::Display) -> Self {
+        let text = message.to_string();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty())
+            .collect();
         Self::Step {
             subject: subject.to_owned(),
             step: step.to_owned(),
-            message: message.to_string(),
+            message: lines.join(" | "),
         }
     }
 }
@@ -144,5 +150,23 @@ pub fn finish(
             ctx.report.summary(command, false, serde_json::json!({}));
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_error_is_one_line_naming_the_vm_and_the_step() {
+        let e = MacError::step(
+            "platform-worker1",
+            "kubeadm-join",
+            "script `kubeadm-join` failed (exit code 1). Last lines of its stderr:\nerror one\n\nerror two\n",
+        );
+        assert_eq!(
+            e.to_string(),
+            "platform-worker1: kubeadm-join: script `kubeadm-join` failed (exit code 1). Last lines of its stderr: | error one | error two"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 
-use crate::{config, image, lab, serve, vm};
+use crate::{config, image, lab, mac, serve, vm};
 
 /// The tart-infra host agent: the local lab, and the VM API over Tart on a Mac.
 #[derive(Debug, Parser)]
@@ -34,6 +34,94 @@ enum Command {
         #[command(subcommand)]
         command: image::Command,
     },
+    /// Builds the lab on this Mac: preflight, the VM API, the platform cluster over SSH,
+    /// then the hand-off to the operator (one ManagedCluster per other cluster). Re-run it
+    /// after a failure: it continues where it stopped.
+    Up(MacUpArgs),
+    /// Shows the VM API, every VM, each cluster, the kubeconfig and the platform's service
+    /// URLs; exits 1 unless everything runs.
+    Status(MacArgs),
+    /// Drains the workers (PodDisruptionBudgets respected) and stops every VM, the
+    /// platform's last.
+    Down {
+        /// How long a drain retries evictions a PodDisruptionBudget refuses, in seconds.
+        #[arg(long, env = "TART_INFRA_DRAIN_TIMEOUT_SECONDS", default_value_t = 120)]
+        drain_timeout_seconds: u64,
+        #[command(flatten)]
+        mac: MacArgs,
+    },
+    /// Starts the VMs, follows the platform control plane's new address, uncordons.
+    Boot(MacArgs),
+    /// Deletes every VM of the file and the state directory's kubeconfigs, token and pins.
+    Destroy {
+        /// Do not ask (required when stdin is not a terminal).
+        #[arg(long, env = "TART_INFRA_DESTROY_YES", value_parser = BoolishValueParser::new())]
+        yes: bool,
+        #[command(flatten)]
+        mac: MacArgs,
+    },
+    /// SSH host key pins.
+    Ssh {
+        #[command(subcommand)]
+        command: SshCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SshCommand {
+    /// Forgets a VM's pinned host keys (after re-creating it on purpose); the next `up`
+    /// pins its current keys through the guest agent.
+    Forget {
+        /// The VM name.
+        #[arg(env = "TART_INFRA_SSH_VM", value_parser = cluster_name)]
+        vm: String,
+        #[command(flatten)]
+        mac: MacArgs,
+    },
+}
+
+/// What every Mac lifecycle command takes.
+#[derive(Debug, clap::Args)]
+struct MacArgs {
+    /// The clusters file.
+    #[arg(long, env = "TART_INFRA_CONFIG", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// The state directory (kubeconfigs, the VM API's state, the operator's key)
+    /// [default: $XDG_STATE_HOME/tart-infra/mac or ~/.local/state/tart-infra/mac].
+    #[arg(long, env = "TART_INFRA_STATE_DIR", value_parser = state_dir)]
+    state_dir: Option<PathBuf>,
+    /// The tart binary (a path, or a name looked up on PATH).
+    #[arg(long, env = "TART_INFRA_TART_BIN", default_value = "tart")]
+    tart_bin: PathBuf,
+    /// Where a `tart-infra serve` started by this command listens.
+    #[arg(long, env = "TART_INFRA_SERVE_LISTEN", default_value = serve::DEFAULT_LISTEN, value_parser = listen_addr)]
+    serve_listen: SocketAddr,
+    /// One JSON object per line per event, and a final summary object.
+    #[arg(long, env = "TART_INFRA_JSON", value_parser = BoolishValueParser::new())]
+    json: bool,
+}
+
+impl MacArgs {
+    fn options(self) -> mac::MacOptions {
+        mac::MacOptions {
+            config: self.config,
+            state_dir: self.state_dir.unwrap_or_else(mac::default_state_dir),
+            tart_bin: self.tart_bin,
+            listen: self.serve_listen,
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct MacUpArgs {
+    /// The URL the VMs (the operator on the platform) reach the VM API at, written into the
+    /// Secret tart-system/host-agent [default: the agent's own URL]. On a Mac with softnet
+    /// this is the gateway: https://192.168.64.1:7443.
+    #[arg(long, env = "TART_INFRA_AGENT_URL")]
+    agent_url: Option<String>,
+    #[command(flatten)]
+    mac: MacArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -164,6 +252,9 @@ pub enum Error {
     /// A golden image.
     #[error(transparent)]
     Image(#[from] image::Error),
+    /// A Mac lifecycle command.
+    #[error(transparent)]
+    Mac(#[from] mac::MacError),
 }
 
 impl Cli {
@@ -187,6 +278,27 @@ impl Cli {
                 Ok(true)
             }
             Command::Image { command } => Ok(image::run(command).await.map(|_| true)?),
+            Command::Up(args) => Ok(mac::up::up(mac::up::UpOptions {
+                mac: args.mac.options(),
+                agent_url: args.agent_url,
+            })
+            .await?),
+            Command::Status(args) => Ok(mac::status::status(&args.options()).await?),
+            Command::Down {
+                drain_timeout_seconds,
+                mac: args,
+            } => Ok(mac::lifecycle::down(
+                &args.options(),
+                std::time::Duration::from_secs(drain_timeout_seconds),
+            )
+            .await?),
+            Command::Boot(args) => Ok(mac::lifecycle::boot(&args.options()).await?),
+            Command::Destroy { yes, mac: args } => {
+                Ok(mac::destroy::destroy(&args.options(), yes).await?)
+            }
+            Command::Ssh {
+                command: SshCommand::Forget { vm, mac: args },
+            } => Ok(mac::destroy::forget(&args.options(), &vm)?),
         }
     }
 }
@@ -322,10 +434,15 @@ mod tests {
         let lab = command.find_subcommand("lab").expect("lab");
         let serve = command.find_subcommand("serve").expect("serve");
         let image = command.find_subcommand("image").expect("image");
+        let ssh = command.find_subcommand("ssh").expect("ssh");
+        let mac = ["up", "status", "down", "boot", "destroy"]
+            .map(|name| command.find_subcommand(name).expect(name));
         for sub in lab
             .get_subcommands()
             .chain([serve])
             .chain(image.get_subcommands())
+            .chain(mac)
+            .chain(ssh.get_subcommands())
         {
             for arg in sub.get_arguments() {
                 let id = arg.get_id().as_str();
@@ -483,6 +600,33 @@ mod tests {
         assert_eq!(options.tart.state_dir, PathBuf::from("/tmp/s"));
         assert_eq!(options.reserve.cpu, 0);
         assert!(parse(&["serve", "--listen", "localhost:1"]).is_err());
+    }
+
+    #[test]
+    fn the_mac_commands_have_the_documented_defaults() {
+        let Command::Up(args) = parse(&["up"]).expect("up").command else {
+            panic!("not up");
+        };
+        assert!(args.agent_url.is_none());
+        let options = args.mac.options();
+        assert_eq!(options.state_dir, mac::default_state_dir());
+        assert_eq!(options.config, PathBuf::from("config/clusters.yaml"));
+        assert_eq!(options.tart_bin, PathBuf::from("tart"));
+        assert_eq!(options.listen, SocketAddr::from(([0, 0, 0, 0], 7443)));
+        assert!(!options.json);
+        let Command::Destroy { yes, mac } = parse(&["destroy", "--yes", "--state-dir", "/tmp/m"])
+            .expect("destroy")
+            .command
+        else {
+            panic!("not destroy");
+        };
+        assert!(yes);
+        assert_eq!(mac.options().state_dir, PathBuf::from("/tmp/m"));
+        assert!(parse(&["ssh", "forget", "platform-master"]).is_ok());
+        assert!(parse(&["ssh", "forget", "Not_A_Vm"]).is_err());
+        for command in ["status", "down", "boot"] {
+            assert!(parse(&[command, "--json"]).is_ok(), "{command}");
+        }
     }
 
     #[test]

@@ -32,12 +32,14 @@ pub fn clone(home: &Home, source: &str, name: &str) -> Result<(), TartError> {
             "<new-name> should be a local name".into(),
         ));
     }
+    // Under the home's lock, pull included: concurrent clones of one image pull it once
+    // (Tart locks its OCI cache likewise).
+    let _lock = home.lock()?;
     let src = if home::is_remote(source) {
         pull(home, source)?
     } else {
         home.require(source)?
     };
-    let _lock = home.lock()?;
     let dst = home.vm_dir(name);
     if dst.exists() {
         return Err(TartError::AlreadyExists(name.to_owned()));

@@ -142,11 +142,13 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TartError> 
         .map_err(|e| TartError::Double(format!("{} is not valid: {e}", path.display())))
 }
 
-/// Writes JSON atomically (a temporary file renamed into place).
+/// Writes JSON atomically (a temporary file renamed into place; the temporary file is this
+/// process's own, so concurrent `tart` commands, e.g. two clones pulling one image, do not
+/// rename each other's).
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TartError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| TartError::Double(format!("encoding {}: {e}", path.display())))?;
-    let tmp = path.with_extension("json.tmp");
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     std::fs::write(&tmp, text).map_err(TartError::io("writing", &tmp))?;
     std::fs::rename(&tmp, path).map_err(TartError::io("renaming", &tmp))
 }

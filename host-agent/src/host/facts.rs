@@ -101,7 +101,7 @@ pub fn gather(config: &Config) -> Result<HostFacts, FactsError> {
     let vm_dir = tart_home();
     Ok(HostFacts {
         arch: Arch::current(),
-        tart_version: tart_version(),
+        tart_version: tart_version(Path::new("tart")),
         cpus,
         memory_mib,
         free_disk_gib: free_disk_gib(&vm_dir)?,
@@ -157,10 +157,11 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The first line of `tart --version`, `None` when tart cannot be run. A tart that runs
-/// but fails gives its error text, which the preflight reports as an unknown version.
-fn tart_version() -> Option<String> {
-    match Command::new("tart").arg("--version").output() {
+/// The first line of `<tart> --version` (`tart` is a path or a name looked up on PATH),
+/// `None` when tart cannot be run. A tart that runs but fails gives its error text, which
+/// the preflight reports as an unknown version.
+pub fn tart_version(tart: &Path) -> Option<String> {
+    match Command::new(tart).arg("--version").output() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => Some(e.to_string()),
         Ok(out) => {

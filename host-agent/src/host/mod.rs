@@ -8,6 +8,9 @@
 pub mod facts;
 pub mod parse;
 pub mod preflight;
+pub mod test_override;
 
-pub use facts::{Arch, FactsError, HostFacts, KeyState, Os, gather};
+pub use facts::{
+    Arch, FactsError, HostFacts, KeyState, Os, expand_home as expand_home_path, gather,
+};
 pub use preflight::{MIN_TART_VERSION, Problem, preflight};

@@ -15,7 +15,7 @@ mod control;
 mod error;
 mod hubble;
 pub mod load_model;
-mod platform;
+pub mod platform;
 mod preflight;
 mod record;
 mod running;

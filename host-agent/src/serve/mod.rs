@@ -140,6 +140,9 @@ pub async fn serve(
             source,
         }
     })?;
+    if let Ok(Some(_)) = crate::host::test_override::from_env() {
+        tracing::warn!("{}", crate::host::test_override::warning());
+    }
     let token = secrets::token(&dir)?;
     let identity = secrets::identity(&dir)?;
     let backend = TartCli::new(options.tart.clone()).await?;

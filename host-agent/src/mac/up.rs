@@ -1,0 +1,234 @@
+//! `tart-infra up`: preflight, SSH key, VM API, the platform cluster, the hand-off.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::agent::{self, AgentOptions};
+use super::bringup;
+use super::handoff;
+use super::progress::{Reporter, Status};
+use super::{Ctx, MacError, MacOptions, StateDir};
+use crate::config::{self, Config};
+use crate::host::{self, facts, test_override};
+
+/// What `up` is asked to do.
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    /// The options every Mac command takes.
+    pub mac: MacOptions,
+    /// The URL the VMs (the operator) reach the VM API at; default the agent's own URL.
+    pub agent_url: Option<String>,
+}
+
+/// Loads the file and checks the host; prints every problem, one line each.
+pub fn preflight(mac: &MacOptions, report: &Reporter) -> Result<Config, MacError> {
+    let config = config::load(&mac.config)?;
+    let mut facts = host::gather(&config)?;
+    facts.tart_version = facts::tart_version(&mac.tart_bin);
+    let test = test_override::from_env().map_err(|e| MacError::step("host", "preflight", e))?;
+    if let Some(o) = test {
+        report.note("host", test_override::warning());
+        o.apply(&mut facts);
+    }
+    let problems = host::preflight(&facts, &config);
+    if problems.is_empty() {
+        report.step("host", "preflight", Status::Done, "");
+        return Ok(config);
+    }
+    for p in &problems {
+        report.step(
+            &p.subject,
+            "preflight",
+            Status::Failed,
+            format!("{}; {}", p.problem, p.fix),
+        );
+    }
+    Err(MacError::Preflight {
+        count: problems.len(),
+    })
+}
+
+/// Creates the state directory (0700).
+pub fn ensure_state_dir(dir: &Path) -> Result<(), MacError> {
+    let io = |source| MacError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
+}
+
+/// The shared context: state directory, SSH key, VM API.
+pub async fn context(mac: &MacOptions, config: Config, report: Reporter) -> Result<Ctx, MacError> {
+    let state = StateDir::new(&mac.state_dir);
+    ensure_state_dir(state.root())?;
+    let key_path = host::expand_home_path(&config.ssh.private_key_path);
+    let key =
+        node_bootstrap::keys::ensure_key(&key_path).map_err(|e| MacError::step("ssh", "key", e))?;
+    report.step("ssh", "key", Status::Done, key_path.display().to_string());
+    let agent = agent::ensure(
+        &state,
+        &AgentOptions {
+            tart_bin: mac.tart_bin.clone(),
+            listen: mac.listen,
+        },
+    )
+    .await?;
+    report.step(
+        "serve",
+        if agent.started { "start" } else { "reuse" },
+        Status::Done,
+        agent.record.url.clone(),
+    );
+    let known_hosts = super::known_hosts(&config);
+    Ok(Ctx {
+        config,
+        state,
+        client: agent.client,
+        key,
+        known_hosts,
+        report,
+    })
+}
+
+/// Runs `up`. `Ok(true)` when everything in scope was done.
+pub async fn up(options: UpOptions) -> Result<bool, MacError> {
+    let report = Reporter::new(options.mac.json);
+    let config = match preflight(&options.mac, &report) {
+        Ok(c) => c,
+        Err(e) => {
+            report.summary("up", false, json!({}));
+            return Err(e);
+        }
+    };
+    run(&options, config, report).await
+}
+
+async fn run(options: &UpOptions, config: Config, report: Reporter) -> Result<bool, MacError> {
+    let ctx = context(&options.mac, config, report).await?;
+    match build(&ctx, options).await {
+        Ok(()) => {
+            ctx.report.summary(
+                "up",
+                true,
+                json!({
+                    "kubeconfig": ctx.state.merged_kubeconfig(),
+                    "context": node_bootstrap::kubeconfig::context_name(&platform_name(&ctx.config)),
+                }),
+            );
+            if !ctx.report.json() {
+                eprintln!(
+                    "export KUBECONFIG={}",
+                    ctx.state.merged_kubeconfig().display()
+                );
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            let e = with_rerun_hint(e);
+            if let MacError::Step {
+                subject,
+                step,
+                message,
+            } = &e
+            {
+                ctx.report
+                    .step(subject, step, Status::Failed, message.clone());
+            }
+            ctx.report.summary("up", false, json!({}));
+            Err(e)
+        }
+    }
+}
+
+/// A failed step's error, ending with what to do once its cause is fixed.
+fn with_rerun_hint(e: MacError) -> MacError {
+    match e {
+        MacError::Step {
+            subject,
+            step,
+            message,
+        } => MacError::Step {
+            subject,
+            step,
+            message: format!(
+                "{}; once fixed, run `tart-infra up` again: it continues where it stopped",
+                message.trim_end()
+            ),
+        },
+        other => other,
+    }
+}
+
+fn platform_name(config: &Config) -> String {
+    config
+        .clusters
+        .iter()
+        .find(|c| c.tier == crds::managed_cluster::Tier::Platform)
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| "platform".to_owned())
+}
+
+async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
+    let r = &ctx.report;
+    let platform = ctx
+        .config
+        .clusters
+        .iter()
+        .find(|c| c.tier == crds::managed_cluster::Tier::Platform)
+        .ok_or_else(|| MacError::step("config", "platform", "the file has no platform cluster"))?;
+    let kubeconfig = bringup::bring_up(ctx, platform).await?;
+
+    let client = handoff::client(&kubeconfig, &platform.name).await?;
+    handoff::install_base(&client).await?;
+    r.step(&platform.name, "crds+rbac", Status::Done, "");
+
+    let record =
+        crate::serve::ServeRecord::load(&ctx.state.serve_dir()).ok_or_else(|| MacError::Agent {
+            message: "serve.json disappeared; run `tart-infra up` again".to_owned(),
+        })?;
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|source| MacError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let token = read(&record.token_file)?;
+    let ca = read(&record.cert_file)?;
+    let url = options.agent_url.clone().unwrap_or(record.url.clone());
+    handoff::apply_secret(&client, &handoff::agent_secret(&url, token.trim(), &ca)).await?;
+    r.step(&platform.name, "secret host-agent", Status::Done, url);
+
+    let operator_key = ctx.state.operator_key();
+    node_bootstrap::keys::ensure_key(&operator_key)
+        .map_err(|e| MacError::step("operator", "ssh-key", e))?;
+    let key_text = read(&operator_key)?;
+    handoff::apply_secret(&client, &handoff::ssh_secret(&key_text)).await?;
+    r.step(&platform.name, "secret tart-operator-ssh", Status::Done, "");
+
+    for cluster in handoff::managed(&ctx.config) {
+        let body = handoff::managed_cluster(&ctx.config, cluster)?;
+        handoff::apply_managed_cluster(&client, &body).await?;
+        r.step(
+            &cluster.name,
+            "managed-cluster",
+            Status::Done,
+            "provider tart",
+        );
+    }
+    r.step(
+        &platform.name,
+        "cilium",
+        Status::Skipped,
+        "not installed by this build (see docs/mac-lab.md)",
+    );
+    r.step(
+        &platform.name,
+        "operator+argocd",
+        Status::Skipped,
+        "the Helm hand-off is not installed by this build (see docs/mac-lab.md)",
+    );
+    Ok(())
+}

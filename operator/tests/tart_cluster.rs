@@ -137,8 +137,8 @@ impl Drop for Agent {
 async fn hand_off(p: &Client, agent: &Agent) -> Result<()> {
     let record = agent.record().await?;
     let field = |k: &str| record[k].as_str().map(str::to_owned).context(k.to_owned());
-    let token = std::fs::read_to_string(field("token_file")?)?;
-    let cert = std::fs::read_to_string(field("cert_file")?)?;
+    let token = std::fs::read_to_string(field("tokenFile")?)?;
+    let cert = std::fs::read_to_string(field("certFile")?)?;
     let key_path = agent.dir.path().join("operator_ed25519");
     node_bootstrap::keys::ensure_key(&key_path)?;
     let key = std::fs::read_to_string(&key_path)?;
@@ -188,6 +188,18 @@ async fn wait_phase(mcs: &Api<ManagedCluster>, want: ClusterPhase) -> Result<Man
             bail!("waiting for {want:?}: {}", describe(&mc));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The Secret `name` once it exists.
+async fn appears(secrets: &Api<Secret>, name: &str) -> Result<Secret> {
+    let began = Instant::now();
+    loop {
+        if let Some(secret) = secrets.get_opt(name).await? {
+            return Ok(secret);
+        }
+        ensure!(began.elapsed() < WAIT, "Secret {name} did not appear");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -308,9 +320,16 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
     let mut vms = agent.vms()?;
     vms.sort();
     ensure!(vms == ["dev-master", "dev-worker1"], "{vms:?}");
-    let argocd = Api::<Secret>::namespaced(p.clone(), "argocd")
-        .get("cluster-dev")
-        .await?;
+    // The phase is written before the step that registers the cluster.
+    let argocd = match appears(
+        &Api::<Secret>::namespaced(p.clone(), "argocd"),
+        "cluster-dev",
+    )
+    .await
+    {
+        Ok(secret) => secret,
+        Err(e) => bail!("{e}: {}", describe(&mcs.get("dev").await?)),
+    };
     let labels = argocd.metadata.labels.clone().unwrap_or_default();
     ensure!(
         labels

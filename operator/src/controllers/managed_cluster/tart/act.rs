@@ -355,7 +355,9 @@ async fn register<B: VmBackend>(t: &Tools<'_, B>) -> Result<(), Failure> {
     let cluster = t.mc.name_any();
     let (server, config) = argocd_config(&text).ok_or_else(|| Failure {
         reason: R::AddonsNotReady,
-        message: format!("the kubeconfig of {cluster} has no server or client certificate"),
+        message: format!(
+            "the kubeconfig of {cluster} has no server, CA, or client certificate or token for ArgoCD"
+        ),
     })?;
     let ns = &t.settings.argocd_namespace;
     let name = &t.names.argocd_secret;
@@ -381,23 +383,36 @@ async fn register<B: VmBackend>(t: &Tools<'_, B>) -> Result<(), Failure> {
         .map_err(|e| kube_failure(&format!("writing Secret {ns}/{name}"), &e))
 }
 
-/// ArgoCD's `server` and `config` (TLS client certificate, CA, server name) from a
-/// kubeconfig written by [`kubeconfig::for_cluster`].
+/// ArgoCD's `server` and `config` from a kubeconfig written by [`kubeconfig::for_cluster`]:
+/// the CA and server name, and the user's client certificate (kubeadm's admin.conf) or
+/// bearer token.
 pub fn argocd_config(kubeconfig: &str) -> Option<(String, String)> {
     let doc: serde_yaml::Value = serde_yaml::from_str(kubeconfig).ok()?;
     let cluster = doc.get("clusters")?.get(0)?.get("cluster")?;
     let user = doc.get("users")?.get(0)?.get("user")?;
     let field = |v: &serde_yaml::Value, k: &str| v.get(k)?.as_str().map(str::to_owned);
     let server = field(cluster, "server")?;
-    let config = serde_json::json!({
-        "tlsClientConfig": {
-            "caData": field(cluster, "certificate-authority-data")?,
-            "certData": field(user, "client-certificate-data")?,
-            "keyData": field(user, "client-key-data")?,
-            "serverName": field(cluster, "tls-server-name"),
-        }
+    let mut tls = serde_json::json!({
+        "caData": field(cluster, "certificate-authority-data")?,
+        "serverName": field(cluster, "tls-server-name"),
     });
-    Some((server, config.to_string()))
+    let mut config = serde_json::Map::new();
+    match (
+        field(user, "client-certificate-data"),
+        field(user, "client-key-data"),
+        field(user, "token"),
+    ) {
+        (Some(cert), Some(key), _) => {
+            tls["certData"] = cert.into();
+            tls["keyData"] = key.into();
+        }
+        (_, _, Some(token)) => {
+            config.insert("bearerToken".into(), token.into());
+        }
+        _ => return None,
+    }
+    config.insert("tlsClientConfig".into(), tls);
+    Some((server, serde_json::Value::Object(config).to_string()))
 }
 
 /// Deletes the VMs, then the Secrets and the pins. The nodes are not drained or reset: every
@@ -494,6 +509,19 @@ mod tests {
         assert_eq!(config["tlsClientConfig"]["caData"], "Q0EK");
         assert_eq!(config["tlsClientConfig"]["keyData"], "S0VZCg==");
         assert!(argocd_config("clusters: []").is_none());
+        let with_token = kubeconfig.replace(
+            "    client-certificate-data: Q0VSVAo=\n    client-key-data: S0VZCg==\n",
+            "    token: abc\n",
+        );
+        let (_, config) = argocd_config(&with_token).expect("token config");
+        let config: serde_json::Value = serde_json::from_str(&config).expect("json");
+        assert_eq!(config["bearerToken"], "abc");
+        assert_eq!(config["tlsClientConfig"]["caData"], "Q0EK");
+        let without = kubeconfig.replace("    client-key-data: S0VZCg==\n", "");
+        assert!(
+            argocd_config(&without).is_none(),
+            "a certificate without its key"
+        );
     }
 
     #[test]

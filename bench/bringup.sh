@@ -61,18 +61,21 @@ KUBECONFIG=$state/kubeconfigs/platform.yaml "$bin/tart-operator" --http-addr "12
   --vm-ssh-user root --cluster-recheck-seconds 5 --log-format text >"$work/operator.log" 2>&1 &
 operator=$!
 while :; do
-  done_count=$("$bin/tart-infra" status --json --config "$work/clusters.yaml" --state-dir "$state" --tart-bin "$bin/tart" 2>/dev/null \
-    | python3 -c '
+  done_count=$({ "$bin/tart-infra" status --json --config "$work/clusters.yaml" --state-dir "$state" \
+      --tart-bin "$bin/tart" 2>/dev/null || true; } | python3 -c '
 import json, sys
-report = json.loads(sys.stdin.read())
+try:
+    report = json.loads(sys.stdin.read())
+except ValueError:
+    report = {}
 done = 0
 for c in report.get("clusters", []):
-    ready = c.get("readyNodes") or ""
-    n, _, total = ready.partition("/")
-    if c.get("via") == "ManagedCluster" and n and n == total and c.get("detail", "").split()[-1] in ("InstallingAddons", "Ready"):
+    n, _, total = (c.get("readyNodes") or "").partition("/")
+    phase = (c.get("detail") or "").split()[-1:]
+    if c.get("via") == "ManagedCluster" and n and n == total and phase in (["InstallingAddons"], ["Ready"]):
         done += 1
-print(done)' 2>/dev/null || echo 0)
-  [[ $done_count -ge $others ]] && break
+print(done)')
+  [[ ${done_count:-0} -ge $others ]] && break
   if (( $(date +%s) - ${t0%.*} > 3600 )); then echo "timed out; operator log: $work/operator.log" >&2; exit 1; fi
   sleep 2
 done

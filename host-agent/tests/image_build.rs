@@ -18,39 +18,13 @@ use std::time::Instant;
 const IMAGE: &str = "tart-infra-k8s-1.33";
 const BUILD_VM: &str = "tart-infra-build-k8s-1-33";
 
+/// The double's binary, when the machine can run it (see `tart_double::prerequisites`).
 fn prerequisites() -> Option<PathBuf> {
-    let mut missing = Vec::new();
-    for (what, path) in [
-        ("openssh-server", "/usr/sbin/sshd"),
-        ("openssh-client (ssh-keygen)", "/usr/bin/ssh-keygen"),
-        ("util-linux unshare", "/usr/bin/unshare"),
-        ("util-linux nsenter", "/usr/bin/nsenter"),
-    ] {
-        if !Path::new(path).exists() {
-            missing.push(format!("{what} ({path})"));
-        }
-    }
-    if Command::new("iptables").arg("-V").output().is_err() {
-        missing.push("iptables".to_owned());
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
-        missing.push("root (mount namespaces, bind mounts, iptables)".to_owned());
-    }
+    let mut missing = tart_double::prerequisites::missing(false);
     let tart = tart_double::binary().map_err(|e| missing.push(e)).ok();
-    if missing.is_empty() {
-        return tart;
-    }
-    let message = format!(
-        "image build tests need: {}; run scripts/install-test-deps --cargo-only and cargo build -p tart-double",
-        missing.join("; ")
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-    eprintln!("SKIPPED (not CI): {message}");
-    None
+    tart_double::prerequisites::met("the image build tests", &missing)
+        .then_some(tart)
+        .flatten()
 }
 
 /// One test's Tart home, state directory and cluster file.

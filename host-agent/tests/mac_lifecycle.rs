@@ -19,45 +19,10 @@ const TART_INFRA: &str = env!("CARGO_BIN_EXE_tart-infra");
 const BIG_HOST: &str =
     r#"{"os":"macos","arch":"arm64","cpus":16,"memoryMiB":65536,"freeDiskGiB":500}"#;
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// The machine's prerequisites; `false` (skip) outside CI, a panic in CI.
+/// The machine's prerequisites (see `tart_double::prerequisites`).
 fn prerequisites() -> bool {
-    let mut missing = Vec::new();
-    for (what, path) in [
-        ("openssh-server", "/usr/sbin/sshd"),
-        ("util-linux unshare", "/usr/bin/unshare"),
-        ("util-linux nsenter", "/usr/bin/nsenter"),
-    ] {
-        if !Path::new(path).exists() {
-            missing.push(format!("{what} ({path})"));
-        }
-    }
-    if Command::new("iptables").arg("-V").output().is_err() {
-        missing.push("iptables".to_owned());
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
-        missing.push("root".to_owned());
-    }
-    if let Err(e) = local_control_plane::Binaries::locate() {
-        missing.push(e.to_string());
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "the mac lifecycle test needs: {}; run scripts/install-test-deps and scripts/build-kube-bins.sh",
-        missing.join("; ")
-    );
-    assert!(!ci(), "{msg}");
-    eprintln!("SKIPPED (not CI): {msg}");
-    false
+    use tart_double::prerequisites::{met, missing};
+    met("the mac lifecycle test", &missing(true))
 }
 
 /// The double's `tart`, built when missing.

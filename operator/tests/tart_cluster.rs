@@ -258,27 +258,10 @@ async fn install_addons(d: &Client) -> Result<()> {
     Ok(())
 }
 
-/// Why the double cannot run here (it needs root, sshd and Linux mount namespaces), if so.
-fn missing_prerequisite() -> Option<String> {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"));
-    if !root {
-        return Some("the tart double needs root".into());
-    }
-    ["/usr/sbin/sshd", "/usr/bin/unshare", "/usr/bin/nsenter"]
-        .iter()
-        .find(|p| !Path::new(p).exists())
-        .map(|p| format!("{p} is missing (scripts/install-test-deps installs it)"))
-}
-
 #[tokio::test]
 async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
-    if let Some(why) = missing_prerequisite() {
-        ensure!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-        eprintln!("SKIPPED: {why}");
+    let missing = tart_double::prerequisites::missing(true);
+    if !tart_double::prerequisites::met("the tart cluster test", &missing) {
         return Ok(());
     }
     let agent = Agent::start()?;

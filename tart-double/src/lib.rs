@@ -24,6 +24,7 @@ pub mod guest;
 pub mod home;
 pub mod lease;
 pub mod netiso;
+pub mod prerequisites;
 pub mod vm;
 
 /// The `tart` binary of the double for tests of other crates: `$TART_DOUBLE_BIN`, else

@@ -23,48 +23,16 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// openssh-server, util-linux, iptables, and with `kube` the Kubernetes binaries);
 /// otherwise `None` after saying why, or a panic when `CI=true`.
 pub fn prerequisites(kube: bool) -> Option<PathBuf> {
-    let mut missing = Vec::new();
-    for (what, path) in [
-        ("openssh-server", "/usr/sbin/sshd"),
-        ("openssh-client (ssh-keygen)", "/usr/bin/ssh-keygen"),
-        ("util-linux unshare", "/usr/bin/unshare"),
-        ("util-linux nsenter", "/usr/bin/nsenter"),
-    ] {
-        if !Path::new(path).exists() {
-            missing.push(format!("{what} ({path})"));
-        }
-    }
-    if Command::new("iptables").arg("-V").output().is_err() {
-        missing.push("iptables".to_owned());
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
-        missing.push("root (mount namespaces, bind mounts, iptables)".to_owned());
-    }
-    if kube && let Err(e) = local_control_plane::Binaries::locate() {
-        missing.push(e.to_string());
-    }
+    let mut missing = tart_double::prerequisites::missing(kube);
     let tart = tart_double::binary().map_err(|e| missing.push(e)).ok();
     if let Some(tart) = &tart
         && let Some(stale) = stale(tart)
     {
         missing.push(stale);
     }
-    if missing.is_empty() {
-        return tart;
-    }
-    let msg = format!(
-        "these tests run the tart double and need: {}; run scripts/install-test-deps, scripts/build-kube-bins.sh and cargo build -p tart-double",
-        missing.join("; ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED (not CI): {msg}");
-    None
+    tart_double::prerequisites::met("these tests of the tart double", &missing)
+        .then_some(tart)
+        .flatten()
 }
 
 /// Why the double's binary is older than its sources, if it is: `cargo test -p host-agent`

@@ -5,53 +5,17 @@
 #![allow(dead_code)]
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub const TART: &str = env!("CARGO_BIN_EXE_tart");
 
-/// What the tests need from the machine. Missing pieces fail the test when `CI=true`
-/// and skip it (with a message) otherwise.
+/// What the tests need from the machine (see `tart_double::prerequisites`).
 pub fn prerequisites(kube: bool) -> bool {
-    let mut missing = Vec::new();
-    for (what, path) in [
-        ("openssh-server", "/usr/sbin/sshd"),
-        ("openssh-client", "/usr/bin/ssh"),
-        ("util-linux unshare", "/usr/bin/unshare"),
-        ("util-linux nsenter", "/usr/bin/nsenter"),
-    ] {
-        if !Path::new(path).exists() {
-            missing.push(format!("{what} ({path})"));
-        }
-    }
-    if Command::new("iptables").arg("-V").output().is_err() {
-        missing.push("iptables".to_owned());
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if !root {
-        missing.push("root (mount namespaces, bind mounts, iptables)".to_owned());
-    }
-    if kube && let Err(e) = local_control_plane::Binaries::locate() {
-        missing.push(e.to_string());
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!(
-        "tart-double tests need: {}; run scripts/install-test-deps and scripts/build-kube-bins.sh",
-        missing.join("; ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED (not CI): {msg}");
-    false
+    use tart_double::prerequisites::{met, missing};
+    met("the tart-double tests", &missing(kube))
 }
 
 /// One test's TART_HOME with the VMs it runs.

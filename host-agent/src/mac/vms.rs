@@ -48,46 +48,37 @@ pub fn workers(cluster: &ClusterConfig) -> impl Iterator<Item = &NodeSpec> {
 /// The order VMs stop in: workers first, control planes last, the platform cluster's last
 /// of all (pure).
 pub fn stop_order(config: &Config) -> Vec<String> {
-    let mut names = Vec::new();
-    let platform_last = |platform: bool| {
-        config
-            .clusters
-            .iter()
-            .filter(move |c| (c.tier == crds::managed_cluster::Tier::Platform) == platform)
-    };
-    for platform in [false, true] {
-        for role in [NodeRole::Worker, NodeRole::ControlPlane] {
-            for c in platform_last(platform) {
-                names.extend(
-                    c.nodes
-                        .iter()
-                        .filter(|n| n.role == role)
-                        .map(|n| n.name.as_str().to_owned()),
-                );
-            }
-        }
-    }
-    names
+    let groups = [false, true]
+        .into_iter()
+        .flat_map(|platform| [NodeRole::Worker, NodeRole::ControlPlane].map(|r| (platform, r)));
+    in_groups(config, groups)
 }
 
 /// The order VMs start in: control planes first, then workers, the platform's before the
 /// others' in each group (pure).
 pub fn start_order(config: &Config) -> Vec<String> {
+    let groups = [NodeRole::ControlPlane, NodeRole::Worker]
+        .into_iter()
+        .flat_map(|role| [true, false].map(|platform| (platform, role)));
+    in_groups(config, groups)
+}
+
+/// The node names of each (platform cluster or not, role) group in turn, each group in the
+/// file's order.
+fn in_groups(config: &Config, groups: impl Iterator<Item = (bool, NodeRole)>) -> Vec<String> {
     let mut names = Vec::new();
-    for role in [NodeRole::ControlPlane, NodeRole::Worker] {
-        for platform in [true, false] {
-            for c in config
-                .clusters
-                .iter()
-                .filter(|c| (c.tier == crds::managed_cluster::Tier::Platform) == platform)
-            {
-                names.extend(
-                    c.nodes
-                        .iter()
-                        .filter(|n| n.role == role)
-                        .map(|n| n.name.as_str().to_owned()),
-                );
-            }
+    for (platform, role) in groups {
+        for c in config
+            .clusters
+            .iter()
+            .filter(|c| (c.tier == crds::managed_cluster::Tier::Platform) == platform)
+        {
+            names.extend(
+                c.nodes
+                    .iter()
+                    .filter(|n| n.role == role)
+                    .map(|n| n.name.as_str().to_owned()),
+            );
         }
     }
     names

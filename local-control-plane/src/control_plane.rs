@@ -72,8 +72,8 @@ fn prepare(dir: &Path, opts: &Options) -> Result<(Layout, String), Error> {
         }
         None => (Ipv4Addr::LOCALHOST, None, Vec::new()),
     };
-    let state = state::State::load_or_create(dir, fixed)?;
-    state.check_ports_free(&opts.name, address)?;
+    let mut state = state::State::load_or_create(dir, fixed)?;
+    state.ensure_ports_free(&opts.name, address)?;
     let pki = pki::load_or_write(&pki_dir, &sans)?;
     let tokens = dir.join("tokens.csv");
     write_private(

@@ -49,45 +49,81 @@ pub(crate) struct State {
     pub token: String,
     pub ports: Ports,
     ports_file: PathBuf,
+    /// The ports were chosen by this start, not loaded: they may be chosen again.
+    fresh: bool,
 }
 
-/// `N` distinct free loopback ports.
+/// Fresh free ports, saved to `ports_file`.
+fn choose_ports(ports_file: &Path) -> Result<Ports, Error> {
+    let [etcd, peer, apiserver, kwok, metrics_server] = free_ports::<5>()?;
+    let ports = Ports {
+        etcd,
+        peer,
+        apiserver,
+        kwok,
+        metrics_server,
+    };
+    let text = serde_json::to_string_pretty(&ports).map_err(|source| Error::Encode {
+        what: ports_file.display().to_string(),
+        source,
+    })?;
+    write_private(ports_file, &text)?;
+    Ok(ports)
+}
+
+/// Where fresh ports come from: below Linux's default ephemeral range (32768–60999), so the
+/// source port of an outgoing connection or another process's `bind(0)` cannot take a port
+/// between the moment it is chosen and the moment its component binds it.
+const PORT_RANGE: std::ops::Range<u16> = 20_000..32_768;
+
+/// `N` distinct loopback ports of [`PORT_RANGE`], each free when chosen.
 fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
     // Hold every listener until all ports are chosen so they are distinct.
-    let listeners = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| Error::Io {
-            context: "choosing free loopback ports".to_owned(),
-            source,
-        })?;
+    let mut listeners = Vec::with_capacity(N);
     let mut ports = [0u16; N];
-    for (port, listener) in ports.iter_mut().zip(&listeners) {
-        *port = listener
-            .local_addr()
-            .map_err(|source| Error::Io {
-                context: "reading a loopback port".to_owned(),
-                source,
-            })?
-            .port();
+    let span = u32::from(PORT_RANGE.end - PORT_RANGE.start);
+    let mut tries = 0;
+    while listeners.len() < N {
+        tries += 1;
+        if tries > 1_000 {
+            return Err(Error::Io {
+                context: format!(
+                    "choosing {N} free loopback ports in {}..{}",
+                    PORT_RANGE.start, PORT_RANGE.end
+                ),
+                source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+            });
+        }
+        let offset = u32::from_le_bytes(random_bytes::<4>()?) % span;
+        let port = PORT_RANGE.start + u16::try_from(offset).unwrap_or(0);
+        if let Ok(listener) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            ports[listeners.len()] = port;
+            listeners.push(listener);
+        }
     }
     Ok(ports)
 }
 
-/// 24 random bytes in hex: the admin token of a fresh control plane.
-fn random_token() -> Result<String, Error> {
+fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     use std::io::Read;
-    let mut bytes = [0u8; 24];
+    let mut bytes = [0u8; N];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .map_err(|source| Error::Io {
             context: "reading /dev/urandom".to_owned(),
             source,
         })?;
-    Ok(bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    }))
+    Ok(bytes)
+}
+
+/// 24 random bytes in hex: the admin token of a fresh control plane.
+fn random_token() -> Result<String, Error> {
+    Ok(random_bytes::<24>()?
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        }))
 }
 
 fn read_token(path: &Path) -> Option<String> {
@@ -109,6 +145,7 @@ impl State {
                 token,
                 ports,
                 ports_file,
+                fresh: false,
             });
         }
         let ports = match std::fs::read_to_string(&ports_file) {
@@ -117,21 +154,12 @@ impl State {
                 source,
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let [etcd, peer, apiserver, kwok, metrics_server] = free_ports::<5>()?;
-                let ports = Ports {
-                    etcd,
-                    peer,
-                    apiserver,
-                    kwok,
-                    metrics_server,
-                };
-                let text =
-                    serde_json::to_string_pretty(&ports).map_err(|source| Error::Encode {
-                        what: ports_file.display().to_string(),
-                        source,
-                    })?;
-                write_private(&ports_file, &text)?;
-                ports
+                return Ok(Self {
+                    token,
+                    ports: choose_ports(&ports_file)?,
+                    ports_file,
+                    fresh: true,
+                });
             }
             Err(source) => {
                 return Err(Error::Io {
@@ -144,11 +172,26 @@ impl State {
             token,
             ports,
             ports_file,
+            fresh: false,
         })
     }
 
-    /// Fails with the first port another process holds, naming the component.
-    pub fn check_ports_free(&self, name: &str, address: Ipv4Addr) -> Result<(), Error> {
+    /// Fails with the first port another process holds, naming the component. Ports chosen
+    /// by this start are chosen again (a few times) instead: only saved ones are an error.
+    pub fn ensure_ports_free(&mut self, name: &str, address: Ipv4Addr) -> Result<(), Error> {
+        let mut again = 0;
+        loop {
+            match self.check_ports_free(name, address) {
+                Err(_) if self.fresh && again < 3 => {
+                    again += 1;
+                    self.ports = choose_ports(&self.ports_file)?;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn check_ports_free(&self, name: &str, address: Ipv4Addr) -> Result<(), Error> {
         for (component, port) in self.ports.named() {
             if TcpListener::bind((address, port)).is_err() {
                 return Err(Error::PortInUse {
@@ -201,12 +244,33 @@ mod tests {
     }
 
     #[test]
-    fn a_taken_port_is_named() {
+    fn fresh_ports_lie_below_the_ephemeral_range() {
+        let ports = free_ports::<16>().expect("ports");
+        assert!(ports.iter().all(|p| PORT_RANGE.contains(p)), "{ports:?}");
+    }
+
+    #[test]
+    fn a_fresh_port_taken_meanwhile_is_chosen_again() {
         let dir = tempfile::tempdir().expect("dir");
-        let state = State::load_or_create(dir.path(), None).expect("state");
+        let mut state = State::load_or_create(dir.path(), None).expect("state");
+        let taken = state.ports.etcd;
+        let _held = TcpListener::bind(("127.0.0.1", taken)).expect("bind");
+        state
+            .ensure_ports_free("dev", Ipv4Addr::LOCALHOST)
+            .expect("chosen again");
+        assert_ne!(state.ports.etcd, taken);
+        let saved = State::load_or_create(dir.path(), None).expect("reload");
+        assert_eq!(saved.ports, state.ports, "the new choice is saved");
+    }
+
+    #[test]
+    fn a_taken_saved_port_is_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        State::load_or_create(dir.path(), None).expect("first start");
+        let mut state = State::load_or_create(dir.path(), None).expect("restart");
         let _held = TcpListener::bind(("127.0.0.1", state.ports.apiserver)).expect("bind");
         let err = state
-            .check_ports_free("dev", Ipv4Addr::LOCALHOST)
+            .ensure_ports_free("dev", Ipv4Addr::LOCALHOST)
             .expect_err("port in use")
             .to_string();
         assert!(

@@ -16,6 +16,7 @@
 // `#[kube(printcolumn(...))]` repeats keys such as `type_` by design.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod argocd;
 pub mod common;
 pub mod conditions;
 pub mod field_error;

@@ -120,6 +120,14 @@ struct MacUpArgs {
     /// this is the gateway: https://192.168.64.1:7443.
     #[arg(long, env = "TART_INFRA_AGENT_URL")]
     agent_url: Option<String>,
+    /// The helm binary (a path, or a name looked up on PATH) that installs Cilium.
+    #[arg(long, env = "TART_INFRA_HELM_BIN", default_value = "helm")]
+    helm_bin: PathBuf,
+    /// A directory with the upstream charts and manifests `up` installs, for a Mac without
+    /// internet access: cilium/chart/ (Cilium's chart) and argo-cd/install.yaml (ArgoCD's
+    /// install manifest), at the pinned versions [default: download them].
+    #[arg(long, env = "TART_INFRA_UPSTREAM_DIR")]
+    upstream_dir: Option<PathBuf>,
     #[command(flatten)]
     mac: MacArgs,
 }
@@ -281,6 +289,8 @@ impl Cli {
             Command::Up(args) => Ok(mac::up::up(mac::up::UpOptions {
                 mac: args.mac.options(),
                 agent_url: args.agent_url,
+                helm_bin: args.helm_bin,
+                upstream_dir: args.upstream_dir,
             })
             .await?),
             Command::Status(args) => Ok(mac::status::status(&args.options()).await?),

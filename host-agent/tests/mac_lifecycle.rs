@@ -4,7 +4,10 @@
 //! (`TART_INFRA_KUBE_BINS`); with `CI=true` a missing one fails the test instead of skipping.
 //!
 //! The host is a small Linux machine, so the test sets `TART_INFRA_TEST_HOST_FACTS` (the
-//! TEST ONLY override of the preflight's and the VM API's host facts).
+//! TEST ONLY override of the preflight's and the VM API's host facts). `up` installs the
+//! real Cilium chart with a real helm and applies ArgoCD's real install manifest
+//! (`TART_INFRA_HELM`, `TART_INFRA_UPSTREAM`); the double's nodes are simulated by kwok, so
+//! no Cilium or ArgoCD pod runs: the test checks the objects the API server accepted.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,10 +22,23 @@ const TART_INFRA: &str = env!("CARGO_BIN_EXE_tart-infra");
 const BIG_HOST: &str =
     r#"{"os":"macos","arch":"arm64","cpus":16,"memoryMiB":65536,"freeDiskGiB":500}"#;
 
-/// The machine's prerequisites (see `tart_double::prerequisites`).
+/// The machine's prerequisites (see `tart_double::prerequisites`), helm and the upstream
+/// charts included.
 fn prerequisites() -> bool {
     use tart_double::prerequisites::{met, missing};
-    met("the mac lifecycle test", &missing(true))
+    let mut missing = missing(true);
+    missing.extend(upstream_tools().err());
+    met("the mac lifecycle test", &missing)
+}
+
+/// helm and the upstream directory (`scripts/build-helm.sh`, `scripts/fetch-upstream.sh`).
+fn upstream_tools() -> Result<(PathBuf, PathBuf), String> {
+    let helm = std::env::var_os("TART_INFRA_HELM").map(PathBuf::from);
+    let upstream = std::env::var_os("TART_INFRA_UPSTREAM").map(PathBuf::from);
+    match (helm, upstream) {
+        (Some(h), Some(u)) if h.is_file() && u.join("cilium/chart/Chart.yaml").is_file() => Ok((h, u)),
+        _ => Err("helm and the upstream charts (TART_INFRA_HELM from scripts/build-helm.sh, TART_INFRA_UPSTREAM from scripts/fetch-upstream.sh; scripts/test sets both)".to_owned()),
+    }
 }
 
 /// The double's `tart`, built when missing.
@@ -55,6 +71,8 @@ ssh:
   user: root
   privateKeyPath: {d}/id_ed25519
   knownHostsPath: {d}/known_hosts
+gitops:
+  repoURL: https://github.com/example/tart-infra.git
 clusters:
   - name: platform
     tier: platform
@@ -99,6 +117,10 @@ clusters:
             .env("TART_INFRA_SERVE_LISTEN", "127.0.0.1:0")
             .env_remove("TART_DOUBLE_VERSION")
             .stdin(Stdio::null());
+        if let Ok((helm, upstream)) = upstream_tools() {
+            c.env("TART_INFRA_HELM_BIN", helm)
+                .env("TART_INFRA_UPSTREAM_DIR", upstream);
+        }
         c
     }
 
@@ -227,6 +249,74 @@ async fn observe(state: &Path) -> (usize, String, bool, Vec<String>, String) {
     )
 }
 
+/// What `up` installed on the platform: Cilium's DaemonSet with the stable API name and
+/// kube-proxy replaced, Hubble Relay, ArgoCD, the platform's ArgoCD cluster Secret and the
+/// root Application.
+async fn assert_addons(state: &Path) {
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let client = platform_client(state).await;
+    let ds = Api::<DaemonSet>::namespaced(client.clone(), "kube-system")
+        .get("cilium")
+        .await
+        .expect("DaemonSet kube-system/cilium");
+    let env = ds
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|p| p.containers)
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|c| c.env.unwrap_or_default())
+        .find(|e| e.name == "KUBERNETES_SERVICE_HOST")
+        .and_then(|e| e.value);
+    assert_eq!(env.as_deref(), Some("api.platform.tart-infra.internal"));
+    let config = Api::<ConfigMap>::namespaced(client.clone(), "kube-system")
+        .get("cilium-config")
+        .await
+        .expect("ConfigMap cilium-config")
+        .data
+        .unwrap_or_default();
+    assert_eq!(
+        config.get("kube-proxy-replacement").map(String::as_str),
+        Some("true")
+    );
+    Api::<Deployment>::namespaced(client.clone(), "kube-system")
+        .get("hubble-relay")
+        .await
+        .expect("Hubble Relay");
+    let argocd = Api::<Deployment>::namespaced(client.clone(), "argocd")
+        .get("argocd-server")
+        .await
+        .expect("Deployment argocd/argocd-server");
+    let image = argocd
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|p| p.containers.into_iter().next())
+        .and_then(|c| c.image);
+    assert_eq!(image.as_deref(), Some("quay.io/argoproj/argocd:v3.6.1"));
+    let secret = Api::<Secret>::namespaced(client.clone(), "argocd")
+        .get("cluster-platform")
+        .await
+        .expect("the platform's ArgoCD cluster Secret");
+    let labels = secret.metadata.labels.unwrap_or_default();
+    assert_eq!(labels["argocd.argoproj.io/secret-type"], "cluster");
+    assert_eq!(labels["addons.tartinfra.dev/cilium"], "true");
+    let apps = kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+        "argoproj.io",
+        "v1alpha1",
+        "Application",
+    ));
+    let root = Api::<kube::api::DynamicObject>::namespaced_with(client, "argocd", &apps)
+        .get("tart-infra")
+        .await
+        .expect("the root Application");
+    assert_eq!(root.data["spec"]["source"]["path"], "gitops/root");
+    assert_eq!(
+        root.data["spec"]["source"]["repoURL"],
+        "https://github.com/example/tart-infra.git"
+    );
+}
+
 /// Puts the pod `default/blocker` on platform-worker1 with a PodDisruptionBudget that
 /// allows no eviction (`with_budget`), or removes the budget.
 async fn blocking_pod(state: &Path, with_budget: bool) {
@@ -346,7 +436,9 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
         "first-contact",
         "kubeadm-init",
         "kubeadm-join",
+        "cilium",
         "crds+rbac",
+        "argocd",
     ];
     let pick = std::env::var("TART_INFRA_TEST_KILL_AT").unwrap_or_else(|_| {
         let nanos = std::time::SystemTime::now()
@@ -382,6 +474,7 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
     assert_eq!(keys, ["ca.crt", "token", "url"]);
     assert_eq!(ssh_type, "kubernetes.io/ssh-auth");
     assert_eq!(lab.kubeadm_inits(), 1, "one kubeadm init");
+    rt.block_on(assert_addons(&lab.state()));
     let mode = std::fs::metadata(lab.state().join("kubeconfigs/platform.yaml"))
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
         .expect("kubeconfig");

@@ -135,21 +135,41 @@ pub fn parse_yaml_documents(text: &str) -> Result<Vec<DynamicObject>, serde_yaml
 }
 
 /// Applies every object in `text` with server-side apply (field manager `tart-infra`),
-/// resolving kinds through discovery. Namespaced objects without a namespace go to
+/// resolving kinds through discovery, as `kubectl apply --server-side` does: Namespaces
+/// first, then CRDs (each Established before any other object is applied, since those may
+/// be its instances), then the rest in order. Namespaced objects without a namespace go to
 /// `namespace`. Returns the applied objects, or the first error with the object named.
 pub async fn apply_yaml(
     client: &Client,
     text: &str,
     namespace: &str,
 ) -> Result<Vec<DynamicObject>, kube::Error> {
-    let objects = parse_yaml_documents(text).map_err(|e| kube::Error::Service(Box::new(e)))?;
+    let mut objects = parse_yaml_documents(text).map_err(|e| kube::Error::Service(Box::new(e)))?;
+    objects.sort_by_key(|o| match o.types.as_ref().map(|t| t.kind.as_str()) {
+        Some("Namespace") => 0,
+        Some("CustomResourceDefinition") => 1,
+        _ => 2,
+    });
     let mut applied = Vec::new();
+    let mut crds: Vec<String> = Vec::new();
     for obj in objects {
         let types = obj.types.clone().unwrap_or_default();
         let gvk =
             GroupVersionKind::try_from(&types).map_err(|e| kube::Error::Service(Box::new(e)))?;
-        let (resource, caps) = discovery::pinned_kind(client, &gvk).await?;
         let name = obj.metadata.name.clone().unwrap_or_default();
+        if gvk.kind == "CustomResourceDefinition" {
+            crds.push(name.clone());
+        } else if gvk.kind != "Namespace" {
+            wait_established(client, &std::mem::take(&mut crds)).await?;
+        }
+        let named = |e: kube::Error| match e {
+            kube::Error::Api(mut status) => {
+                status.message = format!("{} {name}: {}", gvk.kind, status.message);
+                kube::Error::Api(status)
+            }
+            other => other,
+        };
+        let (resource, caps) = discovery::pinned_kind(client, &gvk).await.map_err(named)?;
         let api: Api<DynamicObject> = match caps.scope {
             Scope::Namespaced => Api::namespaced_with(
                 client.clone(),
@@ -159,7 +179,35 @@ pub async fn apply_yaml(
             Scope::Cluster => Api::all_with(client.clone(), &resource),
         };
         let params = PatchParams::apply("tart-infra").force();
-        applied.push(api.patch(&name, &params, &Patch::Apply(&obj)).await?);
+        applied.push(
+            api.patch(&name, &params, &Patch::Apply(&obj))
+                .await
+                .map_err(named)?,
+        );
     }
+    wait_established(client, &crds).await?;
     Ok(applied)
+}
+
+/// Waits (up to a minute each) until the named CRDs are Established.
+async fn wait_established(client: &Client, names: &[String]) -> Result<(), kube::Error> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for name in names {
+        let cond = kube::runtime::wait::conditions::is_crd_established();
+        let wait = kube::runtime::wait::await_condition(crds.clone(), name, cond);
+        match tokio::time::timeout(std::time::Duration::from_secs(60), wait).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(kube::Error::Service(Box::new(e))),
+            Err(_) => {
+                return Err(kube::Error::Service(
+                    format!(
+                        "CRD {name} is not Established after 60s; see `kubectl describe crd {name}`"
+                    )
+                    .into(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -8,14 +8,14 @@
 
 mod error;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod parse;
 mod types;
 mod validate;
 
 pub use error::ConfigError;
 pub use parse::{load, parse};
-pub use types::{ClusterConfig, Config, SshConfig};
+pub use types::{ClusterConfig, Config, GitopsConfig, SshConfig};
 pub use validate::{is_dns_label, validate};
 
 /// Where the cluster file lives in the repository (and, by default, in the working directory).

@@ -21,6 +21,26 @@ pub struct Config {
     /// The clusters, in the order they are listed (the platform cluster is created first
     /// whatever its position; see [`Config::select`]).
     pub clusters: Vec<ClusterConfig>,
+    /// The Git repository ArgoCD syncs the operator and the addons from (the GitOps
+    /// hand-off of `up`); without it `up` installs ArgoCD but no root Application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitops: Option<GitopsConfig>,
+}
+
+/// Where ArgoCD finds this repository: your fork or mirror of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitopsConfig {
+    /// The repository's URL as ArgoCD clones it (`https://…` or `ssh://…`/`git@…`).
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// The branch, tag or commit ArgoCD follows.
+    #[serde(default = "default_revision")]
+    pub target_revision: String,
+}
+
+fn default_revision() -> String {
+    "main".to_owned()
 }
 
 /// SSH login to the VMs: key authentication only, with pinned host keys. There is no password

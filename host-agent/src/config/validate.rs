@@ -9,7 +9,7 @@ use crds::managed_cluster::validate::DNS_LABEL_FIX;
 use crds::managed_cluster::{Ipv4Cidr, Tier, validate_spec};
 
 use super::error::invalid;
-use super::{Config, ConfigError, SshConfig};
+use super::{Config, ConfigError, GitopsConfig, SshConfig};
 
 /// Checks the rules the types cannot express (pure; the first broken rule is returned).
 ///
@@ -32,6 +32,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
 fn field_errors(config: &Config) -> Vec<FieldError> {
     let mut top: Vec<FieldError> = Vec::new();
     let mut rest: Vec<FieldError> = check_ssh(&config.ssh);
+    rest.extend(config.gitops.as_ref().and_then(check_gitops));
     if config.clusters.is_empty() {
         rest.push(FieldError::new(
             "clusters",
@@ -101,6 +102,27 @@ fn check_ssh(ssh: &SshConfig) -> Vec<FieldError> {
         ));
     }
     errors
+}
+
+fn check_gitops(gitops: &GitopsConfig) -> Option<FieldError> {
+    let url = gitops.repo_url.trim();
+    let scheme_ok = ["https://", "http://", "ssh://", "git@"]
+        .iter()
+        .any(|p| url.starts_with(p));
+    if !scheme_ok || url.contains(char::is_whitespace) {
+        return Some(FieldError::new(
+            "gitops.repoURL",
+            format!("`{url}` is not a Git URL ArgoCD can clone"),
+            "set the https:// (or ssh://, git@) URL of your fork of this repository, e.g. https://github.com/you/tart-infra.git",
+        ));
+    }
+    gitops.target_revision.trim().is_empty().then(|| {
+        FieldError::new(
+            "gitops.targetRevision",
+            "is empty",
+            "set the branch, tag or commit ArgoCD follows, e.g. main",
+        )
+    })
 }
 
 fn check_one_platform(config: &Config) -> Option<FieldError> {
@@ -377,6 +399,25 @@ mod tests {
             validate(&config).map_err(|e| e.path().map(str::to_owned)),
             Err(Some("clusters".to_owned()))
         );
+    }
+
+    #[test]
+    fn the_gitops_repository_must_be_a_git_url() {
+        let mut config = shipped();
+        config.gitops = Some(super::GitopsConfig {
+            repo_url: "github.com/you/tart-infra".to_owned(),
+            target_revision: "main".to_owned(),
+        });
+        let err = validate(&config).expect_err("no scheme").to_string();
+        assert!(err.starts_with("gitops.repoURL: "), "{err}");
+        config.gitops = Some(super::GitopsConfig {
+            repo_url: "https://github.com/you/tart-infra.git".to_owned(),
+            target_revision: " ".to_owned(),
+        });
+        let err = validate(&config).expect_err("empty revision").to_string();
+        assert!(err.starts_with("gitops.targetRevision: is empty"), "{err}");
+        config.gitops.as_mut().expect("set").target_revision = "v0.2.0".to_owned();
+        validate(&config).expect("valid");
     }
 
     #[test]

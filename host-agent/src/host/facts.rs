@@ -161,7 +161,17 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
 /// `None` when tart cannot be run. A tart that runs but fails gives its error text, which
 /// the preflight reports as an unknown version.
 pub fn tart_version(tart: &Path) -> Option<String> {
-    match Command::new(tart).arg("--version").output() {
+    first_line(tart, &["--version"])
+}
+
+/// The first line of `<helm> version --template {{.Version}}` (`v3.18.4`), as
+/// [`tart_version`].
+pub fn helm_version(helm: &Path) -> Option<String> {
+    first_line(helm, &["version", "--template", "{{.Version}}"])
+}
+
+fn first_line(program: &Path, args: &[&str]) -> Option<String> {
+    match Command::new(program).args(args).output() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => Some(e.to_string()),
         Ok(out) => {

@@ -162,6 +162,43 @@ fn tart(version_line: Option<&str>) -> Option<Problem> {
     })
 }
 
+/// `helm` on PATH (or `--helm-bin`), a release at least `min`: `up` installs Cilium with it.
+pub fn helm(version_line: Option<&str>, min: (u32, u32, u32)) -> Option<Problem> {
+    let (major, minor, patch) = min;
+    let install = format!(
+        "install helm {major}.{minor}.{patch} or newer (`brew install helm`), or pass its path with --helm-bin"
+    );
+    let Some(line) = version_line else {
+        return Some(problem(
+            "helm",
+            "is not installed (no `helm` on PATH)",
+            install,
+        ));
+    };
+    let Some(found) = Version::parse(line.trim()) else {
+        return Some(problem(
+            "helm",
+            format!("`helm version` printed `{line}`, not a release version"),
+            install,
+        ));
+    };
+    (found
+        < Version {
+            major,
+            minor,
+            patch,
+        })
+    .then(|| {
+        problem(
+            "helm",
+            format!(
+                "version {found} is older than {major}.{minor}.{patch}, the oldest `up` supports"
+            ),
+            "upgrade it: `brew upgrade helm`",
+        )
+    })
+}
+
 /// Every VM of the file with its path, `clusters[i].nodes[j]`.
 fn vms(config: &Config) -> Vec<(String, &NodeSpec)> {
     config
@@ -330,6 +367,21 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn helm_must_be_installed_and_recent() {
+        let min = (3, 18, 0);
+        assert_eq!(helm(Some("v4.3.2"), min), None);
+        assert_eq!(helm(Some("v3.18.0"), min), None);
+        let old = helm(Some("v3.12.3"), min).expect("too old");
+        assert!(
+            old.problem.contains("3.12.3") && old.problem.contains("3.18.0"),
+            "{old}"
+        );
+        let missing = helm(None, min).expect("missing");
+        assert!(missing.fix.contains("--helm-bin"), "{missing}");
+        assert!(helm(Some("Error: unknown flag"), min).is_some());
     }
 
     #[test]

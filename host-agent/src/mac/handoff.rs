@@ -124,6 +124,24 @@ pub async fn install_base(client: &Client) -> Result<(), MacError> {
     Ok(())
 }
 
+/// Applies a manifest (one or many YAML documents) server-side, creating its default
+/// namespace first.
+pub async fn apply_manifest(
+    client: &Client,
+    yaml: &str,
+    namespace: &str,
+    step: &str,
+) -> Result<usize, MacError> {
+    let ns = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}}}\n");
+    local_control_plane::apply_yaml(client, &ns, namespace)
+        .await
+        .map_err(api_error(step))?;
+    let applied = local_control_plane::apply_yaml(client, yaml, namespace)
+        .await
+        .map_err(api_error(step))?;
+    Ok(applied.len())
+}
+
 /// Applies a Secret server-side.
 pub async fn apply_secret(client: &Client, body: &Value) -> Result<(), MacError> {
     let name = body["metadata"]["name"]

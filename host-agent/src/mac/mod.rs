@@ -10,10 +10,13 @@
 //! [`paths`]; progress in [`progress`].
 
 pub mod agent;
+pub mod argocd;
 pub mod bringup;
+pub mod cilium;
 pub mod destroy;
 pub mod drain;
 pub mod handoff;
+pub mod helm;
 pub mod kubeconfigs;
 pub mod lifecycle;
 pub mod paths;

@@ -1,15 +1,16 @@
 //! `tart-infra up`: preflight, SSH key, VM API, the platform cluster, the hand-off.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::json;
 
 use super::agent::{self, AgentOptions};
-use super::bringup;
-use super::handoff;
+use super::helm::{self, Release};
 use super::progress::{Reporter, Status};
 use super::{Ctx, MacError, MacOptions, StateDir};
+use super::{argocd, bringup, cilium, handoff};
 use crate::config::{self, Config};
 use crate::host::{self, facts, test_override};
 
@@ -20,10 +21,17 @@ pub struct UpOptions {
     pub mac: MacOptions,
     /// The URL the VMs (the operator) reach the VM API at; default the agent's own URL.
     pub agent_url: Option<String>,
+    /// The helm binary (a path, or a name looked up on PATH).
+    pub helm_bin: PathBuf,
+    /// A directory with the upstream charts and manifests `up` installs
+    /// (`cilium/chart/`, `argo-cd/install.yaml`), for hosts without internet access; without
+    /// it they are downloaded at their pinned versions.
+    pub upstream_dir: Option<PathBuf>,
 }
 
-/// Loads the file and checks the host; prints every problem, one line each.
-pub fn preflight(mac: &MacOptions, report: &Reporter) -> Result<Config, MacError> {
+/// Loads the file and checks the host and the tools; prints every problem, one line each.
+pub fn preflight(options: &UpOptions, report: &Reporter) -> Result<Config, MacError> {
+    let mac = &options.mac;
     let config = config::load(&mac.config)?;
     let mut facts = host::gather(&config)?;
     facts.tart_version = facts::tart_version(&mac.tart_bin);
@@ -32,7 +40,12 @@ pub fn preflight(mac: &MacOptions, report: &Reporter) -> Result<Config, MacError
         report.note("host", test_override::warning());
         o.apply(&mut facts);
     }
-    let problems = host::preflight(&facts, &config);
+    let mut problems = host::preflight(&facts, &config);
+    let helm_version = facts::helm_version(&options.helm_bin);
+    problems.extend(host::preflight::helm(
+        helm_version.as_deref(),
+        helm::MIN_HELM_VERSION,
+    ));
     if problems.is_empty() {
         report.step("host", "preflight", Status::Done, "");
         return Ok(config);
@@ -96,7 +109,7 @@ pub async fn context(mac: &MacOptions, config: Config, report: Reporter) -> Resu
 /// Runs `up`. `Ok(true)` when everything in scope was done.
 pub async fn up(options: UpOptions) -> Result<bool, MacError> {
     let report = Reporter::new(options.mac.json);
-    let config = match preflight(&options.mac, &report) {
+    let config = match preflight(&options, &report) {
         Ok(c) => c,
         Err(e) => {
             report.summary("up", false, json!({}));
@@ -180,8 +193,48 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
         .find(|c| c.tier == crds::managed_cluster::Tier::Platform)
         .ok_or_else(|| MacError::step("config", "platform", "the file has no platform cluster"))?;
     let kubeconfig = bringup::bring_up(ctx, platform).await?;
-
     let client = handoff::client(&kubeconfig, &platform.name).await?;
+    let kubeconfig_file = ctx.state.cluster_kubeconfig(&platform.name);
+    let upstream = options.upstream_dir.as_deref();
+
+    // Cilium first: the nodes become Ready, and pods (ArgoCD's) can run, only with a CNI.
+    let chart = cilium::chart(upstream)?;
+    let values = cilium::values(platform);
+    let release = Release {
+        name: "cilium",
+        namespace: "kube-system",
+        chart: &chart,
+        values: &values,
+        kubeconfig: &kubeconfig_file,
+    };
+    r.step(
+        &platform.name,
+        "cilium",
+        Status::Started,
+        "helm upgrade --install",
+    );
+    helm::upgrade_install(&options.helm_bin, &release, &platform.name).await?;
+    r.step(
+        &platform.name,
+        "cilium",
+        Status::Done,
+        format!(
+            "{}; kube-proxy replaced; API at {}:6443",
+            match &chart {
+                helm::Chart::Repo { version, .. } => format!("chart {version}"),
+                helm::Chart::Dir(dir) => format!("chart {}", dir.display()),
+            },
+            node_bootstrap::kubeadm::stable_name(&platform.name)
+        ),
+    );
+    let ready = cilium::wait_nodes_ready(&client, &platform.name, NODES_READY_TIMEOUT).await?;
+    r.step(
+        &platform.name,
+        "nodes-ready",
+        Status::Done,
+        format!("{ready} nodes"),
+    );
+
     handoff::install_base(&client).await?;
     r.step(&platform.name, "crds+rbac", Status::Done, "");
 
@@ -218,17 +271,51 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
             "provider tart",
         );
     }
+
+    // The GitOps hand-off: ArgoCD, the platform as an ArgoCD cluster, the root Application.
     r.step(
         &platform.name,
-        "cilium",
-        Status::Skipped,
-        "not installed by this build (see docs/mac-lab.md)",
+        "argocd",
+        Status::Started,
+        format!("v{}", argocd::VERSION),
     );
+    let manifest = argocd::install_manifest(upstream, ctx.state.root())?;
+    handoff::apply_manifest(&client, &manifest, argocd::NAMESPACE, "argocd").await?;
+    let secret = argocd::platform_secret(platform).to_string();
+    handoff::apply_manifest(&client, &secret, argocd::NAMESPACE, "argocd").await?;
     r.step(
         &platform.name,
-        "operator+argocd",
-        Status::Skipped,
-        "the Helm hand-off is not installed by this build (see docs/mac-lab.md)",
+        "argocd",
+        Status::Done,
+        format!("v{}, the platform's cluster Secret", argocd::VERSION),
     );
+    match &ctx.config.gitops {
+        Some(gitops) => {
+            let root = argocd::root_application(gitops).to_string();
+            handoff::apply_manifest(&client, &root, argocd::NAMESPACE, "root-application")
+                .await?;
+            r.step(
+                &platform.name,
+                "root-application",
+                Status::Done,
+                format!(
+                    "{}@{} {}: ArgoCD installs the operator and the addons from there",
+                    gitops.repo_url,
+                    gitops.target_revision,
+                    argocd::ROOT_PATH
+                ),
+            );
+        }
+        None => r.step(
+            &platform.name,
+            "root-application",
+            Status::Skipped,
+            "the cluster file has no gitops.repoURL: set it to your fork of this repository to let ArgoCD install the operator and the addons",
+        ),
+    }
     Ok(())
 }
+
+/// How long the platform's nodes may take to become Ready once Cilium is installed (image
+/// pulls are done by the golden image; without it they take longer).
+const NODES_READY_TIMEOUT: Duration = Duration::from_secs(600);

@@ -19,10 +19,10 @@ use node_bootstrap::kubeconfig;
 use node_bootstrap::ssh::{KnownHosts, PinOrigin, Session, SshClient, SshError, SshTarget};
 use vm_api::{HostKey, VmBackend, VmError, VmSpec};
 
-use super::addons::{self, CLUSTER_LABEL};
 use super::decide::{Failure, Step};
 use super::names::{Names, SSH_PRIVATE_KEY, TartSettings};
 use super::observe::host_keys;
+use crds::argocd::{self, CLUSTER_LABEL};
 
 /// The field manager of what this controller writes.
 const MANAGER: &str = "tart-operator";
@@ -362,7 +362,7 @@ async fn register<B: VmBackend>(t: &Tools<'_, B>) -> Result<(), Failure> {
     let ns = &t.settings.argocd_namespace;
     let name = &t.names.argocd_secret;
     let mut metadata = owned_meta(t, name, ns);
-    metadata.labels = Some(addons::argocd_labels(
+    metadata.labels = Some(argocd::argocd_labels(
         &cluster,
         t.mc.spec.tier,
         &t.mc.spec.addons,

@@ -1,25 +1,14 @@
 //! What the tart controller writes so that ArgoCD installs a cluster's addons, and what it
 //! reads to know they are installed (pure).
 //!
-//! The ArgoCD cluster Secret carries one label per addon (`addons.tartinfra.dev/<addon>`,
-//! `"true"` or `"false"`) and the tier; the ApplicationSets' cluster generators select on
-//! them. Readiness is read from the cluster itself: each addon's DaemonSets and Deployments
+//! The ArgoCD cluster Secret carries the labels of [`crds::argocd::argocd_labels`]; the
+//! ApplicationSets' cluster generators select on them. Readiness is read from the cluster itself: each addon's DaemonSets and Deployments
 //! must exist with every replica Ready. Addons without a workload of their own (the network
 //! policies) count as installed once ArgoCD reports their Application healthy, which this
 //! table does not cover.
 
-use std::collections::BTreeMap;
-
-use crds::managed_cluster::{Addons, Tier};
-
-/// The label every ArgoCD cluster Secret has.
-pub const ARGOCD_SECRET_TYPE: (&str, &str) = ("argocd.argoproj.io/secret-type", "cluster");
-/// The label prefix of the addon labels.
-pub const ADDON_LABEL_PREFIX: &str = "addons.tartinfra.dev/";
-/// The tier label.
-pub const TIER_LABEL: &str = "tartinfra.dev/tier";
-/// The label naming the ManagedCluster a Secret belongs to.
-pub const CLUSTER_LABEL: &str = "tartinfra.dev/cluster";
+use crds::argocd::wanted;
+use crds::managed_cluster::Addons;
 
 /// A workload kind the readiness check reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,20 +52,6 @@ const fn w(
     }
 }
 
-/// Every addon with whether spec.addons asks for it, in install order (Cilium first: nodes
-/// become Ready only with a CNI).
-pub fn wanted(addons: &Addons) -> [(&'static str, bool); 7] {
-    [
-        ("cilium", true),
-        ("hubble", addons.cilium.hubble),
-        ("metrics-server", addons.metrics_server),
-        ("istio", addons.istio),
-        ("network-policies", addons.network_policies),
-        ("demo-apps", addons.demo_apps),
-        ("monitoring", addons.monitoring),
-    ]
-}
-
 /// The workloads that must be Ready for the addons spec.addons asks for.
 pub fn workloads(addons: &Addons) -> Vec<Workload> {
     use Kind::{DaemonSet, Deployment};
@@ -114,50 +89,17 @@ pub fn workloads(addons: &Addons) -> Vec<Workload> {
         .collect()
 }
 
-/// The labels of the cluster's ArgoCD Secret.
-pub fn argocd_labels(cluster: &str, tier: Tier, addons: &Addons) -> BTreeMap<String, String> {
-    let tier = match tier {
-        Tier::Platform => "platform",
-        Tier::Dev => "dev",
-        Tier::Staging => "staging",
-        Tier::Prod => "prod",
-    };
-    let mut labels = BTreeMap::from([
-        (
-            ARGOCD_SECRET_TYPE.0.to_owned(),
-            ARGOCD_SECRET_TYPE.1.to_owned(),
-        ),
-        (TIER_LABEL.to_owned(), tier.to_owned()),
-        (CLUSTER_LABEL.to_owned(), cluster.to_owned()),
-    ]);
-    for (addon, on) in wanted(addons) {
-        labels.insert(format!("{ADDON_LABEL_PREFIX}{addon}"), on.to_string());
-    }
-    labels
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_labels_name_every_addon_and_the_workloads_follow_them() {
+    fn the_workloads_follow_the_addons() {
         let addons = Addons {
             metrics_server: true,
             demo_apps: true,
             ..Addons::default()
         };
-        let labels = argocd_labels("dev", Tier::Dev, &addons);
-        assert_eq!(labels["argocd.argoproj.io/secret-type"], "cluster");
-        assert_eq!(labels["tartinfra.dev/tier"], "dev");
-        assert_eq!(labels["addons.tartinfra.dev/cilium"], "true");
-        assert_eq!(
-            labels["addons.tartinfra.dev/hubble"], "true",
-            "hubble defaults on"
-        );
-        assert_eq!(labels["addons.tartinfra.dev/metrics-server"], "true");
-        assert_eq!(labels["addons.tartinfra.dev/istio"], "false");
-        assert_eq!(labels.len(), 10);
         let names: Vec<String> = workloads(&addons).iter().map(Workload::display).collect();
         assert_eq!(
             names,

@@ -164,7 +164,7 @@ async fn registered(
     else {
         return false;
     };
-    let want = addons::argocd_labels(&mc.name_any(), mc.spec.tier, &mc.spec.addons);
+    let want = crds::argocd::argocd_labels(&mc.name_any(), mc.spec.tier, &mc.spec.addons);
     let have = secret.labels();
     want.iter().all(|(k, v)| have.get(k) == Some(v))
 }

@@ -1,0 +1,126 @@
+//! `gitops/root`, the app-of-apps `tart-infra up` points ArgoCD at, rendered by the real
+//! helm (`TART_INFRA_HELM`, built by scripts/build-helm.sh; with `CI=true` a missing helm
+//! fails the test): it points every Application back at the repository, and its Cilium
+//! ApplicationSet gives each cluster the values `up` gives the platform.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use host_agent::config;
+use host_agent::image::plan::CILIUM_VERSION;
+use host_agent::mac::cilium;
+use serde_json::Value;
+
+const REPO: &str = "https://github.com/example/tart-infra.git";
+
+fn helm() -> Option<PathBuf> {
+    match std::env::var_os("TART_INFRA_HELM").map(PathBuf::from) {
+        Some(h) if h.is_file() => Some(h),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "TART_INFRA_HELM is not set to a helm binary: run scripts/build-helm.sh (scripts/test sets it)"
+            )
+        }
+        _ => {
+            eprintln!("SKIPPED: no helm (TART_INFRA_HELM); run scripts/build-helm.sh");
+            None
+        }
+    }
+}
+
+fn chart() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../gitops/root")
+}
+
+fn template(helm: &Path, set: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(helm);
+    cmd.args(["template", "root"])
+        .arg(chart())
+        .args(["--namespace", "argocd"]);
+    for s in set {
+        cmd.args(["--set", s]);
+    }
+    cmd.output().expect("helm runs")
+}
+
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|d| serde::Deserialize::deserialize(d).expect("a YAML document"))
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+/// What ArgoCD's cluster generator makes of the template for one cluster Secret: the
+/// cluster's name and its hubble label (the only variables the values use).
+fn generate(template: &str, name: &str, hubble: &str) -> String {
+    template.replace("{{ .name }}", name).replace(
+        r#"{{ index .metadata.labels "addons.tartinfra.dev/hubble" }}"#,
+        hubble,
+    )
+}
+
+#[test]
+fn every_application_points_back_at_the_repository_and_cilium_gets_the_values_of_up() {
+    let Some(helm) = helm() else { return };
+    let out = template(
+        &helm,
+        &[&format!("repoURL={REPO}"), "targetRevision=v0.3.0"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = documents(&String::from_utf8_lossy(&out.stdout));
+
+    let operator = docs
+        .iter()
+        .find(|d| d["kind"] == "Application" && d["metadata"]["name"] == "tart-operator")
+        .expect("the operator's Application");
+    assert_eq!(operator["spec"]["source"]["repoURL"], REPO);
+    assert_eq!(operator["spec"]["source"]["targetRevision"], "v0.3.0");
+    assert_eq!(operator["spec"]["source"]["path"], "charts/tart-operator");
+
+    let set = docs
+        .iter()
+        .find(|d| d["kind"] == "ApplicationSet" && d["metadata"]["name"] == "cilium")
+        .expect("the Cilium ApplicationSet");
+    assert_eq!(
+        set["spec"]["generators"][0]["clusters"]["selector"]["matchLabels"]["addons.tartinfra.dev/cilium"],
+        "true"
+    );
+    let source = &set["spec"]["template"]["spec"]["source"];
+    assert_eq!(source["repoURL"], cilium::REPO);
+    assert_eq!(
+        source["targetRevision"], CILIUM_VERSION,
+        "the pinned Cilium"
+    );
+    let template = source["helm"]["values"].as_str().expect("values");
+
+    let config = config::parse(
+        include_str!("../../config/clusters.yaml"),
+        "config/clusters.yaml",
+    )
+    .expect("the shipped file");
+    for cluster in &config.clusters {
+        let hubble = cluster.addons.cilium.hubble.to_string();
+        let values: Value = serde_yaml::from_str(&generate(template, &cluster.name, &hubble))
+            .expect("the generated values are YAML");
+        assert_eq!(values, cilium::values(cluster), "cluster {}", cluster.name);
+    }
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../charts/tart-operator/Chart.yaml")
+            .is_file(),
+        "the operator's Application points at a chart that exists"
+    );
+}
+
+#[test]
+fn without_a_repository_the_chart_says_where_to_set_it() {
+    let Some(helm) = helm() else { return };
+    let out = template(&helm, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "rendered without repoURL");
+    assert!(stderr.contains("gitops.repoURL"), "{stderr}");
+}

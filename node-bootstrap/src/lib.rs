@@ -13,6 +13,7 @@
 //!   `api.<cluster>.tart-infra.internal:6443`.
 
 pub mod bring_up;
+pub mod drain;
 pub mod first_contact;
 pub mod keys;
 pub mod kubeadm;

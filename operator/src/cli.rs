@@ -88,6 +88,10 @@ pub struct Args {
     /// The login user of the tart VMs' image.
     #[arg(long, env = "TART_OPERATOR_VM_SSH_USER", default_value = "admin", value_parser = unix_user)]
     pub vm_ssh_user: String,
+    /// Deleting a tart cluster: how long to wait for its workers' pods to be evicted
+    /// (PodDisruptionBudgets respected) before the nodes are reset and the VMs deleted anyway.
+    #[arg(long, env = "TART_OPERATOR_TEARDOWN_DRAIN_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub teardown_drain_timeout_seconds: u64,
     /// Serve the built dashboard (`npm run build` in dashboard/ writes dashboard/dist) at `/`.
     #[arg(long, env = "TART_OPERATOR_DASHBOARD_DIR", value_parser = dashboard_dir)]
     pub dashboard_dir: Option<PathBuf>,
@@ -210,6 +214,7 @@ impl Args {
                     host_agent_secret: self.host_agent_secret,
                     ssh_key_secret: self.ssh_key_secret,
                     ssh_user: self.vm_ssh_user,
+                    drain_timeout: Duration::from_secs(self.teardown_drain_timeout_seconds),
                 },
             },
             api: ApiConfig {

@@ -6,7 +6,8 @@
 //! runs kubeadm over real SSH, joins the worker, writes the kubeconfig and ArgoCD Secrets,
 //! and reports Ready once the addon workloads are Ready (this test plays ArgoCD: it creates
 //! them in the new cluster and marks them ready, as no controller-manager runs there).
-//! Deleting the ManagedCluster deletes its VMs and Secrets.
+//! Deleting the ManagedCluster drains its worker (a pod on it is evicted), runs `kubeadm
+//! reset` on both nodes over SSH, then deletes its VMs and Secrets.
 
 mod support;
 
@@ -219,6 +220,50 @@ async fn dev_client(p: &Client) -> Result<Client> {
 
 /// Plays ArgoCD and the kubelet: the addon workloads of spec.addons (Cilium with Hubble),
 /// created and marked Ready in the new cluster.
+/// Puts the pod `default/victim` on dev-worker1 and watches it: the task ends with `true`
+/// once the pod is being deleted (evicted), `false` when the watch ends without that (the
+/// cluster went away first).
+async fn watch_eviction(d: &Client) -> Result<tokio::task::JoinHandle<bool>> {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+    use kube::api::{WatchEvent, WatchParams};
+    let sa: ServiceAccount =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "default"}}))?;
+    let _ = Api::<ServiceAccount>::namespaced(d.clone(), "default")
+        .create(&PostParams::default(), &sa)
+        .await;
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "victim"},
+        "spec": {
+            "nodeName": "dev-worker1",
+            "automountServiceAccountToken": false,
+            "containers": [{"name": "web", "image": "nginx:1.27"}],
+        },
+    }))?;
+    let pods: Api<Pod> = Api::namespaced(d.clone(), "default");
+    let created = pods.create(&PostParams::default(), &pod).await?;
+    let version = created.metadata.resource_version.unwrap_or_default();
+    let mut events = pods
+        .watch(
+            &WatchParams::default()
+                .fields("metadata.name=victim")
+                .timeout(240),
+            &version,
+        )
+        .await?
+        .boxed();
+    Ok(tokio::spawn(async move {
+        while let Ok(Some(event)) = events.try_next().await {
+            match event {
+                WatchEvent::Deleted(_) => return true,
+                WatchEvent::Modified(p) if p.metadata.deletion_timestamp.is_some() => return true,
+                _ => {}
+            }
+        }
+        false
+    }))
+}
+
 async fn install_addons(d: &Client) -> Result<()> {
     let ds: DaemonSet = serde_json::from_value(serde_json::json!({
         "metadata": { "name": "cilium", "namespace": "kube-system" },
@@ -354,9 +399,26 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
         describe(&mc)
     );
 
-    // Deleting it deletes its VMs and the Secrets it wrote.
+    // Deleting it drains the worker (the pod on it is evicted), resets both nodes, deletes
+    // its VMs and the Secrets it wrote.
+    let evicted = watch_eviction(&d).await?;
     mcs.delete("dev", &DeleteParams::default()).await?;
     wait_gone(&mcs, "dev").await?;
+    ensure!(
+        evicted.await?,
+        "the pod on dev-worker1 was not evicted before the VMs went"
+    );
+    for vm in ["dev-master", "dev-worker1"] {
+        let record = agent
+            .dir
+            .path()
+            .join(format!("tart-home/deleted/{vm}.record.log"));
+        let ran = std::fs::read_to_string(&record).unwrap_or_default();
+        ensure!(
+            ran.lines().any(|l| l.starts_with("kubeadm reset")),
+            "no kubeadm reset on {vm} before it was deleted: {ran}"
+        );
+    }
     ensure!(agent.vms()?.is_empty(), "VMs left: {:?}", agent.vms()?);
     let secrets: Api<Secret> = Api::namespaced(p.clone(), SECRETS_NS);
     ensure!(secrets.get_opt("dev-kubeconfig").await?.is_none());

@@ -268,7 +268,21 @@ pub fn delete(home: &Home, names: &[String]) -> Result<(), TartError> {
             crate::vm::stop(home, name, std::time::Duration::from_secs(5))?;
         }
         let _lock = home.lock()?;
+        if !home::is_remote(name) {
+            keep_record(home, name, &dir);
+        }
         std::fs::remove_dir_all(&dir).map_err(TartError::io("deleting", &dir))?;
     }
     Ok(())
+}
+
+/// Keeps a deleted VM's record of tool calls as `$TART_HOME/deleted/<vm>.record.log`, so a
+/// test can check what ran on a VM before it was deleted (a double-only file: Tart keeps
+/// nothing of a deleted VM).
+fn keep_record(home: &Home, name: &str, dir: &std::path::Path) {
+    let record = dir.join("root/var/lib/tart-double/record.log");
+    let kept = home.root().join("deleted");
+    if record.is_file() && std::fs::create_dir_all(&kept).is_ok() {
+        let _ = std::fs::copy(&record, kept.join(format!("{name}.record.log")));
+    }
 }

@@ -16,7 +16,9 @@ use serde_json::json;
 use vm_api::{VmBackend as _, VmError, VmState};
 
 use super::progress::{Reporter, Status};
-use super::{Ctx, MacError, MacOptions, bringup, drain, handoff, kubeconfigs, up, vms};
+use node_bootstrap::drain;
+
+use super::{Ctx, MacError, MacOptions, bringup, handoff, kubeconfigs, up, vms};
 use crate::config::{self, ClusterConfig};
 
 /// How long `stop` gives a VM to shut down.
@@ -54,9 +56,19 @@ async fn down_steps(ctx: &Ctx, drain_timeout: Duration) -> Result<(), MacError> 
         let client = handoff::client_with_retry(&text, &cluster.name, false).await?;
         for w in vms::workers(cluster) {
             let node = w.name.as_str();
-            drain::cordon(&client, node, true).await?;
+            drain::cordon(&client, node, true)
+                .await
+                .map_err(|e| MacError::step(node, "cordon", e))?;
             r.step(node, "cordon", Status::Done, "");
-            let n = drain::drain(&client, node, drain_timeout).await?;
+            let n = drain::drain(&client, node, drain_timeout)
+                .await
+                .map_err(|e| {
+                    MacError::step(
+                        node,
+                        "drain",
+                        format!("{e}, then run `tart-infra down` again"),
+                    )
+                })?;
             r.step(node, "drain", Status::Done, format!("{n} pod(s) evicted"));
         }
     }
@@ -196,7 +208,9 @@ async fn readdress_platform(
     let client = handoff::client(&rewritten, name).await?;
     wait_api(&client, name).await?;
     for w in vms::workers(cluster) {
-        super::drain::cordon(&client, w.name.as_str(), false).await?;
+        drain::cordon(&client, w.name.as_str(), false)
+            .await
+            .map_err(|e| MacError::step(w.name.as_str(), "uncordon", e))?;
         r.step(w.name.as_str(), "uncordon", Status::Done, "");
     }
     Ok(())

@@ -14,7 +14,6 @@ pub mod argocd;
 pub mod bringup;
 pub mod cilium;
 pub mod destroy;
-pub mod drain;
 pub mod handoff;
 pub mod helm;
 pub mod kubeconfigs;

@@ -15,8 +15,8 @@ use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use node_bootstrap::bring_up::{self, BringUpError, ControlPlane};
 use node_bootstrap::keys::SshKey;
-use node_bootstrap::kubeconfig;
 use node_bootstrap::ssh::{KnownHosts, PinOrigin, Session, SshClient, SshError, SshTarget};
+use node_bootstrap::{drain, kubeconfig, steps};
 use vm_api::{HostKey, VmBackend, VmError, VmSpec};
 
 use super::decide::{Failure, Step};
@@ -32,7 +32,10 @@ const DEFAULT_VERSION: &str = "1.33";
 /// What a step needs besides the step itself.
 pub struct Tools<'a, B> {
     pub mc: &'a ManagedCluster,
+    /// The platform cluster (where the ManagedCluster and its Secrets live).
     pub client: &'a Client,
+    /// The cluster itself, when the operator has connected to it.
+    pub target: Option<&'a Client>,
     pub settings: &'a TartSettings,
     pub names: &'a Names,
     /// The host agent, or why it cannot be used.
@@ -60,7 +63,7 @@ pub async fn act<B: VmBackend>(t: &Tools<'_, B>, step: &Step) -> Result<(), Fail
             workers,
         } => join(t, control_plane, workers).await,
         Step::Register => register(t).await,
-        Step::Teardown => teardown(t).await,
+        Step::Teardown { drain, reset } => teardown(t, drain, reset).await,
     }
 }
 
@@ -415,9 +418,15 @@ pub fn argocd_config(kubeconfig: &str) -> Option<(String, String)> {
     Some((server, serde_json::Value::Object(config).to_string()))
 }
 
-/// Deletes the VMs, then the Secrets and the pins. The nodes are not drained or reset: every
-/// node goes with its VM, so there is nowhere to move their pods.
-async fn teardown<B: VmBackend>(t: &Tools<'_, B>) -> Result<(), Failure> {
+/// Drains the running workers (PodDisruptionBudgets respected, up to the drain timeout) so
+/// their pods stop gracefully, resets the running nodes (`kubeadm reset`), then deletes the
+/// VMs, the Secrets and the pins. Draining and resetting are best-effort: what fails is
+/// logged and the VMs go regardless, since nothing of the cluster survives them.
+async fn teardown<B: VmBackend>(
+    t: &Tools<'_, B>,
+    drain: &[String],
+    reset: &[(String, Ipv4Addr)],
+) -> Result<(), Failure> {
     let b = backend(t).map_err(|f| Failure {
         message: format!(
             "{}; the VMs of a tart cluster are deleted through the host agent, so deleting waits for it (remove the finalizer by hand to give up and delete the VMs with `tart delete`)",
@@ -425,6 +434,17 @@ async fn teardown<B: VmBackend>(t: &Tools<'_, B>) -> Result<(), Failure> {
         ),
         ..f
     })?;
+    let cluster = t.mc.name_any();
+    if let (Some(target), false) = (t.target, drain.is_empty()) {
+        for problem in drain_workers(target, drain, t.settings.drain_timeout).await {
+            tracing::warn!(%cluster, "deleting anyway: {problem}");
+        }
+    }
+    if !reset.is_empty() {
+        for problem in reset_nodes(t, reset).await {
+            tracing::warn!(%cluster, "deleting anyway: {problem}");
+        }
+    }
     let nodes: Vec<String> =
         t.mc.spec
             .nodes
@@ -447,6 +467,47 @@ async fn teardown<B: VmBackend>(t: &Tools<'_, B>) -> Result<(), Failure> {
     gone.into_iter()
         .collect::<Result<(), kube::Error>>()
         .map_err(|e| kube_failure("removing the cluster's Secrets", &e))
+}
+
+/// Cordons every worker, then drains them together; returns what could not be done.
+async fn drain_workers(
+    target: &Client,
+    workers: &[String],
+    timeout: std::time::Duration,
+) -> Vec<String> {
+    let drained = join_all(workers.iter().map(|w| async move {
+        drain::cordon(target, w, true).await?;
+        drain::drain(target, w, timeout).await
+    }))
+    .await;
+    workers
+        .iter()
+        .zip(drained)
+        .filter_map(|(w, r)| r.err().map(|e| format!("draining {w}: {e}")))
+        .collect()
+}
+
+/// `kubeadm reset` on each node over SSH; returns what could not be done.
+async fn reset_nodes<B: VmBackend>(t: &Tools<'_, B>, nodes: &[(String, Ipv4Addr)]) -> Vec<String> {
+    let ssh = match ssh_client(t).await {
+        Ok(ssh) => ssh,
+        Err(f) => return vec![format!("resetting the nodes: {}", f.message)],
+    };
+    let ssh = &ssh;
+    let results = join_all(nodes.iter().map(|(node, ip)| async move {
+        let session = session(t, ssh, node, *ip, R::SshFailed).await?;
+        session
+            .run(&steps::kubeadm_reset())
+            .await
+            .map(|_| ())
+            .map_err(|e| bring_up_failure(&BringUpError::Ssh(e), R::SshFailed))
+    }))
+    .await;
+    nodes
+        .iter()
+        .zip(results)
+        .filter_map(|((n, _), r)| r.err().map(|f| format!("resetting {n}: {}", f.message)))
+        .collect()
 }
 
 async fn delete<K>(client: &Client, ns: &str, name: &str) -> Result<(), kube::Error>

@@ -109,8 +109,15 @@ pub enum Step {
     },
     /// Write the ArgoCD cluster Secret whose labels select the addons.
     Register,
-    /// The ManagedCluster is being deleted: reset the nodes, delete the VMs and Secrets.
-    Teardown,
+    /// The ManagedCluster is being deleted: cordon and drain the workers (when the cluster
+    /// answers), `kubeadm reset` the running nodes, then delete the VMs, the Secrets and
+    /// the pins. Draining and resetting are bounded and best-effort: the VMs go regardless.
+    Teardown {
+        /// The running workers to cordon and drain.
+        drain: Vec<String>,
+        /// The running, pinned nodes (name, address) to reset over SSH.
+        reset: Vec<(String, Ipv4Addr)>,
+    },
 }
 
 /// The next status and step.
@@ -163,6 +170,35 @@ pub fn vm_spec(mc: &ManagedCluster, node: &NodeSpec) -> VmSpec {
     }
 }
 
+/// What deleting does with the nodes as observed: drain the running workers when the
+/// cluster answers, reset the running nodes the operator has logged in to (pinned).
+fn teardown(nodes: &[NodeSpec], obs: &Observed) -> Step {
+    let empty = Vec::new();
+    let vms = obs.vms.as_ref().unwrap_or(&empty);
+    let running: Vec<(&NodeSpec, Ipv4Addr)> = nodes
+        .iter()
+        .filter_map(|n| {
+            vms.iter()
+                .find(|v| v.name == n.name.as_str() && v.state == VmState::Running)
+                .and_then(|v| v.ip)
+                .map(|ip| (n, ip))
+        })
+        .collect();
+    let answers = matches!(obs.target, Some(Probe::Connected { .. }));
+    Step::Teardown {
+        drain: running
+            .iter()
+            .filter(|(n, _)| answers && n.role == NodeRole::Worker)
+            .map(|(n, _)| n.name.as_str().to_owned())
+            .collect(),
+        reset: running
+            .iter()
+            .filter(|(n, _)| obs.pinned.contains(n.name.as_str()))
+            .map(|(n, ip)| (n.name.as_str().to_owned(), *ip))
+            .collect(),
+    }
+}
+
 /// Decides the next step of a tart cluster (pure).
 pub fn decide(mc: &ManagedCluster, obs: &Observed, now: Timestamp) -> Decision {
     let generation = mc.metadata.generation;
@@ -174,7 +210,7 @@ pub fn decide(mc: &ManagedCluster, obs: &Observed, now: Timestamp) -> Decision {
         s.phase = Some(ClusterPhase::Deleting);
         return Decision {
             status: s,
-            step: Step::Teardown,
+            step: teardown(nodes, obs),
             soon: true,
         };
     }
@@ -457,7 +493,7 @@ pub fn record(
         Step::AuthorizeSsh(_) | Step::Init { .. } | Step::UpdateEndpoint { .. } => C::Bootstrapped,
         Step::Join { .. } => C::Joined,
         Step::Register => C::AddonsReady,
-        Step::Teardown => C::Provisioned,
+        Step::Teardown { .. } => C::Provisioned,
     };
     at.set(
         &mut s.conditions,
@@ -466,7 +502,7 @@ pub fn record(
         failure.reason,
         &failure.message,
     );
-    if failure.needs_a_person() && !matches!(step, Step::Teardown) {
+    if failure.needs_a_person() && !matches!(step, Step::Teardown { .. }) {
         s.phase = Some(ClusterPhase::Failed);
     }
     s

@@ -505,11 +505,64 @@ fn failures_a_person_must_fix_fail_the_cluster() {
 }
 
 #[test]
-fn a_cluster_being_deleted_is_torn_down() {
+fn a_cluster_being_deleted_drains_its_workers_and_resets_its_running_nodes() {
     let mut mc = cluster();
     mc.metadata.deletion_timestamp =
         Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now()));
-    let d = decide(&mc, &ready(), now());
-    assert_eq!(d.step, Step::Teardown);
-    assert_eq!(d.status.phase, Some(ClusterPhase::Deleting));
+    let teardown = |obs: &Observed| {
+        let d = decide(&mc, obs, now());
+        assert_eq!(d.status.phase, Some(ClusterPhase::Deleting));
+        d.step
+    };
+    let both = vec![
+        ("dev-master".to_owned(), CP_IP),
+        ("dev-worker1".to_owned(), WORKER_IP),
+    ];
+    assert_eq!(
+        teardown(&ready()),
+        Step::Teardown {
+            drain: vec!["dev-worker1".into()],
+            reset: both.clone(),
+        }
+    );
+    // The cluster does not answer: nothing to drain through, the nodes are still reset.
+    let unreachable = Observed {
+        target: None,
+        ..ready()
+    };
+    assert_eq!(
+        teardown(&unreachable),
+        Step::Teardown {
+            drain: vec![],
+            reset: both,
+        }
+    );
+    // A stopped worker is neither drained nor reset; an unpinned node was never logged in to.
+    let partly = Observed {
+        vms: Ok(vec![
+            vm("dev-master", VmState::Running, Some(CP_IP)),
+            vm("dev-worker1", VmState::Stopped, None),
+        ]),
+        pinned: ["dev-worker1"].map(String::from).into(),
+        ..ready()
+    };
+    assert_eq!(
+        teardown(&partly),
+        Step::Teardown {
+            drain: vec![],
+            reset: vec![],
+        }
+    );
+    // The host agent cannot be asked: the VMs are unknown, and deleting waits for the agent.
+    let no_agent = Observed {
+        vms: Err((R::HostAgentUnreachable, "down".into())),
+        ..ready()
+    };
+    assert_eq!(
+        teardown(&no_agent),
+        Step::Teardown {
+            drain: vec![],
+            reset: vec![],
+        }
+    );
 }

@@ -20,7 +20,7 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use self::act::{Tools, act};
-use self::decide::{Observed, Step, decide, record};
+use self::decide::{Step, decide, record};
 use crate::conditions::Stamp;
 use crate::context::Context;
 use crate::controllers::conclude;
@@ -36,31 +36,23 @@ pub async fn step(mc: &ManagedCluster, ctx: &Context) -> Result<Action, Error> {
     let names = names::names(mc, settings);
     let agent = agent::connect(&ctx.client, settings).await;
     let backend = agent.as_ref().map_err(Clone::clone);
-    let observed = match mc.metadata.deletion_timestamp {
-        // Deleting needs no look at the cluster: its VMs go.
-        Some(_) => Observed {
-            vms: Ok(Vec::new()),
-            ssh_key: Ok(()),
-            pinned: Default::default(),
-            target: None,
-            registered: false,
-            addons: Vec::new(),
-        },
-        None => observe::observe(mc, ctx, settings, &names, backend.clone()).await,
-    };
+    // Deleting looks too: what runs is drained and reset before it goes.
+    let observed = observe::observe(mc, ctx, settings, &names, backend.clone()).await;
     let now = Timestamp::now();
     let decision = decide(mc, &observed, now);
     conclude(ctx, mc, &decision.status, None).await?;
+    let target = ctx.clusters.get(&mc.name_any()).map(|c| c.client.clone());
     let tools = Tools {
         mc,
         client: &ctx.client,
+        target: target.as_ref(),
         settings,
         names: &names,
         backend,
     };
     match act(&tools, &decision.step).await {
         Ok(()) => {
-            if decision.step == Step::Teardown {
+            if matches!(decision.step, Step::Teardown { .. }) {
                 ctx.clusters.remove(&mc.name_any());
             }
             Ok(Action::requeue(if decision.soon {

@@ -19,6 +19,9 @@ pub struct TartSettings {
     pub ssh_key_secret: String,
     /// The login user of the VMs' image (`admin` on the Cirrus Labs images).
     pub ssh_user: String,
+    /// How long deleting a cluster waits for its workers' pods to be evicted (PDBs
+    /// respected) before it resets the nodes and deletes the VMs anyway.
+    pub drain_timeout: std::time::Duration,
 }
 
 impl Default for TartSettings {
@@ -29,6 +32,7 @@ impl Default for TartSettings {
             host_agent_secret: "host-agent".to_owned(),
             ssh_key_secret: "tart-operator-ssh".to_owned(),
             ssh_user: "admin".to_owned(),
+            drain_timeout: std::time::Duration::from_secs(60),
         }
     }
 }

@@ -1,16 +1,33 @@
 //! Cordon and drain a node through the Eviction API, so PodDisruptionBudgets are respected:
 //! an eviction answered 429 (the budget allows no disruption now) is retried until a
 //! timeout, then the error names the pod that blocks. DaemonSet pods, mirror pods and
-//! finished pods are left alone, as `kubectl drain` does.
+//! finished pods are left alone, as `kubectl drain` does. Used by `tart-infra down` and by
+//! the operator before it deletes a cluster.
 
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt as _};
-use serde_json::json;
 
-use super::MacError;
+/// Why a node could not be cordoned or drained.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DrainError {
+    /// A PodDisruptionBudget refused a pod's eviction until the timeout.
+    #[error(
+        "pod {pod} blocks the drain: its PodDisruptionBudget allowed no eviction within {}s; scale its workload up or relax the budget",
+        .timeout.as_secs()
+    )]
+    Blocked { pod: String, timeout: Duration },
+    /// The API server refused or failed a call.
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+}
 
 /// Whether `kubectl drain` would evict this pod (pure).
 pub fn evictable(pod: &Pod) -> bool {
@@ -32,28 +49,33 @@ pub fn evictable(pod: &Pod) -> bool {
 }
 
 /// Marks the node (un)schedulable.
-pub async fn cordon(client: &Client, node: &str, unschedulable: bool) -> Result<(), MacError> {
-    let step = if unschedulable { "cordon" } else { "uncordon" };
+pub async fn cordon(client: &Client, node: &str, unschedulable: bool) -> Result<(), DrainError> {
     let nodes: Api<Node> = Api::all(client.clone());
     nodes
         .patch(
             node,
             &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"unschedulable": unschedulable}})),
+            &Patch::Merge(serde_json::json!({"spec": {"unschedulable": unschedulable}})),
         )
         .await
-        .map_err(|e| MacError::step(node, step, e))?;
+        .map_err(|source| DrainError::Api {
+            what: format!("setting node {node} unschedulable={unschedulable}"),
+            source,
+        })?;
     Ok(())
 }
 
 /// Evicts every evictable pod of `node`, retrying refused evictions until `timeout`.
 /// Returns how many pods were evicted.
-pub async fn drain(client: &Client, node: &str, timeout: Duration) -> Result<usize, MacError> {
+pub async fn drain(client: &Client, node: &str, timeout: Duration) -> Result<usize, DrainError> {
     let pods: Api<Pod> = Api::all(client.clone());
     let list = pods
         .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
         .await
-        .map_err(|e| MacError::step(node, "drain", e))?;
+        .map_err(|source| DrainError::Api {
+            what: format!("listing the pods of node {node}"),
+            source,
+        })?;
     let deadline = Instant::now() + timeout;
     let mut evicted = 0;
     for pod in list.items.iter().filter(|p| evictable(p)) {
@@ -71,21 +93,16 @@ pub async fn drain(client: &Client, node: &str, timeout: Duration) -> Result<usi
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
                 Err(kube::Error::Api(e)) if e.code == 429 => {
-                    return Err(MacError::step(
-                        node,
-                        "drain",
-                        format!(
-                            "pod {ns}/{name} blocks the drain: its PodDisruptionBudget allowed no eviction within {}s; scale its workload up or relax the budget, then run `tart-infra down` again",
-                            timeout.as_secs()
-                        ),
-                    ));
+                    return Err(DrainError::Blocked {
+                        pod: format!("{ns}/{name}"),
+                        timeout,
+                    });
                 }
-                Err(e) => {
-                    return Err(MacError::step(
-                        node,
-                        "drain",
-                        format!("evicting {ns}/{name}: {e}"),
-                    ));
+                Err(source) => {
+                    return Err(DrainError::Api {
+                        what: format!("evicting {ns}/{name}"),
+                        source,
+                    });
                 }
             }
         }

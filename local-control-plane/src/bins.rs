@@ -2,9 +2,9 @@
 //! directory outside the repository, or a directory named by `TART_INFRA_KUBE_BINS`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::Error;
+use crate::tools::{is_executable, located};
 
 /// Names a directory holding every binary; overrides the build script's cache directory.
 pub const BINS_ENV: &str = "TART_INFRA_KUBE_BINS";
@@ -30,10 +30,7 @@ impl Binaries {
     /// prints for the current `tools/kube-bins` module. Missing binaries are an error that
     /// says how to build them; the harness never falls back to anything else.
     pub fn locate() -> Result<Self, Error> {
-        match std::env::var_os(BINS_ENV) {
-            Some(dir) => Self::in_dir(PathBuf::from(dir)),
-            None => Self::in_dir(build_script_dir()?),
-        }
+        Self::in_dir(located(BINS_ENV, "build-kube-bins.sh")?)
     }
 
     /// Uses `dir`, failing (with the build command) when a binary is missing there.
@@ -67,38 +64,6 @@ impl Binaries {
     pub fn kwok_stages(&self) -> PathBuf {
         self.dir.join("kwok-stages")
     }
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn build_script_dir() -> Result<PathBuf, Error> {
-    let script = workspace_root().join("scripts/build-kube-bins.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg("--print")
-        .output()
-        .map_err(|source| Error::Io {
-            context: format!("running {} --print", script.display()),
-            source,
-        })?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    match stdout.lines().last() {
-        Some(line) if out.status.success() && !line.trim().is_empty() => {
-            Ok(PathBuf::from(line.trim()))
-        }
-        _ => Err(Error::BuildScript {
-            script,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        }),
-    }
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]

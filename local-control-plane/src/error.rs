@@ -20,18 +20,36 @@ pub enum Error {
         /// Which ones are missing.
         missing: String,
     },
-    /// `scripts/build-kube-bins.sh --print` did not name the binaries' directory.
+    /// A script's `--print` (`scripts/build-kube-bins.sh`, `scripts/build-helm.sh`,
+    /// `scripts/fetch-upstream.sh`) did not name where its output goes.
     #[error(
-        "{} --print failed ({status}): {stderr}; run it by hand to see why, or set {BINS_ENV} to a directory with the binaries",
+        "{} --print failed ({status}): {stderr}; run it by hand to see why, or set {env} to what it makes",
         .script.display()
     )]
     BuildScript {
         /// The script.
         script: PathBuf,
+        /// The environment variable that overrides the script's answer.
+        env: &'static str,
         /// Its exit status.
         status: String,
         /// What it wrote on stderr.
         stderr: String,
+    },
+    /// A tool the tests use besides the control plane (helm, the upstream charts and CRDs)
+    /// is not where its script puts it.
+    #[error("{what} not found at {}: {fix}, or set {env} to {wanted}", .path.display())]
+    MissingTool {
+        /// What is missing, e.g. `helm`.
+        what: &'static str,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// How to get it, e.g. "build it with `scripts/build-helm.sh` (about 2 minutes once)".
+        fix: &'static str,
+        /// The environment variable that names it instead.
+        env: &'static str,
+        /// What that variable must name, e.g. "a helm binary".
+        wanted: &'static str,
     },
     /// A component exited while starting or while being waited for.
     #[error("{component} exited ({status}); last lines of {log}:\n{tail}")]

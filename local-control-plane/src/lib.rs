@@ -13,6 +13,9 @@
 //!
 //! Missing binaries are an error naming the build command: tests that need a control plane
 //! fail, they never skip.
+//!
+//! [`tools`] finds the other tools tests use (helm, the upstream charts and CRDs) and holds the
+//! rule for tests whose prerequisites are missing: fail under `CI=true`, skip elsewhere.
 
 mod bins;
 mod components;
@@ -24,6 +27,7 @@ mod options;
 mod pki;
 mod process;
 mod state;
+pub mod tools;
 
 pub use bins::{BINS_ENV, Binaries};
 pub use control_plane::ControlPlane;

@@ -39,16 +39,11 @@ pub fn missing(kube: bool) -> Vec<String> {
 
 /// Whether `who` (e.g. "the mac lifecycle test") can run: `true` when nothing is missing;
 /// otherwise a panic naming what is missing when `CI=true`, else a `SKIPPED` line and
-/// `false`.
+/// `false` ([`local_control_plane::tools::met`]).
 pub fn met(who: &str, missing: &[String]) -> bool {
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "{who} needs: {}; run scripts/install-test-deps, scripts/build-kube-bins.sh and cargo build -p tart-double",
-        missing.join("; ")
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-    eprintln!("SKIPPED (not CI): {message}");
-    false
+    local_control_plane::tools::met(
+        who,
+        missing,
+        "run scripts/install-test-deps, scripts/build-kube-bins.sh and cargo build -p tart-double",
+    )
 }

@@ -1,0 +1,239 @@
+//! Every manifest of the repository, and the Cilium chart rendered with a Mac lab's values,
+//! checked by a real kube-apiserver with the upstream CRDs (Cilium, Istio,
+//! prometheus-operator, Argo CD) and ours installed: server-side apply, `dryRun=All`,
+//! `fieldValidation=Strict`. Plus the checks that show the helper can fail: a document the
+//! server rejects is reported with its file, kind/name and message, and warnings are kept.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use conformance::documents::{self, Document};
+use conformance::helm::{self, Release};
+use conformance::{Applier, Verdict};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, Patch, PatchParams};
+use local_control_plane::tools;
+
+/// How long CRDs may take to become Established.
+const ESTABLISHED: Duration = Duration::from_secs(60);
+
+/// The upstream CRDs, as `scripts/fetch-upstream.sh` lays them out.
+const UPSTREAM_CRDS: [&str; 4] = [
+    "cilium/crds",
+    "istio/crds",
+    "prometheus-operator/crds",
+    "argo-cd/crds",
+];
+
+/// Cilium as a Mac lab runs it: no kube-proxy (so the API server is named, not the Service
+/// IP), Hubble with Relay and UI, pod CIDRs from the nodes, one operator replica.
+const CILIUM_VALUES: &str = "\
+kubeProxyReplacement: true
+k8sServiceHost: api.platform.tart-infra.internal
+k8sServicePort: 6443
+ipam:
+  mode: kubernetes
+operator:
+  replicas: 1
+hubble:
+  relay:
+    enabled: true
+  ui:
+    enabled: true
+";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// helm and the upstream directory, or `None` (the test skips) outside CI when missing.
+fn helm_and_upstream() -> Option<(PathBuf, PathBuf)> {
+    let (helm, upstream) = (tools::helm(), tools::upstream());
+    let missing: Vec<String> = [helm.as_ref().err(), upstream.as_ref().err()]
+        .into_iter()
+        .flatten()
+        .map(ToString::to_string)
+        .collect();
+    if !tools::met(
+        "the manifest dry-run test",
+        &missing,
+        "run scripts/build-helm.sh and scripts/fetch-upstream.sh (scripts/test runs both)",
+    ) {
+        return None;
+    }
+    Some((helm.ok()?, upstream.ok()?))
+}
+
+fn listed(verdicts: &[&Verdict]) -> String {
+    verdicts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Result<()> {
+    let Some((helm, upstream)) = helm_and_upstream() else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    let cp = local_control_plane::shared_apiserver().await?;
+    let client = cp.client().await?;
+    let mut applier = Applier::new(client.clone());
+    eprintln!("control plane up after {:.1?}", started.elapsed());
+
+    let mut crds = Vec::new();
+    for dir in UPSTREAM_CRDS {
+        crds.extend(documents::read_tree(&upstream.join(dir), &upstream)?);
+    }
+    crds.extend(documents::read_tree(
+        &repo().join("manifests/crds"),
+        &repo(),
+    )?);
+    applier
+        .install_crds(&crds, ESTABLISHED)
+        .await
+        .context("installing the upstream CRDs and ours")?;
+    eprintln!(
+        "{} CRDs Established after {:.1?}",
+        crds.len(),
+        started.elapsed()
+    );
+
+    let ours = documents::read_tree(&repo().join("manifests"), &repo())?;
+    ensure!(!ours.is_empty(), "no documents under manifests/");
+    let version = client.apiserver_version().await?.git_version;
+    let rendered = helm::template(
+        &helm,
+        &Release {
+            name: "cilium",
+            chart: &upstream.join("cilium/chart"),
+            namespace: "kube-system",
+            values: CILIUM_VALUES,
+            kube_version: &version,
+        },
+    )?;
+    let cilium = documents::parse("helm template cilium", &rendered)?;
+    ensure!(
+        cilium.len() > 10,
+        "the Cilium chart rendered only {} objects",
+        cilium.len()
+    );
+
+    applier.create_namespaces(&ours, "default").await?;
+    applier.create_namespaces(&cilium, "kube-system").await?;
+    let ours = applier.dry_run_all(&ours, "default").await;
+    let cilium = applier.dry_run_all(&cilium, "kube-system").await;
+
+    eprintln!("dry runs done after {:.1?}", started.elapsed());
+    for verdict in ours.iter().chain(&cilium) {
+        eprintln!("{verdict}");
+    }
+    // Every rejection fails the test; so does any warning about our own manifests (upstream
+    // charts' warnings are printed above, but they are not ours to fix).
+    let failures: Vec<&Verdict> = ours
+        .iter()
+        .filter(|v| v.rejected.is_some() || !v.warnings.is_empty())
+        .chain(cilium.iter().filter(|v| v.rejected.is_some()))
+        .collect();
+    ensure!(
+        failures.is_empty(),
+        "{} of {} documents failed the server-side dry run:\n{}",
+        failures.len(),
+        ours.len() + cilium.len(),
+        listed(&failures)
+    );
+    Ok(())
+}
+
+/// A Deployment with `field` added to its container.
+fn deployment(name: &str, field: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  selector: {{matchLabels: {{app: {name}}}}}\n  \
+         template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n      \
+         - name: app\n        image: registry.k8s.io/pause:3.10\n        {field}\n"
+    )
+}
+
+#[tokio::test]
+async fn rejected_documents_are_reported_with_file_kind_name_and_the_servers_message() -> Result<()>
+{
+    let cp = local_control_plane::shared_apiserver().await?;
+    let client = cp.client().await?;
+    let ns = cp.namespace("rejected").await?;
+    let text = [
+        deployment("misspelt", "imagePullPolcy: Always"),
+        deployment("fine", "imagePullPolicy: Always"),
+        "apiVersion: example.invalid/v1\nkind: Unserved\nmetadata: {name: nobody}\n".to_owned(),
+    ]
+    .join("---\n");
+    let docs = documents::parse("fixtures/bad.yaml", &text)?;
+    let verdicts = Applier::new(client.clone()).dry_run_all(&docs, &ns).await;
+    let shown: Vec<String> = verdicts.iter().map(ToString::to_string).collect();
+
+    // Strict field validation: an unknown field is an error, not a silently dropped field.
+    ensure!(
+        shown[0].starts_with("fixtures/bad.yaml#1 Deployment misspelt: rejected: "),
+        "{shown:?}"
+    );
+    ensure!(shown[0].contains("imagePullPolcy"), "{}", shown[0]);
+    ensure!(verdicts[1].rejected.is_none(), "{}", shown[1]);
+    ensure!(
+        shown[2].starts_with("fixtures/bad.yaml#3 Unserved nobody: rejected: the API server does not serve example.invalid/v1"),
+        "{}",
+        shown[2]
+    );
+    // A dry run stores nothing.
+    let stored = Api::<Deployment>::namespaced(client, &ns)
+        .get_opt("fine")
+        .await?;
+    ensure!(stored.is_none(), "the dry run created deployment {ns}/fine");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_servers_warnings_are_kept() -> Result<()> {
+    let cp = local_control_plane::shared_apiserver().await?;
+    let client = cp.client().await?;
+    let ns = cp.namespace("warned").await?;
+    // Pod Security admission warns (without rejecting) about workloads in a namespace
+    // labelled to warn at the restricted level.
+    let label = serde_json::json!({
+        "metadata": {"labels": {"pod-security.kubernetes.io/warn": "restricted"}}
+    });
+    Api::<Namespace>::all(client.clone())
+        .patch(&ns, &PatchParams::default(), &Patch::Merge(&label))
+        .await?;
+    let docs = documents::parse(
+        "fixtures/privileged.yaml",
+        &deployment("privileged", "securityContext: {privileged: true}"),
+    )?;
+    let verdict = Applier::new(client).dry_run(&docs[0], &ns).await;
+    ensure!(verdict.rejected.is_none(), "{verdict}");
+    ensure!(
+        verdict
+            .warnings
+            .iter()
+            .any(|w| w.contains("would violate PodSecurity \"restricted:latest\"")),
+        "{verdict}"
+    );
+    Ok(())
+}
+
+#[test]
+fn every_manifest_file_holds_documents() -> Result<()> {
+    // An empty or comment-only file under manifests/ would be checked by nothing.
+    for file in documents::yaml_files(&repo().join("manifests"))? {
+        let text = std::fs::read_to_string(&file)?;
+        let docs: Vec<Document> = documents::parse(&file.display().to_string(), &text)?;
+        ensure!(
+            !docs.is_empty(),
+            "{} holds no Kubernetes object",
+            file.display()
+        );
+    }
+    Ok(())
+}

@@ -20,6 +20,9 @@ CLONE=${CLONE:-5} BOOT=${BOOT:-25} INIT=${INIT:-90} JOIN=${JOIN:-40}
 [[ $(id -u) -eq 0 ]] || { echo "bench/bringup.sh: run it as root (the tart double uses mount namespaces)" >&2; exit 1; }
 TART_INFRA_KUBE_BINS=$(scripts/build-kube-bins.sh)
 export TART_INFRA_KUBE_BINS
+# up installs the real Cilium chart with helm and ArgoCD's install manifest, from the cache.
+helm=$(scripts/build-helm.sh)
+upstream=$(scripts/fetch-upstream.sh)
 cargo build --quiet -p host-agent -p operator -p tart-double --bins
 bin=${CARGO_TARGET_DIR:-target}/debug
 work=$(mktemp -d)
@@ -52,7 +55,8 @@ others=$((clusters - 1))
 
 t0=$(date +%s.%N)
 "$bin/tart-infra" up --config "$work/clusters.yaml" --state-dir "$state" --tart-bin "$bin/tart" \
-  --serve-listen 127.0.0.1:0 >"$work/up.log" 2>&1 || { cat "$work/up.log"; exit 1; }
+  --serve-listen 127.0.0.1:0 --helm-bin "$helm" --upstream-dir "$upstream" >"$work/up.log" 2>&1 \
+  || { cat "$work/up.log"; exit 1; }
 t_up=$(date +%s.%N)
 
 # The operator, as it would run on the platform, builds the other clusters.

@@ -1,4 +1,5 @@
-//! Every manifest of the repository, and the Cilium chart rendered with a Mac lab's values,
+//! Every manifest of the repository, the gitops/root chart, and the Cilium chart rendered
+//! with the values `tart-infra up` gives it,
 //! checked by a real kube-apiserver with the upstream CRDs (Cilium, Istio,
 //! prometheus-operator, Argo CD) and ours installed: server-side apply, `dryRun=All`,
 //! `fieldValidation=Strict`. Plus the checks that show the helper can fail: a document the
@@ -27,22 +28,35 @@ const UPSTREAM_CRDS: [&str; 4] = [
     "argo-cd/crds",
 ];
 
-/// Cilium as a Mac lab runs it: no kube-proxy (so the API server is named, not the Service
-/// IP), Hubble with Relay and UI, pod CIDRs from the nodes, one operator replica.
-const CILIUM_VALUES: &str = "\
-kubeProxyReplacement: true
-k8sServiceHost: api.platform.tart-infra.internal
-k8sServicePort: 6443
-ipam:
-  mode: kubernetes
-operator:
-  replicas: 1
-hubble:
-  relay:
-    enabled: true
-  ui:
-    enabled: true
-";
+/// Cilium as `tart-infra up` installs it on the shipped platform cluster (the values the
+/// gitops/root ApplicationSet gives every cluster; a host-agent test compares the two).
+fn cilium_values() -> Result<String> {
+    let config = host_agent::config::parse(
+        include_str!("../../config/clusters.yaml"),
+        "config/clusters.yaml",
+    )?;
+    let platform = config.cluster("platform").context("no platform cluster")?;
+    Ok(host_agent::mac::cilium::values(platform).to_string())
+}
+
+/// A chart of this repository rendered by helm with `set` values, as documents.
+fn render(helm: &Path, chart: &str, namespace: &str, set: &[&str]) -> Result<Vec<Document>> {
+    let out = std::process::Command::new(helm)
+        .args(["template", "release"])
+        .arg(repo().join(chart))
+        .args(["--namespace", namespace])
+        .args(set.iter().flat_map(|s| ["--set", s]))
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "helm template {chart}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(documents::parse(
+        &format!("helm template {chart}"),
+        &String::from_utf8_lossy(&out.stdout),
+    )?)
+}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -112,7 +126,7 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
             name: "cilium",
             chart: &upstream.join("cilium/chart"),
             namespace: "kube-system",
-            values: CILIUM_VALUES,
+            values: &cilium_values()?,
             kube_version: &version,
         },
     )?;
@@ -123,9 +137,20 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
         cilium.len()
     );
 
+    // The app-of-apps `up` points ArgoCD at: its Applications and ApplicationSets.
+    let gitops = render(
+        &helm,
+        "gitops/root",
+        "argocd",
+        &["repoURL=https://github.com/example/tart-infra.git"],
+    )?;
+    ensure!(!gitops.is_empty(), "gitops/root rendered nothing");
+
     applier.create_namespaces(&ours, "default").await?;
     applier.create_namespaces(&cilium, "kube-system").await?;
-    let ours = applier.dry_run_all(&ours, "default").await;
+    applier.create_namespaces(&gitops, "argocd").await?;
+    let mut ours = applier.dry_run_all(&ours, "default").await;
+    ours.extend(applier.dry_run_all(&gitops, "argocd").await);
     let cilium = applier.dry_run_all(&cilium, "kube-system").await;
 
     eprintln!("dry runs done after {:.1?}", started.elapsed());

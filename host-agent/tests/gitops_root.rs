@@ -1,6 +1,5 @@
 //! `gitops/root`, the app-of-apps `tart-infra up` points ArgoCD at, rendered by the real
-//! helm (`TART_INFRA_HELM`, built by scripts/build-helm.sh; with `CI=true` a missing helm
-//! fails the test): it points every Application back at the repository, and its Cilium
+//! helm (`local_control_plane::tools::helm`; with `CI=true` a missing helm fails the test): it points every Application back at the repository, and its Cilium
 //! ApplicationSet gives each cluster the values `up` gives the platform.
 
 use std::path::{Path, PathBuf};
@@ -14,15 +13,15 @@ use serde_json::Value;
 const REPO: &str = "https://github.com/example/tart-infra.git";
 
 fn helm() -> Option<PathBuf> {
-    match std::env::var_os("TART_INFRA_HELM").map(PathBuf::from) {
-        Some(h) if h.is_file() => Some(h),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "TART_INFRA_HELM is not set to a helm binary: run scripts/build-helm.sh (scripts/test sets it)"
-            )
-        }
-        _ => {
-            eprintln!("SKIPPED: no helm (TART_INFRA_HELM); run scripts/build-helm.sh");
+    use local_control_plane::tools;
+    match tools::helm() {
+        Ok(helm) => Some(helm),
+        Err(e) => {
+            tools::met(
+                "the gitops/root test",
+                &[e.to_string()],
+                "scripts/test sets TART_INFRA_HELM",
+            );
             None
         }
     }

@@ -23,7 +23,7 @@ const BIG_HOST: &str =
     r#"{"os":"macos","arch":"arm64","cpus":16,"memoryMiB":65536,"freeDiskGiB":500}"#;
 
 /// The machine's prerequisites (see `tart_double::prerequisites`), helm and the upstream
-/// charts included.
+/// charts included (`local_control_plane::tools`).
 fn prerequisites() -> bool {
     use tart_double::prerequisites::{met, missing};
     let mut missing = missing(true);
@@ -31,14 +31,12 @@ fn prerequisites() -> bool {
     met("the mac lifecycle test", &missing)
 }
 
-/// helm and the upstream directory (`scripts/build-helm.sh`, `scripts/fetch-upstream.sh`).
+/// helm and the upstream directory.
 fn upstream_tools() -> Result<(PathBuf, PathBuf), String> {
-    let helm = std::env::var_os("TART_INFRA_HELM").map(PathBuf::from);
-    let upstream = std::env::var_os("TART_INFRA_UPSTREAM").map(PathBuf::from);
-    match (helm, upstream) {
-        (Some(h), Some(u)) if h.is_file() && u.join("cilium/chart/Chart.yaml").is_file() => Ok((h, u)),
-        _ => Err("helm and the upstream charts (TART_INFRA_HELM from scripts/build-helm.sh, TART_INFRA_UPSTREAM from scripts/fetch-upstream.sh; scripts/test sets both)".to_owned()),
-    }
+    use local_control_plane::tools;
+    let helm = tools::helm().map_err(|e| e.to_string())?;
+    let upstream = tools::upstream().map_err(|e| e.to_string())?;
+    Ok((helm, upstream))
 }
 
 /// The double's `tart`, built when missing.

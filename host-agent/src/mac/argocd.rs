@@ -128,7 +128,7 @@ pub fn root_application(gitops: &GitopsConfig) -> Value {
         "metadata": {
             "name": ROOT_APP,
             "namespace": NAMESPACE,
-            "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+            "finalizers": ["resources-finalizer.argocd.argoproj.io/background"],
         },
         "spec": {
             "project": "default",

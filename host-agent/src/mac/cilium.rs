@@ -157,6 +157,17 @@ mod tests {
     }
 
     #[test]
+    fn the_tests_fetch_the_pinned_cilium() {
+        let versions = include_str!("../../../tools/upstream/versions");
+        let line = versions
+            .lines()
+            .find(|l| l.starts_with("cilium "))
+            .expect("a cilium line in tools/upstream/versions");
+        let pinned = format!("v{CILIUM_VERSION}");
+        assert_eq!(line.split_whitespace().nth(2), Some(pinned.as_str()));
+    }
+
+    #[test]
     fn a_chart_directory_must_be_the_pinned_version() {
         assert_eq!(
             chart_version("apiVersion: v2\nname: cilium\nversion: 1.18.1\n"),

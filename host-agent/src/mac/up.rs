@@ -11,7 +11,7 @@ use super::helm::{self, Release};
 use super::progress::{Reporter, Status};
 use super::{Ctx, MacError, MacOptions, StateDir};
 use super::{argocd, bringup, cilium, handoff};
-use crate::config::{self, Config};
+use crate::config::{self, ClusterConfig, Config};
 use crate::host::{self, facts, test_override};
 
 /// What `up` is asked to do.
@@ -185,7 +185,6 @@ fn platform_name(config: &Config) -> String {
 }
 
 async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
-    let r = &ctx.report;
     let platform = ctx
         .config
         .clusters
@@ -194,10 +193,22 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
         .ok_or_else(|| MacError::step("config", "platform", "the file has no platform cluster"))?;
     let kubeconfig = bringup::bring_up(ctx, platform).await?;
     let client = handoff::client(&kubeconfig, &platform.name).await?;
+    // Cilium first: the nodes become Ready, and pods (ArgoCD's) can run, only with a CNI.
+    install_cilium(ctx, options, platform, &client).await?;
+    hand_off_to_operator(ctx, options, &client).await?;
+    hand_off_to_gitops(ctx, options, platform, &client).await
+}
+
+/// Cilium with helm, then every node Ready.
+async fn install_cilium(
+    ctx: &Ctx,
+    options: &UpOptions,
+    platform: &ClusterConfig,
+    client: &kube::Client,
+) -> Result<(), MacError> {
+    let r = &ctx.report;
     let kubeconfig_file = ctx.state.cluster_kubeconfig(&platform.name);
     let upstream = options.upstream_dir.as_deref();
-
-    // Cilium first: the nodes become Ready, and pods (ArgoCD's) can run, only with a CNI.
     let chart = cilium::chart(upstream)?;
     let values = cilium::values(platform);
     let release = Release {
@@ -227,16 +238,26 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
             node_bootstrap::kubeadm::stable_name(&platform.name)
         ),
     );
-    let ready = cilium::wait_nodes_ready(&client, &platform.name, NODES_READY_TIMEOUT).await?;
+    let ready = cilium::wait_nodes_ready(client, &platform.name, NODES_READY_TIMEOUT).await?;
     r.step(
         &platform.name,
         "nodes-ready",
         Status::Done,
         format!("{ready} nodes"),
     );
+    Ok(())
+}
 
-    handoff::install_base(&client).await?;
-    r.step(&platform.name, "crds+rbac", Status::Done, "");
+/// The CRDs, the operator's RBAC and Secrets, one ManagedCluster per other cluster.
+async fn hand_off_to_operator(
+    ctx: &Ctx,
+    options: &UpOptions,
+    client: &kube::Client,
+) -> Result<(), MacError> {
+    let r = &ctx.report;
+    let platform = platform_name(&ctx.config);
+    handoff::install_base(client).await?;
+    r.step(&platform, "crds+rbac", Status::Done, "");
 
     let record =
         crate::serve::ServeRecord::load(&ctx.state.serve_dir()).ok_or_else(|| MacError::Agent {
@@ -251,19 +272,19 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
     let token = read(&record.token_file)?;
     let ca = read(&record.cert_file)?;
     let url = options.agent_url.clone().unwrap_or(record.url.clone());
-    handoff::apply_secret(&client, &handoff::agent_secret(&url, token.trim(), &ca)).await?;
-    r.step(&platform.name, "secret host-agent", Status::Done, url);
+    handoff::apply_secret(client, &handoff::agent_secret(&url, token.trim(), &ca)).await?;
+    r.step(&platform, "secret host-agent", Status::Done, url);
 
     let operator_key = ctx.state.operator_key();
     node_bootstrap::keys::ensure_key(&operator_key)
         .map_err(|e| MacError::step("operator", "ssh-key", e))?;
     let key_text = read(&operator_key)?;
-    handoff::apply_secret(&client, &handoff::ssh_secret(&key_text)).await?;
-    r.step(&platform.name, "secret tart-operator-ssh", Status::Done, "");
+    handoff::apply_secret(client, &handoff::ssh_secret(&key_text)).await?;
+    r.step(&platform, "secret tart-operator-ssh", Status::Done, "");
 
     for cluster in handoff::managed(&ctx.config) {
         let body = handoff::managed_cluster(&ctx.config, cluster)?;
-        handoff::apply_managed_cluster(&client, &body).await?;
+        handoff::apply_managed_cluster(client, &body).await?;
         r.step(
             &cluster.name,
             "managed-cluster",
@@ -271,8 +292,18 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
             "provider tart",
         );
     }
+    Ok(())
+}
 
-    // The GitOps hand-off: ArgoCD, the platform as an ArgoCD cluster, the root Application.
+/// ArgoCD, the platform as an ArgoCD cluster, the root Application.
+async fn hand_off_to_gitops(
+    ctx: &Ctx,
+    options: &UpOptions,
+    platform: &ClusterConfig,
+    client: &kube::Client,
+) -> Result<(), MacError> {
+    let r = &ctx.report;
+    let upstream = options.upstream_dir.as_deref();
     r.step(
         &platform.name,
         "argocd",
@@ -280,9 +311,9 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
         format!("v{}", argocd::VERSION),
     );
     let manifest = argocd::install_manifest(upstream, ctx.state.root())?;
-    handoff::apply_manifest(&client, &manifest, argocd::NAMESPACE, "argocd").await?;
+    handoff::apply_manifest(client, &manifest, argocd::NAMESPACE, "argocd").await?;
     let secret = argocd::platform_secret(platform).to_string();
-    handoff::apply_manifest(&client, &secret, argocd::NAMESPACE, "argocd").await?;
+    handoff::apply_manifest(client, &secret, argocd::NAMESPACE, "argocd").await?;
     r.step(
         &platform.name,
         "argocd",
@@ -292,7 +323,7 @@ async fn build(ctx: &Ctx, options: &UpOptions) -> Result<(), MacError> {
     match &ctx.config.gitops {
         Some(gitops) => {
             let root = argocd::root_application(gitops).to_string();
-            handoff::apply_manifest(&client, &root, argocd::NAMESPACE, "root-application")
+            handoff::apply_manifest(client, &root, argocd::NAMESPACE, "root-application")
                 .await?;
             r.step(
                 &platform.name,

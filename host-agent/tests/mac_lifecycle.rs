@@ -515,6 +515,22 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
     assert_eq!(status["clusters"][0]["reachable"], true);
     assert_eq!(status["clusters"][0]["readyNodes"], "2/2");
     assert_eq!(status["contexts"][0], "tart-platform");
+    let argocd = status["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "ArgoCD"))
+        .expect("status links ArgoCD");
+    assert!(
+        argocd["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(":30800")),
+        "{argocd}"
+    );
+    assert!(
+        argocd["credential"]
+            .as_str()
+            .is_some_and(|c| c.contains("argocd-initial-admin-secret")),
+        "{argocd}"
+    );
     assert!(
         !out.status.success(),
         "dev is not built without the operator: exit 1"

@@ -134,15 +134,25 @@ pub fn parse_yaml_documents(text: &str) -> Result<Vec<DynamicObject>, serde_yaml
     Ok(objects)
 }
 
-/// Applies every object in `text` with server-side apply (field manager `tart-infra`),
-/// resolving kinds through discovery, as `kubectl apply --server-side` does: Namespaces
-/// first, then CRDs (each Established before any other object is applied, since those may
-/// be its instances), then the rest in order. Namespaced objects without a namespace go to
-/// `namespace`. Returns the applied objects, or the first error with the object named.
+/// [`apply_yaml_as`] with the field manager `tart-infra`.
 pub async fn apply_yaml(
     client: &Client,
     text: &str,
     namespace: &str,
+) -> Result<Vec<DynamicObject>, kube::Error> {
+    apply_yaml_as(client, text, namespace, "tart-infra").await
+}
+
+/// Applies every object in `text` with server-side apply as field manager `manager`,
+/// resolving kinds through discovery, as `kubectl apply --server-side` does: Namespaces
+/// first, then CRDs (each Established before any other object is applied, since those may
+/// be its instances), then the rest in order. Namespaced objects without a namespace go to
+/// `namespace`. Returns the applied objects, or the first error with the object named.
+pub async fn apply_yaml_as(
+    client: &Client,
+    text: &str,
+    namespace: &str,
+    manager: &str,
 ) -> Result<Vec<DynamicObject>, kube::Error> {
     let mut objects = parse_yaml_documents(text).map_err(|e| kube::Error::Service(Box::new(e)))?;
     objects.sort_by_key(|o| match o.types.as_ref().map(|t| t.kind.as_str()) {
@@ -178,7 +188,7 @@ pub async fn apply_yaml(
             ),
             Scope::Cluster => Api::all_with(client.clone(), &resource),
         };
-        let params = PatchParams::apply("tart-infra").force();
+        let params = PatchParams::apply(manager).force();
         applied.push(
             api.patch(&name, &params, &Patch::Apply(&obj))
                 .await

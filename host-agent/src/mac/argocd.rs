@@ -98,6 +98,29 @@ fn download(url: &str, to: &Path) -> Result<(), MacError> {
     })
 }
 
+/// ArgoCD's UI and API on the platform's nodes, as the original had them: NodePort 30800
+/// (HTTP, redirected to HTTPS by ArgoCD) and 30443 (HTTPS); `tart-infra status` links it.
+pub const NODE_PORTS: (i32, i32) = (30800, 30443);
+/// The field manager of those fields, apart from the install manifest's, so that
+/// re-applying the manifest (which leaves the type unset) does not take them back.
+pub const NODE_PORTS_MANAGER: &str = "tart-infra-up-argocd-ports";
+
+/// The part of the `argocd-server` Service `up` owns: its type and node ports (pure).
+pub fn server_node_ports() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "argocd-server", "namespace": NAMESPACE},
+        "spec": {
+            "type": "NodePort",
+            "ports": [
+                {"port": 80, "protocol": "TCP", "nodePort": NODE_PORTS.0},
+                {"port": 443, "protocol": "TCP", "nodePort": NODE_PORTS.1},
+            ],
+        },
+    })
+}
+
 /// The platform's ArgoCD cluster Secret: the in-cluster API, labelled with the platform's
 /// tier and addons (pure).
 pub fn platform_secret(platform: &ClusterConfig) -> Value {

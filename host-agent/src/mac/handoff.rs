@@ -124,19 +124,21 @@ pub async fn install_base(client: &Client) -> Result<(), MacError> {
     Ok(())
 }
 
-/// Applies a manifest (one or many YAML documents) server-side, creating its default
-/// namespace first.
+/// Applies a manifest (one or many YAML documents) server-side as `manager`, creating its
+/// default namespace first. A manager owns exactly the fields of what it last applied, so
+/// each separately applied part of an object needs a manager of its own.
 pub async fn apply_manifest(
     client: &Client,
     yaml: &str,
     namespace: &str,
     step: &str,
+    manager: &str,
 ) -> Result<usize, MacError> {
     let ns = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}}}\n");
-    local_control_plane::apply_yaml(client, &ns, namespace)
+    local_control_plane::apply_yaml_as(client, &ns, namespace, FIELD_MANAGER)
         .await
         .map_err(api_error(step))?;
-    let applied = local_control_plane::apply_yaml(client, yaml, namespace)
+    let applied = local_control_plane::apply_yaml_as(client, yaml, namespace, manager)
         .await
         .map_err(api_error(step))?;
     Ok(applied.len())

@@ -311,19 +311,52 @@ async fn hand_off_to_gitops(
         format!("v{}", argocd::VERSION),
     );
     let manifest = argocd::install_manifest(upstream, ctx.state.root())?;
-    handoff::apply_manifest(client, &manifest, argocd::NAMESPACE, "argocd").await?;
+    handoff::apply_manifest(
+        client,
+        &manifest,
+        argocd::NAMESPACE,
+        "argocd",
+        handoff::FIELD_MANAGER,
+    )
+    .await?;
+    let ports = argocd::server_node_ports().to_string();
+    handoff::apply_manifest(
+        client,
+        &ports,
+        argocd::NAMESPACE,
+        "argocd",
+        argocd::NODE_PORTS_MANAGER,
+    )
+    .await?;
     let secret = argocd::platform_secret(platform).to_string();
-    handoff::apply_manifest(client, &secret, argocd::NAMESPACE, "argocd").await?;
+    handoff::apply_manifest(
+        client,
+        &secret,
+        argocd::NAMESPACE,
+        "argocd",
+        handoff::FIELD_MANAGER,
+    )
+    .await?;
     r.step(
         &platform.name,
         "argocd",
         Status::Done,
-        format!("v{}, the platform's cluster Secret", argocd::VERSION),
+        format!(
+            "v{}, UI on node port {}, the platform's cluster Secret",
+            argocd::VERSION,
+            argocd::NODE_PORTS.0
+        ),
     );
     match &ctx.config.gitops {
         Some(gitops) => {
             let root = argocd::root_application(gitops).to_string();
-            handoff::apply_manifest(client, &root, argocd::NAMESPACE, "root-application")
+            handoff::apply_manifest(
+                client,
+                &root,
+                argocd::NAMESPACE,
+                "root-application",
+                handoff::FIELD_MANAGER,
+            )
                 .await?;
             r.step(
                 &platform.name,

@@ -143,6 +143,15 @@ pub async fn apply_yaml(
     namespace: &str,
 ) -> Result<Vec<DynamicObject>, kube::Error> {
     let objects = parse_yaml_documents(text).map_err(|e| kube::Error::Service(Box::new(e)))?;
+    apply_objects(client, objects, namespace).await
+}
+
+/// Applies `objects` in order, as [`apply_yaml`] does.
+pub async fn apply_objects(
+    client: &Client,
+    objects: Vec<DynamicObject>,
+    namespace: &str,
+) -> Result<Vec<DynamicObject>, kube::Error> {
     let mut applied = Vec::new();
     for obj in objects {
         let types = obj.types.clone().unwrap_or_default();

@@ -31,6 +31,10 @@ pub struct Rules {
     pub cluster: Vec<PolicyRule>,
     /// The operator's Role in its own namespace.
     pub namespace: Vec<PolicyRule>,
+    /// Added to that Role when the operator elects a leader (the chart's default; the lab
+    /// runs one operator without `--leader-elect`).
+    #[serde(rename = "leaderElection")]
+    pub leader_election: Vec<PolicyRule>,
     /// The operator's Role in ArgoCD's namespace.
     pub argocd: Vec<PolicyRule>,
     /// The ClusterRoles of API users.
@@ -199,6 +203,12 @@ mod tests {
         ));
         assert!(grants(&rules.namespace, "", "secrets", "create"));
         assert!(grants(&rules.argocd, "", "secrets", "patch"));
+        assert!(grants(
+            &rules.leader_election,
+            "coordination.k8s.io",
+            "leases",
+            "update"
+        ));
         // Secrets only in the two namespaces, never cluster-wide.
         assert!(!rules.cluster.iter().any(|r| {
             r.resources

@@ -110,6 +110,10 @@ fn a_mistyped_value_is_rejected_naming_the_field() {
         ),
         ("image.tag=latest", "/image/tag"),
         ("service.port=0", "/service/port"),
+        (
+            "leaderElection.leaseDurationSeconds=1",
+            "/leaderElection/leaseDurationSeconds",
+        ),
     ] {
         for command in ["template", "lint", "install"] {
             let mut args = vec![command];
@@ -307,7 +311,11 @@ fn grants(objects: &BTreeMap<String, DynamicObject>) -> BTreeMap<String, serde_j
 #[test]
 fn the_charts_rbac_is_what_the_lab_applies() {
     let Some(helm) = helm::helm() else { return };
-    let chart = grants(&template(&helm, &[]));
+    // The lab runs one operator, without leader election.
+    let chart = grants(&template(
+        &helm,
+        &["--set", "leaderElection.enabled=false,replicaCount=1"],
+    ));
     let mut lab = rbac::operator_objects("tart-system").expect("lab RBAC");
     lab.extend(rbac::user_role_objects().expect("user roles"));
     let lab = grants(&rendered(
@@ -318,6 +326,13 @@ fn the_charts_rbac_is_what_the_lab_applies() {
     ));
     assert_eq!(chart, lab);
     assert_eq!(chart.len(), 8, "{:?}", chart.keys());
+
+    // With leader election (the chart's default) the namespace Role also has the Lease.
+    let rules = rbac::rules().expect("rules");
+    let role: Role = typed(&template(&helm, &[]), "Role tart-system/tart-operator");
+    let mut want = rules.namespace.clone();
+    want.extend(rules.leader_election.clone());
+    assert_eq!(role.rules, Some(want));
 }
 
 #[test]
@@ -425,7 +440,9 @@ async fn helm_install_into_a_real_api_server_creates_a_locked_down_operator() ->
     let role = Api::<Role>::namespaced(client.clone(), ns)
         .get("tart-operator")
         .await?;
-    assert_eq!(role.rules.unwrap_or_default(), rules.namespace);
+    let mut want = rules.namespace.clone();
+    want.extend(rules.leader_election.clone());
+    assert_eq!(role.rules.unwrap_or_default(), want);
     let role = Api::<Role>::namespaced(client.clone(), "argocd")
         .get("tart-operator")
         .await?;
@@ -501,6 +518,26 @@ async fn helm_install_into_a_real_api_server_creates_a_locked_down_operator() ->
         assert!(
             std::time::Instant::now() < deadline,
             "the operator was not ready within 60 s:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Alone, it wins the election the chart turned on, with the Role's Lease rights.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), ns);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let holder = leases
+            .get_opt("tart-operator")
+            .await?
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity);
+        if holder.as_deref() == Some("tart-operator-test") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the operator did not take Lease tart-operator (holder {holder:?}):\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;

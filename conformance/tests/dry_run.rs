@@ -1,4 +1,5 @@
-//! Every manifest of the repository, the gitops/root chart, and the Cilium chart rendered
+//! Every manifest of the repository, the gitops/root and tart-operator charts, and the Cilium
+//! chart rendered
 //! with the values `tart-infra up` gives it,
 //! checked by a real kube-apiserver with the upstream CRDs (Cilium, Istio,
 //! prometheus-operator, Argo CD) and ours installed: server-side apply, `dryRun=All`,
@@ -104,7 +105,7 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
         crds.extend(documents::read_tree(&upstream.join(dir), &upstream)?);
     }
     crds.extend(documents::read_tree(
-        &repo().join("manifests/crds"),
+        &repo().join("charts/tart-operator/crds"),
         &repo(),
     )?);
     applier
@@ -145,12 +146,25 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
         &["repoURL=https://github.com/example/tart-infra.git"],
     )?;
     ensure!(!gitops.is_empty(), "gitops/root rendered nothing");
+    // The operator's chart as ArgoCD installs it, with its ServiceMonitor on.
+    let operator = render(
+        &helm,
+        "charts/tart-operator",
+        "tart-system",
+        &["monitoring.serviceMonitor.enabled=true"],
+    )?;
+    ensure!(
+        !operator.is_empty(),
+        "charts/tart-operator rendered nothing"
+    );
 
     applier.create_namespaces(&ours, "default").await?;
     applier.create_namespaces(&cilium, "kube-system").await?;
     applier.create_namespaces(&gitops, "argocd").await?;
+    applier.create_namespaces(&operator, "tart-system").await?;
     let mut ours = applier.dry_run_all(&ours, "default").await;
     ours.extend(applier.dry_run_all(&gitops, "argocd").await);
+    ours.extend(applier.dry_run_all(&operator, "tart-system").await);
     let cilium = applier.dry_run_all(&cilium, "kube-system").await;
 
     eprintln!("dry runs done after {:.1?}", started.elapsed());

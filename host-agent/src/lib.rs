@@ -11,6 +11,7 @@ pub mod host;
 pub mod image;
 pub mod lab;
 pub mod mac;
+pub mod rbac;
 pub mod serve;
 pub mod telemetry;
 pub mod vm;

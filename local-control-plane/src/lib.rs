@@ -33,7 +33,10 @@ pub use bins::{BINS_ENV, Binaries};
 pub use control_plane::ControlPlane;
 pub use error::Error;
 pub use files::{kubeconfig_yaml, write_private};
-pub use manifests::{apply_yaml, apply_yaml_as, node as node_object, parse_yaml_documents};
+pub use manifests::{
+    apply_objects, apply_objects_as, apply_yaml, apply_yaml_as, node as node_object,
+    parse_yaml_documents,
+};
 pub use options::{OnAddress, Options, PodLifecycle, SimNode};
 pub use process::{Proc, Watchdog, log_tail};
 

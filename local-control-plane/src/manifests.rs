@@ -143,18 +143,37 @@ pub async fn apply_yaml(
     apply_yaml_as(client, text, namespace, "tart-infra").await
 }
 
-/// Applies every object in `text` with server-side apply as field manager `manager`,
-/// resolving kinds through discovery, as `kubectl apply --server-side` does: Namespaces
-/// first, then CRDs (each Established before any other object is applied, since those may
-/// be its instances), then the rest in order. Namespaced objects without a namespace go to
-/// `namespace`. Returns the applied objects, or the first error with the object named.
+/// [`apply_yaml`] as field manager `manager`.
 pub async fn apply_yaml_as(
     client: &Client,
     text: &str,
     namespace: &str,
     manager: &str,
 ) -> Result<Vec<DynamicObject>, kube::Error> {
-    let mut objects = parse_yaml_documents(text).map_err(|e| kube::Error::Service(Box::new(e)))?;
+    let objects = parse_yaml_documents(text).map_err(|e| kube::Error::Service(Box::new(e)))?;
+    apply_objects_as(client, objects, namespace, manager).await
+}
+
+/// [`apply_objects_as`] with the field manager `tart-infra`.
+pub async fn apply_objects(
+    client: &Client,
+    objects: Vec<DynamicObject>,
+    namespace: &str,
+) -> Result<Vec<DynamicObject>, kube::Error> {
+    apply_objects_as(client, objects, namespace, "tart-infra").await
+}
+
+/// Applies `objects` with server-side apply as field manager `manager`, resolving kinds
+/// through discovery, as `kubectl apply --server-side` does: Namespaces first, then CRDs
+/// (each Established before any other object is applied, since those may be its
+/// instances), then the rest in order. Namespaced objects without a namespace go to
+/// `namespace`. Returns the applied objects, or the first error with the object named.
+pub async fn apply_objects_as(
+    client: &Client,
+    mut objects: Vec<DynamicObject>,
+    namespace: &str,
+    manager: &str,
+) -> Result<Vec<DynamicObject>, kube::Error> {
     objects.sort_by_key(|o| match o.types.as_ref().map(|t| t.kind.as_str()) {
         Some("Namespace") => 0,
         Some("CustomResourceDefinition") => 1,

@@ -14,6 +14,7 @@ use crate::api::ApiConfig;
 use crate::collectors::CollectorSettings;
 use crate::context::{DEFAULT_K6_IMAGE, DEFAULT_STRESS_NG_IMAGE, Images, Settings};
 use crate::controllers::managed_cluster::tart::names::TartSettings;
+use crate::leader::LeaderConfig;
 use crate::telemetry::LogFormat;
 
 /// The tart-infra operator: reconciles ManagedCluster, LoadTest and ScalingExperiment
@@ -95,6 +96,24 @@ pub struct Args {
     /// Serve the built dashboard (`npm run build` in dashboard/ writes dashboard/dist) at `/`.
     #[arg(long, env = "TART_OPERATOR_DASHBOARD_DIR", value_parser = dashboard_dir)]
     pub dashboard_dir: Option<PathBuf>,
+    /// Elect a leader on a Lease, so several replicas are safe: only the leader reconciles,
+    /// every replica serves the API. A replica that loses leadership exits.
+    #[arg(long, env = "TART_OPERATOR_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// The Lease of the election.
+    #[arg(long, env = "TART_OPERATOR_LEADER_ELECT_LEASE", default_value = "tart-operator", value_parser = dns_label)]
+    pub leader_elect_lease: String,
+    /// The Lease's namespace [default: --secrets-namespace].
+    #[arg(long, env = "TART_OPERATOR_LEADER_ELECT_NAMESPACE", value_parser = dns_label)]
+    pub leader_elect_namespace: Option<String>,
+    /// Seconds a leader's Lease holds without renewal; it renews every seventh of that and
+    /// steps down after two thirds without a renewal.
+    #[arg(long, env = "TART_OPERATOR_LEADER_ELECT_LEASE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=300))]
+    pub leader_elect_lease_seconds: u64,
+    /// This replica's identity in the Lease [default: $POD_NAME, else the host name and
+    /// process id].
+    #[arg(long, env = "POD_NAME")]
+    pub leader_elect_identity: Option<String>,
 }
 
 /// A flag value that cannot be used, with the fix.
@@ -228,8 +247,32 @@ impl Args {
                 },
             },
             dashboard_dir: self.dashboard_dir,
+            leader_election: self.leader_elect.then(|| LeaderConfig {
+                lease: self.leader_elect_lease,
+                namespace: self
+                    .leader_elect_namespace
+                    .unwrap_or_else(|| self.secrets_namespace.clone()),
+                identity: self.leader_elect_identity.unwrap_or_else(default_identity),
+                lease_duration: Duration::from_secs(self.leader_elect_lease_seconds),
+            }),
         }
     }
+}
+
+/// The host name and process id: unique per replica outside Kubernetes too.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{}-{}",
+        if host.is_empty() {
+            "tart-operator"
+        } else {
+            &host
+        },
+        std::process::id()
+    )
 }
 
 #[cfg(test)]
@@ -326,6 +369,33 @@ mod tests {
         assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.secrets_namespace, "tart-system");
         assert_eq!(config.settings.tart, TartSettings::default());
+        assert_eq!(config.leader_election, None);
+    }
+
+    #[test]
+    fn leader_election_defaults_to_the_secrets_namespace() {
+        let config = parse(&[
+            "--leader-elect",
+            "--secrets-namespace=ops",
+            "--leader-elect-identity=pod-a",
+        ])
+        .expect("valid")
+        .config();
+        assert_eq!(
+            config.leader_election,
+            Some(LeaderConfig {
+                lease: "tart-operator".into(),
+                namespace: "ops".into(),
+                identity: "pod-a".into(),
+                lease_duration: Duration::from_secs(15),
+            })
+        );
+        let config = parse(&["--leader-elect", "--leader-elect-namespace=leases"])
+            .expect("valid")
+            .config();
+        let leader = config.leader_election.expect("on");
+        assert_eq!(leader.namespace, "leases");
+        assert!(!leader.identity.is_empty());
     }
 
     #[test]
@@ -348,6 +418,14 @@ mod tests {
             (
                 vec!["--cluster-recheck-seconds", "0"],
                 "--cluster-recheck-seconds",
+            ),
+            (
+                vec!["--leader-elect-lease-seconds", "1"],
+                "--leader-elect-lease-seconds",
+            ),
+            (
+                vec!["--leader-elect-lease", "Lease"],
+                "--leader-elect-lease",
             ),
         ] {
             let err = parse(&args).expect_err("invalid").to_string();

@@ -79,4 +79,14 @@ pub struct Context {
     pub recorder: Recorder,
     /// The samplers of running ScalingExperiments.
     pub samplers: Arc<Live>,
+    /// Whether this replica leads (always true without leader election). Only the leader
+    /// writes; followers keep their cluster clients current for the API.
+    pub leading: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Context {
+    /// Whether this replica leads now.
+    pub fn leads(&self) -> bool {
+        *self.leading.borrow()
+    }
 }

@@ -17,6 +17,7 @@ pub mod collectors;
 pub mod conditions;
 pub mod context;
 pub mod controllers;
+pub mod leader;
 
 /// Hubble's Observer API (the `hubble-api` crate, shared with the lab's simulated relay).
 pub use hubble_api;
@@ -31,6 +32,7 @@ pub mod telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
@@ -49,6 +51,8 @@ pub struct Config {
     pub api: api::ApiConfig,
     /// The built dashboard (`dashboard/dist`), served at `/`; none: the API only.
     pub dashboard_dir: Option<std::path::PathBuf>,
+    /// Leader election; none: this replica always leads (a single replica).
+    pub leader_election: Option<leader::LeaderConfig>,
 }
 
 /// Why the operator stopped.
@@ -57,6 +61,9 @@ pub enum Error {
     /// The cluster is not ready for the operator.
     #[error(transparent)]
     Preflight(#[from] preflight::PreflightError),
+    /// This replica lost leadership and stopped.
+    #[error(transparent)]
+    Leadership(#[from] leader::LeaderError),
     /// The HTTP listener failed.
     #[error("serving HTTP on {addr}: {source}")]
     Http {
@@ -73,7 +80,9 @@ pub async fn run(config: Config, client: Client) -> Result<(), Error> {
     run_until(config, client, shutdown_signal()).await
 }
 
-/// Runs the operator until `shutdown` resolves.
+/// Runs the operator until `shutdown` resolves, or until it loses leadership (with leader
+/// election on): every replica serves the API and keeps its cluster clients current, only
+/// the leader reconciles.
 pub async fn run_until(
     config: Config,
     client: Client,
@@ -83,6 +92,7 @@ pub async fn run_until(
     tracing::info!(kubernetes = %info.server_version, "preflight passed: tartinfra.dev CRDs are installed and Established");
     let metrics = Arc::new(metrics::Metrics::new());
     let (wake, triggers) = futures::channel::mpsc::unbounded();
+    let (leading_tx, leading) = tokio::sync::watch::channel(config.leader_election.is_none());
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings: config.settings.clone(),
@@ -100,6 +110,7 @@ pub async fn run_until(
             },
         ),
         samplers: Arc::default(),
+        leading: leading.clone(),
     });
     let api_config = api::ApiConfig {
         platform_version: Some(info.server_version.clone()),
@@ -109,7 +120,7 @@ pub async fn run_until(
         client.clone(),
         ctx.clusters.clone(),
         ctx.samplers.clone(),
-        metrics,
+        metrics.clone(),
         &api_config,
     );
     let listener = tokio::net::TcpListener::bind(config.http_addr)
@@ -136,22 +147,83 @@ pub async fn run_until(
         let (ctx, ns, stop) = (ctx.clone(), config.secrets_namespace.clone(), stopped());
         async move { controllers::managed_cluster::run(ctx, &ns, stop).await }
     });
-    let load_tests = tokio::spawn(controllers::load_test::run(
-        ctx.clone(),
-        triggers,
-        wake,
-        stopped(),
-    ));
+    // The LoadTest and ScalingExperiment controllers run on the leader only.
+    let leader_only = tokio::spawn({
+        let (ctx, stop, mut leading) = (ctx.clone(), stopped(), leading.clone());
+        let mut triggers = triggers;
+        async move {
+            {
+                // Runner changes seen while following are dropped: a new leader lists
+                // every LoadTest anyway.
+                let drain = async {
+                    while triggers.next().await.is_some() {}
+                    std::future::pending::<()>().await
+                };
+                tokio::select! {
+                    led = leading.wait_for(|l| *l) => if led.is_err() { return },
+                    () = stop => return,
+                    () = drain => {}
+                }
+            }
+            tokio::join!(
+                controllers::load_test::run(ctx.clone(), triggers, wake, stopped()),
+                controllers::scaling_experiment::run(ctx.clone(), stopped()),
+            );
+        }
+    });
+    // A leader gives its Lease up only once its controllers have stopped, so the next one
+    // never overlaps with them.
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let mut election = match config.leader_election.clone() {
+        Some(leader) => {
+            metrics.set_leader(false);
+            let client = client.clone();
+            tokio::spawn(async move {
+                leader::run(client, leader, leading_tx, async {
+                    let _ = released.await;
+                })
+                .await
+            })
+        }
+        None => {
+            metrics.set_leader(true);
+            // Keeps the sender, so `leading` stays true.
+            tokio::spawn(async move {
+                let _ = released.await;
+                drop(leading_tx);
+                Ok(())
+            })
+        }
+    };
+    let leader_metric = tokio::spawn({
+        let (metrics, mut leading) = (metrics.clone(), leading.clone());
+        async move {
+            while leading.changed().await.is_ok() {
+                metrics.set_leader(*leading.borrow());
+            }
+        }
+    });
 
-    let experiments = tokio::spawn(controllers::scaling_experiment::run(ctx.clone(), stopped()));
-
-    shutdown.await;
+    let ended_early = tokio::select! {
+        () = shutdown => None,
+        ended = &mut election => Some(ended),
+    };
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    let _ = tokio::join!(clusters, load_tests, experiments);
+    let _ = tokio::join!(clusters, leader_only);
+    let _ = release.send(());
+    let ended = match ended_early {
+        Some(ended) => ended,
+        None => election.await,
+    };
+    leader_metric.abort();
+    metrics.set_leader(false);
     drop(api_tasks);
     if let Ok(Err(source)) = server.await {
         return Err(Error::Http { addr, source });
+    }
+    if let Ok(Err(lost)) = ended {
+        return Err(lost.into());
     }
     tracing::info!("shut down");
     Ok(())

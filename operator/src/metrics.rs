@@ -140,6 +140,7 @@ pub struct Metrics {
     hpa_desired: Family<HpaLabels, Gauge>,
     hpas_seen: Mutex<HashMap<String, HashSet<HpaLabels>>>,
     collector_errors: Family<SourceLabels, Counter>,
+    leader: Gauge,
 }
 
 impl Metrics {
@@ -163,6 +164,11 @@ impl Metrics {
         }
         let reconcile_duration: HistogramFamily = Family::new_with_constructor(reconcile_histogram);
         Self {
+            leader: reg!(
+                "leader",
+                "1 when this replica leads (reconciles); 0 while it follows",
+                Gauge::default()
+            ),
             reconciliations: reg!(
                 "reconciliations",
                 "Reconcile runs by controller",
@@ -246,6 +252,11 @@ impl Metrics {
             controller,
             started: Instant::now(),
         }
+    }
+
+    /// Whether this replica leads.
+    pub fn set_leader(&self, leads: bool) {
+        self.leader.set(i64::from(leads));
     }
 
     /// Records one reconcile run.

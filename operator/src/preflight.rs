@@ -31,7 +31,7 @@ pub enum PreflightError {
     TooOld(String),
     /// Some CRDs are missing.
     #[error(
-        "the tartinfra.dev CRDs are not installed: {0}; install them with `kubectl apply -f manifests/crds/` \
+        "the tartinfra.dev CRDs are not installed: {0}; install them with `kubectl apply -f charts/tart-operator/crds/` \
          (or the Helm chart), then restart the operator"
     )]
     MissingCrds(String),
@@ -133,7 +133,10 @@ mod tests {
             .expect_err("missing CRDs must fail");
         let msg = err.to_string();
         assert!(msg.contains("a.tartinfra.dev, b.tartinfra.dev"), "{msg}");
-        assert!(msg.contains("kubectl apply -f manifests/crds/"), "{msg}");
+        assert!(
+            msg.contains("kubectl apply -f charts/tart-operator/crds/"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -59,7 +59,7 @@ async fn without_crds_it_exits_with_the_install_command() -> Result<()> {
         );
     }
     ensure!(
-        stderr.contains("kubectl apply -f manifests/crds/"),
+        stderr.contains("kubectl apply -f charts/tart-operator/crds/"),
         "{stderr}"
     );
     Ok(())

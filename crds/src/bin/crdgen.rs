@@ -1,4 +1,4 @@
-//! Writes the CRDs to `manifests/crds/`, or with `--check` fails when the committed files
+//! Writes the CRDs to the Helm chart's `crds/` directory (`charts/tart-operator/crds/`), or with `--check` fails when the committed files
 //! differ from the Rust types (CI runs the check).
 
 use std::path::PathBuf;
@@ -19,7 +19,9 @@ struct Args {
 }
 
 fn default_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/crds")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(crds::CRD_DIR)
 }
 
 fn main() -> ExitCode {

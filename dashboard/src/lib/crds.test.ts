@@ -1,8 +1,8 @@
 // @vitest-environment node
 // The forms' checks (fields.ts, testForm.ts, analysis.ts) against the generated CRDs that the API
-// server enforces (manifests/crds/): every bound, pattern, length, enum and message the forms
-// check is read from the schema, compared with the form's, and tried at the schema's edges. A
-// change on either side alone fails here.
+// server enforces (charts/tart-operator/crds/): every bound, pattern, length, enum and message
+// the forms check is read from the schema, compared with the form's, and tried at the schema's
+// edges. A change on either side alone fails here.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -27,7 +27,7 @@ interface Schema {
 }
 
 function specOf(file: string): Schema {
-  const crd = parse(readFileSync(new URL(`../../../manifests/crds/${file}`, import.meta.url), "utf8"));
+  const crd = parse(readFileSync(new URL(`../../../charts/tart-operator/crds/${file}`, import.meta.url), "utf8"));
   return crd.spec.versions[0].schema.openAPIV3Schema.properties.spec;
 }
 

@@ -1,6 +1,7 @@
 // Checks of the CRDs' field types (crds/src/common.rs), shared by the Testing and Load analysis
 // forms so both agree with the API server. crds.test.ts holds every pattern, length and bound
-// here against the generated CRDs (manifests/crds/): a change on one side only fails it.
+// here against the generated CRDs (charts/tart-operator/crds/): a change on one side only fails
+// it.
 
 /** The default target of HTTP load (crds/src/plan.rs). */
 export const DEFAULT_TARGET_URL = "http://nginx-web.demo.svc.cluster.local";

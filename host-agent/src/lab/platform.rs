@@ -12,10 +12,11 @@ use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use local_control_plane::{ControlPlane, apply_yaml};
+use local_control_plane::{ControlPlane, apply_objects, apply_yaml};
 use serde_json::json;
 
 use crate::config::{ClusterConfig, Config};
+use crate::rbac::{self, RbacError};
 
 /// Namespace of the operator, its Secrets and the lab user.
 pub const SYSTEM_NAMESPACE: &str = "tart-system";
@@ -26,8 +27,6 @@ const FIELD_MANAGER: &str = "tart-infra-lab";
 pub const USER_ACCOUNT: &str = "lab-user";
 const TOKEN_SECONDS: i64 = 7 * 24 * 3600;
 
-const OPERATOR_RBAC: &str = include_str!("../../../manifests/operator/rbac.yaml");
-const USER_ROLES: &str = include_str!("../../../manifests/operator/user-roles.yaml");
 /// The demo workloads, in apply order.
 pub const DEMO: [(&str, &str); 4] = [
     (
@@ -75,6 +74,9 @@ pub enum PlatformError {
         /// The ServiceAccount.
         account: String,
     },
+    /// The chart's RBAC rules could not be read (a bug, not bad input).
+    #[error(transparent)]
+    Rbac(#[from] RbacError),
     /// An object the lab builds could not be encoded (a bug, not bad input).
     #[error("building {what}: {source}")]
     Encode {
@@ -130,14 +132,25 @@ pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
     Ok(())
 }
 
-/// The operator's RBAC, the user roles and the lab user bound to `tart-infra-tester`.
+/// The operator's RBAC and the user roles (both from the chart's rules, [`rbac`]) and the
+/// lab user bound to `tart-infra-tester`.
 pub async fn install_rbac(client: &Client) -> Result<(), PlatformError> {
-    apply_yaml(client, OPERATOR_RBAC, SYSTEM_NAMESPACE)
+    apply_objects(
+        client,
+        rbac::operator_objects(SYSTEM_NAMESPACE)?,
+        SYSTEM_NAMESPACE,
+    )
+    .await
+    .map_err(api(format!(
+        "applying the operator's RBAC ({})",
+        rbac::RULES_PATH
+    )))?;
+    apply_objects(client, rbac::user_role_objects()?, SYSTEM_NAMESPACE)
         .await
-        .map_err(api("applying manifests/operator/rbac.yaml"))?;
-    apply_yaml(client, USER_ROLES, SYSTEM_NAMESPACE)
-        .await
-        .map_err(api("applying manifests/operator/user-roles.yaml"))?;
+        .map_err(api(format!(
+            "applying the user roles ({})",
+            rbac::RULES_PATH
+        )))?;
     let user = format!(
         "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {USER_ACCOUNT}, namespace: {SYSTEM_NAMESPACE}, labels: {{{LAB_LABEL}: \"true\"}}}}\n---\n\
          apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: tart-infra-lab-user, labels: {{{LAB_LABEL}: \"true\"}}}}\n\
@@ -304,10 +317,5 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(!docs.is_empty(), "{file}");
         }
-        assert!(
-            !local_control_plane::parse_yaml_documents(OPERATOR_RBAC)
-                .expect("rbac")
-                .is_empty()
-        );
     }
 }

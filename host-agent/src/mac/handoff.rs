@@ -24,7 +24,6 @@ pub const FIELD_MANAGER: &str = "tart-infra-up";
 pub const AGENT_SECRET: &str = "host-agent";
 /// The Secret with the operator's SSH key.
 pub const SSH_SECRET: &str = "tart-operator-ssh";
-const OPERATOR_RBAC: &str = include_str!("../../../manifests/operator/rbac.yaml");
 
 /// A client of the cluster a kubeconfig points at.
 pub async fn client(kubeconfig: &str, cluster: &str) -> Result<Client, MacError> {
@@ -113,12 +112,14 @@ fn api_error(what: &str) -> impl FnOnce(kube::Error) -> MacError + '_ {
     move |e| MacError::step("platform", what, e)
 }
 
-/// Applies the CRDs and the operator's RBAC.
+/// Applies the CRDs and the operator's RBAC (from the chart's rules, [`crate::rbac`]).
 pub async fn install_base(client: &Client) -> Result<(), MacError> {
     install_crds(client)
         .await
         .map_err(|e| MacError::step("platform", "crds", e))?;
-    local_control_plane::apply_yaml(client, OPERATOR_RBAC, SYSTEM_NAMESPACE)
+    let rbac = crate::rbac::operator_objects(SYSTEM_NAMESPACE)
+        .map_err(|e| MacError::step("platform", "rbac", e))?;
+    local_control_plane::apply_objects(client, rbac, SYSTEM_NAMESPACE)
         .await
         .map_err(api_error("rbac"))?;
     Ok(())

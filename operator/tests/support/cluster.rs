@@ -13,12 +13,13 @@ use operator::context::Settings;
 
 use super::{Operator, SECRETS_NS, free_port, wait_for};
 
-/// Installs the committed CRD manifests (`manifests/crds/`).
+/// Installs the committed CRD manifests (`charts/tart-operator/crds/`).
 pub async fn install_crds(client: &Client) -> Result<()> {
     for (file, _) in crds::all() {
         let text = std::fs::read_to_string(format!(
-            "{}/../manifests/crds/{file}",
-            env!("CARGO_MANIFEST_DIR")
+            "{}/../{}/{file}",
+            env!("CARGO_MANIFEST_DIR"),
+            crds::CRD_DIR
         ))?;
         apply_yaml(client, &text, "default").await?;
     }

@@ -55,6 +55,7 @@ impl Operator {
                 },
             },
             dashboard_dir: None,
+            leader_election: None,
         };
         let task = tokio::spawn(operator::run_until(config, client, async {
             let _ = stopped.await;

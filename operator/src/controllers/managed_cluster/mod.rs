@@ -4,6 +4,11 @@
 //! whether its cached client stays, then writes. It rechecks periodically and whenever a
 //! Secret in the kubeconfig namespace changes. `provider: tart` clusters are built by
 //! [`tart`]: VMs through the host agent, kubeadm over SSH, then the addons.
+//!
+//! With leader election, every replica runs this controller: the API of each reads the
+//! cluster clients and collectors it keeps. A follower only [`follow`]s (connects, probes,
+//! drops unusable clients) and writes nothing; becoming the leader reconciles every
+//! ManagedCluster at once.
 
 pub mod decide;
 pub mod observe;
@@ -99,9 +104,32 @@ async fn step(mc: Arc<ManagedCluster>, ctx: &Context) -> Result<Action, Error> {
     decision.next.into_action()
 }
 
-/// Reconciles one ManagedCluster.
+/// A follower's pass: keeps this replica's client (and so its collectors) of the cluster
+/// current for the API, as the leader's pass would, and writes nothing.
+pub async fn follow(mc: &ManagedCluster, ctx: &Context) -> Action {
+    let recheck = ctx.settings.cluster_recheck;
+    let probe = match (&mc.metadata.deletion_timestamp, mc.spec.provider) {
+        (Some(_), _) => None,
+        (None, Provider::Tart) if mc.spec.paused => Some(observe::Probe::Paused),
+        (None, Provider::Tart) => {
+            let names = tart::names::names(mc, &ctx.settings.tart);
+            Some(observe::probe_kubeconfig(&mc.name_any(), &names.kubeconfig, ctx).await)
+        }
+        (None, _) => Some(observe::probe(mc, ctx).await),
+    };
+    let decision = decide::decide(mc, probe.as_ref(), recheck, Timestamp::now());
+    if decision.effect == Effect::Disconnect {
+        ctx.clusters.remove(&mc.name_any());
+    }
+    Action::requeue(recheck)
+}
+
+/// Reconciles one ManagedCluster (follows it on a replica that does not lead).
 #[tracing::instrument(skip_all, fields(cluster = %key(mc.as_ref())))]
 pub async fn reconcile(mc: Arc<ManagedCluster>, state: Arc<State>) -> Result<Action, Error> {
+    if !state.ctx.leads() {
+        return Ok(follow(&mc, &state.ctx).await);
+    }
     let _timer = state.ctx.metrics.reconcile_timer(NAME);
     let api: Api<ManagedCluster> = Api::all(state.ctx.client.clone());
     let object = key(mc.as_ref());
@@ -133,6 +161,10 @@ pub async fn run(
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), secrets_namespace);
     let controller = Controller::new(clusters, watcher::Config::default());
     let store = controller.store();
+    // Becoming the leader reconciles every ManagedCluster at once.
+    let elected = tokio_stream::wrappers::WatchStream::from_changes(ctx.leading.clone())
+        .filter(|leads| std::future::ready(*leads))
+        .map(|_| ());
     let state = Arc::new(State {
         ctx,
         backoff: Backoff::default(),
@@ -156,6 +188,7 @@ pub async fn run(
                     .collect::<Vec<_>>()
             },
         )
+        .reconcile_all_on(elected)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, state)
         .for_each(|_| async {})

@@ -1,0 +1,275 @@
+//! The operator's RBAC on the platform cluster, built from the Helm chart's rules file
+//! (`charts/tart-operator/files/rbac.yaml`). The chart renders its ClusterRole and Roles
+//! from that file and the lab and `tart-infra up` build theirs from it here, so every way
+//! of running the operator grants the same rights, with no second copy to drift and no
+//! `helm` needed at run time. (`host-agent/tests/chart.rs` compares the two renderings.)
+
+use k8s_openapi::api::rbac::v1::PolicyRule;
+use kube::api::DynamicObject;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The rules file, relative to the repository.
+pub const RULES_PATH: &str = "charts/tart-operator/files/rbac.yaml";
+const RULES_YAML: &str = include_str!("../../charts/tart-operator/files/rbac.yaml");
+/// The operator's ServiceAccount, ClusterRole and Roles (the chart's names for a release
+/// called `tart-operator`).
+pub const OPERATOR: &str = "tart-operator";
+/// ArgoCD's namespace, where the operator writes the cluster Secrets of tart clusters (the
+/// operator's `--argocd-namespace` default).
+pub const ARGOCD_NAMESPACE: &str = "argocd";
+/// The ClusterRole for reading through the operator's API.
+pub const VIEWER_ROLE: &str = "tart-infra-viewer";
+/// The ClusterRole that may also start and delete tests and experiments.
+pub const TESTER_ROLE: &str = "tart-infra-tester";
+
+/// The rules of [`RULES_PATH`].
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// The operator's ClusterRole.
+    pub cluster: Vec<PolicyRule>,
+    /// The operator's Role in its own namespace.
+    pub namespace: Vec<PolicyRule>,
+    /// Added to that Role when the operator elects a leader (the chart's default; the lab
+    /// runs one operator without `--leader-elect`).
+    #[serde(rename = "leaderElection")]
+    pub leader_election: Vec<PolicyRule>,
+    /// The operator's Role in ArgoCD's namespace.
+    pub argocd: Vec<PolicyRule>,
+    /// The ClusterRoles of API users.
+    pub users: UserRules,
+}
+
+/// The ClusterRoles of the operator API's users.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UserRules {
+    /// [`VIEWER_ROLE`].
+    pub viewer: Vec<PolicyRule>,
+    /// [`TESTER_ROLE`].
+    pub tester: Vec<PolicyRule>,
+}
+
+/// The rules file does not parse, or an object built from it does not encode: a bug in
+/// the file, which the unit tests catch.
+#[derive(Debug, thiserror::Error)]
+pub enum RbacError {
+    /// The file is not the expected YAML.
+    #[error("{RULES_PATH}: {0}")]
+    Rules(#[from] serde_yaml::Error),
+    /// An object could not be encoded.
+    #[error("building the RBAC objects from {RULES_PATH}: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// The rules of [`RULES_PATH`].
+pub fn rules() -> Result<Rules, RbacError> {
+    Ok(serde_yaml::from_str(RULES_YAML)?)
+}
+
+fn labels() -> Value {
+    json!({"app.kubernetes.io/name": OPERATOR, "app.kubernetes.io/part-of": "tart-infra"})
+}
+
+fn namespace_object(name: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "tart-infra"}},
+    })
+}
+
+fn role(kind: &str, namespace: Option<&str>, rules: &[PolicyRule]) -> Value {
+    let mut role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": OPERATOR, "labels": labels()},
+        "rules": rules,
+    });
+    if let Some(ns) = namespace {
+        role["metadata"]["namespace"] = json!(ns);
+    }
+    role
+}
+
+fn binding(kind: &str, namespace: Option<&str>, account_namespace: &str) -> Value {
+    let role_kind = if kind == "ClusterRoleBinding" {
+        "ClusterRole"
+    } else {
+        "Role"
+    };
+    let mut binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": OPERATOR, "labels": labels()},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": OPERATOR},
+        "subjects": [{"kind": "ServiceAccount", "name": OPERATOR, "namespace": account_namespace}],
+    });
+    if let Some(ns) = namespace {
+        binding["metadata"]["namespace"] = json!(ns);
+    }
+    binding
+}
+
+fn objects(values: Vec<Value>) -> Result<Vec<DynamicObject>, RbacError> {
+    values
+        .into_iter()
+        .map(|v| serde_json::from_value(v).map_err(RbacError::from))
+        .collect()
+}
+
+/// The operator's identity in `namespace`: that Namespace, the ServiceAccount
+/// [`OPERATOR`], its ClusterRole, its Role there (kubeconfig Secrets, host-key ConfigMaps)
+/// and its Role in [`ARGOCD_NAMESPACE`] (created here so the Role has a home before ArgoCD
+/// is installed), each with its binding. What the chart installs with
+/// `--set fullnameOverride=tart-operator`, plus the two Namespaces.
+pub fn operator_objects(namespace: &str) -> Result<Vec<DynamicObject>, RbacError> {
+    let rules = rules()?;
+    objects(vec![
+        namespace_object(namespace),
+        json!({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": OPERATOR, "namespace": namespace, "labels": labels()},
+        }),
+        role("ClusterRole", None, &rules.cluster),
+        binding("ClusterRoleBinding", None, namespace),
+        role("Role", Some(namespace), &rules.namespace),
+        binding("RoleBinding", Some(namespace), namespace),
+        namespace_object(ARGOCD_NAMESPACE),
+        role("Role", Some(ARGOCD_NAMESPACE), &rules.argocd),
+        binding("RoleBinding", Some(ARGOCD_NAMESPACE), namespace),
+    ])
+}
+
+/// The ClusterRoles [`VIEWER_ROLE`] and [`TESTER_ROLE`] for people and tools that use the
+/// operator's API (which checks each request with a SubjectAccessReview).
+pub fn user_role_objects() -> Result<Vec<DynamicObject>, RbacError> {
+    let rules = rules()?;
+    let role = |name: &str, rules: &[PolicyRule]| {
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "tart-infra"}},
+            "rules": rules,
+        })
+    };
+    objects(vec![
+        role(VIEWER_ROLE, &rules.users.viewer),
+        role(TESTER_ROLE, &rules.users.tester),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(objects: &[DynamicObject]) -> Vec<String> {
+        objects
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {}/{}",
+                    o.types.as_ref().map(|t| t.kind.as_str()).unwrap_or("?"),
+                    o.metadata.namespace.as_deref().unwrap_or("-"),
+                    o.metadata.name.as_deref().unwrap_or("?"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_rules_file_parses_and_grants_what_the_operator_needs() {
+        let rules = rules().expect("rules");
+        let grants = |rules: &[PolicyRule], group: &str, resource: &str, verb: &str| {
+            rules.iter().any(|r| {
+                r.api_groups.iter().flatten().any(|g| g == group)
+                    && r.resources.iter().flatten().any(|x| x == resource)
+                    && r.verbs.iter().any(|v| v == verb)
+            })
+        };
+        assert!(grants(
+            &rules.cluster,
+            "tartinfra.dev",
+            "loadtests",
+            "watch"
+        ));
+        assert!(grants(
+            &rules.cluster,
+            "authentication.k8s.io",
+            "tokenreviews",
+            "create"
+        ));
+        assert!(grants(&rules.namespace, "", "secrets", "create"));
+        assert!(grants(&rules.argocd, "", "secrets", "patch"));
+        assert!(grants(
+            &rules.leader_election,
+            "coordination.k8s.io",
+            "leases",
+            "update"
+        ));
+        // Secrets only in the two namespaces, never cluster-wide.
+        assert!(!rules.cluster.iter().any(|r| {
+            r.resources
+                .iter()
+                .flatten()
+                .any(|x| x == "secrets" || x == "*")
+        }));
+        assert!(!grants(
+            &rules.users.viewer,
+            "tartinfra.dev",
+            "loadtests",
+            "create"
+        ));
+        assert!(grants(
+            &rules.users.tester,
+            "tartinfra.dev",
+            "loadtests",
+            "create"
+        ));
+    }
+
+    #[test]
+    fn the_operator_objects_bind_its_account_in_its_namespace() {
+        let objects = operator_objects("tart-system").expect("objects");
+        assert_eq!(
+            summary(&objects),
+            [
+                "Namespace -/tart-system",
+                "ServiceAccount tart-system/tart-operator",
+                "ClusterRole -/tart-operator",
+                "ClusterRoleBinding -/tart-operator",
+                "Role tart-system/tart-operator",
+                "RoleBinding tart-system/tart-operator",
+                "Namespace -/argocd",
+                "Role argocd/tart-operator",
+                "RoleBinding argocd/tart-operator",
+            ]
+        );
+        let rules = rules().expect("rules");
+        let rules_of = |i: usize| -> Vec<PolicyRule> {
+            serde_json::from_value(objects[i].data["rules"].clone()).expect("rules")
+        };
+        assert_eq!(rules_of(2), rules.cluster);
+        assert_eq!(rules_of(4), rules.namespace);
+        assert_eq!(rules_of(7), rules.argocd);
+        for i in [3, 5, 8] {
+            assert_eq!(
+                objects[i].data["subjects"],
+                json!([{"kind": "ServiceAccount", "name": "tart-operator", "namespace": "tart-system"}])
+            );
+        }
+    }
+
+    #[test]
+    fn the_user_roles_are_the_viewer_and_the_tester() {
+        assert_eq!(
+            summary(&user_role_objects().expect("objects")),
+            [
+                "ClusterRole -/tart-infra-viewer",
+                "ClusterRole -/tart-infra-tester"
+            ]
+        );
+    }
+}

@@ -13,6 +13,7 @@
 #   prometheus-operator/crds/*.yaml   example/prometheus-operator-crd/
 #   argo-cd/install.yaml              manifests/install.yaml
 #   argo-cd/crds/*.yaml               manifests/crds/ (without its kustomization.yaml)
+#   metrics-server/chart/             charts/metrics-server/ (the Helm chart)
 #   versions                          the tools/upstream/versions it was fetched with
 #
 #   scripts/fetch-upstream.sh            # fetch or reuse, print the directory
@@ -96,6 +97,9 @@ for line in "${modules[@]}"; do
       ;;
     prometheus-operator)
       take "$dir"/example/prometheus-operator-crd/*.yaml "$out/prometheus-operator/crds"
+      ;;
+    metrics-server)
+      take "$dir/charts/metrics-server/." "$out/metrics-server/chart"
       ;;
     argo-cd)
       take "$dir/manifests/install.yaml" "$out/argo-cd"

@@ -81,6 +81,47 @@ fn helm_and_upstream() -> Option<(PathBuf, PathBuf)> {
     Some((helm.ok()?, upstream.ok()?))
 }
 
+/// An addon's upstream chart (`<upstream>/<addon>/chart`) rendered with the `valuesObject`
+/// of its ApplicationSet in gitops/root, whose `targetRevision` must be the chart's version.
+fn addon_chart(
+    helm: &Path,
+    upstream: &Path,
+    gitops: &[Document],
+    addon: &str,
+    kube_version: &str,
+) -> Result<Vec<Document>> {
+    let set = gitops
+        .iter()
+        .find(|d| d.kind() == "ApplicationSet" && d.object.metadata.name.as_deref() == Some(addon))
+        .with_context(|| format!("gitops/root has no ApplicationSet {addon}"))?;
+    let source = &set.object.data["spec"]["template"]["spec"]["source"];
+    let chart = upstream.join(addon).join("chart");
+    let chart_yaml = std::fs::read_to_string(chart.join("Chart.yaml"))?;
+    let pinned = source["targetRevision"].as_str().unwrap_or_default();
+    ensure!(
+        chart_yaml
+            .lines()
+            .any(|l| l.trim() == format!("version: {pinned}")),
+        "the {addon} ApplicationSet pins chart {pinned}, and {} is another version",
+        chart.display()
+    );
+    let values = source["helm"]["valuesObject"].to_string();
+    let rendered = helm::template(
+        helm,
+        &Release {
+            name: addon,
+            chart: &chart,
+            namespace: "kube-system",
+            values: &values,
+            kube_version,
+        },
+    )?;
+    Ok(documents::parse(
+        &format!("helm template {addon}"),
+        &rendered,
+    )?)
+}
+
 fn listed(verdicts: &[&Verdict]) -> String {
     verdicts
         .iter()
@@ -146,6 +187,8 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
         &["repoURL=https://github.com/example/tart-infra.git"],
     )?;
     ensure!(!gitops.is_empty(), "gitops/root rendered nothing");
+    // metrics-server's pinned chart with the values its ApplicationSet gives it.
+    let metrics_server = addon_chart(&helm, &upstream, &gitops, "metrics-server", &version)?;
     // The operator's chart as ArgoCD installs it, with its ServiceMonitor on.
     let operator = render(
         &helm,
@@ -165,7 +208,8 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
     let mut ours = applier.dry_run_all(&ours, "default").await;
     ours.extend(applier.dry_run_all(&gitops, "argocd").await);
     ours.extend(applier.dry_run_all(&operator, "tart-system").await);
-    let cilium = applier.dry_run_all(&cilium, "kube-system").await;
+    let mut cilium = applier.dry_run_all(&cilium, "kube-system").await;
+    cilium.extend(applier.dry_run_all(&metrics_server, "kube-system").await);
 
     eprintln!("dry runs done after {:.1?}", started.elapsed());
     for verdict in ours.iter().chain(&cilium) {

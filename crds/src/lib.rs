@@ -17,6 +17,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 pub mod argocd;
+pub mod argocd_health;
 pub mod common;
 pub mod conditions;
 pub mod field_error;

@@ -59,6 +59,10 @@ fn lua_available() -> bool {
 /// are tables with their items at 1, 2, ... (null is `nil`, which leaves its index empty),
 /// strings are byte-exact (every byte outside printable ASCII, and `"` and `\`, as a
 /// three-digit `\ddd` escape).
+///
+/// One difference from ArgoCD: gopher-lua's `Append` drops a nil, so there `[null, 3]`
+/// becomes `{3}`; here 3 stays at index 2. The scripts read no array that can hold null
+/// (only `conditions` and `results.thresholds`).
 fn lua_literal(value: &Value) -> String {
     let mut out = String::new();
     write_lua(&mut out, value);

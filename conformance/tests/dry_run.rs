@@ -1,6 +1,6 @@
-//! Every manifest of the repository, the gitops/root and tart-operator charts, and the Cilium
-//! chart rendered
-//! with the values `tart-infra up` gives it,
+//! Every manifest of the repository (`manifests/` and the addons under `gitops/addons/`), the
+//! gitops/root and tart-operator charts, and the Cilium chart rendered with the values
+//! `tart-infra up` gives it,
 //! checked by a real kube-apiserver with the upstream CRDs (Cilium, Istio,
 //! prometheus-operator, Argo CD) and ours installed: server-side apply, `dryRun=All`,
 //! `fieldValidation=Strict`. Plus the checks that show the helper can fail: a document the
@@ -61,6 +61,30 @@ fn render(helm: &Path, chart: &str, namespace: &str, set: &[&str]) -> Result<Vec
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The YAML files of the addons ArgoCD applies (`gitops/addons/`), without the `tests/`
+/// directories (promtool's unit tests of the alert rules are not Kubernetes objects).
+fn addon_files() -> Result<Vec<PathBuf>> {
+    let addons = repo().join("gitops/addons");
+    Ok(documents::yaml_files(&addons)?
+        .into_iter()
+        .filter(|file| {
+            let inside = file.strip_prefix(&addons).unwrap_or(file);
+            !inside.components().any(|c| c.as_os_str() == "tests")
+        })
+        .collect())
+}
+
+/// The objects of [`addon_files`], named by their path in the repository.
+fn addon_documents() -> Result<Vec<Document>> {
+    let mut docs = Vec::new();
+    for file in addon_files()? {
+        let text = std::fs::read_to_string(&file)?;
+        let shown = file.strip_prefix(repo()).unwrap_or(&file).to_owned();
+        docs.extend(documents::parse(&shown.to_string_lossy(), &text)?);
+    }
+    Ok(docs)
 }
 
 /// helm and the upstream directory, or `None` (the test skips) outside CI when missing.
@@ -161,6 +185,8 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
 
     let ours = documents::read_tree(&repo().join("manifests"), &repo())?;
     ensure!(!ours.is_empty(), "no documents under manifests/");
+    let addons = addon_documents()?;
+    ensure!(!addons.is_empty(), "no documents under gitops/addons/");
     let version = client.apiserver_version().await?.git_version;
     let rendered = helm::template(
         &helm,
@@ -202,10 +228,12 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
     );
 
     applier.create_namespaces(&ours, "default").await?;
+    applier.create_namespaces(&addons, "default").await?;
     applier.create_namespaces(&cilium, "kube-system").await?;
     applier.create_namespaces(&gitops, "argocd").await?;
     applier.create_namespaces(&operator, "tart-system").await?;
     let mut ours = applier.dry_run_all(&ours, "default").await;
+    ours.extend(applier.dry_run_all(&addons, "default").await);
     ours.extend(applier.dry_run_all(&gitops, "argocd").await);
     ours.extend(applier.dry_run_all(&operator, "tart-system").await);
     let mut cilium = applier.dry_run_all(&cilium, "kube-system").await;
@@ -308,8 +336,25 @@ async fn the_servers_warnings_are_kept() -> Result<()> {
 
 #[test]
 fn every_manifest_file_holds_documents() -> Result<()> {
-    // An empty or comment-only file under manifests/ would be checked by nothing.
-    for file in documents::yaml_files(&repo().join("manifests"))? {
+    // An empty or comment-only file under manifests/ or gitops/addons/ would be checked by
+    // nothing.
+    let addons = addon_files()?;
+    ensure!(
+        addons
+            .iter()
+            .any(|f| f.ends_with("monitoring/rules/tart-infra-rules.yaml")),
+        "{addons:?}"
+    );
+    ensure!(
+        !addons
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with(".test.yaml")),
+        "promtool's tests are not manifests: {addons:?}"
+    );
+    for file in documents::yaml_files(&repo().join("manifests"))?
+        .into_iter()
+        .chain(addons)
+    {
         let text = std::fs::read_to_string(&file)?;
         let docs: Vec<Document> = documents::parse(&file.display().to_string(), &text)?;
         ensure!(

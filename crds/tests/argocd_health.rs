@@ -827,8 +827,8 @@ fn cluster(paused: bool, generation: i64, status: Option<ManagedClusterStatus>) 
     let mut mc: ManagedCluster = serde_yaml::from_str(include_str!(
         "../../manifests/examples/managedcluster-prod-tart.yaml"
     ))?;
-    mc.metadata.namespace = None;
     created(&mut mc.metadata, "prod");
+    // Cluster-scoped.
     mc.metadata.namespace = None;
     mc.metadata.generation = Some(generation);
     mc.spec.paused = paused;

@@ -292,6 +292,19 @@ async fn assert_addons(state: &Path) {
         .and_then(|p| p.containers.into_iter().next())
         .and_then(|c| c.image);
     assert_eq!(image.as_deref(), Some("quay.io/argoproj/argocd:v3.6.1"));
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), "argocd")
+        .get("argocd-cm")
+        .await
+        .expect("ConfigMap argocd/argocd-cm")
+        .data
+        .unwrap_or_default();
+    for kind in ["LoadTest", "ScalingExperiment", "ManagedCluster"] {
+        let key = format!("resource.customizations.health.tartinfra.dev_{kind}");
+        assert!(
+            cm.get(&key).is_some_and(|lua| lua.contains("hs.status")),
+            "argocd-cm has no health check for {kind}"
+        );
+    }
     let secret = Api::<Secret>::namespaced(client.clone(), "argocd")
         .get("cluster-platform")
         .await

@@ -334,16 +334,21 @@ async fn promtool_accepts_the_metrics() -> Result<()> {
     ensure!(status == 201);
     let text = lab
         .http
-        .eventually("/metrics", &token, "LoadTest series", |m| {
-            m.as_str()
-                .is_some_and(|t| t.contains("tart_operator_loadtest_state{"))
-        })
+        // The cluster's series follow its ManagedCluster's status, which the controller may
+        // write after the LoadTest's: wait for both.
+        .eventually(
+            "/metrics",
+            &token,
+            "LoadTest and Ready cluster series",
+            |m| {
+                m.as_str().is_some_and(|t| {
+                    t.contains("tart_operator_loadtest_state{")
+                        && t.contains("tart_operator_cluster_ready{cluster=\"dev\"} 1")
+                })
+            },
+        )
         .await?;
     let text = text.as_str().context("text")?.to_owned();
-    ensure!(
-        text.contains("tart_operator_cluster_ready{cluster=\"dev\"} 1"),
-        "{text}"
-    );
     let mut promtool = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())

@@ -121,6 +121,22 @@ pub fn server_node_ports() -> Value {
     })
 }
 
+/// The field manager of the health checks on `argocd-cm`, apart from the install manifest's.
+pub const HEALTH_MANAGER: &str = "tart-infra-up-argocd-health";
+
+/// The part of `argocd-cm` `up` owns: the Lua health checks of LoadTest, ScalingExperiment
+/// and ManagedCluster (`crds::argocd_health`), so an Application that syncs them is
+/// Progressing while they work, Healthy when they succeed and Degraded with the reason when
+/// they fail (pure).
+pub fn health_checks() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": NAMESPACE},
+        "data": crds::argocd_health::resource_customizations(),
+    })
+}
+
 /// The platform's ArgoCD cluster Secret: the in-cluster API, labelled with the platform's
 /// tier and addons (pure).
 pub fn platform_secret(platform: &ClusterConfig) -> Value {
@@ -179,6 +195,19 @@ pub fn root_application(gitops: &GitopsConfig) -> Value {
 mod tests {
     use super::*;
     use crate::config::fixtures::shipped;
+
+    #[test]
+    fn the_health_checks_go_on_argocd_cm() {
+        let cm = health_checks();
+        assert_eq!(cm["metadata"]["name"], "argocd-cm");
+        let data = cm["data"].as_object().expect("data");
+        assert_eq!(data.len(), 3);
+        assert!(
+            data["resource.customizations.health.tartinfra.dev_LoadTest"]
+                .as_str()
+                .is_some_and(|lua| lua.contains("hs.status"))
+        );
+    }
 
     #[test]
     fn the_platform_secret_selects_its_addons() {

@@ -328,6 +328,15 @@ async fn hand_off_to_gitops(
         argocd::NODE_PORTS_MANAGER,
     )
     .await?;
+    let health = argocd::health_checks().to_string();
+    handoff::apply_manifest(
+        client,
+        &health,
+        argocd::NAMESPACE,
+        "argocd",
+        argocd::HEALTH_MANAGER,
+    )
+    .await?;
     let secret = argocd::platform_secret(platform).to_string();
     handoff::apply_manifest(
         client,
@@ -342,7 +351,7 @@ async fn hand_off_to_gitops(
         "argocd",
         Status::Done,
         format!(
-            "v{}, UI on node port {}, the platform's cluster Secret",
+            "v{}, UI on node port {}, health checks of the tartinfra.dev kinds, the platform's cluster Secret",
             argocd::VERSION,
             argocd::NODE_PORTS.0
         ),

@@ -12,6 +12,7 @@
 //! ([`record`]); `lab status` reads the same record ([`control`]).
 
 mod control;
+pub mod demo_credentials;
 mod error;
 mod hubble;
 pub mod load_model;

@@ -12,9 +12,10 @@ use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use local_control_plane::{ControlPlane, apply_objects, apply_yaml};
+use local_control_plane::{ControlPlane, apply_objects, apply_yaml, parse_yaml_documents};
 use serde_json::json;
 
+use super::demo_credentials::{self, CredentialsError};
 use crate::config::{ClusterConfig, Config};
 use crate::rbac::{self, RbacError};
 
@@ -27,23 +28,40 @@ const FIELD_MANAGER: &str = "tart-infra-lab";
 pub const USER_ACCOUNT: &str = "lab-user";
 const TOKEN_SECONDS: i64 = 7 * 24 * 3600;
 
-/// The demo workloads, in apply order.
-pub const DEMO: [(&str, &str); 4] = [
+/// The demo workloads, in apply order: `gitops/addons/demo-apps/`, the directory ArgoCD syncs
+/// to clusters with demo apps (one source for both).
+pub const DEMO: [(&str, &str); 8] = [
     (
         "00-namespace.yaml",
-        include_str!("../../../manifests/demo/00-namespace.yaml"),
+        include_str!("../../../gitops/addons/demo-apps/00-namespace.yaml"),
+    ),
+    (
+        "credentials.yaml",
+        include_str!("../../../gitops/addons/demo-apps/credentials.yaml"),
     ),
     (
         "nginx-web.yaml",
-        include_str!("../../../manifests/demo/nginx-web.yaml"),
+        include_str!("../../../gitops/addons/demo-apps/nginx-web.yaml"),
     ),
     (
         "httpbin.yaml",
-        include_str!("../../../manifests/demo/httpbin.yaml"),
+        include_str!("../../../gitops/addons/demo-apps/httpbin.yaml"),
     ),
     (
         "redis.yaml",
-        include_str!("../../../manifests/demo/redis.yaml"),
+        include_str!("../../../gitops/addons/demo-apps/redis.yaml"),
+    ),
+    (
+        "postgres.yaml",
+        include_str!("../../../gitops/addons/demo-apps/postgres.yaml"),
+    ),
+    (
+        "rabbitmq.yaml",
+        include_str!("../../../gitops/addons/demo-apps/rabbitmq.yaml"),
+    ),
+    (
+        "keycloak.yaml",
+        include_str!("../../../gitops/addons/demo-apps/keycloak.yaml"),
     ),
 ];
 
@@ -86,6 +104,17 @@ pub enum PlatformError {
         #[source]
         source: serde_json::Error,
     },
+    /// A shipped demo manifest could not be read (a bug the unit tests catch).
+    #[error("gitops/addons/demo-apps/{file}: {message}")]
+    DemoManifest {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The demo apps' credentials could not be created.
+    #[error(transparent)]
+    Credentials(#[from] Box<CredentialsError>),
 }
 
 /// Adds what was being done to a client error.
@@ -296,12 +325,29 @@ pub async fn register(
     Ok(())
 }
 
-/// Applies the demo workloads.
+/// Applies the demo workloads. ArgoCD hooks are not applied (simulated pods run no script):
+/// the lab does the credentials Job's work itself ([`demo_credentials`]).
 pub async fn install_demo(client: &Client) -> Result<(), PlatformError> {
     for (file, text) in DEMO {
-        apply_yaml(client, text, "demo")
+        let bad = |message: String| PlatformError::DemoManifest {
+            file: file.to_owned(),
+            message,
+        };
+        let objects = parse_yaml_documents(text).map_err(|e| bad(e.to_string()))?;
+        let (hooks, objects): (Vec<_>, Vec<_>) =
+            objects.into_iter().partition(demo_credentials::is_hook);
+        apply_objects(client, objects, "demo")
             .await
-            .map_err(api(format!("applying manifests/demo/{file}")))?;
+            .map_err(api(format!("applying gitops/addons/demo-apps/{file}")))?;
+        for hook in hooks {
+            let secrets = demo_credentials::job_script(&hook)
+                .and_then(demo_credentials::ensured)
+                .map_err(|e| bad(e.to_string()))?;
+            let namespace = hook.metadata.namespace.as_deref().unwrap_or("demo");
+            demo_credentials::ensure(client, namespace, &secrets)
+                .await
+                .map_err(Box::new)?;
+        }
     }
     Ok(())
 }
@@ -317,5 +363,50 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(!docs.is_empty(), "{file}");
         }
+    }
+
+    #[test]
+    fn the_lab_applies_every_file_argocd_syncs() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../gitops/addons/demo-apps");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .expect("gitops/addons/demo-apps")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".yaml") || f.ends_with(".yml"))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = DEMO.iter().map(|(f, _)| (*f).to_owned()).collect();
+        listed.sort();
+        assert_eq!(
+            listed, on_disk,
+            "DEMO must list every file of gitops/addons/demo-apps"
+        );
+    }
+
+    #[test]
+    fn the_credentials_hook_is_the_one_hook_and_names_the_apps_secrets() {
+        let mut hooks = Vec::new();
+        for (file, text) in DEMO {
+            for obj in local_control_plane::parse_yaml_documents(text).expect(file) {
+                if demo_credentials::is_hook(&obj) {
+                    hooks.push(obj);
+                }
+            }
+        }
+        assert_eq!(hooks.len(), 1, "one hook: the credentials Job");
+        let script = demo_credentials::job_script(&hooks[0]).expect("script");
+        let names: Vec<String> = demo_credentials::ensured(script)
+            .expect("ensure lines")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "postgres-credentials",
+                "rabbitmq-credentials",
+                "keycloak-admin"
+            ]
+        );
     }
 }

@@ -185,11 +185,16 @@ mod tests {
         probes.sort();
         assert_eq!(
             probes,
+            // postgres has exec probes only (pg_isready): no traffic.
             [
                 ("httpbin-5d8f9c7b6d-x2x9q".to_owned(), 8080),
                 ("httpbin-v2-5d8f9c7b6d-x2x9q".to_owned(), 8080),
+                ("keycloak-5d8f9c7b6d-x2x9q".to_owned(), 9000),
+                ("keycloak-5d8f9c7b6d-x2x9q".to_owned(), 9000),
                 ("nginx-web-5d8f9c7b6d-x2x9q".to_owned(), 8080),
                 ("nginx-web-5d8f9c7b6d-x2x9q".to_owned(), 8080),
+                ("rabbitmq-5d8f9c7b6d-x2x9q".to_owned(), 5672),
+                ("rabbitmq-5d8f9c7b6d-x2x9q".to_owned(), 5672),
                 ("redis-5d8f9c7b6d-x2x9q".to_owned(), 6379),
             ]
         );

@@ -11,7 +11,7 @@ use crate::Error;
 #[derive(Clone, Debug)]
 pub struct Document {
     /// Where it came from: a file relative to the directory the caller named (e.g.
-    /// `manifests/demo/httpbin.yaml`) or a description such as `helm template cilium`,
+    /// `gitops/addons/demo-apps/httpbin.yaml`) or a description such as `helm template cilium`,
     /// then `#` and its position among the file's objects (from 1).
     pub source: String,
     /// The document's YAML as written. This, not `object`, is what the API server gets: it
@@ -35,7 +35,7 @@ impl Document {
 }
 
 impl fmt::Display for Document {
-    /// `manifests/demo/httpbin.yaml#2 Deployment demo/httpbin`; a generated name shows as
+    /// `gitops/addons/demo-apps/httpbin.yaml#2 Deployment demo/httpbin`; a generated name shows as
     /// its prefix and `*` (`LoadTest light-load-*`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} ", self.source, self.kind())?;

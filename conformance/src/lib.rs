@@ -6,11 +6,15 @@
 //! fields are errors (`fieldValidation=Strict`), and the server's warnings are kept.
 //!
 //! [`documents`] reads YAML into documents that remember where they came from, [`apply`]
-//! sends them and collects a [`Verdict`] per document, [`helm`] renders a chart.
+//! sends them and collects a [`Verdict`] per document, [`helm`] renders a chart. For the demo's
+//! own tests, [`policy`] models what its network policies and mesh let through and
+//! [`disruption`] what a PodDisruptionBudget lets a drain evict.
 
 pub mod apply;
+pub mod disruption;
 pub mod documents;
 pub mod helm;
+pub mod policy;
 
 pub use apply::{Applier, Verdict};
 pub use documents::Document;

@@ -183,11 +183,7 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
         started.elapsed()
     );
 
-    let mut ours = documents::read_tree(&repo().join("manifests"), &repo())?;
-    ours.extend(documents::read_tree(
-        &repo().join("gitops/addons"),
-        &repo(),
-    )?);
+    let ours = documents::read_tree(&repo().join("manifests"), &repo())?;
     ensure!(!ours.is_empty(), "no documents under manifests/");
     let addons = addon_documents()?;
     ensure!(!addons.is_empty(), "no documents under gitops/addons/");

@@ -116,6 +116,53 @@ fn every_application_points_back_at_the_repository_and_cilium_gets_the_values_of
 }
 
 #[test]
+fn every_application_set_selects_a_label_the_clusters_carry_and_every_path_exists() {
+    let Some(helm) = helm() else { return };
+    let out = template(&helm, &[&format!("repoURL={REPO}")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = documents(&String::from_utf8_lossy(&out.stdout));
+    // The labels the operator (and `up`, for the platform) put on ArgoCD cluster Secrets.
+    let carried: Vec<String> = crds::argocd::wanted(&Default::default())
+        .iter()
+        .map(|(addon, _)| format!("{}{addon}", crds::argocd::ADDON_LABEL_PREFIX))
+        .collect();
+    let sets: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "ApplicationSet")
+        .collect();
+    assert!(sets.len() >= 6, "{} ApplicationSets", sets.len());
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for set in sets {
+        let name = &set["metadata"]["name"];
+        let selector = set["spec"]["generators"][0]["clusters"]["selector"]["matchLabels"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name}: no cluster generator selector"));
+        for (label, value) in selector {
+            assert!(
+                carried.contains(label),
+                "{name} selects {label}, which no cluster carries"
+            );
+            assert_eq!(value, "true", "{name}");
+        }
+        let source = &set["spec"]["template"]["spec"]["source"];
+        if let Some(path) = source["path"].as_str() {
+            assert_eq!(source["repoURL"], REPO, "{name}");
+            let dir = repo.join(path);
+            let yaml = std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("{name}: {}: {e}", dir.display()))
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+                .count();
+            assert!(yaml > 0, "{name}: {path} has no YAML for ArgoCD to apply");
+        }
+    }
+}
+
+#[test]
 fn without_a_repository_the_chart_says_where_to_set_it() {
     let Some(helm) = helm() else { return };
     let out = template(&helm, &[]);

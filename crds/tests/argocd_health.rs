@@ -564,6 +564,79 @@ fn loadtest_health_follows_the_phase_and_names_the_failure() -> Result<()> {
     check("loadtest.lua", LOADTEST_LUA, &cases)
 }
 
+/// The GitOps gate example (manifests/examples/gitops): a PostSync hook re-created before
+/// each sync, whose health decides the sync.
+#[test]
+fn the_gitops_gate_example_waits_while_running_and_fails_the_sync_on_breached_thresholds()
+-> Result<()> {
+    if !lua_available() {
+        return Ok(());
+    }
+    let gate = |status: Option<LoadTestStatus>| -> Result<Value> {
+        let mut lt: LoadTest = serde_yaml::from_str(include_str!(
+            "../../manifests/examples/gitops/loadtest-postsync-gate.yaml"
+        ))?;
+        let annotations = lt.metadata.annotations.clone().unwrap_or_default();
+        ensure!(
+            annotations
+                .get("argocd.argoproj.io/hook")
+                .map(String::as_str)
+                == Some("PostSync")
+        );
+        ensure!(
+            annotations
+                .get("argocd.argoproj.io/hook-delete-policy")
+                .map(String::as_str)
+                == Some("BeforeHookCreation")
+        );
+        created(&mut lt.metadata, "nginx-web-gate");
+        lt.status = status;
+        Ok(serde_json::to_value(&lt)?)
+    };
+    let running = LoadTestStatus {
+        phase: Some(LoadTestPhase::Running),
+        progress_percent: Some(45),
+        message: Some("running on dev".into()),
+        ..LoadTestStatus::default()
+    };
+    let breached = finished(
+        Some(LoadTestReason::ThresholdsBreached),
+        failure_message(LoadTestReason::ThresholdsBreached),
+        Some(results(false)),
+    );
+    let cases = [
+        case(
+            "gate, just created",
+            gate(None)?,
+            "Progressing",
+            "waiting for the operator",
+        ),
+        case(
+            "gate, running",
+            gate(Some(running))?,
+            "Progressing",
+            "Running (45%): running on dev",
+        ),
+        case(
+            "gate, passed",
+            gate(Some(finished(
+                None,
+                "all thresholds passed",
+                Some(results(true)),
+            )))?,
+            "Healthy",
+            "Succeeded: all thresholds passed",
+        ),
+        case(
+            "gate, thresholds breached",
+            gate(Some(breached))?,
+            "Degraded",
+            "ThresholdsBreached: thresholds breached: http_req_duration p(95)<500",
+        ),
+    ];
+    check("loadtest.lua", LOADTEST_LUA, &cases)
+}
+
 // ---- ScalingExperiment ----
 
 const EXPERIMENT_PHASES: [ExperimentPhase; 6] = [

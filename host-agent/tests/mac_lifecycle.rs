@@ -528,6 +528,16 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
     assert_eq!(status["clusters"][0]["reachable"], true);
     assert_eq!(status["clusters"][0]["readyNodes"], "2/2");
     assert_eq!(status["contexts"][0], "tart-platform");
+    let hubble = status["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "Hubble UI"))
+        .expect("status links Hubble UI");
+    assert!(
+        hubble["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(":31235")),
+        "{hubble}"
+    );
     let argocd = status["services"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["name"] == "ArgoCD"))

@@ -76,7 +76,8 @@ pub fn values(cluster: &ClusterConfig) -> Value {
         "hubble": {
             "enabled": hubble,
             "relay": {"enabled": hubble},
-            "ui": {"enabled": hubble},
+            // On every node at the original's port 31235; `tart-infra status` links it.
+            "ui": {"enabled": hubble, "service": {"type": "NodePort"}},
         },
     })
 }

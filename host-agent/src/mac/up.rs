@@ -310,42 +310,25 @@ async fn hand_off_to_gitops(
         Status::Started,
         format!("v{}", argocd::VERSION),
     );
-    let manifest = argocd::install_manifest(upstream, ctx.state.root())?;
-    handoff::apply_manifest(
-        client,
-        &manifest,
-        argocd::NAMESPACE,
-        "argocd",
-        handoff::FIELD_MANAGER,
-    )
-    .await?;
-    let ports = argocd::server_node_ports().to_string();
-    handoff::apply_manifest(
-        client,
-        &ports,
-        argocd::NAMESPACE,
-        "argocd",
-        argocd::NODE_PORTS_MANAGER,
-    )
-    .await?;
-    let health = argocd::health_checks().to_string();
-    handoff::apply_manifest(
-        client,
-        &health,
-        argocd::NAMESPACE,
-        "argocd",
-        argocd::HEALTH_MANAGER,
-    )
-    .await?;
-    let secret = argocd::platform_secret(platform).to_string();
-    handoff::apply_manifest(
-        client,
-        &secret,
-        argocd::NAMESPACE,
-        "argocd",
-        handoff::FIELD_MANAGER,
-    )
-    .await?;
+    // Each part with the field manager that owns it (see argocd.rs).
+    let parts = [
+        (
+            argocd::install_manifest(upstream, ctx.state.root())?,
+            handoff::FIELD_MANAGER,
+        ),
+        (
+            argocd::server_node_ports().to_string(),
+            argocd::NODE_PORTS_MANAGER,
+        ),
+        (argocd::health_checks().to_string(), argocd::HEALTH_MANAGER),
+        (
+            argocd::platform_secret(platform).to_string(),
+            handoff::FIELD_MANAGER,
+        ),
+    ];
+    for (yaml, manager) in &parts {
+        handoff::apply_manifest(client, yaml, argocd::NAMESPACE, "argocd", manager).await?;
+    }
     r.step(
         &platform.name,
         "argocd",

@@ -179,16 +179,27 @@ async fn the_committed_crds_install_without_warnings() -> Result<()> {
     Ok(())
 }
 
+/// The `.yaml` files under `dir` and its subdirectories (e.g. `examples/gitops/`), sorted.
+fn yaml_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files.extend(yaml_files(&path)?);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 #[tokio::test]
 async fn every_example_is_accepted_and_parses_into_the_rust_types() -> Result<()> {
     let (cp, client) = setup().await?;
     let ns = cp.namespace("examples").await?;
     let mut count = 0;
-    let mut entries: Vec<_> =
-        std::fs::read_dir(repo().join("manifests/examples"))?.collect::<Result<Vec<_>, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
+    for path in yaml_files(&repo().join("manifests/examples"))? {
         let text = std::fs::read_to_string(&path)?;
         if let Some(message) = create(&client, &ns, &text).await? {
             bail!("{} was rejected: {message}", path.display());
@@ -207,8 +218,8 @@ async fn every_example_is_accepted_and_parses_into_the_rust_types() -> Result<()
         count += 1;
     }
     assert!(
-        count >= 22,
-        "expected an example per preset plus custom ones, found {count}"
+        count >= 23,
+        "expected an example per preset plus custom ones and the GitOps gate, found {count}"
     );
     Ok(())
 }

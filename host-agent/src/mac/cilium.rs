@@ -99,7 +99,7 @@ pub async fn wait_nodes_ready(
         let not_ready: Vec<String> = list
             .items
             .iter()
-            .filter(|n| !ready(n))
+            .filter(|n| !node_ready(n))
             .map(|n| n.name_any())
             .collect();
         if not_ready.is_empty() && !list.items.is_empty() {
@@ -124,7 +124,8 @@ pub async fn wait_nodes_ready(
     }
 }
 
-fn ready(node: &Node) -> bool {
+/// Whether a node's Ready condition is True.
+pub fn node_ready(node: &Node) -> bool {
     node.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())

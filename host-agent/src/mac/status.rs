@@ -324,12 +324,7 @@ async fn observe_platform(
             let ready = list
                 .items
                 .iter()
-                .filter(|n| {
-                    n.status
-                        .as_ref()
-                        .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-                })
+                .filter(|n| super::cilium::node_ready(n))
                 .count();
             status.reachable = true;
             status.ready_nodes = Some(format!("{ready}/{}", list.items.len()));

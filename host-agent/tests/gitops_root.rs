@@ -2,6 +2,7 @@
 //! helm (`local_control_plane::tools::helm`; with `CI=true` a missing helm fails the test): it points every Application back at the repository, and its Cilium
 //! ApplicationSet gives each cluster the values `up` gives the platform.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -115,8 +116,52 @@ fn every_application_points_back_at_the_repository_and_cilium_gets_the_values_of
     );
 }
 
+/// Whether a cluster generator's label selector (matchLabels and matchExpressions) selects a
+/// Secret with these labels; an operator or key the labels cannot answer is an error.
+fn selects(selector: &Value, labels: &BTreeMap<String, String>) -> Result<bool, String> {
+    let known = |key: &str| {
+        labels
+            .contains_key(key)
+            .then_some(())
+            .ok_or(format!("{key} is no label the clusters carry"))
+    };
+    for (key, value) in selector["matchLabels"].as_object().into_iter().flatten() {
+        known(key)?;
+        if labels.get(key).map(String::as_str) != value.as_str() {
+            return Ok(false);
+        }
+    }
+    for expr in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let key = expr["key"].as_str().ok_or("matchExpressions without key")?;
+        known(key)?;
+        let values: Vec<&str> = expr["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let value = labels.get(key).map(String::as_str);
+        let hit = match expr["operator"].as_str() {
+            Some("In") => value.is_some_and(|v| values.contains(&v)),
+            Some("NotIn") => value.is_none_or(|v| !values.contains(&v)),
+            Some("Exists") => value.is_some(),
+            Some("DoesNotExist") => value.is_none(),
+            other => return Err(format!("operator {other:?}")),
+        };
+        if !hit {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 #[test]
-fn every_application_set_selects_a_label_the_clusters_carry_and_every_path_exists() {
+fn every_application_set_selects_a_shipped_cluster_by_the_labels_it_carries_and_every_path_exists()
+{
     let Some(helm) = helm() else { return };
     let out = template(&helm, &[&format!("repoURL={REPO}")]);
     assert!(
@@ -125,10 +170,22 @@ fn every_application_set_selects_a_label_the_clusters_carry_and_every_path_exist
         String::from_utf8_lossy(&out.stderr)
     );
     let docs = documents(&String::from_utf8_lossy(&out.stdout));
-    // The labels the operator (and `up`, for the platform) put on ArgoCD cluster Secrets.
-    let carried: Vec<String> = crds::argocd::wanted(&Default::default())
+    // The labels the operator (and `up`, for the platform) put on each shipped cluster's
+    // ArgoCD Secret.
+    let config = config::parse(
+        include_str!("../../config/clusters.yaml"),
+        "config/clusters.yaml",
+    )
+    .expect("the shipped file");
+    let clusters: Vec<(&str, BTreeMap<String, String>)> = config
+        .clusters
         .iter()
-        .map(|(addon, _)| format!("{}{addon}", crds::argocd::ADDON_LABEL_PREFIX))
+        .map(|c| {
+            (
+                c.name.as_str(),
+                crds::argocd::argocd_labels(&c.name, c.tier, &c.addons),
+            )
+        })
         .collect();
     let sets: Vec<&Value> = docs
         .iter()
@@ -138,16 +195,22 @@ fn every_application_set_selects_a_label_the_clusters_carry_and_every_path_exist
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for set in sets {
         let name = &set["metadata"]["name"];
-        let selector = set["spec"]["generators"][0]["clusters"]["selector"]["matchLabels"]
-            .as_object()
-            .unwrap_or_else(|| panic!("{name}: no cluster generator selector"));
-        for (label, value) in selector {
-            assert!(
-                carried.contains(label),
-                "{name} selects {label}, which no cluster carries"
-            );
-            assert_eq!(value, "true", "{name}");
-        }
+        let selector = &set["spec"]["generators"][0]["clusters"]["selector"];
+        assert!(
+            selector.is_object(),
+            "{name}: no cluster generator selector"
+        );
+        let selected: Vec<&str> = clusters
+            .iter()
+            .filter(|(_, labels)| {
+                selects(selector, labels).unwrap_or_else(|e| panic!("{name}: {e}"))
+            })
+            .map(|(cluster, _)| *cluster)
+            .collect();
+        assert!(
+            !selected.is_empty(),
+            "{name} selects none of the shipped clusters: {selector}"
+        );
         let source = &set["spec"]["template"]["spec"]["source"];
         if let Some(path) = source["path"].as_str() {
             assert_eq!(source["repoURL"], REPO, "{name}");
@@ -160,6 +223,19 @@ fn every_application_set_selects_a_label_the_clusters_carry_and_every_path_exist
             assert!(yaml > 0, "{name}: {path} has no YAML for ArgoCD to apply");
         }
     }
+}
+
+#[test]
+fn a_selector_names_only_labels_the_clusters_carry() {
+    let labels =
+        crds::argocd::argocd_labels("dev", crds::managed_cluster::Tier::Dev, &Default::default());
+    let by_tier: Value = serde_json::json!({"matchExpressions": [
+        {"key": "tartinfra.dev/tier", "operator": "NotIn", "values": ["platform"]}]});
+    assert_eq!(selects(&by_tier, &labels), Ok(true));
+    let platform: Value = serde_json::json!({"matchLabels": {"tartinfra.dev/tier": "platform"}});
+    assert_eq!(selects(&platform, &labels), Ok(false));
+    let typo: Value = serde_json::json!({"matchLabels": {"addons.tartinfra.dev/istoi": "true"}});
+    assert!(selects(&typo, &labels).unwrap_err().contains("istoi"));
 }
 
 #[test]

@@ -246,3 +246,131 @@ fn without_a_repository_the_chart_says_where_to_set_it() {
     assert!(!out.status.success(), "rendered without repoURL");
     assert!(stderr.contains("gitops.repoURL"), "{stderr}");
 }
+
+/// Every value of a Helm values tree with the key that holds it ("" for list items), depth
+/// first.
+fn leaves<'a>(key: &'a str, value: &'a Value, out: &mut Vec<(&'a str, &'a str)>) {
+    match value {
+        Value::String(s) => out.push((key, s)),
+        Value::Array(items) => items.iter().for_each(|v| leaves(key, v, out)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| leaves(k, v, out)),
+        _ => {}
+    }
+}
+
+/// What is wrong with one Helm value: a mutable image (`latest`, or an image without a tag
+/// or digest) or a literal credential. Keys that name a Secret, or a key inside one, are
+/// references and fine.
+fn unpinned_or_secret(key: &str, value: &str) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    let reference = lower.starts_with("existing")
+        || lower.ends_with("secretname")
+        || lower.ends_with("key")
+        || lower.ends_with("ref")
+        || lower.ends_with("secret") && !lower.contains("password");
+    if ["password", "passwd", "token", "apikey", "secretkey"]
+        .iter()
+        .any(|w| lower.contains(w))
+        && !reference
+        && !value.is_empty()
+    {
+        return Some(format!(
+            "{key} holds a literal credential; use a Secret reference"
+        ));
+    }
+    if value.ends_with(":latest") || key == "tag" && value == "latest" {
+        return Some(format!("{key}: {value} is not pinned"));
+    }
+    if key == "image" && !value.contains('@') && !value.rsplit('/').next()?.contains(':') {
+        return Some(format!("image {value} has no tag or digest"));
+    }
+    None
+}
+
+#[test]
+fn every_chart_is_pinned_to_a_version_and_no_values_hold_a_credential_or_a_mutable_image() {
+    let Some(helm) = helm() else { return };
+    let out = template(&helm, &[&format!("repoURL={REPO}")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = documents(&String::from_utf8_lossy(&out.stdout));
+    let exact = |v: &str| {
+        let core = v.split_once('-').map_or(v, |(core, _)| core);
+        let parts: Vec<&str> = core.split('.').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut charts = 0;
+    let mut problems = Vec::new();
+    for doc in &docs {
+        let name = doc["metadata"]["name"].as_str().unwrap_or("?");
+        let spec = if doc["kind"] == "ApplicationSet" {
+            &doc["spec"]["template"]["spec"]
+        } else {
+            &doc["spec"]
+        };
+        let sources: Vec<&Value> = spec["source"]
+            .as_object()
+            .map(|_| &spec["source"])
+            .into_iter()
+            .chain(spec["sources"].as_array().into_iter().flatten())
+            .collect();
+        for source in sources {
+            if let Some(chart) = source["chart"].as_str() {
+                charts += 1;
+                let version = source["targetRevision"].as_str().unwrap_or("");
+                if !exact(version) {
+                    problems.push(format!(
+                        "{name}: chart {chart} at '{version}', not an exact version"
+                    ));
+                }
+            }
+            let helm = &source["helm"];
+            let mut values = helm["valuesObject"].clone();
+            if let Some(text) = helm["values"].as_str() {
+                // ArgoCD's generator fills {{ ... }} in; any word stands in for it here.
+                let mut filled = String::new();
+                let mut rest = text;
+                while let Some(start) = rest.find("{{") {
+                    filled.push_str(&rest[..start]);
+                    filled.push_str("generated");
+                    rest = rest[start..]
+                        .split_once("}}")
+                        .map_or("", |(_, after)| after);
+                }
+                filled.push_str(rest);
+                values = serde_yaml::from_str(&filled)
+                    .unwrap_or_else(|e| panic!("{name}: helm.values is not YAML: {e}"));
+            }
+            let mut found = Vec::new();
+            leaves("", &values, &mut found);
+            problems.extend(
+                found
+                    .into_iter()
+                    .filter_map(|(k, v)| unpinned_or_secret(k, v))
+                    .map(|p| format!("{name}: {p}")),
+            );
+        }
+    }
+    assert!(charts >= 2, "{charts} chart sources");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_value_check_catches_what_it_must() {
+    assert!(unpinned_or_secret("adminPassword", "admin").is_some());
+    assert!(unpinned_or_secret("harborAdminPassword", "Harbor12345").is_some());
+    assert!(unpinned_or_secret("existingSecret", "grafana-admin").is_none());
+    assert!(unpinned_or_secret("passwordKey", "admin-password").is_none());
+    assert!(unpinned_or_secret("tag", "latest").is_some());
+    assert!(unpinned_or_secret("image", "mendhak/http-https-echo:latest").is_some());
+    assert!(unpinned_or_secret("image", "registry.k8s.io/etcd").is_some());
+    assert!(unpinned_or_secret("image", "localhost:5000/etcd").is_some());
+    assert!(unpinned_or_secret("image", "registry.k8s.io/etcd:3.6.4-0").is_none());
+    assert!(unpinned_or_secret("", "blueocean:latest").is_some());
+}

@@ -165,7 +165,7 @@ fn kube_prometheus_stack_on_the_platform_has_the_originals_ports_and_no_password
     let Some(docs) = rendered() else { return };
     let (platform, _) = clusters();
     let kps = set(&docs, "kube-prometheus-stack");
-    assert_eq!(selected(kps), [platform.clone()]);
+    assert_eq!(selected(kps), [platform]);
     assert_eq!(source(kps)["chart"], "kube-prometheus-stack");
     assert_eq!(
         kps["spec"]["template"]["spec"]["destination"]["namespace"],
@@ -358,7 +358,7 @@ fn loki_keeps_its_logs_and_fluent_bit_ships_to_it_on_the_platform() {
     let Some(docs) = rendered() else { return };
     let (platform, _) = clusters();
     let loki = set(&docs, "loki");
-    assert_eq!(selected(loki), [platform.clone()]);
+    assert_eq!(selected(loki), std::slice::from_ref(&platform));
     let v = values(loki);
     assert_eq!(v["deploymentMode"], "SingleBinary");
     assert_eq!(v["singleBinary"]["persistence"]["enabled"], true);

@@ -215,13 +215,25 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
     ensure!(!gitops.is_empty(), "gitops/root rendered nothing");
     // metrics-server's pinned chart with the values its ApplicationSet gives it.
     let metrics_server = addon_chart(&helm, &upstream, &gitops, "metrics-server", &version)?;
-    // The operator's chart as ArgoCD installs it, with its ServiceMonitor on.
+    // The operator's chart as ArgoCD installs it, with its ServiceMonitor, PrometheusRule,
+    // Grafana dashboard and (two replicas) PodDisruptionBudget on.
     let operator = render(
         &helm,
         "charts/tart-operator",
         "tart-system",
-        &["monitoring.serviceMonitor.enabled=true"],
+        &[
+            "monitoring.serviceMonitor.enabled=true",
+            "monitoring.prometheusRule.enabled=true",
+            "monitoring.dashboard.enabled=true",
+            "replicaCount=2",
+        ],
     )?;
+    for kind in ["PrometheusRule", "ConfigMap", "PodDisruptionBudget"] {
+        ensure!(
+            operator.iter().any(|d| d.kind() == kind),
+            "charts/tart-operator rendered no {kind}"
+        );
+    }
     ensure!(
         !operator.is_empty(),
         "charts/tart-operator rendered nothing"

@@ -78,6 +78,10 @@ fn the_chart_lints_clean_in_strict_mode_with_every_option() {
             "--set",
             "replicaCount=2,monitoring.serviceMonitor.enabled=true,operator.anonymousRead=true",
             "--set",
+            "monitoring.prometheusRule.enabled=true,monitoring.prometheusRule.labels.release=kps",
+            "--set",
+            "monitoring.dashboard.enabled=true,monitoring.dashboard.labels.team=sre,podDisruptionBudget.maxUnavailable=50%",
+            "--set",
             "rbac.userRoles.aggregateToDefaultRoles=true,operator.k6Image=grafana/k6:1.7.1",
             "--set",
             "networkPolicy.namespaceSelectors[0].matchLabels.team=sre",
@@ -113,6 +117,30 @@ fn a_mistyped_value_is_rejected_naming_the_field() {
         (
             "leaderElection.leaseDurationSeconds=1",
             "/leaderElection/leaseDurationSeconds",
+        ),
+        (
+            "monitoring.prometheusRule.enable=true",
+            "/monitoring/prometheusRule",
+        ),
+        (
+            "monitoring.dashboard.enabled=yes",
+            "/monitoring/dashboard/enabled",
+        ),
+        (
+            "monitoring.dashboard.labels.team=null",
+            "/monitoring/dashboard/labels",
+        ),
+        (
+            "podDisruptionBudget.maxUnavailable=0",
+            "/podDisruptionBudget/maxUnavailable",
+        ),
+        (
+            "podDisruptionBudget.maxUnavailable=150%",
+            "/podDisruptionBudget/maxUnavailable",
+        ),
+        (
+            "podDisruptionBudget.enabled=1",
+            "/podDisruptionBudget/enabled",
         ),
     ] {
         for command in ["template", "lint", "install"] {

@@ -166,10 +166,10 @@ fn images(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                if k == "image" {
-                    if let Some(s) = v.as_str() {
-                        out.push(s.to_owned());
-                    }
+                if k == "image"
+                    && let Some(s) = v.as_str()
+                {
+                    out.push(s.to_owned());
                 }
                 images(v, out);
             }

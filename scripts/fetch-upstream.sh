@@ -14,6 +14,12 @@
 #   argo-cd/install.yaml              manifests/install.yaml
 #   argo-cd/crds/*.yaml               manifests/crds/ (without its kustomization.yaml)
 #   metrics-server/chart/             charts/metrics-server/ (the Helm chart)
+#   local-path/chart/                 deploy/chart/local-path-provisioner/ (local-path-provisioner)
+#   sealed-secrets/chart/             helm/sealed-secrets/
+#   sealed-secrets/crds/*.yaml        helm/sealed-secrets/crds/ (the SealedSecret CRD)
+#   velero/crds/*.yaml                config/crd/v1/bases/ (Velero's CRDs)
+#   velero/chart/                     charts/velero/ of vmware-tanzu/helm-charts
+#   harbor/chart/                     the root of goharbor/harbor-helm (Chart.yaml, templates/, ...)
 #   versions                          the tools/upstream/versions it was fetched with
 #
 #   scripts/fetch-upstream.sh            # fetch or reuse, print the directory
@@ -104,6 +110,22 @@ for line in "${modules[@]}"; do
     argo-cd)
       take "$dir/manifests/install.yaml" "$out/argo-cd"
       take "$dir"/manifests/crds/*-crd.yaml "$out/argo-cd/crds"
+      ;;
+    local-path)
+      take "$dir/deploy/chart/local-path-provisioner/." "$out/local-path/chart"
+      ;;
+    sealed-secrets)
+      take "$dir/helm/sealed-secrets/." "$out/sealed-secrets/chart"
+      take "$dir"/helm/sealed-secrets/crds/*.yaml "$out/sealed-secrets/crds"
+      ;;
+    velero)
+      take "$dir"/config/crd/v1/bases/*.yaml "$out/velero/crds"
+      ;;
+    velero-chart)
+      take "$dir/charts/velero/." "$out/velero/chart"
+      ;;
+    harbor)
+      take "$dir"/{Chart.yaml,values.yaml,templates} "$out/harbor/chart"
       ;;
     *) fail "$versions names '$name', which this script does not know what to take from" ;;
   esac

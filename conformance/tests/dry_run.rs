@@ -22,11 +22,13 @@ use local_control_plane::tools;
 const ESTABLISHED: Duration = Duration::from_secs(60);
 
 /// The upstream CRDs, as `scripts/fetch-upstream.sh` lays them out.
-const UPSTREAM_CRDS: [&str; 4] = [
+const UPSTREAM_CRDS: [&str; 6] = [
     "cilium/crds",
     "istio/crds",
     "prometheus-operator/crds",
     "argo-cd/crds",
+    "sealed-secrets/crds",
+    "velero/crds",
 ];
 
 /// Cilium as `tart-infra up` installs it on the shipped platform cluster (the values the

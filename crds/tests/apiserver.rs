@@ -201,6 +201,11 @@ async fn every_example_is_accepted_and_parses_into_the_rust_types() -> Result<()
     let mut count = 0;
     for path in yaml_files(&repo().join("manifests/examples"))? {
         let text = std::fs::read_to_string(&path)?;
+        // Examples of other projects' kinds (examples/sealed-secrets/) need their CRDs:
+        // conformance/tests/dry_run.rs checks them with the upstream CRDs installed.
+        if !text.contains("apiVersion: tartinfra.dev/") {
+            continue;
+        }
         if let Some(message) = create(&client, &ns, &text).await? {
             bail!("{} was rejected: {message}", path.display());
         }

@@ -211,9 +211,27 @@ fn every_application_set_selects_a_shipped_cluster_by_the_labels_it_carries_and_
             !selected.is_empty(),
             "{name} selects none of the shipped clusters: {selector}"
         );
-        let source = &set["spec"]["template"]["spec"]["source"];
-        if let Some(path) = source["path"].as_str() {
-            assert_eq!(source["repoURL"], REPO, "{name}");
+        // One `source`, or several `sources` (a chart plus directories of this repository).
+        let spec = &set["spec"]["template"]["spec"];
+        let sources: Vec<&Value> = if spec["source"].is_object() {
+            vec![&spec["source"]]
+        } else {
+            spec["sources"].as_array().into_iter().flatten().collect()
+        };
+        assert!(!sources.is_empty(), "{name}: no source");
+        for source in sources {
+            // A path in another repository (local-path-provisioner's chart) is that
+            // repository's; the chart test checks it.
+            let Some(path) = source["path"].as_str() else {
+                continue;
+            };
+            if source["repoURL"] != REPO {
+                assert!(
+                    source["chart"].is_null() && source["targetRevision"].is_string(),
+                    "{name}"
+                );
+                continue;
+            }
             let dir = repo.join(path);
             let yaml = std::fs::read_dir(&dir)
                 .unwrap_or_else(|e| panic!("{name}: {}: {e}", dir.display()))

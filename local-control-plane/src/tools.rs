@@ -57,6 +57,29 @@ fn upstream_at(dir: PathBuf) -> Result<PathBuf, Error> {
     }
 }
 
+/// Names the directory holding etcdctl and etcdutl; overrides `scripts/build-etcd-tools.sh --print`.
+pub const ETCD_TOOLS_ENV: &str = "TART_INFRA_ETCD_TOOLS";
+
+/// The directory with etcdctl and etcdutl: `$TART_INFRA_ETCD_TOOLS`, else where
+/// `scripts/build-etcd-tools.sh` puts them.
+pub fn etcd_tools() -> Result<PathBuf, Error> {
+    let dir = located(ETCD_TOOLS_ENV, "build-etcd-tools.sh")?;
+    if ["etcdctl", "etcdutl"]
+        .iter()
+        .all(|b| is_executable(&dir.join(b)))
+    {
+        Ok(dir)
+    } else {
+        Err(Error::MissingTool {
+            what: "etcdctl and etcdutl",
+            path: dir,
+            fix: "build them with `scripts/build-etcd-tools.sh` (about a minute once, then reused)",
+            env: ETCD_TOOLS_ENV,
+            wanted: "a directory that script made",
+        })
+    }
+}
+
 /// Whether `who` (e.g. "the manifest dry-run test") can run: `true` when nothing is missing;
 /// otherwise a panic naming what is missing and `fix` when `CI=true`, else a `SKIPPED` line
 /// and `false`.

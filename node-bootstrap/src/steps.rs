@@ -42,7 +42,37 @@ pub const BODIES: &[(&str, &str)] = &[
         "image-provision",
         include_str!("../scripts/image-provision.sh"),
     ),
+    (
+        "registry-mirror",
+        include_str!("../scripts/registry-mirror.sh"),
+    ),
 ];
+
+/// The lab registry's stable name (Harbor on the platform: gitops/root/values.yaml `harbor`).
+pub const REGISTRY_NAME: &str = "registry.tart-infra.internal";
+/// Harbor's HTTP node port on the platform (not the original's 30500, where nothing listens).
+pub const REGISTRY_PORT: u16 = 30400;
+
+/// containerd's `certs.d/<name>:<port>/hosts.toml` for the lab registry: plain HTTP, pull and
+/// resolve (nodes never push).
+pub fn registry_hosts_toml() -> String {
+    let url = format!("http://{REGISTRY_NAME}:{REGISTRY_PORT}");
+    format!(
+        "# Written by tart-infra: the lab registry (Harbor on the platform), plain HTTP.\n\
+         server = \"{url}\"\n\n[host.\"{url}\"]\n  capabilities = [\"pull\", \"resolve\"]"
+    )
+}
+
+/// Points containerd at the lab registry (see [`registry_hosts_toml`]) and its stable name
+/// at `platform_address` (any platform node serves the node port) in `/etc/hosts`. Prints
+/// `changed` or `unchanged`.
+pub fn registry_mirror(platform_address: IpAddr) -> Result<Script, ScriptError> {
+    step("registry-mirror")
+        .input("REGISTRY_HOST", format!("{REGISTRY_NAME}:{REGISTRY_PORT}"))?
+        .input("REGISTRY_NAME", REGISTRY_NAME)?
+        .input("REGISTRY_ADDRESS", platform_address.to_string())?
+        .input("HOSTS_TOML", registry_hosts_toml())
+}
 
 /// The shared functions (`log`, `fail`, `ensure_file`, `ensure_hosts_entry`).
 pub fn common_library() -> &'static str {
@@ -221,6 +251,104 @@ mod tests {
             .output()
             .expect("bash runs");
         assert!(check.status.success());
+    }
+
+    #[test]
+    fn the_registry_hosts_toml_is_plain_http_on_harbors_node_port() {
+        let toml = registry_hosts_toml();
+        assert_eq!(
+            toml,
+            "# Written by tart-infra: the lab registry (Harbor on the platform), plain HTTP.\n\
+             server = \"http://registry.tart-infra.internal:30400\"\n\n\
+             [host.\"http://registry.tart-infra.internal:30400\"]\n  capabilities = [\"pull\", \"resolve\"]"
+        );
+        assert!(!toml.contains("30500") && !toml.contains("skip_verify"));
+    }
+
+    /// The script on a containerd 1.7 default config and a hosts file in a temporary
+    /// directory: config_path set, hosts.toml written, the name mapped beside the API name's
+    /// block, and a second run changes nothing.
+    #[test]
+    fn the_registry_step_sets_config_path_and_writes_hosts_toml_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n      config_path = \"\"\n",
+        )
+        .expect("write");
+        let hosts = dir.path().join("hosts");
+        std::fs::write(
+            &hosts,
+            "127.0.0.1 localhost\n# BEGIN tart-infra (managed by tart-infra: the cluster API name)\n192.168.64.2 api.dev.tart-infra.internal\n# END tart-infra\n",
+        )
+        .expect("write");
+        let script = registry_mirror("192.168.64.7".parse().expect("ip")).expect("valid");
+        let program = format!(
+            "export CONTAINERD_CONFIG={} HOSTS_FILE={}\n{}",
+            config.display(),
+            hosts.display(),
+            script.render()
+        );
+        for expected in ["changed", "unchanged"] {
+            let out = run_bash(&program);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
+        }
+        let written = std::fs::read_to_string(
+            dir.path()
+                .join("certs.d/registry.tart-infra.internal:30400/hosts.toml"),
+        )
+        .expect("hosts.toml");
+        assert_eq!(written.trim_end(), registry_hosts_toml());
+        let config = std::fs::read_to_string(&config).expect("config");
+        assert!(
+            config.contains(&format!(
+                "config_path = \"{}/certs.d\"",
+                dir.path().display()
+            )),
+            "{config}"
+        );
+        let hosts = std::fs::read_to_string(&hosts).expect("hosts");
+        assert!(
+            hosts.contains("192.168.64.2 api.dev.tart-infra.internal\n"),
+            "{hosts}"
+        );
+        assert!(
+            hosts.contains(
+                "# BEGIN tart-infra-registry\n192.168.64.7 registry.tart-infra.internal\n"
+            ),
+            "{hosts}"
+        );
+        // The API name's step keeps the registry's block.
+        let update = update_endpoint(
+            "api.dev.tart-infra.internal",
+            "192.168.64.9".parse().expect("ip"),
+        )
+        .expect("valid");
+        let out = run_bash(&format!(
+            "export HOSTS_FILE={}\n{}",
+            dir.path().join("hosts").display(),
+            update.render()
+        ));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let hosts = std::fs::read_to_string(dir.path().join("hosts")).expect("hosts");
+        assert!(
+            hosts.contains("192.168.64.7 registry.tart-infra.internal"),
+            "{hosts}"
+        );
+        assert!(
+            hosts.contains("192.168.64.9 api.dev.tart-infra.internal"),
+            "{hosts}"
+        );
     }
 
     #[test]

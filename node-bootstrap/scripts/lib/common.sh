@@ -31,14 +31,35 @@ ensure_hosts_entry() {
   local address=$1 name=$2 hosts=${HOSTS_FILE:-/etc/hosts} tmp
   tmp=$(mktemp "$hosts.tart-infra.XXXXXX")
   awk -v name="$name" '
-    /^# BEGIN tart-infra/ { skip = 1; next }
-    /^# END tart-infra/   { skip = 0; next }
+    /^# BEGIN tart-infra \(/ { skip = 1; next }
+    /^# END tart-infra$/    { skip = 0; next }
     skip { next }
     /^[[:space:]]*#/ { print; next }
     { for (i = 2; i <= NF; i++) if ($i == name) next; print }
   ' "$hosts" >"$tmp"
   printf '# BEGIN tart-infra (managed by tart-infra: the cluster API name)\n%s %s\n# END tart-infra\n' \
     "$address" "$name" >>"$tmp"
+  if cmp -s "$tmp" "$hosts"; then
+    rm -f "$tmp"
+    return 0
+  fi
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$hosts"
+  CHANGED=1
+  log "$name now resolves to $address in $hosts"
+}
+
+# Makes the block "# BEGIN tart-infra-$1" .. "# END tart-infra-$1" of the hosts file map the
+# name $3 to the address $2 (other blocks and lines are kept); sets CHANGED=1 when it wrote.
+ensure_hosts_block() {
+  local tag=$1 address=$2 name=$3 hosts=${HOSTS_FILE:-/etc/hosts} tmp
+  tmp=$(mktemp "$hosts.tart-infra.XXXXXX")
+  awk -v begin="# BEGIN tart-infra-$tag" -v end="# END tart-infra-$tag" '
+    $0 == begin { skip = 1; next }
+    $0 == end   { skip = 0; next }
+    !skip
+  ' "$hosts" >"$tmp"
+  printf '# BEGIN tart-infra-%s\n%s %s\n# END tart-infra-%s\n' "$tag" "$address" "$name" "$tag" >>"$tmp"
   if cmp -s "$tmp" "$hosts"; then
     rm -f "$tmp"
     return 0

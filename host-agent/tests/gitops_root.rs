@@ -280,7 +280,7 @@ fn a_selector_names_only_labels_the_clusters_carry() {
     let platform: Value = serde_json::json!({"matchLabels": {"tartinfra.dev/tier": "platform"}});
     assert_eq!(selects(&platform, &labels), Ok(false));
     let typo: Value = serde_json::json!({"matchLabels": {"addons.tartinfra.dev/istoi": "true"}});
-    assert!(selects(&typo, &labels).unwrap_err().contains("istoi"));
+    assert!(selects(&typo, &labels).is_err_and(|e| e.contains("istoi")));
 }
 
 #[test]

@@ -9,6 +9,9 @@
 //! - ManagedCluster: by phase (Ready Healthy; Degraded and Failed Degraded with the
 //!   condition's reason; the rest Progressing); `spec.paused` Suspended.
 //!
+//! - Application (argoproj.io): the health ArgoCD found for it, so a parent Application's
+//!   sync waves wait for its child Applications (ArgoCD 1.8 dropped this check).
+//!
 //! With these, ArgoCD shows a test's verdict in its tree and a LoadTest can gate a sync as a
 //! `PostSync` hook. `crds/tests/argocd_health.rs` runs them under Lua 5.1.
 
@@ -25,6 +28,12 @@ pub const SCALINGEXPERIMENT_LUA: &str =
     include_str!("../../gitops/argocd/health/scalingexperiment.lua");
 /// The health check of a ManagedCluster.
 pub const MANAGEDCLUSTER_LUA: &str = include_str!("../../gitops/argocd/health/managedcluster.lua");
+
+/// The health check of an ArgoCD Application (the one of ArgoCD's documentation), so sync
+/// waves order child Applications.
+pub const APPLICATION_LUA: &str = include_str!("../../gitops/argocd/health/application.lua");
+/// The `argocd-cm` key of [`APPLICATION_LUA`].
+pub const APPLICATION_KEY: &str = "resource.customizations.health.argoproj.io_Application";
 
 /// Each kind with its health check.
 pub fn checks() -> [(String, &'static str); 3] {
@@ -44,12 +53,15 @@ pub fn health_key(kind: &str) -> String {
     format!("resource.customizations.health.{GROUP}_{kind}")
 }
 
-/// The `argocd-cm` data that installs the three health checks: key to Lua script.
+/// The `argocd-cm` data that installs the health checks: the three kinds' and ArgoCD
+/// Application's; key to Lua script.
 pub fn resource_customizations() -> BTreeMap<String, String> {
-    checks()
+    let mut data: BTreeMap<String, String> = checks()
         .into_iter()
         .map(|(kind, lua)| (health_key(&kind), lua.to_owned()))
-        .collect()
+        .collect();
+    data.insert(APPLICATION_KEY.to_owned(), APPLICATION_LUA.to_owned());
+    data
 }
 
 #[cfg(test)]
@@ -63,6 +75,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "resource.customizations.health.argoproj.io_Application",
                 "resource.customizations.health.tartinfra.dev_LoadTest",
                 "resource.customizations.health.tartinfra.dev_ManagedCluster",
                 "resource.customizations.health.tartinfra.dev_ScalingExperiment",
@@ -86,7 +99,10 @@ mod tests {
 
     #[test]
     fn every_script_returns_hs() {
-        for (kind, lua) in checks() {
+        for (kind, lua) in checks()
+            .into_iter()
+            .chain([("Application".to_owned(), APPLICATION_LUA)])
+        {
             assert!(lua.contains("obj.status"), "{kind}");
             assert!(lua.trim_end().ends_with("return hs"), "{kind}");
         }

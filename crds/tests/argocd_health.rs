@@ -14,7 +14,9 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail, ensure};
-use crds::argocd_health::{LOADTEST_LUA, MANAGEDCLUSTER_LUA, SCALINGEXPERIMENT_LUA};
+use crds::argocd_health::{
+    APPLICATION_LUA, LOADTEST_LUA, MANAGEDCLUSTER_LUA, SCALINGEXPERIMENT_LUA,
+};
 use crds::common::{Condition, Time};
 use crds::conditions::{
     ClusterCondition as MC, ClusterConditionReason as MR, ExperimentCondition as EC,
@@ -1352,4 +1354,78 @@ io.write(t.s, "\0", t[t.s])"#,
         String::from_utf8_lossy(&out)
     );
     Ok(())
+}
+
+// ---- Application (argoproj.io) ----
+
+/// An ArgoCD Application as the API server returns it, with `health` in its status (or no
+/// status at all).
+fn application(health: Option<Value>) -> Value {
+    let mut app = json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "istio-istiod-dev", "namespace": "argocd"},
+        "spec": {"project": "default"},
+    });
+    if let Some(health) = health {
+        app["status"] = json!({"sync": {"status": "Synced"}, "health": health});
+    }
+    app
+}
+
+#[test]
+fn application_health_is_the_health_argocd_found_so_waves_wait_for_it() -> Result<()> {
+    if !lua_available() {
+        return Ok(());
+    }
+    let cases = vec![
+        case(
+            "just created, not assessed",
+            application(None),
+            "Progressing",
+            "waiting for ArgoCD to assess the Application",
+        ),
+        case(
+            "status without health",
+            json!({"kind": "Application", "status": {"sync": {"status": "OutOfSync"}}}),
+            "Progressing",
+            "waiting for ArgoCD to assess the Application",
+        ),
+        case(
+            "healthy",
+            application(Some(json!({"status": "Healthy"}))),
+            "Healthy",
+            "",
+        ),
+        case(
+            "rolling out",
+            application(Some(json!({
+                "status": "Progressing",
+                "message": "Waiting for rollout to finish: 0 of 1 updated replicas are available..."
+            }))),
+            "Progressing",
+            "Waiting for rollout to finish: 0 of 1 updated replicas are available...",
+        ),
+        case(
+            "degraded",
+            application(Some(
+                json!({"status": "Degraded", "message": "Back-off pulling image"}),
+            )),
+            "Degraded",
+            "Back-off pulling image",
+        ),
+        case(
+            "missing",
+            application(Some(json!({"status": "Missing"}))),
+            "Missing",
+            "",
+        ),
+        case(
+            "suspended",
+            application(Some(json!({"status": "Suspended"}))),
+            "Suspended",
+            "",
+        ),
+    ];
+    check("application.lua", APPLICATION_LUA, &cases)
 }

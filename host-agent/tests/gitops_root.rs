@@ -50,13 +50,41 @@ fn documents(yaml: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The block of the Cilium values only clusters with Istio get.
+const IF_ISTIO: &str =
+    r#"{{- if eq (index .metadata.labels "addons.tartinfra.dev/istio") "true" }}"#;
+const END: &str = "{{- end }}";
+
 /// What ArgoCD's cluster generator makes of the template for one cluster Secret: the
-/// cluster's name and its hubble label (the only variables the values use).
-fn generate(template: &str, name: &str, hubble: &str) -> String {
-    template.replace("{{ .name }}", name).replace(
+/// cluster's name, its hubble label, and the block under its istio label (the only
+/// variables the values use), with Go's `{{-` trimming the whitespace before an action.
+fn generate(template: &str, name: &str, hubble: &str, istio: &str) -> String {
+    let mut text = template.replace("{{ .name }}", name).replace(
         r#"{{ index .metadata.labels "addons.tartinfra.dev/hubble" }}"#,
         hubble,
-    )
+    );
+    while let Some(start) = text.find(IF_ISTIO) {
+        let after = start + IF_ISTIO.len();
+        let end = after
+            + text[after..]
+                .find(END)
+                .expect("{{- end }} after the istio block");
+        let body = if istio == "true" {
+            text[after..end].trim_end()
+        } else {
+            ""
+        };
+        text = format!(
+            "{}{body}{}",
+            text[..start].trim_end(),
+            &text[end + END.len()..]
+        );
+    }
+    assert!(
+        !text.contains("{{"),
+        "an action the test does not evaluate is left: {text}"
+    );
+    text
 }
 
 #[test]
@@ -103,11 +131,18 @@ fn every_application_points_back_at_the_repository_and_cilium_gets_the_values_of
     )
     .expect("the shipped file");
     for cluster in &config.clusters {
-        let hubble = cluster.addons.cilium.hubble.to_string();
-        let values: Value = serde_yaml::from_str(&generate(template, &cluster.name, &hubble))
-            .expect("the generated values are YAML");
+        // The labels the operator (and `up`, for the platform) writes on the cluster's
+        // ArgoCD Secret.
+        let labels = crds::argocd::argocd_labels(&cluster.name, cluster.tier, &cluster.addons);
+        let label = |addon: &str| labels[&format!("addons.tartinfra.dev/{addon}")].clone();
+        let generated = generate(template, &cluster.name, &label("hubble"), &label("istio"));
+        let values: Value =
+            serde_yaml::from_str(&generated).expect("the generated values are YAML");
         assert_eq!(values, cilium::values(cluster), "cluster {}", cluster.name);
     }
+    // Both branches of the istio block are compared (dev has Istio, the others not).
+    assert!(config.clusters.iter().any(|c| c.addons.istio));
+    assert!(config.clusters.iter().any(|c| !c.addons.istio));
     assert!(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../charts/tart-operator/Chart.yaml")
@@ -244,6 +279,16 @@ fn every_application_set_selects_a_shipped_cluster_by_the_labels_it_carries_and_
 }
 
 #[test]
+fn the_istio_block_is_kept_or_dropped_with_the_whitespace_go_trims() {
+    let template = format!("a: 1\n{IF_ISTIO}\nb: 2\n{END}\nc: 3\n");
+    assert_eq!(
+        generate(&template, "x", "true", "true"),
+        "a: 1\nb: 2\nc: 3\n"
+    );
+    assert_eq!(generate(&template, "x", "true", "false"), "a: 1\nc: 3\n");
+}
+
+#[test]
 fn a_selector_names_only_labels_the_clusters_carry() {
     let labels =
         crds::argocd::argocd_labels("dev", crds::managed_cluster::Tier::Dev, &Default::default());
@@ -253,11 +298,7 @@ fn a_selector_names_only_labels_the_clusters_carry() {
     let platform: Value = serde_json::json!({"matchLabels": {"tartinfra.dev/tier": "platform"}});
     assert_eq!(selects(&platform, &labels), Ok(false));
     let typo: Value = serde_json::json!({"matchLabels": {"addons.tartinfra.dev/istoi": "true"}});
-    assert!(
-        selects(&typo, &labels)
-            .expect_err("an unknown label")
-            .contains("istoi")
-    );
+    assert!(selects(&typo, &labels).is_err_and(|e| e.contains("istoi")));
 }
 
 #[test]

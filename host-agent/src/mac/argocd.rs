@@ -127,7 +127,8 @@ pub const HEALTH_MANAGER: &str = "tart-infra-up-argocd-health";
 /// The part of `argocd-cm` `up` owns: the Lua health checks of LoadTest, ScalingExperiment
 /// and ManagedCluster (`crds::argocd_health`), so an Application that syncs them is
 /// Progressing while they work, Healthy when they succeed and Degraded with the reason when
-/// they fail (pure).
+/// they fail, and ArgoCD's Application check, so sync waves order child Applications
+/// (gitops/istio) (pure).
 pub fn health_checks() -> Value {
     json!({
         "apiVersion": "v1",
@@ -201,7 +202,8 @@ mod tests {
         let cm = health_checks();
         assert_eq!(cm["metadata"]["name"], "argocd-cm");
         let data = cm["data"].as_object().expect("data");
-        assert_eq!(data.len(), 3);
+        assert_eq!(data.len(), 4);
+        assert!(data.contains_key("resource.customizations.health.argoproj.io_Application"));
         assert!(
             data["resource.customizations.health.tartinfra.dev_LoadTest"]
                 .as_str()

@@ -62,10 +62,13 @@ pub fn chart_version(chart_yaml: &str) -> Option<&str> {
     })
 }
 
-/// The chart values for `cluster` (pure).
+/// The chart values for `cluster` (pure). With Istio on the cluster, Cilium is chained with
+/// Istio's CNI plugin: it leaves the plugin's configuration in place (`cni.exclusive`) and
+/// load-balances Services only in the host's namespace (`socketLB.hostNamespaceOnly`), so a
+/// pod's connection keeps the Service address and its sidecar applies Istio's routing.
 pub fn values(cluster: &ClusterConfig) -> Value {
     let hubble = cluster.addons.cilium.hubble;
-    json!({
+    let mut values = json!({
         "cluster": {"name": cluster.name},
         "kubeProxyReplacement": true,
         "k8sServiceHost": node_bootstrap::kubeadm::stable_name(&cluster.name),
@@ -79,7 +82,12 @@ pub fn values(cluster: &ClusterConfig) -> Value {
             // On every node at the original's port 31235; `tart-infra status` links it.
             "ui": {"enabled": hubble, "service": {"type": "NodePort"}},
         },
-    })
+    });
+    if cluster.addons.istio {
+        values["cni"] = json!({"exclusive": false});
+        values["socketLB"] = json!({"hostNamespaceOnly": true});
+    }
+    values
 }
 
 /// Waits until every node of the cluster is Ready (Cilium running on it), listing the
@@ -147,6 +155,16 @@ mod tests {
         assert_eq!(v["k8sServicePort"], 6443);
         assert_eq!(v["ipam"]["mode"], "kubernetes");
         assert_eq!(v["hubble"]["relay"]["enabled"], true);
+    }
+
+    #[test]
+    fn only_clusters_with_istio_chain_cilium_with_its_cni() {
+        let config = shipped();
+        let dev = values(config.cluster("dev").expect("dev"));
+        assert_eq!(dev["cni"]["exclusive"], false);
+        assert_eq!(dev["socketLB"]["hostNamespaceOnly"], true);
+        let platform = values(config.cluster("platform").expect("platform"));
+        assert!(platform.get("cni").is_none() && platform.get("socketLB").is_none());
     }
 
     #[test]

@@ -14,6 +14,11 @@
 #   argo-cd/install.yaml              manifests/install.yaml
 #   argo-cd/crds/*.yaml               manifests/crds/ (without its kustomization.yaml)
 #   metrics-server/chart/             charts/metrics-server/ (the Helm chart)
+#   gatekeeper/chart/                 charts/gatekeeper/ (the Helm chart)
+#   gatekeeper/crds/*.yaml            charts/gatekeeper/crds/ (also inside the chart)
+#   gatekeeper/match/matchcrd_constant.go   pkg/target/ (the schema of a constraint's
+#                                     spec.match, which Gatekeeper puts in the CRDs it
+#                                     generates from ConstraintTemplates)
 #   versions                          the tools/upstream/versions it was fetched with
 #
 #   scripts/fetch-upstream.sh            # fetch or reuse, print the directory
@@ -100,6 +105,11 @@ for line in "${modules[@]}"; do
       ;;
     metrics-server)
       take "$dir/charts/metrics-server/." "$out/metrics-server/chart"
+      ;;
+    gatekeeper)
+      take "$dir/charts/gatekeeper/." "$out/gatekeeper/chart"
+      take "$dir"/charts/gatekeeper/crds/*.yaml "$out/gatekeeper/crds"
+      take "$dir/pkg/target/matchcrd_constant.go" "$out/gatekeeper/match"
       ;;
     argo-cd)
       take "$dir/manifests/install.yaml" "$out/argo-cd"

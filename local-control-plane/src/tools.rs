@@ -17,6 +17,9 @@ pub const HELM_ENV: &str = "TART_INFRA_HELM";
 /// Names the directory `scripts/fetch-upstream.sh` fills; overrides its `--print`.
 pub const UPSTREAM_ENV: &str = "TART_INFRA_UPSTREAM";
 
+/// Names Gatekeeper's gator binary; overrides `scripts/build-gator.sh --print`.
+pub const GATOR_ENV: &str = "TART_INFRA_GATOR";
+
 /// The helm binary: `$TART_INFRA_HELM`, else where `scripts/build-helm.sh` puts it. An error
 /// says how to build it when it is not there.
 pub fn helm() -> Result<PathBuf, Error> {
@@ -53,6 +56,26 @@ fn upstream_at(dir: PathBuf) -> Result<PathBuf, Error> {
             fix: "fetch them with `scripts/fetch-upstream.sh` (under a minute once, then reused)",
             env: UPSTREAM_ENV,
             wanted: "a directory that script made",
+        })
+    }
+}
+
+/// Gatekeeper's gator CLI: `$TART_INFRA_GATOR`, else where `scripts/build-gator.sh` puts it.
+/// An error says how to build it when it is not there.
+pub fn gator() -> Result<PathBuf, Error> {
+    gator_at(located(GATOR_ENV, "build-gator.sh")?)
+}
+
+fn gator_at(path: PathBuf) -> Result<PathBuf, Error> {
+    if is_executable(&path) {
+        Ok(path)
+    } else {
+        Err(Error::MissingTool {
+            what: "gator",
+            path,
+            fix: "build it with `scripts/build-gator.sh` (a few minutes once, then reused)",
+            env: GATOR_ENV,
+            wanted: "a gator binary",
         })
     }
 }
@@ -148,6 +171,13 @@ mod tests {
             parent.to_string_lossy().starts_with("helm-v4."),
             "{}",
             helm.display()
+        );
+        let gator = printed_by("build-gator.sh", GATOR_ENV).expect("--print works");
+        let parent = gator.parent().and_then(Path::file_name).unwrap_or_default();
+        assert!(
+            gator.ends_with("gator") && parent.to_string_lossy().starts_with("gator-v3."),
+            "{}",
+            gator.display()
         );
         let upstream = printed_by("fetch-upstream.sh", UPSTREAM_ENV).expect("--print works");
         let name = upstream.file_name().unwrap_or_default().to_string_lossy();

@@ -148,6 +148,11 @@ mod tests {
             msg.ends_with("or set TART_INFRA_HELM to a helm binary"),
             "{msg}"
         );
+        let msg = gator_at(dir.path().join("gator"))
+            .expect_err("no gator")
+            .to_string();
+        assert!(msg.contains("`scripts/build-gator.sh`"), "{msg}");
+        assert!(msg.contains("TART_INFRA_GATOR"), "{msg}");
         // Present but not executable is missing too.
         std::fs::write(&helm, "").expect("write");
         assert!(helm_at(helm).is_err());

@@ -37,7 +37,7 @@ step() { echo "build-gator: [$1/2] $2 ($(date +%H:%M:%S))" >&2; }
 
 step 1 "downloading modules"
 go mod download
-step 2 "gator $version (cold: about 6 min on 2 cores)"
+step 2 "gator $version (cold: about 400 CPU-seconds, 5 to 10 min on 2 cores)"
 # What gatekeeper's Makefile stamps (LDFLAGS), so `gator --version` names the release.
 go build -trimpath -ldflags "-s -w -X github.com/open-policy-agent/gatekeeper/v3/pkg/version.Version=$version" \
   -o "$out/gator" github.com/open-policy-agent/gatekeeper/v3/cmd/gator

@@ -451,11 +451,22 @@ fn the_runner_namespace_has_the_demo_limit_range_of_its_tier_and_every_file_its_
         repo().join("gitops/root/values.yaml"),
     )?)?;
     let default = crds::load_test::DEFAULT_RUNNER_NAMESPACE;
-    ensure!(values["runnerLimits"]["namespace"] == default, "{}", values["runnerLimits"]);
-    ensure!(values["runnerLimits"]["tiers"] == json!(TIERS), "{}", values["runnerLimits"]);
+    ensure!(
+        values["runnerLimits"]["namespace"] == default,
+        "{}",
+        values["runnerLimits"]
+    );
+    ensure!(
+        values["runnerLimits"]["tiers"] == json!(TIERS),
+        "{}",
+        values["runnerLimits"]
+    );
     for tier in TIERS {
         for doc in tenancy(&format!("runners-{tier}"))? {
-            ensure!(doc.object.metadata.namespace.as_deref() == Some(default), "{doc}");
+            ensure!(
+                doc.object.metadata.namespace.as_deref() == Some(default),
+                "{doc}"
+            );
         }
     }
     // The original's values (seed inventory 5.10), spot-checked where the tiers differ.

@@ -73,7 +73,7 @@ fn gator_at(path: PathBuf) -> Result<PathBuf, Error> {
         Err(Error::MissingTool {
             what: "gator",
             path,
-            fix: "build it with `scripts/build-gator.sh` (a few minutes once, then reused)",
+            fix: "build it with `scripts/build-gator.sh` (5 to 10 minutes once, then reused)",
             env: GATOR_ENV,
             wanted: "a gator binary",
         })

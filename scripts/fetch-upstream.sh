@@ -20,6 +20,11 @@
 #   velero/crds/*.yaml                config/crd/v1/bases/ (Velero's CRDs)
 #   velero/chart/                     charts/velero/ of vmware-tanzu/helm-charts
 #   harbor/chart/                     the root of goharbor/harbor-helm (Chart.yaml, templates/, ...)
+#   gatekeeper/chart/                 charts/gatekeeper/ (the Helm chart)
+#   gatekeeper/crds/*.yaml            charts/gatekeeper/crds/ (also inside the chart)
+#   gatekeeper/match/matchcrd_constant.go   pkg/target/ (the schema of a constraint's
+#                                     spec.match, which Gatekeeper puts in the CRDs it
+#                                     generates from ConstraintTemplates)
 #   versions                          the tools/upstream/versions it was fetched with
 #
 #   scripts/fetch-upstream.sh            # fetch or reuse, print the directory
@@ -106,6 +111,11 @@ for line in "${modules[@]}"; do
       ;;
     metrics-server)
       take "$dir/charts/metrics-server/." "$out/metrics-server/chart"
+      ;;
+    gatekeeper)
+      take "$dir/charts/gatekeeper/." "$out/gatekeeper/chart"
+      take "$dir"/charts/gatekeeper/crds/*.yaml "$out/gatekeeper/crds"
+      take "$dir/pkg/target/matchcrd_constant.go" "$out/gatekeeper/match"
       ;;
     argo-cd)
       take "$dir/manifests/install.yaml" "$out/argo-cd"

@@ -13,6 +13,7 @@
 pub mod apply;
 pub mod disruption;
 pub mod documents;
+pub mod gatekeeper;
 pub mod helm;
 pub mod policy;
 

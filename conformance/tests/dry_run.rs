@@ -22,13 +22,14 @@ use local_control_plane::tools;
 const ESTABLISHED: Duration = Duration::from_secs(60);
 
 /// The upstream CRDs, as `scripts/fetch-upstream.sh` lays them out.
-const UPSTREAM_CRDS: [&str; 6] = [
+const UPSTREAM_CRDS: [&str; 7] = [
     "cilium/crds",
     "istio/crds",
     "prometheus-operator/crds",
     "argo-cd/crds",
     "sealed-secrets/crds",
     "velero/crds",
+    "gatekeeper/crds",
 ];
 
 /// Cilium as `tart-infra up` installs it on the shipped platform cluster (the values the
@@ -179,6 +180,17 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
         .install_crds(&crds, ESTABLISHED)
         .await
         .context("installing the upstream CRDs and ours")?;
+    // The constraint kinds Gatekeeper generates from the ConstraintTemplates under
+    // gitops/addons/gatekeeper (conformance/tests/gatekeeper.rs checks them further).
+    let match_schema = conformance::gatekeeper::match_schema(&std::fs::read_to_string(
+        upstream.join("gatekeeper/match/matchcrd_constant.go"),
+    )?)?;
+    let constraint_crds =
+        conformance::gatekeeper::constraint_crds(&addon_documents()?, &match_schema)?;
+    applier
+        .install_crds(&constraint_crds, ESTABLISHED)
+        .await
+        .context("installing the constraint CRDs of the ConstraintTemplates")?;
     eprintln!(
         "{} CRDs Established after {:.1?}",
         crds.len(),

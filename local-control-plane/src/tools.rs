@@ -17,6 +17,9 @@ pub const HELM_ENV: &str = "TART_INFRA_HELM";
 /// Names the directory `scripts/fetch-upstream.sh` fills; overrides its `--print`.
 pub const UPSTREAM_ENV: &str = "TART_INFRA_UPSTREAM";
 
+/// Names Gatekeeper's gator binary; overrides `scripts/build-gator.sh --print`.
+pub const GATOR_ENV: &str = "TART_INFRA_GATOR";
+
 /// The helm binary: `$TART_INFRA_HELM`, else where `scripts/build-helm.sh` puts it. An error
 /// says how to build it when it is not there.
 pub fn helm() -> Result<PathBuf, Error> {
@@ -76,6 +79,26 @@ pub fn etcd_tools() -> Result<PathBuf, Error> {
             fix: "build them with `scripts/build-etcd-tools.sh` (about a minute once, then reused)",
             env: ETCD_TOOLS_ENV,
             wanted: "a directory that script made",
+        })
+    }
+}
+
+/// Gatekeeper's gator CLI: `$TART_INFRA_GATOR`, else where `scripts/build-gator.sh` puts it.
+/// An error says how to build it when it is not there.
+pub fn gator() -> Result<PathBuf, Error> {
+    gator_at(located(GATOR_ENV, "build-gator.sh")?)
+}
+
+fn gator_at(path: PathBuf) -> Result<PathBuf, Error> {
+    if is_executable(&path) {
+        Ok(path)
+    } else {
+        Err(Error::MissingTool {
+            what: "gator",
+            path,
+            fix: "build it with `scripts/build-gator.sh` (5 to 10 minutes once, then reused)",
+            env: GATOR_ENV,
+            wanted: "a gator binary",
         })
     }
 }
@@ -148,6 +171,11 @@ mod tests {
             msg.ends_with("or set TART_INFRA_HELM to a helm binary"),
             "{msg}"
         );
+        let msg = gator_at(dir.path().join("gator"))
+            .expect_err("no gator")
+            .to_string();
+        assert!(msg.contains("`scripts/build-gator.sh`"), "{msg}");
+        assert!(msg.contains("TART_INFRA_GATOR"), "{msg}");
         // Present but not executable is missing too.
         std::fs::write(&helm, "").expect("write");
         assert!(helm_at(helm).is_err());
@@ -171,6 +199,13 @@ mod tests {
             parent.to_string_lossy().starts_with("helm-v4."),
             "{}",
             helm.display()
+        );
+        let gator = printed_by("build-gator.sh", GATOR_ENV).expect("--print works");
+        let parent = gator.parent().and_then(Path::file_name).unwrap_or_default();
+        assert!(
+            gator.ends_with("gator") && parent.to_string_lossy().starts_with("gator-v3."),
+            "{}",
+            gator.display()
         );
         let upstream = printed_by("fetch-upstream.sh", UPSTREAM_ENV).expect("--print works");
         let name = upstream.file_name().unwrap_or_default().to_string_lossy();

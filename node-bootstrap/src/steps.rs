@@ -310,7 +310,10 @@ mod tests {
         );
         assert_eq!(
             platform_hosts_names("prod", "hub"),
-            ["registry.tart-infra.internal", "api.hub.tart-infra.internal"]
+            [
+                "registry.tart-infra.internal",
+                "api.hub.tart-infra.internal"
+            ]
         );
     }
 
@@ -339,9 +342,10 @@ mod tests {
         let at = |ip: &str| platform_names(ip.parse().expect("ip"), &names).expect("valid");
         assert_eq!(run_in(d, &at("192.168.64.7")), "changed");
         assert_eq!(run_in(d, &at("192.168.64.7")), "unchanged");
-        let written =
-            std::fs::read_to_string(d.join("certs.d/registry.tart-infra.internal:30400/hosts.toml"))
-                .expect("hosts.toml");
+        let written = std::fs::read_to_string(
+            d.join("certs.d/registry.tart-infra.internal:30400/hosts.toml"),
+        )
+        .expect("hosts.toml");
         assert_eq!(written.trim_end(), registry_hosts_toml());
         let config = std::fs::read_to_string(d.join("config.toml")).expect("config");
         assert!(
@@ -372,7 +376,10 @@ mod tests {
             assert_eq!(run_in(d, &at("192.168.64.8")), "unchanged");
             assert_eq!(run_in(d, &update("192.168.64.9")), "unchanged");
         }
-        assert_eq!(std::fs::read_to_string(d.join("hosts")).expect("hosts"), both);
+        assert_eq!(
+            std::fs::read_to_string(d.join("hosts")).expect("hosts"),
+            both
+        );
     }
 
     /// On a platform node the step maps only the registry and leaves the platform's own API

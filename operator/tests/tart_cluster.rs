@@ -468,7 +468,10 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
     }
     let mut vms = agent.vms()?;
     vms.sort();
-    ensure!(vms == ["dev-master", "dev-worker1"], "{vms:?}");
+    ensure!(
+        vms == ["dev-master", "dev-worker1", "platform-master"],
+        "{vms:?}"
+    );
     // The phase is written before the step that registers the cluster.
     let argocd = match appears(
         &Api::<Secret>::namespaced(p.clone(), "argocd"),

@@ -137,6 +137,9 @@ names! {
         Joined,
         /// Every addon of spec.addons is installed and Ready in the cluster (provider tart).
         AddonsReady,
+        /// Every node resolves the platform's stable names (the registry's and the
+        /// platform's API name) to the platform's current address (provider tart).
+        PlatformNames,
     }
 }
 
@@ -196,6 +199,15 @@ names! {
         AddonsNotReady,
         /// AddonsReady is True.
         AddonsInstalled,
+        /// PlatformNames is False: the platform's address is unknown (the host agent's
+        /// Secret does not name the platform's VM, or the VM has no address); nothing is done.
+        PlatformAddressUnknown,
+        /// PlatformNames is False: the names are being pointed at the platform's address.
+        SettingPlatformNames,
+        /// PlatformNames is True.
+        PlatformNamesSet,
+        /// PlatformNames is False: the step failed on a node; the message ends with its stderr.
+        PlatformNamesFailed,
         /// Reachable is True.
         Connected,
         /// The kubeconfig Secret does not exist.

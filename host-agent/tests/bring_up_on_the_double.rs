@@ -3,7 +3,8 @@
 //! its own mount namespace, `kubeadm init` starting a real etcd + kube-apiserver),
 //! `node_bootstrap::first_contact` authorises our key through `tart exec`, and
 //! `node_bootstrap::bring_up` runs the unchanged scripts of `node-bootstrap/scripts/` over
-//! russh: init, join, a reboot onto new DHCP addresses and `update_endpoint`; plus a VM
+//! russh: init, join, the platform's names, a reboot onto new DHCP addresses and
+//! `update_endpoint` (and the platform's names again, at a new address); plus a VM
 //! without `--net-softnet-allow=0.0.0.0/0` that cannot join, and a changed host key.
 //!
 //! Needs root, openssh-server, util-linux, iptables, the Kubernetes binaries
@@ -169,6 +170,54 @@ async fn ready_nodes(client: &kube::Client, want: usize, timeout: Duration) -> V
     }
 }
 
+/// A stand-in address of the platform (nothing dials it: it only goes into /etc/hosts).
+const PLATFORM_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+/// The platform's address after it moved.
+const PLATFORM_NEW_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+
+fn platform(ip: Ipv4Addr) -> bring_up::Platform {
+    bring_up::Platform {
+        cluster: "platform".to_owned(),
+        address: IpAddr::V4(ip),
+    }
+}
+
+/// The node's /etc/hosts maps the registry and the platform's API name to `platform` in
+/// their block and its own API name to `cp` in update-endpoint's; containerd reads the
+/// registry's hosts.toml.
+async fn assert_platform_names(session: &Session, vm: &str, platform: Ipv4Addr, cp: Ipv4Addr) {
+    let hosts = sh(session, "cat /etc/hosts").await;
+    assert!(
+        hosts.contains(&format!(
+            "# BEGIN tart-infra-platform\n{platform} registry.tart-infra.internal api.platform.tart-infra.internal\n# END tart-infra-platform\n"
+        )),
+        "{vm}: {hosts}"
+    );
+    assert!(
+        hosts.contains(&format!("\n{cp} api.dev.tart-infra.internal\n")),
+        "{vm}: {hosts}"
+    );
+    assert_eq!(
+        hosts.matches("BEGIN tart-infra").count(),
+        2,
+        "{vm}: {hosts}"
+    );
+    let toml = sh(
+        session,
+        "cat /etc/containerd/certs.d/registry.tart-infra.internal:30400/hosts.toml",
+    )
+    .await;
+    assert!(
+        toml.contains("server = \"http://registry.tart-infra.internal:30400\""),
+        "{vm}: {toml}"
+    );
+    let config = sh(session, "cat /etc/containerd/config.toml").await;
+    assert!(
+        config.contains("config_path = \"/etc/containerd/certs.d\""),
+        "{vm}: {config}"
+    );
+}
+
 /// A bash body's stdout on a node (a check of the test, not a bring-up step).
 async fn sh(session: &Session, body: &str) -> String {
     let script = Script::new("test-check", format!("set -euo pipefail\n{body}"));
@@ -287,6 +336,25 @@ async fn a_cluster_comes_up_over_ssh_and_follows_its_control_plane_to_a_new_addr
     );
     eprintln!("workers joined after {:?}", began.elapsed());
 
+    // The platform's names on every node of this (non-platform) cluster: the registry and
+    // the platform's API name in their own block, containerd pointed at the registry.
+    for (vm, ip) in std::iter::once(CP).chain(WORKERS).zip(&ips) {
+        let session = connect(&client, vm, *ip).await;
+        assert!(
+            bring_up::platform_names(&session, CLUSTER, &platform(PLATFORM_IP))
+                .await
+                .unwrap_or_else(|e| panic!("platform_names {vm}: {e}")),
+            "{vm}: the names were new"
+        );
+        assert_platform_names(&session, vm, PLATFORM_IP, cp_ip).await;
+        assert!(
+            !bring_up::platform_names(&session, CLUSTER, &platform(PLATFORM_IP))
+                .await
+                .expect("again"),
+            "{vm}: a second run changes nothing"
+        );
+    }
+
     // A VM run without --net-softnet-allow=0.0.0.0/0 cannot reach the control plane.
     backend.create(&spec(ISOLATED)).await.expect("create");
     lab.run_isolated(ISOLATED);
@@ -382,6 +450,20 @@ async fn a_cluster_comes_up_over_ssh_and_follows_its_control_plane_to_a_new_addr
         assert!(
             hosts.contains(&format!("\n{new_cp_ip} api.dev.tart-infra.internal\n")),
             "{vm}: {hosts}"
+        );
+        // The platform moved too: its names follow, each step keeping the other's block.
+        assert!(
+            bring_up::platform_names(&session, CLUSTER, &platform(PLATFORM_NEW_IP))
+                .await
+                .unwrap_or_else(|e| panic!("platform_names {vm}: {e}")),
+            "{vm}: the platform's names moved"
+        );
+        assert_platform_names(&session, vm, PLATFORM_NEW_IP, new_cp_ip).await;
+        assert!(
+            !bring_up::platform_names(&session, CLUSTER, &platform(PLATFORM_NEW_IP))
+                .await
+                .expect("again"),
+            "{vm}: a second run changes nothing"
         );
         if i == 0 {
             let manifest = sh(

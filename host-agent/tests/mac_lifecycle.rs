@@ -165,6 +165,67 @@ clusters:
         vms
     }
 
+    /// A file inside a running VM, read through the guest agent (`tart exec`).
+    fn vm_file(&self, vm: &str, path: &str) -> String {
+        let out = Command::new(&self.tart)
+            .args(["exec", vm, "cat", path])
+            .env("TART_HOME", self.dir.path().join("tart"))
+            .env("TART_DOUBLE_SUBNET", self.subnet)
+            .output()
+            .expect("tart exec");
+        assert!(
+            out.status.success(),
+            "cat {path} in {vm}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every platform node resolves the registry's name, in its own block, to the control
+    /// plane's current address (the kubeconfig's server), beside update-endpoint's block of
+    /// the platform's API name, and its containerd pulls from the registry by that name.
+    fn assert_platform_names(&self) {
+        let kubeconfig = std::fs::read_to_string(self.state().join("kubeconfigs/platform.yaml"))
+            .expect("kubeconfig");
+        let cp = kubeconfig
+            .split("https://")
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .expect("the server's address")
+            .to_owned();
+        for vm in ["platform-master", "platform-worker1"] {
+            let hosts = self.vm_file(vm, "/etc/hosts");
+            assert!(
+                hosts.contains(&format!(
+                    "# BEGIN tart-infra-platform\n{cp} registry.tart-infra.internal\n# END tart-infra-platform\n"
+                )),
+                "{vm}: {hosts}"
+            );
+            assert!(
+                hosts.contains(&format!("\n{cp} api.platform.tart-infra.internal\n")),
+                "{vm}: {hosts}"
+            );
+            assert_eq!(
+                hosts.matches("api.platform.tart-infra.internal").count(),
+                1,
+                "{vm}: the platform's own API name is update-endpoint's alone: {hosts}"
+            );
+            let toml = self.vm_file(
+                vm,
+                "/etc/containerd/certs.d/registry.tart-infra.internal:30400/hosts.toml",
+            );
+            assert!(
+                toml.contains("server = \"http://registry.tart-infra.internal:30400\""),
+                "{vm}: {toml}"
+            );
+            let config = self.vm_file(vm, "/etc/containerd/config.toml");
+            assert!(
+                config.contains("config_path = \"/etc/containerd/certs.d\""),
+                "{vm}: {config}"
+            );
+        }
+    }
+
     /// How many times `kubeadm init` ran on the platform's control plane (the double's
     /// record of tool calls inside the VM).
     fn kubeadm_inits(&self) -> usize {
@@ -482,7 +543,11 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
     let (ready, uid, dev, keys, ssh_type) = rt.block_on(observe(&lab.state()));
     assert_eq!(ready, 2, "2 Ready nodes");
     assert!(dev, "ManagedCluster dev exists");
-    assert_eq!(keys, ["ca.crt", "token", "url"]);
+    assert_eq!(
+        keys,
+        ["ca.crt", "platform-cluster", "platform-vm", "token", "url"]
+    );
+    lab.assert_platform_names();
     assert_eq!(ssh_type, "kubernetes.io/ssh-auth");
     assert_eq!(lab.kubeadm_inits(), 1, "one kubeadm init");
     rt.block_on(assert_addons(&lab.state()));
@@ -603,6 +668,8 @@ fn up_status_down_boot_destroy_against_the_tart_double() {
         assert!(Instant::now() < deadline, "nodes not Ready after boot");
         std::thread::sleep(Duration::from_secs(1));
     }
+    // The registry's name followed the platform to its new address.
+    lab.assert_platform_names();
 
     // Destroy: no VM, no agent, no state left.
     let out = lab.run(&["destroy"]);

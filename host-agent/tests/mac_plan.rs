@@ -44,8 +44,15 @@ fn the_hand_off_has_one_tart_managed_cluster_per_other_cluster() {
         assert_eq!(mc["spec"]["provider"], "tart");
         assert_eq!(mc["spec"]["baseImage"], config.base_image.as_str());
     }
-    let secret = handoff::agent_secret("https://192.168.64.1:7443", "t", "pem");
+    let platform = config
+        .clusters
+        .iter()
+        .find(|c| c.name == "platform")
+        .expect("platform");
+    let secret =
+        handoff::agent_secret("https://192.168.64.1:7443", "t", "pem", platform).expect("secret");
     assert_eq!(secret["metadata"]["name"], "host-agent");
+    assert_eq!(secret["stringData"]["platform-vm"], "platform-master");
 }
 
 #[test]

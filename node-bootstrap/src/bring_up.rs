@@ -156,3 +156,29 @@ pub async fn update_endpoint(
     }
     Ok(changed)
 }
+
+/// The platform cluster as the nodes of every cluster see it: its name and the address of
+/// one of its nodes (its control plane's), where its registry and API node ports answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    /// The platform cluster's name (`platform`).
+    pub cluster: String,
+    /// A platform node's current address.
+    pub address: IpAddr,
+}
+
+/// Points the platform's stable names on a node of `cluster` at `platform.address` (see
+/// [`steps::platform_hosts_names`]: the registry's, and the platform's API name on the
+/// other clusters' nodes) and containerd at the registry. Run after node-prepare, and again
+/// whenever the platform's address changes. Returns whether anything changed.
+pub async fn platform_names(
+    session: &Session,
+    cluster: &str,
+    platform: &Platform,
+) -> Result<bool, BringUpError> {
+    let names = steps::platform_hosts_names(cluster, &platform.cluster);
+    let out = session
+        .run_checked(&steps::platform_names(platform.address, &names)?)
+        .await?;
+    Ok(out.stdout.trim() == "changed")
+}

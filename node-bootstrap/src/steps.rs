@@ -43,8 +43,8 @@ pub const BODIES: &[(&str, &str)] = &[
         include_str!("../scripts/image-provision.sh"),
     ),
     (
-        "registry-mirror",
-        include_str!("../scripts/registry-mirror.sh"),
+        "platform-names",
+        include_str!("../scripts/platform-names.sh"),
     ),
 ];
 
@@ -63,18 +63,32 @@ pub fn registry_hosts_toml() -> String {
     )
 }
 
-/// Points containerd at the lab registry (see [`registry_hosts_toml`]) and its stable name
-/// at `platform_address` (any platform node serves the node port) in `/etc/hosts`. Prints
-/// `changed` or `unchanged`.
-pub fn registry_mirror(platform_address: IpAddr) -> Result<Script, ScriptError> {
-    step("registry-mirror")
+/// The names a node of `node_cluster` resolves to a platform node (the platform cluster is
+/// `platform_cluster`): the registry's everywhere, and the platform's API name on the other
+/// clusters' nodes (the Prometheus agents there remote-write to it). A platform node's own
+/// API name is [`update_endpoint`]'s, pointing at its control plane.
+pub fn platform_hosts_names(node_cluster: &str, platform_cluster: &str) -> Vec<String> {
+    let mut names = vec![REGISTRY_NAME.to_owned()];
+    if node_cluster != platform_cluster {
+        names.push(crate::kubeadm::stable_name(platform_cluster));
+    }
+    names
+}
+
+/// Points `names` (see [`platform_hosts_names`]) at `platform_address` (any platform node
+/// serves the node ports) in its own `/etc/hosts` block, and containerd at the lab registry
+/// (see [`registry_hosts_toml`]). Re-run it when the platform's address changes: it rewrites
+/// only its block. Prints `changed` or `unchanged`.
+pub fn platform_names(platform_address: IpAddr, names: &[String]) -> Result<Script, ScriptError> {
+    step("platform-names")
+        .input("PLATFORM_ADDRESS", platform_address.to_string())?
+        .input("PLATFORM_NAMES", names.join(" "))?
         .input("REGISTRY_HOST", format!("{REGISTRY_NAME}:{REGISTRY_PORT}"))?
-        .input("REGISTRY_NAME", REGISTRY_NAME)?
-        .input("REGISTRY_ADDRESS", platform_address.to_string())?
         .input("HOSTS_TOML", registry_hosts_toml())
 }
 
-/// The shared functions (`log`, `fail`, `ensure_file`, `ensure_hosts_entry`).
+/// The shared functions (`log`, `fail`, `ensure_file`, `ensure_hosts_entry`,
+/// `ensure_hosts_block`).
 pub fn common_library() -> &'static str {
     COMMON
 }
@@ -265,89 +279,146 @@ mod tests {
         assert!(!toml.contains("30500") && !toml.contains("skip_verify"));
     }
 
-    /// The script on a containerd 1.7 default config and a hosts file in a temporary
-    /// directory: config_path set, hosts.toml written, the name mapped beside the API name's
-    /// block, and a second run changes nothing.
-    #[test]
-    fn the_registry_step_sets_config_path_and_writes_hosts_toml_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n      config_path = \"\"\n",
-        )
-        .expect("write");
-        let hosts = dir.path().join("hosts");
-        std::fs::write(
-            &hosts,
-            "127.0.0.1 localhost\n# BEGIN tart-infra (managed by tart-infra: the cluster API name)\n192.168.64.2 api.dev.tart-infra.internal\n# END tart-infra\n",
-        )
-        .expect("write");
-        let script = registry_mirror("192.168.64.7".parse().expect("ip")).expect("valid");
-        let program = format!(
-            "export CONTAINERD_CONFIG={} HOSTS_FILE={}\n{}",
-            config.display(),
-            hosts.display(),
-            script.render()
-        );
-        for expected in ["changed", "unchanged"] {
-            let out = run_bash(&program);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected);
-        }
-        let written = std::fs::read_to_string(
-            dir.path()
-                .join("certs.d/registry.tart-infra.internal:30400/hosts.toml"),
-        )
-        .expect("hosts.toml");
-        assert_eq!(written.trim_end(), registry_hosts_toml());
-        let config = std::fs::read_to_string(&config).expect("config");
-        assert!(
-            config.contains(&format!(
-                "config_path = \"{}/certs.d\"",
-                dir.path().display()
-            )),
-            "{config}"
-        );
-        let hosts = std::fs::read_to_string(&hosts).expect("hosts");
-        assert!(
-            hosts.contains("192.168.64.2 api.dev.tart-infra.internal\n"),
-            "{hosts}"
-        );
-        assert!(
-            hosts.contains(
-                "# BEGIN tart-infra-registry\n192.168.64.7 registry.tart-infra.internal\n"
-            ),
-            "{hosts}"
-        );
-        // The API name's step keeps the registry's block.
-        let update = update_endpoint(
-            "api.dev.tart-infra.internal",
-            "192.168.64.9".parse().expect("ip"),
-        )
-        .expect("valid");
+    /// Runs `script` with containerd's config and the hosts file in `dir`; its stdout.
+    fn run_in(dir: &std::path::Path, script: &Script) -> String {
         let out = run_bash(&format!(
-            "export HOSTS_FILE={}\n{}",
-            dir.path().join("hosts").display(),
-            update.render()
+            "export CONTAINERD_CONFIG={} HOSTS_FILE={}\n{}",
+            dir.join("config.toml").display(),
+            dir.join("hosts").display(),
+            script.render()
         ));
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let hosts = std::fs::read_to_string(dir.path().join("hosts")).expect("hosts");
-        assert!(
-            hosts.contains("192.168.64.7 registry.tart-infra.internal"),
-            "{hosts}"
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    #[test]
+    fn a_platform_node_maps_only_the_registry_the_others_the_platform_api_too() {
+        assert_eq!(
+            platform_hosts_names("platform", "platform"),
+            ["registry.tart-infra.internal"]
         );
+        assert_eq!(
+            platform_hosts_names("dev", "platform"),
+            [
+                "registry.tart-infra.internal",
+                "api.platform.tart-infra.internal"
+            ]
+        );
+        assert_eq!(
+            platform_hosts_names("prod", "hub"),
+            [
+                "registry.tart-infra.internal",
+                "api.hub.tart-infra.internal"
+            ]
+        );
+    }
+
+    /// The script on a containerd 1.7 default config and a dev node's hosts file (a stale
+    /// line for the registry, the API name's block) in a temporary directory: config_path
+    /// set, hosts.toml written, both platform names in their own block, the stale line gone;
+    /// a second run changes nothing; a new platform address rewrites only the block, in
+    /// place; update-endpoint and this step keep each other's blocks and, run in turns,
+    /// change nothing.
+    #[test]
+    fn the_platform_names_step_is_idempotent_and_follows_the_platform() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join("config.toml"),
+            "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n      config_path = \"\"\n",
+        )
+        .expect("write");
+        std::fs::write(
+            d.join("hosts"),
+            "127.0.0.1 localhost\n# the registry: registry.tart-infra.internal\n10.1.1.1 registry.tart-infra.internal\n\
+             # BEGIN tart-infra (managed by tart-infra: the cluster API name)\n192.168.64.2 api.dev.tart-infra.internal\n# END tart-infra\n",
+        )
+        .expect("write");
+        let names = platform_hosts_names("dev", "platform");
+        let at = |ip: &str| platform_names(ip.parse().expect("ip"), &names).expect("valid");
+        assert_eq!(run_in(d, &at("192.168.64.7")), "changed");
+        assert_eq!(run_in(d, &at("192.168.64.7")), "unchanged");
+        let written = std::fs::read_to_string(
+            d.join("certs.d/registry.tart-infra.internal:30400/hosts.toml"),
+        )
+        .expect("hosts.toml");
+        assert_eq!(written.trim_end(), registry_hosts_toml());
+        let config = std::fs::read_to_string(d.join("config.toml")).expect("config");
         assert!(
-            hosts.contains("192.168.64.9 api.dev.tart-infra.internal"),
-            "{hosts}"
+            config.contains(&format!("config_path = \"{}/certs.d\"", d.display())),
+            "{config}"
+        );
+        let hosts = std::fs::read_to_string(d.join("hosts")).expect("hosts");
+        assert_eq!(
+            hosts,
+            "127.0.0.1 localhost\n# the registry: registry.tart-infra.internal\n\
+             # BEGIN tart-infra (managed by tart-infra: the cluster API name)\n192.168.64.2 api.dev.tart-infra.internal\n# END tart-infra\n\
+             # BEGIN tart-infra-platform\n192.168.64.7 registry.tart-infra.internal api.platform.tart-infra.internal\n# END tart-infra-platform\n"
+        );
+
+        // The platform came back on another address: only the block's line changes.
+        assert_eq!(run_in(d, &at("192.168.64.8")), "changed");
+        let moved = std::fs::read_to_string(d.join("hosts")).expect("hosts");
+        assert_eq!(moved, hosts.replace("192.168.64.7", "192.168.64.8"));
+
+        // The node's own API name moves too: each step keeps the other's block where it is.
+        let update = |ip: &str| {
+            update_endpoint("api.dev.tart-infra.internal", ip.parse().expect("ip")).expect("valid")
+        };
+        assert_eq!(run_in(d, &update("192.168.64.9")), "changed");
+        let both = std::fs::read_to_string(d.join("hosts")).expect("hosts");
+        assert_eq!(both, moved.replace("192.168.64.2", "192.168.64.9"));
+        for _ in 0..2 {
+            assert_eq!(run_in(d, &at("192.168.64.8")), "unchanged");
+            assert_eq!(run_in(d, &update("192.168.64.9")), "unchanged");
+        }
+        assert_eq!(
+            std::fs::read_to_string(d.join("hosts")).expect("hosts"),
+            both
+        );
+    }
+
+    /// On a platform node the step maps only the registry and leaves the platform's own API
+    /// name (update-endpoint's block) alone.
+    #[test]
+    fn on_a_platform_node_the_api_name_stays_update_endpoints() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join("config.toml"),
+            "[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"\"\n",
+        )
+        .expect("write");
+        std::fs::write(
+            d.join("hosts"),
+            "127.0.0.1 localhost\n# BEGIN tart-infra (managed by tart-infra: the cluster API name)\n192.168.64.3 api.platform.tart-infra.internal\n# END tart-infra\n",
+        )
+        .expect("write");
+        let names = platform_hosts_names("platform", "platform");
+        let script = platform_names("192.168.64.3".parse().expect("ip"), &names).expect("valid");
+        assert_eq!(run_in(d, &script), "changed");
+        assert_eq!(
+            std::fs::read_to_string(d.join("hosts")).expect("hosts"),
+            "127.0.0.1 localhost\n# BEGIN tart-infra (managed by tart-infra: the cluster API name)\n192.168.64.3 api.platform.tart-infra.internal\n# END tart-infra\n\
+             # BEGIN tart-infra-platform\n192.168.64.3 registry.tart-infra.internal\n# END tart-infra-platform\n"
+        );
+        // A config without an empty config_path to set is refused with the fix.
+        std::fs::write(d.join("config.toml"), "version = 2\n").expect("write");
+        let out = run_bash(&format!(
+            "export CONTAINERD_CONFIG={} HOSTS_FILE={}\n{}",
+            d.join("config.toml").display(),
+            d.join("hosts").display(),
+            script.render()
+        ));
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("set config_path ="),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 
@@ -360,6 +431,7 @@ mod tests {
             join_preflight("n", "api", Duration::from_secs(5)).expect("valid"),
             kubeadm_join("kind: x").expect("valid"),
             update_endpoint("api", "10.0.0.1".parse().expect("ip")).expect("valid"),
+            platform_names("10.0.0.1".parse().expect("ip"), &["r".to_owned()]).expect("valid"),
             kubeadm_reset(),
             image_provision(&ImageProvision {
                 kubernetes_minor: "1.33".into(),

@@ -6,6 +6,9 @@
 //! runs kubeadm over real SSH, joins the worker, writes the kubeconfig and ArgoCD Secrets,
 //! and reports Ready once the addon workloads are Ready (this test plays ArgoCD: it creates
 //! them in the new cluster and marks them ready, as no controller-manager runs there).
+//! The platform is a VM of the double too (only its address matters): once the host-agent
+//! Secret names it, the operator points the registry's and the platform's API name at it on
+//! every node, and again after it restarts on a new address.
 //! Deleting the ManagedCluster drains its worker (a pod on it is evicted), runs `kubeadm
 //! reset` on both nodes over SSH, then deletes its VMs and Secrets.
 
@@ -78,6 +81,8 @@ impl Agent {
             .arg(&tart)
             .env("TART_HOME", dir.path().join("tart-home"))
             .env("TART_DOUBLE_SUBNET", SUBNET)
+            // A new address on every boot: the platform VM's restart moves it.
+            .env("TART_DOUBLE_DHCP", "rotate")
             .env("TART_INFRA_TEST_HOST_FACTS", HOST_FACTS)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("serve.log"))?)
@@ -100,6 +105,67 @@ impl Agent {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// A client of the VM API, as the operator's.
+    async fn client(&self) -> Result<vm_api::AgentClient> {
+        let record = self.record().await?;
+        let field = |k: &str| record[k].as_str().map(str::to_owned).context(k.to_owned());
+        let token = std::fs::read_to_string(field("tokenFile")?)?;
+        let cert = std::fs::read_to_string(field("certFile")?)?;
+        Ok(vm_api::AgentClient::with_certificate_pem(
+            &field("url")?,
+            token.trim(),
+            &cert,
+        )?)
+    }
+
+    /// A file inside a running VM, read through the guest agent (`tart exec`).
+    fn vm_file(&self, vm: &str, path: &str) -> Result<String> {
+        let out = Command::new(&self.tart)
+            .args(["exec", vm, "cat", path])
+            .env("TART_HOME", self.dir.path().join("tart-home"))
+            .env("TART_DOUBLE_SUBNET", SUBNET)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "cat {path} in {vm}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// Every node of dev resolves the registry and the platform's API name to `platform` in
+    /// their block, beside its own API name's, and its containerd reads the registry's
+    /// hosts.toml.
+    fn assert_platform_names(&self, platform: std::net::Ipv4Addr) -> Result<()> {
+        for vm in ["dev-master", "dev-worker1"] {
+            let hosts = self.vm_file(vm, "/etc/hosts")?;
+            ensure!(
+                hosts.contains(&format!(
+                    "# BEGIN tart-infra-platform\n{platform} registry.tart-infra.internal api.platform.tart-infra.internal\n# END tart-infra-platform\n"
+                )),
+                "{vm}: {hosts}"
+            );
+            ensure!(
+                hosts.contains(" api.dev.tart-infra.internal\n"),
+                "{vm}: its own API name's block is kept: {hosts}"
+            );
+            let toml = self.vm_file(
+                vm,
+                "/etc/containerd/certs.d/registry.tart-infra.internal:30400/hosts.toml",
+            )?;
+            ensure!(
+                toml.contains("server = \"http://registry.tart-infra.internal:30400\""),
+                "{vm}: {toml}"
+            );
+            let config = self.vm_file(vm, "/etc/containerd/config.toml")?;
+            ensure!(
+                config.contains("config_path = \"/etc/containerd/certs.d\""),
+                "{vm}: {config}"
+            );
+        }
+        Ok(())
     }
 
     /// The names of the double's VMs (`tart list -q`).
@@ -134,7 +200,7 @@ impl Drop for Agent {
 }
 
 /// The Secrets `tart-infra up` writes for the operator: the agent's URL, token and
-/// certificate, and an SSH key.
+/// certificate (as an older `up` wrote it: without the platform's keys), and an SSH key.
 async fn hand_off(p: &Client, agent: &Agent) -> Result<()> {
     let record = agent.record().await?;
     let field = |k: &str| record[k].as_str().map(str::to_owned).context(k.to_owned());
@@ -173,6 +239,38 @@ fn condition(mc: &ManagedCluster, type_: &str) -> Option<(String, String, String
 
 fn describe(mc: &ManagedCluster) -> String {
     format!("{:#?}", mc.status)
+}
+
+/// Waits until dev's condition PlatformNames is `(status, reason)` and, when True, its
+/// annotation records `address`.
+async fn wait_platform_names(
+    mcs: &Api<ManagedCluster>,
+    status: &str,
+    reason: &str,
+    address: Option<std::net::Ipv4Addr>,
+) -> Result<ManagedCluster> {
+    let began = Instant::now();
+    loop {
+        let mc = mcs.get("dev").await?;
+        let recorded = mc
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("tartinfra.dev/platform-address"))
+            .cloned();
+        if condition(&mc, "PlatformNames").is_some_and(|(s, r, _)| s == status && r == reason)
+            && address.is_none_or(|a| recorded == Some(a.to_string()))
+        {
+            return Ok(mc);
+        }
+        if began.elapsed() > BUILD {
+            bail!(
+                "waiting for PlatformNames {status} {reason} ({address:?}): {recorded:?} {}",
+                describe(&mc)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Waits for `want`, failing early (with the status) when a condition reports a failure
@@ -310,6 +408,29 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
         return Ok(());
     }
     let agent = Agent::start()?;
+    // The platform's control-plane VM (only its address matters here).
+    let vms_api = agent.client().await?;
+    let platform_spec = vm_api::VmSpec {
+        name: "platform-master".into(),
+        image: "ghcr.io/cirruslabs/ubuntu:24.04".into(),
+        resources: vm_api::Resources {
+            cpu: 1,
+            memory_mib: 1024,
+            disk_gib: 10,
+        },
+        networking: vm_api::Networking::Softnet,
+    };
+    {
+        use vm_api::VmBackend as _;
+        vms_api.create(&platform_spec).await?;
+        vms_api.start("platform-master").await?;
+    }
+    let platform_ip = {
+        use vm_api::VmBackend as _;
+        vms_api
+            .ip("platform-master", Duration::from_secs(60))
+            .await?
+    };
     let platform = platform().await?;
     let p = platform.client().await?;
     create_namespace(&p, "argocd").await?;
@@ -347,7 +468,10 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
     }
     let mut vms = agent.vms()?;
     vms.sort();
-    ensure!(vms == ["dev-master", "dev-worker1"], "{vms:?}");
+    ensure!(
+        vms == ["dev-master", "dev-worker1", "platform-master"],
+        "{vms:?}"
+    );
     // The phase is written before the step that registers the cluster.
     let argocd = match appears(
         &Api::<Secret>::namespaced(p.clone(), "argocd"),
@@ -371,6 +495,14 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
             .map(String::as_str)
             == Some("true")
     );
+
+    // The host-agent Secret does not name the platform: its names wait, and say why.
+    let (status, reason, message) = condition(&mc, "PlatformNames").context("PlatformNames")?;
+    ensure!(
+        status == "False" && reason == "PlatformAddressUnknown",
+        "{status} {reason}: {message}"
+    );
+    ensure!(message.contains("platform-vm"), "{message}");
 
     // The new cluster answers with the written kubeconfig (its server is the control
     // plane's address, its TLS name the stable API name) and has both nodes.
@@ -399,6 +531,43 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
         describe(&mc)
     );
 
+    // `up` of this version names the platform's VM: every node resolves its names.
+    let secrets: Api<Secret> = Api::namespaced(p.clone(), SECRETS_NS);
+    secrets
+        .patch(
+            "host-agent",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "stringData": { "platform-cluster": "platform", "platform-vm": "platform-master" },
+            })),
+        )
+        .await?;
+    let mc = wait_platform_names(&mcs, "True", "PlatformNamesSet", Some(platform_ip)).await?;
+    ensure!(
+        mc.status.as_ref().and_then(|s| s.phase) == Some(ClusterPhase::Ready),
+        "{}",
+        describe(&mc)
+    );
+    agent.assert_platform_names(platform_ip)?;
+
+    // The platform restarts on a new address: the names follow it.
+    let moved = {
+        use vm_api::VmBackend as _;
+        vms_api
+            .stop("platform-master", Duration::from_secs(10))
+            .await?;
+        vms_api.start("platform-master").await?;
+        vms_api
+            .ip("platform-master", Duration::from_secs(60))
+            .await?
+    };
+    ensure!(
+        moved != platform_ip,
+        "rotate gives the platform a new address"
+    );
+    wait_platform_names(&mcs, "True", "PlatformNamesSet", Some(moved)).await?;
+    agent.assert_platform_names(moved)?;
+
     // Deleting it drains the worker (the pod on it is evicted), resets both nodes, deletes
     // its VMs and the Secrets it wrote.
     let evicted = watch_eviction(&d).await?;
@@ -419,8 +588,11 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
             "no kubeadm reset on {vm} before it was deleted: {ran}"
         );
     }
-    ensure!(agent.vms()?.is_empty(), "VMs left: {:?}", agent.vms()?);
-    let secrets: Api<Secret> = Api::namespaced(p.clone(), SECRETS_NS);
+    ensure!(
+        agent.vms()? == ["platform-master"],
+        "VMs left: {:?}",
+        agent.vms()?
+    );
     ensure!(secrets.get_opt("dev-kubeconfig").await?.is_none());
     ensure!(
         Api::<Secret>::namespaced(p.clone(), "argocd")

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures::future::join_all;
-use node_bootstrap::bring_up::{self, ControlPlane};
+use node_bootstrap::bring_up::{self, ControlPlane, Platform};
 
 use super::kubeconfigs;
 use super::progress::Status;
@@ -75,7 +75,54 @@ pub async fn bring_up(ctx: &Ctx, cluster: &ClusterConfig) -> Result<String, MacE
         }
     });
     first_error(ctx, join_all(joins).await)?;
+    let platform = Platform {
+        cluster: name.to_owned(),
+        address: IpAddr::V4(cp_ip),
+    };
+    let names = cluster.nodes.iter().map(|node| {
+        let (vm, platform) = (node.name.as_str(), &platform);
+        let ip = addresses.get(vm).copied();
+        async move {
+            let ip = ip.ok_or_else(|| MacError::step(vm, "ip", "no address"))?;
+            let s = vms::connect(ctx, vm, IpAddr::V4(ip)).await?;
+            platform_names(ctx, &s, vm, name, platform).await?;
+            let _ = s.close().await;
+            Ok::<(), MacError>(())
+        }
+    });
+    first_error(ctx, join_all(names).await)?;
     Ok(kubeconfig)
+}
+
+/// The platform's names on one node of `cluster` (`node_bootstrap::bring_up::platform_names`),
+/// reported as the step `platform-names`.
+pub async fn platform_names(
+    ctx: &Ctx,
+    session: &node_bootstrap::ssh::Session,
+    vm: &str,
+    cluster: &str,
+    platform: &Platform,
+) -> Result<(), MacError> {
+    let changed = bring_up::platform_names(session, cluster, platform)
+        .await
+        .map_err(|e| MacError::step(vm, "platform-names", e))?;
+    let names = node_bootstrap::steps::platform_hosts_names(cluster, &platform.cluster);
+    ctx.report.step(
+        vm,
+        "platform-names",
+        if changed {
+            Status::Done
+        } else {
+            Status::Skipped
+        },
+        format!(
+            "{} -> {}{}",
+            names.join(", "),
+            platform.address,
+            if changed { "" } else { " (unchanged)" }
+        ),
+    );
+    Ok(())
 }
 
 /// Creates, starts and first-contacts every VM of `cluster` in parallel; their addresses.

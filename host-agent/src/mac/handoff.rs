@@ -54,9 +54,32 @@ pub async fn client_with_retry(
     Client::try_from(config).map_err(|e| fail(&e))
 }
 
-/// The Secret `tart-system/host-agent`: where the operator reaches the VM API.
-pub fn agent_secret(url: &str, token: &str, ca_pem: &str) -> Value {
-    json!({
+/// The keys of the Secret `tart-system/host-agent` naming the platform cluster and its
+/// control-plane VM: the operator asks the VM API for that VM's address and points the
+/// other clusters' nodes' platform names at it (`platform-names`).
+pub const PLATFORM_CLUSTER_KEY: &str = "platform-cluster";
+/// See [`PLATFORM_CLUSTER_KEY`].
+pub const PLATFORM_VM_KEY: &str = "platform-vm";
+
+/// The Secret `tart-system/host-agent`: where the operator reaches the VM API, and which VM
+/// is the platform's control plane.
+pub fn agent_secret(
+    url: &str,
+    token: &str,
+    ca_pem: &str,
+    platform: &ClusterConfig,
+) -> Result<Value, MacError> {
+    let vm = super::vms::control_plane(platform)
+        .ok_or_else(|| {
+            MacError::step(
+                &platform.name,
+                "secret host-agent",
+                "the cluster has no controlPlane node",
+            )
+        })?
+        .name
+        .clone();
+    Ok(json!({
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
@@ -65,8 +88,14 @@ pub fn agent_secret(url: &str, token: &str, ca_pem: &str) -> Value {
             "labels": {"app.kubernetes.io/part-of": "tart-infra"},
         },
         "type": "Opaque",
-        "stringData": {"url": url, "token": token, "ca.crt": ca_pem},
-    })
+        "stringData": {
+            "url": url,
+            "token": token,
+            "ca.crt": ca_pem,
+            PLATFORM_CLUSTER_KEY: platform.name,
+            PLATFORM_VM_KEY: vm,
+        },
+    }))
 }
 
 /// The Secret `tart-system/tart-operator-ssh`: the operator's own SSH key.
@@ -187,10 +216,22 @@ mod tests {
 
     #[test]
     fn the_secrets_have_the_keys_the_operator_reads() {
-        let s = agent_secret("https://192.168.64.1:7443", "tok", "PEM");
+        let config = crate::config::parse(
+            include_str!("../../../config/clusters.yaml"),
+            "config/clusters.yaml",
+        )
+        .expect("shipped file");
+        let platform = config
+            .clusters
+            .iter()
+            .find(|c| c.tier == Tier::Platform)
+            .expect("platform");
+        let s = agent_secret("https://192.168.64.1:7443", "tok", "PEM", platform).expect("secret");
         assert_eq!(s["metadata"]["namespace"], "tart-system");
         assert_eq!(s["stringData"]["url"], "https://192.168.64.1:7443");
         assert_eq!(s["stringData"]["ca.crt"], "PEM");
+        assert_eq!(s["stringData"]["platform-cluster"], "platform");
+        assert_eq!(s["stringData"]["platform-vm"], "platform-master");
         let k = ssh_secret("KEY");
         assert_eq!(k["type"], "kubernetes.io/ssh-auth");
         assert_eq!(k["stringData"]["ssh-privatekey"], "KEY");

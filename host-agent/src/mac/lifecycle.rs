@@ -5,7 +5,8 @@
 //!   the platform's last of all. Clusters built by the operator are drained by it, not here.
 //! - `boot`: start the VMs (control planes first, the platform's first), wait for their addresses,
 //!   point every platform node at its control plane's address (`update_endpoint`; the
-//!   control plane moves its static pods too), rewrite the kubeconfigs, uncordon. The other
+//!   control plane moves its static pods too; and `platform_names`: the registry's name),
+//!   rewrite the kubeconfigs, uncordon. The other
 //!   clusters' endpoints are the operator's job once the platform runs.
 
 use std::net::IpAddr;
@@ -167,6 +168,10 @@ async fn readdress_platform(
     };
     let cp_ip = IpAddr::V4(cp_ip);
     let moved = kubeconfigs::server_ip(&text) != Some(cp_ip);
+    let platform = node_bootstrap::bring_up::Platform {
+        cluster: name.to_owned(),
+        address: cp_ip,
+    };
     // Control plane first: its static pods move before the workers look for it.
     let mut nodes: Vec<_> = cluster.nodes.iter().collect();
     nodes.sort_by_key(|n| n.role != NodeRole::ControlPlane);
@@ -184,6 +189,9 @@ async fn readdress_platform(
         )
         .await
         .map_err(|e| MacError::step(vm, "update-endpoint", e))?;
+        // The registry's name follows the platform too (the operator moves the other
+        // clusters' nodes once it sees the new address through the VM API).
+        bringup::platform_names(ctx, &session, vm, name, &platform).await?;
         let _ = session.close().await;
         r.step(
             vm,

@@ -272,7 +272,14 @@ async fn hand_off_to_operator(
     let token = read(&record.token_file)?;
     let ca = read(&record.cert_file)?;
     let url = options.agent_url.clone().unwrap_or(record.url.clone());
-    handoff::apply_secret(client, &handoff::agent_secret(&url, token.trim(), &ca)).await?;
+    let platform_cluster = ctx
+        .config
+        .clusters
+        .iter()
+        .find(|c| c.tier == crds::managed_cluster::Tier::Platform)
+        .ok_or_else(|| MacError::step("config", "platform", "the file has no platform cluster"))?;
+    let secret = handoff::agent_secret(&url, token.trim(), &ca, platform_cluster)?;
+    handoff::apply_secret(client, &secret).await?;
     r.step(&platform, "secret host-agent", Status::Done, url);
 
     let operator_key = ctx.state.operator_key();

@@ -160,8 +160,9 @@ pub fn swapoff(args: &[String]) -> i32 {
     0
 }
 
-/// `containerd config default|dump`: the part of containerd 1.7's default config (Ubuntu
-/// 24.04's package) that node scripts edit: runc with `SystemdCgroup = false`.
+/// `containerd config default|dump`: the parts of containerd 1.7's default config (Ubuntu
+/// 24.04's package) that node scripts edit: runc with `SystemdCgroup = false`, and the CRI
+/// registry section with its empty `config_path`.
 pub fn containerd_config(args: &[String]) -> i32 {
     record("containerd", args);
     match args.get(1).map(String::as_str) {
@@ -202,6 +203,17 @@ version = 2
           [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
             BinaryName = ""
             SystemdCgroup = false
+
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = ""
+
+      [plugins."io.containerd.grpc.v1.cri".registry.auths]
+
+      [plugins."io.containerd.grpc.v1.cri".registry.configs]
+
+      [plugins."io.containerd.grpc.v1.cri".registry.headers]
+
+      [plugins."io.containerd.grpc.v1.cri".registry.mirrors]
 "#;
 
 /// `conntrack` (after `apt-get install conntrack`): records.

@@ -19,7 +19,7 @@ use node_bootstrap::ssh::{KnownHosts, PinOrigin, Session, SshClient, SshError, S
 use node_bootstrap::{drain, kubeconfig, steps};
 use vm_api::{HostKey, VmBackend, VmError, VmSpec};
 
-use super::decide::{Failure, Step};
+use super::decide::{Failure, PLATFORM_ADDRESS_ANNOTATION, PlatformView, Step};
 use super::names::{Names, SSH_PRIVATE_KEY, TartSettings};
 use super::observe::host_keys;
 use crds::argocd::{self, CLUSTER_LABEL};
@@ -61,7 +61,9 @@ pub async fn act<B: VmBackend>(t: &Tools<'_, B>, step: &Step) -> Result<(), Fail
         Step::Join {
             control_plane,
             workers,
-        } => join(t, control_plane, workers).await,
+            platform,
+        } => join(t, control_plane, workers, platform.as_ref()).await,
+        Step::PlatformNames { platform, nodes } => platform_names(t, platform, nodes).await,
         Step::Register => register(t).await,
         Step::Teardown { drain, reset } => teardown(t, drain, reset).await,
     }
@@ -327,12 +329,63 @@ async fn update_endpoint<B: VmBackend>(
     write_kubeconfig(t, &new).await
 }
 
-/// A join command from the control plane, then preflight and join on every worker at once.
+/// The platform as `node_bootstrap` takes it.
+fn platform_target(platform: &PlatformView) -> bring_up::Platform {
+    bring_up::Platform {
+        cluster: platform.cluster.clone(),
+        address: IpAddr::V4(platform.address),
+    }
+}
+
+/// Points the platform's names at its address on every node at once, then records the
+/// address on the ManagedCluster (decide runs the step again when the platform moves).
+async fn platform_names<B: VmBackend>(
+    t: &Tools<'_, B>,
+    platform: &PlatformView,
+    nodes: &[(String, Ipv4Addr)],
+) -> Result<(), Failure> {
+    let ssh = ssh_client(t).await?;
+    let cluster = t.mc.name_any();
+    let target = platform_target(platform);
+    let set = join_all(nodes.iter().map(|(node, ip)| {
+        let (ssh, cluster, target) = (&ssh, &cluster, &target);
+        async move {
+            let s = session(t, ssh, node, *ip, R::PlatformNamesFailed).await?;
+            bring_up::platform_names(&s, cluster, target)
+                .await
+                .map_err(|e| bring_up_failure(&e, R::PlatformNamesFailed))
+        }
+    }))
+    .await;
+    for result in set {
+        result?;
+    }
+    let patch = serde_json::json!({
+        "metadata": {"annotations": {PLATFORM_ADDRESS_ANNOTATION: platform.address.to_string()}},
+    });
+    let params = PatchParams {
+        field_manager: Some(MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    Api::<ManagedCluster>::all(t.client.clone())
+        .patch(&cluster, &params, &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| Failure {
+            reason: R::PlatformNamesFailed,
+            message: format!("recording the platform's address on ManagedCluster {cluster}: {e}"),
+        })
+}
+
+/// A join command from the control plane, then preflight and join on every worker at once,
+/// and the platform's names on each when the platform's address is known.
 async fn join<B: VmBackend>(
     t: &Tools<'_, B>,
     (cp, cp_ip): &(String, Ipv4Addr),
     workers: &[(String, Ipv4Addr)],
+    platform: Option<&PlatformView>,
 ) -> Result<(), Failure> {
+    let platform = platform.map(platform_target);
     let ssh = ssh_client(t).await?;
     let cp_session = session(t, &ssh, cp, *cp_ip, R::JoinFailed).await?;
     let command = bring_up::join_command(&cp_session)
@@ -340,12 +393,19 @@ async fn join<B: VmBackend>(
         .map_err(|e| bring_up_failure(&e, R::JoinFailed))?;
     let cluster = t.mc.name_any();
     let joined = join_all(workers.iter().map(|(node, ip)| {
-        let (ssh, cluster, command) = (&ssh, &cluster, &command);
+        let (ssh, cluster, command, platform) = (&ssh, &cluster, &command, &platform);
         async move {
             let s = session(t, ssh, node, *ip, R::JoinFailed).await?;
             bring_up::join_worker(&s, cluster, node, IpAddr::V4(*cp_ip), command)
                 .await
-                .map_err(|e| bring_up_failure(&e, R::JoinFailed))
+                .map_err(|e| bring_up_failure(&e, R::JoinFailed))?;
+            match platform {
+                Some(p) => bring_up::platform_names(&s, cluster, p)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| bring_up_failure(&e, R::JoinFailed)),
+                None => Ok(()),
+            }
         }
     }))
     .await;

@@ -6,7 +6,10 @@
 //! ProvisioningVMs  create the missing VMs, start the stopped ones, wait for addresses
 //! Bootstrapping    first contact (authorise our key, pin host keys), kubeadm init
 //! Joining          network preflight and kubeadm join on the workers not in the cluster
-//! InstallingAddons register with ArgoCD, wait until every addon's workloads are Ready
+//!                  (and the platform's names on each)
+//! InstallingAddons the platform's names on every node (when the platform's address is
+//!                  known and differs from the one last set), register with ArgoCD, wait
+//!                  until every addon's workloads are Ready
 //! Ready            every node Ready (Degraded otherwise)
 //! ```
 //!
@@ -43,6 +46,20 @@ pub struct VmView {
     pub ip: Option<Ipv4Addr>,
 }
 
+/// The annotation on the ManagedCluster with the platform address the nodes' platform names
+/// were last set to (written after the step succeeded on every node): the step runs again
+/// when the platform's address differs.
+pub const PLATFORM_ADDRESS_ANNOTATION: &str = "tartinfra.dev/platform-address";
+
+/// The platform cluster and its control plane's current address (the host agent's answer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformView {
+    /// The platform cluster's name.
+    pub cluster: String,
+    /// Its control-plane VM's address.
+    pub address: Ipv4Addr,
+}
+
 /// One addon workload in the cluster and whether it is Ready.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddonState {
@@ -70,6 +87,9 @@ pub struct Observed {
     pub registered: bool,
     /// Every addon workload spec.addons asks for (read only when the cluster answers).
     pub addons: Vec<AddonState>,
+    /// The platform and its address, or why it is unknown (an older host-agent Secret, a
+    /// platform VM without an address, a host agent that does not answer).
+    pub platform: Result<PlatformView, String>,
 }
 
 /// The one thing a reconcile does.
@@ -106,6 +126,17 @@ pub enum Step {
         control_plane: (String, Ipv4Addr),
         /// The workers to join.
         workers: Vec<(String, Ipv4Addr)>,
+        /// The platform whose names each joined worker resolves, when its address is known.
+        platform: Option<PlatformView>,
+    },
+    /// Point the platform's names (the registry's, the platform's API name) at its address
+    /// on these nodes (name and address), then record the address in
+    /// [`PLATFORM_ADDRESS_ANNOTATION`].
+    PlatformNames {
+        /// The platform and its current address.
+        platform: PlatformView,
+        /// Every node with its address.
+        nodes: Vec<(String, Ipv4Addr)>,
     },
     /// Write the ArgoCD cluster Secret whose labels select the addons.
     Register,
@@ -392,11 +423,14 @@ fn bootstrap(
         });
         return wait(s, true);
     };
-    join_and_install((cp, cp_ip), nodes, vms, seen, obs, s, at)
+    join_and_install(mc, (cp, cp_ip), nodes, vms, seen, obs, s, at)
 }
 
-/// The cluster answers: join the missing workers, then register and wait for the addons.
+/// The cluster answers: join the missing workers, set the platform's names, then register and
+/// wait for the addons.
+#[allow(clippy::too_many_arguments)]
 fn join_and_install(
+    mc: &ManagedCluster,
     (cp, cp_ip): (&str, Ipv4Addr),
     nodes: &[NodeSpec],
     vms: &[VmView],
@@ -421,6 +455,7 @@ fn join_and_install(
             step: Step::Join {
                 control_plane: (cp.to_owned(), cp_ip),
                 workers: joining,
+                platform: obs.platform.as_ref().ok().cloned(),
             },
             soon: true,
         };
@@ -428,6 +463,18 @@ fn join_and_install(
     let workers = nodes.iter().filter(|n| n.role == NodeRole::Worker).count();
     let message = format!("{workers} workers joined");
     at.set(&mut s.conditions, C::Joined, true, R::AllJoined, message);
+    if let Some(step) = platform_names(mc, vms, obs, &mut s, at) {
+        // The addons (image pulls from the registry, remote-write to the platform) need
+        // the names; a Ready cluster whose platform moved stays Ready meanwhile.
+        if !matches!(s.phase, Some(ClusterPhase::Ready | ClusterPhase::Degraded)) {
+            s.phase = Some(ClusterPhase::InstallingAddons);
+        }
+        return Decision {
+            status: s,
+            step,
+            soon: true,
+        };
+    }
     if !obs.registered {
         s.phase = Some(ClusterPhase::InstallingAddons);
         let message =
@@ -481,6 +528,72 @@ fn join_and_install(
     wait(s, false)
 }
 
+/// Sets PlatformNames and returns the step that points the nodes' platform names at the
+/// platform's address, when it is known and not the one last set. An unknown address
+/// leaves the names as they are (the condition says why): the cluster works without them,
+/// except for pulls from the lab's registry and the remote-write to the platform.
+fn platform_names(
+    mc: &ManagedCluster,
+    vms: &[VmView],
+    obs: &Observed,
+    s: &mut ManagedClusterStatus,
+    at: Stamp,
+) -> Option<Step> {
+    let platform = match &obs.platform {
+        Ok(p) => p,
+        Err(why) => {
+            let message = format!(
+                "{why}; the nodes do not resolve the platform's names (registry.tart-infra.internal, the platform's API name) until its address is known"
+            );
+            at.set(
+                &mut s.conditions,
+                C::PlatformNames,
+                false,
+                R::PlatformAddressUnknown,
+                message,
+            );
+            return None;
+        }
+    };
+    let names = node_bootstrap::steps::platform_hosts_names(
+        mc.metadata.name.as_deref().unwrap_or_default(),
+        &platform.cluster,
+    )
+    .join(" and ");
+    let set = mc
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PLATFORM_ADDRESS_ANNOTATION))
+        .and_then(|v| v.trim().parse::<Ipv4Addr>().ok());
+    let address = platform.address;
+    if set == Some(address) {
+        let message = format!("{names} resolve to {address} on every node");
+        at.set(
+            &mut s.conditions,
+            C::PlatformNames,
+            true,
+            R::PlatformNamesSet,
+            message,
+        );
+        return None;
+    }
+    let message = match set {
+        Some(old) => format!(
+            "the platform moved from {old} to {address}; pointing {names} at it on every node"
+        ),
+        None => format!("pointing {names} at the platform's {address} on every node"),
+    };
+    progress(s, C::PlatformNames, R::SettingPlatformNames, message, at);
+    Some(Step::PlatformNames {
+        platform: platform.clone(),
+        nodes: vms
+            .iter()
+            .filter_map(|v| Some((v.name.clone(), v.ip?)))
+            .collect(),
+    })
+}
+
 /// Records a failed step on the condition the step works towards (pure).
 pub fn record(
     mut s: ManagedClusterStatus,
@@ -492,6 +605,7 @@ pub fn record(
         Step::CreateVms(_) | Step::StartVms(_) | Step::Wait => C::Provisioned,
         Step::AuthorizeSsh(_) | Step::Init { .. } | Step::UpdateEndpoint { .. } => C::Bootstrapped,
         Step::Join { .. } => C::Joined,
+        Step::PlatformNames { .. } => C::PlatformNames,
         Step::Register => C::AddonsReady,
         Step::Teardown { .. } => C::Provisioned,
     };
@@ -533,6 +647,7 @@ const FAILURES: &[R] = &[
     R::KubeadmFailed,
     R::PreflightFailed,
     R::JoinFailed,
+    R::PlatformNamesFailed,
 ];
 
 fn wait(status: ManagedClusterStatus, soon: bool) -> Decision {

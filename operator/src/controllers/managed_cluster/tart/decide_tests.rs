@@ -10,7 +10,7 @@ use crds::managed_cluster::{ClusterPhase, NodeStage, NodeStatus};
 use k8s_openapi::jiff::Timestamp;
 use vm_api::VmState;
 
-use super::decide::{AddonState, Failure, Observed, Step, VmView, decide, record};
+use super::decide::{AddonState, Failure, Observed, PlatformView, Step, VmView, decide, record};
 use crate::conditions::{self, Stamp};
 use crate::controllers::managed_cluster::decide::Probe;
 
@@ -21,7 +21,10 @@ fn now() -> Timestamp {
 fn cluster() -> ManagedCluster {
     serde_json::from_value(serde_json::json!({
         "apiVersion": "tartinfra.dev/v1alpha1", "kind": "ManagedCluster",
-        "metadata": { "name": "dev", "generation": 1 },
+        "metadata": {
+            "name": "dev", "generation": 1,
+            "annotations": { "tartinfra.dev/platform-address": "127.0.0.2" },
+        },
         "spec": {
             "tier": "dev", "provider": "tart",
             "baseImage": "tart-infra-k8s-1.33",
@@ -37,6 +40,15 @@ fn cluster() -> ManagedCluster {
 
 const CP_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
 const WORKER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 12);
+/// The platform's control plane, as the cluster's annotation records it.
+const PLATFORM_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+fn platform(address: Ipv4Addr) -> PlatformView {
+    PlatformView {
+        cluster: "platform".into(),
+        address,
+    }
+}
 
 fn vm(name: &str, state: VmState, ip: Option<Ipv4Addr>) -> VmView {
     VmView {
@@ -95,6 +107,7 @@ fn ready() -> Observed {
         ])),
         registered: true,
         addons: vec![cilium(true)],
+        platform: Ok(platform(PLATFORM_IP)),
     }
 }
 
@@ -267,9 +280,71 @@ fn rows() -> Vec<Row> {
             step: Step::Join {
                 control_plane: ("dev-master".into(), CP_IP),
                 workers: vec![("dev-worker1".into(), WORKER_IP)],
+                platform: Some(platform(PLATFORM_IP)),
             },
             condition: (C::Joined, false, R::Joining),
             message: "joining dev-worker1",
+        },
+        Row {
+            name: "the worker joins while the platform's address is unknown",
+            observed: Observed {
+                target: Some(connected(vec![node("dev-master", true)])),
+                registered: false,
+                platform: Err(
+                    "Secret tart-system/host-agent has no keys platform-cluster and platform-vm"
+                        .into(),
+                ),
+                ..ready()
+            },
+            phase: ClusterPhase::Joining,
+            step: Step::Join {
+                control_plane: ("dev-master".into(), CP_IP),
+                workers: vec![("dev-worker1".into(), WORKER_IP)],
+                platform: None,
+            },
+            condition: (C::Joined, false, R::Joining),
+            message: "joining dev-worker1",
+        },
+        Row {
+            name: "joined, the platform moved: its names move before anything else",
+            observed: Observed {
+                registered: false,
+                addons: vec![],
+                platform: Ok(platform(Ipv4Addr::new(127, 0, 0, 3))),
+                ..ready()
+            },
+            phase: ClusterPhase::InstallingAddons,
+            step: Step::PlatformNames {
+                platform: platform(Ipv4Addr::new(127, 0, 0, 3)),
+                nodes: vec![
+                    ("dev-master".into(), CP_IP),
+                    ("dev-worker1".into(), WORKER_IP),
+                ],
+            },
+            condition: (C::PlatformNames, false, R::SettingPlatformNames),
+            message: "the platform moved from 127.0.0.2 to 127.0.0.3; pointing registry.tart-infra.internal and api.platform.tart-infra.internal at it",
+        },
+        Row {
+            name: "Ready, the platform's address unknown (an older host-agent Secret): nothing to do",
+            observed: Observed {
+                platform: Err(
+                    "Secret tart-system/host-agent has no keys platform-cluster and platform-vm"
+                        .into(),
+                ),
+                ..ready()
+            },
+            phase: ClusterPhase::Ready,
+            step: Step::Wait,
+            condition: (C::PlatformNames, false, R::PlatformAddressUnknown),
+            message: "has no keys platform-cluster and platform-vm; the nodes do not resolve the platform's names",
+        },
+        Row {
+            name: "Ready, the platform's names set to its address",
+            observed: ready(),
+            phase: ClusterPhase::Ready,
+            step: Step::Wait,
+            condition: (C::PlatformNames, true, R::PlatformNamesSet),
+            message: "registry.tart-infra.internal and api.platform.tart-infra.internal resolve to 127.0.0.2 on every node",
         },
         Row {
             name: "joined, not registered with ArgoCD",
@@ -351,6 +426,7 @@ fn a_ready_cluster_says_so_on_every_condition_and_node() {
         C::AddonsReady,
         C::Reachable,
         C::NodesReady,
+        C::PlatformNames,
     ] {
         assert!(
             conditions::is_true(&d.status.conditions, type_),
@@ -476,6 +552,7 @@ fn failures_a_person_must_fix_fail_the_cluster() {
             Step::Join {
                 control_plane: ("dev-master".into(), CP_IP),
                 workers: vec![],
+                platform: None,
             },
             R::PreflightFailed,
             C::Joined,
@@ -485,6 +562,15 @@ fn failures_a_person_must_fix_fail_the_cluster() {
             Step::StartVms(vec![]),
             R::HostAgentUnreachable,
             C::Provisioned,
+            ClusterPhase::Joining,
+        ),
+        (
+            Step::PlatformNames {
+                platform: platform(PLATFORM_IP),
+                nodes: vec![],
+            },
+            R::PlatformNamesFailed,
+            C::PlatformNames,
             ClusterPhase::Joining,
         ),
     ];
@@ -565,4 +651,69 @@ fn a_cluster_being_deleted_drains_its_workers_and_resets_its_running_nodes() {
             reset: vec![],
         }
     );
+}
+
+/// A cluster whose names were never set (no annotation: built before the host-agent Secret
+/// named the platform) gets them once the address is known, on every node, and a Ready
+/// cluster stays Ready meanwhile; a failure of the step stays on its condition.
+#[test]
+fn the_platform_names_are_set_once_the_address_is_known_and_again_when_it_moves() {
+    let mut mc = cluster();
+    mc.metadata.annotations = None;
+    mc.status = Some(crds::managed_cluster::ManagedClusterStatus {
+        phase: Some(ClusterPhase::Ready),
+        ..Default::default()
+    });
+    let d = decide(&mc, &ready(), now());
+    assert_eq!(d.status.phase, Some(ClusterPhase::Ready));
+    let step = Step::PlatformNames {
+        platform: platform(PLATFORM_IP),
+        nodes: vec![
+            ("dev-master".into(), CP_IP),
+            ("dev-worker1".into(), WORKER_IP),
+        ],
+    };
+    assert_eq!(d.step, step);
+    assert!(d.soon);
+    let c = conditions::get(&d.status.conditions, C::PlatformNames).expect("condition");
+    assert_eq!(c.reason, "SettingPlatformNames");
+    assert!(
+        c.message
+            .contains("pointing registry.tart-infra.internal and api.platform.tart-infra.internal at the platform's 127.0.0.2"),
+        "{}",
+        c.message
+    );
+    // The step failed on a node: recorded, retried, still visible.
+    let at = Stamp {
+        generation: Some(1),
+        now: now(),
+    };
+    let failure = Failure {
+        reason: R::PlatformNamesFailed,
+        message: "platform-names on dev-worker1 failed (exit 1): /etc/containerd/config.toml has no empty config_path to set".into(),
+    };
+    let failed = record(d.status, &d.step, &failure, at);
+    assert_eq!(
+        failed.phase,
+        Some(ClusterPhase::Ready),
+        "retried, not Failed"
+    );
+    mc.status = Some(failed);
+    let again = decide(&mc, &ready(), now());
+    assert_eq!(again.step, step);
+    let c = conditions::get(&again.status.conditions, C::PlatformNames).expect("condition");
+    assert_eq!(c.reason, "PlatformNamesFailed");
+    // Done and recorded: nothing more until the platform moves.
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert(
+        super::decide::PLATFORM_ADDRESS_ANNOTATION.to_owned(),
+        PLATFORM_IP.to_string(),
+    );
+    mc.metadata.annotations = Some(annotations);
+    let done = decide(&mc, &ready(), now());
+    assert_eq!(done.step, Step::Wait);
+    assert!(conditions::is_true(
+        &done.status.conditions,
+        C::PlatformNames
+    ));
 }

@@ -35,9 +35,13 @@ pub async fn step(mc: &ManagedCluster, ctx: &Context) -> Result<Action, Error> {
     let settings = &ctx.settings.tart;
     let names = names::names(mc, settings);
     let agent = agent::connect(&ctx.client, settings).await;
-    let backend = agent.as_ref().map_err(Clone::clone);
+    let backend = agent.as_ref().map(|a| &a.client).map_err(Clone::clone);
+    let platform = match &agent {
+        Ok(a) => a.platform.as_ref().map_err(Clone::clone),
+        Err((_, why)) => Err(format!("the host agent cannot be asked: {why}")),
+    };
     // Deleting looks too: what runs is drained and reset before it goes.
-    let observed = observe::observe(mc, ctx, settings, &names, backend.clone()).await;
+    let observed = observe::observe(mc, ctx, settings, &names, backend.clone(), platform).await;
     let now = Timestamp::now();
     let decision = decide(mc, &observed, now);
     conclude(ctx, mc, &decision.status, None).await?;

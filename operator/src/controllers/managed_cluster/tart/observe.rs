@@ -1,7 +1,8 @@
 //! What a tart cluster's reconcile reads, each read bounded by a timeout: the cluster's VMs
 //! and their addresses from the host agent, the operator's SSH key Secret, the pinned host
-//! keys, the cluster through its kubeconfig Secret (once written), the ArgoCD cluster Secret
-//! and the addon workloads.
+//! keys, the cluster through its kubeconfig Secret (once written), the ArgoCD cluster Secret,
+//! the addon workloads, and the platform's address (its control-plane VM's, from the host
+//! agent).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -15,7 +16,8 @@ use kube::{Client, ResourceExt};
 use vm_api::{VmBackend, VmError, VmState};
 
 use super::addons::{self, Kind, Workload};
-use super::decide::{AddonState, Observed, VmView};
+use super::agent::PlatformVm;
+use super::decide::{AddonState, Observed, PlatformView, VmView};
 use super::names::{Names, SSH_PRIVATE_KEY, TartSettings};
 use crate::context::Context;
 use crate::controllers::managed_cluster::decide::Probe;
@@ -31,7 +33,13 @@ pub async fn observe<B: VmBackend>(
     settings: &TartSettings,
     names: &Names,
     backend: Result<&B, (R, String)>,
+    platform: Result<&PlatformVm, String>,
 ) -> Observed {
+    let platform = match (&backend, platform) {
+        (Ok(b), Ok(p)) => platform_address(*b, p).await,
+        (_, Err(why)) => Err(why),
+        (Err((_, why)), Ok(_)) => Err(format!("the host agent cannot be asked: {why}")),
+    };
     let vms = match backend {
         Ok(b) => vms(mc, b).await,
         Err(why) => Err(why),
@@ -54,6 +62,27 @@ pub async fn observe<B: VmBackend>(
         target,
         registered,
         addons,
+        platform,
+    }
+}
+
+/// The platform's control-plane VM's current address, from the host agent.
+async fn platform_address<B: VmBackend>(
+    backend: &B,
+    platform: &PlatformVm,
+) -> Result<PlatformView, String> {
+    let vm = &platform.vm;
+    match tokio::time::timeout(READ_TIMEOUT, backend.ip(vm, Duration::ZERO)).await {
+        Ok(Ok(address)) => Ok(PlatformView {
+            cluster: platform.cluster.clone(),
+            address,
+        }),
+        Ok(Err(e)) => Err(format!(
+            "the host agent knows no address of the platform's VM {vm}: {e}"
+        )),
+        Err(_) => Err(format!(
+            "asking the host agent for the address of the platform's VM {vm} timed out"
+        )),
     }
 }
 

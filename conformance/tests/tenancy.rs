@@ -11,10 +11,10 @@
 //! - the runner namespace's LimitRange is the demo's, tier by tier.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use conformance::documents::{self, Document};
+use conformance::repo;
 use crds::LoadTestSpec;
 use crds::load_test::LoadTestPreset;
 use k8s_openapi::api::core::v1::{
@@ -29,15 +29,9 @@ use serde_json::{Value, json};
 
 const TIERS: [&str; 3] = ["dev", "staging", "prod"];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
+/// The documents of `gitops/addons/tenancy/<dir>`.
 fn tenancy(dir: &str) -> Result<Vec<Document>> {
-    Ok(documents::read_tree(
-        &repo().join("gitops/addons/tenancy").join(dir),
-        &repo(),
-    )?)
+    Ok(documents::addon(&format!("tenancy/{dir}"))?)
 }
 
 fn one<'a>(docs: &'a [Document], kind: &str) -> Result<&'a Document> {
@@ -300,7 +294,7 @@ async fn runners_outside_the_limit_range_are_rejected() -> Result<()> {
 /// Each pod template of the demo apps with how many replicas it may reach (the HPA's
 /// maximum, else the workload's replicas, else 1 for a Job).
 fn demo_pods() -> Result<Vec<(String, Value, i64)>> {
-    let docs = documents::read_tree(&repo().join("gitops/addons/demo-apps"), &repo())?;
+    let docs = documents::addon("demo-apps")?;
     let mut max: BTreeMap<String, i64> = BTreeMap::new();
     for hpa in docs
         .iter()

@@ -11,6 +11,8 @@
 //!   says (run under a POSIX shell with a fake kubectl);
 //! - every image is pinned; the Jenkinsfile matches the repository.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -23,8 +25,6 @@ use conformance::repo;
 use crds::LoadTestSpec;
 use crds::load_test::LoadTestPreset;
 use host_agent::lab::demo_credentials;
-use operator::context::Images;
-use operator::controllers::load_test::runner;
 use serde_json::{Value, json};
 
 fn value(doc: &Document) -> Result<Value> {
@@ -212,23 +212,15 @@ enum Mesh {
 /// The operator's runner pod for a LoadTest, as its own code builds it: the Job's pod
 /// labels, in the runner namespace with the labels the operator applies.
 fn runner_pod(runner_namespace: Option<&str>) -> Result<Pod> {
-    let mut lt = crds::LoadTest::new(
+    let (names, objects) = support::runner_objects(
         "policy-check",
         LoadTestSpec {
             preset: Some(LoadTestPreset::LightLoad),
             runner_namespace: runner_namespace.map(Into::into),
             ..LoadTestSpec::on("dev".into())
         },
-    );
-    lt.metadata.namespace = Some("team-a".into());
-    lt.metadata.uid = Some("6a1f0c3e-0000-4000-8000-000000000001".into());
-    let plan = crds::plan::plan_load_test(&lt.spec)?;
-    let names = runner::names(&lt);
-    let images = Images {
-        k6: "grafana/k6:1.7.1".into(),
-        stress_ng: "stress:1".into(),
-    };
-    let objects = runner::objects(&lt, &plan, &names, &images, 300);
+        1,
+    )?;
     let job = serde_json::to_value(&objects.job)?;
     let namespace = serde_json::to_value(&objects.namespace)?;
     let pod_labels = labels(&job["spec"]["template"]["metadata"]["labels"]);

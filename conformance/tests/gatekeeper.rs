@@ -26,8 +26,6 @@ use conformance::{Applier, Verdict, repo};
 use crds::LoadTestSpec;
 use crds::load_test::LoadTestPreset;
 use local_control_plane::tools;
-use operator::context::Images;
-use operator::controllers::load_test::runner;
 use serde_json::Value;
 use support::{ESTABLISHED, listed};
 
@@ -165,24 +163,15 @@ fn gator_verify_passes_the_suites_and_they_catch_the_originals_bug() -> Result<(
 
 /// The operator's runner Job for `preset` as its own code builds it (dev's runner namespace).
 fn runner_job(preset: LoadTestPreset) -> Result<Value> {
-    let mut lt = crds::LoadTest::new(
+    let (_, objects) = support::runner_objects(
         "gatekeeper-check",
         LoadTestSpec {
             preset: Some(preset),
             ..LoadTestSpec::on("dev".into())
         },
-    );
-    lt.metadata.namespace = Some("team-a".into());
-    lt.metadata.uid = Some("6a1f0c3e-0000-4000-8000-000000000002".into());
-    let plan = crds::plan::plan_load_test(&lt.spec)?;
-    let names = runner::names(&lt);
-    let images = Images {
-        k6: "grafana/k6:1.7.1".into(),
-        stress_ng: "stress:1".into(),
-    };
-    Ok(serde_json::to_value(
-        runner::objects(&lt, &plan, &names, &images, 300).job,
-    )?)
+        2,
+    )?;
+    Ok(serde_json::to_value(objects.job)?)
 }
 
 #[test]
@@ -225,8 +214,12 @@ fn gator_test_finds_no_violation_in_the_demo_apps_and_the_runners_and_finds_a_ba
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{}", support::shown(&out));
-    let results: Value = serde_json::from_str(stdout.trim())
-        .with_context(|| format!("gator test -o json printed no JSON:\n{}", support::shown(&out)))?;
+    let results: Value = serde_json::from_str(stdout.trim()).with_context(|| {
+        format!(
+            "gator test -o json printed no JSON:\n{}",
+            support::shown(&out)
+        )
+    })?;
     let results = results.as_array().cloned().unwrap_or_default();
     let flagged: BTreeMap<String, String> = results
         .iter()

@@ -10,6 +10,8 @@
 //!   cluster runs the demo, and the demo at its HPAs' maximum fits dev's quota;
 //! - the runner namespace's LimitRange is the demo's, tier by tier.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -23,7 +25,6 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::Client;
 use kube::api::{Api, PostParams};
-use operator::context::Images;
 use operator::controllers::load_test::runner;
 use serde_json::{Value, json};
 
@@ -111,7 +112,7 @@ fn runner_pod(
     uid: usize,
     resources: Option<ResourceRequirements>,
 ) -> Result<(Namespace, Pod)> {
-    let mut lt = crds::LoadTest::new(
+    let (names, objects) = support::runner_objects(
         &format!("quota-{uid}"),
         LoadTestSpec {
             preset: Some(preset),
@@ -119,16 +120,8 @@ fn runner_pod(
             resources,
             ..LoadTestSpec::on("dev".into())
         },
-    );
-    lt.metadata.namespace = Some("team-a".into());
-    lt.metadata.uid = Some(format!("6a1f0c3e-0000-4000-8000-{uid:012}"));
-    let plan = crds::plan::plan_load_test(&lt.spec)?;
-    let names = runner::names(&lt);
-    let images = Images {
-        k6: "grafana/k6:1.7.1".into(),
-        stress_ng: "stress:1".into(),
-    };
-    let objects = runner::objects(&lt, &plan, &names, &images, 300);
+        uid,
+    )?;
     let job = serde_json::to_value(&objects.job)?;
     let template = &job["spec"]["template"];
     let pod: Pod = serde_json::from_value(json!({

@@ -86,3 +86,27 @@ pub fn shown(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// The names and objects the operator's own code builds for a LoadTest `name` in namespace team-a with
+/// `spec` (uid ending in `uid`), with test images.
+pub fn runner_objects(
+    name: &str,
+    spec: crds::LoadTestSpec,
+    uid: usize,
+) -> Result<(
+    operator::controllers::load_test::runner::RunnerNames,
+    operator::controllers::load_test::runner::RunnerObjects,
+)> {
+    use operator::controllers::load_test::runner;
+    let mut lt = crds::LoadTest::new(name, spec);
+    lt.metadata.namespace = Some("team-a".into());
+    lt.metadata.uid = Some(format!("6a1f0c3e-0000-4000-8000-{uid:012}"));
+    let plan = crds::plan::plan_load_test(&lt.spec)?;
+    let names = runner::names(&lt);
+    let images = operator::context::Images {
+        k6: "grafana/k6:1.7.1".into(),
+        stress_ng: "stress:1".into(),
+    };
+    let objects = runner::objects(&lt, &plan, &names, &images, 300);
+    Ok((names, objects))
+}

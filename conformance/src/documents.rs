@@ -111,6 +111,40 @@ pub fn read_tree(dir: &Path, base: &Path) -> Result<Vec<Document>, Error> {
     Ok(documents)
 }
 
+/// Every document under `gitops/addons/<dir>`, named by its path in the repository.
+pub fn addon(dir: &str) -> Result<Vec<Document>, Error> {
+    let repo = crate::repo();
+    read_tree(&repo.join("gitops/addons").join(dir), &repo)
+}
+
+/// The YAML files of the addons ArgoCD applies (`gitops/addons/`), without the `tests/`
+/// directories (promtool's unit tests of the alert rules are not Kubernetes objects).
+pub fn addon_files() -> Result<Vec<PathBuf>, Error> {
+    let addons = crate::repo().join("gitops/addons");
+    Ok(yaml_files(&addons)?
+        .into_iter()
+        .filter(|file| {
+            let inside = file.strip_prefix(&addons).unwrap_or(file);
+            !inside.components().any(|c| c.as_os_str() == "tests")
+        })
+        .collect())
+}
+
+/// The documents of [`addon_files`], named by their path in the repository.
+pub fn addons() -> Result<Vec<Document>, Error> {
+    let repo = crate::repo();
+    let mut documents = Vec::new();
+    for file in addon_files()? {
+        let text = std::fs::read_to_string(&file).map_err(|source| Error::Read {
+            path: file.clone(),
+            source,
+        })?;
+        let shown = file.strip_prefix(&repo).unwrap_or(&file);
+        documents.extend(parse(&shown.to_string_lossy(), &text)?);
+    }
+    Ok(documents)
+}
+
 /// The YAML files under `dir`, recursively, sorted.
 pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let read = |path: &Path| {

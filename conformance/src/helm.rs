@@ -3,7 +3,15 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::Error;
+use crate::documents::{self, Document};
+use crate::{Error, repo};
+
+/// The Kubernetes version the repository's own charts are rendered for where no API
+/// server's version is at hand.
+pub const KUBE_VERSION: &str = "v1.33.0";
+
+/// The repository URL the checks give gitops/root (`repoURL`, which it requires).
+pub const REPO_URL: &str = "https://github.com/example/tart-infra.git";
 
 /// A chart to render: a release of `chart` into `namespace` with `values` (YAML), for the
 /// Kubernetes version `kube_version` (what `.Capabilities.KubeVersion` says).
@@ -60,4 +68,58 @@ pub fn template(helm: &Path, release: &Release<'_>) -> Result<String, Error> {
         file: format!("helm template {}", release.name),
         message: e.to_string(),
     })
+}
+
+/// [`template`] parsed: the documents of `release`, named `helm template <name> (<chart>)`
+/// (the chart by the last two parts of its directory).
+pub fn render(helm: &Path, release: &Release<'_>) -> Result<Vec<Document>, Error> {
+    let text = template(helm, release)?;
+    let parts: Vec<_> = release.chart.iter().collect();
+    let chart = parts[parts.len().saturating_sub(2)..]
+        .iter()
+        .map(|p| p.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    documents::parse(&format!("helm template {} ({chart})", release.name), &text)
+}
+
+/// The chart `chart` of this repository (e.g. `charts/tart-operator`), released as `release`
+/// into `namespace` with `values` (JSON) for [`KUBE_VERSION`], as documents.
+pub fn ours(
+    helm: &Path,
+    chart: &str,
+    namespace: &str,
+    values: &serde_json::Value,
+) -> Result<Vec<Document>, Error> {
+    render(
+        helm,
+        &Release {
+            name: "release",
+            chart: &repo().join(chart),
+            namespace,
+            values: &values.to_string(),
+            kube_version: KUBE_VERSION,
+        },
+    )
+}
+
+/// gitops/root as ArgoCD renders it: release `root` in `argocd`, `repoURL` [`REPO_URL`].
+pub fn gitops_root(helm: &Path) -> Result<Vec<Document>, Error> {
+    render(
+        helm,
+        &Release {
+            name: "root",
+            chart: &repo().join("gitops/root"),
+            namespace: "argocd",
+            values: &serde_json::json!({ "repoURL": REPO_URL }).to_string(),
+            kube_version: KUBE_VERSION,
+        },
+    )
+}
+
+/// The ApplicationSet `name` of rendered gitops/root.
+pub fn application_set<'a>(root: &'a [Document], name: &str) -> Result<&'a Document, Error> {
+    root.iter()
+        .find(|d| d.kind() == "ApplicationSet" && d.name() == name)
+        .ok_or_else(|| Error::Missing(format!("gitops/root has no ApplicationSet {name}")))
 }

@@ -20,7 +20,12 @@ pub mod policy;
 pub use apply::{Applier, Verdict};
 pub use documents::Document;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The repository's root directory (this crate's parent).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 /// Why a check could not be carried out (a rejected document is a [`Verdict`], not this).
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +67,9 @@ pub enum Error {
         /// What it wrote on stderr.
         stderr: String,
     },
+    /// An object the check looks for is not there.
+    #[error("{0}")]
+    Missing(String),
     /// The server rejected an object that had to be created for real (a CRD, a namespace).
     #[error("the API server rejected what the check needs:\n{0}")]
     Setup(String),

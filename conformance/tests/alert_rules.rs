@@ -10,20 +10,23 @@
 //!
 //! Without promtool the tests skip, or fail when `CI=true` (`local_control_plane::tools::met`).
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
+use support::shown;
 
 fn rules_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../gitops/addons/monitoring/rules")
+    conformance::repo().join("gitops/addons/monitoring/rules")
 }
 
 /// The operator chart, whose `files/` holds its rule groups and `tests/` their unit tests.
 fn chart_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/tart-operator")
+    conformance::repo().join("charts/tart-operator")
 }
 
 /// The directories of promtool unit tests.
@@ -33,20 +36,7 @@ fn test_dirs() -> [PathBuf; 2] {
 
 /// Whether promtool runs; the missing-tool rule otherwise.
 fn promtool_available() -> bool {
-    let runs = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let missing = if runs {
-        vec![]
-    } else {
-        vec!["promtool on PATH (Debian package prometheus)".to_owned()]
-    };
-    local_control_plane::tools::met(
-        "the alert rule tests",
-        &missing,
-        "run scripts/install-test-deps",
-    )
+    support::promtool_available("the alert rule tests")
 }
 
 /// One file of rules: its name, the rule groups (`spec`) and, for a PrometheusRule
@@ -181,14 +171,6 @@ fn promtool(dir: &Path, args: &[&str]) -> Result<Output> {
         .current_dir(dir)
         .output()
         .context("running promtool")
-}
-
-fn shown(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// `promtool test rules` on every test file in `dir`.

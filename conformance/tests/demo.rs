@@ -11,48 +11,21 @@
 //!   says (run under a POSIX shell with a fake kubectl);
 //! - every image is pinned; the Jenkinsfile matches the repository.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
 use conformance::disruption::disruptions_allowed;
 use conformance::documents::{self, Document};
 use conformance::policy::{Peer, Pod, Policies, Request, Verdict};
+use conformance::repo;
 use crds::LoadTestSpec;
 use crds::load_test::LoadTestPreset;
 use host_agent::lab::demo_credentials;
-use operator::context::Images;
-use operator::controllers::load_test::runner;
 use serde_json::{Value, json};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn addon(dir: &str) -> Result<Vec<Document>> {
-    Ok(documents::read_tree(
-        &repo().join("gitops/addons").join(dir),
-        &repo(),
-    )?)
-}
-
-/// Every object under gitops/addons (not the `tests/` directories: promtool's rule tests are
-/// not Kubernetes objects).
-fn all_addons() -> Result<Vec<Document>> {
-    let addons = repo().join("gitops/addons");
-    let mut docs = Vec::new();
-    for file in documents::yaml_files(&addons)? {
-        let inside = file.strip_prefix(&addons).unwrap_or(&file);
-        if inside.components().any(|c| c.as_os_str() == "tests") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&file)?;
-        let shown = file.strip_prefix(repo()).unwrap_or(&file).to_owned();
-        docs.extend(documents::parse(&shown.to_string_lossy(), &text)?);
-    }
-    Ok(docs)
-}
 
 fn value(doc: &Document) -> Result<Value> {
     Ok(serde_json::to_value(&doc.object)?)
@@ -123,7 +96,7 @@ fn workloads(docs: &[Document]) -> Result<Vec<Workload>> {
 
 #[test]
 fn every_pdb_leaves_an_eviction_at_the_apps_minimum_replicas_and_a_node_to_go_to() -> Result<()> {
-    let docs = addon("demo-apps")?;
+    let docs = documents::addon("demo-apps")?;
     let pdbs: Vec<(String, Value)> = of_kind(&docs, "PodDisruptionBudget")
         .into_iter()
         .map(|d| Ok((d.to_string(), value(d)?)))
@@ -239,23 +212,15 @@ enum Mesh {
 /// The operator's runner pod for a LoadTest, as its own code builds it: the Job's pod
 /// labels, in the runner namespace with the labels the operator applies.
 fn runner_pod(runner_namespace: Option<&str>) -> Result<Pod> {
-    let mut lt = crds::LoadTest::new(
+    let (names, objects) = support::runner_objects(
         "policy-check",
         LoadTestSpec {
             preset: Some(LoadTestPreset::LightLoad),
             runner_namespace: runner_namespace.map(Into::into),
             ..LoadTestSpec::on("dev".into())
         },
-    );
-    lt.metadata.namespace = Some("team-a".into());
-    lt.metadata.uid = Some("6a1f0c3e-0000-4000-8000-000000000001".into());
-    let plan = crds::plan::plan_load_test(&lt.spec)?;
-    let names = runner::names(&lt);
-    let images = Images {
-        k6: "grafana/k6:1.7.1".into(),
-        stress_ng: "stress:1".into(),
-    };
-    let objects = runner::objects(&lt, &plan, &names, &images, 300);
+        1,
+    )?;
     let job = serde_json::to_value(&objects.job)?;
     let namespace = serde_json::to_value(&objects.namespace)?;
     let pod_labels = labels(&job["spec"]["template"]["metadata"]["labels"]);
@@ -273,14 +238,14 @@ fn runner_pod(runner_namespace: Option<&str>) -> Result<Pod> {
 }
 
 fn cluster(mesh: Mesh) -> Result<Cluster> {
-    let mut docs = addon("network-policies")?;
-    docs.extend(addon("istio")?);
+    let mut docs = documents::addon("network-policies")?;
+    docs.extend(documents::addon("istio")?);
     let values: Vec<(String, Value)> = docs
         .iter()
         .map(|d| Ok((d.kind().to_owned(), value(d)?)))
         .collect::<Result<_>>()?;
     let policies = Policies::from_objects(values.iter().map(|(k, v)| (k.as_str(), v)))?;
-    let demo = addon("demo-apps")?;
+    let demo = documents::addon("demo-apps")?;
     let mut apps = BTreeMap::new();
     for w in workloads(&demo)? {
         let spec = &w.template["spec"];
@@ -827,7 +792,7 @@ fn routes(vs: &Value) -> Vec<Route> {
 
 #[test]
 fn the_gateway_splits_httpbin_like_the_mesh_route() -> Result<()> {
-    let docs = addon("istio")?;
+    let docs = documents::addon("istio")?;
     let find = |name: &str| -> Result<Value> {
         value(
             docs.iter()
@@ -893,13 +858,13 @@ fn containers(template: &Value) -> Vec<&Value> {
 
 #[test]
 fn every_secret_the_apps_read_is_generated_and_none_is_in_git() -> Result<()> {
-    let all = all_addons()?;
+    let all = documents::addons()?;
     let committed: Vec<String> = of_kind(&all, "Secret")
         .iter()
         .map(|d| d.to_string())
         .collect();
     ensure!(committed.is_empty(), "Secrets in Git: {committed:?}");
-    let docs = addon("demo-apps")?;
+    let docs = documents::addon("demo-apps")?;
     let hooks: Vec<Value> = docs
         .iter()
         .filter(|d| demo_credentials::is_hook(&d.object))
@@ -993,7 +958,7 @@ mkdir -p "$SECRETS/$name" && cp "$dir"/* "$SECRETS/$name/"
 
 #[test]
 fn the_credentials_script_creates_missing_secrets_and_keeps_existing_ones() -> Result<()> {
-    let docs = addon("demo-apps")?;
+    let docs = documents::addon("demo-apps")?;
     let job = docs
         .iter()
         .find(|d| demo_credentials::is_hook(&d.object))
@@ -1088,7 +1053,7 @@ fn pinned(image: &str) -> bool {
 fn every_image_is_pinned_and_every_workload_is_limited() -> Result<()> {
     ensure!(pinned("redis:7.4-alpine") && pinned("registry.k8s.io/kubectl:v1.33.3"));
     ensure!(!pinned("nginx") && !pinned("grafana/k6:latest") && !pinned("localhost:5000/x"));
-    let all = all_addons()?;
+    let all = documents::addons()?;
     let mut bad = Vec::new();
     for d in &all {
         let v = value(d)?;
@@ -1178,7 +1143,7 @@ fn the_jenkinsfile_has_the_originals_stages_and_matches_the_repository() -> Resu
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    let mut shipped: Vec<String> = workloads(&addon("demo-apps")?)?
+    let mut shipped: Vec<String> = workloads(&documents::addon("demo-apps")?)?
         .into_iter()
         .map(|w| w.name)
         .collect();

@@ -6,20 +6,20 @@
 //! `fieldValidation=Strict`. Plus the checks that show the helper can fail: a document the
 //! server rejects is reported with its file, kind/name and message, and warnings are kept.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
 use conformance::documents::{self, Document};
 use conformance::helm::{self, Release};
-use conformance::{Applier, Verdict};
+use conformance::{Applier, Verdict, repo};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, Patch, PatchParams};
-use local_control_plane::tools;
-
-/// How long CRDs may take to become Established.
-const ESTABLISHED: Duration = Duration::from_secs(60);
+use serde_json::json;
+use support::{ESTABLISHED, listed};
 
 /// The upstream CRDs, as `scripts/fetch-upstream.sh` lays them out.
 const UPSTREAM_CRDS: [&str; 7] = [
@@ -43,71 +43,6 @@ fn cilium_values() -> Result<String> {
     Ok(host_agent::mac::cilium::values(platform).to_string())
 }
 
-/// A chart of this repository rendered by helm with `set` values, as documents.
-fn render(helm: &Path, chart: &str, namespace: &str, set: &[&str]) -> Result<Vec<Document>> {
-    let out = std::process::Command::new(helm)
-        .args(["template", "release"])
-        .arg(repo().join(chart))
-        .args(["--namespace", namespace])
-        .args(set.iter().flat_map(|s| ["--set", s]))
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "helm template {chart}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(documents::parse(
-        &format!("helm template {chart}"),
-        &String::from_utf8_lossy(&out.stdout),
-    )?)
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The YAML files of the addons ArgoCD applies (`gitops/addons/`), without the `tests/`
-/// directories (promtool's unit tests of the alert rules are not Kubernetes objects).
-fn addon_files() -> Result<Vec<PathBuf>> {
-    let addons = repo().join("gitops/addons");
-    Ok(documents::yaml_files(&addons)?
-        .into_iter()
-        .filter(|file| {
-            let inside = file.strip_prefix(&addons).unwrap_or(file);
-            !inside.components().any(|c| c.as_os_str() == "tests")
-        })
-        .collect())
-}
-
-/// The objects of [`addon_files`], named by their path in the repository.
-fn addon_documents() -> Result<Vec<Document>> {
-    let mut docs = Vec::new();
-    for file in addon_files()? {
-        let text = std::fs::read_to_string(&file)?;
-        let shown = file.strip_prefix(repo()).unwrap_or(&file).to_owned();
-        docs.extend(documents::parse(&shown.to_string_lossy(), &text)?);
-    }
-    Ok(docs)
-}
-
-/// helm and the upstream directory, or `None` (the test skips) outside CI when missing.
-fn helm_and_upstream() -> Option<(PathBuf, PathBuf)> {
-    let (helm, upstream) = (tools::helm(), tools::upstream());
-    let missing: Vec<String> = [helm.as_ref().err(), upstream.as_ref().err()]
-        .into_iter()
-        .flatten()
-        .map(ToString::to_string)
-        .collect();
-    if !tools::met(
-        "the manifest dry-run test",
-        &missing,
-        "run scripts/build-helm.sh and scripts/fetch-upstream.sh (scripts/test runs both)",
-    ) {
-        return None;
-    }
-    Some((helm.ok()?, upstream.ok()?))
-}
-
 /// An addon's upstream chart (`<upstream>/<addon>/chart`) rendered with the `valuesObject`
 /// of its ApplicationSet in gitops/root, whose `targetRevision` must be the chart's version.
 fn addon_chart(
@@ -117,10 +52,7 @@ fn addon_chart(
     addon: &str,
     kube_version: &str,
 ) -> Result<Vec<Document>> {
-    let set = gitops
-        .iter()
-        .find(|d| d.kind() == "ApplicationSet" && d.object.metadata.name.as_deref() == Some(addon))
-        .with_context(|| format!("gitops/root has no ApplicationSet {addon}"))?;
+    let set = helm::application_set(gitops, addon)?;
     let source = &set.object.data["spec"]["template"]["spec"]["source"];
     let chart = upstream.join(addon).join("chart");
     let chart_yaml = std::fs::read_to_string(chart.join("Chart.yaml"))?;
@@ -133,7 +65,7 @@ fn addon_chart(
         chart.display()
     );
     let values = source["helm"]["valuesObject"].to_string();
-    let rendered = helm::template(
+    Ok(helm::render(
         helm,
         &Release {
             name: addon,
@@ -142,24 +74,12 @@ fn addon_chart(
             values: &values,
             kube_version,
         },
-    )?;
-    Ok(documents::parse(
-        &format!("helm template {addon}"),
-        &rendered,
     )?)
-}
-
-fn listed(verdicts: &[&Verdict]) -> String {
-    verdicts
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test]
 async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Result<()> {
-    let Some((helm, upstream)) = helm_and_upstream() else {
+    let Some((helm, upstream)) = support::helm_and_upstream("the manifest dry-run test") else {
         return Ok(());
     };
     let started = Instant::now();
@@ -186,7 +106,7 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
         upstream.join("gatekeeper/match/matchcrd_constant.go"),
     )?)?;
     let constraint_crds =
-        conformance::gatekeeper::constraint_crds(&addon_documents()?, &match_schema)?;
+        conformance::gatekeeper::constraint_crds(&documents::addons()?, &match_schema)?;
     applier
         .install_crds(&constraint_crds, ESTABLISHED)
         .await
@@ -199,10 +119,10 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
 
     let ours = documents::read_tree(&repo().join("manifests"), &repo())?;
     ensure!(!ours.is_empty(), "no documents under manifests/");
-    let addons = addon_documents()?;
+    let addons = documents::addons()?;
     ensure!(!addons.is_empty(), "no documents under gitops/addons/");
     let version = client.apiserver_version().await?.git_version;
-    let rendered = helm::template(
+    let cilium = helm::render(
         &helm,
         &Release {
             name: "cilium",
@@ -212,7 +132,6 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
             kube_version: &version,
         },
     )?;
-    let cilium = documents::parse("helm template cilium", &rendered)?;
     ensure!(
         cilium.len() > 10,
         "the Cilium chart rendered only {} objects",
@@ -220,27 +139,24 @@ async fn every_manifest_and_the_cilium_chart_pass_a_server_side_dry_run() -> Res
     );
 
     // The app-of-apps `up` points ArgoCD at: its Applications and ApplicationSets.
-    let gitops = render(
-        &helm,
-        "gitops/root",
-        "argocd",
-        &["repoURL=https://github.com/example/tart-infra.git"],
-    )?;
+    let gitops = helm::gitops_root(&helm)?;
     ensure!(!gitops.is_empty(), "gitops/root rendered nothing");
     // metrics-server's pinned chart with the values its ApplicationSet gives it.
     let metrics_server = addon_chart(&helm, &upstream, &gitops, "metrics-server", &version)?;
     // The operator's chart as ArgoCD installs it, with its ServiceMonitor, PrometheusRule,
     // Grafana dashboard and (two replicas) PodDisruptionBudget on.
-    let operator = render(
+    let operator = helm::ours(
         &helm,
         "charts/tart-operator",
         "tart-system",
-        &[
-            "monitoring.serviceMonitor.enabled=true",
-            "monitoring.prometheusRule.enabled=true",
-            "monitoring.dashboard.enabled=true",
-            "replicaCount=2",
-        ],
+        &json!({
+            "monitoring": {
+                "serviceMonitor": {"enabled": true},
+                "prometheusRule": {"enabled": true},
+                "dashboard": {"enabled": true},
+            },
+            "replicaCount": 2,
+        }),
     )?;
     for kind in ["PrometheusRule", "ConfigMap", "PodDisruptionBudget"] {
         ensure!(
@@ -364,7 +280,7 @@ async fn the_servers_warnings_are_kept() -> Result<()> {
 fn every_manifest_file_holds_documents() -> Result<()> {
     // An empty or comment-only file under manifests/ or gitops/addons/ would be checked by
     // nothing.
-    let addons = addon_files()?;
+    let addons = documents::addon_files()?;
     ensure!(
         addons
             .iter()

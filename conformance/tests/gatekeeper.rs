@@ -12,28 +12,22 @@
 //! - the constraints keep the original's enforcement actions and namespace scope, and come
 //!   after the templates, which come after the chart (sync waves).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use conformance::documents::{self, Document};
 use conformance::gatekeeper;
 use conformance::helm::{self, Release};
-use conformance::{Applier, Verdict};
+use conformance::{Applier, Verdict, repo};
 use crds::LoadTestSpec;
 use crds::load_test::LoadTestPreset;
 use local_control_plane::tools;
-use operator::context::Images;
-use operator::controllers::load_test::runner;
 use serde_json::Value;
-
-const ESTABLISHED: Duration = Duration::from_secs(60);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::{ESTABLISHED, listed};
 
 fn addon() -> PathBuf {
     repo().join("gitops/addons/gatekeeper")
@@ -64,14 +58,6 @@ fn run(program: &Path, args: &[&str], dir: &Path) -> Result<Output> {
         .current_dir(dir)
         .output()
         .with_context(|| format!("running {}", program.display()))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
@@ -130,7 +116,7 @@ fn gator_verify_passes_the_suites_and_they_catch_the_originals_bug() -> Result<(
     }
 
     let out = run(&gator, &["verify", "-v", "tests"], &addon())?;
-    let shown = text(&out);
+    let shown = support::shown(&out);
     eprintln!("{shown}");
     ensure!(out.status.success(), "gator verify failed:\n{shown}");
     // -v lists every case it ran; all of them ran and passed.
@@ -156,7 +142,7 @@ fn gator_verify_passes_the_suites_and_they_catch_the_originals_bug() -> Result<(
         std::fs::write(&path, buggy)?;
     }
     let out = run(&gator, &["verify", "-v", "tests"], dir.path())?;
-    let shown = text(&out);
+    let shown = support::shown(&out);
     ensure!(
         !out.status.success(),
         "the suite passed with the original's bug:\n{shown}"
@@ -177,24 +163,15 @@ fn gator_verify_passes_the_suites_and_they_catch_the_originals_bug() -> Result<(
 
 /// The operator's runner Job for `preset` as its own code builds it (dev's runner namespace).
 fn runner_job(preset: LoadTestPreset) -> Result<Value> {
-    let mut lt = crds::LoadTest::new(
+    let (_, objects) = support::runner_objects(
         "gatekeeper-check",
         LoadTestSpec {
             preset: Some(preset),
             ..LoadTestSpec::on("dev".into())
         },
-    );
-    lt.metadata.namespace = Some("team-a".into());
-    lt.metadata.uid = Some("6a1f0c3e-0000-4000-8000-000000000002".into());
-    let plan = crds::plan::plan_load_test(&lt.spec)?;
-    let names = runner::names(&lt);
-    let images = Images {
-        k6: "grafana/k6:1.7.1".into(),
-        stress_ng: "stress:1".into(),
-    };
-    Ok(serde_json::to_value(
-        runner::objects(&lt, &plan, &names, &images, 300).job,
-    )?)
+        2,
+    )?;
+    Ok(serde_json::to_value(objects.job)?)
 }
 
 #[test]
@@ -236,9 +213,13 @@ fn gator_test_finds_no_violation_in_the_demo_apps_and_the_runners_and_finds_a_ba
         .current_dir(addon())
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{}", text(&out));
-    let results: Value = serde_json::from_str(stdout.trim())
-        .with_context(|| format!("gator test -o json printed no JSON:\n{}", text(&out)))?;
+    eprintln!("{}", support::shown(&out));
+    let results: Value = serde_json::from_str(stdout.trim()).with_context(|| {
+        format!(
+            "gator test -o json printed no JSON:\n{}",
+            support::shown(&out)
+        )
+    })?;
     let results = results.as_array().cloned().unwrap_or_default();
     let flagged: BTreeMap<String, String> = results
         .iter()
@@ -264,55 +245,11 @@ fn gator_test_finds_no_violation_in_the_demo_apps_and_the_runners_and_finds_a_ba
     Ok(())
 }
 
-/// helm and the upstream directory, or `None` (the test skips) outside CI when missing.
-fn helm_and_upstream() -> Option<(PathBuf, PathBuf)> {
-    let (helm, upstream) = (tools::helm(), tools::upstream());
-    let missing: Vec<String> = [helm.as_ref().err(), upstream.as_ref().err()]
-        .into_iter()
-        .flatten()
-        .map(ToString::to_string)
-        .collect();
-    if !tools::met(
-        "the Gatekeeper dry-run test",
-        &missing,
-        "run scripts/build-helm.sh and scripts/fetch-upstream.sh (scripts/test runs both)",
-    ) {
-        return None;
-    }
-    Some((helm.ok()?, upstream.ok()?))
-}
-
-fn gitops_root(helm: &Path) -> Result<Vec<Document>> {
-    let out = Command::new(helm)
-        .args(["template", "root"])
-        .arg(repo().join("gitops/root"))
-        .args([
-            "--namespace",
-            "argocd",
-            "--set",
-            "repoURL=https://github.com/example/tart-infra.git",
-        ])
-        .output()?;
-    ensure!(out.status.success(), "{}", text(&out));
-    Ok(documents::parse(
-        "helm template gitops/root",
-        &String::from_utf8_lossy(&out.stdout),
-    )?)
-}
-
-fn listed(verdicts: &[&Verdict]) -> String {
-    verdicts
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn the_constraints_keep_the_originals_actions_and_scope_and_come_after_their_templates()
 -> Result<()> {
-    let constraints = documents::read_tree(&addon().join("constraints"), &repo())?;
-    let templates = documents::read_tree(&addon().join("templates"), &repo())?;
+    let constraints = documents::addon("gatekeeper/constraints")?;
+    let templates = documents::addon("gatekeeper/templates")?;
     let kinds: Vec<String> = templates
         .iter()
         .map(|t| {
@@ -399,7 +336,7 @@ fn the_constraints_keep_the_originals_actions_and_scope_and_come_after_their_tem
     ]);
     ensure!(seen == expected, "{seen:#?}");
     // The demo's own NodePorts carry the allow label, so the warn does not fire on them.
-    let apps = documents::read_tree(&repo().join("gitops/addons/demo-apps"), &repo())?;
+    let apps = documents::addon("demo-apps")?;
     let node_ports: Vec<&Document> = apps
         .iter()
         .filter(|d| d.kind() == "Service" && d.object.data["spec"]["type"] == "NodePort")
@@ -421,7 +358,7 @@ fn the_constraints_keep_the_originals_actions_and_scope_and_come_after_their_tem
 
 #[tokio::test]
 async fn the_chart_templates_and_constraints_pass_a_server_side_dry_run() -> Result<()> {
-    let Some((helm, upstream)) = helm_and_upstream() else {
+    let Some((helm, upstream)) = support::helm_and_upstream("the Gatekeeper dry-run test") else {
         return Ok(());
     };
     let cp = local_control_plane::shared_apiserver().await?;
@@ -429,11 +366,8 @@ async fn the_chart_templates_and_constraints_pass_a_server_side_dry_run() -> Res
     let mut applier = Applier::new(client.clone());
 
     // The ApplicationSet: on dev, the pinned chart first, then the two directories.
-    let root = gitops_root(&helm)?;
-    let set = root
-        .iter()
-        .find(|d| d.kind() == "ApplicationSet" && d.name() == "gatekeeper")
-        .context("gitops/root has no gatekeeper ApplicationSet")?;
+    let root = helm::gitops_root(&helm)?;
+    let set = helm::application_set(&root, "gatekeeper")?;
     ensure!(
         set.object.data["spec"]["generators"][0]["clusters"]["selector"]
             == serde_json::json!({"matchLabels": {"tartinfra.dev/tier": "dev"}}),
@@ -471,7 +405,7 @@ async fn the_chart_templates_and_constraints_pass_a_server_side_dry_run() -> Res
     );
 
     let version = client.apiserver_version().await?.git_version;
-    let rendered = helm::template(
+    let chart_docs = helm::render(
         &helm,
         &Release {
             name: "gatekeeper",
@@ -481,7 +415,6 @@ async fn the_chart_templates_and_constraints_pass_a_server_side_dry_run() -> Res
             kube_version: &version,
         },
     )?;
-    let chart_docs = documents::parse("helm template gatekeeper", &rendered)?;
     let kinds: Vec<&str> = chart_docs.iter().map(Document::kind).collect();
     ensure!(
         kinds.contains(&"ValidatingWebhookConfiguration"),
@@ -490,8 +423,9 @@ async fn the_chart_templates_and_constraints_pass_a_server_side_dry_run() -> Res
     // The values turned off the hook Jobs (the CRDs come from the chart's crds/).
     ensure!(!kinds.contains(&"Job"), "hook Jobs rendered: {kinds:?}");
     // Every image pinned.
-    for image in rendered
-        .lines()
+    for image in chart_docs
+        .iter()
+        .flat_map(|d| d.text.lines())
         .filter_map(|l| l.trim().strip_prefix("image: "))
     {
         let image = image.trim_matches(['"', '\'']);
@@ -510,7 +444,7 @@ async fn the_chart_templates_and_constraints_pass_a_server_side_dry_run() -> Res
 
     // Gatekeeper's CRDs, then the CRDs it would generate from our templates.
     let mut crds = documents::read_tree(&upstream.join("gatekeeper/crds"), &upstream)?;
-    let templates = documents::read_tree(&addon().join("templates"), &repo())?;
+    let templates = documents::addon("gatekeeper/templates")?;
     let match_schema = gatekeeper::match_schema(&std::fs::read_to_string(
         upstream.join("gatekeeper/match/matchcrd_constant.go"),
     )?)?;
@@ -520,7 +454,7 @@ async fn the_chart_templates_and_constraints_pass_a_server_side_dry_run() -> Res
     applier.install_crds(&generated, ESTABLISHED).await?;
     crds.extend(generated);
 
-    let constraints = documents::read_tree(&addon().join("constraints"), &repo())?;
+    let constraints = documents::addon("gatekeeper/constraints")?;
     applier
         .create_namespaces(&chart_docs, "gatekeeper-system")
         .await?;

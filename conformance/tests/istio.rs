@@ -15,57 +15,20 @@
 //!   API server with Istio's, Cilium's and Argo CD's CRDs installed, and the rendered
 //!   objects show that the values took effect.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use conformance::documents::{self, Document};
 use conformance::helm::{self, Release};
 use conformance::{Applier, Verdict};
-use local_control_plane::tools;
 use serde_json::{Value, json};
+use support::{ESTABLISHED, find, listed};
 
-const ESTABLISHED: Duration = Duration::from_secs(60);
-const REPO: &str = "https://github.com/example/tart-infra.git";
+const WHO: &str = "the Istio chart tests";
 /// What the cluster generator gives the template for dev's ArgoCD cluster Secret.
 const DEV_SERVER: &str = "https://api.dev.tart-infra.internal:6443";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// helm and the upstream directory, or `None` (the test skips) outside CI when missing.
-fn helm_and_upstream() -> Option<(PathBuf, PathBuf)> {
-    let (helm, upstream) = (tools::helm(), tools::upstream());
-    let missing: Vec<String> = [helm.as_ref().err(), upstream.as_ref().err()]
-        .into_iter()
-        .flatten()
-        .map(ToString::to_string)
-        .collect();
-    if !tools::met(
-        "the Istio chart tests",
-        &missing,
-        "run scripts/build-helm.sh and scripts/fetch-upstream.sh (scripts/test runs both)",
-    ) {
-        return None;
-    }
-    Some((helm.ok()?, upstream.ok()?))
-}
-
-/// A chart of this repository rendered with `values` (JSON), as documents.
-fn render_ours(helm: &Path, chart: &str, namespace: &str, values: &Value) -> Result<Vec<Document>> {
-    let text = helm::template(
-        helm,
-        &Release {
-            name: "release",
-            chart: &repo().join(chart),
-            namespace,
-            values: &values.to_string(),
-            kube_version: "v1.33.0",
-        },
-    )?;
-    Ok(documents::parse(&format!("helm template {chart}"), &text)?)
-}
 
 /// Where the Go module keeps the chart an Application names (its Chart.yaml `name` must be
 /// that chart's).
@@ -192,11 +155,8 @@ fn unknown_or_mistyped(chart: &str, values: &Value, defaults: &Value) -> Vec<Str
 /// `{{ .name }}` and `{{ .server }}` replaced as the cluster generator does), then
 /// gitops/istio rendered with the values it passes.
 fn dev_applications(helm: &Path) -> Result<(Vec<Document>, Value)> {
-    let root = render_ours(helm, "gitops/root", "argocd", &json!({"repoURL": REPO}))?;
-    let set = root
-        .iter()
-        .find(|d| d.kind() == "ApplicationSet" && d.name() == "istio")
-        .context("gitops/root has no istio ApplicationSet")?;
+    let root = helm::gitops_root(helm)?;
+    let set = helm::application_set(&root, "istio")?;
     let spec = &set.object.data["spec"];
     ensure!(
         spec["generators"][0]["clusters"]["selector"]["matchLabels"]["addons.tartinfra.dev/istio"]
@@ -212,13 +172,13 @@ fn dev_applications(helm: &Path) -> Result<(Vec<Document>, Value)> {
         .replace("{{ .server }}", DEV_SERVER);
     ensure!(!generated.contains("{{"), "{generated}");
     let values: Value = serde_json::from_str(&generated)?;
-    let apps = render_ours(helm, "gitops/istio", "argocd", &values)?;
+    let apps = helm::ours(helm, "gitops/istio", "argocd", &values)?;
     Ok((apps, values))
 }
 
 #[test]
 fn the_key_check_catches_an_unknown_key_a_wrong_type_and_the_originals_stale_key() -> Result<()> {
-    let Some((_, upstream)) = helm_and_upstream() else {
+    let Some((_, upstream)) = support::helm_and_upstream(WHO) else {
         return Ok(());
     };
     let defaults = chart_defaults(&chart_dir(&upstream, "istiod")?)?;
@@ -265,7 +225,7 @@ fn the_key_check_catches_an_unknown_key_a_wrong_type_and_the_originals_stale_key
 /// allow any key), so the key check runs on the gateway's values too.
 #[test]
 fn the_gateway_charts_schema_rejects_an_unknown_key_and_a_wrong_type() -> Result<()> {
-    let Some((helm, upstream)) = helm_and_upstream() else {
+    let Some((helm, upstream)) = support::helm_and_upstream(WHO) else {
         return Ok(());
     };
     let chart = chart_dir(&upstream, "gateway")?;
@@ -280,7 +240,7 @@ fn the_gateway_charts_schema_rejects_an_unknown_key_and_a_wrong_type() -> Result
                 chart: &chart,
                 namespace: "istio-ingress",
                 values: &values.to_string(),
-                kube_version: "v1.33.0",
+                kube_version: helm::KUBE_VERSION,
             },
         )
         .err()
@@ -302,23 +262,9 @@ struct Rendered {
     docs: Vec<Document>,
 }
 
-fn find<'a>(docs: &'a [Document], kind: &str, name: &str) -> Result<&'a Document> {
-    docs.iter()
-        .find(|d| d.kind() == kind && d.name() == name)
-        .with_context(|| format!("no {kind} {name} rendered"))
-}
-
-fn listed(verdicts: &[&Verdict]) -> String {
-    verdicts
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[tokio::test]
 async fn istio_charts_render_with_exactly_our_values_in_order_and_pass_a_dry_run() -> Result<()> {
-    let Some((helm, upstream)) = helm_and_upstream() else {
+    let Some((helm, upstream)) = support::helm_and_upstream(WHO) else {
         return Ok(());
     };
     let (apps, values) = dev_applications(&helm)?;
@@ -384,7 +330,7 @@ async fn istio_charts_render_with_exactly_our_values_in_order_and_pass_a_dry_run
             "{a}: values the {chart} chart does not know:\n{}",
             wrong.join("\n")
         );
-        let text = helm::template(
+        let docs = helm::render(
             &helm,
             &Release {
                 name: release,
@@ -394,7 +340,6 @@ async fn istio_charts_render_with_exactly_our_values_in_order_and_pass_a_dry_run
                 kube_version: &version,
             },
         )?;
-        let docs = documents::parse(&format!("helm template {release} ({chart})"), &text)?;
         ensure!(!docs.is_empty(), "{chart} rendered nothing");
         // The namespace as ArgoCD creates it (CreateNamespace, managedNamespaceMetadata).
         let labels = &spec["syncPolicy"]["managedNamespaceMetadata"]["labels"];
@@ -484,7 +429,7 @@ async fn istio_charts_render_with_exactly_our_values_in_order_and_pass_a_dry_run
     )?;
     let dev = config.cluster("dev").context("no dev cluster")?;
     ensure!(dev.addons.istio, "dev has Istio in config/clusters.yaml");
-    let cilium_text = helm::template(
+    let cilium = helm::render(
         &helm,
         &Release {
             name: "cilium",
@@ -494,7 +439,6 @@ async fn istio_charts_render_with_exactly_our_values_in_order_and_pass_a_dry_run
             kube_version: &version,
         },
     )?;
-    let cilium = documents::parse("helm template cilium (dev)", &cilium_text)?;
     let config_map = &find(&cilium, "ConfigMap", "cilium-config")?.object.data["data"];
     ensure!(
         config_map["cni-exclusive"] == "false" && config_map["bpf-lb-sock-hostns-only"] == "true",

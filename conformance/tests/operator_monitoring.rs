@@ -9,17 +9,20 @@
 //!
 //! Without promtool or helm the tests skip, or fail when `CI=true`.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
+use conformance::helm::{self, Release};
 use operator::metrics::Metrics;
 use operator::model::HpaSample;
 use serde_json::{Value, json};
 
 fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/tart-operator")
+    conformance::repo().join("charts/tart-operator")
 }
 
 fn dashboard() -> Result<Value> {
@@ -86,21 +89,19 @@ fn exported() -> Result<BTreeSet<String>> {
 /// `up`: the series Prometheus writes for every target it scrapes.
 const SYNTHETIC: [&str; 1] = ["up"];
 
-const KEYWORDS: [&str; 14] = [
+/// PromQL's grouping and matching modifiers: `by (job)` lists labels, not metrics.
+const GROUPING: [&str; 6] = [
     "by",
     "without",
     "on",
     "ignoring",
     "group_left",
     "group_right",
-    "offset",
-    "bool",
-    "and",
-    "or",
-    "unless",
-    "atan2",
-    "inf",
-    "nan",
+];
+
+/// PromQL's other words that are no metric.
+const KEYWORDS: [&str; 8] = [
+    "offset", "bool", "and", "or", "unless", "atan2", "inf", "nan",
 ];
 
 /// PromQL's aggregation operators: `sum by (x) (...)` puts the grouping between the name
@@ -195,15 +196,7 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
                 next += 1;
             }
             let called = chars.get(next) == Some(&'(');
-            let grouping = [
-                "by",
-                "without",
-                "on",
-                "ignoring",
-                "group_left",
-                "group_right",
-            ];
-            if grouping.contains(&word.as_str()) {
+            if GROUPING.contains(&word.as_str()) {
                 if called {
                     i = skip_block(next, '(', ')');
                 }
@@ -324,23 +317,6 @@ fn the_charts_alert_rules_name_only_exported_metrics() -> Result<()> {
     Ok(())
 }
 
-fn promtool_available() -> bool {
-    let runs = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let missing = if runs {
-        vec![]
-    } else {
-        vec!["promtool on PATH (Debian package prometheus)".to_owned()]
-    };
-    local_control_plane::tools::met(
-        "the dashboard's PromQL check",
-        &missing,
-        "run scripts/install-test-deps",
-    )
-}
-
 /// `promtool check rules` on the expressions as recording rules, Grafana's variables
 /// replaced by what Grafana puts there.
 fn promtool_parses(exprs: &[String]) -> Result<std::process::Output> {
@@ -368,16 +344,11 @@ fn promtool_parses(exprs: &[String]) -> Result<std::process::Output> {
 
 #[test]
 fn every_dashboard_expression_parses() -> Result<()> {
-    if !promtool_available() {
+    if !support::promtool_available("the dashboard's PromQL check") {
         return Ok(());
     }
     let out = promtool_parses(&exprs(&dashboard()?))?;
-    ensure!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ensure!(out.status.success(), "promtool: {}", support::shown(&out));
     // The check fails on an expression that does not parse.
     let out = promtool_parses(&["sum(rate(tart_operator_leader[5m])".to_owned()])?;
     ensure!(
@@ -387,29 +358,22 @@ fn every_dashboard_expression_parses() -> Result<()> {
     Ok(())
 }
 
-/// `helm template tart-operator <chart> -n tart-system --set <set>`, as documents.
-fn template(helm: &Path, set: &str) -> Result<Vec<Value>> {
-    let mut cmd = Command::new(helm);
-    cmd.args(["template", "tart-operator"])
-        .arg(chart())
-        .args(["-n", "tart-system"]);
-    if !set.is_empty() {
-        cmd.args(["--set", set]);
-    }
-    let out = cmd.output()?;
-    ensure!(
-        out.status.success(),
-        "helm template --set {set}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut docs = Vec::new();
-    for doc in String::from_utf8_lossy(&out.stdout).split("\n---") {
-        let v: Value = serde_yaml::from_str(doc)?;
-        if !v.is_null() {
-            docs.push(v);
-        }
-    }
-    Ok(docs)
+/// The chart released as `tart-operator` into tart-system with `values`, as objects.
+fn template(helm: &Path, values: &Value) -> Result<Vec<Value>> {
+    let docs = helm::render(
+        helm,
+        &Release {
+            name: "tart-operator",
+            chart: &chart(),
+            namespace: "tart-system",
+            values: &values.to_string(),
+            kube_version: helm::KUBE_VERSION,
+        },
+    )?;
+    Ok(docs
+        .iter()
+        .map(|d| serde_json::to_value(&d.object))
+        .collect::<Result<_, _>>()?)
 }
 
 fn find<'a>(docs: &'a [Value], kind: &str) -> Option<&'a Value> {
@@ -419,19 +383,11 @@ fn find<'a>(docs: &'a [Value], kind: &str) -> Option<&'a Value> {
 #[test]
 fn the_chart_renders_the_rules_file_the_dashboard_and_a_pdb_with_more_than_one_replica()
 -> Result<()> {
-    let helm = match local_control_plane::tools::helm() {
-        Ok(helm) => helm,
-        Err(e) => {
-            local_control_plane::tools::met(
-                "the chart's monitoring objects test",
-                &[e.to_string()],
-                "run scripts/build-helm.sh",
-            );
-            return Ok(());
-        }
+    let Some(helm) = support::helm("the chart's monitoring objects test") else {
+        return Ok(());
     };
     // Off by default (the PrometheusRule needs its CRD); the PDB is on with two replicas.
-    let default = template(&helm, "")?;
+    let default = template(&helm, &json!({}))?;
     ensure!(find(&default, "PrometheusRule").is_none());
     ensure!(find(&default, "ConfigMap").is_none());
     let pdb = find(&default, "PodDisruptionBudget").context("no PDB with 2 replicas")?;
@@ -439,17 +395,23 @@ fn the_chart_renders_the_rules_file_the_dashboard_and_a_pdb_with_more_than_one_r
     ensure!(
         pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "tart-operator"
     );
-    let one = template(&helm, "replicaCount=1,leaderElection.enabled=false")?;
+    let one = template(
+        &helm,
+        &json!({"replicaCount": 1, "leaderElection": {"enabled": false}}),
+    )?;
     ensure!(
         find(&one, "PodDisruptionBudget").is_none(),
         "a PDB on one replica blocks every drain"
     );
-    let off = template(&helm, "podDisruptionBudget.enabled=false")?;
+    let off = template(&helm, &json!({"podDisruptionBudget": {"enabled": false}}))?;
     ensure!(find(&off, "PodDisruptionBudget").is_none());
 
     let on = template(
         &helm,
-        "monitoring.prometheusRule.enabled=true,monitoring.dashboard.enabled=true,monitoring.prometheusRule.labels.release=kps",
+        &json!({"monitoring": {
+            "prometheusRule": {"enabled": true, "labels": {"release": "kps"}},
+            "dashboard": {"enabled": true},
+        }}),
     )?;
     let rule = find(&on, "PrometheusRule").context("no PrometheusRule")?;
     let file: Value = serde_yaml::from_str(&std::fs::read_to_string(
@@ -472,14 +434,16 @@ fn the_chart_renders_the_rules_file_the_dashboard_and_a_pdb_with_more_than_one_r
     ensure!(json == dashboard()?);
 
     // Another release name: the rules follow its Service, the job of its series.
-    let mut cmd = Command::new(&helm);
-    let out = cmd
-        .args(["template", "ops"])
-        .arg(chart())
-        .args(["--set", "monitoring.prometheusRule.enabled=true"])
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    ensure!(out.status.success());
+    let text = helm::template(
+        &helm,
+        &Release {
+            name: "ops",
+            chart: &chart(),
+            namespace: "default",
+            values: &json!({"monitoring": {"prometheusRule": {"enabled": true}}}).to_string(),
+            kube_version: helm::KUBE_VERSION,
+        },
+    )?;
     ensure!(
         text.contains(r#"job="ops-tart-operator""#) && !text.contains(r#"job="tart-operator""#)
     );

@@ -11,6 +11,8 @@
 //!   with TLS client authentication: the snapshot restores and holds what was written;
 //! - the backup store's credentials script writes one key pair into both formats.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,41 +22,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use conformance::documents::{self, Document};
 use conformance::helm::{self, Release};
-use conformance::{Applier, Verdict};
+use conformance::{Applier, Verdict, repo};
 use local_control_plane::tools;
 use serde_json::Value;
-
-const ESTABLISHED: Duration = Duration::from_secs(60);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// gitops/root rendered as ArgoCD renders it.
-fn root(helm: &Path) -> Result<Vec<Document>> {
-    let out = Command::new(helm)
-        .args(["template", "root"])
-        .arg(repo().join("gitops/root"))
-        .args(["--namespace", "argocd"])
-        .args(["--set", "repoURL=https://github.com/example/tart-infra.git"])
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(documents::parse(
-        "gitops/root",
-        &String::from_utf8_lossy(&out.stdout),
-    )?)
-}
+use support::{ESTABLISHED, find, listed};
 
 /// The chart source of ApplicationSet `set` (its `source`, or the first of its `sources`).
 fn chart_source(root: &[Document], set: &str) -> Result<Value> {
-    let doc = root
-        .iter()
-        .find(|d| d.kind() == "ApplicationSet" && d.object.metadata.name.as_deref() == Some(set))
-        .with_context(|| format!("gitops/root has no ApplicationSet {set}"))?;
+    let doc = helm::application_set(root, set)?;
     let spec = &doc.object.data["spec"]["template"]["spec"];
     let source = if spec["source"].is_object() {
         &spec["source"]
@@ -138,29 +113,6 @@ const CHARTS: [Chart; 4] = [
     },
 ];
 
-fn helm_and_upstream(who: &str) -> Option<(PathBuf, PathBuf)> {
-    let (helm, upstream) = (tools::helm(), tools::upstream());
-    let missing: Vec<String> = [helm.as_ref().err(), upstream.as_ref().err()]
-        .into_iter()
-        .flatten()
-        .map(ToString::to_string)
-        .collect();
-    if !tools::met(
-        who,
-        &missing,
-        "run scripts/build-helm.sh and scripts/fetch-upstream.sh",
-    ) {
-        return None;
-    }
-    Some((helm.ok()?, upstream.ok()?))
-}
-
-fn find<'a>(docs: &'a [Document], kind: &str, name: &str) -> Result<&'a Document> {
-    docs.iter()
-        .find(|d| d.kind() == kind && d.object.metadata.name.as_deref() == Some(name))
-        .with_context(|| format!("no {kind} {name} rendered"))
-}
-
 /// Every container image of the rendered objects.
 fn images(value: &Value, out: &mut Vec<String>) {
     match value {
@@ -182,10 +134,10 @@ fn images(value: &Value, out: &mut Vec<String>) {
 #[tokio::test]
 async fn the_storage_backup_and_registry_charts_render_with_our_values_and_pass_a_dry_run()
 -> Result<()> {
-    let Some((helm, upstream)) = helm_and_upstream("the storage chart test") else {
+    let Some((helm, upstream)) = support::helm_and_upstream("the storage chart test") else {
         return Ok(());
     };
-    let root = root(&helm)?;
+    let root = helm::gitops_root(&helm)?;
     let cp = local_control_plane::shared_apiserver().await?;
     let client = cp.client().await?;
     let version = client.apiserver_version().await?.git_version;
@@ -225,7 +177,7 @@ async fn the_storage_backup_and_registry_charts_render_with_our_values_and_pass_
             "{}: values the chart does not have (helm would ignore them): {unknown:?}",
             chart.set
         );
-        let text = helm::template(
+        let docs = helm::render(
             &helm,
             &Release {
                 name: source["helm"]["releaseName"].as_str().unwrap_or(chart.set),
@@ -236,11 +188,10 @@ async fn the_storage_backup_and_registry_charts_render_with_our_values_and_pass_
             },
         )?;
         ensure!(
-            !text.contains("Harbor12345"),
+            !docs.iter().any(|d| d.text.contains("Harbor12345")),
             "{}: the default admin password rendered",
             chart.set
         );
-        let docs = documents::parse(&format!("helm template {}", chart.set), &text)?;
         ensure!(
             docs.len() > 2,
             "{} rendered {} objects",
@@ -274,11 +225,7 @@ async fn the_storage_backup_and_registry_charts_render_with_our_values_and_pass_
     ensure!(
         failures.is_empty(),
         "rejected by the API server:\n{}",
-        failures
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
+        listed(&failures)
     );
 
     // local-path: the default StorageClass.
@@ -408,15 +355,19 @@ impl Drop for Etcd {
     }
 }
 
+/// etcd `bins` serving `client` (with client certificates under `tls`, when given) from the
+/// data directory `dir/<name>`, logging to `dir/<name>.log`, its peer URL on a free port.
 fn start_etcd(
-    etcd: &Path,
-    data: &Path,
+    bins: &local_control_plane::Binaries,
+    dir: &Path,
+    name: &str,
     client: &str,
-    peer_port: u16,
     tls: Option<&Path>,
-    log: &Path,
 ) -> Result<Etcd> {
-    let mut cmd = Command::new(etcd);
+    let data = dir.join(name);
+    let log = dir.join(format!("{name}.log"));
+    let peer_port = free_port()?;
+    let mut cmd = Command::new(bins.path("etcd"));
     cmd.arg(format!("--data-dir={}", data.display()))
         .arg(format!("--listen-client-urls={client}"))
         .arg(format!("--advertise-client-urls={client}"))
@@ -429,7 +380,7 @@ fn start_etcd(
         ))
         .arg("--listen-metrics-urls=")
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log)?);
+        .stderr(std::fs::File::create(&log)?);
     if let Some(pki) = tls {
         cmd.arg("--client-cert-auth")
             .arg(format!(
@@ -564,25 +515,14 @@ fn the_etcd_snapshot_cronjob_saves_a_snapshot_that_restores_and_keeps_the_newest
     }
 
     let dir = tempfile::tempdir()?;
-    let (pki, snapshots, data) = (
-        dir.path().join("pki"),
-        dir.path().join("snapshots"),
-        dir.path().join("data"),
-    );
+    let (pki, snapshots) = (dir.path().join("pki"), dir.path().join("snapshots"));
     for d in [&pki, &snapshots] {
         std::fs::create_dir(d)?;
     }
     etcd_pki(&pki)?;
     let port = free_port()?;
     let endpoint = format!("https://127.0.0.1:{port}");
-    let _etcd = start_etcd(
-        &bins.path("etcd"),
-        &data,
-        &endpoint,
-        free_port()?,
-        Some(&pki),
-        &dir.path().join("etcd.log"),
-    )?;
+    let _etcd = start_etcd(&bins, dir.path(), "etcd", &endpoint, Some(&pki))?;
     let tls = |args: &[&str]| -> Vec<String> {
         [
             format!("--endpoints={endpoint}"),
@@ -686,14 +626,7 @@ fn the_etcd_snapshot_cronjob_saves_a_snapshot_that_restores_and_keeps_the_newest
     )?;
     let port2 = free_port()?;
     let plain = format!("http://127.0.0.1:{port2}");
-    let _restored = start_etcd(
-        &bins.path("etcd"),
-        &restored,
-        &plain,
-        free_port()?,
-        None,
-        &dir.path().join("restored.log"),
-    )?;
+    let _restored = start_etcd(&bins, dir.path(), "restored", &plain, None)?;
     let got = run_until(
         &etcdctl,
         &[

@@ -10,11 +10,13 @@
 //!   cluster runs the demo, and the demo at its HPAs' maximum fits dev's quota;
 //! - the runner namespace's LimitRange is the demo's, tier by tier.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use conformance::documents::{self, Document};
+use conformance::repo;
 use crds::LoadTestSpec;
 use crds::load_test::LoadTestPreset;
 use k8s_openapi::api::core::v1::{
@@ -23,21 +25,14 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::Client;
 use kube::api::{Api, PostParams};
-use operator::context::Images;
 use operator::controllers::load_test::runner;
 use serde_json::{Value, json};
 
 const TIERS: [&str; 3] = ["dev", "staging", "prod"];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
+/// The documents of `gitops/addons/tenancy/<dir>`.
 fn tenancy(dir: &str) -> Result<Vec<Document>> {
-    Ok(documents::read_tree(
-        &repo().join("gitops/addons/tenancy").join(dir),
-        &repo(),
-    )?)
+    Ok(documents::addon(&format!("tenancy/{dir}"))?)
 }
 
 fn one<'a>(docs: &'a [Document], kind: &str) -> Result<&'a Document> {
@@ -117,7 +112,7 @@ fn runner_pod(
     uid: usize,
     resources: Option<ResourceRequirements>,
 ) -> Result<(Namespace, Pod)> {
-    let mut lt = crds::LoadTest::new(
+    let (names, objects) = support::runner_objects(
         &format!("quota-{uid}"),
         LoadTestSpec {
             preset: Some(preset),
@@ -125,16 +120,8 @@ fn runner_pod(
             resources,
             ..LoadTestSpec::on("dev".into())
         },
-    );
-    lt.metadata.namespace = Some("team-a".into());
-    lt.metadata.uid = Some(format!("6a1f0c3e-0000-4000-8000-{uid:012}"));
-    let plan = crds::plan::plan_load_test(&lt.spec)?;
-    let names = runner::names(&lt);
-    let images = Images {
-        k6: "grafana/k6:1.7.1".into(),
-        stress_ng: "stress:1".into(),
-    };
-    let objects = runner::objects(&lt, &plan, &names, &images, 300);
+        uid,
+    )?;
     let job = serde_json::to_value(&objects.job)?;
     let template = &job["spec"]["template"];
     let pod: Pod = serde_json::from_value(json!({
@@ -300,7 +287,7 @@ async fn runners_outside_the_limit_range_are_rejected() -> Result<()> {
 /// Each pod template of the demo apps with how many replicas it may reach (the HPA's
 /// maximum, else the workload's replicas, else 1 for a Job).
 fn demo_pods() -> Result<Vec<(String, Value, i64)>> {
-    let docs = documents::read_tree(&repo().join("gitops/addons/demo-apps"), &repo())?;
+    let docs = documents::addon("demo-apps")?;
     let mut max: BTreeMap<String, i64> = BTreeMap::new();
     for hpa in docs
         .iter()

@@ -12,8 +12,9 @@
 //! server-side sync does (`--force-conflicts`, manager `argocd-controller`): no object may
 //! change but for its managed fields.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
 use host_agent::mac::{argocd, handoff};
@@ -31,12 +32,8 @@ const KNOWN: [&str; 7] = [
     "generatorOptions",
 ];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn kustomization() -> Result<Value> {
-    let text = std::fs::read_to_string(repo().join("gitops/argocd/kustomization.yaml"))?;
+    let text = std::fs::read_to_string(support::repo_file("gitops/argocd/kustomization.yaml"))?;
     let k: Value = serde_yaml::from_str(&text)?;
     for key in k.as_object().context("a map")?.keys() {
         ensure!(
@@ -87,7 +84,7 @@ fn generated_data(k: &Value) -> Result<BTreeMap<String, String>> {
             .as_str()
             .and_then(|e| e.split_once('='))
             .context("key=file")?;
-        let text = std::fs::read_to_string(repo().join("gitops/argocd").join(file))
+        let text = std::fs::read_to_string(support::repo_file("gitops/argocd").join(file))
             .with_context(|| file.to_owned())?;
         data.insert(key.to_owned(), text);
     }
@@ -186,17 +183,12 @@ fn content(o: &DynamicObject) -> Result<Value> {
 
 #[tokio::test]
 async fn argocds_first_sync_of_itself_changes_nothing_up_did() -> Result<()> {
-    use local_control_plane::tools;
-    let upstream = match tools::upstream() {
-        Ok(dir) => dir,
-        Err(e) => {
-            tools::met(
-                "the ArgoCD self-management test",
-                &[e.to_string()],
-                "run scripts/fetch-upstream.sh (scripts/test runs it)",
-            );
-            return Ok(());
-        }
+    let Some(upstream) = support::tool(
+        "the ArgoCD self-management test",
+        local_control_plane::tools::upstream(),
+        "run scripts/fetch-upstream.sh (scripts/test runs it)",
+    ) else {
+        return Ok(());
     };
     let cache = tempfile::tempdir()?;
     // v3.6.1's install.yaml, checked against the SHA-256 `up` checks.

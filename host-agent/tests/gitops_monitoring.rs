@@ -6,62 +6,21 @@
 //! Secret the monitoring-extras Job generates), the alert rules loaded, the AlertManager
 //! routing to the webhook logger's real Service, Loki's persistence, the log shipper writing
 //! to Loki, the agents of the other clusters remote-writing to the platform by its stable
-//! name; and that every chart any ApplicationSet or Application names is pinned to an exact
-//! version.
+//! name. (That every chart is pinned to an exact version is checked in gitops_root.rs.)
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-use host_agent::config;
 use host_agent::lab::demo_credentials;
 use kube::api::DynamicObject;
 use serde_json::Value;
-
-const REPO: &str = "https://github.com/example/tart-infra.git";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::gitops::{self, platform, selected};
 
 fn rendered() -> Option<Vec<Value>> {
-    use local_control_plane::tools;
-    let helm = match tools::helm() {
-        Ok(helm) => helm,
-        Err(e) => {
-            tools::met(
-                "the gitops monitoring test",
-                &[e.to_string()],
-                "scripts/test sets TART_INFRA_HELM",
-            );
-            return None;
-        }
-    };
-    let out = Command::new(helm)
-        .args(["template", "root"])
-        .arg(repo().join("gitops/root"))
-        .args(["--namespace", "argocd", "--set", &format!("repoURL={REPO}")])
-        .output()
-        .expect("helm runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(yaml_documents(&String::from_utf8_lossy(&out.stdout)))
-}
-
-fn yaml_documents(text: &str) -> Vec<Value> {
-    text.split("\n---")
-        .map(|d| serde_yaml::from_str::<Value>(d).expect("a YAML document"))
-        .filter(|v| !v.is_null())
-        .collect()
+    gitops::rendered("the gitops monitoring test")
 }
 
 fn set<'a>(docs: &'a [Value], name: &str) -> &'a Value {
-    docs.iter()
-        .find(|d| d["kind"] == "ApplicationSet" && d["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no ApplicationSet {name}"))
+    gitops::application_set(docs, name)
 }
 
 fn source(set: &Value) -> &Value {
@@ -70,68 +29,6 @@ fn source(set: &Value) -> &Value {
 
 fn values(set: &Value) -> &Value {
     &source(set)["helm"]["valuesObject"]
-}
-
-/// The labels of the shipped clusters' ArgoCD Secrets, by cluster.
-fn clusters() -> (String, BTreeMap<String, BTreeMap<String, String>>) {
-    let config = config::parse(
-        include_str!("../../config/clusters.yaml"),
-        "config/clusters.yaml",
-    )
-    .expect("the shipped file");
-    let platform = config
-        .clusters
-        .iter()
-        .find(|c| c.tier == crds::managed_cluster::Tier::Platform)
-        .expect("a platform")
-        .name
-        .clone();
-    let labels = config
-        .clusters
-        .iter()
-        .map(|c| {
-            (
-                c.name.clone(),
-                crds::argocd::argocd_labels(&c.name, c.tier, &c.addons),
-            )
-        })
-        .collect();
-    (platform, labels)
-}
-
-/// The clusters whose labels a generator's selector (matchLabels, matchExpressions with In
-/// and NotIn) selects.
-fn selected(set: &Value) -> Vec<String> {
-    let selector = &set["spec"]["generators"][0]["clusters"]["selector"];
-    let (_, clusters) = clusters();
-    clusters
-        .into_iter()
-        .filter(|(_, labels)| {
-            let by_labels = selector["matchLabels"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str());
-            let by_exprs = selector["matchExpressions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .all(|e| {
-                    let value = labels.get(e["key"].as_str().expect("key"));
-                    let listed =
-                        e["values"].as_array().expect("values").iter().any(|v| {
-                            Some(v.as_str().expect("string")) == value.map(String::as_str)
-                        });
-                    match e["operator"].as_str() {
-                        Some("In") => listed,
-                        Some("NotIn") => !listed,
-                        other => panic!("operator {other:?}"),
-                    }
-                });
-            by_labels && by_exprs
-        })
-        .map(|(name, _)| name)
-        .collect()
 }
 
 /// Every key path of `v` whose last key mentions a password, with its value.
@@ -157,13 +54,13 @@ fn password_keys(v: &Value, path: &str, out: &mut Vec<String>) {
 
 /// The YAML documents of a file of this repository.
 fn file_documents(path: &str) -> Vec<Value> {
-    yaml_documents(&std::fs::read_to_string(repo().join(path)).expect(path))
+    gitops::documents(&std::fs::read_to_string(support::repo_file(path)).expect(path))
 }
 
 #[test]
 fn kube_prometheus_stack_on_the_platform_has_the_originals_ports_and_no_password() {
     let Some(docs) = rendered() else { return };
-    let (platform, _) = clusters();
+    let platform = platform();
     let kps = set(&docs, "kube-prometheus-stack");
     assert_eq!(selected(kps), [platform]);
     assert_eq!(source(kps)["chart"], "kube-prometheus-stack");
@@ -256,12 +153,12 @@ fn kube_prometheus_stack_on_the_platform_has_the_originals_ports_and_no_password
     ] {
         assert_eq!(spec[selector], false, "{selector}");
     }
-    for rule in std::fs::read_dir(repo().join("gitops/addons/monitoring/rules"))
+    for rule in std::fs::read_dir(support::repo_file("gitops/addons/monitoring/rules"))
         .expect("rules")
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
     {
-        for doc in yaml_documents(&std::fs::read_to_string(rule.path()).expect("read")) {
+        for doc in gitops::documents(&std::fs::read_to_string(rule.path()).expect("read")) {
             assert_eq!(doc["kind"], "PrometheusRule");
             assert_eq!(doc["metadata"]["namespace"], "monitoring");
         }
@@ -356,7 +253,7 @@ fn alertmanager_routes_every_alert_to_the_webhook_loggers_service() {
 #[test]
 fn loki_keeps_its_logs_and_fluent_bit_ships_to_it_on_the_platform() {
     let Some(docs) = rendered() else { return };
-    let (platform, _) = clusters();
+    let platform = platform();
     let loki = set(&docs, "loki");
     assert_eq!(selected(loki), std::slice::from_ref(&platform));
     let v = values(loki);
@@ -382,7 +279,7 @@ fn loki_keeps_its_logs_and_fluent_bit_ships_to_it_on_the_platform() {
 #[test]
 fn the_other_clusters_remote_write_to_the_platform_by_its_stable_name() {
     let Some(docs) = rendered() else { return };
-    let (platform, all) = clusters();
+    let (platform, all) = (platform(), gitops::cluster_labels());
     let agent = set(&docs, "prometheus-agent");
     let mut others: Vec<String> = all.keys().filter(|c| **c != platform).cloned().collect();
     others.sort();
@@ -412,58 +309,4 @@ fn the_other_clusters_remote_write_to_the_platform_by_its_stable_name() {
         kps["prometheus"]["prometheusSpec"]["enableRemoteWriteReceiver"],
         true
     );
-}
-
-/// Whether a chart version is exact (`1.2.3`, `1.2.3-rc.1`), not a range or a wildcard.
-fn exact(version: &str) -> bool {
-    let (core, pre) = version.split_once('-').unwrap_or((version, ""));
-    let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-        && pre
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-}
-
-#[test]
-fn every_external_chart_is_pinned_to_an_exact_version() {
-    for ok in ["88.5.3", "1.18.1", "6.55.0", "1.0.0-rc.1"] {
-        assert!(exact(ok), "{ok}");
-    }
-    for bad in [
-        "", "latest", "*", "1.x", "^1.2.3", "~1.2", "1.2", ">=1.0.0", "1.2.*", "HEAD",
-    ] {
-        assert!(!exact(bad), "{bad}");
-    }
-    let Some(docs) = rendered() else { return };
-    let mut charts = 0;
-    for doc in &docs {
-        let spec = if doc["kind"] == "ApplicationSet" {
-            &doc["spec"]["template"]["spec"]
-        } else if doc["kind"] == "Application" {
-            &doc["spec"]
-        } else {
-            continue;
-        };
-        let sources: Vec<&Value> = spec["sources"]
-            .as_array()
-            .map(|s| s.iter().collect())
-            .unwrap_or_else(|| vec![&spec["source"]]);
-        for source in sources {
-            if source["chart"].is_string() {
-                charts += 1;
-                let version = source["targetRevision"].as_str().unwrap_or_default();
-                assert!(
-                    exact(version),
-                    "{} {}: chart {} at {version:?} is not an exact version",
-                    doc["kind"],
-                    doc["metadata"]["name"],
-                    source["chart"]
-                );
-            }
-        }
-    }
-    assert!(charts >= 6, "{charts} charts");
 }

@@ -2,53 +2,14 @@
 //! helm (`local_control_plane::tools::helm`; with `CI=true` a missing helm fails the test): it points every Application back at the repository, and its Cilium
 //! ApplicationSet gives each cluster the values `up` gives the platform.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-use host_agent::config;
 use host_agent::image::plan::CILIUM_VERSION;
 use host_agent::mac::cilium;
 use serde_json::Value;
+use support::gitops::{self, REPO, exact, selects};
 
-const REPO: &str = "https://github.com/example/tart-infra.git";
-
-fn helm() -> Option<PathBuf> {
-    use local_control_plane::tools;
-    match tools::helm() {
-        Ok(helm) => Some(helm),
-        Err(e) => {
-            tools::met(
-                "the gitops/root test",
-                &[e.to_string()],
-                "scripts/test sets TART_INFRA_HELM",
-            );
-            None
-        }
-    }
-}
-
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../gitops/root")
-}
-
-fn template(helm: &Path, set: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new(helm);
-    cmd.args(["template", "root"])
-        .arg(chart())
-        .args(["--namespace", "argocd"]);
-    for s in set {
-        cmd.args(["--set", s]);
-    }
-    cmd.output().expect("helm runs")
-}
-
-fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|d| serde::Deserialize::deserialize(d).expect("a YAML document"))
-        .filter(|v: &Value| !v.is_null())
-        .collect()
-}
+const WHO: &str = "the gitops/root test";
 
 /// The block of the Cilium values only clusters with Istio get.
 const IF_ISTIO: &str =
@@ -89,17 +50,13 @@ fn generate(template: &str, name: &str, hubble: &str, istio: &str) -> String {
 
 #[test]
 fn every_application_points_back_at_the_repository_and_cilium_gets_the_values_of_up() {
-    let Some(helm) = helm() else { return };
-    let out = template(
+    let Some(helm) = gitops::helm(WHO) else {
+        return;
+    };
+    let docs = gitops::render(
         &helm,
         &[&format!("repoURL={REPO}"), "targetRevision=v0.3.0"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs = documents(&String::from_utf8_lossy(&out.stdout));
 
     let operator = docs
         .iter()
@@ -109,10 +66,7 @@ fn every_application_points_back_at_the_repository_and_cilium_gets_the_values_of
     assert_eq!(operator["spec"]["source"]["targetRevision"], "v0.3.0");
     assert_eq!(operator["spec"]["source"]["path"], "charts/tart-operator");
 
-    let set = docs
-        .iter()
-        .find(|d| d["kind"] == "ApplicationSet" && d["metadata"]["name"] == "cilium")
-        .expect("the Cilium ApplicationSet");
+    let set = gitops::application_set(&docs, "cilium");
     assert_eq!(
         set["spec"]["generators"][0]["clusters"]["selector"]["matchLabels"]["addons.tartinfra.dev/cilium"],
         "true"
@@ -125,11 +79,7 @@ fn every_application_points_back_at_the_repository_and_cilium_gets_the_values_of
     );
     let template = source["helm"]["values"].as_str().expect("values");
 
-    let config = config::parse(
-        include_str!("../../config/clusters.yaml"),
-        "config/clusters.yaml",
-    )
-    .expect("the shipped file");
+    let config = gitops::shipped();
     for cluster in &config.clusters {
         // The labels the operator (and `up`, for the platform) writes on the cluster's
         // ArgoCD Secret.
@@ -144,115 +94,31 @@ fn every_application_points_back_at_the_repository_and_cilium_gets_the_values_of
     assert!(config.clusters.iter().any(|c| c.addons.istio));
     assert!(config.clusters.iter().any(|c| !c.addons.istio));
     assert!(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../charts/tart-operator/Chart.yaml")
-            .is_file(),
+        support::repo_file("charts/tart-operator/Chart.yaml").is_file(),
         "the operator's Application points at a chart that exists"
     );
-}
-
-/// Whether a cluster generator's label selector (matchLabels and matchExpressions) selects a
-/// Secret with these labels; an operator or key the labels cannot answer is an error.
-fn selects(selector: &Value, labels: &BTreeMap<String, String>) -> Result<bool, String> {
-    let known = |key: &str| {
-        labels
-            .contains_key(key)
-            .then_some(())
-            .ok_or(format!("{key} is no label the clusters carry"))
-    };
-    for (key, value) in selector["matchLabels"].as_object().into_iter().flatten() {
-        known(key)?;
-        if labels.get(key).map(String::as_str) != value.as_str() {
-            return Ok(false);
-        }
-    }
-    for expr in selector["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let key = expr["key"].as_str().ok_or("matchExpressions without key")?;
-        known(key)?;
-        let values: Vec<&str> = expr["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let value = labels.get(key).map(String::as_str);
-        let hit = match expr["operator"].as_str() {
-            Some("In") => value.is_some_and(|v| values.contains(&v)),
-            Some("NotIn") => value.is_none_or(|v| !values.contains(&v)),
-            Some("Exists") => value.is_some(),
-            Some("DoesNotExist") => value.is_none(),
-            other => return Err(format!("operator {other:?}")),
-        };
-        if !hit {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 #[test]
 fn every_application_set_selects_a_shipped_cluster_by_the_labels_it_carries_and_every_path_exists()
 {
-    let Some(helm) = helm() else { return };
-    let out = template(&helm, &[&format!("repoURL={REPO}")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs = documents(&String::from_utf8_lossy(&out.stdout));
-    // The labels the operator (and `up`, for the platform) put on each shipped cluster's
-    // ArgoCD Secret.
-    let config = config::parse(
-        include_str!("../../config/clusters.yaml"),
-        "config/clusters.yaml",
-    )
-    .expect("the shipped file");
-    let clusters: Vec<(&str, BTreeMap<String, String>)> = config
-        .clusters
-        .iter()
-        .map(|c| {
-            (
-                c.name.as_str(),
-                crds::argocd::argocd_labels(&c.name, c.tier, &c.addons),
-            )
-        })
-        .collect();
+    let Some(docs) = gitops::rendered(WHO) else {
+        return;
+    };
     let sets: Vec<&Value> = docs
         .iter()
         .filter(|d| d["kind"] == "ApplicationSet")
         .collect();
     assert!(sets.len() >= 6, "{} ApplicationSets", sets.len());
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for set in sets {
         let name = &set["metadata"]["name"];
-        let selector = &set["spec"]["generators"][0]["clusters"]["selector"];
         assert!(
-            selector.is_object(),
-            "{name}: no cluster generator selector"
-        );
-        let selected: Vec<&str> = clusters
-            .iter()
-            .filter(|(_, labels)| {
-                selects(selector, labels).unwrap_or_else(|e| panic!("{name}: {e}"))
-            })
-            .map(|(cluster, _)| *cluster)
-            .collect();
-        assert!(
-            !selected.is_empty(),
-            "{name} selects none of the shipped clusters: {selector}"
+            !gitops::selected(set).is_empty(),
+            "{name} selects none of the shipped clusters: {}",
+            set["spec"]["generators"][0]["clusters"]["selector"]
         );
         // One `source`, or several `sources` (a chart plus directories of this repository).
-        let spec = &set["spec"]["template"]["spec"];
-        let sources: Vec<&Value> = if spec["source"].is_object() {
-            vec![&spec["source"]]
-        } else {
-            spec["sources"].as_array().into_iter().flatten().collect()
-        };
+        let sources = gitops::sources(set);
         assert!(!sources.is_empty(), "{name}: no source");
         for source in sources {
             // A path in another repository (local-path-provisioner's chart) is that
@@ -267,7 +133,7 @@ fn every_application_set_selects_a_shipped_cluster_by_the_labels_it_carries_and_
                 );
                 continue;
             }
-            let dir = repo.join(path);
+            let dir = support::repo_file(path);
             let yaml = std::fs::read_dir(&dir)
                 .unwrap_or_else(|e| panic!("{name}: {}: {e}", dir.display()))
                 .flatten()
@@ -303,8 +169,10 @@ fn a_selector_names_only_labels_the_clusters_carry() {
 
 #[test]
 fn without_a_repository_the_chart_says_where_to_set_it() {
-    let Some(helm) = helm() else { return };
-    let out = template(&helm, &[]);
+    let Some(helm) = gitops::helm(WHO) else {
+        return;
+    };
+    let out = gitops::template(&helm, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "rendered without repoURL");
     assert!(stderr.contains("gitops.repoURL"), "{stderr}");
@@ -352,38 +220,27 @@ fn unpinned_or_secret(key: &str, value: &str) -> Option<String> {
 
 #[test]
 fn every_chart_is_pinned_to_a_version_and_no_values_hold_a_credential_or_a_mutable_image() {
-    let Some(helm) = helm() else { return };
-    let out = template(&helm, &[&format!("repoURL={REPO}")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs = documents(&String::from_utf8_lossy(&out.stdout));
-    let exact = |v: &str| {
-        let core = v.split_once('-').map_or(v, |(core, _)| core);
-        let parts: Vec<&str> = core.split('.').collect();
-        parts.len() == 3
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    // What counts as an exact chart version.
+    for ok in ["88.5.3", "1.18.1", "6.55.0", "1.0.0-rc.1"] {
+        assert!(exact(ok), "{ok}");
+    }
+    for bad in [
+        "", "latest", "*", "1.x", "^1.2.3", "~1.2", "1.2", ">=1.0.0", "1.2.*", "HEAD", "1.2.3-*",
+    ] {
+        assert!(!exact(bad), "{bad}");
+    }
+    let Some(docs) = gitops::rendered(WHO) else {
+        return;
     };
     let mut charts = 0;
     let mut problems = Vec::new();
     for doc in &docs {
-        let name = doc["metadata"]["name"].as_str().unwrap_or("?");
-        let spec = if doc["kind"] == "ApplicationSet" {
-            &doc["spec"]["template"]["spec"]
-        } else {
-            &doc["spec"]
-        };
-        let sources: Vec<&Value> = spec["source"]
-            .as_object()
-            .map(|_| &spec["source"])
-            .into_iter()
-            .chain(spec["sources"].as_array().into_iter().flatten())
-            .collect();
-        for source in sources {
+        let name = format!(
+            "{} {}",
+            doc["kind"].as_str().unwrap_or("?"),
+            doc["metadata"]["name"].as_str().unwrap_or("?")
+        );
+        for source in gitops::sources(doc) {
             if let Some(chart) = source["chart"].as_str() {
                 charts += 1;
                 let version = source["targetRevision"].as_str().unwrap_or("");
@@ -396,15 +253,23 @@ fn every_chart_is_pinned_to_a_version_and_no_values_hold_a_credential_or_a_mutab
             let helm = &source["helm"];
             let mut values = helm["valuesObject"].clone();
             if let Some(text) = helm["values"].as_str() {
-                // ArgoCD's generator fills {{ ... }} in; any word stands in for it here.
+                // ArgoCD's generator fills {{ ... }} in; any word stands in for a value here.
+                // A block's `{{- if ... }}` / `{{- end }}` go (with the whitespace `{{-`
+                // trims), so that what is inside every block is checked.
                 let mut filled = String::new();
                 let mut rest = text;
                 while let Some(start) = rest.find("{{") {
                     filled.push_str(&rest[..start]);
-                    filled.push_str("generated");
-                    rest = rest[start..]
-                        .split_once("}}")
-                        .map_or("", |(_, after)| after);
+                    let (action, after) = rest[start + 2..].split_once("}}").unwrap_or((rest, ""));
+                    let trimmed = action.strip_prefix('-').unwrap_or(action);
+                    if action.starts_with('-') {
+                        filled.truncate(filled.trim_end().len());
+                    }
+                    let word = trimmed.split_whitespace().next().unwrap_or_default();
+                    if !["if", "else", "end", "range", "with"].contains(&word) {
+                        filled.push_str("generated");
+                    }
+                    rest = after;
                 }
                 filled.push_str(rest);
                 values = serde_yaml::from_str(&filled)
@@ -420,7 +285,7 @@ fn every_chart_is_pinned_to_a_version_and_no_values_hold_a_credential_or_a_mutab
             );
         }
     }
-    assert!(charts >= 2, "{charts} chart sources");
+    assert!(charts >= 6, "{charts} chart sources");
     assert!(problems.is_empty(), "{problems:#?}");
 }
 

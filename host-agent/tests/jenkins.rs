@@ -7,12 +7,10 @@
 //! invariants: pinned plugins, no password, the original's port, sizes and resources, the
 //! JCasC job on the Jenkinsfile, and the names the Jenkinsfile expects.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
 use serde_json::Value;
-
-const REPO: &str = "https://github.com/example/tart-infra.git";
+use support::gitops::{self, REPO};
 
 /// The value paths checked against jenkins chart 5.9.53's values.yaml. A key added to
 /// gitops/root's jenkins values must be checked there and added here.
@@ -39,12 +37,8 @@ const CHECKED_KEYS: [&str; 19] = [
     "persistence.storageClass",
 ];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn read(path: &str) -> String {
-    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read_to_string(support::repo_file(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn leaves(prefix: &str, v: &Value, out: &mut Vec<String>) {
@@ -74,33 +68,8 @@ fn unchecked(values: &Value) -> Vec<String> {
 
 /// The jenkins ApplicationSet of gitops/root rendered by helm.
 fn application_set() -> Option<Value> {
-    use local_control_plane::tools;
-    let helm = match tools::helm() {
-        Ok(helm) => helm,
-        Err(e) => {
-            tools::met(
-                "the Jenkins values test",
-                &[e.to_string()],
-                "scripts/test sets TART_INFRA_HELM",
-            );
-            return None;
-        }
-    };
-    let out = Command::new(helm)
-        .args(["template", "root"])
-        .arg(repo().join("gitops/root"))
-        .args(["--namespace", "argocd", "--set"])
-        .arg(format!("repoURL={REPO}"))
-        .output()
-        .expect("helm runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_yaml::Deserializer::from_str(&String::from_utf8_lossy(&out.stdout))
-        .map(|d| serde::Deserialize::deserialize(d).expect("YAML"))
-        .find(|d: &Value| d["kind"] == "ApplicationSet" && d["metadata"]["name"] == "jenkins")
+    let docs = gitops::rendered("the Jenkins values test")?;
+    Some(gitops::application_set(&docs, "jenkins").clone())
 }
 
 #[test]

@@ -1,5 +1,11 @@
-//! What the lab's integration tests share: the `tart-infra` binary, repository files and
-//! running `tart-infra lab ...` against a state directory.
+//! What the integration tests share: the `tart-infra` binary, repository files, running
+//! `tart-infra lab ...` against a state directory, the missing-tool rule, and ([`gitops`])
+//! gitops/root rendered and its cluster generators evaluated.
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+pub mod gitops;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -23,4 +29,20 @@ pub fn cli(args: &[&str], state: &Path) -> Output {
         .arg(state)
         .output()
         .expect("run tart-infra")
+}
+
+/// The tool `found` locates, or `None` after saying why `who` cannot run (a panic when
+/// `CI=true`, see `local_control_plane::tools::met`).
+pub fn tool(
+    who: &str,
+    found: Result<PathBuf, local_control_plane::Error>,
+    fix: &str,
+) -> Option<PathBuf> {
+    match found {
+        Ok(path) => Some(path),
+        Err(e) => {
+            local_control_plane::tools::met(who, &[e.to_string()], fix);
+            None
+        }
+    }
 }

@@ -358,7 +358,10 @@ fn dev_sidecar(config: &host_agent::config::Config) -> Result<Option<Value>> {
         .find(|c| c["name"] == "istiod")
         .context("no istiod component in gitops/root/values.yaml")?;
     let resources = istiod["values"]["global"]["proxy"]["resources"].clone();
-    ensure!(resources.is_object(), "istiod sets no global.proxy.resources");
+    ensure!(
+        resources.is_object(),
+        "istiod sets no global.proxy.resources"
+    );
     Ok(Some(resources))
 }
 
@@ -417,14 +420,15 @@ async fn the_demo_apps_are_admitted_under_each_tiers_limits_and_fit_devs_quota_a
             let (kind, resource) = key.split_once('.').unwrap_or_default();
             let mut total = 0;
             for (_, template, replicas) in &templates {
-                let injected = template["metadata"]["annotations"]["sidecar.istio.io/inject"]
-                    != "false";
+                let injected =
+                    template["metadata"]["annotations"]["sidecar.istio.io/inject"] != "false";
                 let proxy = match &sidecar {
-                    Some(resources) if injected => {
-                        amount(&Quantity(resources[kind][resource].as_str().with_context(
-                            || format!("the sidecar has no {kind}.{resource}"),
-                        )?.to_owned()))?
-                    }
+                    Some(resources) if injected => amount(&Quantity(
+                        resources[kind][resource]
+                            .as_str()
+                            .with_context(|| format!("the sidecar has no {kind}.{resource}"))?
+                            .to_owned(),
+                    ))?,
                     _ => 0,
                 };
                 total += replicas * (pod_total(&template["spec"], kind, resource)? + proxy);

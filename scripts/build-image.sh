@@ -138,6 +138,8 @@ stage() {
   done
   mkdir -p "$rootfs/usr/share/tart-operator"
   cp -r "$dashboard" "$rootfs/usr/share/tart-operator/dashboard"
+  # Source maps are for debugging the dashboard's build, not for serving it.
+  find "$rootfs/usr/share/tart-operator/dashboard" -name '*.map' -delete
   install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
   printf 'root:x:0:0:root:/:/sbin/nologin\ntart-operator:x:65532:65532:tart-operator:/:/sbin/nologin\n' >"$rootfs/etc/passwd"
   printf 'root:x:0:\ntart-operator:x:65532:\n' >"$rootfs/etc/group"

@@ -88,7 +88,7 @@ pub async fn run_until(
     client: Client,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), Error> {
-    let info = preflight::run(&client).await?;
+    let info = preflight::run_when_reachable(&client).await?;
     tracing::info!(kubernetes = %info.server_version, "preflight passed: tartinfra.dev CRDs are installed and Established");
     let metrics = Arc::new(metrics::Metrics::new());
     let (wake, triggers) = futures::channel::mpsc::unbounded();

@@ -1,5 +1,9 @@
 //! Start-up checks: the cluster runs Kubernetes 1.33 or newer and the tartinfra.dev CRDs
-//! are installed and Established. Each failure says what to do.
+//! are installed and Established. Each failure says what to do. An API server that cannot
+//! answer yet (down, restarting, busy) is waited for, with backoff, instead of exiting into
+//! a CrashLoopBackOff whose delays grow to five minutes.
+
+use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{Api, Client};
@@ -80,6 +84,39 @@ pub fn check_crds(
     Ok(())
 }
 
+/// The longest pause between two attempts while the API server cannot answer.
+pub const RETRY_CAP: Duration = Duration::from_secs(30);
+
+/// Whether the failure may pass by itself: the API server is unreachable, restarting, busy
+/// (5xx, 429) or has not Established a CRD yet. Missing CRDs, an old cluster and a refused
+/// request (401, 403 and other 4xx) need someone to act.
+pub fn transient(e: &PreflightError) -> bool {
+    match e {
+        PreflightError::Api { source, .. } => match source {
+            kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+            _ => true,
+        },
+        PreflightError::NotEstablished(_) => true,
+        PreflightError::TooOld(_) | PreflightError::MissingCrds(_) => false,
+    }
+}
+
+/// [`run`] until it passes or fails for good, waiting out transient failures (doubling
+/// pauses from 1 s to [`RETRY_CAP`], each one logged).
+pub async fn run_when_reachable(client: &Client) -> Result<ServerInfo, PreflightError> {
+    let mut pause = Duration::from_secs(1);
+    loop {
+        match run(client).await {
+            Err(e) if transient(&e) => {
+                tracing::warn!(error = %e, retry_in_seconds = pause.as_secs(), "the API server cannot be used yet; waiting for it");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RETRY_CAP);
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Runs every check against the cluster (needs `get` on the three CRDs only).
 pub async fn run(client: &Client) -> Result<ServerInfo, PreflightError> {
     let version = client
@@ -137,6 +174,27 @@ mod tests {
             msg.contains("kubectl apply -f charts/tart-operator/crds/"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn only_failures_that_pass_by_themselves_are_waited_out() {
+        let api = |code: u16| PreflightError::Api {
+            what: "/version".into(),
+            source: kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                ..kube::core::Status::default()
+            })),
+        };
+        let connect = PreflightError::Api {
+            what: "/version".into(),
+            source: kube::Error::TlsRequired,
+        };
+        assert!(transient(&connect));
+        assert!(transient(&api(503)) && transient(&api(429)));
+        assert!(!transient(&api(401)) && !transient(&api(403)) && !transient(&api(404)));
+        assert!(transient(&PreflightError::NotEstablished("a".into())));
+        assert!(!transient(&PreflightError::MissingCrds("a".into())));
+        assert!(!transient(&PreflightError::TooOld("v1.30.0".into())));
     }
 
     #[test]

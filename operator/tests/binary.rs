@@ -1,5 +1,6 @@
 //! The `tart-operator` binary against a real API server: it refuses to start without the
-//! CRDs (saying how to install them), becomes ready with them, and stops cleanly on SIGTERM.
+//! CRDs (saying how to install them), becomes ready with them, waits for an API server that
+//! is down when it starts, and stops cleanly on SIGTERM.
 
 mod support;
 
@@ -65,15 +66,8 @@ async fn without_crds_it_exits_with_the_install_command() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn with_crds_it_becomes_ready_and_stops_on_sigterm() -> Result<()> {
-    let cp = ControlPlane::start(Options::apiserver("with-crds")).await?;
-    install_crds(&cp.client().await?).await?;
-    let port = free_port()?;
-    let mut child = operator(&cp, port)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
+/// Waits until the operator's /readyz answers 200; fails if it exits first.
+async fn answers_ready(child: &mut std::process::Child, port: u16) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait()? {
@@ -92,6 +86,19 @@ async fn with_crds_it_becomes_ready_and_stops_on_sigterm() -> Result<()> {
         ensure!(Instant::now() < deadline, "/readyz never answered 200");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_crds_it_becomes_ready_and_stops_on_sigterm() -> Result<()> {
+    let cp = ControlPlane::start(Options::apiserver("with-crds")).await?;
+    install_crds(&cp.client().await?).await?;
+    let port = free_port()?;
+    let mut child = operator(&cp, port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    answers_ready(&mut child, port).await?;
     let (status, body) = get(port, "/metrics").await?;
     ensure!(
         status.contains(" 200 ") && body.contains("tart_operator_build_info"),
@@ -110,5 +117,32 @@ async fn with_crds_it_becomes_ready_and_stops_on_sigterm() -> Result<()> {
         status.success(),
         "SIGTERM should stop the operator cleanly, got {status}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn started_while_the_api_server_is_down_it_waits_for_it() -> Result<()> {
+    let cp = ControlPlane::start(Options::apiserver("down-at-start")).await?;
+    install_crds(&cp.client().await?).await?;
+    cp.stop_apiserver()?;
+    let port = free_port()?;
+    let mut child = operator(&cp, port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // A Deployment would restart an operator that exits, with growing CrashLoopBackOff
+    // delays; it keeps trying by itself instead.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    if let Some(status) = child.try_wait()? {
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            std::io::Read::read_to_string(&mut e, &mut stderr)?;
+        }
+        bail!("the operator gave up while the API server was down ({status}): {stderr}");
+    }
+    cp.start_apiserver().await?;
+    answers_ready(&mut child, port).await?;
+    child.kill()?;
+    child.wait()?;
     Ok(())
 }

@@ -34,7 +34,7 @@ const LIMIT: usize = 3;
 const CLUSTERS: [&str; 2] = ["dev", "staging"];
 const TESTS_PER_CLUSTER: usize = 10;
 /// How long a runner "runs" before the fake kubelet ends it.
-const RUN_FOR: Duration = Duration::from_secs(3);
+const RUN_FOR: Duration = Duration::from_secs(6);
 /// How long every test may take to finish, faults included.
 const ALL_DONE: Duration = Duration::from_secs(420);
 const KILLS: usize = 10;
@@ -232,15 +232,31 @@ async fn kubelet(cluster: &'static str, target: Client, record: Shared) {
     }
 }
 
-/// A running runner pod on `target` (for the vanishing pod), with its test's uid.
-async fn a_running_runner(target: &Client) -> Result<Option<Pod>> {
+/// A running runner pod on `target` that the fake kubelet now leaves alone (for the
+/// vanishing pod), waiting for one.
+async fn a_running_runner(target: &Client, record: &Shared) -> Result<Pod> {
     let pods: Api<Pod> = Api::namespaced(target.clone(), RUNNERS_NS);
-    Ok(pods
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")))
+    let running = |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = pods
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .find(running);
+        if let Some(pod) = found {
+            let uid = pod.uid().unwrap_or_default();
+            lock(record).spared.insert(uid.clone());
+            // The kubelet may have ended it between the list and the spare.
+            if running(&pods.get(&pod.name_any()).await?) {
+                return Ok(pod);
+            }
+            lock(record).spared.remove(&uid);
+        }
+        ensure!(Instant::now() < deadline, "no runner pod ran on staging");
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// nginx-web with an HPA in namespace demo, for the experiments.
@@ -364,7 +380,7 @@ async fn nothing_is_lost_duplicated_or_stuck_when_the_operator_and_api_servers_f
     for kill in 1..=KILLS {
         wait_watching(
             &mut op,
-            moments.between(Duration::from_secs(1), Duration::from_secs(8)),
+            moments.between(Duration::from_secs(2), Duration::from_secs(7)),
         )
         .await?;
         rows.push(Row {
@@ -384,10 +400,10 @@ async fn nothing_is_lost_duplicated_or_stuck_when_the_operator_and_api_servers_f
                 tokio::time::sleep(Duration::from_secs(6)).await;
                 targets[0].start_apiserver().await?;
             }
-            5 => {
+            2 => {
                 let staging = targets[1].client().await?;
-                if let Some(pod) = a_running_runner(&staging).await? {
-                    lock(&record).spared.insert(pod.uid().unwrap_or_default());
+                let pod = a_running_runner(&staging, &record).await?;
+                {
                     vanished = pod.labels().get("job-name").cloned();
                     rows.push(Row {
                         fault: format!("runner pod {} deleted", pod.name_any()),
@@ -398,7 +414,7 @@ async fn nothing_is_lost_duplicated_or_stuck_when_the_operator_and_api_servers_f
                         .await?;
                 }
             }
-            7 => {
+            5 => {
                 rows.push(Row {
                     fault: "platform API server stopped 6 s".into(),
                     affected: unfinished(&record),
@@ -470,7 +486,12 @@ async fn nothing_is_lost_duplicated_or_stuck_when_the_operator_and_api_servers_f
         let is_victim =
             vanished.is_some() && s.runner.as_ref().map(|x| &x.job) == vanished.as_ref();
         if is_victim {
-            if s.phase != Some(LoadTestPhase::Failed) {
+            // Whichever notices first: the operator (the pod it saw is gone) or the Job
+            // controller (the deleted pod counts as a failure, past backoffLimit 0).
+            let disappeared = s.message.as_deref().is_some_and(|m| {
+                m.contains("disappeared") || m.contains("reached the specified backoff limit")
+            });
+            if s.reason != Some(crds::load_test::LoadTestReason::PodFailed) || !disappeared {
                 wrong.push(format!("{name} lost its pod but reads {}", describe(lt)));
             }
         } else if s.phase != Some(LoadTestPhase::Succeeded) || s.results.is_none() {

@@ -348,6 +348,10 @@ fn follow(
         plan,
         timeout_secs: plan::timeout_secs(&lt.spec, plan),
         unschedulable_grace: settings.unschedulable_grace,
+        pod_seen: matches!(
+            old.phase,
+            Some(LoadTestPhase::Starting | LoadTestPhase::Running)
+        ) || old.started_at.is_some(),
         now: at.now,
     });
     let names = runner::names(lt);

@@ -30,6 +30,8 @@ pub struct Inputs<'a> {
     pub timeout_secs: u64,
     /// How long a pod may stay unschedulable.
     pub unschedulable_grace: Duration,
+    /// The test already saw its runner pod (it was Starting or Running).
+    pub pod_seen: bool,
     /// The current time.
     pub now: Timestamp,
 }
@@ -228,6 +230,16 @@ pub fn observe(i: &Inputs<'_>) -> Observation {
                 ),
                 i.now,
                 false,
+            );
+        }
+        if i.pod_seen {
+            // Deleted, evicted, or gone with its node: a replacement would run the load
+            // again from the start, so the Job goes too.
+            return failed(
+                LoadTestReason::PodFailed,
+                "the runner pod disappeared before the test finished (deleted, evicted or lost with its node); its results are lost".into(),
+                i.now,
+                true,
             );
         }
         if overdue {

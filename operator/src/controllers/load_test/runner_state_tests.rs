@@ -63,6 +63,7 @@ fn observe_at(plan: &Plan, job: Option<&Job>, pods: &[Pod], now: i64) -> Observa
         plan,
         timeout_secs: 400,
         unschedulable_grace: Duration::from_secs(60),
+        pod_seen: false,
         now: t(now),
     })
 }
@@ -307,5 +308,39 @@ fn the_job_deadline_is_a_timeout() {
             reason: Some(LoadTestReason::Timeout),
             ..
         }
+    ));
+}
+
+#[test]
+fn a_pod_that_disappears_after_it_was_seen_fails_the_test_at_once() {
+    let job = job(json!([]));
+    let seen = observe(&Inputs {
+        job: Some(&job),
+        pods: &[],
+        plan: &http(),
+        timeout_secs: 400,
+        unschedulable_grace: Duration::from_secs(60),
+        pod_seen: true,
+        now: t(20),
+    });
+    match seen {
+        Observation::Finished {
+            phase,
+            reason,
+            message,
+            delete_runner,
+            ..
+        } => {
+            assert_eq!(phase, LoadTestPhase::Failed);
+            assert_eq!(reason, Some(LoadTestReason::PodFailed));
+            assert!(message.contains("disappeared"), "{message}");
+            assert!(delete_runner, "no replacement pod may run the load again");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Before the pod was ever seen, the same state is a Job whose pod is not created yet.
+    assert!(matches!(
+        observe_at(&http(), Some(&job), &[], 20),
+        Observation::Waiting { .. }
     ));
 }

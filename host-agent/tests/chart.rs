@@ -511,11 +511,14 @@ async fn helm_install_into_a_real_api_server_creates_a_locked_down_operator() ->
 
     // The installed container's flags and environment, run as the chart's ServiceAccount:
     // the real flag parser takes them, and the chart's RBAC is enough for the operator to
-    // pass its preflight and sync its caches (/readyz). Only the listen address changes.
+    // pass its preflight and sync its caches (/readyz). Only the listen addresses change.
     let container = &pod.containers[0];
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let free = || -> std::io::Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    };
+    let (port, metrics_port) = (free()?, free()?);
     let args: Vec<String> = container
         .args
         .clone()
@@ -524,12 +527,14 @@ async fn helm_install_into_a_real_api_server_creates_a_locked_down_operator() ->
         .map(|a| {
             if a.starts_with("--http-addr=") {
                 format!("--http-addr=127.0.0.1:{port}")
+            } else if a.starts_with("--metrics-listen=") {
+                format!("--metrics-listen=127.0.0.1:{metrics_port}")
             } else {
                 a
             }
         })
         .collect();
-    let token = host_agent::lab::platform::token(&client, "tart-operator").await?;
+    let token = host_agent::lab::platform::token(&client, "tart-operator", None).await?;
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(
@@ -573,6 +578,11 @@ async fn helm_install_into_a_real_api_server_creates_a_locked_down_operator() ->
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // /metrics is on the chart's metrics port, not on the API's.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await?;
+    assert!(metrics.status().is_success(), "{}", metrics.status());
+    let on_api = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await?;
+    assert_eq!(on_api.status().as_u16(), 404);
     // Alone, it wins the election the chart turned on, with the Role's Lease rights.
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
         Api::namespaced(client.clone(), ns);

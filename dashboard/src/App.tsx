@@ -32,7 +32,7 @@ function makeClient(onUnauthorized: () => void) {
   });
 }
 
-/** Asks for an API token (the lab prints one; `kubectl create token` makes others). */
+/** Asks for an API token (the lab prints one; `kubectl create token --audience tart-operator` makes others). */
 function TokenPrompt({ onSaved }: { onSaved: () => void }) {
   const [value, setValue] = useState("");
   const submit = (e: FormEvent) => {
@@ -46,7 +46,8 @@ function TokenPrompt({ onSaved }: { onSaved: () => void }) {
       <h1 className="text-xl font-semibold">tart-infra needs an access token</h1>
       <p className="mt-2 text-sm text-slate-300">
         The operator's API answered 401. Paste a Kubernetes service-account token: <code>tart-infra lab up</code> prints one, or run{" "}
-        <code>kubectl -n tart-system create token lab-user</code>.
+        <code>kubectl -n tart-system create token lab-user --audience tart-operator</code> (the API takes only tokens made for
+        it).
       </p>
       <form onSubmit={submit} className="mt-4 flex gap-2">
         <label htmlFor="token" className="sr-only">

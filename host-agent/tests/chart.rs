@@ -223,10 +223,15 @@ fn the_deployment_runs_locked_down_with_probes_and_flags_from_values() {
         probe_path(c.readiness_probe.as_ref()),
         Some(("/readyz".to_owned(), http))
     );
-    let port = c.ports.as_ref().expect("ports")[0].clone();
+    let ports: Vec<_> = c
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| (p.name.clone().unwrap_or_default(), p.container_port))
+        .collect();
     assert_eq!(
-        (port.name.as_deref(), port.container_port),
-        (Some("http"), 8080)
+        ports,
+        [("http".to_owned(), 8080), ("metrics".to_owned(), 9090)]
     );
     let resources = c.resources.clone().expect("resources");
     assert!(
@@ -247,27 +252,40 @@ fn the_deployment_runs_locked_down_with_probes_and_flags_from_values() {
     );
     let args = c.args.clone().expect("args");
     assert!(
-        args.contains(&"--http-addr=0.0.0.0:8080".to_owned()),
+        args.contains(&"--http-addr=0.0.0.0:8080".to_owned())
+            && args.contains(&"--metrics-listen=0.0.0.0:9090".to_owned()),
         "{args:?}"
     );
 
     let service: Service = typed(&objects, "Service tart-system/tart-operator");
     let ports = service.spec.and_then(|s| s.ports).expect("ports");
+    let ports: Vec<_> = ports
+        .iter()
+        .map(|p| (p.port, p.name.clone().unwrap_or_default()))
+        .collect();
     assert_eq!(
-        (ports[0].port, ports[0].name.as_deref()),
-        (8080, Some("http"))
+        ports,
+        [(8080, "http".to_owned()), (9090, "metrics".to_owned())],
+        "/metrics has a port of its own"
     );
 
     let policy: NetworkPolicy = typed(&objects, "NetworkPolicy tart-system/tart-operator");
     let ingress = policy.spec.and_then(|s| s.ingress).expect("ingress");
-    assert_eq!(ingress.len(), 1);
+    let named = |name: &str| {
+        Some(Some(
+            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(name.into()),
+        ))
+    };
+    assert_eq!(ingress.len(), 2);
     assert_eq!(
         ingress[0].ports.as_ref().map(|p| p[0].port.clone()),
-        Some(Some(
-            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("http".into())
-        ))
+        named("http")
     );
-    assert!(ingress[0].from.is_none());
+    assert_eq!(
+        ingress[1].ports.as_ref().map(|p| p[0].port.clone()),
+        named("metrics")
+    );
+    assert!(ingress[0].from.is_none() && ingress[1].from.is_none());
 
     assert!(
         !objects.keys().any(|k| k.starts_with("ServiceMonitor")),
@@ -281,6 +299,11 @@ fn the_deployment_runs_locked_down_with_probes_and_flags_from_values() {
         ],
     );
     assert!(with.contains_key("ServiceMonitor tart-system/tart-operator"));
+    let monitor = &with["ServiceMonitor tart-system/tart-operator"];
+    assert_eq!(
+        monitor.data["spec"]["endpoints"][0]["port"], "metrics",
+        "Prometheus scrapes the metrics port"
+    );
     let policy: NetworkPolicy = typed(&with, "NetworkPolicy tart-system/tart-operator");
     let from = policy
         .spec
@@ -488,11 +511,14 @@ async fn helm_install_into_a_real_api_server_creates_a_locked_down_operator() ->
 
     // The installed container's flags and environment, run as the chart's ServiceAccount:
     // the real flag parser takes them, and the chart's RBAC is enough for the operator to
-    // pass its preflight and sync its caches (/readyz). Only the listen address changes.
+    // pass its preflight and sync its caches (/readyz). Only the listen addresses change.
     let container = &pod.containers[0];
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let free = || -> std::io::Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    };
+    let (port, metrics_port) = (free()?, free()?);
     let args: Vec<String> = container
         .args
         .clone()
@@ -501,12 +527,14 @@ async fn helm_install_into_a_real_api_server_creates_a_locked_down_operator() ->
         .map(|a| {
             if a.starts_with("--http-addr=") {
                 format!("--http-addr=127.0.0.1:{port}")
+            } else if a.starts_with("--metrics-listen=") {
+                format!("--metrics-listen=127.0.0.1:{metrics_port}")
             } else {
                 a
             }
         })
         .collect();
-    let token = host_agent::lab::platform::token(&client, "tart-operator").await?;
+    let token = host_agent::lab::platform::token(&client, "tart-operator", None).await?;
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(
@@ -550,6 +578,11 @@ async fn helm_install_into_a_real_api_server_creates_a_locked_down_operator() ->
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // /metrics is on the chart's metrics port, not on the API's.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await?;
+    assert!(metrics.status().is_success(), "{}", metrics.status());
+    let on_api = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await?;
+    assert_eq!(on_api.status().as_u16(), 404);
     // Alone, it wins the election the chart turned on, with the Role's Lease rights.
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
         Api::namespaced(client.clone(), ns);

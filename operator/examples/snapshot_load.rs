@@ -21,7 +21,7 @@ use kube::api::{Api, ListParams, PostParams};
 use local_control_plane::ControlPlane;
 use measure::status_kib;
 use support::{
-    Running, create_namespace, free_port, operator_bin_from_env, operator_command,
+    Running, api_admin_token, create_namespace, free_port, operator_bin_from_env, operator_command,
     platform_and_clusters,
 };
 
@@ -89,7 +89,7 @@ async fn main() -> Result<()> {
     }
     let operator = Running::spawn(&mut command)?;
     let pid = operator.pid();
-    let token = platform.admin_token().to_owned();
+    let token = api_admin_token(&platform.client().await?).await?;
     let url = format!("http://127.0.0.1:{port}/api/v1/snapshot");
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(120);

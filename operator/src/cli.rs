@@ -22,13 +22,25 @@ use crate::telemetry::LogFormat;
 #[derive(Parser, Debug)]
 #[command(name = "tart-operator", version)]
 pub struct Args {
-    /// Address for the API, /healthz, /readyz and /metrics.
+    /// Address for the API, /healthz and /readyz.
     #[arg(
         long,
         env = "TART_OPERATOR_HTTP_ADDR",
         default_value = "127.0.0.1:8080"
     )]
     pub http_addr: SocketAddr,
+    /// Address for /metrics alone (no token; keep it off public networks, e.g. behind a
+    /// NetworkPolicy). Unset: no metrics listener.
+    #[arg(long, env = "TART_OPERATOR_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Also serve /metrics, without a token, on the API's address (--http-addr).
+    #[arg(long, env = "TART_OPERATOR_METRICS_ON_API_PORT")]
+    pub metrics_on_api_port: bool,
+    /// The audience callers' tokens must be for: the API refuses tokens the API server
+    /// made for anything else (make one with `kubectl create token <sa> --audience
+    /// tart-operator`).
+    #[arg(long, env = "TART_OPERATOR_TOKEN_AUDIENCE", default_value = crate::api::auth::DEFAULT_AUDIENCE, value_parser = audience)]
+    pub token_audience: String,
     /// Log format (on stderr): auto (JSON unless stderr is a terminal), json or text.
     /// Filter with RUST_LOG.
     #[arg(long, env = "TART_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
@@ -137,6 +149,9 @@ pub enum FlagError {
         "{0:?} must be a Unix user name: lowercase letters, digits, '_' and '-', starting with a letter or '_'"
     )]
     UnixUser(String),
+    /// An empty audience or one with spaces.
+    #[error("{0:?} must be a token audience: not empty, without spaces, e.g. tart-operator")]
+    Audience(String),
     /// A dashboard directory without index.html.
     #[error(
         "{0} has no index.html; build the dashboard first (cd dashboard && npm ci && npm run build) and pass its dist directory"
@@ -199,6 +214,13 @@ pub fn unix_user(value: &str) -> Result<String, FlagError> {
         .ok_or_else(|| FlagError::UnixUser(value.to_owned()))
 }
 
+/// A token audience: not empty, no spaces.
+pub fn audience(value: &str) -> Result<String, FlagError> {
+    let ok = !value.is_empty() && value.len() <= 253 && !value.chars().any(char::is_whitespace);
+    ok.then(|| value.to_owned())
+        .ok_or_else(|| FlagError::Audience(value.to_owned()))
+}
+
 /// A directory with the built dashboard's `index.html`.
 pub fn dashboard_dir(value: &str) -> Result<PathBuf, FlagError> {
     let dir = PathBuf::from(value);
@@ -214,6 +236,7 @@ impl Args {
     pub fn config(self) -> Config {
         Config {
             http_addr: self.http_addr,
+            metrics_addr: self.metrics_listen,
             secrets_namespace: self.secrets_namespace.clone(),
             settings: Settings {
                 max_tests_per_cluster: self.max_tests_per_cluster as usize,
@@ -239,6 +262,8 @@ impl Args {
             api: ApiConfig {
                 platform_name: self.platform_name,
                 anonymous_read: self.anonymous_read,
+                token_audience: self.token_audience,
+                metrics_on_api_port: self.metrics_on_api_port,
                 platform_version: None,
                 collectors: CollectorSettings {
                     usage: Duration::from_secs(self.usage_interval_seconds),
@@ -370,6 +395,17 @@ mod tests {
         assert_eq!(config.secrets_namespace, "tart-system");
         assert_eq!(config.settings.tart, TartSettings::default());
         assert_eq!(config.leader_election, None);
+        assert_eq!(
+            config.metrics_addr, None,
+            "no metrics listener unless asked"
+        );
+        assert!(!config.api.metrics_on_api_port);
+        assert_eq!(config.api.token_audience, "tart-operator");
+        let config = parse(&["--metrics-listen=0.0.0.0:9090", "--token-audience=ops"])
+            .expect("valid")
+            .config();
+        assert_eq!(config.metrics_addr.map(|a| a.port()), Some(9090));
+        assert_eq!(config.api.token_audience, "ops");
     }
 
     #[test]
@@ -412,6 +448,8 @@ mod tests {
                 "--hubble-relay-address",
             ),
             (vec!["--http-addr", "localhost"], "--http-addr"),
+            (vec!["--metrics-listen", "9090"], "--metrics-listen"),
+            (vec!["--token-audience", ""], "--token-audience"),
             (vec!["--argocd-namespace", "Argo CD"], "--argocd-namespace"),
             (vec!["--host-agent-secret=x-"], "--host-agent-secret"),
             (vec!["--vm-ssh-user", "Admin"], "--vm-ssh-user"),

@@ -8,7 +8,8 @@
 //! - [`controllers::scaling_experiment`]: runs a LoadTest while sampling the target HPAs
 //!   and records how they scaled.
 //! - [`collectors`]: watch caches and samplers per cluster.
-//! - [`api`]: the dashboard's `/api/v1`, `/healthz`, `/readyz`, `/metrics`.
+//! - [`api`]: the dashboard's `/api/v1`, `/healthz`, `/readyz`; `/metrics` on its own
+//!   listener.
 
 pub mod api;
 pub mod cli;
@@ -41,8 +42,10 @@ use crate::context::{Context, Settings};
 /// Settings of one operator process.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where the API, `/healthz`, `/readyz` and `/metrics` are served.
+    /// Where the API, `/healthz` and `/readyz` are served.
     pub http_addr: SocketAddr,
+    /// Where `/metrics` alone is served; none: nowhere (unless on the API's port).
+    pub metrics_addr: Option<SocketAddr>,
     /// The namespace whose Secrets are watched for kubeconfig changes.
     pub secrets_namespace: String,
     /// Controller settings.
@@ -130,13 +133,17 @@ pub async fn run_until(
             source,
         })?;
     let addr = listener.local_addr().unwrap_or(config.http_addr);
-    tracing::info!(%addr, "serving /api/v1, /healthz, /readyz and /metrics");
+    tracing::info!(%addr, "serving /api/v1, /healthz and /readyz");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
         async move {
             let _ = rx.wait_for(|stop| *stop).await;
         }
+    };
+    let metrics_server = match config.metrics_addr {
+        Some(addr) => Some(serve_metrics(addr, metrics.clone(), stopped()).await?),
+        None => None,
     };
     let server = tokio::spawn(
         axum::serve(listener, api::app(state, config.dashboard_dir.as_deref()))
@@ -222,11 +229,34 @@ pub async fn run_until(
     if let Ok(Err(source)) = server.await {
         return Err(Error::Http { addr, source });
     }
+    if let Some((addr, server)) = metrics_server
+        && let Ok(Err(source)) = server.await
+    {
+        return Err(Error::Http { addr, source });
+    }
     if let Ok(Err(lost)) = ended {
         return Err(lost.into());
     }
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Serves `/metrics` alone on `addr` until `stop` resolves: its own listener, so the API's
+/// port need not expose it and a NetworkPolicy can open it to Prometheus only.
+async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Arc<metrics::Metrics>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>), Error> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Http { addr, source })?;
+    let addr = listener.local_addr().unwrap_or(addr);
+    tracing::info!(%addr, "serving /metrics");
+    let server = axum::serve(listener, api::metrics_router(metrics))
+        .with_graceful_shutdown(stop)
+        .into_future();
+    Ok((addr, tokio::spawn(server)))
 }
 
 async fn shutdown_signal() {

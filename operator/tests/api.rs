@@ -6,16 +6,17 @@
 //!
 //! The operator's HTTP API has no watch, so these tests poll it with a deadline.
 
+#[path = "api/auth.rs"]
+mod auth;
 mod support;
 #[path = "api/writes.rs"]
 mod writes;
 
 use anyhow::{Context, Result, ensure};
 use crds::LoadTest;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use kube::api::{Api, PostParams};
-use local_control_plane::{ControlPlane, PodLifecycle, apply_yaml};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use local_control_plane::{PodLifecycle, apply_yaml};
 use serde_json::{Value, json};
 use support::*;
 
@@ -87,7 +88,7 @@ fn find<'a>(list: &'a Value, key: &str, value: &str) -> Option<&'a Value> {
 #[tokio::test]
 async fn cluster_data_comes_from_the_caches() -> Result<()> {
     let lab = lab().await?;
-    let token = lab.platform.admin_token().to_owned();
+    let token = lab.token().to_owned();
     let d = lab.dev.client().await?;
     apply_yaml(&d, WORKLOAD, "demo").await?;
 
@@ -227,29 +228,6 @@ async fn cluster_data_comes_from_the_caches() -> Result<()> {
     Ok(())
 }
 
-async fn service_account_token(
-    platform: &ControlPlane,
-    namespace: &str,
-    name: &str,
-) -> Result<String> {
-    let client = platform.client().await?;
-    let sas: Api<ServiceAccount> = Api::namespaced(client, namespace);
-    let sa: ServiceAccount = serde_json::from_value(json!({ "metadata": { "name": name } }))?;
-    sas.create(&PostParams::default(), &sa).await?;
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![],
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        },
-        ..TokenRequest::default()
-    };
-    let answer = sas
-        .create_token_request(name, &PostParams::default(), &request)
-        .await?;
-    answer.status.map(|s| s.token).context("no token")
-}
-
 #[tokio::test]
 async fn tokens_and_rbac_decide_access() -> Result<()> {
     let lab = lab().await?;
@@ -275,7 +253,7 @@ async fn tokens_and_rbac_decide_access() -> Result<()> {
         "{answer}"
     );
 
-    let nobody = service_account_token(&lab.platform, &ns, "nobody").await?;
+    let nobody = sa_token(&lab.p, &ns, "nobody", Some(API_AUDIENCE)).await?;
     let (status, answer) = lab.http.post("/api/v1/tests", Some(&nobody), &body).await?;
     ensure!(status == 403, "{status} {answer}");
     ensure!(
@@ -285,7 +263,7 @@ async fn tokens_and_rbac_decide_access() -> Result<()> {
         "{answer}"
     );
 
-    let tester = service_account_token(&lab.platform, &ns, "tester").await?;
+    let tester = sa_token(&lab.p, &ns, "tester", Some(API_AUDIENCE)).await?;
     apply_yaml(
         &lab.platform.client().await?,
         &format!(
@@ -310,7 +288,7 @@ async fn tokens_and_rbac_decide_access() -> Result<()> {
         lts.get_opt(&name).await?.is_some(),
         "the API must create a real LoadTest"
     );
-    // The Role covers its namespace only; the snapshot needs managedclusters.
+    // The Role covers its namespace only; cluster data needs managedclusters.
     let (status, _) = lab
         .http
         .get(&format!("/api/v1/tests?namespace={ns}"), Some(&tester))
@@ -318,22 +296,28 @@ async fn tokens_and_rbac_decide_access() -> Result<()> {
     ensure!(status == 200);
     let (status, _) = lab.http.get("/api/v1/tests", Some(&tester)).await?;
     ensure!(status == 403, "listing every namespace needs a ClusterRole");
-    let (status, _) = lab.http.get("/api/v1/snapshot", Some(&tester)).await?;
-    ensure!(status == 403);
+    // Without `get managedclusters`, the snapshot holds no cluster at all.
+    let (status, snapshot) = lab.http.get("/api/v1/snapshot", Some(&tester)).await?;
+    ensure!(
+        status == 200 && snapshot["clusters"] == json!([]),
+        "{status} {snapshot}"
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn promtool_accepts_the_metrics() -> Result<()> {
     let lab = lab().await?;
-    let token = lab.platform.admin_token().to_owned();
+    let token = lab.token().to_owned();
     let ns = lab.platform.namespace("metrics").await?;
     // Some series of every kind: a LoadTest, a cluster, HPA-less clusters, reconciles.
     let body = json!({ "namespace": ns, "spec": { "cluster": "dev", "preset": "light-load" } });
     let (status, _) = lab.http.post("/api/v1/tests", Some(&token), &body).await?;
     ensure!(status == 201);
-    let text = lab
-        .http
+    // /metrics has its own listener; the API's port does not serve it.
+    let (status, _) = lab.http.get("/metrics", None).await?;
+    ensure!(status == 404, "/metrics on the API port answered {status}");
+    let text = Http::new(lab.operator.metrics_port)
         // The cluster's series follow its ManagedCluster's status, which the controller may
         // write after the LoadTest's: wait for both.
         .eventually(

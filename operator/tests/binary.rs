@@ -93,16 +93,23 @@ async fn answers_ready(child: &mut std::process::Child, port: u16) -> Result<()>
 async fn with_crds_it_becomes_ready_and_stops_on_sigterm() -> Result<()> {
     let cp = ControlPlane::start(Options::apiserver("with-crds")).await?;
     install_crds(&cp.client().await?).await?;
-    let port = free_port()?;
+    let (port, metrics_port) = (free_port()?, free_port()?);
     let mut child = operator(&cp, port)
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()?;
     answers_ready(&mut child, port).await?;
-    let (status, body) = get(port, "/metrics").await?;
+    let (status, body) = get(metrics_port, "/metrics").await?;
     ensure!(
         status.contains(" 200 ") && body.contains("tart_operator_build_info"),
         "{status}: {body}"
+    );
+    // The API's port does not serve it without --metrics-on-api-port.
+    let (status, body) = get(port, "/metrics").await?;
+    ensure!(
+        status.contains(" 404 "),
+        "/metrics on the API port: {status}: {body}"
     );
 
     let pid = child.id().to_string();

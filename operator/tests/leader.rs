@@ -22,6 +22,7 @@ const LEASE: &str = "tart-operator";
 struct Replica {
     identity: &'static str,
     port: u16,
+    metrics_port: u16,
     log: PathBuf,
     process: Running,
 }
@@ -32,7 +33,7 @@ impl Replica {
         identity: &'static str,
         dir: &std::path::Path,
     ) -> Result<Self> {
-        let port = free_port()?;
+        let (port, metrics_port) = (free_port()?, free_port()?);
         let log = dir.join(format!("{identity}.log"));
         let mut cmd = operator_command(
             env!("CARGO_BIN_EXE_tart-operator"),
@@ -42,6 +43,8 @@ impl Replica {
             "text",
         );
         cmd.args([
+            "--metrics-listen",
+            &format!("127.0.0.1:{metrics_port}"),
             "--secrets-namespace",
             SECRETS_NS,
             "--cluster-recheck-seconds",
@@ -58,6 +61,7 @@ impl Replica {
         Ok(Self {
             identity,
             port,
+            metrics_port,
             log,
             process: Running::spawn(&mut cmd)?,
         })
@@ -70,7 +74,7 @@ impl Replica {
     /// The value of an unlabelled series, or the sum of a labelled one's matching series,
     /// from `/metrics` (0 when absent).
     async fn metric(&self, series: &str) -> Result<f64> {
-        let (status, body) = Http::new(self.port).get("/metrics", None).await?;
+        let (status, body) = Http::new(self.metrics_port).get("/metrics", None).await?;
         ensure!(status == 200, "/metrics answered {status}");
         let text = body.as_str().unwrap_or_default().to_owned();
         Ok(text
@@ -202,11 +206,11 @@ async fn one_replica_leads_and_another_takes_over_when_it_stops() -> Result<()> 
     ensure!(leader.metric(LOADTEST_RUNS).await? > 0.0);
     ensure!(leader.metric(CLUSTER_RUNS).await? > 0.0);
     // The follower reconciled nothing, yet its API serves dev from its own client.
-    let token = platform.admin_token();
+    let token = api_admin_token(&p).await?;
     Http::new(follower.port)
         .eventually(
             "/api/v1/clusters/dev/pods",
-            token,
+            &token,
             "dev's pods on the follower",
             |_| true,
         )

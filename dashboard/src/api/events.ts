@@ -6,6 +6,7 @@ import { authHeaders, errorFrom } from "./client";
 export type LiveEvent =
   | { type: "test"; namespace: string; name: string; phase?: string | null; deleted: boolean }
   | { type: "experiment"; namespace: string; name: string; phase?: string | null; deleted: boolean }
+  | { type: "cluster"; cluster: string; phase?: string | null; deleted: boolean }
   | { type: "snapshot"; collectedAt?: string }
   | { type: "resync" };
 

@@ -21,6 +21,7 @@ export function LiveProvider({ children, enabled }: { children: ReactNode; enabl
           case "experiment":
             void client.invalidateQueries({ queryKey: ["experiments"] });
             break;
+          case "cluster":
           case "snapshot":
             void client.invalidateQueries({ queryKey: ["snapshot"] });
             void client.invalidateQueries({ queryKey: ["cluster"] });

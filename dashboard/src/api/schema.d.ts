@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * The clusters, summarized
-         * @description Requires a bearer token whose identity may `list managedclusters` (group tartinfra.dev).
+         * @description Requires a bearer token; answers only what its identity may read (`get managedclusters/<name>` per cluster, `get` or `list` of loadtests and scalingexperiments per object's namespace).
          */
         get: operations["GET /api/v1/clusters"];
         put?: never;
@@ -132,8 +132,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Server-sent events: test, experiment and snapshot changes
-         * @description Requires a bearer token whose identity may `list loadtests` (group tartinfra.dev).
+         * Server-sent events: test, experiment, cluster and snapshot changes, each only to tokens that may read its object
+         * @description Requires a bearer token; answers only what its identity may read (`get managedclusters/<name>` per cluster, `get` or `list` of loadtests and scalingexperiments per object's namespace).
          */
         get: operations["GET /api/v1/events"];
         put?: never;
@@ -241,7 +241,7 @@ export interface paths {
         };
         /**
          * Every cluster with nodes, pods, usage and per-namespace counts
-         * @description Requires a bearer token whose identity may `list managedclusters` (group tartinfra.dev).
+         * @description Requires a bearer token; answers only what its identity may read (`get managedclusters/<name>` per cluster, `get` or `list` of loadtests and scalingexperiments per object's namespace).
          */
         get: operations["GET /api/v1/snapshot"];
         put?: never;
@@ -329,7 +329,7 @@ export interface paths {
         };
         /**
          * Every cluster's traffic
-         * @description Requires a bearer token whose identity may `list managedclusters` (group tartinfra.dev).
+         * @description Requires a bearer token; answers only what its identity may read (`get managedclusters/<name>` per cluster, `get` or `list` of loadtests and scalingexperiments per object's namespace).
          */
         get: operations["GET /api/v1/traffic"];
         put?: never;
@@ -1740,15 +1740,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The token's identity lacks the RBAC permission */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description The API server could not be asked */
             503: {
                 headers: {
@@ -2075,15 +2066,6 @@ export interface operations {
             };
             /** @description No valid bearer token */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The token's identity lacks the RBAC permission */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2446,15 +2428,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The token's identity lacks the RBAC permission */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description The API server could not be asked */
             503: {
                 headers: {
@@ -2810,15 +2783,6 @@ export interface operations {
             };
             /** @description No valid bearer token */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The token's identity lacks the RBAC permission */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -192,11 +192,20 @@ pub async fn install_rbac(client: &Client) -> Result<(), PlatformError> {
     Ok(())
 }
 
-/// A token for a ServiceAccount in tart-system (a week; `lab up` makes new ones each time).
-pub async fn token(client: &Client, account: &str) -> Result<String, PlatformError> {
+/// The audience the operator's API takes tokens for (its `--token-audience` default).
+pub const OPERATOR_AUDIENCE: &str = "tart-operator";
+
+/// A token for a ServiceAccount in tart-system (a week; `lab up` makes new ones each
+/// time), for `audience` ([`OPERATOR_AUDIENCE`] for the operator's API), else for the API
+/// server itself.
+pub async fn token(
+    client: &Client,
+    account: &str,
+    audience: Option<&str>,
+) -> Result<String, PlatformError> {
     let request = TokenRequest {
         spec: TokenRequestSpec {
-            audiences: Vec::new(),
+            audiences: audience.into_iter().map(str::to_owned).collect(),
             expiration_seconds: Some(TOKEN_SECONDS),
             ..TokenRequestSpec::default()
         },

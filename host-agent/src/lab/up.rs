@@ -227,8 +227,13 @@ async fn set_up_platform(
     let admin = platform.client().await?;
     platform::install_crds(&admin).await?;
     platform::install_rbac(&admin).await?;
-    let operator_token = platform::token(&admin, "tart-operator").await?;
-    let user_token = platform::token(&admin, platform::USER_ACCOUNT).await?;
+    let operator_token = platform::token(&admin, "tart-operator", None).await?;
+    let user_token = platform::token(
+        &admin,
+        platform::USER_ACCOUNT,
+        Some(platform::OPERATOR_AUDIENCE),
+    )
+    .await?;
     let operator_dir = state_dir.join("operator");
     std::fs::create_dir_all(&operator_dir)
         .map_err(Error::io(format!("creating {}", operator_dir.display())))?;

@@ -63,6 +63,9 @@ pub enum Scope {
     /// The request body's namespace and name (see [`Target`](super::body::Target)), checked
     /// as names first.
     Body,
+    /// The `{name}` path parameter names the (cluster-scoped) object, so rules limited to
+    /// some `resourceNames` apply.
+    Named,
 }
 
 /// An RBAC rule on the tartinfra.dev API group: `verb` on every one of `resources`.
@@ -91,6 +94,9 @@ pub enum Permission {
     Public,
     /// A bearer token whose identity the rule allows (TokenReview, SubjectAccessReview).
     Rbac(Rule),
+    /// A valid bearer token (or none, with `--anonymous-read`); the handler returns only
+    /// what the caller may read, asking with [`Authenticator::may`](super::auth::Authenticator::may).
+    Filtered,
 }
 
 impl Permission {
@@ -107,7 +113,7 @@ impl Permission {
     pub fn scoped(self, scope: Scope) -> Self {
         match self {
             Self::Rbac(rule) => Self::Rbac(Rule { scope, ..rule }),
-            Self::Public => Self::Public,
+            other => other,
         }
     }
 
@@ -118,7 +124,7 @@ impl Permission {
                 rule.resources.push(resource);
                 Self::Rbac(rule)
             }
-            Self::Public => Self::Public,
+            other => other,
         }
     }
 }
@@ -157,11 +163,22 @@ impl Guard {
             }
             None => (req, None),
         };
-        let Permission::Rbac(rule) = &self.permission else {
-            return Ok(req);
+        let rule = match &self.permission {
+            Permission::Public => return Ok(req),
+            Permission::Filtered => {
+                let caller = self
+                    .state
+                    .auth
+                    .authenticate(req.headers(), Verb::Get)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+                req.extensions_mut().insert(caller);
+                return Ok(req);
+            }
+            Permission::Rbac(rule) => rule,
         };
-        let namespace = match rule.scope {
-            Scope::Cluster => String::new(),
+        let (namespace, name) = match rule.scope {
+            Scope::Cluster => (String::new(), None),
             Scope::Path => {
                 let path = req
                     .extract_parts::<Path<ObjectPath>>()
@@ -169,15 +186,25 @@ impl Guard {
                     .map_err(IntoResponse::into_response)?;
                 check_names(&path.namespace, Some(&path.name))
                     .map_err(IntoResponse::into_response)?;
-                path.0.namespace
+                (path.0.namespace, Some(path.0.name))
             }
-            Scope::Query => Query::<NamespaceQuery>::try_from_uri(req.uri())
-                .map_err(IntoResponse::into_response)?
-                .0
-                .namespace
-                .unwrap_or_default(),
+            Scope::Named => {
+                let Path(name) = req
+                    .extract_parts::<Path<String>>()
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+                (String::new(), Some(name))
+            }
+            Scope::Query => (
+                Query::<NamespaceQuery>::try_from_uri(req.uri())
+                    .map_err(IntoResponse::into_response)?
+                    .0
+                    .namespace
+                    .unwrap_or_default(),
+                None,
+            ),
             Scope::Body => match target {
-                Some(t) => t.namespace,
+                Some(t) => (t.namespace, None),
                 None => {
                     return Err(ApiError::internal(
                         "a route whose permission takes the body's namespace declares no body",
@@ -190,7 +217,13 @@ impl Guard {
             let caller = self
                 .state
                 .auth
-                .authorize(req.headers(), rule.verb, *resource, &namespace)
+                .authorize(
+                    req.headers(),
+                    rule.verb,
+                    *resource,
+                    &namespace,
+                    name.as_deref(),
+                )
                 .await
                 .map_err(IntoResponse::into_response)?;
             req.extensions_mut().insert(caller);
@@ -262,6 +295,10 @@ mod tests {
                 Scope::Path => assert!(route.path.ends_with("/{namespace}/{name}"), "{what}"),
                 Scope::Query => assert_eq!(route.method, "GET", "{what}"),
                 Scope::Body => assert!(route.doc.body_check().is_some(), "{what}"),
+                Scope::Named => assert!(
+                    route.path.contains("/{name}") && !route.path.contains("{namespace}"),
+                    "{what}"
+                ),
             }
         }
     }
@@ -308,7 +345,7 @@ mod tests {
             let anonymous = status(&state, request(&route, None)).await;
             let token = status(&state, request(&route, Some("Bearer t"))).await;
             match route.permission {
-                Permission::Rbac(_) => {
+                Permission::Rbac(_) | Permission::Filtered => {
                     assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "{what}");
                     assert_eq!(token, StatusCode::SERVICE_UNAVAILABLE, "{what}");
                 }
@@ -328,12 +365,14 @@ mod tests {
     async fn anonymous_reads_pass_and_writes_do_not() {
         let (state, _tasks) = state_with(true);
         for route in routes() {
-            let Permission::Rbac(rule) = &route.permission else {
-                continue;
+            let reads = match &route.permission {
+                Permission::Rbac(rule) => rule.verb.reads(),
+                Permission::Filtered => true,
+                Permission::Public => continue,
             };
             let what = format!("{} {}", route.method, route.path);
             let got = status(&state, request(&route, None)).await;
-            if rule.verb.reads() {
+            if reads {
                 assert_ne!(got, StatusCode::UNAUTHORIZED, "{what}");
             } else {
                 assert_eq!(got, StatusCode::UNAUTHORIZED, "{what}");

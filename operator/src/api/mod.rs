@@ -1,18 +1,21 @@
 //! The operator's HTTP API (`/api/v1`), health endpoints and metrics.
 //!
 //! Handlers read from watch caches, never from the API server per request; writes go
-//! through the API server (so its validation applies). The route table in [`routes`]
+//! through the API server as the caller (so its RBAC, admission and validation apply, see
+//! [`impersonation`]). The route table in [`routes`]
 //! builds the router, the checks the router enforces before each handler (request body,
 //! names, then the route's [`access::Permission`] with TokenReview and SubjectAccessReview,
 //! see [`auth`]) and the OpenAPI document, so the three cannot drift apart.
 
 pub mod access;
+pub mod answer_cache;
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod events;
 pub mod experiments;
 pub mod export;
+pub mod impersonation;
 pub mod loadtests;
 pub mod openapi;
 pub mod read;
@@ -43,6 +46,10 @@ pub struct ApiConfig {
     pub platform_name: String,
     /// Allow reads without a token (a lab on a trusted machine).
     pub anonymous_read: bool,
+    /// The audience callers' tokens must be for (`tart-operator` by default).
+    pub token_audience: String,
+    /// Serve `/metrics` on the API's port too (without a token), besides its own listener.
+    pub metrics_on_api_port: bool,
     /// The platform API server's version (the preflight learns it).
     pub platform_version: Option<String>,
     /// How collectors sample (intervals, Hubble Relay addresses).
@@ -116,8 +123,14 @@ pub fn start(
     let (events_tx, _) = broadcast::channel(1024);
     let mut tasks = Vec::new();
     let m = metrics.clone();
+    let tx = events_tx.clone();
     let managed = cache::<ManagedCluster>(&client, &mut tasks, move |mc, deleted| {
         let name = mc.metadata.name.clone().unwrap_or_default();
+        let _ = tx.send(events::ApiEvent::Cluster {
+            cluster: name.clone(),
+            phase: phase_name(mc.status.as_ref().and_then(|s| s.phase)),
+            deleted,
+        });
         if deleted {
             m.forget_cluster(&name);
             return;
@@ -164,7 +177,12 @@ pub fn start(
         ),
         platform_name: config.platform_name.clone(),
         platform_version: config.platform_version.clone(),
-        auth: auth::Authenticator::new(client.clone(), config.anonymous_read),
+        auth: auth::Authenticator::new(
+            client.clone(),
+            config.anonymous_read,
+            &config.token_audience,
+        ),
+        metrics_on_api_port: config.metrics_on_api_port,
         platform: client,
         clusters,
         managed,
@@ -237,6 +255,8 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// Set once the platform caches have synced.
     pub ready: AtomicBool,
+    /// `/metrics` is served on the API's port too.
+    pub metrics_on_api_port: bool,
 }
 
 impl ApiState {
@@ -298,7 +318,8 @@ async fn no_such_route(uri: axum::http::Uri) -> Response {
 }
 
 /// The router: `/api/v1` (from [`routes`], each route behind its guard), `/healthz`,
-/// `/readyz` and `/metrics`.
+/// `/readyz`, and `/metrics` only with `--metrics-on-api-port` (it has its own listener,
+/// [`metrics_router`]).
 pub fn router(state: Arc<ApiState>) -> Router {
     let mut router = Router::new();
     let mut by_path: Vec<(&'static str, MethodRouter<Arc<ApiState>>)> = Vec::new();
@@ -316,13 +337,23 @@ pub fn router(state: Arc<ApiState>) -> Router {
     for (path, handler) in by_path {
         router = router.route(path, handler);
     }
-    router
+    router = router
         .route("/api/{*rest}", axum::routing::any(no_such_route))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    if state.metrics_on_api_port {
+        router = router.route("/metrics", get(metrics));
+    }
+    router
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The metrics listener's router: `/metrics` only.
+pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .with_state(metrics)
 }
 
 async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
@@ -337,20 +368,27 @@ async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
     }
 }
 
-/// OpenMetrics when the scraper accepts it (Prometheus does), else the text format 0.0.4.
 async fn metrics(State(state): State<Arc<ApiState>>, headers: axum::http::HeaderMap) -> Response {
+    metrics_handler(State(state.metrics.clone()), headers).await
+}
+
+/// OpenMetrics when the scraper accepts it (Prometheus does), else the text format 0.0.4.
+async fn metrics_handler(
+    State(metrics): State<Arc<Metrics>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let openmetrics = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/openmetrics-text"));
     let (body, content_type) = if openmetrics {
         (
-            state.metrics.encode(),
+            metrics.encode(),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )
     } else {
         (
-            state.metrics.encode_text(),
+            metrics.encode_text(),
             "text/plain; version=0.0.4; charset=utf-8",
         )
     };
@@ -386,6 +424,8 @@ pub(crate) mod tests {
         let config = ApiConfig {
             platform_name: "platform".into(),
             anonymous_read,
+            token_audience: auth::DEFAULT_AUDIENCE.into(),
+            metrics_on_api_port: false,
             platform_version: None,
             collectors: CollectorSettings::default(),
         };
@@ -396,10 +436,14 @@ pub(crate) mod tests {
         state: &Arc<ApiState>,
         req: axum::http::Request<Body>,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
-        let res = router(state.clone())
-            .oneshot(req)
-            .await
-            .expect("infallible");
+        call_on(router(state.clone()), req).await
+    }
+
+    async fn call_on(
+        app: Router,
+        req: axum::http::Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let res = app.oneshot(req).await.expect("infallible");
         let (parts, body) = res.into_parts();
         let bytes = body.collect().await.expect("body").to_bytes();
         (
@@ -512,9 +556,16 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn metrics_are_off_the_api_port_unless_asked() {
+        let (state, _tasks) = state();
+        assert_eq!(call(&state, get("/metrics")).await.0, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
     async fn metrics_follow_the_accept_header() {
         let (state, _tasks) = state();
-        let (status, headers, body) = call(&state, get("/metrics")).await;
+        let app = || metrics_router(state.metrics.clone());
+        let (status, headers, body) = call_on(app(), get("/metrics")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(
             headers[header::CONTENT_TYPE]
@@ -527,7 +578,7 @@ pub(crate) mod tests {
             .header("accept", "application/openmetrics-text; version=1.0.0")
             .body(Body::empty())
             .expect("request");
-        let (_, headers, body) = call(&state, om).await;
+        let (_, headers, body) = call_on(app(), om).await;
         assert!(
             headers[header::CONTENT_TYPE]
                 .to_str()

@@ -144,6 +144,12 @@ pub fn document(routes: &[Route]) -> Value {
                 ));
                 op.insert("security".into(), json!([{ "bearer": [] }]));
             }
+            Permission::Filtered => {
+                description.push_str(
+                    "Requires a bearer token; answers only what its identity may read (`get managedclusters/<name>` per cluster, `get` or `list` of loadtests and scalingexperiments per object's namespace).",
+                );
+                op.insert("security".into(), json!([{ "bearer": [] }]));
+            }
             Permission::Public => {
                 description.push_str("Public.");
                 op.insert("security".into(), json!([]));

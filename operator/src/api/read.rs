@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::routing::{MethodRouter, get};
 use crds::load_test::LoadTestPreset;
 use crds::plan::PresetLoad;
@@ -13,8 +13,8 @@ use k8s_openapi::jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::access::{Permission, Verb};
-use super::auth::Resource;
+use super::access::{Permission, Scope, Verb};
+use super::auth::{Caller, Resource};
 use super::error::ApiError;
 use super::openapi::Operation;
 use super::{ApiState, Route};
@@ -127,6 +127,31 @@ pub fn clusters(state: &ApiState) -> Vec<(ClusterMeta, Option<Arc<ClusterCollect
     all
 }
 
+/// The clusters `caller` may `get` (a ManagedCluster by name; the platform by its name too).
+/// A cluster whose check fails is left out rather than failing the whole list.
+pub async fn visible_clusters(
+    state: &ApiState,
+    caller: &Caller,
+) -> Vec<(ClusterMeta, Option<Arc<ClusterCollector>>)> {
+    let mut visible = Vec::new();
+    for (meta, collector) in clusters(state) {
+        let may = state
+            .auth
+            .may(
+                caller,
+                Verb::Get,
+                Resource::ManagedClusters,
+                "",
+                Some(&meta.name),
+            )
+            .await;
+        if may.unwrap_or(false) {
+            visible.push((meta, collector));
+        }
+    }
+    visible
+}
+
 fn view(
     meta: &ClusterMeta,
     collector: Option<&Arc<ClusterCollector>>,
@@ -138,12 +163,12 @@ fn view(
     }
 }
 
-/// The whole snapshot.
-pub fn snapshot(state: &ApiState) -> Snapshot {
+/// The snapshot of `clusters`.
+pub fn snapshot(clusters: &[(ClusterMeta, Option<Arc<ClusterCollector>>)]) -> Snapshot {
     let now = Timestamp::now();
     let mut errors: Vec<SourceError> = Vec::new();
     let mut unsynced = false;
-    let clusters = clusters(state)
+    let clusters = clusters
         .iter()
         .map(|(meta, collector)| {
             if let Some(c) = collector {
@@ -191,13 +216,20 @@ fn connected(
     Ok((meta, collector))
 }
 
-async fn get_snapshot(State(state): State<Arc<ApiState>>) -> Json<Snapshot> {
-    Json(snapshot(&state))
+async fn get_snapshot(
+    State(state): State<Arc<ApiState>>,
+    Extension(caller): Extension<Caller>,
+) -> Json<Snapshot> {
+    Json(snapshot(&visible_clusters(&state, &caller).await))
 }
 
-async fn list_clusters(State(state): State<Arc<ApiState>>) -> Json<Vec<ClusterSummary>> {
+async fn list_clusters(
+    State(state): State<Arc<ApiState>>,
+    Extension(caller): Extension<Caller>,
+) -> Json<Vec<ClusterSummary>> {
     let now = Timestamp::now();
-    let list = clusters(&state)
+    let list = visible_clusters(&state, &caller)
+        .await
         .iter()
         .map(|(meta, collector)| {
             let v = view(meta, collector.as_ref(), now);
@@ -277,9 +309,13 @@ async fn cluster_traffic(
     Ok(Json(traffic_of(&name, collector.as_ref())))
 }
 
-async fn all_traffic(State(state): State<Arc<ApiState>>) -> Json<Vec<TrafficView>> {
+async fn all_traffic(
+    State(state): State<Arc<ApiState>>,
+    Extension(caller): Extension<Caller>,
+) -> Json<Vec<TrafficView>> {
     Json(
-        clusters(&state)
+        visible_clusters(&state, &caller)
+            .await
             .iter()
             .map(|(m, c)| traffic_of(&m.name, c.as_ref()))
             .collect(),
@@ -337,24 +373,26 @@ async fn list_presets() -> Json<Vec<PresetView>> {
 const CLUSTER: &str = "The cluster's name (GET /api/v1/clusters)";
 
 /// A `GET` of cluster data: of the cluster `{name}` when the path names one (needs `get
-/// managedclusters`, answers 404 for an unknown name), else of every cluster (`list`).
+/// managedclusters/<name>`, so rules limited to some `resourceNames` work; answers 404 for
+/// an unknown name), else of the clusters the caller may `get`.
 fn cluster_read<T: JsonSchema>(
     path: &'static str,
     summary: &'static str,
     answer: &'static str,
     handler: MethodRouter<Arc<ApiState>>,
 ) -> Route {
-    let (verb, doc, errors): (_, _, &[u16]) = if path.contains("{name}") {
+    let (permission, doc, errors): (_, _, &[u16]) = if path.contains("{name}") {
         let doc = Operation::new().path("name", CLUSTER);
-        (Verb::Get, doc, &[401, 403, 404, 503])
+        let one = Permission::rbac(Verb::Get, Resource::ManagedClusters).scoped(Scope::Named);
+        (one, doc, &[401, 403, 404, 503])
     } else {
-        (Verb::List, Operation::new(), &[401, 403, 503])
+        (Permission::Filtered, Operation::new(), &[401, 503])
     };
     Route {
         method: "GET",
         path,
         summary,
-        permission: Permission::rbac(verb, Resource::ManagedClusters),
+        permission,
         doc: doc.json::<T>(200, answer).errors(errors),
         handler,
     }

@@ -7,10 +7,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
-use kube::Api;
 use kube::api::DeleteParams;
 use kube::core::NamespaceResourceScope;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -19,9 +18,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::access::{NamespaceQuery, ObjectPath, Permission, Scope, Verb};
-use super::auth::Resource;
+use super::auth::{Caller, Resource};
 use super::body::{JsonBody, RequestBody, Target};
 use super::error::ApiError;
+use super::impersonation::impersonate;
 use super::openapi::Operation;
 use super::{ApiState, Route};
 
@@ -140,10 +140,11 @@ impl<K: Kind> JsonSchema for Create<K> {
     }
 }
 
-/// Creates an object through the API server with strict field validation, mapping the
-/// answer's field paths to the request body's.
+/// Creates an object through the API server as `caller` with strict field validation,
+/// mapping the answer's field paths to the request body's.
 async fn create_object<K: Kind>(
     state: &ApiState,
+    caller: &Caller,
     namespace: &str,
     object: serde_json::Value,
 ) -> Result<K, ApiError> {
@@ -152,10 +153,11 @@ async fn create_object<K: Kind>(
         K::url_path(&(), Some(namespace))
     );
     let body = serde_json::to_vec(&object).map_err(ApiError::internal)?;
-    let req = http::Request::post(url)
+    let mut req = http::Request::post(url)
         .header(header::CONTENT_TYPE, "application/json")
         .body(body)
         .map_err(ApiError::internal)?;
+    impersonate(&mut req, caller)?;
     state.platform.request::<K>(req).await.map_err(|e| {
         let mut err = ApiError::from_kube(e);
         err.field = err.field.map(|f| match f.as_str() {
@@ -190,6 +192,7 @@ async fn list<K: Kind>(
 
 async fn create<K: Kind>(
     State(state): State<Arc<ApiState>>,
+    Extension(caller): Extension<Caller>,
     body: JsonBody<Create<K>>,
 ) -> Result<(StatusCode, Json<K::View>), ApiError> {
     let target = body.value.target();
@@ -206,7 +209,7 @@ async fn create<K: Kind>(
         // strict validation instead of being dropped.
         "spec": body.raw["spec"],
     });
-    let created: K = create_object(&state, &target.namespace, object).await?;
+    let created: K = create_object(&state, &caller, &target.namespace, object).await?;
     Ok((StatusCode::CREATED, Json(K::view(&state, &created))))
 }
 
@@ -224,18 +227,25 @@ async fn get_one<K: Kind>(
     Ok(Json(K::view(&state, &object)))
 }
 
+/// Deletes an object through the API server as `caller`.
 async fn delete<K: Kind>(
     State(state): State<Arc<ApiState>>,
+    Extension(caller): Extension<Caller>,
     Path(p): Path<ObjectPath>,
 ) -> Result<(StatusCode, Json<K::View>), ApiError> {
-    let api: Api<K> = Api::namespaced(state.platform.clone(), &p.namespace);
-    let view = match api
+    let mut req = kube::core::Request::new(K::url_path(&(), Some(&p.namespace)))
         .delete(&p.name, &DeleteParams::default())
+        .map_err(ApiError::internal)?;
+    impersonate(&mut req, &caller)?;
+    let answer: serde_json::Value = state
+        .platform
+        .request(req)
         .await
-        .map_err(ApiError::from_kube)?
-    {
-        either::Either::Left(object) => K::view(&state, &object),
-        either::Either::Right(_) => K::view(&state, &*lookup::<K>(&state, &p.namespace, &p.name)?),
+        .map_err(ApiError::from_kube)?;
+    // The object while finalizers run; a Status once it is gone.
+    let view = match serde_json::from_value::<K>(answer) {
+        Ok(object) => K::view(&state, &object),
+        Err(_) => K::view(&state, &*lookup::<K>(&state, &p.namespace, &p.name)?),
     };
     Ok((StatusCode::ACCEPTED, Json(view)))
 }

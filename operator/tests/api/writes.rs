@@ -15,7 +15,7 @@ use crate::support::*;
 #[tokio::test]
 async fn tests_are_created_listed_streamed_deleted_and_exported() -> Result<()> {
     let lab = lab().await?;
-    let token = lab.platform.admin_token().to_owned();
+    let token = lab.token().to_owned();
     let ns = lab.platform.namespace("flow").await?;
 
     // Listen to the event stream before creating.
@@ -316,7 +316,7 @@ fn malformed() -> Vec<(
 #[tokio::test]
 async fn malformed_bodies_get_4xx_naming_the_field() -> Result<()> {
     let lab = lab().await?;
-    let token = lab.platform.admin_token().to_owned();
+    let token = lab.token().to_owned();
     let cases = malformed();
     ensure!(cases.len() >= 20);
     let mut failures = Vec::new();

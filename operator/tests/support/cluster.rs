@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 use crds::{LoadTest, ManagedCluster};
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use local_control_plane::{ControlPlane, Options, PodLifecycle, SimNode, apply_yaml};
@@ -117,6 +118,58 @@ pub async fn platform_and_clusters(names: &[&str]) -> Result<(ControlPlane, Vec<
     Ok((platform, clusters))
 }
 
+/// The audience the operator's API accepts tokens for (its `--token-audience` default).
+pub const API_AUDIENCE: &str = "tart-operator";
+
+/// A token of ServiceAccount `namespace/name` (created when absent), bound to `audience`,
+/// or to the API server's own audience when `None` (what `kubectl create token` gives
+/// without `--audience`).
+pub async fn sa_token(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    audience: Option<&str>,
+) -> Result<String> {
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    if sas.get_opt(name).await?.is_none() {
+        let sa: ServiceAccount =
+            serde_json::from_value(serde_json::json!({ "metadata": { "name": name } }))?;
+        sas.create(&PostParams::default(), &sa).await?;
+    }
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: audience.into_iter().map(str::to_owned).collect(),
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        },
+        ..TokenRequest::default()
+    };
+    let answer = sas
+        .create_token_request(name, &PostParams::default(), &request)
+        .await?;
+    answer
+        .status
+        .map(|s| s.token)
+        .ok_or_else(|| anyhow::anyhow!("no token for {namespace}/{name}"))
+}
+
+/// A token for the operator's API with every right: ServiceAccount `tart-system/api-admin`
+/// bound to `cluster-admin`, for the `tart-operator` audience. (The static admin token
+/// has no audience, so the API refuses it.)
+pub async fn api_admin_token(client: &Client) -> Result<String> {
+    apply_yaml(
+        client,
+        &format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: api-admin}}\n\
+             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}}\n\
+             subjects: [{{kind: ServiceAccount, name: api-admin, namespace: {SECRETS_NS}}}]\n"
+        ),
+        "default",
+    )
+    .await?;
+    sa_token(client, SECRETS_NS, "api-admin", Some(API_AUDIENCE)).await
+}
+
 /// The usual test bed: a platform, a target cluster registered there as ManagedCluster
 /// `dev`, and the operator running in this process with its API on `port`.
 pub struct Env {
@@ -129,6 +182,8 @@ pub struct Env {
     /// Where the operator's API listens.
     pub port: u16,
     pub operator: Operator,
+    /// A token for the operator's API with every right ([`api_admin_token`]).
+    pub api_token: String,
 }
 
 impl Env {
@@ -159,6 +214,7 @@ impl Env {
         let port = free_port()?;
         let operator = Operator::start_with(&platform, settings, port, hubble).await?;
         register_kubeconfig(&p, "dev", dev.kubeconfig()).await?;
+        let api_token = api_admin_token(&p).await?;
         Ok(Self {
             platform,
             dev,
@@ -166,6 +222,7 @@ impl Env {
             d,
             port,
             operator,
+            api_token,
         })
     }
 
@@ -176,8 +233,8 @@ impl Env {
         Ok((ns, lts))
     }
 
-    /// The platform's admin token, for the operator's API.
+    /// A token for the operator's API with every right.
     pub fn token(&self) -> &str {
-        self.platform.admin_token()
+        &self.api_token
     }
 }

@@ -16,6 +16,8 @@ use super::{SECRETS_NS, WAIT};
 
 /// The operator running in this process.
 pub struct Operator {
+    /// Where it serves `/metrics` (its own listener).
+    pub metrics_port: u16,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), operator::Error>>,
 }
@@ -38,15 +40,29 @@ impl Operator {
         port: u16,
         hubble: HashMap<String, String>,
     ) -> Result<Self> {
-        let client = platform.client().await?;
+        Self::start_as(platform.client().await?, settings, port, hubble).await
+    }
+
+    /// As [`Operator::start_with`], with `client`'s identity (e.g. a ServiceAccount with
+    /// the chart's RBAC) instead of the platform's admin.
+    pub async fn start_as(
+        client: kube::Client,
+        settings: Settings,
+        port: u16,
+        hubble: HashMap<String, String>,
+    ) -> Result<Self> {
         let (stop, stopped) = oneshot::channel();
+        let metrics_port = super::free_port()?;
         let config = operator::Config {
             http_addr: format!("127.0.0.1:{port}").parse()?,
+            metrics_addr: Some(format!("127.0.0.1:{metrics_port}").parse()?),
             secrets_namespace: SECRETS_NS.into(),
             settings,
             api: operator::api::ApiConfig {
                 platform_name: "platform".into(),
                 anonymous_read: false,
+                token_audience: super::API_AUDIENCE.into(),
+                metrics_on_api_port: false,
                 platform_version: None,
                 collectors: operator::collectors::CollectorSettings {
                     usage: Duration::from_secs(2),
@@ -61,6 +77,7 @@ impl Operator {
             let _ = stopped.await;
         }));
         Ok(Self {
+            metrics_port,
             stop: Some(stop),
             task,
         })
@@ -85,7 +102,8 @@ impl Drop for Operator {
 }
 
 /// The `tart-operator` binary at `bin` against `platform`, its API on `port`, logging at
-/// `level` (as RUST_LOG) in `format` (`text` or `json`).
+/// `level` (as RUST_LOG) in `format` (`text` or `json`). Add `--metrics-listen` for
+/// `/metrics`.
 pub fn operator_command(
     bin: impl AsRef<OsStr>,
     platform: &ControlPlane,

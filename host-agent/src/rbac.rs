@@ -29,6 +29,10 @@ pub const TESTER_ROLE: &str = "tart-infra-tester";
 pub struct Rules {
     /// The operator's ClusterRole.
     pub cluster: Vec<PolicyRule>,
+    /// Added to the ClusterRole on Kubernetes before 1.36 (plain impersonation where the
+    /// constrained kind does not exist; the lab's clusters are newer).
+    #[serde(rename = "impersonationBefore136")]
+    pub impersonation_before_136: Vec<PolicyRule>,
     /// The operator's Role in its own namespace.
     pub namespace: Vec<PolicyRule>,
     /// Added to that Role when the operator elects a leader (the chart's default; the lab

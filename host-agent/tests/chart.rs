@@ -365,7 +365,12 @@ fn the_charts_rbac_is_what_the_lab_applies() {
     // The lab runs one operator, without leader election.
     let chart = grants(&template(
         &helm,
-        &["--set", "leaderElection.enabled=false,replicaCount=1"],
+        &[
+            "--set",
+            "leaderElection.enabled=false,replicaCount=1",
+            "--kube-version",
+            LAB_KUBE_VERSION,
+        ],
     ));
     let mut lab = rbac::operator_objects("tart-system").expect("lab RBAC");
     lab.extend(rbac::user_role_objects().expect("user roles"));
@@ -384,6 +389,32 @@ fn the_charts_rbac_is_what_the_lab_applies() {
     let mut want = rules.namespace.clone();
     want.extend(rules.leader_election.clone());
     assert_eq!(role.rules, Some(want));
+}
+
+/// The Kubernetes version of the lab's and the tests' API servers.
+const LAB_KUBE_VERSION: &str = "1.36.3";
+
+#[test]
+fn clusters_before_1_36_get_plain_impersonation_and_newer_ones_only_the_constrained_kind() {
+    let Some(helm) = helm::helm() else { return };
+    let rules = rbac::rules().expect("rules");
+    let role = |version: &str| -> ClusterRole {
+        typed(
+            &template(&helm, &["--kube-version", version]),
+            "ClusterRole -/tart-operator",
+        )
+    };
+    let mut old = rules.cluster.clone();
+    old.extend(rules.impersonation_before_136.clone());
+    assert_eq!(role("1.33.4").rules, Some(old));
+    assert_eq!(role(LAB_KUBE_VERSION).rules, Some(rules.cluster.clone()));
+    assert!(
+        rules
+            .impersonation_before_136
+            .iter()
+            .all(|r| r.verbs == ["impersonate"]),
+        "only impersonation is added"
+    );
 }
 
 #[test]

@@ -249,6 +249,7 @@ pub fn managed_cluster(c: &ClusterConfig, kubernetes_version: &str) -> ManagedCl
             addons: c.addons.clone(),
             kubeconfig_secret_ref: Some(secret_ref(c.name.as_str())),
             paused: false,
+            load_test_policy: Default::default(),
         },
     );
     mc.metadata.labels = Some([(LAB_LABEL.to_owned(), "true".to_owned())].into());

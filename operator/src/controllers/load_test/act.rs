@@ -3,14 +3,14 @@
 
 use crds::LoadTest;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::decide::{Decision, Effect};
 use super::queue::Slots;
-use super::runner::{RunnerNames, RunnerObjects};
+use super::runner::{self, RunnerNames, RunnerObjects};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
 use crate::controllers::conclude;
@@ -52,22 +52,31 @@ pub async fn conclude_decision(
     decision.next.into_action()
 }
 
+/// Creates the runner. A namespace is created, never applied: one that exists is not
+/// patched (an AlreadyExists from a race is retried, and the next observation sees who owns
+/// it). The pod is checked against the namespace's admission (quota, LimitRange, Pod
+/// Security) by a dry run first, because a Job whose pods are refused never fails by itself.
 async fn create_runner(cluster: &ClusterClient, o: &RunnerObjects) -> Result<(), kube::Error> {
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     let name = |m: &kube::core::ObjectMeta| m.name.clone().unwrap_or_default();
-    Api::<Namespace>::all(cluster.client.clone())
-        .patch(
-            &name(o.namespace.meta()),
-            &apply,
-            &Patch::Apply(&o.namespace),
-        )
-        .await?;
+    if let Some(ns) = &o.namespace {
+        Api::<Namespace>::all(cluster.client.clone())
+            .create(&PostParams::default(), ns)
+            .await?;
+    }
     let namespace = o.job.namespace().unwrap_or_default();
     if let Some(cm) = &o.config_map {
         Api::<ConfigMap>::namespaced(cluster.client.clone(), &namespace)
             .patch(&name(cm.meta()), &apply, &Patch::Apply(cm))
             .await?;
     }
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    Api::<Pod>::namespaced(cluster.client.clone(), &namespace)
+        .create(&dry_run, &runner::admission_probe(&o.job))
+        .await?;
     Api::<Job>::namespaced(cluster.client.clone(), &namespace)
         .create(&PostParams::default(), &o.job)
         .await?;

@@ -11,8 +11,9 @@ use crds::load_test::{LoadTestPhase, LoadTestReason, LoadTestStatus, RunnerRef};
 use crds::plan::{self, Plan};
 use k8s_openapi::jiff::Timestamp;
 
-use super::observe::{Observed, Runner};
-use super::queue::Admission;
+use super::observe::{Observed, Runner, RunnerNamespace};
+use super::policy;
+use super::queue::{Admission, slot_limit};
 use super::runner::{self, RunnerNames, RunnerObjects};
 use super::runner_state::{self, Inputs, Observation};
 use crate::conditions::{self, Stamp};
@@ -35,7 +36,8 @@ const TTL_RETRY: Duration = Duration::from_secs(30);
 pub enum Effect {
     /// Nothing.
     None,
-    /// Create the runner: apply the namespace and ConfigMap, create the Job.
+    /// Create the runner: create the namespace when missing, apply the ConfigMap, check the
+    /// pod against the namespace's admission (dry run), create the Job.
     CreateRunner(Box<RunnerObjects>),
     /// Delete the runner Job (and its pods) and ConfigMap; gone already is fine.
     DeleteRunner(RunnerNames),
@@ -123,6 +125,20 @@ pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
         }
     };
     s.test_type = Some(plan.test_type());
+    match &o.policy {
+        Some(Ok(p)) => {
+            if let Err(v) = policy::check(p, lt, &plan) {
+                let message = format!(
+                    "cluster {}'s loadTestPolicy refused the test: {}: {}",
+                    lt.spec.cluster, v.rule, v.message
+                );
+                finish(&mut s, Some(LoadTestReason::PolicyViolation), message, at);
+                return Decision::new(s, Next::AwaitChange).releasing();
+            }
+        }
+        Some(Err(e)) => return unavailable(o, &old, s, e.clone(), settings, at),
+        None => {}
+    }
     let Some(cluster) = o.cluster.as_deref() else {
         let message = format!(
             "ManagedCluster {name} is not connected; see `kubectl get managedcluster {name}`",
@@ -224,9 +240,9 @@ fn start(
     };
     if position > 0 {
         s.phase = Some(LoadTestPhase::Pending);
+        let limit = slot_limit(settings, o.policy.as_ref().and_then(|p| p.as_ref().ok()));
         let message = format!(
-            "queued: {running} test(s) running on cluster {cluster} (at most {} at once); position {position} in line",
-            settings.max_tests_per_cluster
+            "queued: {running} test(s) running on cluster {cluster} (at most {limit} at once); position {position} in line"
         );
         at.set(
             &mut s.conditions,
@@ -247,6 +263,15 @@ fn start(
         (Runner::Unreadable(e), _) => {
             let message = format!("cannot read the runner in cluster {cluster}: {e}");
             unavailable(o, old, s, message, settings, at)
+        }
+        _ if o.runner_namespace == Some(RunnerNamespace::Foreign) => {
+            let (label, value) = runner::OWNER_LABEL;
+            let message = format!(
+                "runner namespace {ns} exists in cluster {cluster} and was not created by the operator (it lacks the label {label}={value}); the operator never uses or relabels such a namespace: set spec.runnerNamespace to one the operator creates (the default is tart-loadtest), or delete namespace {ns} if it is unused",
+                ns = names.namespace
+            );
+            finish(&mut s, Some(LoadTestReason::PolicyViolation), message, at);
+            Decision::new(s, Next::AwaitChange).releasing()
         }
         (Runner::Found { job: Some(job), .. }, _) if !runner::belongs_to(job, lt) => rejected(
             s,
@@ -270,7 +295,8 @@ fn start(
         }
         _ => {
             let timeout = plan::timeout_secs(&lt.spec, plan);
-            let objects = runner::objects(lt, plan, &names, &settings.images, timeout);
+            let missing = o.runner_namespace == Some(RunnerNamespace::Missing);
+            let objects = runner::objects(lt, plan, &names, &settings.images, timeout, missing);
             created(s, names, cluster, at).with_effect(Effect::CreateRunner(Box::new(objects)))
         }
     }

@@ -7,10 +7,12 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use crds::LoadTest;
+use crds::managed_cluster::LoadTestPolicy;
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::reflector::{ObjectRef, Store};
 
+use crate::context::Settings;
 use crate::controllers::status::key;
 
 /// A test that wants to run, or runs, on one cluster.
@@ -59,6 +61,15 @@ pub fn admit(entries: &[Entry], me: &str, limit: usize) -> Admission {
             running,
         }
     }
+}
+
+/// How many tests may run at once on a cluster: the operator's setting, lowered by the
+/// cluster policy's maxConcurrentTests.
+pub fn slot_limit(settings: &Settings, policy: Option<&LoadTestPolicy>) -> usize {
+    let cap = policy
+        .and_then(|p| p.max_concurrent_tests)
+        .map_or(usize::MAX, |m| m as usize);
+    settings.max_tests_per_cluster.min(cap)
 }
 
 /// Whether `lt` still competes for a slot: not finished and not being deleted.
@@ -203,6 +214,22 @@ mod tests {
                 running: 1
             }
         );
+    }
+
+    #[test]
+    fn a_cluster_policy_lowers_the_operator_limit_and_never_raises_it() {
+        let settings = Settings {
+            max_tests_per_cluster: 3,
+            ..Settings::default()
+        };
+        let with = |m| LoadTestPolicy {
+            max_concurrent_tests: m,
+            ..LoadTestPolicy::default()
+        };
+        assert_eq!(slot_limit(&settings, None), 3);
+        assert_eq!(slot_limit(&settings, Some(&with(None))), 3);
+        assert_eq!(slot_limit(&settings, Some(&with(Some(1)))), 1);
+        assert_eq!(slot_limit(&settings, Some(&with(Some(10)))), 3);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crds::LoadTest;
 use crds::load_test::{LoadTestPhase as P, LoadTestReason as Why};
+use crds::managed_cluster::LoadTestPolicy;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
@@ -115,7 +116,9 @@ fn observed(lt: LoadTest) -> Observed {
     Observed {
         test: Arc::new(lt),
         cluster: Some("dev".into()),
+        policy: None,
         admission: None,
+        runner_namespace: None,
         runner: Runner::NotRead,
         simulated_node: None,
         failure: None,
@@ -140,7 +143,9 @@ fn with_pods(pods: Vec<Pod>) -> Observed {
 
 fn admitted(lt: LoadTest, existing: Option<Box<Job>>) -> Observed {
     Observed {
+        policy: Some(Ok(LoadTestPolicy::default())),
         admission: Some(Admission::Start),
+        runner_namespace: Some(RunnerNamespace::Owned),
         runner: Runner::Found {
             job: existing,
             pods: vec![],
@@ -293,4 +298,17 @@ fn the_created_runner_is_the_one_the_builders_make() {
         ("dev", "tart-loadtest", names.job)
     );
     assert_eq!(d.status.observed_generation, Some(1));
+    assert_eq!(
+        objects.namespace, None,
+        "an existing namespace is not touched"
+    );
+    let missing = Observed {
+        runner_namespace: Some(RunnerNamespace::Missing),
+        ..admitted(lt, None)
+    };
+    let Effect::CreateRunner(objects) = decide(&missing, &settings(), t(NOW)).effect else {
+        panic!("no runner")
+    };
+    let ns = objects.namespace.expect("a missing namespace is created");
+    assert!(runner::owns_namespace(&ns), "{ns:?}");
 }

@@ -13,7 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::observe::{Observed, Runner, RunnerNamespace};
 use super::policy;
-use super::queue::{Admission, slot_limit};
+use super::queue::{self, Admission, slot_limit};
 use super::runner::{self, RunnerNames, RunnerObjects};
 use super::runner_state::{self, Inputs, Observation};
 use crate::conditions::{self, Stamp};
@@ -441,16 +441,66 @@ fn follow(
             } else {
                 Effect::None
             };
-            Decision::new(s, Next::Requeue(AFTER_FINISH))
-                .with_effect(effect)
-                .releasing()
+            // The slot stays taken until no runner pod runs any more.
+            let stopped = !delete_runner && !runner_state::alive(job, pods);
+            mark_stopped(&mut s, stopped, at);
+            let d = Decision::new(s, Next::Requeue(AFTER_FINISH)).with_effect(effect);
+            if stopped { d.releasing() } else { d }
         }
     }
 }
 
-/// A finished test: remove the runner once ttlSecondsAfterFinished has passed.
+/// Sets RunnerStopped after the test finished.
+fn mark_stopped(s: &mut LoadTestStatus, stopped: bool, at: Stamp) {
+    let (reason, message) = if stopped {
+        (
+            R::PodsStopped,
+            "no runner pod runs; the slot on the cluster is free",
+        )
+    } else {
+        (
+            R::PodsRunning,
+            "a runner pod still runs; it keeps its slot on the cluster until it stops",
+        )
+    };
+    at.set(
+        &mut s.conditions,
+        C::RunnerStopped,
+        stopped,
+        reason,
+        message,
+    );
+}
+
+/// A finished test: wait until its runner has stopped (it holds its slot until then), then
+/// remove the runner once ttlSecondsAfterFinished has passed.
 fn expire(o: &Observed, old: LoadTestStatus, at: Stamp) -> Decision {
     let lt = o.test.as_ref();
+    if queue::holds_slot(lt) {
+        return match &o.runner {
+            Runner::Found { job, pods } if !runner_state::alive(job.as_deref(), pods) => {
+                let mut s = old;
+                mark_stopped(&mut s, true, at);
+                Decision::new(s, Next::Requeue(AFTER_FINISH)).releasing()
+            }
+            // Nothing follows this runner any more: one not already on its way out (stuck
+            // pending, or left running when its result could not be written) is removed.
+            Runner::Found { pods, .. } => {
+                let mut s = old;
+                mark_stopped(&mut s, false, at);
+                let leaving = !pods.is_empty()
+                    && pods.iter().all(|p| p.metadata.deletion_timestamp.is_some());
+                let effect = if leaving || o.failure.is_some() {
+                    Effect::None
+                } else {
+                    Effect::DeleteRunner(runner::names(lt))
+                };
+                Decision::new(s, Next::Requeue(POLL)).with_effect(effect)
+            }
+            // The cluster cannot be read: the runner keeps its slot until it can.
+            Runner::NotRead | Runner::Unreadable(_) => Decision::new(old, Next::Requeue(TTL_RETRY)),
+        };
+    }
     let Some(ttl) = lt.spec.ttl_seconds_after_finished else {
         return Decision::new(old, Next::AwaitChange);
     };
@@ -489,20 +539,35 @@ fn expire(o: &Observed, old: LoadTestStatus, at: Stamp) -> Decision {
 fn deleting(o: &Observed, old: LoadTestStatus, settings: &Settings, now: Timestamp) -> Decision {
     let lt: &LoadTest = o.test.as_ref();
     let names = runner::names(lt);
-    let problem = match (o.cluster.as_deref(), &o.failure) {
-        (Some(_), None) => {
+    let problem = match (o.cluster.as_deref(), &o.failure, &o.runner) {
+        // The runner is still there: delete it, and keep the finalizer (and the slot) until
+        // its Job is gone and no pod of it runs.
+        (Some(_), None, Runner::Found { job, pods })
+            if job.is_some() || runner_state::alive(None, pods) =>
+        {
+            let message = format!(
+                "waiting for the runner Job {}/{} and its pods to go",
+                names.namespace, names.job
+            );
+            return Decision::new(old, Next::Retry(message))
+                .with_effect(Effect::DeleteRunner(names));
+        }
+        (Some(cluster), None, Runner::Unreadable(e)) => {
+            format!("cannot read the runner in cluster {cluster}: {e}")
+        }
+        (Some(_), None, _) => {
             return Decision::new(old, Next::AwaitChange)
                 .with_effect(Effect::DeleteRunner(names))
                 .releasing();
         }
-        (None, _) if old.runner.is_none() => {
+        (None, _, _) if old.runner.is_none() => {
             return Decision::new(old, Next::AwaitChange).releasing();
         }
-        (Some(cluster), Some(f)) => format!(
+        (Some(cluster), Some(f), _) => format!(
             "cannot delete Job {}/{} in cluster {cluster}: {}",
             names.namespace, names.job, f.message
         ),
-        (None, _) => format!("cluster {} is not connected", lt.spec.cluster),
+        (None, _, _) => format!("cluster {} is not connected", lt.spec.cluster),
     };
     let deleting_for = lt
         .metadata

@@ -10,7 +10,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams};
 
-use super::queue::{Admission, Slots, active, slot_limit};
+use super::queue::{Admission, Slots, active, holds_slot, slot_limit};
 use super::runner::{self, RunnerNames};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
@@ -93,9 +93,14 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
     let mut runner = Runner::NotRead;
     let mut runner_namespace = None;
     let mut simulated_node = None;
+    // Unfinished tests with a runner (or about to create one), and any test whose runner
+    // may still hold its slot or must be removed before the test goes.
+    let deleting = lt.metadata.deletion_timestamp.is_some();
+    let read = (active(&lt) && (has_runner || admission == Some(Admission::Start)))
+        || holds_slot(&lt)
+        || (has_runner && deleting);
     if let Some(cluster) = &cluster
-        && active(&lt)
-        && (has_runner || admission == Some(Admission::Start))
+        && read
     {
         let names = runner::names(&lt);
         if !has_runner {

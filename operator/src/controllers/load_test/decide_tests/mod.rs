@@ -74,9 +74,14 @@ fn with_runner() -> Value {
     json!({ "phase": "Pending", "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } })
 }
 
-/// A finished test (at t=500) with its runner.
+/// RunnerStopped True (at t=501).
+fn stopped() -> Value {
+    json!({ "type": "RunnerStopped", "status": "True", "reason": "PodsStopped", "message": "", "lastTransitionTime": iso(501) })
+}
+
+/// A finished test (at t=500) with its runner, which has stopped.
 fn finished(extra: Value) -> Value {
-    let mut s = json!({ "phase": "Succeeded", "finishedAt": iso(500), "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } });
+    let mut s = json!({ "phase": "Succeeded", "finishedAt": iso(500), "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" }, "conditions": [stopped()] });
     merge(&mut s, extra);
     s
 }

@@ -82,7 +82,10 @@ async fn loadtests_breaking_their_clusters_policy_are_refused_at_create() -> Res
         .into_iter()
         .filter(|d| d.kind().starts_with("ValidatingAdmissionPolicy"))
         .collect();
-    ensure!(policy.len() == 2, "the chart renders the policy and its binding");
+    ensure!(
+        policy.len() == 2,
+        "the chart renders the policy and its binding"
+    );
     for doc in &policy {
         let verdict = applier.apply(doc, "default").await;
         ensure!(verdict.rejected.is_none(), "{verdict}");
@@ -127,8 +130,18 @@ async fn loadtests_breaking_their_clusters_policy_are_refused_at_create() -> Res
 
     let cases = [
         ("prod", "team-b", json!({ "preset": "heavy-load" }), None),
-        ("prod", "team-b", json!({ "http": { "vus": 200, "duration": "9m" } }), None),
-        ("prod", "team-b", json!({ "http": { "vus": 500 } }), Some("maxVUs of cluster prod: at most 200 VUs")),
+        (
+            "prod",
+            "team-b",
+            json!({ "http": { "vus": 200, "duration": "9m" } }),
+            None,
+        ),
+        (
+            "prod",
+            "team-b",
+            json!({ "http": { "vus": 500 } }),
+            Some("maxVUs of cluster prod: at most 200 VUs"),
+        ),
         (
             "prod",
             "team-b",
@@ -139,19 +152,25 @@ async fn loadtests_breaking_their_clusters_policy_are_refused_at_create() -> Res
             "prod",
             "team-b",
             json!({ "http": { "duration": "9m", "rampUp": "1m" } }),
-            Some("maxDuration of cluster prod: the load (duration plus the ramps up and down) may last at most 10m"),
+            Some(
+                "maxDuration of cluster prod: the load (duration plus the ramps up and down) may last at most 10m",
+            ),
         ),
         (
             "prod",
             "team-b",
             json!({ "preset": "light-load", "image": "grafana/k6:1.0.0" }),
-            Some("allowedImages of cluster prod: spec.image grafana/k6:1.0.0 is not allowed (none: leave spec.image unset"),
+            Some(
+                "allowedImages of cluster prod: spec.image grafana/k6:1.0.0 is not allowed (none: leave spec.image unset",
+            ),
         ),
         (
             "prod",
             "team-b",
             json!({ "preset": "light-load", "runnerNamespace": "kube-public" }),
-            Some("runnerNamespaces of cluster prod: runner namespace kube-public is not allowed (allowed: tart-loadtest)"),
+            Some(
+                "runnerNamespaces of cluster prod: runner namespace kube-public is not allowed (allowed: tart-loadtest)",
+            ),
         ),
         (
             "prod",
@@ -195,7 +214,9 @@ async fn loadtests_breaking_their_clusters_policy_are_refused_at_create() -> Res
             "dev",
             "team-b",
             json!({ "preset": "light-load" }),
-            Some("allowedNamespaces of cluster dev: LoadTests from namespace team-b may not target it (allowed: team-a)"),
+            Some(
+                "allowedNamespaces of cluster dev: LoadTests from namespace team-b may not target it (allowed: team-a)",
+            ),
         ),
         // A cluster without a ManagedCluster: nothing to check here (the operator waits).
         ("staging", "team-b", json!({ "http": { "vus": 900 } }), None),
@@ -209,9 +230,7 @@ async fn loadtests_breaking_their_clusters_policy_are_refused_at_create() -> Res
             _ => false,
         };
         if !ok {
-            wrong.push(format!(
-                "{cluster} {ns} {spec}: want {want:?}, got {got:?}"
-            ));
+            wrong.push(format!("{cluster} {ns} {spec}: want {want:?}, got {got:?}"));
         }
     }
     ensure!(wrong.is_empty(), "{}", wrong.join("\n"));

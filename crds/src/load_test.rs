@@ -301,6 +301,10 @@ pub enum LoadTestReason {
     /// The test breaks its cluster's spec.loadTestPolicy, or names a runner namespace the
     /// operator did not create; the message names the rule and the limit.
     PolicyViolation,
+    /// The platform's API server refused the status that records the outcome (e.g. a result
+    /// past the schema's range); the test ends with this minimal status instead of holding
+    /// its cluster's slot. The runner's own report stays in its pod's termination message.
+    StatusRejected,
 }
 
 impl LoadTestReason {
@@ -318,6 +322,7 @@ impl LoadTestReason {
         Self::InvalidSpec,
         Self::RunnerRejected,
         Self::PolicyViolation,
+        Self::StatusRejected,
     ];
 
     /// The reason as written in status.
@@ -335,6 +340,7 @@ impl LoadTestReason {
             Self::InvalidSpec => "InvalidSpec",
             Self::RunnerRejected => "RunnerRejected",
             Self::PolicyViolation => "PolicyViolation",
+            Self::StatusRejected => "StatusRejected",
         }
     }
 }

@@ -1,17 +1,19 @@
-//! What a LoadTest may do in its target cluster, against real control planes: runner
-//! namespaces belong to the operator (an existing namespace it did not create is refused and
-//! never relabelled), the cluster's loadTestPolicy is enforced by the controller, and a
-//! runner the target cluster refuses for good ends the test at once.
+//! What a LoadTest may do in its target cluster, and the queue's faults, against real control
+//! planes: runner namespaces belong to the operator (an existing namespace it did not create
+//! is refused and never relabelled), the cluster's loadTestPolicy is enforced by the
+//! controller, a runner the target cluster refuses for good (quota, LimitRange) ends the test
+//! at once, and a status the platform refuses ends the test instead of holding its slot.
 
 mod support;
 
 use std::collections::BTreeMap;
 
 use anyhow::{Result, ensure};
-use crds::load_test::LoadTestReason;
+use crds::load_test::{LoadTestPhase, LoadTestReason};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::Client;
 use kube::api::Api;
+use kube::{Client, ResourceExt};
+use local_control_plane::apply_yaml;
 use support::*;
 
 /// The labels of namespace `name` in `target`.
@@ -75,5 +77,107 @@ async fn a_runner_namespace_the_operator_did_not_create_is_refused_and_never_rel
         own.get("app.kubernetes.io/managed-by").map(String::as_str) == Some("tart-operator"),
         "{own:?}"
     );
+    env.operator.stop().await
+}
+
+/// A runner namespace made as the operator makes it (its ownership label), holding `extra`
+/// (YAML documents) too.
+async fn owned_namespace(target: &Client, name: &str, extra: &str) -> Result<()> {
+    apply_yaml(
+        target,
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels: {{app.kubernetes.io/managed-by: tart-operator}}\n---\n{extra}"
+        ),
+        name,
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_quota_or_limit_range_refusing_the_runner_ends_the_test_at_once() -> Result<()> {
+    let env = Env::start(fast_settings()).await?;
+    let (p, d) = (&env.p, &env.d);
+    let (ns, lts) = env.loadtests("refused").await?;
+    set_policy(p, "dev", "{runnerNamespaces: [tart-loadtest, limited]}").await?;
+    // A quota smaller than one runner (250m CPU requested).
+    owned_namespace(
+        d,
+        RUNNERS_NS,
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: tiny}\nspec: {hard: {requests.cpu: 100m}}\n",
+    )
+    .await?;
+    // A LimitRange below the runner's CPU limit (1).
+    owned_namespace(
+        d,
+        "limited",
+        "apiVersion: v1\nkind: LimitRange\nmetadata: {name: small}\nspec: {limits: [{type: Container, max: {cpu: 500m}}]}\n",
+    )
+    .await?;
+
+    let quota = create_loadtest(p, &ns, &preset_loadtest("quota", "dev", "light-load")).await?;
+    let lt = loadtest_failed(
+        &lts,
+        &quota,
+        LoadTestReason::RunnerRejected,
+        "exceeded quota",
+    )
+    .await?;
+    ensure!(describe(&lt).contains("tiny"), "{}", describe(&lt));
+    let limited = create_loadtest(p, &ns, &in_namespace("limit", "limited")).await?;
+    loadtest_failed(
+        &lts,
+        &limited,
+        LoadTestReason::RunnerRejected,
+        "maximum cpu usage",
+    )
+    .await?;
+    // Nothing was left behind to hold a slot.
+    ensure!(jobs_in(d).await? == 0 && jobs_in_namespace(d, "limited").await? == 0);
+    // The slot is free: a test that fits runs.
+    set_policy(
+        p,
+        "dev",
+        "{runnerNamespaces: [tart-loadtest, limited], maxCpuPerRunner: 500m}",
+    )
+    .await?;
+    let fits = create_loadtest(
+        p,
+        &ns,
+        "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: fits}\nspec:\n  cluster: dev\n  preset: light-load\n  \
+         runnerNamespace: limited\n  resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {cpu: 500m, memory: 256Mi}}\n",
+    )
+    .await?;
+    wait_for(&lts, &fits, "given a runner", |lt| job_name(lt).is_some()).await?;
+    env.operator.stop().await
+}
+
+#[tokio::test]
+async fn a_status_the_platform_refuses_ends_the_test_and_frees_its_slot() -> Result<()> {
+    let env = Env::start(fast_settings()).await?;
+    let (p, d) = (&env.p, &env.d);
+    let (ns, lts) = env.loadtests("unwritable").await?;
+    let name = create_loadtest(p, &ns, &preset_loadtest("huge", "dev", "light-load")).await?;
+    let next = create_loadtest(p, &ns, &preset_loadtest("next", "dev", "light-load")).await?;
+    let job = runner_job(&lts, &name, d).await?.name_any();
+    let runner = scheduled_pod(d, RUNNERS_NS, &job).await?;
+    kubelet_running(d, &runner).await?;
+    // A count past the schema's int64: the platform refuses the status that records it.
+    let mut report: serde_json::Value =
+        serde_json::from_str(&k6_result("k6-summary-passed.json")?)?;
+    report["requests"] = serde_json::json!(u64::MAX);
+    let report = report.to_string();
+    kubelet_terminated(d, &runner, 0, "Completed", &report).await?;
+    let lt = loadtest_failed(&lts, &name, LoadTestReason::StatusRejected, "refused").await?;
+    ensure!(
+        lt.status
+            .as_ref()
+            .is_some_and(|s| s.results.is_none() && s.runner.is_some()),
+        "{}",
+        describe(&lt)
+    );
+    // The next test gets the slot.
+    wait_for(&lts, &next, "given a runner", |lt| job_name(lt).is_some()).await?;
+    ensure!(phase(&lts.get(&name).await?) == Some(LoadTestPhase::Failed));
     env.operator.stop().await
 }

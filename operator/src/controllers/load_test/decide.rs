@@ -472,6 +472,37 @@ fn mark_stopped(s: &mut LoadTestStatus, stopped: bool, at: Stamp) {
     );
 }
 
+/// The status to write when the platform refused `wanted` for good (a value past the
+/// schema's range, say): the test ends Failed with reason StatusRejected and the API server's
+/// words, keeping only what was accepted before and the runner's place, so it frees its
+/// slot once the runner has stopped instead of retrying the refused write forever (pure).
+pub fn status_rejected(
+    lt: &LoadTest,
+    wanted: &LoadTestStatus,
+    why: &str,
+    now: Timestamp,
+) -> Decision {
+    let old = lt.status.clone().unwrap_or_default();
+    let at = Stamp {
+        generation: lt.metadata.generation,
+        now,
+    };
+    let mut s = LoadTestStatus {
+        test_type: old.test_type.or(wanted.test_type),
+        started_at: old.started_at.clone(),
+        runner: wanted.runner.clone().or(old.runner.clone()),
+        conditions: old.conditions.clone(),
+        observed_generation: lt.metadata.generation,
+        ..LoadTestStatus::default()
+    };
+    let message = format!(
+        "the API server refused this test's status: {why}; the runner's report stays in its pod's termination message while the runner exists"
+    );
+    finish(&mut s, Some(LoadTestReason::StatusRejected), message, at);
+    // The next look finds out whether the runner has stopped, and frees the slot then.
+    Decision::new(s, Next::Requeue(AFTER_FINISH))
+}
+
 /// A finished test: wait until its runner has stopped (it holds its slot until then), then
 /// remove the runner once ttlSecondsAfterFinished has passed.
 fn expire(o: &Observed, old: LoadTestStatus, at: Stamp) -> Decision {

@@ -317,3 +317,38 @@ fn the_created_runner_is_the_one_the_builders_make() {
     let ns = objects.namespace.expect("a missing namespace is created");
     assert!(runner::owns_namespace(&ns), "{ns:?}");
 }
+
+#[test]
+fn a_refused_status_becomes_a_minimal_failure_that_keeps_the_runner() {
+    let lt = test(json!({}), with_runner(), json!({}));
+    let mut wanted = lt.status.clone().expect("status");
+    wanted.phase = Some(P::Succeeded);
+    wanted.results = Some(Default::default());
+    let d = status_rejected(
+        &lt,
+        &wanted,
+        "status.results.requests: Invalid value (HTTP 422)",
+        t(NOW),
+    );
+    assert_eq!(d.status.phase, Some(P::Failed));
+    assert_eq!(d.status.reason, Some(Why::StatusRejected));
+    assert_eq!(d.status.results, None, "the refused part is left out");
+    assert_eq!(
+        d.status.runner, wanted.runner,
+        "the runner can still be found and removed"
+    );
+    assert!(
+        d.status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("HTTP 422")),
+        "{:?}",
+        d.status.message
+    );
+    assert!(crate::conditions::is_true(
+        &d.status.conditions,
+        C::Complete
+    ));
+    assert_eq!(d.effect, Effect::None);
+    assert_eq!(d.next, Next::Requeue(AFTER_FINISH));
+}

@@ -181,3 +181,71 @@ async fn a_status_the_platform_refuses_ends_the_test_and_frees_its_slot() -> Res
     ensure!(phase(&lts.get(&name).await?) == Some(LoadTestPhase::Failed));
     env.operator.stop().await
 }
+
+#[tokio::test]
+async fn a_test_being_deleted_keeps_its_slot_until_its_runner_pod_is_gone() -> Result<()> {
+    let env = Env::start(fast_settings()).await?;
+    let (p, d) = (&env.p, &env.d);
+    let (ns, lts) = env.loadtests("draining").await?;
+    let first = create_loadtest(p, &ns, &preset_loadtest("first", "dev", "light-load")).await?;
+    let job = runner_job(&lts, &first, d).await?.name_any();
+    let runner = scheduled_pod(d, RUNNERS_NS, &job).await?;
+    kubelet_running(d, &runner).await?;
+    // A kubelet slow to stop the container: the pod stays, running, after it is deleted.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(d.clone(), RUNNERS_NS);
+    let hold =
+        serde_json::json!({ "metadata": { "finalizers": ["test.tartinfra.dev/slow-kubelet"] } });
+    pods.patch(
+        &runner.name_any(),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&hold),
+    )
+    .await?;
+    let second = create_loadtest(p, &ns, &preset_loadtest("second", "dev", "light-load")).await?;
+    wait_for(&lts, &second, "Queued", |lt| {
+        has_condition(lt, "Queued", "True")
+    })
+    .await?;
+
+    lts.delete(&first, &kube::api::DeleteParams::default())
+        .await?;
+    // The Job goes; its pod is being deleted but still runs.
+    wait_gone(
+        &Api::<k8s_openapi::api::batch::v1::Job>::namespaced(d.clone(), RUNNERS_NS),
+        &job,
+    )
+    .await?;
+    wait_for(&pods, &runner.name_any(), "being deleted", |p| {
+        p.metadata.deletion_timestamp.is_some()
+    })
+    .await?;
+    // Several of the deleting test's retries later, it is still there and holds the slot.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(8),
+        wait_for(&lts, &second, "given a runner", |lt| job_name(lt).is_some()),
+    )
+    .await
+    .err()
+    .ok_or_else(|| {
+        anyhow::anyhow!("the queued test started while the deleted test's runner still ran")
+    })?;
+    ensure!(
+        lts.get_opt(&first).await?.is_some(),
+        "the deleted test went before its runner"
+    );
+
+    // The kubelet stops the container: the pod goes, then the test, then the next one runs.
+    let mut stopping = pods.get(&runner.name_any()).await?;
+    kubelet_terminated(d, &stopping, 137, "Error", "").await?;
+    stopping = pods.get(&runner.name_any()).await?;
+    let release = serde_json::json!({ "metadata": { "finalizers": null, "resourceVersion": stopping.resource_version() } });
+    pods.patch(
+        &runner.name_any(),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&release),
+    )
+    .await?;
+    wait_gone(&lts, &first).await?;
+    wait_for(&lts, &second, "given a runner", |lt| job_name(lt).is_some()).await?;
+    env.operator.stop().await
+}

@@ -22,7 +22,10 @@ fn invalid_objects() -> Vec<Invalid> {
                 "bad-policy-ns",
                 "  tier: dev\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: dev}\n  loadTestPolicy: {allowedNamespaces: [Team_A]}\n",
             ),
-            &["spec.loadTestPolicy.allowedNamespaces[0]", "a namespace name (a DNS label) or *"],
+            &[
+                "spec.loadTestPolicy.allowedNamespaces[0]",
+                "a namespace name (a DNS label) or *",
+            ],
         ),
         case(
             "a policy allowing more VUs than a LoadTest can ask",
@@ -38,7 +41,10 @@ fn invalid_objects() -> Vec<Invalid> {
                 "bad-policy-duration",
                 "  tier: dev\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: dev}\n  loadTestPolicy: {maxDuration: forever}\n",
             ),
-            &["spec.loadTestPolicy.maxDuration", "must be a duration such as 30s"],
+            &[
+                "spec.loadTestPolicy.maxDuration",
+                "must be a duration such as 30s",
+            ],
         ),
         case(
             "unknown preset",

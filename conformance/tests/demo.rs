@@ -222,7 +222,7 @@ fn runner_pod(runner_namespace: Option<&str>) -> Result<Pod> {
         1,
     )?;
     let job = serde_json::to_value(&objects.job)?;
-    let namespace = serde_json::to_value(&objects.namespace)?;
+    let namespace = serde_json::to_value(objects.namespace.context("the runner namespace")?)?;
     let pod_labels = labels(&job["spec"]["template"]["metadata"]["labels"]);
     ensure!(
         job["spec"]["template"]["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false",

@@ -135,7 +135,7 @@ fn runner_pod(
         },
         "spec": template["spec"],
     }))?;
-    Ok((objects.namespace, pod))
+    Ok((objects.namespace.context("the runner namespace")?, pod))
 }
 
 fn dry_run() -> PostParams {

@@ -57,6 +57,9 @@ names! {
         RunnerDeleted,
         /// The runner ran on a simulated (kwok) node, so it measured nothing.
         RunnerSimulated,
+        /// After the test finished: True once no runner pod runs any more (the slot on the
+        /// cluster is free), False while one still does.
+        RunnerStopped,
     }
 }
 
@@ -81,6 +84,10 @@ names! {
         TTLExpired,
         /// RunnerSimulated.
         SimulatedNode,
+        /// RunnerStopped is True.
+        PodsStopped,
+        /// RunnerStopped is False.
+        PodsRunning,
     }
 }
 

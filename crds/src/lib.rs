@@ -18,6 +18,7 @@
 
 pub mod argocd;
 pub mod argocd_health;
+#[macro_use]
 pub mod common;
 pub mod conditions;
 pub mod field_error;

@@ -86,8 +86,9 @@ pub struct LoadTestSpec {
     /// A CPU or memory stress run by stress-ng.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stress: Option<StressLoad>,
-    /// The namespace of the runner Job in the target cluster; created (and labelled) when
-    /// missing. Default tart-loadtest.
+    /// The namespace of the runner Job in the target cluster, one of the cluster's
+    /// loadTestPolicy.runnerNamespaces. The operator creates it (labelled as its own) and
+    /// refuses a namespace it did not create. Default tart-loadtest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_namespace: Option<DnsLabel>,
     /// CPU and memory of the runner container. The defaults fit the LimitRanges of the
@@ -297,6 +298,13 @@ pub enum LoadTestReason {
     /// a Job of that name belongs to another LoadTest); the message has the API server's
     /// words.
     RunnerRejected,
+    /// The test breaks its cluster's spec.loadTestPolicy, or names a runner namespace the
+    /// operator did not create; the message names the rule and the limit.
+    PolicyViolation,
+    /// The platform's API server refused the status that records the outcome (e.g. a result
+    /// past the schema's range); the test ends with this minimal status instead of holding
+    /// its cluster's slot. The runner's own report stays in its pod's termination message.
+    StatusRejected,
 }
 
 impl LoadTestReason {
@@ -313,6 +321,8 @@ impl LoadTestReason {
         Self::Cancelled,
         Self::InvalidSpec,
         Self::RunnerRejected,
+        Self::PolicyViolation,
+        Self::StatusRejected,
     ];
 
     /// The reason as written in status.
@@ -329,6 +339,8 @@ impl LoadTestReason {
             Self::Cancelled => "Cancelled",
             Self::InvalidSpec => "InvalidSpec",
             Self::RunnerRejected => "RunnerRejected",
+            Self::PolicyViolation => "PolicyViolation",
+            Self::StatusRejected => "StatusRejected",
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod cidr;
 pub mod image;
+pub mod policy;
 pub mod validate;
 
 use kube::{CustomResource, KubeSchema};
@@ -20,6 +21,7 @@ use crate::common::{Condition, DnsLabel, ObjectName, Time, conditions_list_type}
 use crate::pattern::cel_matches;
 
 pub use cidr::{CidrError, Ipv4Cidr};
+pub use policy::LoadTestPolicy;
 pub use validate::validate_spec;
 
 /// The desired state of a ManagedCluster.
@@ -128,6 +130,12 @@ pub struct ManagedClusterSpec {
     /// Stop reconciling this cluster (no VM or addon changes, no status checks) until false.
     #[serde(default)]
     pub paused: bool,
+    /// What LoadTests aimed at this cluster may do: which platform namespaces, images and
+    /// runner namespaces, how many VUs, how long, how many workers, how much CPU and memory
+    /// per runner, how many tests at once. Absent or partly set, the defaults apply (only the
+    /// operator's own runner images, at most 200 VUs for 10m).
+    #[serde(default)]
+    pub load_test_policy: LoadTestPolicy,
 }
 
 /// The cluster's role in the lab.

@@ -342,6 +342,40 @@ async fn schema_defaults_are_applied_by_the_api_server() -> Result<()> {
     assert_eq!(nodes.first().map(|n| n.disk_gib), Some(50));
     assert!(typed.spec.addons.cilium.hubble, "hubble defaults to on");
     assert!(!typed.spec.paused);
+    // The API server itself fills in the LoadTest policy (what admission reads), not only
+    // the Rust types: the stored object has it.
+    let raw = api_for(&client, "ManagedCluster", &ns)?
+        .get("defaults")
+        .await?;
+    let policy = &raw.data["spec"]["loadTestPolicy"];
+    assert_eq!(policy["maxVUs"], 200, "{policy}");
+    assert_eq!(policy["maxDuration"], "10m", "{policy}");
+    assert_eq!(
+        policy["runnerNamespaces"],
+        serde_json::json!(["tart-loadtest"])
+    );
+    assert_eq!(policy["allowedImages"], serde_json::json!([]));
+    let partial = mc(
+        "partial-policy",
+        &format!(
+            "  tier: staging\n  provider: tart\n{NET}{TART_NODES}  loadTestPolicy: {{maxVUs: 20}}\n"
+        ),
+    );
+    create_strict(
+        &client,
+        &ns,
+        &parse_yaml_documents(&partial)?.pop().context("object")?,
+    )
+    .await?;
+    let raw = api_for(&client, "ManagedCluster", &ns)?
+        .get("partial-policy")
+        .await?;
+    let policy = &raw.data["spec"]["loadTestPolicy"];
+    assert_eq!(policy["maxVUs"], 20, "{policy}");
+    assert_eq!(
+        policy["maxWorkers"], 4,
+        "the fields left out keep their defaults: {policy}"
+    );
     Ok(())
 }
 

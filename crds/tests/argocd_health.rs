@@ -410,6 +410,12 @@ fn failure_message(reason: LoadTestReason) -> &'static str {
         LoadTestReason::RunnerRejected => {
             "cluster dev refused the runner: jobs.batch is forbidden: exceeded quota: tart-loadtest — ça coûte"
         }
+        LoadTestReason::StatusRejected => {
+            "the API server refused this test's status: status.results.requests: Invalid value (HTTP 422)"
+        }
+        LoadTestReason::PolicyViolation => {
+            "cluster prod's loadTestPolicy refused the test: maxVUs: 500 VUs asked, at most 200"
+        }
     }
 }
 

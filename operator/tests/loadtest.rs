@@ -204,6 +204,13 @@ async fn unschedulable_runners_and_image_pull_failures_give_their_reasons() -> R
     let env = Env::start(five_at_once()).await?;
     let (p, d) = (&env.p, &env.d);
     let (ns, lts) = env.loadtests("broken").await?;
+    // The default policy allows neither: this cluster's owner allows both.
+    set_policy(
+        p,
+        "dev",
+        "{maxCpuPerRunner: '64', allowedImages: [registry.invalid/]}",
+    )
+    .await?;
 
     // 64 CPUs fit no node.
     let huge = create_loadtest(

@@ -286,6 +286,7 @@ mod tests {
             addons: Addons::default(),
             kubeconfig_secret_ref: None,
             paused: false,
+            load_test_policy: Default::default(),
         }
     }
 

@@ -17,6 +17,36 @@ fn invalid_objects() -> Vec<Invalid> {
     let case = |what, yaml, expect| Invalid { what, yaml, expect };
     vec![
         case(
+            "a policy namespace that is not a namespace name",
+            mc(
+                "bad-policy-ns",
+                "  tier: dev\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: dev}\n  loadTestPolicy: {allowedNamespaces: [Team_A]}\n",
+            ),
+            &[
+                "spec.loadTestPolicy.allowedNamespaces[0]",
+                "a namespace name (a DNS label) or *",
+            ],
+        ),
+        case(
+            "a policy allowing more VUs than a LoadTest can ask",
+            mc(
+                "bad-policy-vus",
+                "  tier: dev\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: dev}\n  loadTestPolicy: {maxVUs: 5000}\n",
+            ),
+            &["spec.loadTestPolicy.maxVUs", "less than or equal to 1000"],
+        ),
+        case(
+            "a policy duration that is not a duration",
+            mc(
+                "bad-policy-duration",
+                "  tier: dev\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: dev}\n  loadTestPolicy: {maxDuration: forever}\n",
+            ),
+            &[
+                "spec.loadTestPolicy.maxDuration",
+                "must be a duration such as 30s",
+            ],
+        ),
+        case(
             "unknown preset",
             lt("  cluster: dev\n  preset: super-load\n"),
             &["spec.preset", "Unsupported value", "light-load"],

@@ -89,6 +89,7 @@ impl Config {
             addons: cluster.addons.clone(),
             kubeconfig_secret_ref: None,
             paused: false,
+            load_test_policy: Default::default(),
         }
     }
 

@@ -104,6 +104,9 @@ pub enum PlatformError {
         #[source]
         source: serde_json::Error,
     },
+    /// The chart's LoadTest admission policy file does not parse (a bug the unit tests catch).
+    #[error("{LOADTEST_POLICY_PATH}: {0}")]
+    LoadTestPolicy(#[source] serde_yaml::Error),
     /// A shipped demo manifest could not be read (a bug the unit tests catch).
     #[error("gitops/addons/demo-apps/{file}: {message}")]
     DemoManifest {
@@ -158,6 +161,50 @@ pub async fn install_crds(client: &Client) -> Result<(), PlatformError> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    Ok(())
+}
+
+/// The chart's LoadTest admission policy file (see [`loadtest_policy_objects`]).
+pub const LOADTEST_POLICY_PATH: &str = "charts/tart-operator/files/loadtest-policy.yaml";
+const LOADTEST_POLICY_YAML: &str =
+    include_str!("../../../charts/tart-operator/files/loadtest-policy.yaml");
+
+/// The ValidatingAdmissionPolicy that refuses LoadTests breaking their ManagedCluster's
+/// loadTestPolicy, and its binding: the chart's spec file with the chart's names for a
+/// release called `tart-operator`, so the lab refuses at create what an install does.
+pub fn loadtest_policy_objects() -> Result<Vec<kube::api::DynamicObject>, PlatformError> {
+    let encode = |source| PlatformError::Encode {
+        what: LOADTEST_POLICY_PATH.to_owned(),
+        source,
+    };
+    let spec: serde_json::Value =
+        serde_yaml::from_str(LOADTEST_POLICY_YAML).map_err(PlatformError::LoadTestPolicy)?;
+    let name = format!("{}-loadtest-policy", rbac::OPERATOR);
+    let mut binding = spec["binding"].clone();
+    binding["policyName"] = json!(name);
+    let labels = json!({ "app.kubernetes.io/part-of": "tart-infra", LAB_LABEL: "true" });
+    [
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+            "metadata": { "name": name, "labels": labels }, "spec": spec["policy"],
+        }),
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": { "name": name, "labels": labels }, "spec": binding,
+        }),
+    ]
+    .into_iter()
+    .map(|o| serde_json::from_value(o).map_err(encode))
+    .collect()
+}
+
+/// Applies [`loadtest_policy_objects`].
+pub async fn install_loadtest_policy(client: &Client) -> Result<(), PlatformError> {
+    apply_objects(client, loadtest_policy_objects()?, SYSTEM_NAMESPACE)
+        .await
+        .map_err(api(format!(
+            "applying the LoadTest admission policy ({LOADTEST_POLICY_PATH})"
+        )))?;
     Ok(())
 }
 
@@ -258,6 +305,7 @@ pub fn managed_cluster(c: &ClusterConfig, kubernetes_version: &str) -> ManagedCl
             addons: c.addons.clone(),
             kubeconfig_secret_ref: Some(secret_ref(c.name.as_str())),
             paused: false,
+            load_test_policy: Default::default(),
         },
     );
     mc.metadata.labels = Some([(LAB_LABEL.to_owned(), "true".to_owned())].into());
@@ -364,6 +412,36 @@ pub async fn install_demo(client: &Client) -> Result<(), PlatformError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lab_applies_the_charts_loadtest_admission_policy() {
+        let objects = loadtest_policy_objects().expect("objects");
+        let kinds: Vec<_> = objects
+            .iter()
+            .map(|o| o.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "ValidatingAdmissionPolicy",
+                "ValidatingAdmissionPolicyBinding"
+            ]
+        );
+        let (policy, binding) = (&objects[0], &objects[1]);
+        assert_eq!(binding.data["spec"]["policyName"], policy.name_any());
+        assert_eq!(
+            binding.data["spec"]["paramRef"]["parameterNotFoundAction"],
+            "Allow"
+        );
+        assert_eq!(policy.data["spec"]["paramKind"]["kind"], "ManagedCluster");
+        assert!(
+            policy.data["spec"]["validations"]
+                .as_array()
+                .is_some_and(|v| v.len() >= 7),
+            "{}",
+            policy.data["spec"]
+        );
+    }
 
     #[test]
     fn every_shipped_demo_manifest_parses() {

@@ -226,6 +226,7 @@ async fn set_up_platform(
         .ok_or(Error::NoPlatform)?;
     let admin = platform.client().await?;
     platform::install_crds(&admin).await?;
+    platform::install_loadtest_policy(&admin).await?;
     platform::install_rbac(&admin).await?;
     let operator_token = platform::token(&admin, "tart-operator", None).await?;
     let user_token = platform::token(

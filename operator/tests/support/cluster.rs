@@ -83,6 +83,20 @@ pub async fn register_kubeconfig(platform: &Client, name: &str, kubeconfig: &str
     Ok(())
 }
 
+/// Sets ManagedCluster `name`'s spec.loadTestPolicy to `policy` (YAML flow mapping); fields
+/// left out keep their defaults.
+pub async fn set_policy(platform: &Client, name: &str, policy: &str) -> Result<()> {
+    let value: serde_json::Value = serde_yaml::from_str(policy)?;
+    Api::<ManagedCluster>::all(platform.clone())
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "spec": { "loadTestPolicy": value } })),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Waits until ManagedCluster `name` is Ready.
 pub async fn wait_ready(platform: &Client, name: &str) -> Result<ManagedCluster> {
     wait_for(

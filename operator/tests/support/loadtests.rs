@@ -105,7 +105,12 @@ pub async fn runner_job(lts: &Api<LoadTest>, name: &str, target: &Client) -> Res
 
 /// How many runner Jobs `target` has.
 pub async fn jobs_in(target: &Client) -> Result<usize> {
-    Ok(Api::<Job>::namespaced(target.clone(), RUNNERS_NS)
+    jobs_in_namespace(target, RUNNERS_NS).await
+}
+
+/// How many Jobs namespace `ns` of `target` has.
+pub async fn jobs_in_namespace(target: &Client, ns: &str) -> Result<usize> {
+    Ok(Api::<Job>::namespaced(target.clone(), ns)
         .list(&ListParams::default())
         .await?
         .items

@@ -3,18 +3,19 @@
 
 use crds::LoadTest;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
-use super::decide::{Decision, Effect};
+use super::decide::{self, Decision, Effect};
 use super::queue::Slots;
-use super::runner::{RunnerNames, RunnerObjects};
+use super::runner::{self, RunnerNames, RunnerObjects};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
 use crate::controllers::conclude;
-use crate::controllers::error::{Class, Error, Failure};
+use crate::controllers::error::{Class, Error, Failure, classify};
 
 /// The field manager of everything the controller applies in target clusters.
 const FIELD_MANAGER: &str = "tart-operator";
@@ -37,14 +38,25 @@ pub async fn effect(effect: &Effect, lt: &LoadTest, ctx: &Context) -> Result<(),
     result.map_err(|e| Failure::of(&e))
 }
 
-/// Writes the decided status, publishes the decided event and gives back the slot.
+/// Writes the decided status, publishes the decided event and gives back the slot. A
+/// status the platform refuses for good is replaced by the minimal failed one of
+/// [`decide::status_rejected`].
 pub async fn conclude_decision(
     decision: Decision,
     lt: &LoadTest,
     ctx: &Context,
     slots: &Slots,
 ) -> Result<Action, Error> {
-    let written = conclude(ctx, lt, &decision.status, decision.event.as_ref()).await;
+    let mut decision = decision;
+    let mut written = conclude(ctx, lt, &decision.status, decision.event.as_ref()).await;
+    if let Err(Error::Kube(e)) = &written
+        && classify(e) == Class::Permanent
+    {
+        let why = Failure::of(e).message;
+        tracing::warn!(error = %why, "status refused; ending the test with a minimal status");
+        decision = decide::status_rejected(lt, &decision.status, &why, Timestamp::now());
+        written = conclude(ctx, lt, &decision.status, decision.event.as_ref()).await;
+    }
     if decision.release_slot {
         slots.release(lt);
     }
@@ -52,22 +64,31 @@ pub async fn conclude_decision(
     decision.next.into_action()
 }
 
+/// Creates the runner. A namespace is created, never applied: one that exists is not
+/// patched (an AlreadyExists from a race is retried, and the next observation sees who owns
+/// it). The pod is checked against the namespace's admission (quota, LimitRange, Pod
+/// Security) by a dry run first, because a Job whose pods are refused never fails by itself.
 async fn create_runner(cluster: &ClusterClient, o: &RunnerObjects) -> Result<(), kube::Error> {
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     let name = |m: &kube::core::ObjectMeta| m.name.clone().unwrap_or_default();
-    Api::<Namespace>::all(cluster.client.clone())
-        .patch(
-            &name(o.namespace.meta()),
-            &apply,
-            &Patch::Apply(&o.namespace),
-        )
-        .await?;
+    if let Some(ns) = &o.namespace {
+        Api::<Namespace>::all(cluster.client.clone())
+            .create(&PostParams::default(), ns)
+            .await?;
+    }
     let namespace = o.job.namespace().unwrap_or_default();
     if let Some(cm) = &o.config_map {
         Api::<ConfigMap>::namespaced(cluster.client.clone(), &namespace)
             .patch(&name(cm.meta()), &apply, &Patch::Apply(cm))
             .await?;
     }
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    Api::<Pod>::namespaced(cluster.client.clone(), &namespace)
+        .create(&dry_run, &runner::admission_probe(&o.job))
+        .await?;
     Api::<Job>::namespaced(cluster.client.clone(), &namespace)
         .create(&PostParams::default(), &o.job)
         .await?;

@@ -11,8 +11,9 @@ use crds::load_test::{LoadTestPhase, LoadTestReason, LoadTestStatus, RunnerRef};
 use crds::plan::{self, Plan};
 use k8s_openapi::jiff::Timestamp;
 
-use super::observe::{Observed, Runner};
-use super::queue::Admission;
+use super::observe::{Observed, Runner, RunnerNamespace};
+use super::policy;
+use super::queue::{self, Admission, slot_limit};
 use super::runner::{self, RunnerNames, RunnerObjects};
 use super::runner_state::{self, Inputs, Observation};
 use crate::conditions::{self, Stamp};
@@ -35,7 +36,8 @@ const TTL_RETRY: Duration = Duration::from_secs(30);
 pub enum Effect {
     /// Nothing.
     None,
-    /// Create the runner: apply the namespace and ConfigMap, create the Job.
+    /// Create the runner: create the namespace when missing, apply the ConfigMap, check the
+    /// pod against the namespace's admission (dry run), create the Job.
     CreateRunner(Box<RunnerObjects>),
     /// Delete the runner Job (and its pods) and ConfigMap; gone already is fine.
     DeleteRunner(RunnerNames),
@@ -123,6 +125,20 @@ pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
         }
     };
     s.test_type = Some(plan.test_type());
+    match &o.policy {
+        Some(Ok(p)) => {
+            if let Err(v) = policy::check(p, lt, &plan) {
+                let message = format!(
+                    "cluster {}'s loadTestPolicy refused the test: {}: {}",
+                    lt.spec.cluster, v.rule, v.message
+                );
+                finish(&mut s, Some(LoadTestReason::PolicyViolation), message, at);
+                return Decision::new(s, Next::AwaitChange).releasing();
+            }
+        }
+        Some(Err(e)) => return unavailable(o, &old, s, e.clone(), settings, at),
+        None => {}
+    }
     let Some(cluster) = o.cluster.as_deref() else {
         let message = format!(
             "ManagedCluster {name} is not connected; see `kubectl get managedcluster {name}`",
@@ -224,9 +240,9 @@ fn start(
     };
     if position > 0 {
         s.phase = Some(LoadTestPhase::Pending);
+        let limit = slot_limit(settings, o.policy.as_ref().and_then(|p| p.as_ref().ok()));
         let message = format!(
-            "queued: {running} test(s) running on cluster {cluster} (at most {} at once); position {position} in line",
-            settings.max_tests_per_cluster
+            "queued: {running} test(s) running on cluster {cluster} (at most {limit} at once); position {position} in line"
         );
         at.set(
             &mut s.conditions,
@@ -247,6 +263,15 @@ fn start(
         (Runner::Unreadable(e), _) => {
             let message = format!("cannot read the runner in cluster {cluster}: {e}");
             unavailable(o, old, s, message, settings, at)
+        }
+        _ if o.runner_namespace == Some(RunnerNamespace::Foreign) => {
+            let (label, value) = runner::OWNER_LABEL;
+            let message = format!(
+                "runner namespace {ns} exists in cluster {cluster} and was not created by the operator (it lacks the label {label}={value}); the operator never uses or relabels such a namespace: set spec.runnerNamespace to one the operator creates (the default is tart-loadtest), or delete namespace {ns} if it is unused",
+                ns = names.namespace
+            );
+            finish(&mut s, Some(LoadTestReason::PolicyViolation), message, at);
+            Decision::new(s, Next::AwaitChange).releasing()
         }
         (Runner::Found { job: Some(job), .. }, _) if !runner::belongs_to(job, lt) => rejected(
             s,
@@ -270,7 +295,8 @@ fn start(
         }
         _ => {
             let timeout = plan::timeout_secs(&lt.spec, plan);
-            let objects = runner::objects(lt, plan, &names, &settings.images, timeout);
+            let missing = o.runner_namespace == Some(RunnerNamespace::Missing);
+            let objects = runner::objects(lt, plan, &names, &settings.images, timeout, missing);
             created(s, names, cluster, at).with_effect(Effect::CreateRunner(Box::new(objects)))
         }
     }
@@ -419,16 +445,97 @@ fn follow(
             } else {
                 Effect::None
             };
-            Decision::new(s, Next::Requeue(AFTER_FINISH))
-                .with_effect(effect)
-                .releasing()
+            // The slot stays taken until no runner pod runs any more.
+            let stopped = !delete_runner && !runner_state::alive(job, pods);
+            mark_stopped(&mut s, stopped, at);
+            let d = Decision::new(s, Next::Requeue(AFTER_FINISH)).with_effect(effect);
+            if stopped { d.releasing() } else { d }
         }
     }
 }
 
-/// A finished test: remove the runner once ttlSecondsAfterFinished has passed.
+/// Sets RunnerStopped after the test finished.
+fn mark_stopped(s: &mut LoadTestStatus, stopped: bool, at: Stamp) {
+    let (reason, message) = if stopped {
+        (
+            R::PodsStopped,
+            "no runner pod runs; the slot on the cluster is free",
+        )
+    } else {
+        (
+            R::PodsRunning,
+            "a runner pod still runs; it keeps its slot on the cluster until it stops",
+        )
+    };
+    at.set(
+        &mut s.conditions,
+        C::RunnerStopped,
+        stopped,
+        reason,
+        message,
+    );
+}
+
+/// The status to write when the platform refused `wanted` for good (a value past the
+/// schema's range, say): the test ends Failed with reason StatusRejected and the API server's
+/// words, keeping only what was accepted before and the runner's place, so it frees its
+/// slot once the runner has stopped instead of retrying the refused write forever (pure).
+pub fn status_rejected(
+    lt: &LoadTest,
+    wanted: &LoadTestStatus,
+    why: &str,
+    now: Timestamp,
+) -> Decision {
+    let old = lt.status.clone().unwrap_or_default();
+    let at = Stamp {
+        generation: lt.metadata.generation,
+        now,
+    };
+    let mut s = LoadTestStatus {
+        test_type: old.test_type.or(wanted.test_type),
+        started_at: old.started_at.clone(),
+        runner: wanted.runner.clone().or(old.runner.clone()),
+        conditions: old.conditions.clone(),
+        observed_generation: lt.metadata.generation,
+        ..LoadTestStatus::default()
+    };
+    let message = format!(
+        "the API server refused this test's status: {why}; the runner's report stays in its pod's termination message while the runner exists"
+    );
+    finish(&mut s, Some(LoadTestReason::StatusRejected), message, at);
+    // The next look finds out whether the runner has stopped, and frees the slot then.
+    Decision::new(s, Next::Requeue(AFTER_FINISH))
+}
+
+/// A finished test: wait until its runner has stopped (it holds its slot until then), then
+/// remove the runner once ttlSecondsAfterFinished has passed.
 fn expire(o: &Observed, old: LoadTestStatus, at: Stamp) -> Decision {
     let lt = o.test.as_ref();
+    if queue::holds_slot(lt) {
+        return match &o.runner {
+            Runner::Found { job, pods } if !runner_state::alive(job.as_deref(), pods) => {
+                let mut s = old;
+                mark_stopped(&mut s, true, at);
+                Decision::new(s, Next::Requeue(AFTER_FINISH)).releasing()
+            }
+            // Nothing follows this runner any more: one not already on its way out (stuck
+            // pending, or left running when its result could not be written) is removed.
+            Runner::Found { pods, .. } => {
+                let mut s = old;
+                mark_stopped(&mut s, false, at);
+                let leaving = !pods.is_empty()
+                    && pods.iter().all(|p| p.metadata.deletion_timestamp.is_some());
+                let effect = if leaving || o.failure.is_some() {
+                    Effect::None
+                } else {
+                    Effect::DeleteRunner(runner::names(lt))
+                };
+                Decision::new(s, Next::Requeue(POLL)).with_effect(effect)
+            }
+            // The cluster cannot be read: the runner keeps its slot until it can.
+            Runner::NotRead | Runner::Unreadable(_) => Decision::new(old, Next::Requeue(TTL_RETRY)),
+        };
+    }
     let Some(ttl) = lt.spec.ttl_seconds_after_finished else {
         return Decision::new(old, Next::AwaitChange);
     };
@@ -467,20 +574,35 @@ fn expire(o: &Observed, old: LoadTestStatus, at: Stamp) -> Decision {
 fn deleting(o: &Observed, old: LoadTestStatus, settings: &Settings, now: Timestamp) -> Decision {
     let lt: &LoadTest = o.test.as_ref();
     let names = runner::names(lt);
-    let problem = match (o.cluster.as_deref(), &o.failure) {
-        (Some(_), None) => {
+    let problem = match (o.cluster.as_deref(), &o.failure, &o.runner) {
+        // The runner is still there: delete it, and keep the finalizer (and the slot) until
+        // its Job is gone and no pod of it runs.
+        (Some(_), None, Runner::Found { job, pods })
+            if job.is_some() || runner_state::alive(None, pods) =>
+        {
+            let message = format!(
+                "waiting for the runner Job {}/{} and its pods to go",
+                names.namespace, names.job
+            );
+            return Decision::new(old, Next::Retry(message))
+                .with_effect(Effect::DeleteRunner(names));
+        }
+        (Some(cluster), None, Runner::Unreadable(e)) => {
+            format!("cannot read the runner in cluster {cluster}: {e}")
+        }
+        (Some(_), None, _) => {
             return Decision::new(old, Next::AwaitChange)
                 .with_effect(Effect::DeleteRunner(names))
                 .releasing();
         }
-        (None, _) if old.runner.is_none() => {
+        (None, _, _) if old.runner.is_none() => {
             return Decision::new(old, Next::AwaitChange).releasing();
         }
-        (Some(cluster), Some(f)) => format!(
+        (Some(cluster), Some(f), _) => format!(
             "cannot delete Job {}/{} in cluster {cluster}: {}",
             names.namespace, names.job, f.message
         ),
-        (None, _) => format!("cluster {} is not connected", lt.spec.cluster),
+        (None, _, _) => format!("cluster {} is not connected", lt.spec.cluster),
     };
     let deleting_for = lt
         .metadata

@@ -11,6 +11,7 @@
 pub mod act;
 pub mod decide;
 pub mod observe;
+pub mod policy;
 pub mod queue;
 pub mod runner;
 pub mod runner_state;

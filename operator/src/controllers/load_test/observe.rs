@@ -1,15 +1,16 @@
 //! What a LoadTest's reconcile reads, and all of its IO on the way in: the test, whether its
-//! cluster is connected, its slot in the cluster's queue, and the runner Job and pods in the
-//! target cluster.
+//! cluster is connected, the cluster's loadTestPolicy, its slot in the cluster's queue, and
+//! the runner namespace, Job and pods in the target cluster.
 
 use std::sync::Arc;
 
-use crds::LoadTest;
+use crds::managed_cluster::LoadTestPolicy;
+use crds::{LoadTest, ManagedCluster};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams};
 
-use super::queue::{Admission, Slots, active};
+use super::queue::{Admission, Slots, active, holds_slot, slot_limit};
 use super::runner::{self, RunnerNames};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
@@ -32,6 +33,17 @@ pub enum Runner {
     Unreadable(String),
 }
 
+/// The runner namespace in the target cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunnerNamespace {
+    /// It does not exist: the operator creates it.
+    Missing,
+    /// It exists and carries the operator's ownership label.
+    Owned,
+    /// It exists and the operator did not create it: never used, never relabelled.
+    Foreign,
+}
+
 /// Everything a decision about a LoadTest is based on.
 #[derive(Clone, Debug)]
 pub struct Observed {
@@ -39,8 +51,13 @@ pub struct Observed {
     pub test: Arc<LoadTest>,
     /// The target cluster's name when the operator has a client for it.
     pub cluster: Option<String>,
+    /// The cluster's loadTestPolicy (or why it could not be read); read only while the
+    /// test has no runner.
+    pub policy: Option<Result<LoadTestPolicy, String>>,
     /// The test's turn on its cluster; asked only while it has no runner.
     pub admission: Option<Admission>,
+    /// The runner namespace, read with the runner before it is created.
+    pub runner_namespace: Option<RunnerNamespace>,
     /// The runner, read while the test has one or is about to create one.
     pub runner: Runner,
     /// A simulated (kwok) node one of the runner's pods ran on.
@@ -62,37 +79,92 @@ impl Observed {
 pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observed {
     let cluster = ctx.clusters.get(lt.spec.cluster.as_str());
     let has_runner = lt.status.as_ref().is_some_and(|s| s.runner.is_some());
-    let admission = (cluster.is_some() && active(&lt) && !has_runner)
-        .then(|| slots.admit(&lt, ctx.settings.max_tests_per_cluster));
+    let policy = if active(&lt) && !has_runner {
+        Some(read_policy(ctx, lt.spec.cluster.as_str()).await)
+    } else {
+        None
+    };
+    let admission = match &policy {
+        Some(Ok(p)) if cluster.is_some() => {
+            Some(slots.admit(&lt, slot_limit(&ctx.settings, Some(p))))
+        }
+        _ => None,
+    };
     let mut runner = Runner::NotRead;
+    let mut runner_namespace = None;
     let mut simulated_node = None;
+    // Unfinished tests with a runner (or about to create one), and any test whose runner
+    // may still hold its slot or must be removed before the test goes.
+    let deleting = lt.metadata.deletion_timestamp.is_some();
+    let read = (active(&lt) && (has_runner || admission == Some(Admission::Start)))
+        || holds_slot(&lt)
+        || (has_runner && deleting);
     if let Some(cluster) = &cluster
-        && active(&lt)
-        && (has_runner || admission == Some(Admission::Start))
+        && read
     {
-        runner = match read_runner(cluster, &runner::names(&lt)).await {
-            Ok((job, pods)) => {
-                simulated_node = ctx.clusters.collector(&cluster.name).and_then(|c| {
-                    pods.iter()
-                        .filter_map(|p| p.spec.as_ref()?.node_name.clone())
-                        .find(|node| c.simulated_node(node))
-                });
-                Runner::Found {
-                    job: job.map(Box::new),
-                    pods,
-                }
+        let names = runner::names(&lt);
+        if !has_runner {
+            match read_namespace(cluster, &names.namespace).await {
+                Ok(ns) => runner_namespace = Some(ns),
+                Err(e) => runner = Runner::Unreadable(Failure::of(&e).message),
             }
-            Err(e) => Runner::Unreadable(Failure::of(&e).message),
+        }
+        runner = match runner {
+            Runner::Unreadable(e) => Runner::Unreadable(e),
+            _ => match read_runner(cluster, &names).await {
+                Ok((job, pods)) => {
+                    simulated_node = ctx.clusters.collector(&cluster.name).and_then(|c| {
+                        pods.iter()
+                            .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+                            .find(|node| c.simulated_node(node))
+                    });
+                    Runner::Found {
+                        job: job.map(Box::new),
+                        pods,
+                    }
+                }
+                Err(e) => Runner::Unreadable(Failure::of(&e).message),
+            },
         };
     }
     Observed {
         cluster: cluster.map(|c| c.name.clone()),
         test: lt,
+        policy,
         admission,
+        runner_namespace,
         runner,
         simulated_node,
         failure: None,
     }
+}
+
+/// The cluster's policy; a ManagedCluster that does not exist (yet) has the defaults.
+async fn read_policy(ctx: &Context, cluster: &str) -> Result<LoadTestPolicy, String> {
+    Api::<ManagedCluster>::all(ctx.client.clone())
+        .get_opt(cluster)
+        .await
+        .map(|mc| mc.map(|mc| mc.spec.load_test_policy).unwrap_or_default())
+        .map_err(|e| {
+            format!(
+                "cannot read ManagedCluster {cluster}: {}",
+                Failure::of(&e).message
+            )
+        })
+}
+
+async fn read_namespace(
+    cluster: &ClusterClient,
+    name: &str,
+) -> Result<RunnerNamespace, kube::Error> {
+    let ns = Api::<Namespace>::all(cluster.client.clone())
+        .get_opt(name)
+        .await?;
+    Ok(match ns {
+        None => RunnerNamespace::Missing,
+        Some(ns) if runner::owns_namespace(&ns) => RunnerNamespace::Owned,
+        Some(_) => RunnerNamespace::Foreign,
+    })
 }
 
 async fn read_runner(

@@ -7,10 +7,14 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use crds::LoadTest;
+use crds::conditions::LoadTestCondition as C;
+use crds::managed_cluster::LoadTestPolicy;
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::reflector::{ObjectRef, Store};
 
+use crate::conditions;
+use crate::context::Settings;
 use crate::controllers::status::key;
 
 /// A test that wants to run, or runs, on one cluster.
@@ -61,6 +65,15 @@ pub fn admit(entries: &[Entry], me: &str, limit: usize) -> Admission {
     }
 }
 
+/// How many tests may run at once on a cluster: the operator's setting, lowered by the
+/// cluster policy's maxConcurrentTests.
+pub fn slot_limit(settings: &Settings, policy: Option<&LoadTestPolicy>) -> usize {
+    let cap = policy
+        .and_then(|p| p.max_concurrent_tests)
+        .map_or(usize::MAX, |m| m as usize);
+    settings.max_tests_per_cluster.min(cap)
+}
+
 /// Whether `lt` still competes for a slot: not finished and not being deleted.
 pub fn active(lt: &LoadTest) -> bool {
     let phase = lt.status.as_ref().and_then(|s| s.phase);
@@ -69,6 +82,29 @@ pub fn active(lt: &LoadTest) -> bool {
 
 fn has_runner(lt: &LoadTest) -> bool {
     lt.status.as_ref().is_some_and(|s| s.runner.is_some())
+}
+
+/// Whether `lt`'s runner takes a slot: it has one and it is not known to have stopped,
+/// whatever the test's phase (a finished test whose pod still runs, a test being deleted
+/// whose runner is not gone yet).
+pub fn holds_slot(lt: &LoadTest) -> bool {
+    has_runner(lt)
+        && !lt
+            .status
+            .as_ref()
+            .is_some_and(|s| conditions::is_true(&s.conditions, C::RunnerStopped))
+}
+
+/// `o` as an entry of its cluster's queue: competing for a slot or holding one; `reserved`
+/// are the tests admitted whose runner may not show yet (pure).
+pub fn entry(o: &LoadTest, reserved: &HashSet<String>) -> Option<Entry> {
+    let k = key(o);
+    let holding = holds_slot(o) || (active(o) && reserved.contains(&k));
+    (active(o) || holding).then(|| Entry {
+        created: o.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        active: holding,
+        key: k,
+    })
 }
 
 /// The slots of every cluster, read from the controller's cache of LoadTests.
@@ -108,15 +144,8 @@ impl Slots {
         });
         let mut entries: Vec<Entry> = state
             .iter()
-            .filter(|o| o.spec.cluster == lt.spec.cluster && active(o))
-            .map(|o| {
-                let k = key(o.as_ref());
-                Entry {
-                    created: o.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                    active: has_runner(o) || reserved.contains(&k),
-                    key: k,
-                }
-            })
+            .filter(|o| o.spec.cluster == lt.spec.cluster)
+            .filter_map(|o| entry(o, &reserved))
             .collect();
         if !entries.iter().any(|e| e.key == me) {
             entries.push(Entry {
@@ -148,6 +177,7 @@ impl Slots {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn e(key: &str, created: i64, active: bool) -> Entry {
         Entry {
@@ -203,6 +233,85 @@ mod tests {
                 running: 1
             }
         );
+    }
+
+    fn lt(status: serde_json::Value, deleting: bool) -> LoadTest {
+        serde_json::from_value(json!({
+            "apiVersion": "tartinfra.dev/v1alpha1", "kind": "LoadTest",
+            "metadata": { "name": "a", "namespace": "ns", "deletionTimestamp": deleting.then_some("2027-01-01T00:00:00Z") },
+            "spec": { "cluster": "dev", "preset": "light-load" },
+            "status": status,
+        }))
+        .expect("loadtest")
+    }
+
+    #[test]
+    fn runners_hold_their_slot_until_they_are_known_to_have_stopped() {
+        let runner = json!({ "cluster": "dev", "namespace": "tart-loadtest", "job": "j" });
+        let stopped = json!([{ "type": "RunnerStopped", "status": "True", "reason": "PodsStopped", "message": "", "lastTransitionTime": "2027-01-01T00:00:00Z" }]);
+        let still = json!([{ "type": "RunnerStopped", "status": "False", "reason": "PodsRunning", "message": "", "lastTransitionTime": "2027-01-01T00:00:00Z" }]);
+        let none = HashSet::new();
+        let holding = |status, deleting| entry(&lt(status, deleting), &none).map(|e| e.active);
+        assert_eq!(
+            holding(json!({ "phase": "Running", "runner": runner }), false),
+            Some(true)
+        );
+        assert_eq!(
+            holding(
+                json!({ "phase": "Failed", "runner": runner, "conditions": still }),
+                false
+            ),
+            Some(true),
+            "a finished test whose pod still runs"
+        );
+        assert_eq!(
+            holding(json!({ "phase": "Succeeded", "runner": runner }), false),
+            Some(true),
+            "a finished test not yet seen stopped"
+        );
+        assert_eq!(
+            holding(json!({ "phase": "Running", "runner": runner }), true),
+            Some(true),
+            "a test being deleted whose runner is alive"
+        );
+        assert_eq!(
+            holding(
+                json!({ "phase": "Succeeded", "runner": runner, "conditions": stopped }),
+                false
+            ),
+            None
+        );
+        assert_eq!(
+            holding(json!({ "phase": "Failed" }), false),
+            None,
+            "never had a runner"
+        );
+        assert_eq!(
+            holding(json!({ "phase": "Pending" }), false),
+            Some(false),
+            "waiting"
+        );
+        assert_eq!(
+            holding(json!({ "phase": "Pending" }), true),
+            None,
+            "deleted before it ran"
+        );
+    }
+
+    #[test]
+    fn a_cluster_policy_lowers_the_operator_limit_and_never_raises_it() {
+        let settings = Settings {
+            max_tests_per_cluster: 3,
+            ..Settings::default()
+        };
+        let with = |m| LoadTestPolicy {
+            max_concurrent_tests: m,
+            ..LoadTestPolicy::default()
+        };
+        assert_eq!(slot_limit(&settings, None), 3);
+        assert_eq!(slot_limit(&settings, Some(&with(None))), 3);
+        assert_eq!(slot_limit(&settings, Some(&with(Some(1)))), 1);
+        assert_eq!(slot_limit(&settings, Some(&with(Some(10)))), 3);
     }
 
     #[test]

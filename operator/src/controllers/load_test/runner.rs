@@ -9,7 +9,7 @@ use crds::common::HttpMethod;
 use crds::load_test::{DEFAULT_RUNNER_NAMESPACE, StressKind};
 use crds::plan::{HttpPlan, LoadShape, Plan, StressPlan};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ResourceRequirements};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
 use serde_json::json;
@@ -68,11 +68,20 @@ pub fn names(lt: &LoadTest) -> RunnerNames {
     }
 }
 
+/// The label that marks a namespace as the operator's own: it created it, so it may run
+/// runners there. A namespace without it is never used and never relabelled.
+pub const OWNER_LABEL: (&str, &str) = ("app.kubernetes.io/managed-by", "tart-operator");
+
+/// Whether the operator created namespace `ns` (it carries [`OWNER_LABEL`]).
+pub fn owns_namespace(ns: &Namespace) -> bool {
+    ns.labels().get(OWNER_LABEL.0).map(String::as_str) == Some(OWNER_LABEL.1)
+}
+
 /// Everything a runner needs in its target cluster, created in this order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunnerObjects {
-    /// The runner namespace (applied).
-    pub namespace: Namespace,
+    /// The runner namespace, when it must be created (never applied over an existing one).
+    pub namespace: Option<Namespace>,
     /// The k6 script and parameters (applied; HTTP tests only).
     pub config_map: Option<ConfigMap>,
     /// The Job (created).
@@ -86,9 +95,10 @@ pub fn objects(
     names: &RunnerNames,
     images: &Images,
     timeout_secs: u64,
+    create_namespace: bool,
 ) -> RunnerObjects {
     RunnerObjects {
-        namespace: namespace(names),
+        namespace: create_namespace.then(|| namespace(names)),
         config_map: match plan {
             Plan::Http(http) => Some(config_map(lt, http, names)),
             Plan::Stress(_) => None,
@@ -128,8 +138,8 @@ fn annotations(lt: &LoadTest) -> BTreeMap<String, String> {
     )])
 }
 
-/// The runner namespace, labelled as managed and held to the restricted Pod Security
-/// Standard (the runner pods comply).
+/// The runner namespace, labelled as the operator's own ([`OWNER_LABEL`]) and held to the
+/// restricted Pod Security Standard (the runner pods comply).
 pub fn namespace(names: &RunnerNames) -> Namespace {
     serde_json::from_value(json!({
         "apiVersion": "v1",
@@ -137,13 +147,31 @@ pub fn namespace(names: &RunnerNames) -> Namespace {
         "metadata": {
             "name": names.namespace,
             "labels": {
-                "app.kubernetes.io/managed-by": "tart-operator",
+                OWNER_LABEL.0: OWNER_LABEL.1,
                 "app.kubernetes.io/component": "loadtest-runners",
                 "pod-security.kubernetes.io/enforce": "restricted",
             },
         },
     }))
     .unwrap_or_default()
+}
+
+/// The pod the runner Job will create, for a dry-run create that runs the namespace's pod
+/// admission (quota, LimitRange, Pod Security) before the Job exists.
+pub fn admission_probe(job: &Job) -> Pod {
+    let template = job
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
+    let mut metadata = template.metadata.unwrap_or_default();
+    metadata.name = job.metadata.name.clone();
+    metadata.namespace = job.metadata.namespace.clone();
+    Pod {
+        metadata,
+        spec: template.spec,
+        ..Pod::default()
+    }
 }
 
 fn method(m: HttpMethod) -> &'static str {

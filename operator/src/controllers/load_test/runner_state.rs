@@ -362,6 +362,33 @@ pub fn observe(i: &Inputs<'_>) -> Observation {
     }
 }
 
+/// Whether the runner still takes resources in its cluster: a pod that may still run (not
+/// Succeeded or Failed, its container not terminated, and not on its way out without a
+/// running container), or an unfinished Job without a pod yet, which may still create one
+/// (the Job runs one pod, never retried) (pure).
+pub fn alive(job: Option<&Job>, pods: &[Pod]) -> bool {
+    let job_may_create = job.is_some_and(|j| {
+        pods.is_empty()
+            && j.metadata.deletion_timestamp.is_none()
+            && job_condition(j, "Complete").is_none()
+            && job_condition(j, "Failed").is_none()
+    });
+    job_may_create || pods.iter().any(pod_alive)
+}
+
+fn pod_alive(pod: &Pod) -> bool {
+    let status = pod.status.clone().unwrap_or_default();
+    if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+        return false;
+    }
+    let running = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()));
+    running || (pod.metadata.deletion_timestamp.is_none() && !has_terminated(&status))
+}
+
 fn has_terminated(s: &k8s_openapi::api::core::v1::PodStatus) -> bool {
     s.container_statuses.as_ref().is_some_and(|cs| {
         cs.iter()

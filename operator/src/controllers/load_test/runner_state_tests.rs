@@ -344,3 +344,39 @@ fn a_pod_that_disappears_after_it_was_seen_fails_the_test_at_once() {
         Observation::Waiting { .. }
     ));
 }
+
+#[test]
+fn a_runner_is_alive_until_its_job_is_done_and_no_pod_runs() {
+    let pod = |phase: &str, running: bool, deleting: bool| -> Pod {
+        let state = if running {
+            json!({ "running": { "startedAt": iso(1) } })
+        } else {
+            json!({ "waiting": { "reason": "ContainerCreating" } })
+        };
+        serde_json::from_value(json!({
+            "metadata": { "name": "p", "deletionTimestamp": deleting.then(|| iso(5)) },
+            "status": { "phase": phase, "containerStatuses": [{ "name": "runner", "image": "i", "imageID": "", "ready": running, "restartCount": 0, "state": state }] },
+        }))
+        .expect("pod")
+    };
+    let open = job(json!([]));
+    let failed = job(json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded" }]));
+    assert!(
+        alive(Some(&open), &[]),
+        "an unfinished Job may still create its pod"
+    );
+    assert!(
+        !alive(Some(&open), &[pod("Succeeded", false, false)]),
+        "its one pod is done"
+    );
+    assert!(!alive(Some(&failed), &[]));
+    assert!(!alive(None, &[]));
+    assert!(
+        alive(Some(&failed), &[pod("Running", true, true)]),
+        "a pod being deleted still runs until its container stops"
+    );
+    assert!(alive(None, &[pod("Pending", false, false)]));
+    assert!(!alive(None, &[pod("Pending", false, true)]));
+    assert!(!alive(None, &[pod("Succeeded", false, false)]));
+    assert!(!alive(None, &[pod("Failed", false, false)]));
+}

@@ -124,13 +124,14 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ),
         (
-            "unschedulable past the grace period: failed, and the stuck runner goes",
+            "unschedulable past the grace period: failed, and the stuck runner goes (holding its slot until it has)",
             with_pods(vec![unschedulable(900)]),
             Expect {
                 phase: Some(P::Failed),
                 reason: Some(Why::Unschedulable),
                 effect: "DeleteRunner",
-                release: true,
+                release: false,
+                condition: Some(("RunnerStopped", "False", "PodsRunning")),
                 message: "Insufficient cpu",
                 ..Expect::default()
             },
@@ -142,7 +143,7 @@ pub(super) fn cases() -> Vec<Case> {
                 phase: Some(P::Failed),
                 reason: Some(Why::ImagePullFailed),
                 effect: "DeleteRunner",
-                release: true,
+                release: false,
                 message: "grafana/k6:9",
                 ..Expect::default()
             },
@@ -154,7 +155,7 @@ pub(super) fn cases() -> Vec<Case> {
                 phase: Some(P::Failed),
                 reason: Some(Why::ImagePullFailed),
                 effect: "None",
-                release: true,
+                release: false,
                 message: "grafana/k6:9",
                 ..Expect::default()
             },
@@ -283,7 +284,7 @@ pub(super) fn cases() -> Vec<Case> {
             observed(test(
                 json!({ "ttlSecondsAfterFinished": 60 }),
                 finished(
-                    json!({ "conditions": [{ "type": "RunnerDeleted", "status": "True", "reason": "TTLExpired", "message": "", "lastTransitionTime": iso(600) }] }),
+                    json!({ "conditions": [stopped(), { "type": "RunnerDeleted", "status": "True", "reason": "TTLExpired", "message": "", "lastTransitionTime": iso(600) }] }),
                 ),
                 json!({}),
             )),
@@ -294,12 +295,130 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ),
         (
-            "deleted: the runner is removed first",
-            observed(deleted(with_runner(), 990)),
+            "deleted, runner gone: the test goes and frees its slot",
+            Observed {
+                runner: Runner::Found {
+                    job: None,
+                    pods: vec![],
+                },
+                ..observed(deleted(with_runner(), 990))
+            },
             Expect {
                 effect: "DeleteRunner",
                 next: Some(Next::AwaitChange),
                 release: true,
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+        (
+            "deleted while its runner is still there: removed, and the test (and its slot) stays until it is gone",
+            running(
+                deleted(with_runner(), 990),
+                Some(job("uid-1", json!([]))),
+                vec![pod(
+                    container(json!({ "running": { "startedAt": iso(950) } })),
+                    Some("w"),
+                )],
+            ),
+            Expect {
+                effect: "DeleteRunner",
+                next: Some(Next::Retry(
+                    "waiting for the runner Job tart-loadtest/lt-web-1b94fdd9f7 and its pods to go"
+                        .into(),
+                )),
+                release: false,
+                unchanged: true,
+                ..Expect::default()
+            },
+        ),
+        (
+            "finished but its pod still runs: the slot stays taken and the runner is removed",
+            running(
+                test(
+                    json!({}),
+                    json!({ "phase": "Failed", "reason": "Timeout", "finishedAt": iso(500), "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } }),
+                    json!({}),
+                ),
+                Some(job(
+                    "uid-1",
+                    json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded" }]),
+                )),
+                vec![pod(
+                    container(json!({ "running": { "startedAt": iso(950) } })),
+                    Some("w"),
+                )],
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::Timeout),
+                effect: "DeleteRunner",
+                next: poll(),
+                release: false,
+                condition: Some(("RunnerStopped", "False", "PodsRunning")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "finished, its pod being deleted but still running: wait for it",
+            running(
+                test(
+                    json!({}),
+                    json!({ "phase": "Failed", "reason": "Timeout", "finishedAt": iso(500), "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } }),
+                    json!({}),
+                ),
+                None,
+                vec![{
+                    let mut p = pod(
+                        container(json!({ "running": { "startedAt": iso(950) } })),
+                        Some("w"),
+                    );
+                    p.metadata.deletion_timestamp =
+                        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t(990)));
+                    p
+                }],
+            ),
+            Expect {
+                effect: "None",
+                next: poll(),
+                release: false,
+                condition: Some(("RunnerStopped", "False", "PodsRunning")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "finished and its pod stopped: the slot is freed",
+            running(
+                test(
+                    json!({}),
+                    json!({ "phase": "Failed", "reason": "Timeout", "finishedAt": iso(500), "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } }),
+                    json!({}),
+                ),
+                Some(job(
+                    "uid-1",
+                    json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded" }]),
+                )),
+                vec![pod(terminated(137, "Error", ""), Some("w"))],
+            ),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::Timeout),
+                next: Some(Next::Requeue(Duration::from_secs(1))),
+                release: true,
+                condition: Some(("RunnerStopped", "True", "PodsStopped")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "finished, runner unreadable: it keeps its slot until it can be read",
+            observed(test(
+                json!({}),
+                json!({ "phase": "Succeeded", "finishedAt": iso(500), "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } }),
+                json!({}),
+            )),
+            Expect {
+                next: Some(Next::Requeue(Duration::from_secs(30))),
+                release: false,
                 unchanged: true,
                 ..Expect::default()
             },

@@ -167,6 +167,95 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ),
         (
+            "a test breaking its cluster's policy fails before it takes a slot",
+            Observed {
+                policy: Some(Ok(LoadTestPolicy {
+                    max_vus: 5,
+                    ..LoadTestPolicy::default()
+                })),
+                ..admitted(new_test(), None)
+            },
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::PolicyViolation),
+                next: Some(Next::AwaitChange),
+                release: true,
+                message: "cluster dev's loadTestPolicy refused the test: maxVUs: 10 VUs asked, at most 5",
+                condition: Some(("Complete", "True", "Failed")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "a queued test breaking the policy fails without waiting for its turn",
+            Observed {
+                policy: Some(Ok(LoadTestPolicy {
+                    allowed_namespaces: vec!["other".into()],
+                    ..LoadTestPolicy::default()
+                })),
+                admission: Some(Admission::Queued {
+                    position: 3,
+                    running: 2,
+                }),
+                ..observed(new_test())
+            },
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::PolicyViolation),
+                release: true,
+                message: "allowedNamespaces: LoadTests from namespace team may not target this cluster (allowed: other)",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a policy that cannot be read waits as for an unavailable cluster",
+            Observed {
+                policy: Some(Err("cannot read ManagedCluster dev: timed out".into())),
+                ..observed(new_test())
+            },
+            Expect {
+                phase: Some(P::Pending),
+                next: poll(),
+                event: Some("ClusterUnavailable"),
+                message: "cannot read ManagedCluster dev: timed out",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a cluster policy's maxConcurrentTests shows in the queue message",
+            Observed {
+                policy: Some(Ok(LoadTestPolicy {
+                    max_concurrent_tests: Some(1),
+                    ..LoadTestPolicy::default()
+                })),
+                admission: Some(Admission::Queued {
+                    position: 1,
+                    running: 1,
+                }),
+                ..observed(new_test())
+            },
+            Expect {
+                phase: Some(P::Pending),
+                message: "queued: 1 test(s) running on cluster dev (at most 1 at once); position 1 in line",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a runner namespace the operator did not create is refused, never relabelled",
+            Observed {
+                runner_namespace: Some(RunnerNamespace::Foreign),
+                ..admitted(new_test(), None)
+            },
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::PolicyViolation),
+                effect: "None",
+                next: Some(Next::AwaitChange),
+                release: true,
+                message: "runner namespace tart-loadtest exists in cluster dev and was not created by the operator (it lacks the label app.kubernetes.io/managed-by=tart-operator)",
+                ..Expect::default()
+            },
+        ),
+        (
             "a runner that cannot be read waits for the cluster",
             Observed {
                 runner: Runner::Unreadable("timed out".into()),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crds::LoadTest;
 use crds::load_test::{LoadTestPhase as P, LoadTestReason as Why};
+use crds::managed_cluster::LoadTestPolicy;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
@@ -73,9 +74,14 @@ fn with_runner() -> Value {
     json!({ "phase": "Pending", "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } })
 }
 
-/// A finished test (at t=500) with its runner.
+/// RunnerStopped True (at t=501).
+fn stopped() -> Value {
+    json!({ "type": "RunnerStopped", "status": "True", "reason": "PodsStopped", "message": "", "lastTransitionTime": iso(501) })
+}
+
+/// A finished test (at t=500) with its runner, which has stopped.
 fn finished(extra: Value) -> Value {
-    let mut s = json!({ "phase": "Succeeded", "finishedAt": iso(500), "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" } });
+    let mut s = json!({ "phase": "Succeeded", "finishedAt": iso(500), "runner": { "cluster": "dev", "namespace": "tart-loadtest", "job": "lt-web-x" }, "conditions": [stopped()] });
     merge(&mut s, extra);
     s
 }
@@ -115,7 +121,9 @@ fn observed(lt: LoadTest) -> Observed {
     Observed {
         test: Arc::new(lt),
         cluster: Some("dev".into()),
+        policy: None,
         admission: None,
+        runner_namespace: None,
         runner: Runner::NotRead,
         simulated_node: None,
         failure: None,
@@ -140,7 +148,9 @@ fn with_pods(pods: Vec<Pod>) -> Observed {
 
 fn admitted(lt: LoadTest, existing: Option<Box<Job>>) -> Observed {
     Observed {
+        policy: Some(Ok(LoadTestPolicy::default())),
         admission: Some(Admission::Start),
+        runner_namespace: Some(RunnerNamespace::Owned),
         runner: Runner::Found {
             job: existing,
             pods: vec![],
@@ -293,4 +303,52 @@ fn the_created_runner_is_the_one_the_builders_make() {
         ("dev", "tart-loadtest", names.job)
     );
     assert_eq!(d.status.observed_generation, Some(1));
+    assert_eq!(
+        objects.namespace, None,
+        "an existing namespace is not touched"
+    );
+    let missing = Observed {
+        runner_namespace: Some(RunnerNamespace::Missing),
+        ..admitted(lt, None)
+    };
+    let Effect::CreateRunner(objects) = decide(&missing, &settings(), t(NOW)).effect else {
+        panic!("no runner")
+    };
+    let ns = objects.namespace.expect("a missing namespace is created");
+    assert!(runner::owns_namespace(&ns), "{ns:?}");
+}
+
+#[test]
+fn a_refused_status_becomes_a_minimal_failure_that_keeps_the_runner() {
+    let lt = test(json!({}), with_runner(), json!({}));
+    let mut wanted = lt.status.clone().expect("status");
+    wanted.phase = Some(P::Succeeded);
+    wanted.results = Some(Default::default());
+    let d = status_rejected(
+        &lt,
+        &wanted,
+        "status.results.requests: Invalid value (HTTP 422)",
+        t(NOW),
+    );
+    assert_eq!(d.status.phase, Some(P::Failed));
+    assert_eq!(d.status.reason, Some(Why::StatusRejected));
+    assert_eq!(d.status.results, None, "the refused part is left out");
+    assert_eq!(
+        d.status.runner, wanted.runner,
+        "the runner can still be found and removed"
+    );
+    assert!(
+        d.status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("HTTP 422")),
+        "{:?}",
+        d.status.message
+    );
+    assert!(crate::conditions::is_true(
+        &d.status.conditions,
+        C::Complete
+    ));
+    assert_eq!(d.effect, Effect::None);
+    assert_eq!(d.next, Next::Requeue(AFTER_FINISH));
 }

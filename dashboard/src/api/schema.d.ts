@@ -628,8 +628,9 @@ export interface components {
                  */
                 resources?: components["schemas"]["io.k8s.api.core.v1.ResourceRequirements"] | null;
                 /**
-                 * @description The namespace of the runner Job in the target cluster; created (and labelled) when
-                 *     missing. Default tart-loadtest.
+                 * @description The namespace of the runner Job in the target cluster, one of the cluster's
+                 *     loadTestPolicy.runnerNamespaces. The operator creates it (labelled as its own) and
+                 *     refuses a namespace it did not create. Default tart-loadtest.
                  */
                 runnerNamespace?: string | null;
                 /** @description A CPU or memory stress run by stress-ng. */
@@ -1076,7 +1077,7 @@ export interface components {
          */
         LoadTestPreset: "light-load" | "standard-load" | "heavy-load" | "ramp-up" | "httpbin-api" | "strict-sla" | "cpu-stress-light" | "cpu-stress-heavy" | "memory-stress-64m" | "memory-stress-128m";
         /** @description Why a LoadTest failed. */
-        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled" | "InvalidSpec" | "RunnerRejected";
+        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled" | "InvalidSpec" | "RunnerRejected" | "PolicyViolation" | "StatusRejected";
         /** @description The measured results. HTTP fields come from k6's summary, bogo-ops from stress-ng. */
         LoadTestResults: {
             /**
@@ -1523,8 +1524,9 @@ export interface components {
                  */
                 resources?: components["schemas"]["io.k8s.api.core.v1.ResourceRequirements"] | null;
                 /**
-                 * @description The namespace of the runner Job in the target cluster; created (and labelled) when
-                 *     missing. Default tart-loadtest.
+                 * @description The namespace of the runner Job in the target cluster, one of the cluster's
+                 *     loadTestPolicy.runnerNamespaces. The operator creates it (labelled as its own) and
+                 *     refuses a namespace it did not create. Default tart-loadtest.
                  */
                 runnerNamespace?: string | null;
                 /** @description A CPU or memory stress run by stress-ng. */

@@ -248,6 +248,7 @@ pub fn managed_cluster(c: &ClusterConfig, kubernetes_version: &str) -> ManagedCl
             nodes: Some(c.nodes.clone()),
             addons: c.addons.clone(),
             kubeconfig_secret_ref: Some(secret_ref(c.name.as_str())),
+            connection: Default::default(),
             paused: false,
         },
     );

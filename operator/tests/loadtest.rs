@@ -449,3 +449,71 @@ async fn deleting_a_test_whose_cluster_is_gone_gives_up_with_an_event() -> Resul
     );
     env.operator.stop().await
 }
+
+/// The lines of the operator's `/metrics` that start with `series` and contain `with`.
+async fn metric_lines(http: &Http, series: &str, with: &str) -> Result<Vec<String>> {
+    let (status, body) = http.get("/metrics", None).await?;
+    ensure!(status == 200, "/metrics answered {status}");
+    Ok(body
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with(series) && l.contains(with))
+        .map(str::to_owned)
+        .collect())
+}
+
+#[tokio::test]
+async fn a_restarted_operator_serves_the_metrics_of_existing_objects_once_ready() -> Result<()> {
+    let Env {
+        platform,
+        dev: _dev,
+        p,
+        d,
+        operator,
+        ..
+    } = Env::start(fast_settings()).await?;
+    let ns = platform.namespace("restart").await?;
+    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
+    let name = create_loadtest(&p, &ns, CUSTOM).await?;
+    let (_, runner) = start_runner(&lts, &name, &d).await?;
+    kubelet_k6_passed(&d, &runner).await?;
+    wait_phase(&lts, &name, LoadTestPhase::Succeeded).await?;
+    operator.stop().await?;
+
+    // Nothing changes while the operator restarts: its metrics come from the initial lists.
+    let port = free_port()?;
+    let operator = Operator::start_on(&platform, fast_settings(), port).await?;
+    let http = Http::new(port);
+    let deadline = std::time::Instant::now() + WAIT;
+    while !matches!(http.get("/readyz", None).await, Ok((200, _))) {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "/readyz never answered 200"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let state = metric_lines(
+        &http,
+        "tart_operator_loadtest_state{",
+        &format!("name=\"{name}\""),
+    )
+    .await?;
+    ensure!(
+        state.len() == 1 && state[0].contains("state=\"Succeeded\"") && state[0].ends_with(" 1"),
+        "{state:?}"
+    );
+    let rps = metric_lines(
+        &http,
+        "tart_operator_loadtest_requests_per_second{",
+        &format!("name=\"{name}\""),
+    )
+    .await?;
+    ensure!(rps.len() == 1, "{rps:?}");
+    let ready = metric_lines(&http, "tart_operator_cluster_ready{", "cluster=\"dev\"").await?;
+    ensure!(
+        ready == ["tart_operator_cluster_ready{cluster=\"dev\"} 1"],
+        "{ready:?}"
+    );
+    operator.stop().await
+}

@@ -297,6 +297,9 @@ pub enum LoadTestReason {
     /// a Job of that name belongs to another LoadTest); the message has the API server's
     /// words.
     RunnerRejected,
+    /// A header's valueFrom Secret cannot be used (missing, without the key, or not
+    /// labelled `tartinfra.dev/loadtest-header: "true"`); the message names it.
+    HeaderSecretInvalid,
 }
 
 impl LoadTestReason {
@@ -313,6 +316,7 @@ impl LoadTestReason {
         Self::Cancelled,
         Self::InvalidSpec,
         Self::RunnerRejected,
+        Self::HeaderSecretInvalid,
     ];
 
     /// The reason as written in status.
@@ -329,6 +333,7 @@ impl LoadTestReason {
             Self::Cancelled => "Cancelled",
             Self::InvalidSpec => "InvalidSpec",
             Self::RunnerRejected => "RunnerRejected",
+            Self::HeaderSecretInvalid => "HeaderSecretInvalid",
         }
     }
 }

@@ -162,10 +162,10 @@ pub fn operator_objects(namespace: &str) -> Result<Vec<DynamicObject>, RbacError
     ])
 }
 
-/// The ValidatingAdmissionPolicy that confines `user`'s writes to namespaces, ConfigMaps
-/// and Jobs to the runner namespaces the operator created: a Namespace it creates must
+/// The ValidatingAdmissionPolicy that confines `user`'s writes to namespaces, ConfigMaps,
+/// Secrets and Jobs to the runner namespaces the operator created: a Namespace it creates must
 /// carry [`MANAGED_BY`], one it changes or deletes must already carry it, and a ConfigMap
-/// or Job must be in such a namespace. So the ClusterRole's cluster-wide verbs cannot
+/// Secret or Job must be in such a namespace. So the ClusterRole's cluster-wide verbs cannot
 /// relabel `kube-system` or write into an application's namespace.
 fn runner_namespace_policy(user: &str) -> Vec<Value> {
     let name = "tart-operator-runner-namespaces";
@@ -183,7 +183,7 @@ fn runner_namespace_policy(user: &str) -> Vec<Value> {
             "spec": {
                 "failurePolicy": "Fail",
                 "matchConstraints": {"resourceRules": [
-                    {"apiGroups": [""], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["namespaces", "configmaps"]},
+                    {"apiGroups": [""], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["namespaces", "configmaps", "secrets"]},
                     {"apiGroups": ["batch"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["jobs"]},
                 ]},
                 "matchConditions": [{"name": "the-operator", "expression": format!("request.userInfo.username == '{user}'")}],
@@ -299,17 +299,17 @@ mod tests {
             "pods/portforward",
             "create"
         ));
-        // In target clusters: runners, never Secrets or RBAC.
+        // In target clusters: runners, never reading Secrets, never RBAC.
         assert!(grants(&rules.target, "batch", "jobs", "create"));
+        for verb in ["get", "list", "watch"] {
+            assert!(!grants(&rules.target, "", "secrets", verb));
+        }
         assert!(!rules.target.iter().any(|r| {
             r.api_groups
                 .iter()
                 .flatten()
                 .any(|g| g == "rbac.authorization.k8s.io" || g == "*")
-                || r.resources
-                    .iter()
-                    .flatten()
-                    .any(|x| x == "secrets" || x == "*")
+                || r.resources.iter().flatten().any(|x| x == "*")
         }));
         // Secrets only in the two namespaces, never cluster-wide.
         assert!(!rules.cluster.iter().any(|r| {

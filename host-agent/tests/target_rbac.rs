@@ -123,7 +123,25 @@ async fn the_target_role_runs_runners_and_cannot_read_secrets_or_touch_kube_syst
         .await
         .expect("delete the Job");
 
-    // Nothing else: no Secret, anywhere, by name or by list.
+    // The runner's header Secret may be written there, but no Secret read, anywhere.
+    let header_secret: Secret = object(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "lt-1", "namespace": "tart-loadtest"}, "stringData": {"TART_HEADER_0": "x"},
+    }));
+    Api::<Secret>::namespaced(op.clone(), "tart-loadtest")
+        .patch("lt-1", &apply, &Patch::Apply(&header_secret))
+        .await
+        .expect("the runner's header Secret");
+    let system_secret: Secret = object(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "lt-1", "namespace": "kube-system"}, "stringData": {"TART_HEADER_0": "x"},
+    }));
+    forbidden(
+        "write a Secret into kube-system",
+        Api::<Secret>::namespaced(op.clone(), "kube-system")
+            .patch("lt-1", &apply, &Patch::Apply(&system_secret))
+            .await,
+    );
     forbidden(
         "list secrets",
         Api::<Secret>::all(op.clone())

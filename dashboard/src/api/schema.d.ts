@@ -458,7 +458,14 @@ export interface components {
                             /** @description The header name: letters, digits and '-'. */
                             name: string;
                             /** @description The header value, without line breaks. */
-                            value: string;
+                            value?: string | null;
+                            /**
+                             * @description The value from a key of a Secret in the LoadTest's namespace, for tokens that must
+                             *     not appear in the spec. The Secret must be labelled
+                             *     `tartinfra.dev/loadtest-header: "true"`; the value reaches the runner through a
+                             *     Secret in the target cluster and is never shown in status, events or the API.
+                             */
+                            valueFrom?: components["schemas"]["HeaderValueFrom"] | null;
                         }[] | null;
                         /** @description The HTTP method of every request. Default GET. */
                         method?: components["schemas"]["HttpMethod"] | null;
@@ -562,7 +569,14 @@ export interface components {
                         /** @description The header name: letters, digits and '-'. */
                         name: string;
                         /** @description The header value, without line breaks. */
-                        value: string;
+                        value?: string | null;
+                        /**
+                         * @description The value from a key of a Secret in the LoadTest's namespace, for tokens that must
+                         *     not appear in the spec. The Secret must be labelled
+                         *     `tartinfra.dev/loadtest-header: "true"`; the value reaches the runner through a
+                         *     Secret in the target cluster and is never shown in status, events or the API.
+                         */
+                        valueFrom?: components["schemas"]["HeaderValueFrom"] | null;
                     }[] | null;
                     /** @description The HTTP method of every request. Default GET. */
                     method?: components["schemas"]["HttpMethod"] | null;
@@ -826,7 +840,14 @@ export interface components {
                             /** @description The header name: letters, digits and '-'. */
                             name: string;
                             /** @description The header value, without line breaks. */
-                            value: string;
+                            value?: string | null;
+                            /**
+                             * @description The value from a key of a Secret in the LoadTest's namespace, for tokens that must
+                             *     not appear in the spec. The Secret must be labelled
+                             *     `tartinfra.dev/loadtest-header: "true"`; the value reaches the runner through a
+                             *     Secret in the target cluster and is never shown in status, events or the API.
+                             */
+                            valueFrom?: components["schemas"]["HeaderValueFrom"] | null;
                         }[] | null;
                         /** @description The HTTP method of every request. Default GET. */
                         method?: components["schemas"]["HttpMethod"] | null;
@@ -945,6 +966,18 @@ export interface components {
             time?: string | null;
             /** @description FORWARDED, DROPPED or ERROR (audit, redirect, trace and translation count as forwarded). */
             verdict: string;
+        };
+        /** @description A key of a Secret in the LoadTest's namespace. */
+        HeaderSecretKeyRef: {
+            /** @description The key. */
+            key: string;
+            /** @description The Secret's name. */
+            name: string;
+        };
+        /** @description Where a header's value comes from. */
+        HeaderValueFrom: {
+            /** @description A key of a Secret in the LoadTest's namespace. */
+            secretKeyRef: components["schemas"]["HeaderSecretKeyRef"];
         };
         /** @description One HPA at one time. */
         HpaSample: {
@@ -1076,7 +1109,7 @@ export interface components {
          */
         LoadTestPreset: "light-load" | "standard-load" | "heavy-load" | "ramp-up" | "httpbin-api" | "strict-sla" | "cpu-stress-light" | "cpu-stress-heavy" | "memory-stress-64m" | "memory-stress-128m";
         /** @description Why a LoadTest failed. */
-        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled" | "InvalidSpec" | "RunnerRejected";
+        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled" | "InvalidSpec" | "RunnerRejected" | "HeaderSecretInvalid";
         /** @description The measured results. HTTP fields come from k6's summary, bogo-ops from stress-ng. */
         LoadTestResults: {
             /**
@@ -1457,7 +1490,14 @@ export interface components {
                         /** @description The header name: letters, digits and '-'. */
                         name: string;
                         /** @description The header value, without line breaks. */
-                        value: string;
+                        value?: string | null;
+                        /**
+                         * @description The value from a key of a Secret in the LoadTest's namespace, for tokens that must
+                         *     not appear in the spec. The Secret must be labelled
+                         *     `tartinfra.dev/loadtest-header: "true"`; the value reaches the runner through a
+                         *     Secret in the target cluster and is never shown in status, events or the API.
+                         */
+                        valueFrom?: components["schemas"]["HeaderValueFrom"] | null;
                     }[] | null;
                     /** @description The HTTP method of every request. Default GET. */
                     method?: components["schemas"]["HttpMethod"] | null;

@@ -118,6 +118,7 @@ fn observed(lt: LoadTest) -> Observed {
         admission: None,
         runner: Runner::NotRead,
         simulated_node: None,
+        headers: Ok(Default::default()),
         failure: None,
     }
 }

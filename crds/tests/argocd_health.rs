@@ -410,6 +410,9 @@ fn failure_message(reason: LoadTestReason) -> &'static str {
         LoadTestReason::RunnerRejected => {
             "cluster dev refused the runner: jobs.batch is forbidden: exceeded quota: tart-loadtest — ça coûte"
         }
+        LoadTestReason::HeaderSecretInvalid => {
+            "header authorization: Secret team-a/token is not labelled tartinfra.dev/loadtest-header: \"true\""
+        }
     }
 }
 

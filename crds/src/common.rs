@@ -296,9 +296,16 @@ pub struct HttpLoad {
     pub headers: Option<Vec<Header>>,
 }
 
-/// One HTTP request header.
+/// The label a Secret must carry before a LoadTest may send one of its values as a header:
+/// without it, anyone who may create a LoadTest could send any Secret of the namespace to a
+/// URL of their choosing.
+pub const HEADER_SECRET_LABEL: &str = "tartinfra.dev/loadtest-header";
+
+/// One HTTP request header: a literal `value`, or `valueFrom` a Secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("has(self.value) != has(self.valueFrom)")
+    .message("give exactly one of value or valueFrom"))]
 pub struct Header {
     /// The header name: letters, digits and '-'.
     #[schemars(length(min = 1, max = 64))]
@@ -306,10 +313,35 @@ pub struct Header {
         .message("header names may contain only letters, digits and '-'"))]
     pub name: String,
     /// The header value, without line breaks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     #[x_kube(validation = kube::core::Rule::new("!self.contains('\\n') && !self.contains('\\r')")
         .message("header values may not contain line breaks"))]
-    pub value: String,
+    pub value: Option<String>,
+    /// The value from a key of a Secret in the LoadTest's namespace, for tokens that must
+    /// not appear in the spec. The Secret must be labelled
+    /// `tartinfra.dev/loadtest-header: "true"`; the value reaches the runner through a
+    /// Secret in the target cluster and is never shown in status, events or the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<HeaderValueFrom>,
+}
+
+/// Where a header's value comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderValueFrom {
+    /// A key of a Secret in the LoadTest's namespace.
+    pub secret_key_ref: HeaderSecretKeyRef,
+}
+
+/// A key of a Secret in the LoadTest's namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HeaderSecretKeyRef {
+    /// The Secret's name.
+    pub name: ObjectName,
+    /// The key.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
 }
 
 /// The reference of a condition list as CRDs declare it: a map keyed by `type`.

@@ -225,6 +225,11 @@ names! {
         SecretUnreadable,
         /// The kubeconfig is missing, malformed or unsupported.
         KubeconfigInvalid,
+        /// The kubeconfig sets `insecure-skip-tls-verify` and spec.connection does not
+        /// allow it.
+        InsecureKubeconfig,
+        /// The kubeconfig sets a `proxy-url` and spec.connection does not allow it.
+        ProxyNotAllowed,
         /// The API server did not answer.
         Unreachable,
         /// The API server refused the credentials or their permissions.

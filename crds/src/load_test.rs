@@ -305,6 +305,9 @@ pub enum LoadTestReason {
     /// past the schema's range); the test ends with this minimal status instead of holding
     /// its cluster's slot. The runner's own report stays in its pod's termination message.
     StatusRejected,
+    /// A header's valueFrom Secret cannot be used (missing, without the key, or not
+    /// labelled `tartinfra.dev/loadtest-header: "true"`); the message names it.
+    HeaderSecretInvalid,
 }
 
 impl LoadTestReason {
@@ -323,6 +326,7 @@ impl LoadTestReason {
         Self::RunnerRejected,
         Self::PolicyViolation,
         Self::StatusRejected,
+        Self::HeaderSecretInvalid,
     ];
 
     /// The reason as written in status.
@@ -341,6 +345,7 @@ impl LoadTestReason {
             Self::RunnerRejected => "RunnerRejected",
             Self::PolicyViolation => "PolicyViolation",
             Self::StatusRejected => "StatusRejected",
+            Self::HeaderSecretInvalid => "HeaderSecretInvalid",
         }
     }
 }

@@ -127,6 +127,10 @@ pub struct ManagedClusterSpec {
     /// tart clusters the operator writes it after bootstrap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeconfig_secret_ref: Option<SecretKeyRef>,
+    /// What the kubeconfig may ask of the operator's connection. By default a kubeconfig
+    /// that turns off TLS verification or routes through a proxy is refused.
+    #[serde(default)]
+    pub connection: Connection,
     /// Stop reconciling this cluster (no VM or addon changes, no status checks) until false.
     #[serde(default)]
     pub paused: bool,
@@ -257,6 +261,21 @@ impl Default for CiliumAddon {
 
 fn default_true() -> bool {
     true
+}
+
+/// Connection options a kubeconfig may only use when the cluster's owner allows them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Connection {
+    /// Accept a kubeconfig with `insecure-skip-tls-verify: true`: the operator then sends
+    /// its credentials to whoever answers at the server's address. Default false; prefer
+    /// putting the cluster's CA in `certificate-authority-data`.
+    #[serde(rename = "allowInsecureSkipTLSVerify", default)]
+    pub allow_insecure_skip_tls_verify: bool,
+    /// Accept a kubeconfig with a `proxy-url`: the operator's traffic to the cluster (and
+    /// its credentials, unless TLS is verified end to end) goes through that proxy. Default
+    /// false.
+    #[serde(rename = "allowProxyURL", default)]
+    pub allow_proxy_url: bool,
 }
 
 /// A key of a Secret in a given namespace.

@@ -416,6 +416,9 @@ fn failure_message(reason: LoadTestReason) -> &'static str {
         LoadTestReason::PolicyViolation => {
             "cluster prod's loadTestPolicy refused the test: maxVUs: 500 VUs asked, at most 200"
         }
+        LoadTestReason::HeaderSecretInvalid => {
+            "header authorization: Secret team-a/token is not labelled tartinfra.dev/loadtest-header: \"true\""
+        }
     }
 }
 

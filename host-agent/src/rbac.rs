@@ -18,6 +18,10 @@ pub const OPERATOR: &str = "tart-operator";
 /// ArgoCD's namespace, where the operator writes the cluster Secrets of tart clusters (the
 /// operator's `--argocd-namespace` default).
 pub const ARGOCD_NAMESPACE: &str = "argocd";
+/// Where Hubble Relay runs, the only namespace where the operator may port-forward.
+pub const HUBBLE_NAMESPACE: &str = "kube-system";
+/// The label of the runner namespaces the operator creates in target clusters.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "tart-operator");
 /// The ClusterRole for reading through the operator's API.
 pub const VIEWER_ROLE: &str = "tart-infra-viewer";
 /// The ClusterRole that may also start and delete tests and experiments.
@@ -41,6 +45,11 @@ pub struct Rules {
     pub leader_election: Vec<PolicyRule>,
     /// The operator's Role in ArgoCD's namespace.
     pub argocd: Vec<PolicyRule>,
+    /// The operator's Role in [`HUBBLE_NAMESPACE`], on the platform and on target clusters.
+    #[serde(rename = "hubbleRelay")]
+    pub hubble_relay: Vec<PolicyRule>,
+    /// The operator's ClusterRole in target clusters.
+    pub target: Vec<PolicyRule>,
     /// The ClusterRoles of API users.
     pub users: UserRules,
 }
@@ -98,6 +107,14 @@ fn role(kind: &str, namespace: Option<&str>, rules: &[PolicyRule]) -> Value {
 }
 
 fn binding(kind: &str, namespace: Option<&str>, account_namespace: &str) -> Value {
+    binding_to(
+        kind,
+        namespace,
+        json!({"kind": "ServiceAccount", "name": OPERATOR, "namespace": account_namespace}),
+    )
+}
+
+fn binding_to(kind: &str, namespace: Option<&str>, subject: Value) -> Value {
     let role_kind = if kind == "ClusterRoleBinding" {
         "ClusterRole"
     } else {
@@ -108,7 +125,7 @@ fn binding(kind: &str, namespace: Option<&str>, account_namespace: &str) -> Valu
         "kind": kind,
         "metadata": {"name": OPERATOR, "labels": labels()},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": OPERATOR},
-        "subjects": [{"kind": "ServiceAccount", "name": OPERATOR, "namespace": account_namespace}],
+        "subjects": [subject],
     });
     if let Some(ns) = namespace {
         binding["metadata"]["namespace"] = json!(ns);
@@ -144,7 +161,70 @@ pub fn operator_objects(namespace: &str) -> Result<Vec<DynamicObject>, RbacError
         namespace_object(ARGOCD_NAMESPACE),
         role("Role", Some(ARGOCD_NAMESPACE), &rules.argocd),
         binding("RoleBinding", Some(ARGOCD_NAMESPACE), namespace),
+        role("Role", Some(HUBBLE_NAMESPACE), &rules.hubble_relay),
+        binding("RoleBinding", Some(HUBBLE_NAMESPACE), namespace),
     ])
+}
+
+/// The ValidatingAdmissionPolicy that confines `user`'s writes to namespaces, ConfigMaps,
+/// Secrets and Jobs to the runner namespaces the operator created: a Namespace it creates must
+/// carry [`MANAGED_BY`], one it changes or deletes must already carry it, and a ConfigMap
+/// Secret or Job must be in such a namespace. So the ClusterRole's cluster-wide verbs cannot
+/// relabel `kube-system` or write into an application's namespace.
+fn runner_namespace_policy(user: &str) -> Vec<Value> {
+    let name = "tart-operator-runner-namespaces";
+    let (key, value) = MANAGED_BY;
+    let labelled = |o: &str| {
+        format!(
+            "has({o}.metadata.labels) && {o}.metadata.labels[?'{key}'].orValue('') == '{value}'"
+        )
+    };
+    vec![
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name, "labels": labels()},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {"resourceRules": [
+                    {"apiGroups": [""], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["namespaces", "configmaps", "secrets"]},
+                    {"apiGroups": ["batch"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["jobs"]},
+                ]},
+                "matchConditions": [{"name": "the-operator", "expression": format!("request.userInfo.username == '{user}'")}],
+                "validations": [{
+                    "expression": format!(
+                        "request.resource.resource == 'namespaces' ? (request.operation == 'CREATE' ? ({}) : ({})) : ({})",
+                        labelled("object"), labelled("oldObject"), labelled("namespaceObject")
+                    ),
+                    "message": format!("tart-operator may only write in runner namespaces it created (labelled {key}={value})"),
+                    "reason": "Forbidden",
+                }],
+            },
+        }),
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name, "labels": labels()},
+            "spec": {"policyName": name, "validationActions": ["Deny"]},
+        }),
+    ]
+}
+
+/// The operator's rights in a target cluster for `user` (the identity in that cluster's
+/// kubeconfig Secret): the ClusterRole `target`, the Role `hubbleRelay` in
+/// [`HUBBLE_NAMESPACE`], their bindings, and the admission policy that keeps its writes in
+/// its runner namespaces.
+pub fn target_objects(user: &str) -> Result<Vec<DynamicObject>, RbacError> {
+    let rules = rules()?;
+    let subject = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user});
+    let mut values = vec![
+        role("ClusterRole", None, &rules.target),
+        binding_to("ClusterRoleBinding", None, subject.clone()),
+        role("Role", Some(HUBBLE_NAMESPACE), &rules.hubble_relay),
+        binding_to("RoleBinding", Some(HUBBLE_NAMESPACE), subject),
+    ];
+    values.extend(runner_namespace_policy(user));
+    objects(values)
 }
 
 /// The ClusterRoles [`VIEWER_ROLE`] and [`TESTER_ROLE`] for people and tools that use the
@@ -213,6 +293,28 @@ mod tests {
             "leases",
             "update"
         ));
+        // Port-forward only in Hubble Relay's namespace.
+        for r in [&rules.cluster, &rules.target] {
+            assert!(!grants(r, "", "pods/portforward", "create"));
+        }
+        assert!(grants(
+            &rules.hubble_relay,
+            "",
+            "pods/portforward",
+            "create"
+        ));
+        // In target clusters: runners, never reading Secrets, never RBAC.
+        assert!(grants(&rules.target, "batch", "jobs", "create"));
+        for verb in ["get", "list", "watch"] {
+            assert!(!grants(&rules.target, "", "secrets", verb));
+        }
+        assert!(!rules.target.iter().any(|r| {
+            r.api_groups
+                .iter()
+                .flatten()
+                .any(|g| g == "rbac.authorization.k8s.io" || g == "*")
+                || r.resources.iter().flatten().any(|x| x == "*")
+        }));
         // Secrets only in the two namespaces, never cluster-wide.
         assert!(!rules.cluster.iter().any(|r| {
             r.resources
@@ -249,6 +351,8 @@ mod tests {
                 "Namespace -/argocd",
                 "Role argocd/tart-operator",
                 "RoleBinding argocd/tart-operator",
+                "Role kube-system/tart-operator",
+                "RoleBinding kube-system/tart-operator",
             ]
         );
         let rules = rules().expect("rules");
@@ -258,7 +362,8 @@ mod tests {
         assert_eq!(rules_of(2), rules.cluster);
         assert_eq!(rules_of(4), rules.namespace);
         assert_eq!(rules_of(7), rules.argocd);
-        for i in [3, 5, 8] {
+        assert_eq!(rules_of(9), rules.hubble_relay);
+        for i in [3, 5, 8, 10] {
             assert_eq!(
                 objects[i].data["subjects"],
                 json!([{"kind": "ServiceAccount", "name": "tart-operator", "namespace": "tart-system"}])
@@ -274,6 +379,26 @@ mod tests {
                 "ClusterRole -/tart-infra-viewer",
                 "ClusterRole -/tart-infra-tester"
             ]
+        );
+    }
+
+    #[test]
+    fn the_target_objects_bind_the_user_and_confine_its_writes() {
+        let objects = target_objects("tart-operator").expect("objects");
+        assert_eq!(
+            summary(&objects),
+            [
+                "ClusterRole -/tart-operator",
+                "ClusterRoleBinding -/tart-operator",
+                "Role kube-system/tart-operator",
+                "RoleBinding kube-system/tart-operator",
+                "ValidatingAdmissionPolicy -/tart-operator-runner-namespaces",
+                "ValidatingAdmissionPolicyBinding -/tart-operator-runner-namespaces",
+            ]
+        );
+        assert_eq!(
+            objects[1].data["subjects"],
+            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "tart-operator"}])
         );
     }
 }

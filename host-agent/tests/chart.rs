@@ -381,7 +381,7 @@ fn the_charts_rbac_is_what_the_lab_applies() {
             .join("\n---\n"),
     ));
     assert_eq!(chart, lab);
-    assert_eq!(chart.len(), 8, "{:?}", chart.keys());
+    assert_eq!(chart.len(), 10, "{:?}", chart.keys());
 
     // With leader election (the chart's default) the namespace Role also has the Lease.
     let rules = rbac::rules().expect("rules");

@@ -32,6 +32,7 @@ pub struct ControlPlane {
     url: String,
     token: String,
     kubeconfig: String,
+    operator_kubeconfig: String,
     kubeconfig_path: PathBuf,
     ca_pem: String,
     procs: Mutex<Vec<Proc>>,
@@ -57,8 +58,8 @@ fn work_dir(opts: &Options) -> Result<(PathBuf, Option<tempfile::TempDir>), Erro
 
 /// Loads or creates what the components need in `dir`: token, ports (checked free),
 /// certificates, the token file and the admin kubeconfig. Returns the layout and the
-/// admin token.
-fn prepare(dir: &Path, opts: &Options) -> Result<(Layout, String), Error> {
+/// tokens.
+fn prepare(dir: &Path, opts: &Options) -> Result<(Layout, state::State), Error> {
     let pki_dir = dir.join("pki");
     std::fs::create_dir_all(&pki_dir).map_err(|source| Error::Io {
         context: format!("creating {}", pki_dir.display()),
@@ -78,7 +79,12 @@ fn prepare(dir: &Path, opts: &Options) -> Result<(Layout, String), Error> {
     let tokens = dir.join("tokens.csv");
     write_private(
         &tokens,
-        &format!("{},admin,admin,system:masters\n", state.token),
+        &format!(
+            "{},admin,admin,system:masters\n{},{user},{user}\n",
+            state.token,
+            state.operator_token,
+            user = crate::OPERATOR_USER
+        ),
     )?;
     let layout = Layout {
         dir: dir.to_path_buf(),
@@ -88,7 +94,7 @@ fn prepare(dir: &Path, opts: &Options) -> Result<(Layout, String), Error> {
         kubeconfig: dir.join("kubeconfig"),
         address,
     };
-    Ok((layout, state.token))
+    Ok((layout, state))
 }
 
 impl ControlPlane {
@@ -99,12 +105,20 @@ impl ControlPlane {
         let began = Instant::now();
         let bins = Binaries::locate()?;
         let (dir, tempdir) = work_dir(&opts)?;
-        let (layout, token) = prepare(&dir, &opts)?;
+        let (layout, state) = prepare(&dir, &opts)?;
+        let token = state.token;
         let url = format!("https://{}:{}", layout.address, layout.ports.apiserver);
         // On an own address the certificate was made for the address of the first start;
         // `localhost` is in it whatever the address is now.
         let server_name = opts.on_address.as_ref().map(|_| "localhost");
         let kubeconfig = kubeconfig_yaml(&opts.name, &url, &layout.pki.ca_pem, &token, server_name);
+        let operator_kubeconfig = kubeconfig_yaml(
+            &opts.name,
+            &url,
+            &layout.pki.ca_pem,
+            &state.operator_token,
+            server_name,
+        );
         write_private(&layout.kubeconfig, &kubeconfig)?;
         let procs = components::plan(&bins, &layout, &opts)?;
         // Only a temporary directory is removed by the watchdog.
@@ -116,6 +130,7 @@ impl ControlPlane {
             url,
             token,
             kubeconfig,
+            operator_kubeconfig,
             kubeconfig_path: layout.kubeconfig.clone(),
             ca_pem: layout.pki.ca_pem.clone(),
             procs: Mutex::new(Vec::new()),
@@ -368,6 +383,12 @@ impl ControlPlane {
     /// An admin kubeconfig, as YAML text.
     pub fn kubeconfig(&self) -> &str {
         &self.kubeconfig
+    }
+
+    /// A kubeconfig of [`crate::OPERATOR_USER`], who is in no group: it can do only what
+    /// RBAC grants it (nothing until the lab binds the operator's roles).
+    pub fn operator_kubeconfig(&self) -> &str {
+        &self.operator_kubeconfig
     }
 
     /// The admin kubeconfig file.

@@ -47,6 +47,8 @@ impl Ports {
 #[derive(Clone, Debug)]
 pub(crate) struct State {
     pub token: String,
+    /// The token of [`crate::OPERATOR_USER`] (second line of `tokens.csv`).
+    pub operator_token: String,
     pub ports: Ports,
     ports_file: PathBuf,
     /// The ports were chosen by this start, not loaded: they may be chosen again.
@@ -126,9 +128,10 @@ fn random_token() -> Result<String, Error> {
         }))
 }
 
-fn read_token(path: &Path) -> Option<String> {
+/// The token on line `line` of a token file.
+fn read_token(path: &Path, line: usize) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
-    let token = text.lines().next()?.split(',').next()?.trim();
+    let token = text.lines().nth(line)?.split(',').next()?.trim();
     (!token.is_empty()).then(|| token.to_owned())
 }
 
@@ -136,13 +139,18 @@ impl State {
     /// `fixed` ports (an own address) are used as they are and never saved.
     pub fn load_or_create(dir: &Path, fixed: Option<Ports>) -> Result<Self, Error> {
         let ports_file = dir.join("ports.json");
-        let token = match read_token(&dir.join("tokens.csv")) {
+        let token = match read_token(&dir.join("tokens.csv"), 0) {
+            Some(token) => token,
+            None => random_token()?,
+        };
+        let operator_token = match read_token(&dir.join("tokens.csv"), 1) {
             Some(token) => token,
             None => random_token()?,
         };
         if let Some(ports) = fixed {
             return Ok(Self {
                 token,
+                operator_token,
                 ports,
                 ports_file,
                 fresh: false,
@@ -156,6 +164,7 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Self {
                     token,
+                    operator_token,
                     ports: choose_ports(&ports_file)?,
                     ports_file,
                     fresh: true,
@@ -170,6 +179,7 @@ impl State {
         };
         Ok(Self {
             token,
+            operator_token,
             ports,
             ports_file,
             fresh: false,

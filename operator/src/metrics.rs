@@ -136,6 +136,7 @@ pub struct Metrics {
     cluster_ready: Family<ClusterLabels, Gauge>,
     cluster_nodes_ready: Family<ClusterLabels, Gauge>,
     cluster_nodes: Family<ClusterLabels, Gauge>,
+    cluster_connections: Family<ClusterLabels, Counter>,
     hpa_current: Family<HpaLabels, Gauge>,
     hpa_desired: Family<HpaLabels, Gauge>,
     hpas_seen: Mutex<HashMap<String, HashSet<HpaLabels>>>,
@@ -222,6 +223,11 @@ impl Metrics {
             cluster_nodes: reg!(
                 "cluster_nodes",
                 "Nodes of the managed cluster",
+                Family::default()
+            ),
+            cluster_connections: reg!(
+                "cluster_connections",
+                "Clients built for a managed cluster: its first connection and every reconnect after its kubeconfig changed",
                 Family::default()
             ),
             hpa_current: reg!(
@@ -355,6 +361,15 @@ impl Metrics {
             .get_or_create(&l)
             .set(nodes_ready as i64);
         self.cluster_nodes.get_or_create(&l).set(nodes as i64);
+    }
+
+    /// Counts a client built for a managed cluster.
+    pub fn cluster_connected(&self, name: &str) {
+        self.cluster_connections
+            .get_or_create(&ClusterLabels {
+                cluster: name.to_owned(),
+            })
+            .inc();
     }
 
     /// Removes a deleted managed cluster's series (and its HPAs').

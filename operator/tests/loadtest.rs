@@ -456,3 +456,160 @@ async fn deleting_a_test_whose_cluster_is_gone_gives_up_with_an_event() -> Resul
     );
     env.operator.stop().await
 }
+
+/// The lines of the operator's `/metrics` that start with `series` and contain `with`.
+async fn metric_lines(http: &Http, series: &str, with: &str) -> Result<Vec<String>> {
+    let (status, body) = http.get("/metrics", None).await?;
+    ensure!(status == 200, "/metrics answered {status}");
+    Ok(body
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with(series) && l.contains(with))
+        .map(str::to_owned)
+        .collect())
+}
+
+#[tokio::test]
+async fn a_restarted_operator_serves_the_metrics_of_existing_objects_once_ready() -> Result<()> {
+    let Env {
+        platform,
+        dev: _dev,
+        p,
+        d,
+        operator,
+        ..
+    } = Env::start(fast_settings()).await?;
+    let ns = platform.namespace("restart").await?;
+    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
+    let name = create_loadtest(&p, &ns, CUSTOM).await?;
+    let (_, runner) = start_runner(&lts, &name, &d).await?;
+    kubelet_k6_passed(&d, &runner).await?;
+    wait_phase(&lts, &name, LoadTestPhase::Succeeded).await?;
+    operator.stop().await?;
+
+    // Nothing changes while the operator restarts: its metrics come from the initial lists.
+    let port = free_port()?;
+    let operator = Operator::start_on(&platform, fast_settings(), port).await?;
+    let http = Http::new(port);
+    let deadline = std::time::Instant::now() + WAIT;
+    while !matches!(http.get("/readyz", None).await, Ok((200, _))) {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "/readyz never answered 200"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let state = metric_lines(
+        &http,
+        "tart_operator_loadtest_state{",
+        &format!("name=\"{name}\""),
+    )
+    .await?;
+    ensure!(
+        state.len() == 1 && state[0].contains("state=\"Succeeded\"") && state[0].ends_with(" 1"),
+        "{state:?}"
+    );
+    let rps = metric_lines(
+        &http,
+        "tart_operator_loadtest_requests_per_second{",
+        &format!("name=\"{name}\""),
+    )
+    .await?;
+    ensure!(rps.len() == 1, "{rps:?}");
+    let ready = metric_lines(&http, "tart_operator_cluster_ready{", "cluster=\"dev\"").await?;
+    ensure!(
+        ready == ["tart_operator_cluster_ready{cluster=\"dev\"} 1"],
+        "{ready:?}"
+    );
+    operator.stop().await
+}
+
+#[tokio::test]
+async fn a_header_from_a_labelled_secret_reaches_the_runner_and_nowhere_else() -> Result<()> {
+    use k8s_openapi::api::core::v1::Secret;
+    const VALUE: &str = "Bearer tok-9f8e7d6c5b4a";
+    let env = Env::start(five_at_once()).await?;
+    let (p, d) = (&env.p, &env.d);
+    let (ns, lts) = env.loadtests("headers").await?;
+    let secret = |name: &str, labelled: bool| -> Result<Secret> {
+        let labels = if labelled {
+            serde_json::json!({ "tartinfra.dev/loadtest-header": "true" })
+        } else {
+            serde_json::json!({})
+        };
+        Ok(serde_json::from_value(serde_json::json!({
+            "metadata": { "name": name, "labels": labels },
+            "stringData": { "token": VALUE },
+        }))?)
+    };
+    let secrets: Api<Secret> = Api::namespaced(p.clone(), &ns);
+    secrets
+        .create(&Default::default(), &secret("api-token", true)?)
+        .await?;
+    secrets
+        .create(&Default::default(), &secret("db-password", false)?)
+        .await?;
+    let spec = |name: &str, secret: &str| {
+        format!(
+            "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {{name: {name}}}\nspec:\n  cluster: dev\n  http:\n    targetUrl: http://nginx-web.demo.svc.cluster.local\n    \
+             vus: 2\n    duration: 10s\n    headers:\n    - {{name: x-plain, value: \"1\"}}\n    - name: authorization\n      valueFrom: {{secretKeyRef: {{name: {secret}, key: token}}}}\n"
+        )
+    };
+
+    // The labelled Secret: its value is in a runner Secret the Job reads from, and in
+    // neither the ConfigMap nor the Job.
+    let name = create_loadtest(p, &ns, &spec("with-token", "api-token")).await?;
+    let job = runner_job(&lts, &name, d).await?;
+    let runner = job.metadata.name.clone().context("job name")?;
+    let copied = Api::<Secret>::namespaced(d.clone(), RUNNERS_NS)
+        .get(&runner)
+        .await?;
+    ensure!(
+        copied
+            .data
+            .as_ref()
+            .and_then(|d| d.get("TART_HEADER_0"))
+            .map(|v| v.0.as_slice())
+            == Some(VALUE.as_bytes()),
+        "the runner Secret lacks the value"
+    );
+    let cm = Api::<ConfigMap>::namespaced(d.clone(), RUNNERS_NS)
+        .get(&runner)
+        .await?;
+    ensure!(!serde_json::to_string(&cm)?.contains(VALUE));
+    ensure!(!serde_json::to_string(&job)?.contains(VALUE));
+    let env_vars =
+        serde_json::to_value(&job)?["spec"]["template"]["spec"]["containers"][0]["env"].clone();
+    ensure!(
+        env_vars[0]["valueFrom"]["secretKeyRef"]["name"] == runner.as_str(),
+        "{env_vars}"
+    );
+    // Not in the LoadTest, its events, or the API's answers.
+    let lt = lts.get(&name).await?;
+    ensure!(!serde_json::to_string(&lt)?.contains(VALUE));
+    ensure!(!serde_json::to_string(&events(p, &ns).await?)?.contains(VALUE));
+    let http = Http::new(env.port);
+    for path in [
+        format!("/api/v1/tests/{ns}/{name}"),
+        format!("/api/v1/tests?namespace={ns}"),
+    ] {
+        let (status, body) = http.get(&path, Some(env.token())).await?;
+        ensure!(status == 200, "{path}: {status} {body}");
+        ensure!(!body.to_string().contains(VALUE), "{path} shows the value");
+    }
+
+    // An unlabelled Secret is refused with a reason naming it and the label.
+    let refused = create_loadtest(p, &ns, &spec("with-password", "db-password")).await?;
+    let lt = loadtest_failed(
+        &lts,
+        &refused,
+        LoadTestReason::HeaderSecretInvalid,
+        "tartinfra.dev/loadtest-header",
+    )
+    .await?;
+    ensure!(describe(&lt).contains("db-password"), "{}", describe(&lt));
+    ensure!(!serde_json::to_string(&lt)?.contains(VALUE));
+    ensure!(job_name(&lt).is_none(), "no runner for a refused test");
+    env.operator.stop().await
+}

@@ -180,3 +180,112 @@ async fn unusable_clusters_say_why() -> Result<()> {
     wait_gone(&mcs, "late").await?;
     operator.stop().await
 }
+
+/// A series' value (summed over matching lines) from the operator's `/metrics`.
+async fn metric(port: u16, series: &str) -> Result<f64> {
+    let (status, body) = Http::new(port).get("/metrics", None).await?;
+    ensure!(status == 200, "/metrics answered {status}");
+    Ok(body
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with(series))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+#[tokio::test]
+async fn relabelling_the_secret_keeps_the_connection_and_unsafe_kubeconfigs_need_consent()
+-> Result<()> {
+    let env = Env::start(fast_settings()).await?;
+    let (p, dev, port) = (&env.p, &env.dev, env.port);
+    let mcs: Api<ManagedCluster> = Api::all(p.clone());
+    let connections = r#"tart_operator_cluster_connections_total{cluster="dev"}"#;
+    let probes = r#"tart_operator_reconciliations_total{controller="managedcluster"}"#;
+    ensure!(metric(port, connections).await? == 1.0);
+
+    // Only the Secret's metadata changes: the Secret watch wakes the controller, which
+    // probes through the same client.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(p.clone(), SECRETS_NS);
+    let before = metric(port, probes).await?;
+    secrets
+        .patch(
+            "dev-kubeconfig",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({
+                "metadata": { "labels": { "team": "a" }, "annotations": { "owner": "b" } }
+            })),
+        )
+        .await?;
+    let deadline = std::time::Instant::now() + WAIT;
+    while metric(port, probes).await? < before + 3.0 {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "no probe after the relabel"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let after = metric(port, connections).await?;
+    ensure!(
+        after == 1.0,
+        "relabelling the Secret reconnected: {after} connections"
+    );
+
+    // insecure-skip-tls-verify is refused with a condition naming the field and the fix...
+    let insecure = dev.kubeconfig().replace(
+        "    certificate-authority-data:",
+        "    insecure-skip-tls-verify: true\n    x-ca:",
+    );
+    register_kubeconfig(p, "insecure", &insecure).await?;
+    let mc = wait_for(
+        &mcs,
+        "insecure",
+        "InsecureKubeconfig",
+        reason_is("InsecureKubeconfig"),
+    )
+    .await?;
+    let text = format!("{:?}", mc.status);
+    ensure!(
+        text.contains("insecure-skip-tls-verify")
+            && text.contains("spec.connection.allowInsecureSkipTLSVerify"),
+        "{text}"
+    );
+    ensure!(
+        metric(
+            port,
+            r#"tart_operator_cluster_connections_total{cluster="insecure"}"#
+        )
+        .await?
+            == 0.0
+    );
+    // ...until the ManagedCluster allows it.
+    mcs.patch(
+        "insecure",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({
+            "spec": { "connection": { "allowInsecureSkipTLSVerify": true } }
+        })),
+    )
+    .await?;
+    wait_ready(p, "insecure").await?;
+
+    // A proxy-url likewise.
+    let proxied = dev.kubeconfig().replace(
+        "    server:",
+        "    proxy-url: http://127.0.0.1:9\n    server:",
+    );
+    register_kubeconfig(p, "proxied", &proxied).await?;
+    let mc = wait_for(
+        &mcs,
+        "proxied",
+        "ProxyNotAllowed",
+        reason_is("ProxyNotAllowed"),
+    )
+    .await?;
+    ensure!(
+        format!("{:?}", mc.status).contains("spec.connection.allowProxyURL"),
+        "{:?}",
+        mc.status
+    );
+    env.operator.stop().await
+}

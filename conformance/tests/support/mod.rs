@@ -107,6 +107,6 @@ pub fn runner_objects(
         k6: "grafana/k6:1.7.1".into(),
         stress_ng: "stress:1".into(),
     };
-    let objects = runner::objects(&lt, &plan, &names, &images, 300, true);
+    let objects = runner::objects(&lt, &plan, &names, &images, 300, true, &Default::default());
     Ok((names, objects))
 }

@@ -285,6 +285,7 @@ mod tests {
             ]),
             addons: Addons::default(),
             kubeconfig_secret_ref: None,
+            connection: Default::default(),
             paused: false,
             load_test_policy: Default::default(),
         }

@@ -96,8 +96,11 @@ pub struct HttpPlan {
     pub urls: Vec<String>,
     /// The method of every request.
     pub method: HttpMethod,
-    /// Extra request headers, by name.
+    /// Extra request headers with literal values, by name.
     pub headers: BTreeMap<String, String>,
+    /// Extra request headers whose values come from Secrets of the test's namespace, by
+    /// name.
+    pub secret_headers: BTreeMap<String, crate::common::HeaderSecretKeyRef>,
     /// How many virtual users, when.
     pub shape: LoadShape,
     /// The p95 threshold in milliseconds.
@@ -257,7 +260,13 @@ pub fn plan_http(http: &HttpLoad, field: &str) -> Result<HttpPlan, PlanError> {
             .headers
             .iter()
             .flatten()
-            .map(|h| (h.name.clone(), h.value.clone()))
+            .filter_map(|h| Some((h.name.clone(), h.value.clone()?)))
+            .collect(),
+        secret_headers: http
+            .headers
+            .iter()
+            .flatten()
+            .filter_map(|h| Some((h.name.clone(), h.value_from.clone()?.secret_key_ref)))
             .collect(),
         shape,
         p95_ms: thresholds.p95_ms.unwrap_or(DEFAULT_P95_MS),

@@ -458,7 +458,14 @@ export interface components {
                             /** @description The header name: letters, digits and '-'. */
                             name: string;
                             /** @description The header value, without line breaks. */
-                            value: string;
+                            value?: string | null;
+                            /**
+                             * @description The value from a key of a Secret in the LoadTest's namespace, for tokens that must
+                             *     not appear in the spec. The Secret must be labelled
+                             *     `tartinfra.dev/loadtest-header: "true"`; the value reaches the runner through a
+                             *     Secret in the target cluster and is never shown in status, events or the API.
+                             */
+                            valueFrom?: components["schemas"]["HeaderValueFrom"] | null;
                         }[] | null;
                         /** @description The HTTP method of every request. Default GET. */
                         method?: components["schemas"]["HttpMethod"] | null;
@@ -562,7 +569,14 @@ export interface components {
                         /** @description The header name: letters, digits and '-'. */
                         name: string;
                         /** @description The header value, without line breaks. */
-                        value: string;
+                        value?: string | null;
+                        /**
+                         * @description The value from a key of a Secret in the LoadTest's namespace, for tokens that must
+                         *     not appear in the spec. The Secret must be labelled
+                         *     `tartinfra.dev/loadtest-header: "true"`; the value reaches the runner through a
+                         *     Secret in the target cluster and is never shown in status, events or the API.
+                         */
+                        valueFrom?: components["schemas"]["HeaderValueFrom"] | null;
                     }[] | null;
                     /** @description The HTTP method of every request. Default GET. */
                     method?: components["schemas"]["HttpMethod"] | null;
@@ -827,7 +841,14 @@ export interface components {
                             /** @description The header name: letters, digits and '-'. */
                             name: string;
                             /** @description The header value, without line breaks. */
-                            value: string;
+                            value?: string | null;
+                            /**
+                             * @description The value from a key of a Secret in the LoadTest's namespace, for tokens that must
+                             *     not appear in the spec. The Secret must be labelled
+                             *     `tartinfra.dev/loadtest-header: "true"`; the value reaches the runner through a
+                             *     Secret in the target cluster and is never shown in status, events or the API.
+                             */
+                            valueFrom?: components["schemas"]["HeaderValueFrom"] | null;
                         }[] | null;
                         /** @description The HTTP method of every request. Default GET. */
                         method?: components["schemas"]["HttpMethod"] | null;
@@ -946,6 +967,18 @@ export interface components {
             time?: string | null;
             /** @description FORWARDED, DROPPED or ERROR (audit, redirect, trace and translation count as forwarded). */
             verdict: string;
+        };
+        /** @description A key of a Secret in the LoadTest's namespace. */
+        HeaderSecretKeyRef: {
+            /** @description The key. */
+            key: string;
+            /** @description The Secret's name. */
+            name: string;
+        };
+        /** @description Where a header's value comes from. */
+        HeaderValueFrom: {
+            /** @description A key of a Secret in the LoadTest's namespace. */
+            secretKeyRef: components["schemas"]["HeaderSecretKeyRef"];
         };
         /** @description One HPA at one time. */
         HpaSample: {
@@ -1077,7 +1110,7 @@ export interface components {
          */
         LoadTestPreset: "light-load" | "standard-load" | "heavy-load" | "ramp-up" | "httpbin-api" | "strict-sla" | "cpu-stress-light" | "cpu-stress-heavy" | "memory-stress-64m" | "memory-stress-128m";
         /** @description Why a LoadTest failed. */
-        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled" | "InvalidSpec" | "RunnerRejected" | "PolicyViolation" | "StatusRejected";
+        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled" | "InvalidSpec" | "RunnerRejected" | "PolicyViolation" | "StatusRejected" | "HeaderSecretInvalid";
         /** @description The measured results. HTTP fields come from k6's summary, bogo-ops from stress-ng. */
         LoadTestResults: {
             /**
@@ -1458,7 +1491,14 @@ export interface components {
                         /** @description The header name: letters, digits and '-'. */
                         name: string;
                         /** @description The header value, without line breaks. */
-                        value: string;
+                        value?: string | null;
+                        /**
+                         * @description The value from a key of a Secret in the LoadTest's namespace, for tokens that must
+                         *     not appear in the spec. The Secret must be labelled
+                         *     `tartinfra.dev/loadtest-header: "true"`; the value reaches the runner through a
+                         *     Secret in the target cluster and is never shown in status, events or the API.
+                         */
+                        valueFrom?: components["schemas"]["HeaderValueFrom"] | null;
                     }[] | null;
                     /** @description The HTTP method of every request. Default GET. */
                     method?: components["schemas"]["HttpMethod"] | null;

@@ -88,6 +88,7 @@ impl Config {
             nodes: Some(cluster.nodes.clone()),
             addons: cluster.addons.clone(),
             kubeconfig_secret_ref: None,
+            connection: Default::default(),
             paused: false,
             load_test_policy: Default::default(),
         }

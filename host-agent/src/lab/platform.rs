@@ -86,6 +86,15 @@ pub enum PlatformError {
         /// The CRD.
         name: String,
     },
+    /// A target cluster's client could not be built.
+    #[error("connecting to cluster {cluster}: {source}")]
+    Target {
+        /// The cluster.
+        cluster: String,
+        /// The cause.
+        #[source]
+        source: local_control_plane::Error,
+    },
     /// A TokenRequest was answered without a token.
     #[error("the API server returned no token for {SYSTEM_NAMESPACE}/{account}")]
     NoToken {
@@ -304,6 +313,7 @@ pub fn managed_cluster(c: &ClusterConfig, kubernetes_version: &str) -> ManagedCl
             nodes: Some(c.nodes.clone()),
             addons: c.addons.clone(),
             kubeconfig_secret_ref: Some(secret_ref(c.name.as_str())),
+            connection: Default::default(),
             paused: false,
             load_test_policy: Default::default(),
         },
@@ -321,7 +331,9 @@ fn secret_ref(cluster: &str) -> SecretKeyRef {
 }
 
 /// Registers the target clusters on platform (kubeconfig Secret + ManagedCluster) and
-/// removes lab ManagedClusters of clusters this run does not start.
+/// removes lab ManagedClusters of clusters this run does not start. The kubeconfig is the
+/// target's [`local_control_plane::OPERATOR_USER`], bound there to the operator's target
+/// rules ([`rbac::target_objects`]), not an admin.
 pub async fn register(
     platform: &Client,
     config: &Config,
@@ -331,6 +343,22 @@ pub async fn register(
     let clusters: Api<ManagedCluster> = Api::all(platform.clone());
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     for (c, cp) in targets {
+        // The operator reaches each target as its own user, bound only to the target rules.
+        let target = cp.client().await.map_err(|source| PlatformError::Target {
+            cluster: c.name.to_string(),
+            source,
+        })?;
+        apply_objects(
+            &target,
+            rbac::target_objects(local_control_plane::OPERATOR_USER)?,
+            "default",
+        )
+        .await
+        .map_err(api(format!(
+            "applying the operator's RBAC on {} ({})",
+            c.name,
+            rbac::RULES_PATH
+        )))?;
         let secret: Secret = serde_json::from_value(json!({
             "apiVersion": "v1",
             "kind": "Secret",
@@ -340,7 +368,7 @@ pub async fn register(
                 "labels": { LAB_LABEL: "true" },
             },
             "type": "Opaque",
-            "stringData": { "kubeconfig": cp.kubeconfig() },
+            "stringData": { "kubeconfig": cp.operator_kubeconfig() },
         }))
         .map_err(|source| PlatformError::Encode {
             what: format!("the kubeconfig Secret of {}", c.name),

@@ -40,7 +40,19 @@ export const options = Object.assign(shape(params), {
   summaryTrendStats: TREND_STATS,
 });
 
-const requestParams = { headers: params.headers || {} };
+// Headers whose values come from Secrets: params.json names only the environment variable
+// (the runner's Secret sets it), so the value is in neither the ConfigMap nor the Job.
+function headers(p) {
+  const all = Object.assign({}, p.headers || {});
+  for (const [name, env] of Object.entries(p.secretHeaders || {})) {
+    const value = __ENV[env];
+    if (typeof value !== 'string' || value === '') fail(`header ${name}: environment variable ${env} is not set`);
+    all[name] = value;
+  }
+  return all;
+}
+
+const requestParams = { headers: headers(params) };
 
 export default function () {
   for (const url of params.urls) {

@@ -131,6 +131,15 @@ impl Kind for ScalingExperiment {
         experiment_view(se, points.as_deref())
     }
 
+    /// Without the series: a list of long experiments would otherwise send up to
+    /// [`MAX_POINTS`] samples each; the detail route has them.
+    fn list_view(_: &ApiState, se: &Self) -> ExperimentView {
+        ExperimentView {
+            samples: Vec::new(),
+            ..experiment_view(se, None)
+        }
+    }
+
     fn sort_key(view: &ExperimentView) -> (Option<&str>, &str) {
         (view.started_at.as_deref(), &view.name)
     }
@@ -139,5 +148,30 @@ impl Kind for ScalingExperiment {
     fn name_prefix(spec: &ScalingExperimentSpec) -> String {
         let prefix = spec.load.preset.map_or("experiment", ScalingPreset::name);
         format!("{prefix}-")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lists_leave_the_series_to_the_detail_route() {
+        let se: ScalingExperiment = serde_json::from_value(serde_json::json!({
+            "apiVersion": "tartinfra.dev/v1alpha1", "kind": "ScalingExperiment",
+            "metadata": { "name": "scale", "namespace": "team", "uid": "se-1" },
+            "spec": { "cluster": "dev", "targetNamespace": "demo",
+                      "load": { "http": { "targetUrl": "http://nginx-web.demo", "vus": 10, "duration": "60s" } } },
+            "status": { "phase": "Completed",
+                        "samples": [{ "time": "2026-11-28T10:00:00Z", "phase": "Load", "replicas": [2], "cpuPercent": [80] }] },
+        }))
+        .expect("experiment");
+        let (state, _tasks) = crate::api::tests::state_with(false);
+        let detail = <ScalingExperiment as Kind>::view(&state, &se);
+        let listed = <ScalingExperiment as Kind>::list_view(&state, &se);
+        assert_eq!(detail.samples.len(), 1);
+        assert!(listed.samples.is_empty());
+        assert_eq!(listed.phase, detail.phase);
+        assert_eq!(listed.name, detail.name);
     }
 }

@@ -67,10 +67,76 @@ impl Drop for Tasks {
     }
 }
 
+/// What a platform watch tells the API's feeds (metrics, the event stream).
+#[derive(Debug, PartialEq)]
+enum Notice<K> {
+    /// An object is new or changed (also every object of a relist).
+    Changed(K),
+    /// An object is gone (deleted, or missing from a relist).
+    Deleted(K),
+    /// A relist finished: listeners may have missed changes and should refetch.
+    Relisted,
+}
+
+/// Follows one watch through its relists. A relist (after a restart, or when the watch
+/// fell too far behind) lists every object again: each is reported as changed, and what
+/// the cache held before the relist but the relist did not contain was deleted during the
+/// gap and is reported as deleted.
+struct Relists<K: kube::Resource<DynamicType = ()>> {
+    before: Vec<Arc<K>>,
+    listed: std::collections::HashSet<kube::runtime::reflector::ObjectRef<K>>,
+}
+
+impl<K> Relists<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone,
+{
+    fn new() -> Self {
+        Self {
+            before: Vec::new(),
+            listed: std::collections::HashSet::new(),
+        }
+    }
+
+    /// The notices for one watcher event; `held` is what the cache holds while a relist
+    /// starts (the reflector swaps in the new list only when it is complete).
+    fn notices(
+        &mut self,
+        event: &kube::runtime::watcher::Event<K>,
+        held: impl FnOnce() -> Vec<Arc<K>>,
+    ) -> Vec<Notice<K>> {
+        use kube::runtime::reflector::ObjectRef;
+        use kube::runtime::watcher::Event;
+        match event {
+            Event::Apply(obj) => vec![Notice::Changed(obj.clone())],
+            Event::Delete(obj) => vec![Notice::Deleted(obj.clone())],
+            Event::Init => {
+                self.before = held();
+                self.listed.clear();
+                Vec::new()
+            }
+            Event::InitApply(obj) => {
+                self.listed.insert(ObjectRef::from_obj(obj));
+                vec![Notice::Changed(obj.clone())]
+            }
+            Event::InitDone => {
+                let listed = std::mem::take(&mut self.listed);
+                let mut notices: Vec<Notice<K>> = std::mem::take(&mut self.before)
+                    .into_iter()
+                    .filter(|o| !listed.contains(&ObjectRef::from_obj(o.as_ref())))
+                    .map(|o| Notice::Deleted(o.as_ref().clone()))
+                    .collect();
+                notices.push(Notice::Relisted);
+                notices
+            }
+        }
+    }
+}
+
 fn cache<K>(
     client: &Client,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-    on_change: impl Fn(&K, bool) + Send + 'static,
+    on_notice: impl Fn(Notice<&K>) + Send + 'static,
 ) -> Store<K>
 where
     K: kube::Resource<DynamicType = ()>
@@ -91,13 +157,21 @@ where
     .default_backoff()
     .modify(|o: &mut K| o.meta_mut().managed_fields = None)
     .reflect(writer);
+    let held = reader.clone();
     tasks.push(tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
+        let mut relists = Relists::new();
         while let Some(event) = stream.next().await {
             match event {
-                Ok(watcher::Event::Apply(obj)) => on_change(&obj, false),
-                Ok(watcher::Event::Delete(obj)) => on_change(&obj, true),
-                Ok(_) => {}
+                Ok(event) => {
+                    for notice in relists.notices(&event, || held.state()) {
+                        on_notice(match &notice {
+                            Notice::Changed(o) => Notice::Changed(o),
+                            Notice::Deleted(o) => Notice::Deleted(o),
+                            Notice::Relisted => Notice::Relisted,
+                        });
+                    }
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, kind = %K::kind(&()), "API cache watch interrupted")
                 }
@@ -124,7 +198,15 @@ pub fn start(
     let mut tasks = Vec::new();
     let m = metrics.clone();
     let tx = events_tx.clone();
-    let managed = cache::<ManagedCluster>(&client, &mut tasks, move |mc, deleted| {
+    let managed = cache::<ManagedCluster>(&client, &mut tasks, move |notice| {
+        let (mc, deleted) = match notice {
+            Notice::Changed(mc) => (mc, false),
+            Notice::Deleted(mc) => (mc, true),
+            Notice::Relisted => {
+                let _ = tx.send(events::ApiEvent::Resync);
+                return;
+            }
+        };
         let name = mc.metadata.name.clone().unwrap_or_default();
         let _ = tx.send(events::ApiEvent::Cluster {
             cluster: name.clone(),
@@ -146,7 +228,15 @@ pub fn start(
     });
     let tx = events_tx.clone();
     let m = metrics.clone();
-    let tests = cache::<LoadTest>(&client, &mut tasks, move |lt, deleted| {
+    let tests = cache::<LoadTest>(&client, &mut tasks, move |notice| {
+        let (lt, deleted) = match notice {
+            Notice::Changed(lt) => (lt, false),
+            Notice::Deleted(lt) => (lt, true),
+            Notice::Relisted => {
+                let _ = tx.send(events::ApiEvent::Resync);
+                return;
+            }
+        };
         if deleted {
             m.forget_loadtest(lt);
         } else {
@@ -160,7 +250,15 @@ pub fn start(
         });
     });
     let tx = events_tx.clone();
-    let experiments = cache::<ScalingExperiment>(&client, &mut tasks, move |se, deleted| {
+    let experiments = cache::<ScalingExperiment>(&client, &mut tasks, move |notice| {
+        let (se, deleted) = match notice {
+            Notice::Changed(se) => (se, false),
+            Notice::Deleted(se) => (se, true),
+            Notice::Relisted => {
+                let _ = tx.send(events::ApiEvent::Resync);
+                return;
+            }
+        };
         let _ = tx.send(events::ApiEvent::Experiment {
             namespace: se.metadata.namespace.clone().unwrap_or_default(),
             name: se.metadata.name.clone().unwrap_or_default(),
@@ -407,6 +505,56 @@ pub(crate) mod tests {
 
     fn state() -> (Arc<ApiState>, Tasks) {
         state_with(false)
+    }
+
+    fn named(name: &str) -> ManagedCluster {
+        ManagedCluster::new(
+            name,
+            serde_json::from_value(serde_json::json!({"tier": "dev", "provider": "external"}))
+                .expect("spec"),
+        )
+    }
+
+    #[test]
+    fn a_relist_reports_every_object_and_what_went_during_the_gap() {
+        use kube::runtime::watcher::Event;
+        let (a, b, c) = (named("a"), named("b"), named("c"));
+        let mut relists = Relists::new();
+        // The first list: nothing was held, everything listed is new.
+        assert_eq!(relists.notices(&Event::Init, Vec::new), []);
+        assert_eq!(
+            relists.notices(&Event::InitApply(a.clone()), Vec::new),
+            [Notice::Changed(a.clone())]
+        );
+        assert_eq!(
+            relists.notices(&Event::InitApply(b.clone()), Vec::new),
+            [Notice::Changed(b.clone())]
+        );
+        assert_eq!(
+            relists.notices(&Event::InitDone, Vec::new),
+            [Notice::Relisted]
+        );
+        assert_eq!(
+            relists.notices(&Event::Apply(c.clone()), Vec::new),
+            [Notice::Changed(c.clone())]
+        );
+        // The watch broke; b was deleted meanwhile, so the relist lists a and c only.
+        let held = vec![
+            Arc::new(a.clone()),
+            Arc::new(b.clone()),
+            Arc::new(c.clone()),
+        ];
+        assert_eq!(relists.notices(&Event::Init, || held), []);
+        relists.notices(&Event::InitApply(a.clone()), Vec::new);
+        relists.notices(&Event::InitApply(c.clone()), Vec::new);
+        assert_eq!(
+            relists.notices(&Event::InitDone, Vec::new),
+            [Notice::Deleted(b.clone()), Notice::Relisted]
+        );
+        assert_eq!(
+            relists.notices(&Event::Delete(a.clone()), Vec::new),
+            [Notice::Deleted(a)]
+        );
     }
 
     /// A state whose platform client points at a closed port: the routes under test answer

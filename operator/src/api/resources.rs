@@ -80,6 +80,11 @@ pub trait Kind:
     fn cache(state: &ApiState) -> &Store<Self>;
     /// The view of one object.
     fn view(state: &ApiState, object: &Self) -> Self::View;
+    /// The view of one object in a list: the same as [`Kind::view`] unless it carries
+    /// data too large to send for every object.
+    fn list_view(state: &ApiState, object: &Self) -> Self::View {
+        Self::view(state, object)
+    }
     /// What lists sort by: a time (RFC 3339; newest first), then the name.
     fn sort_key(view: &Self::View) -> (Option<&str>, &str);
     /// The generateName prefix (ending in `-`) of an object created without a name.
@@ -181,7 +186,7 @@ async fn list<K: Kind>(
         .state()
         .iter()
         .filter(|o| ns.is_empty() || o.meta().namespace.as_deref() == Some(ns.as_str()))
-        .map(|o| K::view(&state, o))
+        .map(|o| K::list_view(&state, o))
         .collect();
     views.sort_by(|a, b| {
         let ((a_time, a_name), (b_time, b_name)) = (K::sort_key(a), K::sort_key(b));

@@ -1,5 +1,6 @@
 //! Clients for the managed clusters, built from their kubeconfig Secrets and cached until
-//! the Secret changes. The ManagedCluster controller is the only writer (it connects,
+//! the kubeconfig changes (its bytes, not the Secret's metadata: relabelling the Secret
+//! keeps the client, its watchers and its collectors). The ManagedCluster controller is the only writer (it connects,
 //! probes and reconnects); the LoadTest controller reads the cached clients. Each connected
 //! cluster also gets watchers on its runner Jobs and Pods, which wake the LoadTest
 //! controller when a runner changes (see [`remote`]), and the collectors the API reads
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crds::LoadTest;
+use crds::managed_cluster::Connection;
 use futures::channel::mpsc::UnboundedSender;
 use kube::Client;
 use kube::runtime::reflector::ObjectRef;
@@ -87,28 +89,31 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    /// The client for `name` built from `kubeconfig`. `fingerprint` identifies the Secret's
-    /// content (uid and resourceVersion): an unchanged Secret reuses the cached client, a
-    /// changed one replaces it (and its watchers).
+    /// The client for `name` built from `kubeconfig`, which may use the options `allowed`.
+    /// The same kubeconfig bytes and options reuse the cached client; anything else
+    /// replaces it (and its watchers and collectors), or fails if the new kubeconfig cannot
+    /// be used.
     pub async fn connect(
         &self,
         name: &str,
-        fingerprint: &str,
         kubeconfig: &[u8],
+        allowed: &Connection,
     ) -> Result<ClusterClient, KubeconfigError> {
+        let fingerprint = fingerprint(kubeconfig, allowed);
         if let Ok(entries) = self.entries.read()
             && let Some(e) = entries.get(name)
             && e.fingerprint == fingerprint
         {
             return Ok(e.cluster.clone());
         }
-        let config = kubeconfig::config_from_bytes(kubeconfig).await?;
+        let config = kubeconfig::config_from_bytes(kubeconfig, allowed).await?;
         let endpoint = config
             .cluster_url
             .to_string()
             .trim_end_matches('/')
             .to_owned();
-        let client = Client::try_from(config).map_err(|e| KubeconfigError(e.to_string()))?;
+        let client =
+            Client::try_from(config).map_err(|e| KubeconfigError::invalid(e.to_string()))?;
         let cluster = ClusterClient {
             name: name.to_owned(),
             client: client.clone(),
@@ -118,11 +123,12 @@ impl Registry {
         let collector =
             ClusterCollector::start(name, client, self.collectors.clone(), self.metrics.clone());
         tracing::info!(cluster = name, endpoint = %cluster.endpoint, "connected to managed cluster");
+        self.metrics.cluster_connected(name);
         if let Ok(mut entries) = self.entries.write() {
             entries.insert(
                 name.to_owned(),
                 Entry {
-                    fingerprint: fingerprint.to_owned(),
+                    fingerprint,
                     cluster: cluster.clone(),
                     collector,
                     _watchers: watchers,
@@ -140,5 +146,39 @@ impl Registry {
             self.metrics.observe_hpas(name, &[]);
             tracing::info!(cluster = name, "disconnected from managed cluster");
         }
+    }
+}
+
+/// What identifies a client: a digest of the kubeconfig's bytes and the options it may use.
+fn fingerprint(kubeconfig: &[u8], allowed: &Connection) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    digest.update(kubeconfig);
+    digest.update([
+        u8::from(allowed.allow_insecure_skip_tls_verify),
+        u8::from(allowed.allow_proxy_url),
+    ]);
+    format!("{:x}", digest.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_follows_the_bytes_and_the_options_only() {
+        let none = Connection::default();
+        let insecure = Connection {
+            allow_insecure_skip_tls_verify: true,
+            ..Connection::default()
+        };
+        let proxy = Connection {
+            allow_proxy_url: true,
+            ..Connection::default()
+        };
+        assert_eq!(fingerprint(b"a", &none), fingerprint(b"a", &none));
+        assert_ne!(fingerprint(b"a", &none), fingerprint(b"b", &none));
+        assert_ne!(fingerprint(b"a", &none), fingerprint(b"a", &insecure));
+        assert_ne!(fingerprint(b"a", &insecure), fingerprint(b"a", &proxy));
     }
 }

@@ -20,8 +20,8 @@ use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
 use super::hubble::{self, TrafficState};
-use super::scaling;
 use super::usage::{self, UsageData};
+use super::{scaling, slim};
 use crate::metrics::Metrics;
 use crate::model::{ScalingPoint, SourceError, TrafficView};
 
@@ -149,6 +149,7 @@ fn reflect<K>(
     source: &'static str,
     health: &Health,
     tasks: &mut Vec<JoinHandle<()>>,
+    trim: fn(&mut K),
 ) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -158,7 +159,7 @@ where
     let health = health.clone();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
-        .modify(|obj: &mut K| obj.meta_mut().managed_fields = None)
+        .modify(trim)
         .reflect(writer);
     tasks.push(tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
@@ -207,16 +208,18 @@ impl ClusterCollector {
     ) -> Arc<Self> {
         let health = Health::new(name, metrics.clone());
         let mut tasks = Vec::new();
-        let nodes = reflect::<Node>(&client, "nodes", &health, &mut tasks);
-        let pods = reflect::<Pod>(&client, "pods", &health, &mut tasks);
+        let nodes = reflect::<Node>(&client, "nodes", &health, &mut tasks, slim::meta);
+        let pods = reflect::<Pod>(&client, "pods", &health, &mut tasks, slim::pod);
         let hpas = reflect::<HorizontalPodAutoscaler>(
             &client,
             "horizontalpodautoscalers",
             &health,
             &mut tasks,
+            slim::meta,
         );
-        let services = reflect::<Service>(&client, "services", &health, &mut tasks);
-        let slices = reflect::<EndpointSlice>(&client, "endpointslices", &health, &mut tasks);
+        let services = reflect::<Service>(&client, "services", &health, &mut tasks, slim::meta);
+        let slices =
+            reflect::<EndpointSlice>(&client, "endpointslices", &health, &mut tasks, slim::meta);
         let usage = Arc::new(RwLock::new(UsageData::default()));
         let scaling = Arc::new(Mutex::new(VecDeque::new()));
         let traffic = Arc::new(Mutex::new(TrafficState::default()));

@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod hubble;
 pub mod scaling;
+pub mod slim;
 pub mod snapshot;
 pub mod traffic;
 pub mod usage;

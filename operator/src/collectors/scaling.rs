@@ -8,6 +8,10 @@ use crate::model::{HpaSample, ScalingPoint};
 
 /// Points kept per cluster: 30 minutes at one point every 5 s, as the original.
 pub const HISTORY_POINTS: usize = 360;
+/// HPA samples kept per cluster, over all points. A sample is about 200 bytes (four short
+/// strings and six numbers), so a cluster's history stays under about 7 MB: the full 360
+/// points up to 100 HPAs, fewer points (the newest) for more HPAs.
+pub const HISTORY_SAMPLES: usize = 36_000;
 
 /// One HPA as sampled now.
 pub fn hpa_sample(hpa: &HorizontalPodAutoscaler) -> HpaSample {
@@ -44,11 +48,15 @@ pub fn hpa_sample(hpa: &HorizontalPodAutoscaler) -> HpaSample {
     }
 }
 
-/// Appends a point, dropping the oldest beyond [`HISTORY_POINTS`].
+/// Appends a point, dropping the oldest beyond [`HISTORY_POINTS`] points or
+/// [`HISTORY_SAMPLES`] samples (the newest point always stays).
 pub fn push(history: &mut VecDeque<ScalingPoint>, point: ScalingPoint) {
     history.push_back(point);
-    while history.len() > HISTORY_POINTS {
-        history.pop_front();
+    let mut samples: usize = history.iter().map(|p| p.hpas.len()).sum();
+    while history.len() > 1 && (history.len() > HISTORY_POINTS || samples > HISTORY_SAMPLES) {
+        if let Some(old) = history.pop_front() {
+            samples -= old.hpas.len();
+        }
     }
 }
 
@@ -111,5 +119,44 @@ mod tests {
         }
         assert_eq!(h.len(), HISTORY_POINTS);
         assert_eq!(h.front().map(|p| p.timestamp.as_str()), Some("40"));
+    }
+
+    #[test]
+    fn the_history_of_a_cluster_with_many_hpas_is_bounded_by_samples() {
+        let sample = HpaSample {
+            namespace: "demo".into(),
+            name: "nginx-web".into(),
+            target: "Deployment/nginx-web".into(),
+            deployment: "nginx-web".into(),
+            ..HpaSample::default()
+        };
+        // The byte estimate the constant documents.
+        let bytes = std::mem::size_of::<HpaSample>()
+            + sample.namespace.len()
+            + sample.name.len()
+            + sample.target.len()
+            + sample.deployment.len();
+        assert!(bytes <= 200, "{bytes} bytes per sample");
+        let mut h = VecDeque::new();
+        for i in 0..400 {
+            push(
+                &mut h,
+                ScalingPoint {
+                    timestamp: i.to_string(),
+                    hpas: vec![sample.clone(); 1000],
+                },
+            );
+        }
+        assert_eq!(h.len(), HISTORY_SAMPLES / 1000);
+        assert_eq!(h.back().map(|p| p.timestamp.as_str()), Some("399"));
+        // One point larger than the budget is still kept: the newest always stays.
+        push(
+            &mut h,
+            ScalingPoint {
+                timestamp: "huge".into(),
+                hpas: vec![sample; HISTORY_SAMPLES + 1],
+            },
+        );
+        assert_eq!(h.len(), 1);
     }
 }

@@ -3,7 +3,7 @@
 
 use crds::LoadTest;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -82,6 +82,11 @@ async fn create_runner(cluster: &ClusterClient, o: &RunnerObjects) -> Result<(),
             .patch(&name(cm.meta()), &apply, &Patch::Apply(cm))
             .await?;
     }
+    if let Some(secret) = &o.secret {
+        Api::<Secret>::namespaced(cluster.client.clone(), &namespace)
+            .patch(&name(&secret.metadata), &apply, &Patch::Apply(secret))
+            .await?;
+    }
     let dry_run = PostParams {
         dry_run: true,
         ..PostParams::default()
@@ -108,6 +113,13 @@ async fn delete_runner(cluster: &ClusterClient, names: &RunnerNames) -> Result<(
     )?;
     ok_if_gone(
         Api::<ConfigMap>::namespaced(cluster.client.clone(), &names.namespace)
+            .delete(&names.job, &DeleteParams::default())
+            .await
+            .map(|_| ()),
+    )?;
+    // Tests without valueFrom headers have no Secret: 404.
+    ok_if_gone(
+        Api::<Secret>::namespaced(cluster.client.clone(), &names.namespace)
             .delete(&names.job, &DeleteParams::default())
             .await
             .map(|_| ()),

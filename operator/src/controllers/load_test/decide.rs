@@ -293,12 +293,31 @@ fn start(
             );
             unavailable(o, old, s, message, settings, at)
         }
-        _ => {
-            let timeout = plan::timeout_secs(&lt.spec, plan);
-            let missing = o.runner_namespace == Some(RunnerNamespace::Missing);
-            let objects = runner::objects(lt, plan, &names, &settings.images, timeout, missing);
-            created(s, names, cluster, at).with_effect(Effect::CreateRunner(Box::new(objects)))
-        }
+        _ => match &o.headers {
+            Err(message) => {
+                finish(
+                    &mut s,
+                    Some(LoadTestReason::HeaderSecretInvalid),
+                    message.clone(),
+                    at,
+                );
+                Decision::new(s, Next::AwaitChange).releasing()
+            }
+            Ok(headers) => {
+                let timeout = plan::timeout_secs(&lt.spec, plan);
+                let missing = o.runner_namespace == Some(RunnerNamespace::Missing);
+                let objects = runner::objects(
+                    lt,
+                    plan,
+                    &names,
+                    &settings.images,
+                    timeout,
+                    missing,
+                    headers,
+                );
+                created(s, names, cluster, at).with_effect(Effect::CreateRunner(Box::new(objects)))
+            }
+        },
     }
 }
 

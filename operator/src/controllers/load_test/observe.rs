@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
+use crds::common::{HEADER_SECRET_LABEL, HeaderSecretKeyRef};
 use crds::managed_cluster::LoadTestPolicy;
 use crds::{LoadTest, ManagedCluster};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, ListParams};
 
 use super::queue::{Admission, Slots, active, holds_slot, slot_limit};
-use super::runner::{self, RunnerNames};
+use super::runner::{self, HeaderValues, RunnerNames};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
 use crate::controllers::error::Failure;
@@ -62,6 +63,9 @@ pub struct Observed {
     pub runner: Runner,
     /// A simulated (kwok) node one of the runner's pods ran on.
     pub simulated_node: Option<String>,
+    /// The values of the test's `valueFrom` headers, read from the platform just before
+    /// its runner is created (empty otherwise), or why they cannot be used.
+    pub headers: Result<HeaderValues, String>,
     /// The effect of this reconcile's first decision failed (see `reconcile`).
     pub failure: Option<Failure>,
 }
@@ -127,7 +131,15 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
             },
         };
     }
+    // The header values are read only when the runner is about to be created.
+    let creating = matches!(&runner, Runner::Found { job: None, .. });
+    let headers = if creating {
+        header_values(&lt, &ctx.client).await
+    } else {
+        Ok(HeaderValues::default())
+    };
     Observed {
+        headers,
         cluster: cluster.map(|c| c.name.clone()),
         test: lt,
         policy,
@@ -165,6 +177,70 @@ async fn read_namespace(
         Some(ns) if runner::owns_namespace(&ns) => RunnerNamespace::Owned,
         Some(_) => RunnerNamespace::Foreign,
     })
+}
+
+/// The values of the test's `valueFrom` headers, from Secrets of its namespace that carry
+/// the label [`HEADER_SECRET_LABEL`]; the error names the Secret and the fix (never a value).
+async fn header_values(lt: &LoadTest, client: &kube::Client) -> Result<HeaderValues, String> {
+    let refs: Vec<(String, HeaderSecretKeyRef)> = lt
+        .spec
+        .http
+        .iter()
+        .flat_map(|h| h.headers.iter().flatten())
+        .filter_map(|h| Some((h.name.clone(), h.value_from.clone()?.secret_key_ref)))
+        .collect();
+    let ns = lt.metadata.namespace.clone().unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let mut values = HeaderValues::default();
+    for (header, r) in refs {
+        let name = r.name.as_str();
+        let secret = match secrets.get_opt(name).await {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return Err(format!(
+                    "header {header}: Secret {ns}/{name} does not exist"
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "header {header}: cannot read Secret {ns}/{name}: {}; the operator needs `get` on it (a Role in {ns} with resourceNames: [{name}])",
+                    Failure::of(&e).message
+                ));
+            }
+        };
+        if secret
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(HEADER_SECRET_LABEL))
+            .map(String::as_str)
+            != Some("true")
+        {
+            return Err(format!(
+                "header {header}: Secret {ns}/{name} is not labelled {HEADER_SECRET_LABEL}: \"true\"; label it to allow LoadTests to send its values (`kubectl -n {ns} label secret {name} {HEADER_SECRET_LABEL}=true`)"
+            ));
+        }
+        let Some(value) = secret.data.as_ref().and_then(|d| d.get(&r.key)) else {
+            return Err(format!(
+                "header {header}: Secret {ns}/{name} has no key {:?}",
+                r.key
+            ));
+        };
+        let Ok(value) = String::from_utf8(value.0.clone()) else {
+            return Err(format!(
+                "header {header}: key {:?} of Secret {ns}/{name} is not UTF-8 text",
+                r.key
+            ));
+        };
+        if value.contains(['\n', '\r']) {
+            return Err(format!(
+                "header {header}: key {:?} of Secret {ns}/{name} contains a line break",
+                r.key
+            ));
+        }
+        values.0.insert(header, value);
+    }
+    Ok(values)
 }
 
 async fn read_runner(

@@ -1,6 +1,8 @@
 //! The runner objects of a LoadTest in its target cluster, as pure functions of the
 //! LoadTest and its plan: the runner namespace, the ConfigMap with the fixed k6 script and
-//! the test's parameters as JSON, and the Job.
+//! the test's parameters as JSON, the Secret with the values of `valueFrom` headers (the
+//! script reads them from the environment, so they appear in neither the ConfigMap nor the
+//! Job), and the Job.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +10,9 @@ use crds::LoadTest;
 use crds::common::HttpMethod;
 use crds::load_test::{DEFAULT_RUNNER_NAMESPACE, StressKind};
 use crds::plan::{HttpPlan, LoadShape, Plan, StressPlan};
+use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ResourceRequirements};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ResourceRequirements, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
 use serde_json::json;
@@ -77,18 +80,52 @@ pub fn owns_namespace(ns: &Namespace) -> bool {
     ns.labels().get(OWNER_LABEL.0).map(String::as_str) == Some(OWNER_LABEL.1)
 }
 
+/// The environment variables that carry `valueFrom` headers: `TART_HEADER_<i>`.
+pub const HEADER_ENV_PREFIX: &str = "TART_HEADER_";
+
+/// The values of a test's `valueFrom` headers, by header name, as read from the platform.
+/// Never printed: `Debug` shows the header names only.
+#[derive(Clone, Default, PartialEq)]
+pub struct HeaderValues(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for HeaderValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 /// Everything a runner needs in its target cluster, created in this order.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct RunnerObjects {
     /// The runner namespace, when it must be created (never applied over an existing one).
     pub namespace: Option<Namespace>,
     /// The k6 script and parameters (applied; HTTP tests only).
     pub config_map: Option<ConfigMap>,
+    /// The values of `valueFrom` headers (applied; only when the test has some).
+    pub secret: Option<Secret>,
     /// The Job (created).
     pub job: Job,
 }
 
-/// The runner objects of a test (pure).
+impl std::fmt::Debug for RunnerObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunnerObjects")
+            .field(
+                "namespace",
+                &self.namespace.as_ref().map(|n| &n.metadata.name),
+            )
+            .field(
+                "config_map",
+                &self.config_map.as_ref().map(|c| &c.metadata.name),
+            )
+            .field("secret", &self.secret.as_ref().map(|s| &s.metadata.name))
+            .field("job", &self.job.metadata.name)
+            .finish()
+    }
+}
+
+/// The runner objects of a test (pure); `headers` are the values of its `valueFrom`
+/// headers.
 pub fn objects(
     lt: &LoadTest,
     plan: &Plan,
@@ -96,14 +133,59 @@ pub fn objects(
     images: &Images,
     timeout_secs: u64,
     create_namespace: bool,
+    headers: &HeaderValues,
 ) -> RunnerObjects {
+    let (config_map, secret) = match plan {
+        Plan::Http(http) => (
+            Some(config_map(lt, http, names)),
+            (!http.secret_headers.is_empty()).then(|| header_secret(lt, http, names, headers)),
+        ),
+        Plan::Stress(_) => (None, None),
+    };
     RunnerObjects {
         namespace: create_namespace.then(|| namespace(names)),
-        config_map: match plan {
-            Plan::Http(http) => Some(config_map(lt, http, names)),
-            Plan::Stress(_) => None,
-        },
+        config_map,
+        secret,
         job: job(lt, plan, names, images, timeout_secs),
+    }
+}
+
+/// Each `valueFrom` header with the environment variable that carries its value.
+pub fn header_env(plan: &HttpPlan) -> Vec<(&str, String)> {
+    plan.secret_headers
+        .keys()
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), format!("{HEADER_ENV_PREFIX}{i}")))
+        .collect()
+}
+
+/// The Secret (named as the Job) holding the `valueFrom` header values under their
+/// environment variable names. A header without a value (not read) gets none, and the
+/// runner fails rather than send an empty header.
+pub fn header_secret(
+    lt: &LoadTest,
+    plan: &HttpPlan,
+    names: &RunnerNames,
+    values: &HeaderValues,
+) -> Secret {
+    let data: BTreeMap<String, ByteString> = header_env(plan)
+        .into_iter()
+        .filter_map(|(header, env)| {
+            let value = values.0.get(header)?;
+            Some((env, ByteString(value.as_bytes().to_vec())))
+        })
+        .collect();
+    Secret {
+        metadata: kube::core::ObjectMeta {
+            name: Some(names.job.clone()),
+            namespace: Some(names.namespace.clone()),
+            labels: Some(labels(lt)),
+            annotations: Some(annotations(lt)),
+            ..Default::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        data: Some(data),
+        ..Default::default()
     }
 }
 
@@ -193,6 +275,7 @@ pub fn k6_params(plan: &HttpPlan) -> serde_json::Value {
         "urls": plan.urls,
         "method": method(plan.method),
         "headers": plan.headers,
+        "secretHeaders": header_env(plan).into_iter().collect::<BTreeMap<_, _>>(),
         "thresholds": { "p95Ms": plan.p95_ms, "errorRate": plan.error_rate },
         "sleepSeconds": ITERATION_SLEEP_SECONDS,
     });
@@ -332,6 +415,16 @@ pub fn job(
     if !command.is_null() {
         container["command"] = command;
     }
+    if let Plan::Http(http) = plan
+        && !http.secret_headers.is_empty()
+    {
+        container["env"] = header_env(http)
+            .into_iter()
+            .map(|(_, env)| {
+                json!({ "name": env, "valueFrom": { "secretKeyRef": { "name": names.job, "key": env } } })
+            })
+            .collect();
+    }
     serde_json::from_value(json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -456,7 +549,8 @@ mod tests {
             target_url: Some("http://x.example/'); import exec from 'k6/x'; //".into()),
             headers: Some(vec![crds::common::Header {
                 name: "x-a".into(),
-                value: "`${1}`".into(),
+                value: Some("`${1}`".into()),
+                value_from: None,
             }]),
             ..Default::default()
         });
@@ -481,6 +575,86 @@ mod tests {
             params["thresholds"],
             json!({ "p95Ms": 2000, "errorRate": 0.5 })
         );
+    }
+
+    #[test]
+    fn secret_headers_reach_k6_through_the_environment_only() {
+        use crds::common::{Header, HeaderSecretKeyRef, HeaderValueFrom, HttpLoad};
+        let mut t = lt("secret", LoadTestPreset::LightLoad);
+        t.spec.preset = None;
+        t.spec.http = Some(HttpLoad {
+            target_url: Some("http://x.example".into()),
+            headers: Some(vec![
+                Header {
+                    name: "x-plain".into(),
+                    value: Some("1".into()),
+                    value_from: None,
+                },
+                Header {
+                    name: "authorization".into(),
+                    value: None,
+                    value_from: Some(HeaderValueFrom {
+                        secret_key_ref: HeaderSecretKeyRef {
+                            name: "api-token".into(),
+                            key: "bearer".into(),
+                        },
+                    }),
+                },
+            ]),
+            ..Default::default()
+        });
+        let plan = plan_load_test(&t.spec).expect("plan");
+        let values = HeaderValues(BTreeMap::from([(
+            "authorization".to_owned(),
+            "Bearer s3cr3t".to_owned(),
+        )]));
+        let n = names(&t);
+        let o = objects(&t, &plan, &n, &images(), 60, true, &values);
+        let cm = serde_json::to_string(&o.config_map).expect("json");
+        let job = serde_json::to_value(&o.job).expect("json");
+        assert!(!cm.contains("s3cr3t") && !job.to_string().contains("s3cr3t"));
+        let params: serde_json::Value = serde_json::from_str(
+            &o.config_map
+                .as_ref()
+                .expect("cm")
+                .data
+                .as_ref()
+                .expect("data")["params.json"],
+        )
+        .expect("params");
+        assert_eq!(params["headers"], json!({ "x-plain": "1" }));
+        assert_eq!(
+            params["secretHeaders"],
+            json!({ "authorization": "TART_HEADER_0" })
+        );
+        assert_eq!(
+            job["spec"]["template"]["spec"]["containers"][0]["env"],
+            json!([{ "name": "TART_HEADER_0", "valueFrom": { "secretKeyRef": { "name": n.job, "key": "TART_HEADER_0" } } }])
+        );
+        let secret = o.secret.as_ref().expect("secret");
+        assert_eq!(secret.metadata.name.as_deref(), Some(n.job.as_str()));
+        assert_eq!(
+            secret.metadata.namespace.as_deref(),
+            Some(n.namespace.as_str())
+        );
+        assert_eq!(
+            secret.data.as_ref().expect("data")["TART_HEADER_0"].0,
+            b"Bearer s3cr3t"
+        );
+        // Neither the objects nor the values print the value.
+        assert!(!format!("{o:?} {values:?}").contains("s3cr3t"));
+        // A test without valueFrom headers has no Secret and no env.
+        let plain = objects(
+            &lt("p", LoadTestPreset::LightLoad),
+            &plan_load_test(&lt("p", LoadTestPreset::LightLoad).spec).expect("plan"),
+            &n,
+            &images(),
+            60,
+            true,
+            &HeaderValues::default(),
+        );
+        assert!(plain.secret.is_none());
+        assert!(serde_json::to_value(&plain.job).expect("json")["spec"]["template"]["spec"]["containers"][0]["env"].is_null());
     }
 
     #[test]

@@ -17,6 +17,7 @@ fn http() -> Plan {
         urls: vec!["http://a".into()],
         method: crds::common::HttpMethod::Get,
         headers: Default::default(),
+        secret_headers: Default::default(),
         shape: LoadShape::Constant {
             vus: 10,
             duration_secs: 100,

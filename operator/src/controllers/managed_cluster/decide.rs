@@ -54,7 +54,12 @@ pub fn decide(
         Probe::Paused => (Effect::Keep, Next::AwaitChange),
         Probe::Failed {
             reason:
-                R::SecretMissing | R::SecretForbidden | R::SecretUnreadable | R::KubeconfigInvalid,
+                R::SecretMissing
+                | R::SecretForbidden
+                | R::SecretUnreadable
+                | R::KubeconfigInvalid
+                | R::InsecureKubeconfig
+                | R::ProxyNotAllowed,
             ..
         } => (Effect::Disconnect, Next::Requeue(recheck)),
         Probe::Failed { .. } | Probe::Connected { .. } => (Effect::Keep, Next::Requeue(recheck)),

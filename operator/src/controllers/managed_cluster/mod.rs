@@ -22,7 +22,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
@@ -113,7 +113,10 @@ pub async fn follow(mc: &ManagedCluster, ctx: &Context) -> Action {
         (None, Provider::Tart) if mc.spec.paused => Some(observe::Probe::Paused),
         (None, Provider::Tart) => {
             let names = tart::names::names(mc, &ctx.settings.tart);
-            Some(observe::probe_kubeconfig(&mc.name_any(), &names.kubeconfig, ctx).await)
+            let name = mc.name_any();
+            Some(
+                observe::probe_kubeconfig(&name, &names.kubeconfig, &mc.spec.connection, ctx).await,
+            )
         }
         (None, _) => Some(observe::probe(mc, ctx).await),
     };
@@ -151,14 +154,16 @@ fn error_policy(mc: Arc<ManagedCluster>, error: &Error, state: Arc<State>) -> Ac
 }
 
 /// Runs the controller until `shutdown` resolves. Secrets in `secrets_namespace` are
-/// watched, so a changed kubeconfig is picked up at once.
+/// watched (their metadata only: the probe reads the one Secret it needs), so a changed
+/// kubeconfig is picked up at once.
 pub async fn run(
     ctx: Arc<Context>,
     secrets_namespace: &str,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let clusters: Api<ManagedCluster> = Api::all(ctx.client.clone());
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), secrets_namespace);
+    let secrets: Api<PartialObjectMeta<Secret>> =
+        Api::namespaced(ctx.client.clone(), secrets_namespace);
     let controller = Controller::new(clusters, watcher::Config::default());
     let store = controller.store();
     // Becoming the leader reconciles every ManagedCluster at once.
@@ -173,7 +178,7 @@ pub async fn run(
         .watches(
             secrets,
             watcher::Config::default(),
-            move |secret: Secret| {
+            move |secret: PartialObjectMeta<Secret>| {
                 let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
                 store
                     .state()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crds::ManagedCluster;
 use crds::conditions::ClusterConditionReason as R;
-use crds::managed_cluster::{NodeRole, NodeStatus, SecretKeyRef};
+use crds::managed_cluster::{Connection, NodeRole, NodeStatus, SecretKeyRef};
 use k8s_openapi::api::core::v1::{Node, Secret};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
@@ -22,8 +22,8 @@ pub enum Probe {
     Paused,
     /// The cluster cannot be used; `reason` is a condition reason.
     Failed {
-        /// SecretMissing, SecretForbidden, SecretUnreadable, KubeconfigInvalid, Unreachable
-        /// or Unauthorized.
+        /// SecretMissing, SecretForbidden, SecretUnreadable, KubeconfigInvalid,
+        /// InsecureKubeconfig, ProxyNotAllowed, Unreachable or Unauthorized.
         reason: R,
         /// What is wrong and what to do.
         message: String,
@@ -90,7 +90,7 @@ pub fn node_status(node: &Node) -> NodeStatus {
     }
 }
 
-async fn read_kubeconfig(client: &Client, r: &SecretKeyRef) -> Result<(String, Vec<u8>), Probe> {
+async fn read_kubeconfig(client: &Client, r: &SecretKeyRef) -> Result<Vec<u8>, Probe> {
     let fail = |reason, message| Probe::Failed {
         reason,
         message,
@@ -146,13 +146,7 @@ async fn read_kubeconfig(client: &Client, r: &SecretKeyRef) -> Result<(String, V
             ),
         ));
     };
-    let fingerprint = format!(
-        "{}/{}/{}",
-        secret.metadata.uid.unwrap_or_default(),
-        secret.metadata.resource_version.unwrap_or_default(),
-        r.key
-    );
-    Ok((fingerprint, bytes.0.clone()))
+    Ok(bytes.0.clone())
 }
 
 /// Probes the cluster: reads its kubeconfig Secret, connects (clients are cached until the
@@ -168,22 +162,31 @@ pub async fn probe(mc: &ManagedCluster, ctx: &Context) -> Probe {
             endpoint: None,
         };
     };
-    probe_kubeconfig(&mc.name_any(), secret_ref, ctx).await
+    probe_kubeconfig(&mc.name_any(), secret_ref, &mc.spec.connection, ctx).await
 }
 
-/// Probes a cluster through the kubeconfig in `secret_ref`: connects (clients are cached
-/// until the Secret changes) and asks for the server version and the nodes.
-pub async fn probe_kubeconfig(name: &str, secret_ref: &SecretKeyRef, ctx: &Context) -> Probe {
-    let (fingerprint, bytes) = match read_kubeconfig(&ctx.client, secret_ref).await {
+/// Probes a cluster through the kubeconfig in `secret_ref`, which may use the options
+/// `allowed`: connects (clients are cached until the kubeconfig changes) and asks for the
+/// server version and the nodes.
+pub async fn probe_kubeconfig(
+    name: &str,
+    secret_ref: &SecretKeyRef,
+    allowed: &Connection,
+    ctx: &Context,
+) -> Probe {
+    let bytes = match read_kubeconfig(&ctx.client, secret_ref).await {
         Ok(k) => k,
         Err(p) => return p,
     };
-    let cluster = match ctx.clusters.connect(name, &fingerprint, &bytes).await {
+    let cluster = match ctx.clusters.connect(name, &bytes, allowed).await {
         Ok(c) => c,
         Err(e) => {
             return Probe::Failed {
-                reason: R::KubeconfigInvalid,
-                message: format!("Secret {}/{}: {e}", secret_ref.namespace, secret_ref.name),
+                reason: e.reason,
+                message: format!(
+                    "Secret {}/{}: {}",
+                    secret_ref.namespace, secret_ref.name, e.message
+                ),
                 endpoint: None,
             };
         }

@@ -16,7 +16,26 @@ use crate::clusters::Registry;
 use crate::collectors::scaling::hpa_sample;
 
 /// The most points kept in memory per experiment (more than a day at one per second).
+/// A point costs about 40 bytes besides its readings (a timestamp and a vector): 4 MB.
 pub const MAX_POINTS: usize = 100_000;
+/// The most readings (one target at one time: two `Option<i32>`, 16 bytes) kept per
+/// experiment: 8 MB. With the schema's 20 targets that is 25 000 points (7 hours at one per
+/// second); with up to 5 targets the point cap applies first. So one experiment's series
+/// stays under 12 MB however many targets it has.
+pub const MAX_READINGS: usize = 500_000;
+
+/// How many points of an experiment with `targets` targets are kept.
+pub fn points_kept(targets: usize) -> usize {
+    (MAX_READINGS / targets.max(1)).min(MAX_POINTS)
+}
+
+/// Drops the oldest points beyond `max`.
+fn keep_newest(points: &mut Vec<Point>, max: usize) {
+    if points.len() > max {
+        let excess = points.len() - max;
+        points.drain(..excess);
+    }
+}
 
 /// The reading of one target from the HPAs in the cache (None when its HPA is gone).
 pub fn read(target: &Target, hpas: &[Arc<HorizontalPodAutoscaler>]) -> Reading {
@@ -154,10 +173,7 @@ async fn sample(
         };
         if let Ok(mut p) = points.lock() {
             p.push(point);
-            if p.len() > MAX_POINTS {
-                let excess = p.len() - MAX_POINTS;
-                p.drain(..excess);
-            }
+            keep_newest(&mut p, points_kept(targets.len()));
         }
     }
 }
@@ -176,6 +192,28 @@ mod tests {
             }))
             .expect("hpa"),
         )
+    }
+
+    #[test]
+    fn a_series_is_bounded_by_its_readings_not_only_its_points() {
+        assert_eq!(points_kept(1), MAX_POINTS);
+        assert_eq!(points_kept(0), MAX_POINTS);
+        assert_eq!(points_kept(20), 25_000);
+        for targets in 1..=20 {
+            let bytes = points_kept(targets) * (40 + 16 * targets);
+            assert!(bytes <= 12_000_000, "{targets} targets: {bytes} bytes");
+        }
+        let point = |s: i64| Point {
+            at: Timestamp::from_second(s).expect("t"),
+            readings: vec![Reading::default()],
+        };
+        let mut points: Vec<Point> = (0..10).map(point).collect();
+        keep_newest(&mut points, 4);
+        assert_eq!(
+            points.iter().map(|p| p.at.as_second()).collect::<Vec<_>>(),
+            [6, 7, 8, 9],
+            "the newest points stay"
+        );
     }
 
     #[test]

@@ -111,6 +111,21 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ),
         (
+            "a header Secret that cannot be used ends the test with its reason, no runner",
+            Observed {
+                headers: Err("header authorization: Secret team/token is not labelled tartinfra.dev/loadtest-header".into()),
+                ..admitted(new_test(), None)
+            },
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::HeaderSecretInvalid),
+                next: Some(Next::AwaitChange),
+                release: true,
+                message: "is not labelled tartinfra.dev/loadtest-header",
+                ..Expect::default()
+            },
+        ),
+        (
             "a runner created before a restart is adopted, not created twice",
             admitted(new_test(), Some(job("uid-1", json!([])))),
             Expect {

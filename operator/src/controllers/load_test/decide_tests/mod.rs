@@ -126,6 +126,7 @@ fn observed(lt: LoadTest) -> Observed {
         runner_namespace: None,
         runner: Runner::NotRead,
         simulated_node: None,
+        headers: Ok(Default::default()),
         failure: None,
     }
 }

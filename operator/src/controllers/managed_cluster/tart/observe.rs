@@ -171,7 +171,7 @@ async fn pinned(client: &Client, ns: &str, name: &str) -> BTreeSet<String> {
 
 /// The cluster through its kubeconfig Secret; `None` while the Secret does not exist.
 async fn target(mc: &ManagedCluster, ctx: &Context, names: &Names) -> Option<Probe> {
-    match probe_kubeconfig(&mc.name_any(), &names.kubeconfig, ctx).await {
+    match probe_kubeconfig(&mc.name_any(), &names.kubeconfig, &mc.spec.connection, ctx).await {
         Probe::Failed {
             reason: R::SecretMissing,
             ..

@@ -469,7 +469,9 @@ async fn nothing_is_lost_duplicated_or_stuck_when_the_operator_and_api_servers_f
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let tests = lts.list(&ListParams::default()).await?.items;
-    let r = lock(&record);
+    let experiments = ses.list(&ListParams::default()).await?.items;
+    // What the observers saw, taken out of the lock.
+    let r = std::mem::take(&mut *lock(&record));
     let mut wrong: Vec<String> = Vec::new();
     let mut duplicated = 0;
     for lt in &tests {
@@ -534,7 +536,7 @@ async fn nothing_is_lost_duplicated_or_stuck_when_the_operator_and_api_servers_f
             victim.map(describe).unwrap_or_default()
         );
     }
-    for se in ses.list(&ListParams::default()).await?.items {
+    for se in experiments {
         let s = se.status.clone().unwrap_or_default();
         if s.phase != Some(crds::scaling_experiment::ExperimentPhase::Completed) {
             wrong.push(format!(
@@ -552,7 +554,6 @@ async fn nothing_is_lost_duplicated_or_stuck_when_the_operator_and_api_servers_f
         "{wrong:#?}\noperator log ends:\n{}",
         op.log_tail()
     );
-    drop(r);
 
     // No slot leaked: a new test on each cluster gets its runner at once.
     for cluster in CLUSTERS {

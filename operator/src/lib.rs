@@ -53,6 +53,8 @@ pub struct Config {
     pub dashboard_dir: Option<std::path::PathBuf>,
     /// Leader election; none: this replica always leads (a single replica).
     pub leader_election: Option<leader::LeaderConfig>,
+    /// TLS and the server's limits.
+    pub transport: api::server::Transport,
 }
 
 /// Why the operator stopped.
@@ -64,6 +66,9 @@ pub enum Error {
     /// This replica lost leadership and stopped.
     #[error(transparent)]
     Leadership(#[from] leader::LeaderError),
+    /// The TLS certificate or key does not load.
+    #[error("TLS for the API: {0}")]
+    Tls(#[from] api::tls::TlsError),
     /// The HTTP listener failed.
     #[error("serving HTTP on {addr}: {source}")]
     Http {
@@ -129,8 +134,14 @@ pub async fn run_until(
             addr: config.http_addr,
             source,
         })?;
-    let addr = listener.local_addr().unwrap_or(config.http_addr);
-    tracing::info!(%addr, "serving /api/v1, /healthz, /readyz and /metrics");
+    let server = api::server::Server::new(listener, &config.transport)?;
+    let addr = server.local_addr().unwrap_or(config.http_addr);
+    let scheme = if config.transport.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%addr, scheme, "serving /api/v1, /healthz, /readyz and /metrics");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -138,11 +149,8 @@ pub async fn run_until(
             let _ = rx.wait_for(|stop| *stop).await;
         }
     };
-    let server = tokio::spawn(
-        axum::serve(listener, api::app(state, config.dashboard_dir.as_deref()))
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-    );
+    let server =
+        tokio::spawn(server.serve(api::app(state, config.dashboard_dir.as_deref()), stopped()));
     let clusters = tokio::spawn({
         let (ctx, ns, stop) = (ctx.clone(), config.secrets_namespace.clone(), stopped());
         async move { controllers::managed_cluster::run(ctx, &ns, stop).await }
@@ -219,9 +227,7 @@ pub async fn run_until(
     leader_metric.abort();
     metrics.set_leader(false);
     drop(api_tasks);
-    if let Ok(Err(source)) = server.await {
-        return Err(Error::Http { addr, source });
-    }
+    let _ = server.await;
     if let Ok(Err(lost)) = ended {
         return Err(lost.into());
     }

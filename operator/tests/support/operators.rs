@@ -38,9 +38,16 @@ impl Operator {
         port: u16,
         hubble: HashMap<String, String>,
     ) -> Result<Self> {
-        let client = platform.client().await?;
-        let (stop, stopped) = oneshot::channel();
-        let config = operator::Config {
+        Self::run(platform, Self::config(settings, port, hubble)?).await
+    }
+
+    /// The configuration [`Operator::start_with`] uses.
+    pub fn config(
+        settings: Settings,
+        port: u16,
+        hubble: HashMap<String, String>,
+    ) -> Result<operator::Config> {
+        Ok(operator::Config {
             http_addr: format!("127.0.0.1:{port}").parse()?,
             secrets_namespace: SECRETS_NS.into(),
             settings,
@@ -56,7 +63,14 @@ impl Operator {
             },
             dashboard_dir: None,
             leader_election: None,
-        };
+            transport: Default::default(),
+        })
+    }
+
+    /// Starts the operator with `config` against `platform`.
+    pub async fn run(platform: &ControlPlane, config: operator::Config) -> Result<Self> {
+        let client = platform.client().await?;
+        let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(operator::run_until(config, client, async {
             let _ = stopped.await;
         }));

@@ -146,7 +146,11 @@ impl Api {
         Self {
             base: ready["url"].as_str().expect("url").to_owned(),
             token: ready["token"].as_str().expect("token").to_owned(),
-            http: reqwest::Client::new(),
+            // Trusting the lab's own CA, as `curl --cacert` would.
+            http: host_agent::lab::https::client(Path::new(
+                ready["caFile"].as_str().expect("caFile"),
+            ))
+            .expect("a client trusting the lab's CA"),
         }
     }
 
@@ -262,7 +266,28 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
     let port = free_port();
     let mut lab = LabUp::start(&state, port);
     let api = Api::of(&lab.ready);
-    assert_eq!(lab.ready["url"], format!("http://127.0.0.1:{port}"));
+    assert_eq!(lab.ready["url"], format!("https://127.0.0.1:{port}"));
+    // Served over HTTPS only to clients that trust the lab's CA.
+    let untrusting = reqwest::Client::builder()
+        .use_preconfigured_tls(
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        )
+        .build()
+        .expect("client");
+    let refused = untrusting
+        .get(format!("https://127.0.0.1:{port}/healthz"))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a client without the lab's CA: {refused:?}"
+    );
     let log = lab.log();
     assert!(
         log.contains("cluster dev: demo workloads applied"),

@@ -38,6 +38,7 @@ pub use manifests::{
     parse_yaml_documents,
 };
 pub use options::{OnAddress, Options, PodLifecycle, SimNode};
+pub use pki::{ServingFiles, write_serving};
 pub use process::{Proc, Watchdog, log_tail};
 
 static SHARED_APISERVER: tokio::sync::OnceCell<ControlPlane> = tokio::sync::OnceCell::const_new();

@@ -102,7 +102,7 @@ async fn run(
     let api = OperatorApi {
         base: record.url.clone(),
         token: access.user_token.clone(),
-        http: https::client(&tls.ca_cert)?,
+        http: https::Client::trusting(&tls.ca_cert)?,
     };
     wait_ready(&mut lab, &api, &names, progress).await?;
     let summary = Summary {
@@ -360,35 +360,41 @@ fn start_operator(
 struct OperatorApi {
     base: String,
     token: String,
-    http: reqwest::Client,
+    http: https::Client,
 }
 
 /// Why a request to the operator's API did not give an answer.
 #[derive(Debug, thiserror::Error)]
 enum ApiError {
-    /// No answer, or not JSON.
+    /// No answer.
     #[error("{0}")]
-    Request(#[from] reqwest::Error),
+    Request(String),
+    /// Not JSON.
+    #[error("not JSON: {0}")]
+    Json(#[from] serde_json::Error),
     /// An answer other than success.
     #[error("{status}: {body}")]
     Status {
-        status: reqwest::StatusCode,
+        status: u16,
         body: serde_json::Value,
     },
 }
 
 impl OperatorApi {
     async fn get(&self, path: &str) -> Result<serde_json::Value, ApiError> {
-        let answer = self
+        let (status, body) = self
             .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await?;
-        let status = answer.status();
-        let body: serde_json::Value = answer.json().await?;
-        if status.is_success() {
+            .send(
+                http::Method::GET,
+                &format!("{}{path}", self.base),
+                Some(&self.token),
+                None,
+                Duration::from_secs(5),
+            )
+            .await
+            .map_err(ApiError::Request)?;
+        let body: serde_json::Value = serde_json::from_slice(&body)?;
+        if (200..300).contains(&status) {
             Ok(body)
         } else {
             Err(ApiError::Status { status, body })

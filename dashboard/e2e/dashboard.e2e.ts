@@ -2,7 +2,7 @@
 // the token prompt, screenshots under test-results/, and an axe-core scan per page.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext } from "playwright-core";
-import { kubeGet, launchBrowser, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
+import { cspViolations, kubeGet, launchBrowser, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
 
 const GROUP = "/apis/tartinfra.dev/v1alpha1/namespaces/default";
 
@@ -148,5 +148,10 @@ describe("dashboard in the lab", () => {
     await screenshot(page, "traffic-dev");
     expect(await seriousViolations(page)).toEqual([]);
     await page.close();
+  });
+
+  // Runs last: every page above was visited in the signed-in context.
+  it("no page breaks the Content-Security-Policy", () => {
+    expect(cspViolations).toEqual([]);
   });
 });

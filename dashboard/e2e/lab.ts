@@ -40,6 +40,8 @@ async function freePort(): Promise<number> {
 export interface Lab {
   url: string;
   token: string;
+  /** The CA that signs the operator's HTTPS certificate. */
+  caFile: string;
   kubeconfigs: Record<string, string>;
   process: ChildProcess;
   stderr: string[];
@@ -82,7 +84,7 @@ export async function startLab(): Promise<Lab> {
       fail(new Error(`lab up exited (${code}):\n${stderr.join("\n")}`));
     });
   });
-  const ready = JSON.parse(line) as { url: string; token: string; kubeconfigs: Record<string, string> };
+  const ready = JSON.parse(line) as { url: string; token: string; caFile: string; kubeconfigs: Record<string, string> };
   return { ...ready, process: child, stderr, workDir };
 }
 
@@ -100,14 +102,22 @@ export async function stopLab(lab: Lab | undefined): Promise<void> {
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+    // The lab serves HTTPS with a CA of its own (caFile in its JSON); a test browser has no
+    // certificate store to import it into, so it accepts the lab's certificate. Only here.
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors"],
   });
 }
 
-/** A browser context that already holds the API token. */
+/** What Chromium reported as blocked by the operator's Content-Security-Policy. */
+export const cspViolations: string[] = [];
+
+/** A browser context that already holds the API token, and notes CSP violations. */
 export async function signedIn(browser: Browser, lab: Lab): Promise<BrowserContext> {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   await context.addInitScript((token) => localStorage.setItem("tart-infra.token", token), lab.token);
+  context.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) cspViolations.push(`${message.location().url}: ${message.text()}`);
+  });
   return context;
 }
 
@@ -127,7 +137,9 @@ interface AxeViolation {
 
 /** axe-core's serious and critical violations on the page. */
 export async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  // Evaluated through the DevTools protocol: an injected <script> would be blocked by the
+  // operator's Content-Security-Policy (script-src 'self').
+  await page.evaluate(readFileSync(require.resolve("axe-core/axe.min.js"), "utf8"));
   const violations = (await page.evaluate(async () => {
     const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: unknown[] }> } }).axe;
     return (await axe.run(document, { resultTypes: ["violations"] })).violations;

@@ -87,6 +87,8 @@ fn the_chart_lints_clean_in_strict_mode_with_every_option() {
             "networkPolicy.namespaceSelectors[0].matchLabels.team=sre",
             "--set",
             "operator.hubbleRelayAddresses.dev=10.0.0.5:4245,operator.extraArgs[0]=--dashboard-dir=/dashboard",
+            "--set",
+            "tls.secretName=tart-operator-tls,operator.limits.authFailureBurst=0",
         ],
         None,
     );
@@ -141,6 +143,16 @@ fn a_mistyped_value_is_rejected_naming_the_field() {
         (
             "podDisruptionBudget.enabled=1",
             "/podDisruptionBudget/enabled",
+        ),
+        ("tls.secretName=Tart_TLS", "/tls/secretName"),
+        ("tls.reloadSeconds=0", "/tls/reloadSeconds"),
+        (
+            "operator.limits.maxConnections=0",
+            "/operator/limits/maxConnections",
+        ),
+        (
+            "operator.limits.idleTimeoutSeconds=5",
+            "/operator/limits/idleTimeoutSeconds",
         ),
     ] {
         for command in ["template", "lint", "install"] {
@@ -318,6 +330,82 @@ fn the_deployment_runs_locked_down_with_probes_and_flags_from_values() {
             .and_then(|l| l.get("team"))
             .map(String::as_str),
         Some("sre")
+    );
+}
+
+#[test]
+fn tls_comes_from_a_mounted_secret_with_probes_over_https() {
+    let Some(helm) = helm::helm() else { return };
+    let container = |objects: &BTreeMap<String, DynamicObject>| {
+        let deployment: Deployment = typed(objects, "Deployment tart-system/tart-operator");
+        deployment
+            .spec
+            .and_then(|s| s.template.spec)
+            .expect("pod spec")
+    };
+    let schemes = |c: &k8s_openapi::api::core::v1::Container| {
+        [c.liveness_probe.as_ref(), c.readiness_probe.as_ref()].map(|p| {
+            p.and_then(|p| p.http_get.as_ref())
+                .and_then(|h| h.scheme.clone())
+        })
+    };
+
+    let plain = container(&template(&helm, &[]));
+    let c = &plain.containers[0];
+    let args = c.args.clone().expect("args");
+    assert!(!args.iter().any(|a| a.starts_with("--tls-")), "{args:?}");
+    for flag in [
+        "--header-read-timeout-seconds=10",
+        "--request-timeout-seconds=60",
+        "--max-connections=1024",
+        "--max-event-streams-per-client=8",
+        "--auth-failure-burst=20",
+    ] {
+        assert!(args.contains(&flag.to_owned()), "{flag} in {args:?}");
+    }
+    assert_eq!(schemes(c), [Some("HTTP".into()), Some("HTTP".into())]);
+
+    let tls = container(&template(
+        &helm,
+        &["--set", "tls.secretName=tart-operator-tls"],
+    ));
+    let c = &tls.containers[0];
+    let args = c.args.clone().expect("args");
+    for flag in [
+        "--tls-cert-file=/tls/tls.crt",
+        "--tls-key-file=/tls/tls.key",
+        "--tls-reload-seconds=10",
+    ] {
+        assert!(args.contains(&flag.to_owned()), "{flag} in {args:?}");
+    }
+    assert_eq!(schemes(c), [Some("HTTPS".into()), Some("HTTPS".into())]);
+    let mount = c
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == "tls")
+        .expect("tls mount");
+    // No subPath: the kubelet must be able to swap a renewed certificate in.
+    assert_eq!(
+        (
+            mount.mount_path.as_str(),
+            mount.read_only,
+            mount.sub_path.as_deref()
+        ),
+        ("/tls", Some(true), None)
+    );
+    let volume = tls
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "tls")
+        .expect("tls volume");
+    assert_eq!(
+        volume
+            .secret
+            .as_ref()
+            .and_then(|s| s.secret_name.as_deref()),
+        Some("tart-operator-tls")
     );
 }
 

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use host_agent::lab::https::Client;
+use http::Method;
 use serde_json::{Value, json};
 use support::{cli, repo_file, tart_infra};
 
@@ -138,7 +140,7 @@ impl Drop for LabUp {
 struct Api {
     base: String,
     token: String,
-    http: reqwest::Client,
+    http: Client,
 }
 
 impl Api {
@@ -146,36 +148,37 @@ impl Api {
         Self {
             base: ready["url"].as_str().expect("url").to_owned(),
             token: ready["token"].as_str().expect("token").to_owned(),
-            http: reqwest::Client::new(),
+            // Trusting the lab's own CA, as `curl --cacert` would.
+            http: Client::trusting(Path::new(ready["caFile"].as_str().expect("caFile")))
+                .expect("a client trusting the lab's CA"),
         }
     }
 
-    async fn get(&self, path: &str) -> Value {
-        let answer = self
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let (status, answer) = self
             .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
+            .send(
+                method.clone(),
+                &format!("{}{path}", self.base),
+                Some(&self.token),
+                body,
+                Duration::from_secs(30),
+            )
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = answer.status();
-        let body: Value = answer.json().await.expect("JSON body");
-        assert!(status.is_success(), "GET {path}: {status} {body}");
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let answer: Value = serde_json::from_slice(&answer).expect("JSON body");
+        (status, answer)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(Method::GET, path, None).await;
+        assert!((200..300).contains(&status), "GET {path}: {status} {body}");
         body
     }
 
     async fn post(&self, path: &str, body: &Value) -> Value {
-        let answer = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = answer.status();
-        let body: Value = answer.json().await.expect("JSON body");
-        assert_eq!(status.as_u16(), 201, "POST {path}: {body}");
+        let (status, body) = self.call(Method::POST, path, Some(body)).await;
+        assert_eq!(status, 201, "POST {path}: {body}");
         body
     }
 
@@ -262,7 +265,24 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
     let port = free_port();
     let mut lab = LabUp::start(&state, port);
     let api = Api::of(&lab.ready);
-    assert_eq!(lab.ready["url"], format!("http://127.0.0.1:{port}"));
+    assert_eq!(lab.ready["url"], format!("https://127.0.0.1:{port}"));
+    // Served over HTTPS only to clients that trust the lab's CA.
+    let other_ca = local_control_plane::write_serving(&dir.path().join("other"), "other", "x", &[])
+        .expect("another CA");
+    let refused = Client::trusting(&other_ca.ca_cert)
+        .expect("client")
+        .send(
+            Method::GET,
+            &format!("https://127.0.0.1:{port}/healthz"),
+            None,
+            None,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("UnknownIssuer")),
+        "a client trusting another CA: {refused:?}"
+    );
     let log = lab.log();
     assert!(
         log.contains("cluster dev: demo workloads applied"),

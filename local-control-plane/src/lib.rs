@@ -38,12 +38,13 @@ pub use manifests::{
     parse_yaml_documents,
 };
 pub use options::{OnAddress, Options, PodLifecycle, SimNode};
+pub use pki::{ServingFiles, write_serving};
+pub use process::{Proc, Watchdog, log_tail};
 
 /// The user the operator is in every control plane's token file besides the admin: in no
 /// group, so it may do only what RBAC grants it (the lab binds the operator's target-cluster
 /// roles to it).
 pub const OPERATOR_USER: &str = "tart-operator";
-pub use process::{Proc, Watchdog, log_tail};
 
 static SHARED_APISERVER: tokio::sync::OnceCell<ControlPlane> = tokio::sync::OnceCell::const_new();
 static SHARED_CLUSTER: tokio::sync::OnceCell<ControlPlane> = tokio::sync::OnceCell::const_new();

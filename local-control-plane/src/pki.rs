@@ -147,6 +147,46 @@ pub fn write(dir: &Path, extra_sans: &[String]) -> Result<PkiFiles, Error> {
     Ok(files)
 }
 
+/// A serving certificate for loopback and `localhost` and the CA that signs it.
+#[derive(Clone, Debug)]
+pub struct ServingFiles {
+    /// The CA certificate (PEM) clients trust.
+    pub ca_cert: PathBuf,
+    /// The serving certificate (PEM).
+    pub cert: PathBuf,
+    /// Its key (PEM).
+    pub key: PathBuf,
+}
+
+/// Generates a fresh CA named `ca_name` and a serving certificate `cn` for 127.0.0.1,
+/// `localhost` and `extra_sans` into `dir` (created): `ca.crt`, `tls.crt`, `tls.key`.
+pub fn write_serving(
+    dir: &Path,
+    ca_name: &str,
+    cn: &str,
+    extra_sans: &[String],
+) -> Result<ServingFiles, Error> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        context: format!("creating {}", dir.display()),
+        source,
+    })?;
+    let issuer = ca(ca_name)?;
+    let mut sans = vec![san("127.0.0.1")?, san("localhost")?];
+    for name in extra_sans {
+        sans.push(san(name)?);
+    }
+    let (cert, key) = leaf(cn, sans, ExtendedKeyUsagePurpose::ServerAuth, &issuer)?;
+    let files = ServingFiles {
+        ca_cert: dir.join("ca.crt"),
+        cert: dir.join("tls.crt"),
+        key: dir.join("tls.key"),
+    };
+    write_private(&files.ca_cert, &issuer.pem())?;
+    write_private(&files.cert, &cert)?;
+    write_private(&files.key, &key)?;
+    Ok(files)
+}
+
 /// Reuses the files in `dir` when they are all there (a reused state directory), else
 /// generates fresh ones (with `extra_sans`, see [`write`]).
 pub fn load_or_write(dir: &Path, extra_sans: &[String]) -> Result<PkiFiles, Error> {

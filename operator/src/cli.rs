@@ -11,6 +11,9 @@ use clap::Parser;
 
 use crate::Config;
 use crate::api::ApiConfig;
+use crate::api::limits::Limits;
+use crate::api::server::Transport;
+use crate::api::tls::TlsFiles;
 use crate::collectors::CollectorSettings;
 use crate::context::{DEFAULT_K6_IMAGE, DEFAULT_STRESS_NG_IMAGE, Images, Settings};
 use crate::controllers::managed_cluster::tart::names::TartSettings;
@@ -108,6 +111,48 @@ pub struct Args {
     /// Serve the built dashboard (`npm run build` in dashboard/ writes dashboard/dist) at `/`.
     #[arg(long, env = "TART_OPERATOR_DASHBOARD_DIR", value_parser = dashboard_dir)]
     pub dashboard_dir: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (e.g. tls.crt of a cert-manager Secret
+    /// mounted as files); re-read when it changes. Without it the API is plain HTTP, for
+    /// behind a TLS-terminating Ingress.
+    #[arg(long, env = "TART_OPERATOR_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The certificate's PEM private key (tls.key).
+    #[arg(long, env = "TART_OPERATOR_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+    /// Seconds between checks of the certificate and key files for a change.
+    #[arg(long, env = "TART_OPERATOR_TLS_RELOAD_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub tls_reload_seconds: u64,
+    /// Seconds a client has to send a request's headers (and a new connection's TLS
+    /// handshake); an HTTP/1 keep-alive connection waits this long for its next request.
+    #[arg(long, env = "TART_OPERATOR_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request may take to be answered (503 after); the event stream's body is
+    /// not limited.
+    #[arg(long, env = "TART_OPERATOR_REQUEST_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_seconds: u64,
+    /// A connection with no bytes either way for this many seconds is closed (longer than
+    /// the event stream's 15 s keep-alive).
+    #[arg(long, env = "TART_OPERATOR_IDLE_TIMEOUT_SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(20..=86400))]
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; more wait --connection-wait-seconds for a free slot,
+    /// then are closed (plain HTTP: with a 503).
+    #[arg(long, env = "TART_OPERATOR_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Seconds a connection beyond --max-connections waits for a free slot.
+    #[arg(long, env = "TART_OPERATOR_CONNECTION_WAIT_SECONDS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub connection_wait_seconds: u64,
+    /// Event streams (/api/v1/events) open at once per token (per client IP without one);
+    /// more get 429.
+    #[arg(long, env = "TART_OPERATOR_MAX_EVENT_STREAMS_PER_CLIENT", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_event_streams_per_client: u64,
+    /// Failed authentications (401) a client IP may make in a burst; then 429 with
+    /// Retry-After until it earns more (--auth-failures-per-minute). 0: no limit (behind a
+    /// proxy every client has the proxy's IP).
+    #[arg(long, env = "TART_OPERATOR_AUTH_FAILURE_BURST", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub auth_failure_burst: u32,
+    /// Failed authentications a client IP earns back per minute.
+    #[arg(long, env = "TART_OPERATOR_AUTH_FAILURES_PER_MINUTE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub auth_failures_per_minute: u32,
     /// Elect a leader on a Lease, so several replicas are safe: only the leader reconciles,
     /// every replica serves the API. A replica that loses leadership exits.
     #[arg(long, env = "TART_OPERATOR_LEADER_ELECT")]
@@ -272,6 +317,27 @@ impl Args {
                 },
             },
             dashboard_dir: self.dashboard_dir,
+            transport: Transport {
+                tls: self
+                    .tls_cert_file
+                    .zip(self.tls_key_file)
+                    .map(|(cert, key)| TlsFiles {
+                        cert,
+                        key,
+                        reload_every: Duration::from_secs(self.tls_reload_seconds),
+                    }),
+                limits: Limits {
+                    header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
+                    request_timeout: Duration::from_secs(self.request_timeout_seconds),
+                    idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
+                    max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+                    connection_wait: Duration::from_secs(self.connection_wait_seconds),
+                    event_streams_per_client: usize::try_from(self.max_event_streams_per_client)
+                        .unwrap_or(usize::MAX),
+                    auth_failure_burst: self.auth_failure_burst,
+                    auth_failures_per_minute: self.auth_failures_per_minute,
+                },
+            },
             leader_election: self.leader_elect.then(|| LeaderConfig {
                 lease: self.leader_elect_lease,
                 namespace: self
@@ -406,6 +472,40 @@ mod tests {
             .config();
         assert_eq!(config.metrics_addr.map(|a| a.port()), Some(9090));
         assert_eq!(config.api.token_audience, "ops");
+        assert_eq!(config.transport, Transport::default());
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_limits_have_ranges() {
+        let err = parse(&["--tls-cert-file", "/tls/tls.crt"]).expect_err("no key");
+        assert!(err.to_string().contains("--tls-key-file"), "{err}");
+        let config = parse(&[
+            "--tls-cert-file",
+            "/tls/tls.crt",
+            "--tls-key-file",
+            "/tls/tls.key",
+            "--max-connections",
+            "5",
+            "--auth-failure-burst",
+            "0",
+        ])
+        .expect("valid")
+        .config();
+        let tls = config.transport.tls.expect("tls");
+        assert_eq!(
+            (tls.cert.to_str(), tls.key.to_str()),
+            (Some("/tls/tls.crt"), Some("/tls/tls.key"))
+        );
+        assert_eq!(config.transport.limits.max_connections, 5);
+        assert_eq!(config.transport.limits.auth_failure_burst, 0);
+        for bad in [
+            ["--max-connections", "0"],
+            ["--idle-timeout-seconds", "10"],
+            ["--header-read-timeout-seconds", "0"],
+        ] {
+            let err = parse(&bad).expect_err(bad[0]);
+            assert!(err.to_string().contains(bad[0]), "{err}");
+        }
     }
 
     #[test]

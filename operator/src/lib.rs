@@ -56,6 +56,8 @@ pub struct Config {
     pub dashboard_dir: Option<std::path::PathBuf>,
     /// Leader election; none: this replica always leads (a single replica).
     pub leader_election: Option<leader::LeaderConfig>,
+    /// TLS and the server's limits.
+    pub transport: api::server::Transport,
 }
 
 /// Why the operator stopped.
@@ -67,6 +69,9 @@ pub enum Error {
     /// This replica lost leadership and stopped.
     #[error(transparent)]
     Leadership(#[from] leader::LeaderError),
+    /// The TLS certificate or key does not load.
+    #[error("TLS for the API: {0}")]
+    Tls(#[from] api::tls::TlsError),
     /// The HTTP listener failed.
     #[error("serving HTTP on {addr}: {source}")]
     Http {
@@ -132,8 +137,14 @@ pub async fn run_until(
             addr: config.http_addr,
             source,
         })?;
-    let addr = listener.local_addr().unwrap_or(config.http_addr);
-    tracing::info!(%addr, "serving /api/v1, /healthz and /readyz");
+    let server = api::server::Server::new(listener, &config.transport)?;
+    let addr = server.local_addr().unwrap_or(config.http_addr);
+    let scheme = if config.transport.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%addr, scheme, "serving /api/v1, /healthz and /readyz");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -145,11 +156,8 @@ pub async fn run_until(
         Some(addr) => Some(serve_metrics(addr, metrics.clone(), stopped()).await?),
         None => None,
     };
-    let server = tokio::spawn(
-        axum::serve(listener, api::app(state, config.dashboard_dir.as_deref()))
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-    );
+    let server =
+        tokio::spawn(server.serve(api::app(state, config.dashboard_dir.as_deref()), stopped()));
     let clusters = tokio::spawn({
         let (ctx, ns, stop) = (ctx.clone(), config.secrets_namespace.clone(), stopped());
         async move { controllers::managed_cluster::run(ctx, &ns, stop).await }
@@ -226,9 +234,7 @@ pub async fn run_until(
     leader_metric.abort();
     metrics.set_leader(false);
     drop(api_tasks);
-    if let Ok(Err(source)) = server.await {
-        return Err(Error::Http { addr, source });
-    }
+    let _ = server.await;
     if let Some((addr, server)) = metrics_server
         && let Ok(Err(source)) = server.await
     {

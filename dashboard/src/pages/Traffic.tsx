@@ -180,12 +180,6 @@ function Unavailable({ view }: { view: TrafficView }) {
 const ARROW: Record<Tone, string> = { red: "traffic-arrow-red", green: "traffic-arrow-green" };
 
 // The dash flows towards the destination; reduced-motion users get still dashes.
-const EDGE_CSS = `
-.traffic-edge { animation: traffic-dash 1s linear infinite; }
-@keyframes traffic-dash { to { stroke-dashoffset: -9; } }
-@media (prefers-reduced-motion: reduce) { .traffic-edge { animation: none; } }
-`;
-
 function Arrow({ tone }: { tone: Tone }) {
   return (
     <marker id={ARROW[tone]} viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto">
@@ -237,7 +231,6 @@ function ServiceMap({ view }: { view: TrafficView }) {
         className="block h-auto w-full"
         style={{ maxHeight: "50vh" }}
       >
-        <style>{EDGE_CSS}</style>
         <defs>
           <Arrow tone="green" />
           <Arrow tone="red" />

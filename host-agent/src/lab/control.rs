@@ -83,12 +83,19 @@ pub async fn status(state_dir: &Path, as_json: bool) -> Result<bool, Error> {
         return Ok(false);
     };
     let rows = rows(&record);
-    let ready = reqwest::Client::new()
-        .get(format!("{}/readyz", record.url))
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success());
+    let ready = match super::https::Client::trusting(&super::https::ca_file(state_dir)) {
+        Ok(http) => http
+            .send(
+                http::Method::GET,
+                &format!("{}/readyz", record.url),
+                None,
+                None,
+                Duration::from_secs(3),
+            )
+            .await
+            .is_ok_and(|(status, _)| status == 200),
+        Err(_) => false,
+    };
     let all = rows.iter().all(|r| r.running) && ready;
     if as_json {
         say(format_args!(

@@ -28,6 +28,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The lab's CA cannot be read or used.
+    #[error("the lab's CA {}: {reason}; run `tart-infra lab up` again to regenerate it", .path.display())]
+    LabCa {
+        /// The CA file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// Another `lab up` runs from the same state directory.
     #[error(
         "a lab is already running from {} (pid {pid}); stop it with `tart-infra lab down`",

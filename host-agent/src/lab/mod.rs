@@ -14,6 +14,7 @@
 mod control;
 pub mod demo_credentials;
 mod error;
+pub mod https;
 mod hubble;
 pub mod load_model;
 pub mod platform;

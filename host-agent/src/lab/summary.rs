@@ -17,6 +17,8 @@ pub(super) struct Summary<'a> {
     pub token: &'a str,
     /// The file that holds it.
     pub token_file: &'a Path,
+    /// The CA that signs the operator's certificate.
+    pub ca_file: &'a Path,
     /// The state directory.
     pub state_dir: &'a Path,
     /// Admin kubeconfig per cluster, platform first.
@@ -30,13 +32,14 @@ pub(super) struct Summary<'a> {
 }
 
 impl Summary<'_> {
-    /// One JSON object (`url`, `token`, `tokenFile`, `stateDir`, `readyAfterSeconds`,
+    /// One JSON object (`url`, `token`, `tokenFile`, `caFile`, `stateDir`, `readyAfterSeconds`,
     /// `dashboard`, `kubeconfigs`, `simulatedHubbleRelays`).
     pub fn json(&self) -> serde_json::Value {
         json!({
             "url": self.url,
             "token": self.token,
             "tokenFile": self.token_file,
+            "caFile": self.ca_file,
             "stateDir": self.state_dir,
             "readyAfterSeconds": (self.ready_after * 10.0).round() / 10.0,
             "dashboard": self.dashboard,
@@ -48,7 +51,7 @@ impl Summary<'_> {
     /// The text for a terminal: addresses, token, kubeconfigs and commands to try.
     pub fn text(&self) -> String {
         let mut s = format!(
-            "\nlab ready in {:.1} s\n  {}  {}\n  access token       {}\n                     (also in {}, valid 7 days; the tart-infra-tester role)\n  kubeconfigs\n",
+            "\nlab ready in {:.1} s\n  {}  {}\n  CA certificate     {}\n                     (signs the operator's certificate; trust it in your browser or pass it to curl --cacert)\n  access token       {}\n                     (also in {}, valid 7 days; the tart-infra-tester role)\n  kubeconfigs\n",
             self.ready_after,
             if self.dashboard {
                 "dashboard and API"
@@ -56,6 +59,7 @@ impl Summary<'_> {
                 "API (no dashboard)"
             },
             self.url,
+            self.ca_file.display(),
             self.token,
             self.token_file.display()
         );
@@ -79,8 +83,9 @@ impl Summary<'_> {
             s,
             "\ntry, in another shell:\n  export KUBECONFIG={platform}\n  kubectl get managedclusters\n  \
              kubectl create -f manifests/examples/scalingexperiment-scale-light.yaml && kubectl get se -w\n  \
-             curl -H \"Authorization: Bearer $(cat {})\" {}/api/v1/clusters\n\n\
+             curl --cacert {} -H \"Authorization: Bearer $(cat {})\" {}/api/v1/clusters\n\n\
              Ctrl-C here, or `tart-infra lab down` from another shell, stops everything.\n",
+            self.ca_file.display(),
             self.token_file.display(),
             self.url
         );
@@ -97,9 +102,10 @@ mod tests {
         simulated: &'a [Simulated],
     ) -> Summary<'a> {
         Summary {
-            url: "http://127.0.0.1:3000",
+            url: "https://127.0.0.1:3000",
             token: "t0k3n",
             token_file: Path::new("/state/user-token"),
+            ca_file: Path::new("/state/operator-tls/ca.crt"),
             state_dir: Path::new("/state"),
             kubeconfigs,
             simulated,
@@ -128,9 +134,10 @@ mod tests {
         assert_eq!(
             summary(&kubeconfigs, &simulated).json(),
             json!({
-                "url": "http://127.0.0.1:3000",
+                "url": "https://127.0.0.1:3000",
                 "token": "t0k3n",
                 "tokenFile": "/state/user-token",
+                "caFile": "/state/operator-tls/ca.crt",
                 "stateDir": "/state",
                 "readyAfterSeconds": 6.6,
                 "dashboard": false,
@@ -152,7 +159,11 @@ mod tests {
         let text = summary(&kubeconfigs, &[]).text();
         assert!(text.contains("lab ready in 6.6 s"), "{text}");
         assert!(
-            text.contains("API (no dashboard)  http://127.0.0.1:3000"),
+            text.contains("API (no dashboard)  https://127.0.0.1:3000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("curl --cacert /state/operator-tls/ca.crt -H"),
             "{text}"
         );
         assert!(

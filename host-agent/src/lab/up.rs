@@ -10,13 +10,15 @@ use std::time::{Duration, Instant};
 
 use crds::managed_cluster::{NodeRole, Tier};
 use futures::StreamExt as _;
-use local_control_plane::{ControlPlane, Options, PodLifecycle, Proc, SimNode, Watchdog};
+use local_control_plane::{
+    ControlPlane, Options, PodLifecycle, Proc, ServingFiles, SimNode, Watchdog,
+};
 
 use super::preflight::{self, Checked};
 use super::record::{Component, Record};
 use super::running::Lab;
 use super::summary::Summary;
-use super::{Error, Progress, hubble, platform, say, simulator};
+use super::{Error, Progress, https, hubble, platform, say, simulator};
 use crate::config::ClusterConfig;
 
 /// How the HPA controller runs in lab clusters: a sync every 5 s (the default is 15 s) so
@@ -51,7 +53,7 @@ pub async fn up(opts: UpOptions) -> Result<(), Error> {
     let checked = preflight::check(&opts, &progress)?;
     let mut record = Record {
         supervisor: Some(Component::of("", "lab", std::process::id())),
-        url: format!("http://{}", opts.http_addr),
+        url: format!("https://{}", opts.http_addr),
         ..Record::default()
     };
     record.save(&opts.state_dir)?;
@@ -92,20 +94,22 @@ async fn run(
     let access = set_up_platform(&lab, &config, &opts.state_dir, progress).await?;
     start_simulation(&mut lab, progress).await?;
     record.simulated = lab.simulated();
-    start_operator(&mut lab, opts, &access, operator_bin)?;
+    let tls = https::write_certificate(&opts.state_dir, opts.http_addr)?;
+    start_operator(&mut lab, opts, &access, &tls, operator_bin)?;
     record.components = lab.components();
     record.save(&opts.state_dir)?;
 
     let api = OperatorApi {
-        base: format!("http://{}", opts.http_addr),
+        base: record.url.clone(),
         token: access.user_token.clone(),
-        http: reqwest::Client::new(),
+        http: https::Client::trusting(&tls.ca_cert)?,
     };
     wait_ready(&mut lab, &api, &names, progress).await?;
     let summary = Summary {
         url: &api.base,
         token: &access.user_token,
         token_file: &access.token_file,
+        ca_file: &tls.ca_cert,
         state_dir: &opts.state_dir,
         kubeconfigs: &record.kubeconfigs,
         simulated: &record.simulated,
@@ -304,11 +308,18 @@ async fn start_simulation(lab: &mut Lab, progress: &Progress) -> Result<(), Erro
     Ok(())
 }
 
-/// The operator's command line: its address, where its Secrets are, the platform's name,
-/// the dashboard and the simulated relays.
-fn operator_args(opts: &UpOptions, platform: &str, relays: &[hubble::Relay]) -> Vec<String> {
+/// The operator's command line: its address and certificate, where its Secrets are, the
+/// platform's name, the dashboard and the simulated relays.
+fn operator_args(
+    opts: &UpOptions,
+    tls: &ServingFiles,
+    platform: &str,
+    relays: &[hubble::Relay],
+) -> Vec<String> {
     [
         format!("--http-addr={}", opts.http_addr),
+        format!("--tls-cert-file={}", tls.cert.display()),
+        format!("--tls-key-file={}", tls.key.display()),
         format!("--secrets-namespace={}", platform::SYSTEM_NAMESPACE),
         format!("--platform-name={platform}"),
         "--log-format=json".to_owned(),
@@ -332,13 +343,14 @@ fn start_operator(
     lab: &mut Lab,
     opts: &UpOptions,
     access: &Access,
+    tls: &ServingFiles,
     operator_bin: PathBuf,
 ) -> Result<(), Error> {
     let watchdog = Watchdog::start(None)?;
     let mut operator = Proc::new(
         "tart-operator",
         operator_bin,
-        operator_args(opts, &access.platform, &lab.relays),
+        operator_args(opts, tls, &access.platform, &lab.relays),
         opts.state_dir.join("operator.log"),
     )
     .with_env(
@@ -354,35 +366,41 @@ fn start_operator(
 struct OperatorApi {
     base: String,
     token: String,
-    http: reqwest::Client,
+    http: https::Client,
 }
 
 /// Why a request to the operator's API did not give an answer.
 #[derive(Debug, thiserror::Error)]
 enum ApiError {
-    /// No answer, or not JSON.
+    /// No answer.
     #[error("{0}")]
-    Request(#[from] reqwest::Error),
+    Request(String),
+    /// Not JSON.
+    #[error("not JSON: {0}")]
+    Json(#[from] serde_json::Error),
     /// An answer other than success.
     #[error("{status}: {body}")]
     Status {
-        status: reqwest::StatusCode,
+        status: u16,
         body: serde_json::Value,
     },
 }
 
 impl OperatorApi {
     async fn get(&self, path: &str) -> Result<serde_json::Value, ApiError> {
-        let answer = self
+        let (status, body) = self
             .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await?;
-        let status = answer.status();
-        let body: serde_json::Value = answer.json().await?;
-        if status.is_success() {
+            .send(
+                http::Method::GET,
+                &format!("{}{path}", self.base),
+                Some(&self.token),
+                None,
+                Duration::from_secs(5),
+            )
+            .await
+            .map_err(ApiError::Request)?;
+        let body: serde_json::Value = serde_json::from_slice(&body)?;
+        if (200..300).contains(&status) {
             Ok(body)
         } else {
             Err(ApiError::Status { status, body })
@@ -519,10 +537,17 @@ mod tests {
             operator_bin: None,
             dashboard_dir: Some(PathBuf::from("/repo/dashboard/dist")),
         };
+        let tls = ServingFiles {
+            ca_cert: PathBuf::from("/state/operator-tls/ca.crt"),
+            cert: PathBuf::from("/state/operator-tls/tls.crt"),
+            key: PathBuf::from("/state/operator-tls/tls.key"),
+        };
         assert_eq!(
-            operator_args(&opts, "platform", &[]),
+            operator_args(&opts, &tls, "platform", &[]),
             [
                 "--http-addr=127.0.0.1:3000",
+                "--tls-cert-file=/state/operator-tls/tls.crt",
+                "--tls-key-file=/state/operator-tls/tls.key",
                 "--secrets-namespace=tart-system",
                 "--platform-name=platform",
                 "--log-format=json",

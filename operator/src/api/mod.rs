@@ -15,11 +15,15 @@ pub mod error;
 pub mod events;
 pub mod experiments;
 pub mod export;
+pub mod headers;
 pub mod impersonation;
+pub mod limits;
 pub mod loadtests;
 pub mod openapi;
 pub mod read;
 pub mod resources;
+pub mod server;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -51,9 +51,17 @@ impl Operator {
         port: u16,
         hubble: HashMap<String, String>,
     ) -> Result<Self> {
-        let (stop, stopped) = oneshot::channel();
+        Self::run(client, Self::config(settings, port, hubble)?).await
+    }
+
+    /// The configuration [`Operator::start_with`] uses, `/metrics` on a port of its own.
+    pub fn config(
+        settings: Settings,
+        port: u16,
+        hubble: HashMap<String, String>,
+    ) -> Result<operator::Config> {
         let metrics_port = super::free_port()?;
-        let config = operator::Config {
+        Ok(operator::Config {
             http_addr: format!("127.0.0.1:{port}").parse()?,
             metrics_addr: Some(format!("127.0.0.1:{metrics_port}").parse()?),
             secrets_namespace: SECRETS_NS.into(),
@@ -72,7 +80,14 @@ impl Operator {
             },
             dashboard_dir: None,
             leader_election: None,
-        };
+            transport: Default::default(),
+        })
+    }
+
+    /// Starts the operator with `config`, connecting as `client`.
+    pub async fn run(client: kube::Client, config: operator::Config) -> Result<Self> {
+        let metrics_port = config.metrics_addr.map_or(0, |a| a.port());
+        let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(operator::run_until(config, client, async {
             let _ = stopped.await;
         }));

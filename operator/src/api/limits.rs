@@ -1,0 +1,345 @@
+//! Abuse resistance around the router: a request timeout, a cap on concurrent event streams
+//! per client, and a rate limit on failed authentication per client IP. The connection-level
+//! limits (header read timeout, idle timeout, connection cap) are in [`super::server`].
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+
+/// The server's limits (flags in [`crate::cli`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// A client must send a request's headers (and a new connection's TLS handshake) within this.
+    pub header_read_timeout: Duration,
+    /// A request must be answered within this (the event stream's body is not limited).
+    pub request_timeout: Duration,
+    /// A connection with no traffic either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// How long a connection beyond the cap waits for a free slot before it is closed.
+    pub connection_wait: Duration,
+    /// Concurrent `/api/v1/events` streams per token (per client IP without one).
+    pub event_streams_per_client: usize,
+    /// Failed authentications (401) a client IP may make at once before it gets 429; 0: no limit.
+    pub auth_failure_burst: u32,
+    /// How many more failed authentications a client IP earns per minute.
+    pub auth_failures_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: 1024,
+            connection_wait: Duration::from_secs(2),
+            event_streams_per_client: 8,
+            auth_failure_burst: 20,
+            auth_failures_per_minute: 10,
+        }
+    }
+}
+
+/// The event stream's path, whose body may stay open.
+const EVENTS: &str = "/api/v1/events";
+
+/// Client IPs tracked by the failed-authentication limit at most; beyond, IPs whose budget
+/// is whole again are forgotten first, and new ones are not tracked until there is room.
+const MAX_TRACKED_IPS: usize = 100_000;
+
+/// Wraps `router` in the limits (outermost first): failed authentication, event streams,
+/// request timeout.
+pub fn apply(router: Router, limits: &Limits) -> Router {
+    let timeout = limits.request_timeout;
+    let streams = Arc::new(Streams::new(limits.event_streams_per_client));
+    let failures = Arc::new(FailedAuth::new(
+        limits.auth_failure_burst,
+        limits.auth_failures_per_minute,
+    ));
+    router
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            request_timeout(timeout, req, next)
+        }))
+        .layer(middleware::from_fn_with_state(streams, event_streams))
+        .layer(middleware::from_fn_with_state(failures, failed_auth))
+}
+
+async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::unavailable(format!(
+            "the request did not complete within {} s (--request-timeout-seconds); try again",
+            limit.as_secs()
+        ))
+        .into_response(),
+    }
+}
+
+fn client_ip(req: &Request) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Open event streams by client: the SHA-256 of the Authorization header, or of the client
+/// IP without one.
+struct Streams {
+    max: usize,
+    open: Mutex<HashMap<[u8; 32], usize>>,
+}
+
+/// One open stream, counted until dropped.
+struct StreamSlot {
+    streams: Arc<Streams>,
+    key: [u8; 32],
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.streams.open);
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl Streams {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            open: Mutex::default(),
+        }
+    }
+
+    fn take(self: &Arc<Self>, key: [u8; 32]) -> Option<StreamSlot> {
+        let mut open = lock(&self.open);
+        let n = open.entry(key).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot {
+            streams: self.clone(),
+            key,
+        })
+    }
+}
+
+fn stream_key(req: &Request) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    match req.headers().get(header::AUTHORIZATION) {
+        Some(auth) => hash.update(auth.as_bytes()),
+        None => hash.update(format!("ip {:?}", client_ip(req)).as_bytes()),
+    }
+    hash.finalize().into()
+}
+
+async fn event_streams(State(streams): State<Arc<Streams>>, req: Request, next: Next) -> Response {
+    if req.uri().path() != EVENTS {
+        return next.run(req).await;
+    }
+    let Some(slot) = streams.take(stream_key(&req)) else {
+        return ApiError::too_many_requests(format!(
+            "this token already has {} event streams open (--max-event-streams-per-client); close one (another tab?) and retry",
+            streams.max
+        ))
+        .into_response();
+    };
+    let response = next.run(req).await;
+    if !response.status().is_success() {
+        return response;
+    }
+    // The slot is held as long as the stream's body is.
+    response.map(|body| {
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            let _held = &slot;
+            chunk
+        }))
+    })
+}
+
+/// A token bucket per client IP, spent by failed authentications.
+struct FailedAuth {
+    burst: f64,
+    per_second: f64,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl FailedAuth {
+    fn new(burst: u32, per_minute: u32) -> Self {
+        Self {
+            burst: f64::from(burst),
+            per_second: f64::from(per_minute) / 60.0,
+            buckets: Mutex::default(),
+        }
+    }
+
+    fn refilled(&self, b: Bucket, now: Instant) -> Bucket {
+        let earned = now.saturating_duration_since(b.at).as_secs_f64() * self.per_second;
+        Bucket {
+            tokens: (b.tokens + earned).min(self.burst),
+            at: now,
+        }
+    }
+
+    /// How long `ip` must wait before it may try again, if it has no failure left.
+    fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        if self.burst == 0.0 {
+            return None;
+        }
+        let buckets = lock(&self.buckets);
+        let b = self.refilled(*buckets.get(&ip)?, now);
+        if b.tokens >= 1.0 {
+            return None;
+        }
+        if self.per_second == 0.0 {
+            return Some(Duration::from_secs(3600));
+        }
+        Some(Duration::from_secs_f64((1.0 - b.tokens) / self.per_second))
+    }
+
+    /// Spends one failure of `ip`.
+    fn failed(&self, ip: IpAddr, now: Instant) {
+        if self.burst == 0.0 {
+            return;
+        }
+        let mut buckets = lock(&self.buckets);
+        if buckets.len() >= MAX_TRACKED_IPS && !buckets.contains_key(&ip) {
+            buckets.retain(|_, b| self.refilled(*b, now).tokens < self.burst);
+            if buckets.len() >= MAX_TRACKED_IPS {
+                return;
+            }
+        }
+        let b = buckets.get(&ip).copied().unwrap_or(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        let mut b = self.refilled(b, now);
+        b.tokens = (b.tokens - 1.0).max(0.0);
+        buckets.insert(ip, b);
+    }
+}
+
+async fn failed_auth(State(limit): State<Arc<FailedAuth>>, req: Request, next: Next) -> Response {
+    let Some(ip) = client_ip(&req) else {
+        return next.run(req).await;
+    };
+    if let Some(wait) = limit.blocked(ip, Instant::now()) {
+        let seconds = wait.as_secs().max(1);
+        let mut response = ApiError::too_many_requests(format!(
+            "too many failed authentications from {ip}; retry after {seconds} s with a valid token (kubectl create token)"
+        ))
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
+    let response = next.run(req).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        limit.failed(ip, Instant::now());
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_authentication_is_limited_per_ip() {
+        let (a, b): (IpAddr, IpAddr) = (
+            "10.0.0.1".parse().expect("ip"),
+            "10.0.0.2".parse().expect("ip"),
+        );
+        let t0 = Instant::now();
+        let limit = FailedAuth::new(3, 60); // 3 at once, then one a second
+        for _ in 0..3 {
+            assert_eq!(limit.blocked(a, t0), None);
+            limit.failed(a, t0);
+        }
+        assert_eq!(limit.blocked(a, t0), Some(Duration::from_secs(1)));
+        assert_eq!(limit.blocked(b, t0), None, "another IP is not affected");
+        let later = t0 + Duration::from_millis(1500);
+        assert_eq!(
+            limit.blocked(a, later),
+            None,
+            "a second later it may try once"
+        );
+        limit.failed(a, later);
+        assert!(limit.blocked(a, later).is_some());
+        // Off.
+        let off = FailedAuth::new(0, 10);
+        for _ in 0..100 {
+            off.failed(a, t0);
+        }
+        assert_eq!(off.blocked(a, t0), None);
+        // No refill: an hour.
+        let never = FailedAuth::new(1, 0);
+        never.failed(a, t0);
+        assert_eq!(
+            never.blocked(a, t0 + Duration::from_secs(600)),
+            Some(Duration::from_secs(3600))
+        );
+    }
+
+    #[test]
+    fn tracked_ips_are_bounded() {
+        let t0 = Instant::now();
+        let limit = FailedAuth::new(2, 60);
+        for i in 0..MAX_TRACKED_IPS as u32 + 10 {
+            limit.failed(IpAddr::from(i.to_be_bytes()), t0);
+        }
+        assert_eq!(lock(&limit.buckets).len(), MAX_TRACKED_IPS);
+        // Once their budgets are whole again, old IPs make room.
+        limit.failed(
+            "192.0.2.1".parse().expect("ip"),
+            t0 + Duration::from_secs(60),
+        );
+        assert_eq!(lock(&limit.buckets).len(), 1);
+    }
+
+    #[test]
+    fn event_streams_are_counted_per_key_until_dropped() {
+        let streams = Arc::new(Streams::new(2));
+        let (a, b) = ([1; 32], [2; 32]);
+        let first = streams.take(a).expect("first");
+        let _second = streams.take(a).expect("second");
+        assert!(streams.take(a).is_none(), "a third for the same key");
+        assert!(streams.take(b).is_some(), "another key");
+        drop(first);
+        assert!(streams.take(a).is_some(), "a slot freed by a closed stream");
+        drop(streams.take(b));
+        assert!(
+            !lock(&streams.open).contains_key(&b),
+            "no entry left for a key with no stream"
+        );
+    }
+}

@@ -98,7 +98,7 @@ async fn the_target_role_runs_runners_and_cannot_read_secrets_or_touch_kube_syst
         "metadata": {"name": "tart-loadtest", "labels": {"app.kubernetes.io/managed-by": "tart-operator"}},
     }));
     Api::<Namespace>::all(op.clone())
-        .patch("tart-loadtest", &apply, &Patch::Apply(&runners))
+        .create(&PostParams::default(), &runners)
         .await
         .expect("the runner namespace");
     let cm: ConfigMap = object(json!({
@@ -114,6 +114,19 @@ async fn the_target_role_runs_runners_and_cannot_read_secrets_or_touch_kube_syst
         "spec": {"template": {"spec": {"restartPolicy": "Never",
             "containers": [{"name": "k6", "image": "grafana/k6:0.54.0"}]}}},
     }));
+    // The runner pod is dry-run first (quota, LimitRange and Pod Security answer at once).
+    let probe: Pod = object(json!({
+        "metadata": {"name": "lt-1-probe", "namespace": "tart-loadtest"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "k6", "image": "grafana/k6:0.54.0"}]},
+    }));
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    Api::<Pod>::namespaced(op.clone(), "tart-loadtest")
+        .create(&dry_run, &probe)
+        .await
+        .expect("the runner pod's dry run");
     let jobs = Api::<Job>::namespaced(op.clone(), "tart-loadtest");
     jobs.create(&PostParams::default(), &job)
         .await
@@ -172,24 +185,25 @@ async fn the_target_role_runs_runners_and_cannot_read_secrets_or_touch_kube_syst
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": "kube-system", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
     }));
-    let message = forbidden(
+    // Namespaces are created, never patched: RBAC refuses the relabelling outright.
+    forbidden(
         "relabel kube-system",
         Api::<Namespace>::all(op.clone())
             .patch("kube-system", &apply, &Patch::Apply(&relabel))
             .await,
     );
-    assert!(
-        message.contains("runner namespaces it created"),
-        "{message}"
-    );
     let system_cm: ConfigMap = object(json!({
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "kube-system"},
     }));
-    forbidden(
+    let message = forbidden(
         "write into kube-system",
         Api::<ConfigMap>::namespaced(op.clone(), "kube-system")
             .patch("x", &apply, &Patch::Apply(&system_cm))
             .await,
+    );
+    assert!(
+        message.contains("runner namespaces it created"),
+        "the admission policy refuses it: {message}"
     );
     forbidden(
         "create an unlabelled namespace",

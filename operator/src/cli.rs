@@ -55,6 +55,10 @@ pub struct Args {
     /// At most this many LoadTests run at once per managed cluster; the rest queue.
     #[arg(long, env = "TART_OPERATOR_MAX_TESTS_PER_CLUSTER", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_tests_per_cluster: u32,
+    /// At most this many ScalingExperiments sample at once (each keeps its series in memory);
+    /// a new one waits in Pending until one ends.
+    #[arg(long, env = "TART_OPERATOR_MAX_LIVE_EXPERIMENTS", default_value_t = crate::context::DEFAULT_MAX_LIVE_EXPERIMENTS as u32, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_live_experiments: u32,
     /// Seconds between health checks of a managed cluster.
     #[arg(long, env = "TART_OPERATOR_CLUSTER_RECHECK_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub cluster_recheck_seconds: u64,
@@ -291,6 +295,7 @@ impl Args {
                 ),
                 unschedulable_grace: Duration::from_secs(self.unschedulable_grace_seconds),
                 cleanup_timeout: Duration::from_secs(self.cleanup_timeout_seconds),
+                max_live_experiments: self.max_live_experiments as usize,
                 images: Images {
                     k6: self.k6_image,
                     stress_ng: self.stress_ng_image,

@@ -35,6 +35,9 @@ pub struct Settings {
     /// How long deleting a LoadTest keeps trying to remove its runner from an unreachable
     /// cluster before giving up.
     pub cleanup_timeout: Duration,
+    /// At most this many experiments sample at once (each keeps its series in memory, up to
+    /// `live::MAX_READINGS` readings); a new one waits in Pending for a free sampler.
+    pub max_live_experiments: usize,
     /// Runner images.
     pub images: Images,
     /// Where tart clusters' objects live and how their VMs are reached.
@@ -49,6 +52,7 @@ impl Default for Settings {
             cluster_unavailable_timeout: Duration::from_secs(300),
             unschedulable_grace: Duration::from_secs(60),
             cleanup_timeout: Duration::from_secs(300),
+            max_live_experiments: DEFAULT_MAX_LIVE_EXPERIMENTS,
             images: Images {
                 k6: DEFAULT_K6_IMAGE.to_owned(),
                 stress_ng: DEFAULT_STRESS_NG_IMAGE.to_owned(),
@@ -57,6 +61,10 @@ impl Default for Settings {
         }
     }
 }
+
+/// How many experiments sample at once by default: at most about 240 MB of series (12 MB
+/// each at the per-experiment cap; a typical experiment keeps a few hundred KB).
+pub const DEFAULT_MAX_LIVE_EXPERIMENTS: usize = 20;
 
 /// The k6 image HTTP tests run by default.
 pub const DEFAULT_K6_IMAGE: &str = "grafana/k6:1.7.1";

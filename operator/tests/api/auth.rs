@@ -171,13 +171,7 @@ async fn cluster_data_follows_rules_on_cluster_names() -> Result<()> {
     ensure!(names(&all, "name") == ["platform", "dev", "prod"], "{all}");
 
     // The event stream carries only what the token may read.
-    let events = reqwest::Client::new()
-        .get(format!("{}/api/v1/events", lab.http.base))
-        .bearer_auth(&token)
-        .send()
-        .await?;
-    ensure!(events.status() == 200, "events: {}", events.status());
-    let mut stream = events.bytes_stream();
+    let mut stream = lab.http.events(&token).await?;
     let test = |ns: &str, name: &str| json!({ "namespace": ns, "name": name, "spec": { "cluster": "dev", "preset": "light-load" } });
     // What it may not see first, then what it may: once the latter arrives, the former
     // would have too.
@@ -210,7 +204,7 @@ async fn cluster_data_follows_rules_on_cluster_names() -> Result<()> {
     let seen = tokio::time::timeout(WAIT, async {
         let mut text = String::new();
         while let Some(chunk) = stream.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk?));
+            text.push_str(&chunk?);
             if text.contains("\"name\":\"visible-test\"")
                 && text.contains("event: cluster")
                 && text.contains("\"cluster\":\"dev\"")

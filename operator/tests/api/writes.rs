@@ -19,13 +19,7 @@ async fn tests_are_created_listed_streamed_deleted_and_exported() -> Result<()> 
     let ns = lab.platform.namespace("flow").await?;
 
     // Listen to the event stream before creating.
-    let events = reqwest::Client::new()
-        .get(format!("{}/api/v1/events", lab.http.base))
-        .bearer_auth(&token)
-        .send()
-        .await?;
-    ensure!(events.status() == 200, "events: {}", events.status());
-    let mut stream = events.bytes_stream();
+    let mut stream = lab.http.events(&token).await?;
 
     let body = json!({ "namespace": ns, "name": "api-made", "spec": { "cluster": "dev", "http": { "targetUrl": "http://web.demo.svc.cluster.local", "vus": 5, "duration": "10s" } } });
     let (status, created) = lab.http.post("/api/v1/tests", Some(&token), &body).await?;
@@ -42,7 +36,7 @@ async fn tests_are_created_listed_streamed_deleted_and_exported() -> Result<()> 
     let seen = tokio::time::timeout(WAIT, async {
         let mut text = String::new();
         while let Some(chunk) = stream.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk?));
+            text.push_str(&chunk?);
             if text.contains("event: test") && text.contains("\"name\":\"api-made\"") {
                 return anyhow::Ok(text);
             }

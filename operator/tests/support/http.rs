@@ -49,6 +49,26 @@ impl Http {
         ))
     }
 
+    /// Opens the event stream as `token` (fails unless it answers 200): its chunks as text.
+    pub async fn events(
+        &self,
+        token: &str,
+    ) -> Result<impl futures::Stream<Item = reqwest::Result<String>> + Unpin + use<>> {
+        use futures::StreamExt;
+        let res = self
+            .client
+            .get(format!("{}/api/v1/events", self.base))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        if res.status() != 200 {
+            bail!("events: {}", res.status());
+        }
+        Ok(res
+            .bytes_stream()
+            .map(|chunk| chunk.map(|b| String::from_utf8_lossy(&b).into_owned())))
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Result<(u16, Value)> {
         self.call("GET", path, token, None).await
     }

@@ -87,10 +87,26 @@ impl Operator {
     /// Starts the operator with `config`, connecting as `client`.
     pub async fn run(client: kube::Client, config: operator::Config) -> Result<Self> {
         let metrics_port = config.metrics_addr.map_or(0, |a| a.port());
+        let addr = config.http_addr;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(operator::run_until(config, client, async {
+        let mut task = tokio::spawn(operator::run_until(config, client, async {
             let _ = stopped.await;
         }));
+        // Serving means it started: a failure before that (a port taken, a failed preflight)
+        // is this call's error, not a cluster that never gets Ready later.
+        let deadline = std::time::Instant::now() + WAIT;
+        while addr.port() != 0 && tokio::net::TcpStream::connect(addr).await.is_err() {
+            if task.is_finished() {
+                let ended = (&mut task).await;
+                anyhow::bail!("the operator stopped while starting: {ended:?}");
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the operator did not serve {addr} within {}s",
+                WAIT.as_secs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         Ok(Self {
             metrics_port,
             stop: Some(stop),

@@ -125,6 +125,16 @@ pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
     if let Some(message) = &o.unusable {
         return unavailable(o, s, message, settings, at);
     }
+    // Memory: at most max_live_experiments series at once. One that has not begun waits; one
+    // that has (e.g. after an operator restart) always resumes its sampler.
+    let begun = o.series.is_some() || old.phase.is_some_and(|p| p != ExperimentPhase::Pending);
+    if !begun && o.sampling >= settings.max_live_experiments {
+        s.message = Some(format!(
+            "waiting to start: {} experiments are sampling, at most {} at once (--max-live-experiments)",
+            o.sampling, settings.max_live_experiments
+        ));
+        return Decision::new(s, Next::Requeue(POLL));
+    }
     at.set(
         &mut s.conditions,
         C::ClusterReachable,

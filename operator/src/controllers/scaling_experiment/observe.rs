@@ -30,6 +30,8 @@ pub struct Observed {
     pub hpas: Vec<Arc<HorizontalPodAutoscaler>>,
     /// The sampler's series; None when no sampler runs.
     pub series: Option<Vec<Point>>,
+    /// How many experiments are sampling now (each keeps its series in memory).
+    pub sampling: usize,
     /// The child LoadTest, if it exists.
     pub child: Option<LoadTest>,
     /// How long ago this operator last wrote the experiment's status (None: not since it
@@ -83,6 +85,7 @@ pub async fn observe(
         unusable: None,
         hpas: Vec::new(),
         series: ctx.samplers.get(&uid).map(|run| run.points()),
+        sampling: ctx.samplers.len(),
         child: None,
         since_written: written.since(&uid),
         failure: None,

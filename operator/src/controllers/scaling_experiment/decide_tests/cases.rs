@@ -27,7 +27,35 @@ pub(super) fn cases() -> Vec<Case> {
         )
     };
     let two_samples = series(&[(980, 1), (985, 1)]);
+    let full = settings().max_live_experiments;
     vec![
+        (
+            "a new experiment waits while the most experiments sample",
+            with(observed(new()), |o| {
+                o.series = None;
+                o.sampling = full;
+            }),
+            Expect {
+                phase: Some(P::Pending),
+                effect: "None",
+                sampler: "Keep",
+                next: requeue(5),
+                message: "waiting to start: 20 experiments are sampling, at most 20 at once",
+                ..Expect::default()
+            },
+        ),
+        (
+            "a begun experiment without its sampler (after a restart) resumes it however many sample",
+            with(observed(baseline(json!({}))), |o| {
+                o.series = None;
+                o.sampling = full + 5;
+            }),
+            Expect {
+                phase: Some(P::Baseline),
+                sampler: "Start",
+                ..Expect::default()
+            },
+        ),
         (
             "a finished experiment stops its sampler and waits",
             observed(experiment(json!({}), json!({ "phase": "Completed" }))),

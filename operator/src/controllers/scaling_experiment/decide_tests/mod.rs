@@ -119,6 +119,7 @@ fn observed(se: ScalingExperiment) -> Observed {
         unusable: None,
         hpas: vec![],
         series: Some(vec![]),
+        sampling: 1,
         child: None,
         since_written: None,
         failure: None,

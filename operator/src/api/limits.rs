@@ -209,32 +209,21 @@ impl FailedAuth {
         }
     }
 
-    /// How long `ip` must wait before it may try again, if it has no failure left.
-    fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    /// Takes one failure of `ip`'s budget in advance, for a request about to be checked, or
+    /// says how long `ip` must wait when none is left. Taking it before the answer (and
+    /// giving it back unless the answer is 401, see [`Self::refund`]) keeps concurrent
+    /// attempts from overshooting the budget.
+    fn reserve(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         if self.burst == 0.0 {
-            return None;
-        }
-        let buckets = lock(&self.buckets);
-        let b = self.refilled(*buckets.get(&ip)?, now);
-        if b.tokens >= 1.0 {
-            return None;
-        }
-        if self.per_second == 0.0 {
-            return Some(Duration::from_secs(3600));
-        }
-        Some(Duration::from_secs_f64((1.0 - b.tokens) / self.per_second))
-    }
-
-    /// Spends one failure of `ip`.
-    fn failed(&self, ip: IpAddr, now: Instant) {
-        if self.burst == 0.0 {
-            return;
+            return Ok(());
         }
         let mut buckets = lock(&self.buckets);
         if buckets.len() >= MAX_TRACKED_IPS && !buckets.contains_key(&ip) {
             buckets.retain(|_, b| self.refilled(*b, now).tokens < self.burst);
             if buckets.len() >= MAX_TRACKED_IPS {
-                return;
+                // Too many addresses with spent budgets: a new one goes untracked rather than
+                // refused, so filling the table cannot lock every other client out.
+                return Ok(());
             }
         }
         let b = buckets.get(&ip).copied().unwrap_or(Bucket {
@@ -242,8 +231,29 @@ impl FailedAuth {
             at: now,
         });
         let mut b = self.refilled(b, now);
-        b.tokens = (b.tokens - 1.0).max(0.0);
+        if b.tokens < 1.0 {
+            buckets.insert(ip, b);
+            if self.per_second == 0.0 {
+                return Err(Duration::from_secs(3600));
+            }
+            return Err(Duration::from_secs_f64((1.0 - b.tokens) / self.per_second));
+        }
+        b.tokens -= 1.0;
         buckets.insert(ip, b);
+        Ok(())
+    }
+
+    /// Gives back the failure [`Self::reserve`] took: the answer was not a 401.
+    fn refund(&self, ip: IpAddr, now: Instant) {
+        if self.burst == 0.0 {
+            return;
+        }
+        let mut buckets = lock(&self.buckets);
+        if let Some(b) = buckets.get(&ip).copied() {
+            let mut b = self.refilled(b, now);
+            b.tokens = (b.tokens + 1.0).min(self.burst);
+            buckets.insert(ip, b);
+        }
     }
 }
 
@@ -251,7 +261,7 @@ async fn failed_auth(State(limit): State<Arc<FailedAuth>>, req: Request, next: N
     let Some(ip) = client_ip(&req) else {
         return next.run(req).await;
     };
-    if let Some(wait) = limit.blocked(ip, Instant::now()) {
+    if let Err(wait) = limit.reserve(ip, Instant::now()) {
         let seconds = wait.as_secs().max(1);
         let mut response = ApiError::too_many_requests(format!(
             "too many failed authentications from {ip}; retry after {seconds} s with a valid token (kubectl create token)"
@@ -263,8 +273,8 @@ async fn failed_auth(State(limit): State<Arc<FailedAuth>>, req: Request, next: N
         return response;
     }
     let response = next.run(req).await;
-    if response.status() == StatusCode::UNAUTHORIZED {
-        limit.failed(ip, Instant::now());
+    if response.status() != StatusCode::UNAUTHORIZED {
+        limit.refund(ip, Instant::now());
     }
     response
 }
@@ -282,32 +292,45 @@ mod tests {
         let t0 = Instant::now();
         let limit = FailedAuth::new(3, 60); // 3 at once, then one a second
         for _ in 0..3 {
-            assert_eq!(limit.blocked(a, t0), None);
-            limit.failed(a, t0);
+            assert_eq!(limit.reserve(a, t0), Ok(()), "a 401 keeps what it took");
         }
-        assert_eq!(limit.blocked(a, t0), Some(Duration::from_secs(1)));
-        assert_eq!(limit.blocked(b, t0), None, "another IP is not affected");
+        assert_eq!(limit.reserve(a, t0), Err(Duration::from_secs(1)));
+        assert_eq!(limit.reserve(b, t0), Ok(()), "another IP is not affected");
         let later = t0 + Duration::from_millis(1500);
-        assert_eq!(
-            limit.blocked(a, later),
-            None,
-            "a second later it may try once"
-        );
-        limit.failed(a, later);
-        assert!(limit.blocked(a, later).is_some());
+        assert_eq!(limit.reserve(a, later), Ok(()), "a second later, one try");
+        assert!(limit.reserve(a, later).is_err());
         // Off.
         let off = FailedAuth::new(0, 10);
         for _ in 0..100 {
-            off.failed(a, t0);
+            assert_eq!(off.reserve(a, t0), Ok(()));
         }
-        assert_eq!(off.blocked(a, t0), None);
         // No refill: an hour.
         let never = FailedAuth::new(1, 0);
-        never.failed(a, t0);
+        assert_eq!(never.reserve(a, t0), Ok(()));
         assert_eq!(
-            never.blocked(a, t0 + Duration::from_secs(600)),
-            Some(Duration::from_secs(3600))
+            never.reserve(a, t0 + Duration::from_secs(600)),
+            Err(Duration::from_secs(3600))
         );
+    }
+
+    #[test]
+    fn attempts_in_flight_cannot_overshoot_the_budget_and_good_answers_give_it_back() {
+        let a: IpAddr = "10.0.0.1".parse().expect("ip");
+        let t0 = Instant::now();
+        let limit = FailedAuth::new(20, 0);
+        // 50 attempts at once: 20 go through to be checked, 30 are refused before.
+        let admitted = (0..50).filter(|_| limit.reserve(a, t0).is_ok()).count();
+        assert_eq!(admitted, 20);
+        // They were good tokens after all: every one gives its failure back.
+        for _ in 0..admitted {
+            limit.refund(a, t0);
+        }
+        assert_eq!(limit.reserve(a, t0), Ok(()));
+        limit.refund(a, t0);
+        // A refund never raises the budget past its burst.
+        limit.refund(a, t0);
+        let whole = (0..50).filter(|_| limit.reserve(a, t0).is_ok()).count();
+        assert_eq!(whole, 20);
     }
 
     #[test]
@@ -315,13 +338,16 @@ mod tests {
         let t0 = Instant::now();
         let limit = FailedAuth::new(2, 60);
         for i in 0..MAX_TRACKED_IPS as u32 + 10 {
-            limit.failed(IpAddr::from(i.to_be_bytes()), t0);
+            let _ = limit.reserve(IpAddr::from(i.to_be_bytes()), t0);
         }
         assert_eq!(lock(&limit.buckets).len(), MAX_TRACKED_IPS);
         // Once their budgets are whole again, old IPs make room.
-        limit.failed(
-            "192.0.2.1".parse().expect("ip"),
-            t0 + Duration::from_secs(60),
+        assert_eq!(
+            limit.reserve(
+                "192.0.2.1".parse().expect("ip"),
+                t0 + Duration::from_secs(60)
+            ),
+            Ok(())
         );
         assert_eq!(lock(&limit.buckets).len(), 1);
     }

@@ -76,9 +76,11 @@ impl Operation {
         self
     }
 
-    /// Documents the error statuses it may answer.
+    /// Documents the error statuses it may answer. A route that authenticates (401) may also
+    /// answer 429: too many failed authentications from the client's address.
     pub fn errors(mut self, statuses: &[u16]) -> Self {
-        for s in statuses {
+        let limited = statuses.contains(&401) && !statuses.contains(&429);
+        for s in statuses.iter().chain(limited.then_some(&429)) {
             let description = match s {
                 400 => "The body or a parameter is malformed; `field` names it",
                 401 => "No valid bearer token",
@@ -87,6 +89,7 @@ impl Operation {
                 409 => "Already exists",
                 415 => "The body is not application/json",
                 422 => "The API server rejected the object; `field` names the field",
+                429 => "Too many failed authentications from this address (or, for the event stream, too many streams of this token); retry after Retry-After seconds",
                 503 => "The API server could not be asked",
                 _ => "Error",
             };

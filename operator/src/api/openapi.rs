@@ -89,7 +89,9 @@ impl Operation {
                 409 => "Already exists",
                 415 => "The body is not application/json",
                 422 => "The API server rejected the object; `field` names the field",
-                429 => "Too many failed authentications from this address (or, for the event stream, too many streams of this token); retry after Retry-After seconds",
+                429 => {
+                    "Too many failed authentications from this address (or, for the event stream, too many streams of this token); retry after Retry-After seconds"
+                }
                 503 => "The API server could not be asked",
                 _ => "Error",
             };

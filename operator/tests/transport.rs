@@ -461,7 +461,7 @@ async fn event_streams_are_capped_per_token() -> Result<()> {
     let operator = Operator::run(platform.client().await?, config).await?;
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/api/v1/events");
-    let token = platform.admin_token().to_owned();
+    let token = api_admin_token(&platform.client().await?).await?;
     ready(port).await?;
     let open = || http.get(&url).bearer_auth(&token).send();
     let first = open().await?;
@@ -500,7 +500,7 @@ async fn failed_authentication_is_rate_limited_per_client_ip() -> Result<()> {
     config.transport.limits.auth_failures_per_minute = 1;
     let operator = Operator::run(platform.client().await?, config).await?;
     let good = Http::new(port);
-    let token = platform.admin_token().to_owned();
+    let token = api_admin_token(&platform.client().await?).await?;
     ready(port).await?;
 
     // The attacker comes from 127.0.0.2 (loopback, a different client IP).

@@ -457,19 +457,6 @@ async fn deleting_a_test_whose_cluster_is_gone_gives_up_with_an_event() -> Resul
     env.operator.stop().await
 }
 
-/// The lines of the operator's `/metrics` that start with `series` and contain `with`.
-async fn metric_lines(http: &Http, series: &str, with: &str) -> Result<Vec<String>> {
-    let (status, body) = http.get("/metrics", None).await?;
-    ensure!(status == 200, "/metrics answered {status}");
-    Ok(body
-        .as_str()
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with(series) && l.contains(with))
-        .map(str::to_owned)
-        .collect())
-}
-
 #[tokio::test]
 async fn a_restarted_operator_serves_the_metrics_of_existing_objects_once_ready() -> Result<()> {
     let Env {
@@ -500,8 +487,9 @@ async fn a_restarted_operator_serves_the_metrics_of_existing_objects_once_ready(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let metrics = operator.metrics_port;
     let state = metric_lines(
-        &http,
+        metrics,
         "tart_operator_loadtest_state{",
         &format!("name=\"{name}\""),
     )
@@ -511,13 +499,13 @@ async fn a_restarted_operator_serves_the_metrics_of_existing_objects_once_ready(
         "{state:?}"
     );
     let rps = metric_lines(
-        &http,
+        metrics,
         "tart_operator_loadtest_requests_per_second{",
         &format!("name=\"{name}\""),
     )
     .await?;
     ensure!(rps.len() == 1, "{rps:?}");
-    let ready = metric_lines(&http, "tart_operator_cluster_ready{", "cluster=\"dev\"").await?;
+    let ready = metric_lines(metrics, "tart_operator_cluster_ready{", "cluster=\"dev\"").await?;
     ensure!(
         ready == ["tart_operator_cluster_ready{cluster=\"dev\"} 1"],
         "{ready:?}"

@@ -182,14 +182,10 @@ async fn unusable_clusters_say_why() -> Result<()> {
 }
 
 /// A series' value (summed over matching lines) from the operator's `/metrics`.
-async fn metric(port: u16, series: &str) -> Result<f64> {
-    let (status, body) = Http::new(port).get("/metrics", None).await?;
-    ensure!(status == 200, "/metrics answered {status}");
-    Ok(body
-        .as_str()
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with(series))
+async fn metric(metrics_port: u16, series: &str) -> Result<f64> {
+    Ok(metric_lines(metrics_port, series, "")
+        .await?
+        .iter()
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum())
 }
@@ -198,7 +194,7 @@ async fn metric(port: u16, series: &str) -> Result<f64> {
 async fn relabelling_the_secret_keeps_the_connection_and_unsafe_kubeconfigs_need_consent()
 -> Result<()> {
     let env = Env::start(fast_settings()).await?;
-    let (p, dev, port) = (&env.p, &env.dev, env.port);
+    let (p, dev, port) = (&env.p, &env.dev, env.operator.metrics_port);
     let mcs: Api<ManagedCluster> = Api::all(p.clone());
     let connections = r#"tart_operator_cluster_connections_total{cluster="dev"}"#;
     let probes = r#"tart_operator_reconciliations_total{controller="managedcluster"}"#;

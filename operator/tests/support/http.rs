@@ -109,3 +109,19 @@ impl Http {
         }
     }
 }
+
+/// The lines of the operator's `/metrics` (on its metrics listener, `metrics_port`) that
+/// start with `series` and contain `with`.
+pub async fn metric_lines(metrics_port: u16, series: &str, with: &str) -> Result<Vec<String>> {
+    let (status, body) = Http::new(metrics_port).get("/metrics", None).await?;
+    if status != 200 {
+        bail!("/metrics answered {status}");
+    }
+    Ok(body
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with(series) && l.contains(with))
+        .map(str::to_owned)
+        .collect())
+}

@@ -2,8 +2,10 @@
 //! `/api/v1/clusters` every 20 ms, each phase attacks from other loopback addresses:
 //! 1 000 requests with random bad tokens (from one IP, then spread over 250 IPs), 200
 //! slowloris connections, oversized and malformed bodies, and an event-stream flood. Prints
-//! per phase what the attackers got and the valid client's p50/p99 latency, and the
-//! operator's resident memory before and after. Run with `bench/abuse.sh`, which builds
+//! per phase what the attackers got, the valid client's p50/p99 latency, the operator's
+//! own work meanwhile (LoadTests created one after another on a registered target cluster:
+//! the time until each has its runner Job, so a starved reconcile shows), and the operator's
+//! resident memory before and after. Run with `bench/abuse.sh`, which builds
 //! the operator binary and passes its path in TART_OPERATOR_BIN.
 
 #[path = "../../bench/measure.rs"]
@@ -19,9 +21,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use crds::LoadTest;
 use futures::StreamExt;
+use kube::api::Api;
 use measure::rss_mib;
-use support::{Running, free_port, operator_bin_from_env, operator_command, platform};
+use support::{
+    Running, api_admin_token, create_loadtest, free_port, job_name, operator_bin_from_env,
+    operator_command, platform, preset_loadtest, register, target,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 
@@ -140,6 +147,36 @@ async fn measure_valid(
     (latencies, failures)
 }
 
+/// The operator's own work: LoadTests on cluster dev created one after another until
+/// `stop`; for each, ms from its creation until its status names its runner Job (the
+/// reconcile read it, took a slot, created the Job in dev and wrote status).
+async fn measure_reconcile(p: kube::Client, ns: String, stop: Arc<AtomicBool>) -> Vec<f64> {
+    let lts: Api<LoadTest> = Api::namespaced(p.clone(), &ns);
+    let mut latencies = Vec::new();
+    let mut i = 0;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        let t = Instant::now();
+        let name = format!("r{}-{i}", rand_token());
+        if create_loadtest(&p, &ns, &preset_loadtest(&name, "dev", "light-load"))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        while t.elapsed() < Duration::from_secs(60) {
+            if lts.get(&name).await.is_ok_and(|lt| job_name(&lt).is_some()) {
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    latencies
+}
+
 fn show(counts: &BTreeMap<String, usize>) -> String {
     counts
         .iter()
@@ -153,12 +190,20 @@ async fn main() -> Result<()> {
     let bin = operator_bin_from_env()?;
     eprintln!("starting a platform control plane and the operator...");
     let platform = platform().await?;
+    let dev = target("dev").await?;
+    let p = platform.client().await?;
     let port = free_port()?;
     let mut command = operator_command(&bin, &platform, port, "warn", "json");
-    command.stdout(Stdio::null()).stderr(Stdio::null());
+    // Every created test gets its runner at once: no queue in the measurement.
+    command
+        .args(["--max-tests-per-cluster", "1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let operator = Running::spawn(&mut command)?;
     let pid = operator.pid();
-    let token = platform.admin_token().to_owned();
+    let token = api_admin_token(&p).await?;
+    register(&p, "dev", &dev).await?;
+    let ns = platform.namespace("abuse").await?;
     let base = format!("http://127.0.0.1:{port}");
     let clusters = format!("{base}/api/v1/clusters");
     let valid = client_from(IpAddr::V4(Ipv4Addr::LOCALHOST))?;
@@ -176,7 +221,7 @@ async fn main() -> Result<()> {
     }
     let rss_before = rss_mib(pid);
 
-    let mut rows: Vec<(String, String, f64, f64, usize)> = Vec::new();
+    let mut rows: Vec<(String, String, f64, f64, usize, f64, f64)> = Vec::new();
     let phases = [
         "baseline (no attack, 5 s)",
         "1000 bad tokens, one IP",
@@ -194,6 +239,7 @@ async fn main() -> Result<()> {
             token.clone(),
             stop.clone(),
         ));
+        let reconciles = tokio::spawn(measure_reconcile(p.clone(), ns.clone(), stop.clone()));
         let attacked = match phase {
             p if p.starts_with("baseline") => {
                 tokio::time::sleep(Duration::from_secs(5)).await;
@@ -278,12 +324,15 @@ async fn main() -> Result<()> {
         };
         stop.store(true, Ordering::Relaxed);
         let (latencies, failures) = meter.await?;
+        let reconciled = reconciles.await?;
         rows.push((
             phase.to_owned(),
             attacked,
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99),
             failures,
+            percentile(&reconciled, 0.5),
+            percentile(&reconciled, 0.99),
         ));
         eprintln!("done: {phase}");
     }
@@ -293,12 +342,17 @@ async fn main() -> Result<()> {
         "\nabuse of the operator's API (valid client: GET /api/v1/clusters from 127.0.0.1 every 20 ms)\n"
     );
     println!(
-        "{:<32} {:>9} {:>9} {:>8}  attackers got",
-        "phase", "p50 ms", "p99 ms", "failed"
+        "{:<32} {:>9} {:>9} {:>8} {:>13} {:>13}  attackers got",
+        "phase", "p50 ms", "p99 ms", "failed", "runner p50 ms", "runner p99 ms"
     );
-    for (phase, attacked, p50, p99, failures) in &rows {
-        println!("{phase:<32} {p50:>9.1} {p99:>9.1} {failures:>8}  {attacked}");
+    for (phase, attacked, p50, p99, failures, r50, r99) in &rows {
+        println!(
+            "{phase:<32} {p50:>9.1} {p99:>9.1} {failures:>8} {r50:>13.0} {r99:>13.0}  {attacked}"
+        );
     }
+    println!(
+        "(runner: a LoadTest created on dev until its status names its runner Job, one after another)"
+    );
     println!("\noperator RSS: {rss_before:.1} MiB before, {rss_after:.1} MiB after");
     drop(operator);
     Ok(())

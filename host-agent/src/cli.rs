@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 
-use crate::{config, image, lab, mac, serve, vm};
+use crate::{config, image, lab, mac, rbac, serve, vm};
 
 /// The tart-infra host agent: the local lab, and the VM API over Tart on a Mac.
 #[derive(Debug, Parser)]
@@ -60,11 +60,43 @@ enum Command {
         #[command(flatten)]
         mac: MacArgs,
     },
+    /// Prints the operator's least-privilege rights in a target cluster (a ClusterRole, a
+    /// Role for Hubble Relay's port-forward, their bindings and an admission policy that
+    /// keeps its writes in its own runner namespaces) as YAML for
+    /// `kubectl --context <cluster> apply -f -`. Bind them to the identity in the
+    /// cluster's kubeconfig Secret on the platform instead of an admin.
+    TargetRbac(TargetRbacArgs),
     /// SSH host key pins.
     Ssh {
         #[command(subcommand)]
         command: SshCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct TargetRbacArgs {
+    /// The user the kubeconfig authenticates as (a client certificate's CN, or an
+    /// OIDC or token-file user).
+    #[arg(long, env = "TART_INFRA_TARGET_USER", value_parser = user_name)]
+    user: Option<String>,
+    /// A ServiceAccount as NAMESPACE/NAME, whose token the kubeconfig carries; the output
+    /// includes the ServiceAccount (its namespace must exist).
+    #[arg(long, env = "TART_INFRA_TARGET_SERVICE_ACCOUNT", value_parser = service_account)]
+    service_account: Option<(String, String)>,
+}
+
+impl TargetRbacArgs {
+    fn subject(self) -> Result<rbac::Subject, ArgError> {
+        match (self.user, self.service_account) {
+            (None, Some((namespace, name))) => {
+                Ok(rbac::Subject::ServiceAccount { namespace, name })
+            }
+            (Some(user), None) => Ok(rbac::Subject::User(user)),
+            // clap's group already refuses both and neither.
+            _ => Err(ArgError::TargetSubject),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -263,6 +295,15 @@ pub enum Error {
     /// A Mac lifecycle command.
     #[error(transparent)]
     Mac(#[from] mac::MacError),
+    /// A flag's value.
+    #[error(transparent)]
+    Arg(#[from] ArgError),
+    /// The RBAC rules file (a bug the unit tests catch).
+    #[error(transparent)]
+    Rbac(#[from] rbac::RbacError),
+    /// Writing the output.
+    #[error("writing to stdout: {0}")]
+    Stdout(#[source] std::io::Error),
 }
 
 impl Cli {
@@ -306,6 +347,20 @@ impl Cli {
             Command::Destroy { yes, mac: args } => {
                 Ok(mac::destroy::destroy(&args.options(), yes).await?)
             }
+            Command::TargetRbac(args) => {
+                let subject = args.subject()?;
+                let text = rbac::manifest(&rbac::target_objects(&subject)?)?;
+                let header = format!(
+                    "# tart-operator's rights in a target cluster, for {}.\n# Apply with: kubectl --context <cluster> apply -f -\n",
+                    subject.username()
+                );
+                std::io::Write::write_all(
+                    &mut std::io::stdout().lock(),
+                    (header + &text).as_bytes(),
+                )
+                .map_err(Error::Stdout)?;
+                Ok(true)
+            }
             Command::Ssh {
                 command: SshCommand::Forget { vm, mac: args },
             } => Ok(mac::destroy::forget(&args.options(), &vm)?),
@@ -338,6 +393,21 @@ pub enum ArgError {
         "`{0}` is not a cluster name (a DNS label: lowercase letters, digits and '-'); name clusters of config/clusters.yaml, e.g. platform,dev"
     )]
     ClusterName(String),
+    /// Neither or both of `--user` and `--service-account`.
+    #[error(
+        "give exactly one of --user USER and --service-account NAMESPACE/NAME: the identity in the cluster's kubeconfig"
+    )]
+    TargetSubject,
+    /// Not a user name.
+    #[error(
+        "`{0}` is not a user name: give the name the API server authenticates, without control characters, e.g. tart-operator"
+    )]
+    UserName(String),
+    /// Not NAMESPACE/NAME.
+    #[error(
+        "`{0}` is not a ServiceAccount: give NAMESPACE/NAME, both lowercase DNS names, e.g. tart-system/tart-operator"
+    )]
+    ServiceAccount(String),
     /// Not an address.
     #[error("`{0}` is not an address; give an IP address and port, e.g. 127.0.0.1:3000")]
     Address(String),
@@ -366,6 +436,28 @@ pub fn cluster_name(value: &str) -> Result<String, ArgError> {
         Ok(value.to_owned())
     } else {
         Err(ArgError::ClusterName(value.to_owned()))
+    }
+}
+
+/// `--user`: a user name as the API server authenticates it.
+pub fn user_name(value: &str) -> Result<String, ArgError> {
+    if value.trim().is_empty() || value.chars().any(char::is_control) {
+        Err(ArgError::UserName(value.to_owned()))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+/// `--service-account`: NAMESPACE/NAME, a DNS label and a DNS subdomain.
+pub fn service_account(value: &str) -> Result<(String, String), ArgError> {
+    let bad = || ArgError::ServiceAccount(value.to_owned());
+    let (namespace, name) = value.split_once('/').ok_or_else(bad)?;
+    let subdomain =
+        !name.is_empty() && name.len() <= 253 && name.split('.').all(config::is_dns_label);
+    if config::is_dns_label(namespace) && subdomain {
+        Ok((namespace.to_owned(), name.to_owned()))
+    } else {
+        Err(bad())
     }
 }
 
@@ -445,7 +537,7 @@ mod tests {
         let serve = command.find_subcommand("serve").expect("serve");
         let image = command.find_subcommand("image").expect("image");
         let ssh = command.find_subcommand("ssh").expect("ssh");
-        let mac = ["up", "status", "down", "boot", "destroy"]
+        let mac = ["up", "status", "down", "boot", "destroy", "target-rbac"]
             .map(|name| command.find_subcommand(name).expect(name));
         for sub in lab
             .get_subcommands()
@@ -636,6 +728,49 @@ mod tests {
         assert!(parse(&["ssh", "forget", "Not_A_Vm"]).is_err());
         for command in ["status", "down", "boot"] {
             assert!(parse(&[command, "--json"]).is_ok(), "{command}");
+        }
+    }
+
+    #[test]
+    fn target_rbac_takes_one_user_or_one_service_account() {
+        let subject = |args: &[&str]| {
+            let mut all = vec!["target-rbac"];
+            all.extend(args);
+            match parse(&all).map(|c| c.command) {
+                Ok(Command::TargetRbac(args)) => args.subject().map_err(|e| e.to_string()),
+                Ok(other) => panic!("not target-rbac: {other:?}"),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        assert_eq!(
+            subject(&["--user", "tart-operator"]),
+            Ok(rbac::Subject::User("tart-operator".into()))
+        );
+        assert_eq!(
+            subject(&["--service-account", "tart-system/tart-operator"]),
+            Ok(rbac::Subject::ServiceAccount {
+                namespace: "tart-system".into(),
+                name: "tart-operator".into()
+            })
+        );
+        for (args, expected) in [
+            (&[][..], "--user"),
+            (
+                &["--user", "a", "--service-account", "b/c"][..],
+                "cannot be used with",
+            ),
+            (&["--user", ""][..], "not a user name"),
+            (&["--user", "a\nb"][..], "not a user name"),
+            (
+                &["--service-account", "tart-operator"][..],
+                "NAMESPACE/NAME",
+            ),
+            (&["--service-account", "Tart/x"][..], "NAMESPACE/NAME"),
+            (&["--service-account", "ns/"][..], "NAMESPACE/NAME"),
+            (&["--service-account", "ns/a/b"][..], "NAMESPACE/NAME"),
+        ] {
+            let err = subject(args).expect_err(&format!("{args:?}"));
+            assert!(err.contains(expected), "{args:?}: {err}");
         }
     }
 

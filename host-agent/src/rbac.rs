@@ -166,6 +166,51 @@ pub fn operator_objects(namespace: &str) -> Result<Vec<DynamicObject>, RbacError
     ])
 }
 
+/// Who the operator is in a target cluster: the identity of the kubeconfig in that
+/// cluster's Secret on the platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A user (a client certificate's common name, or a token file's user).
+    User(String),
+    /// A ServiceAccount, whose tokens authenticate as
+    /// `system:serviceaccount:<namespace>:<name>`.
+    ServiceAccount {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl Subject {
+    /// The user name the API server sees (what admission matches on).
+    pub fn username(&self) -> String {
+        match self {
+            Self::User(name) => name.clone(),
+            Self::ServiceAccount { namespace, name } => {
+                format!("system:serviceaccount:{namespace}:{name}")
+            }
+        }
+    }
+
+    /// The subject of a RoleBinding or ClusterRoleBinding.
+    fn binding_subject(&self) -> Value {
+        match self {
+            Self::User(name) => {
+                json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name})
+            }
+            Self::ServiceAccount { namespace, name } => {
+                json!({"kind": "ServiceAccount", "name": name, "namespace": namespace})
+            }
+        }
+    }
+}
+
+/// `value` as a CEL string literal.
+fn cel_string(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
 /// The ValidatingAdmissionPolicy that confines `user`'s writes to namespaces, ConfigMaps,
 /// Secrets and Jobs to the runner namespaces the operator created: a Namespace it creates must
 /// carry [`MANAGED_BY`], one it changes or deletes must already carry it, and a ConfigMap
@@ -190,7 +235,7 @@ fn runner_namespace_policy(user: &str) -> Vec<Value> {
                     {"apiGroups": [""], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["namespaces", "configmaps", "secrets"]},
                     {"apiGroups": ["batch"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["jobs"]},
                 ]},
-                "matchConditions": [{"name": "the-operator", "expression": format!("request.userInfo.username == '{user}'")}],
+                "matchConditions": [{"name": "the-operator", "expression": format!("request.userInfo.username == {}", cel_string(user))}],
                 "validations": [{
                     "expression": format!(
                         "request.resource.resource == 'namespaces' ? (request.operation == 'CREATE' ? ({}) : ({})) : ({})",
@@ -210,21 +255,41 @@ fn runner_namespace_policy(user: &str) -> Vec<Value> {
     ]
 }
 
-/// The operator's rights in a target cluster for `user` (the identity in that cluster's
+/// The operator's rights in a target cluster for `subject` (the identity in that cluster's
 /// kubeconfig Secret): the ClusterRole `target`, the Role `hubbleRelay` in
 /// [`HUBBLE_NAMESPACE`], their bindings, and the admission policy that keeps its writes in
-/// its runner namespaces.
-pub fn target_objects(user: &str) -> Result<Vec<DynamicObject>, RbacError> {
+/// its runner namespaces; first the ServiceAccount when `subject` is one (its namespace is
+/// the cluster owner's to create).
+pub fn target_objects(subject: &Subject) -> Result<Vec<DynamicObject>, RbacError> {
     let rules = rules()?;
-    let subject = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user});
-    let mut values = vec![
+    let user = subject.username();
+    let mut values = Vec::new();
+    if let Subject::ServiceAccount { namespace, name } = subject {
+        values.push(json!({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels()},
+        }));
+    }
+    let subject = subject.binding_subject();
+    values.extend([
         role("ClusterRole", None, &rules.target),
         binding_to("ClusterRoleBinding", None, subject.clone()),
         role("Role", Some(HUBBLE_NAMESPACE), &rules.hubble_relay),
         binding_to("RoleBinding", Some(HUBBLE_NAMESPACE), subject),
-    ];
-    values.extend(runner_namespace_policy(user));
+    ]);
+    values.extend(runner_namespace_policy(&user));
     objects(values)
+}
+
+/// `objects` as one YAML stream (documents separated by `---`), for `kubectl apply -f -`.
+pub fn manifest(objects: &[DynamicObject]) -> Result<String, RbacError> {
+    let mut out = String::new();
+    for object in objects {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(object)?);
+    }
+    Ok(out)
 }
 
 /// The ClusterRoles [`VIEWER_ROLE`] and [`TESTER_ROLE`] for people and tools that use the
@@ -384,7 +449,7 @@ mod tests {
 
     #[test]
     fn the_target_objects_bind_the_user_and_confine_its_writes() {
-        let objects = target_objects("tart-operator").expect("objects");
+        let objects = target_objects(&Subject::User("tart-operator".into())).expect("objects");
         assert_eq!(
             summary(&objects),
             [
@@ -399,6 +464,57 @@ mod tests {
         assert_eq!(
             objects[1].data["subjects"],
             json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "tart-operator"}])
+        );
+        assert_eq!(
+            objects[4].data["spec"]["matchConditions"][0]["expression"],
+            "request.userInfo.username == 'tart-operator'"
+        );
+    }
+
+    #[test]
+    fn a_service_account_is_bound_as_one_and_matched_by_its_user_name() {
+        let sa = Subject::ServiceAccount {
+            namespace: "tart-system".into(),
+            name: "tart-operator".into(),
+        };
+        assert_eq!(
+            sa.username(),
+            "system:serviceaccount:tart-system:tart-operator"
+        );
+        let objects = target_objects(&sa).expect("objects");
+        assert_eq!(
+            summary(&objects[..2]),
+            [
+                "ServiceAccount tart-system/tart-operator",
+                "ClusterRole -/tart-operator"
+            ]
+        );
+        let subject = json!([{"kind": "ServiceAccount", "name": "tart-operator", "namespace": "tart-system"}]);
+        assert_eq!(objects[2].data["subjects"], subject);
+        assert_eq!(objects[4].data["subjects"], subject);
+        assert_eq!(
+            objects[5].data["spec"]["matchConditions"][0]["expression"],
+            "request.userInfo.username == 'system:serviceaccount:tart-system:tart-operator'"
+        );
+    }
+
+    #[test]
+    fn a_user_name_cannot_break_out_of_the_cel_string() {
+        assert_eq!(cel_string("o'brien"), "'o\\'brien'");
+        assert_eq!(cel_string("a\\' || true || '"), "'a\\\\\\' || true || \\''");
+    }
+
+    #[test]
+    fn the_manifest_is_one_yaml_document_per_object() {
+        let objects = target_objects(&Subject::User("u".into())).expect("objects");
+        let text = manifest(&objects).expect("yaml");
+        let docs: Vec<DynamicObject> = serde_yaml::Deserializer::from_str(&text)
+            .map(|d| DynamicObject::deserialize(d).expect("document"))
+            .collect();
+        assert_eq!(summary(&docs), summary(&objects));
+        assert!(
+            text.contains("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"),
+            "{text}"
         );
     }
 }

@@ -3,15 +3,19 @@
 //! kubeconfigs carry, it can do what the operator does there (runner namespaces,
 //! ConfigMaps and Jobs in them, the watch caches, the Hubble port-forward) and nothing
 //! else: no Secrets, no RBAC, no writes in namespaces it did not create such as
-//! `kube-system`. The lab end to end (`lab.rs`) runs an experiment with only these rights.
+//! `kube-system`. `tart-infra target-rbac` prints the same objects for a ServiceAccount,
+//! checked the same way with that account's own token. The lab end to end (`lab.rs`) runs an experiment with only these rights.
 
 use host_agent::rbac;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Config};
-use local_control_plane::{ControlPlane, OPERATOR_USER, Options, apply_objects};
+use local_control_plane::{
+    ControlPlane, OPERATOR_USER, Options, apply_objects, apply_yaml, kubeconfig_yaml,
+};
 use serde_json::json;
 
 async fn client_of(kubeconfig: &str) -> Client {
@@ -50,12 +54,90 @@ async fn the_target_role_runs_runners_and_cannot_read_secrets_or_touch_kube_syst
     );
     apply_objects(
         &admin,
-        rbac::target_objects(OPERATOR_USER).expect("objects"),
+        rbac::target_objects(&rbac::Subject::User(OPERATOR_USER.to_owned())).expect("objects"),
         "default",
     )
     .await
     .expect("apply");
+    rights_hold(admin, op).await;
+}
 
+/// What `tart-infra target-rbac --service-account` prints, applied with the admin's rights:
+/// the ServiceAccount's own token (a TokenRequest, as `kubectl create token` makes) then has
+/// exactly the operator's rights.
+#[tokio::test]
+async fn the_target_rbac_command_binds_a_service_account() {
+    let cp = ControlPlane::start(Options::apiserver("rbac-target-sa"))
+        .await
+        .expect("control plane");
+    let admin = cp.client().await.expect("admin");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tart-infra"))
+        .args([
+            "target-rbac",
+            "--service-account",
+            "tart-system/tart-operator",
+        ])
+        .output()
+        .expect("run tart-infra");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(
+        output.status.success(),
+        "target-rbac failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.starts_with("# tart-operator's rights in a target cluster, for system:serviceaccount:tart-system:tart-operator."),
+        "{stdout}"
+    );
+    let system: Namespace = object(json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tart-system"},
+    }));
+    Api::<Namespace>::all(admin.clone())
+        .create(&PostParams::default(), &system)
+        .await
+        .expect("the ServiceAccount's namespace");
+    let applied = apply_yaml(&admin, &stdout, "default")
+        .await
+        .expect("apply the output");
+    assert_eq!(applied.len(), 7, "{applied:?}");
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: Vec::new(),
+            expiration_seconds: Some(600),
+            ..TokenRequestSpec::default()
+        },
+        ..TokenRequest::default()
+    };
+    let token = Api::<ServiceAccount>::namespaced(admin.clone(), "tart-system")
+        .create_token_request("tart-operator", &PostParams::default(), &request)
+        .await
+        .expect("a token")
+        .status
+        .expect("token status")
+        .token;
+    let op = client_of(&kubeconfig_yaml(
+        "target",
+        cp.url(),
+        cp.ca_pem(),
+        &token,
+        None,
+    ))
+    .await;
+    rights_hold(admin, op).await;
+
+    // Bad flags say what to give, and print nothing.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tart-infra"))
+        .args(["target-rbac", "--service-account", "tart-operator"])
+        .output()
+        .expect("run tart-infra");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && output.stdout.is_empty());
+    assert!(stderr.contains("give NAMESPACE/NAME"), "{stderr}");
+}
+
+/// `op` can do what the operator does in a target cluster and nothing more, once the
+/// objects are applied (they take effect a moment later).
+async fn rights_hold(admin: Client, op: Client) {
     // RBAC and the admission policy take effect a moment after their creation: wait until
     // the user may list pods and a namespace that is not labelled as the operator's is
     // refused (a dry run, so nothing is created meanwhile).

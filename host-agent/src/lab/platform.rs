@@ -350,7 +350,9 @@ pub async fn register(
         })?;
         apply_objects(
             &target,
-            rbac::target_objects(local_control_plane::OPERATOR_USER)?,
+            rbac::target_objects(&rbac::Subject::User(
+                local_control_plane::OPERATOR_USER.to_owned(),
+            ))?,
             "default",
         )
         .await

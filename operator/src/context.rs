@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crds::ManagedCluster;
 use kube::Client;
 use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
 
 use crate::clusters::Registry;
 use crate::controllers::managed_cluster::tart::names::TartSettings;
@@ -81,6 +83,8 @@ pub struct Context {
     pub settings: Settings,
     /// Clients of the managed clusters.
     pub clusters: Arc<Registry>,
+    /// The ManagedClusters (the API's watch cache, shared): their LoadTest policies.
+    pub managed_clusters: Store<ManagedCluster>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Publishes events (one recorder, so repeated events become a series).

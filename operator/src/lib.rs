@@ -101,14 +101,28 @@ pub async fn run_until(
     let metrics = Arc::new(metrics::Metrics::new());
     let (wake, triggers) = futures::channel::mpsc::unbounded();
     let (leading_tx, leading) = tokio::sync::watch::channel(config.leader_election.is_none());
+    let clusters = Arc::new(clusters::Registry::new(
+        wake.clone(),
+        config.api.collectors.clone(),
+        metrics.clone(),
+    ));
+    let samplers: Arc<controllers::scaling_experiment::live::Live> = Arc::default();
+    let api_config = api::ApiConfig {
+        platform_version: Some(info.server_version.clone()),
+        ..config.api.clone()
+    };
+    let (state, api_tasks) = api::start(
+        client.clone(),
+        clusters.clone(),
+        samplers.clone(),
+        metrics.clone(),
+        &api_config,
+    );
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings: config.settings.clone(),
-        clusters: Arc::new(clusters::Registry::new(
-            wake.clone(),
-            config.api.collectors.clone(),
-            metrics.clone(),
-        )),
+        clusters,
+        managed_clusters: state.managed.clone(),
         metrics: metrics.clone(),
         recorder: Recorder::new(
             client.clone(),
@@ -117,20 +131,9 @@ pub async fn run_until(
                 instance: std::env::var("POD_NAME").ok(),
             },
         ),
-        samplers: Arc::default(),
+        samplers,
         leading: leading.clone(),
     });
-    let api_config = api::ApiConfig {
-        platform_version: Some(info.server_version.clone()),
-        ..config.api.clone()
-    };
-    let (state, api_tasks) = api::start(
-        client.clone(),
-        ctx.clusters.clone(),
-        ctx.samplers.clone(),
-        metrics.clone(),
-        &api_config,
-    );
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .map_err(|source| Error::Http {

@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use crds::common::{HEADER_SECRET_LABEL, HeaderSecretKeyRef};
 use crds::managed_cluster::LoadTestPolicy;
+use crds::plan;
 use crds::{LoadTest, ManagedCluster};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, ListParams};
+use kube::runtime::reflector::ObjectRef;
 
+use super::policy;
 use super::queue::{Admission, Slots, active, holds_slot, slot_limit};
 use super::runner::{self, HeaderValues, RunnerNames};
 use crate::clusters::ClusterClient;
@@ -84,7 +87,7 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
     let cluster = ctx.clusters.get(lt.spec.cluster.as_str());
     let has_runner = lt.status.as_ref().is_some_and(|s| s.runner.is_some());
     let policy = if active(&lt) && !has_runner {
-        Some(read_policy(ctx, lt.spec.cluster.as_str()).await)
+        Some(read_policy(ctx, &lt).await)
     } else {
         None
     };
@@ -151,8 +154,27 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
     }
 }
 
-/// The cluster's policy; a ManagedCluster that does not exist (yet) has the defaults.
-async fn read_policy(ctx: &Context, cluster: &str) -> Result<LoadTestPolicy, String> {
+/// The cluster's policy, from the ManagedCluster cache once it has listed them all (a
+/// queued test asks every few seconds, so that costs the API server nothing); a
+/// ManagedCluster that does not exist (yet) has the defaults. A refusal ends the test for
+/// good, so one is confirmed with a read from the API server: a policy widened a moment ago
+/// is not judged by a cache a moment behind.
+async fn read_policy(ctx: &Context, lt: &LoadTest) -> Result<LoadTestPolicy, String> {
+    let cluster = lt.spec.cluster.as_str();
+    ctx.managed_clusters
+        .wait_until_ready()
+        .await
+        .map_err(|_| format!("cannot read ManagedCluster {cluster}: its cache stopped"))?;
+    let cached = ctx
+        .managed_clusters
+        .get(&ObjectRef::new(cluster))
+        .map(|mc| mc.spec.load_test_policy.clone())
+        .unwrap_or_default();
+    let refused =
+        plan::plan_load_test(&lt.spec).is_ok_and(|plan| policy::check(&cached, lt, &plan).is_err());
+    if !refused {
+        return Ok(cached);
+    }
     Api::<ManagedCluster>::all(ctx.client.clone())
         .get_opt(cluster)
         .await

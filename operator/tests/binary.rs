@@ -1,6 +1,6 @@
 //! The `tart-operator` binary against a real API server: it refuses to start without the
 //! CRDs (saying how to install them), becomes ready with them, waits for an API server that
-//! is down when it starts, and stops cleanly on SIGTERM.
+//! is down when it starts, and stops cleanly on SIGTERM, also in its first moments.
 
 mod support;
 
@@ -151,5 +151,55 @@ async fn started_while_the_api_server_is_down_it_waits_for_it() -> Result<()> {
     answers_ready(&mut child, port).await?;
     child.kill()?;
     child.wait()?;
+    Ok(())
+}
+
+/// SIGTERM at any moment of the start (preflight, caches, leader election, the
+/// controllers' first lists) stops the operator promptly and cleanly.
+#[tokio::test]
+async fn sigterm_early_in_the_start_stops_it_promptly() -> Result<()> {
+    let cp = ControlPlane::start(Options::apiserver("early-term")).await?;
+    install_crds(&cp.client().await?).await?;
+    for delay_ms in [0u64, 50, 100, 150, 200, 300, 500, 800] {
+        let mut child = operator_command(
+            env!("CARGO_BIN_EXE_tart-operator"),
+            &cp,
+            free_port()?,
+            "debug,hyper=info,rustls=info,tower=info",
+            "text",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        let pid = child.id().to_string();
+        ensure!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()?
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill()?;
+                let mut stderr = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    std::io::Read::read_to_string(&mut e, &mut stderr)?;
+                }
+                std::fs::write("/tmp/early-term.log", &stderr)?;
+                bail!("SIGTERM {delay_ms} ms after the start: still running after 15 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        // Before the handler is installed, SIGTERM's default action ends the process.
+        ensure!(
+            status.success() || status.code().is_none(),
+            "SIGTERM {delay_ms} ms after the start: {status}"
+        );
+    }
     Ok(())
 }

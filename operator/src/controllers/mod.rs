@@ -13,13 +13,45 @@ pub mod managed_cluster;
 pub mod scaling_experiment;
 pub mod status;
 
+use std::future::Future;
 use std::time::Duration;
 
+use futures::FutureExt as _;
+use kube::Resource;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
 
 use self::error::Error;
 use self::status::{Note, Reported};
 use crate::context::Context;
+
+/// Runs a controller (`run`, built with `graceful_shutdown_on(shutdown)`) to its end.
+/// kube-runtime holds a controller's reconciles until its `store` has listed once, and a
+/// graceful shutdown requested before then waits for that list forever (the watches that
+/// feed the store are no longer polled), so SIGTERM in the operator's first moments would
+/// hang it. A controller stopped before its first list has reconciled nothing and is
+/// dropped instead.
+pub async fn run_to_end<K>(
+    run: impl Future<Output = ()>,
+    store: Store<K>,
+    shutdown: impl Future<Output = ()>,
+) where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+{
+    let stopped_before_listing = async {
+        shutdown.await;
+        if store.wait_until_ready().now_or_never().is_some() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = run => {}
+        () = stopped_before_listing => {
+            tracing::debug!(kind = %K::kind(&Default::default()), "stopped before the first list");
+        }
+    }
+}
 
 /// When a controller looks at an object again.
 #[derive(Clone, Debug, PartialEq, Eq)]

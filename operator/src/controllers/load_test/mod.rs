@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use crds::LoadTest;
 use crds::load_test::{LoadTestPhase, LoadTestStatus};
-use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
+use futures::{FutureExt as _, StreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -115,15 +115,17 @@ pub async fn run(
 ) {
     let api: Api<LoadTest> = Api::all(ctx.client.clone());
     let controller = Controller::new(api, watcher::Config::default());
+    let store = controller.store();
     let state = Arc::new(State {
-        slots: Slots::new(controller.store(), wake),
+        slots: Slots::new(store.clone(), wake),
         ctx,
         backoff: Backoff::default(),
     });
-    controller
+    let shutdown = shutdown.shared();
+    let run = controller
         .reconcile_on(triggers)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile, error_policy, state)
-        .for_each(|_| async {})
-        .await;
+        .for_each(|_| async {});
+    super::run_to_end(run, store, shutdown).await;
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crds::ManagedCluster;
 use crds::managed_cluster::{ClusterPhase, ManagedClusterStatus, Provider};
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -166,6 +166,7 @@ pub async fn run(
         Api::namespaced(ctx.client.clone(), secrets_namespace);
     let controller = Controller::new(clusters, watcher::Config::default());
     let store = controller.store();
+    let ready = store.clone();
     // Becoming the leader reconciles every ManagedCluster at once.
     let elected = tokio_stream::wrappers::WatchStream::from_changes(ctx.leading.clone())
         .filter(|leads| std::future::ready(*leads))
@@ -174,7 +175,8 @@ pub async fn run(
         ctx,
         backoff: Backoff::default(),
     });
-    controller
+    let shutdown = shutdown.shared();
+    let run = controller
         .watches(
             secrets,
             watcher::Config::default(),
@@ -194,8 +196,8 @@ pub async fn run(
             },
         )
         .reconcile_all_on(elected)
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile, error_policy, state)
-        .for_each(|_| async {})
-        .await;
+        .for_each(|_| async {});
+    super::run_to_end(run, ready, shutdown).await;
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crds::scaling_experiment::{ExperimentPhase, ScalingExperimentStatus};
 use crds::{LoadTest, ScalingExperiment};
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -121,6 +121,7 @@ pub async fn run(
         watcher::Config::default(),
     );
     let store = controller.store();
+    let ready = store.clone();
     let state = Arc::new(State {
         ctx,
         written: Written::default(),
@@ -136,10 +137,11 @@ pub async fn run(
             }
         }
     });
-    controller
-        .graceful_shutdown_on(shutdown)
+    let shutdown = shutdown.shared();
+    let run = controller
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile, error_policy, state)
-        .for_each(|_| async {})
-        .await;
+        .for_each(|_| async {});
+    super::run_to_end(run, ready, shutdown).await;
     sweeper.abort();
 }

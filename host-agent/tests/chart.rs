@@ -115,6 +115,10 @@ fn a_mistyped_value_is_rejected_naming_the_field() {
             "/operator/argocdNamespace",
         ),
         ("image.tag=latest", "/image/tag"),
+        (
+            "operator.limits.trustedProxies[0]=10.244.0.0",
+            "/operator/limits/trustedProxies/0",
+        ),
         ("service.port=0", "/service/port"),
         (
             "leaderElection.leaseDurationSeconds=1",
@@ -363,7 +367,23 @@ fn tls_comes_from_a_mounted_secret_with_probes_over_https() {
     ] {
         assert!(args.contains(&flag.to_owned()), "{flag} in {args:?}");
     }
+    assert!(
+        !args.iter().any(|a| a.starts_with("--trusted-proxies")),
+        "{args:?}"
+    );
     assert_eq!(schemes(c), [Some("HTTP".into()), Some("HTTP".into())]);
+    let proxied = container(&template(
+        &helm,
+        &[
+            "--set-json",
+            r#"operator.limits.trustedProxies=["10.244.0.0/16","fd00::/8"]"#,
+        ],
+    ));
+    let args = proxied.containers[0].args.clone().expect("args");
+    assert!(
+        args.contains(&"--trusted-proxies=10.244.0.0/16,fd00::/8".to_owned()),
+        "{args:?}"
+    );
 
     let tls = container(&template(
         &helm,

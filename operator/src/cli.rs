@@ -157,6 +157,10 @@ pub struct Args {
     /// Failed authentications a client IP earns back per minute.
     #[arg(long, env = "TART_OPERATOR_AUTH_FAILURES_PER_MINUTE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub auth_failures_per_minute: u32,
+    /// Proxies whose X-Forwarded-For names the client for the per-IP limits, as CIDRs (an
+    /// Ingress controller's pod range, e.g. 10.244.0.0/16); others' X-Forwarded-For is ignored.
+    #[arg(long, env = "TART_OPERATOR_TRUSTED_PROXIES", value_delimiter = ',', value_parser = cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Elect a leader on a Lease, so several replicas are safe: only the leader reconciles,
     /// every replica serves the API. A replica that loses leadership exits.
     #[arg(long, env = "TART_OPERATOR_LEADER_ELECT")]
@@ -201,6 +205,9 @@ pub enum FlagError {
     /// An empty audience or one with spaces.
     #[error("{0:?} must be a token audience: not empty, without spaces, e.g. tart-operator")]
     Audience(String),
+    /// Not an address range.
+    #[error("{0:?} must be an address range in CIDR notation, e.g. 10.244.0.0/16 or 192.0.2.7/32")]
+    Cidr(String),
     /// A dashboard directory without index.html.
     #[error(
         "{0} has no index.html; build the dashboard first (cd dashboard && npm ci && npm run build) and pass its dist directory"
@@ -234,6 +241,14 @@ pub fn pinned_image(image: &str) -> Result<String, FlagError> {
     } else {
         Err(FlagError::Unpinned(image.to_owned()))
     }
+}
+
+/// An address range, `ADDRESS/PREFIX`.
+pub fn cidr(value: &str) -> Result<ipnet::IpNet, FlagError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| FlagError::Cidr(value.to_owned()))
 }
 
 /// A DNS label (a namespace or a Secret name).
@@ -341,6 +356,7 @@ impl Args {
                         .unwrap_or(usize::MAX),
                     auth_failure_burst: self.auth_failure_burst,
                     auth_failures_per_minute: self.auth_failures_per_minute,
+                    trusted_proxies: self.trusted_proxies,
                 },
             },
             leader_election: self.leader_elect.then(|| LeaderConfig {
@@ -493,9 +509,20 @@ mod tests {
             "5",
             "--auth-failure-burst",
             "0",
+            "--trusted-proxies",
+            "10.244.0.0/16,fd00::/8",
         ])
         .expect("valid")
         .config();
+        assert_eq!(
+            config.transport.limits.trusted_proxies,
+            [
+                "10.244.0.0/16".parse::<ipnet::IpNet>().expect("net"),
+                "fd00::/8".parse().expect("net")
+            ]
+        );
+        let err = parse(&["--trusted-proxies", "10.244.0.0"]).expect_err("no prefix");
+        assert!(err.to_string().contains("CIDR notation"), "{err}");
         let tls = config.transport.tls.expect("tls");
         assert_eq!(
             (tls.cert.to_str(), tls.key.to_str()),

@@ -534,3 +534,52 @@ async fn failed_authentication_is_rate_limited_per_client_ip() -> Result<()> {
     assert_eq!(status, 200);
     operator.stop().await
 }
+
+/// Behind an Ingress (a trusted proxy, here 127.0.0.1) each client has its own budget, by
+/// the address the proxy forwards; a client that is not a trusted proxy cannot escape its
+/// budget by forging X-Forwarded-For.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_forwarded_client_has_the_budget() -> Result<()> {
+    let platform = platform().await?;
+    let port = free_port()?;
+    let mut config = Operator::config(fast_settings(), port, Default::default())?;
+    config.transport.limits.auth_failure_burst = 2;
+    config.transport.limits.auth_failures_per_minute = 1;
+    config.transport.limits.trusted_proxies = vec!["127.0.0.1/32".parse()?];
+    let operator = Operator::run(platform.client().await?, config).await?;
+    ready(port).await?;
+    let url = format!("http://127.0.0.1:{port}/api/v1/clusters");
+    let from = |local: &str| {
+        reqwest::Client::builder()
+            .local_address(Some(local.parse().expect("ip")))
+            .build()
+    };
+    let (ingress, direct) = (from("127.0.0.1")?, from("127.0.0.3")?);
+    let status = |client: &reqwest::Client, forwarded: &str| {
+        client
+            .get(&url)
+            .bearer_auth("bad-token")
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    // Client 203.0.113.1 through the Ingress spends its own budget...
+    for _ in 0..2 {
+        assert_eq!(status(&ingress, "203.0.113.1").await?.status(), 401);
+    }
+    assert_eq!(status(&ingress, "203.0.113.1").await?.status(), 429);
+    // ...even when it prepends another address, and 203.0.113.2 still has all of its own.
+    assert_eq!(
+        status(&ingress, "198.51.100.1, 203.0.113.1")
+            .await?
+            .status(),
+        429
+    );
+    assert_eq!(status(&ingress, "203.0.113.2").await?.status(), 401);
+    // A direct client forging the header is counted by its own address.
+    for i in 0..2 {
+        let forged = format!("192.0.2.{i}");
+        assert_eq!(status(&direct, &forged).await?.status(), 401);
+    }
+    assert_eq!(status(&direct, "192.0.2.9").await?.status(), 429);
+    operator.stop().await
+}

@@ -1,6 +1,7 @@
 //! Abuse resistance around the router: a request timeout, a cap on concurrent event streams
-//! per client, and a rate limit on failed authentication per client IP. The connection-level
-//! limits (header read timeout, idle timeout, connection cap) are in [`super::server`].
+//! per client, and a rate limit on failed authentication per client IP (the peer's address,
+//! or behind a trusted proxy the address it forwards). The connection-level limits (header
+//! read timeout, idle timeout, connection cap) are in [`super::server`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
+use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -37,6 +39,8 @@ pub struct Limits {
     pub auth_failure_burst: u32,
     /// How many more failed authentications a client IP earns per minute.
     pub auth_failures_per_minute: u32,
+    /// Proxies (an Ingress controller's pods) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for Limits {
@@ -50,6 +54,7 @@ impl Default for Limits {
             event_streams_per_client: 8,
             auth_failure_burst: 20,
             auth_failures_per_minute: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -61,9 +66,10 @@ const EVENTS: &str = "/api/v1/events";
 /// is whole again are forgotten first, and new ones are not tracked until there is room.
 const MAX_TRACKED_IPS: usize = 100_000;
 
-/// Wraps `router` in the limits (outermost first): failed authentication, event streams,
-/// request timeout.
+/// Wraps `router` in the limits (outermost first): the client's address, failed
+/// authentication, event streams, request timeout.
 pub fn apply(router: Router, limits: &Limits) -> Router {
+    let trusted = Arc::new(limits.trusted_proxies.clone());
     let timeout = limits.request_timeout;
     let streams = Arc::new(Streams::new(limits.event_streams_per_client));
     let failures = Arc::new(FailedAuth::new(
@@ -76,6 +82,56 @@ pub fn apply(router: Router, limits: &Limits) -> Router {
         }))
         .layer(middleware::from_fn_with_state(streams, event_streams))
         .layer(middleware::from_fn_with_state(failures, failed_auth))
+        .layer(middleware::from_fn_with_state(trusted, client_addr))
+}
+
+/// The client's address as the limits count it (see [`client_of`]).
+#[derive(Clone, Copy, Debug)]
+struct ClientAddr(IpAddr);
+
+async fn client_addr(
+    State(trusted): State<Arc<Vec<IpNet>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let client = client_of(peer.ip(), &forwarded, &trusted);
+        req.extensions_mut().insert(ClientAddr(client));
+    }
+    next.run(req).await
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The client behind `peer`: `peer` itself unless it is a trusted proxy, else the last
+/// address of `X-Forwarded-For` (each proxy appends the one it saw) that is not a trusted
+/// proxy too. Addresses before that one are the client's own say and never believed; a
+/// malformed entry ends the walk at the proxy that added it.
+fn client_of(peer: IpAddr, forwarded: &[&str], trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer;
+    if !is_trusted(&client) {
+        return client;
+    }
+    let hops = forwarded.iter().flat_map(|h| h.split(',')).map(str::trim);
+    for hop in hops.rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response {
@@ -90,9 +146,7 @@ async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response 
 }
 
 fn client_ip(req: &Request) -> Option<IpAddr> {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    req.extensions().get::<ClientAddr>().map(|c| c.0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -282,6 +336,43 @@ async fn failed_auth(State(limit): State<Arc<FailedAuth>>, req: Request, next: N
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_last_untrusted_forwarded_address() {
+        let ip = |s: &str| -> IpAddr { s.parse().expect("ip") };
+        let net = |s: &str| -> IpNet { s.parse().expect("net") };
+        let ingress = [net("10.42.0.0/16")];
+        let proxy = ip("10.42.1.7");
+        // No trusted proxies: the peer, whatever it forwards.
+        assert_eq!(client_of(proxy, &["203.0.113.9"], &[]), proxy);
+        // An untrusted peer cannot choose its address.
+        assert_eq!(
+            client_of(ip("198.51.100.1"), &["203.0.113.9"], &ingress),
+            ip("198.51.100.1")
+        );
+        // Behind the Ingress: the address it saw, not what the client prepended.
+        assert_eq!(
+            client_of(proxy, &["1.1.1.1, 203.0.113.9"], &ingress),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_of(proxy, &["1.1.1.1", "203.0.113.9"], &ingress),
+            ip("203.0.113.9")
+        );
+        // Two trusted hops (a load balancer then the Ingress).
+        assert_eq!(
+            client_of(proxy, &["203.0.113.9, 10.42.2.2"], &ingress),
+            ip("203.0.113.9")
+        );
+        // Nothing forwarded, or garbage where the proxy's entry should be: the proxy.
+        assert_eq!(client_of(proxy, &[], &ingress), proxy);
+        assert_eq!(client_of(proxy, &["1.1.1.1, not-an-ip"], &ingress), proxy);
+        // IPv6.
+        assert_eq!(
+            client_of(proxy, &["2001:db8::1"], &ingress),
+            ip("2001:db8::1")
+        );
+    }
 
     #[test]
     fn failed_authentication_is_limited_per_ip() {

@@ -66,6 +66,17 @@ async fn without_crds_it_exits_with_the_install_command() -> Result<()> {
     Ok(())
 }
 
+fn sigterm(child: &std::process::Child) -> Result<()> {
+    let pid = child.id().to_string();
+    ensure!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()?
+            .success()
+    );
+    Ok(())
+}
+
 /// Waits until the operator's /readyz answers 200; fails if it exits first.
 async fn answers_ready(child: &mut std::process::Child, port: u16) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -112,13 +123,7 @@ async fn with_crds_it_becomes_ready_and_stops_on_sigterm() -> Result<()> {
         "/metrics on the API port: {status}: {body}"
     );
 
-    let pid = child.id().to_string();
-    ensure!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()?
-            .success()
-    );
+    sigterm(&child)?;
     let status = tokio::task::spawn_blocking(move || child.wait()).await??;
     ensure!(
         status.success(),
@@ -161,24 +166,12 @@ async fn sigterm_early_in_the_start_stops_it_promptly() -> Result<()> {
     let cp = ControlPlane::start(Options::apiserver("early-term")).await?;
     install_crds(&cp.client().await?).await?;
     for delay_ms in [0u64, 50, 100, 150, 200, 300, 500, 800] {
-        let mut child = operator_command(
-            env!("CARGO_BIN_EXE_tart-operator"),
-            &cp,
-            free_port()?,
-            "debug,hyper=info,rustls=info,tower=info",
-            "text",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
+        let mut child = operator(&cp, free_port()?)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        let pid = child.id().to_string();
-        ensure!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()?
-                .success()
-        );
+        sigterm(&child)?;
         let deadline = Instant::now() + Duration::from_secs(15);
         let status = loop {
             if let Some(status) = child.try_wait()? {
@@ -190,8 +183,7 @@ async fn sigterm_early_in_the_start_stops_it_promptly() -> Result<()> {
                 if let Some(mut e) = child.stderr.take() {
                     std::io::Read::read_to_string(&mut e, &mut stderr)?;
                 }
-                std::fs::write("/tmp/early-term.log", &stderr)?;
-                bail!("SIGTERM {delay_ms} ms after the start: still running after 15 s");
+                bail!("SIGTERM {delay_ms} ms after the start: still running after 15 s: {stderr}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };

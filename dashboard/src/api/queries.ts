@@ -2,6 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { get, type ClusterView, type ExperimentView, type PresetView, type ScalingHistory, type ServiceView, type Snapshot, type TestView, type TrafficView } from "./client";
 import { usePollInterval } from "./live";
+import type { TestSeries } from "../lib/timeline";
 
 export function useSnapshot() {
   const refetchInterval = usePollInterval(5_000);
@@ -67,5 +68,15 @@ export function useExperiment(namespace: string | undefined, name: string | unde
     queryFn: () => get<ExperimentView>(`/experiments/${encodeURIComponent(namespace ?? "")}/${encodeURIComponent(name ?? "")}`),
     enabled: Boolean(namespace && name),
     refetchInterval: (q) => (q.state.data?.live ? 3_000 : false),
+  });
+}
+
+/** A LoadTest's measured series (RPS, p95, errors, planned load); refreshed while it runs. */
+export function useTestSeries(namespace: string | undefined, name: string | undefined, running: boolean) {
+  return useQuery({
+    queryKey: ["tests", namespace, name, "series"],
+    queryFn: () => get<TestSeries>(`/tests/${encodeURIComponent(namespace ?? "")}/${encodeURIComponent(name ?? "")}/series`),
+    enabled: Boolean(namespace && name),
+    refetchInterval: running ? 5_000 : false,
   });
 }

@@ -67,7 +67,6 @@ function PanelChart({
   series,
   lines = [],
   unit,
-  yMax,
 }: {
   tl: Timeline;
   sync: string;
@@ -75,7 +74,6 @@ function PanelChart({
   series: Series[];
   lines?: { y: number; colour: string; label: string }[];
   unit: (v: number) => string;
-  yMax?: number;
 }) {
   const rows = panelRows(tl.rows, (r) => series.some((s) => s.value(r) != null));
   return (
@@ -84,7 +82,7 @@ function PanelChart({
         <ComposedChart data={rows} syncId={sync} syncMethod="value" margin={MARGIN}>
           <CartesianGrid stroke={GRID} />
           <XAxis dataKey="t" type="number" domain={tl.domain} allowDataOverflow tickFormatter={wholeSeconds} stroke={AXIS} />
-          <YAxis stroke={AXIS} width={56} tickFormatter={unit} domain={[0, yMax ?? "auto"]} allowDecimals={false} />
+          <YAxis stroke={AXIS} width={56} tickFormatter={unit} domain={[0, "auto"]} allowDecimals={false} />
           <Tooltip labelFormatter={(t) => `${wholeSeconds(Number(t))} since the start`} formatter={(v) => unit(Number(v))} {...TOOLTIP} />
           <Windows tl={tl} />
           {series.map((s) => (

@@ -56,6 +56,16 @@ export function layout(panels: PanelPicture[], width: number): { width: number; 
   return { width, height: y, tops };
 }
 
+/** A panel's `data-legend`: JSON written by the page; anything else is no legend. */
+function legendOf(json: string | undefined): PanelPicture["legend"] {
+  try {
+    const legend: unknown = JSON.parse(json ?? "[]");
+    return Array.isArray(legend) ? (legend as PanelPicture["legend"]) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Reads the panels from the page: elements with `data-timeline-panel` (the title), an optional
  * `data-legend` (JSON), the Recharts chart inside, or a `[data-reason]` note. */
 export function readPanels(root: HTMLElement): PanelPicture[] {
@@ -63,15 +73,9 @@ export function readPanels(root: HTMLElement): PanelPicture[] {
     const svg = el.querySelector<SVGSVGElement>(".recharts-wrapper > svg");
     const width = Number(svg?.getAttribute("width")) || svg?.clientWidth || 0;
     const height = Number(svg?.getAttribute("height")) || svg?.clientHeight || 0;
-    let legend: PanelPicture["legend"] = [];
-    try {
-      legend = JSON.parse(el.dataset.legend ?? "[]") as PanelPicture["legend"];
-    } catch {
-      legend = [];
-    }
     return {
       title: el.dataset.timelinePanel ?? "",
-      legend,
+      legend: legendOf(el.dataset.legend),
       svg: svg && width && height ? standaloneSvg(svg, width, height) : null,
       width,
       height,

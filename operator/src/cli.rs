@@ -179,6 +179,16 @@ pub struct Args {
     /// process id].
     #[arg(long, env = "POD_NAME")]
     pub leader_elect_identity: Option<String>,
+    /// The platform's Prometheus HTTP API (plain http, e.g.
+    /// http://prometheus-operated.monitoring:9090): the operator reads running tests' live
+    /// series there. Unset: test series say no Prometheus is configured.
+    #[arg(long, env = "TART_OPERATOR_PROMETHEUS_URL", value_parser = prometheus_url)]
+    pub prometheus_url: Option<reqwest::Url>,
+    /// Where k6 runners remote-write their metrics, as the target clusters reach the
+    /// platform's Prometheus (its remote-write receiver, e.g.
+    /// http://prometheus.platform.example:9090/api/v1/write). Unset: runners write nowhere.
+    #[arg(long, env = "TART_OPERATOR_PROMETHEUS_REMOTE_WRITE_URL", value_parser = remote_write_url)]
+    pub prometheus_remote_write_url: Option<String>,
 }
 
 /// A flag value that cannot be used, with the fix.
@@ -208,6 +218,9 @@ pub enum FlagError {
     /// Not an address range.
     #[error("{0:?} must be an address range in CIDR notation, e.g. 10.244.0.0/16 or 192.0.2.7/32")]
     Cidr(String),
+    /// Not a usable Prometheus URL.
+    #[error("{0}")]
+    Prometheus(String),
     /// A dashboard directory without index.html.
     #[error(
         "{0} has no index.html; build the dashboard first (cd dashboard && npm ci && npm run build) and pass its dist directory"
@@ -285,6 +298,22 @@ pub fn audience(value: &str) -> Result<String, FlagError> {
         .ok_or_else(|| FlagError::Audience(value.to_owned()))
 }
 
+/// Prometheus's base URL for queries (plain http).
+pub fn prometheus_url(value: &str) -> Result<reqwest::Url, FlagError> {
+    crate::prometheus::base_url(value).map_err(FlagError::Prometheus)
+}
+
+/// A remote-write URL for k6: http or https with a host.
+pub fn remote_write_url(value: &str) -> Result<String, FlagError> {
+    let ok = reqwest::Url::parse(value.trim())
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+    ok.then(|| value.trim().to_owned()).ok_or_else(|| {
+        FlagError::Prometheus(format!(
+            "{value:?} must be an http(s) URL of a Prometheus remote-write receiver, e.g. http://prometheus.platform.example:9090/api/v1/write"
+        ))
+    })
+}
+
 /// A directory with the built dashboard's `index.html`.
 pub fn dashboard_dir(value: &str) -> Result<PathBuf, FlagError> {
     let dir = PathBuf::from(value);
@@ -323,6 +352,7 @@ impl Args {
                     ssh_user: self.vm_ssh_user,
                     drain_timeout: Duration::from_secs(self.teardown_drain_timeout_seconds),
                 },
+                prometheus_remote_write_url: self.prometheus_remote_write_url,
             },
             api: ApiConfig {
                 platform_name: self.platform_name,
@@ -335,6 +365,7 @@ impl Args {
                     scaling: Duration::from_secs(self.scaling_interval_seconds),
                     hubble: self.hubble_relay_address.into_iter().collect(),
                 },
+                prometheus_url: self.prometheus_url,
             },
             dashboard_dir: self.dashboard_dir,
             transport: Transport {
@@ -494,6 +525,25 @@ mod tests {
         assert_eq!(config.metrics_addr.map(|a| a.port()), Some(9090));
         assert_eq!(config.api.token_audience, "ops");
         assert_eq!(config.transport, Transport::default());
+        assert_eq!(
+            config.api.prometheus_url, None,
+            "no Prometheus unless given"
+        );
+        assert_eq!(config.settings.prometheus_remote_write_url, None);
+        let config = parse(&[
+            "--prometheus-url=http://prometheus-operated.monitoring:9090",
+            "--prometheus-remote-write-url=https://prom.example/api/v1/write",
+        ])
+        .expect("valid")
+        .config();
+        assert_eq!(
+            config.api.prometheus_url.map(String::from).as_deref(),
+            Some("http://prometheus-operated.monitoring:9090/")
+        );
+        assert_eq!(
+            config.settings.prometheus_remote_write_url.as_deref(),
+            Some("https://prom.example/api/v1/write")
+        );
     }
 
     #[test]
@@ -585,6 +635,14 @@ mod tests {
             (vec!["--argocd-namespace", "Argo CD"], "--argocd-namespace"),
             (vec!["--host-agent-secret=x-"], "--host-agent-secret"),
             (vec!["--vm-ssh-user", "Admin"], "--vm-ssh-user"),
+            (
+                vec!["--prometheus-url", "https://p:9090"],
+                "--prometheus-url",
+            ),
+            (
+                vec!["--prometheus-remote-write-url", "prom:9090"],
+                "--prometheus-remote-write-url",
+            ),
             (
                 vec!["--cluster-recheck-seconds", "0"],
                 "--cluster-recheck-seconds",

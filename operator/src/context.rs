@@ -44,6 +44,9 @@ pub struct Settings {
     pub images: Images,
     /// Where tart clusters' objects live and how their VMs are reached.
     pub tart: TartSettings,
+    /// Where k6 runners remote-write their metrics (the platform Prometheus's
+    /// `/api/v1/write`, as the target clusters reach it); none: they write nowhere.
+    pub prometheus_remote_write_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
                 stress_ng: DEFAULT_STRESS_NG_IMAGE.to_owned(),
             },
             tart: TartSettings::default(),
+            prometheus_remote_write_url: None,
         }
     }
 }

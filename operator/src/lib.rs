@@ -26,6 +26,7 @@ pub use hubble_api;
 pub mod metrics;
 pub mod model;
 pub mod preflight;
+pub mod prometheus;
 pub mod results;
 pub mod status_patch;
 pub mod telemetry;

@@ -77,6 +77,14 @@ impl Plan {
         }
     }
 
+    /// The planned virtual-user curve ([`LoadShape::corners`]); none for stress tests.
+    pub fn load_corners(&self) -> Vec<LoadCorner> {
+        match self {
+            Self::Http(h) => h.shape.corners(),
+            Self::Stress(_) => Vec::new(),
+        }
+    }
+
     /// What runs.
     pub fn test_type(&self) -> TestType {
         match self {
@@ -146,6 +154,43 @@ impl LoadShape {
         match self {
             Self::Constant { vus, .. } => *vus,
             Self::Stages(stages) => stages.iter().map(|s| s.target).max().unwrap_or(0),
+        }
+    }
+}
+
+/// One corner of the planned virtual-user curve: the curve is piecewise linear between
+/// corners, from the start of the load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadCorner {
+    /// Seconds after the start of the load.
+    pub offset_secs: u64,
+    /// Virtual users then.
+    pub vus: u32,
+}
+
+/// The virtual users k6 starts stages with when `vus` is not given (the ramping-vus
+/// executor's `startVUs` default; the runner passes only the stages).
+pub const STAGES_START_VUS: u32 = 1;
+
+impl LoadShape {
+    /// The planned virtual users over time, as the corners of a piecewise-linear curve:
+    /// constant load is flat from 0 to its duration; stages ramp linearly from k6's start
+    /// ([`STAGES_START_VUS`]) to each stage's target at the stage's end.
+    pub fn corners(&self) -> Vec<LoadCorner> {
+        let corner = |offset_secs, vus| LoadCorner { offset_secs, vus };
+        match self {
+            Self::Constant { vus, duration_secs } => {
+                vec![corner(0, *vus), corner(*duration_secs, *vus)]
+            }
+            Self::Stages(stages) => {
+                let mut at = 0;
+                std::iter::once(corner(0, STAGES_START_VUS))
+                    .chain(stages.iter().map(|s| {
+                        at += s.duration_secs;
+                        corner(at, s.target)
+                    }))
+                    .collect()
+            }
         }
     }
 }

@@ -305,3 +305,76 @@ fn an_http_experiment_without_targets_samples_the_whole_namespace() {
         Err("spec.load".into())
     );
 }
+
+/// The planned VU curve: flat for constant load, linear ramps from k6's start VUs for
+/// stages (rampUp is stages too), nothing for stress tests.
+#[test]
+fn the_load_curve_has_a_corner_per_stage_end() {
+    let c = |offset_secs, vus| LoadCorner { offset_secs, vus };
+    let http = |h: HttpLoad| {
+        plan_load_test(&LoadTestSpec {
+            http: Some(h),
+            ..LoadTestSpec::on("dev".into())
+        })
+        .expect("plan")
+    };
+    let d = |s: &str| Some(GoDuration::from(s));
+    for (name, plan, corners) in [
+        (
+            "defaults: 50 VUs for 30 s",
+            http(HttpLoad::default()),
+            vec![c(0, 50), c(30, 50)],
+        ),
+        (
+            "vus and duration",
+            http(HttpLoad {
+                vus: Some(7),
+                duration: d("1m"),
+                ..HttpLoad::default()
+            }),
+            vec![c(0, 7), c(60, 7)],
+        ),
+        (
+            "rampUp: up, hold, down",
+            http(HttpLoad {
+                vus: Some(20),
+                duration: d("30s"),
+                ramp_up: d("10s"),
+                ..HttpLoad::default()
+            }),
+            vec![c(0, 1), c(10, 20), c(40, 20), c(50, 0)],
+        ),
+        (
+            "stages start at k6's startVUs",
+            http(HttpLoad {
+                stages: Some(vec![
+                    Stage {
+                        duration: GoDuration::from("5s"),
+                        target: 10,
+                    },
+                    Stage {
+                        duration: GoDuration::from("1m"),
+                        target: 40,
+                    },
+                ]),
+                ..HttpLoad::default()
+            }),
+            vec![c(0, STAGES_START_VUS), c(5, 10), c(65, 40)],
+        ),
+        (
+            "a preset",
+            plan_load_test(&lt(LoadTestPreset::LightLoad)).expect("plan"),
+            vec![c(0, 10), c(15, 10)],
+        ),
+        (
+            "stress has no VUs",
+            plan_load_test(&lt(LoadTestPreset::CpuStressLight)).expect("plan"),
+            vec![],
+        ),
+    ] {
+        assert_eq!(plan.load_corners(), corners, "{name}");
+        if let Some(last) = corners.last() {
+            assert_eq!(last.offset_secs, plan.expected_duration_secs(), "{name}");
+        }
+    }
+}

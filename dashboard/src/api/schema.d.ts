@@ -132,7 +132,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Server-sent events: test, experiment, cluster and snapshot changes, each only to tokens that may read its object
+         * Server-sent events: test, experiment, cluster and snapshot changes and running tests' new series points (testSeries), each only to tokens that may read its object
          * @description Requires a bearer token; answers only what its identity may read (`get managedclusters/<name>` per cluster, `get` or `list` of loadtests and scalingexperiments per object's namespace).
          */
         get: operations["GET /api/v1/events"];
@@ -315,6 +315,26 @@ export interface paths {
          * @description Requires a bearer token whose identity may `delete loadtests` (group tartinfra.dev).
          */
         delete: operations["DELETE /api/v1/tests/{namespace}/{name}"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tests/{namespace}/{name}/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A LoadTest's live series (RPS, error rate, p95/p99 merged across runners, VUs) from Prometheus, with its planned VU curve; without measured points the answer says why
+         * @description Requires a bearer token whose identity may `get loadtests` (group tartinfra.dev).
+         */
+        get: operations["GET /api/v1/tests/{namespace}/{name}/series"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1098,6 +1118,19 @@ export interface components {
              */
             p99?: number | null;
         };
+        /** @description One corner of the planned VU curve (piecewise linear from the start). */
+        LoadPoint: {
+            /**
+             * Format: uint64
+             * @description Seconds after the start of the load.
+             */
+            offsetSeconds: number;
+            /**
+             * Format: uint32
+             * @description Planned virtual users then.
+             */
+            vus: number;
+        };
         /** @description Phase of a LoadTest. */
         LoadTestPhase: ("Pending" | "Starting" | "Running" | "Succeeded" | "Failed") | "Completed";
         /**
@@ -1231,6 +1264,8 @@ export interface components {
              */
             service: string;
         };
+        /** @description How p95/p99 were obtained. */
+        Percentiles: "merged" | "perRunner";
         /** @description One pod, as `kubectl get pods` shows it. */
         PodView: {
             /**
@@ -1366,6 +1401,38 @@ export interface components {
          * @enum {string}
          */
         ScalingPreset: "scale-light" | "scale-heavy" | "scale-ramp" | "cascade-light" | "cascade-heavy" | "cascade-ramp";
+        /** @description The measured numbers at one time (each null where nothing was measured). */
+        SeriesPoint: {
+            /**
+             * Format: double
+             * @description Failed requests over all requests (0 to 1).
+             */
+            errorRate?: number | null;
+            /**
+             * Format: double
+             * @description 95th percentile of request duration, milliseconds.
+             */
+            p95Ms?: number | null;
+            /**
+             * Format: double
+             * @description 99th percentile of request duration, milliseconds.
+             */
+            p99Ms?: number | null;
+            /**
+             * Format: double
+             * @description Requests per second, all runners.
+             */
+            rps?: number | null;
+            /** @description RFC 3339. */
+            time: string;
+            /**
+             * Format: double
+             * @description Active virtual users, all runners.
+             */
+            vus?: number | null;
+        };
+        /** @description Where the points come from. */
+        SeriesSource: "prometheus" | "unavailable";
         /** @description A Service port. */
         ServicePort: {
             /** @description Name. */
@@ -1432,6 +1499,28 @@ export interface components {
          * @enum {string}
          */
         StressKind: "cpu" | "memory";
+        /** @description A test's series. */
+        TestSeries: {
+            /** @description When the test finished (RFC 3339). */
+            finishedAt?: string | null;
+            /** @description The planned VUs from the runner's parameters; empty for stress tests. */
+            load: components["schemas"]["LoadPoint"][];
+            /** @description How p95/p99 were obtained; null when there are no points. */
+            percentiles?: components["schemas"]["Percentiles"] | null;
+            /** @description The measured points, oldest first. */
+            points: components["schemas"]["SeriesPoint"][];
+            /** @description Why there are no measured points, for the user. */
+            reason?: string | null;
+            /** @description Where the points come from. */
+            source: components["schemas"]["SeriesSource"];
+            /** @description When the runner started (RFC 3339). */
+            startedAt?: string | null;
+            /**
+             * Format: uint64
+             * @description Seconds between points.
+             */
+            stepSeconds: number;
+        };
         /**
          * @description What a LoadTest runs.
          * @enum {string}
@@ -2906,6 +2995,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TestView"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's identity lacks the RBAC permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed authentications from this address (or, for the event stream, too many streams of this token); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The API server could not be asked */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "GET /api/v1/tests/{namespace}/{name}/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The LoadTest's namespace */
+                namespace: string;
+                /** @description The LoadTest's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The series */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestSeries"];
                 };
             };
             /** @description No valid bearer token */

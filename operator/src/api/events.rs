@@ -62,6 +62,16 @@ pub enum ApiEvent {
         #[serde(rename = "collectedAt")]
         collected_at: String,
     },
+    /// A new point of a running LoadTest's series (see
+    /// `GET /api/v1/tests/{namespace}/{name}/series`).
+    TestSeries {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The point.
+        point: super::series::SeriesPoint,
+    },
     /// Events were missed: refetch everything.
     Resync,
 }
@@ -73,6 +83,7 @@ impl ApiEvent {
             Self::Experiment { .. } => "experiment",
             Self::Cluster { .. } => "cluster",
             Self::Snapshot { .. } => "snapshot",
+            Self::TestSeries { .. } => "testSeries",
             Self::Resync => "resync",
         }
     }
@@ -101,6 +112,9 @@ pub fn needs(event: &ApiEvent) -> Needs<'_> {
     }
     match event {
         ApiEvent::Test {
+            namespace, name, ..
+        }
+        | ApiEvent::TestSeries {
             namespace, name, ..
         } => object(Resource::LoadTests, namespace, name),
         ApiEvent::Experiment {
@@ -165,7 +179,7 @@ pub fn routes() -> Vec<Route> {
     vec![Route {
         method: "GET",
         path: "/api/v1/events",
-        summary: "Server-sent events: test, experiment, cluster and snapshot changes, each only to tokens that may read its object",
+        summary: "Server-sent events: test, experiment, cluster and snapshot changes and running tests' new series points (testSeries), each only to tokens that may read its object",
         permission: Permission::Filtered,
         doc: Operation::new()
             .text(

@@ -22,6 +22,7 @@ pub mod loadtests;
 pub mod openapi;
 pub mod read;
 pub mod resources;
+pub mod series;
 pub mod server;
 pub mod tls;
 
@@ -58,6 +59,9 @@ pub struct ApiConfig {
     pub platform_version: Option<String>,
     /// How collectors sample (intervals, Hubble Relay addresses).
     pub collectors: CollectorSettings,
+    /// The platform's Prometheus (its HTTP API), where k6 runners write their live
+    /// numbers; none: test series say no Prometheus is configured.
+    pub prometheus_url: Option<reqwest::Url>,
 }
 
 /// Background tasks of the API, stopped when dropped.
@@ -294,7 +298,15 @@ pub fn start(
         events: events_tx.clone(),
         metrics,
         ready: AtomicBool::new(false),
+        prometheus: config
+            .prometheus_url
+            .clone()
+            .map(crate::prometheus::Prometheus::new),
+        series_cache: series::series_cache(),
     });
+    if let Some(prometheus) = state.prometheus.clone() {
+        tasks.push(tokio::spawn(series::poll(state.clone(), prometheus)));
+    }
     // New cluster data lands continuously; tell listeners at the sampling pace.
     let ticker = {
         let every = config.collectors.scaling;
@@ -359,6 +371,10 @@ pub struct ApiState {
     pub ready: AtomicBool,
     /// `/metrics` is served on the API's port too.
     pub metrics_on_api_port: bool,
+    /// The platform's Prometheus, for test series.
+    pub prometheus: Option<crate::prometheus::Prometheus>,
+    /// Finished tests' series.
+    pub series_cache: series::SeriesCache,
 }
 
 impl ApiState {
@@ -391,6 +407,7 @@ pub fn routes() -> Vec<Route> {
     let mut all = read::routes();
     all.extend(resources::routes::<LoadTest>());
     all.push(export::route());
+    all.push(series::route());
     all.extend(resources::routes::<ScalingExperiment>());
     all.extend(events::routes());
     all.push(openapi::route());
@@ -580,6 +597,7 @@ pub(crate) mod tests {
             metrics_on_api_port: false,
             platform_version: None,
             collectors: CollectorSettings::default(),
+            prometheus_url: None,
         };
         start(client, clusters, Arc::default(), metrics, &config)
     }

@@ -12,6 +12,7 @@ mod http;
 mod kubelet;
 mod loadtests;
 mod operators;
+mod prometheus;
 mod wait;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use http::*;
 pub use kubelet::*;
 pub use loadtests::*;
 pub use operators::*;
+pub use prometheus::*;
 pub use wait::*;
 
 use operator::context::Settings;

@@ -77,6 +77,7 @@ impl Operator {
                     scaling: Duration::from_secs(1),
                     hubble,
                 },
+                prometheus_url: None,
             },
             dashboard_dir: None,
             leader_election: None,

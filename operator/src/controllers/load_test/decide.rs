@@ -303,7 +303,7 @@ fn start(
             Ok(headers) => {
                 let timeout = plan::timeout_secs(&lt.spec, plan);
                 let missing = o.runner_namespace == Some(RunnerNamespace::Missing);
-                let objects = runner::objects(
+                let mut objects = runner::objects(
                     lt,
                     plan,
                     &names,
@@ -312,6 +312,9 @@ fn start(
                     missing,
                     headers,
                 );
+                if let Some(url) = &settings.prometheus_remote_write_url {
+                    runner::write_to_prometheus(&mut objects.job, plan, lt, url);
+                }
                 created(s, names, cluster, at).with_effect(Effect::CreateRunner(Box::new(objects)))
             }
         },

@@ -71,6 +71,60 @@ pub fn names(lt: &LoadTest) -> RunnerNames {
     }
 }
 
+/// The `testid` tag of a test's k6 metrics (k6-operator's convention): the Job's name,
+/// unique per LoadTest namespace, name and uid, so a recreated test has new series.
+pub fn test_id(lt: &LoadTest) -> String {
+    names(lt).job
+}
+
+/// k6's Prometheus remote-write output on an HTTP runner `job`: every
+/// [`crate::prometheus::PUSH_INTERVAL_SECS`] the runner writes its metrics to `url` (the
+/// platform Prometheus's `/api/v1/write`), trends as native histograms (so percentiles of
+/// several runners can be merged), tagged `testid` ([`test_id`]). Stress jobs are left as
+/// they are.
+pub fn write_to_prometheus(job: &mut Job, plan: &Plan, lt: &LoadTest, url: &str) {
+    use k8s_openapi::api::core::v1::EnvVar;
+    if !matches!(plan, Plan::Http(_)) {
+        return;
+    }
+    let Some(container) = job
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut())
+        .and_then(|s| s.containers.first_mut())
+    else {
+        return;
+    };
+    let args = container.args.get_or_insert_with(Vec::new);
+    // Before the script, which k6 takes last.
+    let at = args.len().saturating_sub(1);
+    args.splice(
+        at..at,
+        [
+            "--out".to_owned(),
+            "experimental-prometheus-rw".to_owned(),
+            "--tag".to_owned(),
+            format!("{}={}", crate::prometheus::TEST_ID_LABEL, test_id(lt)),
+        ],
+    );
+    let env = |name: &str, value: String| EnvVar {
+        name: name.to_owned(),
+        value: Some(value),
+        value_from: None,
+    };
+    container.env.get_or_insert_with(Vec::new).extend([
+        env("K6_PROMETHEUS_RW_SERVER_URL", url.to_owned()),
+        env(
+            "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM",
+            "true".to_owned(),
+        ),
+        env(
+            "K6_PROMETHEUS_RW_PUSH_INTERVAL",
+            format!("{}s", crate::prometheus::PUSH_INTERVAL_SECS),
+        ),
+    ]);
+}
+
 /// The label that marks a namespace as the operator's own: it created it, so it may run
 /// runners there. A namespace without it is never used and never relabelled.
 pub const OWNER_LABEL: (&str, &str) = ("app.kubernetes.io/managed-by", "tart-operator");
@@ -667,6 +721,56 @@ mod tests {
             k6_params(&plan)["stages"],
             json!([{ "durationSeconds": 10, "target": 100 }, { "durationSeconds": 30, "target": 100 }, { "durationSeconds": 10, "target": 0 }])
         );
+    }
+
+    #[test]
+    fn with_a_remote_write_url_k6_writes_native_histograms_tagged_with_the_test() {
+        let t = lt("checkout", LoadTestPreset::LightLoad);
+        let plan = plan_load_test(&t.spec).expect("plan");
+        let mut j = job(&t, &plan, &names(&t), &images(), 60);
+        let before = serde_json::to_value(&j).expect("json");
+        assert!(
+            before["spec"]["template"]["spec"]["containers"][0]["env"].is_null(),
+            "nothing is written without a URL"
+        );
+        write_to_prometheus(
+            &mut j,
+            &plan,
+            &t,
+            "http://prometheus.monitoring:9090/api/v1/write",
+        );
+        let c = serde_json::to_value(&j).expect("json")["spec"]["template"]["spec"]["containers"]
+            [0]
+        .clone();
+        let id = test_id(&t);
+        assert_eq!(id, names(&t).job);
+        assert_eq!(
+            c["args"],
+            json!([
+                "run",
+                "--no-usage-report",
+                "--out",
+                "experimental-prometheus-rw",
+                "--tag",
+                format!("testid={id}"),
+                "/etc/tart-loadtest/loadtest.js"
+            ])
+        );
+        assert_eq!(
+            c["env"],
+            json!([
+                { "name": "K6_PROMETHEUS_RW_SERVER_URL", "value": "http://prometheus.monitoring:9090/api/v1/write" },
+                { "name": "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM", "value": "true" },
+                { "name": "K6_PROMETHEUS_RW_PUSH_INTERVAL", "value": "5s" },
+            ])
+        );
+        // A stress job has no k6 to configure.
+        let s = lt("cpu", LoadTestPreset::CpuStressLight);
+        let plan = plan_load_test(&s.spec).expect("plan");
+        let mut j = job(&s, &plan, &names(&s), &images(), 60);
+        let before = serde_json::to_value(&j).expect("json");
+        write_to_prometheus(&mut j, &plan, &s, "http://p/api/v1/write");
+        assert_eq!(serde_json::to_value(&j).expect("json"), before);
     }
 
     #[test]

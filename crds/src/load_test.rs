@@ -258,7 +258,9 @@ pub struct LoadTestStatus {
     pub observed_generation: Option<i64>,
 }
 
-/// Phase of a LoadTest.
+/// Phase of a LoadTest. Completed: the runner ran to its end but measured nothing (it ran on
+/// a simulated node), neither a pass nor a failure; status.reason and the Measured condition
+/// say why, and a gate or a threshold check never passes on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum LoadTestPhase {
     Pending,
@@ -266,9 +268,6 @@ pub enum LoadTestPhase {
     Running,
     Succeeded,
     Failed,
-    /// The runner ran to its end but measured nothing (it ran on a simulated node): neither
-    /// a pass nor a failure; status.reason and the Measured condition say why. A gate or a
-    /// threshold check never passes on it.
     Completed,
 }
 

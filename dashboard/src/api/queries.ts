@@ -1,8 +1,7 @@
 // One hook per API read, so every page shares the caches.
 import { useQuery } from "@tanstack/react-query";
-import { get, type ClusterView, type ExperimentView, type PresetView, type ScalingHistory, type ServiceView, type Snapshot, type TestView, type TrafficView } from "./client";
+import { get, type ClusterView, type ExperimentView, type PresetView, type ScalingHistory, type ServiceView, type Snapshot, type TestSeries, type TestView, type TrafficView } from "./client";
 import { usePollInterval } from "./live";
-import type { TestSeries } from "../lib/timeline";
 
 export function useSnapshot() {
   const refetchInterval = usePollInterval(5_000);

@@ -1131,8 +1131,13 @@ export interface components {
              */
             vus: number;
         };
-        /** @description Phase of a LoadTest. */
-        LoadTestPhase: ("Pending" | "Starting" | "Running" | "Succeeded" | "Failed") | "Completed";
+        /**
+         * @description Phase of a LoadTest. Completed: the runner ran to its end but measured nothing (it ran on
+         *     a simulated node), neither a pass nor a failure; status.reason and the Measured condition
+         *     say why, and a gate or a threshold check never passes on it.
+         * @enum {string}
+         */
+        LoadTestPhase: "Pending" | "Starting" | "Running" | "Succeeded" | "Failed" | "Completed";
         /**
          * @description The predefined tests (the original dashboard's presets, without the scaling and cascade
          *     ones, which are ScalingExperiment presets).

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { ScalingHistory } from "../api/client";
+import type { ScalingHistory, TestSeries } from "../api/client";
 import { at, experiment, sample, T0 } from "./analysis.fixtures";
 import { hpa } from "./scaling.fixtures";
-import { experimentTimeline, panelRows, plannedVus, testTimeline, timelineCsv, unmeasuredReason, type TestSeries } from "./timeline";
+import { experimentTimeline, panelRows, plannedVus, testTimeline, timelineCsv, unmeasuredReason } from "./timeline";
 
 const LAB_REASON = "the lab's runners are simulated: nothing was measured";
 

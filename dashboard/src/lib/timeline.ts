@@ -2,23 +2,9 @@
 // and error rate (the operator's series API), and the replicas and CPU of each target deployment,
 // on one time axis in seconds since a common origin, with the load and cooldown windows. It feeds
 // stacked charts sharing their x domain, and the CSV export (one row per timestamp).
-import type { ExperimentView, ScalingHistory } from "../api/client";
+import type { ExperimentView, ScalingHistory, TestSeries } from "../api/client";
 import { timeOrigin, phaseWindows, type Window } from "./analysis";
 import { seriesKey, toReplicaSeries } from "./scaling";
-
-/** `GET /api/v1/tests/{namespace}/{name}/series`: the measured series of a LoadTest. The lab has
- * no measurement: `source` is "unavailable" and `reason` says why. */
-export interface TestSeries {
-  source: "prometheus" | "unavailable";
-  reason?: string | null;
-  stepSeconds: number;
-  startedAt?: string | null;
-  finishedAt?: string | null;
-  /** Planned VUs: the corners of a piecewise-linear curve, seconds from the runner's start. */
-  load: { offsetSeconds: number; vus: number }[];
-  points: { time: string; rps?: number | null; errorRate?: number | null; p95Ms?: number | null; p99Ms?: number | null; vus?: number | null }[];
-  percentiles?: "merged" | "perRunner" | null;
-}
 
 /** One target deployment: its name and its HPA's limits (null: unknown). */
 export interface Target {

@@ -3,10 +3,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter, useLocation } from "react-router";
-import type { ClusterView, ExperimentView, PresetView, ScalingHistory, Snapshot, TestView, TrafficView } from "../api/client";
+import type { ClusterView, ExperimentView, PresetView, ScalingHistory, Snapshot, TestSeries, TestView, TrafficView } from "../api/client";
 import { experiment } from "../lib/analysis.fixtures";
 import { hpa } from "../lib/scaling.fixtures";
-import type { TestSeries } from "../lib/timeline";
 import { Analysis } from "./Analysis";
 
 // jsdom has no layout: give the charts a size so they draw.

@@ -152,7 +152,7 @@ describe("Testing", () => {
     expect(within(stress).getByText("2743.5")).toBeTruthy();
   });
 
-  it("shows a run that measured nothing neutrally, with its reason, no verdict, and its timeline on demand", () => {
+  it("shows a run that measured nothing neutrally, with its reason, no verdict, and its timeline on demand", async () => {
     const message = "the runner ran on simulated node dev-worker1 in cluster staging (kwok): simulated pods do no work, so nothing was measured";
     const simulated = {
       ...base,
@@ -186,7 +186,7 @@ describe("Testing", () => {
     expect(toggle.getAttribute("aria-expanded")).toBe("false");
     fireEvent.click(toggle);
     expect(within(card).getByRole("button", { name: "Hide timeline" }).getAttribute("aria-expanded")).toBe("true");
-    expect(within(card).getByRole("heading", { name: "Timeline" })).toBeTruthy();
+    await within(card).findByRole("heading", { name: "Timeline" }, { timeout: 10_000 });
     // The series is not there yet: the panels say so instead of drawing numbers.
     expect(within(card).getAllByText("the measured series is loading.")).toHaveLength(3);
   });

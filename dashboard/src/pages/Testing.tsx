@@ -1,6 +1,6 @@
 // Load and stress tests: run a preset or a custom test on a cluster, follow the queue and the
 // runs, read the results, export them as CSV.
-import { useState, type FormEvent } from "react";
+import { lazy, Suspense, useState, type FormEvent } from "react";
 import { useMutation } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
 import { ApiError, authHeaders, errorFrom, type ClusterView, type LoadTestSpec, type PresetView, type TestView } from "../api/client";
@@ -41,7 +41,9 @@ import {
   testLabel,
   verdict,
 } from "../lib/testView";
-import { TestTimeline } from "./TestTimeline";
+
+// The timeline draws charts: loaded when a test's timeline is first opened.
+const TestTimeline = lazy(() => import("./TestTimeline").then((m) => ({ default: m.TestTimeline })));
 
 const BUTTON = "rounded px-3 py-1.5 text-sm font-medium disabled:cursor-not-allowed disabled:opacity-50";
 const PRIMARY = `${BUTTON} bg-blue-700 text-white hover:bg-blue-600`;
@@ -366,7 +368,9 @@ function TestCard({ test, presets, receivedAt }: { test: TestView; presets: Pres
           </button>
           {timeline && (
             <div id={timelineId} className="mt-2">
-              <TestTimeline test={test} now={receivedAt} />
+              <Suspense fallback={<Loading what="the timeline" />}>
+                <TestTimeline test={test} now={receivedAt} />
+              </Suspense>
             </div>
           )}
         </div>

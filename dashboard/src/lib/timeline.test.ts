@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ScalingHistory, TestSeries } from "../api/client";
 import { at, experiment, sample, T0 } from "./analysis.fixtures";
 import { hpa } from "./scaling.fixtures";
-import { experimentTimeline, panelRows, plannedVus, testTimeline, timelineCsv, unmeasuredReason } from "./timeline";
+import { experimentTimeline, panelRows, plannedVus, testTimeline, timelineCsv, unmeasuredReason, withPoint } from "./timeline";
 
 const LAB_REASON = "the lab's runners are simulated: nothing was measured";
 
@@ -191,5 +191,20 @@ describe("panels", () => {
     expect(unmeasuredReason({ ...unavailable(), reason: null }, "loading")).toMatch(/no measured series/);
     expect(unmeasuredReason(undefined, "loading")).toBe("loading");
     expect(unmeasuredReason(measured([]), "loading")).toBeNull();
+  });
+});
+
+describe("withPoint", () => {
+  it("puts a streamed point in time order, replacing one of the same time", () => {
+    const s = measured([
+      { time: at(10), rps: 1 },
+      { time: at(30), rps: 3 },
+    ]);
+    expect(withPoint(s, { time: at(20), rps: 2 }).points.map((p) => p.rps)).toEqual([1, 2, 3]);
+    expect(withPoint(s, { time: at(30), rps: 4 }).points.map((p) => p.rps)).toEqual([1, 4]);
+    expect(withPoint(s, { time: at(40), rps: 5 }).points.map((p) => p.rps)).toEqual([1, 3, 5]);
+    expect(withPoint(s, { time: "garbage", rps: 9 })).toBe(s);
+    const lab = unavailable();
+    expect(withPoint(lab, { time: at(20), rps: 2 })).toBe(lab);
   });
 });

@@ -2,9 +2,21 @@
 // and error rate (the operator's series API), and the replicas and CPU of each target deployment,
 // on one time axis in seconds since a common origin, with the load and cooldown windows. It feeds
 // stacked charts sharing their x domain, and the CSV export (one row per timestamp).
-import type { ExperimentView, ScalingHistory, TestSeries } from "../api/client";
+import type { ExperimentView, ScalingHistory, SeriesPoint, TestSeries } from "../api/client";
 import { timeOrigin, phaseWindows, type Window } from "./analysis";
 import { seriesKey, toReplicaSeries } from "./scaling";
+
+/** The series with a new point from the event stream: in time order, replacing a point of the
+ * same time; a series the API called unavailable stays as it is. */
+export function withPoint(series: TestSeries, point: SeriesPoint): TestSeries {
+  if (series.source !== "prometheus") return series;
+  const at = ms(point.time);
+  if (at == null) return series;
+  const points = series.points.filter((p) => p.time !== point.time);
+  const i = points.findIndex((p) => (ms(p.time) ?? 0) > at);
+  points.splice(i < 0 ? points.length : i, 0, point);
+  return { ...series, points };
+}
 
 /** One target deployment: its name and its HPA's limits (null: unknown). */
 export interface Target {

@@ -5,7 +5,7 @@ import { useId, useRef, useState, type ReactNode } from "react";
 import { CartesianGrid, ComposedChart, Line, ReferenceArea, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { saveBlob } from "../lib/download";
 import { PALETTE, wholeSeconds } from "../lib/format";
-import { panelRows, timelineCsv, type Timeline, type TimelineRow } from "../lib/timeline";
+import { limitLines, panelRows, timelineCsv, type Timeline, type TimelineRow } from "../lib/timeline";
 import { readPanels, timelinePng } from "../lib/timelineImage";
 import { AXIS, GRID, LINE, MARGIN, refLabel, TOOLTIP } from "./chartTheme";
 import { Card, Empty, ErrorBox, Swatch } from "./ui";
@@ -168,7 +168,7 @@ export function LoadTimeline({ tl, title, fileName, empty }: { tl: Timeline | nu
             sync={sync}
             label={`Replicas of ${targets.map((t) => t.name).join(", ")} with their maximum, over ${span}`}
             series={targets.map((t, k) => ({ name: t.name, colour: t.colour, value: (r) => r.replicas[k] ?? null, step: true }))}
-            lines={targets.flatMap((t) => (t.maxReplicas == null ? [] : [{ y: t.maxReplicas, colour: t.colour, label: `${t.name} max ${t.maxReplicas}` }]))}
+            lines={limitLines(targets, (t) => t.maxReplicas, (v) => `max ${v}`)}
             unit={num(0)}
           />
         </Panel>
@@ -182,7 +182,7 @@ export function LoadTimeline({ tl, title, fileName, empty }: { tl: Timeline | nu
             sync={sync}
             label={`CPU of ${targets.map((t) => t.name).join(", ")} against the HPA target, over ${span}`}
             series={targets.map((t, k) => ({ name: t.name, colour: t.colour, value: (r) => r.cpu[k] ?? null }))}
-            lines={targets.flatMap((t) => (t.cpuTargetPercent == null ? [] : [{ y: t.cpuTargetPercent, colour: t.colour, label: `${t.name} target ${t.cpuTargetPercent}%` }]))}
+            lines={limitLines(targets, (t) => t.cpuTargetPercent, (v) => `target ${v}%`)}
             unit={(v) => `${Math.round(v)}%`}
           />
         </Panel>

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ScalingHistory, TestSeries } from "../api/client";
 import { at, experiment, sample, T0 } from "./analysis.fixtures";
 import { hpa } from "./scaling.fixtures";
-import { experimentTimeline, panelRows, plannedVus, testTimeline, timelineCsv, unmeasuredReason, withPoint } from "./timeline";
+import { experimentTimeline, limitLines, panelRows, plannedVus, testTimeline, timelineCsv, unmeasuredReason, withPoint } from "./timeline";
 
 const LAB_REASON = "the lab's runners are simulated: nothing was measured";
 
@@ -206,5 +206,22 @@ describe("withPoint", () => {
     expect(withPoint(s, { time: "garbage", rps: 9 })).toBe(s);
     const lab = unavailable();
     expect(withPoint(lab, { time: at(20), rps: 2 })).toBe(lab);
+  });
+});
+
+describe("limitLines", () => {
+  it("draws one line per limit value, naming every target that has it", () => {
+    const targets = [
+      { name: "demo/a", maxReplicas: 10, cpuTargetPercent: 50, colour: "#3b82f6" },
+      { name: "demo/b", maxReplicas: 6, cpuTargetPercent: 50, colour: "#22c55e" },
+      { name: "demo/c", maxReplicas: null, cpuTargetPercent: 50, colour: "#eab308" },
+    ];
+    expect(limitLines(targets, (t) => t.maxReplicas, (v) => `max ${v}`)).toEqual([
+      { y: 10, colour: "#3b82f6", label: "demo/a max 10" },
+      { y: 6, colour: "#22c55e", label: "demo/b max 6" },
+    ]);
+    expect(limitLines(targets, (t) => t.cpuTargetPercent, (v) => `target ${v}%`)).toEqual([
+      { y: 50, colour: "#94a3b8", label: "demo/a, demo/b, demo/c target 50%" },
+    ]);
   });
 });

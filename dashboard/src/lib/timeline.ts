@@ -258,6 +258,28 @@ export function testTimeline(
   });
 }
 
+/** Dashed limit lines (each target's max replicas or CPU target): one line per value, labelled
+ * with every target that has it, so equal limits do not draw labels over each other. */
+export function limitLines(
+  targets: (Target & { colour: string })[],
+  limit: (t: Target) => number | null,
+  label: (value: number) => string,
+): { y: number; colour: string; label: string }[] {
+  const byValue = new Map<number, { colour: string; names: string[] }>();
+  for (const t of targets) {
+    const v = limit(t);
+    if (v == null) continue;
+    const line = byValue.get(v);
+    if (line) line.names.push(t.name);
+    else byValue.set(v, { colour: t.colour, names: [t.name] });
+  }
+  return [...byValue.entries()].map(([y, l]) => ({
+    y,
+    colour: l.names.length > 1 ? "#94a3b8" : l.colour,
+    label: `${l.names.join(", ")} ${label(y)}`,
+  }));
+}
+
 /** The largest value of a series, or null when it has none. */
 export function peak(rows: TimelineRow[], value: (r: TimelineRow) => number | null): number | null {
   let best: number | null = null;

@@ -106,6 +106,13 @@ describe("dashboard in the lab", () => {
     expect((done.body.status as { results?: unknown }).results).toBeUndefined();
     await screenshot(page, "testing");
     expect(await seriousViolations(page)).toEqual([]);
+    // The test's own timeline: its planned load, and the lab's reason instead of RPS.
+    await card.getByRole("button", { name: "Show timeline" }).click();
+    const rps = card.locator("section", { has: page.getByRole("heading", { name: "Requests per second", exact: true }) }).last();
+    await rps.getByText(/simulated/).waitFor();
+    await card.getByRole("figure", { name: /^Planned virtual users over/ }).locator("path.recharts-line-curve").first().waitFor({ state: "attached" });
+    await card.screenshot({ path: join(outDir, "testing-timeline.png") });
+    expect(await seriousViolations(page)).toEqual([]);
     await card.getByRole("button", { name: `Delete ${name}` }).click();
     await card.getByRole("button", { name: "Delete", exact: true }).click();
     await card.waitFor({ state: "detached", timeout: 60_000 });

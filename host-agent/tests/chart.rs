@@ -89,6 +89,8 @@ fn the_chart_lints_clean_in_strict_mode_with_every_option() {
             "operator.hubbleRelayAddresses.dev=10.0.0.5:4245,operator.extraArgs[0]=--dashboard-dir=/dashboard",
             "--set",
             "tls.secretName=tart-operator-tls,operator.limits.authFailureBurst=0",
+            "--set",
+            "prometheus.url=http://prometheus-operated.monitoring:9090,prometheus.remoteWriteUrl=https://prom.example/api/v1/write",
         ],
         None,
     );
@@ -127,6 +129,11 @@ fn a_mistyped_value_is_rejected_naming_the_field() {
         (
             "monitoring.prometheusRule.enable=true",
             "/monitoring/prometheusRule",
+        ),
+        ("prometheus.url=https://prom:9090", "/prometheus/url"),
+        (
+            "prometheus.remoteWriteUrl=prom:9090",
+            "/prometheus/remoteWriteUrl",
         ),
         (
             "monitoring.dashboard.enabled=yes",
@@ -270,6 +277,30 @@ fn the_deployment_runs_locked_down_with_probes_and_flags_from_values() {
     assert!(
         args.contains(&"--http-addr=0.0.0.0:8080".to_owned())
             && args.contains(&"--metrics-listen=0.0.0.0:9090".to_owned()),
+        "{args:?}"
+    );
+    assert!(
+        !args.iter().any(|a| a.starts_with("--prometheus")),
+        "no Prometheus unless given: {args:?}"
+    );
+    let with = template(
+        &helm,
+        &[
+            "--set",
+            "prometheus.url=http://prometheus-operated.monitoring:9090,prometheus.remoteWriteUrl=http://prom.example:9090/api/v1/write",
+        ],
+    );
+    let deployment: Deployment = typed(&with, "Deployment tart-system/tart-operator");
+    let args = deployment
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|s| s.containers[0].args.clone())
+        .expect("args");
+    assert!(
+        args.contains(&"--prometheus-url=http://prometheus-operated.monitoring:9090".to_owned())
+            && args.contains(
+                &"--prometheus-remote-write-url=http://prom.example:9090/api/v1/write".to_owned()
+            ),
         "{args:?}"
     );
 

@@ -234,9 +234,10 @@ async fn series_come_from_prometheus_merged_across_runners() -> Result<()> {
         &p,
         &ns,
         "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: web}\n\
-         spec: {cluster: dev, http: {targetUrl: 'http://web.demo.svc/', vus: 10, duration: 2m}}\n",
+         spec: {cluster: prod, http: {targetUrl: 'http://web.demo.svc/', vus: 10, duration: 2m}}\n",
     )
     .await?;
+    // On cluster prod, which is never registered here: its runners count as real.
     let lt = lts.get("web").await?;
     let testid = operator::controllers::load_test::runner::test_id(&lt);
 
@@ -435,5 +436,69 @@ async fn series_come_from_prometheus_merged_across_runners() -> Result<()> {
         "{answer:#}"
     );
     unreachable.stop().await?;
+    Ok(())
+}
+
+/// With --prometheus-remote-write-url, the runner Job a real API server accepts runs k6
+/// with its remote-write output, native histograms and the test's tags; its pod's
+/// environment resolves the runner's own name for `instance_id`.
+#[tokio::test(flavor = "multi_thread")]
+async fn runners_remote_write_to_the_platform_prometheus() -> Result<()> {
+    let write_url = "http://prometheus.platform.example:9090/api/v1/write";
+    let settings = operator::context::Settings {
+        prometheus_remote_write_url: Some(write_url.into()),
+        ..fast_settings()
+    };
+    let env = Env::start(settings).await?;
+    let (ns, lts) = env.loadtests("rw").await?;
+    let name = create_loadtest(&env.p, &ns, &preset_loadtest("web", "dev", "light-load")).await?;
+    let job = runner_job(&lts, &name, &env.d).await?;
+    let lt = lts.get(&name).await?;
+    let container = job
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|s| s.containers.into_iter().next())
+        .context("container")?;
+    let args = container.args.unwrap_or_default();
+    let testid = format!(
+        "testid={}",
+        operator::controllers::load_test::runner::test_id(&lt)
+    );
+    ensure!(
+        args.windows(2)
+            .any(|w| w == ["--out", "experimental-prometheus-rw"])
+            && args.windows(2).any(|w| w[0] == "--tag" && w[1] == testid)
+            && args
+                .windows(2)
+                .any(|w| w == ["--tag", "instance_id=$(TART_RUNNER_POD)"]),
+        "{args:?}"
+    );
+    let env_vars: HashMap<String, String> = container
+        .env
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| {
+            let value = e.value.unwrap_or_else(|| {
+                e.value_from
+                    .and_then(|f| f.field_ref)
+                    .map(|f| format!("fieldRef:{}", f.field_path))
+                    .unwrap_or_default()
+            });
+            (e.name, value)
+        })
+        .collect();
+    ensure!(
+        env_vars
+            .get("K6_PROMETHEUS_RW_SERVER_URL")
+            .map(String::as_str)
+            == Some(write_url)
+            && env_vars
+                .get("K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM")
+                .map(String::as_str)
+                == Some("true")
+            && env_vars.get("TART_RUNNER_POD").map(String::as_str)
+                == Some("fieldRef:metadata.name"),
+        "{env_vars:?}"
+    );
     Ok(())
 }

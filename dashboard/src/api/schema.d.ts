@@ -1269,8 +1269,6 @@ export interface components {
              */
             service: string;
         };
-        /** @description How p95/p99 were obtained. */
-        Percentiles: "merged" | "perRunner";
         /** @description One pod, as `kubectl get pods` shows it. */
         PodView: {
             /**
@@ -1406,6 +1404,8 @@ export interface components {
          * @enum {string}
          */
         ScalingPreset: "scale-light" | "scale-heavy" | "scale-ramp" | "cascade-light" | "cascade-heavy" | "cascade-ramp";
+        /** @description How p95/p99 were obtained. */
+        SeriesPercentiles: "merged" | "perRunner";
         /** @description The measured numbers at one time (each null where nothing was measured). */
         SeriesPoint: {
             /**
@@ -1511,7 +1511,7 @@ export interface components {
             /** @description The planned VUs from the runner's parameters; empty for stress tests. */
             load: components["schemas"]["LoadPoint"][];
             /** @description How p95/p99 were obtained; null when there are no points. */
-            percentiles?: components["schemas"]["Percentiles"] | null;
+            percentiles?: components["schemas"]["SeriesPercentiles"] | null;
             /** @description The measured points, oldest first. */
             points: components["schemas"]["SeriesPoint"][];
             /** @description Why there are no measured points, for the user. */

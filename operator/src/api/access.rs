@@ -292,7 +292,8 @@ mod tests {
             let what = format!("{} {}", route.method, route.path);
             match rule.scope {
                 Scope::Cluster => assert!(!route.path.contains("{namespace}"), "{what}"),
-                Scope::Path => assert!(route.path.ends_with("/{namespace}/{name}"), "{what}"),
+                // The object itself, or a view of it (`.../{namespace}/{name}/series`).
+                Scope::Path => assert!(route.path.contains("/{namespace}/{name}"), "{what}"),
                 Scope::Query => assert_eq!(route.method, "GET", "{what}"),
                 Scope::Body => assert!(route.doc.body_check().is_some(), "{what}"),
                 Scope::Named => assert!(

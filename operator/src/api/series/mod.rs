@@ -46,7 +46,7 @@ pub enum SeriesSource {
 /// How p95/p99 were obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum Percentiles {
+pub enum SeriesPercentiles {
     /// From the runners' histograms merged (summed) before the quantile.
     Merged,
     /// Per runner: not mergeable.
@@ -100,7 +100,7 @@ pub struct TestSeries {
     /// The measured points, oldest first.
     pub points: Vec<SeriesPoint>,
     /// How p95/p99 were obtained; null when there are no points.
-    pub percentiles: Option<Percentiles>,
+    pub percentiles: Option<SeriesPercentiles>,
 }
 
 /// The planned VU curve of a test (pure); empty for stress tests and specs that do not plan.
@@ -238,7 +238,7 @@ pub fn answered(
         Ok(rows) => TestSeries {
             reason: None,
             points: rows.iter().map(point).collect(),
-            percentiles: Some(Percentiles::Merged),
+            percentiles: Some(SeriesPercentiles::Merged),
             ..base
         },
         Err(e) => TestSeries {

@@ -164,7 +164,7 @@ fn prometheus_answers_become_points_or_reasons() {
     let a = answered(base.clone(), &testid, "http://p:9090", Ok(rows));
     assert_eq!(a.source, SeriesSource::Prometheus);
     assert_eq!(a.reason, None);
-    assert_eq!(a.percentiles, Some(Percentiles::Merged));
+    assert_eq!(a.percentiles, Some(SeriesPercentiles::Merged));
     assert_eq!(
         a.points[0],
         SeriesPoint {
@@ -227,7 +227,7 @@ fn the_answer_has_the_contract_s_json_names() {
             vus: 1,
         }],
         points: vec![point(&row(START, &[(Measure::P95, 0.1)]))],
-        percentiles: Some(Percentiles::PerRunner),
+        percentiles: Some(SeriesPercentiles::PerRunner),
     };
     assert_eq!(
         serde_json::to_value(&a).expect("json"),

@@ -77,11 +77,15 @@ pub fn test_id(lt: &LoadTest) -> String {
     names(lt).job
 }
 
+/// The environment variable with the runner pod's name, for its `instance_id` tag.
+const POD_NAME_ENV: &str = "TART_RUNNER_POD";
+
 /// k6's Prometheus remote-write output on an HTTP runner `job`: every
 /// [`crate::prometheus::PUSH_INTERVAL_SECS`] the runner writes its metrics to `url` (the
 /// platform Prometheus's `/api/v1/write`), trends as native histograms (so percentiles of
-/// several runners can be merged), tagged `testid` ([`test_id`]). Stress jobs are left as
-/// they are.
+/// several runners can be merged), tagged `testid` ([`test_id`]) and `instance_id` (the
+/// pod's name, so each runner of a parallel test writes its own series; k6-operator's tag
+/// names). Stress jobs are left as they are.
 pub fn write_to_prometheus(job: &mut Job, plan: &Plan, lt: &LoadTest, url: &str) {
     use k8s_openapi::api::core::v1::EnvVar;
     if !matches!(plan, Plan::Http(_)) {
@@ -105,6 +109,9 @@ pub fn write_to_prometheus(job: &mut Job, plan: &Plan, lt: &LoadTest, url: &str)
             "experimental-prometheus-rw".to_owned(),
             "--tag".to_owned(),
             format!("{}={}", crate::prometheus::TEST_ID_LABEL, test_id(lt)),
+            "--tag".to_owned(),
+            // Kubernetes expands $(VAR) in args from the container's environment.
+            format!("instance_id=$({POD_NAME_ENV})"),
         ],
     );
     let env = |name: &str, value: String| EnvVar {
@@ -112,7 +119,19 @@ pub fn write_to_prometheus(job: &mut Job, plan: &Plan, lt: &LoadTest, url: &str)
         value: Some(value),
         value_from: None,
     };
+    let pod_name = EnvVar {
+        name: POD_NAME_ENV.to_owned(),
+        value: None,
+        value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
+            field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
+                field_path: "metadata.name".to_owned(),
+                api_version: None,
+            }),
+            ..Default::default()
+        }),
+    };
     container.env.get_or_insert_with(Vec::new).extend([
+        pod_name,
         env("K6_PROMETHEUS_RW_SERVER_URL", url.to_owned()),
         env(
             "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM",
@@ -753,12 +772,15 @@ mod tests {
                 "experimental-prometheus-rw",
                 "--tag",
                 format!("testid={id}"),
+                "--tag",
+                "instance_id=$(TART_RUNNER_POD)",
                 "/etc/tart-loadtest/loadtest.js"
             ])
         );
         assert_eq!(
             c["env"],
             json!([
+                { "name": "TART_RUNNER_POD", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
                 { "name": "K6_PROMETHEUS_RW_SERVER_URL", "value": "http://prometheus.monitoring:9090/api/v1/write" },
                 { "name": "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM", "value": "true" },
                 { "name": "K6_PROMETHEUS_RW_PUSH_INTERVAL", "value": "5s" },

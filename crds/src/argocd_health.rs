@@ -3,7 +3,8 @@
 //! gopher-lua (Lua 5.1) with the object as the global `obj`:
 //!
 //! - LoadTest: Progressing while pending, queued, starting or running; Healthy once
-//!   Succeeded with every threshold held; Degraded with the reason once Failed.
+//!   Succeeded with every threshold held; Degraded with the reason once Failed, and once
+//!   Completed (the runner measured nothing: a gate never passes on it).
 //! - ScalingExperiment: Progressing until Completed (Healthy) or Failed (Degraded with the
 //!   reason).
 //! - ManagedCluster: by phase (Ready Healthy; Degraded and Failed Degraded with the

@@ -51,12 +51,13 @@ names! {
         RunnerCreated,
         /// Whether the target cluster could be used at the last attempt.
         ClusterReachable,
-        /// The test is over (reason Succeeded or Failed).
+        /// The test is over (reason Succeeded, Failed or NotMeasured).
         Complete,
         /// The runner was removed after ttlSecondsAfterFinished.
         RunnerDeleted,
-        /// The runner ran on a simulated (kwok) node, so it measured nothing.
-        RunnerSimulated,
+        /// Set False (reason RunnerSimulated) when the runner ran on a simulated (kwok) node
+        /// and so measured nothing; the test then ends Completed.
+        Measured,
         /// After the test finished: True once no runner pod runs any more (the slot on the
         /// cluster is free), False while one still does.
         RunnerStopped,
@@ -80,10 +81,12 @@ names! {
         Succeeded,
         /// Complete, with a failure (status.reason says which).
         Failed,
+        /// Complete, phase Completed: the runner ran but measured nothing.
+        NotMeasured,
         /// RunnerDeleted.
         TTLExpired,
-        /// RunnerSimulated.
-        SimulatedNode,
+        /// Measured is False: the runner ran on a simulated (kwok) node.
+        RunnerSimulated,
         /// RunnerStopped is True.
         PodsStopped,
         /// RunnerStopped is False.

@@ -42,6 +42,12 @@ pub const DEFAULT_RUNNER_NAMESPACE: &str = "tart-loadtest";
     ),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.reason",
+        description = "Why it failed, or (Completed) why nothing was measured"
+    ),
+    printcolumn(
         name = "P95(ms)",
         type_ = "number",
         json_path = ".status.results.latencyMs.p95",
@@ -215,10 +221,10 @@ pub enum StressKind {
 #[serde(rename_all = "camelCase")]
 pub struct LoadTestStatus {
     /// Pending (waiting or queued), Starting (runner scheduled, pulling), Running,
-    /// Succeeded or Failed.
+    /// Succeeded, Failed, or Completed (ran, measured nothing: see reason).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<LoadTestPhase>,
-    /// Why the test failed (or was cancelled).
+    /// Why the test failed (or was cancelled), or, under Completed, why it measured nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<LoadTestReason>,
     /// A human-readable explanation of the phase and reason.
@@ -230,7 +236,7 @@ pub struct LoadTestStatus {
     /// When the runner container started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
-    /// When the test reached Succeeded or Failed.
+    /// When the test reached Succeeded, Failed or Completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
     /// Elapsed time over expected duration while running, 0 to 100.
@@ -252,7 +258,9 @@ pub struct LoadTestStatus {
     pub observed_generation: Option<i64>,
 }
 
-/// Phase of a LoadTest.
+/// Phase of a LoadTest. Completed: the runner ran to its end but measured nothing (it ran on
+/// a simulated node), neither a pass nor a failure; status.reason and the Measured condition
+/// say why, and a gate or a threshold check never passes on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum LoadTestPhase {
     Pending,
@@ -260,16 +268,27 @@ pub enum LoadTestPhase {
     Running,
     Succeeded,
     Failed,
+    Completed,
 }
 
 impl LoadTestPhase {
-    /// Succeeded or Failed: the test is over.
+    /// Every phase.
+    pub const ALL: [LoadTestPhase; 6] = [
+        Self::Pending,
+        Self::Starting,
+        Self::Running,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Completed,
+    ];
+
+    /// Succeeded, Failed or Completed: the test is over.
     pub fn is_finished(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed)
+        matches!(self, Self::Succeeded | Self::Failed | Self::Completed)
     }
 }
 
-/// Why a LoadTest failed.
+/// Why a LoadTest failed, or (phase Completed) why it measured nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum LoadTestReason {
     /// k6 finished but at least one threshold failed; results are recorded.
@@ -308,6 +327,9 @@ pub enum LoadTestReason {
     /// A header's valueFrom Secret cannot be used (missing, without the key, or not
     /// labelled `tartinfra.dev/loadtest-header: "true"`); the message names it.
     HeaderSecretInvalid,
+    /// Phase Completed, not a failure: the runner ran on a simulated (kwok) node, whose pods
+    /// do no work, so there are no latency, RPS or bogo-ops numbers and no threshold verdict.
+    RunnerSimulated,
 }
 
 impl LoadTestReason {
@@ -327,6 +349,7 @@ impl LoadTestReason {
         Self::PolicyViolation,
         Self::StatusRejected,
         Self::HeaderSecretInvalid,
+        Self::RunnerSimulated,
     ];
 
     /// The reason as written in status.
@@ -346,6 +369,7 @@ impl LoadTestReason {
             Self::PolicyViolation => "PolicyViolation",
             Self::StatusRejected => "StatusRejected",
             Self::HeaderSecretInvalid => "HeaderSecretInvalid",
+            Self::RunnerSimulated => "RunnerSimulated",
         }
     }
 }

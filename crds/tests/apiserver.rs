@@ -392,7 +392,7 @@ async fn kubectl_get_shows_the_printer_columns() -> Result<()> {
         (
             "loadtests",
             vec![
-                "Name", "Cluster", "Type", "Phase", "P95(ms)", "RPS", "Errors", "Age",
+                "Name", "Cluster", "Type", "Phase", "Reason", "P95(ms)", "RPS", "Errors", "Age",
             ],
         ),
         (

@@ -272,19 +272,12 @@ fn created(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta
 
 /// Every phase: a new one makes the match below fail to compile until it is listed here and
 /// given cases.
-const LOADTEST_PHASES: [LoadTestPhase; 5] = [
-    LoadTestPhase::Pending,
-    LoadTestPhase::Starting,
-    LoadTestPhase::Running,
-    LoadTestPhase::Succeeded,
-    LoadTestPhase::Failed,
-];
-
 fn loadtest_health(phase: LoadTestPhase) -> &'static str {
     match phase {
         LoadTestPhase::Pending | LoadTestPhase::Starting | LoadTestPhase::Running => "Progressing",
         LoadTestPhase::Succeeded => "Healthy",
-        LoadTestPhase::Failed => "Degraded",
+        // Completed measured nothing: no gate passes on it.
+        LoadTestPhase::Failed | LoadTestPhase::Completed => "Degraded",
     }
 }
 
@@ -384,6 +377,31 @@ fn finished(
     }
 }
 
+/// What the operator writes when the runner ran on a simulated node: phase Completed, reason
+/// RunnerSimulated, no results.
+const SIMULATED: &str = "the runner ran on simulated node dev-worker1 in cluster dev (kwok): simulated pods do no work, so nothing was measured (no latency, RPS or bogo-ops numbers, no threshold verdict)";
+
+fn simulated() -> LoadTestStatus {
+    let mut s = finished(Some(LoadTestReason::RunnerSimulated), SIMULATED, None);
+    s.phase = Some(LoadTestPhase::Completed);
+    s.conditions.pop();
+    s.conditions.extend([
+        condition(
+            LC::Measured.as_str(),
+            false,
+            LR::RunnerSimulated.as_str(),
+            SIMULATED,
+        ),
+        condition(
+            LC::Complete.as_str(),
+            true,
+            LR::NotMeasured.as_str(),
+            SIMULATED,
+        ),
+    ]);
+    s
+}
+
 /// The message the operator writes for a failure `reason`.
 fn failure_message(reason: LoadTestReason) -> &'static str {
     match reason {
@@ -419,6 +437,7 @@ fn failure_message(reason: LoadTestReason) -> &'static str {
         LoadTestReason::HeaderSecretInvalid => {
             "header authorization: Secret team-a/token is not labelled tartinfra.dev/loadtest-header: \"true\""
         }
+        LoadTestReason::RunnerSimulated => SIMULATED,
     }
 }
 
@@ -530,7 +549,24 @@ fn loadtest_cases() -> Result<Vec<Case>> {
         "Degraded",
         "ThresholdsBreached: http_req_duration p(95)<500",
     ));
+    cases.push(case(
+        "Completed, the runner simulated: measured nothing, so not Healthy",
+        loadtest(Some(simulated()))?,
+        "Degraded",
+        &format!("RunnerSimulated: {SIMULATED}"),
+    ));
+    let mut no_reason = simulated();
+    no_reason.reason = None;
+    cases.push(case(
+        "Completed without a reason",
+        loadtest(Some(no_reason))?,
+        "Degraded",
+        &format!("NotMeasured: {SIMULATED}"),
+    ));
     for &reason in LoadTestReason::ALL {
+        if reason == LoadTestReason::RunnerSimulated {
+            continue; // not a failure: the Completed cases above
+        }
         let message = failure_message(reason);
         let results = (reason == LoadTestReason::ThresholdsBreached).then(|| results(false));
         cases.push(case(
@@ -571,7 +607,7 @@ fn loadtest_health_follows_the_phase_and_names_the_failure() -> Result<()> {
             );
         }
     }
-    ensure!(phases.len() == LOADTEST_PHASES.len(), "{phases:?}");
+    ensure!(phases.len() == LoadTestPhase::ALL.len(), "{phases:?}");
     check("loadtest.lua", LOADTEST_LUA, &cases)
 }
 
@@ -643,6 +679,12 @@ fn the_gitops_gate_example_waits_while_running_and_fails_the_sync_on_breached_th
             gate(Some(breached))?,
             "Degraded",
             "ThresholdsBreached: thresholds breached: http_req_duration p(95)<500",
+        ),
+        case(
+            "gate, the runner simulated: nothing measured never passes",
+            gate(Some(simulated()))?,
+            "Degraded",
+            &format!("RunnerSimulated: {SIMULATED}"),
         ),
     ];
     check("loadtest.lua", LOADTEST_LUA, &cases)
@@ -1255,8 +1297,10 @@ fn a_wrong_script_fails_the_check() -> Result<()> {
     let lenient = LOADTEST_LUA.replace(r#"hs.status = "Degraded""#, r#"hs.status = "Healthy""#);
     ensure!(lenient != LOADTEST_LUA, "the mutation changed nothing");
     let wrong = mismatches("lenient.lua", &lenient, &cases);
+    // Every failure reason but RunnerSimulated (not a failure), a breach under Succeeded, a
+    // failure without a reason, and the two runs that measured nothing.
     ensure!(
-        wrong.len() == LoadTestReason::ALL.len() + 2,
+        wrong.len() == LoadTestReason::ALL.len() + 3,
         "{}",
         wrong.join("\n")
     );
@@ -1264,6 +1308,12 @@ fn a_wrong_script_fails_the_check() -> Result<()> {
         wrong
             .iter()
             .any(|w| w.starts_with("Failed, ThresholdsBreached: got Healthy")),
+        "{wrong:?}"
+    );
+    ensure!(
+        wrong.iter().any(|w| w.starts_with(
+            "Completed, the runner simulated: measured nothing, so not Healthy: got Healthy"
+        )),
         "{wrong:?}"
     );
     // A status ArgoCD does not know is caught too.

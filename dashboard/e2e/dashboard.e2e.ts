@@ -2,7 +2,9 @@
 // the token prompt, screenshots under test-results/, and an axe-core scan per page.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext } from "playwright-core";
-import { cspViolations, kubeGet, launchBrowser, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cspViolations, kubeGet, launchBrowser, outDir, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
 
 const GROUP = "/apis/tartinfra.dev/v1alpha1/namespaces/default";
 
@@ -90,10 +92,26 @@ describe("dashboard in the lab", () => {
     const object = await kubeGet(lab!, "platform", `${GROUP}/loadtests/${name}`);
     expect(object.status).toBe(200);
     expect(object.body.spec).toMatchObject({ cluster: "dev", http: { vus: 5, duration: "5s" } });
-    // The lab ends runner pods without k6's output, so the test ends NoResults.
+    // The lab's runner pods do no work: the test ends Completed, shown neutrally as simulated and
+    // not measured (neither red nor green), with the reason and no invented number.
     const card = page.locator("li", { has: page.getByRole("heading", { name: `default/${name}` }) });
-    await card.getByText("NoResults").waitFor({ timeout: 120_000 });
+    const outcome = card.getByText("Simulated, not measured", { exact: true });
+    await outcome.waitFor({ timeout: 120_000 });
+    await card.getByText("RunnerSimulated", { exact: true }).waitFor();
+    await card.getByText(/ran on simulated node .* nothing was measured/).waitFor();
+    expect(await outcome.getAttribute("class")).not.toMatch(/red|emerald|green/);
+    expect(await card.getByText("Failed", { exact: true }).count()).toBe(0);
+    const done = await kubeGet(lab!, "platform", `${GROUP}/loadtests/${name}`);
+    expect(done.body.status).toMatchObject({ phase: "Completed", reason: "RunnerSimulated" });
+    expect((done.body.status as { results?: unknown }).results).toBeUndefined();
     await screenshot(page, "testing");
+    expect(await seriousViolations(page)).toEqual([]);
+    // The test's own timeline: its planned load, and the lab's reason instead of RPS.
+    await card.getByRole("button", { name: "Show timeline" }).click();
+    const rps = card.locator("section", { has: page.getByRole("heading", { name: "Requests per second", exact: true }) }).last();
+    await rps.getByText(/simulated/).waitFor();
+    await card.getByRole("figure", { name: /^Planned virtual users over/ }).locator("path.recharts-line-curve").first().waitFor({ state: "attached" });
+    await card.screenshot({ path: join(outDir, "testing-timeline.png") });
     expect(await seriousViolations(page)).toEqual([]);
     await card.getByRole("button", { name: `Delete ${name}` }).click();
     await card.getByRole("button", { name: "Delete", exact: true }).click();
@@ -124,8 +142,36 @@ describe("dashboard in the lab", () => {
     await page.getByRole("heading", { name: "Peak replicas" }).waitFor();
     const done = await kubeGet(lab!, "platform", `${GROUP}/scalingexperiments/${name}`);
     expect((done.body.status as { phase?: string }).phase).toBe("Completed");
+    // One timeline: the planned load, nginx-web's replicas and CPU drawn; RPS, p95 and errors say
+    // the lab's reason (the series API's) instead of a number.
+    const timeline = page.locator("section", { has: page.getByRole("heading", { name: "Timeline", exact: true }) }).last();
+    // A drawn line is a path with points (a flat one has an empty box, so "visible" cannot tell).
+    for (const figure of [/^Planned virtual users over/, /^Replicas of .*demo\/nginx-web.* with their maximum/, /^CPU of .*demo\/nginx-web.* against the HPA target/]) {
+      const curve = timeline.getByRole("figure", { name: figure }).locator("path.recharts-line-curve").first();
+      await curve.waitFor({ state: "attached" });
+      expect(await curve.getAttribute("d")).toMatch(/^M[\d.]+,[\d.]+L/);
+    }
+    for (const panel of ["Requests per second", "p95 latency (ms)", "Error rate"]) {
+      const section = timeline.locator("section", { has: page.getByRole("heading", { name: panel, exact: true }) });
+      await section.getByText(/simulated/).waitFor();
+      expect(await section.getByRole("figure").count()).toBe(0);
+    }
     await screenshot(page, "analysis");
+    await timeline.screenshot({ path: join(outDir, "analysis-timeline.png") });
     expect(await seriousViolations(page)).toEqual([]);
+    // The exports: CSV with one row per timestamp, PNG drawn from the charts' SVGs.
+    const [csv] = await Promise.all([page.waitForEvent("download"), timeline.getByRole("button", { name: "Export timeline CSV" }).click()]);
+    expect(csv.suggestedFilename()).toBe(`timeline-${name}.csv`);
+    const rows = readFileSync((await csv.path())!, "utf8").trimEnd().split("\n");
+    expect(rows[0]).toMatch(/^time,seconds,window,planned_vus,rps,p95_ms,error_rate,.*demo\/nginx-web replicas,/);
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows.slice(1).every((r) => r.split(",")[4] === "")).toBe(true); // no invented RPS
+    const [png] = await Promise.all([page.waitForEvent("download"), timeline.getByRole("button", { name: "Export timeline PNG" }).click()]);
+    expect(png.suggestedFilename()).toBe(`timeline-${name}.png`);
+    const image = readFileSync((await png.path())!);
+    expect(image.subarray(1, 4).toString("latin1")).toBe("PNG");
+    expect(image.length).toBeGreaterThan(10_000);
+    writeFileSync(join(outDir, "analysis-timeline-export.png"), image);
     await page.close();
   });
 

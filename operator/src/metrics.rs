@@ -60,7 +60,7 @@ pub struct TestStateLabels {
     pub name: String,
     /// Target cluster.
     pub cluster: String,
-    /// Pending, Starting, Running, Succeeded or Failed.
+    /// Pending, Starting, Running, Succeeded, Failed or Completed.
     pub state: String,
 }
 
@@ -97,14 +97,6 @@ type F64Gauge = Gauge<f64, AtomicU64>;
 fn reconcile_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 14))
 }
-
-const PHASES: [LoadTestPhase; 5] = [
-    LoadTestPhase::Pending,
-    LoadTestPhase::Starting,
-    LoadTestPhase::Running,
-    LoadTestPhase::Succeeded,
-    LoadTestPhase::Failed,
-];
 
 /// Records a reconcile run's duration when dropped (see [`Metrics::reconcile_timer`]).
 #[must_use = "the run is recorded when the timer drops"]
@@ -308,7 +300,7 @@ impl Metrics {
     pub fn observe_loadtest(&self, lt: &LoadTest) {
         let l = Self::test_labels(lt);
         let status = lt.status.clone().unwrap_or_default();
-        for phase in PHASES {
+        for phase in LoadTestPhase::ALL {
             let labels = Self::state_labels(&l, phase);
             if Some(phase) == status.phase {
                 self.test_state.get_or_create(&labels).set(1);
@@ -346,7 +338,7 @@ impl Metrics {
         ] {
             family.remove(&l);
         }
-        for phase in PHASES {
+        for phase in LoadTestPhase::ALL {
             self.test_state.remove(&Self::state_labels(&l, phase));
         }
     }
@@ -517,7 +509,12 @@ mod tests {
             "only the current state: {text}"
         );
         assert!(text.contains(r#"tart_operator_loadtest_latency_p95_seconds{namespace="ns",name="t",cluster="dev"} 0.12"#), "{text}");
-        m.forget_loadtest(&loadtest("Succeeded"));
+        // A run that measured nothing has its own state, not Failed's (which alerts).
+        m.observe_loadtest(&loadtest("Completed"));
+        let text = m.encode().expect("encodes");
+        assert!(text.contains(r#"tart_operator_loadtest_state{namespace="ns",name="t",cluster="dev",state="Completed"} 1"#), "{text}");
+        assert!(!text.contains(r#"state="Succeeded""#), "{text}");
+        m.forget_loadtest(&loadtest("Completed"));
         let text = m.encode().expect("encodes");
         assert!(!text.contains(r#"name="t""#), "{text}");
     }

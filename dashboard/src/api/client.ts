@@ -14,6 +14,9 @@ export type ScalingHistory = Schemas["ScalingHistory"];
 export type TestView = Schemas["TestView"];
 export type ExperimentView = Schemas["ExperimentView"];
 export type PresetView = Schemas["PresetView"];
+/** A LoadTest's measured series (`source` unavailable with the `reason` when nothing is measured). */
+export type TestSeries = Schemas["TestSeries"];
+export type SeriesPoint = Schemas["SeriesPoint"];
 /** A LoadTest spec as POST /tests takes it. */
 export type LoadTestSpec = Schemas["CreateTest"]["spec"];
 type FullExperimentSpec = Schemas["CreateExperiment"]["spec"];

@@ -1,13 +1,14 @@
 // Live updates: the API's server-sent events (`/api/v1/events`), read with fetch because
 // EventSource cannot send the Authorization header. Reconnects with backoff; callers fall
 // back to polling while it is down.
-import { authHeaders, errorFrom } from "./client";
+import { authHeaders, errorFrom, type SeriesPoint } from "./client";
 
 export type LiveEvent =
   | { type: "test"; namespace: string; name: string; phase?: string | null; deleted: boolean }
   | { type: "experiment"; namespace: string; name: string; phase?: string | null; deleted: boolean }
   | { type: "cluster"; cluster: string; phase?: string | null; deleted: boolean }
   | { type: "snapshot"; collectedAt?: string }
+  | { type: "testSeries"; namespace: string; name: string; point: SeriesPoint }
   | { type: "resync" };
 
 export type StreamState = "connecting" | "open" | "closed" | "unauthorized";

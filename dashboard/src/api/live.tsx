@@ -2,6 +2,8 @@
 // is down, queries poll instead.
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
+import { withPoint } from "../lib/timeline";
+import type { TestSeries } from "./client";
 import { follow, type StreamState } from "./events";
 
 const LiveContext = createContext<StreamState>("connecting");
@@ -25,6 +27,10 @@ export function LiveProvider({ children, enabled }: { children: ReactNode; enabl
           case "snapshot":
             void client.invalidateQueries({ queryKey: ["snapshot"] });
             void client.invalidateQueries({ queryKey: ["cluster"] });
+            break;
+          case "testSeries":
+            // A running test's new point joins its cached series at once.
+            client.setQueryData<TestSeries>(["tests", e.namespace, e.name, "series"], (old) => (old ? withPoint(old, e.point) : old));
             break;
           case "resync":
             void client.invalidateQueries();

@@ -1,6 +1,6 @@
 // One hook per API read, so every page shares the caches.
 import { useQuery } from "@tanstack/react-query";
-import { get, type ClusterView, type ExperimentView, type PresetView, type ScalingHistory, type ServiceView, type Snapshot, type TestView, type TrafficView } from "./client";
+import { get, type ClusterView, type ExperimentView, type PresetView, type ScalingHistory, type ServiceView, type Snapshot, type TestSeries, type TestView, type TrafficView } from "./client";
 import { usePollInterval } from "./live";
 
 export function useSnapshot() {
@@ -67,5 +67,15 @@ export function useExperiment(namespace: string | undefined, name: string | unde
     queryFn: () => get<ExperimentView>(`/experiments/${encodeURIComponent(namespace ?? "")}/${encodeURIComponent(name ?? "")}`),
     enabled: Boolean(namespace && name),
     refetchInterval: (q) => (q.state.data?.live ? 3_000 : false),
+  });
+}
+
+/** A LoadTest's measured series (RPS, p95, errors, planned load); refreshed while it runs. */
+export function useTestSeries(namespace: string | undefined, name: string | undefined, running: boolean) {
+  return useQuery({
+    queryKey: ["tests", namespace, name, "series"],
+    queryFn: () => get<TestSeries>(`/tests/${encodeURIComponent(namespace ?? "")}/${encodeURIComponent(name ?? "")}/series`),
+    enabled: Boolean(namespace && name),
+    refetchInterval: running ? 5_000 : false,
   });
 }

@@ -1132,18 +1132,20 @@ export interface components {
             vus: number;
         };
         /**
-         * @description Phase of a LoadTest.
+         * @description Phase of a LoadTest. Completed: the runner ran to its end but measured nothing (it ran on
+         *     a simulated node), neither a pass nor a failure; status.reason and the Measured condition
+         *     say why, and a gate or a threshold check never passes on it.
          * @enum {string}
          */
-        LoadTestPhase: "Pending" | "Starting" | "Running" | "Succeeded" | "Failed";
+        LoadTestPhase: "Pending" | "Starting" | "Running" | "Succeeded" | "Failed" | "Completed";
         /**
          * @description The predefined tests (the original dashboard's presets, without the scaling and cascade
          *     ones, which are ScalingExperiment presets).
          * @enum {string}
          */
         LoadTestPreset: "light-load" | "standard-load" | "heavy-load" | "ramp-up" | "httpbin-api" | "strict-sla" | "cpu-stress-light" | "cpu-stress-heavy" | "memory-stress-64m" | "memory-stress-128m";
-        /** @description Why a LoadTest failed. */
-        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled" | "InvalidSpec" | "RunnerRejected" | "PolicyViolation" | "StatusRejected" | "HeaderSecretInvalid";
+        /** @description Why a LoadTest failed, or (phase Completed) why it measured nothing. */
+        LoadTestReason: "ThresholdsBreached" | "Timeout" | "PodFailed" | "OOMKilled" | "Unschedulable" | "ImagePullFailed" | "ClusterUnavailable" | "NoResults" | "Cancelled" | "InvalidSpec" | "RunnerRejected" | "PolicyViolation" | "StatusRejected" | "HeaderSecretInvalid" | "RunnerSimulated";
         /** @description The measured results. HTTP fields come from k6's summary, bogo-ops from stress-ng. */
         LoadTestResults: {
             /**
@@ -1550,7 +1552,7 @@ export interface components {
             name: string;
             /** @description Namespace. */
             namespace: string;
-            /** @description Pending, Starting, Running, Succeeded or Failed. */
+            /** @description Pending, Starting, Running, Succeeded, Failed, or Completed (ran, measured nothing). */
             phase?: components["schemas"]["LoadTestPhase"] | null;
             /** @description The preset, when it is one. */
             preset?: components["schemas"]["LoadTestPreset"] | null;
@@ -1561,7 +1563,7 @@ export interface components {
             progressPercent?: number | null;
             /** @description Waiting for a free slot on its cluster. */
             queued: boolean;
-            /** @description Why it failed. */
+            /** @description Why it failed, or (Completed) why nothing was measured. */
             reason?: components["schemas"]["LoadTestReason"] | null;
             /** @description The results. */
             results?: components["schemas"]["LoadTestResults"] | null;

@@ -2,6 +2,7 @@
 import type { ExperimentSpec, ExperimentView, Schemas, TestView } from "../api/client";
 import { DEFAULT_TARGET_URL, goDurationSeconds, isDnsLabel, isHttpUrl, isObjectName, LIMITS, MAX_TARGETS } from "./fields";
 import { age, preciseDuration } from "./format";
+import { isFinished } from "./testView";
 
 export type Sample = Schemas["Sample"];
 export type SamplePhase = Schemas["SamplePhase"];
@@ -303,7 +304,7 @@ export function rpsMissingReason(e: ExperimentView, test: TestView | undefined, 
   }
   if (!tests) return "the load test's results are loading.";
   if (!test) return `the LoadTest ${e.namespace}/${e.loadTest} no longer exists, so its results are gone.`;
-  if (test.phase !== "Succeeded" && test.phase !== "Failed") return "the load is still running; k6 reports its requests per second when it ends.";
+  if (!isFinished(test)) return "the load is still running; k6 reports its requests per second when it ends.";
   if (test.message) return test.message;
   return test.reason ? `the load test ended with ${test.reason}.` : "the load test reported no requests per second.";
 }

@@ -6,6 +6,8 @@ import {
   defaultCluster,
   effectiveSpec,
   newestFirst,
+  isFinished,
+  notMeasured,
   phaseInfo,
   queuePosition,
   secondsBetween,
@@ -44,6 +46,20 @@ describe("phaseInfo", () => {
     expect(phaseInfo(test({ phase: "Failed", reason: "OOMKilled" }))).toEqual({ label: "Failed", tone: "red", reason: "OOMKilled" });
     expect(phaseInfo(test({ phase: "Running", deleting: true })).label).toBe("Deleting");
     expect(phaseInfo(test({})).label).toBe("Pending");
+  });
+
+  it("shows a run that measured nothing in a neutral tone, with its reason, as finished", () => {
+    const simulated = test({ phase: "Completed", reason: "RunnerSimulated", message: "the runner ran on simulated node dev-worker1" });
+    const info = phaseInfo(simulated);
+    expect(info).toEqual({ label: "Simulated, not measured", tone: "slate", reason: "RunnerSimulated" });
+    expect(info.tone).not.toBe("red");
+    expect(info.tone).not.toBe("green");
+    expect(isFinished(simulated)).toBe(true);
+    expect(notMeasured(simulated)).toBe(true);
+    expect(notMeasured(test({ phase: "Failed", reason: "NoResults" }))).toBe(false);
+    expect(phaseInfo(test({ phase: "Completed" })).label).toBe("Not measured");
+    // Queued is never shown once it is over.
+    expect(phaseInfo({ ...simulated, queued: true }).label).toBe("Simulated, not measured");
   });
 });
 

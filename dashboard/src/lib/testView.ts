@@ -40,11 +40,18 @@ export function queuePosition(message: string | null | undefined): number | null
   return m ? Number(m[1]) : null;
 }
 
-export function isFinished(t: TestView): boolean {
-  return t.phase === "Succeeded" || t.phase === "Failed";
+export function isFinished(t: Pick<TestView, "phase">): boolean {
+  return t.phase === "Succeeded" || t.phase === "Failed" || t.phase === "Completed";
 }
 
-/** The phase badge: label, tone, and the failure reason. */
+/** Ran to its end but measured nothing (phase Completed, e.g. the lab's simulated runners):
+ * neither a pass nor a failure. */
+export function notMeasured(t: Pick<TestView, "phase">): boolean {
+  return t.phase === "Completed";
+}
+
+/** The phase badge: label, tone, and the failure reason (or why nothing was measured), shown in
+ * the same tone. */
 export function phaseInfo(t: TestView): { label: string; tone: Tone; reason?: string } {
   if (t.deleting) return { label: "Deleting", tone: "slate" };
   if (t.queued && !isFinished(t)) {
@@ -60,6 +67,13 @@ export function phaseInfo(t: TestView): { label: string; tone: Tone; reason?: st
       return { label: "Succeeded", tone: "green" };
     case "Failed":
       return { label: "Failed", tone: "red", reason: t.reason ?? undefined };
+    case "Completed":
+      // Neutral: not green (no verdict), not red (nothing failed).
+      return {
+        label: t.reason === "RunnerSimulated" ? "Simulated, not measured" : "Not measured",
+        tone: "slate",
+        reason: t.reason ?? undefined,
+      };
     default:
       return { label: "Pending", tone: "slate" };
   }

@@ -3,8 +3,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter, useLocation } from "react-router";
-import type { ClusterView, ExperimentView, PresetView, Snapshot, TestView, TrafficView } from "../api/client";
+import type { ClusterView, ExperimentView, PresetView, ScalingHistory, Snapshot, TestSeries, TestView, TrafficView } from "../api/client";
 import { experiment } from "../lib/analysis.fixtures";
+import { hpa } from "../lib/scaling.fixtures";
 import { Analysis } from "./Analysis";
 
 // jsdom has no layout: give the charts a size so they draw.
@@ -15,6 +16,8 @@ vi.mock("recharts", async (original) => {
     ResponsiveContainer: ({ children }: { children: ReactElement<{ width?: number; height?: number }> }) => cloneElement(children, { width: 800, height: 300 }),
   };
 });
+
+vi.mock("../lib/download", () => ({ saveBlob: (blob: Blob, name: string) => saved.push({ blob, name }) }));
 
 beforeEach(() => {
   // Anything not seeded stays loading.
@@ -73,11 +76,33 @@ const loadTest = {
   cluster: "dev",
   queued: false,
   deleting: false,
-  phase: "Failed",
-  reason: "NoResults",
-  message: "the runner ran on simulated node dev-worker1 in cluster dev (kwok): simulated pods do no work, so there are no latency, RPS or bogo-ops numbers",
+  phase: "Completed",
+  reason: "RunnerSimulated",
+  message: "the runner ran on simulated node dev-worker1 in cluster dev (kwok): simulated pods do no work, so nothing was measured",
   spec: { cluster: "dev" },
 } as TestView;
+
+const LAB_REASON = "the lab's runners are simulated: nothing was measured";
+/** The series API in the lab: the planned load, no measured point, the reason. */
+const labSeries: TestSeries = {
+  source: "unavailable",
+  reason: LAB_REASON,
+  stepSeconds: 5,
+  startedAt: at(10),
+  finishedAt: at(70),
+  load: [
+    { offsetSeconds: 0, vus: 30 },
+    { offsetSeconds: 60, vus: 30 },
+  ],
+  points: [],
+  percentiles: null,
+};
+const devHistory: ScalingHistory = {
+  cluster: "dev",
+  intervalSeconds: 5,
+  points: [{ timestamp: at(200), hpas: [hpa({ namespace: "demo", name: "nginx-web-hpa", deployment: "nginx-web", maxReplicas: 8, targetCpuPercent: 50 })] }],
+};
+const saved: { blob: Blob; name: string }[] = [];
 
 const cluster = (name: string, tier: string): ClusterView =>
   ({
@@ -141,7 +166,10 @@ const card = (title: string) => screen.getByRole("heading", { name: title }).clo
 
 describe("Analysis", () => {
   it("shows the selected experiment's KPIs, deployments, events and its own cluster's traffic and nodes", () => {
-    renderAt("/analysis?experiment=default/scale-light-abcde", [live, completed]);
+    renderAt("/analysis?experiment=default/scale-light-abcde", [live, completed], [
+      [["tests", "default", "scale-light-abcde-load", "series"], labSeries],
+      [["scaling", "dev"], devHistory],
+    ]);
     expect((screen.getByLabelText("Experiment") as HTMLSelectElement).value).toBe("default/scale-light-abcde");
     expect(screen.getByRole("option", { name: /scale-light-abcde — dev — Completed — 10m ago/ })).toBeTruthy();
     expect(screen.getByRole("option", { name: /scale-heavy-xyz — staging — Loading — .* \(live\)/ })).toBeTruthy();
@@ -179,10 +207,27 @@ describe("Analysis", () => {
     const trafficCard = card("Traffic in dev now");
     expect(within(trafficCard).getByText("demo/dev-client")).toBeTruthy();
     expect(screen.queryByText("demo/staging-client")).toBeNull();
-    // The timeline shades the load and the cooldown; one area per deployment.
-    const timeline = within(card("Scaling timeline")).getByRole("figure");
-    expect(timeline.querySelectorAll(".recharts-reference-area")).toHaveLength(2);
-    expect(timeline.querySelectorAll(".recharts-area")).toHaveLength(2);
+    // One timeline: planned load, replicas and CPU drawn on one axis with the load and the
+    // cooldown shaded in each; RPS, p95 and errors give the lab's reason instead of a number.
+    const timeline = card("Timeline");
+    const figures = within(timeline).getAllByRole("figure");
+    expect(figures.map((f) => f.getAttribute("aria-label")?.split(" over ")[0])).toEqual([
+      "Planned virtual users",
+      "Replicas of demo/nginx-web, demo/httpbin with their maximum,",
+      "CPU of demo/nginx-web, demo/httpbin against the HPA target,",
+    ]);
+    for (const f of figures) expect(f.querySelectorAll(".recharts-reference-area")).toHaveLength(2);
+    expect(figures[1]?.querySelectorAll(".recharts-line")).toHaveLength(2);
+    // nginx-web's max (8) and CPU target (50%) from the cluster's HPA; httpbin's are unknown.
+    expect(figures[1]?.querySelectorAll(".recharts-reference-line")).toHaveLength(1);
+    expect(figures[2]?.querySelectorAll(".recharts-reference-line")).toHaveLength(1);
+    expect(within(timeline).getAllByText(LAB_REASON)).toHaveLength(3);
+    for (const panel of ["Requests per second", "p95 latency (ms)", "Error rate"]) {
+      expect(within(within(timeline).getByRole("heading", { name: panel }).closest("section") as HTMLElement).getByText(LAB_REASON)).toBeTruthy();
+    }
+    saved.length = 0;
+    fireEvent.click(within(timeline).getByRole("button", { name: "Export timeline CSV" }));
+    expect(saved.map((x) => x.name)).toEqual(["timeline-scale-light-abcde.csv"]);
     expect(within(card("Infrastructure impact: dev nodes now")).getByRole("meter", { name: "dev-worker1 CPU" }).getAttribute("aria-valuenow")).toBe("75");
   });
 
@@ -221,7 +266,7 @@ describe("Analysis", () => {
     fireEvent.change(screen.getByLabelText("Cooldown (seconds)"), { target: { value: "300" } });
     fireEvent.click(screen.getByLabelText(/End the cooldown/));
     fireEvent.click(screen.getByRole("button", { name: "Start experiment" }));
-    await waitFor(() => expect(location().get("experiment")).toBe("default/scale-heavy-new"));
+    await waitFor(() => expect(location().get("experiment")).toBe("default/scale-heavy-new"), { timeout: 5_000 });
     const postCall = fetchMock.mock.calls.find((c) => c[1]?.method === "POST");
     expect(postCall?.[0]).toBe("/api/v1/experiments");
     expect(JSON.parse(String(postCall?.[1]?.body))).toEqual({

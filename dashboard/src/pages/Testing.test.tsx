@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
@@ -81,6 +81,7 @@ const TESTS = [
 
 afterEach(() => {
   cleanup();
+  vi.unstubAllGlobals();
 });
 
 function renderWith({ clusters, tests = TESTS, url = "/testing" }: { clusters: ClusterView[]; tests?: TestView[]; url?: string }) {
@@ -149,6 +150,45 @@ describe("Testing", () => {
     expect(within(stress).getByText("Custom Memory stress", { exact: false })).toBeTruthy();
     expect(within(stress).getByText((123456).toLocaleString())).toBeTruthy();
     expect(within(stress).getByText("2743.5")).toBeTruthy();
+  });
+
+  it("shows a run that measured nothing neutrally, with its reason, no verdict, and its timeline on demand", async () => {
+    const message = "the runner ran on simulated node dev-worker1 in cluster staging (kwok): simulated pods do no work, so nothing was measured";
+    const simulated = {
+      ...base,
+      name: "strict-sla-sim12",
+      cluster: "staging",
+      preset: "strict-sla",
+      testType: "http",
+      phase: "Completed",
+      reason: "RunnerSimulated",
+      message,
+      createdAt: "2026-11-28T10:00:00Z",
+      startedAt: "2026-11-28T10:00:05Z",
+      finishedAt: "2026-11-28T10:00:36Z",
+      spec: { cluster: "staging", preset: "strict-sla" },
+    } as TestView;
+    // The timeline's reads stay pending.
+    vi.stubGlobal("fetch", vi.fn(() => new Promise(() => {})));
+    renderWith({ clusters: CLUSTERS, tests: [simulated] });
+    const card = screen.getByRole("heading", { name: "default/strict-sla-sim12" }).closest("li") as HTMLElement;
+    const badge = within(card).getByText("Simulated, not measured");
+    const reason = within(card).getByText("RunnerSimulated");
+    for (const b of [badge, reason]) {
+      expect(b.className).toContain("slate");
+      expect(b.className).not.toMatch(/red|emerald|green/);
+    }
+    expect(within(card).getByText(message)).toBeTruthy();
+    expect(within(card).getByText(/Nothing was measured/)).toBeTruthy();
+    expect(within(card).queryByText("passed")).toBeNull();
+    expect(within(card).queryByText("Failed")).toBeNull();
+    const toggle = within(card).getByRole("button", { name: "Show timeline" });
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    fireEvent.click(toggle);
+    expect(within(card).getByRole("button", { name: "Hide timeline" }).getAttribute("aria-expanded")).toBe("true");
+    await within(card).findByRole("heading", { name: "Timeline" }, { timeout: 10_000 });
+    // The series is not there yet: the panels say so instead of drawing numbers.
+    expect(within(card).getAllByText("the measured series is loading.")).toHaveLength(3);
   });
 
   it("lists tests newest first with the queue position and progress", () => {

@@ -1,6 +1,6 @@
 // Load and stress tests: run a preset or a custom test on a cluster, follow the queue and the
 // runs, read the results, export them as CSV.
-import { useState, type FormEvent } from "react";
+import { lazy, Suspense, useState, type FormEvent } from "react";
 import { useMutation } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
 import { ApiError, authHeaders, errorFrom, type ClusterView, type LoadTestSpec, type PresetView, type TestView } from "../api/client";
@@ -9,6 +9,7 @@ import { usePresets, useSnapshot, useTests } from "../api/queries";
 import { FormControl, INPUT } from "../components/FormControl";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker } from "../components/ui";
 import { Stat } from "../components/values";
+import { saveBlob } from "../lib/download";
 import { LIMITS } from "../lib/fields";
 import { count, dateTime, duration, latencyMs, ratio } from "../lib/format";
 import {
@@ -32,6 +33,7 @@ import {
   isExperimentPreset,
   isFinished,
   newestFirst,
+  notMeasured,
   phaseInfo,
   secondsBetween,
   specSummary,
@@ -39,6 +41,9 @@ import {
   testLabel,
   verdict,
 } from "../lib/testView";
+
+// The timeline draws charts: loaded when a test's timeline is first opened.
+const TestTimeline = lazy(() => import("./TestTimeline").then((m) => ({ default: m.TestTimeline })));
 
 const BUTTON = "rounded px-3 py-1.5 text-sm font-medium disabled:cursor-not-allowed disabled:opacity-50";
 const PRIMARY = `${BUTTON} bg-blue-700 text-white hover:bg-blue-600`;
@@ -245,6 +250,9 @@ function CustomTest({ cluster }: { cluster: string }) {
 
 function Results({ test }: { test: TestView }) {
   const r = test.results;
+  if (!r && notMeasured(test)) {
+    return <p className="mt-2 text-sm text-slate-400">Nothing was measured: no latency, RPS or threshold verdict (see the reason above).</p>;
+  }
   if (!r) return isFinished(test) ? <p className="mt-2 text-sm text-slate-400">No results were recorded.</p> : null;
   const http = r.requests != null || r.rps != null || r.latencyMs != null || r.errorRate != null;
   const stress = r.bogoOps != null || r.bogoOpsPerSecond != null;
@@ -322,8 +330,10 @@ function DeleteTest({ test }: { test: TestView }) {
   );
 }
 
-function TestCard({ test, presets }: { test: TestView; presets: PresetView[] | undefined }) {
+function TestCard({ test, presets, receivedAt }: { test: TestView; presets: PresetView[] | undefined; receivedAt: number }) {
   const phase = phaseInfo(test);
+  const [timeline, setTimeline] = useState(false);
+  const timelineId = `timeline-${test.namespace}-${test.name}`;
   const ran = secondsBetween(test.startedAt, test.finishedAt);
   const summary = specSummary(effectiveSpec(test, presets));
   return (
@@ -341,7 +351,7 @@ function TestCard({ test, presets }: { test: TestView; presets: PresetView[] | u
         </div>
         <span className="flex items-center gap-1">
           <Badge tone={phase.tone}>{phase.label}</Badge>
-          {phase.reason && <Badge tone="red">{phase.reason}</Badge>}
+          {phase.reason && <Badge tone={phase.tone}>{phase.reason}</Badge>}
         </span>
         <span className="ml-auto">
           <DeleteTest test={test} />
@@ -351,6 +361,20 @@ function TestCard({ test, presets }: { test: TestView; presets: PresetView[] | u
       {test.phase === "Running" && !test.deleting && test.progressPercent != null && <Progress percent={test.progressPercent} />}
       {test.message && <p className="mt-2 text-sm text-slate-300">{test.message}</p>}
       <Results test={test} />
+      {test.startedAt && (
+        <div className="mt-2">
+          <button type="button" className={SECONDARY} aria-expanded={timeline} aria-controls={timelineId} onClick={() => setTimeline(!timeline)}>
+            {timeline ? "Hide timeline" : "Show timeline"}
+          </button>
+          {timeline && (
+            <div id={timelineId} className="mt-2">
+              <Suspense fallback={<Loading what="the timeline" />}>
+                <TestTimeline test={test} now={receivedAt} />
+              </Suspense>
+            </div>
+          )}
+        </div>
+      )}
     </li>
   );
 }
@@ -359,15 +383,7 @@ function TestCard({ test, presets }: { test: TestView; presets: PresetView[] | u
 async function downloadCsv(): Promise<void> {
   const response = await fetch("/api/v1/tests/export.csv", { headers: { Accept: "text/csv", ...authHeaders() } });
   if (!response.ok) throw await errorFrom(response);
-  const blob = await response.blob();
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = attachmentName(response.headers.get("Content-Disposition"), "tart-infra-tests.csv");
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 0);
+  saveBlob(await response.blob(), attachmentName(response.headers.get("Content-Disposition"), "tart-infra-tests.csv"));
 }
 
 function ExportCsv() {
@@ -409,7 +425,7 @@ function Tests() {
           ) : (
             <ul className="mt-3 space-y-3">
               {newestFirst(tests.data).map((t) => (
-                <TestCard key={`${t.namespace}/${t.name}`} test={t} presets={presets.data} />
+                <TestCard key={`${t.namespace}/${t.name}`} test={t} presets={presets.data} receivedAt={tests.dataUpdatedAt} />
               ))}
             </ul>
           )}

@@ -3,8 +3,10 @@
 --
 -- Progressing while the test waits, is queued, starts or runs; Healthy once it Succeeded
 -- with every threshold held; Degraded with the reason and the operator's message once it
--- Failed (ThresholdsBreached, Timeout, OOMKilled, ...). A LoadTest used as a PostSync hook
--- thus fails the sync when its thresholds break.
+-- Failed (ThresholdsBreached, Timeout, OOMKilled, ...). Completed means the runner ran but
+-- measured nothing (reason RunnerSimulated: a simulated node): not a failure, but no verdict
+-- either, so it is Degraded too. A LoadTest used as a PostSync hook thus fails the sync when
+-- its thresholds break or when nothing was measured.
 --
 -- Lua 5.1 as ArgoCD's gopher-lua runs it: the object is the global `obj`, and only the
 -- base, table and os libraries are loaded (no string or math library, no string methods).
@@ -92,6 +94,14 @@ elseif phase == "Failed" then
   local reason = status.reason
   if reason == nil then
     reason = "Failed"
+  end
+  hs.message = said(reason, status.message)
+elseif phase == "Completed" then
+  -- Nothing was measured, so nothing passed: a gate must not open on it.
+  hs.status = "Degraded"
+  local reason = status.reason
+  if reason == nil then
+    reason = "NotMeasured"
   end
   hs.message = said(reason, status.message)
 else

@@ -12,7 +12,7 @@
 //! VUs. Pods behind a Service without load use BASE. The real HPA controller then reacts
 //! through metrics-server, as it would to real traffic. The runner ends after its duration
 //! (the lab writes the container's exit as a kubelet would) without a result: the LoadTest
-//! ends with reason NoResults, never with invented latencies.
+//! ends Completed with reason RunnerSimulated, never with invented latencies.
 
 use std::collections::BTreeMap;
 

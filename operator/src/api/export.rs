@@ -58,11 +58,20 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// Whether a finished run failed; `None` while it has not finished.
-fn failed<P: PartialEq>(phase: Option<P>, succeeded: P, failed: P) -> Option<bool> {
+/// The `status` column of a finished run: `completed`, `failed`, or `not_measured` (a
+/// LoadTest whose runner was simulated); `None` while it has not finished.
+fn outcome<P: PartialEq>(phase: Option<P>, succeeded: P, failed: P) -> Option<&'static str> {
     let phase = phase?;
-    (phase == failed || phase == succeeded).then_some(phase == failed)
+    (phase == failed || phase == succeeded).then_some(if phase == failed {
+        "failed"
+    } else {
+        "completed"
+    })
 }
+
+/// The `status` column of a LoadTest that ran but measured nothing (phase Completed); its
+/// `error` column says why.
+const NOT_MEASURED: &str = "not_measured";
 
 /// What every finished run fills: the first 11 columns and `error`.
 struct Finished<'a> {
@@ -70,7 +79,7 @@ struct Finished<'a> {
     kind: &'static str,
     preset: Option<&'static str>,
     cluster: &'a str,
-    failed: bool,
+    status: &'static str,
     started: Option<&'a Time>,
     finished: Option<&'a Time>,
     shape: Option<&'a LoadShape>,
@@ -94,7 +103,7 @@ impl Finished<'_> {
             self.kind.into(),
             self.preset.unwrap_or("custom").into(),
             self.cluster.into(),
-            if self.failed { "failed" } else { "completed" }.into(),
+            self.status.into(),
             opt(self.started.map(|t| t.0)),
             opt(self.finished.map(|t| t.0)),
             duration,
@@ -105,9 +114,10 @@ impl Finished<'_> {
             self.urls.map(|u| u.join(" ")).unwrap_or_default(),
         ];
         row.extend(middle);
-        row.push(match (self.failed, self.message) {
-            (true, Some(m)) => m.to_owned(),
-            _ => String::new(),
+        // Why it failed, or why nothing was measured.
+        row.push(match (self.status, self.message) {
+            ("completed", _) | (_, None) => String::new(),
+            (_, Some(m)) => m.to_owned(),
         });
         row
     }
@@ -116,7 +126,11 @@ impl Finished<'_> {
 /// One CSV row per finished LoadTest (pure).
 pub fn test_row(lt: &LoadTest) -> Option<Vec<String>> {
     let s = lt.status.as_ref()?;
-    let failed = failed(s.phase, LoadTestPhase::Succeeded, LoadTestPhase::Failed)?;
+    let status = if s.phase == Some(LoadTestPhase::Completed) {
+        NOT_MEASURED
+    } else {
+        outcome(s.phase, LoadTestPhase::Succeeded, LoadTestPhase::Failed)?
+    };
     let plan = plan_load_test(&lt.spec).ok();
     let r = s.results.clone().unwrap_or_default();
     let l = r.latency_ms.clone().unwrap_or_default();
@@ -141,7 +155,7 @@ pub fn test_row(lt: &LoadTest) -> Option<Vec<String>> {
         kind,
         preset: lt.spec.preset.map(|p| p.name()),
         cluster: &lt.spec.cluster.0,
-        failed,
+        status,
         started: s.started_at.as_ref(),
         finished: s.finished_at.as_ref(),
         shape: http.map(|h| &h.shape),
@@ -170,7 +184,7 @@ pub fn test_row(lt: &LoadTest) -> Option<Vec<String>> {
 /// One CSV row per finished ScalingExperiment (pure).
 pub fn experiment_row(se: &ScalingExperiment) -> Option<Vec<String>> {
     let s = se.status.as_ref()?;
-    let failed = failed(s.phase, ExperimentPhase::Completed, ExperimentPhase::Failed)?;
+    let status = outcome(s.phase, ExperimentPhase::Completed, ExperimentPhase::Failed)?;
     let plan = plan_experiment(&se.spec).ok();
     let k = s.kpis.clone().unwrap_or_default();
     let preset = se.spec.load.preset.map(|p| p.name());
@@ -183,7 +197,7 @@ pub fn experiment_row(se: &ScalingExperiment) -> Option<Vec<String>> {
         },
         preset,
         cluster: &se.spec.cluster.0,
-        failed,
+        status,
         started: s.started_at.as_ref(),
         finished: s.finished_at.as_ref(),
         shape: plan.as_ref().map(|p| &p.http.shape),
@@ -312,6 +326,23 @@ mod tests {
             ["1234", "", "", "", "", "", ""],
             "no error when completed"
         );
+
+        let simulated: LoadTest = serde_json::from_value(serde_json::json!({
+            "apiVersion": "tartinfra.dev/v1alpha1", "kind": "LoadTest",
+            "metadata": { "name": "l", "namespace": "team" },
+            "spec": { "cluster": "dev", "preset": "light-load" },
+            "status": { "phase": "Completed", "reason": "RunnerSimulated",
+                        "message": "the runner ran on simulated node dev-worker1" },
+        }))
+        .expect("loadtest");
+        let row = test_row(&simulated).expect("finished");
+        assert_eq!(row[4], "not_measured", "neither completed nor failed");
+        assert_eq!(
+            &row[14..20],
+            ["", "", "", "", "", ""],
+            "no invented numbers"
+        );
+        assert_eq!(row[26], "the runner ran on simulated node dev-worker1");
 
         let se: ScalingExperiment = serde_json::from_value(serde_json::json!({
             "apiVersion": "tartinfra.dev/v1alpha1", "kind": "ScalingExperiment",

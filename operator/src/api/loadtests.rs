@@ -28,9 +28,9 @@ pub struct TestView {
     pub test_type: Option<TestType>,
     /// The preset, when it is one.
     pub preset: Option<LoadTestPreset>,
-    /// Pending, Starting, Running, Succeeded or Failed.
+    /// Pending, Starting, Running, Succeeded, Failed, or Completed (ran, measured nothing).
     pub phase: Option<LoadTestPhase>,
-    /// Why it failed.
+    /// Why it failed, or (Completed) why nothing was measured.
     pub reason: Option<LoadTestReason>,
     /// What is happening.
     pub message: Option<String>,

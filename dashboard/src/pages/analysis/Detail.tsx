@@ -2,7 +2,8 @@
 // its cluster now.
 import { useMemo } from "react";
 import type { ExperimentView, Schemas } from "../../api/client";
-import { useExperiment, usePresets, useSnapshot, useTests } from "../../api/queries";
+import { useExperiment, usePresets, useScaling, useSnapshot, useTestSeries, useTests } from "../../api/queries";
+import { LoadTimeline } from "../../components/LoadTimeline";
 import { Table, type Column } from "../../components/Table";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Swatch } from "../../components/ui";
 import { Field } from "../../components/values";
@@ -19,7 +20,8 @@ import {
   type SamplePhase,
 } from "../../lib/analysis";
 import { clockTime, count, duration, PALETTE, preciseDuration } from "../../lib/format";
-import { Throughput, TimelineChart } from "./Charts";
+import { experimentTimeline } from "../../lib/timeline";
+import { Throughput } from "./Charts";
 import { NodesNow, TrafficNow } from "./ClusterNow";
 
 const pct = (v: number | null | undefined) => (v == null ? "—" : `${v}%`);
@@ -233,10 +235,19 @@ function StaleNotes({ e, receivedAt, refreshError }: { e: ExperimentView; receiv
   );
 }
 
+/** Why the measured series is missing while it is: no load test yet, its error, or loading. */
+function seriesMissing(loadTest: string | null | undefined, error: unknown): string {
+  if (!loadTest) return "the load test is created once two baseline samples exist.";
+  if (error) return `the measured series could not be read: ${error instanceof Error ? error.message : String(error)}`;
+  return "the measured series is loading.";
+}
+
 export function ExperimentDetail({ id, listed, listReceivedAt }: { id: { namespace: string; name: string }; listed: ExperimentView | undefined; listReceivedAt: number }) {
   const detail = useExperiment(id.namespace, id.name);
   const tests = useTests();
   const e = detail.data ?? listed;
+  const series = useTestSeries(e?.namespace, e?.loadTest ?? undefined, Boolean(e?.live));
+  const scaling = useScaling(e?.cluster);
   const rows = useMemo(() => (e ? timelineRows(e.samples, e.startedAt) : []), [e]);
   if (!e) {
     if (detail.isError) return <ErrorBox error={detail.error} />;
@@ -251,7 +262,12 @@ export function ExperimentDetail({ id, listed, listReceivedAt }: { id: { namespa
       <StaleNotes e={e} receivedAt={receivedAt} refreshError={detail.error} />
       <ExperimentHeader e={e} />
       <KpiGrid e={e} rpsMissing={rpsMissing} now={receivedAt} />
-      <TimelineChart e={e} rows={rows} windows={windows} />
+      <LoadTimeline
+        tl={experimentTimeline(e, series.data, scaling.data, seriesMissing(e.loadTest, series.error), receivedAt)}
+        title={`${e.namespace}/${e.name} on ${e.cluster}`}
+        fileName={`timeline-${e.name}`}
+        empty={e.live ? "No samples yet: sampling starts in the Baseline phase." : "No samples were taken."}
+      />
       {tests.isError && !tests.data && <ErrorBox error={tests.error} />}
       <Throughput e={e} rows={rows} windows={windows} test={test} rpsMissing={rpsMissing} />
       <div className="grid gap-4 2xl:grid-cols-2">

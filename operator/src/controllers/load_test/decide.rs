@@ -153,19 +153,16 @@ pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
     }
 }
 
-/// Ends the test: Succeeded without a reason, else Failed.
+/// Ends the test: Succeeded without a reason, Completed when the runner was simulated (it
+/// measured nothing), else Failed.
 fn finish(s: &mut LoadTestStatus, reason: Option<LoadTestReason>, message: String, at: Stamp) {
-    s.phase = Some(if reason.is_some() {
-        LoadTestPhase::Failed
-    } else {
-        LoadTestPhase::Succeeded
-    });
-    s.reason = reason;
-    let outcome = if reason.is_some() {
-        R::Failed
-    } else {
-        R::Succeeded
+    let (phase, outcome) = match reason {
+        None => (LoadTestPhase::Succeeded, R::Succeeded),
+        Some(LoadTestReason::RunnerSimulated) => (LoadTestPhase::Completed, R::NotMeasured),
+        Some(_) => (LoadTestPhase::Failed, R::Failed),
     };
+    s.phase = Some(phase);
+    s.reason = reason;
     at.set(
         &mut s.conditions,
         C::Complete,
@@ -436,21 +433,23 @@ fn follow(
             finished_at,
             delete_runner,
         } => {
-            let message = match (&o.simulated_node, reason) {
+            // A simulated runner leaves no result: not a failure, but nothing measured.
+            let (phase, reason, message) = match (&o.simulated_node, reason) {
                 (Some(node), Some(LoadTestReason::NoResults)) => {
                     let message = format!(
-                        "the runner ran on simulated node {node} in cluster {cluster} (kwok): simulated pods do no work, so there are no latency, RPS or bogo-ops numbers"
+                        "the runner ran on simulated node {node} in cluster {cluster} (kwok): simulated pods do no work, so nothing was measured (no latency, RPS or bogo-ops numbers, no threshold verdict)"
                     );
                     at.set(
                         &mut s.conditions,
-                        C::RunnerSimulated,
-                        true,
-                        R::SimulatedNode,
+                        C::Measured,
+                        false,
+                        R::RunnerSimulated,
                         message.clone(),
                     );
-                    message
+                    let why = LoadTestReason::RunnerSimulated;
+                    (LoadTestPhase::Completed, Some(why), message)
                 }
-                _ => message,
+                _ => (phase, reason, message),
             };
             finish(&mut s, reason, message, at);
             s.phase = Some(phase);

@@ -328,5 +328,26 @@ mod tests {
                 failure: Some("boom".into())
             }
         );
+        // A simulated runner measured nothing but did not fail: the experiment's scaling
+        // KPIs, which are real, are still taken through the cooldown.
+        lt.status = Some(LoadTestStatus {
+            phase: Some(LoadTestPhase::Completed),
+            reason: Some(crds::load_test::LoadTestReason::RunnerSimulated),
+            message: Some("the runner ran on simulated node dev-worker1".into()),
+            started_at: Some(Time(t(5))),
+            finished_at: Some(Time(t(9))),
+            ..LoadTestStatus::default()
+        });
+        let child = Child::of(Some(&lt), true, t(0));
+        assert_eq!(
+            child,
+            Child::Finished {
+                started: Some(t(5)),
+                finished: t(9),
+                failure: None
+            }
+        );
+        let i = inputs(ExperimentPhase::Loading, child);
+        assert_eq!(step(&i), Step::CoolingDown(t(9), None));
     }
 }

@@ -216,11 +216,43 @@ pub(super) fn cases() -> Vec<Case> {
                 )])
             },
             Expect {
-                phase: Some(P::Failed),
-                reason: Some(Why::NoResults),
+                phase: Some(P::Completed),
+                reason: Some(Why::RunnerSimulated),
                 release: true,
-                message: "simulated node dev-worker1",
-                condition: Some(("RunnerSimulated", "True", "SimulatedNode")),
+                message: "simulated node dev-worker1 in cluster dev (kwok): simulated pods do no work, so nothing was measured",
+                condition: Some(("Measured", "False", "RunnerSimulated")),
+                ..Expect::default()
+            },
+        ),
+        (
+            "a simulated runner that failed still fails",
+            Observed {
+                simulated_node: Some("dev-worker1".into()),
+                ..with_pods(vec![pod(
+                    terminated(2, "Error", "boom"),
+                    Some("dev-worker1"),
+                )])
+            },
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::PodFailed),
+                release: true,
+                message: "exited with code 2",
+                ..Expect::default()
+            },
+        ),
+        (
+            "Completed (nothing measured) is finished: its TTL removes the runner",
+            observed(test(
+                json!({ "ttlSecondsAfterFinished": 60 }),
+                finished(json!({ "phase": "Completed", "reason": "RunnerSimulated" })),
+                json!({}),
+            )),
+            Expect {
+                effect: "DeleteRunner",
+                next: Some(Next::AwaitChange),
+                event: Some("RunnerDeleted"),
+                condition: Some(("RunnerDeleted", "True", "TTLExpired")),
                 ..Expect::default()
             },
         ),

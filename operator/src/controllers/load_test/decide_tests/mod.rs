@@ -353,3 +353,40 @@ fn a_refused_status_becomes_a_minimal_failure_that_keeps_the_runner() {
     assert_eq!(d.effect, Effect::None);
     assert_eq!(d.next, Next::Requeue(AFTER_FINISH));
 }
+
+#[test]
+fn a_simulated_runner_completes_without_a_verdict() {
+    let o = Observed {
+        simulated_node: Some("dev-worker1".into()),
+        ..with_pods(vec![pod(
+            terminated(0, "Completed", ""),
+            Some("dev-worker1"),
+        )])
+    };
+    let d = decide(&o, &settings(), t(NOW));
+    let s = &d.status;
+    assert_eq!(s.phase, Some(P::Completed));
+    assert!(s.phase.is_some_and(P::is_finished));
+    assert_eq!(s.results, None, "nothing is invented");
+    let complete = crate::conditions::get(&s.conditions, C::Complete).expect("Complete");
+    assert_eq!(
+        (complete.status.as_str(), complete.reason.as_str()),
+        ("True", "NotMeasured")
+    );
+    let measured = crate::conditions::get(&s.conditions, C::Measured).expect("Measured");
+    assert_eq!(
+        (measured.status.as_str(), measured.reason.as_str()),
+        ("False", "RunnerSimulated")
+    );
+    assert_eq!(Some(&measured.message), s.message.as_ref());
+    // The phase change is a Normal event, not a failure's Warning.
+    let note = <LoadTest as crate::controllers::status::Reported>::transition(
+        o.test.status.as_ref().expect("status"),
+        s,
+    )
+    .expect("an event");
+    assert_eq!(
+        note,
+        Note::normal("Completed", s.message.clone().unwrap_or_default())
+    );
+}

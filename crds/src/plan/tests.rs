@@ -160,6 +160,45 @@ fn explicit_stages_and_several_targets_pass_through() {
 }
 
 #[test]
+fn parallelism_defaults_to_one_and_needs_a_virtual_user_per_runner() {
+    assert_eq!(
+        plan_http(&HttpLoad::default(), "spec.http").map(|p| p.parallelism),
+        Ok(1)
+    );
+    let parallel = |vus: u32, parallelism: u32| HttpLoad {
+        vus: Some(vus),
+        parallelism: Some(parallelism),
+        ..HttpLoad::default()
+    };
+    assert_eq!(
+        plan_http(&parallel(3, 3), "spec.http").map(|p| p.parallelism),
+        Ok(3)
+    );
+    for (vus, parallelism) in [(2, 3), (50, 0), (100, 21)] {
+        let e = plan_http(&parallel(vus, parallelism), "spec.http").expect_err("refused");
+        assert_eq!(e.field, "spec.http.parallelism", "{e}");
+    }
+    let staged = HttpLoad {
+        stages: Some(vec![
+            Stage {
+                duration: "10s".into(),
+                target: 4,
+            },
+            Stage {
+                duration: "10s".into(),
+                target: 0,
+            },
+        ]),
+        parallelism: Some(4),
+        ..HttpLoad::default()
+    };
+    assert!(
+        plan_http(&staged, "spec.http").is_ok(),
+        "the highest stage counts"
+    );
+}
+
+#[test]
 fn contradictions_name_the_field() {
     let both = HttpLoad {
         target_url: Some("http://a".into()),

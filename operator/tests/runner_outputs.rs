@@ -296,7 +296,9 @@ fn each_parallel_runner_gets_its_execution_segment() -> Result<()> {
     for (index, segment) in [("0", "0:1/3"), ("1", "1/3:2/3"), ("2", "2/3:1")] {
         let got = segments(3, Some(index))?;
         ensure!(
-            got == Ok(serde_json::json!({ "executionSegment": segment, "executionSegmentSequence": "0,1/3,2/3,1" })),
+            got == Ok(
+                serde_json::json!({ "executionSegment": segment, "executionSegmentSequence": "0,1/3,2/3,1" })
+            ),
             "runner {index}: {got:?}"
         );
     }
@@ -304,7 +306,8 @@ fn each_parallel_runner_gets_its_execution_segment() -> Result<()> {
     for index in [None, Some("3"), Some("-1"), Some("x")] {
         let got = segments(3, index)?;
         ensure!(
-            got.as_ref().is_err_and(|e| e.contains("JOB_COMPLETION_INDEX in 0..2")),
+            got.as_ref()
+                .is_err_and(|e| e.contains("JOB_COMPLETION_INDEX in 0..2")),
             "{index:?}: {got:?}"
         );
     }

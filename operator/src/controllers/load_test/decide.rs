@@ -407,17 +407,14 @@ fn follow(
     };
     let names = runner::names(lt);
     let observation = match plan {
-        Plan::Http(http) if http.parallelism > 1 => match parallel::observe(
-            &inputs,
-            o.starter.as_deref(),
-            http.parallelism,
-            o.simulated_node.is_some(),
-        ) {
-            Parallel::Observed(observation) => observation,
-            Parallel::Start(addresses) => {
-                return start_runners(o, s, names, &addresses, settings, at);
+        Plan::Http(http) if http.parallelism > 1 => {
+            match parallel::observe(&inputs, o.starter.as_deref(), http.parallelism) {
+                Parallel::Observed(observation) => observation,
+                Parallel::Start(addresses) => {
+                    return start_runners(o, s, names, &addresses, settings, at);
+                }
             }
-        },
+        }
         _ => runner_state::observe(&inputs),
     };
     match observation {

@@ -13,9 +13,9 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::runtime::reflector::ObjectRef;
 
-use super::{parallel, policy};
 use super::queue::{Admission, Slots, active, holds_slot, slot_limit};
 use super::runner::{self, HeaderValues, RunnerNames};
+use super::{parallel, policy};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
 use crate::controllers::error::Failure;
@@ -296,7 +296,8 @@ async fn read_starter(
     lt: &LoadTest,
     names: &RunnerNames,
 ) -> Result<Option<Job>, kube::Error> {
-    let parallel = matches!(plan::plan_load_test(&lt.spec), Ok(plan::Plan::Http(h)) if h.parallelism > 1);
+    let parallel =
+        matches!(plan::plan_load_test(&lt.spec), Ok(plan::Plan::Http(h)) if h.parallelism > 1);
     if !parallel {
         return Ok(None);
     }

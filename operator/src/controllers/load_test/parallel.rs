@@ -185,7 +185,10 @@ fn pod_ip(pod: &Pod) -> Option<&str> {
         .filter(|ip| !ip.is_empty())
 }
 
-fn job_condition<'a>(job: &'a Job, type_: &str) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
+fn job_condition<'a>(
+    job: &'a Job,
+    type_: &str,
+) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
     job.status
         .as_ref()?
         .conditions
@@ -210,9 +213,10 @@ fn resumed_at(starter: &Job) -> Option<Timestamp> {
 /// be ([`runner_state::observe`] on its own pods). A runner that fails (other than by
 /// breaching a threshold) fails the test at once and the runner Job goes, so the others stop
 /// loading; when all have finished their results are merged ([`merge`]). Before the load
-/// starts: all ready means start (or, on simulated nodes, where pods do no work and no
-/// starter is needed, running); a starter that failed fails the test.
-pub fn observe(i: &Inputs<'_>, starter: Option<&Job>, n: u32, simulated: bool) -> Parallel {
+/// starts: all ready means start, and a starter that failed fails the test. Runners on
+/// simulated nodes are started the same way (the lab's simulator ends starter pods as it
+/// ends runners), so a lab run never waits for a starter that cannot run.
+pub fn observe(i: &Inputs<'_>, starter: Option<&Job>, n: u32) -> Parallel {
     let Some(job) = i.job else {
         return Parallel::Observed(Observation::Gone);
     };
@@ -297,28 +301,14 @@ pub fn observe(i: &Inputs<'_>, starter: Option<&Job>, n: u32, simulated: bool) -
     let ready_runners: Vec<(u32, &Pod)> = runners
         .iter()
         .filter_map(|(k, pods, o)| {
-            let pod = pods.iter().find(|p| p.metadata.deletion_timestamp.is_none())?;
+            let pod = pods
+                .iter()
+                .find(|p| p.metadata.deletion_timestamp.is_none())?;
             (matches!(o, Observation::Running { .. }) && ready(pod) && pod_ip(pod).is_some())
                 .then_some((*k, pod))
         })
         .collect();
     if ready_runners.len() == n as usize {
-        if simulated {
-            let started_at = runners
-                .iter()
-                .filter_map(|(_, _, o)| match o {
-                    Observation::Running { started_at, .. } => Some(*started_at),
-                    _ => None,
-                })
-                .max()
-                .unwrap_or(i.now);
-            let expected = i.plan.expected_duration_secs().max(1) as i64;
-            let elapsed = i.now.duration_since(started_at).as_secs().max(0);
-            return Parallel::Observed(Observation::Running {
-                started_at,
-                progress: (elapsed * 100 / expected).clamp(0, 99) as u32,
-            });
-        }
         if starter.is_none() {
             return Parallel::Start(
                 ready_runners

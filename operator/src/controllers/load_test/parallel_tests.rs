@@ -59,7 +59,10 @@ fn a_parallel_runner_job_is_indexed_paused_and_spread() {
     let job = serde_json::to_value(runner::job(&t, &plan, &names, &images(), 400)).expect("json");
     let spec = &job["spec"];
     assert_eq!(spec["completionMode"], "Indexed");
-    assert_eq!((spec["completions"].clone(), spec["parallelism"].clone()), (json!(3), json!(3)));
+    assert_eq!(
+        (spec["completions"].clone(), spec["parallelism"].clone()),
+        (json!(3), json!(3))
+    );
     assert_eq!(spec["backoffLimit"], 0, "a paused runner never restarts");
     let pod = &spec["template"]["spec"];
     assert_eq!(
@@ -70,11 +73,23 @@ fn a_parallel_runner_job_is_indexed_paused_and_spread() {
     let c = &pod["containers"][0];
     assert_eq!(
         c["args"],
-        json!(["run", "--no-usage-report", "--paused", "--address", "0.0.0.0:6565", "/etc/tart-loadtest/loadtest.js"])
+        json!([
+            "run",
+            "--no-usage-report",
+            "--paused",
+            "--address",
+            "0.0.0.0:6565",
+            "/etc/tart-loadtest/loadtest.js"
+        ])
     );
-    assert_eq!(c["readinessProbe"]["httpGet"], json!({ "path": "/v1/status", "port": 6565 }));
+    assert_eq!(
+        c["readinessProbe"]["httpGet"],
+        json!({ "path": "/v1/status", "port": 6565 })
+    );
     assert_eq!(c["image"], "grafana/k6:1.7.1", "the operator's k6 image");
-    let Plan::Http(http) = &plan else { panic!("http") };
+    let Plan::Http(http) = &plan else {
+        panic!("http")
+    };
     assert_eq!(runner::k6_params(http)["parallelism"], 3);
     // One runner: the Job of before.
     let single = serde_json::to_value(runner::job(&lt(1), &self::plan(1), &names, &images(), 400))
@@ -91,19 +106,38 @@ fn the_starter_resumes_each_runner_from_its_own_container_with_k6() {
     let t = lt(2);
     let names = runner::names(&t);
     let addresses = vec!["10.0.0.5:6565".to_owned(), "10.0.1.7:6565".to_owned()];
-    let job = serde_json::to_value(starter(&t, &names, "grafana/k6:1.7.1", &addresses)).expect("json");
-    let name = job["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-    assert!(name.starts_with("st-web-") && name.len() == names.job.len(), "{name}");
+    let job =
+        serde_json::to_value(starter(&t, &names, "grafana/k6:1.7.1", &addresses)).expect("json");
+    let name = job["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        name.starts_with("st-web-") && name.len() == names.job.len(),
+        "{name}"
+    );
     assert_eq!(job["spec"]["activeDeadlineSeconds"], 60);
     let pod = &job["spec"]["template"];
-    assert_eq!(pod["metadata"]["labels"]["app.kubernetes.io/component"], STARTER_COMPONENT);
-    assert_eq!(pod["spec"]["restartPolicy"], "OnFailure", "k6 resume is idempotent");
-    let containers = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        pod["metadata"]["labels"]["app.kubernetes.io/component"],
+        STARTER_COMPONENT
+    );
+    assert_eq!(
+        pod["spec"]["restartPolicy"], "OnFailure",
+        "k6 resume is idempotent"
+    );
+    let containers = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(containers.len(), 2);
     for (i, c) in containers.iter().enumerate() {
         assert_eq!(c["image"], "grafana/k6:1.7.1");
         assert_eq!(c["args"], json!(["resume", "--address", addresses[i]]));
-        assert!(c["command"].is_null(), "the image's k6 entrypoint, no shell");
+        assert!(
+            c["command"].is_null(),
+            "the image's k6 entrypoint, no shell"
+        );
     }
     assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], true);
 }
@@ -130,7 +164,11 @@ fn complete() -> serde_json::Value {
 
 /// Runner `i`'s pod: `state` of its container, ready or not, with an IP.
 fn pod(i: u32, state: serde_json::Value, ready: bool) -> Pod {
-    let phase = if state.get("terminated").is_some() { "Succeeded" } else { "Running" };
+    let phase = if state.get("terminated").is_some() {
+        "Succeeded"
+    } else {
+        "Running"
+    };
     serde_json::from_value(json!({
         "metadata": { "name": format!("lt-web-x-{i}-abc"), "creationTimestamp": iso(1),
                       "annotations": { INDEX_ANNOTATION: i.to_string() } },
@@ -143,7 +181,11 @@ fn pod(i: u32, state: serde_json::Value, ready: bool) -> Pod {
 }
 
 fn running(i: u32) -> Pod {
-    pod(i, json!({ "running": { "startedAt": iso(10 + i64::from(i)) } }), true)
+    pod(
+        i,
+        json!({ "running": { "startedAt": iso(10 + i64::from(i)) } }),
+        true,
+    )
 }
 
 fn result(requests: u64, rps: f64, error_rate: f64, p95: f64, passed: bool) -> String {
@@ -163,7 +205,7 @@ fn done(i: u32, code: i32, message: &str) -> Pod {
 }
 
 /// What three runners say at t=200 (`pod_seen`: the test was Starting or Running).
-fn see(job: Option<Job>, pods: Vec<Pod>, starter: Option<Job>, simulated: bool) -> Parallel {
+fn see(job: Option<Job>, pods: Vec<Pod>, starter: Option<Job>) -> Parallel {
     let plan = plan(3);
     let inputs = Inputs {
         job: job.as_ref(),
@@ -174,12 +216,14 @@ fn see(job: Option<Job>, pods: Vec<Pod>, starter: Option<Job>, simulated: bool) 
         pod_seen: true,
         now: t(200),
     };
-    observe(&inputs, starter.as_ref(), 3, simulated)
+    observe(&inputs, starter.as_ref(), 3)
 }
 
 fn waiting(p: &Parallel) -> Option<(LoadTestPhase, String)> {
     match p {
-        Parallel::Observed(Observation::Waiting { phase, message }) => Some((*phase, message.clone())),
+        Parallel::Observed(Observation::Waiting { phase, message }) => {
+            Some((*phase, message.clone()))
+        }
         _ => None,
     }
 }
@@ -201,32 +245,60 @@ fn failed(p: &Parallel) -> Option<(Option<LoadTestReason>, String, bool)> {
 fn the_runners_start_together_once_all_are_ready() {
     let job = || Some(runner_job(json!([])));
     // Two of three created: wait, and a missing pod is no loss before the start.
-    let w = waiting(&see(job(), vec![running(0), running(1)], None, false)).expect("waits");
+    let w = waiting(&see(job(), vec![running(0), running(1)], None)).expect("waits");
     assert_eq!(w.0, LoadTestPhase::Starting);
-    assert!(w.1.starts_with("2 of 3 runners ready") && w.1.contains("runner 2"), "{}", w.1);
+    assert!(
+        w.1.starts_with("2 of 3 runners ready") && w.1.contains("runner 2"),
+        "{}",
+        w.1
+    );
     // All running but one not ready (its k6 API does not answer yet): wait.
-    let not_ready = vec![running(0), running(1), pod(2, json!({ "running": { "startedAt": iso(12) } }), false)];
-    let w = waiting(&see(job(), not_ready, None, false)).expect("waits");
-    assert!(w.1.contains("runner 2: its k6 API is not ready yet"), "{}", w.1);
+    let not_ready = vec![
+        running(0),
+        running(1),
+        pod(2, json!({ "running": { "startedAt": iso(12) } }), false),
+    ];
+    let w = waiting(&see(job(), not_ready, None)).expect("waits");
+    assert!(
+        w.1.contains("runner 2: its k6 API is not ready yet"),
+        "{}",
+        w.1
+    );
     // All ready: start them, by index.
     assert_eq!(
-        see(job(), vec![running(2), running(0), running(1)], None, false),
-        Parallel::Start(vec!["10.0.0.10:6565".into(), "10.0.0.11:6565".into(), "10.0.0.12:6565".into()])
+        see(job(), vec![running(2), running(0), running(1)], None),
+        Parallel::Start(vec![
+            "10.0.0.10:6565".into(),
+            "10.0.0.11:6565".into(),
+            "10.0.0.12:6565".into()
+        ])
     );
     // The starter exists and has not finished: still Starting, never a second starter.
-    let w = waiting(&see(job(), vec![running(0), running(1), running(2)], Some(starter_job(json!([]))), false))
-        .expect("waits");
-    assert_eq!(w, (LoadTestPhase::Starting, "the starter is resuming the 3 runners together".into()));
+    let w = waiting(&see(
+        job(),
+        vec![running(0), running(1), running(2)],
+        Some(starter_job(json!([]))),
+    ))
+    .expect("waits");
+    assert_eq!(
+        w,
+        (
+            LoadTestPhase::Starting,
+            "the starter is resuming the 3 runners together".into()
+        )
+    );
     // The starter finished: running since it did.
     assert_eq!(
-        see(job(), vec![running(0), running(1), running(2)], Some(starter_job(complete())), false),
-        Parallel::Observed(Observation::Running { started_at: t(31), progress: 99 })
+        see(
+            job(),
+            vec![running(0), running(1), running(2)],
+            Some(starter_job(complete()))
+        ),
+        Parallel::Observed(Observation::Running {
+            started_at: t(31),
+            progress: 99
+        })
     );
-    // On simulated nodes no starter is needed: running since the last runner started.
-    assert!(matches!(
-        see(job(), vec![running(0), running(1), running(2)], None, true),
-        Parallel::Observed(Observation::Running { started_at, .. }) if started_at == t(12)
-    ));
 }
 
 #[test]
@@ -237,48 +309,109 @@ fn a_failing_runner_or_starter_fails_the_test_and_stops_the_others() {
         json!({ "terminated": { "exitCode": 137, "reason": "OOMKilled", "startedAt": iso(20), "finishedAt": iso(40) } }),
         false,
     );
-    let (reason, message, delete) =
-        failed(&see(job(), vec![running(0), oom, running(2)], Some(starter_job(complete())), false)).expect("fails");
+    let (reason, message, delete) = failed(&see(
+        job(),
+        vec![running(0), oom, running(2)],
+        Some(starter_job(complete())),
+    ))
+    .expect("fails");
     assert_eq!(reason, Some(LoadTestReason::OomKilled));
-    assert!(message.starts_with("runner 1 of 3: the runner ran out of memory"), "{message}");
+    assert!(
+        message.starts_with("runner 1 of 3: the runner ran out of memory"),
+        "{message}"
+    );
     assert!(delete, "the other runners must stop");
-    let starter_failed = starter_job(json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline" }]));
-    let (reason, message, delete) =
-        failed(&see(job(), vec![running(0), running(1), running(2)], Some(starter_failed), false)).expect("fails");
+    let starter_failed = starter_job(
+        json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline" }]),
+    );
+    let (reason, message, delete) = failed(&see(
+        job(),
+        vec![running(0), running(1), running(2)],
+        Some(starter_failed),
+    ))
+    .expect("fails");
     assert_eq!(reason, Some(LoadTestReason::PodFailed));
-    assert!(message.contains("could not resume the 3 runners (DeadlineExceeded"), "{message}");
-    assert!(message.contains("kubectl -n tart-loadtest describe job st-web-x"), "{message}");
+    assert!(
+        message.contains("could not resume the 3 runners (DeadlineExceeded"),
+        "{message}"
+    );
+    assert!(
+        message.contains("kubectl -n tart-loadtest describe job st-web-x"),
+        "{message}"
+    );
     assert!(delete);
     // A runner pod lost after the start fails the test; before the start it may still come.
-    let lost = failed(&see(job(), vec![running(0), running(1)], Some(starter_job(complete())), false));
-    assert!(lost.is_some_and(|(r, m, _)| r == Some(LoadTestReason::PodFailed) && m.contains("disappeared")));
+    let lost = failed(&see(
+        job(),
+        vec![running(0), running(1)],
+        Some(starter_job(complete())),
+    ));
+    assert!(
+        lost.is_some_and(
+            |(r, m, _)| r == Some(LoadTestReason::PodFailed) && m.contains("disappeared")
+        )
+    );
     // The Job's deadline: Timeout.
-    let deadline = runner_job(json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded" }]));
-    let timed_out = failed(&see(Some(deadline), vec![running(0), running(1), running(2)], None, false));
+    let deadline =
+        runner_job(json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded" }]));
+    let timed_out = failed(&see(
+        Some(deadline),
+        vec![running(0), running(1), running(2)],
+        None,
+    ));
     assert_eq!(timed_out.map(|f| f.0), Some(Some(LoadTestReason::Timeout)));
     // The Job is gone.
-    assert_eq!(see(None, vec![], None, false), Parallel::Observed(Observation::Gone));
-    // Simulated runners exit 0 without a result: NoResults (the decision says why).
-    let simulated = failed(&see(job(), vec![done(0, 0, ""), running(1), running(2)], None, true));
-    assert_eq!(simulated.map(|f| f.0), Some(Some(LoadTestReason::NoResults)));
+    assert_eq!(
+        see(None, vec![], None),
+        Parallel::Observed(Observation::Gone)
+    );
+    // Simulated runners exit 0 without a result: NoResults (the decision says it was simulated).
+    let simulated = failed(&see(
+        job(),
+        vec![done(0, 0, ""), running(1), running(2)],
+        None,
+    ));
+    assert_eq!(
+        simulated.map(|f| f.0),
+        Some(Some(LoadTestReason::NoResults))
+    );
 }
 
 #[test]
 fn the_test_finishes_when_every_runner_has_with_merged_results() {
-    let job = || Some(runner_job(json!([{ "type": "Complete", "status": "True" }])));
+    let job = || {
+        Some(runner_job(
+            json!([{ "type": "Complete", "status": "True" }]),
+        ))
+    };
     let ok = |i, requests, rps, p95| done(i, 0, &result(requests, rps, 0.0, p95, true));
     // Two finished, one still running: Running.
     assert!(matches!(
-        see(job(), vec![ok(0, 100, 1.0, 10.0), ok(1, 100, 1.0, 10.0), running(2)], Some(starter_job(complete())), false),
+        see(
+            job(),
+            vec![ok(0, 100, 1.0, 10.0), ok(1, 100, 1.0, 10.0), running(2)],
+            Some(starter_job(complete()))
+        ),
         Parallel::Observed(Observation::Running { .. })
     ));
     let all = see(
         job(),
-        vec![ok(0, 1000, 10.0, 100.0), ok(1, 2000, 20.0, 200.0), ok(2, 1000, 10.0, 300.0)],
+        vec![
+            ok(0, 1000, 10.0, 100.0),
+            ok(1, 2000, 20.0, 200.0),
+            ok(2, 1000, 10.0, 300.0),
+        ],
         Some(starter_job(complete())),
-        false,
     );
-    let Parallel::Observed(Observation::Finished { phase, reason, results, started_at, finished_at, .. }) = all else {
+    let Parallel::Observed(Observation::Finished {
+        phase,
+        reason,
+        results,
+        started_at,
+        finished_at,
+        ..
+    }) = all
+    else {
         panic!("finished: {all:?}")
     };
     assert_eq!((phase, reason), (LoadTestPhase::Succeeded, None));
@@ -286,18 +419,30 @@ fn the_test_finishes_when_every_runner_has_with_merged_results() {
     let r = results.expect("results");
     assert_eq!((r.requests, r.rps), (Some(4000), Some(40.0)));
     assert_eq!(r.percentiles, Some(Percentiles::PerRunner));
-    assert_eq!(r.runners.iter().map(|x| x.index).collect::<Vec<_>>(), [0, 1, 2]);
-    assert_eq!(r.runners[1].latency_ms.as_ref().and_then(|l| l.p95), Some(200.0));
+    assert_eq!(
+        r.runners.iter().map(|x| x.index).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert_eq!(
+        r.runners[1].latency_ms.as_ref().and_then(|l| l.p95),
+        Some(200.0)
+    );
     // One runner breached a threshold: the test did, with everyone's results.
     let breached = see(
         job(),
-        vec![ok(0, 1000, 10.0, 100.0), done(1, 99, &result(1000, 10.0, 0.0, 900.0, false)), ok(2, 1000, 10.0, 100.0)],
+        vec![
+            ok(0, 1000, 10.0, 100.0),
+            done(1, 99, &result(1000, 10.0, 0.0, 900.0, false)),
+            ok(2, 1000, 10.0, 100.0),
+        ],
         Some(starter_job(complete())),
-        false,
     );
     let (reason, message, delete) = failed(&breached).expect("fails");
     assert_eq!(reason, Some(LoadTestReason::ThresholdsBreached));
-    assert_eq!(message, "thresholds breached: http_req_duration p(95)<500 (on runner 1 of 3)");
+    assert_eq!(
+        message,
+        "thresholds breached: http_req_duration p(95)<500 (on runner 1 of 3)"
+    );
     assert!(!delete);
 }
 
@@ -316,18 +461,37 @@ fn results_merge_counts_and_rates_and_never_average_percentiles() {
     assert_eq!((l.min, l.max), (Some(1.0), Some(600.0)));
     // The mean weighted by requests: (1000 * 50 + 3000 * 150) / 4000.
     assert_eq!(l.avg, Some(125.0));
-    assert_eq!((l.med, l.p90, l.p95, l.p99), (None, None, None, None), "percentiles are not merged");
+    assert_eq!(
+        (l.med, l.p90, l.p95, l.p99),
+        (None, None, None, None),
+        "percentiles are not merged"
+    );
     assert_eq!(merged.percentiles, Some(Percentiles::PerRunner));
     assert_eq!(merged.checks.map(|c| c.passed), Some(4000));
     assert_eq!(merged.thresholds.len(), 1);
-    assert!(!merged.thresholds[0].passed, "a threshold fails when any runner's does");
+    assert!(
+        !merged.thresholds[0].passed,
+        "a threshold fails when any runner's does"
+    );
     assert_eq!(
-        merged.runners.iter().map(|r| (r.index, r.thresholds_passed)).collect::<Vec<_>>(),
+        merged
+            .runners
+            .iter()
+            .map(|r| (r.index, r.thresholds_passed))
+            .collect::<Vec<_>>(),
         [(0, Some(true)), (1, Some(false))]
     );
-    assert_eq!(merged.runners[1].latency_ms.as_ref().and_then(|l| l.p99), Some(450.0));
+    assert_eq!(
+        merged.runners[1].latency_ms.as_ref().and_then(|l| l.p99),
+        Some(450.0)
+    );
     // No requests at all: no error rate and no mean.
-    let empty = merge(&[(0, parse(r#"{"version":1,"requests":0,"rps":0,"latencyMs":{},"errorRate":null,"checks":{"passed":0,"failed":0},"thresholds":[]}"#))]);
+    let empty = merge(&[(
+        0,
+        parse(
+            r#"{"version":1,"requests":0,"rps":0,"latencyMs":{},"errorRate":null,"checks":{"passed":0,"failed":0},"thresholds":[]}"#,
+        ),
+    )]);
     assert_eq!((empty.requests, empty.error_rate), (Some(0), None));
     assert_eq!(empty.latency_ms.and_then(|l| l.avg), None);
 }

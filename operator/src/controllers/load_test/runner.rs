@@ -18,8 +18,8 @@ use kube::ResourceExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::clusters::remote::OWNER_ANNOTATION;
 use super::parallel;
+use crate::clusters::remote::OWNER_ANNOTATION;
 use crate::context::Images;
 
 /// The k6 script, shipped unchanged with every HTTP test.

@@ -1,6 +1,5 @@
 //! Decisions of a parallel test (spec.http.parallelism 2): the starter is created once both
-//! runners are ready, a starter the cluster refuses ends the test, and simulated runners
-//! need none.
+//! runners are ready, and a starter the cluster refuses ends the test.
 
 use super::*;
 
@@ -38,11 +37,7 @@ pub(super) fn cases() -> Vec<Case> {
     vec![
         (
             "parallel: one runner ready of two waits, paused",
-            running(
-                two_runners(),
-                Some(job("uid-1", json!([]))),
-                vec![ready(1)],
-            ),
+            running(two_runners(), Some(job("uid-1", json!([]))), vec![ready(1)]),
             Expect {
                 phase: Some(P::Starting),
                 next: poll(),
@@ -79,18 +74,6 @@ pub(super) fn cases() -> Vec<Case> {
                 phase: Some(P::Starting),
                 next: poll(),
                 message: "cannot create the starter Job",
-                ..Expect::default()
-            },
-        ),
-        (
-            "parallel: runners on simulated nodes run without a starter",
-            Observed {
-                simulated_node: Some("dev-worker1".into()),
-                ..both_ready()
-            },
-            Expect {
-                phase: Some(P::Running),
-                next: poll(),
                 ..Expect::default()
             },
         ),

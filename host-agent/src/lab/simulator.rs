@@ -318,3 +318,7 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "simulator_tests.rs"]
+mod tests;

@@ -240,8 +240,12 @@ pub fn observe(i: &Inputs<'_>, starter: Option<&Job>, n: u32) -> Parallel {
             (k, pods, observation)
         })
         .collect();
-    // A runner that failed for another reason than a threshold ends the test now.
-    for (k, _, o) in &runners {
+    // A runner that failed for another reason than a threshold ends the test now. A runner
+    // whose pod says why goes first: when one pod fails, the Job controller removes the
+    // others, which then only tell that the Job failed.
+    let mut by_cause: Vec<&(u32, Vec<Pod>, Observation)> = runners.iter().collect();
+    by_cause.sort_by_key(|(k, pods, _)| (pods.is_empty(), *k));
+    for (k, _, o) in by_cause {
         if let Observation::Finished {
             phase: LoadTestPhase::Failed,
             reason,

@@ -351,6 +351,26 @@ fn a_failing_runner_or_starter_fails_the_test_and_stops_the_others() {
             |(r, m, _)| r == Some(LoadTestReason::PodFailed) && m.contains("disappeared")
         )
     );
+    // One pod failed and the Job controller removed the others: the failed pod says why.
+    let backoff = runner_job(
+        json!([{ "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" }]),
+    );
+    let crashed = pod(
+        2,
+        json!({ "terminated": { "exitCode": 107, "reason": "Error", "message": "script error", "startedAt": iso(20), "finishedAt": iso(40) } }),
+        false,
+    );
+    let (reason, message, _) = failed(&see(
+        Some(backoff),
+        vec![crashed],
+        Some(starter_job(complete())),
+    ))
+    .expect("fails");
+    assert_eq!(reason, Some(LoadTestReason::PodFailed));
+    assert!(
+        message.starts_with("runner 2 of 3: the runner exited with code 107"),
+        "{message}"
+    );
     // The Job's deadline: Timeout.
     let deadline =
         runner_job(json!([{ "type": "Failed", "status": "True", "reason": "DeadlineExceeded" }]));

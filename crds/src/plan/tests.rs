@@ -310,6 +310,23 @@ fn scaling_presets_fix_the_cooldown_and_cascade_targets() {
     assert_eq!(ramp.http.shape.total_secs(), 30 + 60 + 30);
 }
 
+/// An experiment's explicit load may spread over several runners: its child LoadTest gets
+/// the same spec.http, parallelism included (and its cluster's policy judges it).
+#[test]
+fn an_experiment_load_keeps_its_parallelism() {
+    let spec = experiment(ExperimentLoad {
+        preset: None,
+        http: Some(HttpLoad {
+            vus: Some(100),
+            parallelism: Some(4),
+            ..HttpLoad::default()
+        }),
+    });
+    let plan = plan_experiment(&spec).expect("plans");
+    assert_eq!(plan.load.parallelism, Some(4));
+    assert_eq!(plan.http.parallelism, 4);
+}
+
 #[test]
 fn experiment_spec_values_override_the_preset() {
     let mut spec = experiment(ExperimentLoad {

@@ -153,6 +153,11 @@ function Presets({ cluster }: { cluster: string }) {
 
 const INPUTS: Record<InputField, { label: string; hint: string; inputMode?: "numeric" | "decimal" | "url" }> = {
   vus: { label: "Virtual users", hint: `${LIMITS.vus.min} to ${LIMITS.vus.max}; empty means 50.`, inputMode: "numeric" },
+  parallelism: {
+    label: "Runners",
+    hint: `Runner pods sharing the VUs, ${LIMITS.parallelism.min} to ${LIMITS.parallelism.max}, started together; the cluster's loadTestPolicy.maxParallelism caps it (default 4).`,
+    inputMode: "numeric",
+  },
   duration: { label: "Duration", hint: "Time at full load, e.g. 30s, 5m or 1h30m (1s to 24h); empty means 30s." },
   targetUrl: { label: "Target URL", hint: "An http:// or https:// URL; empty means http://nginx-web.demo.svc.cluster.local.", inputMode: "url" },
   rampUp: { label: "Ramp-up (optional)", hint: "Ramp from 0 to the VUs over this long before the duration, and back after it." },

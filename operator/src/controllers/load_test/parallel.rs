@@ -28,7 +28,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::runner::{K6_UID, RunnerNames, UID_LABEL, annotations, labels};
-use super::runner_state::{self, Inputs, Observation};
+use super::runner_state::{self, Inputs, Observation, job_condition};
 
 /// The port of k6's REST API in a parallel runner.
 pub const API_PORT: u16 = 6565;
@@ -183,18 +183,6 @@ fn pod_ip(pod: &Pod) -> Option<&str> {
         .pod_ip
         .as_deref()
         .filter(|ip| !ip.is_empty())
-}
-
-fn job_condition<'a>(
-    job: &'a Job,
-    type_: &str,
-) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
-    job.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == "True")
 }
 
 /// When the starter finished resuming every runner: its completion time (its creation when

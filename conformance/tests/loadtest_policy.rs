@@ -95,7 +95,7 @@ async fn loadtests_breaking_their_clusters_policy_are_refused_at_create() -> Res
         spec: {tier: prod, provider: external, kubeconfigSecretRef: {namespace: tart-system, name: prod}}\n---\n\
         apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata: {name: dev}\n\
         spec:\n  tier: dev\n  provider: external\n  kubeconfigSecretRef: {namespace: tart-system, name: dev}\n  \
-        loadTestPolicy: {allowedNamespaces: [team-a], maxVUs: 1000, allowedImages: [registry.example.com/loadtest/]}\n";
+        loadTestPolicy: {allowedNamespaces: [team-a], maxVUs: 1000, maxParallelism: 10, allowedImages: [registry.example.com/loadtest/]}\n";
     apply_yaml(&client, clusters, "default").await?;
     for ns in ["team-a", "team-b"] {
         apply_yaml(
@@ -151,6 +151,26 @@ async fn loadtests_breaking_their_clusters_policy_are_refused_at_create() -> Res
         (
             "prod",
             "team-b",
+            json!({ "http": { "vus": 200, "parallelism": 4 } }),
+            None,
+        ),
+        (
+            "prod",
+            "team-b",
+            json!({ "http": { "vus": 200, "parallelism": 5 } }),
+            Some(
+                "maxParallelism of cluster prod: spec.http.parallelism 5 asked, at most 4 runner pods",
+            ),
+        ),
+        (
+            "prod",
+            "team-b",
+            json!({ "http": { "vus": 300, "parallelism": 2 } }),
+            Some("maxVUs of cluster prod: at most 200 VUs"),
+        ),
+        (
+            "prod",
+            "team-b",
             json!({ "http": { "duration": "9m", "rampUp": "1m" } }),
             Some(
                 "maxDuration of cluster prod: the load (duration plus the ramps up and down) may last at most 10m",
@@ -198,6 +218,19 @@ async fn loadtests_breaking_their_clusters_policy_are_refused_at_create() -> Res
         ),
         // dev's own policy: more VUs and an image registry, from team-a only.
         ("dev", "team-a", json!({ "http": { "vus": 500 } }), None),
+        (
+            "dev",
+            "team-a",
+            json!({ "http": { "vus": 500, "parallelism": 10 } }),
+            None,
+        ),
+        // The schema itself: each runner needs a virtual user.
+        (
+            "dev",
+            "team-a",
+            json!({ "http": { "vus": 3, "parallelism": 4 } }),
+            Some("parallelism may not exceed the virtual users"),
+        ),
         (
             "dev",
             "team-a",

@@ -259,6 +259,9 @@ pub struct Thresholds {
     .message("set targetUrl for one URL or targets for several URLs per iteration, not both"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.stages) || (!has(self.vus) && !has(self.duration) && !has(self.rampUp))")
     .message("stages replace vus, duration and rampUp: set either stages, or vus and duration (with an optional rampUp)"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.parallelism) || (has(self.stages) ? self.stages.exists(s, s.target >= self.parallelism) : (has(self.vus) ? self.vus : 50) >= self.parallelism)")
+    .message("parallelism may not exceed the virtual users (vus, default 50, or the highest stage target): every runner needs at least one; lower parallelism or raise vus")
+    .field_path(".parallelism"))]
 pub struct HttpLoad {
     /// The URL every virtual user requests. Default http://nginx-web.demo.svc.cluster.local.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,6 +297,15 @@ pub struct HttpLoad {
     #[schemars(length(min = 1, max = 32))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub headers: Option<Vec<Header>>,
+    /// How many runner pods share the load (1 to 20). Default 1. With more than one, k6's
+    /// execution segments split the virtual users (vus and stage targets are totals across
+    /// the runners), the runners start paused, spread across nodes, and are resumed
+    /// together; request counts and rates are summed, and latency percentiles are reported
+    /// per runner (they cannot be merged from k6's summaries). Limited by the cluster's
+    /// loadTestPolicy.maxParallelism.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 20))]
+    pub parallelism: Option<u32>,
 }
 
 /// The label a Secret must carry before a LoadTest may send one of its values as a header:

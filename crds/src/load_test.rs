@@ -411,6 +411,47 @@ pub struct LoadTestResults {
     /// stress-ng bogo operations per second of wall-clock time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bogo_ops_per_second: Option<f64>,
+    /// How the latency percentiles were obtained when the test had several runners
+    /// (spec.http.parallelism): `PerRunner` (each runner's in `runners`; percentiles cannot
+    /// be merged from k6's summaries, so latencyMs keeps only the exactly mergeable avg, min
+    /// and max) or `Merged` (from merged histograms). Unset with one runner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentiles: Option<Percentiles>,
+    /// Each runner's own numbers, by index, when the test had several runners.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runners: Vec<RunnerResult>,
+}
+
+/// How a parallel test's latency percentiles were obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Percentiles {
+    /// Reported per runner in `runners`, never averaged.
+    PerRunner,
+    /// Computed from the runners' merged histograms.
+    Merged,
+}
+
+/// One runner's numbers in a parallel test.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunnerResult {
+    /// The runner's index (its k6 execution segment is index/N to (index+1)/N).
+    pub index: u32,
+    /// Completed HTTP requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    /// Requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rps: Option<f64>,
+    /// Ratio of failed requests, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<f64>,
+    /// This runner's request duration statistics in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<LatencyMs>,
+    /// Whether every threshold held on this runner's share of the load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds_passed: Option<bool>,
 }
 
 /// Request duration statistics in milliseconds.

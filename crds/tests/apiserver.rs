@@ -376,6 +376,7 @@ async fn schema_defaults_are_applied_by_the_api_server() -> Result<()> {
         policy["maxWorkers"], 4,
         "the fields left out keep their defaults: {policy}"
     );
+    assert_eq!(policy["maxParallelism"], 4, "{policy}");
     Ok(())
 }
 

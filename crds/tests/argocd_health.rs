@@ -328,8 +328,7 @@ fn results(p95_passed: bool) -> LoadTestResults {
                 passed: true,
             },
         ],
-        bogo_ops: None,
-        bogo_ops_per_second: None,
+        ..LoadTestResults::default()
     }
 }
 

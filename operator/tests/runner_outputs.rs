@@ -111,7 +111,7 @@ fn real_reports_cut_at_any_byte_are_errors() -> Result<()> {
 #[test]
 fn the_k6_scripts_are_valid_es_modules() -> Result<()> {
     tool("node", "install Node.js")?;
-    for file in ["loadtest.js", "summary.js"] {
+    for file in ["loadtest.js", "summary.js", "segments.js"] {
         let out = Command::new("node")
             .args(["--input-type=module", "--check"])
             .stdin(std::fs::File::open(asset(file))?)
@@ -257,4 +257,59 @@ fn a_huge_report_is_rejected_by_size() {
         stress_ng::parse(&huge),
         Err(ReportError::TooLarge(_))
     ));
+}
+
+/// Runs the shipped `segments.js` in Node for a runner with `parallelism` and the index in
+/// JOB_COMPLETION_INDEX (`None`: unset): the options it sets, or the error it throws.
+fn segments(parallelism: u32, index: Option<&str>) -> Result<Result<serde_json::Value, String>> {
+    tool("node", "install Node.js")?;
+    let env = match index {
+        Some(i) => format!("{{ JOB_COMPLETION_INDEX: {i:?} }}"),
+        None => "{}".to_owned(),
+    };
+    let program = format!(
+        "import {{ segments }} from {module:?};\n\
+         try {{ process.stdout.write(JSON.stringify({{ ok: segments({{ parallelism: {parallelism} }}, {env}, (m) => {{ throw new Error(m); }}) }})); }}\n\
+         catch (e) {{ process.stdout.write(JSON.stringify({{ err: e.message }})); }}",
+        module = format!("file://{}", asset("segments.js").display()),
+    );
+    let out = Command::new("node")
+        .args(["--input-type=module", "-e", &program])
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "node: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    Ok(match v.get("err") {
+        Some(e) => Err(e.as_str().unwrap_or_default().to_owned()),
+        None => Ok(v["ok"].clone()),
+    })
+}
+
+/// Each of three runners gets its third of the load as k6's execution segment, over the
+/// same sequence; one runner sets no segment; a parallel runner without a valid index
+/// refuses to run (it would run the whole load).
+#[test]
+fn each_parallel_runner_gets_its_execution_segment() -> Result<()> {
+    for (index, segment) in [("0", "0:1/3"), ("1", "1/3:2/3"), ("2", "2/3:1")] {
+        let got = segments(3, Some(index))?;
+        ensure!(
+            got == Ok(
+                serde_json::json!({ "executionSegment": segment, "executionSegmentSequence": "0,1/3,2/3,1" })
+            ),
+            "runner {index}: {got:?}"
+        );
+    }
+    ensure!(segments(1, None)? == Ok(serde_json::json!({})));
+    for index in [None, Some("3"), Some("-1"), Some("x")] {
+        let got = segments(3, index)?;
+        ensure!(
+            got.as_ref()
+                .is_err_and(|e| e.contains("JOB_COMPLETION_INDEX in 0..2")),
+            "{index:?}: {got:?}"
+        );
+    }
+    Ok(())
 }

@@ -24,6 +24,8 @@ pub const DEFAULT_MAX_VUS: u32 = 200;
 pub const DEFAULT_MAX_DURATION: &str = "10m";
 /// Default `maxWorkers`: the stress presets use at most 2.
 pub const DEFAULT_MAX_WORKERS: u32 = 4;
+/// Default `maxParallelism`: a test may spread over 4 runner pods.
+pub const DEFAULT_MAX_PARALLELISM: u32 = 4;
 /// Default `maxMemoryPerRunner`: twice the runner's default limit (512Mi).
 pub const DEFAULT_MAX_MEMORY: &str = "1Gi";
 /// Default `maxCpuPerRunner`: the runner's default limit.
@@ -52,7 +54,8 @@ pub struct LoadTestPolicy {
     #[serde(default = "default_runner_namespaces")]
     #[schemars(length(min = 1, max = 32))]
     pub runner_namespaces: Vec<DnsLabel>,
-    /// The most virtual users of an HTTP test (vus, or the highest stage target). Default 200.
+    /// The most virtual users of an HTTP test (vus, or the highest stage target), counted
+    /// across all its runners (spec.http.parallelism splits them). Default 200.
     #[serde(rename = "maxVUs", default = "default_max_vus")]
     #[schemars(range(min = 1, max = 1000))]
     pub max_vus: u32,
@@ -64,6 +67,12 @@ pub struct LoadTestPolicy {
     #[serde(default = "default_max_workers")]
     #[schemars(range(min = 1, max = 64))]
     pub max_workers: u32,
+    /// The most runner pods of one HTTP test (spec.http.parallelism). Each runner asks for
+    /// spec.resources (within maxCpuPerRunner and maxMemoryPerRunner); a parallel test still
+    /// takes one slot of maxConcurrentTests. Default 4.
+    #[serde(default = "default_max_parallelism")]
+    #[schemars(range(min = 1, max = 20))]
+    pub max_parallelism: u32,
     /// The largest memory a runner may ask for (its spec.resources memory limit and request).
     /// Default 1Gi.
     #[serde(default = "default_max_memory")]
@@ -88,6 +97,7 @@ impl Default for LoadTestPolicy {
             max_vus: default_max_vus(),
             max_duration: default_max_duration(),
             max_workers: default_max_workers(),
+            max_parallelism: default_max_parallelism(),
             max_memory_per_runner: default_max_memory(),
             max_cpu_per_runner: default_max_cpu(),
             max_concurrent_tests: None,
@@ -113,6 +123,10 @@ fn default_max_duration() -> GoDuration {
 
 fn default_max_workers() -> u32 {
     DEFAULT_MAX_WORKERS
+}
+
+fn default_max_parallelism() -> u32 {
+    DEFAULT_MAX_PARALLELISM
 }
 
 fn default_max_memory() -> Quantity {

@@ -36,6 +36,8 @@ pub const DEFAULT_VM_BYTES: &str = "64M";
 /// Experiment cooldown when neither the spec nor the preset gives one: longer than the
 /// demo HPAs' 120 s scale-down stabilization window, so scale-down is observed.
 pub const DEFAULT_COOLDOWN_SECS: u32 = 180;
+/// The most runner pods of one HTTP test (the schema's bound on spec.http.parallelism).
+pub const MAX_PARALLELISM: u32 = 20;
 /// Extra seconds on top of a test's expected duration before it times out by default.
 pub const TIMEOUT_MARGIN_SECS: u64 = 300;
 
@@ -115,6 +117,8 @@ pub struct HttpPlan {
     pub p95_ms: u32,
     /// The error-rate threshold (0 to 1).
     pub error_rate: f64,
+    /// Runner pods sharing the load through k6 execution segments (1: one runner).
+    pub parallelism: u32,
 }
 
 /// The virtual-user profile of a k6 run.
@@ -290,6 +294,22 @@ pub fn plan_http(http: &HttpLoad, field: &str) -> Result<HttpPlan, PlanError> {
             }
         }
     };
+    let parallelism = http.parallelism.unwrap_or(1);
+    if parallelism == 0 || parallelism > MAX_PARALLELISM {
+        return Err(PlanError::new(
+            &f("parallelism"),
+            format!("must be between 1 and {MAX_PARALLELISM}"),
+        ));
+    }
+    if parallelism > shape.max_vus() {
+        return Err(PlanError::new(
+            &f("parallelism"),
+            format!(
+                "{parallelism} runners for at most {} virtual users: every runner needs at least one; lower parallelism or raise the virtual users",
+                shape.max_vus()
+            ),
+        ));
+    }
     let thresholds = http.thresholds.clone().unwrap_or_default();
     let error_rate = thresholds.error_rate.unwrap_or(DEFAULT_ERROR_RATE);
     if !(0.0..=1.0).contains(&error_rate) {
@@ -316,6 +336,7 @@ pub fn plan_http(http: &HttpLoad, field: &str) -> Result<HttpPlan, PlanError> {
         shape,
         p95_ms: thresholds.p95_ms.unwrap_or(DEFAULT_P95_MS),
         error_rate,
+        parallelism,
     })
 }
 

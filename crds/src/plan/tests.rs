@@ -160,6 +160,45 @@ fn explicit_stages_and_several_targets_pass_through() {
 }
 
 #[test]
+fn parallelism_defaults_to_one_and_needs_a_virtual_user_per_runner() {
+    assert_eq!(
+        plan_http(&HttpLoad::default(), "spec.http").map(|p| p.parallelism),
+        Ok(1)
+    );
+    let parallel = |vus: u32, parallelism: u32| HttpLoad {
+        vus: Some(vus),
+        parallelism: Some(parallelism),
+        ..HttpLoad::default()
+    };
+    assert_eq!(
+        plan_http(&parallel(3, 3), "spec.http").map(|p| p.parallelism),
+        Ok(3)
+    );
+    for (vus, parallelism) in [(2, 3), (50, 0), (100, 21)] {
+        let e = plan_http(&parallel(vus, parallelism), "spec.http").expect_err("refused");
+        assert_eq!(e.field, "spec.http.parallelism", "{e}");
+    }
+    let staged = HttpLoad {
+        stages: Some(vec![
+            Stage {
+                duration: "10s".into(),
+                target: 4,
+            },
+            Stage {
+                duration: "10s".into(),
+                target: 0,
+            },
+        ]),
+        parallelism: Some(4),
+        ..HttpLoad::default()
+    };
+    assert!(
+        plan_http(&staged, "spec.http").is_ok(),
+        "the highest stage counts"
+    );
+}
+
+#[test]
 fn contradictions_name_the_field() {
     let both = HttpLoad {
         target_url: Some("http://a".into()),
@@ -269,6 +308,23 @@ fn scaling_presets_fix_the_cooldown_and_cascade_targets() {
     .expect("plans");
     assert_eq!(ramp.http.shape.max_vus(), 150);
     assert_eq!(ramp.http.shape.total_secs(), 30 + 60 + 30);
+}
+
+/// An experiment's explicit load may spread over several runners: its child LoadTest gets
+/// the same spec.http, parallelism included (and its cluster's policy judges it).
+#[test]
+fn an_experiment_load_keeps_its_parallelism() {
+    let spec = experiment(ExperimentLoad {
+        preset: None,
+        http: Some(HttpLoad {
+            vus: Some(100),
+            parallelism: Some(4),
+            ..HttpLoad::default()
+        }),
+    });
+    let plan = plan_experiment(&spec).expect("plans");
+    assert_eq!(plan.load.parallelism, Some(4));
+    assert_eq!(plan.http.parallelism, 4);
 }
 
 #[test]

@@ -114,6 +114,23 @@ fn invalid_objects() -> Vec<Invalid> {
             &["spec.http", "stages replace vus"],
         ),
         case(
+            "more runners than virtual users",
+            lt("  cluster: dev\n  http: {vus: 3, parallelism: 4}\n"),
+            &["spec.http.parallelism", "every runner needs at least one"],
+        ),
+        case(
+            "more runners than the highest stage",
+            lt(
+                "  cluster: dev\n  http: {stages: [{duration: 10s, target: 2}, {duration: 5s, target: 0}], parallelism: 3}\n",
+            ),
+            &["spec.http.parallelism", "every runner needs at least one"],
+        ),
+        case(
+            "more than 20 runners",
+            lt("  cluster: dev\n  http: {vus: 100, parallelism: 21}\n"),
+            &["spec.http.parallelism", "20"],
+        ),
+        case(
             "vmBytes on a CPU stress",
             lt("  cluster: dev\n  stress: {kind: cpu, vmBytes: 64M}\n"),
             &["spec.stress.vmBytes", "memory only"],

@@ -489,6 +489,16 @@ export interface components {
                         }[] | null;
                         /** @description The HTTP method of every request. Default GET. */
                         method?: components["schemas"]["HttpMethod"] | null;
+                        /**
+                         * Format: uint32
+                         * @description How many runner pods share the load (1 to 20). Default 1. With more than one, k6's
+                         *     execution segments split the virtual users (vus and stage targets are totals across
+                         *     the runners), the runners start paused, spread across nodes, and are resumed
+                         *     together; request counts and rates are summed, and latency percentiles are reported
+                         *     per runner (they cannot be merged from k6's summaries). Limited by the cluster's
+                         *     loadTestPolicy.maxParallelism.
+                         */
+                        parallelism?: number | null;
                         /** @description Ramp from 0 to `vus` over this long before `duration`, and back to 0 after it. */
                         rampUp?: string | null;
                         /**
@@ -600,6 +610,16 @@ export interface components {
                     }[] | null;
                     /** @description The HTTP method of every request. Default GET. */
                     method?: components["schemas"]["HttpMethod"] | null;
+                    /**
+                     * Format: uint32
+                     * @description How many runner pods share the load (1 to 20). Default 1. With more than one, k6's
+                     *     execution segments split the virtual users (vus and stage targets are totals across
+                     *     the runners), the runners start paused, spread across nodes, and are resumed
+                     *     together; request counts and rates are summed, and latency percentiles are reported
+                     *     per runner (they cannot be merged from k6's summaries). Limited by the cluster's
+                     *     loadTestPolicy.maxParallelism.
+                     */
+                    parallelism?: number | null;
                     /** @description Ramp from 0 to `vus` over this long before `duration`, and back to 0 after it. */
                     rampUp?: string | null;
                     /**
@@ -872,6 +892,16 @@ export interface components {
                         }[] | null;
                         /** @description The HTTP method of every request. Default GET. */
                         method?: components["schemas"]["HttpMethod"] | null;
+                        /**
+                         * Format: uint32
+                         * @description How many runner pods share the load (1 to 20). Default 1. With more than one, k6's
+                         *     execution segments split the virtual users (vus and stage targets are totals across
+                         *     the runners), the runners start paused, spread across nodes, and are resumed
+                         *     together; request counts and rates are summed, and latency percentiles are reported
+                         *     per runner (they cannot be merged from k6's summaries). Limited by the cluster's
+                         *     loadTestPolicy.maxParallelism.
+                         */
+                        parallelism?: number | null;
                         /** @description Ramp from 0 to `vus` over this long before `duration`, and back to 0 after it. */
                         rampUp?: string | null;
                         /**
@@ -1168,6 +1198,13 @@ export interface components {
             /** @description Request duration statistics in milliseconds. */
             latencyMs?: components["schemas"]["LatencyMs"] | null;
             /**
+             * @description How the latency percentiles were obtained when the test had several runners
+             *     (spec.http.parallelism): `PerRunner` (each runner's in `runners`; percentiles cannot
+             *     be merged from k6's summaries, so latencyMs keeps only the exactly mergeable avg, min
+             *     and max) or `Merged` (from merged histograms). Unset with one runner.
+             */
+            percentiles?: components["schemas"]["Percentiles"] | null;
+            /**
              * Format: uint64
              * @description Completed HTTP requests.
              */
@@ -1177,6 +1214,8 @@ export interface components {
              * @description Requests per second, averaged over the whole run.
              */
             rps?: number | null;
+            /** @description Each runner's own numbers, by index, when the test had several runners. */
+            runners?: components["schemas"]["RunnerResult"][];
             /** @description Each threshold with its verdict. */
             thresholds?: components["schemas"]["ThresholdResult"][];
         };
@@ -1269,6 +1308,8 @@ export interface components {
              */
             service: string;
         };
+        /** @description How a parallel test's latency percentiles were obtained. */
+        Percentiles: "PerRunner" | "Merged";
         /** @description One pod, as `kubectl get pods` shows it. */
         PodView: {
             /**
@@ -1363,6 +1404,33 @@ export interface components {
             job: string;
             /** @description The namespace in that cluster. */
             namespace: string;
+        };
+        /** @description One runner's numbers in a parallel test. */
+        RunnerResult: {
+            /**
+             * Format: double
+             * @description Ratio of failed requests, 0 to 1.
+             */
+            errorRate?: number | null;
+            /**
+             * Format: uint32
+             * @description The runner's index (its k6 execution segment is index/N to (index+1)/N).
+             */
+            index: number;
+            /** @description This runner's request duration statistics in milliseconds. */
+            latencyMs?: components["schemas"]["LatencyMs"] | null;
+            /**
+             * Format: uint64
+             * @description Completed HTTP requests.
+             */
+            requests?: number | null;
+            /**
+             * Format: double
+             * @description Requests per second.
+             */
+            rps?: number | null;
+            /** @description Whether every threshold held on this runner's share of the load. */
+            thresholdsPassed?: boolean | null;
         };
         /** @description One sample of every target. */
         Sample: {
@@ -1593,6 +1661,16 @@ export interface components {
                     }[] | null;
                     /** @description The HTTP method of every request. Default GET. */
                     method?: components["schemas"]["HttpMethod"] | null;
+                    /**
+                     * Format: uint32
+                     * @description How many runner pods share the load (1 to 20). Default 1. With more than one, k6's
+                     *     execution segments split the virtual users (vus and stage targets are totals across
+                     *     the runners), the runners start paused, spread across nodes, and are resumed
+                     *     together; request counts and rates are summed, and latency percentiles are reported
+                     *     per runner (they cannot be merged from k6's summaries). Limited by the cluster's
+                     *     loadTestPolicy.maxParallelism.
+                     */
+                    parallelism?: number | null;
                     /** @description Ramp from 0 to `vus` over this long before `duration`, and back to 0 after it. */
                     rampUp?: string | null;
                     /**

@@ -92,6 +92,7 @@ const experimentErrors = (over: Partial<ExperimentForm>) => {
 describe("the custom-test form against the LoadTest CRD", () => {
   it.each([
     ["vus", "http.vus", "http"],
+    ["parallelism", "http.parallelism", "http"],
     ["p95Ms", "http.thresholds.p95Ms", "http"],
     ["workers", "stress.workers", "cpu"],
   ] as const)("bounds %s as spec.%s: whole numbers within the schema's range", (input, path, kind) => {

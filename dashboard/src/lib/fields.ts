@@ -9,6 +9,7 @@ export const DEFAULT_TARGET_URL = "http://nginx-web.demo.svc.cluster.local";
 /** The bounds of the numbers the forms take, as the CRDs set them. */
 export const LIMITS = {
   vus: { min: 1, max: 1000 },
+  parallelism: { min: 1, max: 20 },
   p95Ms: { min: 1, max: 600_000 },
   errorRate: { min: 0, max: 1 },
   workers: { min: 1, max: 64 },

@@ -31,6 +31,12 @@ describe("validate", () => {
     });
   });
 
+  it("spreads the load over several runners, each with a virtual user", () => {
+    expect(validate(form({ vus: "30", parallelism: "3" })).spec?.http?.parallelism).toBe(3);
+    expect(validate(form({ parallelism: "1" })).spec?.http).not.toHaveProperty("parallelism");
+    expect(validate(form({ vus: "2", parallelism: "3" })).errors).toEqual({ "spec.http.parallelism": MESSAGES.parallelismOverVus });
+  });
+
   it("leaves empty optional fields to the server's defaults", () => {
     const v = validate(form({ vus: "", duration: "", targetUrl: "", p95Ms: "", errorRate: "" }));
     expect(v.spec).toEqual({ cluster: "dev", http: {} });
@@ -41,6 +47,9 @@ describe("validate", () => {
     ["vus", "1001", "spec.http.vus", MESSAGES.vus],
     ["vus", "12.5", "spec.http.vus", MESSAGES.vus],
     ["vus", "ten", "spec.http.vus", MESSAGES.vus],
+    ["parallelism", "0", "spec.http.parallelism", MESSAGES.parallelism],
+    ["parallelism", "21", "spec.http.parallelism", MESSAGES.parallelism],
+    ["parallelism", "60", "spec.http.parallelism", MESSAGES.parallelism],
     ["duration", "30", "spec.http.duration", MESSAGES.duration],
     ["duration", "0s", "spec.http.duration", MESSAGES.duration],
     ["duration", "25h", "spec.http.duration", MESSAGES.duration],

@@ -21,6 +21,7 @@ export interface TestForm {
   cluster: string;
   kind: TestKind;
   vus: string;
+  parallelism: string;
   duration: string;
   targetUrl: string;
   rampUp: string;
@@ -41,6 +42,7 @@ export type Validation = { spec: LoadTestSpec; errors?: undefined } | { errors: 
 export const DEFAULT_FORM: Omit<TestForm, "cluster"> = {
   kind: "http",
   vus: "50",
+  parallelism: "1",
   duration: "30s",
   targetUrl: DEFAULT_TARGET_URL,
   rampUp: "",
@@ -55,6 +57,7 @@ export const DEFAULT_FORM: Omit<TestForm, "cluster"> = {
 export const FIELD_PATHS: Record<FormField, string> = {
   cluster: "spec.cluster",
   vus: "spec.http.vus",
+  parallelism: "spec.http.parallelism",
   duration: "spec.http.duration",
   targetUrl: "spec.http.targetUrl",
   rampUp: "spec.http.rampUp",
@@ -67,7 +70,7 @@ export const FIELD_PATHS: Record<FormField, string> = {
 
 /** The inputs shown for each kind of test (cluster is chosen above the form). */
 export const KIND_FIELDS: Record<TestKind, InputField[]> = {
-  http: ["vus", "duration", "targetUrl", "rampUp", "p95Ms", "errorRate"],
+  http: ["vus", "parallelism", "duration", "targetUrl", "rampUp", "p95Ms", "errorRate"],
   cpu: ["workers", "timeout"],
   memory: ["workers", "timeout", "vmBytes"],
 };
@@ -84,6 +87,9 @@ export const MESSAGES = {
     "must be a Kubernetes object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
   cluster: "choose a cluster",
   vus: `must be a whole number from ${LIMITS.vus.min} to ${LIMITS.vus.max}`,
+  parallelism: `must be a whole number from ${LIMITS.parallelism.min} to ${LIMITS.parallelism.max}`,
+  parallelismOverVus:
+    "parallelism may not exceed the virtual users (vus, default 50, or the highest stage target): every runner needs at least one; lower parallelism or raise vus",
   p95Ms: `must be a whole number of milliseconds from ${LIMITS.p95Ms.min} to ${LIMITS.p95Ms.max}`,
   errorRate: `must be a number from ${LIMITS.errorRate.min} to ${LIMITS.errorRate.max} (0.01 means 1%)`,
   workers: `must be a whole number from ${LIMITS.workers.min} to ${LIMITS.workers.max}`,
@@ -134,6 +140,12 @@ export function validate(form: TestForm): Validation {
     }
     const vus = number("vus", LIMITS.vus, MESSAGES.vus);
     if (vus !== undefined) http.vus = vus;
+    // One runner is the default: the spec says parallelism only for several.
+    const runners = number("parallelism", LIMITS.parallelism, MESSAGES.parallelism);
+    if (runners !== undefined && runners > 1) {
+      if (runners > (vus ?? 50)) fail("parallelism", MESSAGES.parallelismOverVus);
+      http.parallelism = runners;
+    }
     const d = duration("duration");
     if (d !== undefined) http.duration = d;
     const ramp = duration("rampUp");

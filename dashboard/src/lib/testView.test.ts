@@ -9,7 +9,9 @@ import {
   isFinished,
   notMeasured,
   phaseInfo,
+  percentilesPerRunner,
   queuePosition,
+  runnerRows,
   secondsBetween,
   specSummary,
   testLabel,
@@ -111,5 +113,25 @@ describe("tests list", () => {
     expect(attachmentName('attachment; filename="tart-infra-tests.csv"', "x.csv")).toBe("tart-infra-tests.csv");
     expect(attachmentName(null, "x.csv")).toBe("x.csv");
     expect(analysisLink("scale-light", "dev")).toBe("/analysis?preset=scale-light&cluster=dev");
+  });
+});
+
+describe("parallel runners", () => {
+  it("lists each runner by index with its own percentiles", () => {
+    const results = {
+      percentiles: "PerRunner",
+      runners: [
+        { index: 2, requests: 10, rps: 1, errorRate: 0, latencyMs: { p95: 30, p99: 40 }, thresholdsPassed: true },
+        { index: 0, requests: 12, latencyMs: {} },
+      ],
+    } as TestView["results"];
+    expect(runnerRows(results)).toEqual([
+      { index: 0, requests: 12, rps: null, errorRate: null, p95: null, p99: null, passed: null },
+      { index: 2, requests: 10, rps: 1, errorRate: 0, p95: 30, p99: 40, passed: true },
+    ]);
+    expect(percentilesPerRunner(results)).toBe(true);
+    expect(specSummary({ http: { vus: 30, duration: "40s", parallelism: 3 } })).toEqual(["30 VUs", "40s", "3 runners"]);
+    expect(runnerRows(null)).toEqual([]);
+    expect(percentilesPerRunner({ requests: 5 } as TestView["results"])).toBe(false);
   });
 });

@@ -100,6 +100,7 @@ export function specSummary(spec: Partial<Pick<LoadTestSpec, "http" | "stress">>
       out.push(`${h.vus ?? 50} VUs`, `${h.duration ?? "30s"}`);
       if (h.rampUp) out.push(`ramp ${h.rampUp}`);
     }
+    if (h.parallelism && h.parallelism > 1) out.push(`${h.parallelism} runners`);
     if (h.targets?.length) out.push(h.targets.join(" → "));
     else if (h.targetUrl) out.push(h.targetUrl);
     if (h.thresholds?.p95Ms != null) out.push(`p95 < ${h.thresholds.p95Ms} ms`);
@@ -139,4 +140,36 @@ export function secondsBetween(start: string | null | undefined, end: string | n
 export function attachmentName(disposition: string | null, fallback: string): string {
   const m = disposition ? /filename="?([^";]+)"?/i.exec(disposition) : null;
   return m?.[1] ?? fallback;
+}
+
+/** One runner of a parallel test (spec.http.parallelism), as a row of the results. */
+export interface RunnerRow {
+  index: number;
+  requests: number | null;
+  rps: number | null;
+  errorRate: number | null;
+  p95: number | null;
+  p99: number | null;
+  passed: boolean | null;
+}
+
+/** The per-runner rows of a parallel test's results, by index; empty for one runner. */
+export function runnerRows(results: LoadTestResults | null | undefined): RunnerRow[] {
+  return [...(results?.runners ?? [])]
+    .sort((a, b) => a.index - b.index)
+    .map((r) => ({
+      index: r.index,
+      requests: r.requests ?? null,
+      rps: r.rps ?? null,
+      errorRate: r.errorRate ?? null,
+      p95: r.latencyMs?.p95 ?? null,
+      p99: r.latencyMs?.p99 ?? null,
+      passed: r.thresholdsPassed ?? null,
+    }));
+}
+
+/** Whether the test's percentiles exist only per runner (several runners, no merged
+ * histograms): the page then shows each runner's and never an average. */
+export function percentilesPerRunner(results: LoadTestResults | null | undefined): boolean {
+  return results?.percentiles === "PerRunner";
 }

@@ -191,6 +191,46 @@ describe("Testing", () => {
     expect(within(card).getAllByText("the measured series is loading.")).toHaveLength(3);
   });
 
+  it("shows each runner of a parallel test and never an averaged percentile", () => {
+    const parallel = {
+      ...base,
+      name: "spread-k2j4h",
+      cluster: "staging",
+      testType: "http",
+      phase: "Succeeded",
+      createdAt: "2026-11-28T13:00:00Z",
+      spec: { cluster: "staging", http: { vus: 30, duration: "40s", parallelism: 2 } },
+      results: {
+        requests: 3000,
+        rps: 75.5,
+        errorRate: 0.01,
+        latencyMs: { avg: 40.5, min: 1.2, max: 900 },
+        percentiles: "PerRunner",
+        runners: [
+          { index: 1, requests: 2000, rps: 50.5, errorRate: 0.015, latencyMs: { p95: 321.4, p99: 612.9 }, thresholdsPassed: false },
+          { index: 0, requests: 1000, rps: 25, errorRate: 0, latencyMs: { p95: 88.25, p99: 140 }, thresholdsPassed: true },
+        ],
+        thresholds: [],
+      },
+    } as TestView;
+    renderWith({ clusters: CLUSTERS, tests: [parallel] });
+    const card = screen.getByRole("heading", { name: "default/spread-k2j4h" }).closest("li") as HTMLElement;
+    const stats = within(card).getByLabelText("HTTP results");
+    expect(within(stats).getAllByText("per runner")).toHaveLength(2); // p95 and p99
+    expect(within(stats).getByText("75.5")).toBeTruthy(); // summed RPS
+    const table = within(card).getByRole("table", { name: "Runners" });
+    expect(within(table).getByText(/never averaged/)).toBeTruthy();
+    const [first, second, ...rest] = within(table).getAllByRole("row").slice(1);
+    if (!first || !second) throw new Error("two runner rows expected");
+    expect(rest).toHaveLength(0);
+    expect([first, second].map((r) => within(r).getByRole("rowheader").textContent)).toEqual(["#0", "#1"]);
+    expect(within(first).getByText("88 ms")).toBeTruthy();
+    expect(within(second).getByText("321 ms")).toBeTruthy();
+    expect(within(second).getByText("613 ms")).toBeTruthy();
+    expect(within(second).getByText("breached")).toBeTruthy();
+    expect(within(first).getByText("held")).toBeTruthy();
+  });
+
   it("lists tests newest first with the queue position and progress", () => {
     renderWith({ clusters: CLUSTERS });
     const names = screen.getAllByRole("heading", { level: 3, name: /^default\// }).map((h) => h.textContent);

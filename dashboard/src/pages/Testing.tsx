@@ -34,7 +34,9 @@ import {
   isFinished,
   newestFirst,
   notMeasured,
+  percentilesPerRunner,
   phaseInfo,
+  runnerRows,
   secondsBetween,
   specSummary,
   targetClusters,
@@ -156,6 +158,11 @@ function Presets({ cluster }: { cluster: string }) {
 
 const INPUTS: Record<InputField, { label: string; hint: string; inputMode?: "numeric" | "decimal" | "url" }> = {
   vus: { label: "Virtual users", hint: `${LIMITS.vus.min} to ${LIMITS.vus.max}; empty means 50.`, inputMode: "numeric" },
+  parallelism: {
+    label: "Runners",
+    hint: `Runner pods sharing the VUs, ${LIMITS.parallelism.min} to ${LIMITS.parallelism.max}, started together; the cluster's loadTestPolicy.maxParallelism caps it (default 4).`,
+    inputMode: "numeric",
+  },
   duration: { label: "Duration", hint: "Time at full load, e.g. 30s, 5m or 1h30m (1s to 24h); empty means 30s." },
   targetUrl: { label: "Target URL", hint: "An http:// or https:// URL; empty means http://nginx-web.demo.svc.cluster.local.", inputMode: "url" },
   rampUp: { label: "Ramp-up (optional)", hint: "Ramp from 0 to the VUs over this long before the duration, and back after it." },
@@ -258,17 +265,53 @@ function Results({ test }: { test: TestView }) {
   const stress = r.bogoOps != null || r.bogoOpsPerSecond != null;
   const latency = verdict(r, "http_req_duration");
   const errors = verdict(r, "http_req_failed");
+  const perRunner = percentilesPerRunner(r);
+  const runners = runnerRows(r);
   return (
     <div className="mt-3 space-y-2">
       {http && (
         <dl className="grid grid-cols-2 gap-2 sm:grid-cols-3 lg:grid-cols-6" aria-label="HTTP results">
-          <Stat label="p95 latency" value={latencyMs(r.latencyMs?.p95)} passed={latency} />
-          <Stat label="p99 latency" value={latencyMs(r.latencyMs?.p99)} />
+          <Stat label="p95 latency" value={perRunner ? "per runner" : latencyMs(r.latencyMs?.p95)} passed={latency} />
+          <Stat label="p99 latency" value={perRunner ? "per runner" : latencyMs(r.latencyMs?.p99)} />
           <Stat label="Avg latency" value={latencyMs(r.latencyMs?.avg)} />
           <Stat label="Requests/s" value={r.rps == null ? "—" : r.rps.toFixed(1)} />
           <Stat label="Error rate" value={ratio(r.errorRate)} passed={errors} />
           <Stat label="Requests" value={count(r.requests)} />
         </dl>
+      )}
+      {runners.length > 0 && (
+        <div className="overflow-x-auto">
+          <table className="w-full text-left text-sm" aria-label="Runners">
+            <caption className="pb-1 text-left text-xs text-slate-300">
+              {runners.length} runners; counts and rates above are their sums.
+              {perRunner && " Percentiles cannot be merged from k6's summaries, so each runner's are shown and never averaged."}
+            </caption>
+            <thead className="text-xs text-slate-300">
+              <tr>
+                <th scope="col">Runner</th>
+                <th scope="col">Requests</th>
+                <th scope="col">Requests/s</th>
+                <th scope="col">Error rate</th>
+                <th scope="col">p95</th>
+                <th scope="col">p99</th>
+                <th scope="col">Thresholds</th>
+              </tr>
+            </thead>
+            <tbody>
+              {runners.map((x) => (
+                <tr key={x.index} className="border-t border-slate-800">
+                  <th scope="row">#{x.index}</th>
+                  <td>{count(x.requests)}</td>
+                  <td>{x.rps == null ? "—" : x.rps.toFixed(1)}</td>
+                  <td>{ratio(x.errorRate)}</td>
+                  <td>{latencyMs(x.p95)}</td>
+                  <td>{latencyMs(x.p99)}</td>
+                  <td>{x.passed == null ? "—" : <Badge tone={x.passed ? "green" : "red"}>{x.passed ? "held" : "breached"}</Badge>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       {stress && (
         <dl className="grid grid-cols-2 gap-2 sm:grid-cols-4" aria-label="Stress results">

@@ -41,6 +41,9 @@ pub struct RunnerParams {
     /// Or ramps.
     #[serde(default)]
     pub stages: Vec<Stage>,
+    /// Runners sharing these VUs (a parallel test; absent: one).
+    #[serde(default)]
+    pub parallelism: Option<u64>,
 }
 
 /// One k6 stage.
@@ -83,8 +86,14 @@ impl RunnerParams {
         }
     }
 
-    /// Virtual users `elapsed` seconds after the start (0 outside the run).
+    /// This runner's virtual users `elapsed` seconds after the start (0 outside the run):
+    /// the runners of a parallel test share the test's VUs (k6's execution segments split
+    /// them), so each carries its share.
     pub fn vus_at(&self, elapsed: f64) -> f64 {
+        self.test_vus_at(elapsed) / self.parallelism.unwrap_or(1).max(1) as f64
+    }
+
+    fn test_vus_at(&self, elapsed: f64) -> f64 {
         if elapsed < 0.0 || elapsed >= self.duration_secs() as f64 {
             return 0.0;
         }
@@ -191,6 +200,7 @@ mod tests {
             vus: Some(vus),
             duration_seconds: Some(secs),
             stages: Vec::new(),
+            parallelism: None,
         }
     }
 
@@ -226,6 +236,7 @@ mod tests {
             method: None,
             vus: None,
             duration_seconds: None,
+            parallelism: None,
             stages: vec![
                 Stage {
                     duration_seconds: 10,
@@ -247,6 +258,11 @@ mod tests {
         assert_eq!(p.vus_at(45.0), 50.0);
         assert_eq!(p.vus_at(50.0), 0.0);
         assert_eq!(p.vus_at(-1.0), 0.0);
+        let shared = RunnerParams {
+            parallelism: Some(4),
+            ..p.clone()
+        };
+        assert_eq!(shared.vus_at(20.0), 25.0, "four runners share the VUs");
     }
 
     #[test]

@@ -20,6 +20,9 @@ use super::load_model::{self, RunnerParams};
 /// The annotation kwok's usage simulation reads a pod's CPU usage from.
 pub const USAGE_CPU: &str = "kwok.x-k8s.io/usage-cpu";
 const RUNNER_SELECTOR: &str = "app.kubernetes.io/component=loadtest-runner";
+/// The pods of a parallel test's starter, which resumes its paused runners (`k6 resume`)
+/// and exits at once.
+const STARTER_SELECTOR: &str = "app.kubernetes.io/component=loadtest-starter";
 
 /// What a runner does in the model.
 #[derive(Clone, Debug)]
@@ -185,6 +188,16 @@ impl Simulator {
                 });
             }
         }
+        // A starter's resumes return at once: it exits as soon as it runs.
+        let starters = Api::<Pod>::all(client.clone())
+            .list(&ListParams::default().labels(STARTER_SELECTOR))
+            .await?
+            .items;
+        for pod in &starters {
+            if let Some(start) = started_at(pod) {
+                exit(client, pod, start).await?;
+            }
+        }
         let live: Vec<String> = runner_pods.iter().filter_map(|p| p.uid()).collect();
         self.runners.retain(|uid, _| live.contains(uid));
 
@@ -248,21 +261,23 @@ impl Simulator {
     }
 }
 
-/// Ends a runner as a kubelet would when its container exits 0 without a result.
+/// Ends a runner (or a starter) as a kubelet would when its containers exit 0 without a
+/// result.
 async fn exit(client: &Client, pod: &Pod, started: Timestamp) -> Result<(), kube::Error> {
     let now = Timestamp::now().to_string();
-    let name = pod
+    let containers: Vec<serde_json::Value> = pod
         .spec
-        .as_ref()
-        .and_then(|s| s.containers.first())
-        .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
-        .unwrap_or_default();
+        .iter()
+        .flat_map(|s| &s.containers)
+        .map(|c| json!({ "name": c.name, "image": c.image.clone().unwrap_or_default(), "imageID": "", "ready": false,
+            "restartCount": 0, "started": false,
+            "state": { "terminated": { "exitCode": 0, "reason": "Completed",
+                "startedAt": started.to_string(), "finishedAt": now } } }))
+        .collect();
     let status = json!({ "status": {
         "phase": "Succeeded",
         "conditions": [{ "type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now }],
-        "containerStatuses": [{ "name": name.0, "image": name.1, "imageID": "", "ready": false, "restartCount": 0, "started": false,
-            "state": { "terminated": { "exitCode": 0, "reason": "Completed",
-                "startedAt": started.to_string(), "finishedAt": now } } }],
+        "containerStatuses": containers,
     }});
     Api::<Pod>::namespaced(client.clone(), &pod.namespace().unwrap_or_default())
         .patch_status(
@@ -303,3 +318,7 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "simulator_tests.rs"]
+mod tests;

@@ -4,6 +4,7 @@
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 import { compactSummary, textSummary, TREND_STATS } from './summary.js';
+import { segments } from './segments.js';
 
 const params = JSON.parse(open(__ENV.TART_PARAMS || '/etc/tart-loadtest/params.json'));
 
@@ -32,7 +33,7 @@ function shape(p) {
 
 validate(params);
 
-export const options = Object.assign(shape(params), {
+export const options = Object.assign(shape(params), segments(params, __ENV, fail), {
   thresholds: {
     http_req_duration: [`p(95)<${params.thresholds.p95Ms}`],
     http_req_failed: [`rate<${params.thresholds.errorRate}`],

@@ -66,8 +66,7 @@ pub fn parse(text: &str) -> Result<LoadTestResults, ReportError> {
         error_rate,
         checks: Some(c.checks),
         thresholds: c.thresholds,
-        bogo_ops: None,
-        bogo_ops_per_second: None,
+        ..LoadTestResults::default()
     })
 }
 

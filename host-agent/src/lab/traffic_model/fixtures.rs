@@ -82,6 +82,7 @@ pub fn runner(vus: u64, urls: &[&str]) -> RunningRunner {
             vus: Some(vus),
             duration_seconds: Some(60),
             stages: Vec::new(),
+            parallelism: None,
         },
         started: Timestamp::UNIX_EPOCH,
     }

@@ -10,6 +10,7 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 
 use super::decide::{self, Decision, Effect};
+use super::parallel;
 use super::queue::Slots;
 use super::runner::{self, RunnerNames, RunnerObjects};
 use crate::clusters::ClusterClient;
@@ -34,6 +35,7 @@ pub async fn effect(effect: &Effect, lt: &LoadTest, ctx: &Context) -> Result<(),
         Effect::None => return Ok(()),
         Effect::CreateRunner(objects) => create_runner(&cluster()?, objects).await,
         Effect::DeleteRunner(names) => delete_runner(&cluster()?, names).await,
+        Effect::CreateStarter(job) => create_starter(&cluster()?, job).await,
     };
     result.map_err(|e| Failure::of(&e))
 }
@@ -100,11 +102,30 @@ async fn create_runner(cluster: &ClusterClient, o: &RunnerObjects) -> Result<(),
     Ok(())
 }
 
+/// Creates the starter Job of a parallel test; one created by an earlier pass is fine.
+async fn create_starter(cluster: &ClusterClient, job: &Job) -> Result<(), kube::Error> {
+    let namespace = job.namespace().unwrap_or_default();
+    match Api::<Job>::namespaced(cluster.client.clone(), &namespace)
+        .create(&PostParams::default(), job)
+        .await
+    {
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
 async fn delete_runner(cluster: &ClusterClient, names: &RunnerNames) -> Result<(), kube::Error> {
     let ok_if_gone = |r: Result<(), kube::Error>| match r {
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         other => other,
     };
+    // Parallel tests only have a starter: 404 for the others.
+    ok_if_gone(
+        Api::<Job>::namespaced(cluster.client.clone(), &names.namespace)
+            .delete(&parallel::starter_name(names), &DeleteParams::background())
+            .await
+            .map(|_| ()),
+    )?;
     ok_if_gone(
         Api::<Job>::namespaced(cluster.client.clone(), &names.namespace)
             .delete(&names.job, &DeleteParams::background())

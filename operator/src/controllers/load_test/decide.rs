@@ -9,9 +9,11 @@ use crds::common::Time;
 use crds::conditions::{LoadTestCondition as C, LoadTestConditionReason as R};
 use crds::load_test::{LoadTestPhase, LoadTestReason, LoadTestStatus, RunnerRef};
 use crds::plan::{self, Plan};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::Timestamp;
 
 use super::observe::{Observed, Runner, RunnerNamespace};
+use super::parallel::{self, Parallel};
 use super::policy;
 use super::queue::{self, Admission, slot_limit};
 use super::runner::{self, RunnerNames, RunnerObjects};
@@ -41,6 +43,9 @@ pub enum Effect {
     CreateRunner(Box<RunnerObjects>),
     /// Delete the runner Job (and its pods) and ConfigMap; gone already is fine.
     DeleteRunner(RunnerNames),
+    /// Create the starter Job that resumes a parallel test's paused runners together (one
+    /// that exists already is fine).
+    CreateStarter(Box<Job>),
 }
 
 impl Effect {
@@ -50,6 +55,7 @@ impl Effect {
             Self::None => "None",
             Self::CreateRunner(_) => "CreateRunner",
             Self::DeleteRunner(_) => "DeleteRunner",
+            Self::CreateStarter(_) => "CreateStarter",
         }
     }
 }
@@ -387,7 +393,7 @@ fn follow(
         R::Reachable,
         "",
     );
-    let observation = runner_state::observe(&Inputs {
+    let inputs = Inputs {
         job,
         pods,
         plan,
@@ -398,8 +404,19 @@ fn follow(
             Some(LoadTestPhase::Starting | LoadTestPhase::Running)
         ) || old.started_at.is_some(),
         now: at.now,
-    });
+    };
     let names = runner::names(lt);
+    let observation = match plan {
+        Plan::Http(http) if http.parallelism > 1 => {
+            match parallel::observe(&inputs, o.starter.as_deref(), http.parallelism) {
+                Parallel::Observed(observation) => observation,
+                Parallel::Start(addresses) => {
+                    return start_runners(o, s, names, &addresses, settings, at);
+                }
+            }
+        }
+        _ => runner_state::observe(&inputs),
+    };
     match observation {
         Observation::Gone => {
             let message = format!(
@@ -473,6 +490,55 @@ fn follow(
             if stopped { d.releasing() } else { d }
         }
     }
+}
+
+/// Every runner of a parallel test is ready and paused: the starter resumes them together.
+fn start_runners(
+    o: &Observed,
+    mut s: LoadTestStatus,
+    names: RunnerNames,
+    addresses: &[String],
+    settings: &Settings,
+    at: Stamp,
+) -> Decision {
+    let lt = o.test.as_ref();
+    let starter_name = parallel::starter_name(&names);
+    match &o.failure {
+        Some(f) if f.class == Class::Permanent => {
+            let message = format!(
+                "cluster {} refused the starter Job {}/{starter_name}: {}",
+                lt.spec.cluster, names.namespace, f.message
+            );
+            finish(&mut s, Some(LoadTestReason::RunnerRejected), message, at);
+            return Decision::new(s, Next::Requeue(AFTER_FINISH))
+                .with_effect(Effect::DeleteRunner(names));
+        }
+        Some(f) => {
+            s.phase = Some(LoadTestPhase::Starting);
+            s.message = Some(format!(
+                "cannot create the starter Job {}/{starter_name} yet: {}",
+                names.namespace, f.message
+            ));
+            return Decision::new(s, Next::Requeue(POLL));
+        }
+        None => {}
+    }
+    let image = lt
+        .spec
+        .image
+        .as_ref()
+        .map_or_else(|| settings.images.k6.clone(), |i| i.0.clone());
+    let starter = parallel::starter(lt, &names, &image, addresses);
+    let message = format!(
+        "all {} runners are ready and paused; starter Job {}/{starter_name} resumes them together",
+        addresses.len(),
+        names.namespace,
+    );
+    s.phase = Some(LoadTestPhase::Starting);
+    s.message = Some(message.clone());
+    Decision::new(s, Next::Requeue(AFTER_CREATE))
+        .with_effect(Effect::CreateStarter(Box::new(starter)))
+        .with_event(Some(Note::normal("RunnersStarting", message)))
 }
 
 /// Sets RunnerStopped after the test finished.

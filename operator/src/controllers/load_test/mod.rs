@@ -11,6 +11,7 @@
 pub mod act;
 pub mod decide;
 pub mod observe;
+pub mod parallel;
 pub mod policy;
 pub mod queue;
 pub mod runner;

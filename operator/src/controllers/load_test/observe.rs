@@ -13,9 +13,9 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::runtime::reflector::ObjectRef;
 
-use super::policy;
 use super::queue::{Admission, Slots, active, holds_slot, slot_limit};
 use super::runner::{self, HeaderValues, RunnerNames};
+use super::{parallel, policy};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
 use crate::controllers::error::Failure;
@@ -66,6 +66,8 @@ pub struct Observed {
     pub runner: Runner,
     /// A simulated (kwok) node one of the runner's pods ran on.
     pub simulated_node: Option<String>,
+    /// The starter Job of a parallel test, read with its runner.
+    pub starter: Option<Box<Job>>,
     /// The values of the test's `valueFrom` headers, read from the platform just before
     /// its runner is created (empty otherwise), or why they cannot be used.
     pub headers: Result<HeaderValues, String>,
@@ -100,6 +102,7 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
     let mut runner = Runner::NotRead;
     let mut runner_namespace = None;
     let mut simulated_node = None;
+    let mut starter = None;
     // Unfinished tests with a runner (or about to create one), and any test whose runner
     // may still hold its slot or must be removed before the test goes.
     let deleting = lt.metadata.deletion_timestamp.is_some();
@@ -120,6 +123,13 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
             Runner::Unreadable(e) => Runner::Unreadable(e),
             _ => match read_runner(cluster, &names).await {
                 Ok((job, pods)) => {
+                    starter = match read_starter(cluster, &lt, &names).await {
+                        Ok(s) => s.map(Box::new),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "cannot read the starter Job");
+                            None
+                        }
+                    };
                     simulated_node = ctx.clusters.collector(&cluster.name).and_then(|c| {
                         pods.iter()
                             .filter_map(|p| p.spec.as_ref()?.node_name.clone())
@@ -150,6 +160,7 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
         runner_namespace,
         runner,
         simulated_node,
+        starter,
         failure: None,
     }
 }
@@ -277,4 +288,20 @@ async fn read_runner(
         .await?
         .items;
     Ok((job, pods))
+}
+
+/// The starter Job of a parallel HTTP test (none for other tests).
+async fn read_starter(
+    cluster: &ClusterClient,
+    lt: &LoadTest,
+    names: &RunnerNames,
+) -> Result<Option<Job>, kube::Error> {
+    let parallel =
+        matches!(plan::plan_load_test(&lt.spec), Ok(plan::Plan::Http(h)) if h.parallelism > 1);
+    if !parallel {
+        return Ok(None);
+    }
+    Api::<Job>::namespaced(cluster.client.clone(), &names.namespace)
+        .get_opt(&parallel::starter_name(names))
+        .await
 }

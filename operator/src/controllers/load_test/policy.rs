@@ -78,6 +78,15 @@ pub fn check(policy: &LoadTestPolicy, lt: &LoadTest, plan: &Plan) -> Result<(), 
                     format!("{vus} VUs asked, at most {}", policy.max_vus),
                 ));
             }
+            if http.parallelism > policy.max_parallelism {
+                return Err(Violation::new(
+                    "maxParallelism",
+                    format!(
+                        "spec.http.parallelism {} asked, at most {} runner pods",
+                        http.parallelism, policy.max_parallelism
+                    ),
+                ));
+            }
         }
         Plan::Stress(stress) => {
             if stress.workers > policy.max_workers {
@@ -296,6 +305,38 @@ mod tests {
             ..on_dev()
         };
         assert_eq!(rule(&p, stages), Some("maxVUs"));
+    }
+
+    #[test]
+    fn parallelism_is_capped_and_vus_count_across_the_runners() {
+        let parallel = |vus: u32, parallelism: u32| LoadTestSpec {
+            http: Some(HttpLoad {
+                vus: Some(vus),
+                parallelism: Some(parallelism),
+                ..HttpLoad::default()
+            }),
+            ..on_dev()
+        };
+        let p = LoadTestPolicy::default();
+        assert_eq!(rule(&p, parallel(100, 4)), None);
+        assert_eq!(rule(&p, parallel(100, 5)), Some("maxParallelism"));
+        assert_eq!(
+            rule(&p, parallel(201, 4)),
+            Some("maxVUs"),
+            "maxVUs is the total of all runners"
+        );
+        let wide = LoadTestPolicy {
+            max_parallelism: 10,
+            ..LoadTestPolicy::default()
+        };
+        assert_eq!(rule(&wide, parallel(100, 10)), None);
+        let lt = lt(parallel(100, 5));
+        let plan = plan_load_test(&lt.spec).expect("plan");
+        let v = check(&p, &lt, &plan).expect_err("refused");
+        assert_eq!(
+            v.message,
+            "spec.http.parallelism 5 asked, at most 4 runner pods"
+        );
     }
 
     #[test]

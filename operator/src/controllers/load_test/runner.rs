@@ -18,6 +18,7 @@ use kube::ResourceExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::parallel;
 use crate::clusters::remote::OWNER_ANNOTATION;
 use crate::context::Images;
 
@@ -25,6 +26,8 @@ use crate::context::Images;
 pub const K6_SCRIPT: &str = include_str!("../../../assets/k6/loadtest.js");
 /// The summary module the script imports.
 pub const K6_SUMMARY: &str = include_str!("../../../assets/k6/summary.js");
+/// The module that gives a parallel runner its k6 execution segment.
+pub const K6_SEGMENTS: &str = include_str!("../../../assets/k6/segments.js");
 /// Where the ConfigMap is mounted in the runner.
 pub const SCRIPT_DIR: &str = "/etc/tart-loadtest";
 /// The container's name.
@@ -32,7 +35,7 @@ pub const CONTAINER: &str = "runner";
 /// The label that ties runner objects to their LoadTest's uid.
 pub const UID_LABEL: &str = "tartinfra.dev/loadtest-uid";
 /// The k6 image's user.
-const K6_UID: i64 = 12345;
+pub(super) const K6_UID: i64 = 12345;
 /// `nobody`, for stress-ng.
 const STRESS_UID: i64 = 65534;
 /// The pause between iterations of each virtual user (the original's `sleep(0.1)`).
@@ -286,7 +289,8 @@ pub fn labels(lt: &LoadTest) -> BTreeMap<String, String> {
     ])
 }
 
-fn annotations(lt: &LoadTest) -> BTreeMap<String, String> {
+/// Annotations of every runner object: the LoadTest it belongs to.
+pub(super) fn annotations(lt: &LoadTest) -> BTreeMap<String, String> {
     BTreeMap::from([(
         OWNER_ANNOTATION.to_owned(),
         format!("{}/{}", lt.namespace().unwrap_or_default(), lt.name_any()),
@@ -351,6 +355,7 @@ pub fn k6_params(plan: &HttpPlan) -> serde_json::Value {
         "secretHeaders": header_env(plan).into_iter().collect::<BTreeMap<_, _>>(),
         "thresholds": { "p95Ms": plan.p95_ms, "errorRate": plan.error_rate },
         "sleepSeconds": ITERATION_SLEEP_SECONDS,
+        "parallelism": plan.parallelism,
     });
     match &plan.shape {
         LoadShape::Constant { vus, duration_secs } => {
@@ -381,6 +386,7 @@ pub fn config_map(lt: &LoadTest, plan: &HttpPlan, names: &RunnerNames) -> Config
         "data": {
             "loadtest.js": K6_SCRIPT,
             "summary.js": K6_SUMMARY,
+            "segments.js": K6_SEGMENTS,
             "params.json": k6_params(plan).to_string(),
         },
     }))
@@ -498,7 +504,7 @@ pub fn job(
             })
             .collect();
     }
-    serde_json::from_value(json!({
+    let mut job = json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
@@ -527,8 +533,13 @@ pub fn job(
                 },
             },
         },
-    }))
-    .unwrap_or_default()
+    });
+    if let Plan::Http(http) = plan
+        && http.parallelism > 1
+    {
+        parallel::spread_runners(&mut job, &lt.uid().unwrap_or_default(), http.parallelism);
+    }
+    serde_json::from_value(job).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -92,7 +92,8 @@ fn failed(
     }
 }
 
-fn job_condition<'a>(
+/// The Job's condition of `type_` when it is True.
+pub(super) fn job_condition<'a>(
     job: &'a Job,
     type_: &str,
 ) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {

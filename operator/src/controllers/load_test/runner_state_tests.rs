@@ -24,6 +24,7 @@ fn http() -> Plan {
         },
         p95_ms: 500,
         error_rate: 0.01,
+        parallelism: 1,
     })
 }
 

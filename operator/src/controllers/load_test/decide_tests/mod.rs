@@ -17,6 +17,7 @@ use crate::controllers::error::Failure;
 
 mod after;
 mod before;
+mod parallel;
 
 /// One row: a name, what was observed, what the decision must be.
 type Case = (&'static str, Observed, Expect);
@@ -126,6 +127,7 @@ fn observed(lt: LoadTest) -> Observed {
         runner_namespace: None,
         runner: Runner::NotRead,
         simulated_node: None,
+        starter: None,
         headers: Ok(Default::default()),
         failure: None,
     }
@@ -240,7 +242,11 @@ fn poll() -> Option<Next> {
 
 #[test]
 fn decisions() {
-    let cases: Vec<Case> = before::cases().into_iter().chain(after::cases()).collect();
+    let cases: Vec<Case> = before::cases()
+        .into_iter()
+        .chain(after::cases())
+        .chain(parallel::cases())
+        .collect();
     assert!(cases.len() >= 25, "{} cases", cases.len());
     for (name, o, want) in &cases {
         check(name, o, want);

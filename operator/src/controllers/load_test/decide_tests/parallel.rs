@@ -25,6 +25,20 @@ fn ready(i: u32) -> Pod {
     .expect("pod")
 }
 
+/// Runner `i`, exited 0 without a result (what a simulated runner leaves).
+fn done_without_result(i: u32) -> Pod {
+    let mut pod = pod(terminated(0, "Completed", ""), Some("dev-worker1"));
+    pod.metadata.name = Some(format!("lt-web-x-{i}"));
+    pod.metadata.annotations = Some(
+        [(
+            "batch.kubernetes.io/job-completion-index".to_owned(),
+            i.to_string(),
+        )]
+        .into(),
+    );
+    pod
+}
+
 fn both_ready() -> Observed {
     running(
         two_runners(),
@@ -64,6 +78,31 @@ pub(super) fn cases() -> Vec<Case> {
                 reason: Some(Why::RunnerRejected),
                 effect: "DeleteRunner",
                 message: "refused the starter Job",
+                ..Expect::default()
+            },
+        ),
+        (
+            "parallel: simulated runners that measured nothing complete without a verdict",
+            Observed {
+                simulated_node: Some("dev-worker1".into()),
+                ..running(
+                    two_runners(),
+                    Some(job(
+                        "uid-1",
+                        json!([{ "type": "Complete", "status": "True" }]),
+                    )),
+                    vec![done_without_result(0), done_without_result(1)],
+                )
+            },
+            // The first runner without a result ends the test and removes the others; the
+            // slot is freed once they are gone.
+            Expect {
+                phase: Some(P::Completed),
+                reason: Some(Why::RunnerSimulated),
+                effect: "DeleteRunner",
+                release: false,
+                message: "simulated pods do no work, so nothing was measured",
+                condition: Some(("Measured", "False", "RunnerSimulated")),
                 ..Expect::default()
             },
         ),

@@ -9,12 +9,12 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use crds::LoadTest;
 use crds::load_test::{LoadTestPhase, LoadTestReason, Percentiles};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use kube::{Client, ResourceExt};
 use local_control_plane::{Options, PodLifecycle, SimNode};
 use support::*;
@@ -39,42 +39,9 @@ fn two_workers() -> Options {
         .with_pods(PodLifecycle::Manual)
 }
 
-/// The `n` pods of Job `job` once the scheduler has placed them all (watching, with a
-/// timeout).
-async fn scheduled_pods(target: &Client, job: &str, n: usize) -> Result<Vec<Pod>> {
-    use futures::TryStreamExt;
-    use kube::runtime::{WatchStreamExt, watcher};
-    let pods: Api<Pod> = Api::namespaced(target.clone(), RUNNERS_NS);
-    let config = watcher::Config::default().labels(&format!("job-name={job}"));
-    let mut events = std::pin::pin!(watcher(pods.clone(), config).applied_objects());
-    let found = tokio::time::timeout(WAIT, async {
-        let mut placed = BTreeSet::new();
-        while let Some(pod) = events.try_next().await? {
-            if pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.as_ref())
-                .is_some()
-            {
-                placed.insert(pod.name_any());
-            }
-            if placed.len() == n {
-                return Ok(());
-            }
-        }
-        bail!("the pod watch ended")
-    })
-    .await;
-    found.with_context(|| {
-        format!(
-            "{n} pods of Job {job} not scheduled after {}s",
-            WAIT.as_secs()
-        )
-    })??;
-    let mut all = pods
-        .list(&ListParams::default().labels(&format!("job-name={job}")))
-        .await?
-        .items;
+/// The `n` pods of Job `job` once the scheduler has placed them all, by index.
+async fn runners_by_index(target: &Client, job: &str, n: usize) -> Result<Vec<Pod>> {
+    let mut all = support::scheduled_pods(target, RUNNERS_NS, job, n).await?;
     all.sort_by_key(index);
     Ok(all)
 }
@@ -135,7 +102,7 @@ async fn a_parallel_test_starts_its_runners_together_and_merges_their_results() 
 
     // The Job controller creates three pods, each with its index in JOB_COMPLETION_INDEX
     // (the script computes its k6 segment from it); the scheduler spreads them.
-    let runners = scheduled_pods(d, &job_name, 3).await?;
+    let runners = runners_by_index(d, &job_name, 3).await?;
     ensure!(
         runners.iter().map(index).collect::<Vec<_>>() == [Some(0), Some(1), Some(2)],
         "{:?}",
@@ -212,7 +179,7 @@ async fn a_parallel_test_starts_its_runners_together_and_merges_their_results() 
     ensure!(jobs_in(d).await? == 2, "exactly one starter");
 
     // The starter's resumes returned: its Job completes, and the load runs.
-    let starter_pod = scheduled_pods(d, &st.name_any(), 1).await?.remove(0);
+    let starter_pod = runners_by_index(d, &st.name_any(), 1).await?.remove(0);
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
     let terminated: Vec<serde_json::Value> = containers
         .iter()

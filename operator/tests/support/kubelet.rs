@@ -10,12 +10,25 @@ use super::WAIT;
 
 /// The runner pod of a Job once the scheduler has placed it (watching, with a timeout).
 pub async fn scheduled_pod(target: &Client, namespace: &str, job: &str) -> Result<Pod> {
+    let mut pods = scheduled_pods(target, namespace, job, 1).await?;
+    pods.pop().context("no pod")
+}
+
+/// The `n` pods of Job `job` once the scheduler has placed them all (watching, with a
+/// timeout), by name.
+pub async fn scheduled_pods(
+    target: &Client,
+    namespace: &str,
+    job: &str,
+    n: usize,
+) -> Result<Vec<Pod>> {
     use futures::TryStreamExt;
     use kube::runtime::{WatchStreamExt, watcher};
     let pods: Api<Pod> = Api::namespaced(target.clone(), namespace);
     let config = watcher::Config::default().labels(&format!("job-name={job}"));
     let mut events = std::pin::pin!(watcher(pods, config).applied_objects());
     let found = tokio::time::timeout(WAIT, async {
+        let mut placed = std::collections::BTreeMap::new();
         while let Some(pod) = events.try_next().await? {
             if pod
                 .spec
@@ -23,7 +36,10 @@ pub async fn scheduled_pod(target: &Client, namespace: &str, job: &str) -> Resul
                 .and_then(|s| s.node_name.as_ref())
                 .is_some()
             {
-                return Ok(pod);
+                placed.insert(pod.metadata.name.clone().unwrap_or_default(), pod);
+            }
+            if placed.len() == n {
+                return Ok(placed.into_values().collect());
             }
         }
         bail!("the pod watch ended")
@@ -31,7 +47,7 @@ pub async fn scheduled_pod(target: &Client, namespace: &str, job: &str) -> Resul
     .await;
     found.with_context(|| {
         format!(
-            "no scheduled pod for Job {namespace}/{job} after {}s",
+            "{n} scheduled pod(s) of Job {namespace}/{job} not seen after {}s",
             WAIT.as_secs()
         )
     })?

@@ -13,6 +13,7 @@ use crate::clusters::Registry;
 use crate::controllers::managed_cluster::tart::names::TartSettings;
 use crate::controllers::scaling_experiment::live::Live;
 use crate::metrics::Metrics;
+use crate::prometheus::Prometheus;
 
 /// Runner images, pinned (never `latest`).
 #[derive(Clone, Debug)]
@@ -89,6 +90,8 @@ pub struct Context {
     pub clusters: Arc<Registry>,
     /// The ManagedClusters (the API's watch cache, shared): their LoadTest policies.
     pub managed_clusters: Store<ManagedCluster>,
+    /// The platform's Prometheus (`--prometheus-url`): a parallel test's merged percentiles.
+    pub prometheus: Option<Prometheus>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Publishes events (one recorder, so repeated events become a series).

@@ -124,6 +124,11 @@ pub async fn run_until(
         settings: config.settings.clone(),
         clusters,
         managed_clusters: state.managed.clone(),
+        prometheus: config
+            .api
+            .prometheus_url
+            .clone()
+            .map(prometheus::Prometheus::new),
         metrics: metrics.clone(),
         recorder: Recorder::new(
             client.clone(),

@@ -128,6 +128,28 @@ pub fn promql(measure: Measure, testid: &str, window_secs: u64) -> String {
     }
 }
 
+/// The PromQL of quantile `q` of the whole run of `testid` (the `span_secs` before the
+/// query's time): the runners' duration histograms' increase over the run, summed, so the
+/// percentile is that of every request of every runner.
+pub fn run_quantile_promql(q: f64, testid: &str, span_secs: u64) -> String {
+    let id = format!("{TEST_ID_LABEL}={}", quoted(testid));
+    format!("histogram_quantile({q}, sum(increase({DURATION}{{{id}}}[{span_secs}s])))")
+}
+
+/// The percentiles of a whole run that [`Prometheus::run_percentiles`] reads, in
+/// milliseconds: median, p90, p95, p99.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RunPercentiles {
+    /// Median.
+    pub med: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+}
+
 /// The rate window for a step: at least three push intervals, so every window holds two
 /// samples of each runner, and at least the step, so no request falls between points.
 pub fn window_secs(step_secs: u64) -> u64 {
@@ -312,6 +334,34 @@ impl Prometheus {
         })
     }
 
+    /// The median, p90, p95 and p99 of every request of the test `testid` from `start` to
+    /// `end` (unix seconds), from the runners' merged histograms; `None` where Prometheus has
+    /// no samples. The window reaches one push interval past the end, so the runners' last
+    /// pushes are in.
+    pub async fn run_percentiles(
+        &self,
+        testid: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<RunPercentiles, PrometheusError> {
+        let at = end + PUSH_INTERVAL_SECS as i64;
+        let span = u64::try_from(at - start).unwrap_or(0).max(MIN_STEP_SECS);
+        let quantile = |q: f64| async move {
+            let points = self
+                .query_range(&run_quantile_promql(q, testid, span), at, at, MIN_STEP_SECS)
+                .await?;
+            Ok::<_, PrometheusError>(points.last().map(|(_, seconds)| seconds * 1000.0))
+        };
+        let (med, p90, p95, p99) = futures::future::try_join4(
+            quantile(0.5),
+            quantile(0.9),
+            quantile(0.95),
+            quantile(0.99),
+        )
+        .await?;
+        Ok(RunPercentiles { med, p90, p95, p99 })
+    }
+
     /// Every measure of the test `testid` from `start` to `end` every `step` seconds.
     pub async fn test_rows(
         &self,
@@ -397,6 +447,11 @@ mod tests {
         );
         // A label value is a string literal, whatever it holds.
         assert!(promql(Measure::Vus, "a\"}b", 15).contains(r#"testid="a\"}b""#));
+        // A whole run: the merged histograms' increase over it.
+        assert_eq!(
+            run_quantile_promql(0.95, id, 125),
+            r#"histogram_quantile(0.95, sum(increase(k6_http_req_duration_seconds{testid="lt-checkout-0a1b2c3d4e"}[125s])))"#
+        );
     }
 
     #[test]

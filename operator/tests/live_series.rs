@@ -367,6 +367,19 @@ async fn series_come_from_prometheus_merged_across_runners() -> Result<()> {
         .context("points")?
         .parse::<Timestamp>()?;
     ensure!(last.as_second() <= finished, "{done:#}");
+    // The whole run's percentiles, as a finished parallel test records them: from the
+    // runners' merged histograms over the run, in the buckets the fed data implies.
+    let whole = operator::prometheus::Prometheus::new(
+        operator::prometheus::base_url(&prom.url).map_err(anyhow::Error::msg)?,
+    )
+    .run_percentiles(&testid, t0, finished)
+    .await?;
+    let p95 = whole.p95.context("a whole-run p95")?;
+    let p99 = whole.p99.context("a whole-run p99")?;
+    ensure!(
+        p95 > p95_lo && p95 <= p95_hi + 1e-6 && p99 > p99_lo && p99 <= p99_hi + 1e-6,
+        "whole run: {whole:?}, want p95 in ({p95_lo}, {p95_hi}], p99 in ({p99_lo}, {p99_hi}]"
+    );
 
     // The lab: a test on a cluster of kwok nodes measured nothing, even with a Prometheus.
     let dev = target("dev").await?;

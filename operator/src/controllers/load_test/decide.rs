@@ -7,7 +7,9 @@ use std::time::Duration;
 use crds::LoadTest;
 use crds::common::Time;
 use crds::conditions::{LoadTestCondition as C, LoadTestConditionReason as R};
-use crds::load_test::{LoadTestPhase, LoadTestReason, LoadTestStatus, RunnerRef};
+use crds::load_test::{
+    LoadTestPhase, LoadTestReason, LoadTestResults, LoadTestStatus, Percentiles, RunnerRef,
+};
 use crds::plan::{self, Plan};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::jiff::Timestamp;
@@ -23,6 +25,7 @@ use crate::context::Settings;
 use crate::controllers::Next;
 use crate::controllers::error::Class;
 use crate::controllers::status::Note;
+use crate::prometheus::RunPercentiles;
 
 /// How often a test waiting for its cluster, its slot or its runner looks again.
 pub const POLL: Duration = Duration::from_secs(5);
@@ -65,7 +68,8 @@ impl Effect {
 pub struct Decision {
     /// The status to write (nothing is written when it equals the current one).
     pub status: LoadTestStatus,
-    /// The effect, carried out before the status is written.
+    /// The effect, carried out before the status is written (after it, when the decision
+    /// ends the test by removing its runner).
     pub effect: Effect,
     /// An event besides the phase change's own.
     pub event: Option<Note>,
@@ -76,6 +80,12 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Whether this decision ends `lt` (a finished phase where it had none).
+    pub fn ends(&self, lt: &LoadTest) -> bool {
+        let finished = |p: Option<LoadTestPhase>| p.is_some_and(LoadTestPhase::is_finished);
+        finished(self.status.phase) && !finished(lt.status.as_ref().and_then(|s| s.phase))
+    }
+
     fn new(status: LoadTestStatus, next: Next) -> Self {
         Self {
             status,
@@ -473,6 +483,9 @@ fn follow(
             s.finished_at = Some(Time(finished_at));
             s.started_at = started_at.map(Time).or(s.started_at);
             s.results = results.map(|r| *r).or(s.results);
+            if let Some(note) = merge_percentiles(s.results.as_mut(), &o.merged_percentiles) {
+                s.message = s.message.map(|m| format!("{m}; {note}"));
+            }
             if phase == LoadTestPhase::Succeeded {
                 s.progress_percent = Some(100);
             }
@@ -489,6 +502,28 @@ fn follow(
             let d = Decision::new(s, Next::Requeue(AFTER_FINISH)).with_effect(effect);
             if stopped { d.releasing() } else { d }
         }
+    }
+}
+
+/// A parallel test's percentiles from Prometheus's merged histograms replace the
+/// per-runner ones (`percentiles: Merged`); without them the results stay per runner, and
+/// the returned note says why (for the status message).
+fn merge_percentiles(
+    results: Option<&mut LoadTestResults>,
+    merged: &Option<Result<RunPercentiles, String>>,
+) -> Option<String> {
+    let results = results.filter(|r| r.percentiles == Some(Percentiles::PerRunner))?;
+    match merged.as_ref()? {
+        Ok(m) if m.p95.is_some() => {
+            let latency = results.latency_ms.get_or_insert_with(Default::default);
+            (latency.med, latency.p90, latency.p95, latency.p99) = (m.med, m.p90, m.p95, m.p99);
+            results.percentiles = Some(Percentiles::Merged);
+            None
+        }
+        Ok(_) => {
+            Some("percentiles per runner: Prometheus has no duration samples of the run".into())
+        }
+        Err(e) => Some(format!("percentiles per runner: {e}")),
     }
 }
 

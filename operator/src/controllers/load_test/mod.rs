@@ -73,6 +73,21 @@ async fn step(lt: Arc<LoadTest>, state: &State) -> Result<Action, Error> {
     let observed = observe::observe(lt.clone(), ctx, &state.slots).await;
     let now = Timestamp::now();
     let mut decision = decide::decide(&observed, &ctx.settings, now);
+    // A decision that ends the test writes its verdict before it removes the runner: a
+    // crash between the two then leaves a finished test whose runner the next look removes
+    // (`decide::expire`), never a runner gone before its verdict, read as a cancelled test.
+    // (A test being deleted keeps effect-first: its finalizer must not go before its runner.)
+    if decision.ends(&lt)
+        && lt.metadata.deletion_timestamp.is_none()
+        && matches!(decision.effect, decide::Effect::DeleteRunner(_))
+    {
+        let effect = std::mem::replace(&mut decision.effect, decide::Effect::None);
+        let action = act::conclude_decision(decision, &lt, ctx, &state.slots).await?;
+        if let Err(failure) = act::effect(&effect, &lt, ctx).await {
+            tracing::warn!(effect = effect.name(), error = %failure.message, "effect failed; the next look retries it");
+        }
+        return Ok(action);
+    }
     if let Err(failure) = act::effect(&decision.effect, &lt, ctx).await {
         tracing::warn!(effect = decision.effect.name(), error = %failure.message, "effect failed");
         decision = decide::decide(&observed.failed(failure), &ctx.settings, now);

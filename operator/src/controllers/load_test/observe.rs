@@ -19,6 +19,7 @@ use super::{parallel, policy};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
 use crate::controllers::error::Failure;
+use crate::prometheus::{Prometheus, RunPercentiles};
 
 /// What the runner's cluster holds.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -64,6 +65,9 @@ pub struct Observed {
     pub runner_namespace: Option<RunnerNamespace>,
     /// The runner, read while the test has one or is about to create one.
     pub runner: Runner,
+    /// The whole run's percentiles from Prometheus's merged histograms, read once the
+    /// runner Job of a parallel test has ended (or why they could not be read).
+    pub merged_percentiles: Option<Result<RunPercentiles, String>>,
     /// A simulated (kwok) node one of the runner's pods ran on.
     pub simulated_node: Option<String>,
     /// The starter Job of a parallel test, read with its runner.
@@ -144,6 +148,14 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
             },
         };
     }
+    let merged_percentiles = match (&ctx.prometheus, &runner) {
+        (Some(prometheus), Runner::Found { job: Some(job), .. })
+            if active(&lt) && simulated_node.is_none() && ended(job) && parallel(&lt) =>
+        {
+            Some(merged_percentiles(prometheus, &lt, job).await)
+        }
+        _ => None,
+    };
     // The header values are read only when the runner is about to be created.
     let creating = matches!(&runner, Runner::Found { job: None, .. });
     let headers = if creating {
@@ -160,9 +172,59 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
         runner_namespace,
         runner,
         simulated_node,
+        merged_percentiles,
         starter,
         failure: None,
     }
+}
+
+/// A test of several runner pods.
+fn parallel(lt: &LoadTest) -> bool {
+    lt.spec
+        .http
+        .as_ref()
+        .and_then(|h| h.parallelism)
+        .is_some_and(|n| n > 1)
+}
+
+/// The Job has ended (complete, or failed as a whole).
+fn ended(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+        })
+}
+
+/// The run's percentiles over every runner, from Prometheus (the runners' remote-write
+/// series carry the Job's name as `testid`), from the test's start to the Job's end.
+async fn merged_percentiles(
+    prometheus: &Prometheus,
+    lt: &LoadTest,
+    job: &Job,
+) -> Result<RunPercentiles, String> {
+    let started = lt
+        .status
+        .as_ref()
+        .and_then(|s| s.started_at.as_ref())
+        .ok_or("the test has no start time")?
+        .0
+        .as_second();
+    let end = job
+        .status
+        .as_ref()
+        .and_then(|s| s.completion_time.as_ref())
+        .map_or_else(
+            || k8s_openapi::jiff::Timestamp::now().as_second(),
+            |t| t.0.as_second(),
+        );
+    let testid = job.metadata.name.clone().unwrap_or_default();
+    prometheus
+        .run_percentiles(&testid, started, end)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The cluster's policy, from the ManagedCluster cache once it has listed them all (a

@@ -127,6 +127,7 @@ fn observed(lt: LoadTest) -> Observed {
         runner_namespace: None,
         runner: Runner::NotRead,
         simulated_node: None,
+        merged_percentiles: None,
         starter: None,
         headers: Ok(Default::default()),
         failure: None,

@@ -27,7 +27,12 @@ fn ready(i: u32) -> Pod {
 
 /// Runner `i`, exited 0 without a result (what a simulated runner leaves).
 fn done_without_result(i: u32) -> Pod {
-    let mut pod = pod(terminated(0, "Completed", ""), Some("dev-worker1"));
+    finished_runner(i, "")
+}
+
+/// Runner `i`, exited 0 with `report` as its termination message.
+fn finished_runner(i: u32, report: &str) -> Pod {
+    let mut pod = pod(terminated(0, "Completed", report), Some("dev-worker1"));
     pod.metadata.name = Some(format!("lt-web-x-{i}"));
     pod.metadata.annotations = Some(
         [(
@@ -117,4 +122,68 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ),
     ]
+}
+
+/// Both runners finished with their reports; `merged` is what Prometheus answered.
+fn both_finished(merged: Option<Result<RunPercentiles, String>>) -> Observed {
+    Observed {
+        merged_percentiles: merged,
+        ..running(
+            two_runners(),
+            Some(job(
+                "uid-1",
+                json!([{ "type": "Complete", "status": "True" }]),
+            )),
+            vec![finished_runner(0, K6_OK), finished_runner(1, K6_OK)],
+        )
+    }
+}
+
+#[test]
+fn merged_percentiles_from_prometheus_replace_the_per_runner_ones() {
+    let results = |o: &Observed| {
+        let d = decide(o, &settings(), t(NOW));
+        assert_eq!(d.status.phase, Some(P::Succeeded), "{:?}", d.status.message);
+        (
+            d.status.results.expect("results"),
+            d.status.message.unwrap_or_default(),
+        )
+    };
+    // Without Prometheus: per runner, never averaged.
+    let (r, message) = results(&both_finished(None));
+    assert_eq!(r.percentiles, Some(Percentiles::PerRunner));
+    assert_eq!(r.latency_ms.as_ref().and_then(|l| l.p95), None);
+    assert_eq!(r.runners.len(), 2);
+    assert!(!message.contains("percentiles"), "{message}");
+    // With the merged histograms' answer: merged, and the runners stay.
+    let merged = RunPercentiles {
+        med: Some(40.0),
+        p90: Some(110.0),
+        p95: Some(130.5),
+        p99: Some(480.0),
+    };
+    let (r, _) = results(&both_finished(Some(Ok(merged))));
+    assert_eq!(r.percentiles, Some(Percentiles::Merged));
+    let l = r.latency_ms.expect("latency");
+    assert_eq!(
+        (l.med, l.p90, l.p95, l.p99),
+        (Some(40.0), Some(110.0), Some(130.5), Some(480.0))
+    );
+    assert_eq!(r.runners.len(), 2);
+    // Prometheus without samples, or failing: per runner, and the message says why.
+    let (r, message) = results(&both_finished(Some(Ok(RunPercentiles::default()))));
+    assert_eq!(r.percentiles, Some(Percentiles::PerRunner));
+    assert!(
+        message.contains("Prometheus has no duration samples"),
+        "{message}"
+    );
+    let failed = Err("Prometheus at http://p:9090 is unreachable: connection refused".to_owned());
+    let (r, message) = results(&both_finished(Some(failed)));
+    assert_eq!(r.percentiles, Some(Percentiles::PerRunner));
+    assert!(
+        message.ends_with(
+            "percentiles per runner: Prometheus at http://p:9090 is unreachable: connection refused"
+        ),
+        "{message}"
+    );
 }

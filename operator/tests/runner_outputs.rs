@@ -127,6 +127,19 @@ fn the_k6_scripts_are_valid_es_modules() -> Result<()> {
 
 /// Runs the shipped `summary.js` in Node on a k6 summary data file and returns the compact
 /// JSON result and the text summary.
+/// Runs `program` as an ES module in Node; its stdout, or why it failed.
+fn node_module(program: &str) -> Result<Vec<u8>> {
+    let out = Command::new("node")
+        .args(["--input-type=module", "-e", program])
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "node: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(out.stdout)
+}
+
 fn summarize(data: &Path) -> Result<(String, String)> {
     tool("node", "install Node.js")?;
     let program = format!(
@@ -137,15 +150,7 @@ fn summarize(data: &Path) -> Result<(String, String)> {
         summary = format!("file://{}", asset("summary.js").display()),
         data = data.display().to_string(),
     );
-    let out = Command::new("node")
-        .args(["--input-type=module", "-e", &program])
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "node: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout)?;
+    let stdout = String::from_utf8(node_module(&program)?)?;
     let (json, text) = stdout.split_once('\n').context("no text summary")?;
     Ok((json.to_owned(), text.to_owned()))
 }
@@ -273,15 +278,7 @@ fn segments(parallelism: u32, index: Option<&str>) -> Result<Result<serde_json::
          catch (e) {{ process.stdout.write(JSON.stringify({{ err: e.message }})); }}",
         module = format!("file://{}", asset("segments.js").display()),
     );
-    let out = Command::new("node")
-        .args(["--input-type=module", "-e", &program])
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "node: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let v: serde_json::Value = serde_json::from_slice(&node_module(&program)?)?;
     Ok(match v.get("err") {
         Some(e) => Err(e.as_str().unwrap_or_default().to_owned()),
         None => Ok(v["ok"].clone()),

@@ -380,11 +380,11 @@ pub async fn poll(state: Arc<ApiState>, prometheus: Prometheus) {
             .into_iter()
             .filter(|lt| live(lt))
             .collect();
-        sent.retain(|k, _| {
-            running
-                .iter()
-                .any(|lt| ObjectRef::from_obj(lt.as_ref()) == *k)
-        });
+        let keys: std::collections::HashSet<ObjectRef<LoadTest>> = running
+            .iter()
+            .map(|lt| ObjectRef::from_obj(lt.as_ref()))
+            .collect();
+        sent.retain(|k, _| keys.contains(k));
         for lt in running {
             let Decision::Query {
                 base,

@@ -212,7 +212,7 @@ fn cel_string(value: &str) -> String {
 }
 
 /// The ValidatingAdmissionPolicy that confines `user`'s writes to namespaces, ConfigMaps,
-/// Secrets and Jobs to the runner namespaces the operator created: a Namespace it creates must
+/// Secrets, Jobs and NetworkPolicies to the runner namespaces the operator created: a Namespace it creates must
 /// carry [`MANAGED_BY`], one it changes or deletes must already carry it, and a ConfigMap
 /// Secret or Job must be in such a namespace. So the ClusterRole's cluster-wide verbs cannot
 /// relabel `kube-system` or write into an application's namespace.
@@ -234,6 +234,7 @@ fn runner_namespace_policy(user: &str) -> Vec<Value> {
                 "matchConstraints": {"resourceRules": [
                     {"apiGroups": [""], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["namespaces", "configmaps", "secrets"]},
                     {"apiGroups": ["batch"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["jobs"]},
+                    {"apiGroups": ["networking.k8s.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["networkpolicies"]},
                 ]},
                 "matchConditions": [{"name": "the-operator", "expression": format!("request.userInfo.username == {}", cel_string(user))}],
                 "validations": [{

@@ -65,7 +65,8 @@ pub struct Args {
     /// Seconds a LoadTest waits for an unreachable cluster before failing (ClusterUnavailable).
     #[arg(long, env = "TART_OPERATOR_CLUSTER_UNAVAILABLE_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub cluster_unavailable_timeout_seconds: u64,
-    /// Seconds a runner pod may stay unschedulable before its test fails (Unschedulable).
+    /// Seconds a runner pod may stay unschedulable before its test fails (Unschedulable), and
+    /// a parallel test's runner pods may stay uncreated (RunnerRejected).
     #[arg(long, env = "TART_OPERATOR_UNSCHEDULABLE_GRACE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86400))]
     pub unschedulable_grace_seconds: u64,
     /// Seconds deleting a LoadTest keeps trying to remove its runner from an unreachable

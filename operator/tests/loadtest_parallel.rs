@@ -14,9 +14,11 @@ use crds::LoadTest;
 use crds::load_test::{LoadTestPhase, LoadTestReason, Percentiles};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::Api;
 use kube::{Client, ResourceExt};
-use local_control_plane::{Options, PodLifecycle, SimNode};
+use local_control_plane::{Options, PodLifecycle, SimNode, apply_yaml};
 use support::*;
 
 const PARALLEL: &str = r#"
@@ -87,6 +89,34 @@ async fn a_parallel_test_starts_its_runners_together_and_merges_their_results() 
             && spec.completions == Some(3)
             && spec.parallelism == Some(3),
         "{spec:?}"
+    );
+    // Only the test's starter may reach the runners' k6 REST API (created before the Job).
+    let policy = Api::<NetworkPolicy>::namespaced(d.clone(), RUNNERS_NS)
+        .get(&job_name)
+        .await?
+        .spec
+        .context("policy spec")?;
+    let from = policy.ingress.clone().unwrap_or_default();
+    ensure!(
+        policy
+            .pod_selector
+            .as_ref()
+            .and_then(|s| s.match_labels.clone())
+            == Some([("batch.kubernetes.io/job-name".to_owned(), job_name.clone())].into())
+            && from.len() == 1
+            && from[0].ports.clone().unwrap_or_default()[0].port == Some(IntOrString::Int(6565))
+            && from[0].from.clone().unwrap_or_default()[0]
+                .pod_selector
+                .as_ref()
+                .and_then(|s| s.match_labels.clone())
+                == Some(
+                    [(
+                        "batch.kubernetes.io/job-name".to_owned(),
+                        format!("st-{}", job_name.trim_start_matches("lt-"))
+                    )]
+                    .into()
+                ),
+        "{policy:?}"
     );
     let cm = Api::<ConfigMap>::namespaced(d.clone(), RUNNERS_NS)
         .get(&job_name)
@@ -250,4 +280,48 @@ async fn a_cluster_policy_refuses_more_runners_than_it_allows() -> Result<()> {
     );
     ensure!(jobs_in(d).await? == 0);
     env.operator.stop().await
+}
+
+#[tokio::test]
+async fn a_quota_with_room_for_fewer_runners_fails_the_test_and_removes_them() -> Result<()> {
+    let env = Env::with_dev(two_workers(), fast_settings()).await?;
+    let (p, d) = (&env.p, &env.d);
+    // The operator's own runner namespace, with room for two pods: the dry run of one runner
+    // passes, and the Job controller creates two of the three.
+    apply_yaml(
+        d,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: tart-loadtest\n  labels: {app.kubernetes.io/managed-by: tart-operator}\n---\n\
+         apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: two-pods}\nspec: {hard: {pods: \"2\"}}\n",
+        RUNNERS_NS,
+    )
+    .await?;
+    let (ns, lts) = env.loadtests("quota").await?;
+    let name = create_loadtest(p, &ns, PARALLEL).await?;
+    let lt = loadtest_failed(
+        &lts,
+        &name,
+        LoadTestReason::RunnerRejected,
+        "only 2 of 3 runner pods exist",
+    )
+    .await?;
+    ensure!(
+        describe(&lt).contains("ResourceQuota in tart-loadtest"),
+        "{}",
+        describe(&lt)
+    );
+    // The two paused runners do not wait for the deadline: the Job, and the NetworkPolicy
+    // with it, are removed.
+    let job_name = lt
+        .status
+        .and_then(|s| s.runner)
+        .context("the runner was recorded")?
+        .job;
+    let policies: Api<NetworkPolicy> = Api::namespaced(d.clone(), RUNNERS_NS);
+    for _ in 0..100 {
+        if jobs_in(d).await? == 0 && policies.get_opt(&job_name).await?.is_none() {
+            return env.operator.stop().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the runner Job or its NetworkPolicy is still there")
 }

@@ -4,6 +4,7 @@
 use crds::LoadTest;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -89,6 +90,12 @@ async fn create_runner(cluster: &ClusterClient, o: &RunnerObjects) -> Result<(),
             .patch(&name(&secret.metadata), &apply, &Patch::Apply(secret))
             .await?;
     }
+    // Before the Job, so a runner's k6 API is never open.
+    if let Some(policy) = &o.network_policy {
+        Api::<NetworkPolicy>::namespaced(cluster.client.clone(), &namespace)
+            .patch(&name(&policy.metadata), &apply, &Patch::Apply(policy))
+            .await?;
+    }
     let dry_run = PostParams {
         dry_run: true,
         ..PostParams::default()
@@ -119,19 +126,28 @@ async fn delete_runner(cluster: &ClusterClient, names: &RunnerNames) -> Result<(
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         other => other,
     };
-    // Parallel tests only have a starter: 404 for the others.
-    ok_if_gone(
-        Api::<Job>::namespaced(cluster.client.clone(), &names.namespace)
-            .delete(&parallel::starter_name(names), &DeleteParams::background())
-            .await
-            .map(|_| ()),
-    )?;
+    if names.parallel {
+        ok_if_gone(
+            Api::<Job>::namespaced(cluster.client.clone(), &names.namespace)
+                .delete(&parallel::starter_name(names), &DeleteParams::background())
+                .await
+                .map(|_| ()),
+        )?;
+    }
     ok_if_gone(
         Api::<Job>::namespaced(cluster.client.clone(), &names.namespace)
             .delete(&names.job, &DeleteParams::background())
             .await
             .map(|_| ()),
     )?;
+    if names.parallel {
+        ok_if_gone(
+            Api::<NetworkPolicy>::namespaced(cluster.client.clone(), &names.namespace)
+                .delete(&names.job, &DeleteParams::default())
+                .await
+                .map(|_| ()),
+        )?;
+    }
     ok_if_gone(
         Api::<ConfigMap>::namespaced(cluster.client.clone(), &names.namespace)
             .delete(&names.job, &DeleteParams::default())

@@ -150,7 +150,7 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
     }
     let merged_percentiles = match (&ctx.prometheus, &runner) {
         (Some(prometheus), Runner::Found { job: Some(job), .. })
-            if active(&lt) && simulated_node.is_none() && ended(job) && parallel(&lt) =>
+            if active(&lt) && simulated_node.is_none() && ended(job) && runner::parallel(&lt) =>
         {
             Some(merged_percentiles(prometheus, &lt, job).await)
         }
@@ -176,15 +176,6 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
         starter,
         failure: None,
     }
-}
-
-/// A test of several runner pods.
-fn parallel(lt: &LoadTest) -> bool {
-    lt.spec
-        .http
-        .as_ref()
-        .and_then(|h| h.parallelism)
-        .is_some_and(|n| n > 1)
 }
 
 /// The Job has ended (complete, or failed as a whole).

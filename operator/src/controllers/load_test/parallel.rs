@@ -24,6 +24,7 @@ use crds::load_test::{
 };
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -79,6 +80,36 @@ pub fn spread_runners(job: &mut Value, uid: &str, n: u32) {
         "periodSeconds": 2,
         "failureThreshold": 1,
     });
+}
+
+/// The label the Job controller puts on each pod of a Job, with the Job's name.
+const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
+
+/// The NetworkPolicy that closes the runners' k6 REST API (it has no authentication and can
+/// stop, pause or rescale a test) to everything but this test's starter pods. The runners
+/// serve nothing else, so all other ingress to them is denied; the kubelet's readiness
+/// probe comes from the node, which NetworkPolicy always lets through. It shares the runner
+/// Job's name and goes with it.
+pub fn api_policy(lt: &LoadTest, names: &RunnerNames) -> NetworkPolicy {
+    serde_json::from_value(json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": names.job,
+            "namespace": names.namespace,
+            "labels": labels(lt),
+            "annotations": annotations(lt),
+        },
+        "spec": {
+            "podSelector": { "matchLabels": { JOB_NAME_LABEL: names.job } },
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{ "podSelector": { "matchLabels": { JOB_NAME_LABEL: starter_name(names) } } }],
+                "ports": [{ "protocol": "TCP", "port": API_PORT }],
+            }],
+        },
+    }))
+    .unwrap_or_default()
 }
 
 /// The starter Job's name: the runner Job's with `st-` for `lt-`, as short and as unique.
@@ -290,6 +321,9 @@ pub fn observe(i: &Inputs<'_>, starter: Option<&Job>, n: u32) -> Parallel {
             delete_runner: true,
         });
     }
+    if let Some(refused) = runners_not_created(i, job, &runners, n) {
+        return Parallel::Observed(refused);
+    }
     let ready_runners: Vec<(u32, &Pod)> = runners
         .iter()
         .filter_map(|(k, pods, o)| {
@@ -347,6 +381,42 @@ pub fn observe(i: &Inputs<'_>, starter: Option<&Job>, n: u32) -> Parallel {
             "{} of {n} runners ready, paused until all are; runner {k}: {waiting}",
             ready_runners.len()
         ),
+    })
+}
+
+/// Before the start, runners the Job controller still has not created a grace period after
+/// the Job: the target cluster refuses their pods (a ResourceQuota with room for fewer than
+/// N, most often; the dry run before the Job checks one pod against today's usage, not N).
+/// The others would wait paused until the deadline, so the test fails now and says where the
+/// Job controller's reasons are.
+fn runners_not_created(
+    i: &Inputs<'_>,
+    job: &Job,
+    runners: &[(u32, Vec<Pod>, Observation)],
+    n: u32,
+) -> Option<Observation> {
+    let created = job.metadata.creation_timestamp.as_ref()?.0;
+    let waited = i.now.duration_since(created).as_secs();
+    let missing = runners
+        .iter()
+        .filter(|(_, pods, _)| pods.is_empty())
+        .count();
+    if missing == 0 || waited < i.unschedulable_grace.as_secs() as i64 {
+        return None;
+    }
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let ns = job.metadata.namespace.clone().unwrap_or_default();
+    Some(Observation::Finished {
+        phase: LoadTestPhase::Failed,
+        reason: Some(LoadTestReason::RunnerRejected),
+        message: format!(
+            "only {} of {n} runner pods exist {waited}s after the Job was created: the target cluster refuses the others, most often over a ResourceQuota in {ns} with room for fewer runners; `kubectl -n {ns} describe job {name}` shows the Job controller's FailedCreate events. Lower spec.http.parallelism or spec.resources, or raise the quota",
+            n as usize - missing
+        ),
+        results: None,
+        started_at: None,
+        finished_at: i.now,
+        delete_runner: true,
     })
 }
 

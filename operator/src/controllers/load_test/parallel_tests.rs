@@ -102,6 +102,43 @@ fn a_parallel_runner_job_is_indexed_paused_and_spread() {
 }
 
 #[test]
+fn only_the_starter_may_reach_the_runners_k6_api() {
+    let t = lt(3);
+    let names = runner::names(&t);
+    assert!(names.parallel && !runner::names(&lt(1)).parallel);
+    let objects = |t: &LoadTest, p: &Plan| {
+        runner::objects(
+            t,
+            p,
+            &names,
+            &images(),
+            400,
+            false,
+            &runner::HeaderValues::default(),
+        )
+    };
+    let policy = objects(&t, &plan(3))
+        .network_policy
+        .expect("a parallel test has one");
+    let policy = serde_json::to_value(policy).expect("json");
+    assert_eq!(policy["metadata"]["name"], json!(names.job));
+    assert_eq!(policy["metadata"]["namespace"], "tart-loadtest");
+    assert_eq!(
+        policy["spec"],
+        json!({
+            "podSelector": { "matchLabels": { "batch.kubernetes.io/job-name": names.job } },
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{ "podSelector": { "matchLabels": { "batch.kubernetes.io/job-name": starter_name(&names) } } }],
+                "ports": [{ "protocol": "TCP", "port": 6565 }],
+            }],
+        })
+    );
+    // A single runner serves no API: no policy.
+    assert!(objects(&lt(1), &plan(1)).network_policy.is_none());
+}
+
+#[test]
 fn the_starter_resumes_each_runner_from_its_own_container_with_k6() {
     let t = lt(2);
     let names = runner::names(&t);
@@ -206,6 +243,11 @@ fn done(i: u32, code: i32, message: &str) -> Pod {
 
 /// What three runners say at t=200 (`pod_seen`: the test was Starting or Running).
 fn see(job: Option<Job>, pods: Vec<Pod>, starter: Option<Job>) -> Parallel {
+    see_at(200, job, pods, starter)
+}
+
+/// What three runners say at `now` seconds (the runner Job was created at 0).
+fn see_at(now: i64, job: Option<Job>, pods: Vec<Pod>, starter: Option<Job>) -> Parallel {
     let plan = plan(3);
     let inputs = Inputs {
         job: job.as_ref(),
@@ -214,7 +256,7 @@ fn see(job: Option<Job>, pods: Vec<Pod>, starter: Option<Job>) -> Parallel {
         timeout_secs: 400,
         unschedulable_grace: Duration::from_secs(60),
         pod_seen: true,
-        now: t(200),
+        now: t(now),
     };
     observe(&inputs, starter.as_ref(), 3)
 }
@@ -245,7 +287,7 @@ fn failed(p: &Parallel) -> Option<(Option<LoadTestReason>, String, bool)> {
 fn the_runners_start_together_once_all_are_ready() {
     let job = || Some(runner_job(json!([])));
     // Two of three created: wait, and a missing pod is no loss before the start.
-    let w = waiting(&see(job(), vec![running(0), running(1)], None)).expect("waits");
+    let w = waiting(&see_at(30, job(), vec![running(0), running(1)], None)).expect("waits");
     assert_eq!(w.0, LoadTestPhase::Starting);
     assert!(
         w.1.starts_with("2 of 3 runners ready") && w.1.contains("runner 2"),
@@ -298,6 +340,48 @@ fn the_runners_start_together_once_all_are_ready() {
             started_at: t(31),
             progress: 99
         })
+    );
+}
+
+#[test]
+fn runners_the_cluster_never_creates_fail_the_test_after_the_grace() {
+    let job = || {
+        let mut j = runner_job(json!([]));
+        j.metadata.namespace = Some("tart-loadtest".into());
+        Some(j)
+    };
+    // Within the grace (60 s after the Job), the Job controller may still be creating them.
+    assert!(waiting(&see_at(59, job(), vec![running(0), running(1)], None)).is_some());
+    // Past it: a quota (or another admission) refuses the third; the paused two must not wait
+    // for the deadline, and the Job goes.
+    let (reason, message, delete) =
+        failed(&see_at(60, job(), vec![running(0), running(1)], None)).expect("fails");
+    assert_eq!(reason, Some(LoadTestReason::RunnerRejected));
+    assert!(delete);
+    assert!(
+        message.starts_with("only 2 of 3 runner pods exist 60s after the Job was created")
+            && message.contains("ResourceQuota in tart-loadtest")
+            && message.contains("kubectl -n tart-loadtest describe job lt-web-x")
+            && message.contains("spec.http.parallelism"),
+        "{message}"
+    );
+    // Every pod exists, even unscheduled or not ready: the usual waiting (and the
+    // Unschedulable rule) applies, not this one.
+    let not_ready = vec![
+        running(0),
+        running(1),
+        pod(2, json!({ "running": { "startedAt": iso(12) } }), false),
+    ];
+    assert!(waiting(&see_at(120, job(), not_ready, None)).is_some());
+    // Once resumed, a missing pod is a lost runner, decided elsewhere.
+    assert!(
+        failed(&see_at(
+            200,
+            job(),
+            vec![running(0), running(1)],
+            Some(starter_job(complete()))
+        ))
+        .is_some_and(|(reason, ..)| reason == Some(LoadTestReason::PodFailed))
     );
 }
 

@@ -13,6 +13,7 @@ use crds::plan::{HttpPlan, LoadShape, Plan, StressPlan};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ResourceRequirements, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
 use serde_json::json;
@@ -46,8 +47,11 @@ const ITERATION_SLEEP_SECONDS: f64 = 0.1;
 pub struct RunnerNames {
     /// The runner namespace.
     pub namespace: String,
-    /// The Job's name (also the ConfigMap's).
+    /// The Job's name (also the ConfigMap's, and a parallel test's NetworkPolicy's).
     pub job: String,
+    /// Several runners (`spec.http.parallelism` above 1): the test also has a starter Job
+    /// and a NetworkPolicy.
+    pub parallel: bool,
 }
 
 /// The runner's names: deterministic in the LoadTest's namespace, name and uid, so a
@@ -71,7 +75,17 @@ pub fn names(lt: &LoadTest) -> RunnerNames {
             .map_or(DEFAULT_RUNNER_NAMESPACE, |n| n.as_str())
             .to_owned(),
         job: format!("lt-{}-{hash}", prefix.replace('.', "-")),
+        parallel: parallel(lt),
     }
+}
+
+/// A test of several runner pods.
+pub fn parallel(lt: &LoadTest) -> bool {
+    lt.spec
+        .http
+        .as_ref()
+        .and_then(|h| h.parallelism)
+        .is_some_and(|n| n > 1)
 }
 
 /// The `testid` tag of a test's k6 metrics (k6-operator's convention): the Job's name,
@@ -179,6 +193,8 @@ pub struct RunnerObjects {
     pub config_map: Option<ConfigMap>,
     /// The values of `valueFrom` headers (applied; only when the test has some).
     pub secret: Option<Secret>,
+    /// What may reach a parallel test's k6 REST API (applied; parallel tests only).
+    pub network_policy: Option<NetworkPolicy>,
     /// The Job (created).
     pub job: Job,
 }
@@ -195,6 +211,10 @@ impl std::fmt::Debug for RunnerObjects {
                 &self.config_map.as_ref().map(|c| &c.metadata.name),
             )
             .field("secret", &self.secret.as_ref().map(|s| &s.metadata.name))
+            .field(
+                "network_policy",
+                &self.network_policy.as_ref().map(|p| &p.metadata.name),
+            )
             .field("job", &self.job.metadata.name)
             .finish()
     }
@@ -211,17 +231,19 @@ pub fn objects(
     create_namespace: bool,
     headers: &HeaderValues,
 ) -> RunnerObjects {
-    let (config_map, secret) = match plan {
+    let (config_map, secret, network_policy) = match plan {
         Plan::Http(http) => (
             Some(config_map(lt, http, names)),
             (!http.secret_headers.is_empty()).then(|| header_secret(lt, http, names, headers)),
+            (http.parallelism > 1).then(|| parallel::api_policy(lt, names)),
         ),
-        Plan::Stress(_) => (None, None),
+        Plan::Stress(_) => (None, None, None),
     };
     RunnerObjects {
         namespace: create_namespace.then(|| namespace(names)),
         config_map,
         secret,
+        network_policy,
         job: job(lt, plan, names, images, timeout_secs),
     }
 }

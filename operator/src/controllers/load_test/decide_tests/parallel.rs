@@ -44,6 +44,14 @@ fn finished_runner(i: u32, report: &str) -> Pod {
     pod
 }
 
+/// The runner Job, created 40 s ago: within the grace for creating its pods.
+fn recent_job() -> Box<Job> {
+    let mut j = job("uid-1", json!([]));
+    j.metadata.creation_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t(960)));
+    j
+}
+
 fn both_ready() -> Observed {
     running(
         two_runners(),
@@ -56,11 +64,22 @@ pub(super) fn cases() -> Vec<Case> {
     vec![
         (
             "parallel: one runner ready of two waits, paused",
-            running(two_runners(), Some(job("uid-1", json!([]))), vec![ready(1)]),
+            running(two_runners(), Some(recent_job()), vec![ready(1)]),
             Expect {
                 phase: Some(P::Starting),
                 next: poll(),
                 message: "1 of 2 runners ready, paused until all are; runner 0: waiting for the runner pod to be created",
+                ..Expect::default()
+            },
+        ),
+        (
+            "parallel: a runner pod still not created after the grace ends the test and removes the runners",
+            running(two_runners(), Some(job("uid-1", json!([]))), vec![ready(1)]),
+            Expect {
+                phase: Some(P::Failed),
+                reason: Some(Why::RunnerRejected),
+                effect: "DeleteRunner",
+                message: "only 1 of 2 runner pods exist 100s after the Job was created",
                 ..Expect::default()
             },
         ),

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext } from "playwright-core";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cspViolations, kubeGet, launchBrowser, outDir, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
+import { pathToFileURL } from "node:url";
+import { cspViolations, kubeGet, kubeRequest, launchBrowser, outDir, repo, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
 
 const GROUP = "/apis/tartinfra.dev/v1alpha1/namespaces/default";
 
@@ -117,6 +118,89 @@ describe("dashboard in the lab", () => {
     await card.getByRole("button", { name: "Delete", exact: true }).click();
     await card.waitFor({ state: "detached", timeout: 60_000 });
     expect((await kubeGet(lab!, "platform", `${GROUP}/loadtests/${name}`)).status).toBe(404);
+    await page.close();
+  });
+
+  it("testing: a parallel test's runners start together, each reports, and their percentiles stay per runner", async () => {
+    // k6 cannot run here and the lab's runner pods do no work, so this test plays their kubelet:
+    // once the operator has resumed the two paused runners, it ends each with the termination
+    // message the shipped summary.js makes from k6's end-of-test summary data (a recorded k6
+    // summary, the second runner's numbers changed). Everything after that is the real
+    // operator, API server and page.
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/testing`);
+    await page.getByRole("button", { name: /^Run / }).first().waitFor();
+    await page.getByLabel("Virtual users").fill("6");
+    await page.getByLabel("Duration", { exact: true }).fill("5m");
+    await page.getByLabel("Runners").fill("2");
+    await page.getByRole("button", { name: "Start test" }).click();
+    const started = await page.getByText(/ started on dev\.$/).textContent();
+    const name = started!.split(" ")[0]!;
+    const path = `${GROUP}/loadtests/${name}`;
+    expect((await kubeGet(lab!, "platform", path)).body.spec).toMatchObject({ http: { vus: 6, parallelism: 2 } });
+    let runner: { namespace: string; job: string } | undefined;
+    for (let i = 0; i < 240; i++) {
+      const status = (await kubeGet(lab!, "platform", path)).body.status as { phase?: string; runner?: { namespace: string; job: string } } | undefined;
+      if (status?.phase === "Running") runner = status.runner;
+      if (runner) break;
+      expect(status?.phase).not.toMatch(/Failed|Completed|Succeeded/);
+      await new Promise((ok) => setTimeout(ok, 500));
+    }
+    expect(runner, "the test reached Running: the starter resumed both runners").toBeDefined();
+    const pods = (await kubeGet(lab!, "dev", `/api/v1/namespaces/${runner!.namespace}/pods?labelSelector=batch.kubernetes.io/job-name%3D${runner!.job}`)).body.items as {
+      metadata: { name: string; annotations: Record<string, string> };
+      spec: { containers: { name: string; image: string }[] };
+      status: { containerStatuses?: { state?: { running?: { startedAt?: string } } }[] };
+    }[];
+    expect(pods.length).toBe(2);
+    const { compactSummary } = (await import(pathToFileURL(join(repo, "operator/assets/k6/summary.js")).href)) as { compactSummary: (data: unknown) => unknown };
+    const recorded = readFileSync(join(repo, "operator/tests/fixtures/k6-summary-passed.json"), "utf8");
+    const summaries = [JSON.parse(recorded), JSON.parse(recorded)] as { metrics: Record<string, { values: Record<string, number> }> }[];
+    Object.assign(summaries[1]!.metrics.http_reqs!.values, { count: 15000, rate: 500 });
+    Object.assign(summaries[1]!.metrics.http_req_duration!.values, { "p(95)": 61.5, "p(99)": 140.2 });
+    const now = new Date().toISOString();
+    for (const pod of pods) {
+      const index = Number(pod.metadata.annotations["batch.kubernetes.io/job-completion-index"]);
+      const message = JSON.stringify(compactSummary(summaries[index]));
+      const startedAt = pod.status.containerStatuses?.[0]?.state?.running?.startedAt ?? now;
+      const ended = await kubeRequest(lab!, "dev", "PATCH", `/api/v1/namespaces/${runner!.namespace}/pods/${pod.metadata.name}/status`, {
+        status: {
+          phase: "Succeeded",
+          conditions: [{ type: "Ready", status: "False", reason: "PodCompleted", lastTransitionTime: now }],
+          containerStatuses: pod.spec.containers.map((c) => ({
+            name: c.name, image: c.image, imageID: "", ready: false, restartCount: 0, started: false,
+            state: { terminated: { exitCode: 0, reason: "Completed", message, startedAt, finishedAt: now } },
+          })),
+        },
+      });
+      expect(ended.status).toBe(200);
+    }
+    // Counts and rates summed; percentiles per runner, never averaged, in a row per runner.
+    const card = page.locator("li", { has: page.getByRole("heading", { name: `default/${name}` }) });
+    await card.getByText("Succeeded", { exact: true }).first().waitFor({ timeout: 120_000 });
+    await card.getByText("31,510", { exact: true }).waitFor();
+    expect(await card.getByText("per runner", { exact: true }).count()).toBe(2);
+    const table = card.getByRole("table", { name: "Runners" });
+    await table.getByText(/2 runners; counts and rates above are their sums\. Percentiles cannot be merged/).waitFor();
+    const rows = await table.locator("tbody tr").allInnerTexts();
+    expect(rows.map((r) => r.split("\t").map((c) => c.trim()))).toEqual([
+      ["#0", "16,510", "550.0", "0.0%", "54 ms", "132 ms", "held"],
+      ["#1", "15,000", "500.0", "0.0%", "62 ms", "140 ms", "held"],
+    ]);
+    const done = await kubeGet(lab!, "platform", path);
+    expect(done.body.status).toMatchObject({ phase: "Succeeded", results: { requests: 31510, percentiles: "PerRunner" } });
+    await screenshot(page, "testing-parallel");
+    expect(await seriousViolations(page)).toEqual([]);
+    // Its timeline draws no p95 and says the percentiles are per runner.
+    await card.getByRole("button", { name: "Show timeline" }).click();
+    const p95 = card.locator("section", { has: page.getByRole("heading", { name: "p95 latency (ms)", exact: true }) }).last();
+    await p95.getByText(/nothing was measured\. Each runner's final p95 and p99 are in the test's results, per runner/).waitFor();
+    expect(await p95.locator("path.recharts-line-curve").count()).toBe(0);
+    await card.screenshot({ path: join(outDir, "testing-parallel-timeline.png") });
+    expect(await seriousViolations(page)).toEqual([]);
+    await card.getByRole("button", { name: `Delete ${name}` }).click();
+    await card.getByRole("button", { name: "Delete", exact: true }).click();
+    await card.waitFor({ state: "detached", timeout: 60_000 });
     await page.close();
   });
 

@@ -152,6 +152,18 @@ export async function seriousViolations(page: Page): Promise<string[]> {
 /** GET `path` from a lab cluster's kube-apiserver with its admin kubeconfig (the lab's own
  * format: server, certificate-authority-data, token): the status code and the JSON body. */
 export async function kubeGet(lab: Lab, cluster: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return kubeRequest(lab, cluster, "GET", path);
+}
+
+/** A request to a lab cluster's kube-apiserver as its admin; `patch` is sent as a JSON merge
+ * patch. The status code and the JSON body. */
+export async function kubeRequest(
+  lab: Lab,
+  cluster: string,
+  method: "GET" | "PATCH",
+  path: string,
+  patch?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const file = lab.kubeconfigs[cluster];
   if (!file) throw new Error(`the lab has no cluster ${cluster}: ${Object.keys(lab.kubeconfigs).join(", ")}`);
   const text = readFileSync(file, "utf8");
@@ -162,13 +174,16 @@ export async function kubeGet(lab: Lab, cluster: string, path: string): Promise<
   };
   const url = new URL(path, field("server"));
   const ca = Buffer.from(field("certificate-authority-data"), "base64");
+  const body = patch === undefined ? undefined : JSON.stringify(patch);
+  const headers: Record<string, string> = { Authorization: `Bearer ${field("token")}`, Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/merge-patch+json";
   return new Promise((ok, fail) => {
-    const req = request(url, { ca, headers: { Authorization: `Bearer ${field("token")}`, Accept: "application/json" } }, (res) => {
+    const req = request(url, { method, ca, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => ok({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown> }));
     });
     req.on("error", fail);
-    req.end();
+    req.end(body);
   });
 }

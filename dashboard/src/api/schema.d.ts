@@ -1473,7 +1473,7 @@ export interface components {
          */
         ScalingPreset: "scale-light" | "scale-heavy" | "scale-ramp" | "cascade-light" | "cascade-heavy" | "cascade-ramp";
         /** @description How p95/p99 were obtained. */
-        SeriesPercentiles: "merged" | "perRunner";
+        SeriesPercentiles: "merged";
         /** @description The measured numbers at one time (each null where nothing was measured). */
         SeriesPoint: {
             /**

@@ -97,6 +97,9 @@ function PanelChart({
   );
 }
 
+/** `first`, ended as a sentence, then `then` (if any). */
+const sentences = (first: string, then: string | null): string => (then ? `${/[.!?]$/.test(first) ? first : `${first}.`} ${then}` : first);
+
 const num = (digits: number) => (v: number) => (Number.isFinite(v) ? v.toFixed(digits) : "");
 
 /** The timeline card. `title` heads the PNG; `fileName` is without extension; `empty` says why
@@ -132,8 +135,8 @@ export function LoadTimeline({ tl, title, fileName, empty }: { tl: Timeline | nu
   };
   const csv = () => saveBlob(new Blob([timelineCsv(tl)], { type: "text/csv;charset=utf-8" }), `${fileName}.csv`);
   const span = `${Math.round(tl.domain[1] - tl.domain[0])} seconds`;
-  const measured = (what: string, s: Series): ReactNode => (
-    <Panel title={what} legend={tl.unmeasured ? [] : [{ name: s.name, colour: s.colour }]} note={tl.unmeasured}>
+  const measured = (what: string, s: Series, also: string | null = null): ReactNode => (
+    <Panel title={what} legend={tl.unmeasured ? [] : [{ name: s.name, colour: s.colour }]} note={tl.unmeasured && sentences(tl.unmeasured, also)}>
       <PanelChart tl={tl} sync={sync} label={`${what} over ${span}`} series={[s]} unit={what.startsWith("Error") ? (v) => `${(v * 100).toFixed(1)}%` : num(0)} />
     </Panel>
   );
@@ -156,7 +159,7 @@ export function LoadTimeline({ tl, title, fileName, empty }: { tl: Timeline | nu
           <PanelChart tl={tl} sync={sync} label={`Planned virtual users over ${span}`} series={[{ name: "planned VUs", colour: LOAD_COLOUR, value: (r) => r.vus }]} unit={num(0)} />
         </Panel>
         {measured("Requests per second", { name: "req/s", colour: "#22c55e", value: (r) => r.rps })}
-        {measured("p95 latency (ms)", { name: "p95 ms", colour: "#f97316", value: (r) => r.p95Ms })}
+        {measured("p95 latency (ms)", { name: "p95 ms", colour: "#f97316", value: (r) => r.p95Ms }, tl.p95PerRunner)}
         {measured("Error rate", { name: "errors", colour: "#ef4444", value: (r) => r.errorRate })}
         <Panel
           title="Replicas"

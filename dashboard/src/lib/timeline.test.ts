@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ScalingHistory, TestSeries } from "../api/client";
 import { at, experiment, sample, T0 } from "./analysis.fixtures";
 import { hpa } from "./scaling.fixtures";
-import { experimentTimeline, limitLines, panelRows, plannedVus, testTimeline, timelineCsv, unmeasuredReason, withPoint } from "./timeline";
+import { experimentTimeline, limitLines, P95_PER_RUNNER, panelRows, plannedVus, testTimeline, timelineCsv, unmeasuredReason, withPoint } from "./timeline";
 
 const LAB_REASON = "the lab's runners are simulated: nothing was measured";
 
@@ -138,6 +138,15 @@ describe("testTimeline", () => {
     expect(tl?.cooldown).toEqual({ from: 60, to: 80, open: false });
     expect(tl?.domain).toEqual([-10, 80]);
     expect(tl?.targets).toEqual([{ name: "demo/nginx-web", maxReplicas: 8, cpuTargetPercent: 50 }]);
+  });
+
+  it("says under p95 that a parallel test's percentiles are per runner, and draws none", () => {
+    const tl = testTimeline({ startedAt: at(10), finishedAt: at(70), results: { percentiles: "PerRunner" } }, unavailable(), undefined, "loading", T0 + 999_000);
+    expect(tl?.p95PerRunner).toBe(P95_PER_RUNNER);
+    expect(tl?.rows.every((r) => r.p95Ms == null)).toBe(true);
+    for (const results of [undefined, null, { percentiles: "Merged" }, {}]) {
+      expect(testTimeline({ startedAt: at(10), finishedAt: at(70), results }, unavailable(), undefined, "loading", T0)?.p95PerRunner).toBeNull();
+    }
   });
 
   it("keeps a running test's load window open up to now", () => {

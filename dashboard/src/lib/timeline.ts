@@ -53,7 +53,14 @@ export interface Timeline {
   /** Why RPS, p95 and errors have no chart (the series API's reason, or why it is missing);
    * null when they are measured. */
   unmeasured: string | null;
+  /** A parallel test whose final results hold each runner's percentiles (no Prometheus to
+   * merge their histograms): said under the p95 panel, never drawn as one line. */
+  p95PerRunner: string | null;
 }
+
+/** What the p95 panel says of a parallel test whose percentiles are per runner. */
+export const P95_PER_RUNNER =
+  "Each runner's final p95 and p99 are in the test's results, per runner: without Prometheus, k6's end-of-test summaries cannot be merged into one percentile, so none is drawn and none is averaged.";
 
 const ms = (t: string | null | undefined): number | null => {
   if (!t) return null;
@@ -107,6 +114,8 @@ export interface TimelineInput {
   loadStart: number | null;
   /** Why the series is missing while `series` is undefined. */
   seriesMissing: string;
+  /** The test's final percentiles are per runner (results.percentiles "PerRunner"). */
+  perRunner?: boolean;
 }
 
 /** Merges everything into one row per distinct timestamp, sorted by time. */
@@ -172,6 +181,7 @@ export function buildTimeline(i: TimelineInput): Timeline {
     targets: i.targets,
     rows: sorted,
     unmeasured: measured ? null : unmeasuredReason(i.series, i.seriesMissing),
+    p95PerRunner: i.perRunner ? P95_PER_RUNNER : null,
   };
 }
 
@@ -217,7 +227,7 @@ export const AFTER_SECONDS = 180;
 /** A single LoadTest's timeline: its series, and the HPAs of its cluster (from the cluster's
  * scaling history) around its run. Null before it started. */
 export function testTimeline(
-  test: { startedAt?: string | null; finishedAt?: string | null },
+  test: { startedAt?: string | null; finishedAt?: string | null; results?: { percentiles?: string | null } | null },
   series: TestSeries | undefined,
   history: ScalingHistory | undefined,
   seriesMissing: string,
@@ -255,6 +265,7 @@ export function testTimeline(
     series,
     loadStart: origin,
     seriesMissing,
+    perRunner: test.results?.percentiles === "PerRunner",
   });
 }
 

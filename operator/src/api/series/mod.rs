@@ -47,10 +47,10 @@ pub enum SeriesSource {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum SeriesPercentiles {
-    /// From the runners' histograms merged (summed) before the quantile.
+    /// From the runners' histograms merged (summed) before the quantile. Series come only
+    /// from Prometheus, so this is the one way; a parallel test without Prometheus has no
+    /// series, and its final results carry each runner's percentiles.
     Merged,
-    /// Per runner: not mergeable.
-    PerRunner,
 }
 
 /// One corner of the planned VU curve (piecewise linear from the start).

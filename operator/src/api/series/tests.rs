@@ -227,7 +227,7 @@ fn the_answer_has_the_contract_s_json_names() {
             vus: 1,
         }],
         points: vec![point(&row(START, &[(Measure::P95, 0.1)]))],
-        percentiles: Some(SeriesPercentiles::PerRunner),
+        percentiles: Some(SeriesPercentiles::Merged),
     };
     assert_eq!(
         serde_json::to_value(&a).expect("json"),
@@ -236,7 +236,7 @@ fn the_answer_has_the_contract_s_json_names() {
             "startedAt": null, "finishedAt": null,
             "load": [{ "offsetSeconds": 0, "vus": 1 }],
             "points": [{ "time": "2025-12-05T10:20:00Z", "rps": null, "errorRate": null, "p95Ms": 100.0, "p99Ms": null, "vus": null }],
-            "percentiles": "perRunner",
+            "percentiles": "merged",
         })
     );
     let event = ApiEvent::TestSeries {

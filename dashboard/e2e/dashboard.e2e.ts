@@ -6,15 +6,21 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { cspViolations, kubeGet, kubeRequest, launchBrowser, outDir, repo, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
+import { bucketBounds, bucketIndex, k6Runner, remoteWrite, startPrometheus, stopPrometheus, type Prometheus } from "./prometheus";
 
 const GROUP = "/apis/tartinfra.dev/v1alpha1/namespaces/default";
 
 let lab: Lab | undefined;
 let browser: Browser | undefined;
 let context: BrowserContext;
+// The platform's Prometheus, which the lab's operator reads (--prometheus-url). Nothing in the
+// lab writes to it: the lab's runners do no work, so their tests still say nothing was
+// measured; one test below writes k6's series itself.
+let prometheus: Prometheus | undefined;
 
 beforeAll(async () => {
-  lab = await startLab();
+  prometheus = await startPrometheus();
+  lab = await startLab({ TART_OPERATOR_PROMETHEUS_URL: prometheus.url });
   browser = await launchBrowser();
   context = await signedIn(browser, lab);
 });
@@ -22,6 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stopLab(lab);
+  stopPrometheus(prometheus);
 });
 
 describe("dashboard in the lab", () => {
@@ -121,6 +128,82 @@ describe("dashboard in the lab", () => {
     await page.close();
   });
 
+  it("testing: a running test's requests, errors and merged p95 from Prometheus, live on its timeline", async () => {
+    // k6 cannot run here, so once the runner has started this test writes what k6's
+    // Prometheus remote-write output would: two runners' request counters and native
+    // histograms (one at 50 ms, one at 400 ms) and their VUs, every 5 s since the start.
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/testing`);
+    await page.getByRole("button", { name: /^Run / }).first().waitFor();
+    await page.getByLabel("Virtual users").fill("10");
+    await page.getByLabel("Duration", { exact: true }).fill("2m");
+    await page.getByRole("button", { name: "Start test" }).click();
+    const name = (await page.getByText(/ started on dev\.$/).textContent())!.split(" ")[0]!;
+    const path = `${GROUP}/loadtests/${name}`;
+    let running: { startedAt: string; runner: { job: string } } | undefined;
+    for (let i = 0; i < 240 && !running; i++) {
+      const status = (await kubeGet(lab!, "platform", path)).body.status as { phase?: string; startedAt?: string; runner?: { job: string } } | undefined;
+      if (status?.phase === "Running" && status.startedAt && status.runner) running = { startedAt: status.startedAt, runner: status.runner };
+      else await new Promise((ok) => setTimeout(ok, 500));
+    }
+    expect(running, "the test reached Running").toBeDefined();
+    const start = Date.parse(running!.startedAt);
+    const testid = running!.runner.job;
+    let next = start;
+    const write = async () => {
+      // Each push only adds samples: Prometheus refuses one older than a series' newest.
+      const times: number[] = [];
+      for (; next <= Date.now(); next += 5000) times.push(next);
+      await remoteWrite(prometheus!, [
+        ...k6Runner(testid, "0", start, times, { okPerS: 27, failedPerS: 3, latency: 0.05, vus: 6 }),
+        ...k6Runner(testid, "1", start, times, { okPerS: 20, failedPerS: 0, latency: 0.4, vus: 4 }),
+      ]);
+    };
+    // Three push intervals make the first rate window.
+    await new Promise((ok) => setTimeout(ok, Math.max(0, start + 21_000 - Date.now())));
+    await write();
+    const card = page.locator("li", { has: page.getByRole("heading", { name: `default/${name}` }) });
+    await card.getByRole("button", { name: "Show timeline" }).click();
+    const panel = (title: string) => card.locator("section", { has: page.getByRole("heading", { name: title, exact: true }) }).last();
+    for (const title of ["Requests per second", "p95 latency (ms)", "Error rate"]) {
+      await panel(title).locator("path.recharts-line-curve").first().waitFor({ state: "attached", timeout: 60_000 });
+      expect(await panel(title).locator("[data-reason]").count(), title).toBe(0);
+    }
+    // The operator's numbers are the fed ones: 50 req/s, 3 of 50 failing, and a p95 in the slow
+    // runner's bucket (merged histograms; the two runners' p95s averaged would be ~225 ms).
+    const series = (await page.evaluate(
+      async ([url, token]) => (await fetch(url!, { headers: { Authorization: `Bearer ${token}` } })).json() as Promise<unknown>,
+      [`/api/v1/tests/default/${name}/series`, lab!.token],
+    )) as {
+      source: string;
+      percentiles: string;
+      points: { rps: number | null; errorRate: number | null; p95Ms: number | null }[];
+    };
+    expect(series).toMatchObject({ source: "prometheus", percentiles: "merged" });
+    const last = series.points.filter((p) => p.rps != null).at(-1)!;
+    expect(last.rps).toBeCloseTo(50, 0);
+    expect(last.errorRate).toBeCloseTo(0.06, 2);
+    const [lo, hi] = bucketBounds(bucketIndex(0.4)).map((s) => s * 1000) as [number, number];
+    expect(last.p95Ms).toBeGreaterThan(lo);
+    expect(last.p95Ms).toBeLessThanOrEqual(hi + 1e-6);
+    // The CSV export carries the same measured numbers.
+    const [csv] = await Promise.all([page.waitForEvent("download"), card.getByRole("button", { name: "Export timeline CSV" }).click()]);
+    const rows = readFileSync((await csv.path())!, "utf8").trimEnd().split("\n").slice(1).map((r) => r.split(","));
+    expect(rows.some((r) => Math.abs(Number(r[4]) - 50) < 1 && Number(r[5]) > lo && Number(r[6]) > 0.05)).toBe(true);
+    // New pushes arrive while the page is open (the event stream's testSeries events).
+    const before = await panel("Requests per second").locator("path.recharts-line-curve").first().getAttribute("d");
+    await new Promise((ok) => setTimeout(ok, 6_000));
+    await write();
+    await expect.poll(async () => panel("Requests per second").locator("path.recharts-line-curve").first().getAttribute("d"), { timeout: 60_000 }).not.toBe(before);
+    await page.mouse.move(0, 0);
+    await card.screenshot({ path: join(outDir, "testing-live-timeline.png") });
+    expect(await seriousViolations(page)).toEqual([]);
+    await card.getByRole("button", { name: `Delete ${name}` }).click();
+    await card.getByRole("button", { name: "Delete", exact: true }).click();
+    await card.waitFor({ state: "detached", timeout: 60_000 });
+    await page.close();
+  });
+
   it("testing: a parallel test's runners start together, each reports, and their percentiles stay per runner", async () => {
     // k6 cannot run here and the lab's runner pods do no work, so this test plays their kubelet:
     // once the operator has resumed the two paused runners, it ends each with the termination
@@ -143,7 +226,7 @@ describe("dashboard in the lab", () => {
       const status = (await kubeGet(lab!, "platform", path)).body.status as { phase?: string; runner?: { namespace: string; job: string } } | undefined;
       if (status?.phase === "Running") runner = status.runner;
       if (runner) break;
-      expect(status?.phase).not.toMatch(/Failed|Completed|Succeeded/);
+      expect(status?.phase ?? "").not.toMatch(/Failed|Completed|Succeeded/);
       await new Promise((ok) => setTimeout(ok, 500));
     }
     expect(runner, "the test reached Running: the starter resumed both runners").toBeDefined();

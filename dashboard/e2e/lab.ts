@@ -49,8 +49,10 @@ export interface Lab {
   workDir: string;
 }
 
-/** `tart-infra lab up --clusters platform,dev --json`, resolved when it prints its JSON. */
-export async function startLab(): Promise<Lab> {
+/** `tart-infra lab up --clusters platform,dev --json`, resolved when it prints its JSON; `env`
+ * is added to its environment, which the operator it starts inherits (e.g.
+ * TART_OPERATOR_PROMETHEUS_URL). */
+export async function startLab(env: Record<string, string> = {}): Promise<Lab> {
   const dist = join(repo, "dashboard/dist");
   if (!existsSync(join(dist, "index.html"))) throw new Error("dashboard/dist is missing: run `npm run build` first");
   const workDir = mkdtempSync(join(tmpdir(), "tart-e2e-"));
@@ -66,7 +68,7 @@ export async function startLab(): Promise<Lab> {
       "--operator-bin", binary("TART_OPERATOR_BIN", "tart-operator"),
       "--dashboard-dir", dist,
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
   );
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on("line", (l) => stderr.push(l));

@@ -199,7 +199,9 @@ describe("panels", () => {
     expect(unmeasuredReason(unavailable(), "loading")).toBe(LAB_REASON);
     expect(unmeasuredReason({ ...unavailable(), reason: null }, "loading")).toMatch(/no measured series/);
     expect(unmeasuredReason(undefined, "loading")).toBe("loading");
-    expect(unmeasuredReason(measured([]), "loading")).toBeNull();
+    expect(unmeasuredReason(measured([{ time: at(10), rps: 1, errorRate: 0, p95Ms: 3 }]), "loading")).toBeNull();
+    // Prometheus without samples of the test: its reason, not empty charts.
+    expect(unmeasuredReason({ ...measured([]), reason: LAB_REASON }, "loading")).toBe(LAB_REASON);
   });
 });
 

@@ -86,11 +86,12 @@ export function plannedVus(load: TestSeries["load"], offset: number): number | n
   return last.vus;
 }
 
-/** Why there is no measured RPS/p95/error chart: the API's reason when it says unavailable,
- * null when points are measured. `series` undefined: not loaded (`loading` says why). */
+/** Why there is no measured RPS/p95/error chart: the API's reason when it has no points
+ * (unavailable, or Prometheus without samples of the test), null when points are measured.
+ * `series` undefined: not loaded (`loading` says why). */
 export function unmeasuredReason(series: TestSeries | undefined, loading: string): string | null {
   if (!series) return loading;
-  if (series.source === "unavailable") return series.reason || "no measured series is available for this test.";
+  if (series.source === "unavailable" || series.points.length === 0) return series.reason || "no measured series is available for this test.";
   return null;
 }
 
@@ -146,7 +147,7 @@ export function buildTimeline(i: TimelineInput): Timeline {
       r.cpu[k] = finite(s.cpu[k]);
     }
   }
-  const measured = i.series?.source === "prometheus";
+  const measured = i.series?.source === "prometheus" && i.series.points.length > 0;
   if (i.series && measured) {
     for (const p of i.series.points) {
       const at = ms(p.time);

@@ -158,6 +158,8 @@ pub enum Decision {
         start: i64,
         /// Unix seconds.
         end: i64,
+        /// The reason to give when Prometheus has no samples of the test.
+        if_empty: String,
     },
 }
 
@@ -165,8 +167,10 @@ fn unix(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> i64 {
     t.0.as_second()
 }
 
-/// Decides how to answer for `lt` (pure): the reasons come in the order a user needs them
-/// (a simulated runner measures nothing whether or not Prometheus is there).
+/// Decides how to answer for `lt` (pure): the reasons come in the order a user needs them.
+/// A started test is looked up in Prometheus wherever it ran: samples are measurements
+/// whoever wrote them. On simulated (kwok) nodes nothing writes any, so there the answer
+/// without samples, or without Prometheus, is the lab's reason.
 pub fn decide(lt: &LoadTest, facts: &Facts) -> Decision {
     let status = lt.status.clone().unwrap_or_default();
     let plan = plan_load_test(&lt.spec).ok();
@@ -190,49 +194,53 @@ pub fn decide(lt: &LoadTest, facts: &Facts) -> Decision {
             ..base.clone()
         })
     };
-    if let Some(node) = &facts.simulated_node {
-        return unavailable(format!(
-            "the lab's runners are simulated (node {node} is a kwok node, its pods do no work): nothing was measured"
-        ));
-    }
     if let Some(Plan::Stress(_)) = plan {
         return unavailable(
             "a stress test sends no requests: it has no request rate or latency series".into(),
         );
     }
+    let simulated = facts.simulated_node.as_ref().map(|node| {
+        format!(
+            "the lab's runners are simulated (node {node} is a kwok node, its pods do no work): nothing was measured"
+        )
+    });
     let Some(url) = &facts.prometheus else {
-        return unavailable(
-            "no Prometheus configured (--prometheus-url): the operator reads live series from the platform's Prometheus, where k6 runners write with --prometheus-remote-write-url".into(),
-        );
+        return unavailable(simulated.unwrap_or_else(|| {
+            "no Prometheus configured (--prometheus-url): the operator reads live series from the platform's Prometheus, where k6 runners write with --prometheus-remote-write-url".into()
+        }));
     };
     let Some(start) = started else {
-        return unavailable(format!(
-            "the runner has not started yet; its series will come from Prometheus at {url}"
-        ));
+        return unavailable(simulated.unwrap_or_else(|| {
+            format!("the runner has not started yet; its series will come from Prometheus at {url}")
+        }));
     };
+    let testid = runner::test_id(lt);
     Decision::Query {
         base: TestSeries {
             source: SeriesSource::Prometheus,
             ..base
         },
-        testid: runner::test_id(lt),
+        if_empty: simulated.unwrap_or_else(|| {
+            format!(
+                "Prometheus at {url} has no k6 samples tagged testid=\"{testid}\" in this window: the runners write there only when the operator runs with --prometheus-remote-write-url"
+            )
+        }),
+        testid,
         start,
         end: end.max(start),
     }
 }
 
-/// The answer from Prometheus's rows, or why there is none (pure).
+/// The answer from Prometheus's rows, or why there is none (pure): `if_empty` when it has
+/// no samples of the test.
 pub fn answered(
     base: TestSeries,
-    testid: &str,
-    url: &str,
+    if_empty: String,
     rows: Result<Vec<Row>, PrometheusError>,
 ) -> TestSeries {
     match rows {
         Ok(rows) if rows.is_empty() => TestSeries {
-            reason: Some(format!(
-                "Prometheus at {url} has no k6 samples tagged testid=\"{testid}\" in this window: the runners write there only when the operator runs with --prometheus-remote-write-url"
-            )),
+            reason: Some(if_empty),
             ..base
         },
         Ok(rows) => TestSeries {
@@ -315,20 +323,21 @@ async fn series(
         return Ok(Json((*hit).clone()));
     }
     let facts = facts(&state, &lt);
-    let (base, testid, start, end) = match decide(&lt, &facts) {
+    let (base, testid, start, end, if_empty) = match decide(&lt, &facts) {
         Decision::Answer(answer) => return Ok(Json(answer)),
         Decision::Query {
             base,
             testid,
             start,
             end,
-        } => (base, testid, start, end),
+            if_empty,
+        } => (base, testid, start, end, if_empty),
     };
     let Some(prom) = &state.prometheus else {
         return Err(ApiError::internal("Prometheus was configured a moment ago"));
     };
     let rows = prom.test_rows(&testid, start, end, base.step_seconds).await;
-    let answer = answered(base, &testid, prom.url(), rows);
+    let answer = answered(base, if_empty, rows);
     let settled = lt
         .status
         .as_ref()
@@ -391,6 +400,7 @@ pub async fn poll(state: Arc<ApiState>, prometheus: Prometheus) {
                 testid,
                 start,
                 end,
+                ..
             } = decide(&lt, &facts(&state, &lt))
             else {
                 continue;

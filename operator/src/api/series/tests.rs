@@ -49,9 +49,15 @@ fn without_measured_points_the_answer_says_why() {
     let prom = Some("http://127.0.0.1:9090");
     for (name, lt, facts, says) in [
         (
-            "the lab: simulated even with a Prometheus",
+            "the lab without a Prometheus",
             test(json!({}), running()),
-            facts(prom, Some("dev-worker1"), START + 10),
+            facts(None, Some("dev-worker1"), START + 10),
+            "the lab's runners are simulated (node dev-worker1",
+        ),
+        (
+            "the lab before the start",
+            test(json!({}), json!({ "phase": "Pending" })),
+            facts(prom, Some("dev-worker1"), START),
             "the lab's runners are simulated (node dev-worker1",
         ),
         (
@@ -96,11 +102,29 @@ fn a_started_test_is_queried_from_its_start_to_its_end_or_now() {
         testid,
         start,
         end,
+        if_empty,
     } = decide(&lt, &facts(prom, None, START + 42))
     else {
         panic!("query")
     };
     assert_eq!(testid, runner::test_id(&lt));
+    assert!(
+        if_empty.starts_with(&format!(
+            "Prometheus at http://127.0.0.1:9090 has no k6 samples tagged testid=\"{testid}\""
+        )),
+        "{if_empty}"
+    );
+    // In the lab, samples are looked up too (a test may write them), and their absence is the
+    // lab's reason.
+    let Decision::Query { if_empty, .. } =
+        decide(&lt, &facts(prom, Some("dev-worker1"), START + 42))
+    else {
+        panic!("query")
+    };
+    assert!(
+        if_empty.starts_with("the lab's runners are simulated (node dev-worker1"),
+        "{if_empty}"
+    );
     assert_eq!((start, end), (START, START + 42), "running: until now");
     assert_eq!(base.step_seconds, 5);
     assert_eq!(base.source, SeriesSource::Prometheus);
@@ -145,8 +169,7 @@ fn row(time: i64, values: &[(Measure, f64)]) -> Row {
 #[test]
 fn prometheus_answers_become_points_or_reasons() {
     let lt = test(json!({}), running());
-    let Decision::Query { base, testid, .. } =
-        decide(&lt, &facts(Some("http://p:9090"), None, START + 20))
+    let Decision::Query { base, .. } = decide(&lt, &facts(Some("http://p:9090"), None, START + 20))
     else {
         panic!("query")
     };
@@ -161,7 +184,7 @@ fn prometheus_answers_become_points_or_reasons() {
         ),
         row(START + 5, &[(Measure::ErrorRate, 0.5), (Measure::P99, 1.5)]),
     ];
-    let a = answered(base.clone(), &testid, "http://p:9090", Ok(rows));
+    let a = answered(base.clone(), "none".into(), Ok(rows));
     assert_eq!(a.source, SeriesSource::Prometheus);
     assert_eq!(a.reason, None);
     assert_eq!(a.percentiles, Some(SeriesPercentiles::Merged));
@@ -177,20 +200,13 @@ fn prometheus_answers_become_points_or_reasons() {
         }
     );
     assert_eq!(a.points[1].p99_ms, Some(1500.0));
-    let empty = answered(base.clone(), &testid, "http://p:9090", Ok(vec![]));
+    let empty = answered(base.clone(), "none".into(), Ok(vec![]));
     assert_eq!(empty.source, SeriesSource::Prometheus);
     assert_eq!(empty.percentiles, None);
-    assert!(
-        empty
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.contains(&format!("testid=\"{testid}\""))),
-        "{empty:?}"
-    );
+    assert_eq!(empty.reason.as_deref(), Some("none"));
     let down = answered(
         base,
-        &testid,
-        "http://p:9090",
+        "none".into(),
         Err(PrometheusError::Unreachable {
             url: "http://p:9090".into(),
             message: "connection refused".into(),

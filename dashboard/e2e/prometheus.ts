@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 
 export interface Prometheus {
   url: string;
@@ -27,9 +27,18 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `$TART_INFRA_PROMETHEUS` or Debian's /usr/bin/prometheus on a loopback port. */
+/** `$TART_INFRA_PROMETHEUS`, else Debian's, else `prometheus` on PATH (Homebrew's). */
+function prometheusBin(): string {
+  const debian = "/usr/bin/prometheus";
+  if (process.env.TART_INFRA_PROMETHEUS) return process.env.TART_INFRA_PROMETHEUS;
+  if (existsSync(debian)) return debian;
+  const onPath = (process.env.PATH ?? "").split(delimiter).map((dir) => join(dir, "prometheus")).find((p) => existsSync(p));
+  return onPath ?? debian;
+}
+
+/** Starts Prometheus on a loopback port, with its own data directory. */
 export async function startPrometheus(): Promise<Prometheus> {
-  const bin = process.env.TART_INFRA_PROMETHEUS ?? "/usr/bin/prometheus";
+  const bin = prometheusBin();
   if (!existsSync(bin)) throw new Error(`${bin} is missing: install Debian's prometheus package (scripts/install-test-deps does), or set TART_INFRA_PROMETHEUS`);
   const dir = mkdtempSync(join(tmpdir(), "tart-e2e-prometheus-"));
   // No scrape targets: every sample comes through remote write.

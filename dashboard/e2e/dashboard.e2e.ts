@@ -1,7 +1,7 @@
 // Every page against the local lab and the real operator, in Chromium: real data, deep links,
 // the token prompt, screenshots under test-results/, and an axe-core scan per page.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, BrowserContext } from "playwright-core";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -30,6 +30,41 @@ afterAll(async () => {
   await stopLab(lab);
   stopPrometheus(prometheus);
 });
+
+/** Starts a custom test on dev from the Testing page's form with `fields` (label → value):
+ * the page, the test's name and its path on the platform's API server. */
+async function startFromForm(fields: Record<string, string>): Promise<{ page: Page; name: string; path: string }> {
+  const page = await context.newPage();
+  await page.goto(`${lab!.url}/testing`);
+  await page.getByRole("button", { name: /^Run / }).first().waitFor();
+  for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
+  await page.getByRole("button", { name: "Start test" }).click();
+  const name = (await page.getByText(/ started on dev\.$/).textContent())!.split(" ")[0]!;
+  return { page, name, path: `${GROUP}/loadtests/${name}` };
+}
+
+interface RunningStatus {
+  startedAt: string;
+  runner: { namespace: string; job: string };
+}
+
+/** The test's status once it is Running (its runners started); fails if it ends first. */
+async function running(path: string): Promise<RunningStatus> {
+  for (let i = 0; i < 240; i++) {
+    const status = (await kubeGet(lab!, "platform", path)).body.status as ({ phase?: string } & Partial<RunningStatus>) | undefined;
+    if (status?.phase === "Running" && status.startedAt && status.runner) return { startedAt: status.startedAt, runner: status.runner };
+    expect(status?.phase ?? "", "the test ended before it ran").not.toMatch(/Failed|Completed|Succeeded/);
+    await new Promise((ok) => setTimeout(ok, 500));
+  }
+  throw new Error(`${path} did not reach Running in 120 s`);
+}
+
+/** Deletes the test of `card` from the page and waits until it is gone. */
+async function deleteFromPage(card: Locator, name: string): Promise<void> {
+  await card.getByRole("button", { name: `Delete ${name}` }).click();
+  await card.getByRole("button", { name: "Delete", exact: true }).click();
+  await card.waitFor({ state: "detached", timeout: 60_000 });
+}
 
 describe("dashboard in the lab", () => {
   it("asks for a token when the API answers 401, then shows the clusters", async () => {
@@ -121,9 +156,7 @@ describe("dashboard in the lab", () => {
     await card.getByRole("figure", { name: /^Planned virtual users over/ }).locator("path.recharts-line-curve").first().waitFor({ state: "attached" });
     await card.screenshot({ path: join(outDir, "testing-timeline.png") });
     expect(await seriousViolations(page)).toEqual([]);
-    await card.getByRole("button", { name: `Delete ${name}` }).click();
-    await card.getByRole("button", { name: "Delete", exact: true }).click();
-    await card.waitFor({ state: "detached", timeout: 60_000 });
+    await deleteFromPage(card, name);
     expect((await kubeGet(lab!, "platform", `${GROUP}/loadtests/${name}`)).status).toBe(404);
     await page.close();
   });
@@ -132,23 +165,10 @@ describe("dashboard in the lab", () => {
     // k6 cannot run here, so once the runner has started this test writes what k6's
     // Prometheus remote-write output would: two runners' request counters and native
     // histograms (one at 50 ms, one at 400 ms) and their VUs, every 5 s since the start.
-    const page = await context.newPage();
-    await page.goto(`${lab!.url}/testing`);
-    await page.getByRole("button", { name: /^Run / }).first().waitFor();
-    await page.getByLabel("Virtual users").fill("10");
-    await page.getByLabel("Duration", { exact: true }).fill("2m");
-    await page.getByRole("button", { name: "Start test" }).click();
-    const name = (await page.getByText(/ started on dev\.$/).textContent())!.split(" ")[0]!;
-    const path = `${GROUP}/loadtests/${name}`;
-    let running: { startedAt: string; runner: { job: string } } | undefined;
-    for (let i = 0; i < 240 && !running; i++) {
-      const status = (await kubeGet(lab!, "platform", path)).body.status as { phase?: string; startedAt?: string; runner?: { job: string } } | undefined;
-      if (status?.phase === "Running" && status.startedAt && status.runner) running = { startedAt: status.startedAt, runner: status.runner };
-      else await new Promise((ok) => setTimeout(ok, 500));
-    }
-    expect(running, "the test reached Running").toBeDefined();
-    const start = Date.parse(running!.startedAt);
-    const testid = running!.runner.job;
+    const { page, name, path } = await startFromForm({ "Virtual users": "10", Duration: "2m" });
+    const status = await running(path);
+    const start = Date.parse(status.startedAt);
+    const testid = status.runner.job;
     let next = start;
     const write = async () => {
       // Each push only adds samples: Prometheus refuses one older than a series' newest.
@@ -198,9 +218,7 @@ describe("dashboard in the lab", () => {
     await page.mouse.move(0, 0);
     await card.screenshot({ path: join(outDir, "testing-live-timeline.png") });
     expect(await seriousViolations(page)).toEqual([]);
-    await card.getByRole("button", { name: `Delete ${name}` }).click();
-    await card.getByRole("button", { name: "Delete", exact: true }).click();
-    await card.waitFor({ state: "detached", timeout: 60_000 });
+    await deleteFromPage(card, name);
     await page.close();
   });
 
@@ -210,27 +228,11 @@ describe("dashboard in the lab", () => {
     // message the shipped summary.js makes from k6's end-of-test summary data (a recorded k6
     // summary, the second runner's numbers changed). Everything after that is the real
     // operator, API server and page.
-    const page = await context.newPage();
-    await page.goto(`${lab!.url}/testing`);
-    await page.getByRole("button", { name: /^Run / }).first().waitFor();
-    await page.getByLabel("Virtual users").fill("6");
-    await page.getByLabel("Duration", { exact: true }).fill("5m");
-    await page.getByLabel("Runners").fill("2");
-    await page.getByRole("button", { name: "Start test" }).click();
-    const started = await page.getByText(/ started on dev\.$/).textContent();
-    const name = started!.split(" ")[0]!;
-    const path = `${GROUP}/loadtests/${name}`;
+    const { page, name, path } = await startFromForm({ "Virtual users": "6", Duration: "5m", Runners: "2" });
     expect((await kubeGet(lab!, "platform", path)).body.spec).toMatchObject({ http: { vus: 6, parallelism: 2 } });
-    let runner: { namespace: string; job: string } | undefined;
-    for (let i = 0; i < 240; i++) {
-      const status = (await kubeGet(lab!, "platform", path)).body.status as { phase?: string; runner?: { namespace: string; job: string } } | undefined;
-      if (status?.phase === "Running") runner = status.runner;
-      if (runner) break;
-      expect(status?.phase ?? "").not.toMatch(/Failed|Completed|Succeeded/);
-      await new Promise((ok) => setTimeout(ok, 500));
-    }
-    expect(runner, "the test reached Running: the starter resumed both runners").toBeDefined();
-    const pods = (await kubeGet(lab!, "dev", `/api/v1/namespaces/${runner!.namespace}/pods?labelSelector=batch.kubernetes.io/job-name%3D${runner!.job}`)).body.items as {
+    // Running: the starter resumed both runners.
+    const { runner } = await running(path);
+    const pods = (await kubeGet(lab!, "dev", `/api/v1/namespaces/${runner.namespace}/pods?labelSelector=batch.kubernetes.io/job-name%3D${runner.job}`)).body.items as {
       metadata: { name: string; annotations: Record<string, string> };
       spec: { containers: { name: string; image: string }[] };
       status: { containerStatuses?: { state?: { running?: { startedAt?: string } } }[] };
@@ -246,7 +248,7 @@ describe("dashboard in the lab", () => {
       const index = Number(pod.metadata.annotations["batch.kubernetes.io/job-completion-index"]);
       const message = JSON.stringify(compactSummary(summaries[index]));
       const startedAt = pod.status.containerStatuses?.[0]?.state?.running?.startedAt ?? now;
-      const ended = await kubeRequest(lab!, "dev", "PATCH", `/api/v1/namespaces/${runner!.namespace}/pods/${pod.metadata.name}/status`, {
+      const ended = await kubeRequest(lab!, "dev", "PATCH", `/api/v1/namespaces/${runner.namespace}/pods/${pod.metadata.name}/status`, {
         status: {
           phase: "Succeeded",
           conditions: [{ type: "Ready", status: "False", reason: "PodCompleted", lastTransitionTime: now }],
@@ -281,9 +283,7 @@ describe("dashboard in the lab", () => {
     expect(await p95.locator("path.recharts-line-curve").count()).toBe(0);
     await card.screenshot({ path: join(outDir, "testing-parallel-timeline.png") });
     expect(await seriousViolations(page)).toEqual([]);
-    await card.getByRole("button", { name: `Delete ${name}` }).click();
-    await card.getByRole("button", { name: "Delete", exact: true }).click();
-    await card.waitFor({ state: "detached", timeout: 60_000 });
+    await deleteFromPage(card, name);
     await page.close();
   });
 

@@ -5,26 +5,14 @@
 // prompb (samples and native histograms), snappy-framed as the protocol requires.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { freePort } from "./lab";
 
 export interface Prometheus {
   url: string;
   process: ChildProcess;
   dir: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => ok(port));
-    });
-  });
 }
 
 /** `$TART_INFRA_PROMETHEUS`, else Debian's, else `prometheus` on PATH (Homebrew's). */

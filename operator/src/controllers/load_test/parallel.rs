@@ -28,7 +28,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::runner::{K6_UID, RunnerNames, UID_LABEL, annotations, labels};
+use super::runner::{K6_UID, RunnerNames, UID_LABEL, annotations, labels, metadata};
 use super::runner_state::{self, Inputs, Observation, job_condition};
 
 /// The port of k6's REST API in a parallel runner.
@@ -94,12 +94,7 @@ pub fn api_policy(lt: &LoadTest, names: &RunnerNames) -> NetworkPolicy {
     serde_json::from_value(json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {
-            "name": names.job,
-            "namespace": names.namespace,
-            "labels": labels(lt),
-            "annotations": annotations(lt),
-        },
+        "metadata": metadata(lt, names),
         "spec": {
             "podSelector": { "matchLabels": { JOB_NAME_LABEL: names.job } },
             "policyTypes": ["Ingress"],

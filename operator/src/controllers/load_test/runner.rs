@@ -274,13 +274,7 @@ pub fn header_secret(
         })
         .collect();
     Secret {
-        metadata: kube::core::ObjectMeta {
-            name: Some(names.job.clone()),
-            namespace: Some(names.namespace.clone()),
-            labels: Some(labels(lt)),
-            annotations: Some(annotations(lt)),
-            ..Default::default()
-        },
+        metadata: metadata(lt, names),
         type_: Some("Opaque".to_owned()),
         data: Some(data),
         ..Default::default()
@@ -290,6 +284,18 @@ pub fn header_secret(
 /// Whether a runner Job found in the target cluster was created for `lt`.
 pub fn belongs_to(job: &Job, lt: &LoadTest) -> bool {
     job.labels().get(UID_LABEL).cloned() == lt.uid()
+}
+
+/// The metadata of a runner object named like the Job: its name, namespace, labels and
+/// annotations.
+pub fn metadata(lt: &LoadTest, names: &RunnerNames) -> kube::core::ObjectMeta {
+    kube::core::ObjectMeta {
+        name: Some(names.job.clone()),
+        namespace: Some(names.namespace.clone()),
+        labels: Some(labels(lt)),
+        annotations: Some(annotations(lt)),
+        ..Default::default()
+    }
 }
 
 /// Labels of every runner object.
@@ -399,12 +405,7 @@ pub fn config_map(lt: &LoadTest, plan: &HttpPlan, names: &RunnerNames) -> Config
     serde_json::from_value(json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": names.job,
-            "namespace": names.namespace,
-            "labels": labels(lt),
-            "annotations": annotations(lt),
-        },
+        "metadata": metadata(lt, names),
         "data": {
             "loadtest.js": K6_SCRIPT,
             "summary.js": K6_SUMMARY,
@@ -529,12 +530,7 @@ pub fn job(
     let mut job = json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {
-            "name": names.job,
-            "namespace": names.namespace,
-            "labels": labels(lt),
-            "annotations": annotations(lt),
-        },
+        "metadata": metadata(lt, names),
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": timeout_secs,

@@ -1,7 +1,7 @@
 // One ScalingExperiment: its header, KPIs, charts, per-deployment results, replica events, and
 // its cluster now.
 import { useMemo } from "react";
-import type { ExperimentView, Schemas } from "../../api/client";
+import type { ExperimentView } from "../../api/client";
 import { useExperiment, usePresets, useScaling, useSnapshot, useTestSeries, useTests } from "../../api/queries";
 import { LoadTimeline } from "../../components/LoadTimeline";
 import { Table, type Column } from "../../components/Table";
@@ -13,6 +13,7 @@ import {
   describeLoad,
   formatKpis,
   phaseWindows,
+  PHASE_TONE,
   rpsMissingReason,
   sampleLag,
   timelineRows,
@@ -26,15 +27,6 @@ import { NodesNow, TrafficNow } from "./ClusterNow";
 
 const pct = (v: number | null | undefined) => (v == null ? "—" : `${v}%`);
 
-type Phase = Schemas["ExperimentPhase"];
-const PHASE_TONE: Record<Phase, "green" | "yellow" | "red" | "blue" | "slate"> = {
-  Pending: "slate",
-  Baseline: "slate",
-  Loading: "blue",
-  CoolingDown: "yellow",
-  Completed: "green",
-  Failed: "red",
-};
 const SAMPLE_TONE: Record<SamplePhase, "slate" | "blue" | "yellow"> = { Baseline: "slate", Load: "blue", Cooldown: "yellow" };
 
 function ExperimentHeader({ e }: { e: ExperimentView }) {

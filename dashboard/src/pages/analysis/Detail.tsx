@@ -10,6 +10,7 @@ import { Field } from "../../components/values";
 import {
   childLoadTest,
   DEFAULT_COOLDOWN_SECONDS,
+  deploymentScaleUp,
   describeLoad,
   formatKpis,
   phaseWindows,
@@ -22,7 +23,7 @@ import {
 } from "../../lib/analysis";
 import { clockTime, count, duration, PALETTE, preciseDuration } from "../../lib/format";
 import { experimentTimeline } from "../../lib/timeline";
-import { Throughput } from "./Charts";
+import { DeploymentBars, Throughput } from "./Charts";
 import { NodesNow, TrafficNow } from "./ClusterNow";
 
 const pct = (v: number | null | undefined) => (v == null ? "—" : `${v}%`);
@@ -129,6 +130,13 @@ function DeploymentTable({ e }: { e: ExperimentView }) {
       ),
     },
     {
+      header: "Scale-up latency",
+      cell: (d) => {
+        const up = deploymentScaleUp(d, e);
+        return up.value ?? <span className="text-slate-400">none: {up.missing}</span>;
+      },
+    },
+    {
       header: "Back at baseline",
       cell: (d) => {
         const back = backAtBaseline(d);
@@ -148,7 +156,10 @@ function DeploymentTable({ e }: { e: ExperimentView }) {
       {e.deployments.length === 0 ? (
         <Empty>{e.live ? "The targets are resolved when sampling starts." : "No target deployments were resolved."}</Empty>
       ) : (
-        <Table labelledBy="deployments-heading" columns={columns} rows={e.deployments} rowKey={(d) => `${d.namespace}/${d.name}`} />
+        <div className="space-y-3">
+          <DeploymentBars e={e} />
+          <Table labelledBy="deployments-heading" columns={columns} rows={e.deployments} rowKey={(d) => `${d.namespace}/${d.name}`} />
+        </div>
       )}
     </Card>
   );

@@ -70,8 +70,8 @@ describe("dashboard in the lab", () => {
     // Each node lists its own pods: the demo pods run on the worker.
     await page.getByRole("button", { name: /^Show the [1-9]\d* pods on dev-worker1$/ }).click();
     const workerPods = page.getByRole("table", { name: "Pods on dev-worker1" });
-    await workerPods.getByRole("cell", { name: /^nginx-web-/ }).first().waitFor();
-    expect(await workerPods.getByRole("columnheader").allTextContents()).toEqual(["Pod", "Namespace", "Phase", "Status", "Restarts"]);
+    await workerPods.getByRole("cell", { name: /^demo\/nginx-web-/ }).first().waitFor();
+    expect(await workerPods.getByRole("columnheader").allTextContents()).toEqual(["Pod", "Phase", "Status", "Restarts"]);
     await screenshot(page, "cluster-dev");
     expect(await seriousViolations(page)).toEqual([]);
     await page.goto(`${lab!.url}/clusters/nowhere`);
@@ -364,9 +364,15 @@ describe("dashboard in the lab", () => {
     const form = page.getByRole("form", { name: "Start experiment" });
     expect(await form.getByLabel("Scaling preset").inputValue()).toBe("cascade-light");
     await form.getByLabel("Cooldown (seconds)").fill("30");
+    // The page selects an existing experiment until the new one exists: wait for a new name.
+    const list = await kubeGet(lab!, "platform", `${GROUP}/scalingexperiments`);
+    const existing = new Set((list.body.items as { metadata: { name: string } }[]).map((i) => `default/${i.metadata.name}`));
     await form.getByRole("button", { name: "Start experiment" }).click();
-    await page.waitForURL(/experiment=default%2F/);
-    const name = decodeURIComponent(new URL(page.url()).searchParams.get("experiment")!).split("/")[1]!;
+    await page.waitForURL((u) => {
+      const chosen = u.searchParams.get("experiment");
+      return chosen != null && !existing.has(chosen);
+    });
+    const name = new URL(page.url()).searchParams.get("experiment")!.split("/")[1]!;
     const header = page.getByRole("heading", { name, exact: true }).locator("..");
     await header.getByText("Completed", { exact: true }).waitFor({ timeout: 300_000 });
     const done = await kubeGet(lab!, "platform", `${GROUP}/scalingexperiments/${name}`);

@@ -99,9 +99,9 @@ describe("ClusterDetail", () => {
     // The unscheduled httpbin pod is on no node's list.
     const table = screen.getByRole("table", { name: "Pods on dev-worker1" });
     expect(rowTexts(table)).toEqual([
-      ["Pod", "Namespace", "Phase", "Status", "Restarts"],
-      ["nginx-web-7d9f", "demo", "Running", "Running", "0"],
-      ["redis-0", "demo", "Failed", "Error", "2"],
+      ["Pod", "Phase", "Status", "Restarts"],
+      ["demo/nginx-web-7d9f", "Running", "Running", "0"],
+      ["demo/redis-0", "Failed", "Error", "2"],
     ]);
     expect(within(table).getByRole("cell", { name: "2" }).className).toContain("text-yellow");
     fireEvent.click(screen.getByRole("button", { name: "Show the 0 pods on dev-worker2" }));

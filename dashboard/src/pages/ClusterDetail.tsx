@@ -21,9 +21,9 @@ function podTone(status: string): "green" | "blue" | "yellow" | "red" | "slate" 
 
 const podKey = (p: PodView) => `${p.namespace}/${p.name}`;
 
+// Narrow (a node card is a third of the page): the namespace goes with the name.
 const NODE_POD_COLUMNS: Column<PodView>[] = [
-  { header: "Pod", cell: (p) => p.name, className: "break-all font-mono text-xs" },
-  { header: "Namespace", cell: (p) => p.namespace },
+  { header: "Pod", cell: (p) => `${p.namespace}/${p.name}`, className: "font-mono text-xs" },
   { header: "Phase", cell: (p) => p.phase },
   { header: "Status", cell: (p) => <Badge tone={podTone(p.status)}>{p.status}</Badge> },
   { header: "Restarts", cell: (p) => p.restarts, numeric: true, className: (p) => (p.restarts > 0 ? "text-yellow-300" : "") },

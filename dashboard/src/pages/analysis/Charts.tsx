@@ -84,6 +84,8 @@ export function Throughput({
 }
 
 const BAR = { isAnimationActive: false } as const;
+/** Bar tooltips name each bar in text colour: the bars' own colours are too dark to read there. */
+const BAR_TOOLTIP = { ...TOOLTIP, itemStyle: { color: "#e2e8f0" } };
 
 /** Per target: baseline, peak and final replicas side by side, and how long each took to scale
  * up (only targets that did: a missing bar is not a zero; the table says why). */
@@ -100,9 +102,9 @@ export function DeploymentBars({ e }: { e: ExperimentView }) {
             <CartesianGrid stroke={GRID} />
             <XAxis dataKey="name" stroke={AXIS} />
             <YAxis allowDecimals={false} stroke={AXIS} />
-            <Tooltip {...TOOLTIP} />
+            <Tooltip {...BAR_TOOLTIP} />
             <Legend />
-            <Bar name="Baseline" dataKey="baseline" fill="#64748b" {...BAR} />
+            <Bar name="Baseline" dataKey="baseline" fill="#94a3b8" {...BAR} />
             <Bar name="Peak" dataKey="peak" fill="#3b82f6" {...BAR} />
             <Bar name="Final" dataKey="final" fill="#22c55e" {...BAR} />
           </BarChart>
@@ -119,7 +121,7 @@ export function DeploymentBars({ e }: { e: ExperimentView }) {
                 <CartesianGrid stroke={GRID} />
                 <XAxis dataKey="name" stroke={AXIS} />
                 <YAxis stroke={AXIS} tickFormatter={wholeSeconds} />
-                <Tooltip formatter={(v) => preciseDuration(Number(v))} {...TOOLTIP} />
+                <Tooltip formatter={(v) => preciseDuration(Number(v))} {...BAR_TOOLTIP} />
                 <Bar name="Scale-up latency" dataKey="seconds" fill="#a855f7" {...BAR} />
               </BarChart>
             </ResponsiveContainer>

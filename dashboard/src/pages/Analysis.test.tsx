@@ -247,6 +247,7 @@ describe("Analysis", () => {
     const deployments = card("Per deployment");
     const replicas = within(deployments).getByRole("figure", { name: "Replicas per deployment: baseline, peak and final of demo/nginx-web, demo/httpbin" });
     expect(replicas.querySelectorAll(".recharts-bar-rectangle")).toHaveLength(6); // 3 bars × 2 deployments
+    expect([...replicas.querySelectorAll(".recharts-legend-item-text")].map((t) => t.textContent)).toEqual(["Baseline", "Peak", "Final"]);
     // Only nginx-web scaled up: one latency bar, never a 0 for httpbin.
     const latency = within(deployments).getByRole("figure", { name: /^Scale-up latency per deployment of demo\/nginx-web, in seconds/ });
     expect(latency.querySelectorAll(".recharts-bar-rectangle")).toHaveLength(1);

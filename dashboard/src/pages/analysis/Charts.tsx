@@ -84,8 +84,10 @@ export function Throughput({
 }
 
 const BAR = { isAnimationActive: false } as const;
+/** The replica bars, in the legend's order too (Recharts would sort it by name). */
+const REPLICA_BARS = ["baseline", "peak", "final"];
 /** Bar tooltips name each bar in text colour: the bars' own colours are too dark to read there. */
-const BAR_TOOLTIP = { ...TOOLTIP, itemStyle: { color: "#e2e8f0" } };
+const BAR_TOOLTIP = { ...TOOLTIP, itemStyle: { color: "#e2e8f0" }, cursor: { fill: GRID } };
 
 /** Per target: baseline, peak and final replicas side by side, and how long each took to scale
  * up (only targets that did: a missing bar is not a zero; the table says why). */
@@ -103,7 +105,7 @@ export function DeploymentBars({ e }: { e: ExperimentView }) {
             <XAxis dataKey="name" stroke={AXIS} />
             <YAxis allowDecimals={false} stroke={AXIS} />
             <Tooltip {...BAR_TOOLTIP} />
-            <Legend />
+            <Legend itemSorter={(item) => REPLICA_BARS.indexOf(String(item.dataKey))} />
             <Bar name="Baseline" dataKey="baseline" fill="#94a3b8" {...BAR} />
             <Bar name="Peak" dataKey="peak" fill="#3b82f6" {...BAR} />
             <Bar name="Final" dataKey="final" fill="#22c55e" {...BAR} />

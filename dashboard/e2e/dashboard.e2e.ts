@@ -397,6 +397,7 @@ describe("dashboard in the lab", () => {
     const bars = deployments.getByRole("figure", { name: "Replicas per deployment: baseline, peak and final of demo/nginx-web, demo/httpbin" });
     await bars.locator(".recharts-bar-rectangle").first().waitFor({ state: "attached" });
     expect(await bars.locator(".recharts-bar-rectangle").count()).toBeGreaterThanOrEqual(2 * 3);
+    await page.mouse.move(0, 0); // no tooltip over the bars in the pictures
     await screenshot(page, "analysis-cascade");
     await deployments.screenshot({ path: join(outDir, "analysis-cascade-deployments.png") });
     // A bar's tooltip, as a pointer resting on the chart opens it, is scanned too.

@@ -84,7 +84,7 @@ export function Throughput({
 }
 
 const BAR = { isAnimationActive: false } as const;
-/** The replica bars, in the legend's order too (Recharts would sort it by name). */
+/** The replica bars, in this order in the legend and tooltip too (Recharts would sort by name). */
 const REPLICA_BARS = ["baseline", "peak", "final"];
 /** Bar tooltips name each bar in text colour: the bars' own colours are too dark to read there. */
 const BAR_TOOLTIP = { ...TOOLTIP, itemStyle: { color: "#e2e8f0" }, cursor: { fill: GRID } };
@@ -104,7 +104,7 @@ export function DeploymentBars({ e }: { e: ExperimentView }) {
             <CartesianGrid stroke={GRID} />
             <XAxis dataKey="name" stroke={AXIS} />
             <YAxis allowDecimals={false} stroke={AXIS} />
-            <Tooltip {...BAR_TOOLTIP} />
+            <Tooltip itemSorter={(item) => REPLICA_BARS.indexOf(String(item.dataKey))} {...BAR_TOOLTIP} />
             <Legend itemSorter={(item) => REPLICA_BARS.indexOf(String(item.dataKey))} />
             <Bar name="Baseline" dataKey="baseline" fill="#94a3b8" {...BAR} />
             <Bar name="Peak" dataKey="peak" fill="#3b82f6" {...BAR} />

@@ -317,6 +317,10 @@ pub struct DeploymentResult {
     /// CPU utilisation at the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_cpu_percent: Option<i32>,
+    /// First sample after load start with this target above its baseline replicas, minus
+    /// load start; unset when it never scaled up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_up_latency_seconds: Option<f64>,
 }
 
 /// The phase a sample or event belongs to.

@@ -736,6 +736,7 @@ fn experiment_status(phase: ExperimentPhase, message: &str) -> ScalingExperiment
             baseline_cpu_percent: Some(4),
             peak_cpu_percent: Some(93),
             final_cpu_percent: None,
+            scale_up_latency_seconds: Some(12.0),
         }],
         conditions: vec![
             condition(

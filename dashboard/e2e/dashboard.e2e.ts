@@ -102,6 +102,11 @@ describe("dashboard in the lab", () => {
     await page.getByRole("cell", { name: "httpbin", exact: true }).waitFor();
     await page.reload();
     await page.getByRole("heading", { name: "dev-master" }).waitFor();
+    // Each node lists its own pods: the demo pods run on the worker.
+    await page.getByRole("button", { name: /^Show the [1-9]\d* pods on dev-worker1$/ }).click();
+    const workerPods = page.getByRole("table", { name: "Pods on dev-worker1" });
+    await workerPods.getByRole("cell", { name: /^demo\/nginx-web-/ }).first().waitFor();
+    expect(await workerPods.getByRole("columnheader").allTextContents()).toEqual(["Pod", "Phase", "Status", "Restarts"]);
     await screenshot(page, "cluster-dev");
     expect(await seriousViolations(page)).toEqual([]);
     await page.goto(`${lab!.url}/clusters/nowhere`);
@@ -339,6 +344,82 @@ describe("dashboard in the lab", () => {
     expect(image.subarray(1, 4).toString("latin1")).toBe("PNG");
     expect(image.length).toBeGreaterThan(10_000);
     writeFileSync(join(outDir, "analysis-timeline-export.png"), image);
+    await page.close();
+  });
+
+  it("cascade: started from the Testing page's preset, runs to Completed, with results for nginx-web and httpbin on both pages", async () => {
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/testing?cluster=dev`);
+    // The HPA status widget: dev's demo HPAs as the operator last sampled them.
+    const hpas = page.getByRole("table", { name: "HPA status in dev" });
+    for (const d of ["demo/nginx-web", "demo/httpbin"]) {
+      const row = hpas.getByRole("row").filter({ has: page.getByRole("cell", { name: d, exact: true }) });
+      await row.getByText(/^(SCALING|AT MAX|STABLE)$/).waitFor();
+    }
+    await screenshot(page, "testing-hpa-status");
+    expect(await seriousViolations(page)).toEqual([]);
+
+    await page.getByRole("link", { name: /^Start from Load analysis ?\(cascade-light\)$/ }).click();
+    await page.waitForURL(/preset=cascade-light/);
+    const form = page.getByRole("form", { name: "Start experiment" });
+    expect(await form.getByLabel("Scaling preset").inputValue()).toBe("cascade-light");
+    await form.getByLabel("Cooldown (seconds)").fill("30");
+    // The page selects an existing experiment until the new one exists: wait for a new name.
+    const list = await kubeGet(lab!, "platform", `${GROUP}/scalingexperiments`);
+    const existing = new Set((list.body.items as { metadata: { name: string } }[]).map((i) => `default/${i.metadata.name}`));
+    await form.getByRole("button", { name: "Start experiment" }).click();
+    await page.waitForURL((u) => {
+      const chosen = u.searchParams.get("experiment");
+      return chosen != null && !existing.has(chosen);
+    });
+    const name = new URL(page.url()).searchParams.get("experiment")!.split("/")[1]!;
+    const header = page.getByRole("heading", { name, exact: true }).locator("..");
+    await header.getByText("Completed", { exact: true }).waitFor({ timeout: 300_000 });
+    const done = await kubeGet(lab!, "platform", `${GROUP}/scalingexperiments/${name}`);
+    const status = done.body.status as { phase: string; deployments: { name: string; scaleUpLatencySeconds?: number; peakReplicas?: number }[] };
+    expect(status.phase).toBe("Completed");
+    expect(status.deployments.map((d) => d.name)).toEqual(["nginx-web", "httpbin"]);
+    expect(done.body.spec).toMatchObject({ cluster: "dev", cooldownSeconds: 30, load: { preset: "cascade-light" } });
+
+    // Per deployment: both targets in the table, with what the API recorded (a latency only where
+    // one was measured), and the replica bars drawn for both.
+    const deployments = page.locator("section", { has: page.getByRole("heading", { name: "Per deployment", exact: true }) });
+    const column = async (header: string) => {
+      const headers = await deployments.getByRole("columnheader").allTextContents();
+      const i = headers.indexOf(header);
+      return Promise.all(["nginx-web", "httpbin"].map((d) => deployments.getByRole("row").filter({ hasText: `demo/${d}` }).getByRole("cell").nth(i).textContent()));
+    };
+    const latencies = await column("Scale-up latency");
+    status.deployments.forEach((d, i) => {
+      if (d.scaleUpLatencySeconds == null) expect(latencies[i]).toMatch(/^none: /);
+      else expect(latencies[i]).toBe(`${d.scaleUpLatencySeconds.toFixed(1)} s`);
+    });
+    const bars = deployments.getByRole("figure", { name: "Replicas per deployment: baseline, peak and final of demo/nginx-web, demo/httpbin" });
+    await bars.locator(".recharts-bar-rectangle").first().waitFor({ state: "attached" });
+    expect(await bars.locator(".recharts-bar-rectangle").count()).toBeGreaterThanOrEqual(2 * 3);
+    await page.mouse.move(0, 0); // no tooltip over the bars in the pictures
+    await screenshot(page, "analysis-cascade");
+    await deployments.screenshot({ path: join(outDir, "analysis-cascade-deployments.png") });
+    // A bar's tooltip, as a pointer resting on the chart opens it, is scanned too.
+    await bars.locator(".recharts-bar-rectangle").first().hover();
+    await page.locator(".recharts-tooltip-item").first().waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // Back on the Testing page: the experiment in the list, tagged CASCADE, per deployment.
+    await page.goto(`${lab!.url}/testing?cluster=dev`);
+    const card = page.locator("li", { has: page.getByRole("heading", { name: `default/${name}`, exact: true }) });
+    await card.getByText("Completed", { exact: true }).waitFor();
+    await card.getByText("CASCADE", { exact: true }).waitFor();
+    const perDeployment = card.getByRole("table", { name: `Per deployment: ${name}` });
+    for (const d of ["demo/nginx-web", "demo/httpbin"]) await perDeployment.getByRole("cell", { name: d, exact: true }).waitFor();
+    const peaks = await Promise.all(
+      ["nginx-web", "httpbin"].map((d) => perDeployment.getByRole("row").filter({ hasText: `demo/${d}` }).getByRole("cell").nth(1).textContent()),
+    );
+    status.deployments.forEach((d, i) => expect(peaks[i]).toMatch(new RegExp(`→ ${d.peakReplicas ?? "—"}$`)));
+    await card.scrollIntoViewIfNeeded();
+    await screenshot(page, "testing-experiments");
+    await card.screenshot({ path: join(outDir, "testing-cascade-card.png") });
+    expect(await seriousViolations(page)).toEqual([]);
     await page.close();
   });
 

@@ -482,6 +482,10 @@ async fn a_two_cluster_lab_runs_a_scaling_experiment_through_the_real_hpa() {
         "nginx-web scaled above its 3 baseline replicas: {kpis}"
     );
     assert!(kpis["scaleDownStartSeconds"].as_f64().is_some(), "{kpis}");
+    assert_eq!(
+        done["deployments"][0]["scaleUpLatencySeconds"], kpis["scaleUpLatencySeconds"],
+        "nginx-web, the only target, has the experiment's scale-up latency: {done}"
+    );
     assert!(kpis["avgRpsPerPod"].is_null(), "no invented RPS: {kpis}");
     let events = done["events"].as_array().expect("events");
     assert!(

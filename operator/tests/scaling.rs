@@ -332,6 +332,10 @@ spec:
         "per-deployment results: {d:?}"
     );
     ensure!(
+        d.scale_up_latency_seconds == k.scale_up_latency_seconds,
+        "the only target's own scale-up latency is the experiment's: {d:?}, {k:?}"
+    );
+    ensure!(
         d.peak_cpu_percent.is_some_and(|c| c > 50)
             && d.baseline_cpu_percent.is_some_and(|c| c < 50),
         "CPU from the HPA: {d:?}; first samples {:?}",

@@ -754,6 +754,12 @@ export interface components {
              * @description Most replicas during the experiment.
              */
             peakReplicas?: number | null;
+            /**
+             * Format: double
+             * @description First sample after load start with this target above its baseline replicas, minus
+             *     load start; unset when it never scaled up.
+             */
+            scaleUpLatencySeconds?: number | null;
         };
         /** @description Flows between two services. */
         EdgeView: {

@@ -18,6 +18,20 @@ export function Badge({ children, tone = "slate" }: { children: ReactNode; tone?
   return <span className={`inline-flex items-center rounded px-2 py-0.5 text-xs font-medium ring-1 ${tones[tone]}`}>{children}</span>;
 }
 
+const TAG_CLASSES: Record<string, string> = {
+  HTTP: "bg-blue-900/60 text-blue-100 ring-blue-700",
+  CPU: "bg-orange-900/60 text-orange-100 ring-orange-700",
+  MEM: "bg-rose-900/60 text-rose-100 ring-rose-700",
+  SCALE: "bg-purple-900/60 text-purple-100 ring-purple-700",
+  CASCADE: "bg-teal-900/60 text-teal-100 ring-teal-700",
+};
+
+/** The original's kind tag of a test or experiment: HTTP, CPU, MEM, SCALE, CASCADE. */
+export function Tag({ tag }: { tag: string }) {
+  const cls = TAG_CLASSES[tag] ?? "bg-slate-800 text-slate-200 ring-slate-600";
+  return <span className={`inline-flex rounded px-2 py-0.5 text-xs font-semibold ring-1 ${cls}`}>{tag}</span>;
+}
+
 export function Dot({ level }: { level: Level | null }) {
   const colour = level ? LEVEL_BG[level] : "bg-slate-500";
   const label = level === "ok" ? "healthy" : level === "warn" ? "degraded" : level === "bad" ? "down" : "unknown";

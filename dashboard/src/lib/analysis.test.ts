@@ -3,10 +3,13 @@ import type { TestView } from "../api/client";
 import {
   childLoadTest,
   defaultExperiment,
+  deploymentScaleUp,
   describeLoad,
   efficiency,
   experimentLabel,
+  experimentLink,
   experimentSpec,
+  experimentTag,
   formatKpis,
   formFieldOf,
   parseExperimentId,
@@ -149,6 +152,29 @@ describe("throughput", () => {
     expect(rpsMissingReason(e, undefined, undefined)).toMatch(/loading/);
     expect(rpsMissingReason(e, { ...test, phase: "Running", message: null } as TestView, [])).toMatch(/still running/);
     expect(rpsMissingReason(experiment({ loadTest: null, message: "no HPA for demo/web" }), undefined, [])).toBe("no load test ran (no HPA for demo/web)");
+  });
+});
+
+describe("per deployment", () => {
+  const d = { namespace: "demo", name: "httpbin", baselineReplicas: 1 };
+  it("formats a target's own scale-up latency, and says why there is none", () => {
+    const e = experiment();
+    expect(deploymentScaleUp({ ...d, scaleUpLatencySeconds: 12.5 }, e)).toEqual({ value: "12.5 s", missing: null });
+    expect(deploymentScaleUp(d, e)).toEqual({ value: null, missing: "never above its baseline of 1" });
+    expect(deploymentScaleUp(d, { ...e, live: true }).missing).toBe("not above its baseline of 1 yet");
+    expect(deploymentScaleUp({ ...d, baselineReplicas: null }, e).missing).toBe("no replica data for it");
+    expect(deploymentScaleUp(d, { live: true, loadStartedAt: null }).missing).toBe("the load has not started yet");
+    expect(deploymentScaleUp(d, { live: false, loadStartedAt: null }).missing).toBe("no load ran");
+  });
+
+  it("tags cascades and links to the analysis page", () => {
+    expect(experimentTag(experiment())).toBe("SCALE");
+    expect(experimentTag(experiment({ preset: "cascade-ramp" }))).toBe("CASCADE");
+    const custom = experiment({ preset: null });
+    const http = (targets: string[]) => ({ ...custom, spec: { ...custom.spec, load: { http: { targets } } } });
+    expect(experimentTag(http(["http://a", "http://b"]))).toBe("CASCADE");
+    expect(experimentTag(http(["http://a"]))).toBe("SCALE");
+    expect(experimentLink(custom)).toBe("/analysis?experiment=default%2Fscale-light-abcde");
   });
 });
 

@@ -309,6 +309,41 @@ export function rpsMissingReason(e: ExperimentView, test: TestView | undefined, 
   return test.reason ? `the load test ended with ${test.reason}.` : "the load test reported no requests per second.";
 }
 
+/** An experiment phase's badge colour. */
+export const PHASE_TONE: Record<Schemas["ExperimentPhase"], "green" | "yellow" | "red" | "blue" | "slate"> = {
+  Pending: "slate",
+  Baseline: "slate",
+  Loading: "blue",
+  CoolingDown: "yellow",
+  Completed: "green",
+  Failed: "red",
+};
+
+// ---------------------------------------------------------------------------------------------
+// Per deployment
+
+export type DeploymentResult = Schemas["DeploymentResult"];
+
+/** A target's own scale-up latency, formatted, or why there is none (never a made-up 0). */
+export function deploymentScaleUp(d: DeploymentResult, e: Pick<ExperimentView, "live" | "loadStartedAt">): { value: string | null; missing: string | null } {
+  const s = d.scaleUpLatencySeconds;
+  if (s != null && Number.isFinite(s)) return { value: preciseDuration(s), missing: null };
+  if (!e.loadStartedAt) return { value: null, missing: e.live ? "the load has not started yet" : "no load ran" };
+  if (d.baselineReplicas == null) return { value: null, missing: "no replica data for it" };
+  return { value: null, missing: e.live ? `not above its baseline of ${d.baselineReplicas} yet` : `never above its baseline of ${d.baselineReplicas}` };
+}
+
+/** The original's tag: CASCADE for a load through several services (a cascade preset or more
+ * than one target URL), SCALE otherwise. */
+export function experimentTag(e: Pick<ExperimentView, "preset" | "spec">): "CASCADE" | "SCALE" {
+  const preset = e.preset ?? e.spec.load.preset;
+  if (preset) return preset.startsWith("cascade") ? "CASCADE" : "SCALE";
+  return (e.spec.load.http?.targets?.length ?? 0) > 1 ? "CASCADE" : "SCALE";
+}
+
+/** The Load analysis page of one experiment. */
+export const experimentLink = (e: { namespace: string; name: string }) => `/analysis?${new URLSearchParams({ experiment: experimentId(e) }).toString()}`;
+
 // ---------------------------------------------------------------------------------------------
 // The start form
 

@@ -231,6 +231,43 @@ describe("Analysis", () => {
     expect(within(card("Infrastructure impact: dev nodes now")).getByRole("meter", { name: "dev-worker1 CPU" }).getAttribute("aria-valuenow")).toBe("75");
   });
 
+  it("draws each deployment's replicas and scale-up latency as bars, and gives the load's p99, average and total requests", () => {
+    const cascade = {
+      ...completed,
+      deployments: [
+        { ...completed.deployments[0]!, scaleUpLatencySeconds: 15 },
+        { ...completed.deployments[1]!, peakReplicas: 1, finalReplicas: 1 },
+      ],
+    };
+    const measured = { ...loadTest, reason: null, message: null, results: { requests: 12000, rps: 199.5, errorRate: 0, latencyMs: { p95: 120, p99: 250.5, avg: 40.2 } } };
+    renderAt("/analysis?experiment=default/scale-light-abcde", [cascade], [[["tests"], [measured]]]);
+    const stat = (label: string) => within(screen.getByLabelText("Load results")).getByText(label).nextElementSibling?.textContent;
+    expect([stat("Total requests"), stat("p95 latency"), stat("p99 latency"), stat("Avg latency")]).toEqual(["12,000", "120 ms", "251 ms", "40 ms"]);
+
+    const deployments = card("Per deployment");
+    const replicas = within(deployments).getByRole("figure", { name: "Replicas per deployment: baseline, peak and final of demo/nginx-web, demo/httpbin" });
+    expect(replicas.querySelectorAll(".recharts-bar-rectangle")).toHaveLength(6); // 3 bars × 2 deployments
+    expect([...replicas.querySelectorAll(".recharts-legend-item-text")].map((t) => t.textContent)).toEqual(["Baseline", "Peak", "Final"]);
+    // Only nginx-web scaled up: one latency bar, never a 0 for httpbin.
+    const latency = within(deployments).getByRole("figure", { name: /^Scale-up latency per deployment of demo\/nginx-web, in seconds/ });
+    expect(latency.querySelectorAll(".recharts-bar-rectangle")).toHaveLength(1);
+    const rows = within(deployments).getAllByRole("row");
+    const column = within(rows[0]!).getAllByRole("columnheader").findIndex((h) => h.textContent === "Scale-up latency");
+    expect(rows.slice(1).map((r) => within(r).getAllByRole("cell")[column]?.textContent)).toEqual(["15.0 s", "none: never above its baseline of 1"]);
+
+    // What the infrastructure card cannot show, and why.
+    const nodes = card("Infrastructure impact: dev nodes now");
+    expect(within(nodes).getByText(/^Before and during the load: not recorded\./)).toBeTruthy();
+    expect(within(nodes).getByText(/^Disk: not collected\./)).toBeTruthy();
+  });
+
+  it("has no latency bars when no target scaled up", () => {
+    renderAt("/analysis?experiment=default/scale-light-abcde", [completed]);
+    const deployments = card("Per deployment");
+    expect(within(deployments).queryByRole("figure", { name: /^Scale-up latency per deployment/ })).toBeNull();
+    expect(within(deployments).getByText(/^No scale-up latency bars: no target scaled above its baseline/)).toBeTruthy();
+  });
+
   it("selects the live experiment by default, in the URL, with a LIVE badge", async () => {
     renderAt("/analysis", [completed, live]);
     await waitFor(() => expect(location().get("experiment")).toBe("default/scale-heavy-xyz"));

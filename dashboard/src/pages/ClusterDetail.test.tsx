@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen, within } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter, Route, Routes } from "react-router";
 import type { ClusterView, PodView, ServiceView } from "../api/client";
@@ -23,10 +23,14 @@ const dev = {
   phase: "Ready",
   reachable: true,
   metricsAvailable: true,
-  nodes: [{ name: "dev-worker1", roles: ["worker"], status: "Ready", podCount: 2 }],
+  nodes: [
+    { name: "dev-worker1", roles: ["worker"], status: "Ready", podCount: 2 },
+    { name: "dev-worker2", roles: ["worker"], status: "Ready", podCount: 0 },
+  ],
   pods: [
     pod({ name: "nginx-web-7d9f", node: "dev-worker1", ageSeconds: 3 * 3600 + 5, usage: { cpuMillis: 250, memoryBytes: 1 } }),
     pod({ name: "httpbin-5c4b", status: "CrashLoopBackOff", ready: "0/1", restarts: 4, ageSeconds: 45 }),
+    pod({ name: "redis-0", node: "dev-worker1", status: "Error", phase: "Failed", restarts: 2 }),
   ],
   namespaces: [],
 } as unknown as ClusterView;
@@ -75,10 +79,35 @@ describe("ClusterDetail", () => {
       ["Pod", "Namespace", "Status", "Ready", "Restarts", "CPU", "Node", "Age"],
       ["nginx-web-7d9f", "demo", "Running", "1/1", "0", "250m", "dev-worker1", "3h"],
       ["httpbin-5c4b", "demo", "CrashLoopBackOff", "0/1", "4", "unknown", "—", "45s"],
+      ["redis-0", "demo", "Error", "1/1", "2", "unknown", "dev-worker1", "—"],
     ]);
     const crashing = within(pods).getAllByRole("row")[2] as HTMLElement;
     expect(within(crashing).getByText("CrashLoopBackOff").className).toContain("text-red");
     expect(within(crashing).getByRole("cell", { name: "4" }).className).toContain("text-yellow");
+  });
+
+  it("lists each node's own pods, with phase, status and restarts, behind a toggle", () => {
+    renderAt([
+      [["cluster", "dev"], dev],
+      [["cluster", "dev", "services"], services],
+    ]);
+    expect(screen.queryByRole("table", { name: "Pods on dev-worker1" })).toBeNull();
+    const toggle = screen.getByRole("button", { name: "Show the 2 pods on dev-worker1" });
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    fireEvent.click(toggle);
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    // The unscheduled httpbin pod is on no node's list.
+    const table = screen.getByRole("table", { name: "Pods on dev-worker1" });
+    expect(rowTexts(table)).toEqual([
+      ["Pod", "Phase", "Status", "Restarts"],
+      ["demo/nginx-web-7d9f", "Running", "Running", "0"],
+      ["demo/redis-0", "Failed", "Error", "2"],
+    ]);
+    expect(within(table).getByRole("cell", { name: "2" }).className).toContain("text-yellow");
+    fireEvent.click(screen.getByRole("button", { name: "Show the 0 pods on dev-worker2" }));
+    expect(screen.getByText("No pods on dev-worker2.")).toBeTruthy();
+    fireEvent.click(toggle);
+    expect(screen.queryByRole("table", { name: "Pods on dev-worker1" })).toBeNull();
   });
 
   it("lists the services with ports and ready endpoints", () => {

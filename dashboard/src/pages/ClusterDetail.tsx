@@ -1,3 +1,4 @@
+import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { ApiError, type NodeView, type PodView, type ServiceView } from "../api/client";
 import { useCluster, useServices } from "../api/queries";
@@ -18,7 +19,41 @@ function podTone(status: string): "green" | "blue" | "yellow" | "red" | "slate" 
   return STATUS_TONE[status] ?? (status === "Unknown" ? "slate" : "red");
 }
 
-function NodeCard({ node }: { node: NodeView }) {
+const podKey = (p: PodView) => `${p.namespace}/${p.name}`;
+
+// Narrow (a node card is a third of the page): the namespace goes with the name.
+const NODE_POD_COLUMNS: Column<PodView>[] = [
+  { header: "Pod", cell: (p) => `${p.namespace}/${p.name}`, className: "font-mono text-xs" },
+  { header: "Phase", cell: (p) => p.phase },
+  { header: "Status", cell: (p) => <Badge tone={podTone(p.status)}>{p.status}</Badge> },
+  { header: "Restarts", cell: (p) => p.restarts, numeric: true, className: (p) => (p.restarts > 0 ? "text-yellow-300" : "") },
+];
+
+/** The pods scheduled on one node, behind a toggle as in the original's node cards. */
+function NodePods({ node, pods }: { node: string; pods: PodView[] }) {
+  const [open, setOpen] = useState(false);
+  const id = `node-pods-${node}`;
+  return (
+    <div className="mt-2">
+      <button
+        type="button"
+        aria-expanded={open}
+        aria-controls={id}
+        onClick={() => setOpen(!open)}
+        className="rounded border border-slate-600 px-2 py-1 text-xs text-slate-100 hover:bg-slate-800"
+      >
+        {open ? "Hide" : "Show"} the {pods.length} pods on {node}
+      </button>
+      {open && (
+        <div id={id} className="mt-2">
+          {pods.length === 0 ? <Empty>No pods on {node}.</Empty> : <Table caption={`Pods on ${node}`} columns={NODE_POD_COLUMNS} rows={pods} rowKey={podKey} />}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function NodeCard({ node, pods }: { node: NodeView; pods: PodView[] }) {
   return (
     <Card>
       <div className="flex items-center gap-2">
@@ -35,6 +70,7 @@ function NodeCard({ node }: { node: NodeView }) {
         <UsageBar label="Memory" value={node.usage?.memoryPercent ?? null} level={usageLevel(node.usage?.memoryPercent)} />
       </div>
       <p className="mt-2 text-xs text-slate-400">Disk and network: not collected (the metrics API reports CPU and memory only).</p>
+      <NodePods node={node.name} pods={pods} />
     </Card>
   );
 }
@@ -60,8 +96,6 @@ const SERVICE_COLUMNS: Column<ServiceView>[] = [
   { header: "Ports", cell: (s) => s.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ""}/${p.protocol}`).join(", "), className: "text-xs" },
   { header: "Endpoints", cell: (s) => `${s.endpoints.filter((e) => e.ready).length}/${s.endpoints.length} ready` },
 ];
-
-const podKey = (p: PodView) => `${p.namespace}/${p.name}`;
 
 export function ClusterDetail() {
   const { name = "" } = useParams();
@@ -92,7 +126,7 @@ export function ClusterDetail() {
       <h2 className="text-lg font-semibold">Nodes</h2>
       <div className="grid gap-3 md:grid-cols-2 xl:grid-cols-3">
         {c.nodes.map((n) => (
-          <NodeCard key={n.name} node={n} />
+          <NodeCard key={n.name} node={n} pods={c.pods.filter((p) => p.node === n.name)} />
         ))}
       </div>
       <h2 id="cluster-pods" className="text-lg font-semibold">

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
-import type { ClusterView, PresetView, Snapshot, TestView } from "../api/client";
+import type { ClusterView, ExperimentView, PresetView, ScalingHistory, Snapshot, TestView } from "../api/client";
+import { at, experiment, sample } from "../lib/analysis.fixtures";
 import { Testing } from "./Testing";
 
 const cluster = (name: string, tier: string, phase: string) =>
@@ -84,11 +85,25 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-function renderWith({ clusters, tests = TESTS, url = "/testing" }: { clusters: ClusterView[]; tests?: TestView[]; url?: string }) {
+function renderWith({
+  clusters,
+  tests = TESTS,
+  url = "/testing",
+  scaling,
+  experiments,
+}: {
+  clusters: ClusterView[];
+  tests?: TestView[];
+  url?: string;
+  scaling?: ScalingHistory;
+  experiments?: ExperimentView[];
+}) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
   client.setQueryData(["snapshot"], snapshot(clusters));
   client.setQueryData(["presets"], PRESETS);
   client.setQueryData(["tests"], tests);
+  if (scaling) client.setQueryData(["scaling", scaling.cluster], scaling);
+  if (experiments) client.setQueryData(["experiments"], experiments);
   return render(
     <QueryClientProvider client={client}>
       <MemoryRouter initialEntries={[url]}>
@@ -99,6 +114,30 @@ function renderWith({ clusters, tests = TESTS, url = "/testing" }: { clusters: C
 }
 
 const CLUSTERS = [cluster("platform", "platform", "Ready"), cluster("dev", "dev", "Provisioning"), cluster("staging", "staging", "Ready")];
+
+const hpa = (deployment: string, current: number, desired: number, max: number, cpu: number | null, target: number | null = 50) => ({
+  namespace: "demo",
+  name: `${deployment}-hpa`,
+  target: `Deployment/${deployment}`,
+  deployment,
+  currentReplicas: current,
+  desiredReplicas: desired,
+  minReplicas: 1,
+  maxReplicas: max,
+  currentCpuPercent: cpu,
+  targetCpuPercent: target,
+});
+
+const history = (cluster: string, hpas: ReturnType<typeof hpa>[][]): ScalingHistory => ({
+  cluster,
+  intervalSeconds: 5,
+  points: hpas.map((h, i) => ({ timestamp: at(i * 5), hpas: h })),
+});
+
+const rowTexts = (table: HTMLElement) =>
+  within(table)
+    .getAllByRole("row")
+    .map((r) => within(r).queryAllByRole("columnheader").concat(within(r).queryAllByRole("cell")).map((c) => c.textContent));
 
 describe("Testing", () => {
   it("defaults to the first Ready managed cluster and lists presets with tags", () => {
@@ -266,6 +305,82 @@ describe("Testing", () => {
     fireEvent.change(screen.getByLabelText("Test type"), { target: { value: "memory" } });
     expect(screen.queryByLabelText("Virtual users")).toBeNull();
     expect(screen.getByLabelText("Memory per worker")).toBeTruthy();
+  });
+
+  it("shows the chosen cluster's HPAs from the newest sample: SCALING, AT MAX or STABLE", () => {
+    const old = [hpa("nginx-web", 1, 1, 10, 10)];
+    const now = [hpa("nginx-web", 2, 4, 10, 85), hpa("httpbin", 5, 5, 5, 70), hpa("redis", 1, 1, 3, null, null)];
+    renderWith({ clusters: CLUSTERS, scaling: history("staging", [old, now]) });
+    const table = screen.getByRole("table", { name: "HPA status in staging" });
+    expect(rowTexts(table)).toEqual([
+      ["Deployment", "State", "Replicas (current → desired / max)", "CPU (current / target)"],
+      ["demo/nginx-web", "SCALING", "2 → 4 / 10", "85% / 50%"],
+      ["demo/httpbin", "AT MAX", "5 / 5", "70% / 50%"],
+      ["demo/redis", "STABLE", "1 / 3", "unknown / no CPU target"],
+    ]);
+    const rows = within(table).getAllByRole("row");
+    expect(within(rows[1]!).getByText("→ 4").className).toContain("text-yellow");
+    expect(within(rows[1]!).getByText("85% / 50%").className).toContain("text-red");
+    expect(within(rows[3]!).getByText("unknown / no CPU target").className).not.toContain("text-red");
+    expect(within(rows[2]!).getByText("AT MAX").className).toContain("text-red");
+    expect(within(rows[3]!).getByText("STABLE").className).toContain("text-emerald");
+  });
+
+  it("says when the cluster has no HPA sample yet, and when it has no HPA", () => {
+    renderWith({ clusters: CLUSTERS, scaling: history("staging", []) });
+    expect(screen.getByText(/No samples of staging yet: the operator samples its HPAs every 5 s/)).toBeTruthy();
+    cleanup();
+    renderWith({ clusters: CLUSTERS, scaling: history("staging", [[]]) });
+    expect(screen.getByText("No HorizontalPodAutoscalers in staging: a test there scales nothing.")).toBeTruthy();
+    expect(screen.queryByRole("table", { name: "HPA status in staging" })).toBeNull();
+  });
+
+  it("lists scaling and cascade experiments with their outcome per deployment", () => {
+    const cascade = experiment({
+      name: "cascade-light-q2w3e",
+      preset: "cascade-light",
+      startedAt: at(400),
+      deployments: [
+        { namespace: "demo", name: "nginx-web", baselineReplicas: 1, peakReplicas: 4, scaleUpLatencySeconds: 15 },
+        { namespace: "demo", name: "httpbin", baselineReplicas: 1, peakReplicas: 1 },
+      ],
+      kpis: { scaleUpLatencySeconds: 15, peakReplicas: 5 },
+      samples: [sample(400, "Baseline", [1, 1])],
+    });
+    const running = experiment({ name: "scale-light-live", live: true, phase: "Loading", startedAt: at(900), kpis: null, deployments: [{ namespace: "demo", name: "nginx-web", baselineReplicas: 2 }] });
+    renderWith({ clusters: CLUSTERS, tests: [], experiments: [cascade, running] });
+    const headings = screen
+      .getAllByRole("heading", { level: 3 })
+      .map((h) => h.textContent)
+      .filter((t) => t?.startsWith("default/"));
+    expect(headings).toEqual(["default/scale-light-live", "default/cascade-light-q2w3e"]); // newest first
+
+    const card = screen.getByRole("heading", { name: "default/cascade-light-q2w3e" }).closest("li") as HTMLElement;
+    expect(within(card).getByText("CASCADE")).toBeTruthy();
+    expect(within(card).getByText("Completed").className).toContain("text-emerald");
+    const results = within(card).getByLabelText("Results of cascade-light-q2w3e");
+    expect(within(results).getByText("15.0 s")).toBeTruthy();
+    expect(within(results).getByText("5 pods")).toBeTruthy();
+    expect(rowTexts(within(card).getByRole("table", { name: "Per deployment: cascade-light-q2w3e" }))).toEqual([
+      ["Deployment", "Replicas (baseline → peak)", "Scale-up latency"],
+      ["demo/nginx-web", "1 → 4", "15.0 s"],
+      ["demo/httpbin", "1 → 1", "none: never above its baseline of 1"],
+    ]);
+    expect(within(card).getByRole("link", { name: /^Open in Load analysis ?\(cascade-light-q2w3e\)$/ }).getAttribute("href")).toBe(
+      "/analysis?experiment=default%2Fcascade-light-q2w3e",
+    );
+
+    const live = screen.getByRole("heading", { name: "default/scale-light-live" }).closest("li") as HTMLElement;
+    expect(within(live).getByText("SCALE")).toBeTruthy();
+    expect(within(live).getByText("Loading")).toBeTruthy();
+    expect(within(within(live).getByLabelText("Results of scale-light-live")).getAllByText("—")).toHaveLength(2); // no invented KPI while it runs
+    expect(within(live).getByText(/Scale-up latency: Not yet: the experiment is still running\./)).toBeTruthy();
+    expect(within(live).getByText("none: not above its baseline of 2 yet")).toBeTruthy();
+  });
+
+  it("says when there are no experiments", () => {
+    renderWith({ clusters: CLUSTERS, experiments: [] });
+    expect(screen.getByText("No experiments yet: start one from a SCALE or CASCADE preset above.")).toBeTruthy();
   });
 
   it("says when no cluster is Ready and when there are no tests", () => {

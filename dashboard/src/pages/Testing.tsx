@@ -1,5 +1,6 @@
 // Load and stress tests: run a preset or a custom test on a cluster, follow the queue and the
-// runs, read the results, export them as CSV.
+// runs, read the results, export them as CSV; the cluster's HPAs and the experiments' outcomes
+// beside them (pages/testing/).
 import { lazy, Suspense, useState, type FormEvent } from "react";
 import { useMutation } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
@@ -7,7 +8,7 @@ import { ApiError, authHeaders, errorFrom, type ClusterView, type LoadTestSpec, 
 import { NAMESPACE, useCreateTest, useDeleteTest } from "../api/mutations";
 import { usePresets, useSnapshot, useTests } from "../api/queries";
 import { FormControl, INPUT } from "../components/FormControl";
-import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker } from "../components/ui";
+import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker, Tag } from "../components/ui";
 import { Stat } from "../components/values";
 import { saveBlob } from "../lib/download";
 import { LIMITS } from "../lib/fields";
@@ -43,6 +44,8 @@ import {
   testLabel,
   verdict,
 } from "../lib/testView";
+import { Experiments } from "./testing/Experiments";
+import { HpaStatus } from "./testing/HpaStatus";
 
 // The timeline draws charts: loaded when a test's timeline is first opened.
 const TestTimeline = lazy(() => import("./TestTimeline").then((m) => ({ default: m.TestTimeline })));
@@ -77,19 +80,6 @@ function ClusterNote({ clusters, cluster, stale }: { clusters: ClusterView[]; cl
 }
 
 // ---------------------------------------------------------------- presets
-
-const TAG_CLASSES: Record<string, string> = {
-  HTTP: "bg-blue-900/60 text-blue-100 ring-blue-700",
-  CPU: "bg-orange-900/60 text-orange-100 ring-orange-700",
-  MEM: "bg-rose-900/60 text-rose-100 ring-rose-700",
-  SCALE: "bg-purple-900/60 text-purple-100 ring-purple-700",
-  CASCADE: "bg-teal-900/60 text-teal-100 ring-teal-700",
-};
-
-function Tag({ tag }: { tag: string }) {
-  const cls = TAG_CLASSES[tag] ?? "bg-slate-800 text-slate-200 ring-slate-600";
-  return <span className={`inline-flex rounded px-2 py-0.5 text-xs font-semibold ring-1 ${cls}`}>{tag}</span>;
-}
 
 function PresetCard({ preset, cluster, busy, onRun }: { preset: PresetView; cluster: string; busy: boolean; onRun: () => void }) {
   return (
@@ -520,9 +510,11 @@ export function Testing() {
           <ClusterNote clusters={clusters} cluster={cluster} stale={snapshot.data.stale} />
         </>
       )}
+      <HpaStatus cluster={cluster} />
       <Presets cluster={cluster} />
       <CustomTest cluster={cluster} />
       <Tests />
+      <Experiments />
     </div>
   );
 }

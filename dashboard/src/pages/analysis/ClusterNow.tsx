@@ -57,7 +57,13 @@ export function NodesNow({ cluster }: { cluster: string }) {
   return (
     <Card>
       <h2 className="font-semibold">Infrastructure impact: {cluster} nodes now</h2>
-      <p className="mb-2 text-xs text-slate-400">CPU and memory in use against allocatable, from the metrics API.</p>
+      <p className="text-xs text-slate-400">CPU and memory in use against allocatable, from the metrics API.</p>
+      <ul className="mb-2 text-xs text-slate-400" aria-label="Not shown">
+        <li>
+          Before and during the load: not recorded. The operator keeps only the nodes' current usage, so this is {cluster} now, not during the experiment.
+        </li>
+        <li>Disk: not collected. The metrics API reports CPU and memory only, and node disk is not read yet.</li>
+      </ul>
       {view.isPending ? (
         <Loading what={`nodes of ${cluster}`} />
       ) : !c ? (

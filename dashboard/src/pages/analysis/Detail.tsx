@@ -1,7 +1,7 @@
 // One ScalingExperiment: its header, KPIs, charts, per-deployment results, replica events, and
 // its cluster now.
 import { useMemo } from "react";
-import type { ExperimentView, Schemas } from "../../api/client";
+import type { ExperimentView } from "../../api/client";
 import { useExperiment, usePresets, useScaling, useSnapshot, useTestSeries, useTests } from "../../api/queries";
 import { LoadTimeline } from "../../components/LoadTimeline";
 import { Table, type Column } from "../../components/Table";
@@ -10,9 +10,11 @@ import { Field } from "../../components/values";
 import {
   childLoadTest,
   DEFAULT_COOLDOWN_SECONDS,
+  deploymentScaleUp,
   describeLoad,
   formatKpis,
   phaseWindows,
+  PHASE_TONE,
   rpsMissingReason,
   sampleLag,
   timelineRows,
@@ -21,20 +23,11 @@ import {
 } from "../../lib/analysis";
 import { clockTime, count, duration, PALETTE, preciseDuration } from "../../lib/format";
 import { experimentTimeline } from "../../lib/timeline";
-import { Throughput } from "./Charts";
+import { DeploymentBars, Throughput } from "./Charts";
 import { NodesNow, TrafficNow } from "./ClusterNow";
 
 const pct = (v: number | null | undefined) => (v == null ? "—" : `${v}%`);
 
-type Phase = Schemas["ExperimentPhase"];
-const PHASE_TONE: Record<Phase, "green" | "yellow" | "red" | "blue" | "slate"> = {
-  Pending: "slate",
-  Baseline: "slate",
-  Loading: "blue",
-  CoolingDown: "yellow",
-  Completed: "green",
-  Failed: "red",
-};
 const SAMPLE_TONE: Record<SamplePhase, "slate" | "blue" | "yellow"> = { Baseline: "slate", Load: "blue", Cooldown: "yellow" };
 
 function ExperimentHeader({ e }: { e: ExperimentView }) {
@@ -137,6 +130,13 @@ function DeploymentTable({ e }: { e: ExperimentView }) {
       ),
     },
     {
+      header: "Scale-up latency",
+      cell: (d) => {
+        const up = deploymentScaleUp(d, e);
+        return up.value ?? <span className="text-slate-400">none: {up.missing}</span>;
+      },
+    },
+    {
       header: "Back at baseline",
       cell: (d) => {
         const back = backAtBaseline(d);
@@ -156,7 +156,10 @@ function DeploymentTable({ e }: { e: ExperimentView }) {
       {e.deployments.length === 0 ? (
         <Empty>{e.live ? "The targets are resolved when sampling starts." : "No target deployments were resolved."}</Empty>
       ) : (
-        <Table labelledBy="deployments-heading" columns={columns} rows={e.deployments} rowKey={(d) => `${d.namespace}/${d.name}`} />
+        <div className="space-y-3">
+          <DeploymentBars e={e} />
+          <Table labelledBy="deployments-heading" columns={columns} rows={e.deployments} rowKey={(d) => `${d.namespace}/${d.name}`} />
+        </div>
       )}
     </Card>
   );

@@ -216,7 +216,7 @@ pub fn from_samples(samples: &[Sample]) -> Vec<Point> {
         .collect()
 }
 
-/// Per target: baseline, peak and final replicas and CPU.
+/// Per target: baseline, peak and final replicas and CPU, and its own scale-up latency.
 pub fn deployments(points: &[Point], targets: &[Target], w: &Window) -> Vec<DeploymentResult> {
     let base = baselines(points, targets.len(), w);
     targets
@@ -238,6 +238,16 @@ pub fn deployments(points: &[Point], targets: &[Target], w: &Window) -> Vec<Depl
                 baseline_cpu_percent: base[i].cpu,
                 peak_cpu_percent: readings.filter_map(|r| r.cpu).max(),
                 final_cpu_percent: last.and_then(|r| r.cpu),
+                scale_up_latency_seconds: w.load_start.and_then(|s| {
+                    points
+                        .iter()
+                        .filter(|p| p.at >= s)
+                        .find(|p| {
+                            matches!((p.readings.get(i).and_then(|r| r.replicas), base[i].replicas),
+                                (Some(r), Some(b)) if r > b)
+                        })
+                        .map(|p| secs(s, p.at))
+                }),
             }
         })
         .collect()
@@ -437,6 +447,32 @@ mod tests {
             (d[1].baseline_replicas, d[1].final_replicas),
             (Some(2), Some(2)),
             "the last value it had"
+        );
+    }
+
+    #[test]
+    fn each_target_has_its_own_scale_up_latency() {
+        // Load from t=10: a scales at 15, b (a cascade's second hop) at 25, c never.
+        let p = series(&[
+            &[Some(2), Some(1), Some(1)],
+            &[Some(2), Some(1), Some(1)],
+            &[Some(2), Some(1), Some(1)],
+            &[Some(4), Some(1), Some(1)],
+            &[Some(4), Some(1), Some(1)],
+            &[Some(4), Some(3), Some(1)],
+        ]);
+        let d = deployments(&p, &[target("a"), target("b"), target("c")], &w(10, 30));
+        let latency: Vec<Option<f64>> = d.iter().map(|d| d.scale_up_latency_seconds).collect();
+        assert_eq!(latency, vec![Some(5.0), Some(15.0), None]);
+        assert_eq!(
+            kpis(&p, 3, &w(10, 30), None).scale_up_latency_seconds,
+            Some(5.0),
+            "the experiment's latency is the first target's"
+        );
+        let before = deployments(&p, &[target("a")], &Window::default());
+        assert_eq!(
+            before[0].scale_up_latency_seconds, None,
+            "no load, no latency"
         );
     }
 

@@ -13,5 +13,6 @@ pub mod lab;
 pub mod mac;
 pub mod rbac;
 pub mod serve;
+pub mod stats;
 pub mod telemetry;
 pub mod vm;

@@ -698,6 +698,19 @@ mod tests {
         assert_eq!(options.state_dir, serve::default_state_dir());
         assert_eq!(options.tart.bin, PathBuf::from("tart"));
         assert_eq!(options.reserve, serve::Reserve::default());
+        assert_eq!(options.stats_interval, stats::DEFAULT_INTERVAL);
+        assert_eq!(options.stats_user, "admin");
+        for bad in [
+            ["--stats-interval", "0"],
+            ["--stats-interval", "301"],
+            ["--stats-user", "Root;"],
+        ] {
+            let refused = parse(&["serve", bad[0], bad[1]]).err().map(|e| e.to_string());
+            assert!(
+                refused.as_deref().is_some_and(|e| e.contains(bad[0])),
+                "{bad:?}: {refused:?}"
+            );
+        }
         let Command::Serve(args) = parse(&[
             "serve",
             "--listen",

@@ -705,7 +705,9 @@ mod tests {
             ["--stats-interval", "301"],
             ["--stats-user", "Root;"],
         ] {
-            let refused = parse(&["serve", bad[0], bad[1]]).err().map(|e| e.to_string());
+            let refused = parse(&["serve", bad[0], bad[1]])
+                .err()
+                .map(|e| e.to_string());
             assert!(
                 refused.as_deref().is_some_and(|e| e.contains(bad[0])),
                 "{bad:?}: {refused:?}"

@@ -381,6 +381,10 @@ mod tests {
             client.start("../capacity").await,
             Err(VmError::Invalid { field, .. }) if field == "name"
         ));
+        assert!(matches!(
+            client.vm_stats("../stats").await,
+            Err(VmError::Invalid { field, .. }) if field == "name"
+        ));
     }
 
     #[tokio::test]

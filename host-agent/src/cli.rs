@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 
-use crate::{config, image, lab, mac, rbac, serve, vm};
+use crate::{config, image, lab, mac, rbac, serve, stats, vm};
 
 /// The tart-infra host agent: the local lab, and the VM API over Tart on a Mac.
 #[derive(Debug, Parser)]
@@ -183,6 +183,13 @@ struct ServeArgs {
     /// Memory kept for macOS, in MiB.
     #[arg(long, env = "TART_INFRA_RESERVE_MEMORY_MIB", default_value_t = serve::Reserve::default().memory_mib)]
     reserve_memory_mib: u64,
+    /// How often each running VM's CPU, memory, disk, network and ports are read over
+    /// SSH, in seconds (1 to 300).
+    #[arg(long, env = "TART_INFRA_STATS_INTERVAL", default_value_t = stats::DEFAULT_INTERVAL.as_secs(), value_parser = clap::value_parser!(u64).range(*stats::INTERVAL_SECS.start()..=*stats::INTERVAL_SECS.end()))]
+    stats_interval: u64,
+    /// The VMs' login user for those SSH sessions (`admin` on the Cirrus Labs images).
+    #[arg(long, env = "TART_INFRA_STATS_USER", default_value = "admin", value_parser = ssh_user)]
+    stats_user: String,
 }
 
 impl ServeArgs {
@@ -198,6 +205,8 @@ impl ServeArgs {
                 cpu: self.reserve_cpu,
                 memory_mib: self.reserve_memory_mib,
             },
+            stats_interval: std::time::Duration::from_secs(self.stats_interval),
+            stats_user: self.stats_user,
         }
     }
 }
@@ -437,6 +446,16 @@ pub fn cluster_name(value: &str) -> Result<String, ArgError> {
     } else {
         Err(ArgError::ClusterName(value.to_owned()))
     }
+}
+
+/// `--stats-user`: a login user name inside the VMs.
+fn ssh_user(value: &str) -> Result<String, String> {
+    vm_api::validate::ssh_user(value)
+        .map(|()| value.to_owned())
+        .map_err(|e| match e {
+            vm_api::VmError::Invalid { message, .. } => message,
+            other => other.to_string(),
+        })
 }
 
 /// `--user`: a user name as the API server authenticates it.
@@ -679,6 +698,21 @@ mod tests {
         assert_eq!(options.state_dir, serve::default_state_dir());
         assert_eq!(options.tart.bin, PathBuf::from("tart"));
         assert_eq!(options.reserve, serve::Reserve::default());
+        assert_eq!(options.stats_interval, stats::DEFAULT_INTERVAL);
+        assert_eq!(options.stats_user, "admin");
+        for bad in [
+            ["--stats-interval", "0"],
+            ["--stats-interval", "301"],
+            ["--stats-user", "Root;"],
+        ] {
+            let refused = parse(&["serve", bad[0], bad[1]])
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                refused.as_deref().is_some_and(|e| e.contains(bad[0])),
+                "{bad:?}: {refused:?}"
+            );
+        }
         let Command::Serve(args) = parse(&[
             "serve",
             "--listen",

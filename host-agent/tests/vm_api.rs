@@ -128,12 +128,19 @@ struct Agent {
 }
 
 impl Agent {
-    /// `None` when the machine cannot run the double (a panic with `CI=true`).
+    /// `None` when the machine cannot run the double (a panic with `CI=true`). The stats
+    /// collector ticks once at the start and then every 300 s: its own `tart` calls (list,
+    /// ip, exec) stay out of the `calls` these tests count.
     fn start() -> Option<Self> {
+        Self::start_with(&["--stats-interval", "300"])
+    }
+
+    /// [`Agent::start`] with more flags for `tart-infra serve`.
+    fn start_with(flags: &[&str]) -> Option<Self> {
         let sandbox = Sandbox::new("2.32.1")?;
         let log = std::fs::File::create(sandbox.dir.path().join("serve.log")).expect("log");
         let mut child = sandbox
-            .serve(&[])
+            .serve(flags)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -625,5 +632,150 @@ async fn a_missing_or_old_tart_is_refused_at_start() {
     assert!(
         Path::new(&old.state()).join("token").exists(),
         "the token is made first"
+    );
+}
+
+/// A running VM's figures through `AgentClient`: the agent opens one SSH session to the VM
+/// (its own key authorized and the host key pinned through `tart exec`) and runs one
+/// command per tick. The double stands in for macOS and Tart: its VM is a real sshd in its
+/// own mount namespace on 127.x.y.N, so the figures are this machine's own /proc, `df` and
+/// `ss` as seen inside the VM's namespaces, not a guest kernel's; the test checks that
+/// they are real readings (memory and disk totals, the VM's sshd listening on port 22,
+/// a CPU percent once two reads are compared), not their values.
+#[tokio::test]
+async fn a_running_vms_figures_come_through_the_api() {
+    let Some(agent) = Agent::start_with(&["--stats-interval", "1", "--stats-user", "root"]) else {
+        return;
+    };
+    let api = &agent.client;
+    assert!(matches!(
+        api.vm_stats("nope").await,
+        Err(VmError::NotFound { .. })
+    ));
+    api.create(&spec("dev-master", 1, 1024))
+        .await
+        .expect("create");
+    let stopped = api
+        .vm_stats("dev-master")
+        .await
+        .expect("stats of a stopped VM");
+    assert_eq!((stopped.stats, stopped.error), (None, None));
+    api.start("dev-master").await.expect("start");
+    let ip = api
+        .ip("dev-master", Duration::from_secs(30))
+        .await
+        .expect("ip");
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let answer = loop {
+        let answer = api.vm_stats("dev-master").await.expect("stats");
+        if answer
+            .stats
+            .as_ref()
+            .is_some_and(|s| s.cpu_percent.is_some())
+        {
+            break answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no CPU percent after 90 s: {answer:?}\n{}",
+            std::fs::read_to_string(agent.sandbox.dir.path().join("serve.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(answer.ip, Some(ip));
+    assert_eq!(answer.error, None);
+    let stats = answer.stats.expect("figures");
+    let cpu = stats.cpu_percent.expect("after two ticks");
+    assert!((0.0..=100.0).contains(&cpu), "{cpu}");
+    assert!(stats.memory.total_bytes > 0);
+    assert!(stats.memory.used_bytes > 0 && stats.memory.used_bytes <= stats.memory.total_bytes);
+    assert_eq!(stats.disk.mount, "/");
+    assert!(stats.disk.total_bytes > 0 && stats.disk.used_bytes <= stats.disk.total_bytes);
+    assert!(
+        stats
+            .network
+            .rx_bytes_per_second
+            .zip(stats.network.tx_bytes_per_second)
+            .is_some_and(|(rx, tx)| rx >= 0.0 && tx >= 0.0),
+        "{:?}",
+        stats.network
+    );
+    assert!(
+        stats.listening.iter().any(|p| p.port == 22
+            && p.protocol == "tcp"
+            && p.address == ip.to_string()
+            && p.process.as_deref() == Some("sshd")),
+        "the VM's sshd on {ip}:22: {:?}",
+        stats.listening
+    );
+    assert!(
+        stats
+            .collected_at
+            .parse::<k8s_openapi::jiff::Timestamp>()
+            .is_ok(),
+        "{}",
+        stats.collected_at
+    );
+    let all = api.stats().await.expect("all");
+    assert_eq!(
+        all.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        vec!["dev-master"]
+    );
+    assert!(
+        agent.sandbox.state().join("stats_ed25519").is_file(),
+        "the agent's own key"
+    );
+    let pins =
+        std::fs::read_to_string(agent.sandbox.state().join("stats_known_hosts")).expect("pins");
+    let host_key = agent
+        .sandbox
+        .read("dev-master", "root/etc/ssh/ssh_host_ed25519_key.pub");
+    assert!(
+        host_key
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|k| pins.contains(k)),
+        "the VM's host key is pinned: {pins}"
+    );
+
+    // A stopped VM is no longer followed.
+    api.stop("dev-master", Duration::from_secs(5))
+        .await
+        .expect("stop");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !api.stats().await.expect("all").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the stopped VM is still followed"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A VM the agent cannot log in to: its figures stay empty and the error says why.
+#[tokio::test]
+async fn a_vm_the_agent_cannot_reach_reports_why() {
+    // `admin`, the Cirrus Labs images' user, has no home in the double's VMs.
+    let Some(agent) = Agent::start_with(&["--stats-interval", "1"]) else {
+        return;
+    };
+    let api = &agent.client;
+    api.create(&spec("dev-w-0", 1, 1024)).await.expect("create");
+    api.start("dev-w-0").await.expect("start");
+    // While it boots the error is its missing address; then the login's.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let error = loop {
+        let answer = api.vm_stats("dev-w-0").await.expect("stats");
+        assert_eq!(answer.stats, None, "no figures without a login");
+        if let Some(error) = answer.error.filter(|e| !e.contains("no IP address")) {
+            break error;
+        }
+        assert!(Instant::now() < deadline, "no login error after 60 s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(
+        error.contains("dev-w-0") && error.contains("no user admin in the VM"),
+        "{error}"
     );
 }

@@ -119,6 +119,14 @@ pub async fn run_until(
         metrics.clone(),
         &api_config,
     );
+    // Tart VMs' figures from the host agent, polled at the scaling pace for the snapshot.
+    let vm_poller = tokio::spawn(collectors::vms::poll(
+        client.clone(),
+        config.settings.tart.clone(),
+        state.managed.clone(),
+        state.vms.clone(),
+        config.api.collectors.scaling,
+    ));
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings: config.settings.clone(),
@@ -241,6 +249,7 @@ pub async fn run_until(
         None => election.await,
     };
     leader_metric.abort();
+    vm_poller.abort();
     metrics.set_leader(false);
     drop(api_tasks);
     let _ = server.await;

@@ -28,7 +28,7 @@ pub struct SourceError {
     /// The cluster.
     pub cluster: String,
     /// The source: nodes, pods, horizontalpodautoscalers, services, endpointslices,
-    /// metrics, hubble.
+    /// metrics, hubble, vms (the host agent).
     pub source: String,
     /// What went wrong.
     pub message: String,
@@ -159,18 +159,106 @@ pub struct NamespaceCount {
     pub failed: usize,
 }
 
-/// A Tart VM (from the host agent; none yet).
+/// A Tart VM, as the host agent reports it (`tart-infra serve`; none in the local lab,
+/// which has no VMs).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VmView {
     /// VM name.
     pub name: String,
-    /// The cluster it belongs to.
+    /// The cluster it belongs to (a ManagedCluster listing it as a node, or the cluster
+    /// whose node it is); empty for a VM of no known cluster.
     pub cluster: String,
-    /// running, stopped, ...
+    /// running, suspended or stopped.
     pub state: String,
-    /// Its IP.
+    /// The address the host agent reaches it at.
     pub ip: Option<String>,
+    /// What it is configured with.
+    pub resources: Option<VmResources>,
+    /// Its last figures, read inside the VM by the host agent; none until one collection
+    /// succeeded.
+    pub stats: Option<VmStatsView>,
+    /// Why the last collection failed (the figures, if any, are older).
+    pub stats_error: Option<String>,
+}
+
+/// A VM's configured size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VmResources {
+    /// Virtual CPUs.
+    pub cpu: u32,
+    /// Memory in MiB.
+    #[serde(rename = "memoryMiB")]
+    pub memory_mib: u64,
+    /// Disk in GiB.
+    #[serde(rename = "diskGiB")]
+    pub disk_gib: u64,
+}
+
+/// What the host agent measured inside a VM.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VmStatsView {
+    /// When (RFC 3339).
+    pub collected_at: String,
+    /// All CPUs' busy time between the last two reads of /proc/stat, 0-100; none on the
+    /// first read.
+    pub cpu_percent: Option<f64>,
+    /// MemTotal less MemAvailable.
+    pub memory: VmMemory,
+    /// The root file system.
+    pub disk: VmDisk,
+    /// Every interface but loopback.
+    pub network: VmNetwork,
+    /// Listening TCP sockets, by port.
+    pub listening: Vec<VmListeningPort>,
+}
+
+/// Memory in use and in all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VmMemory {
+    /// Bytes in use.
+    pub used_bytes: u64,
+    /// Bytes in all.
+    pub total_bytes: u64,
+}
+
+/// A file system's use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VmDisk {
+    /// Mount point (`/`).
+    pub mount: String,
+    /// Bytes used.
+    pub used_bytes: u64,
+    /// Size in bytes.
+    pub total_bytes: u64,
+}
+
+/// Network throughput; none until two reads were compared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VmNetwork {
+    /// Received bytes per second.
+    pub rx_bytes_per_second: Option<f64>,
+    /// Sent bytes per second.
+    pub tx_bytes_per_second: Option<f64>,
+}
+
+/// A listening socket inside a VM.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VmListeningPort {
+    /// Port.
+    pub port: u16,
+    /// `tcp`.
+    pub protocol: String,
+    /// Local address (`0.0.0.0`, `::`, `127.0.0.1`, `*`).
+    pub address: String,
+    /// The owning process, when known.
+    pub process: Option<String>,
 }
 
 /// One Service with its endpoints.

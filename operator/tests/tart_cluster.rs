@@ -74,6 +74,11 @@ impl Agent {
                 "0",
                 "--reserve-memory-mib",
                 "0",
+                // The double's VMs log in as root; figures every second.
+                "--stats-user",
+                "root",
+                "--stats-interval",
+                "1",
             ])
             .arg("--state-dir")
             .arg(dir.path().join("serve"))
@@ -442,7 +447,8 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
         },
         ..fast_settings()
     };
-    let operator = Operator::start(&platform, settings).await?;
+    let port = free_port()?;
+    let operator = Operator::start_on(&platform, settings, port).await?;
     // The double's kubeadm is a 1.33 one (its API server is the cached build: see
     // tart-double/README.md).
     let minor = "1.33";
@@ -530,6 +536,79 @@ async fn a_tart_cluster_is_built_registered_and_deleted() -> Result<()> {
         "{}",
         describe(&mc)
     );
+
+    // The snapshot carries the VMs with the figures the agent reads inside them over SSH.
+    // The double stands in for macOS and Tart: its VMs see this machine's /proc and share
+    // its network namespace, so the figures are the machine's own and `ss` lists every
+    // listener of it, among them the real API server kubeadm init started on dev-master.
+    let http = Http::new(port);
+    let token = api_admin_token(&p).await?;
+    let snapshot = http
+        .eventually("/api/v1/snapshot", &token, "the VMs' figures", |s| {
+            s["vms"].as_array().is_some_and(|vms| {
+                vms.iter()
+                    .filter(|v| v["cluster"] == "dev")
+                    .filter(|v| !v["stats"]["cpuPercent"].is_null())
+                    .count()
+                    == 2
+            })
+        })
+        .await?;
+    let vms = snapshot["vms"].as_array().context("vms")?;
+    let keys: Vec<(&str, &str, &str)> = vms
+        .iter()
+        .map(|v| {
+            (
+                v["cluster"].as_str().unwrap_or("?"),
+                v["name"].as_str().unwrap_or("?"),
+                v["state"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    ensure!(
+        keys == [
+            ("", "platform-master", "running"),
+            ("dev", "dev-master", "running"),
+            ("dev", "dev-worker1", "running"),
+        ],
+        "the platform VM is no node of a cluster the operator knows: {keys:?}"
+    );
+    let master = &vms[1];
+    // CPUs and memory as the spec says (the disk is the image's when that is larger).
+    ensure!(
+        master["resources"]["cpu"] == 2 && master["resources"]["memoryMiB"] == 2048,
+        "{master:#}"
+    );
+    ensure!(
+        master["ip"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with(SUBNET)),
+        "{master:#}"
+    );
+    let stats = &master["stats"];
+    ensure!(
+        stats["memory"]["totalBytes"]
+            .as_u64()
+            .is_some_and(|t| t > 0)
+            && stats["disk"]["totalBytes"].as_u64().is_some_and(|t| t > 0)
+            && stats["cpuPercent"]
+                .as_f64()
+                .is_some_and(|c| (0.0..=100.0).contains(&c)),
+        "{master:#}"
+    );
+    let ip = master["ip"].as_str().unwrap_or_default();
+    let listens = |port: u16| {
+        stats["listening"].as_array().is_some_and(|ports| {
+            ports.iter().any(|p| {
+                p["port"] == port && p["protocol"] == "tcp" && p["address"].as_str() == Some(ip)
+            })
+        })
+    };
+    ensure!(
+        listens(6443) && listens(22),
+        "the API server and sshd listen on {ip}: {master:#}"
+    );
+    ensure!(master["statsError"].is_null(), "{master:#}");
 
     // `up` of this version names the platform's VM: every node resolves its names.
     let secrets: Api<Secret> = Api::namespaced(p.clone(), SECRETS_NS);

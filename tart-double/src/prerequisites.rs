@@ -1,7 +1,7 @@
 //! TEST DOUBLE, NOT SHIPPED. What the double needs from the machine, for the tests of every
 //! crate that runs it: root (mount namespaces, bind mounts, iptables), openssh-server and
-//! -client, util-linux's unshare and nsenter, iptables, and for a control plane the
-//! Kubernetes binaries. Missing pieces fail a test when `CI=true` and skip it (with a
+//! -client, util-linux's unshare and nsenter, iptables, iproute2's ss, and for a control
+//! plane the Kubernetes binaries. Missing pieces fail a test when `CI=true` and skip it (with a
 //! `SKIPPED` line) elsewhere.
 
 use std::path::Path;
@@ -23,6 +23,10 @@ pub fn missing(kube: bool) -> Vec<String> {
     }
     if Command::new("iptables").arg("-V").output().is_err() {
         missing.push("iptables".to_owned());
+    }
+    // The host agent's VM figures run `ss` inside the VMs, which see this machine's tools.
+    if Command::new("ss").arg("-V").output().is_err() {
+        missing.push("iproute2 (ss)".to_owned());
     }
     let root = Command::new("id")
         .arg("-u")

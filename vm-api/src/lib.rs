@@ -16,6 +16,7 @@
 mod client;
 mod error;
 mod fingerprint;
+mod stats;
 mod types;
 pub mod validate;
 pub mod wire;
@@ -28,6 +29,7 @@ use std::time::Duration;
 pub use client::AgentClient;
 pub use error::VmError;
 pub use fingerprint::Fingerprint;
+pub use stats::{DiskUsage, ListeningPort, MemoryUsage, NetworkRates, VmStats};
 pub use types::{Capacity, HostKey, Networking, Resources, Vm, VmSpec, VmState};
 
 /// A hypervisor that creates, runs and removes Linux VMs for kubeadm nodes.

@@ -12,6 +12,8 @@
 //! | `GET /v1/vms/{name}/ip?wait=SECS` | | [`IpAnswer`] |
 //! | `POST /v1/vms/{name}/authorize-ssh` | [`AuthorizeSsh`] | [`HostKeys`] |
 //! | `GET /v1/capacity` | | `Capacity` |
+//! | `GET /v1/stats` | | [`VmStatsAnswer`] list, one per running VM |
+//! | `GET /v1/vms/{name}/stats` | | [`VmStatsAnswer`] (404 `notFound`) |
 //! | `GET /healthz` (no token) | | `ok` |
 //!
 //! Every route but `/healthz` needs `Authorization: Bearer <token>` (401 otherwise). An
@@ -22,7 +24,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::HostKey;
+use crate::{HostKey, VmStats};
 
 /// The answer of `GET /v1/vms/{name}/ip`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,4 +50,22 @@ pub struct AuthorizeSsh {
 pub struct HostKeys {
     /// The VM's SSH host keys.
     pub host_keys: Vec<HostKey>,
+}
+
+/// A VM's figures as the agent last collected them over SSH (every `--stats-interval`
+/// seconds, [`VmStats`]), the answer of `GET /v1/vms/{name}/stats` and the items of
+/// `GET /v1/stats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VmStatsAnswer {
+    /// The VM name.
+    pub name: String,
+    /// The address the agent reached the VM at (`None` until it had one).
+    pub ip: Option<Ipv4Addr>,
+    /// The last figures; `None` until one collection succeeded (and for a VM that does
+    /// not run).
+    pub stats: Option<VmStats>,
+    /// Why the last collection failed (the figures, if any, are older); `None` when it
+    /// succeeded.
+    pub error: Option<String>,
 }

@@ -1569,7 +1569,7 @@ export interface components {
             since: string;
             /**
              * @description The source: nodes, pods, horizontalpodautoscalers, services, endpointslices,
-             *     metrics, hubble.
+             *     metrics, hubble, vms (the host agent).
              */
             source: string;
         };
@@ -1839,16 +1839,123 @@ export interface components {
              */
             memoryPercent?: number | null;
         };
-        /** @description A Tart VM (from the host agent; none yet). */
+        /** @description A file system's use. */
+        VmDisk: {
+            /** @description Mount point (`/`). */
+            mount: string;
+            /**
+             * Format: uint64
+             * @description Size in bytes.
+             */
+            totalBytes: number;
+            /**
+             * Format: uint64
+             * @description Bytes used.
+             */
+            usedBytes: number;
+        };
+        /** @description A listening socket inside a VM. */
+        VmListeningPort: {
+            /** @description Local address (`0.0.0.0`, `::`, `127.0.0.1`, `*`). */
+            address: string;
+            /**
+             * Format: uint16
+             * @description Port.
+             */
+            port: number;
+            /** @description The owning process, when known. */
+            process?: string | null;
+            /** @description `tcp`. */
+            protocol: string;
+        };
+        /** @description Memory in use and in all. */
+        VmMemory: {
+            /**
+             * Format: uint64
+             * @description Bytes in all.
+             */
+            totalBytes: number;
+            /**
+             * Format: uint64
+             * @description Bytes in use.
+             */
+            usedBytes: number;
+        };
+        /** @description Network throughput; none until two reads were compared. */
+        VmNetwork: {
+            /**
+             * Format: double
+             * @description Received bytes per second.
+             */
+            rxBytesPerSecond?: number | null;
+            /**
+             * Format: double
+             * @description Sent bytes per second.
+             */
+            txBytesPerSecond?: number | null;
+        };
+        /** @description A VM's configured size. */
+        VmResources: {
+            /**
+             * Format: uint32
+             * @description Virtual CPUs.
+             */
+            cpu: number;
+            /**
+             * Format: uint64
+             * @description Disk in GiB.
+             */
+            diskGiB: number;
+            /**
+             * Format: uint64
+             * @description Memory in MiB.
+             */
+            memoryMiB: number;
+        };
+        /** @description What the host agent measured inside a VM. */
+        VmStatsView: {
+            /** @description When (RFC 3339). */
+            collectedAt: string;
+            /**
+             * Format: double
+             * @description All CPUs' busy time between the last two reads of /proc/stat, 0-100; none on the
+             *     first read.
+             */
+            cpuPercent?: number | null;
+            /** @description The root file system. */
+            disk: components["schemas"]["VmDisk"];
+            /** @description Listening TCP sockets, by port. */
+            listening: components["schemas"]["VmListeningPort"][];
+            /** @description MemTotal less MemAvailable. */
+            memory: components["schemas"]["VmMemory"];
+            /** @description Every interface but loopback. */
+            network: components["schemas"]["VmNetwork"];
+        };
+        /**
+         * @description A Tart VM, as the host agent reports it (`tart-infra serve`; none in the local lab,
+         *     which has no VMs).
+         */
         VmView: {
-            /** @description The cluster it belongs to. */
+            /**
+             * @description The cluster it belongs to (a ManagedCluster listing it as a node, or the cluster
+             *     whose node it is); empty for a VM of no known cluster.
+             */
             cluster: string;
-            /** @description Its IP. */
+            /** @description The address the host agent reaches it at. */
             ip?: string | null;
             /** @description VM name. */
             name: string;
-            /** @description running, stopped, ... */
+            /** @description What it is configured with. */
+            resources?: components["schemas"]["VmResources"] | null;
+            /** @description running, suspended or stopped. */
             state: string;
+            /**
+             * @description Its last figures, read inside the VM by the host agent; none until one collection
+             *     succeeded.
+             */
+            stats?: components["schemas"]["VmStatsView"] | null;
+            /** @description Why the last collection failed (the figures, if any, are older). */
+            statsError?: string | null;
         };
         /** @description ResourceClaim references one entry in PodSpec.ResourceClaims. */
         "io.k8s.api.core.v1.ResourceClaim": {

@@ -24,6 +24,8 @@ pub struct AgentOptions {
     pub tart_bin: PathBuf,
     /// Where it listens.
     pub listen: SocketAddr,
+    /// The VMs' login user, for its stats sessions (the clusters file's `ssh.user`).
+    pub stats_user: String,
 }
 
 /// A running agent and a client of it.
@@ -78,6 +80,8 @@ pub async fn ensure(state: &StateDir, options: &AgentOptions) -> Result<Agent, M
         .arg(options.listen.to_string())
         .arg("--tart-bin")
         .arg(&options.tart_bin)
+        .arg("--stats-user")
+        .arg(&options.stats_user)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2)

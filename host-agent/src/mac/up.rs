@@ -86,6 +86,7 @@ pub async fn context(mac: &MacOptions, config: Config, report: Reporter) -> Resu
         &AgentOptions {
             tart_bin: mac.tart_bin.clone(),
             listen: mac.listen,
+            stats_user: config.ssh.user.clone(),
         },
     )
     .await?;

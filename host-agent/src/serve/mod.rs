@@ -12,6 +12,9 @@
 //! - **Admission**: a create or start that would overcommit the host (the running VMs'
 //!   CPUs and memory plus this VM's, beyond the host less a reserve kept for macOS) is
 //!   refused with `capacityExceeded` and the numbers (HTTP 409) ([`admission`]).
+//! - **VM figures**: every running VM's CPU, memory, disk, network and listening ports,
+//!   read over one SSH session per VM every `--stats-interval` ([`crate::stats`]), served
+//!   by `GET /v1/stats` from a cache.
 //! - **Found by**: `serve.json` (URL, fingerprint, pid) in the state directory ([`record`]).
 //! - **Shutdown** (SIGTERM or Ctrl-C): stops accepting, lets calls in flight finish (up to
 //!   10 s), removes `serve.json`, and **leaves the VMs running**. The `tart run` children run
@@ -59,6 +62,10 @@ pub struct ServeOptions {
     pub tart: TartOptions,
     /// What admission keeps for the host.
     pub reserve: Reserve,
+    /// How often the VMs' figures are read ([`crate::stats`]).
+    pub stats_interval: Duration,
+    /// The login user of the VMs, for the stats sessions.
+    pub stats_user: String,
 }
 
 /// Why the agent cannot serve.
@@ -90,6 +97,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The agent's SSH key for the stats sessions cannot be made or read.
+    #[error("the stats SSH key: {0}")]
+    StatsKey(#[from] node_bootstrap::keys::KeyError),
     /// The server stopped with an error.
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
@@ -145,6 +155,7 @@ pub async fn serve(
     }
     let token = secrets::token(&dir)?;
     let identity = secrets::identity(&dir)?;
+    let access = crate::stats::SshAccess::in_state_dir(&dir, options.stats_user.clone())?;
     let backend = TartCli::new(options.tart.clone()).await?;
 
     let listener = std::net::TcpListener::bind(options.listen).map_err(|source| Error::Listen {
@@ -170,6 +181,12 @@ pub async fn serve(
         token,
         options.reserve,
         url.clone(),
+    ));
+    let collector = tokio::spawn(crate::stats::run(
+        state.backend.clone(),
+        state.stats.clone(),
+        access,
+        options.stats_interval,
     ));
     let app = routes::router(state);
 
@@ -199,6 +216,7 @@ pub async fn serve(
         stopper.graceful_shutdown(Some(GRACE));
     });
     let served = server.serve(app.into_make_service()).await;
+    collector.abort();
     ServeRecord::remove_own(&dir);
     served.map_err(Error::Serve)
 }

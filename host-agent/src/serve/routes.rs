@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use vm_api::wire::{AuthorizeSsh, HostKeys, IpAnswer};
+use vm_api::wire::{AuthorizeSsh, HostKeys, IpAnswer, VmStatsAnswer};
 use vm_api::{Capacity, Vm, VmBackend, VmError, VmSpec, VmState, validate};
 
 use super::admission::{self, Reserve};
@@ -28,8 +28,8 @@ const MAX_STOP_SECS: u64 = 600;
 
 /// What the handlers share.
 pub struct AppState<B> {
-    /// The backend the API serves.
-    pub backend: B,
+    /// The backend the API serves (shared with the stats collector).
+    pub backend: Arc<B>,
     /// The token every call must carry.
     pub token: Token,
     /// What admission keeps for the host.
@@ -38,17 +38,20 @@ pub struct AppState<B> {
     pub start_lock: tokio::sync::Mutex<()>,
     /// For messages: where this API is served.
     pub endpoint: String,
+    /// The VMs' last figures ([`crate::stats`]).
+    pub stats: crate::stats::Cache,
 }
 
 impl<B> AppState<B> {
     /// The state of an API serving `backend`.
     pub fn new(backend: B, token: Token, reserve: Reserve, endpoint: String) -> Self {
         Self {
-            backend,
+            backend: Arc::new(backend),
             token,
             reserve,
             start_lock: tokio::sync::Mutex::new(()),
             endpoint,
+            stats: crate::stats::Cache::default(),
         }
     }
 }
@@ -68,7 +71,9 @@ pub fn router<B: VmBackend + 'static>(state: Arc<AppState<B>>) -> Router {
         .route("/v1/vms/{name}/stop", post(stop::<B>))
         .route("/v1/vms/{name}/ip", get(ip::<B>))
         .route("/v1/vms/{name}/authorize-ssh", post(authorize_ssh::<B>))
+        .route("/v1/vms/{name}/stats", get(vm_stats::<B>))
         .route("/v1/capacity", get(capacity::<B>))
+        .route("/v1/stats", get(stats::<B>))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_token::<B>,
@@ -306,6 +311,31 @@ async fn capacity<B: VmBackend>(State(state): Shared<B>) -> ApiResult<Json<Capac
     Ok(Json(state.backend.capacity().await?))
 }
 
+/// Every followed VM's last figures (from the collector's cache; no SSH on the request).
+async fn stats<B: VmBackend>(State(state): Shared<B>) -> Json<Vec<VmStatsAnswer>> {
+    Json(state.stats.all())
+}
+
+/// One VM's last figures: empty for a VM that exists but is not followed (yet).
+async fn vm_stats<B: VmBackend>(
+    State(state): Shared<B>,
+    Path(vm): Path<String>,
+) -> ApiResult<Json<VmStatsAnswer>> {
+    name(&vm)?;
+    if let Some(answer) = state.stats.get(&vm) {
+        return Ok(Json(answer));
+    }
+    match state.backend.get(&vm).await? {
+        Some(_) => Ok(Json(VmStatsAnswer {
+            name: vm,
+            ip: None,
+            stats: None,
+            error: None,
+        })),
+        None => Err(ApiError(VmError::NotFound { vm })),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +445,8 @@ mod tests {
             ("GET", "/v1/vms/a/ip"),
             ("POST", "/v1/vms/a/authorize-ssh"),
             ("GET", "/v1/capacity"),
+            ("GET", "/v1/stats"),
+            ("GET", "/v1/vms/a/stats"),
         ];
         for (method, uri) in routes {
             for token in [None, Some("wrong"), Some(&TOKEN[1..])] {
@@ -437,6 +469,11 @@ mod tests {
         assert_eq!(
             call(&app, "GET", "/v1/vms/b", Some(TOKEN)).await,
             StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            call(&app, "GET", "/v1/vms/b/stats", Some(TOKEN)).await,
+            StatusCode::NOT_FOUND,
+            "no such VM"
         );
     }
 

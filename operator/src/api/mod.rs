@@ -303,6 +303,7 @@ pub fn start(
             .clone()
             .map(crate::prometheus::Prometheus::new),
         series_cache: series::series_cache(),
+        vms: Default::default(),
     });
     if let Some(prometheus) = state.prometheus.clone() {
         tasks.push(tokio::spawn(series::poll(state.clone(), prometheus)));
@@ -375,6 +376,9 @@ pub struct ApiState {
     pub prometheus: Option<crate::prometheus::Prometheus>,
     /// Finished tests' series.
     pub series_cache: series::SeriesCache,
+    /// Tart VMs and their figures from the host agent (filled by
+    /// [`crate::collectors::vms::poll`]).
+    pub vms: crate::collectors::vms::VmCache,
 }
 
 impl ApiState {

@@ -20,6 +20,7 @@ use super::openapi::Operation;
 use super::{ApiState, Route};
 use crate::collectors::ClusterCollector;
 use crate::collectors::snapshot::{self, ClusterMeta};
+use crate::collectors::vms;
 use crate::model::{
     ClusterView, PodView, ScalingHistory, ServiceView, Snapshot, SourceError, TrafficView,
 };
@@ -220,7 +221,57 @@ async fn get_snapshot(
     State(state): State<Arc<ApiState>>,
     Extension(caller): Extension<Caller>,
 ) -> Json<Snapshot> {
-    Json(snapshot(&visible_clusters(&state, &caller).await))
+    let visible = visible_clusters(&state, &caller).await;
+    let mut answer = snapshot(&visible);
+    add_vms(&mut answer, &state, &visible);
+    Json(answer)
+}
+
+/// The host agent's VMs of the visible clusters (and those of no cluster, to whoever sees
+/// the platform), from the poller's cache; a failing poll is one of the snapshot's errors.
+fn add_vms(
+    answer: &mut Snapshot,
+    state: &ApiState,
+    visible: &[(ClusterMeta, Option<Arc<ClusterCollector>>)],
+) {
+    let polled = state.vms.polled();
+    let nodes: Vec<(String, Vec<String>)> = visible
+        .iter()
+        .filter_map(|(meta, collector)| {
+            let names = collector
+                .as_ref()?
+                .nodes
+                .state()
+                .iter()
+                .filter_map(|n| n.metadata.name.clone())
+                .collect();
+            Some((meta.name.clone(), names))
+        })
+        .collect();
+    let owners = vms::owners(&state.managed.state(), &nodes);
+    let sees = |cluster: &str| {
+        let cluster = if cluster.is_empty() {
+            state.platform_name.as_str()
+        } else {
+            cluster
+        };
+        visible.iter().any(|(m, _)| m.name == cluster)
+    };
+    answer.vms = vms::views(&polled, &owners)
+        .into_iter()
+        .filter(|v| sees(&v.cluster))
+        .collect();
+    if let Some((message, since)) = polled.error
+        && sees("")
+    {
+        answer.stale = true;
+        answer.errors.push(SourceError {
+            cluster: state.platform_name.clone(),
+            source: vms::SOURCE.to_owned(),
+            message,
+            since,
+        });
+    }
 }
 
 async fn list_clusters(

@@ -9,5 +9,6 @@ pub mod snapshot;
 pub mod traffic;
 pub mod usage;
 pub mod views;
+pub mod vms;
 
 pub use cluster::{ClusterCollector, CollectorSettings};

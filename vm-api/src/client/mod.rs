@@ -19,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::wire::{AuthorizeSsh, HostKeys, IpAnswer};
+use crate::wire::{AuthorizeSsh, HostKeys, IpAnswer, VmStatsAnswer};
 use crate::{Capacity, Fingerprint, HostKey, Vm, VmBackend, VmError, VmSpec, validate};
 
 /// How long a call may take beyond what it waits for on purpose (an IP, a stop).
@@ -106,6 +106,19 @@ impl AgentClient {
     /// The agent's base URL.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Every running VM's figures as the agent last collected them (`GET /v1/stats`).
+    pub async fn stats(&self) -> Result<Vec<VmStatsAnswer>, VmError> {
+        self.call::<_, ()>(Method::GET, "/v1/stats", None, SLACK)
+            .await
+    }
+
+    /// One VM's figures (`GET /v1/vms/{name}/stats`); [`VmError::NotFound`] when the VM
+    /// does not exist.
+    pub async fn vm_stats(&self, name: &str) -> Result<VmStatsAnswer, VmError> {
+        let path = format!("{}/stats", vm_path(name)?);
+        self.call::<_, ()>(Method::GET, &path, None, SLACK).await
     }
 
     /// Sends one call; the answer's status and body, or why there is none.
@@ -366,6 +379,10 @@ mod tests {
         let client = AgentClient::new("https://127.0.0.1:9", "t", pin()).expect("ok");
         assert!(matches!(
             client.start("../capacity").await,
+            Err(VmError::Invalid { field, .. }) if field == "name"
+        ));
+        assert!(matches!(
+            client.vm_stats("../stats").await,
             Err(VmError::Invalid { field, .. }) if field == "name"
         ));
     }

@@ -130,6 +130,7 @@ fn observed(lt: LoadTest) -> Observed {
         merged_percentiles: None,
         starter: None,
         headers: Ok(Default::default()),
+        baselines: vec![],
         failure: None,
     }
 }

@@ -122,6 +122,7 @@ fn observed(se: ScalingExperiment) -> Observed {
         sampling: 1,
         child: None,
         since_written: None,
+        baselines: vec![],
         failure: None,
     }
 }

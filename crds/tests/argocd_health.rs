@@ -1371,9 +1371,10 @@ fn a_wrong_script_fails_the_check() -> Result<()> {
     ensure!(lenient != LOADTEST_LUA, "the mutation changed nothing");
     let wrong = mismatches("lenient.lua", &lenient, &cases);
     // Every failure reason but RunnerSimulated (not a failure), a breach under Succeeded, a
-    // failure without a reason, and the two runs that measured nothing.
+    // failure without a reason, the two runs that measured nothing, and a regression against
+    // the baseline.
     ensure!(
-        wrong.len() == LoadTestReason::ALL.len() + 3,
+        wrong.len() == LoadTestReason::ALL.len() + 4,
         "{}",
         wrong.join("\n")
     );
@@ -1386,6 +1387,12 @@ fn a_wrong_script_fails_the_check() -> Result<()> {
     ensure!(
         wrong.iter().any(|w| w.starts_with(
             "Completed, the runner simulated: measured nothing, so not Healthy: got Healthy"
+        )),
+        "{wrong:?}"
+    );
+    ensure!(
+        wrong.iter().any(|w| w.starts_with(
+            "Succeeded, regressed against its baseline: got Healthy"
         )),
         "{wrong:?}"
     );

@@ -1391,9 +1391,9 @@ fn a_wrong_script_fails_the_check() -> Result<()> {
         "{wrong:?}"
     );
     ensure!(
-        wrong.iter().any(|w| w.starts_with(
-            "Succeeded, regressed against its baseline: got Healthy"
-        )),
+        wrong
+            .iter()
+            .any(|w| w.starts_with("Succeeded, regressed against its baseline: got Healthy")),
         "{wrong:?}"
     );
     // A status ArgoCD does not know is caught too.

@@ -334,6 +334,9 @@ describe("dashboard in the lab", () => {
     await screenshot(page, "compare");
     expect(await seriousViolations(page)).toEqual([]);
     await page.close();
+    for (const name of ["compare-v2", "compare-v1"]) {
+      expect((await kubeRequest(lab!, "platform", "DELETE", `${GROUP}/loadtests/${name}`)).status).toBe(200);
+    }
   });
 
   it("load analysis: an experiment started from the page runs to Completed on its own cluster", async () => {

@@ -162,7 +162,7 @@ export async function kubeGet(lab: Lab, cluster: string, path: string): Promise<
 export async function kubeRequest(
   lab: Lab,
   cluster: string,
-  method: "GET" | "PATCH" | "POST",
+  method: "GET" | "PATCH" | "POST" | "DELETE",
   path: string,
   patch?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -71,7 +71,9 @@ function Overlay({ a, b }: { a: TestView; b: TestView }) {
   const tb = testTimeline(b, sb.data, undefined, "the measured series could not be read", now);
   const rows = overlay(ta, tb);
   if (!hasMeasuredPoints(rows)) {
-    const why = [ta?.unmeasured && `A: ${ta.unmeasured}`, tb?.unmeasured && `B: ${tb.unmeasured}`].filter(Boolean).join(" ");
+    const why = [ta?.unmeasured && `A: ${ta.unmeasured}`, tb?.unmeasured && `B: ${tb.unmeasured}`].filter(Boolean)
+      .map((s) => `${String(s)}.`)
+      .join(" ");
     return <Empty>Neither run has measured series to overlay. {why}</Empty>;
   }
   return (

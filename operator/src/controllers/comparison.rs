@@ -341,7 +341,10 @@ impl Run for LoadTest {
     const KIND: &'static str = "LoadTest";
 
     fn facts(&self) -> Facts {
-        load_test_facts(&self.status.clone().unwrap_or_default())
+        match &self.status {
+            Some(s) => load_test_facts(s),
+            None => load_test_facts(&LoadTestStatus::default()),
+        }
     }
 }
 
@@ -396,7 +399,10 @@ impl Run for ScalingExperiment {
     const KIND: &'static str = "ScalingExperiment";
 
     fn facts(&self) -> Facts {
-        experiment_facts(&self.status.clone().unwrap_or_default())
+        match &self.status {
+            Some(s) => experiment_facts(s),
+            None => experiment_facts(&ScalingExperimentStatus::default()),
+        }
     }
 }
 

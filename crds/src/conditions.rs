@@ -130,6 +130,40 @@ names! {
 }
 
 names! {
+    /// The condition a LoadTest or ScalingExperiment with spec.baseline gets when it
+    /// finishes.
+    ComparisonCondition {
+        /// True when a metric is worse than the baseline's past its tolerance (the message
+        /// names which), False when all are within tolerance, Unknown when nothing could be
+        /// compared (the reason says why).
+        RegressionDetected,
+    }
+}
+
+names! {
+    /// The reasons of RegressionDetected.
+    ComparisonReason {
+        /// True: at least one metric passed its tolerance.
+        Regressed,
+        /// False: every compared metric is within its tolerance.
+        WithinTolerance,
+        /// Unknown: spec.baseline names no run in this namespace, or no finished run has
+        /// its labels.
+        BaselineNotFound,
+        /// Unknown: the named baseline had not finished when this run did.
+        BaselineNotFinished,
+        /// Unknown: the baseline measured nothing (e.g. it ran on a simulated node).
+        BaselineNotMeasured,
+        /// Unknown: this run measured nothing (e.g. RunnerSimulated, or it failed without
+        /// results).
+        NotMeasured,
+        /// Unknown: the runs measured no metric in common (e.g. a stress test, or both
+        /// runs' percentiles are per runner and nothing else was measured).
+        NothingToCompare,
+    }
+}
+
+names! {
     /// The conditions of a ManagedCluster.
     ClusterCondition {
         /// The API server answered with the kubeconfig's credentials.
@@ -275,7 +309,12 @@ mod tests {
 
     #[test]
     fn names_are_pascal_case_and_unique_per_kind() {
-        let lists: [Vec<&str>; 6] = [
+        let lists: [Vec<&str>; 8] = [
+            ComparisonCondition::ALL
+                .iter()
+                .map(|n| n.as_str())
+                .collect(),
+            ComparisonReason::ALL.iter().map(|n| n.as_str()).collect(),
             LoadTestCondition::ALL.iter().map(|n| n.as_str()).collect(),
             LoadTestConditionReason::ALL
                 .iter()

@@ -20,6 +20,7 @@ pub mod argocd;
 pub mod argocd_health;
 #[macro_use]
 pub mod common;
+pub mod comparison;
 pub mod conditions;
 pub mod field_error;
 pub mod formats;

@@ -10,6 +10,7 @@ use crate::common::{
     ByteSize, Condition, DnsLabel, GoDuration, HttpLoad, ImageRef, ObjectName, Time,
     conditions_list_type,
 };
+use crate::comparison::{Comparison, LoadTestBaseline};
 
 /// The namespace runner Jobs go to in the target cluster unless spec.runnerNamespace says
 /// otherwise.
@@ -66,6 +67,12 @@ pub const DEFAULT_RUNNER_NAMESPACE: &str = "tart-loadtest";
         description = "Failed request ratio"
     ),
     printcolumn(
+        name = "Regression",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"RegressionDetected\")].status",
+        description = "True when a metric is worse than spec.baseline's past its tolerance"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -116,6 +123,10 @@ pub struct LoadTestSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 2592000))]
     pub ttl_seconds_after_finished: Option<u32>,
+    /// An earlier run to compare this one with when it finishes, and the tolerances: the
+    /// deltas go to status.comparison and the verdict to the RegressionDetected condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<LoadTestBaseline>,
 }
 
 impl LoadTestSpec {
@@ -132,6 +143,7 @@ impl LoadTestSpec {
             image: None,
             timeout_seconds: None,
             ttl_seconds_after_finished: None,
+            baseline: None,
         }
     }
 }
@@ -249,7 +261,11 @@ pub struct LoadTestStatus {
     /// Where the runner Job lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<RunnerRef>,
-    /// Conditions: Queued, RunnerCreated, Complete, and others.
+    /// The comparison with spec.baseline, once the test finished and its baseline was
+    /// found (the RegressionDetected condition has the verdict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// Conditions: Queued, RunnerCreated, Complete, RegressionDetected, and others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = conditions_list_type())]
     pub conditions: Vec<Condition>,

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{Condition, DnsLabel, HttpLoad, ObjectName, Time, conditions_list_type};
+use crate::comparison::{Comparison, ExperimentBaseline};
 
 /// The most samples kept in status (the full series is in the operator's memory while the
 /// experiment runs and through its API).
@@ -45,6 +46,12 @@ pub const MAX_STATUS_EVENTS: usize = 200;
         description = "Most replicas of all targets together"
     ),
     printcolumn(
+        name = "Regression",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"RegressionDetected\")].status",
+        description = "True when a KPI is worse than spec.baseline's past its tolerance"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -81,6 +88,12 @@ pub struct ScalingExperimentSpec {
     /// End the cooldown early once every target is back at its baseline replicas.
     #[serde(default)]
     pub end_cooldown_when_baseline_restored: bool,
+    /// An earlier experiment to compare this one with when it completes, and the
+    /// tolerances: the deltas go to status.comparison and the verdict to the
+    /// RegressionDetected condition. (Not to be confused with the Baseline phase, the
+    /// replicas before the load.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<ExperimentBaseline>,
 }
 
 fn default_target_namespace() -> DnsLabel {
@@ -199,7 +212,12 @@ pub struct ScalingExperimentStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 240))]
     pub samples: Vec<Sample>,
-    /// Conditions: TargetsResolved, CooldownSufficient, Complete, and others.
+    /// The comparison with spec.baseline, once the experiment finished and its baseline
+    /// was found (the RegressionDetected condition has the verdict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// Conditions: TargetsResolved, CooldownSufficient, Complete, RegressionDetected, and
+    /// others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = conditions_list_type())]
     pub conditions: Vec<Condition>,

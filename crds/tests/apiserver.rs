@@ -91,6 +91,14 @@ async fn create_strict(
 
 /// Creates the object in `yaml` and returns the API server's error message, or None when
 /// it was accepted.
+/// `create`'s answer for an object that must be accepted.
+fn ensure_created(refused: Option<String>) -> Result<()> {
+    match refused {
+        None => Ok(()),
+        Some(message) => bail!("refused: {message}"),
+    }
+}
+
 async fn create(client: &Client, ns: &str, yaml: &str) -> Result<Option<String>> {
     let obj = parse_yaml_documents(yaml)?
         .pop()
@@ -393,12 +401,29 @@ async fn kubectl_get_shows_the_printer_columns() -> Result<()> {
         (
             "loadtests",
             vec![
-                "Name", "Cluster", "Type", "Phase", "Reason", "P95(ms)", "RPS", "Errors", "Age",
+                "Name",
+                "Cluster",
+                "Type",
+                "Phase",
+                "Reason",
+                "P95(ms)",
+                "RPS",
+                "Errors",
+                "Regression",
+                "Age",
             ],
         ),
         (
             "scalingexperiments",
-            vec!["Name", "Cluster", "Phase", "ScaleUp(s)", "Peak", "Age"],
+            vec![
+                "Name",
+                "Cluster",
+                "Phase",
+                "ScaleUp(s)",
+                "Peak",
+                "Regression",
+                "Age",
+            ],
         ),
     ] {
         let req = http::Request::get(format!("/apis/tartinfra.dev/v1alpha1/{plural}"))
@@ -413,6 +438,25 @@ async fn kubectl_get_shows_the_printer_columns() -> Result<()> {
             .collect();
         assert_eq!(names, expected, "columns of {plural}");
     }
+    // The Regression column reads the RegressionDetected condition out of the list.
+    let (cp, _) = setup().await?;
+    let ns = cp.namespace("regression-column").await?;
+    let lt = "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {name: v2}\nspec: {cluster: dev, preset: light-load, baseline: {name: v1}}\n";
+    ensure_created(create(&client, &ns, lt).await?)?;
+    let status = serde_json::json!({ "status": { "phase": "Succeeded", "conditions": [
+        { "type": "Complete", "status": "True", "reason": "Succeeded", "message": "", "lastTransitionTime": "2026-12-05T10:00:00Z" },
+        { "type": "RegressionDetected", "status": "True", "reason": "Regressed", "message": "p95Ms 100 → 130", "lastTransitionTime": "2026-12-05T10:00:00Z" },
+    ] } });
+    Api::<LoadTest>::namespaced(client.clone(), &ns)
+        .patch_status("v2", &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    let req = http::Request::get(format!(
+        "/apis/tartinfra.dev/v1alpha1/namespaces/{ns}/loadtests/v2"
+    ))
+    .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+    .body(Vec::new())?;
+    let table: serde_json::Value = serde_json::from_str(&client.request_text(req).await?)?;
+    assert_eq!(table["rows"][0]["cells"][8], "True", "{table}");
     // Short names and the category resolve through discovery, as `kubectl get mc,lt,se` and
     // `kubectl get tartinfra` need.
     let discovery = kube::Discovery::new(client.clone()).run().await?;

@@ -19,8 +19,9 @@ use crds::argocd_health::{
 };
 use crds::common::{Condition, Time};
 use crds::conditions::{
-    ClusterCondition as MC, ClusterConditionReason as MR, ExperimentCondition as EC,
-    ExperimentConditionReason as ER, LoadTestCondition as LC, LoadTestConditionReason as LR,
+    ClusterCondition as MC, ClusterConditionReason as MR, ComparisonCondition as CC,
+    ComparisonReason as CR, ExperimentCondition as EC, ExperimentConditionReason as ER,
+    LoadTestCondition as LC, LoadTestConditionReason as LR,
 };
 use crds::load_test::{
     Checks, LatencyMs, LoadTestPhase, LoadTestReason, LoadTestResults, RunnerRef, TestType,
@@ -373,8 +374,25 @@ fn finished(
             condition(LC::Complete.as_str(), true, outcome.as_str(), message),
         ],
         observed_generation: Some(1),
+        comparison: None,
     }
 }
+
+/// What the operator writes for a baseline comparison: RegressionDetected True (reason
+/// Regressed), False (WithinTolerance) or Unknown (e.g. NotMeasured).
+fn regression(status: &str, reason: CR, message: &str) -> Condition {
+    Condition {
+        status: status.to_owned(),
+        ..condition(
+            CC::RegressionDetected.as_str(),
+            true,
+            reason.as_str(),
+            message,
+        )
+    }
+}
+
+const REGRESSED: &str = "worse than baseline LoadTest nightly-1 past tolerance: p95Ms 100 → 130 (+30.0%, tolerance +10%)";
 
 /// What the operator writes when the runner ran on a simulated node: phase Completed, reason
 /// RunnerSimulated, no results.
@@ -583,6 +601,33 @@ fn loadtest_cases() -> Result<Vec<Case>> {
         "Degraded",
         "Failed: gone",
     ));
+    // A baseline comparison: only a regression changes the health of a pass.
+    let compared = |status: &str, reason: CR, message: &str| -> Result<Value> {
+        let mut s = finished(None, "all thresholds passed", Some(results(true)));
+        s.conditions.push(regression(status, reason, message));
+        loadtest(Some(s))
+    };
+    cases.push(case(
+        "Succeeded, regressed against its baseline",
+        compared("True", CR::Regressed, REGRESSED)?,
+        "Degraded",
+        &format!("RegressionDetected: {REGRESSED}"),
+    ));
+    for (status, reason) in [
+        ("False", CR::WithinTolerance),
+        ("Unknown", CR::BaselineNotFound),
+    ] {
+        cases.push(case(
+            format!("Succeeded, RegressionDetected {status}"),
+            compared(
+                status,
+                reason,
+                "within tolerance of baseline LoadTest nightly-1",
+            )?,
+            "Healthy",
+            "Succeeded: all thresholds passed",
+        ));
+    }
     Ok(cases)
 }
 
@@ -901,6 +946,30 @@ fn experiment_cases() -> Result<Vec<Case>> {
             &format!("{}: {message}", reason.name()),
         ));
     }
+    let slower = "worse than baseline ScalingExperiment scale-1 past tolerance: scaleUpLatencySeconds 20 → 35.4 (+77.0%, tolerance +20%)";
+    for (status, reason, health, says) in [
+        (
+            "True",
+            CR::Regressed,
+            "Degraded",
+            format!("RegressionDetected: {slower}"),
+        ),
+        (
+            "False",
+            CR::WithinTolerance,
+            "Healthy",
+            "Completed: cooldown of 180s over".to_owned(),
+        ),
+    ] {
+        let mut s = completed(None, "cooldown of 180s over");
+        s.conditions.push(regression(status, reason, slower));
+        cases.push(case(
+            format!("Completed, RegressionDetected {status}"),
+            experiment(Some(s))?,
+            health,
+            &says,
+        ));
+    }
     Ok(cases)
 }
 
@@ -915,7 +984,12 @@ fn scalingexperiment_health_follows_the_phase_and_names_the_failure() -> Result<
         if let Some(phase) = c.object.pointer("/status/phase").and_then(Value::as_str) {
             let typed: ExperimentPhase = serde_json::from_value(json!(phase))?;
             phases.insert(phase.to_owned());
-            ensure!(experiment_health(typed) == c.status, "{}", c.what);
+            let regressed = c.what.ends_with("RegressionDetected True");
+            ensure!(
+                experiment_health(typed) == c.status || regressed,
+                "{}",
+                c.what
+            );
         }
     }
     ensure!(phases.len() == EXPERIMENT_PHASES.len(), "{phases:?}");
@@ -1298,9 +1372,10 @@ fn a_wrong_script_fails_the_check() -> Result<()> {
     ensure!(lenient != LOADTEST_LUA, "the mutation changed nothing");
     let wrong = mismatches("lenient.lua", &lenient, &cases);
     // Every failure reason but RunnerSimulated (not a failure), a breach under Succeeded, a
-    // failure without a reason, and the two runs that measured nothing.
+    // failure without a reason, the two runs that measured nothing, and a regression against
+    // the baseline.
     ensure!(
-        wrong.len() == LoadTestReason::ALL.len() + 3,
+        wrong.len() == LoadTestReason::ALL.len() + 4,
         "{}",
         wrong.join("\n")
     );
@@ -1314,6 +1389,12 @@ fn a_wrong_script_fails_the_check() -> Result<()> {
         wrong.iter().any(|w| w.starts_with(
             "Completed, the runner simulated: measured nothing, so not Healthy: got Healthy"
         )),
+        "{wrong:?}"
+    );
+    ensure!(
+        wrong
+            .iter()
+            .any(|w| w.starts_with("Succeeded, regressed against its baseline: got Healthy")),
         "{wrong:?}"
     );
     // A status ArgoCD does not know is caught too.

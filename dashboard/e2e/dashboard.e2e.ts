@@ -292,6 +292,58 @@ describe("dashboard in the lab", () => {
     await page.close();
   });
 
+  it("compare: a lab run with a baseline is not compared, and the pages say why", async () => {
+    // Two LoadTests as kubectl would create them; the second names the first as its baseline.
+    const create = async (name: string, baseline?: unknown) => {
+      const spec = { cluster: "dev", http: { vus: 2, duration: "5s" }, ...(baseline ? { baseline } : {}) };
+      const created = await kubeRequest(lab!, "platform", "POST", `${GROUP}/loadtests`, {
+        apiVersion: "tartinfra.dev/v1alpha1",
+        kind: "LoadTest",
+        metadata: { name },
+        spec,
+      });
+      expect(created.status).toBe(201);
+    };
+    const finished = async (name: string, compared: boolean) => {
+      for (let i = 0; i < 120; i++) {
+        const got = await kubeGet(lab!, "platform", `${GROUP}/loadtests/${name}`);
+        const status = got.body.status as { phase?: string; conditions?: { type: string }[] } | undefined;
+        const done = status?.phase === "Completed" && (!compared || (status.conditions ?? []).some((c) => c.type === "RegressionDetected"));
+        if (done) return got.body;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      throw new Error(`${name} did not finish within 120s`);
+    };
+    await create("compare-v1");
+    await finished("compare-v1", false);
+    await create("compare-v2", { name: "compare-v1" });
+    const v2 = await finished("compare-v2", true);
+    const condition = ((v2.status as { conditions: { type: string; status: string; reason: string; message: string }[] }).conditions).find(
+      (c) => c.type === "RegressionDetected",
+    );
+    // The lab's runners measure nothing, so nothing is compared: Unknown, never a verdict.
+    expect(condition).toMatchObject({ status: "Unknown", reason: "NotMeasured" });
+    expect(condition!.message).toMatch(/this run measured nothing \(RunnerSimulated/);
+    expect((v2.status as { comparison?: unknown }).comparison).toBeUndefined();
+
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/testing`);
+    const panel = page.getByRole("region", { name: "compare-v2: comparison with its baseline" });
+    await panel.getByText("Not compared (NotMeasured)", { exact: true }).waitFor();
+    await panel.getByText(/this run measured nothing/).waitFor();
+    expect(await panel.getByRole("table").count()).toBe(0);
+    await page.goto(`${lab!.url}/compare?a=default%2Fcompare-v2&b=default%2Fcompare-v1`);
+    await page.getByRole("heading", { name: "A: default/compare-v2" }).waitFor();
+    await page.getByRole("heading", { name: "B: default/compare-v1" }).waitFor();
+    await page.getByText(/Neither run has measured series to overlay/).waitFor();
+    await screenshot(page, "compare");
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.close();
+    for (const name of ["compare-v2", "compare-v1"]) {
+      expect((await kubeRequest(lab!, "platform", "DELETE", `${GROUP}/loadtests/${name}`)).status).toBe(200);
+    }
+  });
+
   it("load analysis: an experiment started from the page runs to Completed on its own cluster", async () => {
     const page = await context.newPage();
     await page.goto(`${lab!.url}/analysis`);

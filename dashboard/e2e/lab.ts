@@ -159,11 +159,11 @@ export async function kubeGet(lab: Lab, cluster: string, path: string): Promise<
 }
 
 /** A request to a lab cluster's kube-apiserver as its admin; `patch` is sent as a JSON merge
- * patch. The status code and the JSON body. */
+ * patch (PATCH) or as the object to create (POST). The status code and the JSON body. */
 export async function kubeRequest(
   lab: Lab,
   cluster: string,
-  method: "GET" | "PATCH",
+  method: "GET" | "PATCH" | "POST" | "DELETE",
   path: string,
   patch?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -179,7 +179,7 @@ export async function kubeRequest(
   const ca = Buffer.from(field("certificate-authority-data"), "base64");
   const body = patch === undefined ? undefined : JSON.stringify(patch);
   const headers: Record<string, string> = { Authorization: `Bearer ${field("token")}`, Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/merge-patch+json";
+  if (body !== undefined) headers["Content-Type"] = method === "POST" ? "application/json" : "application/merge-patch+json";
   return new Promise((ok, fail) => {
     const req = request(url, { method, ca, headers }, (res) => {
       const chunks: Buffer[] = [];

@@ -14,6 +14,7 @@ const Testing = lazy(() => import("./pages/Testing").then((m) => ({ default: m.T
 const Traffic = lazy(() => import("./pages/Traffic").then((m) => ({ default: m.Traffic })));
 const Scaling = lazy(() => import("./pages/Scaling").then((m) => ({ default: m.Scaling })));
 const Analysis = lazy(() => import("./pages/Analysis").then((m) => ({ default: m.Analysis })));
+const Compare = lazy(() => import("./pages/Compare").then((m) => ({ default: m.Compare })));
 
 function makeClient(onUnauthorized: () => void) {
   // A 401 on a read or a write asks for a token again.
@@ -76,6 +77,7 @@ const NAV = [
   ["/traffic", "Traffic"],
   ["/scaling", "Scaling"],
   ["/analysis", "Load analysis"],
+  ["/compare", "Compare"],
 ] as const;
 
 function Shell({ children }: { children: ReactNode }) {
@@ -152,6 +154,7 @@ export function App() {
               <Route path="/traffic" element={<Traffic />} />
               <Route path="/scaling" element={<Scaling />} />
               <Route path="/analysis" element={<Analysis />} />
+              <Route path="/compare" element={<Compare />} />
               <Route path="*" element={<p className="p-6">No such page.</p>} />
             </Routes>
             </Suspense>

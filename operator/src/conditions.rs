@@ -44,7 +44,24 @@ impl Stamp {
         reason: impl ConditionName,
         message: impl Into<String>,
     ) {
-        let status = if status { "True" } else { "False" }.to_owned();
+        self.set_status(conditions, type_, Some(status), reason, message);
+    }
+
+    /// Sets the condition of `type_` to True, False or (`None`) Unknown, as [`Self::set`].
+    pub fn set_status(
+        self,
+        conditions: &mut Vec<Condition>,
+        type_: impl ConditionName,
+        status: Option<bool>,
+        reason: impl ConditionName,
+        message: impl Into<String>,
+    ) {
+        let status = match status {
+            Some(true) => "True",
+            Some(false) => "False",
+            None => "Unknown",
+        }
+        .to_owned();
         let message = truncate(message.into(), 1024);
         let reason = reason.as_str().to_owned();
         match conditions.iter_mut().find(|c| c.type_ == type_.as_str()) {

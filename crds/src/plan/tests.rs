@@ -270,6 +270,7 @@ fn experiment(load: ExperimentLoad) -> ScalingExperimentSpec {
         sample_interval_seconds: 5,
         cooldown_seconds: None,
         end_cooldown_when_baseline_restored: false,
+        baseline: None,
     }
 }
 

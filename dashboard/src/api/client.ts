@@ -13,6 +13,8 @@ export type TrafficView = Schemas["TrafficView"];
 export type ScalingHistory = Schemas["ScalingHistory"];
 export type TestView = Schemas["TestView"];
 export type ExperimentView = Schemas["ExperimentView"];
+export type Comparison = Schemas["Comparison"];
+export type RegressionView = Schemas["RegressionView"];
 export type PresetView = Schemas["PresetView"];
 /** A LoadTest's measured series (`source` unavailable with the `reason` when nothing is measured). */
 export type TestSeries = Schemas["TestSeries"];

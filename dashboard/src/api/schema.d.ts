@@ -364,6 +364,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The run a comparison was made against. */
+        BaselineRun: {
+            /** @description When it finished. */
+            finishedAt?: components["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.Time"] | null;
+            /** @description Its name (same namespace). */
+            name: string;
+            /** @description Its uid: a run deleted and created again under the same name is another run. */
+            uid?: string | null;
+        };
         /** @description Check counts. */
         Checks: {
             /**
@@ -439,6 +448,18 @@ export interface components {
             /** @description platform, dev, staging or prod. */
             tier?: string | null;
         };
+        /**
+         * @description What a finished run was compared with, and the deltas. Written once, when the run
+         *     finished and its baseline was found; the RegressionDetected condition has the verdict.
+         */
+        Comparison: {
+            /** @description The baseline run. */
+            baseline: components["schemas"]["BaselineRun"];
+            /** @description One entry per metric both runs measured. */
+            metrics?: components["schemas"]["MetricDelta"][];
+            /** @description Metrics not compared, and why (e.g. percentiles per runner). */
+            notCompared?: string[];
+        };
         /** @description A ScalingExperiment to create. */
         CreateExperiment: {
             /**
@@ -453,6 +474,34 @@ export interface components {
             namespace: string | null;
             /** @description The ScalingExperiment's spec, exactly as in a manifest. */
             spec: {
+                /**
+                 * @description An earlier experiment to compare this one with when it completes, and the
+                 *     tolerances: the deltas go to status.comparison and the verdict to the
+                 *     RegressionDetected condition. (Not to be confused with the Baseline phase, the
+                 *     replicas before the load.)
+                 */
+                baseline?: {
+                    /**
+                     * @description The newest finished ScalingExperiment in this namespace with these labels that
+                     *     measured something (this experiment excluded).
+                     */
+                    latestWithLabels?: {
+                        /** @description The labels, e.g. `{app: checkout, suite: nightly}` (1 to 20). */
+                        matchLabels: {
+                            [key: string]: string;
+                        };
+                    } | null;
+                    /** @description An earlier ScalingExperiment in this namespace. */
+                    name?: string | null;
+                    /**
+                     * @description How far from the baseline a KPI may be before RegressionDetected is True.
+                     * @default {
+                     *       "peakReplicas": 1,
+                     *       "scaleUpLatencyPercent": 20
+                     *     }
+                     */
+                    tolerance: components["schemas"]["ExperimentTolerance"];
+                } | null;
                 /** @description The ManagedCluster (by name) whose HPAs are measured; the load runs there too. */
                 cluster: string;
                 /**
@@ -588,6 +637,34 @@ export interface components {
             namespace: string | null;
             /** @description The LoadTest's spec, exactly as in a manifest. */
             spec: {
+                /**
+                 * @description An earlier run to compare this one with when it finishes, and the tolerances: the
+                 *     deltas go to status.comparison and the verdict to the RegressionDetected condition.
+                 */
+                baseline?: {
+                    /**
+                     * @description The newest finished LoadTest in this namespace with these labels that measured
+                     *     something (this test excluded).
+                     */
+                    latestWithLabels?: {
+                        /** @description The labels, e.g. `{app: checkout, suite: nightly}` (1 to 20). */
+                        matchLabels: {
+                            [key: string]: string;
+                        };
+                    } | null;
+                    /** @description An earlier LoadTest in this namespace. */
+                    name?: string | null;
+                    /**
+                     * @description How much worse than the baseline a metric may be before RegressionDetected is True.
+                     * @default {
+                     *       "errorRatePoints": 1,
+                     *       "p95Percent": 10,
+                     *       "p99Percent": 10,
+                     *       "rpsPercent": 10
+                     *     }
+                     */
+                    tolerance: components["schemas"]["LoadTestTolerance"];
+                } | null;
                 /** @description The ManagedCluster (by name) the test runs in. */
                 cluster: string;
                 /** @description An HTTP load test run by k6. */
@@ -824,10 +901,29 @@ export interface components {
         ExperimentPhase: "Pending" | "Baseline" | "Loading" | "CoolingDown" | "Completed" | "Failed";
         /** @description Why a ScalingExperiment failed. */
         ExperimentReason: "LoadTestFailed" | "ClusterUnavailable" | "NoHpa" | "Cancelled" | "InvalidSpec";
+        /** @description A ScalingExperiment's tolerances. */
+        ExperimentTolerance: {
+            /**
+             * Format: int32
+             * @description The peak replicas may differ from the baseline's by this many, up or down (0 to
+             *     1000): either way the HPAs reacted differently to the same load. Default 1.
+             * @default 1
+             */
+            peakReplicas: number;
+            /**
+             * Format: double
+             * @description The scale-up latency may rise by this percentage of the baseline's (0 to 10000).
+             *     Default 20.
+             * @default 20
+             */
+            scaleUpLatencyPercent: number;
+        };
         /** @description A ScalingExperiment as the dashboard reads it. */
         ExperimentView: {
             /** @description The cluster under test. */
             cluster: string;
+            /** @description The comparison with spec.baseline, once made. */
+            comparison?: components["schemas"]["Comparison"] | null;
             /** @description Being deleted. */
             deleting: boolean;
             /** @description Per deployment results (also the column order of samples). */
@@ -858,10 +954,40 @@ export interface components {
             preset?: components["schemas"]["ScalingPreset"] | null;
             /** @description Why it failed. */
             reason?: components["schemas"]["ExperimentReason"] | null;
+            /** @description The RegressionDetected condition, once the run was compared with spec.baseline. */
+            regression?: components["schemas"]["RegressionView"] | null;
             /** @description The sampled series. */
             samples: components["schemas"]["Sample"][];
             /** @description The spec. */
             spec: {
+                /**
+                 * @description An earlier experiment to compare this one with when it completes, and the
+                 *     tolerances: the deltas go to status.comparison and the verdict to the
+                 *     RegressionDetected condition. (Not to be confused with the Baseline phase, the
+                 *     replicas before the load.)
+                 */
+                baseline?: {
+                    /**
+                     * @description The newest finished ScalingExperiment in this namespace with these labels that
+                     *     measured something (this experiment excluded).
+                     */
+                    latestWithLabels?: {
+                        /** @description The labels, e.g. `{app: checkout, suite: nightly}` (1 to 20). */
+                        matchLabels: {
+                            [key: string]: string;
+                        };
+                    } | null;
+                    /** @description An earlier ScalingExperiment in this namespace. */
+                    name?: string | null;
+                    /**
+                     * @description How far from the baseline a KPI may be before RegressionDetected is True.
+                     * @default {
+                     *       "peakReplicas": 1,
+                     *       "scaleUpLatencyPercent": 20
+                     *     }
+                     */
+                    tolerance: components["schemas"]["ExperimentTolerance"];
+                } | null;
                 /** @description The ManagedCluster (by name) whose HPAs are measured; the load runs there too. */
                 cluster: string;
                 /**
@@ -1225,6 +1351,66 @@ export interface components {
             /** @description Each threshold with its verdict. */
             thresholds?: components["schemas"]["ThresholdResult"][];
         };
+        /** @description A LoadTest's tolerances: how much worse than the baseline each metric may be. */
+        LoadTestTolerance: {
+            /**
+             * Format: double
+             * @description The error rate may rise by this many percentage points (0 to 100): 1 lets 0.5 %
+             *     become 1.5 %. Default 1.
+             * @default 1
+             */
+            errorRatePoints: number;
+            /**
+             * Format: double
+             * @description The p95 latency may rise by this percentage of the baseline's (0 to 10000). Default 10.
+             * @default 10
+             */
+            p95Percent: number;
+            /**
+             * Format: double
+             * @description The p99 latency may rise by this percentage of the baseline's (0 to 10000). Default 10.
+             * @default 10
+             */
+            p99Percent: number;
+            /**
+             * Format: double
+             * @description Requests per second may fall by this percentage of the baseline's (0 to 100).
+             *     Default 10.
+             * @default 10
+             */
+            rpsPercent: number;
+        };
+        /** @description A compared metric. */
+        Metric: "p95Ms" | "p99Ms" | "rps" | "errorRate" | "scaleUpLatencySeconds" | "peakReplicas";
+        /** @description One metric of both runs. */
+        MetricDelta: {
+            /**
+             * Format: double
+             * @description The baseline's value (unset: the event did not happen, e.g. no scale-up).
+             */
+            baseline?: number | null;
+            /**
+             * Format: double
+             * @description This run's value (unset: the event did not happen).
+             */
+            current?: number | null;
+            /**
+             * Format: double
+             * @description This run's value minus the baseline's.
+             */
+            delta?: number | null;
+            /**
+             * Format: double
+             * @description The delta as a percentage of the baseline's value (unset when that is 0 or unset).
+             */
+            deltaPercent?: number | null;
+            /** @description Which metric. */
+            metric: components["schemas"]["Metric"];
+            /** @description The delta passes the tolerance in the worse direction. */
+            regressed: boolean;
+            /** @description The tolerance applied, as written in the spec (e.g. `10%`, `1 point`, `1 replica`). */
+            tolerance: string;
+        };
         /** @description Pods of one namespace by state. */
         NamespaceCount: {
             /**
@@ -1375,6 +1561,21 @@ export interface components {
             spec: unknown;
             /** @description HTTP, CPU, MEM, SCALE or CASCADE. */
             tag: string;
+        };
+        /** @description The verdict of a run's comparison with its baseline (its RegressionDetected condition). */
+        RegressionView: {
+            /** @description Which metrics, by how much; or why nothing was compared. */
+            message: string;
+            /**
+             * @description Regressed, WithinTolerance, BaselineNotFound, BaselineNotFinished,
+             *     BaselineNotMeasured, NotMeasured or NothingToCompare.
+             */
+            reason: string;
+            /**
+             * @description `True` (worse past a tolerance), `False` (within tolerance) or `Unknown` (not
+             *     compared: the reason says why).
+             */
+            status: string;
         };
         /** @description A change of a deployment's current replicas. */
         ReplicaEvent: {
@@ -1609,6 +1810,8 @@ export interface components {
         TestView: {
             /** @description The target ManagedCluster. */
             cluster: string;
+            /** @description The comparison with spec.baseline, once made. */
+            comparison?: components["schemas"]["Comparison"] | null;
             /** @description When it was created (RFC 3339). */
             createdAt?: string | null;
             /** @description Being deleted. */
@@ -1639,12 +1842,42 @@ export interface components {
             queued: boolean;
             /** @description Why it failed, or (Completed) why nothing was measured. */
             reason?: components["schemas"]["LoadTestReason"] | null;
+            /** @description The RegressionDetected condition, once the run was compared with spec.baseline. */
+            regression?: components["schemas"]["RegressionView"] | null;
             /** @description The results. */
             results?: components["schemas"]["LoadTestResults"] | null;
             /** @description Where the runner runs. */
             runner?: components["schemas"]["RunnerRef"] | null;
             /** @description The spec. */
             spec: {
+                /**
+                 * @description An earlier run to compare this one with when it finishes, and the tolerances: the
+                 *     deltas go to status.comparison and the verdict to the RegressionDetected condition.
+                 */
+                baseline?: {
+                    /**
+                     * @description The newest finished LoadTest in this namespace with these labels that measured
+                     *     something (this test excluded).
+                     */
+                    latestWithLabels?: {
+                        /** @description The labels, e.g. `{app: checkout, suite: nightly}` (1 to 20). */
+                        matchLabels: {
+                            [key: string]: string;
+                        };
+                    } | null;
+                    /** @description An earlier LoadTest in this namespace. */
+                    name?: string | null;
+                    /**
+                     * @description How much worse than the baseline a metric may be before RegressionDetected is True.
+                     * @default {
+                     *       "errorRatePoints": 1,
+                     *       "p95Percent": 10,
+                     *       "p99Percent": 10,
+                     *       "rpsPercent": 10
+                     *     }
+                     */
+                    tolerance: components["schemas"]["LoadTestTolerance"];
+                } | null;
                 /** @description The ManagedCluster (by name) the test runs in. */
                 cluster: string;
                 /** @description An HTTP load test run by k6. */

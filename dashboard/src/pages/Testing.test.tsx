@@ -230,6 +230,40 @@ describe("Testing", () => {
     expect(within(card).getAllByText("the measured series is loading.")).toHaveLength(3);
   });
 
+  it("shows a comparison with its baseline: the verdict, the deltas and a link to compare both", () => {
+    const regressed = {
+      ...TESTS[0],
+      name: "nightly-2",
+      regression: { status: "True", reason: "Regressed", message: "worse than baseline LoadTest nightly-1 past tolerance: p95Ms 100 → 130" },
+      comparison: {
+        baseline: { name: "nightly-1", uid: "u1" },
+        metrics: [{ metric: "p95Ms", baseline: 100, current: 130, delta: 30, deltaPercent: 30, tolerance: "+10%", regressed: true }],
+        notCompared: ["p99Ms: not measured"],
+      },
+    } as TestView;
+    const unknown = {
+      ...TESTS[0],
+      name: "nightly-3",
+      regression: { status: "Unknown", reason: "NotMeasured", message: "not compared: this run measured nothing (RunnerSimulated)" },
+    } as TestView;
+    renderWith({ clusters: CLUSTERS, tests: [regressed, unknown] });
+    const panel = screen.getByRole("region", { name: "nightly-2: comparison with its baseline" });
+    expect(within(panel).getByText("Regression").className).toContain("red");
+    expect(within(panel).getByText("against baseline nightly-1")).toBeTruthy();
+    const row = within(panel).getByRole("row", { name: /p95 latency/ });
+    expect(within(row).getByText("+30.0%")).toBeTruthy();
+    expect(within(panel).getByText("Not compared: p99Ms: not measured")).toBeTruthy();
+    expect(within(panel).getByRole("link", { name: "Compare side by side" }).getAttribute("href")).toBe("/compare?a=default%2Fnightly-2&b=default%2Fnightly-1");
+    const other = screen.getByRole("region", { name: "nightly-3: comparison with its baseline" });
+    expect(within(other).getByText("Not compared (NotMeasured)").className).toContain("yellow");
+    expect(within(other).getByText(/this run measured nothing/)).toBeTruthy();
+    expect(within(other).queryByRole("table")).toBeNull();
+    // A test without a baseline has no panel.
+    cleanup();
+    renderWith({ clusters: CLUSTERS });
+    expect(screen.queryByRole("region", { name: /comparison with its baseline/ })).toBeNull();
+  });
+
   it("shows each runner of a parallel test and never an averaged percentile", () => {
     const parallel = {
       ...base,

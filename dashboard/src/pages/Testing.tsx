@@ -7,6 +7,7 @@ import { Link, useSearchParams } from "react-router";
 import { ApiError, authHeaders, errorFrom, type ClusterView, type LoadTestSpec, type PresetView, type TestView } from "../api/client";
 import { NAMESPACE, useCreateTest, useDeleteTest } from "../api/mutations";
 import { usePresets, useSnapshot, useTests } from "../api/queries";
+import { ComparisonPanel } from "../components/ComparisonPanel";
 import { FormControl, INPUT } from "../components/FormControl";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker, Tag } from "../components/ui";
 import { Stat } from "../components/values";
@@ -394,6 +395,7 @@ function TestCard({ test, presets, receivedAt }: { test: TestView; presets: Pres
       {test.phase === "Running" && !test.deleting && test.progressPercent != null && <Progress percent={test.progressPercent} />}
       {test.message && <p className="mt-2 text-sm text-slate-300">{test.message}</p>}
       <Results test={test} />
+      <ComparisonPanel run={test} regression={test.regression} comparison={test.comparison} compare />
       {test.startedAt && (
         <div className="mt-2">
           <button type="button" className={SECONDARY} aria-expanded={timeline} aria-controls={timelineId} onClick={() => setTimeline(!timeline)}>

@@ -6,7 +6,9 @@
 -- Failed (ThresholdsBreached, Timeout, OOMKilled, ...). Completed means the runner ran but
 -- measured nothing (reason RunnerSimulated: a simulated node): not a failure, but no verdict
 -- either, so it is Degraded too. A LoadTest used as a PostSync hook thus fails the sync when
--- its thresholds break or when nothing was measured.
+-- its thresholds break or when nothing was measured. A Succeeded test with spec.baseline
+-- whose RegressionDetected condition is True is Degraded too, with the condition's message
+-- (which metric is worse than the baseline's past its tolerance).
 --
 -- Lua 5.1 as ArgoCD's gopher-lua runs it: the object is the global `obj`, and only the
 -- base, table and os libraries are loaded (no string or math library, no string methods).
@@ -82,9 +84,13 @@ elseif phase == "Succeeded" then
   -- The operator fails a test whose thresholds broke; a verdict of false under Succeeded
   -- is still not a pass.
   local broken = breached(status)
+  local regression = condition(status, "RegressionDetected")
   if broken ~= nil then
     hs.status = "Degraded"
     hs.message = said("ThresholdsBreached", broken)
+  elseif regression ~= nil and regression.status == "True" then
+    hs.status = "Degraded"
+    hs.message = said("RegressionDetected", regression.message)
   else
     hs.status = "Healthy"
     hs.message = said("Succeeded", status.message)

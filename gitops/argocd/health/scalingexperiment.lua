@@ -4,7 +4,8 @@
 -- Progressing while it waits, samples the baseline, loads or cools down; Healthy once it
 -- Completed (with its key results); Degraded with the reason and the operator's message once
 -- it Failed (LoadTestFailed, ClusterUnavailable, NoHpa, Cancelled, InvalidSpec). The load's
--- own verdict is the child LoadTest's health.
+-- own verdict is the child LoadTest's health. A Completed experiment with spec.baseline
+-- whose RegressionDetected condition is True is Degraded, with the condition's message.
 --
 -- Lua 5.1 as ArgoCD's gopher-lua runs it: the object is the global `obj`, and only the
 -- base, table and os libraries are loaded (no string or math library, no string methods).
@@ -37,6 +38,18 @@ local function results(status)
   return table.concat(parts, ", ")
 end
 
+local function regression(status)
+  if status.conditions == nil then
+    return nil
+  end
+  for _, c in ipairs(status.conditions) do
+    if c.type == "RegressionDetected" and c.status == "True" then
+      return c
+    end
+  end
+  return nil
+end
+
 local hs = {}
 local status = obj.status
 if status == nil or status.phase == nil then
@@ -52,6 +65,9 @@ local phase = status.phase
 if phase == "Pending" or phase == "Baseline" or phase == "Loading" or phase == "CoolingDown" then
   hs.status = "Progressing"
   hs.message = said(phase, status.message)
+elseif phase == "Completed" and regression(status) ~= nil then
+  hs.status = "Degraded"
+  hs.message = said("RegressionDetected", regression(status).message)
 elseif phase == "Completed" then
   hs.status = "Healthy"
   local label = "Completed"

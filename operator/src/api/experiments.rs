@@ -2,6 +2,7 @@
 //! running experiment) and what `/api/v1/experiments` does differently from the other
 //! kinds (see [`super::resources`]).
 
+use crds::comparison::Comparison;
 use crds::scaling_experiment::{
     DeploymentResult, ExperimentPhase, ExperimentReason, Kpis, ReplicaEvent, Sample, ScalingPreset,
 };
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiState;
 use super::auth::Resource;
+use super::loadtests::{RegressionView, regression_view};
 use super::resources::{Docs, Kind};
 use crate::controllers::scaling_experiment::kpis::Point;
 use crate::controllers::scaling_experiment::live::MAX_POINTS;
@@ -59,6 +61,10 @@ pub struct ExperimentView {
     pub samples: Vec<Sample>,
     /// The spec.
     pub spec: ScalingExperimentSpec,
+    /// The comparison with spec.baseline, once made.
+    pub comparison: Option<Comparison>,
+    /// The RegressionDetected condition, once the run was compared with spec.baseline.
+    pub regression: Option<RegressionView>,
 }
 
 /// The dashboard's view of a ScalingExperiment (pure). `live` is the full series of a
@@ -92,6 +98,8 @@ pub fn experiment_view(se: &ScalingExperiment, live: Option<&[Point]>) -> Experi
         events: s.events,
         samples: s.samples,
         spec: se.spec.clone(),
+        regression: regression_view(&s.conditions),
+        comparison: s.comparison,
     }
 }
 

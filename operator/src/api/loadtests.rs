@@ -1,6 +1,8 @@
 //! LoadTests in the API: the view the dashboard reads and what `/api/v1/tests` does
 //! differently from the other kinds (see [`super::resources`]).
 
+use crds::comparison::Comparison;
+use crds::conditions::ComparisonCondition;
 use crds::load_test::{
     LoadTestPhase, LoadTestPreset, LoadTestReason, LoadTestResults, RunnerRef, TestType,
 };
@@ -54,6 +56,35 @@ pub struct TestView {
     pub results: Option<LoadTestResults>,
     /// Where the runner runs.
     pub runner: Option<RunnerRef>,
+    /// The comparison with spec.baseline, once made.
+    pub comparison: Option<Comparison>,
+    /// The RegressionDetected condition, once the run was compared with spec.baseline.
+    pub regression: Option<RegressionView>,
+}
+
+/// The verdict of a run's comparison with its baseline (its RegressionDetected condition).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegressionView {
+    /// `True` (worse past a tolerance), `False` (within tolerance) or `Unknown` (not
+    /// compared: the reason says why).
+    pub status: String,
+    /// Regressed, WithinTolerance, BaselineNotFound, BaselineNotFinished,
+    /// BaselineNotMeasured, NotMeasured or NothingToCompare.
+    pub reason: String,
+    /// Which metrics, by how much; or why nothing was compared.
+    pub message: String,
+}
+
+/// The RegressionDetected condition among `conditions`, as the dashboard reads it (pure).
+pub fn regression_view(conditions: &[crds::common::Condition]) -> Option<RegressionView> {
+    crate::conditions::get(conditions, ComparisonCondition::RegressionDetected).map(|c| {
+        RegressionView {
+            status: c.status.clone(),
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+        }
+    })
 }
 
 /// The dashboard's view of a LoadTest (pure).
@@ -84,6 +115,8 @@ pub fn test_view(lt: &LoadTest) -> TestView {
         finished_at: s.finished_at.map(|t| t.0.to_string()),
         deleting: lt.metadata.deletion_timestamp.is_some(),
         spec: lt.spec.clone(),
+        regression: regression_view(&s.conditions),
+        comparison: s.comparison,
         results: s.results,
         runner: s.runner,
     }

@@ -7,6 +7,7 @@
 //! What they share: [`error`] (classified errors and backoff), [`status`] (the status
 //! writer and events) and [`Next`].
 
+pub mod comparison;
 pub mod error;
 pub mod load_test;
 pub mod managed_cluster;

@@ -3,6 +3,7 @@
 import { useMemo } from "react";
 import type { ExperimentView } from "../../api/client";
 import { useExperiment, usePresets, useScaling, useSnapshot, useTestSeries, useTests } from "../../api/queries";
+import { ComparisonPanel } from "../../components/ComparisonPanel";
 import { LoadTimeline } from "../../components/LoadTimeline";
 import { Table, type Column } from "../../components/Table";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Swatch } from "../../components/ui";
@@ -60,6 +61,7 @@ function ExperimentHeader({ e }: { e: ExperimentView }) {
         <Field label="Started">{clockTime(e.startedAt)}</Field>
       </dl>
       {e.message && <p className={`mt-2 text-sm ${e.phase === "Failed" ? "text-red-300" : "text-slate-300"}`}>{e.message}</p>}
+      <ComparisonPanel run={e} regression={e.regression} comparison={e.comparison} />
     </Card>
   );
 }

@@ -22,9 +22,9 @@ use super::runner::{self, RunnerNames, RunnerObjects};
 use super::runner_state::{self, Inputs, Observation};
 use crate::conditions::{self, Stamp};
 use crate::context::Settings;
-use crate::controllers::Next;
 use crate::controllers::error::Class;
 use crate::controllers::status::Note;
+use crate::controllers::{Next, comparison};
 use crate::prometheus::RunPercentiles;
 
 /// How often a test waiting for its cluster, its slot or its runner looks again.
@@ -112,8 +112,31 @@ impl Decision {
     }
 }
 
-/// Decides the next step of the observed test (pure).
+/// Decides the next step of the observed test (pure); a test with spec.baseline that
+/// finishes is compared with its baseline once.
 pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
+    let mut d = step(o, settings, now);
+    let lt = o.test.as_ref();
+    if let Some(baseline) = &lt.spec.baseline
+        && let Some(selector) = baseline.selector()
+        && lt.metadata.deletion_timestamp.is_none()
+    {
+        let s = &mut d.status;
+        let facts = comparison::load_test_facts(s);
+        if comparison::due(facts.finished, &s.conditions) {
+            let tolerance = comparison::load_test_tolerance(&baseline.tolerance);
+            let verdict = comparison::verdict(lt, &facts, selector, &o.baselines, tolerance);
+            let at = Stamp {
+                generation: lt.metadata.generation,
+                now,
+            };
+            comparison::record(verdict, &mut s.comparison, &mut s.conditions, at);
+        }
+    }
+    d
+}
+
+fn step(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
     let lt = o.test.as_ref();
     let old = lt.status.clone().unwrap_or_default();
     let at = Stamp {

@@ -28,7 +28,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
 use self::queue::Slots;
@@ -46,6 +46,7 @@ pub const FINALIZER: &str = "tartinfra.dev/loadtest-runner";
 pub struct State {
     ctx: Arc<Context>,
     slots: Slots,
+    tests: Store<LoadTest>,
     backoff: Backoff,
 }
 
@@ -70,7 +71,7 @@ impl Reported for LoadTest {
 /// One pass: observe, decide, act; a failed effect is decided again with the failure seen.
 async fn step(lt: Arc<LoadTest>, state: &State) -> Result<Action, Error> {
     let ctx = state.ctx.as_ref();
-    let observed = observe::observe(lt.clone(), ctx, &state.slots).await;
+    let observed = observe::observe(lt.clone(), ctx, &state.slots, &state.tests).await;
     let now = Timestamp::now();
     let mut decision = decide::decide(&observed, &ctx.settings, now);
     // A decision that ends the test writes its verdict before it removes the runner: a
@@ -134,6 +135,7 @@ pub async fn run(
     let store = controller.store();
     let state = Arc::new(State {
         slots: Slots::new(store.clone(), wake),
+        tests: store.clone(),
         ctx,
         backoff: Backoff::default(),
     });

@@ -5,13 +5,15 @@
 use std::sync::Arc;
 
 use crds::common::{HEADER_SECRET_LABEL, HeaderSecretKeyRef};
+use crds::conditions::ComparisonCondition;
 use crds::managed_cluster::LoadTestPolicy;
 use crds::plan;
 use crds::{LoadTest, ManagedCluster};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::queue::{Admission, Slots, active, holds_slot, slot_limit};
 use super::runner::{self, HeaderValues, RunnerNames};
@@ -75,6 +77,9 @@ pub struct Observed {
     /// The values of the test's `valueFrom` headers, read from the platform just before
     /// its runner is created (empty otherwise), or why they cannot be used.
     pub headers: Result<HeaderValues, String>,
+    /// The other LoadTests of the test's namespace (from the controller's cache), read
+    /// while it has a spec.baseline and no comparison yet: the candidate baselines.
+    pub baselines: Vec<Arc<LoadTest>>,
     /// The effect of this reconcile's first decision failed (see `reconcile`).
     pub failure: Option<Failure>,
 }
@@ -89,7 +94,12 @@ impl Observed {
 
 /// Reads what the decision needs: the queue only for a test without a runner (taking its
 /// slot when admitted), the runner only for a test that has one or may create one.
-pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observed {
+pub async fn observe(
+    lt: Arc<LoadTest>,
+    ctx: &Context,
+    slots: &Slots,
+    tests: &Store<LoadTest>,
+) -> Observed {
     let cluster = ctx.clusters.get(lt.spec.cluster.as_str());
     let has_runner = lt.status.as_ref().is_some_and(|s| s.runner.is_some());
     let policy = if active(&lt) && !has_runner {
@@ -164,6 +174,7 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
         Ok(HeaderValues::default())
     };
     Observed {
+        baselines: baselines(&lt, tests),
         headers,
         cluster: cluster.map(|c| c.name.clone()),
         test: lt,
@@ -176,6 +187,22 @@ pub async fn observe(lt: Arc<LoadTest>, ctx: &Context, slots: &Slots) -> Observe
         starter,
         failure: None,
     }
+}
+
+/// The candidate baselines of a test with spec.baseline not compared yet: the other tests of
+/// its namespace in the cache.
+fn baselines(lt: &LoadTest, tests: &Store<LoadTest>) -> Vec<Arc<LoadTest>> {
+    let compared = lt.status.as_ref().is_some_and(|s| {
+        crate::conditions::get(&s.conditions, ComparisonCondition::RegressionDetected).is_some()
+    });
+    if lt.spec.baseline.is_none() || compared {
+        return Vec::new();
+    }
+    tests
+        .state()
+        .into_iter()
+        .filter(|t| t.metadata.namespace == lt.metadata.namespace && t.uid() != lt.uid())
+        .collect()
 }
 
 /// The Job has ended (complete, or failed as a whole).

@@ -23,9 +23,9 @@ use super::series::{targets_of, window_of, with_series};
 use super::targets::{COOLDOWN_MARGIN_SECS, TargetsError, cooldown_warning, resolve, windows};
 use crate::conditions::{self, Stamp};
 use crate::context::Settings;
-use crate::controllers::Next;
 use crate::controllers::error::Class;
 use crate::controllers::status::Note;
+use crate::controllers::{Next, comparison};
 
 /// How often status is written at most while the phase stays the same.
 pub const STATUS_EVERY: Duration = Duration::from_secs(10);
@@ -97,8 +97,46 @@ impl Decision {
     }
 }
 
-/// Decides the next step of the observed experiment (pure).
+/// Decides the next step of the observed experiment (pure); one with spec.baseline that
+/// finishes is compared with its baseline once (never when its load measured nothing).
 pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
+    let mut d = step(o, settings, now);
+    let se = o.experiment.as_ref();
+    if let Some(baseline) = &se.spec.baseline
+        && let Some(selector) = baseline.selector()
+    {
+        let s = &mut d.status;
+        let mut facts = comparison::experiment_facts(s);
+        if let Some(why) = simulated_load(o.child.as_ref()) {
+            facts.readings = Err(why);
+        }
+        if comparison::due(facts.finished, &s.conditions) {
+            let tolerance = comparison::experiment_tolerance(&baseline.tolerance);
+            let verdict = comparison::verdict(se, &facts, selector, &o.baselines, tolerance);
+            let at = Stamp {
+                generation: se.metadata.generation,
+                now,
+            };
+            comparison::record(verdict, &mut s.comparison, &mut s.conditions, at);
+        }
+    }
+    d
+}
+
+/// Why the load measured nothing, when the child LoadTest says so (it ran on a simulated
+/// node): the HPAs then saw no real load, and the KPIs are not compared.
+fn simulated_load(child: Option<&LoadTest>) -> Option<String> {
+    let s = child?.status.as_ref()?;
+    (s.phase == Some(crds::load_test::LoadTestPhase::Completed)).then(|| {
+        format!(
+            "its load, LoadTest {}, measured nothing: {}",
+            child.map(ResourceExt::name_any).unwrap_or_default(),
+            s.reason.map_or("Completed", |r| r.name())
+        )
+    })
+}
+
+fn step(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
     let se = o.experiment.as_ref();
     let old = se.status.clone().unwrap_or_default();
     let at = Stamp {

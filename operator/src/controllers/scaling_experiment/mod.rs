@@ -47,6 +47,7 @@ pub const NAME: &str = "scalingexperiment";
 pub struct State {
     ctx: Arc<Context>,
     written: Written,
+    experiments: Store<ScalingExperiment>,
     backoff: Backoff,
 }
 
@@ -74,7 +75,7 @@ impl Reported for ScalingExperiment {
 pub async fn reconcile(se: Arc<ScalingExperiment>, state: Arc<State>) -> Result<Action, Error> {
     let ctx = state.ctx.as_ref();
     let _timer = ctx.metrics.reconcile_timer(NAME);
-    let observed = observe::observe(se.clone(), ctx, &state.written).await?;
+    let observed = observe::observe(se.clone(), ctx, &state.written, &state.experiments).await?;
     let now = Timestamp::now();
     let mut decision = decide::decide(&observed, &ctx.settings, now);
     if let Err(failure) = act::effect(&decision.effect, ctx).await {
@@ -125,6 +126,7 @@ pub async fn run(
     let state = Arc::new(State {
         ctx,
         written: Written::default(),
+        experiments: store.clone(),
         backoff: Backoff::default(),
     });
     let sweeper = tokio::spawn({

@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crds::conditions::ComparisonCondition;
 use crds::{LoadTest, ScalingExperiment};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::ResourceExt;
 use kube::api::Api;
+use kube::runtime::reflector::Store;
 
 use super::child::child_name;
 use super::kpis::Point;
@@ -37,6 +39,9 @@ pub struct Observed {
     /// How long ago this operator last wrote the experiment's status (None: not since it
     /// started).
     pub since_written: Option<Duration>,
+    /// The other experiments of its namespace (from the controller's cache), read while it
+    /// has a spec.baseline and no comparison yet: the candidate baselines.
+    pub baselines: Vec<Arc<ScalingExperiment>>,
     /// The effect of this reconcile's first decision failed.
     pub failure: Option<Failure>,
 }
@@ -79,6 +84,7 @@ pub async fn observe(
     se: Arc<ScalingExperiment>,
     ctx: &Context,
     written: &Written,
+    experiments: &Store<ScalingExperiment>,
 ) -> Result<Observed, Error> {
     let uid = se.uid().unwrap_or_default();
     let mut o = Observed {
@@ -89,6 +95,7 @@ pub async fn observe(
         child: None,
         since_written: written.since(&uid),
         failure: None,
+        baselines: baselines(&se, experiments),
         experiment: se.clone(),
     };
     let status = se.status.as_ref();
@@ -123,4 +130,23 @@ pub async fn observe(
         Api::namespaced(ctx.client.clone(), &se.namespace().unwrap_or_default());
     o.child = tests.get_opt(&child_name(&se.name_any())).await?;
     Ok(o)
+}
+
+/// The candidate baselines of an experiment with spec.baseline not compared yet: the other
+/// experiments of its namespace in the cache.
+fn baselines(
+    se: &ScalingExperiment,
+    experiments: &Store<ScalingExperiment>,
+) -> Vec<Arc<ScalingExperiment>> {
+    let compared = se.status.as_ref().is_some_and(|s| {
+        crate::conditions::get(&s.conditions, ComparisonCondition::RegressionDetected).is_some()
+    });
+    if se.spec.baseline.is_none() || compared {
+        return Vec::new();
+    }
+    experiments
+        .state()
+        .into_iter()
+        .filter(|e| e.metadata.namespace == se.metadata.namespace && e.uid() != se.uid())
+        .collect()
 }

@@ -130,6 +130,7 @@ fn observed(lt: LoadTest) -> Observed {
         merged_percentiles: None,
         starter: None,
         headers: Ok(Default::default()),
+        baselines: vec![],
         failure: None,
     }
 }
@@ -396,4 +397,64 @@ fn a_simulated_runner_completes_without_a_verdict() {
         note,
         Note::normal("Completed", s.message.clone().unwrap_or_default())
     );
+}
+
+#[test]
+fn a_finishing_test_with_a_baseline_is_compared_in_the_decision_that_ends_it() {
+    let baseline = test(
+        json!({}),
+        json!({ "phase": "Succeeded", "finishedAt": iso(50), "results": { "rps": 10.0, "errorRate": 0.0, "latencyMs": { "p95": 100.0 } } }),
+        json!({ "name": "base", "uid": "uid-0" }),
+    );
+    let finishing = |spec: Value, meta: Value| {
+        let o = running(
+            test(spec, with_runner(), meta),
+            Some(job("uid-1", json!([]))),
+            vec![pod(terminated(0, "Completed", K6_OK), Some("w"))],
+        );
+        Observed {
+            baselines: vec![Arc::new(baseline.clone())],
+            ..o
+        }
+    };
+    let regression = |d: &Decision| {
+        d.status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "RegressionDetected")
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    // p95 120 against 100: +20 %, past the default 10 %.
+    let d = decide(
+        &finishing(json!({ "baseline": { "name": "base" } }), json!({})),
+        &settings(),
+        t(NOW),
+    );
+    assert_eq!(d.status.phase, Some(P::Succeeded));
+    assert_eq!(regression(&d), Some(("True".into(), "Regressed".into())));
+    let p95 = &d.status.comparison.as_ref().expect("comparison").metrics[0];
+    assert_eq!((p95.delta, p95.delta_percent), (Some(20.0), Some(20.0)));
+    // Within a tolerance of 25 %.
+    let loose = json!({ "baseline": { "name": "base", "tolerance": { "p95Percent": 25 } } });
+    let d = decide(&finishing(loose, json!({})), &settings(), t(NOW));
+    assert_eq!(
+        regression(&d),
+        Some(("False".into(), "WithinTolerance".into()))
+    );
+    // Without a baseline, or while running, no condition.
+    let d = decide(&finishing(json!({}), json!({})), &settings(), t(NOW));
+    assert_eq!(regression(&d), None);
+    let still = running(
+        test(
+            json!({ "baseline": { "name": "base" } }),
+            with_runner(),
+            json!({}),
+        ),
+        Some(job("uid-1", json!([]))),
+        vec![pod(
+            container(json!({ "running": { "startedAt": iso(950) } })),
+            Some("w"),
+        )],
+    );
+    assert_eq!(regression(&decide(&still, &settings(), t(NOW))), None);
 }

@@ -122,6 +122,7 @@ fn observed(se: ScalingExperiment) -> Observed {
         sampling: 1,
         child: None,
         since_written: None,
+        baselines: vec![],
         failure: None,
     }
 }
@@ -277,4 +278,70 @@ fn a_finished_child_without_a_finish_time_ended_at_the_decision_time() {
             failure: None
         }
     );
+}
+
+#[test]
+fn a_completing_experiment_with_a_baseline_is_compared_once_never_on_a_simulated_load() {
+    let cooling = experiment(
+        json!({ "baseline": { "name": "base" } }),
+        resolved(
+            json!({ "phase": "CoolingDown", "loadTest": "scale-load", "loadStartedAt": iso(700), "loadEndedAt": iso(800) }),
+        ),
+    );
+    let base: ScalingExperiment = serde_json::from_value(json!({
+        "apiVersion": "tartinfra.dev/v1alpha1", "kind": "ScalingExperiment",
+        "metadata": { "name": "base", "namespace": "team", "uid": "se-0" },
+        "spec": { "cluster": "dev", "load": { "preset": "scale-light" } },
+        "status": { "phase": "Completed", "finishedAt": iso(100), "kpis": { "scaleUpLatencySeconds": 20.0, "peakReplicas": 1 } },
+    }))
+    .expect("baseline");
+    let child = |status: Value| child_lt("se-1", status);
+    let real = json!({ "phase": "Succeeded", "startedAt": iso(700), "finishedAt": iso(800) });
+    let simulated = json!({ "phase": "Completed", "reason": "RunnerSimulated", "startedAt": iso(700), "finishedAt": iso(800) });
+    let regression = |d: &Decision| {
+        d.status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "RegressionDetected")
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    let finishing = |child_status: Value| {
+        with(observed(cooling.clone()), |o| {
+            o.child = Some(child(child_status));
+            o.series = Some(series(&[(690, 1), (750, 1), (790, 1)]));
+            o.baselines = vec![Arc::new(base.clone())];
+        })
+    };
+    let d = decide(&finishing(real), &settings(), t(NOW));
+    assert_eq!(d.status.phase, Some(P::Completed));
+    let (status, reason, message) = regression(&d).expect("compared");
+    assert_eq!(
+        d.status
+            .comparison
+            .as_ref()
+            .map(|c| c.baseline.name.as_str()),
+        Some("base")
+    );
+    assert!(status != "Unknown", "{reason}: {message}");
+    // Compared once: the finished experiment's next look changes nothing.
+    let mut done = cooling.clone();
+    done.status = Some(d.status.clone());
+    let again = decide(
+        &with(observed(done), |o| o.baselines = vec![]),
+        &settings(),
+        t(NOW + 60),
+    );
+    assert_eq!(again.status, d.status);
+    // A load that ran on a simulated node measured nothing: Unknown, and no comparison.
+    let d = decide(&finishing(simulated), &settings(), t(NOW));
+    let (status, reason, message) = regression(&d).expect("condition");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("Unknown", "NotMeasured")
+    );
+    assert!(
+        message.contains("its load, LoadTest scale-load, measured nothing: RunnerSimulated"),
+        "{message}"
+    );
+    assert!(d.status.comparison.is_none());
 }

@@ -1,0 +1,121 @@
+// Two LoadTests side by side: their key results and verdicts, and their RPS, p95 latency and error
+// rate overlaid on one time axis, each shifted so that its load starts at 0.
+import { useSearchParams } from "react-router";
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import type { TestView } from "../api/client";
+import { useTestSeries, useTests } from "../api/queries";
+import { AXIS, GRID, LINE, MARGIN, TOOLTIP } from "../components/chartTheme";
+import { ComparisonPanel } from "../components/ComparisonPanel";
+import { Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
+import { latencyMs, ratio } from "../lib/format";
+import { hasMeasuredPoints, overlay, parseRun, type OverlayRow } from "../lib/comparison";
+import { isFinished, newestFirst, testLabel } from "../lib/testView";
+import { testTimeline } from "../lib/timeline";
+
+const A = "#3b82f6";
+const B = "#f97316";
+
+function Side({ label, test }: { label: string; test: TestView | undefined }) {
+  if (!test) return <Empty>{label}: choose a test.</Empty>;
+  const r = test.results;
+  return (
+    <Card>
+      <h2 className="font-medium">
+        {label}: {test.namespace}/{test.name}
+      </h2>
+      <p className="text-sm text-slate-300">
+        {testLabel(test)} on {test.cluster} · {test.phase ?? "Pending"}
+        {test.reason && ` (${test.reason})`}
+      </p>
+      <dl className="mt-2 grid grid-cols-2 gap-x-4 text-sm">
+        <dt className="text-slate-400">p95</dt>
+        <dd>{latencyMs(r?.latencyMs?.p95)}</dd>
+        <dt className="text-slate-400">p99</dt>
+        <dd>{latencyMs(r?.latencyMs?.p99)}</dd>
+        <dt className="text-slate-400">Requests/s</dt>
+        <dd>{r?.rps != null ? r.rps.toFixed(1) : "—"}</dd>
+        <dt className="text-slate-400">Errors</dt>
+        <dd>{ratio(r?.errorRate)}</dd>
+      </dl>
+      {!r && test.message && <p className="mt-2 text-sm text-slate-300">{test.message}</p>}
+      <ComparisonPanel run={test} regression={test.regression} comparison={test.comparison} />
+    </Card>
+  );
+}
+
+function Chart({ title, rows, a, b, format }: { title: string; rows: OverlayRow[]; a: keyof OverlayRow; b: keyof OverlayRow; format: (v: number) => string }) {
+  return (
+    <section aria-label={title} data-compare-panel={title}>
+      <h3 className="text-sm font-medium text-slate-200">{title}</h3>
+      <ResponsiveContainer width="100%" height={160}>
+        <LineChart data={rows} margin={MARGIN}>
+          <CartesianGrid stroke={GRID} />
+          <XAxis dataKey="t" type="number" domain={["dataMin", "dataMax"]} stroke={AXIS} tickFormatter={(t: number) => `${t}s`} />
+          <YAxis stroke={AXIS} tickFormatter={format} width={70} />
+          <Tooltip {...TOOLTIP} labelFormatter={(t) => `${String(t)}s since the load started`} formatter={(v) => format(Number(v))} />
+          <Legend />
+          <Line dataKey={a} name="A" stroke={A} connectNulls={false} {...LINE} />
+          <Line dataKey={b} name="B" stroke={B} connectNulls={false} {...LINE} />
+        </LineChart>
+      </ResponsiveContainer>
+    </section>
+  );
+}
+
+function Overlay({ a, b }: { a: TestView; b: TestView }) {
+  const sa = useTestSeries(a.namespace, a.name, !isFinished(a));
+  const sb = useTestSeries(b.namespace, b.name, !isFinished(b));
+  if (sa.isLoading || sb.isLoading) return <Loading what="the two timelines" />;
+  const now = Math.max(sa.dataUpdatedAt, sb.dataUpdatedAt);
+  const ta = testTimeline(a, sa.data, undefined, "the measured series could not be read", now);
+  const tb = testTimeline(b, sb.data, undefined, "the measured series could not be read", now);
+  const rows = overlay(ta, tb);
+  if (!hasMeasuredPoints(rows)) {
+    const why = [ta?.unmeasured && `A: ${ta.unmeasured}`, tb?.unmeasured && `B: ${tb.unmeasured}`].filter(Boolean)
+      .map((s) => `${String(s)}.`)
+      .join(" ");
+    return <Empty>Neither run has measured series to overlay. {why}</Empty>;
+  }
+  return (
+    <Card className="space-y-3">
+      <h2 className="font-medium">Timelines overlaid (seconds since each load started)</h2>
+      <Chart title="Requests/s" rows={rows} a="aRps" b="bRps" format={(v) => v.toFixed(0)} />
+      <Chart title="p95 latency" rows={rows} a="aP95" b="bP95" format={(v) => latencyMs(v)} />
+      <Chart title="Error rate" rows={rows} a="aErrors" b="bErrors" format={(v) => ratio(v)} />
+    </Card>
+  );
+}
+
+export function Compare() {
+  const [params, setParams] = useSearchParams();
+  const tests = useTests();
+  const list = newestFirst(tests.data ?? []);
+  const key = (t: TestView) => `${t.namespace}/${t.name}`;
+  const choices = list.map((t) => ({ value: key(t), label: `${key(t)} (${t.phase ?? "Pending"})` }));
+  const pick = (side: "a" | "b") => {
+    const run = parseRun(params.get(side));
+    return run ? list.find((t) => t.namespace === run.namespace && t.name === run.name) : undefined;
+  };
+  const set = (side: "a" | "b", v: string) => {
+    const next = new URLSearchParams(params);
+    next.set(side, v);
+    setParams(next);
+  };
+  const a = pick("a");
+  const b = pick("b");
+  return (
+    <div className="space-y-4">
+      <h1 className="text-xl font-semibold">Compare two runs</h1>
+      {tests.error && <ErrorBox error={tests.error} />}
+      <div className="flex flex-wrap gap-4">
+        <Picker id="compare-a" label="Run A" value={params.get("a") ?? ""} choices={choices} placeholder="choose a test" onChange={(v) => set("a", v)} />
+        <Picker id="compare-b" label="Run B" value={params.get("b") ?? ""} choices={choices} placeholder="choose a test" onChange={(v) => set("b", v)} />
+      </div>
+      <div className="grid gap-4 md:grid-cols-2">
+        <Side label="A" test={a} />
+        <Side label="B" test={b} />
+      </div>
+      {a && b && <Overlay a={a} b={b} />}
+    </div>
+  );
+}

@@ -89,6 +89,8 @@ describe("dashboard in the lab", () => {
     const platform = page.locator("section", { has: page.getByRole("link", { name: "platform", exact: true }) });
     await platform.getByText("3/3 nodes").waitFor();
     await expect(platform.getByText("Ready").first().isVisible()).resolves.toBe(true);
+    // The lab has no VMs (its nodes are simulated): the page says why instead of showing zeros.
+    await page.getByText(/^No VMs reported: the host agent/).waitFor();
     await screenshot(page, "overview");
     expect(await seriousViolations(page)).toEqual([]);
     await page.close();
@@ -102,6 +104,8 @@ describe("dashboard in the lab", () => {
     await page.getByRole("cell", { name: "httpbin", exact: true }).waitFor();
     await page.reload();
     await page.getByRole("heading", { name: "dev-master" }).waitFor();
+    await page.getByRole("heading", { name: "VMs", exact: true }).waitFor();
+    await page.getByText(/^No VMs reported: the host agent/).waitFor();
     // Each node lists its own pods: the demo pods run on the worker.
     await page.getByRole("button", { name: /^Show the [1-9]\d* pods on dev-worker1$/ }).click();
     const workerPods = page.getByRole("table", { name: "Pods on dev-worker1" });

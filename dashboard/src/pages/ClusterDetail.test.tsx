@@ -3,6 +3,8 @@ import { cleanup, fireEvent, render, screen, within } from "@testing-library/rea
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter, Route, Routes } from "react-router";
 import type { ClusterView, PodView, ServiceView } from "../api/client";
+import { NO_VMS } from "../components/VmFigures";
+import { runningVm } from "../components/vmFixture";
 import { ClusterDetail } from "./ClusterDetail";
 
 beforeEach(() => {
@@ -69,6 +71,32 @@ const rowTexts = (table: HTMLElement) =>
     .map((r) => within(r).queryAllByRole("columnheader").concat(within(r).queryAllByRole("cell")).map((c) => c.textContent));
 
 describe("ClusterDetail", () => {
+  it("shows the cluster's VMs with their spec, figures and listening ports", () => {
+    renderAt([
+      [["cluster", "dev"], dev],
+      [["cluster", "dev", "services"], services],
+      [["snapshot"], { collectedAt: "", stale: false, errors: [], clusters: [], vms: [runningVm("dev-master", "dev"), runningVm("prod-master", "prod")] }],
+    ]);
+    expect(screen.getByRole("region", { name: "VM dev-master" })).toBeTruthy();
+    expect(screen.queryByRole("region", { name: "VM prod-master" })).toBeNull();
+    const ports = within(screen.getByRole("list", { name: "Listening ports of dev-master" })).getAllByRole("listitem");
+    expect(ports.map((p) => p.textContent)).toEqual(["22 sshd on 0.0.0.0", "6443 kube-apiserver on 192.168.64.5"]);
+  });
+
+  it("says why a cluster has no VMs, and that they load", () => {
+    renderAt([
+      [["cluster", "dev"], dev],
+      [["cluster", "dev", "services"], services],
+    ]);
+    expect(screen.getByText("Loading the VMs…")).toBeTruthy();
+    cleanup();
+    renderAt([
+      [["cluster", "dev"], dev],
+      [["snapshot"], { collectedAt: "", stale: false, errors: [], clusters: [], vms: [] }],
+    ]);
+    expect(screen.getByText(NO_VMS)).toBeTruthy();
+  });
+
   it("lists the pods with their real status reasons, restarts, CPU, node and age", () => {
     renderAt([
       [["cluster", "dev"], dev],

@@ -1,7 +1,8 @@
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { ApiError, type NodeView, type PodView, type ServiceView } from "../api/client";
-import { useCluster, useServices } from "../api/queries";
+import { useCluster, useServices, useSnapshot } from "../api/queries";
+import { NO_VMS, VmFigures, vmsOf } from "../components/VmFigures";
 import { Table, type Column } from "../components/Table";
 import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
 import { clusterLevel, readyNodes } from "../lib/cluster";
@@ -101,6 +102,7 @@ export function ClusterDetail() {
   const { name = "" } = useParams();
   const cluster = useCluster(name);
   const services = useServices(name);
+  const snapshot = useSnapshot();
   if (cluster.isPending) return <Loading what={`cluster ${name}`} />;
   if (cluster.error instanceof ApiError && cluster.error.status === 404) {
     return <Empty>Cluster “{name}” not found. <Link to="/" className="text-blue-300 underline">Back to the overview</Link></Empty>;
@@ -129,6 +131,16 @@ export function ClusterDetail() {
           <NodeCard key={n.name} node={n} pods={c.pods.filter((p) => p.node === n.name)} />
         ))}
       </div>
+      <h2 className="text-lg font-semibold">VMs</h2>
+      {snapshot.data && vmsOf(snapshot.data.vms, c.name).length > 0 ? (
+        <div className="grid gap-3 md:grid-cols-2 xl:grid-cols-3">
+          {vmsOf(snapshot.data.vms, c.name).map((vm) => (
+            <VmFigures key={vm.name} vm={vm} ports />
+          ))}
+        </div>
+      ) : (
+        <p className="text-sm text-slate-400">{snapshot.data ? NO_VMS : "Loading the VMs…"}</p>
+      )}
       <h2 id="cluster-pods" className="text-lg font-semibold">
         Pods
       </h2>

@@ -3,6 +3,8 @@ import { act, cleanup, fireEvent, render, screen, within } from "@testing-librar
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import type { ClusterView, Snapshot } from "../api/client";
+import { NO_VMS } from "../components/VmFigures";
+import { runningVm } from "../components/vmFixture";
 import { Overview } from "./Overview";
 
 const pod = (name: string, status: string, phase = "Running") => ({
@@ -80,6 +82,38 @@ describe("Overview", () => {
     const platform = screen.getByRole("link", { name: "platform" }).closest("section") as HTMLElement;
     expect(within(platform).getAllByText("unknown").length).toBe(2);
     expect(within(platform).getByText(/usage is unknown/)).toBeTruthy();
+  });
+
+  it("shows each cluster's VMs with the host agent's figures, and says why when there are none", () => {
+    renderWith({
+      collectedAt: "2026-11-28T18:00:00Z",
+      stale: false,
+      errors: [],
+      vms: [
+        runningVm("dev-master", "dev"),
+        { name: "dev-worker1", cluster: "dev", state: "stopped", resources: { cpu: 2, memoryMiB: 4096, diskGiB: 20 } },
+        { name: "platform-master", cluster: "", state: "running", ip: "192.168.64.2", stats: null, statsError: "no user admin in the VM" },
+      ],
+      clusters: [cluster({})],
+    } as Snapshot);
+    const dev = screen.getByRole("link", { name: "dev" }).closest("section") as HTMLElement;
+    const master = within(dev).getByRole("region", { name: "VM dev-master" });
+    expect(within(master).getByText("4 CPU · 8.0 GiB · 40 GiB disk")).toBeTruthy();
+    expect(within(master).getByRole("meter", { name: "CPU" }).getAttribute("aria-valuenow")).toBe("12");
+    expect(within(master).getByRole("meter", { name: "Memory" }).getAttribute("aria-valuenow")).toBe("75");
+    // 95% of the disk: above the 90% threshold.
+    expect(within(master).getByText("95% (38 GiB / 40 GiB)").className).toContain("text-red");
+    expect(within(master).getByText("Network: received 2.0 KiB/s, sent 512 B/s")).toBeTruthy();
+    expect(within(dev).getByRole("region", { name: "VM dev-worker1" }).textContent).toContain("Not running: no figures.");
+    const unowned = screen.getByRole("heading", { name: "VMs of no managed cluster" }).closest("section") as HTMLElement;
+    expect(within(unowned).getByText("No figures: no user admin in the VM")).toBeTruthy();
+    expect(screen.queryByText(NO_VMS)).toBeNull();
+  });
+
+  it("says why there are no VMs (the lab has none)", () => {
+    renderWith({ collectedAt: "2026-11-28T18:00:00Z", stale: false, errors: [], vms: [], clusters: [cluster({})] } as Snapshot);
+    expect(screen.getByText(NO_VMS)).toBeTruthy();
+    expect(screen.queryByRole("region", { name: /^VM / })).toBeNull();
   });
 
   it("lists pods per namespace on demand", () => {

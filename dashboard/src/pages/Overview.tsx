@@ -3,6 +3,7 @@ import { Link } from "react-router";
 import type { ClusterView } from "../api/client";
 import { useSnapshot } from "../api/queries";
 import { Table, type Column } from "../components/Table";
+import { NO_VMS, VmFigures, vmsOf, type VmView } from "../components/VmFigures";
 import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
 import { clusterLevel, clusterUsage, readyNodes } from "../lib/cluster";
 import { bytes, podCounts, TIER_COLOURS, usageLevel } from "../lib/format";
@@ -15,7 +16,7 @@ const NAMESPACE_COLUMNS: Column<ClusterView["namespaces"][number]>[] = [
   { header: "Failed", cell: (n) => n.failed, numeric: true },
 ];
 
-function ClusterCard({ cluster }: { cluster: ClusterView }) {
+function ClusterCard({ cluster, vms }: { cluster: ClusterView; vms: VmView[] }) {
   const [open, setOpen] = useState(false);
   const nodes = readyNodes(cluster);
   const pods = podCounts(cluster.pods);
@@ -56,6 +57,13 @@ function ClusterCard({ cluster }: { cluster: ClusterView }) {
         />
         {!cluster.metricsAvailable && <p className="text-xs text-slate-400">No metrics API in this cluster: usage is unknown.</p>}
       </div>
+      {vms.length > 0 && (
+        <div className="mt-3 space-y-2" aria-label={`VMs of ${cluster.name}`}>
+          {vms.map((vm) => (
+            <VmFigures key={vm.name} vm={vm} />
+          ))}
+        </div>
+      )}
       <button
         type="button"
         className="mt-3 text-sm text-blue-300 hover:underline"
@@ -79,6 +87,8 @@ export function Overview() {
   if (snapshot.isError && !snapshot.data) return <ErrorBox error={snapshot.error} />;
   const data = snapshot.data;
   if (!data) return null;
+  const names = new Set(data.clusters.map((c) => c.name));
+  const unowned = data.vms.filter((v) => !names.has(v.cluster));
   return (
     <div className="space-y-4">
       <h1 className="text-xl font-semibold">Overview</h1>
@@ -100,15 +110,23 @@ export function Overview() {
       ) : (
         <div className="grid gap-4 xl:grid-cols-2">
           {data.clusters.map((c) => (
-            <ClusterCard key={c.name} cluster={c} />
+            <ClusterCard key={c.name} cluster={c} vms={vmsOf(data.vms, c.name)} />
           ))}
         </div>
       )}
-      {data.vms.length > 0 && (
-        <Card>
-          <h2 className="font-semibold">VMs</h2>
-          <p className="text-sm text-slate-300">{data.vms.length} VMs reported by the host agent.</p>
-        </Card>
+      {data.vms.length === 0 ? (
+        <p className="text-sm text-slate-400">{NO_VMS}</p>
+      ) : (
+        unowned.length > 0 && (
+          <Card>
+            <h2 className="font-semibold">VMs of no managed cluster</h2>
+            <div className="mt-2 grid gap-2 xl:grid-cols-2">
+              {unowned.map((vm) => (
+                <VmFigures key={vm.name} vm={vm} />
+              ))}
+            </div>
+          </Card>
+        )
       )}
     </div>
   );

@@ -5,6 +5,7 @@
 //! condition is never compared again. What was not measured is never compared.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crds::common::{Condition, Time};
 use crds::comparison::{
@@ -17,6 +18,7 @@ use crds::scaling_experiment::{ExperimentPhase, ExperimentReason, ScalingExperim
 use crds::{LoadTest, ScalingExperiment};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
+use kube::runtime::reflector::Store;
 
 use crate::conditions::{self, Stamp};
 
@@ -113,6 +115,29 @@ impl Verdict {
 /// Whether a run with a baseline still needs its comparison: finished, and not compared yet.
 pub fn due(finished: bool, conditions: &[Condition]) -> bool {
     finished && conditions::get(conditions, C::RegressionDetected).is_none()
+}
+
+/// The candidate baselines of a run that has a spec.baseline (`has_baseline`) and is not
+/// compared yet: the other runs of its namespace in the controller's cache. None otherwise,
+/// so a compared run costs nothing.
+pub fn candidates<K>(
+    run: &K,
+    has_baseline: bool,
+    conditions: &[Condition],
+    cache: &Store<K>,
+) -> Vec<Arc<K>>
+where
+    K: Run + kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    if !has_baseline || conditions::get(conditions, C::RegressionDetected).is_some() {
+        return Vec::new();
+    }
+    cache
+        .state()
+        .into_iter()
+        .filter(|other| other.namespace() == run.namespace() && other.uid() != run.uid())
+        .collect()
 }
 
 /// Writes a verdict into a run's status.

@@ -5,13 +5,11 @@
 use std::sync::Arc;
 
 use crds::common::{HEADER_SECRET_LABEL, HeaderSecretKeyRef};
-use crds::conditions::ComparisonCondition;
 use crds::managed_cluster::LoadTestPolicy;
 use crds::plan;
 use crds::{LoadTest, ManagedCluster};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
-use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -20,6 +18,7 @@ use super::runner::{self, HeaderValues, RunnerNames};
 use super::{parallel, policy};
 use crate::clusters::ClusterClient;
 use crate::context::Context;
+use crate::controllers::comparison;
 use crate::controllers::error::Failure;
 use crate::prometheus::{Prometheus, RunPercentiles};
 
@@ -174,7 +173,12 @@ pub async fn observe(
         Ok(HeaderValues::default())
     };
     Observed {
-        baselines: baselines(&lt, tests),
+        baselines: comparison::candidates(
+            lt.as_ref(),
+            lt.spec.baseline.is_some(),
+            lt.status.as_ref().map_or(&[][..], |s| &s.conditions),
+            tests,
+        ),
         headers,
         cluster: cluster.map(|c| c.name.clone()),
         test: lt,
@@ -187,22 +191,6 @@ pub async fn observe(
         starter,
         failure: None,
     }
-}
-
-/// The candidate baselines of a test with spec.baseline not compared yet: the other tests of
-/// its namespace in the cache.
-fn baselines(lt: &LoadTest, tests: &Store<LoadTest>) -> Vec<Arc<LoadTest>> {
-    let compared = lt.status.as_ref().is_some_and(|s| {
-        crate::conditions::get(&s.conditions, ComparisonCondition::RegressionDetected).is_some()
-    });
-    if lt.spec.baseline.is_none() || compared {
-        return Vec::new();
-    }
-    tests
-        .state()
-        .into_iter()
-        .filter(|t| t.metadata.namespace == lt.metadata.namespace && t.uid() != lt.uid())
-        .collect()
 }
 
 /// The Job has ended (complete, or failed as a whole).

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crds::conditions::ComparisonCondition;
 use crds::{LoadTest, ScalingExperiment};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::ResourceExt;
@@ -17,6 +16,7 @@ use kube::runtime::reflector::Store;
 use super::child::child_name;
 use super::kpis::Point;
 use crate::context::Context;
+use crate::controllers::comparison;
 use crate::controllers::error::{Error, Failure};
 
 const HPAS: &str = "horizontalpodautoscalers";
@@ -95,7 +95,12 @@ pub async fn observe(
         child: None,
         since_written: written.since(&uid),
         failure: None,
-        baselines: baselines(&se, experiments),
+        baselines: comparison::candidates(
+            se.as_ref(),
+            se.spec.baseline.is_some(),
+            se.status.as_ref().map_or(&[][..], |s| &s.conditions),
+            experiments,
+        ),
         experiment: se.clone(),
     };
     let status = se.status.as_ref();
@@ -130,23 +135,4 @@ pub async fn observe(
         Api::namespaced(ctx.client.clone(), &se.namespace().unwrap_or_default());
     o.child = tests.get_opt(&child_name(&se.name_any())).await?;
     Ok(o)
-}
-
-/// The candidate baselines of an experiment with spec.baseline not compared yet: the other
-/// experiments of its namespace in the cache.
-fn baselines(
-    se: &ScalingExperiment,
-    experiments: &Store<ScalingExperiment>,
-) -> Vec<Arc<ScalingExperiment>> {
-    let compared = se.status.as_ref().is_some_and(|s| {
-        crate::conditions::get(&s.conditions, ComparisonCondition::RegressionDetected).is_some()
-    });
-    if se.spec.baseline.is_none() || compared {
-        return Vec::new();
-    }
-    experiments
-        .state()
-        .into_iter()
-        .filter(|e| e.metadata.namespace == se.metadata.namespace && e.uid() != se.uid())
-        .collect()
 }

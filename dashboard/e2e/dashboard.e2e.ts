@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { cspViolations, kubeGet, kubeRequest, launchBrowser, outDir, repo, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
+import { doubleMissing, runVm, startHostAgent, stopHostAgent } from "./hostAgent";
 import { bucketBounds, bucketIndex, k6Runner, remoteWrite, startPrometheus, stopPrometheus, type Prometheus } from "./prometheus";
 
 const GROUP = "/apis/tartinfra.dev/v1alpha1/namespaces/default";
@@ -498,6 +499,69 @@ describe("dashboard in the lab", () => {
     await screenshot(page, "traffic-dev");
     expect(await seriousViolations(page)).toEqual([]);
     await page.close();
+  });
+
+  it("VMs: the host agent's figures of each VM, on its cluster's card and page, from real sshd VMs of the tart double", async () => {
+    // Tart and macOS cannot run here: the double's VMs are real sshd servers, named after the
+    // lab's dev nodes so that they join dev's card the way a Mac's VMs join their cluster's.
+    const missing = doubleMissing();
+    if (missing.length > 0) {
+      if (process.env.CI === "true") throw new Error(`the tart double needs ${missing.join(", ")}`);
+      console.warn(`not checking the VM figures: the tart double needs ${missing.join(", ")}`);
+      return;
+    }
+    const agent = await startHostAgent();
+    const secret = "/api/v1/namespaces/tart-system/secrets";
+    try {
+      await runVm(agent, "dev-master", 2, 4096);
+      await runVm(agent, "dev-worker1", 2, 8192);
+      await runVm(agent, "scratch", 1, 2048);
+      // What `tart-infra up` hands the platform: the operator finds the agent by this Secret.
+      const created = await kubeRequest(lab!, "platform", "POST", secret, {
+        metadata: { name: "host-agent" },
+        stringData: { url: agent.url, token: agent.token, "ca.crt": agent.certificate },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+
+      const page = await context.newPage();
+      await page.goto(lab!.url);
+      const dev = page.locator("section", { has: page.getByRole("link", { name: "dev", exact: true }) });
+      const master = dev.getByRole("region", { name: "VM dev-master" });
+      // The operator looks for the agent's Secret every 30 s; CPU needs two reads.
+      await master.getByRole("meter", { name: "CPU" }).waitFor({ timeout: 90_000 });
+      await master.getByText("running", { exact: true }).waitFor();
+      const address = master.getByText(/^127\.93\.\d+\.\d+$/);
+      await address.waitFor();
+      const ip = (await address.textContent())!;
+      await master.getByText("2 CPU · 4.0 GiB · 20 GiB disk").waitFor();
+      await master.getByRole("meter", { name: "Memory" }).waitFor();
+      await master.getByRole("meter", { name: "Disk /" }).waitFor();
+      await master.getByText(/^Network: received \d/).waitFor({ timeout: 30_000 });
+      await dev.getByRole("region", { name: "VM dev-worker1" }).getByRole("meter", { name: "CPU" }).waitFor({ timeout: 30_000 });
+      const spare = page.locator("section", { has: page.getByRole("heading", { name: "VMs of no managed cluster" }) });
+      await spare.getByRole("region", { name: "VM scratch" }).getByText("1 CPU · 2.0 GiB · 20 GiB disk").waitFor();
+      // The page shows what the API serves.
+      const api = await page.evaluate(async (token) => {
+        const res = await fetch("/api/v1/snapshot", { headers: { Authorization: `Bearer ${token}` } });
+        return (await res.json()) as { vms: { name: string; cluster: string; stats: { memory: { totalBytes: number } } | null }[] };
+      }, lab!.token);
+      expect(api.vms.map((v) => `${v.cluster}/${v.name}`)).toEqual(["/scratch", "dev/dev-master", "dev/dev-worker1"]);
+      expect(api.vms.every((v) => (v.stats?.memory.totalBytes ?? 0) > 0)).toBe(true);
+      await screenshot(page, "overview-vms");
+      expect(await seriousViolations(page)).toEqual([]);
+
+      await page.goto(`${lab!.url}/clusters/dev`);
+      const ports = page.getByRole("list", { name: "Listening ports of dev-master" });
+      // The VM's own sshd, on its own address (the double's VMs share this machine's network
+      // namespace, so each also lists the other VMs' listeners).
+      await ports.getByText(`22 sshd on ${ip}`, { exact: true }).waitFor({ timeout: 30_000 });
+      await screenshot(page, "cluster-dev-vms");
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.close();
+    } finally {
+      await kubeRequest(lab!, "platform", "DELETE", `${secret}/host-agent`);
+      await stopHostAgent(agent);
+    }
   });
 
   // Runs last: every page above was visited in the signed-in context.

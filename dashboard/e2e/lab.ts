@@ -15,7 +15,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const repo = resolve(here, "../..");
 export const outDir = resolve(here, "../test-results");
 
-function binary(env: string, name: string): string {
+export function binary(env: string, name: string): string {
   const given = process.env[env];
   const target = process.env.CARGO_TARGET_DIR ?? join(repo, "target");
   const path = given ?? join(target, "debug", name);

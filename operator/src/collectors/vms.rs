@@ -64,8 +64,15 @@ impl VmCache {
     }
 }
 
-/// Polls the host agent every `every` while a tart ManagedCluster exists, until aborted.
-/// The agent's client is kept between polls and rebuilt from its Secret after a failure.
+/// How often the poller looks for the host agent's Secret while no tart ManagedCluster
+/// exists and it has no agent.
+const LOOK_FOR_AGENT: Duration = Duration::from_secs(30);
+
+/// Polls the host agent every `every` while there is one: while a tart ManagedCluster
+/// exists (then a missing agent is an error), or while the agent's Secret exists (a
+/// platform that `tart-infra up` built on a Mac, whose own VMs are the agent's even when
+/// every managed cluster is external), until aborted. The agent's client is kept between
+/// polls and rebuilt from its Secret after a failure.
 pub async fn poll(
     client: Client,
     settings: TartSettings,
@@ -74,6 +81,7 @@ pub async fn poll(
     every: Duration,
 ) {
     let mut agent: Option<AgentClient> = None;
+    let mut looked: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -82,10 +90,15 @@ pub async fn poll(
             .state()
             .iter()
             .any(|mc| mc.spec.provider == Provider::Tart);
-        if !tart {
-            agent = None;
-            cache.set(Polled::default());
-            continue;
+        if !tart && agent.is_none() {
+            if looked.is_some_and(|at| at.elapsed() < LOOK_FOR_AGENT) {
+                continue;
+            }
+            looked = Some(tokio::time::Instant::now());
+            if !agent::configured(&client, &settings).await {
+                cache.set(Polled::default());
+                continue;
+            }
         }
         let answer = match &agent {
             Some(a) => fetch(a).await,

@@ -35,6 +35,17 @@ pub struct PlatformVm {
     pub vm: String,
 }
 
+/// Whether the host agent's Secret may exist: false only when reading its metadata says it
+/// does not (another error reads as yes, so that [`connect`] reports it).
+pub async fn configured(client: &Client, settings: &TartSettings) -> bool {
+    !matches!(
+        Api::<Secret>::namespaced(client.clone(), &settings.namespace)
+            .get_metadata_opt(&settings.host_agent_secret)
+            .await,
+        Ok(None)
+    )
+}
+
 /// The client of the host agent named by the settings, or why there is none (a condition
 /// reason and a message with the fix).
 pub async fn connect(client: &Client, settings: &TartSettings) -> Result<HostAgent, (R, String)> {

@@ -503,7 +503,7 @@ describe("dashboard in the lab", () => {
 
   it("VMs: the host agent's figures of each VM, on its cluster's card and page, from real sshd VMs of the tart double", async () => {
     // Tart and macOS cannot run here: the double's VMs are real sshd servers, named after the
-    // lab's dev nodes so that they join dev's card the way a Mac's VMs join their cluster's.
+    // lab's nodes so that they join their clusters' cards the way a Mac's VMs do.
     const missing = doubleMissing();
     if (missing.length > 0) {
       if (process.env.CI === "true") throw new Error(`the tart double needs ${missing.join(", ")}`);
@@ -515,6 +515,7 @@ describe("dashboard in the lab", () => {
     try {
       await runVm(agent, "dev-master", 2, 4096);
       await runVm(agent, "dev-worker1", 2, 8192);
+      await runVm(agent, "platform-master", 2, 4096);
       await runVm(agent, "scratch", 1, 2048);
       // What `tart-infra up` hands the platform: the operator finds the agent by this Secret.
       const created = await kubeRequest(lab!, "platform", "POST", secret, {
@@ -540,12 +541,16 @@ describe("dashboard in the lab", () => {
       await dev.getByRole("region", { name: "VM dev-worker1" }).getByRole("meter", { name: "CPU" }).waitFor({ timeout: 30_000 });
       const spare = page.locator("section", { has: page.getByRole("heading", { name: "VMs of no managed cluster" }) });
       await spare.getByRole("region", { name: "VM scratch" }).getByText("1 CPU · 2.0 GiB · 20 GiB disk").waitFor();
+      // The lab's platform has no metrics API: its card's usage is its VM's.
+      const platform = page.locator("section", { has: page.getByRole("link", { name: "platform", exact: true }) });
+      await platform.getByText("No metrics API in this cluster: usage of its VMs, as the host agent reads them.").waitFor();
+      await platform.getByRole("region", { name: "VM platform-master" }).getByRole("meter", { name: "Memory" }).waitFor();
       // The page shows what the API serves.
       const api = await page.evaluate(async (token) => {
         const res = await fetch("/api/v1/snapshot", { headers: { Authorization: `Bearer ${token}` } });
         return (await res.json()) as { vms: { name: string; cluster: string; stats: { memory: { totalBytes: number } } | null }[] };
       }, lab!.token);
-      expect(api.vms.map((v) => `${v.cluster}/${v.name}`)).toEqual(["/scratch", "dev/dev-master", "dev/dev-worker1"]);
+      expect(api.vms.map((v) => `${v.cluster}/${v.name}`)).toEqual(["/scratch", "dev/dev-master", "dev/dev-worker1", "platform/platform-master"]);
       expect(api.vms.every((v) => (v.stats?.memory.totalBytes ?? 0) > 0)).toBe(true);
       await screenshot(page, "overview-vms");
       expect(await seriousViolations(page)).toEqual([]);

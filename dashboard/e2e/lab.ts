@@ -20,7 +20,7 @@ export function binary(env: string, name: string): string {
   const target = process.env.CARGO_TARGET_DIR ?? join(repo, "target");
   const path = given ?? join(target, "debug", name);
   if (!existsSync(path)) {
-    throw new Error(`${path} is missing: build it with \`cargo build -p host-agent -p operator\` (scripts/test does), or set ${env}`);
+    throw new Error(`${path} is missing: build it with \`cargo build -p host-agent -p operator -p tart-double\` (scripts/test does), or set ${env}`);
   }
   return path;
 }

@@ -84,6 +84,21 @@ describe("Overview", () => {
     expect(within(platform).getByText(/usage is unknown/)).toBeTruthy();
   });
 
+  it("takes a cluster's usage from its VMs when it has no metrics API, and says so", () => {
+    renderWith({
+      collectedAt: "2026-11-28T18:00:00Z",
+      stale: false,
+      errors: [],
+      vms: [runningVm("dev-master", "dev")],
+      clusters: [cluster({ metricsAvailable: false })],
+    } as Snapshot);
+    const dev = screen.getByRole("link", { name: "dev" }).closest("section") as HTMLElement;
+    expect(within(dev).getByText("No metrics API in this cluster: usage of its VMs, as the host agent reads them.")).toBeTruthy();
+    const bars = within(dev).getAllByRole("meter", { name: "Memory" });
+    // The card's bar and the VM's: both 6 of 8 GiB.
+    expect(bars.map((b) => b.getAttribute("aria-valuenow"))).toEqual(["75", "75"]);
+  });
+
   it("shows each cluster's VMs with the host agent's figures, and says why when there are none", () => {
     renderWith({
       collectedAt: "2026-11-28T18:00:00Z",

@@ -5,7 +5,7 @@ import { useSnapshot } from "../api/queries";
 import { Table, type Column } from "../components/Table";
 import { NO_VMS, VmFigures, vmsOf, type VmView } from "../components/VmFigures";
 import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
-import { clusterLevel, clusterUsage, readyNodes } from "../lib/cluster";
+import { clusterLevel, clusterUsage, readyNodes, vmUsage } from "../lib/cluster";
 import { bytes, podCounts, TIER_COLOURS, usageLevel } from "../lib/format";
 
 const NAMESPACE_COLUMNS: Column<ClusterView["namespaces"][number]>[] = [
@@ -20,7 +20,9 @@ function ClusterCard({ cluster, vms }: { cluster: ClusterView; vms: VmView[] }) 
   const [open, setOpen] = useState(false);
   const nodes = readyNodes(cluster);
   const pods = podCounts(cluster.pods);
-  const usage = clusterUsage(cluster.nodes);
+  // Without a metrics API, the VMs' own figures (host agent) stand in for the nodes' usage.
+  const fromVms = cluster.metricsAvailable ? null : vmUsage(vms);
+  const usage = fromVms ?? clusterUsage(cluster.nodes);
   const colour = TIER_COLOURS[cluster.tier ?? ""] ?? "#64748b";
   return (
     <Card className="border-l-4" style={{ borderLeftColor: colour }}>
@@ -55,7 +57,13 @@ function ClusterCard({ cluster, vms }: { cluster: ClusterView; vms: VmView[] }) 
           level={usageLevel(usage.memoryPercent)}
           detail={usage.memoryTotal ? `${bytes(usage.memoryUsed)} / ${bytes(usage.memoryTotal)}` : undefined}
         />
-        {!cluster.metricsAvailable && <p className="text-xs text-slate-400">No metrics API in this cluster: usage is unknown.</p>}
+        {!cluster.metricsAvailable && (
+          <p className="text-xs text-slate-400">
+            {fromVms
+              ? "No metrics API in this cluster: usage of its VMs, as the host agent reads them."
+              : "No metrics API in this cluster: usage is unknown."}
+          </p>
+        )}
       </div>
       {vms.length > 0 && (
         <div className="mt-3 space-y-2" aria-label={`VMs of ${cluster.name}`}>

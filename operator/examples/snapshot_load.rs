@@ -1,10 +1,11 @@
-//! Benchmark: `/api/v1/snapshot` with 4 simulated clusters of 500 pods each, under wrk on
+//! Benchmark: `/api/v1/snapshot` with 4 simulated clusters of 500 pods each (another count
+//! with `TART_BENCH_PODS`), under wrk on
 //! loopback; the operator's memory; and, in the same run, one LIST of all those pods from
 //! the API servers (what the watch caches save per request). Run `bench/snapshot-load.sh`.
 //!
 //! With `TART_BENCH_DASHBOARD=<dashboard dir>` it measures the dashboard instead: the operator
-//! serves `<dir>/dist` and `<dir>/bench/first-render.mjs` loads the Overview in headless
-//! Chromium (run `bench/dashboard.sh`).
+//! serves `<dir>/dist` and `<dir>/bench/first-render.mjs` loads the Overview and a Cluster
+//! page in headless Chromium (run `bench/dashboard.sh`).
 
 #[path = "../../bench/measure.rs"]
 mod measure;
@@ -26,9 +27,19 @@ use support::{
 };
 
 const CLUSTERS: [&str; 4] = ["dev", "staging", "prod", "qa"];
-const PODS: usize = 500;
 
-async fn populate(cp: &ControlPlane, cluster: &str) -> Result<()> {
+/// Pods per cluster: `TART_BENCH_PODS`, else 500.
+fn pods_per_cluster() -> Result<usize> {
+    match std::env::var("TART_BENCH_PODS") {
+        Err(_) => Ok(500),
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=20_000).contains(&n) => Ok(n),
+            _ => bail!("TART_BENCH_PODS={v:?}: give a whole number of pods per cluster from 1 to 20000"),
+        },
+    }
+}
+
+async fn populate(cp: &ControlPlane, cluster: &str, count: usize) -> Result<()> {
     let client = cp.client().await?;
     for i in 0..2 {
         let node: Node = serde_json::from_value(serde_json::json!({
@@ -42,7 +53,7 @@ async fn populate(cp: &ControlPlane, cluster: &str) -> Result<()> {
     }
     create_namespace(&client, "demo").await?;
     let pods: Api<Pod> = Api::namespaced(client, "demo");
-    futures::stream::iter(0..PODS)
+    futures::stream::iter(0..count)
         .map(|i| {
             let pods = pods.clone();
             let pod: Pod = serde_json::from_value(serde_json::json!({
@@ -70,14 +81,15 @@ fn wrk_number(output: &str, prefix: &str) -> Option<String> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let bin = operator_bin_from_env()?;
+    let per_cluster = pods_per_cluster()?;
     eprintln!(
         "starting 1 platform and {} target control planes...",
         CLUSTERS.len()
     );
     let (platform, targets) = platform_and_clusters(&CLUSTERS).await?;
-    eprintln!("creating {PODS} pods in each cluster...");
+    eprintln!("creating {per_cluster} pods in each cluster...");
     for (c, cp) in CLUSTERS.iter().zip(&targets) {
-        populate(cp, c).await?;
+        populate(cp, c, per_cluster).await?;
     }
 
     let port = free_port()?;
@@ -93,7 +105,7 @@ async fn main() -> Result<()> {
     let url = format!("http://127.0.0.1:{port}/api/v1/snapshot");
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(120);
-    let want = PODS * CLUSTERS.len();
+    let want = per_cluster * CLUSTERS.len();
     let size = loop {
         if let Ok(res) = http.get(&url).bearer_auth(&token).send().await
             && let Ok(body) = res.text().await
@@ -122,7 +134,7 @@ async fn main() -> Result<()> {
                 &format!("http://127.0.0.1:{port}/"),
                 &token,
                 &CLUSTERS.len().to_string(),
-                &PODS.to_string(),
+                &per_cluster.to_string(),
             ])
             .status()
             .context("running node bench/first-render.mjs")?;
@@ -157,12 +169,12 @@ async fn main() -> Result<()> {
             .items
             .len();
         list_total += began.elapsed();
-        anyhow::ensure!(n >= PODS, "listed {n} pods");
+        anyhow::ensure!(n >= per_cluster, "listed {n} pods");
     }
     drop(operator);
 
     println!(
-        "/api/v1/snapshot, {} clusters x {PODS} pods + platform ({} KiB per answer), wrk -t2 -c8 -d20s:",
+        "/api/v1/snapshot, {} clusters x {per_cluster} pods + platform ({} KiB per answer), wrk -t2 -c8 -d20s:",
         CLUSTERS.len(),
         size / 1024
     );

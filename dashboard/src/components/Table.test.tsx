@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, render, screen, within } from "@testing-library/react";
-import { Table, type Column } from "./Table";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
+import { rowWindow, Table, WINDOW_FROM, type Column } from "./Table";
 
 afterEach(cleanup);
 
@@ -57,5 +57,47 @@ describe("Table", () => {
     expect(region.tabIndex).toBe(0);
     expect(within(region).getByRole("table", { name: "Events" })).toBeTruthy();
     expect(within(region).getAllByRole("rowgroup")[0]?.className).toContain("sticky");
+  });
+});
+
+describe("a long scrolling table", () => {
+  const many: Pod[] = Array.from({ length: 5000 }, (_, i) => ({ name: `web-${i}`, restarts: 0 }));
+
+  it("draws only the rows in view and says how many there are", () => {
+    render(<Table caption="Pods" columns={COLUMNS} rows={many} rowKey={(p) => p.name} scroll="both" />);
+    const table = screen.getByRole("table", { name: "Pods" });
+    expect(table.getAttribute("aria-rowcount")).toBe("5001");
+    const drawn = within(table).getAllByRole("row").slice(1);
+    expect(drawn.length).toBeLessThan(40);
+    expect(texts(within(drawn[0] as HTMLElement).getAllByRole("cell"))).toEqual(["web-0", "0", "#1"]);
+    expect(drawn[0]!.getAttribute("aria-rowindex")).toBe("2");
+  });
+
+  it("draws the rows scrolled to", () => {
+    render(<Table caption="Pods" columns={COLUMNS} rows={many} rowKey={(p) => p.name} scroll="both" />);
+    const box = screen.getByRole("region", { name: "Pods" });
+    box.scrollTop = 29 * 3000;
+    fireEvent.scroll(box);
+    const drawn = within(screen.getByRole("table", { name: "Pods" })).getAllByRole("row").slice(1);
+    const names = drawn.map((r) => within(r as HTMLElement).getAllByRole("cell")[0]!.textContent);
+    expect(names).toContain("web-3000");
+    expect(names).not.toContain("web-0");
+  });
+
+  it("keeps short tables whole", () => {
+    render(<Table caption="Pods" columns={COLUMNS} rows={many.slice(0, WINDOW_FROM)} rowKey={(p) => p.name} scroll="both" />);
+    const table = screen.getByRole("table", { name: "Pods" });
+    expect(within(table).getAllByRole("row")).toHaveLength(WINDOW_FROM + 1);
+    expect(table.getAttribute("aria-rowcount")).toBeNull();
+  });
+});
+
+describe("rowWindow", () => {
+  it("covers the box and the overscan, clamped to the rows", () => {
+    expect(rowWindow(0, 290, 5000, 29, 10)).toEqual({ from: 0, to: 21 });
+    expect(rowWindow(2900, 290, 5000, 29, 10)).toEqual({ from: 90, to: 121 });
+    expect(rowWindow(29 * 4995, 290, 5000, 29, 10)).toEqual({ from: 4985, to: 5000 });
+    // Before layout (jsdom, a hidden box) the box counts as its maximum height.
+    expect(rowWindow(0, 0, 5000, 29, 0).to).toBe(15);
   });
 });

@@ -47,7 +47,7 @@ function NodePods({ node, pods }: { node: string; pods: PodView[] }) {
       </button>
       {open && (
         <div id={id} className="mt-2">
-          {pods.length === 0 ? <Empty>No pods on {node}.</Empty> : <Table caption={`Pods on ${node}`} columns={NODE_POD_COLUMNS} rows={pods} rowKey={podKey} />}
+          {pods.length === 0 ? <Empty>No pods on {node}.</Empty> : <Table caption={`Pods on ${node}`} columns={NODE_POD_COLUMNS} rows={pods} rowKey={podKey} scroll="both" />}
         </div>
       )}
     </div>
@@ -144,7 +144,7 @@ export function ClusterDetail() {
       <h2 id="cluster-pods" className="text-lg font-semibold">
         Pods
       </h2>
-      {c.pods.length === 0 ? <Empty>No pods.</Empty> : <Table labelledBy="cluster-pods" columns={POD_COLUMNS} rows={c.pods} rowKey={podKey} />}
+      {c.pods.length === 0 ? <Empty>No pods.</Empty> : <Table labelledBy="cluster-pods" columns={POD_COLUMNS} rows={c.pods} rowKey={podKey} scroll="both" />}
       <h2 id="cluster-services" className="text-lg font-semibold">
         Services
       </h2>

@@ -1,0 +1,17 @@
+// The figures the benchmarks recorded (bench/recorded.json), and how a new one compares: each
+// script prints a new figure next to the recorded one, flagging a change of more than 20 %.
+import { readFileSync } from "node:fs";
+
+const file = new URL("./recorded.json", import.meta.url);
+const figures = JSON.parse(readFileSync(file, "utf8"));
+
+/** "(recorded X at <commit> on <date>, +n %)" for `key`, with "REGRESSION" past 20 % worse
+ * (every figure here is better when lower), or "(nothing recorded for <key>)". */
+export function recorded(key, value) {
+  const r = figures[key];
+  if (!r) return `(nothing recorded for ${key})`;
+  const change = r.value ? ((value - r.value) / r.value) * 100 : 0;
+  const sign = change >= 0 ? "+" : "";
+  const flag = change > 20 ? " REGRESSION: more than 20 % worse than recorded" : "";
+  return `(recorded ${r.value} at ${r.commit} on ${r.date}, ${sign}${change.toFixed(0)} %)${flag}`;
+}

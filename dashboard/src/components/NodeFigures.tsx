@@ -26,7 +26,7 @@ export function NodeDisk({ node }: { node: NodeView }) {
 function Sparkline({ label, values, colour }: { label: string; values: (number | null | undefined)[]; colour: string }) {
   return (
     <svg role="img" aria-label={`${label}: ${rateSummary(values)}`} width={WIDTH} height={HEIGHT} viewBox={`0 0 ${WIDTH} ${HEIGHT}`} className="rounded bg-slate-800">
-      <path d={sparklinePath(values, WIDTH, HEIGHT)} fill="none" stroke={colour} strokeWidth={1.5} />
+      <path d={sparklinePath(values, WIDTH, HEIGHT)} fill="none" stroke={colour} strokeWidth={2} strokeLinecap="round" strokeLinejoin="round" />
     </svg>
   );
 }

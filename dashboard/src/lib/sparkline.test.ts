@@ -6,13 +6,13 @@ describe("sparklinePath", () => {
     expect(sparklinePath([0, 50, 100], 100, 20)).toBe("M0.0,20.0L50.0,10.0L100.0,0.0");
   });
   it("breaks the line where nothing was measured instead of drawing a zero", () => {
-    expect(sparklinePath([10, null, 10, 5], 30, 10)).toBe("M0.0,0.0M20.0,0.0L30.0,5.0");
+    expect(sparklinePath([10, null, 10, 5], 30, 10)).toBe("M0.0,0.0l0,0M20.0,0.0L30.0,5.0");
   });
   it("draws nothing without a measurement and a flat line at zero traffic", () => {
     expect(sparklinePath([], 10, 10)).toBe("");
     expect(sparklinePath([null, undefined], 10, 10)).toBe("");
     expect(sparklinePath([0, 0], 10, 10)).toBe("M0.0,10.0L10.0,10.0");
-    expect(sparklinePath([7], 10, 10)).toBe("M5.0,0.0");
+    expect(sparklinePath([7], 10, 10)).toBe("M5.0,0.0l0,0");
   });
 });
 

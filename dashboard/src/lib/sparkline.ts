@@ -3,7 +3,8 @@
 import { bytes } from "./format";
 
 /** The SVG path of `values` in a `width` × `height` box, scaled from 0 to the largest value;
- * a missing value breaks the line. Empty when nothing was measured. */
+ * a missing value breaks the line, and a point alone is a zero-length segment (a dot with
+ * round caps). Empty when nothing was measured. */
 export function sparklinePath(values: (number | null | undefined)[], width: number, height: number): string {
   const known = values.filter((v): v is number => v != null && Number.isFinite(v));
   if (known.length === 0) return "";
@@ -11,15 +12,17 @@ export function sparklinePath(values: (number | null | undefined)[], width: numb
   const x = (i: number) => (values.length === 1 ? width / 2 : (i / (values.length - 1)) * width);
   const y = (v: number) => (top > 0 ? height - (v / top) * height : height);
   let path = "";
-  let pen = false;
+  let run = 0;
+  const lift = () => {
+    if (run === 1) path += "l0,0";
+    run = 0;
+  };
   values.forEach((v, i) => {
-    if (v == null || !Number.isFinite(v)) {
-      pen = false;
-      return;
-    }
-    path += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
-    pen = true;
+    if (v == null || !Number.isFinite(v)) return lift();
+    path += `${run > 0 ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`;
+    run += 1;
   });
+  lift();
   return path;
 }
 

@@ -80,7 +80,7 @@ describe("ClusterDetail", () => {
     const figures = screen.getByRole("group", { name: "Disk and network of dev-worker1" });
     // The gap in the received series stays a gap: the lowest is 1 KiB/s, not 0.
     const rx = within(figures).getByRole("img", { name: "dev-worker1 received, last 30 minutes: now 2.0 KiB/s, lowest 1.0 KiB/s, highest 2.0 KiB/s" });
-    expect(rx.querySelector("path")?.getAttribute("d")).toBe("M0.0,12.0M120.0,0.0");
+    expect(rx.querySelector("path")?.getAttribute("d")).toBe("M0.0,12.0l0,0M120.0,0.0l0,0");
     expect(within(figures).getByRole("img", { name: /^dev-worker1 sent, last 30 minutes: now 512 B\/s/ })).toBeTruthy();
     expect(within(figures).getByText("RX 2.0 KiB/s")).toBeTruthy();
     expect(within(figures).getByText("TX 512 B/s")).toBeTruthy();

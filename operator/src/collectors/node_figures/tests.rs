@@ -57,7 +57,8 @@ fn label_names_follow_prometheus() {
 #[test]
 fn series_map_to_cluster_and_node() {
     let labels = SeriesLabels::default();
-    let table: [(&[(&str, &str)], Option<(&str, &str)>); 7] = [
+    type Row<'a> = (&'a [(&'a str, &'a str)], Option<(&'a str, &'a str)>);
+    let table: [Row; 7] = [
         (
             &[("cluster", "dev"), ("instance", "dev-worker1")],
             Some(("dev", "dev-worker1")),

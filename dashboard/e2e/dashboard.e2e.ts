@@ -135,7 +135,8 @@ describe("dashboard in the lab", () => {
     const figures = page.getByRole("group", { name: "Disk and network of dev-worker1" });
     await figures.getByRole("img", { name: /^dev-worker1 received, last 30 minutes: now \d/ }).waitFor({ timeout: 60_000 });
     await figures.getByRole("img", { name: /^dev-worker1 sent, last 30 minutes: now \d/ }).waitFor();
-    expect(await figures.locator("path").first().getAttribute("d")).toMatch(/^M/);
+    // A line once Prometheus has two rates 30 s apart (its scrapes run every second).
+    await expect.poll(() => figures.locator("path").first().getAttribute("d"), { timeout: 90_000, interval: 1000 }).toMatch(/^M[\d.,]+L/);
     await figures.getByText(`node-exporter via Prometheus at ${prometheus!.url}`, { exact: false }).waitFor();
     // dev-master is simulated and has no series: it says so, with no gauge.
     const master = page.locator("section").filter({ has: page.getByRole("heading", { name: "dev-master" }) }).last();

@@ -116,7 +116,8 @@ pub struct NodeFigures {
     pub disk: Option<VmDisk>,
     /// Bytes per second over every interface but loopback and virtual ones, now.
     pub network: VmNetwork,
-    /// The same over the last 30 minutes, oldest first, for sparklines.
+    /// The same over the last 30 minutes, oldest first, for sparklines; only in the
+    /// cluster's own answer (`GET /api/v1/clusters/{name}`), empty in the snapshot.
     pub network_history: Vec<NetworkPoint>,
 }
 

@@ -1462,7 +1462,10 @@ export interface components {
             disk?: components["schemas"]["VmDisk"] | null;
             /** @description Bytes per second over every interface but loopback and virtual ones, now. */
             network: components["schemas"]["VmNetwork"];
-            /** @description The same over the last 30 minutes, oldest first, for sparklines. */
+            /**
+             * @description The same over the last 30 minutes, oldest first, for sparklines; only in the
+             *     cluster's own answer (`GET /api/v1/clusters/{name}`), empty in the snapshot.
+             */
             networkHistory: components["schemas"]["NetworkPoint"][];
             /** @description Where they come from, e.g. `node-exporter via Prometheus at http://…`. */
             source: string;

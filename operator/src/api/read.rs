@@ -228,8 +228,9 @@ async fn get_snapshot(
     Json(answer)
 }
 
-/// Each node's disk and network from the node-exporter poller's cache, or why it has none;
-/// a failing poll is one of the snapshot's errors.
+/// Each node's disk and network from the node-exporter poller's cache, or why it has none,
+/// without the network history (the cluster's own answer has it: the snapshot is read
+/// often and shows no sparklines); a failing poll is one of the snapshot's errors.
 fn add_node_figures(
     answer: &mut Snapshot,
     state: &ApiState,
@@ -238,6 +239,9 @@ fn add_node_figures(
     let polled = state.node_figures.polled();
     for (view, (_, collector)) in answer.clusters.iter_mut().zip(visible) {
         with_node_figures(view, state, collector.as_ref(), &polled);
+        for figures in view.nodes.iter_mut().filter_map(|n| n.figures.as_mut()) {
+            figures.network_history.clear();
+        }
     }
     if let Some((message, since)) = polled.error
         && visible.iter().any(|(m, _)| m.name == state.platform_name)

@@ -173,7 +173,8 @@ async fn the_snapshot_carries_a_nodes_real_disk_and_network_from_node_exporter()
     Ok(())
 }
 
-/// Without --prometheus-url the nodes say where their figures would come from.
+/// Without --prometheus-url the nodes say where their figures would come from; with a
+/// Prometheus that does not answer they say so, and the snapshot lists the failing source.
 #[tokio::test(flavor = "multi_thread")]
 async fn without_prometheus_nodes_say_so() -> Result<()> {
     let platform = platform().await?;
@@ -207,6 +208,39 @@ async fn without_prometheus_nodes_say_so() -> Result<()> {
                 |m| m.starts_with("not collected: no Prometheus configured (--prometheus-url)")
             ),
         "{master:#}"
+    );
+
+    // Nothing listens on a free loopback port.
+    let closed = format!("http://127.0.0.1:{}", free_port()?);
+    let port = free_port()?;
+    let mut config = Operator::config(fast_settings(), port, HashMap::new())?;
+    config.api.prometheus_url = Some(reqwest::Url::parse(&closed)?);
+    let _unreachable = Operator::run(p.clone(), config).await?;
+    let snapshot = Http::new(port)
+        .eventually("/api/v1/snapshot", &token, "the failing source", |s| {
+            s["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["source"] == "node-exporter"))
+        })
+        .await?;
+    let error = snapshot["errors"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["source"] == "node-exporter"))
+        .context("the error")?;
+    let master = cluster(&snapshot, "platform")
+        .and_then(|c| node(c, "platform-master"))
+        .context("platform-master")?;
+    let unreachable = format!("Prometheus at {closed} is unreachable");
+    ensure!(
+        snapshot["stale"] == true
+            && error["cluster"] == "platform"
+            && error["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(&unreachable))
+            && master["figuresMissing"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(&format!("not collected: {unreachable}"))),
+        "{error:#} {master:#}"
     );
     Ok(())
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { cspViolations, kubeGet, kubeRequest, launchBrowser, outDir, repo, screenshot, seriousViolations, signedIn, startLab, stopLab, type Lab } from "./lab";
 import { doubleMissing, runVm, startHostAgent, stopHostAgent } from "./hostAgent";
-import { bucketBounds, bucketIndex, k6Runner, remoteWrite, startPrometheus, stopPrometheus, type Prometheus } from "./prometheus";
+import { bucketBounds, bucketIndex, k6Runner, nodeExporterJob, remoteWrite, startNodeExporter, startPrometheus, stopPrometheus, type NodeExporter, type Prometheus } from "./prometheus";
 
 const GROUP = "/apis/tartinfra.dev/v1alpha1/namespaces/default";
 
@@ -16,11 +16,15 @@ let browser: Browser | undefined;
 let context: BrowserContext;
 // The platform's Prometheus, which the lab's operator reads (--prometheus-url). Nothing in the
 // lab writes to it: the lab's runners do no work, so their tests still say nothing was
-// measured; one test below writes k6's series itself.
+// measured; one test below writes k6's series itself. It also scrapes a real node-exporter
+// (this machine's) labelled as dev-worker1 of dev, so that simulated node shows real disk and
+// network figures and the others say why they have none.
 let prometheus: Prometheus | undefined;
+let nodeExporter: NodeExporter | undefined;
 
 beforeAll(async () => {
-  prometheus = await startPrometheus();
+  nodeExporter = await startNodeExporter();
+  prometheus = await startPrometheus([nodeExporterJob(nodeExporter.address, "dev-worker1", "dev")]);
   lab = await startLab({ TART_OPERATOR_PROMETHEUS_URL: prometheus.url });
   browser = await launchBrowser();
   context = await signedIn(browser, lab);
@@ -30,6 +34,7 @@ afterAll(async () => {
   await browser?.close();
   await stopLab(lab);
   stopPrometheus(prometheus);
+  nodeExporter?.process.kill();
 });
 
 /** Starts a custom test on dev from the Testing page's form with `fields` (label → value):
@@ -116,6 +121,30 @@ describe("dashboard in the lab", () => {
     expect(await seriousViolations(page)).toEqual([]);
     await page.goto(`${lab!.url}/clusters/nowhere`);
     await page.getByText(/Cluster “nowhere” not found/).waitFor();
+    await page.close();
+  });
+
+  it("cluster detail: a node's disk gauge and network sparklines from node-exporter, and why the others have none", async () => {
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/clusters/dev`);
+    // dev-worker1's series come from the real node-exporter; the operator reads Prometheus every 15 s.
+    const disk = page.getByRole("meter", { name: "dev-worker1 disk /" });
+    await disk.waitFor({ timeout: 60_000 });
+    const used = Number(await disk.getAttribute("aria-valuenow"));
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThanOrEqual(100);
+    const figures = page.getByRole("group", { name: "Disk and network of dev-worker1" });
+    await figures.getByRole("img", { name: /^dev-worker1 received, last 30 minutes: now \d/ }).waitFor({ timeout: 60_000 });
+    await figures.getByRole("img", { name: /^dev-worker1 sent, last 30 minutes: now \d/ }).waitFor();
+    // A line once Prometheus has two rates 30 s apart (its scrapes run every second).
+    await expect.poll(() => figures.locator("path").first().getAttribute("d"), { timeout: 90_000, interval: 1000 }).toMatch(/^M[\d.,]+L/);
+    await figures.getByText(`node-exporter via Prometheus at ${prometheus!.url}`, { exact: false }).waitFor();
+    // dev-master is simulated and has no series: it says so, with no gauge.
+    const master = page.locator("section").filter({ has: page.getByRole("heading", { name: "dev-master" }) }).last();
+    await master.getByText(/^Disk and network: simulated node \(kwok\)/).waitFor();
+    expect(await page.getByRole("meter", { name: "dev-master disk /" }).count()).toBe(0);
+    await screenshot(page, "cluster-dev-node-figures");
+    expect(await seriousViolations(page)).toEqual([]);
     await page.close();
   });
 

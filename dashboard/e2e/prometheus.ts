@@ -24,13 +24,15 @@ function prometheusBin(): string {
   return onPath ?? debian;
 }
 
-/** Starts Prometheus on a loopback port, with its own data directory. */
-export async function startPrometheus(): Promise<Prometheus> {
+/** Starts Prometheus on a loopback port, with its own data directory. `scrapeJobs` (YAML items
+ * of scrape_configs, see nodeExporterJob) are scraped every second; everything else comes
+ * through remote write. */
+export async function startPrometheus(scrapeJobs: string[] = []): Promise<Prometheus> {
   const bin = prometheusBin();
   if (!existsSync(bin)) throw new Error(`${bin} is missing: install Debian's prometheus package (scripts/install-test-deps does), or set TART_INFRA_PROMETHEUS`);
   const dir = mkdtempSync(join(tmpdir(), "tart-e2e-prometheus-"));
-  // No scrape targets: every sample comes through remote write.
-  writeFileSync(join(dir, "prometheus.yml"), "global:\n  scrape_interval: 1h\n");
+  const scrape = scrapeJobs.length > 0 ? `scrape_configs:\n${scrapeJobs.join("")}` : "";
+  writeFileSync(join(dir, "prometheus.yml"), `global:\n  scrape_interval: 1h\n${scrape}`);
   const port = await freePort();
   const child = spawn(
     bin,
@@ -58,6 +60,47 @@ export function stopPrometheus(p: Prometheus | undefined): void {
   if (!p) return;
   p.process.kill();
   rmSync(p.dir, { recursive: true, force: true });
+}
+
+export interface NodeExporter {
+  /** host:port of its /metrics. */
+  address: string;
+  process: ChildProcess;
+}
+
+/** Debian's node-exporter (the prometheus-node-exporter package) on a loopback port, reading
+ * this machine's /proc and /sys. */
+export async function startNodeExporter(): Promise<NodeExporter> {
+  const bin = process.env.TART_INFRA_NODE_EXPORTER ?? "/usr/bin/prometheus-node-exporter";
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: install Debian's prometheus-node-exporter package (scripts/install-test-deps does), or set TART_INFRA_NODE_EXPORTER`);
+  const address = `127.0.0.1:${await freePort()}`;
+  const child = spawn(bin, [`--web.listen-address=${address}`], { stdio: "ignore" });
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`${bin} exited (${child.exitCode})`);
+    const ready = await fetch(`http://${address}/metrics`).then((r) => r.ok, () => false);
+    if (ready) return { address, process: child };
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  child.kill();
+  throw new Error(`node-exporter at ${address} was not ready in 30 s`);
+}
+
+/** A scrape job of node-exporter at `target` every second, labelled as kube-prometheus-stack's
+ * ServiceMonitor labels a node's series (`instance` = the node's name) and with the `cluster`
+ * label a cluster's external labels add on remote write. */
+export function nodeExporterJob(target: string, node: string, cluster: string): string {
+  return [
+    `  - job_name: node-exporter-${cluster}-${node}`,
+    "    scrape_interval: 1s",
+    "    static_configs:",
+    `      - targets: ["${target}"]`,
+    "    relabel_configs:",
+    "      - target_label: instance",
+    `        replacement: ${node}`,
+    "      - target_label: cluster",
+    `        replacement: ${cluster}`,
+    "",
+  ].join("\n");
 }
 
 // ---------------------------------------------------------------- protobuf (prompb)

@@ -136,6 +136,10 @@ fn a_mistyped_value_is_rejected_naming_the_field() {
             "/prometheus/remoteWriteUrl",
         ),
         (
+            "prometheus.nodeExporterLabels.cluster=k8s-cluster",
+            "/prometheus/nodeExporterLabels/cluster",
+        ),
+        (
             "monitoring.dashboard.enabled=yes",
             "/monitoring/dashboard/enabled",
         ),
@@ -288,6 +292,8 @@ fn the_deployment_runs_locked_down_with_probes_and_flags_from_values() {
         &[
             "--set",
             "prometheus.url=http://prometheus-operated.monitoring:9090,prometheus.remoteWriteUrl=http://prom.example:9090/api/v1/write",
+            "--set",
+            "prometheus.nodeExporterLabels.cluster=k8s_cluster",
         ],
     );
     let deployment: Deployment = typed(&with, "Deployment tart-system/tart-operator");
@@ -300,7 +306,9 @@ fn the_deployment_runs_locked_down_with_probes_and_flags_from_values() {
         args.contains(&"--prometheus-url=http://prometheus-operated.monitoring:9090".to_owned())
             && args.contains(
                 &"--prometheus-remote-write-url=http://prom.example:9090/api/v1/write".to_owned()
-            ),
+            )
+            && args.contains(&"--node-exporter-cluster-label=k8s_cluster".to_owned())
+            && args.contains(&"--node-exporter-node-label=instance".to_owned()),
         "{args:?}"
     );
 

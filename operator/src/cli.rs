@@ -190,6 +190,14 @@ pub struct Args {
     /// http://prometheus.platform.example:9090/api/v1/write). Unset: runners write nowhere.
     #[arg(long, env = "TART_OPERATOR_PROMETHEUS_REMOTE_WRITE_URL", value_parser = remote_write_url)]
     pub prometheus_remote_write_url: Option<String>,
+    /// The label of node-exporter's series in that Prometheus that names their cluster
+    /// (series without it are the platform's own).
+    #[arg(long, env = "TART_OPERATOR_NODE_EXPORTER_CLUSTER_LABEL", default_value = "cluster", value_parser = series_label)]
+    pub node_exporter_cluster_label: String,
+    /// The label of node-exporter's series that names their node (kube-prometheus-stack's
+    /// ServiceMonitor puts the node's name in `instance`; a `:port` suffix is dropped).
+    #[arg(long, env = "TART_OPERATOR_NODE_EXPORTER_NODE_LABEL", default_value = "instance", value_parser = series_label)]
+    pub node_exporter_node_label: String,
 }
 
 /// A flag value that cannot be used, with the fix.
@@ -304,6 +312,11 @@ pub fn prometheus_url(value: &str) -> Result<reqwest::Url, FlagError> {
     crate::prometheus::base_url(value).map_err(FlagError::Prometheus)
 }
 
+/// A Prometheus label name, for the node-exporter series' labels.
+pub fn series_label(value: &str) -> Result<String, FlagError> {
+    crate::collectors::node_figures::label_name(value).map_err(FlagError::Prometheus)
+}
+
 /// A remote-write URL for k6: http or https with a host.
 pub fn remote_write_url(value: &str) -> Result<String, FlagError> {
     let ok = reqwest::Url::parse(value.trim())
@@ -367,6 +380,10 @@ impl Args {
                     hubble: self.hubble_relay_address.into_iter().collect(),
                 },
                 prometheus_url: self.prometheus_url,
+                node_series: crate::collectors::node_figures::SeriesLabels {
+                    cluster: self.node_exporter_cluster_label,
+                    node: self.node_exporter_node_label,
+                },
             },
             dashboard_dir: self.dashboard_dir,
             transport: Transport {
@@ -531,12 +548,24 @@ mod tests {
             "no Prometheus unless given"
         );
         assert_eq!(config.settings.prometheus_remote_write_url, None);
+        assert_eq!(
+            (
+                config.api.node_series.cluster.as_str(),
+                config.api.node_series.node.as_str()
+            ),
+            ("cluster", "instance"),
+            "kube-prometheus-stack's labels unless given"
+        );
         let config = parse(&[
             "--prometheus-url=http://prometheus-operated.monitoring:9090",
             "--prometheus-remote-write-url=https://prom.example/api/v1/write",
+            "--node-exporter-cluster-label=k8s_cluster",
+            "--node-exporter-node-label=node",
         ])
         .expect("valid")
         .config();
+        assert_eq!(config.api.node_series.cluster, "k8s_cluster");
+        assert_eq!(config.api.node_series.node, "node");
         assert_eq!(
             config.api.prometheus_url.map(String::from).as_deref(),
             Some("http://prometheus-operated.monitoring:9090/")
@@ -643,6 +672,14 @@ mod tests {
             (
                 vec!["--prometheus-remote-write-url", "prom:9090"],
                 "--prometheus-remote-write-url",
+            ),
+            (
+                vec!["--node-exporter-cluster-label", "k8s-cluster"],
+                "--node-exporter-cluster-label",
+            ),
+            (
+                vec!["--node-exporter-node-label", "__name__"],
+                "--node-exporter-node-label",
             ),
             (
                 vec!["--cluster-recheck-seconds", "0"],

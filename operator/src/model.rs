@@ -96,6 +96,41 @@ pub struct NodeView {
     pub pod_count: usize,
     /// Usage from the metrics API; absent when unknown.
     pub usage: Option<Usage>,
+    /// Disk and network from node-exporter's series in the platform's Prometheus; absent
+    /// when not collected (`figuresMissing` says why).
+    pub figures: Option<NodeFigures>,
+    /// Why there are no disk and network figures (no Prometheus, no node-exporter series for
+    /// the cluster or node, a simulated node), when there are none.
+    pub figures_missing: Option<String>,
+}
+
+/// A node's disk and network, read from node-exporter's series in Prometheus.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeFigures {
+    /// Where they come from, e.g. `node-exporter via Prometheus at http://…`.
+    pub source: String,
+    /// When the operator read them (RFC 3339).
+    pub collected_at: String,
+    /// The root file system (used is size less available); none without its series.
+    pub disk: Option<VmDisk>,
+    /// Bytes per second over every interface but loopback and virtual ones, now.
+    pub network: VmNetwork,
+    /// The same over the last 30 minutes, oldest first, for sparklines; only in the
+    /// cluster's own answer (`GET /api/v1/clusters/{name}`), empty in the snapshot.
+    pub network_history: Vec<NetworkPoint>,
+}
+
+/// A node's network throughput at one time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPoint {
+    /// Unix seconds.
+    pub time: i64,
+    /// Received bytes per second, when measured then.
+    pub rx_bytes_per_second: Option<f64>,
+    /// Sent bytes per second, when measured then.
+    pub tx_bytes_per_second: Option<f64>,
 }
 
 /// Resource usage from the metrics API.

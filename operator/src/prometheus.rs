@@ -177,13 +177,18 @@ struct Data {
 #[derive(Deserialize)]
 struct Series {
     #[serde(default)]
+    metric: BTreeMap<String, String>,
+    #[serde(default)]
     values: Vec<(f64, String)>,
 }
 
-/// The points of a range query's answer: (unix seconds, value), one series at most (the
-/// queries sum everything). Values that are not finite numbers (NaN where nothing was
-/// measured, ±Inf) are left out. An error answer gives Prometheus's message.
-pub fn parse_range(body: &[u8]) -> Result<Vec<(f64, f64)>, String> {
+/// One series of a range query's answer: its labels and its points.
+pub type LabelledSeries = (BTreeMap<String, String>, Vec<(f64, f64)>);
+
+/// Every series of a range query's answer with its labels and points (unix seconds,
+/// value). Values that are not finite numbers (NaN where nothing was measured, ±Inf) are
+/// left out. An error answer gives Prometheus's message.
+pub fn parse_matrix(body: &[u8]) -> Result<Vec<LabelledSeries>, String> {
     let answer: Answer =
         serde_json::from_slice(body).map_err(|e| format!("not Prometheus's JSON: {e}"))?;
     if answer.status != "success" {
@@ -197,21 +202,35 @@ pub fn parse_range(body: &[u8]) -> Result<Vec<(f64, f64)>, String> {
     if data.result_type != "matrix" {
         return Err(format!("result type {:?}, not a matrix", data.result_type));
     }
-    if data.result.len() > 1 {
-        return Err(format!(
-            "{} series where the query sums to one",
-            data.result.len()
-        ));
-    }
     Ok(data
         .result
         .into_iter()
-        .flat_map(|s| s.values)
-        .filter_map(|(t, v)| {
-            let v: f64 = v.parse().ok()?;
-            v.is_finite().then_some((t, v))
+        .map(|s| {
+            let points = s
+                .values
+                .into_iter()
+                .filter_map(|(t, v)| {
+                    let v: f64 = v.parse().ok()?;
+                    v.is_finite().then_some((t, v))
+                })
+                .collect();
+            (s.metric, points)
         })
         .collect())
+}
+
+/// The points of a range query's answer: (unix seconds, value), one series at most (the
+/// queries sum everything). Values that are not finite numbers (NaN where nothing was
+/// measured, ±Inf) are left out. An error answer gives Prometheus's message.
+pub fn parse_range(body: &[u8]) -> Result<Vec<(f64, f64)>, String> {
+    let series = parse_matrix(body)?;
+    if series.len() > 1 {
+        return Err(format!(
+            "{} series where the query sums to one",
+            series.len()
+        ));
+    }
+    Ok(series.into_iter().flat_map(|(_, points)| points).collect())
 }
 
 /// One time of a test's series: each measure's value then, if any.
@@ -291,6 +310,31 @@ impl Prometheus {
         end: i64,
         step: u64,
     ) -> Result<Vec<(f64, f64)>, PrometheusError> {
+        self.range_answer(query, start, end, step, parse_range)
+            .await
+    }
+
+    /// Every series of `query` with its labels, from `start` to `end` (unix seconds) every
+    /// `step` seconds.
+    pub async fn query_range_series(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: u64,
+    ) -> Result<Vec<LabelledSeries>, PrometheusError> {
+        self.range_answer(query, start, end, step, parse_matrix)
+            .await
+    }
+
+    async fn range_answer<T>(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: u64,
+        parse: fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, PrometheusError> {
         let mut url = self.base.clone();
         let path = format!("{}/api/v1/query_range", url.path().trim_end_matches('/'));
         url.set_path(&path);
@@ -316,7 +360,7 @@ impl Prometheus {
                 url: self.url().to_owned(),
                 message: chain(&e),
             })?;
-        let parsed = parse_range(&body);
+        let parsed = parse(&body);
         if !status.is_success() {
             let message = match parsed {
                 Err(m) => m,

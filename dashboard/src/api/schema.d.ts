@@ -1436,6 +1436,40 @@ export interface components {
              */
             total: number;
         };
+        /** @description A node's network throughput at one time. */
+        NetworkPoint: {
+            /**
+             * Format: double
+             * @description Received bytes per second, when measured then.
+             */
+            rxBytesPerSecond?: number | null;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            time: number;
+            /**
+             * Format: double
+             * @description Sent bytes per second, when measured then.
+             */
+            txBytesPerSecond?: number | null;
+        };
+        /** @description A node's disk and network, read from node-exporter's series in Prometheus. */
+        NodeFigures: {
+            /** @description When the operator read them (RFC 3339). */
+            collectedAt: string;
+            /** @description The root file system (used is size less available); none without its series. */
+            disk?: components["schemas"]["VmDisk"] | null;
+            /** @description Bytes per second over every interface but loopback and virtual ones, now. */
+            network: components["schemas"]["VmNetwork"];
+            /**
+             * @description The same over the last 30 minutes, oldest first, for sparklines; only in the
+             *     cluster's own answer (`GET /api/v1/clusters/{name}`), empty in the snapshot.
+             */
+            networkHistory: components["schemas"]["NetworkPoint"][];
+            /** @description Where they come from, e.g. `node-exporter via Prometheus at http://…`. */
+            source: string;
+        };
         /** @description One node. */
         NodeView: {
             /**
@@ -1448,6 +1482,16 @@ export interface components {
              * @description CPU capacity in millicores.
              */
             cpuCapacityMillis?: number | null;
+            /**
+             * @description Disk and network from node-exporter's series in the platform's Prometheus; absent
+             *     when not collected (`figuresMissing` says why).
+             */
+            figures?: components["schemas"]["NodeFigures"] | null;
+            /**
+             * @description Why there are no disk and network figures (no Prometheus, no node-exporter series for
+             *     the cluster or node, a simulated node), when there are none.
+             */
+            figuresMissing?: string | null;
             /** @description The InternalIP. */
             internalIp?: string | null;
             /** @description The kubelet's version. */

@@ -38,6 +38,7 @@ describe("formatters", () => {
 
   it("formats sizes, CPU, latency and ratios", () => {
     expect(bytes(512)).toBe("512 B");
+    expect(bytes(39.533989444444444)).toBe("40 B"); // rates: whole bytes below a KiB
     expect(bytes(64 * 1024 * 1024)).toBe("64 MiB");
     expect(bytes(1.5 * 1024 ** 3)).toBe("1.5 GiB");
     expect(count(12)).toBe("12");

@@ -60,7 +60,7 @@ export function bytes(n: number | null | undefined): string {
     v /= 1024;
     i += 1;
   }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+  return `${i === 0 ? Math.round(v) : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /** Millicores as "250m" or "1.5 cores". */

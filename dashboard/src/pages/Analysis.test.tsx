@@ -6,6 +6,7 @@ import { MemoryRouter, useLocation } from "react-router";
 import type { ClusterView, ExperimentView, PresetView, ScalingHistory, Snapshot, TestSeries, TestView, TrafficView } from "../api/client";
 import { experiment } from "../lib/analysis.fixtures";
 import { hpa } from "../lib/scaling.fixtures";
+import { nodeFigures } from "../components/nodeFixture";
 import { Analysis } from "./Analysis";
 
 // jsdom has no layout: give the charts a size so they draw.
@@ -110,7 +111,7 @@ const cluster = (name: string, tier: string): ClusterView =>
     tier,
     reachable: true,
     metricsAvailable: true,
-    nodes: [{ name: `${name}-worker1`, roles: ["worker"], status: "Ready", podCount: 4, cpuAllocatableMillis: 2000, memoryAllocatableBytes: 4 * 1024 ** 3, usage: { cpuMillis: 1500, memoryBytes: 1024 ** 3 } }],
+    nodes: [{ name: `${name}-worker1`, roles: ["worker"], status: "Ready", podCount: 4, cpuAllocatableMillis: 2000, memoryAllocatableBytes: 4 * 1024 ** 3, usage: { cpuMillis: 1500, memoryBytes: 1024 ** 3 }, figuresMissing: `no node-exporter series for cluster ${name} in Prometheus at http://127.0.0.1:9090 (looked for cluster="${name}")` }],
     pods: [],
     namespaces: [],
   }) as ClusterView;
@@ -258,7 +259,17 @@ describe("Analysis", () => {
     // What the infrastructure card cannot show, and why.
     const nodes = card("Infrastructure impact: dev nodes now");
     expect(within(nodes).getByText(/^Before and during the load: not recorded\./)).toBeTruthy();
-    expect(within(nodes).getByText(/^Disk: not collected\./)).toBeTruthy();
+    expect(within(nodes).getByText(/^Disk: no node-exporter series for cluster dev/)).toBeTruthy();
+  });
+
+  it("shows the nodes' disk from node-exporter in the infrastructure impact", () => {
+    const measured = cluster("dev", "dev");
+    measured.nodes = measured.nodes.map((n) => ({ ...n, figures: nodeFigures(), figuresMissing: null }));
+    renderAt("/analysis?experiment=default/scale-light-abcde", [completed], [[["cluster", "dev"], measured]]);
+    const nodes = card("Infrastructure impact: dev nodes now");
+    const disk = within(nodes).getByRole("meter", { name: "dev-worker1 disk /" });
+    expect(disk.getAttribute("aria-valuenow")).toBe("75");
+    expect(within(nodes).queryByText(/^Disk: no node-exporter series/)).toBeNull();
   });
 
   it("has no latency bars when no target scaled up", () => {

@@ -4,6 +4,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter, Route, Routes } from "react-router";
 import type { ClusterView, PodView, ServiceView } from "../api/client";
 import { NO_VMS } from "../components/VmFigures";
+import { nodeFigures } from "../components/nodeFixture";
 import { runningVm } from "../components/vmFixture";
 import { ClusterDetail } from "./ClusterDetail";
 
@@ -26,8 +27,8 @@ const dev = {
   reachable: true,
   metricsAvailable: true,
   nodes: [
-    { name: "dev-worker1", roles: ["worker"], status: "Ready", podCount: 2 },
-    { name: "dev-worker2", roles: ["worker"], status: "Ready", podCount: 0 },
+    { name: "dev-worker1", roles: ["worker"], status: "Ready", podCount: 2, figures: nodeFigures() },
+    { name: "dev-worker2", roles: ["worker"], status: "Ready", podCount: 0, figuresMissing: "simulated node (kwok): it has no kubelet and no node-exporter, so there is no disk or network to measure" },
   ],
   pods: [
     pod({ name: "nginx-web-7d9f", node: "dev-worker1", ageSeconds: 3 * 3600 + 5, usage: { cpuMillis: 250, memoryBytes: 1 } }),
@@ -71,6 +72,24 @@ const rowTexts = (table: HTMLElement) =>
     .map((r) => within(r).queryAllByRole("columnheader").concat(within(r).queryAllByRole("cell")).map((c) => c.textContent));
 
 describe("ClusterDetail", () => {
+  it("shows each node's disk gauge and network sparklines from node-exporter, or why there are none", () => {
+    renderAt([[["cluster", "dev"], dev]]);
+    const disk = screen.getByRole("meter", { name: "dev-worker1 disk /" });
+    expect(disk.getAttribute("aria-valuenow")).toBe("75");
+    expect(screen.getByText("75% (15 GiB / 20 GiB)")).toBeTruthy();
+    const figures = screen.getByRole("group", { name: "Disk and network of dev-worker1" });
+    // The gap in the received series stays a gap: the lowest is 1 KiB/s, not 0.
+    const rx = within(figures).getByRole("img", { name: "dev-worker1 received, last 30 minutes: now 2.0 KiB/s, lowest 1.0 KiB/s, highest 2.0 KiB/s" });
+    expect(rx.querySelector("path")?.getAttribute("d")).toBe("M0.0,12.0l0,0M120.0,0.0l0,0");
+    expect(within(figures).getByRole("img", { name: /^dev-worker1 sent, last 30 minutes: now 512 B\/s/ })).toBeTruthy();
+    expect(within(figures).getByText("RX 2.0 KiB/s")).toBeTruthy();
+    expect(within(figures).getByText("TX 512 B/s")).toBeTruthy();
+    expect(within(figures).getByText(/^node-exporter via Prometheus at http:\/\/127\.0\.0\.1:9090, read /)).toBeTruthy();
+    // The simulated node says why it has none, and draws no gauge.
+    expect(screen.getByText("Disk and network: simulated node (kwok): it has no kubelet and no node-exporter, so there is no disk or network to measure")).toBeTruthy();
+    expect(screen.queryByRole("meter", { name: "dev-worker2 disk /" })).toBeNull();
+  });
+
   it("shows the cluster's VMs with their spec, figures and listening ports", () => {
     renderAt([
       [["cluster", "dev"], dev],

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { ApiError, type NodeView, type PodView, type ServiceView } from "../api/client";
 import { useCluster, useServices, useSnapshot } from "../api/queries";
+import { NodeFigures } from "../components/NodeFigures";
 import { NO_VMS, VmFigures, vmsOf } from "../components/VmFigures";
 import { Table, type Column } from "../components/Table";
 import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
@@ -70,7 +71,9 @@ function NodeCard({ node, pods }: { node: NodeView; pods: PodView[] }) {
         <UsageBar label="CPU" value={node.usage?.cpuPercent ?? null} level={usageLevel(node.usage?.cpuPercent)} />
         <UsageBar label="Memory" value={node.usage?.memoryPercent ?? null} level={usageLevel(node.usage?.memoryPercent)} />
       </div>
-      <p className="mt-2 text-xs text-slate-400">Disk and network: not collected (the metrics API reports CPU and memory only).</p>
+      <div className="mt-2">
+        <NodeFigures node={node} />
+      </div>
       <NodePods node={node.name} pods={pods} />
     </Card>
   );

@@ -62,6 +62,8 @@ pub struct ApiConfig {
     /// The platform's Prometheus (its HTTP API), where k6 runners write their live
     /// numbers; none: test series say no Prometheus is configured.
     pub prometheus_url: Option<reqwest::Url>,
+    /// The labels that tie node-exporter's series in that Prometheus to a cluster and node.
+    pub node_series: crate::collectors::node_figures::SeriesLabels,
 }
 
 /// Background tasks of the API, stopped when dropped.
@@ -304,9 +306,21 @@ pub fn start(
             .map(crate::prometheus::Prometheus::new),
         series_cache: series::series_cache(),
         vms: Default::default(),
+        node_series: config.node_series.clone(),
+        node_figures: Default::default(),
     });
     if let Some(prometheus) = state.prometheus.clone() {
-        tasks.push(tokio::spawn(series::poll(state.clone(), prometheus)));
+        tasks.push(tokio::spawn(series::poll(
+            state.clone(),
+            prometheus.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::collectors::node_figures::poll(
+            prometheus,
+            config.node_series.clone(),
+            config.platform_name.clone(),
+            state.node_figures.clone(),
+            crate::collectors::node_figures::EVERY,
+        )));
     }
     // New cluster data lands continuously; tell listeners at the sampling pace.
     let ticker = {
@@ -379,6 +393,11 @@ pub struct ApiState {
     /// Tart VMs and their figures from the host agent (filled by
     /// [`crate::collectors::vms::poll`]).
     pub vms: crate::collectors::vms::VmCache,
+    /// The labels that tie node-exporter's series to a cluster and node.
+    pub node_series: crate::collectors::node_figures::SeriesLabels,
+    /// Nodes' disk and network from node-exporter's series in Prometheus (filled by
+    /// [`crate::collectors::node_figures::poll`]).
+    pub node_figures: crate::collectors::node_figures::FiguresCache,
 }
 
 impl ApiState {
@@ -602,6 +621,7 @@ pub(crate) mod tests {
             platform_version: None,
             collectors: CollectorSettings::default(),
             prometheus_url: None,
+            node_series: Default::default(),
         };
         start(client, clusters, Arc::default(), metrics, &config)
     }

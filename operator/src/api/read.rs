@@ -20,7 +20,7 @@ use super::openapi::Operation;
 use super::{ApiState, Route};
 use crate::collectors::ClusterCollector;
 use crate::collectors::snapshot::{self, ClusterMeta};
-use crate::collectors::vms;
+use crate::collectors::{node_figures, vms};
 use crate::model::{
     ClusterView, PodView, ScalingHistory, ServiceView, Snapshot, SourceError, TrafficView,
 };
@@ -224,7 +224,52 @@ async fn get_snapshot(
     let visible = visible_clusters(&state, &caller).await;
     let mut answer = snapshot(&visible);
     add_vms(&mut answer, &state, &visible);
+    add_node_figures(&mut answer, &state, &visible);
     Json(answer)
+}
+
+/// Each node's disk and network from the node-exporter poller's cache, or why it has none,
+/// without the network history (the cluster's own answer has it: the snapshot is read
+/// often and shows no sparklines); a failing poll is one of the snapshot's errors.
+fn add_node_figures(
+    answer: &mut Snapshot,
+    state: &ApiState,
+    visible: &[(ClusterMeta, Option<Arc<ClusterCollector>>)],
+) {
+    let polled = state.node_figures.polled();
+    for (view, (_, collector)) in answer.clusters.iter_mut().zip(visible) {
+        with_node_figures(view, state, collector.as_ref(), &polled);
+        for figures in view.nodes.iter_mut().filter_map(|n| n.figures.as_mut()) {
+            figures.network_history.clear();
+        }
+    }
+    if let Some((message, since)) = polled.error
+        && visible.iter().any(|(m, _)| m.name == state.platform_name)
+    {
+        answer.stale = true;
+        answer.errors.push(SourceError {
+            cluster: state.platform_name.clone(),
+            source: node_figures::SOURCE.to_owned(),
+            message,
+            since,
+        });
+    }
+}
+
+fn with_node_figures(
+    view: &mut ClusterView,
+    state: &ApiState,
+    collector: Option<&Arc<ClusterCollector>>,
+    polled: &node_figures::Polled,
+) {
+    let facts = node_figures::Facts {
+        prometheus: state.prometheus.as_ref().map(|p| p.url()),
+        labels: &state.node_series,
+        platform: &state.platform_name,
+    };
+    node_figures::apply(view, polled, &facts, |node| {
+        collector.is_some_and(|c| c.simulated_node(node))
+    });
 }
 
 /// The host agent's VMs of the visible clusters (and those of no cluster, to whoever sees
@@ -305,7 +350,10 @@ async fn get_cluster(
     Path(name): Path<String>,
 ) -> Result<Json<ClusterView>, ApiError> {
     let (meta, collector) = find(&state, &name)?;
-    Ok(Json(view(&meta, collector.as_ref(), Timestamp::now())))
+    let mut answer = view(&meta, collector.as_ref(), Timestamp::now());
+    let polled = state.node_figures.polled();
+    with_node_figures(&mut answer, &state, collector.as_ref(), &polled);
+    Ok(Json(answer))
 }
 
 async fn cluster_pods(

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod hubble;
+pub mod node_figures;
 pub mod scaling;
 pub mod slim;
 pub mod snapshot;

@@ -226,6 +226,8 @@ pub fn node_view(node: &Node, usage: Option<(u64, u64)>, pod_count: usize) -> No
             cpu_percent: percent(cpu, cpu_allocatable),
             memory_percent: percent(memory, memory_allocatable),
         }),
+        figures: None,
+        figures_missing: None,
     }
 }
 

@@ -78,6 +78,7 @@ impl Operator {
                     hubble,
                 },
                 prometheus_url: None,
+                node_series: Default::default(),
             },
             dashboard_dir: None,
             leader_election: None,

@@ -40,6 +40,12 @@ impl PrometheusServer {
     /// Starts Prometheus, or `None` (with a SKIPPED line) when it is not installed outside
     /// CI; under `CI=true` a missing binary fails the test.
     pub async fn start() -> Result<Option<Self>> {
+        // No scrape targets: every sample comes through remote write.
+        Self::start_with("global:\n  scrape_interval: 1h\n").await
+    }
+
+    /// Starts Prometheus with `config` (its prometheus.yml), as [`Self::start`] does.
+    pub async fn start_with(config_yaml: &str) -> Result<Option<Self>> {
         let bin = prometheus_bin();
         let missing: Vec<String> = (!std::path::Path::new(&bin).is_file())
             .then(|| format!("Prometheus at {bin}"))
@@ -54,8 +60,7 @@ impl PrometheusServer {
         }
         let dir = tempfile::tempdir()?;
         let config: PathBuf = dir.path().join("prometheus.yml");
-        // No scrape targets: every sample comes through remote write.
-        std::fs::write(&config, "global:\n  scrape_interval: 1h\n")?;
+        std::fs::write(&config, config_yaml)?;
         let port = super::free_port()?;
         let log = std::fs::File::create(dir.path().join("prometheus.log"))?;
         let child = tokio::process::Command::new(&bin)
@@ -131,6 +136,84 @@ impl Drop for PrometheusServer {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
     }
+}
+
+/// Where Debian installs node-exporter (the `prometheus-node-exporter` package).
+pub const NODE_EXPORTER_BIN: &str = "/usr/bin/prometheus-node-exporter";
+
+/// Debian's node-exporter on a loopback port, reading this machine's /proc and /sys;
+/// killed when dropped.
+pub struct NodeExporter {
+    /// host:port of its /metrics.
+    pub address: String,
+    child: tokio::process::Child,
+}
+
+impl NodeExporter {
+    /// Starts node-exporter, or `None` (with a SKIPPED line) when it is not installed
+    /// outside CI; under `CI=true` a missing binary fails the test.
+    pub async fn start() -> Result<Option<Self>> {
+        let bin =
+            std::env::var("TART_INFRA_NODE_EXPORTER").unwrap_or_else(|_| NODE_EXPORTER_BIN.into());
+        let missing: Vec<String> = (!std::path::Path::new(&bin).is_file())
+            .then(|| format!("node-exporter at {bin}"))
+            .into_iter()
+            .collect();
+        if !local_control_plane::tools::met(
+            "the node figures test",
+            &missing,
+            "install Debian's prometheus-node-exporter package (scripts/install-test-deps does)",
+        ) {
+            return Ok(None);
+        }
+        let port = super::free_port()?;
+        let address = format!("127.0.0.1:{port}");
+        let child = tokio::process::Command::new(&bin)
+            .arg(format!("--web.listen-address={address}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {bin}"))?;
+        let exporter = Self { address, child };
+        let deadline = Instant::now() + super::WAIT;
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(r) = client
+                .get(format!("http://{}/metrics", exporter.address))
+                .send()
+                .await
+                && r.status() == 200
+            {
+                return Ok(Some(exporter));
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "node-exporter at {} not ready",
+                exporter.address
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for NodeExporter {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// A scrape job of `target` every second, relabelled as kube-prometheus-stack's
+/// node-exporter ServiceMonitor labels a node's series (`instance` = the node's name), with
+/// `cluster` added when given (as a cluster's external label adds it on remote write).
+pub fn node_exporter_job(job: &str, target: &str, node: &str, cluster: Option<&str>) -> String {
+    let cluster = cluster
+        .map(|c| format!("      - target_label: cluster\n        replacement: {c}\n"))
+        .unwrap_or_default();
+    format!(
+        "  - job_name: {job}\n    scrape_interval: 1s\n    static_configs:\n      - targets: [\"{target}\"]\n    relabel_configs:\n      - target_label: instance\n        replacement: {node}\n{cluster}"
+    )
 }
 
 /// Snappy's block format with literals only: valid snappy every decoder reads (no

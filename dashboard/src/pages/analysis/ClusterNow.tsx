@@ -2,6 +2,7 @@
 // the nodes' usage.
 import type { TrafficView } from "../../api/client";
 import { useCluster, useTraffic } from "../../api/queries";
+import { NodeDisk } from "../../components/NodeFigures";
 import { Table, type Column } from "../../components/Table";
 import { Card, CouldNotRefresh, Empty, ErrorBox, Loading, UsageBar } from "../../components/ui";
 import { clusterUsage } from "../../lib/cluster";
@@ -62,7 +63,7 @@ export function NodesNow({ cluster }: { cluster: string }) {
         <li>
           Before and during the load: not recorded. The operator keeps only the nodes' current usage, so this is {cluster} now, not during the experiment.
         </li>
-        <li>Disk: not collected. The metrics API reports CPU and memory only, and node disk is not read yet.</li>
+        <li>Disk: the root file system from node-exporter's series in Prometheus, where it has them; each node says why when not.</li>
       </ul>
       {view.isPending ? (
         <Loading what={`nodes of ${cluster}`} />
@@ -92,6 +93,8 @@ export function NodesNow({ cluster }: { cluster: string }) {
                         level={usageLevel(u.memoryPercent)}
                         detail={u.memoryTotal ? `${bytes(u.memoryUsed)} / ${bytes(u.memoryTotal)}` : undefined}
                       />
+                      <NodeDisk node={n} />
+                      {!n.figures?.disk && <p className="text-xs text-slate-400">Disk: {n.figuresMissing ?? "not collected"}</p>}
                     </div>
                   </li>
                 );

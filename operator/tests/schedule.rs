@@ -140,7 +140,11 @@ async fn schedules_create_owned_runs_skip_under_forbid_prune_history_and_stay_su
     )
     .await?;
     let status = every.status.clone().unwrap_or_default();
-    let due = status.last_schedule_time.clone().context("lastScheduleTime")?.0;
+    let due = status
+        .last_schedule_time
+        .clone()
+        .context("lastScheduleTime")?
+        .0;
     ensure!(due.as_second() % 60 == 0, "due on a minute: {due}");
     let name = format!("every-minute-{}", due.as_second() / 60);
     ensure!(status.active == [name.clone()], "{status:?}");

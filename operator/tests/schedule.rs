@@ -207,5 +207,35 @@ async fn schedules_create_owned_runs_skip_under_forbid_prune_history_and_stay_su
         suspended.status
     );
     ensure!(runs_of(&lts, "suspended").await?.is_empty());
+
+    // The API lists each schedule with its runs' history (read from its caches).
+    let http = Http::new(env.port);
+    let listed = http
+        .eventually(
+            &format!("/api/v1/schedules?namespace={ns}"),
+            &env.api_token,
+            "every-minute with its run",
+            |v| {
+                v.as_array().is_some_and(|a| {
+                    a.iter().any(|s| {
+                        s["name"] == "every-minute" && s["runs"][0]["name"] == name.as_str()
+                    })
+                })
+            },
+        )
+        .await?;
+    let listed = listed.as_array().context("a list")?;
+    let names: Vec<&str> = listed.iter().filter_map(|s| s["name"].as_str()).collect();
+    ensure!(
+        names == ["every-minute", "forbid", "suspended", "yearly"],
+        "{names:?}"
+    );
+    let yearly = &listed[3];
+    ensure!(
+        yearly["runs"][0]["name"] == "yearly-3"
+            && yearly["runs"][0]["outcome"] == "passed"
+            && yearly["runs"][0]["p95Ms"] == 100.0,
+        "{yearly}"
+    );
     env.operator.stop().await
 }

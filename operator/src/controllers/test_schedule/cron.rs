@@ -26,6 +26,11 @@ pub enum Invalid {
         "spec.schedule {schedule:?} is not a cron schedule ({why}): use five fields (minute hour day-of-month month day-of-week), e.g. '0 2 * * *' or '*/15 * * * *'"
     )]
     Schedule { schedule: String, why: String },
+    /// spec.schedule parses but names no date that exists (e.g. 31 February).
+    #[error(
+        "spec.schedule {0:?} never matches (no such date, e.g. day 31 of February): use a day that exists, e.g. '0 0 28 2 *'"
+    )]
+    Never(String),
     /// spec.timeZone is not in the time zone database.
     #[error(
         "spec.timeZone {0:?} is not a known IANA time zone: use a name such as UTC, Europe/Berlin or America/New_York"

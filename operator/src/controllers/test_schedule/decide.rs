@@ -118,11 +118,20 @@ pub fn decide(o: &Observed, now: Timestamp) -> Decision {
     };
     let mut event = None;
 
-    let cron = match cron::parse(spec.schedule.as_str(), spec.time_zone.as_str()) {
-        Ok(c) => c,
+    // A schedule that never matches is refused here, once, rather than searched for on
+    // every reconcile.
+    let parsed = cron::parse(spec.schedule.as_str(), spec.time_zone.as_str()).and_then(|c| {
+        let next = c.next_after(now);
+        next.map(|n| (c, n))
+            .ok_or_else(|| Invalid::Never(spec.schedule.to_string()))
+    });
+    let (cron, next_due) = match parsed {
+        Ok(found) => found,
         Err(invalid) => {
             let reason = match invalid {
-                Invalid::Schedule { .. } => ScheduleConditionReason::ScheduleInvalid,
+                Invalid::Schedule { .. } | Invalid::Never(_) => {
+                    ScheduleConditionReason::ScheduleInvalid
+                }
                 Invalid::TimeZone(_) => ScheduleConditionReason::TimeZoneInvalid,
             };
             let message = invalid.to_string();
@@ -140,7 +149,7 @@ pub fn decide(o: &Observed, now: Timestamp) -> Decision {
             return finish(o, status, effect, event, Next::AwaitChange);
         }
     };
-    status.next_schedule_time = cron.next_after(now).map(Time);
+    status.next_schedule_time = Some(Time(next_due));
     if spec.suspend {
         let reason = ScheduleConditionReason::Suspended;
         stamp.set(
@@ -239,10 +248,7 @@ pub fn decide(o: &Observed, now: Timestamp) -> Decision {
         }
     }
     let ready = ScheduleConditionReason::Scheduled;
-    let next_message = status.next_schedule_time.as_ref().map_or_else(
-        || "the schedule has no further due time".to_owned(),
-        |t| format!("the next run is due at {}", t.0),
-    );
+    let next_message = format!("the next run is due at {next_due}");
     stamp.set(
         &mut status.conditions,
         ScheduleCondition::Ready,
@@ -259,14 +265,14 @@ pub fn decide(o: &Observed, now: Timestamp) -> Decision {
             ),
         ));
     }
-    let next = status
-        .next_schedule_time
-        .as_ref()
-        .map_or(Next::AwaitChange, |t| {
-            let wait = Duration::try_from(t.0.duration_since(now)).unwrap_or_default();
-            Next::Requeue(wait.max(Duration::from_secs(1)))
-        });
-    finish(o, status, effect, event, next)
+    let wait = Duration::try_from(next_due.duration_since(now)).unwrap_or_default();
+    finish(
+        o,
+        status,
+        effect,
+        event,
+        Next::Requeue(wait.max(Duration::from_secs(1))),
+    )
 }
 
 /// With the effect failed: the status as before the effect, no effect, and a retry.

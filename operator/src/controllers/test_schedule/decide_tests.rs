@@ -268,6 +268,18 @@ fn decide_table() {
             requeue: None,
         },
         Case {
+            name: "a schedule that never matches (31 February): refused once, not searched again",
+            schedule: schedule("0 0 31 2 *", |_| {}),
+            runs: vec![],
+            now: "2026-12-05T10:05:00Z",
+            creates: None,
+            deletes: &[],
+            event: Some("ScheduleInvalid"),
+            message: "never matches",
+            condition: Some(("Ready", "False", "ScheduleInvalid")),
+            requeue: None,
+        },
+        Case {
             name: "an unknown time zone: a condition naming spec.timeZone",
             schedule: schedule("0 2 * * *", |ts| ts.spec.time_zone = "Mars/Olympus".into()),
             runs: vec![],

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use kube::Resource;
 
-use crate::{GROUP, LoadTest, ManagedCluster, ScalingExperiment};
+use crate::{GROUP, LoadTest, ManagedCluster, ScalingExperiment, TestSchedule};
 
 /// The health check of a LoadTest.
 pub const LOADTEST_LUA: &str = include_str!("../../gitops/argocd/health/loadtest.lua");
@@ -29,6 +29,8 @@ pub const SCALINGEXPERIMENT_LUA: &str =
     include_str!("../../gitops/argocd/health/scalingexperiment.lua");
 /// The health check of a ManagedCluster.
 pub const MANAGEDCLUSTER_LUA: &str = include_str!("../../gitops/argocd/health/managedcluster.lua");
+/// The health check of a TestSchedule.
+pub const TESTSCHEDULE_LUA: &str = include_str!("../../gitops/argocd/health/testschedule.lua");
 
 /// The health check of an ArgoCD Application (the one of ArgoCD's documentation), so sync
 /// waves order child Applications.
@@ -37,7 +39,7 @@ pub const APPLICATION_LUA: &str = include_str!("../../gitops/argocd/health/appli
 pub const APPLICATION_KEY: &str = "resource.customizations.health.argoproj.io_Application";
 
 /// Each kind with its health check.
-pub fn checks() -> [(String, &'static str); 3] {
+pub fn checks() -> [(String, &'static str); 4] {
     [
         (LoadTest::kind(&()).into_owned(), LOADTEST_LUA),
         (
@@ -45,6 +47,7 @@ pub fn checks() -> [(String, &'static str); 3] {
             SCALINGEXPERIMENT_LUA,
         ),
         (ManagedCluster::kind(&()).into_owned(), MANAGEDCLUSTER_LUA),
+        (TestSchedule::kind(&()).into_owned(), TESTSCHEDULE_LUA),
     ]
 }
 
@@ -80,6 +83,7 @@ mod tests {
                 "resource.customizations.health.tartinfra.dev_LoadTest",
                 "resource.customizations.health.tartinfra.dev_ManagedCluster",
                 "resource.customizations.health.tartinfra.dev_ScalingExperiment",
+                "resource.customizations.health.tartinfra.dev_TestSchedule",
             ]
         );
         // What the API server accepts as a ConfigMap key.

@@ -164,6 +164,38 @@ names! {
 }
 
 names! {
+    /// The conditions of a TestSchedule.
+    ScheduleCondition {
+        /// True while the schedule creates runs (reason Scheduled); False when it is
+        /// suspended or its schedule or time zone is invalid (the reason says which).
+        Ready,
+        /// True after a due run was skipped (reason ConcurrencyForbidden or
+        /// MissedStartingDeadline), False once a run is created again.
+        RunSkipped,
+    }
+}
+
+names! {
+    /// The reasons of a TestSchedule's conditions.
+    ScheduleConditionReason {
+        /// Ready is True.
+        Scheduled,
+        /// Ready is False: spec.suspend is true.
+        Suspended,
+        /// Ready is False: spec.schedule is not a cron schedule.
+        ScheduleInvalid,
+        /// Ready is False: spec.timeZone is not a known IANA time zone.
+        TimeZoneInvalid,
+        /// RunSkipped is True: concurrencyPolicy Forbid and a run was still active.
+        ConcurrencyForbidden,
+        /// RunSkipped is True: the run was due longer ago than startingDeadlineSeconds.
+        MissedStartingDeadline,
+        /// RunSkipped is False: a run was created.
+        RunCreated,
+    }
+}
+
+names! {
     /// The conditions of a ManagedCluster.
     ClusterCondition {
         /// The API server answered with the kubeconfig's credentials.
@@ -309,7 +341,12 @@ mod tests {
 
     #[test]
     fn names_are_pascal_case_and_unique_per_kind() {
-        let lists: [Vec<&str>; 8] = [
+        let lists: [Vec<&str>; 10] = [
+            ScheduleCondition::ALL.iter().map(|n| n.as_str()).collect(),
+            ScheduleConditionReason::ALL
+                .iter()
+                .map(|n| n.as_str())
+                .collect(),
             ComparisonCondition::ALL
                 .iter()
                 .map(|n| n.as_str())

@@ -5,6 +5,7 @@
 //! - [`LoadTest`]: one k6 HTTP load test or stress-ng CPU/memory stress, run as a Job in a
 //!   managed cluster, with its results in status.
 //! - [`ScalingExperiment`]: a load test plus HPA sampling, with scaling KPIs in status.
+//! - [`TestSchedule`]: creates LoadTests or ScalingExperiments on a cron schedule.
 //!
 //! Validation lives in the generated OpenAPI schema (ranges, enums, CEL rules), so the API
 //! server rejects bad objects for every client: kubectl, ArgoCD and the dashboard alike.
@@ -29,6 +30,7 @@ pub mod managed_cluster;
 pub mod pattern;
 pub mod plan;
 pub mod scaling_experiment;
+pub mod test_schedule;
 
 pub use field_error::FieldError;
 pub use load_test::{LoadTest, LoadTestPreset, LoadTestSpec, LoadTestStatus};
@@ -36,6 +38,7 @@ pub use managed_cluster::{ManagedCluster, ManagedClusterSpec, ManagedClusterStat
 pub use scaling_experiment::{
     ScalingExperiment, ScalingExperimentSpec, ScalingExperimentStatus, ScalingPreset,
 };
+pub use test_schedule::{TestSchedule, TestScheduleSpec, TestScheduleStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::CustomResourceExt;
@@ -57,6 +60,11 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("managedclusters.yaml", ManagedCluster::crd()),
         ("loadtests.yaml", LoadTest::crd()),
         ("scalingexperiments.yaml", ScalingExperiment::crd()),
+        ("testschedules.yaml", {
+            let mut crd = TestSchedule::crd();
+            test_schedule::drop_transition_rules(&mut crd);
+            crd
+        }),
     ];
     for (_, crd) in &mut crds {
         formats::normalize(crd);

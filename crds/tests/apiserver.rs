@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use crds::{LoadTest, ManagedCluster, ScalingExperiment};
+use crds::{LoadTest, ManagedCluster, ScalingExperiment, TestSchedule};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
@@ -55,6 +55,7 @@ fn api_for(client: &Client, kind: &str, ns: &str) -> Result<Api<DynamicObject>> 
         "ManagedCluster" => ApiResource::erase::<ManagedCluster>(&()),
         "LoadTest" => ApiResource::erase::<LoadTest>(&()),
         "ScalingExperiment" => ApiResource::erase::<ScalingExperiment>(&()),
+        "TestSchedule" => ApiResource::erase::<TestSchedule>(&()),
         other => bail!("unexpected kind {other}"),
     };
     Ok(if kind == "ManagedCluster" {
@@ -79,6 +80,7 @@ async fn create_strict(
     let url = match kind.as_str() {
         "ManagedCluster" => "/apis/tartinfra.dev/v1alpha1/managedclusters".to_owned(),
         "LoadTest" => format!("/apis/tartinfra.dev/v1alpha1/namespaces/{ns}/loadtests"),
+        "TestSchedule" => format!("/apis/tartinfra.dev/v1alpha1/namespaces/{ns}/testschedules"),
         _ => format!("/apis/tartinfra.dev/v1alpha1/namespaces/{ns}/scalingexperiments"),
     };
     let body = serde_json::to_vec(obj).map_err(kube::Error::SerdeError)?;
@@ -222,6 +224,14 @@ async fn every_example_is_accepted_and_parses_into_the_rust_types() -> Result<()
         if text.contains("kind: LoadTest") {
             let lt: LoadTest = serde_yaml_from(&text).context(name.clone())?;
             crds::plan::plan_load_test(&lt.spec).with_context(|| name.clone())?;
+        } else if text.contains("kind: TestSchedule") {
+            let ts: TestSchedule = serde_yaml_from(&text).context(name.clone())?;
+            if let Some(t) = &ts.spec.load_test {
+                crds::plan::plan_load_test(&t.spec).with_context(|| name.clone())?;
+            }
+            if let Some(t) = &ts.spec.scaling_experiment {
+                crds::plan::plan_experiment(&t.spec).with_context(|| name.clone())?;
+            }
         } else if text.contains("kind: ScalingExperiment") {
             let se: ScalingExperiment = serde_yaml_from(&text).context(name.clone())?;
             crds::plan::plan_experiment(&se.spec).with_context(|| name.clone())?;
@@ -251,6 +261,12 @@ fn lt(spec: &str) -> String {
 fn mc(name: &str, spec: &str) -> String {
     format!(
         "apiVersion: tartinfra.dev/v1alpha1\nkind: ManagedCluster\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    )
+}
+
+fn ts(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: tartinfra.dev/v1alpha1\nkind: TestSchedule\nmetadata:\n  name: {name}\nspec:\n{spec}"
     )
 }
 
@@ -317,6 +333,27 @@ async fn specs_of_tests_and_experiments_are_immutable() -> Result<()> {
         &Patch::Merge(&pause),
     )
     .await?;
+    // A schedule's run template is not a run: it may change (the run kinds' immutability
+    // rule is dropped from it), and the schema fills in CronJob's defaults.
+    let text = ts(
+        "mutable-template",
+        "  schedule: '0 2 * * *'\n  loadTest: {spec: {cluster: dev, preset: light-load}}\n",
+    );
+    ensure_created(create(&client, &ns, &text).await?)?;
+    let schedules = Api::<TestSchedule>::namespaced(client.clone(), &ns);
+    let patch =
+        serde_json::json!({ "spec": { "loadTest": { "spec": { "preset": "heavy-load" } } } });
+    let changed = schedules
+        .patch(
+            "mutable-template",
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    let template = changed.spec.load_test.context("loadTest")?;
+    assert_eq!(template.spec.preset, Some(crds::LoadTestPreset::HeavyLoad));
+    assert_eq!(changed.spec.time_zone.as_str(), "UTC");
+    assert_eq!(changed.spec.successful_runs_history_limit, 3);
     Ok(())
 }
 
@@ -425,6 +462,12 @@ async fn kubectl_get_shows_the_printer_columns() -> Result<()> {
                 "Age",
             ],
         ),
+        (
+            "testschedules",
+            vec![
+                "Name", "Schedule", "TimeZone", "Suspend", "Active", "Last", "Next", "Age",
+            ],
+        ),
     ] {
         let req = http::Request::get(format!("/apis/tartinfra.dev/v1alpha1/{plural}"))
             .header("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
@@ -468,13 +511,14 @@ async fn kubectl_get_shows_the_printer_columns() -> Result<()> {
         .into_iter()
         .map(|(ar, _)| ar.kind)
         .collect();
-    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
     let req = http::Request::get("/apis/tartinfra.dev/v1alpha1").body(Vec::new())?;
     let served: APIResourceList = serde_json::from_str(&client.request_text(req).await?)?;
     for (plural, short_name) in [
         ("managedclusters", "mc"),
         ("loadtests", "lt"),
         ("scalingexperiments", "se"),
+        ("testschedules", "tsched"),
     ] {
         let resource = served
             .resources

@@ -15,13 +15,14 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail, ensure};
 use crds::argocd_health::{
-    APPLICATION_LUA, LOADTEST_LUA, MANAGEDCLUSTER_LUA, SCALINGEXPERIMENT_LUA,
+    APPLICATION_LUA, LOADTEST_LUA, MANAGEDCLUSTER_LUA, SCALINGEXPERIMENT_LUA, TESTSCHEDULE_LUA,
 };
 use crds::common::{Condition, Time};
 use crds::conditions::{
     ClusterCondition as MC, ClusterConditionReason as MR, ComparisonCondition as CC,
     ComparisonReason as CR, ExperimentCondition as EC, ExperimentConditionReason as ER,
-    LoadTestCondition as LC, LoadTestConditionReason as LR,
+    LoadTestCondition as LC, LoadTestConditionReason as LR, ScheduleCondition as SC,
+    ScheduleConditionReason as SR,
 };
 use crds::load_test::{
     Checks, LatencyMs, LoadTestPhase, LoadTestReason, LoadTestResults, RunnerRef, TestType,
@@ -994,6 +995,96 @@ fn scalingexperiment_health_follows_the_phase_and_names_the_failure() -> Result<
     }
     ensure!(phases.len() == EXPERIMENT_PHASES.len(), "{phases:?}");
     check("scalingexperiment.lua", SCALINGEXPERIMENT_LUA, &cases)
+}
+
+// ---- TestSchedule ----
+
+/// The example schedule with `status` (and `suspend`), as the API server returns it.
+fn schedule(suspend: bool, status: Option<crds::TestScheduleStatus>) -> Result<Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../manifests/examples/testschedule-nightly-standard-load.yaml"
+    ))?;
+    let mut ts: crds::TestSchedule = serde_yaml::from_str(&text)?;
+    created(&mut ts.metadata, "nightly-standard-load");
+    ts.spec.suspend = suspend;
+    ts.status = status;
+    Ok(serde_json::to_value(ts)?)
+}
+
+fn schedule_status(ready: bool, reason: SR, message: &str) -> crds::TestScheduleStatus {
+    crds::TestScheduleStatus {
+        next_schedule_time: Some(at(3600)),
+        conditions: vec![condition(
+            SC::Ready.as_str(),
+            ready,
+            reason.as_str(),
+            message,
+        )],
+        observed_generation: Some(1),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn testschedule_health_is_whether_it_schedules() -> Result<()> {
+    if !lua_available() {
+        return Ok(());
+    }
+    let next = "the next run is due at 2027-01-15T09:00:00Z";
+    let zone = "spec.timeZone \"Mars/Olympus\" is not a known IANA time zone";
+    let cases = vec![
+        case(
+            "new",
+            schedule(false, None)?,
+            "Progressing",
+            "waiting for the operator",
+        ),
+        case(
+            "Ready",
+            schedule(false, Some(schedule_status(true, SR::Scheduled, next)))?,
+            "Healthy",
+            &format!("Scheduled: {next}"),
+        ),
+        case(
+            "suspended before the operator looked",
+            schedule(true, None)?,
+            "Suspended",
+            "spec.suspend is true: no runs are created",
+        ),
+        case(
+            "suspended",
+            schedule(
+                true,
+                Some(schedule_status(
+                    false,
+                    SR::Suspended,
+                    "spec.suspend is true",
+                )),
+            )?,
+            "Suspended",
+            "spec.suspend is true: no runs are created",
+        ),
+        case(
+            "an invalid time zone",
+            schedule(
+                false,
+                Some(schedule_status(false, SR::TimeZoneInvalid, zone)),
+            )?,
+            "Degraded",
+            &format!("TimeZoneInvalid: {zone}"),
+        ),
+        case(
+            "an invalid schedule",
+            schedule(
+                false,
+                Some(schedule_status(false, SR::ScheduleInvalid, "spec.schedule")),
+            )?,
+            "Degraded",
+            "ScheduleInvalid: spec.schedule",
+        ),
+    ];
+    check("testschedule.lua", TESTSCHEDULE_LUA, &cases)
 }
 
 // ---- ManagedCluster ----

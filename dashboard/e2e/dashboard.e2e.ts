@@ -378,6 +378,51 @@ describe("dashboard in the lab", () => {
     }
   });
 
+  it("schedules: a TestSchedule applied as kubectl would creates a run every minute, shown in its history", async () => {
+    const created = await kubeRequest(lab!, "platform", "POST", `${GROUP}/testschedules`, {
+      apiVersion: "tartinfra.dev/v1alpha1",
+      kind: "TestSchedule",
+      metadata: { name: "every-minute" },
+      spec: {
+        schedule: "* * * * *",
+        successfulRunsHistoryLimit: 2,
+        loadTest: { metadata: { labels: { suite: "e2e" } }, spec: { cluster: "dev", http: { vus: 2, duration: "5s" } } },
+      },
+    });
+    expect(created.status).toBe(201);
+    // The first minute boundary creates a run; the lab's runner measures nothing and ends it.
+    let run: { name: string; phase?: string } | undefined;
+    for (let i = 0; i < 150 && run?.phase !== "Completed"; i++) {
+      const runs = await kubeGet(lab!, "platform", `${GROUP}/loadtests?labelSelector=tartinfra.dev%2Fschedule%3Devery-minute`);
+      const item = (runs.body.items as { metadata: { name: string }; status?: { phase?: string } }[] | undefined)?.[0];
+      run = item && { name: item.metadata.name, phase: item.status?.phase };
+      if (run?.phase !== "Completed") await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(run?.phase, "a run of the schedule completed within 150 s").toBe("Completed");
+    expect(run!.name).toMatch(/^every-minute-\d+$/);
+
+    const page = await context.newPage();
+    await page.goto(`${lab!.url}/testing`);
+    const card = page.getByRole("listitem", { name: "Schedule default/every-minute" });
+    await card.getByRole("link", { name: run!.name }).waitFor();
+    await card.getByText("* * * * *", { exact: true }).waitFor();
+    await card.getByText(/next run/).waitFor();
+    // Lab runs measure nothing: the page says so instead of drawing a p95 of zero.
+    await card.getByText(/No p95 latency: the runs measured nothing/).waitFor();
+    expect(await card.getByRole("figure").count()).toBe(0);
+    await card.getByRole("cell", { name: "Not measured" }).first().waitFor();
+    await card.scrollIntoViewIfNeeded();
+    await screenshot(page, "testing-schedules");
+    await card.screenshot({ path: join(outDir, "testing-schedule-card.png") });
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.close();
+    expect((await kubeRequest(lab!, "platform", "DELETE", `${GROUP}/testschedules/every-minute`)).status).toBe(200);
+    const left = await kubeGet(lab!, "platform", `${GROUP}/loadtests?labelSelector=tartinfra.dev%2Fschedule%3Devery-minute`);
+    for (const item of (left.body.items as { metadata: { name: string } }[] | undefined) ?? []) {
+      await kubeRequest(lab!, "platform", "DELETE", `${GROUP}/loadtests/${item.metadata.name}`);
+    }
+  });
+
   it("load analysis: an experiment started from the page runs to Completed on its own cluster", async () => {
     const page = await context.newPage();
     await page.goto(`${lab!.url}/analysis`);

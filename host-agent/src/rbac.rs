@@ -351,6 +351,25 @@ mod tests {
             "tokenreviews",
             "create"
         ));
+        // Schedules: watched; their runs created and pruned.
+        assert!(grants(
+            &rules.cluster,
+            "tartinfra.dev",
+            "testschedules",
+            "watch"
+        ));
+        assert!(grants(
+            &rules.cluster,
+            "tartinfra.dev",
+            "scalingexperiments",
+            "delete"
+        ));
+        assert!(!grants(
+            &rules.cluster,
+            "tartinfra.dev",
+            "testschedules",
+            "create"
+        ));
         assert!(grants(&rules.namespace, "", "secrets", "create"));
         assert!(grants(&rules.argocd, "", "secrets", "patch"));
         assert!(grants(

@@ -7,6 +7,8 @@
 //!   follows the runner into status.
 //! - [`controllers::scaling_experiment`]: runs a LoadTest while sampling the target HPAs
 //!   and records how they scaled.
+//! - [`controllers::test_schedule`]: creates LoadTests or ScalingExperiments on a cron
+//!   schedule, as a CronJob creates Jobs.
 //! - [`collectors`]: watch caches and samplers per cluster.
 //! - [`api`]: the dashboard's `/api/v1`, `/healthz`, `/readyz`; `/metrics` on its own
 //!   listener.
@@ -179,7 +181,7 @@ pub async fn run_until(
         let (ctx, ns, stop) = (ctx.clone(), config.secrets_namespace.clone(), stopped());
         async move { controllers::managed_cluster::run(ctx, &ns, stop).await }
     });
-    // The LoadTest and ScalingExperiment controllers run on the leader only.
+    // The LoadTest, ScalingExperiment and TestSchedule controllers run on the leader only.
     let leader_only = tokio::spawn({
         let (ctx, stop, mut leading) = (ctx.clone(), stopped(), leading.clone());
         let mut triggers = triggers;
@@ -200,6 +202,7 @@ pub async fn run_until(
             tokio::join!(
                 controllers::load_test::run(ctx.clone(), triggers, wake, stopped()),
                 controllers::scaling_experiment::run(ctx.clone(), stopped()),
+                controllers::test_schedule::run(ctx.clone(), stopped()),
             );
         }
     });

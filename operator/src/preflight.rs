@@ -117,7 +117,7 @@ pub async fn run_when_reachable(client: &Client) -> Result<ServerInfo, Preflight
     }
 }
 
-/// Runs every check against the cluster (needs `get` on the three CRDs only).
+/// Runs every check against the cluster (needs `get` on the CRDs of `crds::all()` only).
 pub async fn run(client: &Client) -> Result<ServerInfo, PreflightError> {
     let version = client
         .apiserver_version()

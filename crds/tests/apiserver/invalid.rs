@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::{NET, TART_NODES, create, lt, mc, se, setup};
+use super::{NET, TART_NODES, create, lt, mc, se, setup, ts};
 
 /// An invalid object and what the API server's message must contain: the field's path and
 /// the words that tell the user what to fix.
@@ -357,6 +357,73 @@ fn invalid_objects() -> Vec<Invalid> {
                 "  cluster: dev\n  load: {preset: scale-light}\n  targets:\n  - {namespace: demo, deployment: web}\n  - {namespace: demo, deployment: web}\n",
             ),
             &["spec.targets[1]", "Duplicate value"],
+        ),
+        case(
+            "a schedule of four fields",
+            ts(
+                "four-fields",
+                "  schedule: '*/5 * * *'\n  loadTest: {spec: {cluster: dev, preset: light-load}}\n",
+            ),
+            &["spec.schedule", "five fields", "'0 2 * * *'"],
+        ),
+        case(
+            "a schedule with a run template of both kinds",
+            ts(
+                "both-kinds",
+                "  schedule: '@hourly'\n  loadTest: {spec: {cluster: dev, preset: light-load}}\n  scalingExperiment: {spec: {cluster: dev, load: {preset: scale-light}}}\n",
+            ),
+            &["spec", "exactly one of loadTest or scalingExperiment"],
+        ),
+        case(
+            "a schedule with no run template",
+            ts("no-template", "  schedule: '0 2 * * *'\n"),
+            &["spec", "exactly one of loadTest or scalingExperiment"],
+        ),
+        case(
+            "a time zone that is not an IANA name",
+            ts(
+                "bad-zone",
+                "  schedule: '0 2 * * *'\n  timeZone: 'UTC+2 hours'\n  loadTest: {spec: {cluster: dev, preset: light-load}}\n",
+            ),
+            &["spec.timeZone", "IANA time zone name", "Europe/Berlin"],
+        ),
+        case(
+            "an unknown concurrency policy",
+            ts(
+                "bad-policy",
+                "  schedule: '0 2 * * *'\n  concurrencyPolicy: Queue\n  loadTest: {spec: {cluster: dev, preset: light-load}}\n",
+            ),
+            &["spec.concurrencyPolicy", "Unsupported value", "Forbid"],
+        ),
+        case(
+            "a history limit past 100",
+            ts(
+                "big-history",
+                "  schedule: '0 2 * * *'\n  successfulRunsHistoryLimit: 1000\n  loadTest: {spec: {cluster: dev, preset: light-load}}\n",
+            ),
+            &[
+                "spec.successfulRunsHistoryLimit",
+                "less than or equal to 100",
+            ],
+        ),
+        case(
+            "a run template whose spec is invalid",
+            ts(
+                "bad-template",
+                "  schedule: '0 2 * * *'\n  loadTest: {spec: {cluster: dev, preset: light-load, http: {vus: 5}}}\n",
+            ),
+            &[
+                "spec.loadTest.spec",
+                "set exactly one of preset, http or stress",
+            ],
+        ),
+        case(
+            "a schedule name too long for its runs' label",
+            ts(
+                "a-schedule-name-that-is-far-too-long-to-label-its-runs-with",
+                "  schedule: '0 2 * * *'\n  loadTest: {spec: {cluster: dev, preset: light-load}}\n",
+            ),
+            &["metadata.name must be at most 52 characters"],
         ),
     ]
 }

@@ -19,9 +19,12 @@ export function LiveProvider({ children, enabled }: { children: ReactNode; enabl
         switch (e.type) {
           case "test":
             void client.invalidateQueries({ queryKey: ["tests"] });
+            // A schedule's history is its runs.
+            void client.invalidateQueries({ queryKey: ["schedules"] });
             break;
           case "experiment":
             void client.invalidateQueries({ queryKey: ["experiments"] });
+            void client.invalidateQueries({ queryKey: ["schedules"] });
             break;
           case "cluster":
           case "snapshot":

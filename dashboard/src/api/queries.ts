@@ -1,6 +1,6 @@
 // One hook per API read, so every page shares the caches.
 import { useQuery } from "@tanstack/react-query";
-import { get, type ClusterView, type ExperimentView, type PresetView, type ScalingHistory, type ServiceView, type Snapshot, type TestSeries, type TestView, type TrafficView } from "./client";
+import { get, type ClusterView, type ExperimentView, type PresetView, type ScalingHistory, type Schemas, type ServiceView, type Snapshot, type TestSeries, type TestView, type TrafficView } from "./client";
 import { usePollInterval } from "./live";
 
 export function useSnapshot() {
@@ -78,4 +78,10 @@ export function useTestSeries(namespace: string | undefined, name: string | unde
     enabled: Boolean(namespace && name),
     refetchInterval: running ? 5_000 : false,
   });
+}
+
+/** TestSchedules with their runs' history. */
+export function useSchedules() {
+  const refetchInterval = usePollInterval(5_000);
+  return useQuery({ queryKey: ["schedules"], queryFn: () => get<Schemas["ScheduleView"][]>("/schedules"), refetchInterval });
 }

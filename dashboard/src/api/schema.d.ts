@@ -232,6 +232,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * TestSchedules with their runs' history
+         * @description Requires a bearer token whose identity may `list testschedules and loadtests and scalingexperiments` (group tartinfra.dev).
+         */
+        get: operations["GET /api/v1/schedules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/snapshot": {
         parameters: {
             query?: never;
@@ -460,6 +480,8 @@ export interface components {
             /** @description Metrics not compared, and why (e.g. percentiles per runner). */
             notCompared?: string[];
         };
+        /** @description What a schedule does with a due run while an earlier one has not finished. */
+        ConcurrencyPolicy: "Allow" | "Forbid" | "Replace";
         /** @description A ScalingExperiment to create. */
         CreateExperiment: {
             /**
@@ -1647,6 +1669,13 @@ export interface components {
              */
             toReplicas: number;
         };
+        /**
+         * @description The kind of a schedule's runs.
+         * @enum {string}
+         */
+        RunKind: "LoadTest" | "ScalingExperiment";
+        /** @description How a run ended. */
+        RunOutcome: "running" | "passed" | "failed" | "notMeasured";
         /** @description Where a runner Job lives. */
         RunnerRef: {
             /** @description The ManagedCluster. */
@@ -1723,6 +1752,86 @@ export interface components {
          * @enum {string}
          */
         ScalingPreset: "scale-light" | "scale-heavy" | "scale-ramp" | "cascade-light" | "cascade-heavy" | "cascade-ramp";
+        /** @description One run of a schedule. */
+        ScheduleRun: {
+            /** @description The run it was compared with. */
+            baseline?: string | null;
+            /** @description When it was created. */
+            createdAt?: string | null;
+            /**
+             * Format: double
+             * @description Failed request ratio, 0 to 1 (LoadTests).
+             */
+            errorRate?: number | null;
+            /** @description When it finished. */
+            finishedAt?: string | null;
+            /** @description Name (same namespace as the schedule). */
+            name: string;
+            /** @description How it ended. */
+            outcome: components["schemas"]["RunOutcome"];
+            /**
+             * Format: double
+             * @description p95 request duration, ms (LoadTests that measured it).
+             */
+            p95Ms?: number | null;
+            /**
+             * Format: int32
+             * @description Most replicas of all targets together (experiments).
+             */
+            peakReplicas?: number | null;
+            /** @description Phase. */
+            phase?: string | null;
+            /** @description The comparison's verdict. */
+            regression?: components["schemas"]["RegressionView"] | null;
+            /**
+             * Format: double
+             * @description Requests per second (LoadTests).
+             */
+            rps?: number | null;
+            /**
+             * Format: double
+             * @description Seconds from load start to the first scale-up (experiments).
+             */
+            scaleUpLatencySeconds?: number | null;
+        };
+        /** @description A TestSchedule and its runs' history. */
+        ScheduleView: {
+            /** @description Runs not finished yet. */
+            active: string[];
+            /** @description The cluster its runs go to. */
+            cluster?: string | null;
+            /** @description Allow, Forbid or Replace. */
+            concurrencyPolicy: components["schemas"]["ConcurrencyPolicy"];
+            /** @description When the newest run was due. */
+            lastScheduleTime?: string | null;
+            /** @description When the newest successful run finished. */
+            lastSuccessfulTime?: string | null;
+            /** @description The Ready condition's message. */
+            message?: string | null;
+            /** @description Name. */
+            name: string;
+            /** @description Namespace. */
+            namespace: string;
+            /** @description When the next run is due (RFC 3339; none while suspended or invalid). */
+            nextScheduleTime?: string | null;
+            /**
+             * @description The Ready condition: whether it schedules (false: suspended or invalid; the message
+             *     says why).
+             */
+            ready?: boolean | null;
+            /** @description The kind of its runs. */
+            runKind?: components["schemas"]["RunKind"] | null;
+            /** @description Its runs, oldest first (as many as the history limits keep, plus the active ones). */
+            runs: components["schemas"]["ScheduleRun"][];
+            /** @description The cron schedule. */
+            schedule: string;
+            /** @description Why the newest due run was skipped, while the RunSkipped condition is True. */
+            skipped?: string | null;
+            /** @description No runs are created while true. */
+            suspend: boolean;
+            /** @description Its IANA time zone. */
+            timeZone: string;
+        };
         /** @description How p95/p99 were obtained. */
         SeriesPercentiles: "merged";
         /** @description The measured numbers at one time (each null where nothing was measured). */
@@ -3097,6 +3206,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PresetView"][];
+                };
+            };
+        };
+    };
+    "GET /api/v1/schedules": {
+        parameters: {
+            query?: {
+                /** @description Only schedules in this namespace */
+                namespace?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedules, by namespace and name, each with its runs oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"][];
+                };
+            };
+            /** @description The body or a parameter is malformed; `field` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's identity lacks the RBAC permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed authentications from this address (or, for the event stream, too many streams of this token); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The API server could not be asked */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -47,6 +47,8 @@ import {
 } from "../lib/testView";
 import { Experiments } from "./testing/Experiments";
 import { HpaStatus } from "./testing/HpaStatus";
+import { Schedules } from "./testing/Schedules";
+import { testAnchor } from "../lib/schedules";
 
 // The timeline draws charts: loaded when a test's timeline is first opened.
 const TestTimeline = lazy(() => import("./TestTimeline").then((m) => ({ default: m.TestTimeline })));
@@ -371,7 +373,7 @@ function TestCard({ test, presets, receivedAt }: { test: TestView; presets: Pres
   const ran = secondsBetween(test.startedAt, test.finishedAt);
   const summary = specSummary(effectiveSpec(test, presets));
   return (
-    <li className={`rounded-lg border bg-slate-900 p-4 ${test.deleting ? "border-dashed border-slate-600" : "border-slate-800"}`}>
+    <li id={testAnchor(test.namespace, test.name)} className={`rounded-lg border bg-slate-900 p-4 ${test.deleting ? "border-dashed border-slate-600" : "border-slate-800"}`}>
       <div className="flex flex-wrap items-start gap-2">
         <div className="min-w-0">
           <h3 className="font-medium">
@@ -517,6 +519,7 @@ export function Testing() {
       <CustomTest cluster={cluster} />
       <Tests />
       <Experiments />
+      <Schedules />
     </div>
   );
 }

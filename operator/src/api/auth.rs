@@ -39,6 +39,8 @@ pub enum Resource {
     LoadTests,
     /// scalingexperiments.
     ScalingExperiments,
+    /// testschedules.
+    TestSchedules,
 }
 
 impl Resource {
@@ -48,6 +50,7 @@ impl Resource {
             Self::ManagedClusters => "managedclusters",
             Self::LoadTests => "loadtests",
             Self::ScalingExperiments => "scalingexperiments",
+            Self::TestSchedules => "testschedules",
         }
     }
 }

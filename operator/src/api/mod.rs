@@ -22,6 +22,7 @@ pub mod loadtests;
 pub mod openapi;
 pub mod read;
 pub mod resources;
+pub mod schedules;
 pub mod series;
 pub mod server;
 pub mod tls;
@@ -195,7 +196,7 @@ fn phase_name<T: serde::Serialize>(phase: Option<T>) -> Option<String> {
     phase.and_then(|p| serde_json::to_value(p).ok()?.as_str().map(str::to_owned))
 }
 
-/// Starts the API's caches and feeds: ManagedClusters, LoadTests and ScalingExperiments of
+/// Starts the API's caches and feeds: ManagedClusters, LoadTests, ScalingExperiments and TestSchedules of
 /// the platform, the platform cluster's collectors, and the event stream.
 pub fn start(
     client: Client,
@@ -276,6 +277,9 @@ pub fn start(
             deleted,
         });
     });
+    // Schedules change rarely and their runs' changes are announced as tests and
+    // experiments: no notice of their own.
+    let schedules = cache::<crds::TestSchedule>(&client, &mut tasks, |_| {});
     let state = Arc::new(ApiState {
         platform_collector: ClusterCollector::start(
             &config.platform_name,
@@ -296,6 +300,7 @@ pub fn start(
         managed,
         tests,
         experiments,
+        schedules,
         samplers,
         events: events_tx.clone(),
         metrics,
@@ -341,14 +346,16 @@ pub fn start(
     tasks.push(ticker);
     let ready_state = state.clone();
     tasks.push(tokio::spawn(async move {
-        let (m, t, e) = (
+        let (m, t, e, s) = (
             ready_state.managed.clone(),
             ready_state.tests.clone(),
             ready_state.experiments.clone(),
+            ready_state.schedules.clone(),
         );
         if m.wait_until_ready().await.is_ok()
             && t.wait_until_ready().await.is_ok()
             && e.wait_until_ready().await.is_ok()
+            && s.wait_until_ready().await.is_ok()
         {
             ready_state.ready.store(true, Ordering::Release);
         }
@@ -374,6 +381,8 @@ pub struct ApiState {
     pub tests: Store<LoadTest>,
     /// ScalingExperiments (cache).
     pub experiments: Store<ScalingExperiment>,
+    /// TestSchedules (cache).
+    pub schedules: Store<crds::TestSchedule>,
     /// The series of running experiments.
     pub samplers: Arc<Live>,
     /// Authentication and authorization.
@@ -432,6 +441,7 @@ pub fn routes() -> Vec<Route> {
     all.push(export::route());
     all.push(series::route());
     all.extend(resources::routes::<ScalingExperiment>());
+    all.push(schedules::route());
     all.extend(events::routes());
     all.push(openapi::route());
     all

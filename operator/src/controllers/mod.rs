@@ -13,6 +13,7 @@ pub mod load_test;
 pub mod managed_cluster;
 pub mod scaling_experiment;
 pub mod status;
+pub mod test_schedule;
 
 use std::future::Future;
 use std::time::Duration;

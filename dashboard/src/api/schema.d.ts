@@ -657,6 +657,7 @@ export interface components {
                     /**
                      * @description How much worse than the baseline a metric may be before RegressionDetected is True.
                      * @default {
+                     *       "bogoOpsPercent": 10,
                      *       "errorRatePoints": 1,
                      *       "p95Percent": 10,
                      *       "p99Percent": 10,
@@ -1355,6 +1356,13 @@ export interface components {
         LoadTestTolerance: {
             /**
              * Format: double
+             * @description A stress test's bogo-ops per second may fall by this percentage of the baseline's
+             *     (0 to 100). Default 10.
+             * @default 10
+             */
+            bogoOpsPercent: number;
+            /**
+             * Format: double
              * @description The error rate may rise by this many percentage points (0 to 100): 1 lets 0.5 %
              *     become 1.5 %. Default 1.
              * @default 1
@@ -1381,7 +1389,7 @@ export interface components {
             rpsPercent: number;
         };
         /** @description A compared metric. */
-        Metric: "p95Ms" | "p99Ms" | "rps" | "errorRate" | "scaleUpLatencySeconds" | "peakReplicas";
+        Metric: "p95Ms" | "p99Ms" | "rps" | "errorRate" | "scaleUpLatencySeconds" | "peakReplicas" | "bogoOpsPerSecond";
         /** @description One metric of both runs. */
         MetricDelta: {
             /**
@@ -1870,6 +1878,7 @@ export interface components {
                     /**
                      * @description How much worse than the baseline a metric may be before RegressionDetected is True.
                      * @default {
+                     *       "bogoOpsPercent": 10,
                      *       "errorRatePoints": 1,
                      *       "p95Percent": 10,
                      *       "p99Percent": 10,

@@ -48,6 +48,7 @@ describe("deltaRows", () => {
         { metric: "rps", baseline: 50, current: 45, delta: -5, deltaPercent: -10, tolerance: "-10%", regressed: false },
         { metric: "errorRate", baseline: 0, current: 0.005, delta: 0.005, tolerance: "+1 points", regressed: false },
         { metric: "scaleUpLatencySeconds", baseline: 20, tolerance: "+20%", regressed: true },
+        { metric: "bogoOpsPerSecond", baseline: 1000, current: 800.04, delta: -199.96, deltaPercent: -20, tolerance: "-10%", regressed: true },
       ],
     };
     const rows = deltaRows(c);
@@ -56,6 +57,7 @@ describe("deltaRows", () => {
       ["Requests/s", "50", "45", "−5.0", "−10.0%", false],
       ["Error rate", "0.0%", "0.50%", "+0.50 points", "—", false],
       ["Scale-up latency", "20s", "none", "—", "—", true],
+      ["Bogo-ops/s", "1000", "800", "−200.0", "−20.0%", true],
     ]);
     expect(deltaRows(null)).toEqual([]);
   });

@@ -23,6 +23,7 @@ const LABELS: Record<string, string> = {
   errorRate: "Error rate",
   scaleUpLatencySeconds: "Scale-up latency",
   peakReplicas: "Peak replicas",
+  bogoOpsPerSecond: "Bogo-ops/s",
 };
 
 function value(metric: string, v: number | null | undefined): string {
@@ -30,7 +31,7 @@ function value(metric: string, v: number | null | undefined): string {
   if (metric === "p95Ms" || metric === "p99Ms") return latencyMs(v);
   if (metric === "errorRate") return ratio(v);
   if (metric === "scaleUpLatencySeconds") return `${Math.round(v * 10) / 10}s`;
-  if (metric === "rps") return (Math.round(v * 10) / 10).toString();
+  if (metric === "rps" || metric === "bogoOpsPerSecond") return (Math.round(v * 10) / 10).toString();
   return String(v);
 }
 

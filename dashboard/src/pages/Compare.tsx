@@ -27,16 +27,25 @@ function Side({ label, test }: { label: string; test: TestView | undefined }) {
         {testLabel(test)} on {test.cluster} · {test.phase ?? "Pending"}
         {test.reason && ` (${test.reason})`}
       </p>
-      <dl className="mt-2 grid grid-cols-2 gap-x-4 text-sm">
-        <dt className="text-slate-400">p95</dt>
-        <dd>{latencyMs(r?.latencyMs?.p95)}</dd>
-        <dt className="text-slate-400">p99</dt>
-        <dd>{latencyMs(r?.latencyMs?.p99)}</dd>
-        <dt className="text-slate-400">Requests/s</dt>
-        <dd>{r?.rps != null ? r.rps.toFixed(1) : "—"}</dd>
-        <dt className="text-slate-400">Errors</dt>
-        <dd>{ratio(r?.errorRate)}</dd>
-      </dl>
+      {r?.bogoOps != null || r?.bogoOpsPerSecond != null ? (
+        <dl className="mt-2 grid grid-cols-2 gap-x-4 text-sm">
+          <dt className="text-slate-400">Bogo-ops/s</dt>
+          <dd>{r.bogoOpsPerSecond != null ? r.bogoOpsPerSecond.toFixed(1) : "—"}</dd>
+          <dt className="text-slate-400">Bogo-ops</dt>
+          <dd>{r.bogoOps ?? "—"}</dd>
+        </dl>
+      ) : (
+        <dl className="mt-2 grid grid-cols-2 gap-x-4 text-sm">
+          <dt className="text-slate-400">p95</dt>
+          <dd>{latencyMs(r?.latencyMs?.p95)}</dd>
+          <dt className="text-slate-400">p99</dt>
+          <dd>{latencyMs(r?.latencyMs?.p99)}</dd>
+          <dt className="text-slate-400">Requests/s</dt>
+          <dd>{r?.rps != null ? r.rps.toFixed(1) : "—"}</dd>
+          <dt className="text-slate-400">Errors</dt>
+          <dd>{ratio(r?.errorRate)}</dd>
+        </dl>
+      )}
       {!r && test.message && <p className="mt-2 text-sm text-slate-300">{test.message}</p>}
       <ComparisonPanel run={test} regression={test.regression} comparison={test.comparison} />
     </Card>

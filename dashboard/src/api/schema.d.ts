@@ -1444,6 +1444,66 @@ export interface components {
              */
             total: number;
         };
+        /** @description A node's CPU and memory use; percentages of its allocatable resources, when known. */
+        NodeFigures: {
+            /**
+             * Format: uint64
+             * @description CPU in millicores.
+             */
+            cpuMillis: number;
+            /**
+             * Format: double
+             * @description CPU as a percentage of the node's allocatable CPU.
+             */
+            cpuPercent?: number | null;
+            /**
+             * Format: uint64
+             * @description Memory (working set) in bytes.
+             */
+            memoryBytes: number;
+            /**
+             * Format: double
+             * @description Memory as a percentage of the node's allocatable memory.
+             */
+            memoryPercent?: number | null;
+        };
+        /**
+         * @description The target cluster's nodes around a run: the last reading before it started, the
+         *     highest during it and one a settle time after it ended. Either `nodes` or `notMeasured`.
+         */
+        NodeUsageRecord: {
+            /** @description When the `after` figures were read (a settle time after the run ended). */
+            afterAt?: components["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.Time"] | null;
+            /** @description Why there are no `after` figures (the readings after the run failed or stopped). */
+            afterMissing?: string | null;
+            /** @description When the `before` figures were read (the last reading before the run started). */
+            beforeAt?: components["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.Time"] | null;
+            /** @description The newest reading during the run that went into `peak`. */
+            duringThrough?: components["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.Time"] | null;
+            /** @description Per node, by name. */
+            nodes?: components["schemas"]["NodeUsageSummary"][];
+            /** @description Why nothing was measured (e.g. the metrics API is not served), never zeros. */
+            notMeasured?: string | null;
+            /**
+             * Format: uint32
+             * @description How many readings during the run went into `peak`.
+             * @default 0
+             */
+            samplesDuring: number;
+        };
+        /** @description One node around a run; a reading the operator did not get is unset, never 0. */
+        NodeUsageSummary: {
+            /** @description The reading a settle time after the run ended. */
+            after?: components["schemas"]["NodeFigures"] | null;
+            /** @description The last reading before the run started. */
+            before?: components["schemas"]["NodeFigures"] | null;
+            /** @description The node. */
+            node: string;
+            /** @description The highest CPU and the highest memory read during the run (each at its own time). */
+            peak?: components["schemas"]["NodeFigures"] | null;
+            /** @description kwok simulates this node: its figures are kwok's simulated usage, not a machine's. */
+            simulated?: boolean;
+        };
         /** @description One node. */
         NodeView: {
             /**
@@ -1837,6 +1897,11 @@ export interface components {
             name: string;
             /** @description Namespace. */
             namespace: string;
+            /**
+             * @description The target cluster's node CPU and memory before, during (peak) and after the run, or
+             *     why they were not measured.
+             */
+            nodeUsage?: components["schemas"]["NodeUsageRecord"] | null;
             /** @description Pending, Starting, Running, Succeeded, Failed, or Completed (ran, measured nothing). */
             phase?: components["schemas"]["LoadTestPhase"] | null;
             /** @description The preset, when it is one. */

@@ -62,7 +62,7 @@ describe("Compare", () => {
   });
 
   it("shows a stress test's bogo-ops instead of HTTP figures", () => {
-    const stress = test("s2", 0, { testType: "stress", results: { bogoOps: 48000, bogoOpsPerSecond: 800, thresholds: [] } });
+    const stress = test("s2", 0, { testType: "cpu", results: { bogoOps: 48000, bogoOpsPerSecond: 800, thresholds: [] } });
     renderAt("/compare?a=team%2Fs2&b=team%2Fv1", [stress, test("v1", 100)]);
     const a = screen.getByRole("heading", { name: "A: team/s2" }).closest("section") as HTMLElement;
     expect(within(a).getByText("Bogo-ops/s").nextElementSibling?.textContent).toBe("800.0");

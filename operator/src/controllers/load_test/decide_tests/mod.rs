@@ -131,6 +131,7 @@ fn observed(lt: LoadTest) -> Observed {
         starter: None,
         headers: Ok(Default::default()),
         baselines: vec![],
+        node_usage: None,
         failure: None,
     }
 }

@@ -62,7 +62,7 @@ function ExperimentHeader({ e }: { e: ExperimentView }) {
         <Field label="Started">{clockTime(e.startedAt)}</Field>
       </dl>
       {e.message && <p className={`mt-2 text-sm ${e.phase === "Failed" ? "text-red-300" : "text-slate-300"}`}>{e.message}</p>}
-      <ComparisonPanel run={e} regression={e.regression} comparison={e.comparison} />
+      <ComparisonPanel run={e} regression={e.regression} comparison={e.comparison} compare kind="experiment" />
     </Card>
   );
 }

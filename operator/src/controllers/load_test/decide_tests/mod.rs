@@ -17,6 +17,7 @@ use crate::controllers::error::Failure;
 
 mod after;
 mod before;
+mod node_usage;
 mod parallel;
 
 /// One row: a name, what was observed, what the decision must be.

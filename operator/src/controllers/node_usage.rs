@@ -136,7 +136,7 @@ pub fn fold(
             && let Some((s, nodes)) = r
                 .samples
                 .iter()
-                .filter(|s| s.at >= due)
+                .filter(|s| s.at >= due && s.at <= plus(due, AFTER_GRACE))
                 .find_map(|s| Some((s, figures(s)?)))
         {
             for (node, (cpu, memory)) in nodes {
@@ -158,7 +158,16 @@ pub fn fold(
         rec.after_missing = Some(match readings {
             None => "the operator had no reading of the cluster after the run (not connected)"
                 .to_owned(),
-            Some(r) => why_none(r, due, now),
+            Some(r) => r
+                .samples
+                .iter()
+                .filter(|s| s.at >= due && s.at <= plus(due, AFTER_GRACE))
+                .rev()
+                .find_map(|s| s.nodes.as_ref().err().cloned())
+                .unwrap_or_else(|| {
+                    "no reading of the nodes within a minute of the settle time after the run"
+                        .to_owned()
+                }),
         });
         if rec.nodes.is_empty() && rec.not_measured.is_none() {
             rec.not_measured = rec.after_missing.clone();
@@ -205,6 +214,12 @@ fn why_none(r: &Readings, from: Timestamp, to: Timestamp) -> String {
         }
         None => "metrics-server listed no node figures yet".to_owned(),
     }
+}
+
+/// Whether a run without a record ended too long ago to get one: the operator was not
+/// watching it then (e.g. it ended before an upgrade), and today's readings are not its.
+pub fn too_late(finished: Option<Timestamp>, settle: Duration, now: Timestamp) -> bool {
+    finished.is_some_and(|f| now > plus(plus(f, settle), AFTER_GRACE))
 }
 
 /// How soon a finished run must look again for its `after` reading; `None` when it need not.

@@ -168,6 +168,17 @@ fn without_the_metrics_api_the_record_says_why_and_holds_no_zero() {
     ]);
     let rec = fold(None, Some(&r), run(Some(10)), SETTLE, t(101));
     assert!(rec.not_measured.is_none());
+    // A reading past the grace is not this run's `after`.
+    let late = readings(vec![
+        poll(-5, &[("w1", 100, 100)]),
+        poll(101, &[("w1", 7, 7)]),
+    ]);
+    let lapsed = fold(None, Some(&late), run(Some(10)), SETTLE, t(102));
+    assert_eq!(
+        (lapsed.after_at.clone(), cpu(node(&lapsed, "w1").after)),
+        (None, None)
+    );
+    assert!(lapsed.settled());
     assert_eq!(
         rec.after_missing.as_deref(),
         Some("metrics API: connection refused")

@@ -151,14 +151,16 @@ fn record_node_usage(
     let Some(started) = s.started_at.as_ref().map(|t| t.0) else {
         return;
     };
-    if s.node_usage.is_none() && readings.is_none() {
-        return;
-    }
     let run = node_usage::Window {
         started,
         finished: s.finished_at.as_ref().map(|t| t.0),
     };
     let settle = settings.node_usage_settle;
+    if s.node_usage.is_none()
+        && (readings.is_none() || node_usage::too_late(run.finished, settle, now))
+    {
+        return;
+    }
     let record = node_usage::fold(s.node_usage.as_ref(), readings, run, settle, now);
     if let Some(wait) = node_usage::next_look(&record, run.finished, settle, now) {
         d.next = match &d.next {

@@ -51,10 +51,10 @@ fn a_finished_test_records_its_nodes_and_looks_again_for_the_after_reading() {
     assert_eq!((w1.after, rec.samples_during), (None, 2));
     assert_eq!(d.next, Next::Requeue(Duration::from_secs(21)));
 
-    // Ended at 500: the reading at 995 is the first past the settle time; final, no look.
+    // Ended at 960: the reading at 995 is the first past the settle time; final, no look.
     let o = Observed {
         node_usage: Some(readings(&polls)),
-        ..finished_at(500)
+        ..finished_at(960)
     };
     let d = decide(&o, &settings(), t(NOW));
     let rec = d.status.node_usage.expect("record");

@@ -318,6 +318,19 @@ describe("dashboard in the lab", () => {
       }
       throw new Error(`${name} did not finish within 120s`);
     };
+    // The operator reads dev's node figures (metrics-server over kwok) before the runs start, so
+    // each run has a `before` reading.
+    const page = await context.newPage();
+    await page.goto(lab!.url);
+    for (let i = 0; ; i++) {
+      const snapshot = (await page.evaluate(
+        async ([url, token]) => (await fetch(url!, { headers: { Authorization: `Bearer ${token}` } })).json() as Promise<unknown>,
+        ["/api/v1/snapshot", lab!.token],
+      )) as { clusters: { name: string; nodes: { usage?: unknown }[] }[] };
+      if (snapshot.clusters.some((c) => c.name === "dev" && c.nodes.some((n) => n.usage != null))) break;
+      if (i >= 120) throw new Error("the operator read no node figures of dev within 120s");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     await create("compare-v1");
     await finished("compare-v1", false);
     await create("compare-v2", { name: "compare-v1" });
@@ -330,7 +343,6 @@ describe("dashboard in the lab", () => {
     expect(condition!.message).toMatch(/this run measured nothing \(RunnerSimulated/);
     expect((v2.status as { comparison?: unknown }).comparison).toBeUndefined();
 
-    const page = await context.newPage();
     await page.goto(`${lab!.url}/testing`);
     const panel = page.getByRole("region", { name: "compare-v2: comparison with its baseline" });
     await panel.getByText("Not compared (NotMeasured)", { exact: true }).waitFor();

@@ -28,7 +28,9 @@ const unavailable = { source: "unavailable", reason: "the lab has no Prometheus"
 function renderAt(url: string, tests: TestView[], experiments: ExperimentView[] = []) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
   client.setQueryData(["tests"], tests);
-  client.setQueryData(["experiments"], experiments);
+  // As the API serves them: the list without samples, each experiment's detail with them.
+  client.setQueryData(["experiments"], experiments.map((e) => ({ ...e, samples: [] })));
+  for (const e of experiments) client.setQueryData(["experiments", e.namespace, e.name], e);
   for (const t of tests) client.setQueryData(["tests", t.namespace, t.name, "series"], unavailable);
   return render(
     <QueryClientProvider client={client}>

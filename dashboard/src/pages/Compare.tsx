@@ -5,7 +5,7 @@
 import { Link, useSearchParams } from "react-router";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { ExperimentView, TestView } from "../api/client";
-import { useExperiments, useTestSeries, useTests } from "../api/queries";
+import { useExperiment, useExperiments, useTestSeries, useTests } from "../api/queries";
 import { AXIS, GRID, LINE, MARGIN, TOOLTIP } from "../components/chartTheme";
 import { ComparisonPanel } from "../components/ComparisonPanel";
 import { Card, Empty, ErrorBox, Loading, Picker } from "../components/ui";
@@ -189,7 +189,13 @@ function CompareExperiments() {
   const list = [...(experiments.data ?? [])].sort((x, y) => (y.startedAt ?? "").localeCompare(x.startedAt ?? ""));
   const key = (e: ExperimentView) => `${e.namespace}/${e.name}`;
   const choices = list.map((e) => ({ value: key(e), label: `${key(e)} (${e.phase ?? "Pending"})` }));
-  const { a, b, value, set } = usePair(list);
+  const pair = usePair(list);
+  const { value, set } = pair;
+  // The list carries no samples; the detail route has them.
+  const da = useExperiment(pair.a?.namespace, pair.a?.name);
+  const db = useExperiment(pair.b?.namespace, pair.b?.name);
+  const a = pair.a && (da.data ?? pair.a);
+  const b = pair.b && (db.data ?? pair.b);
   return (
     <>
       {experiments.error && <ErrorBox error={experiments.error} />}
@@ -201,7 +207,7 @@ function CompareExperiments() {
         <ExperimentSide label="A" e={a} />
         <ExperimentSide label="B" e={b} />
       </div>
-      {a && b && <ReplicaCharts a={a} b={b} />}
+      {a && b && (da.isPending || db.isPending ? <Loading what="the two experiments' samples" /> : <ReplicaCharts a={a} b={b} />)}
     </>
   );
 }

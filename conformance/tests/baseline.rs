@@ -113,6 +113,30 @@ async fn a_baseline_names_one_run_one_way_within_sane_tolerances() -> Result<()>
             ]),
         ),
         (
+            "a stress test's bogo-ops tolerance",
+            &lt,
+            loadtest(json!({ "name": "a", "tolerance": { "bogoOpsPercent": 25 } })),
+            None,
+        ),
+        (
+            "bogo-ops cannot fall by more than all of them",
+            &lt,
+            loadtest(json!({ "name": "a", "tolerance": { "bogoOpsPercent": 101 } })),
+            Some(&[
+                "spec.baseline.tolerance.bogoOpsPercent",
+                "should be less than or equal to 100",
+            ]),
+        ),
+        (
+            "a negative bogo-ops tolerance",
+            &lt,
+            loadtest(json!({ "name": "a", "tolerance": { "bogoOpsPercent": -5 } })),
+            Some(&[
+                "spec.baseline.tolerance.bogoOpsPercent",
+                "should be greater than or equal to 0",
+            ]),
+        ),
+        (
             "a bad run name",
             &lt,
             loadtest(json!({ "name": "Not_A_Name" })),
@@ -181,6 +205,7 @@ async fn a_baseline_names_one_run_one_way_within_sane_tolerances() -> Result<()>
         ("p99Percent", 10.0),
         ("rpsPercent", 10.0),
         ("errorRatePoints", 1.0),
+        ("bogoOpsPercent", 10.0),
     ] {
         ensure!(
             tolerance[field].as_f64() == Some(default),

@@ -73,6 +73,11 @@ pub struct LoadTestTolerance {
     #[serde(default = "one")]
     #[schemars(range(min = 0.0, max = 100.0))]
     pub error_rate_points: f64,
+    /// A stress test's bogo-ops per second may fall by this percentage of the baseline's
+    /// (0 to 100). Default 10.
+    #[serde(default = "ten")]
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub bogo_ops_percent: f64,
 }
 
 impl Default for LoadTestTolerance {
@@ -82,6 +87,7 @@ impl Default for LoadTestTolerance {
             p99_percent: ten(),
             rps_percent: ten(),
             error_rate_points: one(),
+            bogo_ops_percent: ten(),
         }
     }
 }
@@ -206,6 +212,8 @@ pub enum Metric {
     ScaleUpLatencySeconds,
     /// Most replicas of all targets together (a change either way past the tolerance).
     PeakReplicas,
+    /// A stress test's bogo operations per second, all stressors (lower is worse).
+    BogoOpsPerSecond,
 }
 
 impl Metric {
@@ -218,6 +226,7 @@ impl Metric {
             Self::ErrorRate => "errorRate",
             Self::ScaleUpLatencySeconds => "scaleUpLatencySeconds",
             Self::PeakReplicas => "peakReplicas",
+            Self::BogoOpsPerSecond => "bogoOpsPerSecond",
         }
     }
 }

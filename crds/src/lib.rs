@@ -27,6 +27,7 @@ pub mod field_error;
 pub mod formats;
 pub mod load_test;
 pub mod managed_cluster;
+pub mod node_usage;
 pub mod pattern;
 pub mod plan;
 pub mod scaling_experiment;

@@ -265,6 +265,10 @@ pub struct LoadTestStatus {
     /// found (the RegressionDetected condition has the verdict).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// The target cluster's node CPU and memory before, during (peak) and after the run,
+    /// from its metrics API; or why they were not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_usage: Option<crate::node_usage::NodeUsageRecord>,
     /// Conditions: Queued, RunnerCreated, Complete, RegressionDetected, and others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = conditions_list_type())]

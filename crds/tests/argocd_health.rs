@@ -376,6 +376,7 @@ fn finished(
         ],
         observed_generation: Some(1),
         comparison: None,
+        node_usage: None,
     }
 }
 

@@ -348,6 +348,19 @@ describe("dashboard in the lab", () => {
       }
       throw new Error(`${name} did not finish within 120s`);
     };
+    // The operator reads dev's node figures (metrics-server over kwok) before the runs start, so
+    // each run has a `before` reading.
+    const page = await context.newPage();
+    await page.goto(lab!.url);
+    for (let i = 0; ; i++) {
+      const snapshot = (await page.evaluate(
+        async ([url, token]) => (await fetch(url!, { headers: { Authorization: `Bearer ${token}` } })).json() as Promise<unknown>,
+        ["/api/v1/snapshot", lab!.token],
+      )) as { clusters: { name: string; nodes: { usage?: unknown }[] }[] };
+      if (snapshot.clusters.some((c) => c.name === "dev" && c.nodes.some((n) => n.usage != null))) break;
+      if (i >= 120) throw new Error("the operator read no node figures of dev within 120s");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     await create("compare-v1");
     await finished("compare-v1", false);
     await create("compare-v2", { name: "compare-v1" });
@@ -360,12 +373,21 @@ describe("dashboard in the lab", () => {
     expect(condition!.message).toMatch(/this run measured nothing \(RunnerSimulated/);
     expect((v2.status as { comparison?: unknown }).comparison).toBeUndefined();
 
-    const page = await context.newPage();
     await page.goto(`${lab!.url}/testing`);
     const panel = page.getByRole("region", { name: "compare-v2: comparison with its baseline" });
     await panel.getByText("Not compared (NotMeasured)", { exact: true }).waitFor();
     await panel.getByText(/this run measured nothing/).waitFor();
     expect(await panel.getByRole("table").count()).toBe(0);
+    // Its nodes before and during the run, from dev's metrics-server over kwok's simulated usage.
+    const card = page.locator("li", { has: page.getByRole("heading", { name: "default/compare-v2", exact: true }) });
+    const usage = card.getByRole("region", { name: "dev nodes before, during and after the run" });
+    await usage.getByText(/^Before: read at \d\d:\d\d:\d\d UTC/).waitFor();
+    await usage.getByText(/^kwok simulates these nodes/).waitFor();
+    const worker = usage.getByRole("row").filter({ hasText: "(simulated)" }).first();
+    expect(await worker.getByRole("cell").first().textContent()).toMatch(/^\d+m/);
+    await usage.scrollIntoViewIfNeeded();
+    await screenshot(page, "testing-node-usage");
+    expect(await seriousViolations(page)).toEqual([]);
     await page.goto(`${lab!.url}/compare?a=default%2Fcompare-v2&b=default%2Fcompare-v1`);
     await page.getByRole("heading", { name: "A: default/compare-v2" }).waitFor();
     await page.getByRole("heading", { name: "B: default/compare-v1" }).waitFor();
@@ -459,6 +481,14 @@ describe("dashboard in the lab", () => {
       await section.getByText(/simulated/).waitFor();
       expect(await section.getByRole("figure").count()).toBe(0);
     }
+    // The infrastructure impact recorded on the experiment's load test: dev's nodes before, at
+    // the peak of and after the load (after: a settle time after the load ended).
+    const impact = page.locator("section", { has: page.getByRole("heading", { name: "Infrastructure impact of the load", exact: true }) });
+    await impact.getByText(/^After: read at \d\d:\d\d:\d\d UTC/).waitFor({ timeout: 120_000 });
+    const impactRow = impact.getByRole("row").filter({ hasText: "(simulated)" }).first();
+    const cells = await impactRow.getByRole("cell").allTextContents();
+    expect(cells).toHaveLength(6);
+    expect(cells[0]).toMatch(/^\d+m/);
     await screenshot(page, "analysis");
     await timeline.screenshot({ path: join(outDir, "analysis-timeline.png") });
     expect(await seriousViolations(page)).toEqual([]);
@@ -550,6 +580,23 @@ describe("dashboard in the lab", () => {
     await card.scrollIntoViewIfNeeded();
     await screenshot(page, "testing-experiments");
     await card.screenshot({ path: join(outDir, "testing-cascade-card.png") });
+    expect(await seriousViolations(page)).toEqual([]);
+
+    // The Compare page for experiments, with this one on both sides (a second cascade run would
+    // take minutes): its KPIs twice and each deployment's replicas overlaid, the page saying so.
+    const id = encodeURIComponent(`default/${name}`);
+    await page.goto(`${lab!.url}/compare?kind=experiment&a=${id}&b=${id}`);
+    await page.getByRole("heading", { name: `A: default/${name}` }).waitFor();
+    await page.getByRole("heading", { name: `B: default/${name}` }).waitFor();
+    await page.getByText("A and B are the same experiment: the lines coincide.").waitFor();
+    for (const d of ["demo/nginx-web", "demo/httpbin"]) {
+      const chart = page.getByRole("region", { name: `Replicas of ${d}` });
+      await chart.locator("path.recharts-line-curve").first().waitFor({ state: "attached" });
+    }
+    const kpiPeak = (done.body.status as { kpis?: { peakReplicas?: number } }).kpis?.peakReplicas;
+    const sideA = page.locator("section", { has: page.getByRole("heading", { name: `A: default/${name}` }) });
+    expect(await sideA.locator("dt", { hasText: "Peak replicas" }).locator("xpath=following-sibling::dd[1]").textContent()).toBe(String(kpiPeak ?? "—"));
+    await screenshot(page, "compare-experiments");
     expect(await seriousViolations(page)).toEqual([]);
     await page.close();
   });

@@ -73,6 +73,10 @@ pub struct Args {
     /// cluster before giving up with a Warning event.
     #[arg(long, env = "TART_OPERATOR_CLEANUP_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86400))]
     pub cleanup_timeout_seconds: u64,
+    /// Seconds after a run ended when its cluster's node CPU and memory are read again for
+    /// the run's `after` figures (status.nodeUsage).
+    #[arg(long, env = "TART_OPERATOR_NODE_USAGE_SETTLE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub node_usage_settle_seconds: u64,
     /// The k6 image for HTTP tests (pinned to a tag other than latest, or a digest).
     #[arg(long, env = "TART_OPERATOR_K6_IMAGE", default_value = DEFAULT_K6_IMAGE, value_parser = pinned_image)]
     pub k6_image: String,
@@ -353,6 +357,7 @@ impl Args {
                 ),
                 unschedulable_grace: Duration::from_secs(self.unschedulable_grace_seconds),
                 cleanup_timeout: Duration::from_secs(self.cleanup_timeout_seconds),
+                node_usage_settle: Duration::from_secs(self.node_usage_settle_seconds),
                 max_live_experiments: self.max_live_experiments as usize,
                 images: Images {
                     k6: self.k6_image,

@@ -48,6 +48,9 @@ pub struct Settings {
     /// Where k6 runners remote-write their metrics (the platform Prometheus's
     /// `/api/v1/write`, as the target clusters reach it); none: they write nowhere.
     pub prometheus_remote_write_url: Option<String>,
+    /// How long after a run ended its target cluster's nodes are read for the `after`
+    /// figures of status.nodeUsage (the load's effect settling).
+    pub node_usage_settle: Duration,
 }
 
 impl Default for Settings {
@@ -65,6 +68,7 @@ impl Default for Settings {
             },
             tart: TartSettings::default(),
             prometheus_remote_write_url: None,
+            node_usage_settle: Duration::from_secs(30),
         }
     }
 }

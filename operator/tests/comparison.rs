@@ -19,15 +19,28 @@ fn k6_report(p95: f64, p99: f64, rps: f64, error_rate: f64) -> String {
     )
 }
 
+/// What the stress-ng wrapper writes into the termination message, with this rate.
+fn stress_report(per_second: f64) -> String {
+    format!(
+        "---\nmetrics:\n    - stressor: cpu\n      bogo-ops: {}\n      bogo-ops-per-second-real-time: {per_second}\n...\n",
+        per_second * 60.0
+    )
+}
+
 /// A LoadTest `name` on dev with `labels` and `baseline` (YAML flow mappings, or empty).
 fn loadtest(name: &str, labels: &str, baseline: &str) -> String {
+    preset_test(name, "light-load", labels, baseline)
+}
+
+/// A LoadTest `name` of `preset` on dev with `labels` and `baseline`.
+fn preset_test(name: &str, preset: &str, labels: &str, baseline: &str) -> String {
     let baseline = if baseline.is_empty() {
         String::new()
     } else {
         format!(", baseline: {baseline}")
     };
     format!(
-        "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {{name: {name}, labels: {{{labels}}}}}\nspec: {{cluster: dev, preset: light-load{baseline}}}\n"
+        "apiVersion: tartinfra.dev/v1alpha1\nkind: LoadTest\nmetadata: {{name: {name}, labels: {{{labels}}}}}\nspec: {{cluster: dev, preset: {preset}{baseline}}}\n"
     )
 }
 
@@ -167,5 +180,63 @@ async fn a_finished_test_is_compared_with_its_baseline_once() -> Result<()> {
     );
     ensure!(message.contains("kubectl get loadtest -n"), "{message}");
     ensure!(v4.status.as_ref().is_some_and(|s| s.comparison.is_none()));
+    env.operator.stop().await
+}
+
+#[tokio::test]
+async fn a_stress_test_whose_bogo_ops_fell_past_the_tolerance_regressed() -> Result<()> {
+    let env = Env::start(fast_settings()).await?;
+    let (ns, lts) = env.loadtests("compare-stress").await?;
+    let stress = |name: &str, baseline: &str| {
+        preset_test(name, "cpu-stress-light", "suite: stress", baseline)
+    };
+    run(&env, &ns, &lts, &stress("s1", ""), &stress_report(1000.0)).await?;
+
+    // 20 % fewer ops/s: past the default -10 %.
+    let s2 = run(
+        &env,
+        &ns,
+        &lts,
+        &stress("s2", "{name: s1}"),
+        &stress_report(800.0),
+    )
+    .await?;
+    let (status, reason, message) = regression(&s2).context("compared")?;
+    ensure!(
+        status == "True" && reason == "Regressed",
+        "{}",
+        describe(&s2)
+    );
+    ensure!(
+        message.contains("bogoOpsPerSecond 1000 → 800 (-20.0%, tolerance -10%)"),
+        "{message}"
+    );
+    ensure!(delta(&s2, Metric::BogoOpsPerSecond) == Some((Some(-200.0), Some(-20.0))));
+
+    // The same drop within a spec's looser tolerance.
+    let s3 = run(
+        &env,
+        &ns,
+        &lts,
+        &stress("s3", "{name: s1, tolerance: {bogoOpsPercent: 25}}"),
+        &stress_report(800.0),
+    )
+    .await?;
+    let (status, reason, message) = regression(&s3).context("compared")?;
+    ensure!(
+        status == "False" && reason == "WithinTolerance",
+        "{}",
+        describe(&s3)
+    );
+    ensure!(message.contains("tolerance -25%"), "{message}");
+    let c = s3
+        .status
+        .as_ref()
+        .and_then(|s| s.comparison.clone())
+        .context("comparison")?;
+    ensure!(
+        c.metrics.len() == 1 && c.not_compared.is_empty(),
+        "a stress test compares bogo-ops/s only: {c:?}"
+    );
     env.operator.stop().await
 }

@@ -15,6 +15,8 @@ export type TestView = Schemas["TestView"];
 export type ExperimentView = Schemas["ExperimentView"];
 export type Comparison = Schemas["Comparison"];
 export type RegressionView = Schemas["RegressionView"];
+export type NodeUsageRecord = Schemas["NodeUsageRecord"];
+export type NodeUsageFigures = Schemas["NodeUsageFigures"];
 export type PresetView = Schemas["PresetView"];
 /** A LoadTest's measured series (`source` unavailable with the `reason` when nothing is measured). */
 export type TestSeries = Schemas["TestSeries"];

@@ -679,6 +679,7 @@ export interface components {
                     /**
                      * @description How much worse than the baseline a metric may be before RegressionDetected is True.
                      * @default {
+                     *       "bogoOpsPercent": 10,
                      *       "errorRatePoints": 1,
                      *       "p95Percent": 10,
                      *       "p99Percent": 10,
@@ -1377,6 +1378,13 @@ export interface components {
         LoadTestTolerance: {
             /**
              * Format: double
+             * @description A stress test's bogo-ops per second may fall by this percentage of the baseline's
+             *     (0 to 100). Default 10.
+             * @default 10
+             */
+            bogoOpsPercent: number;
+            /**
+             * Format: double
              * @description The error rate may rise by this many percentage points (0 to 100): 1 lets 0.5 %
              *     become 1.5 %. Default 1.
              * @default 1
@@ -1403,7 +1411,7 @@ export interface components {
             rpsPercent: number;
         };
         /** @description A compared metric. */
-        Metric: "p95Ms" | "p99Ms" | "rps" | "errorRate" | "scaleUpLatencySeconds" | "peakReplicas";
+        Metric: "p95Ms" | "p99Ms" | "rps" | "errorRate" | "scaleUpLatencySeconds" | "peakReplicas" | "bogoOpsPerSecond";
         /** @description One metric of both runs. */
         MetricDelta: {
             /**
@@ -1491,6 +1499,66 @@ export interface components {
             networkHistory: components["schemas"]["NetworkPoint"][];
             /** @description Where they come from, e.g. `node-exporter via Prometheus at http://…`. */
             source: string;
+        };
+        /** @description A node's CPU and memory use; percentages of its allocatable resources, when known. */
+        NodeUsageFigures: {
+            /**
+             * Format: uint64
+             * @description CPU in millicores.
+             */
+            cpuMillis: number;
+            /**
+             * Format: double
+             * @description CPU as a percentage of the node's allocatable CPU.
+             */
+            cpuPercent?: number | null;
+            /**
+             * Format: uint64
+             * @description Memory (working set) in bytes.
+             */
+            memoryBytes: number;
+            /**
+             * Format: double
+             * @description Memory as a percentage of the node's allocatable memory.
+             */
+            memoryPercent?: number | null;
+        };
+        /**
+         * @description The target cluster's nodes around a run: the last reading before it started, the
+         *     highest during it and one a settle time after it ended. Either `nodes` or `notMeasured`.
+         */
+        NodeUsageRecord: {
+            /** @description When the `after` figures were read (a settle time after the run ended). */
+            afterAt?: components["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.Time"] | null;
+            /** @description Why there are no `after` figures (the readings after the run failed or stopped). */
+            afterMissing?: string | null;
+            /** @description When the `before` figures were read (the last reading before the run started). */
+            beforeAt?: components["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.Time"] | null;
+            /** @description The newest reading during the run that went into `peak`. */
+            duringThrough?: components["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.Time"] | null;
+            /** @description Per node, by name. */
+            nodes?: components["schemas"]["NodeUsageSummary"][];
+            /** @description Why nothing was measured (e.g. the metrics API is not served), never zeros. */
+            notMeasured?: string | null;
+            /**
+             * Format: uint32
+             * @description How many readings during the run went into `peak`.
+             * @default 0
+             */
+            samplesDuring: number;
+        };
+        /** @description One node around a run; a reading the operator did not get is unset, never 0. */
+        NodeUsageSummary: {
+            /** @description The reading a settle time after the run ended. */
+            after?: components["schemas"]["NodeUsageFigures"] | null;
+            /** @description The last reading before the run started. */
+            before?: components["schemas"]["NodeUsageFigures"] | null;
+            /** @description The node. */
+            node: string;
+            /** @description The highest CPU and the highest memory read during the run (each at its own time). */
+            peak?: components["schemas"]["NodeUsageFigures"] | null;
+            /** @description kwok simulates this node: its figures are kwok's simulated usage, not a machine's. */
+            simulated?: boolean;
         };
         /** @description One node. */
         NodeView: {
@@ -1982,6 +2050,11 @@ export interface components {
             name: string;
             /** @description Namespace. */
             namespace: string;
+            /**
+             * @description The target cluster's node CPU and memory before, during (peak) and after the run, or
+             *     why they were not measured.
+             */
+            nodeUsage?: components["schemas"]["NodeUsageRecord"] | null;
             /** @description Pending, Starting, Running, Succeeded, Failed, or Completed (ran, measured nothing). */
             phase?: components["schemas"]["LoadTestPhase"] | null;
             /** @description The preset, when it is one. */
@@ -2023,6 +2096,7 @@ export interface components {
                     /**
                      * @description How much worse than the baseline a metric may be before RegressionDetected is True.
                      * @default {
+                     *       "bogoOpsPercent": 10,
                      *       "errorRatePoints": 1,
                      *       "p95Percent": 10,
                      *       "p99Percent": 10,

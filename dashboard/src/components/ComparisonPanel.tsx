@@ -1,5 +1,5 @@
 // A run's comparison with its baseline: the verdict (RegressionDetected), the deltas per metric,
-// and, for LoadTests, a link to the Compare page with both runs side by side.
+// and a link to the Compare page with both runs side by side.
 import { Link } from "react-router";
 import type { Comparison, RegressionView } from "../api/client";
 import { compareLink, deltaRows, regressionInfo } from "../lib/comparison";
@@ -10,12 +10,15 @@ export function ComparisonPanel({
   regression,
   comparison,
   compare,
+  kind,
 }: {
   run: { namespace: string; name: string };
   regression: RegressionView | null | undefined;
   comparison: Comparison | null | undefined;
-  /** Link to the Compare page (LoadTests). */
+  /** Link to the Compare page. */
   compare?: boolean;
+  /** What the runs are, for that link: LoadTests unless `experiment`. */
+  kind?: "experiment";
 }) {
   const info = regressionInfo(regression);
   if (!info) return null;
@@ -27,7 +30,7 @@ export function ComparisonPanel({
         <Badge tone={info.tone}>{info.label}</Badge>
         {baseline && <span className="text-slate-300">against baseline {baseline}</span>}
         {compare && baseline && (
-          <Link to={compareLink(run, { namespace: run.namespace, name: baseline })} className="ml-auto text-blue-300 hover:underline">
+          <Link to={compareLink(run, { namespace: run.namespace, name: baseline }, kind)} className="ml-auto text-blue-300 hover:underline">
             Compare side by side
           </Link>
         )}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { experiment, sample } from "./analysis.fixtures";
 import type { Comparison } from "../api/client";
-import { compareLink, deltaRows, hasMeasuredPoints, overlay, parseRun, regressionInfo } from "./comparison";
+import { compareLink, deltaRows, hasMeasuredPoints, overlay, parseRun, regressionInfo, replicaOverlay } from "./comparison";
 import type { Timeline, TimelineRow } from "./timeline";
 
 const row = (t: number, rps: number | null, p95Ms: number | null): TimelineRow => ({
@@ -48,6 +49,7 @@ describe("deltaRows", () => {
         { metric: "rps", baseline: 50, current: 45, delta: -5, deltaPercent: -10, tolerance: "-10%", regressed: false },
         { metric: "errorRate", baseline: 0, current: 0.005, delta: 0.005, tolerance: "+1 points", regressed: false },
         { metric: "scaleUpLatencySeconds", baseline: 20, tolerance: "+20%", regressed: true },
+        { metric: "bogoOpsPerSecond", baseline: 1000, current: 800.04, delta: -199.96, deltaPercent: -20, tolerance: "-10%", regressed: true },
       ],
     };
     const rows = deltaRows(c);
@@ -56,6 +58,7 @@ describe("deltaRows", () => {
       ["Requests/s", "50", "45", "−5.0", "−10.0%", false],
       ["Error rate", "0.0%", "0.50%", "+0.50 points", "—", false],
       ["Scale-up latency", "20s", "none", "—", "—", true],
+      ["Bogo-ops/s", "1000", "800", "−200.0", "−20.0%", true],
     ]);
     expect(deltaRows(null)).toEqual([]);
   });
@@ -87,5 +90,40 @@ describe("links", () => {
     expect(parseRun(q.get("a"))).toEqual({ namespace: "team", name: "v2" });
     expect(parseRun(q.get("b"))).toEqual({ namespace: "team", name: "v1" });
     expect(parseRun("nope")).toBeNull();
+  });
+});
+
+describe("replicaOverlay", () => {
+  it("overlays each deployment's replicas of two experiments from each one's load start, with gaps, never zeros", () => {
+    const web = { namespace: "demo", name: "nginx-web" } as const;
+    const httpbin = { namespace: "demo", name: "httpbin" } as const;
+    const a = experiment({ deployments: [web] as never });
+    // B's load started 20 s after its sampling (A's after 10 s), and it also targeted httpbin.
+    const b = experiment({
+      name: "b",
+      loadStartedAt: "2026-11-28T18:00:20.000Z",
+      deployments: [web, httpbin] as never,
+      samples: [sample(0, "Baseline", [2, 1]), sample(20, "Load", [3, null]), sample(40, "Load", [5, 2])],
+    });
+    const [w, h] = replicaOverlay(a, b);
+    expect(w?.deployment).toBe("demo/nginx-web");
+    expect(w?.rows).toEqual([
+      { t: -20, a: null, b: 2 },
+      { t: -10, a: 2, b: null },
+      { t: -5, a: 2, b: null },
+      { t: 0, a: 2, b: 3 },
+      { t: 20, a: 4, b: 5 },
+      { t: 60, a: 6, b: null },
+      { t: 240, a: 2, b: null },
+    ]);
+    expect(h?.rows).toEqual([
+      { t: -20, a: null, b: 1 },
+      { t: 0, a: null, b: null },
+      { t: 20, a: null, b: 2 },
+    ]);
+  });
+
+  it("links two experiments to the Compare page with their kind", () => {
+    expect(compareLink({ namespace: "d", name: "x" }, { namespace: "d", name: "y" }, "experiment")).toBe("/compare?a=d%2Fx&b=d%2Fy&kind=experiment");
   });
 });

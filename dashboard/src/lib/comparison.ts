@@ -1,7 +1,8 @@
 // Run comparison (pure, unit-tested): a run's verdict against its baseline (the RegressionDetected
 // condition), its deltas metric by metric, and two runs' timelines overlaid on one axis, in seconds
 // since each run's load started.
-import type { Comparison, RegressionView } from "../api/client";
+import type { Comparison, ExperimentView, RegressionView } from "../api/client";
+import { timelineRows } from "./analysis";
 import { latencyMs, ratio } from "./format";
 import type { Timeline } from "./timeline";
 
@@ -23,6 +24,7 @@ const LABELS: Record<string, string> = {
   errorRate: "Error rate",
   scaleUpLatencySeconds: "Scale-up latency",
   peakReplicas: "Peak replicas",
+  bogoOpsPerSecond: "Bogo-ops/s",
 };
 
 function value(metric: string, v: number | null | undefined): string {
@@ -30,7 +32,7 @@ function value(metric: string, v: number | null | undefined): string {
   if (metric === "p95Ms" || metric === "p99Ms") return latencyMs(v);
   if (metric === "errorRate") return ratio(v);
   if (metric === "scaleUpLatencySeconds") return `${Math.round(v * 10) / 10}s`;
-  if (metric === "rps") return (Math.round(v * 10) / 10).toString();
+  if (metric === "rps" || metric === "bogoOpsPerSecond") return (Math.round(v * 10) / 10).toString();
   return String(v);
 }
 
@@ -75,10 +77,51 @@ export function deltaRows(c: Comparison | null | undefined): DeltaRow[] {
   });
 }
 
-/** The Compare page's address for two runs (`namespace/name` each). */
-export function compareLink(a: { namespace: string; name: string }, b: { namespace: string; name: string }): string {
+/** The Compare page's address for two runs (`namespace/name` each), LoadTests unless `kind`
+ * says ScalingExperiments. */
+export function compareLink(a: { namespace: string; name: string }, b: { namespace: string; name: string }, kind?: "experiment"): string {
   const q = new URLSearchParams({ a: `${a.namespace}/${a.name}`, b: `${b.namespace}/${b.name}` });
+  if (kind) q.set("kind", kind);
   return `/compare?${q.toString()}`;
+}
+
+/** One deployment's replicas in two experiments, in seconds since each one's load started
+ * (null: no sample of that run at that second, a gap, never 0). */
+export interface ReplicaOverlay {
+  deployment: string;
+  rows: { t: number; a: number | null; b: number | null }[];
+}
+
+/** Each deployment of either experiment with both runs' replica timelines overlaid, each
+ * shifted so that its load starts at 0 (its sampling start when the load never started). */
+export function replicaOverlay(a: ExperimentView, b: ExperimentView): ReplicaOverlay[] {
+  const names = [...new Set([...a.deployments, ...b.deployments].map((d) => `${d.namespace}/${d.name}`))];
+  const shifted = (e: ExperimentView) => {
+    const rows = timelineRows(e.samples, e.startedAt);
+    const start = e.startedAt ? Date.parse(e.startedAt) : NaN;
+    const load = e.loadStartedAt ? Date.parse(e.loadStartedAt) : NaN;
+    const zero = Number.isFinite(start) && Number.isFinite(load) ? (load - start) / 1000 : 0;
+    const columns = e.deployments.map((d) => `${d.namespace}/${d.name}`);
+    return { rows, zero, columns };
+  };
+  const sa = shifted(a);
+  const sb = shifted(b);
+  return names.map((deployment) => {
+    const byT = new Map<number, { t: number; a: number | null; b: number | null }>();
+    const add = (side: "a" | "b", s: ReturnType<typeof shifted>) => {
+      const i = s.columns.indexOf(deployment);
+      if (i < 0) return;
+      for (const r of s.rows) {
+        const t = Math.round(r.t - s.zero);
+        const row = byT.get(t) ?? { t, a: null, b: null };
+        row[side] = r.replicas[i] ?? row[side];
+        byT.set(t, row);
+      }
+    };
+    add("a", sa);
+    add("b", sb);
+    return { deployment, rows: [...byT.values()].sort((x, y) => x.t - y.t) };
+  });
 }
 
 /** `namespace/name` parsed; null when malformed. */

@@ -240,7 +240,28 @@ describe("Analysis", () => {
         { ...completed.deployments[1]!, peakReplicas: 1, finalReplicas: 1 },
       ],
     };
-    const measured = { ...loadTest, reason: null, message: null, results: { requests: 12000, rps: 199.5, errorRate: 0, latencyMs: { p95: 120, p99: 250.5, avg: 40.2 } } };
+    const nodeUsage = {
+      beforeAt: "2026-11-28T10:00:08Z",
+      afterAt: "2026-11-28T10:01:45Z",
+      samplesDuring: 4,
+      nodes: [
+        {
+          node: "dev-worker1",
+          simulated: true,
+          before: { cpuMillis: 100, cpuPercent: 2.5, memoryBytes: 1073741824, memoryPercent: 12.5 },
+          peak: { cpuMillis: 1600, cpuPercent: 40, memoryBytes: 2147483648, memoryPercent: 25 },
+          after: { cpuMillis: 150, cpuPercent: 3.8, memoryBytes: 1073741824, memoryPercent: 12.5 },
+        },
+      ],
+    };
+    const measured = {
+      ...loadTest,
+      reason: null,
+      message: null,
+      startedAt: "2026-11-28T10:00:10Z",
+      nodeUsage,
+      results: { requests: 12000, rps: 199.5, errorRate: 0, latencyMs: { p95: 120, p99: 250.5, avg: 40.2 } },
+    };
     renderAt("/analysis?experiment=default/scale-light-abcde", [cascade], [[["tests"], [measured]]]);
     const stat = (label: string) => within(screen.getByLabelText("Load results")).getByText(label).nextElementSibling?.textContent;
     expect([stat("Total requests"), stat("p95 latency"), stat("p99 latency"), stat("Avg latency")]).toEqual(["12,000", "120 ms", "251 ms", "40 ms"]);
@@ -256,9 +277,22 @@ describe("Analysis", () => {
     const column = within(rows[0]!).getAllByRole("columnheader").findIndex((h) => h.textContent === "Scale-up latency");
     expect(rows.slice(1).map((r) => within(r).getAllByRole("cell")[column]?.textContent)).toEqual(["15.0 s", "none: never above its baseline of 1"]);
 
-    // What the infrastructure card cannot show, and why.
+    // Before, peak and after per node, recorded on the load test.
+    const impact = card("Infrastructure impact of the load");
+    const worker = within(impact).getByRole("row", { name: /dev-worker1/ });
+    expect(within(worker).getAllByRole("cell").map((c) => c.textContent)).toEqual([
+      "100m (3%)",
+      "1600m (40%)",
+      "150m (4%)",
+      "1.0 GiB (13%)",
+      "2.0 GiB (25%)",
+      "1.0 GiB (13%)",
+    ]);
+    expect(within(impact).getByText(/^Peak: the highest CPU and memory of 4 readings during the run\./)).toBeTruthy();
+    expect(within(impact).getByText(/^kwok simulates these nodes/)).toBeTruthy();
+    // What the card of the cluster now cannot show, and why.
     const nodes = card("Infrastructure impact: dev nodes now");
-    expect(within(nodes).getByText(/^Before and during the load: not recorded\./)).toBeTruthy();
+    expect(within(nodes).getByText(/^This is dev now; before, during and after the load are in/)).toBeTruthy();
     expect(within(nodes).getByText(/^Disk: no node-exporter series for cluster dev/)).toBeTruthy();
   });
 

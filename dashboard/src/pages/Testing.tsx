@@ -8,6 +8,7 @@ import { ApiError, authHeaders, errorFrom, type ClusterView, type LoadTestSpec, 
 import { NAMESPACE, useCreateTest, useDeleteTest } from "../api/mutations";
 import { usePresets, useSnapshot, useTests } from "../api/queries";
 import { ComparisonPanel } from "../components/ComparisonPanel";
+import { NodeUsage } from "../components/NodeUsage";
 import { FormControl, INPUT } from "../components/FormControl";
 import { Badge, Card, CouldNotRefresh, Empty, ErrorBox, Loading, Picker, Tag } from "../components/ui";
 import { Stat } from "../components/values";
@@ -398,6 +399,7 @@ function TestCard({ test, presets, receivedAt }: { test: TestView; presets: Pres
       {test.message && <p className="mt-2 text-sm text-slate-300">{test.message}</p>}
       <Results test={test} />
       <ComparisonPanel run={test} regression={test.regression} comparison={test.comparison} compare />
+      {test.startedAt && <NodeUsage record={test.nodeUsage} cluster={test.cluster} started />}
       {test.startedAt && (
         <div className="mt-2">
           <button type="button" className={SECONDARY} aria-expanded={timeline} aria-controls={timelineId} onClick={() => setTimeline(!timeline)}>

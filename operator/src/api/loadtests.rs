@@ -60,6 +60,9 @@ pub struct TestView {
     pub comparison: Option<Comparison>,
     /// The RegressionDetected condition, once the run was compared with spec.baseline.
     pub regression: Option<RegressionView>,
+    /// The target cluster's node CPU and memory before, during (peak) and after the run, or
+    /// why they were not measured.
+    pub node_usage: Option<crds::node_usage::NodeUsageRecord>,
 }
 
 /// The verdict of a run's comparison with its baseline (its RegressionDetected condition).
@@ -117,6 +120,7 @@ pub fn test_view(lt: &LoadTest) -> TestView {
         spec: lt.spec.clone(),
         regression: regression_view(&s.conditions),
         comparison: s.comparison,
+        node_usage: s.node_usage,
         results: s.results,
         runner: s.runner,
     }

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
 use super::hubble::{self, TrafficState};
-use super::usage::{self, UsageData};
+use super::usage::{self, NodeSample, UsageData};
 use super::{scaling, slim};
 use crate::metrics::Metrics;
 use crate::model::{ScalingPoint, SourceError, TrafficView};
@@ -138,6 +138,7 @@ pub struct ClusterCollector {
     pub slices: Store<EndpointSlice>,
     health: Health,
     usage: Arc<RwLock<UsageData>>,
+    node_history: Arc<Mutex<VecDeque<NodeSample>>>,
     scaling: Arc<Mutex<VecDeque<ScalingPoint>>>,
     traffic: Arc<Mutex<TrafficState>>,
     interval: CollectorSettings,
@@ -221,6 +222,7 @@ impl ClusterCollector {
         let slices =
             reflect::<EndpointSlice>(&client, "endpointslices", &health, &mut tasks, slim::meta);
         let usage = Arc::new(RwLock::new(UsageData::default()));
+        let node_history = Arc::new(Mutex::new(VecDeque::new()));
         let scaling = Arc::new(Mutex::new(VecDeque::new()));
         let traffic = Arc::new(Mutex::new(TrafficState::default()));
         tasks.push(tokio::spawn(hubble::run(
@@ -233,6 +235,7 @@ impl ClusterCollector {
         tasks.push(tokio::spawn(poll_usage(
             client,
             usage.clone(),
+            node_history.clone(),
             health.clone(),
             interval.usage,
         )));
@@ -252,6 +255,7 @@ impl ClusterCollector {
             slices,
             health,
             usage,
+            node_history,
             scaling,
             traffic,
             interval,
@@ -316,6 +320,14 @@ impl ClusterCollector {
         self.usage.read().map(|u| u.clone()).unwrap_or_default()
     }
 
+    /// The recent node usage polls, oldest first.
+    pub fn node_samples(&self) -> Vec<NodeSample> {
+        self.node_history
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The HPA history, oldest first.
     pub fn scaling(&self) -> Vec<ScalingPoint> {
         self.scaling
@@ -346,6 +358,7 @@ impl ClusterCollector {
 async fn poll_usage(
     client: Client,
     usage: Arc<RwLock<UsageData>>,
+    node_history: Arc<Mutex<VecDeque<NodeSample>>>,
     health: Health,
     every: Duration,
 ) {
@@ -354,22 +367,29 @@ async fn poll_usage(
     loop {
         tick.tick().await;
         let reading = usage::fetch(&client).await;
-        let data = match reading {
+        let at = Timestamp::now();
+        let (data, nodes) = match reading {
             Ok(Some(data)) => {
                 health.synced("metrics");
-                data
+                let nodes = Ok(data.nodes.clone());
+                (data, nodes)
             }
             Ok(None) => {
                 health.ok("metrics");
-                UsageData::default()
+                let why = "the metrics API (metrics.k8s.io) is not served in this cluster: install metrics-server (the metricsServer addon)";
+                (UsageData::default(), Err(why.to_owned()))
             }
             Err(e) => {
-                health.failed("metrics", e.to_string());
-                UsageData::default()
+                let why = e.to_string();
+                health.failed("metrics", why.clone());
+                (UsageData::default(), Err(why))
             }
         };
         if let Ok(mut u) = usage.write() {
             *u = data;
+        }
+        if let Ok(mut h) = node_history.lock() {
+            usage::push(&mut h, NodeSample { at, nodes });
         }
     }
 }

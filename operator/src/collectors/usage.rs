@@ -1,8 +1,9 @@
 //! Node and pod usage from the metrics API (`metrics.k8s.io/v1beta1`), where it is served.
 //! Absent metrics stay unknown: nothing here ever reports a zero it did not read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
+use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 
 use super::views::parse_quantity;
@@ -19,6 +20,30 @@ pub struct UsageData {
     pub nodes: HashMap<String, (u64, u64)>,
     /// Per pod (namespace, name): summed over containers.
     pub pods: PodUsage,
+}
+
+/// One poll of a cluster's node usage, kept in a short history so that a run can be
+/// summarised before, during and after: per node (CPU millicores, memory bytes), or why the
+/// metrics API gave nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSample {
+    /// When it was read.
+    pub at: Timestamp,
+    /// The figures per node, or why there are none.
+    pub nodes: Result<HashMap<String, (u64, u64)>, String>,
+}
+
+/// How many polls the history keeps: an hour at the default 15 s. A run's controller folds
+/// the readings into its status at least every few seconds while it runs, so the history
+/// only has to span the time between two looks, the settle time and a little before.
+pub const HISTORY: usize = 240;
+
+/// Appends a sample, dropping the oldest beyond [`HISTORY`].
+pub fn push(history: &mut VecDeque<NodeSample>, sample: NodeSample) {
+    while history.len() >= HISTORY {
+        history.pop_front();
+    }
+    history.push_back(sample);
 }
 
 #[derive(Deserialize)]

@@ -135,7 +135,8 @@ fn sum_requests(pod: &Pod, resource: &str) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum())
 }
 
-fn percent(part: u64, whole: Option<u64>) -> Option<f64> {
+/// `part` as a percentage of `whole` to one decimal; unknown when `whole` is unknown or 0.
+pub fn percent(part: u64, whole: Option<u64>) -> Option<f64> {
     whole
         .filter(|w| *w > 0)
         .map(|w| (part as f64 * 1000.0 / w as f64).round() / 10.0)

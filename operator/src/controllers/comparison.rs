@@ -373,8 +373,8 @@ impl Run for LoadTest {
     }
 }
 
-/// A LoadTest's facts from its status: p95, p99 (whole-run percentiles only), RPS and
-/// error rate.
+/// A LoadTest's facts from its status: an HTTP test's p95, p99 (whole-run percentiles
+/// only), RPS and error rate; a stress test's bogo-ops per second.
 pub fn load_test_facts(s: &LoadTestStatus) -> Facts {
     let finished = s.phase.is_some_and(LoadTestPhase::is_finished);
     let readings = match (&s.results, s.phase, s.reason) {
@@ -384,6 +384,12 @@ pub fn load_test_facts(s: &LoadTestStatus) -> Facts {
         )),
         (None, _, Some(reason)) => Err(format!("it ended {} without results", reason.name())),
         (None, _, None) => Err("it has no results".to_owned()),
+        (Some(r), _, _) if r.bogo_ops.is_some() || r.bogo_ops_per_second.is_some() => Ok(vec![(
+            Metric::BogoOpsPerSecond,
+            r.bogo_ops_per_second
+                .map(Some)
+                .ok_or_else(|| "not measured".to_owned()),
+        )]),
         (Some(r), _, _) => {
             let measured = |v: Option<f64>| v.map(Some).ok_or_else(|| "not measured".to_owned());
             let percentile = |v: Option<f64>| {
@@ -416,6 +422,7 @@ pub fn load_test_tolerance(t: &LoadTestTolerance) -> impl Fn(Metric) -> Toleranc
         Metric::P99Ms => Tolerance::RisePercent(t.p99_percent),
         Metric::Rps => Tolerance::DropPercent(t.rps_percent),
         Metric::ErrorRate => Tolerance::RisePoints(t.error_rate_points),
+        Metric::BogoOpsPerSecond => Tolerance::DropPercent(t.bogo_ops_percent),
         Metric::ScaleUpLatencySeconds | Metric::PeakReplicas => Tolerance::Either(0.0),
     }
 }
@@ -459,7 +466,11 @@ pub fn experiment_tolerance(t: &ExperimentTolerance) -> impl Fn(Metric) -> Toler
     |m| match m {
         Metric::ScaleUpLatencySeconds => Tolerance::RisePercent(t.scale_up_latency_percent),
         Metric::PeakReplicas => Tolerance::Either(f64::from(t.peak_replicas)),
-        Metric::P95Ms | Metric::P99Ms | Metric::Rps | Metric::ErrorRate => Tolerance::Either(0.0),
+        Metric::P95Ms
+        | Metric::P99Ms
+        | Metric::Rps
+        | Metric::ErrorRate
+        | Metric::BogoOpsPerSecond => Tolerance::Either(0.0),
     }
 }
 

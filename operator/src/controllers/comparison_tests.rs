@@ -265,11 +265,90 @@ fn per_runner_percentiles_are_never_compared() {
     assert_eq!(compared, [Metric::Rps, Metric::ErrorRate]);
     assert_eq!(c.not_compared.len(), 2);
     assert!(c.not_compared[0].starts_with("p95Ms: percentiles per runner"));
-    // A stress test measures none of the four: Unknown, never a verdict.
+    // A stress test without its rate (an older status) measures nothing comparable:
+    // Unknown, never a verdict.
     let stress =
         json!({ "phase": "Succeeded", "finishedAt": iso(10), "results": { "bogoOps": 5 } });
     let base = test("v1", json!({}), Value::Null, stress.clone());
     let v = judge(&test("v2", json!({}), by_name("v1"), stress), &[base]);
+    assert_eq!((v.regressed, v.reason), (None, R::NothingToCompare));
+    assert_eq!(
+        v.comparison.map(|c| c.not_compared),
+        Some(vec!["bogoOpsPerSecond: baseline not measured".to_owned()])
+    );
+}
+
+/// A Succeeded stress test's status with this rate, finished at `at`.
+fn stressed(at: i64, per_second: f64) -> Value {
+    json!({ "phase": "Succeeded", "finishedAt": iso(at), "results": {
+        "bogoOps": (per_second * 60.0) as u64, "bogoOpsPerSecond": per_second } })
+}
+
+#[test]
+fn stress_tests_compare_bogo_ops_per_second_and_a_drop_past_the_tolerance_regresses() {
+    // (baseline rate, this rate, spec tolerance, regressed, delta %)
+    let rows = [
+        (1000.0, 1000.0, json!({}), false, Some(0.0)),
+        (1000.0, 905.0, json!({}), false, Some(-9.5)),
+        (1000.0, 850.0, json!({}), true, Some(-15.0)),
+        (1000.0, 2000.0, json!({}), false, Some(100.0)),
+        (
+            1000.0,
+            850.0,
+            json!({ "bogoOpsPercent": 20 }),
+            false,
+            Some(-15.0),
+        ),
+        (
+            1000.0,
+            999.0,
+            json!({ "bogoOpsPercent": 0 }),
+            true,
+            Some(-0.1),
+        ),
+        // A baseline of 0 ops/s: no percentage, and nothing can fall below it.
+        (0.0, 0.0, json!({}), false, None),
+    ];
+    for (base_rate, rate, tolerance, regressed, percent) in rows {
+        let base = test("v1", json!({}), Value::Null, stressed(10, base_rate));
+        let spec = json!({ "name": "v1", "tolerance": tolerance });
+        let run = test("v2", json!({}), spec, stressed(20, rate));
+        let v = judge(&run, &[base]);
+        let row = format!("{base_rate} → {rate} ({tolerance}): {}", v.message);
+        let c = v.comparison.as_ref().expect("comparison");
+        assert_eq!(c.metrics.len(), 1, "{row}");
+        assert!(c.not_compared.is_empty(), "{row}");
+        let m = delta(&v, Metric::BogoOpsPerSecond).expect("bogo-ops");
+        assert_eq!(m.regressed, regressed, "{row}");
+        assert_eq!(v.regressed, Some(regressed), "{row}");
+        assert_eq!(
+            m.delta_percent.map(|p| (p * 10.0).round() / 10.0),
+            percent,
+            "{row}"
+        );
+        assert!(m.tolerance.starts_with('-'), "{row}");
+    }
+    let base = test("v1", json!({}), Value::Null, stressed(10, 1000.0));
+    let v = judge(
+        &test("v2", json!({}), by_name("v1"), stressed(20, 800.0)),
+        &[base],
+    );
+    assert_eq!(v.reason, R::Regressed);
+    assert!(
+        v.message
+            .contains("bogoOpsPerSecond 1000 → 800 (-20.0%, tolerance -10%)"),
+        "{}",
+        v.message
+    );
+    // An HTTP test against a stress baseline: no metric in common, never a verdict.
+    let base = test("v1", json!({}), Value::Null, stressed(10, 1000.0));
+    let http = test(
+        "v2",
+        json!({}),
+        by_name("v1"),
+        measured(20, 1.0, 1.0, 1.0, 0.0),
+    );
+    let v = judge(&http, &[base]);
     assert_eq!((v.regressed, v.reason), (None, R::NothingToCompare));
 }
 

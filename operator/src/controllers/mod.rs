@@ -11,6 +11,7 @@ pub mod comparison;
 pub mod error;
 pub mod load_test;
 pub mod managed_cluster;
+pub mod node_usage;
 pub mod scaling_experiment;
 pub mod status;
 pub mod test_schedule;

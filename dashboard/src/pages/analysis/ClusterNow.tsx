@@ -61,7 +61,7 @@ export function NodesNow({ cluster }: { cluster: string }) {
       <p className="text-xs text-slate-400">CPU and memory in use against allocatable, from the metrics API.</p>
       <ul className="mb-2 text-xs text-slate-400" aria-label="Not shown">
         <li>
-          Before and during the load: not recorded. The operator keeps only the nodes' current usage, so this is {cluster} now, not during the experiment.
+          This is {cluster} now; before, during and after the load are in the infrastructure impact of the load above.
         </li>
         <li>Disk: the root file system from node-exporter's series in Prometheus, where it has them; each node says why when not.</li>
       </ul>

@@ -26,6 +26,7 @@ import { clockTime, count, duration, PALETTE, preciseDuration } from "../../lib/
 import { experimentTimeline } from "../../lib/timeline";
 import { DeploymentBars, Throughput } from "./Charts";
 import { NodesNow, TrafficNow } from "./ClusterNow";
+import { NodeUsage } from "../../components/NodeUsage";
 
 const pct = (v: number | null | undefined) => (v == null ? "—" : `${v}%`);
 
@@ -61,7 +62,7 @@ function ExperimentHeader({ e }: { e: ExperimentView }) {
         <Field label="Started">{clockTime(e.startedAt)}</Field>
       </dl>
       {e.message && <p className={`mt-2 text-sm ${e.phase === "Failed" ? "text-red-300" : "text-slate-300"}`}>{e.message}</p>}
-      <ComparisonPanel run={e} regression={e.regression} comparison={e.comparison} />
+      <ComparisonPanel run={e} regression={e.regression} comparison={e.comparison} compare kind="experiment" />
     </Card>
   );
 }
@@ -279,6 +280,17 @@ export function ExperimentDetail({ id, listed, listReceivedAt }: { id: { namespa
         <DeploymentTable e={e} />
         <EventLog e={e} origin={windows.origin} />
       </div>
+      <Card>
+        <h2 className="font-semibold">Infrastructure impact of the load</h2>
+        <p className="text-xs text-slate-400">
+          Node CPU and memory from the metrics API, recorded on the experiment's load test{e.loadTest ? ` ${e.loadTest}` : ""}.
+        </p>
+        {test ? (
+          <NodeUsage record={test.nodeUsage} cluster={e.cluster} started={Boolean(test.startedAt)} />
+        ) : (
+          <Empty>No load test yet: the figures are recorded once the load starts.</Empty>
+        )}
+      </Card>
       <div className="grid gap-4 xl:grid-cols-2">
         <TrafficNow cluster={e.cluster} />
         <NodesNow cluster={e.cluster} />

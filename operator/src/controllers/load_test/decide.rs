@@ -24,7 +24,7 @@ use crate::conditions::{self, Stamp};
 use crate::context::Settings;
 use crate::controllers::error::Class;
 use crate::controllers::status::Note;
-use crate::controllers::{Next, comparison};
+use crate::controllers::{Next, comparison, node_usage};
 use crate::prometheus::RunPercentiles;
 
 /// How often a test waiting for its cluster, its slot or its runner looks again.
@@ -133,7 +133,43 @@ pub fn decide(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {
             comparison::record(verdict, &mut s.comparison, &mut s.conditions, at);
         }
     }
+    if lt.metadata.deletion_timestamp.is_none() {
+        record_node_usage(&mut d, o.node_usage.as_ref(), settings, now);
+    }
     d
+}
+
+/// Folds the cluster's node readings into status.nodeUsage once the test has started, and
+/// looks again when a finished test's `after` reading is due.
+fn record_node_usage(
+    d: &mut Decision,
+    readings: Option<&node_usage::Readings>,
+    settings: &Settings,
+    now: Timestamp,
+) {
+    let s = &mut d.status;
+    let Some(started) = s.started_at.as_ref().map(|t| t.0) else {
+        return;
+    };
+    let run = node_usage::Window {
+        started,
+        finished: s.finished_at.as_ref().map(|t| t.0),
+    };
+    let settle = settings.node_usage_settle;
+    if s.node_usage.is_none()
+        && (readings.is_none() || node_usage::too_late(run.finished, settle, now))
+    {
+        return;
+    }
+    let record = node_usage::fold(s.node_usage.as_ref(), readings, run, settle, now);
+    if let Some(wait) = node_usage::next_look(&record, run.finished, settle, now) {
+        d.next = match &d.next {
+            Next::Requeue(after) if *after <= wait => Next::Requeue(*after),
+            Next::Retry(why) => Next::Retry(why.clone()),
+            _ => Next::Requeue(wait),
+        };
+    }
+    s.node_usage = Some(record);
 }
 
 fn step(o: &Observed, settings: &Settings, now: Timestamp) -> Decision {

@@ -17,9 +17,11 @@ use super::queue::{Admission, Slots, active, holds_slot, slot_limit};
 use super::runner::{self, HeaderValues, RunnerNames};
 use super::{parallel, policy};
 use crate::clusters::ClusterClient;
+use crate::collectors::ClusterCollector;
+use crate::collectors::views::node_view;
 use crate::context::Context;
-use crate::controllers::comparison;
 use crate::controllers::error::Failure;
+use crate::controllers::{comparison, node_usage};
 use crate::prometheus::{Prometheus, RunPercentiles};
 
 /// What the runner's cluster holds.
@@ -79,6 +81,9 @@ pub struct Observed {
     /// The other LoadTests of the test's namespace (from the controller's cache), read
     /// while it has a spec.baseline and no comparison yet: the candidate baselines.
     pub baselines: Vec<Arc<LoadTest>>,
+    /// The target cluster's recent node usage readings, from its collector, while the test
+    /// has started and its status.nodeUsage is not final (no API call).
+    pub node_usage: Option<node_usage::Readings>,
     /// The effect of this reconcile's first decision failed (see `reconcile`).
     pub failure: Option<Failure>,
 }
@@ -172,7 +177,16 @@ pub async fn observe(
     } else {
         Ok(HeaderValues::default())
     };
+    let usage_open = lt.status.as_ref().is_some_and(|s| {
+        s.started_at.is_some() && !s.node_usage.as_ref().is_some_and(|r| r.settled())
+    });
+    let node_usage = cluster
+        .as_ref()
+        .filter(|_| usage_open && !deleting)
+        .and_then(|c| ctx.clusters.collector(&c.name))
+        .map(|c| node_readings(&c));
     Observed {
+        node_usage,
         baselines: comparison::candidates(
             lt.as_ref(),
             lt.spec.baseline.is_some(),
@@ -190,6 +204,28 @@ pub async fn observe(
         merged_percentiles,
         starter,
         failure: None,
+    }
+}
+
+/// A cluster's recent node usage polls and what its nodes are, from its collector's caches.
+pub fn node_readings(c: &ClusterCollector) -> node_usage::Readings {
+    let nodes = c
+        .nodes
+        .state()
+        .iter()
+        .map(|n| {
+            let view = node_view(n, None, 0);
+            let facts = node_usage::NodeFacts {
+                cpu_allocatable: view.cpu_allocatable_millis,
+                memory_allocatable: view.memory_allocatable_bytes,
+                simulated: c.simulated_node(&view.name),
+            };
+            (view.name, facts)
+        })
+        .collect();
+    node_usage::Readings {
+        samples: c.node_samples(),
+        nodes,
     }
 }
 

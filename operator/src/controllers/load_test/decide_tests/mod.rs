@@ -17,6 +17,7 @@ use crate::controllers::error::Failure;
 
 mod after;
 mod before;
+mod node_usage;
 mod parallel;
 
 /// One row: a name, what was observed, what the decision must be.
@@ -131,6 +132,7 @@ fn observed(lt: LoadTest) -> Observed {
         starter: None,
         headers: Ok(Default::default()),
         baselines: vec![],
+        node_usage: None,
         failure: None,
     }
 }

@@ -34,7 +34,9 @@ fn pods_per_cluster() -> Result<usize> {
         Err(_) => Ok(500),
         Ok(v) => match v.parse::<usize>() {
             Ok(n) if (1..=20_000).contains(&n) => Ok(n),
-            _ => bail!("TART_BENCH_PODS={v:?}: give a whole number of pods per cluster from 1 to 20000"),
+            _ => bail!(
+                "TART_BENCH_PODS={v:?}: give a whole number of pods per cluster from 1 to 20000"
+            ),
         },
     }
 }

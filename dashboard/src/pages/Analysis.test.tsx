@@ -7,6 +7,7 @@ import type { ClusterView, ExperimentView, PresetView, ScalingHistory, Snapshot,
 import { experiment } from "../lib/analysis.fixtures";
 import { hpa } from "../lib/scaling.fixtures";
 import { nodeFigures } from "../components/nodeFixture";
+import { runningVm } from "../components/vmFixture";
 import { Analysis } from "./Analysis";
 
 // jsdom has no layout: give the charts a size so they draw.
@@ -294,6 +295,15 @@ describe("Analysis", () => {
     const nodes = card("Infrastructure impact: dev nodes now");
     expect(within(nodes).getByText(/^This is dev now; before, during and after the load are in/)).toBeTruthy();
     expect(within(nodes).getByText(/^Disk: no node-exporter series for cluster dev/)).toBeTruthy();
+  });
+
+  it("shows the VMs of the experiment's cluster with the host agent's figures, as the original's per-VM cards", () => {
+    renderAt("/analysis?experiment=default/scale-light-abcde", [completed], [[["snapshot"], { ...snapshot, vms: [runningVm("dev-master", "dev"), runningVm("staging-master", "staging")] }]]);
+    const nodes = card("Infrastructure impact: dev nodes now");
+    const vms = within(nodes).getByLabelText("VMs of dev");
+    expect(within(vms).getByRole("region", { name: "VM dev-master" })).toBeTruthy();
+    expect(within(vms).getByRole("meter", { name: "Disk /" }).getAttribute("aria-valuenow")).toBe("95");
+    expect(within(nodes).queryByRole("region", { name: "VM staging-master" })).toBeNull();
   });
 
   it("shows the nodes' disk from node-exporter in the infrastructure impact", () => {

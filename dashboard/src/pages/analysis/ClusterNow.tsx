@@ -1,8 +1,9 @@
 // The experiment's cluster as it is now (not recorded with the experiment): Hubble's flows and
 // the nodes' usage.
 import type { TrafficView } from "../../api/client";
-import { useCluster, useTraffic } from "../../api/queries";
+import { useCluster, useSnapshot, useTraffic } from "../../api/queries";
 import { NodeDisk } from "../../components/NodeFigures";
+import { VmFigures, vmsOf } from "../../components/VmFigures";
 import { Table, type Column } from "../../components/Table";
 import { Card, CouldNotRefresh, Empty, ErrorBox, Loading, UsageBar } from "../../components/ui";
 import { clusterUsage } from "../../lib/cluster";
@@ -55,6 +56,8 @@ export function TrafficNow({ cluster }: { cluster: string }) {
 export function NodesNow({ cluster }: { cluster: string }) {
   const view = useCluster(cluster);
   const c = view.data;
+  // The original's per-VM cards: the host agent's figures of the cluster's VMs, where it has any.
+  const vms = vmsOf(useSnapshot().data?.vms ?? [], cluster);
   return (
     <Card>
       <h2 className="font-semibold">Infrastructure impact: {cluster} nodes now</h2>
@@ -100,6 +103,13 @@ export function NodesNow({ cluster }: { cluster: string }) {
                 );
               })}
             </ul>
+          )}
+          {vms.length > 0 && (
+            <div className="mt-3 grid gap-3 sm:grid-cols-2" aria-label={`VMs of ${cluster}`}>
+              {vms.map((vm) => (
+                <VmFigures key={vm.name} vm={vm} />
+              ))}
+            </div>
           )}
         </>
       )}

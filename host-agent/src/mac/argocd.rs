@@ -202,8 +202,9 @@ mod tests {
         let cm = health_checks();
         assert_eq!(cm["metadata"]["name"], "argocd-cm");
         let data = cm["data"].as_object().expect("data");
-        assert_eq!(data.len(), 4);
+        assert_eq!(data.len(), 5);
         assert!(data.contains_key("resource.customizations.health.argoproj.io_Application"));
+        assert!(data.contains_key("resource.customizations.health.tartinfra.dev_TestSchedule"));
         assert!(
             data["resource.customizations.health.tartinfra.dev_LoadTest"]
                 .as_str()

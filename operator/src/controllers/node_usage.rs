@@ -95,7 +95,9 @@ pub fn fold(
             if let Some((s, nodes)) = r
                 .samples
                 .iter()
-                .filter(|s| s.at <= run.started && s.at >= oldest)
+                // Status times have whole seconds: a reading in the second the run
+                // started in may be from just before it, and is the best there is.
+                .filter(|s| s.at.as_second() <= run.started.as_second() && s.at >= oldest)
                 .filter_map(|s| Some((s, figures(s)?)))
                 .next_back()
             {

@@ -259,3 +259,25 @@ fn readings_within_a_second_of_a_written_record_are_counted_once() {
     assert_eq!(cpu(node(&rec, "w1").before), Some(5));
     assert_eq!(cpu(node(&rec, "w1").peak), Some(35));
 }
+
+#[test]
+fn a_reading_in_the_second_the_run_started_is_its_before() {
+    // The run started at 0.9 s and its status says 0 s: a reading at 0.6 s came before it,
+    // and was the first the cluster had (metrics-server's first scrapes give no nodes).
+    let at = |ms: i64| NodeSample {
+        at: Timestamp::from_millisecond((T0 * 1000) + ms).expect("time"),
+        nodes: Ok([("w1".to_owned(), (ms.unsigned_abs() / 100, 1))].into()),
+    };
+    let empty = NodeSample {
+        at: t(-2),
+        nodes: Ok(HashMap::new()),
+    };
+    let r = readings(vec![empty, at(600), at(2600)]);
+    let rec = fold(None, Some(&r), run(None), SETTLE, t(3));
+    assert_eq!(
+        rec.before_at.as_ref().map(|t| t.0.as_millisecond()),
+        Some(T0 * 1000 + 600)
+    );
+    assert_eq!(cpu(node(&rec, "w1").before), Some(6));
+    assert_eq!(cpu(node(&rec, "w1").peak), Some(26));
+}

@@ -62,7 +62,7 @@ export function NodesNow({ cluster }: { cluster: string }) {
     <Card>
       <h2 className="font-semibold">Infrastructure impact: {cluster} nodes now</h2>
       <p className="text-xs text-slate-400">CPU and memory in use against allocatable, from the metrics API.</p>
-      <ul className="mb-2 text-xs text-slate-400" aria-label="Not shown">
+      <ul className="mb-2 text-xs text-slate-400" aria-label="About these figures">
         <li>
           This is {cluster} now; before, during and after the load are in the infrastructure impact of the load above.
         </li>

@@ -238,18 +238,26 @@ fn add_node_figures(
 ) {
     let polled = state.node_figures.polled();
     for (view, (_, collector)) in answer.clusters.iter_mut().zip(visible) {
-        with_node_figures(view, state, collector.as_ref(), &polled);
-        for figures in view.nodes.iter_mut().filter_map(|n| n.figures.as_mut()) {
-            figures.network_history.clear();
-        }
+        with_node_figures(view, state, collector.as_ref(), &polled, false);
     }
-    if let Some((message, since)) = polled.error
-        && visible.iter().any(|(m, _)| m.name == state.platform_name)
-    {
+    if visible.iter().any(|(m, _)| m.name == state.platform_name) {
+        add_poll_error(answer, state, node_figures::SOURCE, polled.error);
+    }
+}
+
+/// A failing poller's error (`(message, since)`), as one of the snapshot's errors on the
+/// platform cluster, which marks the snapshot stale.
+fn add_poll_error(
+    answer: &mut Snapshot,
+    state: &ApiState,
+    source: &str,
+    error: Option<(String, String)>,
+) {
+    if let Some((message, since)) = error {
         answer.stale = true;
         answer.errors.push(SourceError {
             cluster: state.platform_name.clone(),
-            source: node_figures::SOURCE.to_owned(),
+            source: source.to_owned(),
             message,
             since,
         });
@@ -261,11 +269,13 @@ fn with_node_figures(
     state: &ApiState,
     collector: Option<&Arc<ClusterCollector>>,
     polled: &node_figures::Polled,
+    history: bool,
 ) {
     let facts = node_figures::Facts {
         prometheus: state.prometheus.as_ref().map(|p| p.url()),
         labels: &state.node_series,
         platform: &state.platform_name,
+        history,
     };
     node_figures::apply(view, polled, &facts, |node| {
         collector.is_some_and(|c| c.simulated_node(node))
@@ -306,16 +316,8 @@ fn add_vms(
         .into_iter()
         .filter(|v| sees(&v.cluster))
         .collect();
-    if let Some((message, since)) = polled.error
-        && sees("")
-    {
-        answer.stale = true;
-        answer.errors.push(SourceError {
-            cluster: state.platform_name.clone(),
-            source: vms::SOURCE.to_owned(),
-            message,
-            since,
-        });
+    if sees("") {
+        add_poll_error(answer, state, vms::SOURCE, polled.error);
     }
 }
 
@@ -352,7 +354,7 @@ async fn get_cluster(
     let (meta, collector) = find(&state, &name)?;
     let mut answer = view(&meta, collector.as_ref(), Timestamp::now());
     let polled = state.node_figures.polled();
-    with_node_figures(&mut answer, &state, collector.as_ref(), &polled);
+    with_node_figures(&mut answer, &state, collector.as_ref(), &polled, true);
     Ok(Json(answer))
 }
 

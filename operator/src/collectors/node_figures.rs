@@ -12,6 +12,7 @@
 //! reads the cache ([`apply`], pure), so no request waits on Prometheus.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
@@ -220,12 +221,12 @@ pub fn assemble(
     figures
 }
 
-/// The figures of the last poll of Prometheus that worked (none before the first), and why
-/// the latest poll failed.
-pub type Polled = poll_cache::Polled<Option<Figures>>;
+/// The figures of the last poll of Prometheus that worked (none before the first; shared, so
+/// an API call that reads them copies no history), and why the latest poll failed.
+pub type Polled = poll_cache::Polled<Option<Arc<Figures>>>;
 
 /// The last [`Polled`], shared by the poller and the API.
-pub type FiguresCache = PollCache<Option<Figures>>;
+pub type FiguresCache = PollCache<Option<Arc<Figures>>>;
 
 /// Where the figures come from, as the API says it.
 pub fn source_name(prometheus_url: &str) -> String {
@@ -263,14 +264,14 @@ pub async fn poll(
         }))
         .await;
         match answers.into_iter().collect::<Result<Vec<_>, _>>() {
-            Ok(answers) => cache.set(Some(assemble(
+            Ok(answers) => cache.set(Some(Arc::new(assemble(
                 &answers,
                 &labels,
                 &platform,
                 &source,
                 &now.to_string(),
                 end,
-            ))),
+            )))),
             Err(e) => {
                 tracing::debug!(error = %e, "reading node figures from Prometheus failed");
                 cache.fail(e.to_string());
@@ -287,6 +288,9 @@ pub struct Facts<'a> {
     pub labels: &'a SeriesLabels,
     /// The platform cluster's name.
     pub platform: &'a str,
+    /// Whether nodes carry their network history: the cluster's own answer does, the
+    /// snapshot does not.
+    pub history: bool,
 }
 
 /// Puts each node's figures into `view`, or why it has none (pure). `simulated` says
@@ -298,9 +302,21 @@ pub fn apply(
     simulated: impl Fn(&str) -> bool,
 ) {
     let cluster = view.name.clone();
-    let of_cluster = polled.last.as_ref().and_then(|f| f.get(&cluster));
+    let of_cluster = polled.last.as_deref().and_then(|f| f.get(&cluster));
     for node in &mut view.nodes {
-        node.figures = of_cluster.and_then(|c| c.get(&node.name)).cloned();
+        node.figures = of_cluster
+            .and_then(|c| c.get(&node.name))
+            .map(|f| NodeFigures {
+                source: f.source.clone(),
+                collected_at: f.collected_at.clone(),
+                disk: f.disk.clone(),
+                network: f.network,
+                network_history: if facts.history {
+                    f.network_history.clone()
+                } else {
+                    Vec::new()
+                },
+            });
         node.figures_missing = if node.figures.is_some() {
             None
         } else {

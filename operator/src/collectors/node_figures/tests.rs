@@ -191,6 +191,7 @@ fn nodes_get_their_figures_or_say_why_not() {
         prometheus: Some("http://p:9090"),
         labels: &labels,
         platform: "platform",
+        history: true,
     };
     let figures = assemble(
         &[
@@ -204,7 +205,7 @@ fn nodes_get_their_figures_or_say_why_not() {
         0,
     );
     let polled = Polled {
-        last: Some(figures),
+        last: Some(Arc::new(figures)),
         error: None,
     };
     let simulated = |n: &str| n.starts_with("kwok-");

@@ -2,6 +2,8 @@
 //! and traffic. Plain data with JSON schemas (they feed the OpenAPI document); the
 //! collectors build them, the handlers serve them.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -491,4 +493,56 @@ pub struct EdgeView {
     pub dropped_count: usize,
     /// Protocols seen, e.g. `TCP/HTTP`, `UDP/DNS`.
     pub protocols: Vec<String>,
+}
+
+/// What changed in one cluster's pods and nodes since its previous delta (an `/api/v1/events`
+/// `delta` event). Apply in order: upserts and deletes, then `namespaces`, then `usage`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterDelta {
+    /// The cluster.
+    pub cluster: String,
+    /// The cluster's revision after this delta.
+    pub revision: u64,
+    /// The revision this delta applies on top of (the previous delta's `revision`).
+    pub since: u64,
+    /// Pods created or changed (their whole view, latest wins).
+    pub pods: Vec<PodView>,
+    /// Pods gone.
+    pub pods_deleted: Vec<ObjectKey>,
+    /// Nodes created or changed; `podCount` is recomputed from the pods by the client and
+    /// `figures` are not part of a delta (they come with the snapshot).
+    pub nodes: Vec<NodeView>,
+    /// Nodes gone, by name.
+    pub nodes_deleted: Vec<String>,
+    /// The counts of every namespace whose pods changed (`total` 0: the namespace has no
+    /// pods any more).
+    pub namespaces: Vec<NamespaceCount>,
+    /// A new metrics-API reading, when it differs from the previous one.
+    pub usage: Option<UsageReading>,
+}
+
+/// A pod's or other namespaced object's key.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub struct ObjectKey {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+/// One metrics-API reading of a cluster, compact: it replaces every pod's and node's usage
+/// (absent ones become unknown). Figures are `[cpu millicores, memory bytes]`; the
+/// percentages are the usage over the pod's requests or the node's allocatable.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageReading {
+    /// Whether the metrics API answered.
+    pub metrics_available: bool,
+    /// Per namespace, per pod name.
+    pub pods: BTreeMap<String, BTreeMap<String, [u64; 2]>>,
+    /// Per node name.
+    pub nodes: BTreeMap<String, [u64; 2]>,
 }

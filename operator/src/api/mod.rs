@@ -327,10 +327,11 @@ pub fn start(
             crate::collectors::node_figures::EVERY,
         )));
     }
-    // New cluster data lands continuously; tell listeners at the sampling pace.
+    // Pods, nodes and usage go out as deltas (see `collectors::changes`); VMs and node
+    // figures are polled: tell listeners to refetch at the metrics pace.
     let ticker = {
-        let every = config.collectors.scaling;
-        let tx = events_tx;
+        let every = config.collectors.usage;
+        let tx = events_tx.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
@@ -343,6 +344,7 @@ pub fn start(
             }
         })
     };
+    tasks.push(tokio::spawn(publish_deltas(state.clone(), events_tx)));
     tasks.push(ticker);
     let ready_state = state.clone();
     tasks.push(tokio::spawn(async move {
@@ -361,6 +363,32 @@ pub fn start(
         }
     }));
     (state, Tasks(tasks))
+}
+
+/// How long changes of a cluster gather before they go out as one delta: at most one
+/// delta event per cluster per period, the latest state of each object winning.
+pub const COALESCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Sends each connected cluster's changes as one delta per [`COALESCE`] period (a relist
+/// as a resync).
+async fn publish_deltas(state: Arc<ApiState>, tx: broadcast::Sender<events::ApiEvent>) {
+    use crate::collectors::changes::Flushed;
+    let mut tick = tokio::time::interval(COALESCE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for (_, collector) in read::clusters(&state) {
+            match collector.map(|c| c.flush_changes()) {
+                Some(Flushed::Delta(delta)) => {
+                    let _ = tx.send(events::ApiEvent::Delta(events::SharedDelta(delta)));
+                }
+                Some(Flushed::Resync) => {
+                    let _ = tx.send(events::ApiEvent::Resync);
+                }
+                Some(Flushed::Nothing) | None => {}
+            }
+        }
+    }
 }
 
 /// Shared state of the handlers.

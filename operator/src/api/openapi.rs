@@ -70,6 +70,19 @@ impl Operation {
         self
     }
 
+    /// Answers `status` with a stream of `media` (e.g. `text/event-stream`) whose events'
+    /// data are each a JSON `T`.
+    pub fn stream<T: JsonSchema>(
+        mut self,
+        status: u16,
+        description: &'static str,
+        media: &'static str,
+    ) -> Self {
+        self.responses
+            .push((status, description, Some(schema_of::<T>), media));
+        self
+    }
+
     /// Answers `status` without a body.
     pub fn empty(mut self, status: u16, description: &'static str) -> Self {
         self.responses.push((status, description, None, ""));

@@ -19,11 +19,12 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
+use super::changes::{self, Change, ChangeLog, Flushed, Resume};
 use super::hubble::{self, TrafficState};
 use super::usage::{self, NodeSample, UsageData};
-use super::{scaling, slim};
+use super::{scaling, slim, views};
 use crate::metrics::Metrics;
-use crate::model::{ScalingPoint, SourceError, TrafficView};
+use crate::model::{ObjectKey, ScalingPoint, SourceError, TrafficView, UsageReading};
 
 /// How the collectors sample.
 #[derive(Clone, Debug)]
@@ -141,16 +142,19 @@ pub struct ClusterCollector {
     node_history: Arc<Mutex<VecDeque<NodeSample>>>,
     scaling: Arc<Mutex<VecDeque<ScalingPoint>>>,
     traffic: Arc<Mutex<TrafficState>>,
+    changes: Arc<Mutex<ChangeLog>>,
     interval: CollectorSettings,
     _tasks: Tasks,
 }
 
+/// Starts a watch cache of `K`; `on_event` sees each watch event once the cache holds it.
 fn reflect<K>(
     client: &Client,
     source: &'static str,
     health: &Health,
     tasks: &mut Vec<JoinHandle<()>>,
     trim: fn(&mut K),
+    on_event: impl Fn(&watcher::Event<K>) + Send + 'static,
 ) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -166,8 +170,14 @@ where
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
-                Ok(watcher::Event::InitDone) => health.synced(source),
-                Ok(_) => health.ok(source),
+                Ok(event) => {
+                    if matches!(event, watcher::Event::InitDone) {
+                        health.synced(source);
+                    } else {
+                        health.ok(source);
+                    }
+                    on_event(&event);
+                }
                 Err(e) => health.failed(source, e.to_string()),
             }
         }
@@ -209,19 +219,46 @@ impl ClusterCollector {
     ) -> Arc<Self> {
         let health = Health::new(name, metrics.clone());
         let mut tasks = Vec::new();
-        let nodes = reflect::<Node>(&client, "nodes", &health, &mut tasks, slim::meta);
-        let pods = reflect::<Pod>(&client, "pods", &health, &mut tasks, slim::pod);
+        let usage = Arc::new(RwLock::new(UsageData::default()));
+        let changes = Arc::new(Mutex::new(ChangeLog::new(
+            name,
+            start_revision(),
+            changes::CAPACITY,
+        )));
+        let pods = reflect::<Pod>(
+            &client,
+            "pods",
+            &health,
+            &mut tasks,
+            slim::pod,
+            pod_changes(changes.clone(), usage.clone()),
+        );
+        let nodes = reflect::<Node>(
+            &client,
+            "nodes",
+            &health,
+            &mut tasks,
+            slim::meta,
+            node_changes(changes.clone(), usage.clone(), pods.clone()),
+        );
         let hpas = reflect::<HorizontalPodAutoscaler>(
             &client,
             "horizontalpodautoscalers",
             &health,
             &mut tasks,
             slim::meta,
+            |_| {},
         );
-        let services = reflect::<Service>(&client, "services", &health, &mut tasks, slim::meta);
-        let slices =
-            reflect::<EndpointSlice>(&client, "endpointslices", &health, &mut tasks, slim::meta);
-        let usage = Arc::new(RwLock::new(UsageData::default()));
+        let services =
+            reflect::<Service>(&client, "services", &health, &mut tasks, slim::meta, |_| {});
+        let slices = reflect::<EndpointSlice>(
+            &client,
+            "endpointslices",
+            &health,
+            &mut tasks,
+            slim::meta,
+            |_| {},
+        );
         let node_history = Arc::new(Mutex::new(VecDeque::new()));
         let scaling = Arc::new(Mutex::new(VecDeque::new()));
         let traffic = Arc::new(Mutex::new(TrafficState::default()));
@@ -236,6 +273,7 @@ impl ClusterCollector {
             client,
             usage.clone(),
             node_history.clone(),
+            changes.clone(),
             health.clone(),
             interval.usage,
         )));
@@ -258,9 +296,50 @@ impl ClusterCollector {
             node_history,
             scaling,
             traffic,
+            changes,
             interval,
             _tasks: Tasks(tasks),
         })
+    }
+
+    /// The cluster's revision: bumped by every change of its pods, nodes and usage.
+    pub fn revision(&self) -> u64 {
+        self.changes.lock().map_or(0, |c| c.revision())
+    }
+
+    /// The revision of the last delta sent to the event stream.
+    pub fn published_revision(&self) -> u64 {
+        self.changes.lock().map_or(0, |c| c.published())
+    }
+
+    /// Turns the changes since the last call into one delta for the event stream (see
+    /// [`changes`]), with the counts of the namespaces whose pods changed.
+    pub fn flush_changes(&self) -> Flushed {
+        let Ok(mut log) = self.changes.lock() else {
+            return Flushed::Nothing;
+        };
+        let touched = log.touched_namespaces();
+        let counts = if touched.is_empty() {
+            Vec::new()
+        } else {
+            let now = Timestamp::now();
+            let views: Vec<_> = self
+                .pods
+                .state()
+                .iter()
+                .filter(|p| touched.contains(p.metadata.namespace.as_deref().unwrap_or_default()))
+                .map(|p| views::pod_view(p, None, now))
+                .collect();
+            views::namespace_counts(&views)
+        };
+        log.flush(counts)
+    }
+
+    /// What a client that has this cluster's deltas up to `revision` must receive.
+    pub fn changes_since(&self, revision: u64) -> Resume {
+        self.changes
+            .lock()
+            .map_or(Resume::Resync, |c| c.since(revision))
     }
 
     /// Whether every watch cache has listed once.
@@ -355,10 +434,114 @@ impl ClusterCollector {
     }
 }
 
+/// The first revision of a collector: its start time in microseconds, so that revisions of
+/// an earlier run are older than this run's change log (see [`changes`]).
+fn start_revision() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+fn object_key<K: Resource>(obj: &K) -> ObjectKey {
+    ObjectKey {
+        namespace: obj.meta().namespace.clone().unwrap_or_default(),
+        name: obj.meta().name.clone().unwrap_or_default(),
+    }
+}
+
+/// Records the change a watch event makes; a relist resets the log (what changed during the
+/// gap is unknown, clients resync).
+fn record<K>(
+    changes: &Mutex<ChangeLog>,
+    event: &watcher::Event<K>,
+    applied: impl FnOnce(&K) -> Change,
+    deleted: impl FnOnce(&K) -> Change,
+) {
+    let Ok(mut log) = changes.lock() else {
+        return;
+    };
+    match event {
+        watcher::Event::Apply(obj) => log.record(applied(obj)),
+        watcher::Event::Delete(obj) => log.record(deleted(obj)),
+        watcher::Event::InitDone => log.reset(),
+        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+    }
+}
+
+/// Records pod changes as their views, with their usage.
+fn pod_changes(
+    changes: Arc<Mutex<ChangeLog>>,
+    usage: Arc<RwLock<UsageData>>,
+) -> impl Fn(&watcher::Event<Pod>) + Send + 'static {
+    move |event| {
+        let applied = |pod: &Pod| {
+            let key = object_key(pod);
+            let used = usage.read().ok().and_then(|u| {
+                u.pods
+                    .get(&(key.namespace.clone(), key.name.clone()))
+                    .copied()
+            });
+            let view = views::pod_view(pod, used, Timestamp::now());
+            Change::Pod(key, Some(view))
+        };
+        record(&changes, event, applied, |pod| {
+            Change::Pod(object_key(pod), None)
+        });
+    }
+}
+
+/// Records node changes as their views, with their usage and the count of pods bound to
+/// them.
+fn node_changes(
+    changes: Arc<Mutex<ChangeLog>>,
+    usage: Arc<RwLock<UsageData>>,
+    pods: Store<Pod>,
+) -> impl Fn(&watcher::Event<Node>) + Send + 'static {
+    move |event| {
+        let applied = |node: &Node| {
+            let name = node.metadata.name.clone().unwrap_or_default();
+            let used = usage.read().ok().and_then(|u| u.nodes.get(&name).copied());
+            let bound = pods
+                .state()
+                .iter()
+                .filter(|p| {
+                    p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str())
+                })
+                .count();
+            Change::Node(name, Some(views::node_view(node, used, bound)))
+        };
+        record(&changes, event, applied, |node| {
+            Change::Node(node.metadata.name.clone().unwrap_or_default(), None)
+        });
+    }
+}
+
+/// A metrics-API reading in the compact form of the event stream.
+fn usage_reading(data: &UsageData) -> UsageReading {
+    let mut reading = UsageReading {
+        metrics_available: data.available,
+        nodes: data
+            .nodes
+            .iter()
+            .map(|(n, (cpu, mem))| (n.clone(), [*cpu, *mem]))
+            .collect(),
+        ..UsageReading::default()
+    };
+    for ((ns, name), (cpu, mem)) in &data.pods {
+        reading
+            .pods
+            .entry(ns.clone())
+            .or_default()
+            .insert(name.clone(), [*cpu, *mem]);
+    }
+    reading
+}
+
 async fn poll_usage(
     client: Client,
     usage: Arc<RwLock<UsageData>>,
     node_history: Arc<Mutex<VecDeque<NodeSample>>>,
+    changes: Arc<Mutex<ChangeLog>>,
     health: Health,
     every: Duration,
 ) {
@@ -385,6 +568,9 @@ async fn poll_usage(
                 (UsageData::default(), Err(why))
             }
         };
+        if let Ok(mut c) = changes.lock() {
+            c.record(Change::Usage(usage_reading(&data)));
+        }
         if let Ok(mut u) = usage.write() {
             *u = data;
         }

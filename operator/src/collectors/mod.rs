@@ -1,6 +1,7 @@
 //! Collectors: per cluster, watch caches and samplers that feed the API (see
 //! [`cluster::ClusterCollector`]); pure view builders in [`views`] and [`snapshot`].
 
+pub mod changes;
 pub mod cluster;
 pub mod hubble;
 pub mod node_figures;

@@ -54,13 +54,24 @@ impl Http {
         &self,
         token: &str,
     ) -> Result<impl futures::Stream<Item = reqwest::Result<String>> + Unpin + use<>> {
+        self.events_from(token, None).await
+    }
+
+    /// Opens the event stream as `token`, resuming after `last_event_id` when given.
+    pub async fn events_from(
+        &self,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<impl futures::Stream<Item = reqwest::Result<String>> + Unpin + use<>> {
         use futures::StreamExt;
-        let res = self
+        let mut req = self
             .client
             .get(format!("{}/api/v1/events", self.base))
-            .bearer_auth(token)
-            .send()
-            .await?;
+            .bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let res = req.send().await?;
         if res.status() != 200 {
             bail!("events: {}", res.status());
         }
@@ -124,4 +135,85 @@ pub async fn metric_lines(metrics_port: u16, series: &str, with: &str) -> Result
         .filter(|l| l.starts_with(series) && l.contains(with))
         .map(str::to_owned)
         .collect())
+}
+
+/// One server-sent event: its name, its id (none when it has no `id:` line) and its data.
+#[derive(Debug)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: Value,
+}
+
+/// Reads a server-sent event stream event by event.
+pub struct SseReader<S> {
+    stream: S,
+    buffer: String,
+}
+
+impl<S> SseReader<S>
+where
+    S: futures::Stream<Item = reqwest::Result<String>> + Unpin,
+{
+    pub fn new(stream: S) -> Self {
+        Self {
+            stream,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments and keep-alives skipped), failing after [`WAIT`].
+    pub async fn next(&mut self) -> Result<SseEvent> {
+        self.next_by(tokio::time::Instant::now() + WAIT).await
+    }
+
+    async fn next_by(&mut self, deadline: tokio::time::Instant) -> Result<SseEvent> {
+        use anyhow::Context;
+        use futures::StreamExt;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(str::to_owned)
+                };
+                let (Some(event), Some(data)) = (field("event: "), field("data: ")) else {
+                    continue;
+                };
+                return Ok(SseEvent {
+                    event,
+                    id: field("id: "),
+                    data: serde_json::from_str(&data)?,
+                });
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .context("no event in time")?
+                .context("the event stream ended")??;
+            self.buffer.push_str(&chunk);
+        }
+    }
+
+    /// Reads events until one passes `check` (failing after [`WAIT`]); the events read on
+    /// the way are returned too.
+    pub async fn until(
+        &mut self,
+        what: &str,
+        check: impl Fn(&SseEvent) -> bool,
+    ) -> Result<(SseEvent, Vec<SseEvent>)> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            let e = self
+                .next_by(deadline)
+                .await
+                .map_err(|e| e.context(format!("waiting for {what}; seen {seen:?}")))?;
+            if check(&e) {
+                return Ok((e, seen));
+            }
+            seen.push(e);
+        }
+    }
 }

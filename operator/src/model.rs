@@ -11,10 +11,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
-    /// When the snapshot was assembled (RFC 3339).
+    /// When its newest data came in (RFC 3339): the latest change to any of its clusters.
     pub collected_at: String,
     /// True when some source is failing, so part of the data may be old.
     pub stale: bool,
+    /// True when it was asked for without pods (`?pods=false`): every cluster's `pods` is
+    /// empty, its `namespaces` still count them.
+    pub pods_omitted: bool,
     /// The platform cluster and every managed cluster.
     pub clusters: Vec<ClusterView>,
     /// Tart VMs, when a host agent reports them (empty until then).
@@ -170,8 +173,6 @@ pub struct PodView {
     pub restarts: u32,
     /// When it was created (RFC 3339).
     pub created_at: Option<String>,
-    /// Age in seconds.
-    pub age_seconds: Option<i64>,
     /// Summed CPU requests in millicores.
     pub cpu_request_millis: Option<u64>,
     /// Summed memory requests in bytes.
@@ -194,6 +195,8 @@ pub struct NamespaceCount {
     pub pending: usize,
     /// Failed, crash-looping or unable to pull.
     pub failed: usize,
+    /// Of the failed, those in CrashLoopBackOff.
+    pub crash_looping: usize,
 }
 
 /// A Tart VM, as the host agent reports it (`tart-infra serve`; none in the local lab,
@@ -510,14 +513,16 @@ pub struct ClusterDelta {
     pub pods: Vec<PodView>,
     /// Pods gone.
     pub pods_deleted: Vec<ObjectKey>,
-    /// Nodes created or changed; `podCount` is recomputed from the pods by the client and
-    /// `figures` are not part of a delta (they come with the snapshot).
+    /// Nodes created or changed (`figures` are not part of a delta: they come with the
+    /// snapshot, and a changed node keeps its own).
     pub nodes: Vec<NodeView>,
     /// Nodes gone, by name.
     pub nodes_deleted: Vec<String>,
     /// The counts of every namespace whose pods changed (`total` 0: the namespace has no
     /// pods any more).
     pub namespaces: Vec<NamespaceCount>,
+    /// When pods changed: the pods bound to each node (every node that has any).
+    pub node_pods: BTreeMap<String, usize>,
     /// A new metrics-API reading, when it differs from the previous one.
     pub usage: Option<UsageReading>,
 }

@@ -132,7 +132,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Server-sent events: test, experiment, cluster and snapshot changes and running tests' new series points (testSeries), each only to tokens that may read its object
+         * Server-sent events: test, experiment and cluster changes, per-cluster deltas of pods, nodes and usage (delta, with an SSE id to resume from with Last-Event-ID; revisions starts each stream; resync when a resume reaches back too far), snapshot when metrics-only data may have changed, and running tests' new series points (testSeries), each only to tokens that may read its object
          * @description Requires a bearer token; answers only what its identity may read (`get managedclusters/<name>` per cluster, `get` or `list` of loadtests and scalingexperiments per object's namespace).
          */
         get: operations["GET /api/v1/events"];
@@ -384,6 +384,63 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One event; the SSE event name is its `type`. */
+        ApiEvent: {
+            /** @description It is gone. */
+            deleted: boolean;
+            /** @description Name. */
+            name: string;
+            /** @description Namespace. */
+            namespace: string;
+            /** @description Its phase now. */
+            phase?: string | null;
+            /** @constant */
+            type: "test";
+        } | {
+            /** @description It is gone. */
+            deleted: boolean;
+            /** @description Name. */
+            name: string;
+            /** @description Namespace. */
+            namespace: string;
+            /** @description Its phase now. */
+            phase?: string | null;
+            /** @constant */
+            type: "experiment";
+        } | {
+            /** @description Its name. */
+            cluster: string;
+            /** @description It is gone. */
+            deleted: boolean;
+            /** @description Its phase now. */
+            phase?: string | null;
+            /** @constant */
+            type: "cluster";
+        } | {
+            /** @description When it was assembled. */
+            collectedAt: string;
+            /** @constant */
+            type: "snapshot";
+        } | {
+            /** @description Name. */
+            name: string;
+            /** @description Namespace. */
+            namespace: string;
+            /** @description The point. */
+            point: components["schemas"]["SeriesPoint"];
+            /** @constant */
+            type: "testSeries";
+        } | components["schemas"]["SharedDelta"] | {
+            /** @description Revision by cluster. */
+            revisions: {
+                [key: string]: number;
+            };
+            /** @constant */
+            type: "revisions";
+        } | {
+            /** @constant */
+            type: "resync";
+        };
         /** @description The run a comparison was made against. */
         BaselineRun: {
             /** @description When it finished. */
@@ -405,6 +462,46 @@ export interface components {
              * @description Passed checks.
              */
             passed: number;
+        };
+        /**
+         * @description What changed in one cluster's pods and nodes since its previous delta (an `/api/v1/events`
+         *     `delta` event). Apply in order: upserts and deletes, then `namespaces`, then `usage`.
+         */
+        ClusterDelta: {
+            /** @description The cluster. */
+            cluster: string;
+            /**
+             * @description The counts of every namespace whose pods changed (`total` 0: the namespace has no
+             *     pods any more).
+             */
+            namespaces: components["schemas"]["NamespaceCount"][];
+            /** @description When pods changed: the pods bound to each node (every node that has any). */
+            nodePods: {
+                [key: string]: number;
+            };
+            /**
+             * @description Nodes created or changed (`figures` are not part of a delta: they come with the
+             *     snapshot, and a changed node keeps its own).
+             */
+            nodes: components["schemas"]["NodeView"][];
+            /** @description Nodes gone, by name. */
+            nodesDeleted: string[];
+            /** @description Pods created or changed (their whole view, latest wins). */
+            pods: components["schemas"]["PodView"][];
+            /** @description Pods gone. */
+            podsDeleted: components["schemas"]["ObjectKey"][];
+            /**
+             * Format: uint64
+             * @description The cluster's revision after this delta.
+             */
+            revision: number;
+            /**
+             * Format: uint64
+             * @description The revision this delta applies on top of (the previous delta's `revision`).
+             */
+            since: number;
+            /** @description A new metrics-API reading, when it differs from the previous one. */
+            usage?: components["schemas"]["UsageReading"] | null;
         };
         /** @description A cluster without its pods, for lists. */
         ClusterSummary: {
@@ -1445,6 +1542,11 @@ export interface components {
         NamespaceCount: {
             /**
              * Format: uint
+             * @description Of the failed, those in CrashLoopBackOff.
+             */
+            crashLooping: number;
+            /**
+             * Format: uint
              * @description Failed, crash-looping or unable to pull.
              */
             failed: number;
@@ -1615,6 +1717,13 @@ export interface components {
             /** @description Usage from the metrics API; absent when unknown. */
             usage?: components["schemas"]["Usage"] | null;
         };
+        /** @description A pod's or other namespaced object's key. */
+        ObjectKey: {
+            /** @description Name. */
+            name: string;
+            /** @description Namespace. */
+            namespace: string;
+        };
         /** @description One side of a flow. */
         PeerView: {
             /**
@@ -1638,11 +1747,6 @@ export interface components {
         Percentiles: "PerRunner" | "Merged";
         /** @description One pod, as `kubectl get pods` shows it. */
         PodView: {
-            /**
-             * Format: int64
-             * @description Age in seconds.
-             */
-            ageSeconds?: number | null;
             /**
              * Format: uint64
              * @description Summed CPU requests in millicores.
@@ -1968,14 +2072,21 @@ export interface components {
             /** @description ClusterIP, NodePort, LoadBalancer or ExternalName. */
             type: string;
         };
+        /** @description A delta shared by every client's stream (not copied per client). */
+        SharedDelta: components["schemas"]["ClusterDelta"];
         /** @description Everything the overview page shows, in one document. */
         Snapshot: {
             /** @description The platform cluster and every managed cluster. */
             clusters: components["schemas"]["ClusterView"][];
-            /** @description When the snapshot was assembled (RFC 3339). */
+            /** @description When its newest data came in (RFC 3339): the latest change to any of its clusters. */
             collectedAt: string;
             /** @description Failing sources, by cluster. */
             errors: components["schemas"]["SourceError"][];
+            /**
+             * @description True when it was asked for without pods (`?pods=false`): every cluster's `pods` is
+             *     empty, its `namespaces` still count them.
+             */
+            podsOmitted: boolean;
             /** @description True when some source is failing, so part of the data may be old. */
             stale: boolean;
             /** @description Tart VMs, when a host agent reports them (empty until then). */
@@ -2299,6 +2410,25 @@ export interface components {
              */
             memoryPercent?: number | null;
         };
+        /**
+         * @description One metrics-API reading of a cluster, compact: it replaces every pod's and node's usage
+         *     (absent ones become unknown). Figures are `[cpu millicores, memory bytes]`; the
+         *     percentages are the usage over the pod's requests or the node's allocatable.
+         */
+        UsageReading: {
+            /** @description Whether the metrics API answered. */
+            metricsAvailable: boolean;
+            /** @description Per node name. */
+            nodes: {
+                [key: string]: number[];
+            };
+            /** @description Per namespace, per pod name. */
+            pods: {
+                [key: string]: {
+                    [key: string]: number[];
+                };
+            };
+        };
         /** @description A file system's use. */
         VmDisk: {
             /** @description Mount point (`/`). */
@@ -2564,6 +2694,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ClusterView"];
                 };
+            };
+            /** @description Not modified: the If-None-Match ETag is the answer's (answers are gzip or br encoded when accepted) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description No valid bearer token */
             401: {
@@ -2893,13 +3030,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description An event stream; each event's data is an ApiEvent as JSON */
+            /** @description An event stream; each event's data is an ApiEvent as JSON, its SSE event name the ApiEvent's type */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ApiEvent"];
                 };
             };
             /** @description No valid bearer token */
@@ -3354,7 +3491,10 @@ export interface operations {
     };
     "GET /api/v1/snapshot": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description false leaves every cluster's pods out (its namespace counts stay); default true */
+                pods?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3368,6 +3508,22 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Not modified: the If-None-Match ETag is the answer's (answers are gzip or br encoded when accepted) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a parameter is malformed; `field` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No valid bearer token */

@@ -145,8 +145,12 @@ impl ChangeLog {
 
     /// Turns the changes since the last flush into one delta and logs it; `namespaces` are
     /// the counts of [`Self::touched_namespaces`] now (a namespace missing from them has no
-    /// pods left).
-    pub fn flush(&mut self, namespaces: Vec<NamespaceCount>) -> Flushed {
+    /// pods left), `node_pods` the pods bound to each node now (sent when pods changed).
+    pub fn flush(
+        &mut self,
+        namespaces: Vec<NamespaceCount>,
+        node_pods: BTreeMap<String, usize>,
+    ) -> Flushed {
         if std::mem::take(&mut self.reset) {
             return Flushed::Resync;
         }
@@ -174,6 +178,11 @@ impl ChangeLog {
             revision: self.revision,
             since: self.published,
             namespaces: counts.into_values().collect(),
+            node_pods: if self.pods.is_empty() {
+                BTreeMap::new()
+            } else {
+                node_pods
+            },
             usage: self.usage.take(),
             ..ClusterDelta::default()
         };
@@ -274,15 +283,19 @@ mod tests {
             log.touched_namespaces(),
             BTreeSet::from(["a".to_owned(), "b".to_owned()])
         );
-        let d = delta(log.flush(vec![count("a", 1), count("unrelated", 9)]));
+        let d = delta(log.flush(
+            vec![count("a", 1), count("unrelated", 9)],
+            BTreeMap::from([("n1".to_owned(), 3)]),
+        ));
         assert_eq!((d.cluster.as_str(), d.since, d.revision), ("dev", 100, 105));
         assert_eq!(d.pods.len(), 1);
         assert_eq!(d.pods[0].status, "Running");
         assert_eq!(d.pods_deleted, [key("b", "q")]);
         assert_eq!(d.nodes_deleted, ["n1"]);
         assert_eq!(d.namespaces, [count("a", 1), count("b", 0)]);
+        assert_eq!(d.node_pods, BTreeMap::from([("n1".to_owned(), 3)]));
         assert_eq!(log.published(), 105);
-        assert_eq!(log.flush(Vec::new()), Flushed::Nothing);
+        assert_eq!(log.flush(Vec::new(), BTreeMap::new()), Flushed::Nothing);
     }
 
     /// A usage reading is sent once; the same reading again is no change.
@@ -295,10 +308,12 @@ mod tests {
             ..UsageReading::default()
         };
         log.record(Change::Usage(reading.clone()));
-        assert_eq!(delta(log.flush(Vec::new())).usage, Some(reading.clone()));
+        let d = delta(log.flush(Vec::new(), BTreeMap::from([("n1".to_owned(), 3)])));
+        assert_eq!(d.usage, Some(reading.clone()));
+        assert!(d.node_pods.is_empty(), "no pod changed: {d:?}");
         log.record(Change::Usage(reading));
         assert_eq!(log.revision(), 1);
-        assert_eq!(log.flush(Vec::new()), Flushed::Nothing);
+        assert_eq!(log.flush(Vec::new(), BTreeMap::new()), Flushed::Nothing);
     }
 
     /// Resuming: the deltas after the client's revision; nothing when it is up to date;
@@ -309,7 +324,7 @@ mod tests {
         let mut log = ChangeLog::new("dev", 1_000, 4);
         for i in 0..3 {
             log.record(pod("a", &format!("p{i}"), "Running"));
-            log.flush(Vec::new());
+            log.flush(Vec::new(), BTreeMap::new());
         }
         // Deltas at 1001, 1002, 1003, two objects each (the pod and the delta itself).
         let revisions = |r: Resume| match r {
@@ -330,8 +345,8 @@ mod tests {
         assert_eq!(log.since(7), Resume::Resync);
         log.record(pod("a", "p9", "Running"));
         log.reset();
-        assert_eq!(log.flush(Vec::new()), Flushed::Resync);
-        assert_eq!(log.flush(Vec::new()), Flushed::Nothing);
+        assert_eq!(log.flush(Vec::new(), BTreeMap::new()), Flushed::Resync);
+        assert_eq!(log.flush(Vec::new(), BTreeMap::new()), Flushed::Nothing);
         assert_eq!(log.since(1_003), Resume::Resync);
         assert_eq!(log.since(log.published()), Resume::Deltas(Vec::new()));
     }
@@ -343,7 +358,7 @@ mod tests {
         for i in 0..5 {
             log.record(pod("a", &format!("p{i}"), "Running"));
         }
-        let d = delta(log.flush(Vec::new()));
+        let d = delta(log.flush(Vec::new(), BTreeMap::new()));
         assert_eq!(log.since(0), Resume::Deltas(vec![d]));
     }
 }

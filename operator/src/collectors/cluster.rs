@@ -256,7 +256,7 @@ impl ClusterCollector {
             "endpointslices",
             &health,
             &mut tasks,
-            slim::meta,
+            slim::endpoint_slice,
             |_| {},
         );
         let node_history = Arc::new(Mutex::new(VecDeque::new()));
@@ -302,7 +302,9 @@ impl ClusterCollector {
         })
     }
 
-    /// The cluster's revision: bumped by every change of its pods, nodes and usage.
+    /// The cluster's revision: bumped by every change of its pods, nodes and usage once the
+    /// change is in the caches, so a view built after reading revision `r` holds every change
+    /// up to `r` (read it before the caches). One counter with the event stream's deltas.
     pub fn revision(&self) -> u64 {
         self.changes.lock().map_or(0, |c| c.revision())
     }
@@ -313,26 +315,30 @@ impl ClusterCollector {
     }
 
     /// Turns the changes since the last call into one delta for the event stream (see
-    /// [`changes`]), with the counts of the namespaces whose pods changed.
+    /// [`changes`]), with the counts of the namespaces whose pods changed and of the pods
+    /// bound to each node.
     pub fn flush_changes(&self) -> Flushed {
         let Ok(mut log) = self.changes.lock() else {
             return Flushed::Nothing;
         };
         let touched = log.touched_namespaces();
-        let counts = if touched.is_empty() {
-            Vec::new()
-        } else {
-            let now = Timestamp::now();
-            let views: Vec<_> = self
-                .pods
-                .state()
-                .iter()
-                .filter(|p| touched.contains(p.metadata.namespace.as_deref().unwrap_or_default()))
-                .map(|p| views::pod_view(p, None, now))
-                .collect();
-            views::namespace_counts(&views)
-        };
-        log.flush(counts)
+        if touched.is_empty() {
+            return log.flush(Vec::new(), BTreeMap::new());
+        }
+        let pods = self.pods.state();
+        let mut node_pods = BTreeMap::new();
+        for node in pods
+            .iter()
+            .filter_map(|p| p.spec.as_ref()?.node_name.as_ref())
+        {
+            *node_pods.entry(node.clone()).or_default() += 1;
+        }
+        let views: Vec<_> = pods
+            .iter()
+            .filter(|p| touched.contains(p.metadata.namespace.as_deref().unwrap_or_default()))
+            .map(|p| views::pod_view(p, None))
+            .collect();
+        log.flush(views::namespace_counts(&views), node_pods)
     }
 
     /// What a client that has this cluster's deltas up to `revision` must receive.
@@ -481,7 +487,7 @@ fn pod_changes(
                     .get(&(key.namespace.clone(), key.name.clone()))
                     .copied()
             });
-            let view = views::pod_view(pod, used, Timestamp::now());
+            let view = views::pod_view(pod, used);
             Change::Pod(key, Some(view))
         };
         record(&changes, event, applied, |pod| {
@@ -568,11 +574,14 @@ async fn poll_usage(
                 (UsageData::default(), Err(why))
             }
         };
-        if let Ok(mut c) = changes.lock() {
-            c.record(Change::Usage(usage_reading(&data)));
-        }
+        let reading = usage_reading(&data);
         if let Ok(mut u) = usage.write() {
             *u = data;
+        }
+        // After the reading is in the cache: a view built after reading revision `r` holds
+        // every change up to `r`.
+        if let Ok(mut c) = changes.lock() {
+            c.record(Change::Usage(reading));
         }
         if let Ok(mut h) = node_history.lock() {
             usage::push(&mut h, NodeSample { at, nodes });

@@ -14,4 +14,9 @@ describe("parseSse", () => {
     const { events } = parseSse("data: a\r\ndata: b\r\n\r\n");
     expect(events).toEqual([{ event: "message", data: "a\nb" }]);
   });
+
+  it("keeps an event's id", () => {
+    const { events } = parseSse('event: delta\nid: dev=3,prod=9\ndata: {"type":"delta"}\n\n');
+    expect(events).toEqual([{ event: "delta", id: "dev=3,prod=9", data: '{"type":"delta"}' }]);
+  });
 });

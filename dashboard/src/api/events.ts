@@ -1,6 +1,8 @@
 // Live updates: the API's server-sent events (`/api/v1/events`), read with fetch because
-// EventSource cannot send the Authorization header. Reconnects with backoff; callers fall
-// back to polling while it is down.
+// EventSource cannot send the Authorization header. Reconnects with backoff, resuming after
+// the last event id it saw (`Last-Event-ID`, as EventSource would); callers fall back to
+// polling while it is down.
+import type { ClusterDelta } from "../lib/deltas";
 import { authHeaders, errorFrom, type SeriesPoint } from "./client";
 
 export type LiveEvent =
@@ -9,17 +11,22 @@ export type LiveEvent =
   | { type: "cluster"; cluster: string; phase?: string | null; deleted: boolean }
   | { type: "snapshot"; collectedAt?: string }
   | { type: "testSeries"; namespace: string; name: string; point: SeriesPoint }
+  | ({ type: "delta" } & ClusterDelta)
+  | { type: "revisions"; revisions: Record<string, number> }
   | { type: "resync" };
 
 export type StreamState = "connecting" | "open" | "closed" | "unauthorized";
 
+type SseEvent = { event: string; data: string; id?: string };
+
 /** Splits an SSE byte stream's text into events (pure; `rest` is an incomplete tail). */
-export function parseSse(text: string): { events: { event: string; data: string }[]; rest: string } {
-  const events: { event: string; data: string }[] = [];
+export function parseSse(text: string): { events: SseEvent[]; rest: string } {
+  const events: SseEvent[] = [];
   const blocks = text.split(/\r?\n\r?\n/);
   const rest = blocks.pop() ?? "";
   for (const block of blocks) {
     let event = "message";
+    let id: string | undefined;
     const data: string[] = [];
     for (const line of block.split(/\r?\n/)) {
       if (line.startsWith(":")) continue;
@@ -28,8 +35,9 @@ export function parseSse(text: string): { events: { event: string; data: string 
       const value = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
       if (key === "event") event = value;
       else if (key === "data") data.push(value);
+      else if (key === "id") id = value;
     }
-    if (data.length) events.push({ event, data: data.join("\n") });
+    if (data.length) events.push({ event, data: data.join("\n"), ...(id === undefined ? {} : { id }) });
   }
   return { events, rest };
 }
@@ -41,11 +49,12 @@ export async function follow(
   signal: AbortSignal,
 ): Promise<void> {
   let delay = 1000;
+  let lastEventId: string | undefined;
   while (!signal.aborted) {
     onState("connecting");
     try {
       const response = await fetch("/api/v1/events", {
-        headers: { Accept: "text/event-stream", ...authHeaders() },
+        headers: { Accept: "text/event-stream", ...authHeaders(), ...(lastEventId === undefined ? {} : { "Last-Event-ID": lastEventId }) },
         signal,
       });
       if (response.status === 401) {
@@ -63,6 +72,7 @@ export async function follow(
         const parsed = parseSse(buffer + value);
         buffer = parsed.rest;
         for (const e of parsed.events) {
+          if (e.id !== undefined) lastEventId = e.id;
           try {
             onEvent(JSON.parse(e.data) as LiveEvent);
           } catch {

@@ -1,9 +1,11 @@
-// Keeps the query caches fresh: server-sent events invalidate what changed; while the stream
-// is down, queries poll instead.
+// Keeps the query caches fresh: server-sent events invalidate what changed, and clusters'
+// deltas are applied to the cached snapshot and cluster answers; while the stream is down,
+// queries poll instead.
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
+import { applyDelta, applyDeltaToSnapshot } from "../lib/deltas";
 import { withPoint } from "../lib/timeline";
-import type { TestSeries } from "./client";
+import type { ClusterView, Snapshot, TestSeries } from "./client";
 import { follow, type StreamState } from "./events";
 
 const LiveContext = createContext<StreamState>("connecting");
@@ -28,8 +30,15 @@ export function LiveProvider({ children, enabled }: { children: ReactNode; enabl
             break;
           case "cluster":
           case "snapshot":
+            // A cluster's own fields, or metrics-only data (VMs, node disk and network).
             void client.invalidateQueries({ queryKey: ["snapshot"] });
             void client.invalidateQueries({ queryKey: ["cluster"] });
+            break;
+          case "delta":
+            client.setQueryData<Snapshot>(["snapshot"], (old) => (old ? applyDeltaToSnapshot(old, e) : old));
+            client.setQueryData<ClusterView>(["cluster", e.cluster], (old) => (old ? applyDelta(old, e) : old));
+            break;
+          case "revisions":
             break;
           case "testSeries":
             // A running test's new point joins its cached series at once.

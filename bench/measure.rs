@@ -35,3 +35,14 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name and state.
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// The figure recorded for `key` in bench/recorded.json next to `value`, as
+/// bench/recorded.mjs prints it.
+pub fn recorded(key: &str, value: impl ToString) -> String {
+    std::process::Command::new("node")
+        .args(["bench/recorded.mjs", key, &value.to_string()])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|e| format!("(node bench/recorded.mjs failed: {e})"))
+}

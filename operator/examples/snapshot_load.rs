@@ -22,7 +22,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams, PostParams};
 use local_control_plane::ControlPlane;
-use measure::status_kib;
+use measure::{recorded, status_kib};
 use support::{
     Running, api_admin_token, create_namespace, free_port, operator_bin_from_env, operator_command,
     platform_and_clusters,
@@ -311,16 +311,6 @@ fn wrk_ms(v: &str) -> Option<f64> {
         (v, 1.0)
     };
     number.parse::<f64>().ok().map(|n| n * factor)
-}
-
-/// The figure recorded for `key` next to `value` (bench/recorded.mjs prints it).
-fn recorded(key: &str, value: impl ToString) -> String {
-    Command::new("node")
-        .args(["bench/recorded.mjs", key, &value.to_string()])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|e| format!("(node bench/recorded.mjs failed: {e})"))
 }
 
 /// The LIST path's figures.

@@ -57,13 +57,24 @@ async fn pod_changes_arrive_as_deltas_and_resume_after_a_disconnect() -> Result<
     let http = Http::new(env.port);
     let token = env.token().to_owned();
 
-    // A stream starts with the revision of each cluster it sees, as its id.
-    let mut first = SseReader::new(http.events(&token).await?);
-    let (start, _) = first.until("revisions", |e| e.event == "revisions").await?;
-    ensure!(
-        start.data["revisions"]["dev"].is_u64() && start.data["revisions"]["platform"].is_u64(),
-        "{start:?}"
-    );
+    // A stream starts with the revision of each cluster it sees, as its id (dev's once its
+    // collectors run, which may follow its Ready phase by a moment).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (mut first, start) = loop {
+        let mut stream = SseReader::new(http.events(&token).await?);
+        let (start, _) = stream
+            .until("revisions", |e| e.event == "revisions")
+            .await?;
+        if start.data["revisions"]["dev"].is_u64() {
+            break (stream, start);
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "dev never joined the stream: {start:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    ensure!(start.data["revisions"]["platform"].is_u64(), "{start:?}");
     ensure!(
         start.id.as_deref().is_some_and(|id| id.contains("dev=")),
         "{start:?}"

@@ -113,6 +113,9 @@ async fn client(
     let mut stream = res.bytes_stream();
     let mut got = Received::default();
     let mut buffer = String::new();
+    // A change counts once: its first delta (a pod deleted with grace 0 is upserted as
+    // Terminating just before it goes).
+    let mut seen = std::collections::HashSet::new();
     while let Ok(Some(chunk)) = tokio::time::timeout_at(until.into(), stream.next()).await {
         let chunk = chunk?;
         let at = Instant::now();
@@ -142,7 +145,10 @@ async fn client(
             };
             for (field, deleted) in [("pods", false), ("podsDeleted", true)] {
                 for name in names(field) {
-                    if let Some(t) = written.get(&(cluster.to_owned(), name, deleted)) {
+                    let key = (cluster.to_owned(), name, deleted);
+                    if let Some(t) = written.get(&key)
+                        && seen.insert(key)
+                    {
                         got.latencies_ms
                             .push(at.saturating_duration_since(*t).as_secs_f64() * 1000.0);
                     }
@@ -153,8 +159,9 @@ async fn client(
     Ok(got)
 }
 
-/// Writes `rate` pod changes a second until `until`: a create, then the oldest churned pod's
-/// delete, over the clusters in turn. Returns how many were written.
+/// Writes `rate` pod changes a second until `until`, over the clusters in turn: creates, and
+/// once each cluster has 40 churned pods, creates and deletes of the oldest alternating.
+/// Returns how many were written.
 async fn churn(targets: &[ControlPlane], rate: u64, issued: Issued, until: Instant) -> Result<u64> {
     let mut apis = Vec::new();
     for cp in targets {
@@ -169,13 +176,13 @@ async fn churn(targets: &[ControlPlane], rate: u64, issued: Issued, until: Insta
         let c = (n as usize) % apis.len();
         let cluster = CLUSTERS[c].to_owned();
         let api = apis[c].clone();
-        let delete = n % 4 >= 2 && !live[c].is_empty();
+        // Pods live a few seconds (a create and a delete within one coalescing period would
+        // go out as the delete alone); only pods whose create was answered are deleted.
+        let delete = n % 4 >= 2 && live[c].len() > 40;
         let name = if delete {
             live[c].pop_front().unwrap_or_default()
         } else {
-            let name = format!("churn-{n:06}");
-            live[c].push_back(name.clone());
-            name
+            format!("churn-{n:06}")
         };
         if let Ok(mut m) = issued.lock() {
             m.insert((cluster.clone(), name.clone(), delete), Instant::now());
@@ -185,14 +192,18 @@ async fn churn(targets: &[ControlPlane], rate: u64, issued: Issued, until: Insta
             if delete {
                 api.delete(&name, &DeleteParams::default().grace_period(0))
                     .await
-                    .map(|_| ())
+                    .map(|_| None)
             } else {
-                api.create(&PostParams::default(), &p).await.map(|_| ())
+                api.create(&PostParams::default(), &p)
+                    .await
+                    .map(|_| Some((c, name)))
             }
         });
         // Keep the writes flowing without waiting for each.
         while let Some(Some(r)) = futures::FutureExt::now_or_never(writes.next()) {
-            r?;
+            if let Some((c, name)) = r? {
+                live[c].push_back(name);
+            }
         }
         n += 1;
     }
@@ -227,7 +238,11 @@ async fn main() -> Result<()> {
     }
     let port = free_port()?;
     let mut command = operator_command(&bin, &platform, port, "warn", "json");
-    command.stdout(Stdio::null());
+    // One token for every client: allow them all (the default cap is 8 streams a token).
+    command.stdout(Stdio::null()).env(
+        "TART_OPERATOR_MAX_EVENT_STREAMS_PER_CLIENT",
+        clients.to_string(),
+    );
     let operator = Running::spawn(&mut command)?;
     let token = api_admin_token(&platform.client().await?).await?;
     let base = format!("http://127.0.0.1:{port}/api/v1");

@@ -14,7 +14,7 @@ mod measure;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,7 +57,9 @@ fn args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut number = |name: &str| -> Result<usize> {
-            let v = it.next().with_context(|| format!("{name} needs a number"))?;
+            let v = it
+                .next()
+                .with_context(|| format!("{name} needs a number"))?;
             v.parse()
                 .ok()
                 .filter(|n| *n > 0)
@@ -251,7 +253,10 @@ fn requests_between(
 
 fn print_requests(title: &str, rows: &[(String, f64)], tests: usize) -> f64 {
     println!("  {title}:");
-    println!("    {:<44} {:>8} {:>9}", "server, verb, resource", "count", "per test");
+    println!(
+        "    {:<44} {:>8} {:>9}",
+        "server, verb, resource", "count", "per test"
+    );
     let mut total = 0.0;
     for (row, count) in rows {
         println!("    {row:<44} {count:>8.0} {:>9.2}", count / tests as f64);
@@ -287,7 +292,11 @@ async fn reconciles(metrics_port: u16) -> Result<f64> {
 }
 
 /// Waits until every LoadTest in `api` has finished, reporting progress.
-async fn all_finished(api: Api<LoadTest>, want: usize, began: Instant) -> Result<BTreeMap<String, usize>> {
+async fn all_finished(
+    api: Api<LoadTest>,
+    want: usize,
+    began: Instant,
+) -> Result<BTreeMap<String, usize>> {
     let mut phases: HashMap<String, String> = HashMap::new();
     let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).applied_objects());
     let mut reported = 0;
@@ -298,7 +307,10 @@ async fn all_finished(api: Api<LoadTest>, want: usize, began: Instant) -> Result
         }
         if phases.len() >= reported + 100 {
             reported = phases.len();
-            eprintln!("  {reported} tests finished after {:.1} s", began.elapsed().as_secs_f64());
+            eprintln!(
+                "  {reported} tests finished after {:.1} s",
+                began.elapsed().as_secs_f64()
+            );
         }
         if phases.len() >= want {
             let mut by_phase = BTreeMap::new();
@@ -395,7 +407,10 @@ async fn main() -> Result<()> {
         |i| loadtest(i, a.clusters),
         |lt| {
             let uid = lt.uid().unwrap_or_default();
-            seen.lock().expect("not poisoned").created.insert(uid, Instant::now());
+            seen.lock()
+                .expect("not poisoned")
+                .created
+                .insert(uid, Instant::now());
         },
     )
     .await?;
@@ -439,7 +454,9 @@ async fn main() -> Result<()> {
         let s = seen.lock().expect("not poisoned");
         s.job
             .iter()
-            .filter_map(|(uid, at)| Some(at.duration_since(*s.created.get(uid)?).as_secs_f64() * 1000.0))
+            .filter_map(|(uid, at)| {
+                Some(at.duration_since(*s.created.get(uid)?).as_secs_f64() * 1000.0)
+            })
             .collect()
     };
     latencies.sort_by(f64::total_cmp);
@@ -469,11 +486,24 @@ async fn main() -> Result<()> {
         "{n} LoadTests created at once ({CONCURRENCY} client requests in flight) across {} target cluster(s), at most {} running per cluster{}:",
         a.clusters,
         a.limit,
-        if a.complete { ", runners simulated by kwok" } else { ", API servers only (runners never run)" }
+        if a.complete {
+            ", runners simulated by kwok"
+        } else {
+            ", API servers only (runners never run)"
+        }
     );
-    println!("  LoadTests created in               {:>8.2} s", created.as_secs_f64());
-    println!("  all {n} runner Jobs exist after    {:>8.2} s", via_operator.as_secs_f64());
-    println!("  plain client creating {n} Jobs     {:>8.2} s", plain.as_secs_f64());
+    println!(
+        "  LoadTests created in               {:>8.2} s",
+        created.as_secs_f64()
+    );
+    println!(
+        "  all {n} runner Jobs exist after    {:>8.2} s",
+        via_operator.as_secs_f64()
+    );
+    println!(
+        "  plain client creating {n} Jobs     {:>8.2} s",
+        plain.as_secs_f64()
+    );
     let ratio = via_operator.as_secs_f64() / plain.as_secs_f64();
     println!("  ratio operator / plain             {ratio:>8.1} x");
     let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
@@ -490,10 +520,17 @@ async fn main() -> Result<()> {
     );
     println!("    a plain client makes 1.00 per test (POST jobs)");
     let whole = requests_between(&clients, &before, &after, &own);
-    let until = if a.complete { "every test finished" } else { "5 s after (follow-up looks)" };
+    let until = if a.complete {
+        "every test finished"
+    } else {
+        "5 s after (follow-up looks)"
+    };
     let whole_per_test = print_requests(&format!("API requests until {until}"), &whole, n);
     if let Some(by_phase) = &by_phase {
-        println!("  all {n} tests finished after        {:>8.1} s: {by_phase:?}", done.as_secs_f64());
+        println!(
+            "  all {n} tests finished after        {:>8.1} s: {by_phase:?}",
+            done.as_secs_f64()
+        );
     }
     println!(
         "  reconciles of LoadTests            {reconciled:>8.0} ({:.2} per test)",

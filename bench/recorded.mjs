@@ -15,3 +15,9 @@ export function recorded(key, value) {
   const flag = change > 20 ? " REGRESSION: more than 20 % worse than recorded" : "";
   return `(recorded ${r.value} at ${r.commit} on ${r.date}, ${sign}${change.toFixed(0)} %)${flag}`;
 }
+
+// `node bench/recorded.mjs <key> <value>` prints the comparison, for benchmarks not in JS.
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const [key, value] = process.argv.slice(2);
+  console.log(recorded(key, Number(value)));
+}

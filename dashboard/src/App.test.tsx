@@ -9,7 +9,7 @@ const json = (status: number, body: unknown) => new Response(JSON.stringify(body
 const unauthorized = () => json(401, { error: { code: "Unauthorized", message: "a bearer token is required" } });
 
 const dev = { name: "dev", tier: "dev", phase: "Ready", reachable: true, metricsAvailable: true, nodes: [], pods: [], namespaces: [] } as unknown as ClusterView;
-const snapshot = { collectedAt: "2026-11-28T18:00:00Z", stale: false, errors: [], vms: [], clusters: [dev] } as Snapshot;
+const snapshot = { collectedAt: "2026-11-28T18:00:00Z", stale: false, podsOmitted: true, errors: [], vms: [], clusters: [dev] } as Snapshot;
 
 /** Answers the app's requests: `write` decides POSTs; reads need the token "good". */
 function stubApi(write: () => Response) {

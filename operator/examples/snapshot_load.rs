@@ -1,7 +1,9 @@
 //! Benchmark: `/api/v1/snapshot` with 4 simulated clusters of 500 pods each (another count
-//! with `TART_BENCH_PODS`), under wrk on
-//! loopback; the operator's memory; and, in the same run, one LIST of all those pods from
-//! the API servers (what the watch caches save per request). Run `bench/snapshot-load.sh`.
+//! with `TART_BENCH_PODS`), under wrk on loopback: full answers, brotli-encoded answers and
+//! revalidations (304), the operator's memory; and in the same run, side by side, (a) the
+//! same pods LISTed from the four API servers for every answer and (b) with
+//! `TART_BENCH_BASELINE_BIN`, an older operator binary under the same load. Run
+//! `bench/snapshot.sh`.
 //!
 //! With `TART_BENCH_DASHBOARD=<dashboard dir>` it measures the dashboard instead: the operator
 //! serves `<dir>/dist` and `<dir>/bench/first-render.mjs` loads the Overview and a Cluster
@@ -73,6 +75,35 @@ async fn populate(cp: &ControlPlane, cluster: &str, count: usize) -> Result<()> 
     Ok(())
 }
 
+/// Waits until the snapshot shows `want` pods; its size in bytes then.
+async fn wait_for_pods(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    want: usize,
+) -> Result<usize> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Ok(res) = http.get(url).bearer_auth(token).send().await
+            && let Ok(body) = res.text().await
+            && let Ok(s) = serde_json::from_str::<serde_json::Value>(&body)
+        {
+            let pods: usize = s["clusters"].as_array().map_or(0, |c| {
+                c.iter()
+                    .map(|c| c["pods"].as_array().map_or(0, Vec::len))
+                    .sum()
+            });
+            if pods >= want {
+                return Ok(body.len());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the snapshot never showed {want} pods");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 fn wrk_number(output: &str, prefix: &str) -> Option<String> {
     output
         .lines()
@@ -106,27 +137,8 @@ async fn main() -> Result<()> {
     let token = api_admin_token(&platform.client().await?).await?;
     let url = format!("http://127.0.0.1:{port}/api/v1/snapshot");
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
     let want = per_cluster * CLUSTERS.len();
-    let size = loop {
-        if let Ok(res) = http.get(&url).bearer_auth(&token).send().await
-            && let Ok(body) = res.text().await
-            && let Ok(s) = serde_json::from_str::<serde_json::Value>(&body)
-        {
-            let pods: usize = s["clusters"].as_array().map_or(0, |c| {
-                c.iter()
-                    .map(|c| c["pods"].as_array().map_or(0, Vec::len))
-                    .sum()
-            });
-            if pods >= want {
-                break body.len();
-            }
-        }
-        if Instant::now() > deadline {
-            bail!("the snapshot never showed {want} pods");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let size = wait_for_pods(&http, &url, &token, want).await?;
     let idle_rss = status_kib(pid, "VmRSS:");
     if let Some(dir) = &dashboard {
         let status = Command::new("node")
@@ -144,63 +156,223 @@ async fn main() -> Result<()> {
         return Ok(());
     }
 
-    eprintln!("running wrk for 20 s...");
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            "-c8",
-            "-d20s",
-            "--latency",
-            "-H",
-            &format!("Authorization: Bearer {token}"),
-            &url,
-        ])
-        .output()
-        .context("wrk is not installed (apt-get install wrk)")?;
-    let wrk = String::from_utf8_lossy(&out.stdout).into_owned();
-    let peak_rss = status_kib(pid, "VmHWM:");
-
-    // One LIST of every pod from the API servers, for comparison.
-    let mut list_total = Duration::ZERO;
-    for cp in &targets {
-        let client = cp.client().await?;
-        let began = Instant::now();
-        let n = Api::<Pod>::all(client)
-            .list(&ListParams::default())
-            .await?
-            .items
-            .len();
-        list_total += began.elapsed();
-        anyhow::ensure!(n >= per_cluster, "listed {n} pods");
-    }
-    drop(operator);
-
+    let bench = Bench {
+        url: url.clone(),
+        token: token.clone(),
+        per_cluster,
+    };
+    let etag = http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     println!(
-        "/api/v1/snapshot, {} clusters x {per_cluster} pods + platform ({} KiB per answer), wrk -t2 -c8 -d20s:",
+        "/api/v1/snapshot, {} clusters x {per_cluster} pods + platform ({} KiB per answer), wrk -t2 -c8 -d{WRK_SECONDS}s on the same 2 cores:",
         CLUSTERS.len(),
         size / 1024
     );
+    let full = bench.wrk("full answer", "full", &[])?;
+    let br = bench.wrk("full answer, br", "br", &[("Accept-Encoding", "br")])?;
+    let unchanged = match &etag {
+        Some(tag) => Some(bench.wrk("unchanged (304)", "304", &[("If-None-Match", tag)])?),
+        None => {
+            println!("  unchanged (304): this operator sends no ETag");
+            None
+        }
+    };
+    let peak_rss = status_kib(pid, "VmHWM:");
     println!(
-        "  requests/s          {}",
-        wrk_number(&wrk, "Requests/sec:").unwrap_or_else(|| "?".into())
-    );
-    println!(
-        "  latency p50         {}",
-        wrk_number(&wrk, "50%").unwrap_or_else(|| "?".into())
-    );
-    println!(
-        "  latency p99         {}",
-        wrk_number(&wrk, "99%").unwrap_or_else(|| "?".into())
-    );
-    println!(
-        "  operator RSS idle / peak   {} / {} MiB",
+        "  operator RSS idle / peak   {} / {} MiB {}",
         idle_rss / 1024,
-        peak_rss / 1024
+        peak_rss / 1024,
+        recorded(&format!("snapshot.rss_mib.{per_cluster}"), peak_rss / 1024)
+    );
+    drop(operator);
+
+    let list = list_path(&targets, per_cluster).await?;
+    println!(
+        "  (a) the same pods LISTed from the 4 API servers per answer, 8 in flight, {WRK_SECONDS} s:"
     );
     println!(
-        "  one LIST of all {} pods from the 4 API servers: {:.0} ms",
-        want,
-        list_total.as_secs_f64() * 1000.0
+        "      answers/s {:>9.1}   p50 {:>7.2} ms   p99 {:>7.2} ms",
+        list.per_second, list.p50_ms, list.p99_ms
     );
+    let baseline = match std::env::var_os("TART_BENCH_BASELINE_BIN") {
+        Some(old) => {
+            let mut command =
+                operator_command(std::path::Path::new(&old), &platform, port, "warn", "json");
+            command.stdout(Stdio::null());
+            let old_operator = Running::spawn(&mut command)?;
+            wait_for_pods(&http, &url, &token, want).await?;
+            let label = std::env::var("TART_BENCH_BASELINE").unwrap_or_else(|_| "baseline".into());
+            println!("  (b) the implementation at {label}, which builds every answer per request:");
+            let old = bench.wrk("full answer", "baseline", &[])?;
+            println!(
+                "      operator RSS peak {} MiB",
+                status_kib(old_operator.pid(), "VmHWM:") / 1024
+            );
+            Some(old)
+        }
+        None => None,
+    };
+    println!("  ratios:");
+    println!(
+        "    full answers / LIST path        {:>7.1} x",
+        full.per_second / list.per_second
+    );
+    if let Some(u) = &unchanged {
+        println!(
+            "    304s / LIST path                {:>7.1} x",
+            u.per_second / list.per_second
+        );
+    }
+    if let Some(old) = &baseline {
+        println!(
+            "    full answers / baseline         {:>7.1} x   (br: {:.1} x)",
+            full.per_second / old.per_second,
+            br.per_second / old.per_second
+        );
+    }
     Ok(())
+}
+
+const WRK_SECONDS: u32 = 15;
+
+/// The snapshot under wrk.
+struct Bench {
+    url: String,
+    token: String,
+    per_cluster: usize,
+}
+
+/// What wrk measured.
+struct Load {
+    per_second: f64,
+}
+
+impl Bench {
+    /// Runs wrk with `headers`, prints requests/s, p50 and p99 (each next to its recorded
+    /// figure under `snapshot.<key>.<pods>`).
+    fn wrk(&self, label: &str, key: &str, headers: &[(&str, &str)]) -> Result<Load> {
+        let mut args = vec![
+            "-t2".to_owned(),
+            "-c8".to_owned(),
+            format!("-d{WRK_SECONDS}s"),
+            "--latency".to_owned(),
+            "-H".to_owned(),
+            format!("Authorization: Bearer {}", self.token),
+        ];
+        for (name, value) in headers {
+            args.push("-H".to_owned());
+            args.push(format!("{name}: {value}"));
+        }
+        args.push(self.url.clone());
+        let out = Command::new("wrk")
+            .args(&args)
+            .output()
+            .context("wrk is not installed (apt-get install wrk)")?;
+        let wrk = String::from_utf8_lossy(&out.stdout).into_owned();
+        let per_second: f64 = wrk_number(&wrk, "Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("no Requests/sec in wrk's output: {wrk}"))?;
+        let ms = |p: &str| {
+            wrk_number(&wrk, p)
+                .and_then(|v| wrk_ms(&v))
+                .unwrap_or(f64::NAN)
+        };
+        let (p50, p99) = (ms("50%"), ms("99%"));
+        let pods = self.per_cluster;
+        println!("  {label}:");
+        println!(
+            "      requests/s {per_second:>9.1} {}",
+            recorded(&format!("snapshot.{key}.rps.{pods}"), per_second)
+        );
+        println!(
+            "      p50 {p50:>7.2} ms   p99 {p99:>7.2} ms {}",
+            recorded(&format!("snapshot.{key}.p99_ms.{pods}"), p99)
+        );
+        Ok(Load { per_second })
+    }
+}
+
+/// wrk's latency (`812.00us`, `3.10ms`, `1.20s`) in milliseconds.
+fn wrk_ms(v: &str) -> Option<f64> {
+    let (number, factor) = if let Some(n) = v.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (v, 1.0)
+    };
+    number.parse::<f64>().ok().map(|n| n * factor)
+}
+
+/// The figure recorded for `key` next to `value` (bench/recorded.mjs prints it).
+fn recorded(key: &str, value: impl ToString) -> String {
+    Command::new("node")
+        .args(["bench/recorded.mjs", key, &value.to_string()])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|e| format!("(node bench/recorded.mjs failed: {e})"))
+}
+
+/// The LIST path's figures.
+struct ListPath {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Answers the snapshot the obvious way for `WRK_SECONDS`: every answer LISTs the pods of
+/// the 4 API servers (8 answers in flight, as wrk's connections).
+async fn list_path(
+    targets: &[local_control_plane::ControlPlane],
+    per_cluster: usize,
+) -> Result<ListPath> {
+    let mut apis = Vec::new();
+    for cp in targets {
+        apis.push(Api::<Pod>::all(cp.client().await?));
+    }
+    let until = Instant::now() + Duration::from_secs(u64::from(WRK_SECONDS));
+    let began = Instant::now();
+    let params = ListParams::default();
+    let workers = (0..8).map(|_| {
+        let (apis, params) = (apis.clone(), &params);
+        async move {
+            let mut took = Vec::new();
+            while Instant::now() < until {
+                let t = Instant::now();
+                let lists =
+                    futures::future::try_join_all(apis.iter().map(|a| a.list(params))).await?;
+                let pods: usize = lists.iter().map(|l| l.items.len()).sum();
+                anyhow::ensure!(pods >= per_cluster * apis.len(), "listed {pods} pods");
+                took.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, anyhow::Error>(took)
+        }
+    });
+    let mut all: Vec<f64> = futures::future::try_join_all(workers)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let seconds = began.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        all.get(((all.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Ok(ListPath {
+        per_second: all.len() as f64 / seconds,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+    })
 }

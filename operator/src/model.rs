@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
-    /// When the snapshot was assembled (RFC 3339).
+    /// When its newest data came in (RFC 3339): the latest change to any of its clusters.
     pub collected_at: String,
     /// True when some source is failing, so part of the data may be old.
     pub stale: bool,
+    /// True when it was asked for without pods (`?pods=false`): every cluster's `pods` is
+    /// empty, its `namespaces` still count them.
+    pub pods_omitted: bool,
     /// The platform cluster and every managed cluster.
     pub clusters: Vec<ClusterView>,
     /// Tart VMs, when a host agent reports them (empty until then).
@@ -168,8 +171,6 @@ pub struct PodView {
     pub restarts: u32,
     /// When it was created (RFC 3339).
     pub created_at: Option<String>,
-    /// Age in seconds.
-    pub age_seconds: Option<i64>,
     /// Summed CPU requests in millicores.
     pub cpu_request_millis: Option<u64>,
     /// Summed memory requests in bytes.
@@ -192,6 +193,8 @@ pub struct NamespaceCount {
     pub pending: usize,
     /// Failed, crash-looping or unable to pull.
     pub failed: usize,
+    /// Of the failed, those in CrashLoopBackOff.
+    pub crash_looping: usize,
 }
 
 /// A Tart VM, as the host agent reports it (`tart-infra serve`; none in the local lab,

@@ -225,6 +225,125 @@ async fn cluster_data_comes_from_the_caches() -> Result<()> {
         status == 200 && summary["nodesReady"] == 2 && summary["nodesTotal"] == 2,
         "{clusters:#}"
     );
+    answers_are_built_once_per_change(&lab, &token, &d).await
+}
+
+/// A GET of `path` as `token` with `headers`: status, headers and the body, decoded from
+/// gzip when it says so.
+async fn raw_get(
+    lab: &Lab,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>)> {
+    use std::io::Read;
+    let mut req = reqwest::Client::new()
+        .get(format!("{}{path}", lab.http.base))
+        .bearer_auth(token);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = req.send().await?;
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    let bytes = res.bytes().await?.to_vec();
+    let body = if headers.get("content-encoding").is_some_and(|e| e == "gzip") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut out)?;
+        out
+    } else {
+        bytes
+    };
+    Ok((status, headers, body))
+}
+
+/// The snapshot and a cluster's answer carry strong ETags: the same answer revalidates to a
+/// 304 with no body, a change to the cluster's pods gives a new one; gzip is served to
+/// whoever accepts it; `?pods=false` leaves pods out but keeps their counts.
+async fn answers_are_built_once_per_change(
+    lab: &Lab,
+    token: &str,
+    dev: &kube::Client,
+) -> Result<()> {
+    let etag = |h: &reqwest::header::HeaderMap| -> Result<String> {
+        Ok(h.get("etag").context("an ETag")?.to_str()?.to_owned())
+    };
+    for path in ["/api/v1/snapshot", "/api/v1/clusters/dev"] {
+        let (status, headers, body) =
+            raw_get(lab, path, token, &[("accept-encoding", "gzip")]).await?;
+        ensure!(status == 200, "{path}: {status}");
+        ensure!(
+            headers["content-encoding"] == "gzip"
+                && headers["cache-control"] == "private, no-cache",
+            "{path}: {headers:?}"
+        );
+        let tag = etag(&headers)?;
+        ensure!(
+            tag.ends_with("-gzip\""),
+            "{path}: the gzip representation's tag: {tag}"
+        );
+        let answer: Value = serde_json::from_slice(&body)?;
+        ensure!(answer.is_object(), "{path}: {answer}");
+        let (status, headers, body) = raw_get(lab, path, token, &[("if-none-match", &tag)]).await?;
+        ensure!(
+            status == 304 && body.is_empty() && etag(&headers)? == tag.replace("-gzip", ""),
+            "{path}: unchanged data revalidates: {status} {headers:?}"
+        );
+    }
+
+    let (_, headers, _) = raw_get(lab, "/api/v1/snapshot", token, &[]).await?;
+    let before = etag(&headers)?;
+    apply_yaml(
+        dev,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: newcomer, namespace: demo}\nspec:\n  containers: [{name: app, image: \"busybox:1.36\"}]\n",
+        "demo",
+    )
+    .await?;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, headers, body) = raw_get(
+            lab,
+            "/api/v1/snapshot",
+            token,
+            &[("if-none-match", &before)],
+        )
+        .await?;
+        if status == 200 {
+            let answer: Value = serde_json::from_slice(&body)?;
+            let dev = find(&answer["clusters"], "name", "dev").context("dev")?;
+            ensure!(etag(&headers)? != before, "a new answer has a new tag");
+            if find(&dev["pods"], "name", "newcomer").is_some() {
+                break;
+            }
+        } else {
+            ensure!(status == 304, "{status}");
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the new pod never changed the snapshot's ETag"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    let (status, _, body) = raw_get(lab, "/api/v1/snapshot?pods=false", token, &[]).await?;
+    let answer: Value = serde_json::from_slice(&body)?;
+    let dev = find(&answer["clusters"], "name", "dev").context("dev")?;
+    let demo = find(&dev["namespaces"], "namespace", "demo").context("demo counts")?;
+    ensure!(
+        status == 200
+            && answer["podsOmitted"] == true
+            && dev["pods"] == json!([])
+            && demo["total"].as_u64() >= Some(4)
+            && demo["crashLooping"] == 1,
+        "without pods, with their counts: {answer:#}"
+    );
+    let (status, body) = lab
+        .http
+        .get("/api/v1/snapshot?pods=maybe", Some(token))
+        .await?;
+    ensure!(
+        status == 400 && body["error"]["field"] == "pods",
+        "{status} {body}"
+    );
     Ok(())
 }
 

@@ -5,7 +5,8 @@ import { usePollInterval } from "./live";
 
 export function useSnapshot() {
   const refetchInterval = usePollInterval(5_000);
-  return useQuery({ queryKey: ["snapshot"], queryFn: () => get<Snapshot>("/snapshot"), refetchInterval });
+  // No page lists pods from the snapshot: the Cluster page reads its cluster's own answer.
+  return useQuery({ queryKey: ["snapshot"], queryFn: () => get<Snapshot>("/snapshot?pods=false"), refetchInterval });
 }
 
 export function useCluster(name: string) {

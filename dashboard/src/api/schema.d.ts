@@ -1445,6 +1445,11 @@ export interface components {
         NamespaceCount: {
             /**
              * Format: uint
+             * @description Of the failed, those in CrashLoopBackOff.
+             */
+            crashLooping: number;
+            /**
+             * Format: uint
              * @description Failed, crash-looping or unable to pull.
              */
             failed: number;
@@ -1638,11 +1643,6 @@ export interface components {
         Percentiles: "PerRunner" | "Merged";
         /** @description One pod, as `kubectl get pods` shows it. */
         PodView: {
-            /**
-             * Format: int64
-             * @description Age in seconds.
-             */
-            ageSeconds?: number | null;
             /**
              * Format: uint64
              * @description Summed CPU requests in millicores.
@@ -1972,10 +1972,15 @@ export interface components {
         Snapshot: {
             /** @description The platform cluster and every managed cluster. */
             clusters: components["schemas"]["ClusterView"][];
-            /** @description When the snapshot was assembled (RFC 3339). */
+            /** @description When its newest data came in (RFC 3339): the latest change to any of its clusters. */
             collectedAt: string;
             /** @description Failing sources, by cluster. */
             errors: components["schemas"]["SourceError"][];
+            /**
+             * @description True when it was asked for without pods (`?pods=false`): every cluster's `pods` is
+             *     empty, its `namespaces` still count them.
+             */
+            podsOmitted: boolean;
             /** @description True when some source is failing, so part of the data may be old. */
             stale: boolean;
             /** @description Tart VMs, when a host agent reports them (empty until then). */
@@ -2564,6 +2569,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ClusterView"];
                 };
+            };
+            /** @description Not modified: the If-None-Match ETag is the answer's (answers are gzip or br encoded when accepted) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description No valid bearer token */
             401: {
@@ -3354,7 +3366,10 @@ export interface operations {
     };
     "GET /api/v1/snapshot": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description false leaves every cluster's pods out (its namespace counts stay); default true */
+                pods?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3368,6 +3383,22 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Not modified: the If-None-Match ETag is the answer's (answers are gzip or br encoded when accepted) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a parameter is malformed; `field` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No valid bearer token */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { age, bytes, clockTime, count, dateTime, duration, latencyMs, meanKnown, millicores, percent, podCounts, preciseDuration, ratio, usageLevel, wholeSeconds } from "./format";
+import { age, bytes, clockTime, count, dateTime, duration, latencyMs, meanKnown, millicores, percent, ageSeconds, podTotals, preciseDuration, ratio, usageLevel, wholeSeconds } from "./format";
 
 describe("formatters", () => {
   it("formats durations and ages", () => {
@@ -63,14 +63,20 @@ describe("formatters", () => {
     expect(meanKnown([null])).toBeNull();
   });
 
-  it("counts pods by what a user reads", () => {
-    const counts = podCounts([
-      { status: "Running", phase: "Running" },
-      { status: "Completed", phase: "Succeeded" },
-      { status: "CrashLoopBackOff", phase: "Running" },
-      { status: "Pending", phase: "Pending" },
-      { status: "ImagePullBackOff", phase: "Pending" },
+  it("sums a cluster's pods over its namespaces", () => {
+    const counts = podTotals([
+      { total: 4, running: 2, pending: 1, failed: 1, crashLooping: 1 },
+      { total: 3, running: 1, pending: 0, failed: 2, crashLooping: 0 },
     ]);
-    expect(counts).toEqual({ running: 2, pending: 1, failed: 2, crashLooping: 1, total: 5 });
+    expect(counts).toEqual({ running: 3, pending: 1, failed: 3, crashLooping: 1, total: 7 });
+    expect(podTotals([])).toEqual({ running: 0, pending: 0, failed: 0, crashLooping: 0, total: 0 });
+  });
+
+  it("ages a pod from its creation time", () => {
+    const now = Date.parse("2026-12-05T12:00:00Z");
+    expect(ageSeconds("2026-12-05T11:00:00Z", now)).toBe(3600);
+    expect(ageSeconds("2026-12-05T12:00:05Z", now)).toBe(0);
+    expect(ageSeconds(null, now)).toBeNull();
+    expect(ageSeconds("not a time", now)).toBeNull();
   });
 });

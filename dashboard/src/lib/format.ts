@@ -109,26 +109,29 @@ export const TIER_COLOURS: Record<string, string> = {
 
 export const PALETTE = ["#3b82f6", "#22c55e", "#eab308", "#ef4444", "#a855f7", "#06b6d4", "#f97316", "#ec4899"];
 
-/** Pod counts as the overview shows them. */
-export function podCounts(pods: { status: string; phase: string }[]): {
+/** A cluster's pod counts, summed over its namespaces' (the API counts them). */
+export function podTotals(namespaces: { total: number; running: number; pending: number; failed: number; crashLooping: number }[]): {
   running: number;
   pending: number;
   failed: number;
   crashLooping: number;
   total: number;
 } {
-  let running = 0;
-  let pending = 0;
-  let failed = 0;
-  let crashLooping = 0;
-  for (const p of pods) {
-    if (p.status === "CrashLoopBackOff") crashLooping += 1;
-    if (["Failed", "Error", "CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "ErrImagePull"].includes(p.status)) {
-      failed += 1;
-    } else if (p.phase === "Running" || p.phase === "Succeeded") running += 1;
-    else if (p.phase === "Pending") pending += 1;
+  const totals = { running: 0, pending: 0, failed: 0, crashLooping: 0, total: 0 };
+  for (const n of namespaces) {
+    totals.running += n.running;
+    totals.pending += n.pending;
+    totals.failed += n.failed;
+    totals.crashLooping += n.crashLooping;
+    totals.total += n.total;
   }
-  return { running, pending, failed, crashLooping, total: pods.length };
+  return totals;
+}
+
+/** A pod's age at `now` (ms since the epoch) from its creation time; null when unknown. */
+export function ageSeconds(createdAt: string | null | undefined, now: number): number | null {
+  const created = createdAt ? Date.parse(createdAt) : Number.NaN;
+  return Number.isFinite(created) ? Math.max(0, Math.floor((now - created) / 1000)) : null;
 }
 
 /** Mean of the values that are known; null when none is. */

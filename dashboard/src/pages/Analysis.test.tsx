@@ -126,7 +126,7 @@ const traffic = (name: string, source: string): TrafficView => ({
   edges: [{ source, destination: "demo/nginx-web", sourceNamespace: "demo", destinationNamespace: "demo", flowCount: 12, forwardedCount: 10, droppedCount: 2, protocols: ["TCP/HTTP"] }],
 });
 
-const snapshot = { collectedAt: new Date().toISOString(), stale: false, errors: [], vms: [], clusters: [cluster("platform", "platform"), cluster("dev", "dev"), cluster("staging", "staging")] } as Snapshot;
+const snapshot = { collectedAt: new Date().toISOString(), stale: false, podsOmitted: true, errors: [], vms: [], clusters: [cluster("platform", "platform"), cluster("dev", "dev"), cluster("staging", "staging")] } as Snapshot;
 
 const presets: PresetView[] = [
   { name: "light-load", kind: "loadtest", tag: "HTTP", description: "30 VUs", spec: {} },

@@ -31,8 +31,8 @@ const dev = {
     { name: "dev-worker2", roles: ["worker"], status: "Ready", podCount: 0, figuresMissing: "simulated node (kwok): it has no kubelet and no node-exporter, so there is no disk or network to measure" },
   ],
   pods: [
-    pod({ name: "nginx-web-7d9f", node: "dev-worker1", ageSeconds: 3 * 3600 + 5, usage: { cpuMillis: 250, memoryBytes: 1 } }),
-    pod({ name: "httpbin-5c4b", status: "CrashLoopBackOff", ready: "0/1", restarts: 4, ageSeconds: 45 }),
+    pod({ name: "nginx-web-7d9f", node: "dev-worker1", createdAt: new Date(Date.now() - (3 * 3600 + 5) * 1000).toISOString(), usage: { cpuMillis: 250, memoryBytes: 1 } }),
+    pod({ name: "httpbin-5c4b", status: "CrashLoopBackOff", ready: "0/1", restarts: 4, createdAt: new Date(Date.now() - 45_000).toISOString() }),
     pod({ name: "redis-0", node: "dev-worker1", status: "Error", phase: "Failed", restarts: 2 }),
   ],
   namespaces: [],
@@ -94,7 +94,7 @@ describe("ClusterDetail", () => {
     renderAt([
       [["cluster", "dev"], dev],
       [["cluster", "dev", "services"], services],
-      [["snapshot"], { collectedAt: "", stale: false, errors: [], clusters: [], vms: [runningVm("dev-master", "dev"), runningVm("prod-master", "prod")] }],
+      [["snapshot"], { collectedAt: "", stale: false, podsOmitted: true, errors: [], clusters: [], vms: [runningVm("dev-master", "dev"), runningVm("prod-master", "prod")] }],
     ]);
     expect(screen.getByRole("region", { name: "VM dev-master" })).toBeTruthy();
     expect(screen.queryByRole("region", { name: "VM prod-master" })).toBeNull();
@@ -111,7 +111,7 @@ describe("ClusterDetail", () => {
     cleanup();
     renderAt([
       [["cluster", "dev"], dev],
-      [["snapshot"], { collectedAt: "", stale: false, errors: [], clusters: [], vms: [] }],
+      [["snapshot"], { collectedAt: "", stale: false, podsOmitted: true, errors: [], clusters: [], vms: [] }],
     ]);
     expect(screen.getByText(NO_VMS)).toBeTruthy();
   });

@@ -7,7 +7,7 @@ import { NO_VMS, VmFigures, vmsOf } from "../components/VmFigures";
 import { Table, type Column } from "../components/Table";
 import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
 import { clusterLevel, readyNodes } from "../lib/cluster";
-import { age, bytes, millicores, usageLevel } from "../lib/format";
+import { age, ageSeconds, bytes, millicores, usageLevel } from "../lib/format";
 
 const STATUS_TONE: Record<string, "green" | "blue" | "yellow" | "red"> = {
   Running: "green",
@@ -87,7 +87,7 @@ const POD_COLUMNS: Column<PodView>[] = [
   { header: "Restarts", cell: (p) => p.restarts, numeric: true, className: (p) => (p.restarts > 0 ? "text-yellow-300" : "") },
   { header: "CPU", cell: (p) => (p.usage ? millicores(p.usage.cpuMillis) : "unknown"), numeric: true },
   { header: "Node", cell: (p) => p.node ?? "—", className: "text-xs" },
-  { header: "Age", cell: (p) => age(p.ageSeconds), numeric: true },
+  { header: "Age", cell: (p) => age(ageSeconds(p.createdAt, Date.now())), numeric: true },
 ];
 
 const SERVICE_TONE: Record<string, "blue" | "purple"> = { NodePort: "blue", LoadBalancer: "purple" };

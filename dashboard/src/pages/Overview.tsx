@@ -6,7 +6,7 @@ import { Table, type Column } from "../components/Table";
 import { NO_VMS, VmFigures, vmsOf, type VmView } from "../components/VmFigures";
 import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
 import { clusterLevel, clusterUsage, readyNodes, vmUsage } from "../lib/cluster";
-import { bytes, podCounts, TIER_COLOURS, usageLevel } from "../lib/format";
+import { bytes, podTotals, TIER_COLOURS, usageLevel } from "../lib/format";
 
 const NAMESPACE_COLUMNS: Column<ClusterView["namespaces"][number]>[] = [
   { header: "Namespace", cell: (n) => n.namespace },
@@ -19,7 +19,7 @@ const NAMESPACE_COLUMNS: Column<ClusterView["namespaces"][number]>[] = [
 function ClusterCard({ cluster, vms }: { cluster: ClusterView; vms: VmView[] }) {
   const [open, setOpen] = useState(false);
   const nodes = readyNodes(cluster);
-  const pods = podCounts(cluster.pods);
+  const pods = podTotals(cluster.namespaces);
   // Without a metrics API, the VMs' own figures (host agent) stand in for the nodes' usage.
   const fromVms = cluster.metricsAvailable ? null : vmUsage(vms);
   const usage = fromVms ?? clusterUsage(cluster.nodes);

@@ -26,7 +26,7 @@ const history = (cluster: string, samples: HpaSample[][], endAgo = 2): ScalingHi
 const cluster = (name: string, tier: string) => ({ name, tier, reachable: true, metricsAvailable: true, nodes: [], pods: [], namespaces: [] }) as unknown as ClusterView;
 
 const snapshot = (clusters: ClusterView[], errors: Snapshot["errors"] = []): Snapshot =>
-  ({ collectedAt: new Date().toISOString(), stale: errors.length > 0, errors, vms: [], clusters }) as Snapshot;
+  ({ collectedAt: new Date().toISOString(), stale: errors.length > 0, podsOmitted: true, errors, vms: [], clusters }) as Snapshot;
 
 function Where() {
   return <p data-testid="location">{useLocation().search}</p>;

@@ -10,7 +10,7 @@ const cluster = (name: string, tier: string, phase: string) =>
   ({ name, tier, phase, reachable: true, metricsAvailable: true, nodes: [], pods: [], namespaces: [] }) as ClusterView;
 
 const snapshot = (clusters: ClusterView[]): Snapshot =>
-  ({ collectedAt: "2026-11-28T18:00:00Z", stale: false, errors: [], vms: [], clusters }) as Snapshot;
+  ({ collectedAt: "2026-11-28T18:00:00Z", stale: false, podsOmitted: true, errors: [], vms: [], clusters }) as Snapshot;
 
 const PRESETS = [
   { name: "light-load", kind: "loadtest", tag: "HTTP", description: "10 VUs for 15s against nginx-web", spec: { http: { vus: 10, duration: "15s" } } },

@@ -41,7 +41,7 @@ const PLATFORM: TrafficView = {
 };
 
 const snapshot = (names: string[]): Snapshot =>
-  ({ collectedAt: new Date().toISOString(), stale: false, errors: [], vms: [], clusters: names.map((name) => ({ name }) as ClusterView) }) as Snapshot;
+  ({ collectedAt: new Date().toISOString(), stale: false, podsOmitted: true, errors: [], vms: [], clusters: names.map((name) => ({ name }) as ClusterView) }) as Snapshot;
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 

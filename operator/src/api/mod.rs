@@ -11,6 +11,8 @@ pub mod access;
 pub mod answer_cache;
 pub mod auth;
 pub mod body;
+pub mod cluster_answers;
+pub mod encoded;
 pub mod error;
 pub mod events;
 pub mod experiments;
@@ -313,6 +315,7 @@ pub fn start(
         vms: Default::default(),
         node_series: config.node_series.clone(),
         node_figures: Default::default(),
+        answers: Default::default(),
     });
     if let Some(prometheus) = state.prometheus.clone() {
         tasks.push(tokio::spawn(series::poll(
@@ -407,6 +410,8 @@ pub struct ApiState {
     /// Nodes' disk and network from node-exporter's series in Prometheus (filled by
     /// [`crate::collectors::node_figures::poll`]).
     pub node_figures: crate::collectors::node_figures::FiguresCache,
+    /// The clusters' answers, built once per change.
+    pub answers: cluster_answers::ClusterAnswers,
 }
 
 impl ApiState {

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{MethodRouter, get};
 use crds::load_test::LoadTestPreset;
 use crds::plan::PresetLoad;
@@ -15,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{Permission, Scope, Verb};
 use super::auth::{Caller, Resource};
+use super::cluster_answers::{Part, Sources};
+use super::encoded::{self, Encoded};
 use super::error::ApiError;
 use super::openapi::Operation;
 use super::{ApiState, Route};
@@ -153,38 +157,10 @@ pub async fn visible_clusters(
     visible
 }
 
-fn view(
-    meta: &ClusterMeta,
-    collector: Option<&Arc<ClusterCollector>>,
-    now: Timestamp,
-) -> ClusterView {
+fn view(meta: &ClusterMeta, collector: Option<&Arc<ClusterCollector>>) -> ClusterView {
     match collector {
-        Some(c) => snapshot::cluster_view(meta, &c.nodes.state(), &c.pods.state(), &c.usage(), now),
-        None => snapshot::cluster_view(meta, &[], &[], &Default::default(), now),
-    }
-}
-
-/// The snapshot of `clusters`.
-pub fn snapshot(clusters: &[(ClusterMeta, Option<Arc<ClusterCollector>>)]) -> Snapshot {
-    let now = Timestamp::now();
-    let mut errors: Vec<SourceError> = Vec::new();
-    let mut unsynced = false;
-    let clusters = clusters
-        .iter()
-        .map(|(meta, collector)| {
-            if let Some(c) = collector {
-                errors.extend(c.errors());
-                unsynced |= !c.synced();
-            }
-            view(meta, collector.as_ref(), now)
-        })
-        .collect();
-    Snapshot {
-        collected_at: now.to_string(),
-        stale: unsynced || !errors.is_empty(),
-        clusters,
-        vms: Vec::new(),
-        errors,
+        Some(c) => snapshot::cluster_view(meta, &c.nodes.state(), &c.pods.state(), &c.usage()),
+        None => snapshot::cluster_view(meta, &[], &[], &Default::default()),
     }
 }
 
@@ -217,32 +193,136 @@ fn connected(
     Ok((meta, collector))
 }
 
+/// Whether the snapshot's query (`pods=true|false`, default true) asks for pods.
+fn pods_wanted(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut wanted = true;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=').unwrap_or((pair, "")) {
+            ("pods", "true") => wanted = true,
+            ("pods", "false") => wanted = false,
+            ("pods", other) => {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter pods is {other:?}; use pods=false to leave pods out or pods=true (the default)"
+                ))
+                .with_field("pods"));
+            }
+            (name, _) => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter {name:?}; the snapshot takes only pods=true|false"
+                ))
+                .with_field(name.to_owned()));
+            }
+        }
+    }
+    Ok(wanted)
+}
+
+/// The answer of one cluster as `part`, built once per change of its sources (see
+/// [`cluster_answers`](super::cluster_answers)).
+fn cluster_answer(
+    state: &ApiState,
+    meta: &ClusterMeta,
+    collector: Option<&Arc<ClusterCollector>>,
+    part: Part,
+) -> (Arc<Encoded>, Timestamp) {
+    // Revisions first, then the caches they count (see `Revision`).
+    let sources = Sources {
+        meta: meta.clone(),
+        revision: collector.map(|c| c.revision()),
+        figures: state.node_figures.revision(),
+    };
+    state.answers.cluster(part, sources, || {
+        let mut v = view(meta, collector);
+        if part == Part::Overview {
+            v.pods = Vec::new();
+        }
+        let polled = state.node_figures.polled();
+        with_node_figures(&mut v, state, collector, &polled, part == Part::Detail);
+        v
+    })
+}
+
+/// The snapshot of the clusters `caller` may read, served from the clusters' built answers:
+/// a `304` when the caller has it already (`If-None-Match`), compressed when it accepts it.
+/// `?pods=false` leaves every cluster's pods out (their namespace counts stay).
 async fn get_snapshot(
     State(state): State<Arc<ApiState>>,
     Extension(caller): Extension<Caller>,
-) -> Json<Snapshot> {
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let with_pods = pods_wanted(query.as_deref())?;
+    let part = if with_pods {
+        Part::Snapshot
+    } else {
+        Part::Overview
+    };
     let visible = visible_clusters(&state, &caller).await;
-    let mut answer = snapshot(&visible);
-    add_vms(&mut answer, &state, &visible);
-    add_node_figures(&mut answer, &state, &visible);
-    Json(answer)
+    let names: Vec<String> = clusters(&state).into_iter().map(|(m, _)| m.name).collect();
+    state
+        .answers
+        .keep_only(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut tail = Snapshot {
+        pods_omitted: !with_pods,
+        ..Snapshot::default()
+    };
+    let mut newest = None;
+    let mut parts = Vec::with_capacity(visible.len());
+    for (meta, collector) in &visible {
+        if let Some(c) = collector {
+            tail.errors.extend(c.errors());
+            tail.stale |= !c.synced();
+        }
+        let (answer, at) = cluster_answer(&state, meta, collector.as_ref(), part);
+        newest = newest.max(Some(at));
+        parts.push(answer);
+    }
+    tail.collected_at = newest.unwrap_or_else(Timestamp::now).to_string();
+    add_vms(&mut tail, &state, &visible);
+    if visible.iter().any(|(m, _)| m.name == state.platform_name) {
+        add_poll_error(
+            &mut tail,
+            &state,
+            node_figures::SOURCE,
+            state.node_figures.polled().error,
+        );
+    }
+    tail.stale |= !tail.errors.is_empty();
+    let tail = serde_json::to_vec(&tail).map_err(ApiError::internal)?;
+    let tag = encoded::tag_of_parts(
+        parts
+            .iter()
+            .map(|p| p.tag())
+            .chain([encoded::tag_of(&tail)]),
+    );
+    if let Some(not_modified) = encoded::unchanged(&headers, tag) {
+        return Ok(not_modified);
+    }
+    let answer = state.answers.snapshot(tag, || assemble(&tail, &parts));
+    Ok(encoded::respond(answer, &headers).await)
 }
 
-/// Each node's disk and network from the node-exporter poller's cache, or why it has none,
-/// without the network history (the cluster's own answer has it: the snapshot is read
-/// often and shows no sparklines); a failing poll is one of the snapshot's errors.
-fn add_node_figures(
-    answer: &mut Snapshot,
-    state: &ApiState,
-    visible: &[(ClusterMeta, Option<Arc<ClusterCollector>>)],
-) {
-    let polled = state.node_figures.polled();
-    for (view, (_, collector)) in answer.clusters.iter_mut().zip(visible) {
-        with_node_figures(view, state, collector.as_ref(), &polled, false);
+/// The snapshot's JSON: `tail` (a serialized [`Snapshot`] with no clusters) with the
+/// clusters' serialized views in its `clusters` list.
+fn assemble(tail: &[u8], clusters: &[Arc<Encoded>]) -> Vec<u8> {
+    // `collectedAt` and `stale` come first and cannot hold this text, so the first one is
+    // the field's.
+    const EMPTY: &[u8] = b"\"clusters\":[]";
+    let Some(at) = tail.windows(EMPTY.len()).position(|w| w == EMPTY) else {
+        return tail.to_vec();
+    };
+    let size = tail.len() + clusters.iter().map(|c| c.json().len() + 1).sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    let (head, rest) = tail.split_at(at + EMPTY.len() - 1);
+    out.extend_from_slice(head);
+    for (i, c) in clusters.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(c.json());
     }
-    if visible.iter().any(|(m, _)| m.name == state.platform_name) {
-        add_poll_error(answer, state, node_figures::SOURCE, polled.error);
-    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// A failing poller's error (`(message, since)`), as one of the snapshot's errors on the
@@ -325,12 +405,11 @@ async fn list_clusters(
     State(state): State<Arc<ApiState>>,
     Extension(caller): Extension<Caller>,
 ) -> Json<Vec<ClusterSummary>> {
-    let now = Timestamp::now();
     let list = visible_clusters(&state, &caller)
         .await
         .iter()
         .map(|(meta, collector)| {
-            let v = view(meta, collector.as_ref(), now);
+            let v = view(meta, collector.as_ref());
             ClusterSummary {
                 nodes_ready: v.nodes.iter().filter(|n| n.status == "Ready").count(),
                 nodes_total: v.nodes.len(),
@@ -350,12 +429,11 @@ async fn list_clusters(
 async fn get_cluster(
     State(state): State<Arc<ApiState>>,
     Path(name): Path<String>,
-) -> Result<Json<ClusterView>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let (meta, collector) = find(&state, &name)?;
-    let mut answer = view(&meta, collector.as_ref(), Timestamp::now());
-    let polled = state.node_figures.polled();
-    with_node_figures(&mut answer, &state, collector.as_ref(), &polled, true);
-    Ok(Json(answer))
+    let (answer, _) = cluster_answer(&state, &meta, collector.as_ref(), Part::Detail);
+    Ok(encoded::respond(answer, &headers).await)
 }
 
 async fn cluster_pods(
@@ -363,7 +441,7 @@ async fn cluster_pods(
     Path(name): Path<String>,
 ) -> Result<Json<Vec<PodView>>, ApiError> {
     let (meta, c) = connected(&state, &name)?;
-    Ok(Json(view(&meta, Some(&c), Timestamp::now()).pods))
+    Ok(Json(view(&meta, Some(&c)).pods))
 }
 
 async fn cluster_services(
@@ -499,14 +577,32 @@ fn cluster_read<T: JsonSchema>(
     }
 }
 
+/// A route whose answers carry an ETag: `If-None-Match` with it gets a 304.
+fn revalidated(route: Route, more: impl FnOnce(Operation) -> Operation) -> Route {
+    let doc = more(route.doc).empty(
+        304,
+        "Not modified: the If-None-Match ETag is the answer's (answers are gzip or br encoded when accepted)",
+    );
+    Route { doc, ..route }
+}
+
 /// The read routes.
 pub fn routes() -> Vec<Route> {
     vec![
-        cluster_read::<Snapshot>(
-            "/api/v1/snapshot",
-            "Every cluster with nodes, pods, usage and per-namespace counts",
-            "The snapshot",
-            get(get_snapshot),
+        revalidated(
+            cluster_read::<Snapshot>(
+                "/api/v1/snapshot",
+                "Every cluster with nodes, pods, usage and per-namespace counts",
+                "The snapshot",
+                get(get_snapshot),
+            ),
+            |doc| {
+                doc.query(
+                    "pods",
+                    "false leaves every cluster's pods out (its namespace counts stay); default true",
+                )
+                .errors(&[400])
+            },
         ),
         cluster_read::<Vec<ClusterSummary>>(
             "/api/v1/clusters",
@@ -514,11 +610,14 @@ pub fn routes() -> Vec<Route> {
             "The clusters",
             get(list_clusters),
         ),
-        cluster_read::<ClusterView>(
-            "/api/v1/clusters/{name}",
-            "One cluster with its nodes and pods",
-            "The cluster",
-            get(get_cluster),
+        revalidated(
+            cluster_read::<ClusterView>(
+                "/api/v1/clusters/{name}",
+                "One cluster with its nodes and pods",
+                "The cluster",
+                get(get_cluster),
+            ),
+            |doc| doc,
         ),
         cluster_read::<Vec<PodView>>(
             "/api/v1/clusters/{name}/pods",
@@ -583,6 +682,63 @@ mod tests {
                 .filter(|p| p.kind == "experiment")
                 .all(|p| p.cooldown_seconds.is_some_and(|c| c > 120))
         );
+    }
+
+    #[test]
+    fn an_assembled_snapshot_is_the_snapshot() {
+        let cluster = |name: &str, pods: usize| ClusterView {
+            name: name.into(),
+            pods: vec![
+                PodView {
+                    name: "web".into(),
+                    ..PodView::default()
+                };
+                pods
+            ],
+            ..ClusterView::default()
+        };
+        let clusters = vec![cluster("platform", 0), cluster("dev", 3)];
+        let whole = Snapshot {
+            collected_at: "2026-12-05T22:00:00Z".into(),
+            stale: true,
+            clusters: clusters.clone(),
+            vms: Vec::new(),
+            errors: vec![SourceError {
+                cluster: "dev".into(),
+                source: "pods".into(),
+                message: "a \"clusters\":[] in a message".into(),
+                since: "2026-12-05T21:00:00Z".into(),
+            }],
+            pods_omitted: false,
+        };
+        let tail = Snapshot {
+            clusters: Vec::new(),
+            ..whole.clone()
+        };
+        let parts: Vec<_> = clusters
+            .iter()
+            .map(|c| Arc::new(Encoded::new(serde_json::to_vec(c).expect("json"))))
+            .collect();
+        let json = assemble(&serde_json::to_vec(&tail).expect("json"), &parts);
+        let back: Snapshot = serde_json::from_slice(&json).expect("valid JSON");
+        assert_eq!(back, whole);
+        let none = assemble(&serde_json::to_vec(&tail).expect("json"), &[]);
+        assert_eq!(
+            serde_json::from_slice::<Snapshot>(&none).expect("json"),
+            tail
+        );
+    }
+
+    #[test]
+    fn the_snapshot_query_takes_pods_only() {
+        assert_eq!(pods_wanted(None).ok(), Some(true));
+        assert_eq!(pods_wanted(Some("pods=false")).ok(), Some(false));
+        assert_eq!(pods_wanted(Some("pods=true")).ok(), Some(true));
+        let bad = pods_wanted(Some("pods=no")).expect_err("refused");
+        assert!(bad.message.contains("pods=false"), "{}", bad.message);
+        assert_eq!(bad.field.as_deref(), Some("pods"));
+        let unknown = pods_wanted(Some("pod=false")).expect_err("refused");
+        assert_eq!(unknown.field.as_deref(), Some("pod"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -142,7 +143,25 @@ pub struct ClusterCollector {
     scaling: Arc<Mutex<VecDeque<ScalingPoint>>>,
     traffic: Arc<Mutex<TrafficState>>,
     interval: CollectorSettings,
+    revision: Revision,
     _tasks: Tasks,
+}
+
+/// A count of the changes to what a cluster's view is built from (its nodes, its pods and
+/// their usage), bumped after each change is in the caches: a view built after reading
+/// revision `r` holds every change up to `r`.
+#[derive(Clone, Debug, Default)]
+pub struct Revision(Arc<AtomicU64>);
+
+impl Revision {
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+
+    /// The count now.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 fn reflect<K>(
@@ -151,6 +170,7 @@ fn reflect<K>(
     health: &Health,
     tasks: &mut Vec<JoinHandle<()>>,
     trim: fn(&mut K),
+    revision: Option<Revision>,
 ) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -165,6 +185,10 @@ where
     tasks.push(tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
+            // The reflector has stored the event by now.
+            if let (Ok(_), Some(r)) = (&event, &revision) {
+                r.bump();
+            }
             match event {
                 Ok(watcher::Event::InitDone) => health.synced(source),
                 Ok(_) => health.ok(source),
@@ -208,19 +232,36 @@ impl ClusterCollector {
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         let health = Health::new(name, metrics.clone());
+        let revision = Revision::default();
         let mut tasks = Vec::new();
-        let nodes = reflect::<Node>(&client, "nodes", &health, &mut tasks, slim::meta);
-        let pods = reflect::<Pod>(&client, "pods", &health, &mut tasks, slim::pod);
+        let viewed = Some(revision.clone());
+        let nodes = reflect::<Node>(
+            &client,
+            "nodes",
+            &health,
+            &mut tasks,
+            slim::meta,
+            viewed.clone(),
+        );
+        let pods = reflect::<Pod>(&client, "pods", &health, &mut tasks, slim::pod, viewed);
         let hpas = reflect::<HorizontalPodAutoscaler>(
             &client,
             "horizontalpodautoscalers",
             &health,
             &mut tasks,
             slim::meta,
+            None,
         );
-        let services = reflect::<Service>(&client, "services", &health, &mut tasks, slim::meta);
-        let slices =
-            reflect::<EndpointSlice>(&client, "endpointslices", &health, &mut tasks, slim::meta);
+        let services =
+            reflect::<Service>(&client, "services", &health, &mut tasks, slim::meta, None);
+        let slices = reflect::<EndpointSlice>(
+            &client,
+            "endpointslices",
+            &health,
+            &mut tasks,
+            slim::meta,
+            None,
+        );
         let usage = Arc::new(RwLock::new(UsageData::default()));
         let node_history = Arc::new(Mutex::new(VecDeque::new()));
         let scaling = Arc::new(Mutex::new(VecDeque::new()));
@@ -238,6 +279,7 @@ impl ClusterCollector {
             node_history.clone(),
             health.clone(),
             interval.usage,
+            revision.clone(),
         )));
         tasks.push(tokio::spawn(sample_hpas(
             name.to_owned(),
@@ -259,8 +301,15 @@ impl ClusterCollector {
             scaling,
             traffic,
             interval,
+            revision,
             _tasks: Tasks(tasks),
         })
+    }
+
+    /// The count of changes to what the cluster's view is built from; read it before the
+    /// caches (see [`Revision`]).
+    pub fn revision(&self) -> u64 {
+        self.revision.get()
     }
 
     /// Whether every watch cache has listed once.
@@ -362,6 +411,7 @@ async fn poll_usage(
     node_history: Arc<Mutex<VecDeque<NodeSample>>>,
     health: Health,
     every: Duration,
+    revision: Revision,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -386,8 +436,11 @@ async fn poll_usage(
                 (UsageData::default(), Err(why))
             }
         };
-        if let Ok(mut u) = usage.write() {
+        if let Ok(mut u) = usage.write()
+            && *u != data
+        {
             *u = data;
+            revision.bump();
         }
         if let Ok(mut h) = node_history.lock() {
             usage::push(&mut h, NodeSample { at, nodes });

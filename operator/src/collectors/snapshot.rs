@@ -6,7 +6,6 @@ use std::sync::Arc;
 use crds::ManagedCluster;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::jiff::Timestamp;
 
 use super::usage::UsageData;
 use super::views;
@@ -65,7 +64,6 @@ pub fn cluster_view(
     nodes: &[Arc<Node>],
     pods: &[Arc<Pod>],
     usage: &UsageData,
-    now: Timestamp,
 ) -> ClusterView {
     let mut pod_views: Vec<_> = pods
         .iter()
@@ -74,7 +72,7 @@ pub fn cluster_view(
                 p.metadata.namespace.clone().unwrap_or_default(),
                 p.metadata.name.clone().unwrap_or_default(),
             );
-            views::pod_view(p, usage.pods.get(&key).copied(), now)
+            views::pod_view(p, usage.pods.get(&key).copied())
         })
         .collect();
     pod_views.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

@@ -7,7 +7,6 @@ use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use k8s_openapi::jiff::Timestamp;
 
 use crate::model::{
     EndpointView, NamespaceCount, NodeView, PodView, ServicePort, ServiceView, Usage,
@@ -143,7 +142,7 @@ pub fn percent(part: u64, whole: Option<u64>) -> Option<f64> {
 }
 
 /// A pod's view; `usage` is (cpu millicores, memory bytes) from the metrics API.
-pub fn pod_view(pod: &Pod, usage: Option<(u64, u64)>, now: Timestamp) -> PodView {
+pub fn pod_view(pod: &Pod, usage: Option<(u64, u64)>) -> PodView {
     let status = pod.status.clone().unwrap_or_default();
     let containers = status.container_statuses.clone().unwrap_or_default();
     let total = pod
@@ -165,7 +164,6 @@ pub fn pod_view(pod: &Pod, usage: Option<(u64, u64)>, now: Timestamp) -> PodView
             .map(|c| c.restart_count.max(0) as u32)
             .sum(),
         created_at: created.map(|t| t.to_string()),
-        age_seconds: created.map(|t| now.duration_since(t).as_secs().max(0)),
         cpu_request_millis: cpu_request,
         memory_request_bytes: memory_request,
         usage: usage.map(|(cpu, memory)| Usage {
@@ -251,7 +249,10 @@ pub fn namespace_counts(pods: &[PodView]) -> Vec<NamespaceCount> {
                 c.pending += 1
             }
             "Terminating" => {}
-            _ => c.failed += 1,
+            s => {
+                c.failed += 1;
+                c.crash_looping += usize::from(s == "CrashLoopBackOff");
+            }
         }
     }
     let mut counts: Vec<NamespaceCount> = by_ns.into_values().collect();
@@ -311,6 +312,7 @@ pub fn service_view(service: &Service, slices: &[&EndpointSlice]) -> ServiceView
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::jiff::Timestamp;
     use serde_json::json;
 
     fn pod(v: serde_json::Value) -> Pod {
@@ -395,15 +397,13 @@ mod tests {
     }
 
     #[test]
-    fn a_pod_view_carries_restarts_requests_age_and_usage() {
-        let now: Timestamp = "2026-11-28T10:01:40Z".parse().expect("time");
+    fn a_pod_view_carries_restarts_requests_creation_and_usage() {
         let v = pod_view(
             &with_state(
                 json!({ "waiting": { "reason": "CrashLoopBackOff" } }),
                 false,
             ),
             Some((25, 32 * 1024 * 1024)),
-            now,
         );
         assert_eq!(
             (v.status.as_str(), v.ready.as_str(), v.restarts),
@@ -413,11 +413,15 @@ mod tests {
             (v.cpu_request_millis, v.memory_request_bytes),
             (Some(50), Some(64 * 1024 * 1024))
         );
-        assert_eq!(v.age_seconds, Some(100));
+        assert_eq!(
+            v.created_at.as_deref(),
+            Some("2026-11-28T10:00:00Z"),
+            "the creation time, not an age: a pod's view does not change with the clock"
+        );
         let u = v.usage.expect("usage");
         assert_eq!((u.cpu_percent, u.memory_percent), (Some(50.0), Some(50.0)));
         assert_eq!(
-            pod_view(&with_state(json!({}), false), None, now).usage,
+            pod_view(&with_state(json!({}), false), None).usage,
             None,
             "unknown usage stays unknown"
         );
@@ -473,7 +477,8 @@ mod tests {
                 total: 4,
                 running: 2,
                 pending: 1,
-                failed: 1
+                failed: 1,
+                crash_looping: 1,
             }
         );
         assert_eq!(counts[1].namespace, "kube-system");

@@ -167,7 +167,7 @@ async fn watch_jobs(
         }
         s.job.insert(uid, Instant::now());
         let n = s.job.len();
-        if n % 100 == 0 {
+        if n.is_multiple_of(100) {
             eprintln!("  {n} Jobs after {:.2} s", began.elapsed().as_secs_f64());
         }
         if n >= want {
@@ -207,6 +207,10 @@ async fn request_counts(client: &Client) -> Result<BTreeMap<String, f64>> {
         }
         if !label("dry_run").is_empty() {
             key.push_str(" (dry run)");
+        }
+        let code = label("code");
+        if !code.starts_with('2') {
+            key.push_str(&format!(" ({code})"));
         }
         *counts.entry(key).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
     }

@@ -55,7 +55,8 @@ describe("App", () => {
     window.history.pushState({}, "", "/testing");
     stubApi(unauthorized);
     render(<App />);
-    const start = await screen.findByRole("button", { name: "Start test" });
+    // The Testing page loads its own chunk: slow on a busy machine.
+    const start = await screen.findByRole("button", { name: "Start test" }, { timeout: 10_000 });
     await screen.findByText(/Runs on cluster/);
     await screen.findByText("dev", { selector: "strong" });
     fireEvent.click(start);

@@ -11,11 +11,14 @@ import { ClusterDetail } from "./ClusterDetail";
 beforeEach(() => {
   // Anything not seeded stays loading.
   vi.stubGlobal("fetch", vi.fn(() => new Promise(() => {})));
+  // Ages are counted from the pods' creation times to now.
+  vi.spyOn(Date, "now").mockReturnValue(Date.parse("2026-11-28T12:00:00Z"));
 });
 
 afterEach(() => {
   cleanup();
   vi.unstubAllGlobals();
+  vi.restoreAllMocks();
 });
 
 const pod = (over: Partial<PodView>): PodView => ({ namespace: "demo", name: "web", phase: "Running", status: "Running", ready: "1/1", restarts: 0, ...over });
@@ -31,8 +34,8 @@ const dev = {
     { name: "dev-worker2", roles: ["worker"], status: "Ready", podCount: 0, figuresMissing: "simulated node (kwok): it has no kubelet and no node-exporter, so there is no disk or network to measure" },
   ],
   pods: [
-    pod({ name: "nginx-web-7d9f", node: "dev-worker1", createdAt: new Date(Date.now() - (3 * 3600 + 5) * 1000).toISOString(), usage: { cpuMillis: 250, memoryBytes: 1 } }),
-    pod({ name: "httpbin-5c4b", status: "CrashLoopBackOff", ready: "0/1", restarts: 4, createdAt: new Date(Date.now() - 45_000).toISOString() }),
+    pod({ name: "nginx-web-7d9f", node: "dev-worker1", createdAt: "2026-11-28T08:59:55Z", usage: { cpuMillis: 250, memoryBytes: 1 } }),
+    pod({ name: "httpbin-5c4b", status: "CrashLoopBackOff", ready: "0/1", restarts: 4, createdAt: "2026-11-28T11:59:15Z" }),
     pod({ name: "redis-0", node: "dev-worker1", status: "Error", phase: "Failed", restarts: 2 }),
   ],
   namespaces: [],

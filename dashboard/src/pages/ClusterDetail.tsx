@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { memo, useMemo, useState } from "react";
 import { Link, useParams } from "react-router";
 import { ApiError, type NodeView, type PodView, type ServiceView } from "../api/client";
 import { useCluster, useServices, useSnapshot } from "../api/queries";
@@ -55,7 +55,8 @@ function NodePods({ node, pods }: { node: string; pods: PodView[] }) {
   );
 }
 
-function NodeCard({ node, pods }: { node: NodeView; pods: PodView[] }) {
+// Memoized: a change to one node or its pods re-renders that card only.
+const NodeCard = memo(function NodeCard({ node, pods }: { node: NodeView; pods: PodView[] }) {
   return (
     <Card>
       <div className="flex items-center gap-2">
@@ -77,7 +78,7 @@ function NodeCard({ node, pods }: { node: NodeView; pods: PodView[] }) {
       <NodePods node={node.name} pods={pods} />
     </Card>
   );
-}
+});
 
 const POD_COLUMNS: Column<PodView>[] = [
   { header: "Pod", cell: (p) => p.name, className: "font-mono text-xs" },
@@ -101,11 +102,24 @@ const SERVICE_COLUMNS: Column<ServiceView>[] = [
   { header: "Endpoints", cell: (s) => `${s.endpoints.filter((e) => e.ready).length}/${s.endpoints.length} ready` },
 ];
 
+const NO_PODS: PodView[] = [];
+
 export function ClusterDetail() {
   const { name = "" } = useParams();
   const cluster = useCluster(name);
   const services = useServices(name);
   const snapshot = useSnapshot();
+  const pods = cluster.data?.pods;
+  const podsByNode = useMemo(() => {
+    const by = new Map<string, PodView[]>();
+    for (const p of pods ?? []) {
+      if (!p.node) continue;
+      const list = by.get(p.node);
+      if (list) list.push(p);
+      else by.set(p.node, [p]);
+    }
+    return by;
+  }, [pods]);
   if (cluster.isPending) return <Loading what={`cluster ${name}`} />;
   if (cluster.error instanceof ApiError && cluster.error.status === 404) {
     return <Empty>Cluster “{name}” not found. <Link to="/" className="text-blue-300 underline">Back to the overview</Link></Empty>;
@@ -131,7 +145,7 @@ export function ClusterDetail() {
       <h2 className="text-lg font-semibold">Nodes</h2>
       <div className="grid gap-3 md:grid-cols-2 xl:grid-cols-3">
         {c.nodes.map((n) => (
-          <NodeCard key={n.name} node={n} pods={c.pods.filter((p) => p.node === n.name)} />
+          <NodeCard key={n.name} node={n} pods={podsByNode.get(n.name) ?? NO_PODS} />
         ))}
       </div>
       <h2 className="text-lg font-semibold">VMs</h2>

@@ -7,6 +7,19 @@ import { NO_VMS } from "../components/VmFigures";
 import { runningVm } from "../components/vmFixture";
 import { Overview } from "./Overview";
 
+// Counts the usage bars drawn, to see which cards a change re-renders.
+const bars = vi.hoisted(() => ({ drawn: 0 }));
+vi.mock("../components/ui", async (original) => {
+  const ui = await original<typeof import("../components/ui")>();
+  return {
+    ...ui,
+    UsageBar: (props: Parameters<typeof ui.UsageBar>[0]) => {
+      bars.drawn += 1;
+      return ui.UsageBar(props);
+    },
+  };
+});
+
 const cluster = (over: Partial<ClusterView>): ClusterView =>
   ({
     name: "dev",
@@ -27,6 +40,7 @@ const cluster = (over: Partial<ClusterView>): ClusterView =>
 
 afterEach(() => {
   cleanup();
+  bars.drawn = 0;
   vi.unstubAllGlobals();
 });
 
@@ -111,6 +125,28 @@ describe("Overview", () => {
     renderWith({ collectedAt: "2026-11-28T18:00:00Z", stale: false, podsOmitted: true, errors: [], vms: [], clusters: [cluster({})] } as Snapshot);
     expect(screen.getByText(NO_VMS)).toBeTruthy();
     expect(screen.queryByRole("region", { name: /^VM / })).toBeNull();
+  });
+
+  it("re-renders only the card of the cluster that changed", async () => {
+    const snapshot = (demoRunning: number) =>
+      ({
+        collectedAt: "2026-11-28T18:00:00Z",
+        stale: false,
+        podsOmitted: true,
+        errors: [],
+        vms: [],
+        clusters: [
+          cluster({ name: "platform", tier: "platform", namespaces: [] }),
+          cluster({ namespaces: [{ namespace: "demo", total: 9, running: demoRunning, pending: 0, failed: 0, crashLooping: 0 }] }),
+        ],
+      }) as Snapshot;
+    const client = renderWith(snapshot(3));
+    expect(bars.drawn).toBe(4);
+    // A refetch or an event with the same data for platform and new counts for dev: the query
+    // cache keeps platform's object, so its card is not drawn again.
+    act(() => client.setQueryData(["snapshot"], snapshot(5)));
+    expect(await screen.findByText("5 Running")).toBeTruthy();
+    expect(bars.drawn).toBe(6);
   });
 
   it("lists pods per namespace on demand", () => {

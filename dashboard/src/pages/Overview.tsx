@@ -1,9 +1,9 @@
-import { useState } from "react";
+import { memo, useMemo, useState } from "react";
 import { Link } from "react-router";
 import type { ClusterView } from "../api/client";
 import { useSnapshot } from "../api/queries";
 import { Table, type Column } from "../components/Table";
-import { NO_VMS, VmFigures, vmsOf, type VmView } from "../components/VmFigures";
+import { NO_VMS, VmFigures, type VmView } from "../components/VmFigures";
 import { Badge, Card, CouldNotRefresh, Dot, Empty, ErrorBox, Loading, UsageBar } from "../components/ui";
 import { clusterLevel, clusterUsage, readyNodes, vmUsage } from "../lib/cluster";
 import { bytes, podTotals, TIER_COLOURS, usageLevel } from "../lib/format";
@@ -16,7 +16,9 @@ const NAMESPACE_COLUMNS: Column<ClusterView["namespaces"][number]>[] = [
   { header: "Failed", cell: (n) => n.failed, numeric: true },
 ];
 
-function ClusterCard({ cluster, vms }: { cluster: ClusterView; vms: VmView[] }) {
+// Memoized: a change to one cluster re-renders its card only (the query cache keeps the
+// objects of unchanged clusters, and `vmsByCluster` their VM lists).
+const ClusterCard = memo(function ClusterCard({ cluster, vms }: { cluster: ClusterView; vms: VmView[] }) {
   const [open, setOpen] = useState(false);
   const nodes = readyNodes(cluster);
   const pods = podTotals(cluster.namespaces);
@@ -87,10 +89,23 @@ function ClusterCard({ cluster, vms }: { cluster: ClusterView; vms: VmView[] }) 
       )}
     </Card>
   );
-}
+});
+
+const NONE: VmView[] = [];
 
 export function Overview() {
   const snapshot = useSnapshot();
+  const vms = snapshot.data?.vms;
+  const vmsByCluster = useMemo(() => {
+    const by = new Map<string, VmView[]>();
+    for (const vm of vms ?? []) {
+      const list = by.get(vm.cluster);
+      if (list) list.push(vm);
+      else by.set(vm.cluster, [vm]);
+    }
+    for (const list of by.values()) list.sort((a, b) => a.name.localeCompare(b.name));
+    return by;
+  }, [vms]);
   if (snapshot.isPending) return <Loading what="clusters" />;
   if (snapshot.isError && !snapshot.data) return <ErrorBox error={snapshot.error} />;
   const data = snapshot.data;
@@ -118,7 +133,7 @@ export function Overview() {
       ) : (
         <div className="grid gap-4 xl:grid-cols-2">
           {data.clusters.map((c) => (
-            <ClusterCard key={c.name} cluster={c} vms={vmsOf(data.vms, c.name)} />
+            <ClusterCard key={c.name} cluster={c} vms={vmsByCluster.get(c.name) ?? NONE} />
           ))}
         </div>
       )}

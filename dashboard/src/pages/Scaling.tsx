@@ -1,5 +1,5 @@
 // HPAs of one cluster: where each stands now, replicas and CPU over the last 30 minutes.
-import { useEffect } from "react";
+import { memo, useEffect, useMemo } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { Area, AreaChart, CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
@@ -112,7 +112,9 @@ function firstAtEachHeight(series: Series[], value: (s: Series) => number | null
 
 const legendName = (s: Series) => (s.present ? s.key : `${s.key} (deleted)`);
 
-function ReplicaChart({ series, rows }: { series: Series[]; rows: Row[] }) {
+// Charts are memoized and their series computed once per history: a page re-render (an event,
+// a snapshot refresh) does not recompute 30 minutes of samples.
+const ReplicaChart = memo(function ReplicaChart({ series, rows }: { series: Series[]; rows: Row[] }) {
   const labelled = firstAtEachHeight(series, (s) => s.max);
   return (
     <Card>
@@ -150,10 +152,10 @@ function ReplicaChart({ series, rows }: { series: Series[]; rows: Row[] }) {
       </figure>
     </Card>
   );
-}
+});
 
-function CpuChart({ history }: { history: ScalingHistory }) {
-  const { series, rows, unreported, yMax } = toCpuSeries(history.points);
+const CpuChart = memo(function CpuChart({ history }: { history: ScalingHistory }) {
+  const { series, rows, unreported, yMax } = useMemo(() => toCpuSeries(history.points), [history.points]);
   const labelled = firstAtEachHeight(series, (s) => s.target);
   const reported = series.filter((s) => !unreported.includes(s.key));
   return (
@@ -193,7 +195,7 @@ function CpuChart({ history }: { history: ScalingHistory }) {
       )}
     </Card>
   );
-}
+});
 
 function ConfigTable({ hpas, colours }: { hpas: HpaSample[]; colours: Map<string, string> }) {
   const columns: Column<HpaSample>[] = [
@@ -246,12 +248,13 @@ function StaleNotes({ history, receivedAt, hpaErrors }: { history: ScalingHistor
 
 function ScalingView({ cluster, sourceErrors }: { cluster: string; sourceErrors: SourceError[] }) {
   const scaling = useScaling(cluster);
+  const points = scaling.data?.points;
+  const replicas = useMemo(() => toReplicaSeries(points ?? []), [points]);
   if (scaling.isPending) return <Loading what={`scaling data of ${cluster}`} />;
   if (scaling.isError && !scaling.data) return <ErrorBox error={scaling.error} />;
   const history = scaling.data;
   if (!history) return null;
   const point = latest(history);
-  const replicas = toReplicaSeries(history.points);
   const { series } = replicas;
   const colours = new Map(series.map((s) => [s.key, s.colour]));
   const hpaErrors = sourceErrors.filter((e) => e.cluster === cluster && e.source === "horizontalpodautoscalers");

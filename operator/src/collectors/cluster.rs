@@ -252,14 +252,20 @@ impl ClusterCollector {
             slim::meta,
             None,
         );
-        let services =
-            reflect::<Service>(&client, "services", &health, &mut tasks, slim::meta, None);
+        let services = reflect::<Service>(
+            &client,
+            "services",
+            &health,
+            &mut tasks,
+            slim::service,
+            None,
+        );
         let slices = reflect::<EndpointSlice>(
             &client,
             "endpointslices",
             &health,
             &mut tasks,
-            slim::meta,
+            slim::endpoint_slice,
             None,
         );
         let usage = Arc::new(RwLock::new(UsageData::default()));

@@ -7,7 +7,11 @@
 //! `cargo run -p operator --example pod_cache_bytes`): 6 119 bytes of JSON as the API server
 //! sends it, 591 bytes once trimmed (10x smaller); 1 000 pods cost about 0.6 MB, not 6 MB.
 
-use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerStatus, ObjectReference, Pod, PodSpec, PodStatus, Service, ServicePort,
+    ServiceSpec,
+};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointSlice};
 use kube::Resource;
 
 /// The annotation `kubectl apply` leaves: a copy of the whole applied object.
@@ -77,10 +81,71 @@ pub fn pod(p: &mut Pod) {
     });
 }
 
+/// The label naming an EndpointSlice's Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// A Service reduced to what [`super::views::service_view`] reads: name, namespace, type,
+/// cluster IP and ports.
+pub fn service(s: &mut Service) {
+    meta(s);
+    s.metadata.annotations = None;
+    s.metadata.labels = None;
+    s.metadata.owner_references = None;
+    s.metadata.finalizers = None;
+    s.spec = s.spec.take().map(|spec| ServiceSpec {
+        type_: spec.type_,
+        cluster_ip: spec.cluster_ip,
+        ports: spec.ports.map(|ports| {
+            ports
+                .into_iter()
+                .map(|p| ServicePort {
+                    name: p.name,
+                    port: p.port,
+                    target_port: p.target_port,
+                    node_port: p.node_port,
+                    protocol: p.protocol,
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        ..Default::default()
+    });
+    s.status = None;
+}
+
+/// An EndpointSlice reduced to what [`super::views::service_view`] reads: its Service's
+/// label and each endpoint's addresses, readiness, pod and node.
+pub fn endpoint_slice(e: &mut EndpointSlice) {
+    meta(e);
+    e.metadata.annotations = None;
+    e.metadata.owner_references = None;
+    e.metadata.generate_name = None;
+    if let Some(labels) = e.metadata.labels.as_mut() {
+        labels.retain(|k, _| k == SERVICE_NAME_LABEL);
+    }
+    e.ports = None;
+    for endpoint in &mut e.endpoints {
+        *endpoint = Endpoint {
+            addresses: std::mem::take(&mut endpoint.addresses),
+            conditions: endpoint.conditions.as_ref().map(|c| EndpointConditions {
+                ready: c.ready,
+                ..Default::default()
+            }),
+            target_ref: endpoint.target_ref.take().map(|r| ObjectReference {
+                kind: r.kind,
+                name: r.name,
+                ..Default::default()
+            }),
+            node_name: endpoint.node_name.take(),
+            ..Default::default()
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collectors::views::{pod_status, pod_view};
+    use crate::collectors::views::{pod_status, pod_view, service_view};
 
     const FIXTURE: &str = include_str!("../../tests/fixtures/pod-nginx-web.json");
 
@@ -88,8 +153,8 @@ mod tests {
         serde_json::from_str(FIXTURE).expect("pod")
     }
 
-    fn bytes(p: &Pod) -> usize {
-        serde_json::to_vec(p).expect("json").len()
+    fn bytes<T: serde::Serialize>(v: &T) -> usize {
+        serde_json::to_vec(v).expect("json").len()
     }
 
     #[test]
@@ -112,6 +177,54 @@ mod tests {
             "{} of {}",
             bytes(&slim),
             bytes(&full)
+        );
+    }
+
+    #[test]
+    fn trimmed_services_and_slices_serve_the_same_view() {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "web", "namespace": "demo", "labels": { "app": "web" },
+                          "annotations": { LAST_APPLIED: "{...}" }, "managedFields": [{ "manager": "kubectl" }] },
+            "spec": { "type": "NodePort", "clusterIP": "10.97.0.10", "clusterIPs": ["10.97.0.10"], "selector": { "app": "web" },
+                      "sessionAffinity": "None", "ipFamilies": ["IPv4"],
+                      "ports": [{ "name": "http", "port": 80, "targetPort": "http", "nodePort": 30080, "protocol": "TCP" }] },
+            "status": { "loadBalancer": {} },
+        }))
+        .expect("service");
+        let slice: EndpointSlice = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "web-x", "namespace": "demo", "generateName": "web-",
+                          "labels": { SERVICE_NAME_LABEL: "web", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" },
+                          "managedFields": [{ "manager": "kube-controller-manager", "operation": "Update", "apiVersion": "discovery.k8s.io/v1",
+                                              "fieldsType": "FieldsV1", "fieldsV1": { "f:addressType": {}, "f:endpoints": {}, "f:ports": {},
+                                              "f:metadata": { "f:generateName": {}, "f:labels": { ".": {}, "f:kubernetes.io/service-name": {} } } } }] },
+            "addressType": "IPv4",
+            "ports": [{ "name": "http", "port": 80, "protocol": "TCP" }],
+            "endpoints": [{ "addresses": ["10.20.1.5"], "conditions": { "ready": true, "serving": true, "terminating": false },
+                            "targetRef": { "kind": "Pod", "name": "web-1", "namespace": "demo", "uid": "u" },
+                            "nodeName": "dev-worker1", "zone": "a" }],
+        }))
+        .expect("slice");
+        let (mut slim_svc, mut slim_slice) = (svc.clone(), slice.clone());
+        service(&mut slim_svc);
+        endpoint_slice(&mut slim_slice);
+        assert_eq!(
+            service_view(&slim_svc, &[&slim_slice]),
+            service_view(&svc, &[&slice])
+        );
+        assert!(
+            bytes(&slim_svc) * 2 < bytes(&svc),
+            "the Service halves at least"
+        );
+        assert!(
+            bytes(&slim_slice) * 2 < bytes(&slice),
+            "the slice halves at least"
+        );
+        assert!(
+            slim_slice
+                .metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.len() == 1)
         );
     }
 

@@ -117,7 +117,7 @@ pub fn services(services: &[Arc<Service>], slices: &[Arc<EndpointSlice>]) -> Vec
             s.metadata
                 .labels
                 .as_ref()
-                .and_then(|l| l.get("kubernetes.io/service-name")),
+                .and_then(|l| l.get(super::slim::SERVICE_NAME_LABEL)),
         ) {
             by_service.entry((ns, svc.as_str())).or_default().push(s);
         }

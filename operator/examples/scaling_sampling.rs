@@ -1,8 +1,12 @@
-//! Benchmark: the cost of ScalingExperiment sampling. Three target clusters with 20 HPAs
-//! each, one experiment per cluster sampling all 20 every second, for N minutes (default 5)
-//! after one idle minute; the HPAs' replicas change every second, so events and status
-//! writes happen too. Prints the operator's CPU time and memory over time: the in-memory
-//! series are bounded, so memory must level off. Run `bench/scaling-sampling.sh [minutes]`.
+//! Benchmark: the cost of ScalingExperiment sampling. Three target clusters; for each HPA
+//! count of `--hpas` (default 20,200; per cluster, in namespaces of 20, as an experiment
+//! samples at most 20), experiments sample every HPA every second for N minutes (default 5),
+//! after one idle minute; each count adds experiments to the ones already sampling, so the
+//! counts are measured side by side in one run. The HPAs' replicas change every second, so
+//! events and status writes happen too. Prints the operator's CPU time and memory over time
+//! (the in-memory series are bounded, so memory must level off) and the sample lag: how far
+//! apart consecutive samples of an experiment are past the 1 s interval, from the live
+//! series the operator's API serves. Run `bench/scaling-sampling.sh [minutes] [--hpas 20,200]`.
 
 #[path = "../../bench/measure.rs"]
 mod measure;
@@ -19,11 +23,13 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use local_control_plane::{ControlPlane, apply_yaml};
 use measure::{cpu_seconds, rss_mib};
 use support::{
-    Running, create_namespace, operator_bin_from_env, operator_command, platform_and_clusters,
+    Http, Running, create_namespace, free_port, operator_bin_from_env, operator_command,
+    platform_and_clusters,
 };
 
 const CLUSTERS: [&str; 3] = ["dev", "staging", "prod"];
-const HPAS: usize = 20;
+/// HPAs per namespace: one experiment samples at most 20.
+const PER_EXPERIMENT: usize = 20;
 
 fn hpa_status(replicas: i32) -> serde_json::Value {
     serde_json::json!({ "status": {
@@ -32,11 +38,30 @@ fn hpa_status(replicas: i32) -> serde_json::Value {
     }})
 }
 
-async fn populate(cp: &ControlPlane) -> Result<Api<HorizontalPodAutoscaler>> {
+/// The namespace of experiment `k`'s HPAs.
+fn namespace(k: usize) -> String {
+    if k == 0 {
+        "demo".to_owned()
+    } else {
+        format!("demo-{k}")
+    }
+}
+
+/// `hpas` HPAs in namespaces of [`PER_EXPERIMENT`]; the API of each namespace.
+async fn populate(cp: &ControlPlane, hpas: usize) -> Result<Vec<Api<HorizontalPodAutoscaler>>> {
     let client = cp.client().await?;
-    create_namespace(&client, "demo").await?;
-    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client, "demo");
-    for i in 0..HPAS {
+    let mut apis = Vec::new();
+    for k in 0..hpas.div_ceil(PER_EXPERIMENT) {
+        create_namespace(&client, &namespace(k)).await?;
+        let api = Api::namespaced(client.clone(), &namespace(k));
+        populate_namespace(&api, PER_EXPERIMENT.min(hpas - k * PER_EXPERIMENT)).await?;
+        apis.push(api);
+    }
+    Ok(apis)
+}
+
+async fn populate_namespace(hpas: &Api<HorizontalPodAutoscaler>, count: usize) -> Result<()> {
+    for i in 0..count {
         let hpa: HorizontalPodAutoscaler = serde_json::from_value(serde_json::json!({
             "metadata": { "name": format!("web-{i:02}") },
             "spec": { "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": format!("web-{i:02}") },
@@ -52,17 +77,80 @@ async fn populate(cp: &ControlPlane) -> Result<Api<HorizontalPodAutoscaler>> {
         )
         .await?;
     }
-    Ok(hpas)
+    Ok(())
+}
+
+/// Gaps between consecutive samples of every experiment named, in seconds, from the live
+/// series of the operator's API, within the last `window` seconds.
+async fn sample_gaps(api: &Http, names: &[String], window: f64) -> Result<Vec<f64>> {
+    let mut gaps = Vec::new();
+    for name in names {
+        let (status, body) = api
+            .get(&format!("/api/v1/experiments/default/{name}"), None)
+            .await?;
+        anyhow::ensure!(status == 200, "experiment {name}: {status} {body}");
+        let times: Vec<f64> = body["samples"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                s["time"]
+                    .as_str()?
+                    .parse::<k8s_openapi::jiff::Timestamp>()
+                    .ok()
+            })
+            .map(|t| t.as_millisecond() as f64 / 1000.0)
+            .collect();
+        let last = times.last().copied().unwrap_or_default();
+        gaps.extend(
+            times
+                .windows(2)
+                .filter(|w| last - w[1] <= window)
+                .map(|w| w[1] - w[0]),
+        );
+    }
+    gaps.sort_by(f64::total_cmp);
+    Ok(gaps)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len().max(1) - 1) as f64 * p).round() as usize;
+    sorted.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// `--hpas 20,200` (HPAs per cluster, measured one after the other) and the minutes each.
+fn args() -> Result<(u64, Vec<usize>)> {
+    let mut minutes = 5;
+    let mut counts = vec![20, 200];
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        if arg == "--hpas" {
+            let list = it.next().unwrap_or_default();
+            counts = list
+                .split(',')
+                .map(|n| n.trim().parse::<usize>().ok().filter(|n| *n > 0))
+                .collect::<Option<Vec<_>>>()
+                .filter(|c| !c.is_empty() && c.is_sorted())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--hpas {list}: expected increasing HPA counts per cluster, e.g. 20,200"
+                    )
+                })?;
+        } else {
+            minutes = arg.parse().map_err(|_| {
+                anyhow::anyhow!("{arg}: expected the minutes per HPA count, or --hpas 20,200")
+            })?;
+        }
+    }
+    Ok((minutes, counts))
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let bin = operator_bin_from_env()?;
-    let minutes: u64 = std::env::args()
-        .nth(1)
-        .map(|m| m.parse())
-        .transpose()?
-        .unwrap_or(5);
+    let (minutes, counts) = args()?;
+    let most = counts.last().copied().unwrap_or(PER_EXPERIMENT);
+    let experiments_most = most.div_ceil(PER_EXPERIMENT);
     eprintln!(
         "starting 1 platform and {} target control planes...",
         CLUSTERS.len()
@@ -71,23 +159,34 @@ async fn main() -> Result<()> {
     let p = platform.client().await?;
     let mut hpa_apis = Vec::new();
     for cp in &targets {
-        hpa_apis.push(populate(cp).await?);
+        hpa_apis.push(populate(cp, most).await?);
     }
 
-    let operator =
-        Running::spawn(operator_command(&bin, &platform, 0, "warn", "json").stdout(Stdio::null()))?;
+    let port = free_port()?;
+    let operator = Running::spawn(
+        operator_command(&bin, &platform, port, "warn", "json")
+            .arg("--anonymous-read")
+            .args([
+                "--max-live-experiments",
+                &(experiments_most * CLUSTERS.len()).to_string(),
+            ])
+            .args(["--max-tests-per-cluster", &experiments_most.to_string()])
+            .stdout(Stdio::null()),
+    )?;
     let pid = operator.pid();
+    let api = Http::new(port);
 
     // Replica churn: every second one HPA per cluster changes between 3 and 10 replicas.
     let churn = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         for n in 0usize.. {
             tick.tick().await;
-            for hpas in &hpa_apis {
-                let replicas = 3 + (n / HPAS % 8) as i32;
-                let _ = hpas
+            for apis in &hpa_apis {
+                let i = n % most;
+                let replicas = 3 + (n / most % 8) as i32;
+                let _ = apis[i / PER_EXPERIMENT]
                     .patch_status(
-                        &format!("web-{:02}", n % HPAS),
+                        &format!("web-{:02}", i % PER_EXPERIMENT),
                         &PatchParams::default(),
                         &Patch::Merge(&hpa_status(replicas)),
                     )
@@ -111,57 +210,87 @@ async fn main() -> Result<()> {
     let idle_cpu = cpu_seconds(pid);
     tokio::time::sleep(Duration::from_secs(60)).await;
     println!(
-        "{} clusters x {HPAS} HPAs, replicas changing every second:",
+        "{} clusters, HPA replicas changing every second (one per cluster):",
         CLUSTERS.len()
     );
     report("idle, 60 s", idle_began, idle_cpu);
     let idle_rate = (cpu_seconds(pid) - idle_cpu) / idle_began.elapsed().as_secs_f64();
 
     let experiments: Api<ScalingExperiment> = Api::namespaced(p.clone(), "default");
-    for c in CLUSTERS {
-        apply_yaml(
-            &p,
-            &format!(
-                "apiVersion: tartinfra.dev/v1alpha1\nkind: ScalingExperiment\nmetadata: {{name: sample-{c}}}\nspec:\n  cluster: {c}\n  \
-                 load: {{http: {{vus: 10, duration: 60m}}}}\n  sampleIntervalSeconds: 1\n  cooldownSeconds: 60\n"
-            ),
-            "default",
-        )
-        .await?;
-    }
-    let began = Instant::now();
-    let cpu0 = cpu_seconds(pid);
-    let mut rss = Vec::new();
-    for minute in 1..=minutes {
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        report(&format!("sampling, minute {minute}"), began, cpu0);
-        rss.push(rss_mib(pid));
-    }
-    churn.abort();
-    let cpu = cpu_seconds(pid) - cpu0;
-    let secs = began.elapsed().as_secs_f64();
-    let readings = (CLUSTERS.len() * HPAS) as f64 * secs;
-    let extra = (cpu - idle_rate * secs).max(0.0);
-    let mut samples = Vec::new();
-    for c in CLUSTERS {
-        let se = experiments.get(&format!("sample-{c}")).await?;
-        let s = se.status.unwrap_or_default();
-        samples.push(format!(
-            "{c} {:?} {} samples/{} events in status",
-            s.phase,
-            s.samples.len(),
-            s.events.len()
+    let mut names = Vec::new();
+    let mut summary = Vec::new();
+    for hpas in counts {
+        // Start the experiments this count adds (one per 20 HPAs per cluster).
+        for k in names.len() / CLUSTERS.len()..hpas.div_ceil(PER_EXPERIMENT) {
+            for c in CLUSTERS {
+                let name = format!("sample-{c}-{k}");
+                apply_yaml(
+                    &p,
+                    &format!(
+                        "apiVersion: tartinfra.dev/v1alpha1\nkind: ScalingExperiment\nmetadata: {{name: {name}}}\nspec:\n  cluster: {c}\n  \
+                         targetNamespace: {}\n  load: {{http: {{vus: 10, duration: 60m}}}}\n  sampleIntervalSeconds: 1\n  cooldownSeconds: 60\n",
+                        namespace(k)
+                    ),
+                    "default",
+                )
+                .await?;
+                names.push(name);
+            }
+        }
+        println!(
+            "{} clusters x {hpas} HPAs sampled every second ({} experiments):",
+            CLUSTERS.len(),
+            names.len()
+        );
+        let began = Instant::now();
+        let cpu0 = cpu_seconds(pid);
+        let mut rss = Vec::new();
+        for minute in 1..=minutes {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            report(&format!("sampling, minute {minute}"), began, cpu0);
+            rss.push(rss_mib(pid));
+        }
+        let cpu = cpu_seconds(pid) - cpu0;
+        let secs = began.elapsed().as_secs_f64();
+        let readings = (CLUSTERS.len() * hpas) as f64 * secs;
+        let extra = (cpu - idle_rate * secs).max(0.0);
+        let gaps = sample_gaps(&api, &names, secs).await?;
+        let lag = |p: f64| (percentile(&gaps, p) - 1.0) * 1000.0;
+        println!(
+            "  sampling cost above idle   {extra:.2} s CPU over {secs:.0} s = {:.1} µs per HPA reading",
+            extra / readings * 1e6
+        );
+        println!(
+            "  RSS after minute 1 / last  {:.1} / {:.1} MiB",
+            rss.first().copied().unwrap_or_default(),
+            rss.last().copied().unwrap_or_default()
+        );
+        println!(
+            "  sample lag past the 1 s interval  p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} gaps)",
+            lag(0.5),
+            lag(0.99),
+            (gaps.last().copied().unwrap_or(f64::NAN) - 1.0) * 1000.0,
+            gaps.len()
+        );
+        summary.push(format!(
+            "  {:>4} HPAs x 3: CPU {:5.1}% of one core, RSS {:6.1} MiB, sample lag p99 {:5.0} ms",
+            hpas,
+            cpu / secs * 100.0,
+            rss.last().copied().unwrap_or_default(),
+            lag(0.99)
         ));
     }
-    println!(
-        "  sampling cost above idle   {extra:.2} s CPU over {secs:.0} s = {:.1} µs per HPA reading",
-        extra / readings * 1e6
-    );
-    println!(
-        "  RSS after minute 1 / last  {:.1} / {:.1} MiB",
-        rss.first().copied().unwrap_or_default(),
-        rss.last().copied().unwrap_or_default()
-    );
+    churn.abort();
+    let mut samples = Vec::new();
+    for name in &names {
+        let se = experiments.get(name).await?;
+        let s = se.status.unwrap_or_default();
+        samples.push(format!("{name} {:?} {} samples", s.phase, s.samples.len()));
+    }
+    println!("side by side (same run, same operator):");
+    for line in summary {
+        println!("{line}");
+    }
     println!("  experiments: {}", samples.join("; "));
     drop(operator);
     Ok(())

@@ -32,6 +32,8 @@ pub struct ClusterClient {
     pub client: Client,
     /// The API server URL.
     pub endpoint: String,
+    /// Its runner Jobs and pods as watched, and the runner namespaces known to be owned.
+    pub runners: remote::Runners,
 }
 
 struct Entry {
@@ -114,12 +116,13 @@ impl Registry {
             .to_owned();
         let client =
             Client::try_from(config).map_err(|e| KubeconfigError::invalid(e.to_string()))?;
+        let (runners, watchers) = remote::spawn(name, client.clone(), self.triggers.clone());
         let cluster = ClusterClient {
             name: name.to_owned(),
             client: client.clone(),
             endpoint,
+            runners,
         };
-        let watchers = remote::spawn(name, client.clone(), self.triggers.clone());
         let collector =
             ClusterCollector::start(name, client, self.collectors.clone(), self.metrics.clone());
         tracing::info!(cluster = name, endpoint = %cluster.endpoint, "connected to managed cluster");

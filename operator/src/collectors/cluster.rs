@@ -405,11 +405,12 @@ impl ClusterCollector {
         self.usage.read().map(|u| u.clone()).unwrap_or_default()
     }
 
-    /// The recent node usage polls, oldest first.
-    pub fn node_samples(&self) -> Vec<NodeSample> {
+    /// The node usage polls taken at or after `since`, oldest first (a run's look copies
+    /// only what it has not folded yet, not the whole history).
+    pub fn node_samples(&self, since: Timestamp) -> Vec<NodeSample> {
         self.node_history
             .lock()
-            .map(|h| h.iter().cloned().collect())
+            .map(|h| h.iter().filter(|s| s.at >= since).cloned().collect())
             .unwrap_or_default()
     }
 

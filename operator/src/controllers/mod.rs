@@ -79,7 +79,8 @@ impl Next {
 }
 
 /// The end of every reconcile: writes the decided status (when it changed), publishes the
-/// decided event, and says when to look again. Returns whether status was written.
+/// decided event and the phase change's ([`status::events`]), and says when to look again.
+/// Returns whether status was written.
 pub async fn conclude<K: Reported>(
     ctx: &Context,
     obj: &K,
@@ -88,9 +89,9 @@ pub async fn conclude<K: Reported>(
 ) -> Result<bool, Error> {
     let old = obj.current();
     let written = old != *status;
-    status::write(ctx, obj, &old, status).await?;
-    if let Some(note) = event {
-        status::publish(ctx, obj, note).await;
+    let transition = status::write(ctx, obj, &old, status).await?;
+    for note in status::events(transition, event) {
+        status::publish(ctx, obj, &note).await;
     }
     Ok(written)
 }

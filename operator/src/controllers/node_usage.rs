@@ -62,6 +62,23 @@ fn minus(t: Timestamp, d: Duration) -> Timestamp {
         .unwrap_or(t)
 }
 
+/// The oldest reading [`fold`] can still use for a run that started at `started` and has
+/// the record `prev` (pure): the `before` window until a reading has been folded, then the
+/// run's start once `before` is taken, then the second of the last reading folded. Readings
+/// older than that change nothing, so a look needs only the ones since.
+pub fn needed_since(prev: Option<&NodeUsageRecord>, started: Timestamp) -> Timestamp {
+    match prev {
+        Some(NodeUsageRecord {
+            during_through: Some(through),
+            ..
+        }) => Timestamp::from_second(through.0.as_second()).unwrap_or(through.0),
+        Some(NodeUsageRecord {
+            before_at: Some(_), ..
+        }) => started,
+        _ => minus(started, BEFORE_WINDOW),
+    }
+}
+
 /// A sample's node figures, when it has any.
 fn figures(s: &NodeSample) -> Option<&std::collections::HashMap<String, (u64, u64)>> {
     s.nodes.as_ref().ok().filter(|n| !n.is_empty())

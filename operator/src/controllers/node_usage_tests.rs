@@ -281,3 +281,74 @@ fn a_reading_in_the_second_the_run_started_is_its_before() {
     assert_eq!(cpu(node(&rec, "w1").before), Some(6));
     assert_eq!(cpu(node(&rec, "w1").peak), Some(26));
 }
+
+#[test]
+fn a_look_needs_only_the_readings_since_the_last_one_folded() {
+    let through = |before: Option<i64>, during: Option<i64>| NodeUsageRecord {
+        before_at: before.map(|s| Time(t(s))),
+        during_through: during.map(|s| Time(t(s))),
+        ..NodeUsageRecord::default()
+    };
+    let cases = [
+        ("no record yet: the before window", None, t(-120)),
+        ("nothing folded yet", Some(through(None, None)), t(-120)),
+        (
+            "before taken: from the start",
+            Some(through(Some(-5), None)),
+            t(0),
+        ),
+        (
+            "a reading folded: from its second",
+            Some(through(Some(-5), Some(10))),
+            t(10),
+        ),
+        (
+            "no before, a reading folded",
+            Some(through(None, Some(20))),
+            t(20),
+        ),
+    ];
+    for (case, prev, want) in cases {
+        assert_eq!(needed_since(prev.as_ref(), t(0)), want, "{case}");
+    }
+}
+
+#[test]
+fn folding_only_the_readings_since_gives_the_record_of_the_whole_history() {
+    let all = vec![
+        poll(-200, &[("w1", 9000, 1)]),
+        failed(-150, "metrics API unavailable"),
+        poll(-20, &[("w1", 100, 1000), ("w2", 50, 500)]),
+        poll(-5, &[("w1", 120, 1024), ("w2", 60, 512)]),
+        poll(5, &[("w1", 900, 1500), ("w2", 70, 600)]),
+        poll(10, &[("w1", 700, 2048), ("w2", 80, 550)]),
+        failed(20, "metrics API unavailable"),
+        poll(30, &[("w1", 400, 1800)]),
+        poll(46, &[("w1", 150, 1100), ("w2", 55, 510)]),
+        poll(60, &[("w1", 1, 1)]),
+    ];
+    for finished in [Some(15), None] {
+        let (mut whole, mut since) = (None, None);
+        for look in [1, 6, 12, 25, 47, 62, 120] {
+            let known: Vec<NodeSample> = all.iter().filter(|s| s.at <= t(look)).cloned().collect();
+            let from = needed_since(since.as_ref(), t(0));
+            let recent = known.iter().filter(|s| s.at >= from).cloned().collect();
+            let w = fold(
+                whole.as_ref(),
+                Some(&readings(known)),
+                run(finished),
+                SETTLE,
+                t(look),
+            );
+            let s = fold(
+                since.as_ref(),
+                Some(&readings(recent)),
+                run(finished),
+                SETTLE,
+                t(look),
+            );
+            assert_eq!(s, w, "look at {look}s, finished {finished:?}");
+            (whole, since) = (Some(w), Some(s));
+        }
+    }
+}

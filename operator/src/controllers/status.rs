@@ -1,5 +1,5 @@
 //! The one status writer every controller uses: a merge patch of what changed (fields that
-//! went away become nulls), and an event when the phase changes.
+//! went away become nulls), and the events of a reconcile (its phase change's and its own).
 
 use std::fmt::Debug;
 
@@ -90,15 +90,15 @@ pub fn key<K: Resource>(obj: &K) -> String {
     }
 }
 
-/// Writes `new` when it differs from `old`, and publishes the phase change's event.
+/// Writes `new` when it differs from `old`; returns the phase change's event, if any.
 pub async fn write<K: Reported>(
     ctx: &Context,
     obj: &K,
     old: &K::Status,
     new: &K::Status,
-) -> Result<(), Error> {
+) -> Result<Option<Note>, Error> {
     if old == new {
-        return Ok(());
+        return Ok(None);
     }
     let patch = crate::status_patch::merge_patch(old, new).map_err(kube::Error::SerdeError)?;
     obj.api(ctx.client.clone())
@@ -108,11 +108,21 @@ pub async fn write<K: Reported>(
             &Patch::Merge(&patch),
         )
         .await?;
-    if let Some(note) = K::transition(old, new) {
+    let transition = K::transition(old, new);
+    if let Some(note) = &transition {
         tracing::info!(reason = %note.reason, "{}", note.message);
-        publish(ctx, obj, &note).await;
     }
-    Ok(())
+    Ok(transition)
+}
+
+/// The events one reconcile publishes, each a request to the API server (pure): the phase
+/// change's and the decision's own, except a Normal phase change when the decision's event
+/// is Normal too and tells what happened more precisely (a test that becomes Pending
+/// because its runner was created publishes RunnerCreated alone). Warnings always go out.
+pub fn events(transition: Option<Note>, decided: Option<&Note>) -> Vec<Note> {
+    let normal = |n: &Note| n.type_ == EventType::Normal;
+    let transition = transition.filter(|t| !(normal(t) && decided.is_some_and(normal)));
+    transition.into_iter().chain(decided.cloned()).collect()
 }
 
 /// Publishes `note` about `obj`; a failure is logged, never fatal (events are best effort).
@@ -132,6 +142,45 @@ pub async fn publish<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, note
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decided_normal_event_stands_for_a_normal_phase_change() {
+        let pending = Note::normal("Pending", "Job x created");
+        let created = Note::normal("RunnerCreated", "Job x created");
+        let unavailable = Note::warning("ClusterUnavailable", "dev is down");
+        let failed = Note::warning("OOMKilled", "");
+        let cases = [
+            ("decided only", None, Some(&created), vec![created.clone()]),
+            (
+                "phase change only",
+                Some(pending.clone()),
+                None,
+                vec![pending.clone()],
+            ),
+            (
+                "both normal",
+                Some(pending.clone()),
+                Some(&created),
+                vec![created.clone()],
+            ),
+            (
+                "a decided warning keeps the phase change",
+                Some(pending.clone()),
+                Some(&unavailable),
+                vec![pending.clone(), unavailable.clone()],
+            ),
+            (
+                "a warning phase change stays",
+                Some(failed.clone()),
+                Some(&created),
+                vec![failed.clone(), created.clone()],
+            ),
+            ("none", None, None, vec![]),
+        ];
+        for (case, transition, decided, want) in cases {
+            assert_eq!(events(transition, decided), want, "{case}");
+        }
+    }
 
     #[test]
     fn a_phase_change_is_one_event_and_a_failure_a_warning() {

@@ -34,7 +34,17 @@ pub async fn effect(effect: &Effect, lt: &LoadTest, ctx: &Context) -> Result<(),
     };
     let result = match effect {
         Effect::None => return Ok(()),
-        Effect::CreateRunner(objects) => create_runner(&cluster()?, objects).await,
+        Effect::CreateRunner(objects) => {
+            let cluster = cluster()?;
+            let created = create_runner(&cluster, objects).await;
+            // A namespace that takes a runner is the operator's; after a failure it is read
+            // again (someone may have deleted or relabelled it).
+            let namespace = objects.job.namespace().unwrap_or_default();
+            cluster
+                .runners
+                .set_namespace_owned(&namespace, created.is_ok());
+            created
+        }
         Effect::DeleteRunner(names) => delete_runner(&cluster()?, names).await,
         Effect::CreateStarter(job) => create_starter(&cluster()?, job).await,
     };

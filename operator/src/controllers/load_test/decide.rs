@@ -313,9 +313,7 @@ fn start(
     if position > 0 {
         s.phase = Some(LoadTestPhase::Pending);
         let limit = slot_limit(settings, o.policy.as_ref().and_then(|p| p.as_ref().ok()));
-        let message = format!(
-            "queued: {running} test(s) running on cluster {cluster} (at most {limit} at once); position {position} in line"
-        );
+        let message = queued_message(position, running, cluster, limit);
         at.set(
             &mut s.conditions,
             C::Queued,
@@ -394,6 +392,36 @@ fn start(
             }
         },
     }
+}
+
+/// Where a queued test is in line, as its status says it. Far back in a long line it says
+/// only "further back than position N" (N of 10, 20, 50, 100, 200, 500, ...), so its
+/// status, each change a write, does not change every time a test ahead of it starts
+/// (pure).
+pub fn queued_message(position: usize, running: usize, cluster: &str, limit: usize) -> String {
+    const EXACT: usize = 10;
+    if position <= EXACT {
+        return format!(
+            "queued: {running} test(s) running on cluster {cluster} (at most {limit} at once); position {position} in line"
+        );
+    }
+    let ahead = [1, 2, 5]
+        .into_iter()
+        .cycle()
+        .scan(1, |scale, m| {
+            let v = m * *scale;
+            if m == 5 {
+                *scale *= 10;
+            }
+            Some(v)
+        })
+        .skip_while(|v| *v < EXACT)
+        .take_while(|v| *v < position)
+        .last()
+        .unwrap_or(EXACT);
+    format!(
+        "queued: cluster {cluster} runs at most {limit} test(s) at once; further back than position {ahead} in line"
+    )
 }
 
 /// The runner exists (or is created by this decision's effect).

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod queue;
 pub mod runner;
 pub mod runner_state;
+pub mod written;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
 use self::queue::Slots;
+use self::written::Written;
 use crate::context::Context;
 use crate::controllers::error::{Backoff, Error};
 use crate::controllers::retry_after_error;
@@ -48,6 +50,7 @@ pub struct State {
     slots: Slots,
     tests: Store<LoadTest>,
     backoff: Backoff,
+    written: Written,
 }
 
 impl Reported for LoadTest {
@@ -74,6 +77,13 @@ async fn step(lt: Arc<LoadTest>, state: &State) -> Result<Action, Error> {
     let observed = observe::observe(lt.clone(), ctx, &state.slots, &state.tests).await;
     let now = Timestamp::now();
     let mut decision = decide::decide(&observed, &ctx.settings, now);
+    if decision.status != lt.current() {
+        // Recorded before the write: a reconcile of the old copy meanwhile waits for it.
+        let version = lt.metadata.resource_version.clone().unwrap_or_default();
+        state
+            .written
+            .record(&key(lt.as_ref()), &version, std::time::Instant::now());
+    }
     // A decision that ends the test writes its verdict before it removes the runner: a
     // crash between the two then leaves a finished test whose runner the next look removes
     // (`decide::expire`), never a runner gone before its verdict, read as a cancelled test.
@@ -105,6 +115,16 @@ pub async fn reconcile(lt: Arc<LoadTest>, state: Arc<State>) -> Result<Action, E
         &lt.namespace().unwrap_or_default(),
     );
     let object = key(lt.as_ref());
+    let version = lt.metadata.resource_version.clone().unwrap_or_default();
+    let now = std::time::Instant::now();
+    if state.written.stale(&object, &version, now) {
+        // This copy predates the controller's own last write; its event reconciles again.
+        return Ok(Action::requeue(written::AT_MOST));
+    }
+    if !lt.finalizers().iter().any(|f| f == FINALIZER) && lt.metadata.deletion_timestamp.is_none() {
+        // `finalizer` adds it now.
+        state.written.record(&object, &version, now);
+    }
     let result = finalizer(&api, FINALIZER, lt, |event| async {
         match event {
             Finalizer::Apply(lt) | Finalizer::Cleanup(lt) => step(lt, &state).await,
@@ -138,6 +158,7 @@ pub async fn run(
         tests: store.clone(),
         ctx,
         backoff: Backoff::default(),
+        written: Written::default(),
     });
     let shutdown = shutdown.shared();
     let run = controller

@@ -4,12 +4,16 @@
 
 use std::sync::Arc;
 
+use futures::FutureExt as _;
+
 use crds::common::{HEADER_SECRET_LABEL, HeaderSecretKeyRef};
+use crds::conditions::LoadTestCondition;
 use crds::managed_cluster::LoadTestPolicy;
 use crds::plan;
 use crds::{LoadTest, ManagedCluster};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -19,6 +23,7 @@ use super::{parallel, policy};
 use crate::clusters::ClusterClient;
 use crate::collectors::ClusterCollector;
 use crate::collectors::views::node_view;
+use crate::conditions;
 use crate::context::Context;
 use crate::controllers::error::Failure;
 use crate::controllers::{comparison, node_usage};
@@ -137,9 +142,16 @@ pub async fn observe(
                 Err(e) => runner = Runner::Unreadable(Failure::of(&e).message),
             }
         }
+        // Before its runner is created a test needs no pods: there are none without a Job.
+        let creating = !(has_runner || deleting || holds_slot(&lt));
+        // An earlier try failed (a Job of that name may exist that the watch does not show).
+        let confirm = lt.status.as_ref().is_some_and(|s| {
+            conditions::get(&s.conditions, LoadTestCondition::ClusterReachable)
+                .is_some_and(|c| c.status == "False")
+        });
         runner = match runner {
             Runner::Unreadable(e) => Runner::Unreadable(e),
-            _ => match read_runner(cluster, &names).await {
+            _ => match read_runner(cluster, &names, creating, confirm).await {
                 Ok((job, pods)) => {
                     starter = match read_starter(cluster, &lt, &names).await {
                         Ok(s) => s.map(Box::new),
@@ -177,14 +189,18 @@ pub async fn observe(
     } else {
         Ok(HeaderValues::default())
     };
-    let usage_open = lt.status.as_ref().is_some_and(|s| {
-        s.started_at.is_some() && !s.node_usage.as_ref().is_some_and(|r| r.settled())
+    // From the oldest reading the record can still use: the started test's status says which.
+    let usage_since = lt.status.as_ref().and_then(|s| {
+        let started = s.started_at.as_ref()?.0;
+        let record = s.node_usage.as_ref();
+        (!record.is_some_and(|r| r.settled())).then(|| node_usage::needed_since(record, started))
     });
     let node_usage = cluster
         .as_ref()
-        .filter(|_| usage_open && !deleting)
-        .and_then(|c| ctx.clusters.collector(&c.name))
-        .map(|c| node_readings(&c));
+        .filter(|_| !deleting)
+        .zip(usage_since)
+        .and_then(|(c, since)| Some((ctx.clusters.collector(&c.name)?, since)))
+        .map(|(c, since)| node_readings(&c, since));
     Observed {
         node_usage,
         baselines: comparison::candidates(
@@ -207,8 +223,9 @@ pub async fn observe(
     }
 }
 
-/// A cluster's recent node usage polls and what its nodes are, from its collector's caches.
-pub fn node_readings(c: &ClusterCollector) -> node_usage::Readings {
+/// A cluster's node usage polls since `since` and what its nodes are, from its collector's
+/// caches.
+pub fn node_readings(c: &ClusterCollector, since: Timestamp) -> node_usage::Readings {
     let nodes = c
         .nodes
         .state()
@@ -224,7 +241,7 @@ pub fn node_readings(c: &ClusterCollector) -> node_usage::Readings {
         })
         .collect();
     node_usage::Readings {
-        samples: c.node_samples(),
+        samples: c.node_samples(since),
         nodes,
     }
 }
@@ -302,18 +319,27 @@ async fn read_policy(ctx: &Context, lt: &LoadTest) -> Result<LoadTestPolicy, Str
         })
 }
 
+/// The runner namespace: owned without a request once the operator has seen it so (it
+/// forgets that when creating a runner there fails), else read from the API server.
 async fn read_namespace(
     cluster: &ClusterClient,
     name: &str,
 ) -> Result<RunnerNamespace, kube::Error> {
+    if cluster.runners.owns_namespace(name) {
+        return Ok(RunnerNamespace::Owned);
+    }
     let ns = Api::<Namespace>::all(cluster.client.clone())
         .get_opt(name)
         .await?;
-    Ok(match ns {
+    let ns = match ns {
         None => RunnerNamespace::Missing,
         Some(ns) if runner::owns_namespace(&ns) => RunnerNamespace::Owned,
         Some(_) => RunnerNamespace::Foreign,
-    })
+    };
+    cluster
+        .runners
+        .set_namespace_owned(name, ns == RunnerNamespace::Owned);
+    Ok(ns)
 }
 
 /// The values of the test's `valueFrom` headers, from Secrets of its namespace that carry
@@ -380,13 +406,56 @@ async fn header_values(lt: &LoadTest, client: &kube::Client) -> Result<HeaderVal
     Ok(values)
 }
 
+/// The runner Job and its pods: from the cluster's runner watch while it answers, holds the
+/// Job and the Job has not ended (no request); from the API server otherwise: a Job the watch has
+/// not seen (yet) or that went is confirmed there, and an ended Job's pods are read fresh,
+/// as its verdict comes from them. A test `creating` its runner needs no pods, and trusts a
+/// listed watch that it has no Job yet (a restarted operator's watch lists every runner
+/// before it answers) unless told to `confirm` it.
 async fn read_runner(
     cluster: &ClusterClient,
     names: &RunnerNames,
+    creating: bool,
+    confirm: bool,
 ) -> Result<(Option<Job>, Vec<Pod>), kube::Error> {
+    let jobs = &cluster.runners.jobs;
+    // While a watch fails the stores may be behind, and the cluster may be gone: ask it.
+    let watching = cluster.runners.watching();
+    let watched = jobs
+        .get(&ObjectRef::new(&names.job).within(&names.namespace))
+        .filter(|_| watching);
+    let listed = watching
+        && jobs
+            .wait_until_ready()
+            .now_or_never()
+            .is_some_and(|r| r.is_ok());
+    if creating && !confirm && listed && watched.is_none() {
+        return Ok((None, Vec::new()));
+    }
+    if let Some(job) = watched.filter(|j| !ended(j)) {
+        let pods = cluster
+            .runners
+            .pods
+            .state()
+            .iter()
+            .filter(|p| {
+                p.metadata.namespace.as_deref() == Some(names.namespace.as_str())
+                    && p.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get("job-name"))
+                        .is_some_and(|j| *j == names.job)
+            })
+            .map(|p| Pod::clone(p))
+            .collect();
+        return Ok((Some(Job::clone(&job)), pods));
+    }
     let job = Api::<Job>::namespaced(cluster.client.clone(), &names.namespace)
         .get_opt(&names.job)
         .await?;
+    if job.is_none() && creating {
+        return Ok((None, Vec::new()));
+    }
     let pods = Api::<Pod>::namespaced(cluster.client.clone(), &names.namespace)
         .list(&ListParams::default().labels(&format!("job-name={}", names.job)))
         .await?

@@ -65,6 +65,20 @@ pub fn admit(entries: &[Entry], me: &str, limit: usize) -> Admission {
     }
 }
 
+/// How many waiting tests a freed slot wakes at once, first in line first.
+pub const WAKE: usize = 20;
+
+/// The keys of the first `n` waiting tests of `entries` in line order (pure).
+pub fn first_waiting(entries: &[Entry], n: usize) -> Vec<&str> {
+    let mut waiting: Vec<&Entry> = entries.iter().filter(|e| !e.active).collect();
+    waiting.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
+    waiting
+        .into_iter()
+        .take(n)
+        .map(|e| e.key.as_str())
+        .collect()
+}
+
 /// How many tests may run at once on a cluster: the operator's setting, lowered by the
 /// cluster policy's maxConcurrentTests.
 pub fn slot_limit(settings: &Settings, policy: Option<&LoadTestPolicy>) -> usize {
@@ -161,13 +175,26 @@ impl Slots {
         decision
     }
 
-    /// Frees the slot of `lt` and wakes the tests waiting on its cluster.
+    /// Frees the slot of `lt` and wakes the first [`WAKE`] tests waiting on its cluster (the
+    /// others look again at their own pace: waking a whole long line on every release made
+    /// every test in it reconcile once per test ahead of it).
     pub fn release(&self, lt: &LoadTest) {
-        if let Ok(mut r) = self.reserved.lock() {
-            r.remove(&key(lt));
-        }
-        for o in self.store.state() {
-            if o.spec.cluster == lt.spec.cluster && active(&o) && !has_runner(&o) {
+        let reserved = match self.reserved.lock() {
+            Ok(mut r) => {
+                r.remove(&key(lt));
+                r.clone()
+            }
+            Err(_) => HashSet::new(),
+        };
+        let state = self.store.state();
+        let entries: Vec<Entry> = state
+            .iter()
+            .filter(|o| o.spec.cluster == lt.spec.cluster && !has_runner(o))
+            .filter_map(|o| entry(o, &reserved))
+            .collect();
+        let first = first_waiting(&entries, WAKE);
+        for o in &state {
+            if first.contains(&key(o.as_ref()).as_str()) {
                 let _ = self.wake.unbounded_send(ObjectRef::from_obj(o.as_ref()));
             }
         }
@@ -185,6 +212,24 @@ mod tests {
             created: Timestamp::from_second(created).ok(),
             active,
         }
+    }
+
+    #[test]
+    fn a_freed_slot_wakes_the_first_waiting_tests_in_line() {
+        let entries = vec![
+            e("ns/d", 40, false),
+            e("ns/run", 5, true),
+            e("ns/b", 20, false),
+            e("ns/c", 20, false),
+            e("ns/a", 10, false),
+        ];
+        assert_eq!(first_waiting(&entries, 2), vec!["ns/a", "ns/b"]);
+        assert_eq!(
+            first_waiting(&entries, 10),
+            vec!["ns/a", "ns/b", "ns/c", "ns/d"]
+        );
+        assert!(first_waiting(&entries, 0).is_empty());
+        assert!(first_waiting(&[e("ns/run", 5, true)], 3).is_empty());
     }
 
     #[test]

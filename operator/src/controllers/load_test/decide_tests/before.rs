@@ -286,3 +286,53 @@ pub(super) fn cases() -> Vec<Case> {
         ),
     ]
 }
+
+#[test]
+fn far_back_in_a_long_line_the_status_changes_only_at_round_positions() {
+    let cases = [
+        (
+            1,
+            "queued: 3 test(s) running on cluster dev (at most 3 at once); position 1 in line",
+        ),
+        (
+            10,
+            "queued: 3 test(s) running on cluster dev (at most 3 at once); position 10 in line",
+        ),
+        (
+            11,
+            "queued: cluster dev runs at most 3 test(s) at once; further back than position 10 in line",
+        ),
+        (
+            20,
+            "queued: cluster dev runs at most 3 test(s) at once; further back than position 10 in line",
+        ),
+        (
+            21,
+            "queued: cluster dev runs at most 3 test(s) at once; further back than position 20 in line",
+        ),
+        (
+            57,
+            "queued: cluster dev runs at most 3 test(s) at once; further back than position 50 in line",
+        ),
+        (
+            970,
+            "queued: cluster dev runs at most 3 test(s) at once; further back than position 500 in line",
+        ),
+        (
+            1001,
+            "queued: cluster dev runs at most 3 test(s) at once; further back than position 1000 in line",
+        ),
+    ];
+    for (position, want) in cases {
+        assert_eq!(
+            super::super::queued_message(position, 3, "dev", 3),
+            want,
+            "position {position}"
+        );
+    }
+    // Over a line of 1 000 draining one by one, a test's status changes at most 16 times.
+    let messages: std::collections::HashSet<String> = (1..=1000)
+        .map(|p| super::super::queued_message(p, 3, "dev", 3))
+        .collect();
+    assert_eq!(messages.len(), 10 + 6);
+}

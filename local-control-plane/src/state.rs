@@ -78,7 +78,14 @@ fn choose_ports(ports_file: &Path) -> Result<Ports, Error> {
 /// between the moment it is chosen and the moment its component binds it.
 const PORT_RANGE: std::ops::Range<u16> = 20_000..32_768;
 
-/// `N` distinct loopback ports of [`PORT_RANGE`], each free when chosen.
+/// The ports this process has handed out: a port is free when chosen but bound only later,
+/// when its component starts, so two control planes starting at once in one process (tests
+/// join them) could otherwise both choose it.
+static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// `N` distinct loopback ports of [`PORT_RANGE`], each free when chosen and never handed out
+/// before by this process.
 fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
     // Hold every listener until all ports are chosen so they are distinct.
     let mut listeners = Vec::with_capacity(N);
@@ -98,7 +105,12 @@ fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
         }
         let offset = u32::from_le_bytes(random_bytes::<4>()?) % span;
         let port = PORT_RANGE.start + u16::try_from(offset).unwrap_or(0);
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if handed_out.contains(&port) {
+            continue;
+        }
         if let Ok(listener) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            handed_out.insert(port);
             ports[listeners.len()] = port;
             listeners.push(listener);
         }
@@ -222,8 +234,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn free_ports_are_distinct() {
+    fn free_ports_are_never_handed_out_twice() {
+        let earlier = free_ports::<8>().expect("ports");
         let ports = free_ports::<8>().expect("ports");
+        assert!(
+            ports.iter().all(|p| !earlier.contains(p)),
+            "{earlier:?} then {ports:?}: a port chosen but not yet bound is not chosen again"
+        );
         let mut sorted = ports.to_vec();
         sorted.sort_unstable();
         sorted.dedup();

@@ -104,7 +104,14 @@ where
             .reflect(writer)
             .boxed();
         while let Some(event) = events.next().await {
-            flag.store(event.is_ok(), Ordering::Relaxed);
+            // During a (re)list the store still holds the previous list, or nothing yet: it
+            // follows the cluster again once the list is done.
+            if !matches!(
+                event,
+                Ok(watcher::Event::Init | watcher::Event::InitApply(_))
+            ) {
+                flag.store(event.is_ok(), Ordering::Relaxed);
+            }
             let obj = match event {
                 Ok(
                     watcher::Event::Apply(obj)

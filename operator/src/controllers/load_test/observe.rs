@@ -418,24 +418,27 @@ async fn read_runner(
     creating: bool,
     confirm: bool,
 ) -> Result<(Option<Job>, Vec<Pod>), kube::Error> {
-    let jobs = &cluster.runners.jobs;
-    // While a watch fails the stores may be behind, and the cluster may be gone: ask it.
-    let watching = cluster.runners.watching();
-    let watched = jobs
-        .get(&ObjectRef::new(&names.job).within(&names.namespace))
-        .filter(|_| watching);
-    let listed = watching
+    let (jobs, pods) = (&cluster.runners.jobs, &cluster.runners.pods);
+    // While a watch fails or lists the stores may be behind, and the cluster may be gone: ask
+    // it. Both stores must have listed: a Job from one with no pods from the other would read
+    // as a runner whose pod vanished.
+    let listed = cluster.runners.watching()
         && jobs
             .wait_until_ready()
             .now_or_never()
+            .is_some_and(|r| r.is_ok())
+        && pods
+            .wait_until_ready()
+            .now_or_never()
             .is_some_and(|r| r.is_ok());
+    let watched = jobs
+        .get(&ObjectRef::new(&names.job).within(&names.namespace))
+        .filter(|_| listed);
     if creating && !confirm && listed && watched.is_none() {
         return Ok((None, Vec::new()));
     }
     if let Some(job) = watched.filter(|j| !ended(j)) {
-        let pods = cluster
-            .runners
-            .pods
+        let pods = pods
             .state()
             .iter()
             .filter(|p| {

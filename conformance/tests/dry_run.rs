@@ -264,16 +264,27 @@ async fn the_servers_warnings_are_kept() -> Result<()> {
         "fixtures/privileged.yaml",
         &deployment("privileged", "securityContext: {privileged: true}"),
     )?;
-    let verdict = Applier::new(client).dry_run(&docs[0], &ns).await;
-    ensure!(verdict.rejected.is_none(), "{verdict}");
-    ensure!(
-        verdict
+    // Pod Security admission reads namespaces from its informer's cache, which sees the
+    // label a moment after the patch: ask again until it does (a fresh CI machine lost
+    // that race once).
+    let mut applier = Applier::new(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let verdict = applier.dry_run(&docs[0], &ns).await;
+        ensure!(verdict.rejected.is_none(), "{verdict}");
+        let warned = verdict
             .warnings
             .iter()
-            .any(|w| w.contains("would violate PodSecurity \"restricted:latest\"")),
-        "{verdict}"
-    );
-    Ok(())
+            .any(|w| w.contains("would violate PodSecurity \"restricted:latest\""));
+        if warned {
+            return Ok(());
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "no Pod Security warning after 20 s: {verdict}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 #[test]

@@ -6,12 +6,14 @@
 //! and the operator's reconciles, CPU and memory. With `--complete` the targets run
 //! kube-controller-manager, the scheduler and kwok, so runner pods run (simulated) and every
 //! test ends `Completed`/`RunnerSimulated`; the benchmark then waits for all of them.
+//! Then each kind of request on a test's way to its Job is measured alone ([`costs`]).
 //! Run with `bench/loadtest-fanout.sh [--tests N] [--clusters K] [--limit L] [--complete]`,
 //! which builds the release operator binary and passes its path in TART_OPERATOR_BIN.
 
-#[path = "../../bench/measure.rs"]
+mod costs;
+#[path = "../../../bench/measure.rs"]
 mod measure;
-#[path = "../tests/support/mod.rs"]
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,6 +37,10 @@ use support::{
 
 /// Client requests in flight while creating.
 const CONCURRENCY: usize = 20;
+/// Tests created one at a time after the burst.
+const SINGLES: usize = 20;
+/// Requests of each kind in the cost table (/proc's CPU clock ticks every 10 ms).
+const COST_REQUESTS: usize = 300;
 /// The runner Jobs' label carrying their LoadTest's uid.
 const UID_LABEL: &str = "tartinfra.dev/loadtest-uid";
 
@@ -79,14 +85,62 @@ fn args() -> Result<Args> {
 }
 
 fn loadtest(i: usize, clusters: usize) -> Result<LoadTest> {
+    named_loadtest(
+        &format!("fanout-{i:04}"),
+        &format!("target-{}", i % clusters),
+    )
+}
+
+fn named_loadtest(name: &str, cluster: &str) -> Result<LoadTest> {
     Ok(serde_json::from_value(serde_json::json!({
         "apiVersion": "tartinfra.dev/v1alpha1",
         "kind": "LoadTest",
-        "metadata": { "name": format!("fanout-{i:04}") },
+        "metadata": { "name": name },
         // The shortest run the spec allows (a kwok runner ends at once anyway).
-        "spec": { "cluster": format!("target-{}", i % clusters),
+        "spec": { "cluster": cluster,
                   "http": { "targetUrl": "http://web.demo.svc.cluster.local/", "vus": 1, "duration": "1s" } },
     }))?)
+}
+
+/// Tests created one at a time on the first target, each once the one before has its Job:
+/// the operator's latency per test with nothing queued (milliseconds, sorted).
+async fn one_at_a_time(lts: &Api<LoadTest>, jobs: Api<Job>, count: usize) -> Result<Vec<f64>> {
+    let (seen, mut jobs_seen) = futures::channel::mpsc::unbounded();
+    let watch = tokio::spawn(async move {
+        let mut events =
+            std::pin::pin!(watcher(jobs, watcher::Config::default()).applied_objects());
+        while let Some(Ok(job)) = events.next().await {
+            if let Some(uid) = job.labels().get(UID_LABEL) {
+                let _ = seen.unbounded_send((uid.clone(), Instant::now()));
+            }
+        }
+    });
+    let mut ms = Vec::new();
+    for i in 0..count {
+        let lt = lts
+            .create(
+                &PostParams::default(),
+                &named_loadtest(&format!("single-{i:02}"), "target-0")?,
+            )
+            .await?;
+        let created = Instant::now();
+        let uid = lt.uid().unwrap_or_default();
+        let at = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some((job_uid, at)) = jobs_seen.next().await {
+                if job_uid == uid {
+                    return Some(at);
+                }
+            }
+            None
+        })
+        .await
+        .context("a single test's Job never appeared")?
+        .context("the Job watch ended")?;
+        ms.push(at.duration_since(created).as_secs_f64() * 1000.0);
+    }
+    watch.abort();
+    ms.sort_by(f64::total_cmp);
+    Ok(ms)
 }
 
 /// A copy of the operator's runner Job `template`, as a plain client would create it.
@@ -141,11 +195,109 @@ where
     Ok(())
 }
 
-/// When each LoadTest's create returned and when its Job was first seen, by LoadTest uid.
+/// When each LoadTest's create returned, when the operator's finalizer was first seen on
+/// it (its first reconcile) and when its Job was first seen, by LoadTest uid.
 #[derive(Default)]
 struct Seen {
     created: HashMap<String, Instant>,
+    finalizer: HashMap<String, Instant>,
     job: HashMap<String, Instant>,
+}
+
+/// Records when the operator's finalizer first appears on each LoadTest in `api`, until
+/// `want` carry it.
+async fn watch_finalizers(api: Api<LoadTest>, seen: Arc<Mutex<Seen>>, want: usize) -> Result<()> {
+    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).applied_objects());
+    while let Some(lt) = events.try_next().await? {
+        if lt.finalizers().is_empty() {
+            continue;
+        }
+        let mut s = seen.lock().expect("not poisoned");
+        let uid = lt.uid().unwrap_or_default();
+        s.finalizer.entry(uid).or_insert_with(Instant::now);
+        if s.finalizer.len() >= want {
+            return Ok(());
+        }
+    }
+    bail!("the LoadTest watch ended")
+}
+
+/// How many sockets `pid` has open (its connections to the API servers, the watches
+/// included, and its listeners).
+fn sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| {
+        fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count()
+    })
+}
+
+/// The p50 and p99 of the milliseconds from `from` to `to` over the tests in both.
+fn stage(from: &HashMap<String, Instant>, to: &HashMap<String, Instant>) -> (f64, f64, usize) {
+    let mut ms: Vec<f64> = to
+        .iter()
+        .filter_map(|(uid, at)| {
+            Some(at.checked_duration_since(*from.get(uid)?)?.as_secs_f64() * 1000.0)
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    (percentile(&ms, 0.5), percentile(&ms, 0.99), ms.len())
+}
+
+/// CPU seconds used so far by each server process ("platform kube-apiserver", "target
+/// etcd", ...; targets summed) and by the operator.
+fn cpu_by_process(
+    platform: &ControlPlane,
+    targets: &[ControlPlane],
+    operator: u32,
+) -> BTreeMap<String, f64> {
+    let mut cpu = BTreeMap::from([("operator".to_owned(), cpu_seconds(operator))]);
+    let planes =
+        std::iter::once(("platform", platform)).chain(targets.iter().map(|t| ("target", t)));
+    for (server, plane) in planes {
+        for (name, pid) in plane.pids() {
+            *cpu.entry(format!("{server} {name}")).or_insert(0.0) += cpu_seconds(pid);
+        }
+    }
+    cpu
+}
+
+/// The CPU seconds each process used between `before` and `after`.
+fn cpu_between(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .collect()
+}
+
+/// Prints the CPU milliseconds per test of each process on the operator's path and on the
+/// plain client's, side by side.
+fn print_cpu(operator_path: &BTreeMap<String, f64>, plain: &BTreeMap<String, f64>, tests: usize) {
+    println!("  CPU per test until every Job existed (ms of user + system time from /proc; the");
+    println!(
+        "  operator's path includes the LoadTest creates, the plain path is the Job creates):"
+    );
+    println!("    {:<44} {:>9} {:>9}", "process", "operator", "plain");
+    let per_test = |v: f64| v * 1000.0 / tests as f64;
+    let (mut a, mut b) = (0.0, 0.0);
+    for (k, v) in operator_path {
+        let p = plain.get(k).copied().unwrap_or(0.0);
+        if *v < 0.005 && p < 0.005 {
+            continue;
+        }
+        println!("    {k:<44} {:>9.2} {:>9.2}", per_test(*v), per_test(p));
+        a += v;
+        b += p;
+    }
+    println!(
+        "    {:<44} {:>9.2} {:>9.2}",
+        "all",
+        per_test(a),
+        per_test(b)
+    );
 }
 
 /// Records when each runner Job in `api` is first seen until `want` have been (over all
@@ -384,12 +536,24 @@ async fn main() -> Result<()> {
         .context("the operator never reached a target cluster")?;
     }
     let idle_rss = status_kib(pid, "VmRSS:");
+    let idle_sockets = sockets(pid);
+    let peak_sockets = Arc::new(std::sync::atomic::AtomicUsize::new(idle_sockets));
+    let sampler = {
+        let peak = peak_sockets.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(sockets(pid), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
 
     let lts: Api<LoadTest> = Api::namespaced(p.clone(), &bench_ns);
     let seen = Arc::new(Mutex::new(Seen::default()));
     let reconciles_before = reconciles(metrics_port).await?;
     let cpu_before = cpu_seconds(pid);
     let before = all_counts(&clients).await?;
+    let processes_before = cpu_by_process(&platform, &targets, pid);
     let began = Instant::now();
     let watches: Vec<_> = clients[1..]
         .iter()
@@ -402,6 +566,7 @@ async fn main() -> Result<()> {
             ))
         })
         .collect();
+    let finalizers = tokio::spawn(watch_finalizers(lts.clone(), seen.clone(), a.tests));
     let finished = a
         .complete
         .then(|| tokio::spawn(all_finished(lts.clone(), a.tests, began)));
@@ -428,6 +593,7 @@ async fn main() -> Result<()> {
     .context("not all Jobs appeared")?
     .0??;
     let via_operator = began.elapsed();
+    let operator_path = cpu_between(&processes_before, &cpu_by_process(&platform, &targets, pid));
     let at_jobs = all_counts(&clients).await?;
     // The benchmark's own requests: its creates, and each watch's first LIST.
     let mut own = HashMap::from([("platform POST loadtests".to_owned(), a.tests as f64)]);
@@ -452,18 +618,24 @@ async fn main() -> Result<()> {
     let reconciled = reconciles(metrics_port).await? - reconciles_before;
     let cpu = cpu_seconds(pid) - cpu_before;
     let peak_rss = status_kib(pid, "VmHWM:");
+    sampler.abort();
+    let single = one_at_a_time(
+        &lts,
+        Api::namespaced(clients[1].1.clone(), "tart-loadtest"),
+        SINGLES,
+    )
+    .await?;
     drop(operator);
 
-    let mut latencies: Vec<f64> = {
+    finalizers.abort();
+    let (latency, to_finalizer, finalizer_to_job) = {
         let s = seen.lock().expect("not poisoned");
-        s.job
-            .iter()
-            .filter_map(|(uid, at)| {
-                Some(at.duration_since(*s.created.get(uid)?).as_secs_f64() * 1000.0)
-            })
-            .collect()
+        (
+            stage(&s.created, &s.job),
+            stage(&s.created, &s.finalizer),
+            stage(&s.finalizer, &s.job),
+        )
     };
-    latencies.sort_by(f64::total_cmp);
 
     // The same Jobs straight from a client, in another namespace of the first target.
     let t = &clients[1].1;
@@ -475,6 +647,7 @@ async fn main() -> Result<()> {
         .pop()
         .context("no runner Job to copy")?;
     let direct: Api<Job> = Api::namespaced(t.clone(), &direct_ns);
+    let processes_before = cpu_by_process(&platform, &targets, pid);
     let began = Instant::now();
     create_all(
         &direct,
@@ -484,6 +657,35 @@ async fn main() -> Result<()> {
     )
     .await?;
     let plain = began.elapsed();
+    let plain_path = cpu_between(&processes_before, &cpu_by_process(&platform, &targets, pid));
+    let templates = {
+        let config_map =
+            Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(t.clone(), "tart-loadtest")
+                .list(&ListParams::default().labels(UID_LABEL).limit(1))
+                .await?
+                .items
+                .pop()
+                .context("no runner ConfigMap to copy")?;
+        let lt = lts
+            .list(&ListParams::default().limit(1))
+            .await?
+            .items
+            .pop()
+            .context("no LoadTest to copy")?;
+        costs::Templates {
+            job: template.clone(),
+            config_map,
+            spec: serde_json::to_value(&lt.spec)?,
+            status: serde_json::to_value(&lt.status)?,
+        }
+    };
+    let costs = costs::measure_all(
+        (&platform, &p, &platform.namespace("costs").await?),
+        (&targets[0], t, &targets[0].namespace("costs").await?),
+        &templates,
+        COST_REQUESTS,
+    )
+    .await?;
 
     let n = a.tests;
     println!(
@@ -510,12 +712,23 @@ async fn main() -> Result<()> {
     );
     let ratio = via_operator.as_secs_f64() / plain.as_secs_f64();
     println!("  ratio operator / plain             {ratio:>8.1} x");
-    let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    let (p50, p99, measured) = latency;
     println!(
-        "  per test, LoadTest created -> Job seen: p50 {p50:.0} ms, p99 {p99:.0} ms, max {:.0} ms ({} tests)",
-        latencies.last().copied().unwrap_or(f64::NAN),
-        latencies.len()
+        "  per test, LoadTest created -> Job seen: p50 {p50:.0} ms, p99 {p99:.0} ms ({measured} tests)"
     );
+    for (what, (p50, p99, n)) in [
+        ("created -> finalizer seen (1st reconcile)", to_finalizer),
+        ("finalizer seen -> Job seen (when later)", finalizer_to_job),
+    ] {
+        println!("    {what:<42} p50 {p50:>6.0} ms, p99 {p99:>6.0} ms ({n} tests)");
+    }
+    println!(
+        "  one test at a time ({SINGLES}, nothing queued), created -> Job seen: p50 {:.0} ms, p99 {:.0} ms",
+        percentile(&single, 0.5),
+        percentile(&single, 0.99)
+    );
+    print_cpu(&operator_path, &plain_path, n);
+    costs::print(&costs);
     let hot = requests_between(&clients, &before, &at_jobs, &own);
     let hot_per_test = print_requests(
         "API requests the operator made until every Job existed (apiserver_request_total, the benchmark's own taken out)",
@@ -550,11 +763,17 @@ async fn main() -> Result<()> {
         idle_rss / 1024,
         peak_rss / 1024
     );
+    println!(
+        "  operator sockets idle / peak        {:>5} / {}",
+        idle_sockets,
+        peak_sockets.load(std::sync::atomic::Ordering::Relaxed)
+    );
     let key = |what: &str| format!("fanout_{n}x{}_{what}", a.clusters);
     write_figures(&[
         (key("ratio_to_plain"), ratio),
         (key("latency_p50_ms"), p50),
         (key("latency_p99_ms"), p99),
+        (key("single_latency_p50_ms"), percentile(&single, 0.5)),
         (key("requests_per_test_until_jobs"), hot_per_test),
         (key("requests_per_test_total"), whole_per_test),
         (key("reconciles_per_test"), reconciled / n as f64),

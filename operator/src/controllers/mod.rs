@@ -56,6 +56,40 @@ pub async fn run_to_end<K>(
     }
 }
 
+/// Adds `finalizer` to `obj` unless it carries it or is being deleted, and returns the
+/// object as the API server wrote it, so the reconcile goes on with it at once instead of
+/// waiting for the patch's watch event (kube-runtime's `finalizer` helper adds it and ends
+/// the reconcile; a LoadTest then reached its runner a round trip later). The merge patch
+/// carries the resourceVersion: a change meanwhile is a conflict (retried), never another
+/// writer's finalizer lost.
+pub async fn with_finalizer<K>(
+    api: &kube::Api<K>,
+    finalizer: &str,
+    obj: std::sync::Arc<K>,
+) -> Result<std::sync::Arc<K>, kube::Error>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    use kube::ResourceExt as _;
+    if obj.meta().deletion_timestamp.is_some() || obj.finalizers().iter().any(|f| f == finalizer) {
+        return Ok(obj);
+    }
+    let mut finalizers = obj.finalizers().to_vec();
+    finalizers.push(finalizer.to_owned());
+    let patch = serde_json::json!({ "metadata": {
+        "finalizers": finalizers,
+        "resourceVersion": obj.resource_version(),
+    }});
+    let written = api
+        .patch(
+            &obj.name_any(),
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    Ok(std::sync::Arc::new(written))
+}
+
 /// When a controller looks at an object again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Next {

@@ -81,42 +81,82 @@ pub async fn conclude_decision(
 /// patched (an AlreadyExists from a race is retried, and the next observation sees who owns
 /// it). The pod is checked against the namespace's admission (quota, LimitRange, Pod
 /// Security) by a dry run first, because a Job whose pods are refused never fails by itself.
+/// The ConfigMap, Secret, NetworkPolicy and the dry run do not depend on each other and go
+/// together; the Job only after all of them (a runner's k6 API is never open).
 async fn create_runner(cluster: &ClusterClient, o: &RunnerObjects) -> Result<(), kube::Error> {
-    let apply = PatchParams::apply(FIELD_MANAGER).force();
-    let name = |m: &kube::core::ObjectMeta| m.name.clone().unwrap_or_default();
     if let Some(ns) = &o.namespace {
         Api::<Namespace>::all(cluster.client.clone())
             .create(&PostParams::default(), ns)
             .await?;
     }
     let namespace = o.job.namespace().unwrap_or_default();
-    if let Some(cm) = &o.config_map {
-        Api::<ConfigMap>::namespaced(cluster.client.clone(), &namespace)
-            .patch(&name(cm.meta()), &apply, &Patch::Apply(cm))
+    let config_map = async {
+        if let Some(cm) = &o.config_map {
+            create_or_apply(
+                Api::<ConfigMap>::namespaced(cluster.client.clone(), &namespace),
+                cm,
+            )
             .await?;
-    }
-    if let Some(secret) = &o.secret {
-        Api::<Secret>::namespaced(cluster.client.clone(), &namespace)
-            .patch(&name(&secret.metadata), &apply, &Patch::Apply(secret))
+        }
+        Ok::<(), kube::Error>(())
+    };
+    let secret = async {
+        if let Some(secret) = &o.secret {
+            create_or_apply(
+                Api::<Secret>::namespaced(cluster.client.clone(), &namespace),
+                secret,
+            )
             .await?;
-    }
-    // Before the Job, so a runner's k6 API is never open.
-    if let Some(policy) = &o.network_policy {
-        Api::<NetworkPolicy>::namespaced(cluster.client.clone(), &namespace)
-            .patch(&name(&policy.metadata), &apply, &Patch::Apply(policy))
+        }
+        Ok::<(), kube::Error>(())
+    };
+    let policy = async {
+        if let Some(policy) = &o.network_policy {
+            create_or_apply(
+                Api::<NetworkPolicy>::namespaced(cluster.client.clone(), &namespace),
+                policy,
+            )
             .await?;
-    }
+        }
+        Ok::<(), kube::Error>(())
+    };
     let dry_run = PostParams {
         dry_run: true,
         ..PostParams::default()
     };
-    Api::<Pod>::namespaced(cluster.client.clone(), &namespace)
-        .create(&dry_run, &runner::admission_probe(&o.job))
-        .await?;
+    let admission = async {
+        Api::<Pod>::namespaced(cluster.client.clone(), &namespace)
+            .create(&dry_run, &runner::admission_probe(&o.job))
+            .await
+            .map(drop)
+    };
+    futures::try_join!(config_map, secret, policy, admission)?;
     Api::<Job>::namespaced(cluster.client.clone(), &namespace)
         .create(&PostParams::default(), &o.job)
         .await?;
     Ok(())
+}
+
+/// Creates `obj`; one that exists (left by an earlier try for the same test: the names are
+/// the test's own) is applied over, so it holds what this try decided. A create costs the
+/// API server about half of a server-side apply (`bench/loadtest-fanout.sh`'s cost table).
+async fn create_or_apply<K>(api: Api<K>, obj: &K) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let create = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PostParams::default()
+    };
+    match api.create(&create, obj).await {
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let apply = PatchParams::apply(FIELD_MANAGER).force();
+            api.patch(&obj.name_any(), &apply, &Patch::Apply(obj))
+                .await
+                .map(drop)
+        }
+        other => other.map(drop),
+    }
 }
 
 /// Creates the starter Job of a parallel test; one created by an earlier pass is fine.

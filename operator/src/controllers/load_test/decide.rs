@@ -427,10 +427,7 @@ pub fn queued_message(position: usize, running: usize, cluster: &str, limit: usi
 /// The runner exists (or is created by this decision's effect).
 fn created(mut s: LoadTestStatus, names: RunnerNames, cluster: &str, at: Stamp) -> Decision {
     s.phase = Some(LoadTestPhase::Pending);
-    let message = format!(
-        "Job {}/{} created in cluster {cluster}",
-        names.namespace, names.job
-    );
+    let message = created_message(&names, cluster);
     s.runner = Some(RunnerRef {
         cluster: cluster.to_owned(),
         namespace: names.namespace,
@@ -462,6 +459,15 @@ fn created(mut s: LoadTestStatus, names: RunnerNames, cluster: &str, at: Stamp) 
     s.message = Some(message.clone());
     Decision::new(s, Next::Requeue(AFTER_CREATE))
         .with_event(Some(Note::normal(C::RunnerCreated.as_str(), message)))
+}
+
+/// What a test whose Job has no pod yet says, from its creation until the pod appears (the
+/// look after the creation then finds nothing to write).
+fn created_message(names: &RunnerNames, cluster: &str) -> String {
+    format!(
+        "Job {}/{} created in cluster {cluster}; waiting for its pod",
+        names.namespace, names.job
+    )
 }
 
 /// A test with a runner: follow it into status.
@@ -525,7 +531,12 @@ fn follow(
         }
         Observation::Waiting { phase, message } => {
             s.phase = Some(phase);
-            s.message = Some(message);
+            s.message = Some(match (job, pods) {
+                (Some(_), []) if phase == LoadTestPhase::Pending && !names.parallel => {
+                    created_message(&names, cluster)
+                }
+                _ => message,
+            });
             Decision::new(s, Next::Requeue(POLL))
         }
         Observation::Running {

@@ -36,8 +36,8 @@ use self::queue::Slots;
 use self::written::Written;
 use crate::context::Context;
 use crate::controllers::error::{Backoff, Error};
-use crate::controllers::retry_after_error;
 use crate::controllers::status::{Note, Reported, key, phase_change};
+use crate::controllers::{retry_after_error, with_finalizer};
 
 /// The controller's name in metrics, events and logs.
 pub const NAME: &str = "loadtest";
@@ -122,9 +122,10 @@ pub async fn reconcile(lt: Arc<LoadTest>, state: Arc<State>) -> Result<Action, E
         return Ok(Action::requeue(written::AT_MOST));
     }
     if !lt.finalizers().iter().any(|f| f == FINALIZER) && lt.metadata.deletion_timestamp.is_none() {
-        // `finalizer` adds it now.
+        // Added now; this copy is then older than the write.
         state.written.record(&object, &version, now);
     }
+    let lt = with_finalizer(&api, FINALIZER, lt).await?;
     let result = finalizer(&api, FINALIZER, lt, |event| async {
         match event {
             Finalizer::Apply(lt) | Finalizer::Cleanup(lt) => step(lt, &state).await,

@@ -32,7 +32,7 @@ use self::decide::Effect;
 use crate::context::Context;
 use crate::controllers::error::{Backoff, Error};
 use crate::controllers::status::{Note, Reported, key};
-use crate::controllers::{conclude, retry_after_error};
+use crate::controllers::{conclude, retry_after_error, with_finalizer};
 
 /// The controller's name in metrics and logs.
 pub const NAME: &str = "managedcluster";
@@ -136,6 +136,7 @@ pub async fn reconcile(mc: Arc<ManagedCluster>, state: Arc<State>) -> Result<Act
     let _timer = state.ctx.metrics.reconcile_timer(NAME);
     let api: Api<ManagedCluster> = Api::all(state.ctx.client.clone());
     let object = key(mc.as_ref());
+    let mc = with_finalizer(&api, FINALIZER, mc).await?;
     let result = finalizer(&api, FINALIZER, mc, |event| async {
         match event {
             Finalizer::Apply(mc) | Finalizer::Cleanup(mc) => step(mc, &state.ctx).await,

@@ -35,7 +35,7 @@ pub(super) fn cases() -> Vec<Case> {
             Expect {
                 phase: Some(P::Pending),
                 next: poll(),
-                message: "waiting for the runner pod to be created",
+                message: "created in cluster dev; waiting for its pod",
                 condition: Some(("ClusterReachable", "True", "Reachable")),
                 ..Expect::default()
             },

@@ -330,6 +330,45 @@ fn the_created_runner_is_the_one_the_builders_make() {
 }
 
 #[test]
+fn the_look_after_the_creation_writes_nothing_until_the_pod_appears() {
+    // The status written with the runner is what the next look decides while the Job has
+    // no pod yet: no second write per test.
+    let lt = new_test();
+    let created = decide(&admitted(lt.clone(), None), &settings(), t(NOW));
+    let Effect::CreateRunner(objects) = &created.effect else {
+        panic!("{:?}", created.effect)
+    };
+    let mut after = lt.clone();
+    after.status = Some(created.status.clone());
+    let job = objects.job.clone();
+    let look = decide(
+        &running(after.clone(), Some(Box::new(job.clone())), vec![]),
+        &settings(),
+        t(NOW + 1),
+    );
+    assert_eq!(look.status, created.status, "nothing to write");
+    assert!(
+        look.status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("waiting for its pod")),
+        "{:?}",
+        look.status.message
+    );
+    // Its pod changes what it says.
+    let scheduled = decide(
+        &running(
+            after,
+            Some(Box::new(job)),
+            vec![pod(json!({ "phase": "Pending" }), Some("dev-worker1"))],
+        ),
+        &settings(),
+        t(NOW + 2),
+    );
+    assert_ne!(scheduled.status, created.status);
+}
+
+#[test]
 fn a_refused_status_becomes_a_minimal_failure_that_keeps_the_runner() {
     let lt = test(json!({}), with_runner(), json!({}));
     let mut wanted = lt.status.clone().expect("status");

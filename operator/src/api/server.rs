@@ -193,7 +193,7 @@ async fn connection(
             }
         }
     };
-    let last = Arc::new(AtomicU64::new(0));
+    let last = activity_since(shared.epoch);
     let io = Activity {
         inner: stream,
         last: last.clone(),
@@ -272,6 +272,19 @@ async fn busy(stream: &mut TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Milliseconds from `epoch` to now.
+fn millis_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A connection's last activity (milliseconds from `epoch`), starting now: one accepted long
+/// after the server started has not been idle since the start. (It started at the epoch, so a
+/// connection accepted more than the idle timeout after start-up was closed before its first
+/// request was read.)
+fn activity_since(epoch: Instant) -> Arc<AtomicU64> {
+    Arc::new(AtomicU64::new(millis_since(epoch)))
+}
+
 /// Resolves once nothing was read or written for `limit`.
 async fn idle_for(last: Arc<AtomicU64>, epoch: Instant, limit: Duration) {
     loop {
@@ -294,8 +307,7 @@ struct Activity {
 
 impl Activity {
     fn touch(&self) {
-        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last.store(now, Ordering::Relaxed);
+        self.last.store(millis_since(self.epoch), Ordering::Relaxed);
     }
 }
 
@@ -333,5 +345,28 @@ impl AsyncWrite for Activity {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_accepted_long_after_start_up_is_not_idle() {
+        // The server has run for 10 minutes; the idle timeout is 2.
+        let epoch = Instant::now() - Duration::from_secs(600);
+        let limit = Duration::from_secs(120);
+        let idle = tokio::time::timeout(
+            Duration::from_millis(100),
+            idle_for(activity_since(epoch), epoch, limit),
+        )
+        .await;
+        assert!(idle.is_err(), "a new connection was taken as idle");
+        // One whose last activity is older than the limit is idle at once.
+        let old = Arc::new(AtomicU64::new(millis_since(epoch) - 121_000));
+        let idle =
+            tokio::time::timeout(Duration::from_millis(100), idle_for(old, epoch, limit)).await;
+        assert!(idle.is_ok(), "an idle connection was kept");
     }
 }

@@ -90,36 +90,6 @@ async fn create_runner(cluster: &ClusterClient, o: &RunnerObjects) -> Result<(),
             .await?;
     }
     let namespace = o.job.namespace().unwrap_or_default();
-    let config_map = async {
-        if let Some(cm) = &o.config_map {
-            create_or_apply(
-                Api::<ConfigMap>::namespaced(cluster.client.clone(), &namespace),
-                cm,
-            )
-            .await?;
-        }
-        Ok::<(), kube::Error>(())
-    };
-    let secret = async {
-        if let Some(secret) = &o.secret {
-            create_or_apply(
-                Api::<Secret>::namespaced(cluster.client.clone(), &namespace),
-                secret,
-            )
-            .await?;
-        }
-        Ok::<(), kube::Error>(())
-    };
-    let policy = async {
-        if let Some(policy) = &o.network_policy {
-            create_or_apply(
-                Api::<NetworkPolicy>::namespaced(cluster.client.clone(), &namespace),
-                policy,
-            )
-            .await?;
-        }
-        Ok::<(), kube::Error>(())
-    };
     let dry_run = PostParams {
         dry_run: true,
         ..PostParams::default()
@@ -130,20 +100,39 @@ async fn create_runner(cluster: &ClusterClient, o: &RunnerObjects) -> Result<(),
             .await
             .map(drop)
     };
-    futures::try_join!(config_map, secret, policy, admission)?;
+    let client = &cluster.client;
+    futures::try_join!(
+        create_or_apply(client, &namespace, o.config_map.as_ref()),
+        create_or_apply(client, &namespace, o.secret.as_ref()),
+        create_or_apply(client, &namespace, o.network_policy.as_ref()),
+        admission
+    )?;
     Api::<Job>::namespaced(cluster.client.clone(), &namespace)
         .create(&PostParams::default(), &o.job)
         .await?;
     Ok(())
 }
 
-/// Creates `obj`; one that exists (left by an earlier try for the same test: the names are
-/// the test's own) is applied over, so it holds what this try decided. A create costs the
-/// API server about half of a server-side apply (`bench/loadtest-fanout.sh`'s cost table).
-async fn create_or_apply<K>(api: Api<K>, obj: &K) -> Result<(), kube::Error>
+/// Creates `obj` (when the runner has one) in `namespace`; one that exists (left by an earlier
+/// try for the same test: the names are the test's own) is applied over, so it holds what this
+/// try decided. A create costs the API server about half of a server-side apply
+/// (`bench/loadtest-fanout.sh`'s cost table).
+async fn create_or_apply<K>(
+    client: &kube::Client,
+    namespace: &str,
+    obj: Option<&K>,
+) -> Result<(), kube::Error>
 where
-    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
 {
+    let Some(obj) = obj else {
+        return Ok(());
+    };
+    let api = Api::<K>::namespaced(client.clone(), namespace);
     let create = PostParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PostParams::default()

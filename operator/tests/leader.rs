@@ -86,10 +86,21 @@ impl Replica {
 
     /// Waits until `/metrics` answers `series` with `want`.
     async fn wait_metric(&mut self, series: &str, want: f64) -> Result<()> {
+        self.wait_metric_that(series, &format!("{want}"), |v| v == want)
+            .await
+    }
+
+    /// Waits until `/metrics` answers `series` with a value that is `what` (`ok`).
+    async fn wait_metric_that(
+        &mut self,
+        series: &str,
+        what: &str,
+        ok: impl Fn(f64) -> bool,
+    ) -> Result<()> {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Ok(v) = self.metric(series).await
-                && v == want
+                && ok(v)
             {
                 return Ok(());
             }
@@ -98,7 +109,7 @@ impl Replica {
             }
             ensure!(
                 Instant::now() < deadline,
-                "{}: {series} never became {want}:\n{}",
+                "{}: {series} never became {what}:\n{}",
                 self.identity,
                 self.log()
             );
@@ -203,8 +214,13 @@ async fn one_replica_leads_and_another_takes_over_when_it_stops() -> Result<()> 
     .await?;
     let ns = platform.namespace("leader").await?;
     reconciled_loadtest(&p, &ns, "first").await?;
-    ensure!(leader.metric(LOADTEST_RUNS).await? > 0.0);
-    ensure!(leader.metric(CLUSTER_RUNS).await? > 0.0);
+    // A test's status is written within its first reconcile, which is counted as it ends.
+    leader
+        .wait_metric_that(LOADTEST_RUNS, "above 0", |v| v > 0.0)
+        .await?;
+    leader
+        .wait_metric_that(CLUSTER_RUNS, "above 0", |v| v > 0.0)
+        .await?;
     // The follower reconciled nothing, yet its API serves dev from its own client.
     let token = api_admin_token(&p).await?;
     Http::new(follower.port)
@@ -230,7 +246,8 @@ async fn one_replica_leads_and_another_takes_over_when_it_stops() -> Result<()> 
     ensure!(wait_holder(&leases, &[new.identity]).await? != old);
     new.wait_metric("tart_operator_leader ", 1.0).await?;
     reconciled_loadtest(&p, &ns, "second").await?;
-    ensure!(new.metric(LOADTEST_RUNS).await? > 0.0);
+    new.wait_metric_that(LOADTEST_RUNS, "above 0", |v| v > 0.0)
+        .await?;
 
     // A leader stopped with SIGTERM hands the Lease over and exits cleanly.
     let mut c = Replica::start(&platform, "c", dir.path())?;

@@ -278,9 +278,7 @@ fn millis_since(epoch: Instant) -> u64 {
 }
 
 /// A connection's last activity (milliseconds from `epoch`), starting now: one accepted long
-/// after the server started has not been idle since the start. (It started at the epoch, so a
-/// connection accepted more than the idle timeout after start-up was closed before its first
-/// request was read.)
+/// after the server started has not been idle since the start.
 fn activity_since(epoch: Instant) -> Arc<AtomicU64> {
     Arc::new(AtomicU64::new(millis_since(epoch)))
 }

@@ -50,6 +50,10 @@ pub struct Rules {
     pub hubble_relay: Vec<PolicyRule>,
     /// The operator's ClusterRole in target clusters.
     pub target: Vec<PolicyRule>,
+    /// Optional, bound by no one here: `nodes/proxy` for the kubelet Summary API (the chart
+    /// adds it with `rbac.kubeletSummary`; the lab's clusters run node-exporter).
+    #[serde(rename = "kubeletSummary")]
+    pub kubelet_summary: Vec<PolicyRule>,
     /// The ClusterRoles of API users.
     pub users: UserRules,
 }

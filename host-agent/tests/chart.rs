@@ -565,6 +565,33 @@ fn clusters_before_1_36_get_plain_impersonation_and_newer_ones_only_the_constrai
 }
 
 #[test]
+fn nodes_proxy_is_granted_only_when_asked_for() {
+    let Some(helm) = helm::helm() else { return };
+    let rules = rbac::rules().expect("rules");
+    let role = |set: &[&str]| -> ClusterRole {
+        let mut args = vec!["--kube-version", LAB_KUBE_VERSION];
+        args.extend(set);
+        typed(&template(&helm, &args), "ClusterRole -/tart-operator")
+    };
+    let mut with = rules.cluster.clone();
+    with.extend(rules.kubelet_summary.clone());
+    assert_eq!(
+        role(&["--set", "rbac.kubeletSummary=true"]).rules,
+        Some(with)
+    );
+    assert_eq!(role(&[]).rules, Some(rules.cluster.clone()));
+    let granted: Vec<_> = rules
+        .kubelet_summary
+        .iter()
+        .map(|r| (r.resources.clone(), r.verbs.clone()))
+        .collect();
+    assert_eq!(
+        granted,
+        vec![(Some(vec!["nodes/proxy".to_owned()]), vec!["get".to_owned()])]
+    );
+}
+
+#[test]
 fn the_app_version_is_the_workspace_version_and_the_default_tag() {
     let Some(helm) = helm::helm() else { return };
     let chart_yaml: serde_json::Value =

@@ -28,6 +28,11 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
+    /// The Unix socket of the egress proxy ([`crate::egress`]).
+    pub fn egress_socket(&self) -> PathBuf {
+        self.dir.join("egress.sock")
+    }
+
     fn log(&self, component: &str) -> PathBuf {
         self.dir.join(format!("{component}.log"))
     }
@@ -49,7 +54,7 @@ fn p(path: &Path) -> String {
 /// others need the API), then the controller-manager, the scheduler, kwok and
 /// metrics-server.
 pub(crate) fn plan(bins: &Binaries, layout: &Layout, opts: &Options) -> Result<Vec<Proc>, Error> {
-    let mut procs = vec![etcd(bins, layout), kube_apiserver(bins, layout, opts)];
+    let mut procs = vec![etcd(bins, layout), kube_apiserver(bins, layout, opts)?];
     if opts.controller_manager {
         procs.push(kube_controller_manager(bins, layout, opts));
     }
@@ -90,50 +95,59 @@ fn etcd(bins: &Binaries, layout: &Layout) -> Proc {
 
 /// kube-apiserver with RBAC, the static admin token, service-account tokens and the
 /// front-proxy certificates aggregated APIs (metrics-server) need.
-fn kube_apiserver(bins: &Binaries, layout: &Layout, opts: &Options) -> Proc {
+fn kube_apiserver(bins: &Binaries, layout: &Layout, opts: &Options) -> Result<Proc, Error> {
     let pki = &layout.pki;
-    Proc::new(
+    let mut args = vec![
+        format!("--etcd-servers={}", layout.etcd_url()),
+        format!("--bind-address={}", layout.address),
+        format!("--advertise-address={}", layout.address),
+        format!("--secure-port={}", layout.ports.apiserver),
+        format!("--tls-cert-file={}", p(&pki.apiserver_cert)),
+        format!("--tls-private-key-file={}", p(&pki.apiserver_key)),
+        format!("--client-ca-file={}", p(&pki.ca_cert)),
+        format!("--token-auth-file={}", p(&layout.tokens)),
+        "--authorization-mode=RBAC".into(),
+        format!(
+            "--enable-bootstrap-token-auth={}",
+            opts.on_address.is_some()
+        ),
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+        format!("--service-account-key-file={}", p(&pki.sa_pub)),
+        format!("--service-account-signing-key-file={}", p(&pki.sa_key)),
+        format!("--service-cluster-ip-range={}", opts.service_cidr),
+        "--allow-privileged=true".into(),
+        "--endpoint-reconciler-type=none".into(),
+        // Without a controller-manager nothing creates the default service
+        // accounts that the ServiceAccount admission plugin requires.
+        if opts.controller_manager {
+            "--disable-admission-plugins=".into()
+        } else {
+            "--disable-admission-plugins=ServiceAccount".into()
+        },
+        format!("--proxy-client-cert-file={}", p(&pki.front_proxy_cert)),
+        format!("--proxy-client-key-file={}", p(&pki.front_proxy_key)),
+        format!("--requestheader-client-ca-file={}", p(&pki.front_proxy_ca)),
+        "--requestheader-allowed-names=front-proxy-client".into(),
+        "--requestheader-username-headers=X-Remote-User".into(),
+        "--requestheader-group-headers=X-Remote-Group".into(),
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
+        "--enable-priority-and-fairness=false".into(),
+        "--profiling=false".into(),
+    ];
+    if !opts.node_addresses.is_empty() {
+        let config = layout.dir.join("egress-selector.yaml");
+        write_private(
+            &config,
+            &crate::egress::config_yaml(&layout.egress_socket()),
+        )?;
+        args.push(format!("--egress-selector-config-file={}", p(&config)));
+    }
+    Ok(Proc::new(
         "kube-apiserver",
         bins.path("kube-apiserver"),
-        vec![
-            format!("--etcd-servers={}", layout.etcd_url()),
-            format!("--bind-address={}", layout.address),
-            format!("--advertise-address={}", layout.address),
-            format!("--secure-port={}", layout.ports.apiserver),
-            format!("--tls-cert-file={}", p(&pki.apiserver_cert)),
-            format!("--tls-private-key-file={}", p(&pki.apiserver_key)),
-            format!("--client-ca-file={}", p(&pki.ca_cert)),
-            format!("--token-auth-file={}", p(&layout.tokens)),
-            "--authorization-mode=RBAC".into(),
-            format!(
-                "--enable-bootstrap-token-auth={}",
-                opts.on_address.is_some()
-            ),
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-            format!("--service-account-key-file={}", p(&pki.sa_pub)),
-            format!("--service-account-signing-key-file={}", p(&pki.sa_key)),
-            format!("--service-cluster-ip-range={}", opts.service_cidr),
-            "--allow-privileged=true".into(),
-            "--endpoint-reconciler-type=none".into(),
-            // Without a controller-manager nothing creates the default service
-            // accounts that the ServiceAccount admission plugin requires.
-            if opts.controller_manager {
-                "--disable-admission-plugins=".into()
-            } else {
-                "--disable-admission-plugins=ServiceAccount".into()
-            },
-            format!("--proxy-client-cert-file={}", p(&pki.front_proxy_cert)),
-            format!("--proxy-client-key-file={}", p(&pki.front_proxy_key)),
-            format!("--requestheader-client-ca-file={}", p(&pki.front_proxy_ca)),
-            "--requestheader-allowed-names=front-proxy-client".into(),
-            "--requestheader-username-headers=X-Remote-User".into(),
-            "--requestheader-group-headers=X-Remote-Group".into(),
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
-            "--enable-priority-and-fairness=false".into(),
-            "--profiling=false".into(),
-        ],
+        args,
         layout.log("kube-apiserver"),
-    )
+    ))
 }
 
 /// kube-controller-manager with room for bursts of Jobs, plus the extra flags in `opts`.

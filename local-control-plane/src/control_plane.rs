@@ -39,6 +39,7 @@ pub struct ControlPlane {
     watchdog: Watchdog,
     ready_after: Duration,
     namespaces: AtomicU32,
+    _egress: Option<crate::egress::ConnectProxy>,
 }
 
 /// The work directory: `opts.state_dir`, kept, or a fresh temporary one removed on drop.
@@ -123,6 +124,14 @@ impl ControlPlane {
         let procs = components::plan(&bins, &layout, &opts)?;
         // Only a temporary directory is removed by the watchdog.
         let watchdog = Watchdog::start(tempdir.as_ref().map(|_| dir.as_path()))?;
+        let egress = (!opts.node_addresses.is_empty())
+            .then(|| {
+                crate::egress::ConnectProxy::start(
+                    layout.egress_socket(),
+                    opts.node_addresses.clone(),
+                )
+            })
+            .transpose()?;
         let mut cp = Self {
             name: opts.name.clone(),
             dir,
@@ -137,6 +146,7 @@ impl ControlPlane {
             watchdog,
             ready_after: Duration::ZERO,
             namespaces: AtomicU32::new(0),
+            _egress: egress,
         };
         let mut procs = procs.into_iter();
         // etcd and the API server first; the others need the API.

@@ -20,6 +20,7 @@
 mod bins;
 mod components;
 mod control_plane;
+pub mod egress;
 mod error;
 mod files;
 mod manifests;

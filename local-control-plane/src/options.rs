@@ -1,6 +1,7 @@
 //! What a control plane runs: the components, the simulated nodes and who moves their pods
 //! through their lifecycle, the networks, and where it keeps its files.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
@@ -106,6 +107,11 @@ pub struct Options {
     /// `kwok.x-k8s.io/node: fake`, so nodes joined later are simulated too. `None`: free
     /// ports on 127.0.0.1, kwok managing every node.
     pub on_address: Option<OnAddress>,
+    /// Node addresses the API server reaches at a loopback address instead (see
+    /// [`crate::egress`]): a node whose `InternalIP` is a key here (a documentation address,
+    /// 192.0.2.0/24) is reachable through the node proxy (`/api/v1/nodes/{name}/proxy/...`)
+    /// at the value's address on the node's kubelet port. Empty: no egress proxy.
+    pub node_addresses: BTreeMap<Ipv4Addr, Ipv4Addr>,
 }
 
 impl Options {
@@ -124,6 +130,7 @@ impl Options {
             metrics_server: false,
             state_dir: None,
             on_address: None,
+            node_addresses: BTreeMap::new(),
         }
     }
 
@@ -160,6 +167,13 @@ impl Options {
     /// certificate ([`OnAddress`]).
     pub fn on_address(mut self, address: Ipv4Addr, sans: Vec<String>) -> Self {
         self.on_address = Some(OnAddress { address, sans });
+        self
+    }
+
+    /// Lets the API server reach node address `node` at loopback address `loopback` (see
+    /// [`Self::node_addresses`]).
+    pub fn with_node_address(mut self, node: Ipv4Addr, loopback: Ipv4Addr) -> Self {
+        self.node_addresses.insert(node, loopback);
         self
     }
 

@@ -202,6 +202,11 @@ pub struct Args {
     /// ServiceMonitor puts the node's name in `instance`; a `:port` suffix is dropped).
     #[arg(long, env = "TART_OPERATOR_NODE_EXPORTER_NODE_LABEL", default_value = "instance", value_parser = series_label)]
     pub node_exporter_node_label: String,
+    /// Do not read node disk and network from the kubelet Summary API (through each API
+    /// server's node proxy, which needs `get` on `nodes/proxy`) for nodes node-exporter
+    /// gives nothing for.
+    #[arg(long, env = "TART_OPERATOR_NO_KUBELET_SUMMARY")]
+    pub no_kubelet_summary: bool,
 }
 
 /// A flag value that cannot be used, with the fix.
@@ -389,6 +394,7 @@ impl Args {
                     cluster: self.node_exporter_cluster_label,
                     node: self.node_exporter_node_label,
                 },
+                kubelet_summary: !self.no_kubelet_summary,
             },
             dashboard_dir: self.dashboard_dir,
             transport: Transport {
@@ -561,14 +567,17 @@ mod tests {
             ("cluster", "instance"),
             "kube-prometheus-stack's labels unless given"
         );
+        assert!(config.api.kubelet_summary, "the kubelet fallback unless refused");
         let config = parse(&[
             "--prometheus-url=http://prometheus-operated.monitoring:9090",
             "--prometheus-remote-write-url=https://prom.example/api/v1/write",
             "--node-exporter-cluster-label=k8s_cluster",
             "--node-exporter-node-label=node",
+            "--no-kubelet-summary",
         ])
         .expect("valid")
         .config();
+        assert!(!config.api.kubelet_summary);
         assert_eq!(config.api.node_series.cluster, "k8s_cluster");
         assert_eq!(config.api.node_series.node, "node");
         assert_eq!(

@@ -109,15 +109,18 @@ pub struct NodeView {
     pub figures_missing: Option<String>,
 }
 
-/// A node's disk and network, read from node-exporter's series in Prometheus.
+/// A node's disk and network, read from node-exporter's series in Prometheus, or else from
+/// the kubelet Summary API through the cluster's API server.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeFigures {
-    /// Where they come from, e.g. `node-exporter via Prometheus at http://…`.
+    /// Where they come from, e.g. `node-exporter via Prometheus at http://…` or `kubelet
+    /// Summary API through the API server's node proxy`.
     pub source: String,
     /// When the operator read them (RFC 3339).
     pub collected_at: String,
-    /// The root file system (used is size less available); none without its series.
+    /// The root file system (`/`; the kubelet's `nodefs`: the file system of its root
+    /// directory), used being size less available; none when not reported.
     pub disk: Option<VmDisk>,
     /// Bytes per second over every interface but loopback and virtual ones, now.
     pub network: VmNetwork,

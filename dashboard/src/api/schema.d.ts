@@ -1586,11 +1586,17 @@ export interface components {
              */
             txBytesPerSecond?: number | null;
         };
-        /** @description A node's disk and network, read from node-exporter's series in Prometheus. */
+        /**
+         * @description A node's disk and network, read from node-exporter's series in Prometheus, or else from
+         *     the kubelet Summary API through the cluster's API server.
+         */
         NodeFigures: {
             /** @description When the operator read them (RFC 3339). */
             collectedAt: string;
-            /** @description The root file system (used is size less available); none without its series. */
+            /**
+             * @description The root file system (`/`; the kubelet's `nodefs`: the file system of its root
+             *     directory), used being size less available; none when not reported.
+             */
             disk?: components["schemas"]["VmDisk"] | null;
             /** @description Bytes per second over every interface but loopback and virtual ones, now. */
             network: components["schemas"]["VmNetwork"];
@@ -1599,7 +1605,10 @@ export interface components {
              *     cluster's own answer (`GET /api/v1/clusters/{name}`), empty in the snapshot.
              */
             networkHistory: components["schemas"]["NetworkPoint"][];
-            /** @description Where they come from, e.g. `node-exporter via Prometheus at http://…`. */
+            /**
+             * @description Where they come from, e.g. `node-exporter via Prometheus at http://…` or `kubelet
+             *     Summary API through the API server's node proxy`.
+             */
             source: string;
         };
         /** @description A node's CPU and memory use; percentages of its allocatable resources, when known. */

@@ -1,4 +1,4 @@
-// A node's disk and network from node-exporter's series in Prometheus (NodeView.figures): a
+// A node's disk and network from node-exporter or the kubelet Summary API (NodeView.figures): a
 // disk gauge and RX/TX sparklines of the last 30 minutes, or why there are none.
 import type { NodeView } from "../api/client";
 import { bytes, clockTime, usageLevel } from "../lib/format";

@@ -35,6 +35,8 @@ pub struct Sources {
     pub revision: Option<u64>,
     /// The node-exporter poll's revision.
     pub figures: u64,
+    /// The kubelet Summary poll's revision.
+    pub kubelet: u64,
 }
 
 struct Built {
@@ -127,6 +129,7 @@ mod tests {
             },
             revision: Some(revision),
             figures: 0,
+            kubelet: 0,
         }
     }
 

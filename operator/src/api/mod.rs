@@ -67,6 +67,8 @@ pub struct ApiConfig {
     pub prometheus_url: Option<reqwest::Url>,
     /// The labels that tie node-exporter's series in that Prometheus to a cluster and node.
     pub node_series: crate::collectors::node_figures::SeriesLabels,
+    /// Read the kubelet Summary API for nodes node-exporter gives nothing for.
+    pub kubelet_summary: bool,
 }
 
 /// Background tasks of the API, stopped when dropped.
@@ -315,6 +317,7 @@ pub fn start(
         vms: Default::default(),
         node_series: config.node_series.clone(),
         node_figures: Default::default(),
+        kubelet_figures: config.kubelet_summary.then(Default::default),
         answers: Default::default(),
     });
     if let Some(prometheus) = state.prometheus.clone() {
@@ -328,6 +331,18 @@ pub fn start(
             config.platform_name.clone(),
             state.node_figures.clone(),
             crate::collectors::node_figures::EVERY,
+        )));
+    }
+    if let Some(cache) = state.kubelet_figures.clone() {
+        let targets = Arc::downgrade(&state);
+        tasks.push(tokio::spawn(crate::collectors::kubelet_summary::poll(
+            move || {
+                targets
+                    .upgrade()
+                    .map_or_else(Vec::new, |s| read::kubelet_targets(&s))
+            },
+            cache,
+            config.collectors.usage,
         )));
     }
     // Pods, nodes and usage go out as deltas (see `collectors::changes`); VMs and node
@@ -438,6 +453,10 @@ pub struct ApiState {
     /// Nodes' disk and network from node-exporter's series in Prometheus (filled by
     /// [`crate::collectors::node_figures::poll`]).
     pub node_figures: crate::collectors::node_figures::FiguresCache,
+    /// Nodes' disk and network from the kubelet Summary API, for nodes node-exporter gives
+    /// nothing for (filled by [`crate::collectors::kubelet_summary::poll`]); none when
+    /// `--no-kubelet-summary`.
+    pub kubelet_figures: Option<crate::collectors::kubelet_summary::KubeletCache>,
     /// The clusters' answers, built once per change.
     pub answers: cluster_answers::ClusterAnswers,
 }
@@ -665,6 +684,7 @@ pub(crate) mod tests {
             collectors: CollectorSettings::default(),
             prometheus_url: None,
             node_series: Default::default(),
+            kubelet_summary: true,
         };
         start(client, clusters, Arc::default(), metrics, &config)
     }

@@ -24,7 +24,7 @@ use super::openapi::Operation;
 use super::{ApiState, Route};
 use crate::collectors::ClusterCollector;
 use crate::collectors::snapshot::{self, ClusterMeta};
-use crate::collectors::{node_figures, vms};
+use crate::collectors::{kubelet_summary, node_figures, vms};
 use crate::model::{
     ClusterView, PodView, ScalingHistory, ServiceView, Snapshot, SourceError, TrafficView,
 };
@@ -230,6 +230,7 @@ fn cluster_answer(
         meta: meta.clone(),
         revision: collector.map(|c| c.revision()),
         figures: state.node_figures.revision(),
+        kubelet: state.kubelet_figures.as_ref().map_or(0, |k| k.revision()),
     };
     state.answers.cluster(part, sources, || {
         let mut v = view(meta, collector);
@@ -237,7 +238,14 @@ fn cluster_answer(
             v.pods = Vec::new();
         }
         let polled = state.node_figures.polled();
-        with_node_figures(&mut v, state, collector, &polled, part == Part::Detail);
+        let kubelet = state.kubelet_figures.as_ref().map(|k| k.polled().last);
+        with_node_figures(
+            &mut v,
+            state,
+            collector,
+            (&polled, kubelet.as_deref()),
+            part == Part::Detail,
+        );
         v
     })
 }
@@ -348,7 +356,7 @@ fn with_node_figures(
     view: &mut ClusterView,
     state: &ApiState,
     collector: Option<&Arc<ClusterCollector>>,
-    polled: &node_figures::Polled,
+    (polled, kubelet): (&node_figures::Polled, Option<&kubelet_summary::ByCluster>),
     history: bool,
 ) {
     let facts = node_figures::Facts {
@@ -356,10 +364,36 @@ fn with_node_figures(
         labels: &state.node_series,
         platform: &state.platform_name,
         history,
+        kubelet,
     };
     node_figures::apply(view, polled, &facts, |node| {
         collector.is_some_and(|c| c.simulated_node(node))
     });
+}
+
+/// The nodes to read the kubelet Summary API of: each connected cluster's nodes that are
+/// not simulated and have no node-exporter figures.
+pub fn kubelet_targets(state: &ApiState) -> Vec<kubelet_summary::Target> {
+    let exporter = state.node_figures.polled().last;
+    clusters(state)
+        .into_iter()
+        .filter_map(|(meta, collector)| {
+            let collector = collector?;
+            let covered = exporter.as_deref().and_then(|f| f.get(&meta.name));
+            let nodes: Vec<String> = collector
+                .node_names()
+                .into_iter()
+                .filter(|n| {
+                    !collector.simulated_node(n) && !covered.is_some_and(|c| c.contains_key(n))
+                })
+                .collect();
+            (!nodes.is_empty()).then(|| kubelet_summary::Target {
+                cluster: meta.name,
+                client: collector.client().clone(),
+                nodes,
+            })
+        })
+        .collect()
 }
 
 /// The host agent's VMs of the visible clusters (and those of no cluster, to whoever sees

@@ -127,6 +127,8 @@ pub const CACHED_SOURCES: [&str; 5] = [
 pub struct ClusterCollector {
     /// The cluster's name.
     pub name: String,
+    /// Its API server.
+    client: Client,
     /// Nodes.
     pub nodes: Store<Node>,
     /// Pods.
@@ -270,7 +272,7 @@ impl ClusterCollector {
             health.clone(),
         )));
         tasks.push(tokio::spawn(poll_usage(
-            client,
+            client.clone(),
             usage.clone(),
             node_history.clone(),
             changes.clone(),
@@ -286,6 +288,7 @@ impl ClusterCollector {
         )));
         Arc::new(Self {
             name: name.to_owned(),
+            client,
             nodes,
             pods,
             hpas,
@@ -370,6 +373,20 @@ impl ClusterCollector {
             Some(h) if h.synced => Ok(()),
             _ => Err(NotReady::NotListed { data: source }),
         }
+    }
+
+    /// The cluster's API server.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The names of the cluster's nodes.
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes
+            .state()
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .collect()
     }
 
     /// Whether `node` is simulated by kwok (annotation `kwok.x-k8s.io/node`): its pods do no

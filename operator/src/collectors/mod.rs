@@ -4,6 +4,7 @@
 pub mod changes;
 pub mod cluster;
 pub mod hubble;
+pub mod kubelet_summary;
 pub mod node_figures;
 pub mod poll_cache;
 pub mod scaling;

@@ -35,8 +35,44 @@ pub const RATE_WINDOW: &str = "2m";
 /// File system types that are not disks (node-exporter leaves most of them out already).
 const NOT_A_DISK: &str = "tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|autofs|fuse\\\\..*";
 /// Loopback and virtual interfaces (containers' veth pairs, bridges, CNI and tunnel
-/// devices): their bytes also cross a real interface, or never leave the node.
-const NOT_A_NIC: &str = "lo|veth.*|docker.*|br-.*|cni.*|flannel.*|cali.*|cilium_.*|lxc.*|vxlan.*|genev.*|tunl.*|virbr.*|kube-.*|ifb.*|tap.*|nodelocaldns";
+/// devices): their bytes also cross a real interface, or never leave the node. A trailing
+/// `*` matches any rest.
+const VIRTUAL_NICS: [&str; 17] = [
+    "lo",
+    "veth*",
+    "docker*",
+    "br-*",
+    "cni*",
+    "flannel*",
+    "cali*",
+    "cilium_*",
+    "lxc*",
+    "vxlan*",
+    "genev*",
+    "tunl*",
+    "virbr*",
+    "kube-*",
+    "ifb*",
+    "tap*",
+    "nodelocaldns",
+];
+
+/// Whether `name` is a loopback or virtual interface ([`VIRTUAL_NICS`]).
+pub fn is_virtual_nic(name: &str) -> bool {
+    VIRTUAL_NICS.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *p,
+    })
+}
+
+/// [`VIRTUAL_NICS`] as a PromQL regular expression.
+fn not_a_nic() -> String {
+    VIRTUAL_NICS
+        .iter()
+        .map(|p| p.replace('*', ".*"))
+        .collect::<Vec<_>>()
+        .join("|")
+}
 
 /// The labels that tie node-exporter's series to a cluster and a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,7 +144,10 @@ pub fn promql(query: Query, labels: &SeriesLabels) -> String {
         format!("max by ({by}) ({metric}{{mountpoint=\"/\",fstype!~\"{NOT_A_DISK}\"}})")
     };
     let rate = |metric: &str| {
-        format!("sum by ({by}) (rate({metric}{{device!~\"{NOT_A_NIC}\"}}[{RATE_WINDOW}]))")
+        format!(
+            "sum by ({by}) (rate({metric}{{device!~\"{}\"}}[{RATE_WINDOW}]))",
+            not_a_nic()
+        )
     };
     match query {
         Query::DiskSize => disk("node_filesystem_size_bytes"),
@@ -291,10 +330,14 @@ pub struct Facts<'a> {
     /// Whether nodes carry their network history: the cluster's own answer does, the
     /// snapshot does not.
     pub history: bool,
+    /// What the kubelet Summary API gave for nodes without node-exporter figures; none when
+    /// that fallback is off (`--kubelet-summary=false`).
+    pub kubelet: Option<&'a super::kubelet_summary::ByCluster>,
 }
 
-/// Puts each node's figures into `view`, or why it has none (pure). `simulated` says
-/// whether a node is simulated (kwok: no kubelet, no node-exporter).
+/// Puts each node's figures into `view` (node-exporter's, else the kubelet Summary API's),
+/// or why it has none (pure). `simulated` says whether a node is simulated (kwok: no
+/// kubelet, no node-exporter).
 pub fn apply(
     view: &mut ClusterView,
     polled: &Polled,
@@ -303,9 +346,12 @@ pub fn apply(
 ) {
     let cluster = view.name.clone();
     let of_cluster = polled.last.as_deref().and_then(|f| f.get(&cluster));
+    let kubelet_of_cluster = facts.kubelet.and_then(|k| k.get(&cluster));
     for node in &mut view.nodes {
+        let kubelet = kubelet_of_cluster.and_then(|c| c.get(&node.name));
         node.figures = of_cluster
             .and_then(|c| c.get(&node.name))
+            .or_else(|| kubelet.and_then(|k| k.figures.as_ref()))
             .map(|f| NodeFigures {
                 source: f.source.clone(),
                 collected_at: f.collected_at.clone(),
@@ -319,15 +365,19 @@ pub fn apply(
             });
         node.figures_missing = if node.figures.is_some() {
             None
+        } else if simulated(&node.name) {
+            Some("simulated node (kwok): it has no kubelet and no node-exporter, so there is no disk or network to measure".into())
         } else {
-            Some(missing(
-                &cluster,
-                &node.name,
-                polled,
-                facts,
-                of_cluster.is_some(),
-                &simulated,
-            ))
+            let exporter = missing(&cluster, &node.name, polled, facts, of_cluster.is_some());
+            Some(match facts.kubelet {
+                None => exporter,
+                Some(_) => format!(
+                    "{exporter}; kubelet Summary API: {}",
+                    kubelet
+                        .and_then(|k| k.error.as_deref())
+                        .unwrap_or("not read yet")
+                ),
+            })
         };
     }
 }
@@ -338,11 +388,7 @@ fn missing(
     polled: &Polled,
     facts: &Facts<'_>,
     cluster_has_series: bool,
-    simulated: &impl Fn(&str) -> bool,
 ) -> String {
-    if simulated(node) {
-        return "simulated node (kwok): it has no kubelet and no node-exporter, so there is no disk or network to measure".into();
-    }
     let Some(url) = facts.prometheus else {
         return "not collected: no Prometheus configured (--prometheus-url); node disk and network come from node-exporter's series there".into();
     };

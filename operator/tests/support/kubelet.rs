@@ -1,5 +1,6 @@
 //! No kubelet runs in the test clusters: these write a runner pod's status the way a
-//! kubelet would, with the termination message the shipped k6 script writes.
+//! kubelet would, with the termination message the shipped k6 script writes, and
+//! [`SummaryStandIn`] serves a kubelet's Summary API with this machine's figures.
 
 use anyhow::{Context as _, Result, bail};
 use k8s_openapi::api::core::v1::Pod;
@@ -173,4 +174,139 @@ pub fn k6_result(fixture: &str) -> Result<String> {
         bail!("node: {}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(String::from_utf8(out.stdout)?)
+}
+
+/// A kubelet's Summary API (`GET /stats/summary`) over HTTPS on 127.0.0.1, answering with
+/// this machine's real figures: every interface's byte counters from `/proc/net/dev` and
+/// the root file system's size and available bytes (`df`), in the JSON of `k8s.io/kubelet`'s
+/// `stats/v1alpha1` types. No real kubelet runs here (it needs a container runtime), so this
+/// stands in for one; the API server reaches it through its node proxy.
+pub struct SummaryStandIn {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// The paths asked for, in order.
+    pub paths: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SummaryStandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `df`'s size and available bytes of the root file system.
+pub fn df_root() -> Result<(u64, u64)> {
+    let out = std::process::Command::new("df")
+        .args(["-B1", "--output=size,avail", "/"])
+        .output()?;
+    let text = String::from_utf8(out.stdout)?;
+    let line = text.lines().nth(1).context("df printed no figures")?;
+    let mut fields = line.split_whitespace().map(str::parse::<u64>);
+    Ok((
+        fields.next().context("no size")??,
+        fields.next().context("no avail")??,
+    ))
+}
+
+/// This machine's Summary, now.
+fn summary(node: &str) -> Result<serde_json::Value> {
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let dev = std::fs::read_to_string("/proc/net/dev")?;
+    let interfaces: Vec<serde_json::Value> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|line| {
+            let (name, rest) = line.split_once(':')?;
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            Some(serde_json::json!({
+                "name": name.trim(), "rxBytes": f.first()?, "rxErrors": f.get(2)?,
+                "txBytes": f.get(8)?, "txErrors": f.get(10)?,
+            }))
+        })
+        .collect();
+    let (size, avail) = df_root()?;
+    Ok(serde_json::json!({
+        "node": {
+            "nodeName": node,
+            "startTime": now,
+            "network": { "time": now, "interfaces": interfaces },
+            "fs": { "time": now, "capacityBytes": size, "availableBytes": avail, "usedBytes": size - avail },
+        },
+        "pods": [],
+    }))
+}
+
+impl SummaryStandIn {
+    /// Serves `node`'s Summary with a self-signed certificate (the API server does not check
+    /// kubelets' certificates without `--kubelet-certificate-authority`).
+    pub async fn start(node: &str) -> Result<Self> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let cert = rcgen::generate_simple_self_signed(vec![node.to_owned()])?;
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der())
+            .map_err(anyhow::Error::msg)?;
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (seen, node) = (paths.clone(), node.to_owned());
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, seen, node) = (acceptor.clone(), seen.clone(), node.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut conn = BufReader::new(tls);
+                    let mut line = String::new();
+                    while conn.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+                        let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+                        loop {
+                            let mut header = String::new();
+                            if conn.read_line(&mut header).await.map_or(true, |n| n == 0)
+                                || header.trim().is_empty()
+                            {
+                                break;
+                            }
+                        }
+                        seen.lock().expect("paths").push(path.clone());
+                        let (status, body) = match (path.as_str(), summary(&node)) {
+                            ("/stats/summary", Ok(s)) => ("200 OK", s.to_string()),
+                            ("/stats/summary", Err(e)) => {
+                                ("500 Internal Server Error", e.to_string())
+                            }
+                            _ => ("404 Not Found", "404 page not found".to_owned()),
+                        };
+                        let head = format!(
+                            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                            body.len()
+                        );
+                        let out = conn.get_mut();
+                        if out.write_all(head.as_bytes()).await.is_err()
+                            || out.write_all(body.as_bytes()).await.is_err()
+                            || out.flush().await.is_err()
+                        {
+                            return;
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        Ok(Self { port, paths, task })
+    }
+
+    /// The paths asked for so far.
+    pub fn paths(&self) -> Vec<String> {
+        self.paths.lock().map(|p| p.clone()).unwrap_or_default()
+    }
 }

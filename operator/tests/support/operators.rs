@@ -79,6 +79,7 @@ impl Operator {
                 },
                 prometheus_url: None,
                 node_series: Default::default(),
+                kubelet_summary: true,
             },
             dashboard_dir: None,
             leader_election: None,

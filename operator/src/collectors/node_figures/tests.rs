@@ -192,6 +192,7 @@ fn nodes_get_their_figures_or_say_why_not() {
         labels: &labels,
         platform: "platform",
         history: true,
+        kubelet: None,
     };
     let figures = assemble(
         &[
@@ -280,6 +281,108 @@ fn nodes_get_their_figures_or_say_why_not() {
     assert!(
         dev.nodes[0].figures.is_some(),
         "figures are figures, whatever the facts"
+    );
+}
+
+#[test]
+fn nodes_without_node_exporter_figures_get_the_kubelets_or_both_reasons() {
+    use crate::collectors::kubelet_summary::{self, ByCluster, Kept, Sample};
+    let labels = SeriesLabels::default();
+    let read = |rx: u64| {
+        Ok(Sample {
+            time: Some(rx as f64),
+            bytes: Some((rx, rx)),
+            disk: None,
+        })
+    };
+    let twice = kubelet_summary::next(
+        &kubelet_summary::next(&Kept::default(), read(10), "t1"),
+        read(20),
+        "t2",
+    );
+    let kubelet: ByCluster = BTreeMap::from([(
+        "dev".to_owned(),
+        BTreeMap::from([
+            ("dev-worker1".to_owned(), twice.clone()),
+            (
+                "dev-worker2".to_owned(),
+                Kept {
+                    error: Some("forbidden: no nodes/proxy".into()),
+                    ..Kept::default()
+                },
+            ),
+        ]),
+    )]);
+    let facts = Facts {
+        prometheus: None,
+        labels: &labels,
+        platform: "platform",
+        history: false,
+        kubelet: Some(&kubelet),
+    };
+    let mut dev = cluster(
+        "dev",
+        &["dev-worker1", "dev-worker2", "dev-worker3", "kwok-1"],
+    );
+    apply(&mut dev, &Polled::default(), &facts, |n| {
+        n.starts_with("kwok-")
+    });
+    let worker1 = dev.nodes[0]
+        .figures
+        .as_ref()
+        .expect("the kubelet's figures");
+    assert_eq!(worker1.source, kubelet_summary::SOURCE);
+    assert_eq!(worker1.network.rx_bytes_per_second, Some(1.0));
+    assert!(
+        worker1.network_history.is_empty(),
+        "no history in the snapshot"
+    );
+    let no_prometheus = "not collected: no Prometheus configured (--prometheus-url); node disk and network come from node-exporter's series there";
+    assert_eq!(
+        dev.nodes.iter().map(|n| n.figures_missing.clone()).collect::<Vec<_>>(),
+        vec![
+            None,
+            Some(format!("{no_prometheus}; kubelet Summary API: forbidden: no nodes/proxy")),
+            Some(format!("{no_prometheus}; kubelet Summary API: not read yet")),
+            Some("simulated node (kwok): it has no kubelet and no node-exporter, so there is no disk or network to measure".into()),
+        ]
+    );
+    // The cluster's own answer has the history.
+    apply(
+        &mut dev,
+        &Polled::default(),
+        &Facts {
+            history: true,
+            ..facts
+        },
+        |_| false,
+    );
+    assert_eq!(
+        dev.nodes[0]
+            .figures
+            .as_ref()
+            .map(|f| f.network_history.len()),
+        Some(1)
+    );
+}
+
+#[test]
+fn virtual_interfaces_are_left_out_alike_in_promql_and_summaries() {
+    for (name, virtual_) in [
+        ("lo", true),
+        ("lo0", false),
+        ("eth0", false),
+        ("enp0s1", false),
+        ("veth12ab", true),
+        ("cilium_host", true),
+        ("lxc_health", true),
+        ("nodelocaldns", true),
+    ] {
+        assert_eq!(is_virtual_nic(name), virtual_, "{name}");
+    }
+    assert!(
+        promql(Query::Receive, &SeriesLabels::default())
+            .contains(r#"device!~"lo|veth.*|docker.*|"#)
     );
 }
 

@@ -567,7 +567,10 @@ mod tests {
             ("cluster", "instance"),
             "kube-prometheus-stack's labels unless given"
         );
-        assert!(config.api.kubelet_summary, "the kubelet fallback unless refused");
+        assert!(
+            config.api.kubelet_summary,
+            "the kubelet fallback unless refused"
+        );
         let config = parse(&[
             "--prometheus-url=http://prometheus-operated.monitoring:9090",
             "--prometheus-remote-write-url=https://prom.example/api/v1/write",

@@ -214,11 +214,14 @@ pub struct Target {
     pub nodes: Vec<String>,
 }
 
+/// How a refusal for want of `nodes/proxy` begins.
+const FORBIDDEN: &str = "forbidden: ";
+
 /// Why a read failed, as the node says it.
 fn failure(cluster: &str, error: kube::Error) -> String {
     match error {
         kube::Error::Api(s) if s.code == 403 => format!(
-            "forbidden: the operator's credentials for cluster {cluster} may not get nodes/proxy (bind the `kubeletSummary` rules of the chart's files/rbac.yaml to them, knowing that nodes/proxy also lets its holder run commands in pods through the kubelet, or run node-exporter)"
+            "{FORBIDDEN}the operator's credentials for cluster {cluster} may not get nodes/proxy (bind the `kubeletSummary` rules of the chart's files/rbac.yaml to them, knowing that nodes/proxy also lets its holder run commands in pods through the kubelet, or run node-exporter)"
         ),
         kube::Error::Api(s) => format!(
             "the API server's node proxy answered {}: {}",
@@ -256,7 +259,7 @@ async fn read_cluster(target: Target) -> Vec<(String, Result<Sample, String>)> {
         return Vec::new();
     };
     let answer = read(&client, &cluster, &first).await;
-    let forbidden = matches!(&answer, Err(e) if e.starts_with("forbidden"));
+    let forbidden = matches!(&answer, Err(e) if e.starts_with(FORBIDDEN));
     let mut reads = vec![(first, answer.clone())];
     if forbidden {
         reads.extend(nodes.map(|n| (n, answer.clone())));

@@ -279,27 +279,32 @@ async fn read_cluster(target: Target) -> Vec<(String, Result<Sample, String>)> {
     reads
 }
 
-/// Reads the nodes `targets` names every `every`, until aborted; nodes no longer named are
-/// forgotten.
+/// One poll: reads every node of `targets` and keeps each node's figures from `before`
+/// ([`next`]); nodes no longer named are forgotten.
+pub async fn poll_once(targets: Vec<Target>, before: &ByCluster) -> ByCluster {
+    let clusters: Vec<String> = targets.iter().map(|t| t.cluster.clone()).collect();
+    let reads = futures::future::join_all(targets.into_iter().map(read_cluster)).await;
+    let at = Timestamp::now().to_string();
+    let mut after = ByCluster::new();
+    for (cluster, reads) in clusters.into_iter().zip(reads) {
+        let was = before.get(&cluster);
+        let nodes = after.entry(cluster).or_default();
+        for (node, read) in reads {
+            let kept = was.and_then(|w| w.get(&node)).cloned().unwrap_or_default();
+            nodes.insert(node, next(&kept, read, &at));
+        }
+    }
+    after
+}
+
+/// Polls the nodes `targets` names every `every`, until aborted.
 pub async fn poll(targets: impl Fn() -> Vec<Target>, cache: KubeletCache, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let targets = targets();
         let before = cache.polled().last;
-        let clusters: Vec<String> = targets.iter().map(|t| t.cluster.clone()).collect();
-        let reads = futures::future::join_all(targets.into_iter().map(read_cluster)).await;
-        let at = Timestamp::now().to_string();
-        let mut after = ByCluster::new();
-        for (cluster, reads) in clusters.into_iter().zip(reads) {
-            let was = before.get(&cluster);
-            let nodes = after.entry(cluster).or_default();
-            for (node, read) in reads {
-                let kept = was.and_then(|w| w.get(&node)).cloned().unwrap_or_default();
-                nodes.insert(node, next(&kept, read, &at));
-            }
-        }
+        let after = poll_once(targets(), &before).await;
         if !after.is_empty() || !before.is_empty() {
             cache.set(Arc::new(after));
         }

@@ -372,9 +372,14 @@ fn with_node_figures(
 }
 
 /// The nodes to read the kubelet Summary API of: each connected cluster's nodes that are
-/// not simulated and have no node-exporter figures.
+/// not simulated and have no node-exporter figures; none while Prometheus has not answered
+/// (or failed) once, so node-exporter's nodes are never read at start-up.
 pub fn kubelet_targets(state: &ApiState) -> Vec<kubelet_summary::Target> {
-    let exporter = state.node_figures.polled().last;
+    let polled = state.node_figures.polled();
+    if state.prometheus.is_some() && polled.last.is_none() && polled.error.is_none() {
+        return Vec::new();
+    }
+    let exporter = polled.last;
     clusters(state)
         .into_iter()
         .filter_map(|(meta, collector)| {

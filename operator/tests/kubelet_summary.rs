@@ -69,13 +69,6 @@ async fn node_at(client: &kube::Client, name: &str, address: &str, port: u16) ->
     Ok(())
 }
 
-fn node<'a>(cluster: &'a Value, name: &str) -> Option<&'a Value> {
-    cluster["nodes"]
-        .as_array()?
-        .iter()
-        .find(|n| n["name"] == name)
-}
-
 fn missing(cluster: &Value, name: &str) -> String {
     node(cluster, name)
         .and_then(|n| n["figuresMissing"].as_str())
@@ -196,9 +189,7 @@ async fn nodes_without_node_exporter_get_the_kubelets_figures_through_the_node_p
     // The snapshot has the figures without the history.
     let (status, snapshot) = http.get("/api/v1/snapshot", Some(&token)).await?;
     ensure!(status == 200, "{status} {snapshot}");
-    let in_snapshot = snapshot["clusters"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["name"] == "dev"))
+    let in_snapshot = cluster(&snapshot, "dev")
         .and_then(|c| node(c, "dev-worker1"))
         .context("dev-worker1 in the snapshot")?;
     ensure!(

@@ -9,22 +9,7 @@ mod support;
 use std::collections::HashMap;
 
 use anyhow::{Context, Result, ensure};
-use serde_json::Value;
 use support::*;
-
-fn node<'a>(cluster: &'a Value, name: &str) -> Option<&'a Value> {
-    cluster["nodes"]
-        .as_array()?
-        .iter()
-        .find(|n| n["name"] == name)
-}
-
-fn cluster<'a>(snapshot: &'a Value, name: &str) -> Option<&'a Value> {
-    snapshot["clusters"]
-        .as_array()?
-        .iter()
-        .find(|c| c["name"] == name)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_snapshot_carries_a_nodes_real_disk_and_network_from_node_exporter() -> Result<()> {

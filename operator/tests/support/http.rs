@@ -217,3 +217,19 @@ where
         }
     }
 }
+
+/// Node `name` of a cluster's view in an API answer.
+pub fn node<'a>(cluster: &'a Value, name: &str) -> Option<&'a Value> {
+    cluster["nodes"]
+        .as_array()?
+        .iter()
+        .find(|n| n["name"] == name)
+}
+
+/// Cluster `name` of a snapshot.
+pub fn cluster<'a>(snapshot: &'a Value, name: &str) -> Option<&'a Value> {
+    snapshot["clusters"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)
+}

@@ -19,14 +19,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use local_control_plane::ControlPlane;
 use measure::{recorded, status_kib};
 use support::{
     Running, api_admin_token, create_namespace, free_port, operator_bin_from_env, operator_command,
-    platform_and_clusters,
+    platform_and_clusters, populate, web_pod,
 };
 
 const CLUSTERS: [&str; 2] = ["dev", "prod"];
@@ -45,46 +45,6 @@ fn setting(var: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Res
             ),
         },
     }
-}
-
-fn pod(cluster: &str, name: &str, i: usize) -> Pod {
-    serde_json::from_value(serde_json::json!({
-        "metadata": { "name": name, "labels": { "app": "web" } },
-        "spec": { "nodeName": format!("{cluster}-node{}", i % 2),
-                  "containers": [{ "name": "web", "image": "nginx:1.27-alpine",
-                                   "resources": { "requests": { "cpu": "50m", "memory": "64Mi" } } }] },
-    }))
-    .unwrap_or_default()
-}
-
-async fn populate(cp: &ControlPlane, cluster: &str) -> Result<()> {
-    let client = cp.client().await?;
-    for i in 0..2 {
-        let node: Node = serde_json::from_value(serde_json::json!({
-            "metadata": { "name": format!("{cluster}-node{i}") },
-            "status": { "capacity": { "cpu": "8", "memory": "16Gi", "pods": "1000" },
-                        "conditions": [{ "type": "Ready", "status": "True" }] },
-        }))?;
-        Api::<Node>::all(client.clone())
-            .create(&PostParams::default(), &node)
-            .await?;
-    }
-    create_namespace(&client, "demo").await?;
-    create_namespace(&client, "churn").await?;
-    let pods: Api<Pod> = Api::namespaced(client, "demo");
-    futures::stream::iter(0..PODS)
-        .map(|i| {
-            let (pods, p) = (pods.clone(), pod(cluster, &format!("web-{i:04}"), i));
-            async move {
-                pods.create(&PostParams::default(), &p)
-                    .await
-                    .map_err(anyhow::Error::from)
-            }
-        })
-        .buffer_unordered(20)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(())
 }
 
 /// When each change was written: (cluster, pod, deleted) -> when the write was issued.
@@ -187,7 +147,7 @@ async fn churn(targets: &[ControlPlane], rate: u64, issued: Issued, until: Insta
         if let Ok(mut m) = issued.lock() {
             m.insert((cluster.clone(), name.clone(), delete), Instant::now());
         }
-        let p = pod(&cluster, &name, n as usize);
+        let p = web_pod(&cluster, &name, n as usize);
         writes.push(async move {
             if delete {
                 api.delete(&name, &DeleteParams::default().grace_period(0))
@@ -234,7 +194,9 @@ async fn main() -> Result<()> {
     let (platform, targets) = platform_and_clusters(&CLUSTERS).await?;
     eprintln!("creating {PODS} pods in each cluster...");
     for (c, cp) in CLUSTERS.iter().zip(&targets) {
-        populate(cp, c).await?;
+        let client = cp.client().await?;
+        populate(&client, c, PODS).await?;
+        create_namespace(&client, "churn").await?;
     }
     let port = free_port()?;
     let mut command = operator_command(&bin, &platform, port, "warn", "json");

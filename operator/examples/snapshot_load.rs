@@ -18,14 +18,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, ListParams, PostParams};
-use local_control_plane::ControlPlane;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
 use measure::{recorded, status_kib};
 use support::{
-    Running, api_admin_token, create_namespace, free_port, operator_bin_from_env, operator_command,
-    platform_and_clusters,
+    Running, api_admin_token, free_port, operator_bin_from_env, operator_command,
+    platform_and_clusters, populate,
 };
 
 const CLUSTERS: [&str; 4] = ["dev", "staging", "prod", "qa"];
@@ -41,38 +39,6 @@ fn pods_per_cluster() -> Result<usize> {
             ),
         },
     }
-}
-
-async fn populate(cp: &ControlPlane, cluster: &str, count: usize) -> Result<()> {
-    let client = cp.client().await?;
-    for i in 0..2 {
-        let node: Node = serde_json::from_value(serde_json::json!({
-            "metadata": { "name": format!("{cluster}-node{i}"), "labels": { "node-role.kubernetes.io/worker": "" } },
-            "status": { "capacity": { "cpu": "8", "memory": "16Gi", "pods": "300" }, "allocatable": { "cpu": "8", "memory": "16Gi", "pods": "300" },
-                        "conditions": [{ "type": "Ready", "status": "True" }] },
-        }))?;
-        Api::<Node>::all(client.clone())
-            .create(&PostParams::default(), &node)
-            .await?;
-    }
-    create_namespace(&client, "demo").await?;
-    let pods: Api<Pod> = Api::namespaced(client, "demo");
-    futures::stream::iter(0..count)
-        .map(|i| {
-            let pods = pods.clone();
-            let pod: Pod = serde_json::from_value(serde_json::json!({
-                "metadata": { "name": format!("web-{i:04}"), "labels": { "app": "web", "tier": "frontend" } },
-                "spec": { "nodeName": format!("{cluster}-node{}", i % 2),
-                          "containers": [{ "name": "web", "image": "nginx:1.27-alpine",
-                                           "resources": { "requests": { "cpu": "50m", "memory": "64Mi" } } }] },
-            }))
-            .unwrap_or_default();
-            async move { pods.create(&PostParams::default(), &pod).await.map_err(anyhow::Error::from) }
-        })
-        .buffer_unordered(20)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(())
 }
 
 /// Waits until the snapshot shows `want` pods; its size in bytes then.
@@ -122,7 +88,7 @@ async fn main() -> Result<()> {
     let (platform, targets) = platform_and_clusters(&CLUSTERS).await?;
     eprintln!("creating {per_cluster} pods in each cluster...");
     for (c, cp) in CLUSTERS.iter().zip(&targets) {
-        populate(cp, c, per_cluster).await?;
+        populate(&cp.client().await?, c, per_cluster).await?;
     }
 
     let port = free_port()?;

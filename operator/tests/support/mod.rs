@@ -10,6 +10,7 @@
 mod cluster;
 mod http;
 mod kubelet;
+mod load;
 mod loadtests;
 mod operators;
 mod prometheus;
@@ -20,6 +21,7 @@ use std::time::Duration;
 pub use cluster::*;
 pub use http::*;
 pub use kubelet::*;
+pub use load::*;
 pub use loadtests::*;
 pub use operators::*;
 pub use prometheus::*;

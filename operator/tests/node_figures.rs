@@ -185,11 +185,19 @@ async fn without_prometheus_nodes_say_so() -> Result<()> {
     config.api.prometheus_url = Some(reqwest::Url::parse(&closed)?);
     let _unreachable = Operator::run(p.clone(), config).await?;
     let snapshot = Http::new(port)
-        .eventually("/api/v1/snapshot", &token, "the failing source", |s| {
-            s["errors"]
-                .as_array()
-                .is_some_and(|e| e.iter().any(|e| e["source"] == "node-exporter"))
-        })
+        .eventually(
+            "/api/v1/snapshot",
+            &token,
+            "the failing source, and platform-master listed",
+            |s| {
+                s["errors"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|e| e["source"] == "node-exporter"))
+                    && cluster(s, "platform")
+                        .and_then(|c| node(c, "platform-master"))
+                        .is_some()
+            },
+        )
         .await?;
     let error = snapshot["errors"]
         .as_array()

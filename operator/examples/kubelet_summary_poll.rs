@@ -88,7 +88,7 @@ async fn main() -> Result<()> {
             .map(|(cluster, client, nodes)| Target {
                 cluster: cluster.clone(),
                 client: client.clone(),
-                nodes: nodes.clone(),
+                nodes: nodes.iter().map(|n| (n.clone(), Ok(()))).collect(),
             })
             .collect::<Vec<_>>()
     };

@@ -385,11 +385,15 @@ pub fn kubelet_targets(state: &ApiState) -> Vec<kubelet_summary::Target> {
         .filter_map(|(meta, collector)| {
             let collector = collector?;
             let covered = exporter.as_deref().and_then(|f| f.get(&meta.name));
-            let nodes: Vec<String> = collector
-                .node_names()
-                .into_iter()
-                .filter(|n| {
-                    !collector.simulated_node(n) && !covered.is_some_and(|c| c.contains_key(n))
+            let nodes: Vec<(String, Result<(), String>)> = collector
+                .nodes
+                .state()
+                .iter()
+                .filter_map(|node| {
+                    let name = node.metadata.name.clone()?;
+                    let skip = collector.simulated_node(&name)
+                        || covered.is_some_and(|c| c.contains_key(&name));
+                    (!skip).then(|| (name, kubelet_summary::readable(node)))
                 })
                 .collect();
             (!nodes.is_empty()).then(|| kubelet_summary::Target {

@@ -380,15 +380,6 @@ impl ClusterCollector {
         &self.client
     }
 
-    /// The names of the cluster's nodes.
-    pub fn node_names(&self) -> Vec<String> {
-        self.nodes
-            .state()
-            .iter()
-            .filter_map(|n| n.metadata.name.clone())
-            .collect()
-    }
-
     /// Whether `node` is simulated by kwok (annotation `kwok.x-k8s.io/node`): its pods do no
     /// work. False when the node is unknown.
     pub fn simulated_node(&self, node: &str) -> bool {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 
@@ -134,6 +135,40 @@ pub struct Kept {
     pub figures: Option<NodeFigures>,
     /// Why the latest read failed; none when it worked.
     pub error: Option<String>,
+    /// Reads failed in a row.
+    pub failures: u32,
+    /// Polls to let pass before the next read ([`backoff`]).
+    pub wait: u32,
+}
+
+/// Polls to let pass after `failures` failed reads in a row: none after one, then 1, 3, 7
+/// and at most 15 (about 4 minutes at 15 s), so a kubelet that does not answer is asked
+/// (and the API server's 5xx logged) ever more rarely.
+pub fn backoff(failures: u32) -> u32 {
+    (1u32 << failures.saturating_sub(1).min(4)) - 1
+}
+
+/// Whether a node's kubelet can be read through the node proxy, or why not (pure): the API
+/// server needs an address of the node, and a node that is not Ready has a kubelet that
+/// stopped posting its status.
+pub fn readable(node: &Node) -> Result<(), String> {
+    let status = node.status.as_ref();
+    if status
+        .and_then(|s| s.addresses.as_ref())
+        .is_none_or(Vec::is_empty)
+    {
+        return Err("not read: the node reports no address".into());
+    }
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+        .is_some_and(|c| c.status == "True");
+    if !ready {
+        return Err(
+            "not read: the node is not Ready, so its kubelet is not expected to answer".into(),
+        );
+    }
+    Ok(())
 }
 
 /// Kept figures by cluster, then node.
@@ -145,13 +180,16 @@ pub type KubeletCache = PollCache<Arc<ByCluster>>;
 /// What a node keeps after a read (pure): a read that worked gives new figures, with rates
 /// from the counters' change since the previous read (none after a counter went back, as
 /// after a reboot) and the rates of the last [`HISTORY_SECS`]; a failed read keeps the last
-/// figures and says why.
+/// figures, says why and waits [`backoff`] polls before the next.
 pub fn next(kept: &Kept, read: Result<Sample, String>, collected_at: &str) -> Kept {
     let sample = match read {
         Ok(sample) => sample,
         Err(error) => {
+            let failures = kept.failures.saturating_add(1);
             return Kept {
                 error: Some(error),
+                failures,
+                wait: backoff(failures),
                 ..kept.clone()
             };
         }
@@ -201,6 +239,8 @@ pub fn next(kept: &Kept, read: Result<Sample, String>, collected_at: &str) -> Ke
         }),
         sample: Some(sample),
         error: None,
+        failures: 0,
+        wait: 0,
     }
 }
 
@@ -210,8 +250,9 @@ pub struct Target {
     pub cluster: String,
     /// Its API server.
     pub client: kube::Client,
-    /// The nodes node-exporter gives nothing for (simulated nodes left out).
-    pub nodes: Vec<String>,
+    /// The nodes node-exporter gives nothing for (simulated nodes left out), each with
+    /// why it cannot be read ([`readable`]).
+    pub nodes: Vec<(String, Result<(), String>)>,
 }
 
 /// How a refusal for want of `nodes/proxy` begins.
@@ -247,23 +288,23 @@ async fn read(client: &kube::Client, cluster: &str, node: &str) -> Result<Sample
 }
 
 /// Reads the nodes of one cluster: the first alone, and when it is forbidden no other
-/// (they would all be).
-async fn read_cluster(target: Target) -> Vec<(String, Result<Sample, String>)> {
+/// (they would all be). Returns the cluster's name with the reads.
+async fn read_cluster(target: Target) -> (String, Vec<(String, Result<Sample, String>)>) {
     let Target {
         cluster,
         client,
         nodes,
     } = target;
-    let mut nodes = nodes.into_iter();
+    let mut nodes = nodes.into_iter().map(|(n, _)| n);
     let Some(first) = nodes.next() else {
-        return Vec::new();
+        return (cluster, Vec::new());
     };
     let answer = read(&client, &cluster, &first).await;
     let forbidden = matches!(&answer, Err(e) if e.starts_with(FORBIDDEN));
     let mut reads = vec![(first, answer.clone())];
     if forbidden {
         reads.extend(nodes.map(|n| (n, answer.clone())));
-        return reads;
+        return (cluster, reads);
     }
     let others: Vec<_> = futures::stream::iter(nodes.map(|node| {
         let (client, cluster) = (client.clone(), cluster.clone());
@@ -276,21 +317,56 @@ async fn read_cluster(target: Target) -> Vec<(String, Result<Sample, String>)> {
     .collect()
     .await;
     reads.extend(others);
-    reads
+    (cluster, reads)
 }
 
-/// One poll: reads every node of `targets` and keeps each node's figures from `before`
-/// ([`next`]); nodes no longer named are forgotten.
+/// One poll: reads every readable node of `targets` whose [`backoff`] has passed, and
+/// keeps each node's figures from `before` ([`next`]); nodes no longer named are forgotten.
 pub async fn poll_once(targets: Vec<Target>, before: &ByCluster) -> ByCluster {
-    let clusters: Vec<String> = targets.iter().map(|t| t.cluster.clone()).collect();
-    let reads = futures::future::join_all(targets.into_iter().map(read_cluster)).await;
-    let at = Timestamp::now().to_string();
     let mut after = ByCluster::new();
-    for (cluster, reads) in clusters.into_iter().zip(reads) {
-        let was = before.get(&cluster);
+    let mut reading = Vec::new();
+    for target in targets {
+        let was = before.get(&target.cluster);
+        let nodes = after.entry(target.cluster.clone()).or_default();
+        let mut to_read = Vec::new();
+        for (node, readable) in target.nodes {
+            let kept = was.and_then(|w| w.get(&node)).cloned().unwrap_or_default();
+            match readable {
+                Err(why) => {
+                    nodes.insert(
+                        node,
+                        Kept {
+                            error: Some(why),
+                            ..kept
+                        },
+                    );
+                }
+                Ok(()) if kept.wait > 0 => {
+                    nodes.insert(
+                        node,
+                        Kept {
+                            wait: kept.wait - 1,
+                            ..kept
+                        },
+                    );
+                }
+                Ok(()) => {
+                    nodes.insert(node.clone(), kept);
+                    to_read.push(node);
+                }
+            }
+        }
+        reading.push(read_cluster(Target {
+            nodes: to_read.into_iter().map(|n| (n, Ok(()))).collect(),
+            ..target
+        }));
+    }
+    let reads = futures::future::join_all(reading).await;
+    let at = Timestamp::now().to_string();
+    for (cluster, reads) in reads {
         let nodes = after.entry(cluster).or_default();
         for (node, read) in reads {
-            let kept = was.and_then(|w| w.get(&node)).cloned().unwrap_or_default();
+            let kept = nodes.remove(&node).unwrap_or_default();
             nodes.insert(node, next(&kept, read, &at));
         }
     }

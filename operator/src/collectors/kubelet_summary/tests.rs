@@ -4,6 +4,7 @@
 //! API server in `operator/tests/kubelet_summary.rs`.
 
 use super::*;
+use std::collections::BTreeMap;
 
 const FIXTURE: &[u8] = include_bytes!("summary.json");
 
@@ -132,4 +133,91 @@ fn the_history_keeps_thirty_minutes() {
     let (first, last) = (history[0].time, history[history.len() - 1].time);
     assert!(last - first < HISTORY_SECS, "{first}..{last}");
     assert_eq!(history.len(), (HISTORY_SECS / 15) as usize);
+}
+
+#[test]
+fn a_kubelet_that_keeps_failing_is_asked_ever_more_rarely() {
+    let waits: Vec<u32> = [0, 1, 2, 3, 4, 5, 6, 100].map(backoff).to_vec();
+    assert_eq!(waits, vec![0, 0, 1, 3, 7, 15, 15, 15]);
+    let mut kept = Kept::default();
+    for _ in 0..3 {
+        kept = next(
+            &kept,
+            Err("the kubelet did not answer within 5 s".into()),
+            "t",
+        );
+    }
+    assert_eq!((kept.failures, kept.wait), (3, 3));
+    let back = next(&kept, Ok(sample(1.0, 1, 1)), "t");
+    assert_eq!((back.failures, back.wait, back.error), (0, 0, None));
+}
+
+#[test]
+fn only_ready_nodes_with_an_address_are_read() {
+    let node = |status: serde_json::Value| -> Node {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "n"}, "status": status}))
+            .expect("node")
+    };
+    let address = serde_json::json!([{"type": "InternalIP", "address": "192.168.64.5"}]);
+    let ready = |s: &str| serde_json::json!([{"type": "Ready", "status": s}]);
+    let no_address = Err("not read: the node reports no address".to_owned());
+    let not_ready =
+        Err("not read: the node is not Ready, so its kubelet is not expected to answer".to_owned());
+    let cases = [
+        (serde_json::json!({}), no_address.clone()),
+        (serde_json::json!({"conditions": ready("True")}), no_address),
+        (serde_json::json!({"addresses": address}), not_ready.clone()),
+        (
+            serde_json::json!({"addresses": address, "conditions": ready("Unknown")}),
+            not_ready,
+        ),
+        (
+            serde_json::json!({"addresses": address, "conditions": ready("True")}),
+            Ok(()),
+        ),
+    ];
+    for (status, want) in cases {
+        assert_eq!(readable(&node(status.clone())), want, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn a_poll_reads_no_node_that_waits_or_cannot_be_read() {
+    // Nothing listens at this address: a read would fail and change the error.
+    let client = kube::Client::try_from(kube::Config::new(
+        "http://127.0.0.1:1".parse().expect("url"),
+    ))
+    .expect("client");
+    let waiting = Kept {
+        error: Some("the kubelet did not answer within 5 s".into()),
+        failures: 3,
+        wait: 2,
+        ..next(&Kept::default(), Ok(sample(1.0, 1, 1)), "t")
+    };
+    let before: ByCluster = BTreeMap::from([(
+        "dev".to_owned(),
+        BTreeMap::from([
+            ("waiting".to_owned(), waiting.clone()),
+            ("gone".to_owned(), Kept::default()),
+        ]),
+    )]);
+    let targets = vec![Target {
+        cluster: "dev".into(),
+        client,
+        nodes: vec![
+            ("waiting".into(), Ok(())),
+            ("down".into(), Err("not read: the node is not Ready".into())),
+        ],
+    }];
+    let after = poll_once(targets, &before).await;
+    let dev = &after["dev"];
+    assert_eq!(dev["waiting"], Kept { wait: 1, ..waiting });
+    assert_eq!(
+        dev["down"].error.as_deref(),
+        Some("not read: the node is not Ready")
+    );
+    assert!(
+        !dev.contains_key("gone"),
+        "nodes no longer named are forgotten"
+    );
 }
